@@ -1,0 +1,54 @@
+/* aimeter: the executable's entry point. It finds the subcommand and hands
+ * over; each command is a composition root of its own (see app.h). */
+#include <stdio.h>
+#include <string.h>
+
+#include "commands.h"
+
+struct command {
+	const char *name;
+	int (*fn)(int, char **);
+	const char *summary;
+};
+
+#define AM_COMMAND_ENTRY(name, fn, summary) { #name, fn, summary },
+static const struct command commands[] = { AM_COMMANDS(AM_COMMAND_ENTRY) };
+#undef AM_COMMAND_ENTRY
+
+static void usage(FILE *out)
+{
+	fprintf(out,
+	        "usage: aimeter [COMMAND] [OPTIONS]\n"
+	        "\n"
+	        "A prompt console and live cost dashboard for LLM APIs.\n"
+	        "With no command, aimeter opens the dashboard.\n"
+	        "\n"
+	        "Commands:\n");
+	for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
+		fprintf(out, "  %-10s %s\n", commands[i].name, commands[i].summary);
+	fprintf(out,
+	        "\n"
+	        "Run 'aimeter COMMAND --help' for a command's options.\n"
+	        "  --help       show this help\n"
+	        "  --version    show the version\n");
+}
+
+int main(int argc, char **argv)
+{
+	if (argc >= 2 && (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h"))) {
+		usage(stdout);
+		return 0;
+	}
+	if (argc >= 2 && (!strcmp(argv[1], "--version") || !strcmp(argv[1], "-V"))) {
+		printf("aimeter %s\n", AIMETER_VERSION);
+		return 0;
+	}
+	/* No command, or a flag first: the dashboard, which takes the flags. */
+	if (argc < 2 || argv[1][0] == '-')
+		return cmd_dashboard(argc, argv);
+	for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
+		if (!strcmp(argv[1], commands[i].name))
+			return commands[i].fn(argc - 1, argv + 1);
+	fprintf(stderr, "aimeter: unknown command '%s' (see 'aimeter --help')\n", argv[1]);
+	return 2;
+}
