@@ -1,0 +1,188 @@
+/* engine: the contract between the pipeline (queue, worker, selector, cache,
+ * budget, limiter, client, ledger) and whoever watches and steers it: the
+ * dashboard, `ask` and `batch`.
+ *
+ * Threads: the engine runs its own worker thread. Every function here may be
+ * called from one observer thread (the UI thread) and never blocks on the
+ * network or the database: snapshot and drain copy out of memory under a
+ * short lock; commands are queued to the worker and take effect on its next
+ * pass. The wake fd becomes readable whenever a new snapshot or event is
+ * available; the observer reads it (non-blocking) to clear it.
+ *
+ * The UI is written against am_engine_ops so that it can be driven by the
+ * real pipeline or by a scripted fake in tests. */
+#ifndef AIMETER_ENGINE_H
+#define AIMETER_ENGINE_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "err.h"
+#include "usage.h"
+
+/* ---- the snapshot ------------------------------------------------------- */
+
+enum { AM_SNAP_MAX_POOLS = 8, AM_SNAP_MAX_DIMS = 4, AM_SNAP_MAX_MODELS = 16,
+       AM_SNAP_SPARK = 60, AM_SNAP_MAX_ALERTS = 4 };
+
+typedef struct am_snap_dim {
+	char name[8];              /* "RPM", "RPM/s", "ITPM", "OTPM" */
+	int64_t level;             /* units available now (may be negative: debt) */
+	int64_t capacity;          /* bucket size in units */
+	int64_t limit;             /* configured per-minute limit (per-second for RPM/s) */
+	int32_t share_ppm;         /* AIMD share, 1,000,000 = 100% */
+	bool has_server;           /* last server-reported figures are known */
+	int64_t server_remaining;
+	int64_t server_reset_ns;   /* wall ns */
+	int64_t cooldown_until_ns; /* mono ns; > now while paused after a 429 */
+	bool blocks_head;          /* this dimension is what the queue head waits for */
+} am_snap_dim;
+
+typedef struct am_snap_pool {
+	char name[32];             /* "sonnet-4", ... */
+	int ndims;
+	am_snap_dim dim[AM_SNAP_MAX_DIMS];
+	int queue_depth;
+	int in_flight;
+	int concurrency_cap;
+	int64_t head_wait_ns;      /* how long the head has waited so far */
+	int64_t head_ready_in_ns;  /* planned grant time - now (0 = now) */
+	int64_t n429;
+} am_snap_pool;
+
+typedef struct am_snap_model {
+	char model[64];
+	int64_t requests, input, output, cache_write, cache_read;
+	int64_t cost_pusd;         /* excludes unknown-price calls */
+	bool price_known;
+} am_snap_model;
+
+typedef struct am_snap_cache {
+	bool enabled;
+	int64_t hits, misses, entries, bytes;
+	int64_t saved_pusd, saved_tokens;
+	int64_t ttl_s;
+} am_snap_cache;
+
+typedef enum am_budget_state { AM_BUDGET_OK, AM_BUDGET_ALERT, AM_BUDGET_OVER } am_budget_state;
+
+typedef struct am_snap_budget {
+	int64_t day_spent_pusd;
+	int64_t day_limit_pusd;       /* 0 = no daily limit */
+	int64_t month_spent_pusd;
+	int64_t month_limit_pusd;     /* 0 = no monthly limit */
+	int64_t reserved_pusd;        /* held by calls in flight */
+	int nalerts;
+	int alert_pct[AM_SNAP_MAX_ALERTS];
+	am_budget_state state;
+	int64_t burn_pusd_per_hour;   /* over the last 15 minutes */
+	int64_t projected_eod_pusd;   /* spent + burn × hours left today */
+	int64_t limit_hit_wall_ns;    /* 0 = not at this pace today */
+	int64_t spend_per_min[AM_SNAP_SPARK]; /* oldest first, last = current minute */
+	int blocked_jobs;
+	bool unknown_prices;          /* some spend today has no known price */
+} am_snap_budget;
+
+typedef struct am_snapshot {
+	uint64_t seq;                 /* increases with every publication */
+	int64_t mono_ns, wall_ns;     /* when it was taken */
+	bool simulator;               /* figures are not real spend */
+	char endpoint[64];            /* "api.anthropic.com" or "127.0.0.1:PORT" */
+	char model_mode[64];          /* "auto" or the pinned model */
+	bool paused;
+	int queue_depth, in_flight, waiting_limit, done, failed;
+	int npools;
+	am_snap_pool pool[AM_SNAP_MAX_POOLS];
+	int nmodels;
+	am_snap_model model[AM_SNAP_MAX_MODELS];
+	am_snap_model total;
+	am_snap_cache cache;
+	am_snap_budget budget;
+} am_snapshot;
+
+/* ---- events: what happened to each job, in order ------------------------ */
+
+typedef enum am_event_kind {
+	AM_EV_QUEUED,       /* accepted; model and reason are known */
+	AM_EV_WAITING,      /* waiting for a limit: text names it ("OTPM 1.2s") */
+	AM_EV_BLOCKED,      /* blocked by the budget */
+	AM_EV_STARTED,      /* sent */
+	AM_EV_DELTA,        /* text: a piece of the answer */
+	AM_EV_DONE,         /* usage, cost, latency, cached are set */
+	AM_EV_FAILED,       /* error is set */
+	AM_EV_CANCELLED,
+	AM_EV_ALERT,        /* text: a budget alert line */
+	AM_EV_NOTICE        /* text: informational line (settings changed, ...) */
+} am_event_kind;
+
+typedef struct am_event {
+	am_event_kind kind;
+	int64_t job_id;
+	char model[64];
+	char reason[96];
+	char *text;          /* heap, owned by the event; free with am_event_free */
+	am_usage usage;
+	int64_t cost_pusd;
+	bool price_known;
+	bool cached;
+	int64_t latency_ms;
+	int http_status;
+	char error[256];
+} am_event;
+
+void am_event_free(am_event *ev);
+
+/* ---- commands ------------------------------------------------------------ */
+
+typedef enum am_cmd_kind {
+	AM_CMD_SET_RPM, AM_CMD_SET_ITPM, AM_CMD_SET_OTPM,  /* value = per minute; pool "" = all */
+	AM_CMD_SET_BUDGET_DAY, AM_CMD_SET_BUDGET_MONTH,     /* value = pUSD; 0 = none */
+	AM_CMD_SET_ALERT_PCT,                               /* value = percent */
+	AM_CMD_SET_MODEL,                                   /* text = "auto" or a model id */
+	AM_CMD_CACHE_ON, AM_CMD_CACHE_OFF, AM_CMD_CACHE_CLEAR,
+	AM_CMD_PAUSE, AM_CMD_RESUME
+} am_cmd_kind;
+
+typedef struct am_command {
+	am_cmd_kind kind;
+	int64_t value;
+	char pool[32];
+	char text[128];
+	bool persist;          /* save in the settings table (the console does; batch flags don't) */
+} am_command;
+
+/* A prompt from the console: the conversation so far plus the new turn. */
+typedef struct am_turn {
+	const char *role;      /* "user" | "assistant" */
+	const char *text;
+} am_turn;
+
+typedef struct am_prompt {
+	const am_turn *turns;  /* the last one is the new user turn */
+	int nturns;
+	const char *system;    /* NULL = none */
+	const char *model;     /* NULL = the selector decides */
+	int64_t max_tokens;    /* 0 = default */
+	bool no_cache;
+	bool stream;
+} am_prompt;
+
+/* ---- the interface ------------------------------------------------------- */
+
+typedef struct am_engine_ops {
+	/* Queues a prompt; *job_id identifies its events. -1 + err when the queue
+	 * is full or the prompt is invalid. */
+	int (*submit)(void *ctx, const am_prompt *p, int64_t *job_id, am_err *err);
+	/* Copies the latest snapshot. */
+	void (*snapshot)(void *ctx, am_snapshot *out);
+	/* Moves up to max pending events into out (caller frees each with
+	 * am_event_free); returns how many. */
+	int (*drain)(void *ctx, am_event *out, int max);
+	/* Applies a command; -1 + err when it is invalid (bad value, unknown model). */
+	int (*command)(void *ctx, const am_command *cmd, am_err *err);
+	/* Readable when there is something new; see above. */
+	int (*wake_fd)(void *ctx);
+	void *ctx;
+} am_engine_ops;
+
+#endif
