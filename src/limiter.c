@@ -1237,10 +1237,10 @@ static void calibrate(struct pool *p, am_rl_ticket *tk, const am_rl_headers *h,
 		i128 refill = (i128)l * since / d->period;
 		int64_t target = clamp64((i128)u + refill - later);
 		int64_t level = dim_level(d, t);
-		if (level > target) {
+		int64_t gap = level > target ? level - target : 0;
+		if (gap)
 			dim_set_level(d, t, target);
-			foreign_add(d, t, level - target);
-		}
+		foreign_add(d, t, gap);
 	}
 }
 
