@@ -332,6 +332,8 @@ static void add_warning(am_config *cfg, const char *fmt, ...)
 
 static const char *jtype(const json_t *v)
 {
+	if (!v)
+		return "nothing";
 	switch (json_typeof(v)) {
 	case JSON_OBJECT: return "an object";
 	case JSON_ARRAY: return "a list";
@@ -1064,15 +1066,18 @@ static json_t *text_to_json(enum kind kind, const char *name, const char *s, am_
 		return json_string_nocheck(s);
 	case K_PCTS:
 		if (*s != '[') {
-			/* "80" or "80,95" */
+			/* "80" or "80,95" or "80, 95" */
 			v = json_array();
 			for (const char *p = s; *p;) {
 				char part[32];
 				size_t n = strcspn(p, ",");
-				if (n >= sizeof part) {
-					n = sizeof part - 1;
-				}
-				memcpy(part, p, n);
+				const char *b = p, *e = p + n;
+				while (b < e && *b == ' ')
+					b++;
+				while (e > b && e[-1] == ' ')
+					e--;
+				n = (size_t)(e - b) < sizeof part ? (size_t)(e - b) : sizeof part - 1;
+				memcpy(part, b, n);
 				part[n] = '\0';
 				if (parse_i64(part, &i)) {
 					json_decref(v);
@@ -1473,8 +1478,8 @@ int am_config_load(am_config *cfg, const am_config_load_opts *opts, am_err *err)
 int am_config_set_from_string(am_config *cfg, const char *key, const char *value,
                               am_config_source src, am_err *err)
 {
-	const struct key *k;
-	json_t *v;
+	const struct key *k = NULL;
+	json_t *v = NULL;
 	if (!key || !value)
 		return am_err_set(err, "no key or value");
 	if (value_for_key(key, value, &k, &v, err))

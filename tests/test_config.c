@@ -72,10 +72,15 @@ static void assert_value(const am_config *cfg, const char *key, const char *want
 
 static char *print_to_string(const am_config *cfg)
 {
-	char *buf = NULL;
-	size_t n = 0;
-	FILE *f = open_memstream(&buf, &n);
+	FILE *f = tmpfile();
+	ck_assert_ptr_nonnull(f);
 	am_config_print(cfg, f);
+	long n = ftell(f);
+	ck_assert_int_gt(n, 0);
+	char *buf = malloc((size_t)n + 1);
+	rewind(f);
+	ck_assert_uint_eq(fread(buf, 1, (size_t)n, f), (size_t)n);
+	buf[n] = '\0';
 	fclose(f);
 	return buf;
 }
@@ -458,6 +463,8 @@ START_TEST(test_set_from_string)
 	assert_value(&cfg, "budget.daily_usd", "12.5", AM_CFG_RUNTIME);
 	ck_assert(am_config_set_from_string(&cfg, "budget.alert_pct", "80,95", AM_CFG_RUNTIME, &err) == 0);
 	assert_value(&cfg, "budget.alert_pct", "[80,95]", AM_CFG_RUNTIME);
+	ck_assert(am_config_set_from_string(&cfg, "budget.alert_pct", " 70 , 90", AM_CFG_RUNTIME, &err) == 0);
+	assert_value(&cfg, "budget.alert_pct", "[70,90]", AM_CFG_RUNTIME);
 	ck_assert(am_config_set_from_string(&cfg, "budget.alert_pct", "[50]", AM_CFG_RUNTIME, &err) == 0);
 	ck_assert_int_eq(cfg.budget.nalerts, 1);
 	ck_assert(am_config_set_from_string(&cfg, "budget.alert_pct", "[]", AM_CFG_RUNTIME, &err) == 0);
