@@ -49,37 +49,41 @@ struct key {
 	am_config_key_info info;
 	enum kind kind;
 	size_t off, size;
-	int64_t min, max;             /* K_INT, and K_USD's maximum */
-	check_fn check;               /* K_STR */
-	defpath_fn defpath;           /* K_STR paths: what "" stands for */
-	const char *const *choices;   /* K_ENUM, in enum order */
-	const char *empty;            /* how "" reads in `aimeter config` */
-	bool env_weak;                /* the env variable ranks below the file */
-	const char *env_value;        /* the value the env variable stands for (NO_COLOR) */
+	int64_t min, max;           /* K_INT, and K_USD's maximum */
+	check_fn check;             /* K_STR */
+	defpath_fn defpath;         /* K_STR paths: what "" stands for */
+	const char *const *choices; /* K_ENUM, in enum order */
+	const char *empty;          /* how "" reads in `aimeter config` */
+	bool env_weak;              /* the env variable ranks below the file */
+	const char *env_value;      /* the value the env variable stands for (NO_COLOR) */
 };
 
 /* What one application of a value knows about where it comes from. */
 struct apply {
 	am_config *cfg;
 	am_config_source src;
-	const char *base_dir;         /* relative paths resolve here; NULL = as given */
-	const char *text;             /* the file, for money written as a JSON number */
+	const char *base_dir; /* relative paths resolve here; NULL = as given */
+	const char *text;     /* the file, for money written as a JSON number */
 	size_t len;
 	char *const *envp;
-	const char *origin;           /* the file name, for warnings */
+	const char *origin; /* the file name, for warnings */
 };
 
-static int chk_text(const struct apply *, const struct key *, const char *, char *, size_t, am_err *);
-static int chk_path(const struct apply *, const struct key *, const char *, char *, size_t, am_err *);
-static int chk_url(const struct apply *, const struct key *, const char *, char *, size_t, am_err *);
-static int chk_model(const struct apply *, const struct key *, const char *, char *, size_t, am_err *);
+static int chk_text(const struct apply *, const struct key *, const char *, char *, size_t,
+                    am_err *);
+static int chk_path(const struct apply *, const struct key *, const char *, char *, size_t,
+                    am_err *);
+static int chk_url(const struct apply *, const struct key *, const char *, char *, size_t,
+                   am_err *);
+static int chk_model(const struct apply *, const struct key *, const char *, char *, size_t,
+                     am_err *);
 static int chk_model_opt(const struct apply *, const struct key *, const char *, char *, size_t,
                          am_err *);
 static int chk_tz(const struct apply *, const struct key *, const char *, char *, size_t, am_err *);
 
-static const char *const color_names[] = { "auto", "always", "never", NULL };
+static const char *const color_names[] = {"auto", "always", "never", NULL};
 
-#define INFO(name, type, def, help, env) .info = { name, type, def, help, env }
+#define INFO(name, type, def, help, env) .info = {name, type, def, help, env}
 #define AT(f) .off = offsetof(am_config, f), .size = sizeof(((am_config *)0)->f)
 #define INT(f, lo, hi) .kind = K_INT, AT(f), .min = (lo), .max = (hi)
 #define BOOL(f) .kind = K_BOOL, AT(f)
@@ -87,169 +91,168 @@ static const char *const color_names[] = { "auto", "always", "never", NULL };
 #define I64_MAX INT64_MAX
 
 static const struct key keys[] = {
-	{ INFO("api_key_file", "path", "",
-	    "file holding the API key, read when ANTHROPIC_API_KEY is unset; keep it mode 0600",
-	    NULL),
-	  STR(api_key_file, chk_path), .empty = "none" },
-	{ INFO("base_url", "url", "https://api.anthropic.com", "the Messages API endpoint",
-	    "ANTHROPIC_BASE_URL"),
-	  STR(base_url, chk_url) },
-	{ INFO("db", "path", "", "the ledger database (\"\" = $XDG_DATA_HOME/aimeter/aimeter.db)",
-	    "AIMETER_DB"),
-	  STR(db, chk_path), .defpath = am_path_default_db, .empty = "unknown: HOME unset" },
-	{ INFO("pricing_file", "path", "",
-	    "price override file (\"\" = $XDG_CONFIG_HOME/aimeter/pricing.json)", NULL),
-	  STR(pricing_file, chk_path), .defpath = am_path_pricing_override,
-	  .empty = "unknown: HOME unset" },
-	{ INFO("timezone", "string", "",
-	    "time zone of the budget's and the report's day, e.g. \"Europe/Paris\" (\"\" = system)",
-	    "TZ"),
-	  STR(timezone, chk_tz), .empty = "system", .env_weak = true },
-	{ INFO("log_file", "path", "", "append a diagnostic log here (\"\" = no log; never holds the key)",
-	    NULL),
-	  STR(log_file, chk_path), .empty = "none" },
+    {INFO("api_key_file", "path", "",
+          "file holding the API key, read when ANTHROPIC_API_KEY is unset; keep it mode 0600",
+          NULL),
+     STR(api_key_file, chk_path), .empty = "none"},
+    {INFO("base_url", "url", "https://api.anthropic.com", "the Messages API endpoint",
+          "ANTHROPIC_BASE_URL"),
+     STR(base_url, chk_url)},
+    {INFO("db", "path", "", "the ledger database (\"\" = $XDG_DATA_HOME/aimeter/aimeter.db)",
+          "AIMETER_DB"),
+     STR(db, chk_path), .defpath = am_path_default_db, .empty = "unknown: HOME unset"},
+    {INFO("pricing_file", "path", "",
+          "price override file (\"\" = $XDG_CONFIG_HOME/aimeter/pricing.json)", NULL),
+     STR(pricing_file, chk_path), .defpath = am_path_pricing_override,
+     .empty = "unknown: HOME unset"},
+    {INFO("timezone", "string", "",
+          "time zone of the budget's and the report's day, e.g. \"Europe/Paris\" (\"\" = system)",
+          "TZ"),
+     STR(timezone, chk_tz), .empty = "system", .env_weak = true},
+    {INFO("log_file", "path", "",
+          "append a diagnostic log here (\"\" = no log; never holds the key)", NULL),
+     STR(log_file, chk_path), .empty = "none"},
 
-	{ INFO("client.connect_timeout_ms", "integer", "10000", "TCP+TLS connect timeout", NULL),
-	  INT(client.connect_timeout_ms, 100, 600000) },
-	{ INFO("client.timeout_ms", "integer", "600000", "whole-request timeout, streaming included",
-	    NULL),
-	  INT(client.timeout_ms, 1000, 3600000) },
-	{ INFO("client.max_response_bytes", "integer", "33554432",
-	    "largest response body accepted; larger fails the call", NULL),
-	  INT(client.max_response_bytes, 65536, 1073741824) },
-	{ INFO("client.max_retries", "integer", "2",
-	    "retries after the first attempt (429, 5xx, 529, network), each through the limiter",
-	    NULL),
-	  INT(client.max_retries, 0, 10) },
-	{ INFO("client.max_tokens", "integer", "1024",
-	    "max_tokens of a request that does not say (charged to OTPM and the budget up front)",
-	    NULL),
-	  INT(client.max_tokens, 1, 1000000) },
-	{ INFO("client.stream", "bool", "true", "stream answers (SSE) unless a command says otherwise",
-	    NULL),
-	  BOOL(client.stream) },
-	{ INFO("client.count_tokens", "bool", "false",
-	    "ask /v1/messages/count_tokens for exact input counts (its own rate limit)", NULL),
-	  BOOL(client.count_tokens) },
+    {INFO("client.connect_timeout_ms", "integer", "10000", "TCP+TLS connect timeout", NULL),
+     INT(client.connect_timeout_ms, 100, 600000)},
+    {INFO("client.timeout_ms", "integer", "600000", "whole-request timeout, streaming included",
+          NULL),
+     INT(client.timeout_ms, 1000, 3600000)},
+    {INFO("client.max_response_bytes", "integer", "33554432",
+          "largest response body accepted; larger fails the call", NULL),
+     INT(client.max_response_bytes, 65536, 1073741824)},
+    {INFO("client.max_retries", "integer", "2",
+          "retries after the first attempt (429, 5xx, 529, network), each through the limiter",
+          NULL),
+     INT(client.max_retries, 0, 10)},
+    {INFO("client.max_tokens", "integer", "1024",
+          "max_tokens of a request that does not say (charged to OTPM and the budget up front)",
+          NULL),
+     INT(client.max_tokens, 1, 1000000)},
+    {INFO("client.stream", "bool", "true", "stream answers (SSE) unless a command says otherwise",
+          NULL),
+     BOOL(client.stream)},
+    {INFO("client.count_tokens", "bool", "false",
+          "ask /v1/messages/count_tokens for exact input counts (its own rate limit)", NULL),
+     BOOL(client.count_tokens)},
 
-	{ INFO("limits.rpm", "integer", "50",
-	    "requests per minute, every pool (0 = unlimited); adopted from headers when default",
-	    NULL),
-	  INT(limits.def.rpm, 0, 1000000000) },
-	{ INFO("limits.itpm", "integer", "30000", "input tokens per minute, every pool (0 = unlimited)",
-	    NULL),
-	  INT(limits.def.itpm, 0, 1000000000000) },
-	{ INFO("limits.otpm", "integer", "8000", "output tokens per minute, every pool (0 = unlimited)",
-	    NULL),
-	  INT(limits.def.otpm, 0, 1000000000000) },
-	{ INFO("limits.rpm_burst", "integer", "0",
-	    "short request bucket: requests back to back (0 = max(1, rpm/60))", NULL),
-	  INT(limits.def.rpm_burst, 0, 1000000000) },
-	{ INFO("limits.max_in_flight", "integer", "64", "calls in flight per pool at most", NULL),
-	  INT(limits.def.max_in_flight, 1, 100000) },
-	{ INFO("limits.init_fill_pct", "integer", "25",
-	    "bucket level at start, % of capacity (other processes may have spent the rest)", NULL),
-	  INT(limits.init_fill_pct, 0, 100) },
-	{ INFO("limits.backfill", "bool", "true",
-	    "let small calls use slack the queue head cannot use (never delays the head)", NULL),
-	  BOOL(limits.backfill) },
-	{ INFO("limits.learn_from_headers", "bool", "true",
-	    "adopt the limits the provider reports; limits you set stay ceilings", NULL),
-	  BOOL(limits.learn_from_headers) },
-	{ INFO("limits.pools", "object", "{}",
-	    "per-pool overrides: {\"opus-4\": {\"rpm\": 1000, \"itpm\": 450000, ...}}", NULL),
-	  .kind = K_POOLS, AT(limits.pool) },
-	{ INFO("limits.model_pools", "object", "{}",
-	    "model id (or prefix*) -> pool, over the price table's pools", NULL),
-	  .kind = K_MODELMAP, AT(limits.model_pool) },
+    {INFO("limits.rpm", "integer", "50",
+          "requests per minute, every pool (0 = unlimited); adopted from headers when default",
+          NULL),
+     INT(limits.def.rpm, 0, 1000000000)},
+    {INFO("limits.itpm", "integer", "30000", "input tokens per minute, every pool (0 = unlimited)",
+          NULL),
+     INT(limits.def.itpm, 0, 1000000000000)},
+    {INFO("limits.otpm", "integer", "8000", "output tokens per minute, every pool (0 = unlimited)",
+          NULL),
+     INT(limits.def.otpm, 0, 1000000000000)},
+    {INFO("limits.rpm_burst", "integer", "0",
+          "short request bucket: requests back to back (0 = max(1, rpm/60))", NULL),
+     INT(limits.def.rpm_burst, 0, 1000000000)},
+    {INFO("limits.max_in_flight", "integer", "64", "calls in flight per pool at most", NULL),
+     INT(limits.def.max_in_flight, 1, 100000)},
+    {INFO("limits.init_fill_pct", "integer", "25",
+          "bucket level at start, % of capacity (other processes may have spent the rest)", NULL),
+     INT(limits.init_fill_pct, 0, 100)},
+    {INFO("limits.backfill", "bool", "true",
+          "let small calls use slack the queue head cannot use (never delays the head)", NULL),
+     BOOL(limits.backfill)},
+    {INFO("limits.learn_from_headers", "bool", "true",
+          "adopt the limits the provider reports; limits you set stay ceilings", NULL),
+     BOOL(limits.learn_from_headers)},
+    {INFO("limits.pools", "object", "{}",
+          "per-pool overrides: {\"opus-4\": {\"rpm\": 1000, \"itpm\": 450000, ...}}", NULL),
+     .kind = K_POOLS, AT(limits.pool)},
+    {INFO("limits.model_pools", "object", "{}",
+          "model id (or prefix*) -> pool, over the price table's pools", NULL),
+     .kind = K_MODELMAP, AT(limits.model_pool)},
 
-	{ INFO("worker.concurrency", "integer", "64", "calls in flight at most, all pools together",
-	    NULL),
-	  INT(worker.concurrency, 1, 4096) },
-	{ INFO("worker.queue_capacity", "integer", "10000", "jobs waiting at most; a full queue is an error",
-	    NULL),
-	  INT(worker.queue_capacity, 1, 10000000) },
+    {INFO("worker.concurrency", "integer", "64", "calls in flight at most, all pools together",
+          NULL),
+     INT(worker.concurrency, 1, 4096)},
+    {INFO("worker.queue_capacity", "integer", "10000",
+          "jobs waiting at most; a full queue is an error", NULL),
+     INT(worker.queue_capacity, 1, 10000000)},
 
-	{ INFO("selector.model", "model", "auto", "\"auto\" (the rules decide) or a model id to pin",
-	    NULL),
-	  STR(selector.model, chk_model) },
-	{ INFO("selector.rules", "list",
-	    "[{\"max_chars\":500,\"model\":\"claude-haiku-4-5\"},"
-	    "{\"max_chars\":2000,\"model\":\"claude-sonnet-4-5\"},{\"model\":\"claude-opus-4-5\"}]",
-	    "prompt shorter than max_chars code points -> model; the last rule has no max_chars",
-	    NULL),
-	  .kind = K_RULES, AT(selector.rule) },
-	{ INFO("selector.tiers", "list",
-	    "[{\"name\":\"haiku\",\"model\":\"claude-haiku-4-5\"},"
-	    "{\"name\":\"sonnet\",\"model\":\"claude-sonnet-4-5\"},"
-	    "{\"name\":\"opus\",\"model\":\"claude-opus-4-5\"}]",
-	    "model tiers, cheapest first: the budget downgrade moves one down", NULL),
-	  .kind = K_TIERS, AT(selector.tier) },
-	{ INFO("selector.downgrade_on_budget", "bool", "true",
-	    "drop one tier when the budget's used share reaches downgrade_pct", NULL),
-	  BOOL(selector.downgrade_on_budget) },
-	{ INFO("selector.downgrade_pct", "integer", "80", "budget used share (%) that downgrades",
-	    NULL),
-	  INT(selector.downgrade_pct, 1, 100) },
-	{ INFO("selector.fallback_model", "model", "claude-sonnet-4-5",
-	    "model that takes over after a 529 (\"\" = retry the same model)", NULL),
-	  STR(selector.fallback_model, chk_model_opt), .empty = "none" },
+    {INFO("selector.model", "model", "auto", "\"auto\" (the rules decide) or a model id to pin",
+          NULL),
+     STR(selector.model, chk_model)},
+    {INFO("selector.rules", "list",
+          "[{\"max_chars\":500,\"model\":\"claude-haiku-4-5\"},"
+          "{\"max_chars\":2000,\"model\":\"claude-sonnet-4-5\"},{\"model\":\"claude-opus-4-5\"}]",
+          "prompt shorter than max_chars code points -> model; the last rule has no max_chars",
+          NULL),
+     .kind = K_RULES, AT(selector.rule)},
+    {INFO("selector.tiers", "list",
+          "[{\"name\":\"haiku\",\"model\":\"claude-haiku-4-5\"},"
+          "{\"name\":\"sonnet\",\"model\":\"claude-sonnet-4-5\"},"
+          "{\"name\":\"opus\",\"model\":\"claude-opus-4-5\"}]",
+          "model tiers, cheapest first: the budget downgrade moves one down", NULL),
+     .kind = K_TIERS, AT(selector.tier)},
+    {INFO("selector.downgrade_on_budget", "bool", "true",
+          "drop one tier when the budget's used share reaches downgrade_pct", NULL),
+     BOOL(selector.downgrade_on_budget)},
+    {INFO("selector.downgrade_pct", "integer", "80", "budget used share (%) that downgrades", NULL),
+     INT(selector.downgrade_pct, 1, 100)},
+    {INFO("selector.fallback_model", "model", "claude-sonnet-4-5",
+          "model that takes over after a 529 (\"\" = retry the same model)", NULL),
+     STR(selector.fallback_model, chk_model_opt), .empty = "none"},
 
-	{ INFO("cache.enabled", "bool", "true", "answer repeated requests from the response cache",
-	    NULL),
-	  BOOL(cache.enabled) },
-	{ INFO("cache.ttl_s", "integer", "86400", "seconds a cached answer stays valid", NULL),
-	  INT(cache.ttl_s, 1, 31536000) },
-	{ INFO("cache.max_bytes", "integer", "268435456", "cache size cap; least recently used go first",
-	    NULL),
-	  INT(cache.max_bytes, 65536, 1099511627776) },
-	{ INFO("cache.max_entries", "integer", "100000", "cache entry cap", NULL),
-	  INT(cache.max_entries, 1, 100000000) },
+    {INFO("cache.enabled", "bool", "true", "answer repeated requests from the response cache",
+          NULL),
+     BOOL(cache.enabled)},
+    {INFO("cache.ttl_s", "integer", "86400", "seconds a cached answer stays valid", NULL),
+     INT(cache.ttl_s, 1, 31536000)},
+    {INFO("cache.max_bytes", "integer", "268435456", "cache size cap; least recently used go first",
+          NULL),
+     INT(cache.max_bytes, 65536, 1099511627776)},
+    {INFO("cache.max_entries", "integer", "100000", "cache entry cap", NULL),
+     INT(cache.max_entries, 1, 100000000)},
 
-	{ INFO("budget.daily_usd", "USD", "10", "hard daily limit, local day (0 = none)", NULL),
-	  .kind = K_USD, AT(budget.daily_pusd), .max = I64_MAX },
-	{ INFO("budget.monthly_usd", "USD", "0", "hard monthly limit, local month (0 = none)", NULL),
-	  .kind = K_USD, AT(budget.monthly_pusd), .max = I64_MAX },
-	{ INFO("budget.alert_pct", "list", "[80]",
-	    "alert thresholds, % of a limit, increasing, at most 4; each fires once per period",
-	    NULL),
-	  .kind = K_PCTS, AT(budget.alert_pct) },
-	{ INFO("budget.alert_command", "string", "",
-	    "run by /bin/sh on an alert, with the figures in its environment", NULL),
-	  STR(budget.alert_command, chk_text), .empty = "none" },
-	{ INFO("budget.bell", "bool", "true", "ring the terminal bell on an alert", NULL),
-	  BOOL(budget.bell) },
-	{ INFO("budget.max_reservations", "integer", "4096", "budget reservations outstanding at most",
-	    NULL),
-	  INT(budget.max_reservations, 1, 1000000) },
+    {INFO("budget.daily_usd", "USD", "10", "hard daily limit, local day (0 = none)", NULL),
+     .kind = K_USD, AT(budget.daily_pusd), .max = I64_MAX},
+    {INFO("budget.monthly_usd", "USD", "0", "hard monthly limit, local month (0 = none)", NULL),
+     .kind = K_USD, AT(budget.monthly_pusd), .max = I64_MAX},
+    {INFO("budget.alert_pct", "list", "[80]",
+          "alert thresholds, % of a limit, increasing, at most 4; each fires once per period",
+          NULL),
+     .kind = K_PCTS, AT(budget.alert_pct)},
+    {INFO("budget.alert_command", "string", "",
+          "run by /bin/sh on an alert, with the figures in its environment", NULL),
+     STR(budget.alert_command, chk_text), .empty = "none"},
+    {INFO("budget.bell", "bool", "true", "ring the terminal bell on an alert", NULL),
+     BOOL(budget.bell)},
+    {INFO("budget.max_reservations", "integer", "4096", "budget reservations outstanding at most",
+          NULL),
+     INT(budget.max_reservations, 1, 1000000)},
 
-	{ INFO("ui.color", "enum", "auto", "auto, always or never", "NO_COLOR"),
-	  .kind = K_ENUM, AT(ui.color), .choices = color_names, .env_weak = true, .env_value = "never" },
-	{ INFO("ui.refresh_hz", "integer", "10", "screen redraws per second at most", NULL),
-	  INT(ui.refresh_hz, 1, 60) },
+    {INFO("ui.color", "enum", "auto", "auto, always or never", "NO_COLOR"), .kind = K_ENUM,
+     AT(ui.color), .choices = color_names, .env_weak = true, .env_value = "never"},
+    {INFO("ui.refresh_hz", "integer", "10", "screen redraws per second at most", NULL),
+     INT(ui.refresh_hz, 1, 60)},
 
-	{ INFO("sim.rpm", "integer", "1000", "simulator: requests per minute (0 = unlimited)", NULL),
-	  INT(sim.rpm, 0, 1000000000) },
-	{ INFO("sim.itpm", "integer", "450000", "simulator: input tokens per minute", NULL),
-	  INT(sim.itpm, 0, 1000000000000) },
-	{ INFO("sim.otpm", "integer", "90000", "simulator: output tokens per minute", NULL),
-	  INT(sim.otpm, 0, 1000000000000) },
-	{ INFO("sim.rpm_burst", "integer", "0", "simulator: request bucket capacity (0 = rpm)", NULL),
-	  INT(sim.rpm_burst, 0, 1000000000) },
-	{ INFO("sim.latency_ms", "integer", "400", "simulator: time to first byte", NULL),
-	  INT(sim.latency_ms, 0, 600000) },
-	{ INFO("sim.tokens_per_second", "integer", "80",
-	    "simulator: streaming pace (0 = as fast as possible)", NULL),
-	  INT(sim.tokens_per_second, 0, 1000000) },
-	{ INFO("sim.seed", "integer", "1", "simulator: seed of its answers and token counts", NULL),
-	  INT(sim.seed, 0, I64_MAX) },
+    {INFO("sim.rpm", "integer", "1000", "simulator: requests per minute (0 = unlimited)", NULL),
+     INT(sim.rpm, 0, 1000000000)},
+    {INFO("sim.itpm", "integer", "450000", "simulator: input tokens per minute", NULL),
+     INT(sim.itpm, 0, 1000000000000)},
+    {INFO("sim.otpm", "integer", "90000", "simulator: output tokens per minute", NULL),
+     INT(sim.otpm, 0, 1000000000000)},
+    {INFO("sim.rpm_burst", "integer", "0", "simulator: request bucket capacity (0 = rpm)", NULL),
+     INT(sim.rpm_burst, 0, 1000000000)},
+    {INFO("sim.latency_ms", "integer", "400", "simulator: time to first byte", NULL),
+     INT(sim.latency_ms, 0, 600000)},
+    {INFO("sim.tokens_per_second", "integer", "80",
+          "simulator: streaming pace (0 = as fast as possible)", NULL),
+     INT(sim.tokens_per_second, 0, 1000000)},
+    {INFO("sim.seed", "integer", "1", "simulator: seed of its answers and token counts", NULL),
+     INT(sim.seed, 0, I64_MAX)},
 };
 
 #define NKEYS (sizeof keys / sizeof keys[0])
 _Static_assert(NKEYS <= AM_CONFIG_MAX_KEYS, "the source array holds every key");
 
-static const char *const lim_names[AM_LIM_N] = { "rpm", "itpm", "otpm", "rpm_burst",
-	                                         "max_in_flight" };
+static const char *const lim_names[AM_LIM_N] = {"rpm", "itpm", "otpm", "rpm_burst",
+                                                "max_in_flight"};
 
 static void *field(am_config *cfg, const struct key *k)
 {
@@ -286,13 +289,13 @@ static bool is_section(const char *name)
 
 static int64_t *lim_field(am_config_limits *l, int i)
 {
-	int64_t *f[AM_LIM_N] = { &l->rpm, &l->itpm, &l->otpm, &l->rpm_burst, &l->max_in_flight };
+	int64_t *f[AM_LIM_N] = {&l->rpm, &l->itpm, &l->otpm, &l->rpm_burst, &l->max_in_flight};
 	return f[i];
 }
 
 static int64_t lim_get(const am_config_limits *l, int i)
 {
-	const int64_t f[AM_LIM_N] = { l->rpm, l->itpm, l->otpm, l->rpm_burst, l->max_in_flight };
+	const int64_t f[AM_LIM_N] = {l->rpm, l->itpm, l->otpm, l->rpm_burst, l->max_in_flight};
 	return f[i];
 }
 
@@ -335,14 +338,21 @@ static const char *jtype(const json_t *v)
 	if (!v)
 		return "nothing";
 	switch (json_typeof(v)) {
-	case JSON_OBJECT: return "an object";
-	case JSON_ARRAY: return "a list";
-	case JSON_STRING: return "a string";
-	case JSON_INTEGER: return "a whole number";
-	case JSON_REAL: return "a number";
+	case JSON_OBJECT:
+		return "an object";
+	case JSON_ARRAY:
+		return "a list";
+	case JSON_STRING:
+		return "a string";
+	case JSON_INTEGER:
+		return "a whole number";
+	case JSON_REAL:
+		return "a number";
 	case JSON_TRUE:
-	case JSON_FALSE: return "a bool";
-	default: return "null";
+	case JSON_FALSE:
+		return "a bool";
+	default:
+		return "null";
 	}
 }
 
@@ -387,8 +397,8 @@ static int parse_i64(const char *s, int64_t *out)
 
 /* ---- string checks ------------------------------------------------------------- */
 
-static int chk_text(const struct apply *a, const struct key *k, const char *in, char *out,
-                    size_t n, am_err *err)
+static int chk_text(const struct apply *a, const struct key *k, const char *in, char *out, size_t n,
+                    am_err *err)
 {
 	(void)a;
 	for (const char *p = in; *p; p++)
@@ -397,8 +407,8 @@ static int chk_text(const struct apply *a, const struct key *k, const char *in, 
 	return copy_str(k->info.name, in, out, n, err);
 }
 
-static int chk_path(const struct apply *a, const struct key *k, const char *in, char *out,
-                    size_t n, am_err *err)
+static int chk_path(const struct apply *a, const struct key *k, const char *in, char *out, size_t n,
+                    am_err *err)
 {
 	int len;
 	if (!*in) {
@@ -413,7 +423,8 @@ static int chk_path(const struct apply *a, const struct key *k, const char *in, 
 	if (in[0] == '~' && (in[1] == '/' || in[1] == '\0')) {
 		const char *home = env_get(a->envp, "HOME");
 		if (!home || !*home)
-			return am_err_set(err, "%s: '%s' needs HOME, which is not set", k->info.name, in);
+			return am_err_set(err, "%s: '%s' needs HOME, which is not set",
+			                  k->info.name, in);
 		len = snprintf(out, n, "%s%s", home, in + 1);
 	} else if (in[0] != '/' && a->base_dir) {
 		len = snprintf(out, n, "%s/%s", a->base_dir, in);
@@ -421,17 +432,21 @@ static int chk_path(const struct apply *a, const struct key *k, const char *in, 
 		len = snprintf(out, n, "%s", in);
 	}
 	if (len < 0 || (size_t)len >= n)
-		return am_err_set(err, "%s: path is too long (at most %zu bytes)", k->info.name, n - 1);
+		return am_err_set(err, "%s: path is too long (at most %zu bytes)", k->info.name,
+		                  n - 1);
 	return 0;
 }
 
-static int chk_url(const struct apply *a, const struct key *k, const char *in, char *out,
-                   size_t n, am_err *err)
+static int chk_url(const struct apply *a, const struct key *k, const char *in, char *out, size_t n,
+                   am_err *err)
 {
 	(void)a;
-	const char *rest = !strncmp(in, "https://", 8) ? in + 8 : !strncmp(in, "http://", 7) ? in + 7 : NULL;
+	const char *rest = !strncmp(in, "https://", 8)  ? in + 8
+	                   : !strncmp(in, "http://", 7) ? in + 7
+	                                                : NULL;
 	if (!rest || !*rest || *rest == '/')
-		return am_err_set(err, "%s: '%.200s' is not an http:// or https:// URL", k->info.name, in);
+		return am_err_set(err, "%s: '%.200s' is not an http:// or https:// URL",
+		                  k->info.name, in);
 	if (!printable_ascii(in))
 		return am_err_set(err, "%s: the URL contains a space or a control character",
 		                  k->info.name);
@@ -451,8 +466,8 @@ static int check_model_id(const char *name, const char *in, bool allow_star, am_
 		return am_err_set(err, "%s: model id too long (at most %d bytes)", name,
 		                  AM_CONFIG_MODEL_MAX - 1);
 	if (!printable_ascii(in))
-		return am_err_set(err, "%s: model id '%.100s' contains a space or a control character",
-		                  name, in);
+		return am_err_set(
+		    err, "%s: model id '%.100s' contains a space or a control character", name, in);
 	const char *star = strchr(in, '*');
 	if (star && (!allow_star || star[1] != '\0'))
 		return am_err_set(err, "%s: '*' may only end a model prefix", name);
@@ -482,8 +497,8 @@ static int chk_model_opt(const struct apply *a, const struct key *k, const char 
  * UTC and every budget day would be wrong. POSIX TZ strings ("CET-1CEST",
  * "UTC0") carry a digit and are taken as they are. TZ itself (weak env) is
  * the machine's own setting and is not second-guessed. */
-static int chk_tz(const struct apply *a, const struct key *k, const char *in, char *out,
-                  size_t n, am_err *err)
+static int chk_tz(const struct apply *a, const struct key *k, const char *in, char *out, size_t n,
+                  am_err *err)
 {
 	if (*in && a->src != AM_CFG_ENV && strcmp(in, "UTC") && strcmp(in, "GMT")) {
 		const char *name = in[0] == ':' ? in + 1 : in;
@@ -491,7 +506,8 @@ static int chk_tz(const struct apply *a, const struct key *k, const char *in, ch
 		if (!posix) {
 			for (const char *p = name; *p; p++)
 				if (!isalnum((unsigned char)*p) && !strchr("_+-/", *p))
-					return am_err_set(err, "%s: '%.100s' is not a time zone name",
+					return am_err_set(err,
+					                  "%s: '%.100s' is not a time zone name",
 					                  k->info.name, in);
 			if (strstr(name, "..") || !*name)
 				return am_err_set(err, "%s: '%.100s' is not a time zone name",
@@ -506,8 +522,9 @@ static int chk_tz(const struct apply *a, const struct key *k, const char *in, ch
 			if (name[0] != '/' && stat(path, &st) == 0 && S_ISDIR(st.st_mode)) {
 				snprintf(path, sizeof path, "%s/%s", dir, name);
 				if (stat(path, &st) != 0 || !S_ISREG(st.st_mode))
-					return am_err_set(err, "%s: unknown time zone '%.100s' (not in %s)",
-					                  k->info.name, in, dir);
+					return am_err_set(
+					    err, "%s: unknown time zone '%.100s' (not in %s)",
+					    k->info.name, in, dir);
 			}
 		}
 	}
@@ -520,8 +537,8 @@ static int chk_tz(const struct apply *a, const struct key *k, const char *in, ch
 
 struct scan {
 	const char *p, *end;
-	const char *target;     /* the dotted key path wanted */
-	const char *found;      /* the last number token at that path */
+	const char *target; /* the dotted key path wanted */
+	const char *found;  /* the last number token at that path */
 	size_t found_len;
 	int depth;
 };
@@ -614,7 +631,8 @@ static bool scan_value(struct scan *s, char *path, size_t plen)
 			s->p++;
 		if (s->p == b)
 			return false;
-		if (plen != SIZE_MAX && !strcmp(path, s->target) && (c == '-' || isdigit((unsigned char)c))) {
+		if (plen != SIZE_MAX && !strcmp(path, s->target) &&
+		    (c == '-' || isdigit((unsigned char)c))) {
 			s->found = b;
 			s->found_len = (size_t)(s->p - b);
 		}
@@ -628,7 +646,7 @@ static bool scan_value(struct scan *s, char *path, size_t plen)
 static bool raw_number_at(const char *text, size_t len, const char *path, char *out, size_t n)
 {
 	char buf[PATH_KEY_MAX] = "";
-	struct scan s = { .p = text, .end = text + len, .target = path };
+	struct scan s = {.p = text, .end = text + len, .target = path};
 	if (!text || !scan_value(&s, buf, 0) || !s.found || s.found_len >= n)
 		return false;
 	memcpy(out, s.found, s.found_len);
@@ -647,15 +665,16 @@ static int json_i64(const json_t *v, const char *name, int64_t min, int64_t max,
 	} else if (json_is_real(v)) {
 		double d = json_real_value(v);
 		/* Integral and within 2^53: the double is that integer exactly. */
-		if (!(d >= -9007199254740992.0 && d <= 9007199254740992.0) || d != (double)(int64_t)d)
+		if (!(d >= -9007199254740992.0 && d <= 9007199254740992.0) ||
+		    d != (double)(int64_t)d)
 			return am_err_set(err, "%s: %g is not a whole number", name, d);
 		x = (int64_t)d;
 	} else {
 		return am_err_set(err, "%s: expected a whole number, got %s", name, jtype(v));
 	}
 	if (x < min || x > max)
-		return am_err_set(err, "%s: %" PRId64 " is out of range (%" PRId64 "..%" PRId64 ")", name,
-		                  x, min, max);
+		return am_err_set(err, "%s: %" PRId64 " is out of range (%" PRId64 "..%" PRId64 ")",
+		                  name, x, min, max);
 	*out = x;
 	return 0;
 }
@@ -692,7 +711,8 @@ static int json_usd(const struct apply *a, const struct key *k, const json_t *v,
 	if (json_is_real(v)) {
 		char raw[64];
 		if (!raw_number_at(a->text, a->len, name, raw, sizeof raw) || strpbrk(raw, "eE"))
-			return am_err_set(err, "%s: write the amount as a string, e.g. \"12.50\"", name);
+			return am_err_set(err, "%s: write the amount as a string, e.g. \"12.50\"",
+			                  name);
 		return usd_from_text(name, raw, k->max, out, err);
 	}
 	return am_err_set(err, "%s: expected an amount in USD (\"12.50\"), got %s", name, jtype(v));
@@ -714,12 +734,14 @@ static void warn_members(const struct apply *a, json_t *obj, const char *path,
 {
 	const char *mk;
 	json_t *mv;
-	json_object_foreach(obj, mk, mv) {
+	json_object_foreach(obj, mk, mv)
+	{
 		bool ok = mk[0] == '_';
 		for (const char *const *kn = known; *kn && !ok; kn++)
 			ok = !strcmp(*kn, mk);
 		if (!ok)
-			add_warning(a->cfg, "%s: unknown key '%s.%s' (ignored)", a->origin, path, mk);
+			add_warning(a->cfg, "%s: unknown key '%s.%s' (ignored)", a->origin, path,
+			            mk);
 	}
 }
 
@@ -788,7 +810,7 @@ static json_t *list_item(const struct apply *a, json_t *v, size_t i, const char 
 
 static int apply_rules(const struct apply *a, const struct key *k, json_t *v, am_err *err)
 {
-	static const char *const known[] = { "max_chars", "model", NULL };
+	static const char *const known[] = {"max_chars", "model", NULL};
 	const char *name = k->info.name;
 	am_config *cfg = a->cfg;
 	size_t n = json_array_size(v);
@@ -796,8 +818,9 @@ static int apply_rules(const struct apply *a, const struct key *k, json_t *v, am
 		return -1;
 	for (size_t i = 0; i < n; i++) {
 		char item[PATH_KEY_MAX];
-		json_t *mc, *model, *r = list_item(a, v, i, name, "{\"max_chars\": N, \"model\": ID}",
-		                                    known, item, sizeof item, err);
+		json_t *mc, *model,
+		    *r = list_item(a, v, i, name, "{\"max_chars\": N, \"model\": ID}", known, item,
+		                   sizeof item, err);
 		const char *m;
 		int64_t max_chars = 0;
 		if (!r)
@@ -812,12 +835,16 @@ static int apply_rules(const struct apply *a, const struct key *k, json_t *v, am
 			return -1;
 		bool last = i + 1 == n;
 		if (!last && max_chars == 0)
-			return am_err_set(err, "%s: only the last rule may leave out max_chars", item);
+			return am_err_set(err, "%s: only the last rule may leave out max_chars",
+			                  item);
 		if (last && max_chars != 0)
-			return am_err_set(err, "%s: the last rule takes every longer prompt: leave out "
-			                  "its max_chars", item);
+			return am_err_set(err,
+			                  "%s: the last rule takes every longer prompt: leave out "
+			                  "its max_chars",
+			                  item);
 		if (i > 0 && !last && max_chars <= cfg->selector.rule[i - 1].max_chars)
-			return am_err_set(err, "%s: max_chars must increase from rule to rule", item);
+			return am_err_set(err, "%s: max_chars must increase from rule to rule",
+			                  item);
 		cfg->selector.rule[i].max_chars = max_chars;
 		copy_str(item, m, cfg->selector.rule[i].model, AM_CONFIG_MODEL_MAX, NULL);
 	}
@@ -827,7 +854,7 @@ static int apply_rules(const struct apply *a, const struct key *k, json_t *v, am
 
 static int apply_tiers(const struct apply *a, const struct key *k, json_t *v, am_err *err)
 {
-	static const char *const known[] = { "name", "model", NULL };
+	static const char *const known[] = {"name", "model", NULL};
 	const char *name = k->info.name;
 	am_config *cfg = a->cfg;
 	size_t n = json_array_size(v);
@@ -835,8 +862,9 @@ static int apply_tiers(const struct apply *a, const struct key *k, json_t *v, am
 		return -1;
 	for (size_t i = 0; i < n; i++) {
 		char item[PATH_KEY_MAX];
-		json_t *tn, *tm, *t = list_item(a, v, i, name, "{\"name\": N, \"model\": ID}", known,
-		                                item, sizeof item, err);
+		json_t *tn, *tm,
+		    *t = list_item(a, v, i, name, "{\"name\": N, \"model\": ID}", known, item,
+		                   sizeof item, err);
 		const char *tname, *model;
 		if (!t)
 			return -1;
@@ -866,8 +894,10 @@ static int check_pool_name(const char *where, const char *s, am_err *err)
 		                  AM_CONFIG_POOL_MAX - 1);
 	for (const char *p = s; *p; p++)
 		if (!isalnum((unsigned char)*p) && *p != '_' && *p != '-')
-			return am_err_set(err, "%s: pool name '%.40s' may hold only letters, digits, "
-			                  "'_' and '-'", where, s);
+			return am_err_set(err,
+			                  "%s: pool name '%.40s' may hold only letters, digits, "
+			                  "'_' and '-'",
+			                  where, s);
 	return 0;
 }
 
@@ -907,7 +937,8 @@ static int apply_pools(const struct apply *a, const struct key *k, json_t *v, am
 	if (!json_is_object(v))
 		return am_err_set(err, "%s: expected an object of pools, got %s", k->info.name,
 		                  jtype(v));
-	json_object_foreach(v, pname, pv) {
+	json_object_foreach(v, pname, pv)
+	{
 		char where[PATH_KEY_MAX];
 		snprintf(where, sizeof where, "%s.%s", k->info.name, pname);
 		if (pname[0] == '_')
@@ -926,8 +957,8 @@ static int apply_pools(const struct apply *a, const struct key *k, json_t *v, am
 			memset(p, 0, sizeof *p);
 			strcpy(p->name, pname);
 		}
-		static const char *const known[AM_LIM_N + 1] = { "rpm", "itpm", "otpm", "rpm_burst",
-			                                         "max_in_flight", NULL };
+		static const char *const known[AM_LIM_N + 1] = {
+		    "rpm", "itpm", "otpm", "rpm_burst", "max_in_flight", NULL};
 		warn_members(a, pv, where, known);
 		for (int i = 0; i < AM_LIM_N; i++) {
 			json_t *fv = json_object_get(pv, lim_names[i]);
@@ -953,7 +984,8 @@ static int apply_model_pools(const struct apply *a, const struct key *k, json_t 
 	if (!json_is_object(v))
 		return am_err_set(err, "%s: expected an object {model: pool}, got %s", k->info.name,
 		                  jtype(v));
-	json_object_foreach(v, model, pv) {
+	json_object_foreach(v, model, pv)
+	{
 		char where[PATH_KEY_MAX];
 		const char *pool;
 		int i;
@@ -965,11 +997,11 @@ static int apply_model_pools(const struct apply *a, const struct key *k, json_t 
 		for (i = 0; i < cfg->limits.nmodel_pools; i++)
 			if (!strcmp(cfg->limits.model_pool[i].model, model))
 				break;
-		if (!*pool) {  /* "" removes the mapping */
+		if (!*pool) { /* "" removes the mapping */
 			if (i < cfg->limits.nmodel_pools) {
 				memmove(&cfg->limits.model_pool[i], &cfg->limits.model_pool[i + 1],
 				        (size_t)(cfg->limits.nmodel_pools - i - 1) *
-				                sizeof cfg->limits.model_pool[0]);
+				            sizeof cfg->limits.model_pool[0]);
 				cfg->limits.nmodel_pools--;
 			}
 			continue;
@@ -998,7 +1030,8 @@ static int apply_json(const struct apply *a, const struct key *k, json_t *v, am_
 	switch (k->kind) {
 	case K_BOOL:
 		if (!json_is_boolean(v))
-			return am_err_set(err, "%s: expected true or false, got %s", name, jtype(v));
+			return am_err_set(err, "%s: expected true or false, got %s", name,
+			                  jtype(v));
 		*(bool *)f = json_is_true(v);
 		break;
 	case K_INT:
@@ -1022,16 +1055,31 @@ static int apply_json(const struct apply *a, const struct key *k, json_t *v, am_
 			return -1;
 		while (k->choices[i] && strcmp(k->choices[i], s))
 			i++;
-		if (!k->choices[i])
-			return am_err_set(err, "%s: '%.40s' is not one of auto, always, never", name, s);
+		if (!k->choices[i]) {
+			char list[128] = "";
+			for (int j = 0; k->choices[j]; j++)
+				snprintf(list + strlen(list), sizeof list - strlen(list), "%s%s",
+				         j ? ", " : "", k->choices[j]);
+			return am_err_set(err, "%s: '%.40s' is not one of %s", name, s, list);
+		}
 		*(int *)f = i;
 		break;
 	}
-	case K_PCTS: rc = apply_pcts(a, k, v, err); break;
-	case K_RULES: rc = apply_rules(a, k, v, err); break;
-	case K_TIERS: rc = apply_tiers(a, k, v, err); break;
-	case K_POOLS: rc = apply_pools(a, k, v, err); break;
-	case K_MODELMAP: rc = apply_model_pools(a, k, v, err); break;
+	case K_PCTS:
+		rc = apply_pcts(a, k, v, err);
+		break;
+	case K_RULES:
+		rc = apply_rules(a, k, v, err);
+		break;
+	case K_TIERS:
+		rc = apply_tiers(a, k, v, err);
+		break;
+	case K_POOLS:
+		rc = apply_pools(a, k, v, err);
+		break;
+	case K_MODELMAP:
+		rc = apply_model_pools(a, k, v, err);
+		break;
 	}
 	if (!rc)
 		a->cfg->src[key_index(k)] = a->src;
@@ -1076,12 +1124,14 @@ static json_t *text_to_json(enum kind kind, const char *name, const char *s, am_
 					b++;
 				while (e > b && e[-1] == ' ')
 					e--;
-				n = (size_t)(e - b) < sizeof part ? (size_t)(e - b) : sizeof part - 1;
+				n = (size_t)(e - b) < sizeof part ? (size_t)(e - b)
+				                                  : sizeof part - 1;
 				memcpy(part, b, n);
 				part[n] = '\0';
 				if (parse_i64(part, &i)) {
 					json_decref(v);
-					am_err_set(err, "%s: '%.60s' is not a list of percents", name, s);
+					am_err_set(err, "%s: '%.60s' is not a list of percents",
+					           name, s);
 					return NULL;
 				}
 				json_array_append_new(v, json_integer(i));
@@ -1094,7 +1144,8 @@ static json_t *text_to_json(enum kind kind, const char *name, const char *s, am_
 		/* fall through */
 	default:
 		if (!(v = json_loads(s, JSON_REJECT_DUPLICATES | JSON_DECODE_ANY, &je)))
-			am_err_set(err, "%s: not valid JSON (%s, column %d)", name, je.text, je.column);
+			am_err_set(err, "%s: not valid JSON (%s, column %d)", name, je.text,
+			           je.column);
 		return v;
 	}
 }
@@ -1122,8 +1173,10 @@ static int value_for_key(const char *key, const char *value, const struct key **
 			while (i < AM_LIM_N && strcmp(lim_names[i], dot + 1))
 				i++;
 			if (i == AM_LIM_N)
-				return am_err_set(err, "unknown key '%s' (a pool has rpm, itpm, otpm, "
-				                  "rpm_burst, max_in_flight)", key);
+				return am_err_set(err,
+				                  "unknown key '%s' (a pool has rpm, itpm, otpm, "
+				                  "rpm_burst, max_in_flight)",
+				                  key);
 			if (!(v = text_to_json(K_INT, key, value, err)))
 				return -1;
 			json_t *inner = json_object();
@@ -1145,7 +1198,8 @@ static int value_for_key(const char *key, const char *value, const struct key **
 		return 0;
 	}
 	if (!strcmp(key, "api_key"))
-		return am_err_set(err, "api_key: the key comes only from ANTHROPIC_API_KEY or the file "
+		return am_err_set(err,
+		                  "api_key: the key comes only from ANTHROPIC_API_KEY or the file "
 		                  "named by api_key_file");
 	if (!(*k = find_key(key)))
 		return am_err_set(err, "unknown key '%.100s'", key);
@@ -1191,8 +1245,10 @@ static int read_key_file(am_config *cfg, am_err *err)
 		                  KEY_FILE_MAX_BYTES);
 	}
 	if (st.st_mode & 077)
-		add_warning(cfg, "api_key_file %s has mode %04o: other users may read the key "
-		            "(chmod 600 %s)", path, (unsigned)(st.st_mode & 07777), path);
+		add_warning(cfg,
+		            "api_key_file %s has mode %04o: other users may read the key "
+		            "(chmod 600 %s)",
+		            path, (unsigned)(st.st_mode & 07777), path);
 	buf[n] = '\0';
 	char *b = buf, *e = buf + n;
 	while (b < e && isspace((unsigned char)*b))
@@ -1237,7 +1293,7 @@ void am_config_init(am_config *cfg)
 {
 	memset(cfg, 0, sizeof *cfg);
 	cfg->file_origin = "default";
-	struct apply a = { .cfg = cfg, .src = AM_CFG_DEFAULT, .origin = "built-in defaults" };
+	struct apply a = {.cfg = cfg, .src = AM_CFG_DEFAULT, .origin = "built-in defaults"};
 	for (size_t i = 0; i < NKEYS; i++) {
 		am_err err;
 		json_t *v = text_to_json(keys[i].kind, keys[i].info.name, keys[i].info.def, &err);
@@ -1263,11 +1319,13 @@ static int apply_env(struct apply *a, bool weak, am_err *err)
 		am_err e;
 		if (!val || !*val || k->env_weak != weak)
 			continue;
-		json_t *v = text_to_json(k->kind, k->info.name, k->env_value ? k->env_value : val, &e);
+		json_t *v =
+		    text_to_json(k->kind, k->info.name, k->env_value ? k->env_value : val, &e);
 		int rc = v ? apply_json(a, k, v, &e) : -1;
 		json_decref(v);
 		if (rc && weak)
-			add_warning(a->cfg, "environment variable %s ignored: %s", k->info.env, e.msg);
+			add_warning(a->cfg, "environment variable %s ignored: %s", k->info.env,
+			            e.msg);
 		else if (rc)
 			return am_err_set(err, "environment variable %s: %s", k->info.env, e.msg);
 	}
@@ -1321,19 +1379,23 @@ static int walk(struct apply *a, json_t *obj, const char *prefix, am_err *err)
 {
 	const char *name;
 	json_t *v;
-	json_object_foreach(obj, name, v) {
+	json_object_foreach(obj, name, v)
+	{
 		char path[PATH_KEY_MAX];
 		const struct key *k;
 		if (name[0] == '_')
-			continue;  /* a comment */
+			continue; /* a comment */
 		int len = snprintf(path, sizeof path, "%s%s%s", prefix, *prefix ? "." : "", name);
 		if (len < 0 || (size_t)len >= sizeof path) {
-			add_warning(a->cfg, "%s: unknown key '%.60s...' (ignored)", a->origin, path);
+			add_warning(a->cfg, "%s: unknown key '%.60s...' (ignored)", a->origin,
+			            path);
 			continue;
 		}
 		if (!strcmp(path, "api_key")) {
-			add_warning(a->cfg, "%s: api_key is ignored: set ANTHROPIC_API_KEY or point "
-			            "api_key_file at a file of mode 0600", a->origin);
+			add_warning(a->cfg,
+			            "%s: api_key is ignored: set ANTHROPIC_API_KEY or point "
+			            "api_key_file at a file of mode 0600",
+			            a->origin);
 			continue;
 		}
 		if ((k = find_key(path))) {
@@ -1341,7 +1403,8 @@ static int walk(struct apply *a, json_t *obj, const char *prefix, am_err *err)
 				return -1;
 		} else if (is_section(path)) {
 			if (!json_is_object(v))
-				return am_err_set(err, "%s: expected an object, got %s", path, jtype(v));
+				return am_err_set(err, "%s: expected an object, got %s", path,
+				                  jtype(v));
 			if (walk(a, v, path, err))
 				return -1;
 		} else {
@@ -1356,8 +1419,8 @@ static int build(am_config *out, const char *text, size_t len, const char *name,
                  const char *base_dir, char *const *envp, am_err *err)
 {
 	am_config *t = am_xmalloc(sizeof *t);
-	struct apply a = { .cfg = t, .base_dir = base_dir, .envp = envp, .origin = name,
-		           .text = text, .len = len };
+	struct apply a = {
+	    .cfg = t, .base_dir = base_dir, .envp = envp, .origin = name, .text = text, .len = len};
 	int rc = -1;
 	am_config_init(t);
 	if (apply_env(&a, true, err))
@@ -1370,9 +1433,11 @@ static int build(am_config *out, const char *text, size_t len, const char *name,
 			goto out;
 		}
 		a.src = AM_CFG_FILE;
-		int bad = !json_is_object(root)
-		                  ? am_err_set(err, "%s: the top level must be a JSON object {...}", name)
-		                  : walk(&a, root, "", err) ? am_err_prefix(err, "%s", name) : 0;
+		int bad =
+		    !json_is_object(root)
+		        ? am_err_set(err, "%s: the top level must be a JSON object {...}", name)
+		    : walk(&a, root, "", err) ? am_err_prefix(err, "%s", name)
+		                              : 0;
 		json_decref(root);
 		if (bad)
 			goto out;
@@ -1443,7 +1508,7 @@ int am_config_load(am_config *cfg, const am_config_load_opts *opts, am_err *err)
 		if (copy_str("AIMETER_CONFIG", env_path, path, sizeof path, err))
 			return -1;
 	} else if (am_path_default_config(path, sizeof path, NULL) != 0) {
-		path[0] = '\0';  /* no HOME: defaults and env only */
+		path[0] = '\0'; /* no HOME: defaults and env only */
 	}
 	if (path[0]) {
 		int r = read_file(path, &text, &len, err);
@@ -1486,7 +1551,7 @@ int am_config_set_from_string(am_config *cfg, const char *key, const char *value
 		return -1;
 	am_config *t = am_xmalloc(sizeof *t);
 	*t = *cfg;
-	struct apply a = { .cfg = t, .src = src, .origin = key };
+	struct apply a = {.cfg = t, .src = src, .origin = key};
 	int rc = apply_json(&a, k, v, err);
 	/* A new key file takes effect now, unless the env key outranks it. */
 	if (!rc && !strcmp(k->info.name, "api_key_file"))
@@ -1576,13 +1641,17 @@ static json_t *key_json(const am_config *cfg, const struct key *k)
 	json_t *v;
 	char buf[32];
 	switch (k->kind) {
-	case K_BOOL: return json_boolean(*(const bool *)f);
-	case K_INT: return json_integer(*(const int64_t *)f);
+	case K_BOOL:
+		return json_boolean(*(const bool *)f);
+	case K_INT:
+		return json_integer(*(const int64_t *)f);
 	case K_USD:
 		am_money_format(*(const int64_t *)f, buf, sizeof buf);
 		return json_string(buf);
-	case K_STR: return json_string_nocheck(f);
-	case K_ENUM: return json_string(k->choices[*(const int *)f]);
+	case K_STR:
+		return json_string_nocheck(f);
+	case K_ENUM:
+		return json_string(k->choices[*(const int *)f]);
 	case K_PCTS:
 		v = json_array();
 		for (int i = 0; i < cfg->budget.nalerts; i++)
@@ -1602,13 +1671,15 @@ static json_t *key_json(const am_config *cfg, const struct key *k)
 	case K_TIERS:
 		v = json_array();
 		for (int i = 0; i < cfg->selector.ntiers; i++)
-			json_array_append_new(v, json_pack("{s:s,s:s}", "name", cfg->selector.tier[i].name,
-			                                   "model", cfg->selector.tier[i].model));
+			json_array_append_new(v, json_pack("{s:s,s:s}", "name",
+			                                   cfg->selector.tier[i].name, "model",
+			                                   cfg->selector.tier[i].model));
 		return v;
 	case K_POOLS:
 		v = json_object();
 		for (int i = 0; i < cfg->limits.npools; i++)
-			json_object_set_new(v, cfg->limits.pool[i].name, limits_json(&cfg->limits.pool[i]));
+			json_object_set_new(v, cfg->limits.pool[i].name,
+			                    limits_json(&cfg->limits.pool[i]));
 		return v;
 	case K_MODELMAP:
 		v = json_object();
@@ -1624,12 +1695,15 @@ static char *json_text(const json_t *v)
 {
 	char buf[32];
 	switch (json_typeof(v)) {
-	case JSON_STRING: return am_xstrdup(json_string_value(v));
+	case JSON_STRING:
+		return am_xstrdup(json_string_value(v));
 	case JSON_INTEGER:
 		snprintf(buf, sizeof buf, "%" PRId64, (int64_t)json_integer_value(v));
 		return am_xstrdup(buf);
-	case JSON_TRUE: return am_xstrdup("true");
-	case JSON_FALSE: return am_xstrdup("false");
+	case JSON_TRUE:
+		return am_xstrdup("true");
+	case JSON_FALSE:
+		return am_xstrdup("false");
 	default: {
 		char *s = json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY);
 		char *r = am_xstrdup(s ? s : "null");
@@ -1683,8 +1757,8 @@ static json_t *value_json(const am_config *cfg, const char *key, am_err *err)
 	return key_json(cfg, k);
 }
 
-int am_config_get_string(const am_config *cfg, const char *key, char **out,
-                         am_config_source *src, am_err *err)
+int am_config_get_string(const am_config *cfg, const char *key, char **out, am_config_source *src,
+                         am_err *err)
 {
 	json_t *v = value_json(cfg, key, err);
 	am_config_source s;
@@ -1705,11 +1779,16 @@ int am_config_get_string(const am_config *cfg, const char *key, char **out,
 const char *am_config_source_name(am_config_source src)
 {
 	switch (src) {
-	case AM_CFG_DEFAULT: return "default";
-	case AM_CFG_FILE: return "file";
-	case AM_CFG_ENV: return "env";
-	case AM_CFG_RUNTIME: return "changed at run time";
-	case AM_CFG_FLAG: return "flag";
+	case AM_CFG_DEFAULT:
+		return "default";
+	case AM_CFG_FILE:
+		return "file";
+	case AM_CFG_ENV:
+		return "env";
+	case AM_CFG_RUNTIME:
+		return "changed at run time";
+	case AM_CFG_FLAG:
+		return "flag";
 	}
 	return "?";
 }
@@ -1816,8 +1895,8 @@ struct row {
 	char key[PATH_KEY_MAX];
 	json_t *value;
 	am_config_source src;
-	const char *env;     /* the variable, when src is env */
-	const char *empty;   /* how "" reads */
+	const char *env;   /* the variable, when src is env */
+	const char *empty; /* how "" reads */
 };
 
 struct rows {
@@ -1825,7 +1904,8 @@ struct rows {
 	size_t n, cap;
 };
 
-static struct row *row_add(struct rows *rs, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static struct row *row_add(struct rows *rs, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
 
 static struct row *row_add(struct rows *rs, const char *fmt, ...)
 {
@@ -1860,7 +1940,8 @@ static void collect(const am_config *cfg, struct rows *rs)
 					const am_config_pool *pl = &cfg->limits.pool[p];
 					if (!pl->set[f])
 						continue;
-					r = row_add(rs, "%s.%s.%s", k->info.name, pl->name, lim_names[f]);
+					r = row_add(rs, "%s.%s.%s", k->info.name, pl->name,
+					            lim_names[f]);
 					r->value = json_integer(lim_get(&pl->lim, f));
 					r->src = pl->src[f];
 				}
@@ -1868,7 +1949,8 @@ static void collect(const am_config *cfg, struct rows *rs)
 		}
 		if (k->kind == K_MODELMAP && cfg->limits.nmodel_pools) {
 			for (int m = 0; m < cfg->limits.nmodel_pools; m++) {
-				r = row_add(rs, "%s.%s", k->info.name, cfg->limits.model_pool[m].model);
+				r = row_add(rs, "%s.%s", k->info.name,
+				            cfg->limits.model_pool[m].model);
 				r->value = json_string(cfg->limits.model_pool[m].pool);
 				r->src = cfg->limits.model_pool[m].src;
 			}
@@ -1903,7 +1985,7 @@ static void source_text(const struct row *r, char *buf, size_t n)
 
 void am_config_print(const am_config *cfg, FILE *out)
 {
-	struct rows rs = { 0 };
+	struct rows rs = {0};
 	size_t kw = 3, sw = 6;
 	collect(cfg, &rs);
 	char **text = am_xcalloc(rs.n, sizeof *text), (*src)[64] = am_xcalloc(rs.n, sizeof *src);
@@ -1942,8 +2024,8 @@ void am_config_print(const am_config *cfg, FILE *out)
 
 json_t *am_config_to_json(const am_config *cfg)
 {
-	static const char *const src_ids[] = { "default", "file", "env", "runtime", "flag" };
-	struct rows rs = { 0 };
+	static const char *const src_ids[] = {"default", "file", "env", "runtime", "flag"};
+	struct rows rs = {0};
 	json_t *root = json_object(), *settings = json_object(), *warnings = json_array();
 	collect(cfg, &rs);
 	for (size_t i = 0; i < rs.n; i++) {
@@ -1958,7 +2040,8 @@ json_t *am_config_to_json(const am_config *cfg)
 	rows_free(&rs);
 	for (int i = 0; i < cfg->nwarnings; i++)
 		json_array_append_new(warnings, json_string(cfg->warning[i]));
-	json_object_set_new(root, "config_file", cfg->file[0] ? json_string(cfg->file) : json_null());
+	json_object_set_new(root, "config_file",
+	                    cfg->file[0] ? json_string(cfg->file) : json_null());
 	json_object_set_new(root, "config_loaded", json_boolean(cfg->file_loaded));
 	json_object_set_new(root, "settings", settings);
 	json_object_set_new(root, "warnings", warnings);

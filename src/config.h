@@ -61,7 +61,7 @@
 #include "err.h"
 
 enum {
-	AM_CONFIG_PATH_MAX = 1024,   /* sizes include the terminating NUL */
+	AM_CONFIG_PATH_MAX = 1024, /* sizes include the terminating NUL */
 	AM_CONFIG_URL_MAX = 512,
 	AM_CONFIG_MODEL_MAX = 128,
 	AM_CONFIG_POOL_MAX = 32,
@@ -89,7 +89,7 @@ typedef enum am_config_source {
 } am_config_source;
 
 typedef enum am_config_color {
-	AM_COLOR_AUTO,    /* colours when the terminal has them */
+	AM_COLOR_AUTO, /* colours when the terminal has them */
 	AM_COLOR_ALWAYS,
 	AM_COLOR_NEVER
 } am_config_color;
@@ -107,8 +107,8 @@ enum { AM_LIM_RPM, AM_LIM_ITPM, AM_LIM_OTPM, AM_LIM_RPM_BURST, AM_LIM_MAX_IN_FLI
 
 /* A pool that overrides some of limits.* ("limits.pools.opus-4.rpm"). */
 typedef struct am_config_pool {
-	char name[AM_CONFIG_POOL_MAX];   /* [A-Za-z0-9_-]+ */
-	am_config_limits lim;            /* fields with set[i] false are unused */
+	char name[AM_CONFIG_POOL_MAX]; /* [A-Za-z0-9_-]+ */
+	am_config_limits lim;          /* fields with set[i] false are unused */
 	bool set[AM_LIM_N];
 	am_config_source src[AM_LIM_N];
 } am_config_pool;
@@ -144,19 +144,19 @@ typedef struct am_config {
 
 	struct {
 		int64_t connect_timeout_ms;
-		int64_t timeout_ms;            /* whole transfer, streaming included */
+		int64_t timeout_ms; /* whole transfer, streaming included */
 		int64_t max_response_bytes;
-		int64_t max_retries;           /* retries after the first attempt */
-		int64_t max_tokens;            /* a request's max_tokens when not given */
-		bool stream;                   /* stream answers unless told otherwise */
-		bool count_tokens;             /* exact input counts via count_tokens */
+		int64_t max_retries; /* retries after the first attempt */
+		int64_t max_tokens;  /* a request's max_tokens when not given */
+		bool stream;         /* stream answers unless told otherwise */
+		bool count_tokens;   /* exact input counts via count_tokens */
 	} client;
 
 	struct {
-		am_config_limits def;          /* limits.rpm ... for every pool */
-		int64_t init_fill_pct;         /* bucket level at start, % of capacity */
-		bool backfill;                 /* conservative backfill behind the head */
-		bool learn_from_headers;       /* adopt the provider's reported limits */
+		am_config_limits def;    /* limits.rpm ... for every pool */
+		int64_t init_fill_pct;   /* bucket level at start, % of capacity */
+		bool backfill;           /* conservative backfill behind the head */
+		bool learn_from_headers; /* adopt the provider's reported limits */
 		int npools;
 		am_config_pool pool[AM_CONFIG_MAX_POOLS];
 		int nmodel_pools;
@@ -164,8 +164,8 @@ typedef struct am_config {
 	} limits;
 
 	struct {
-		int64_t concurrency;           /* calls in flight at most, all pools */
-		int64_t queue_capacity;        /* jobs waiting at most; full = an error */
+		int64_t concurrency;    /* calls in flight at most, all pools */
+		int64_t queue_capacity; /* jobs waiting at most; full = an error */
 	} worker;
 
 	struct {
@@ -175,7 +175,7 @@ typedef struct am_config {
 		int ntiers;
 		am_config_tier tier[AM_CONFIG_MAX_TIERS];
 		bool downgrade_on_budget;
-		int64_t downgrade_pct;           /* budget used share that downgrades */
+		int64_t downgrade_pct;                    /* budget used share that downgrades */
 		char fallback_model[AM_CONFIG_MODEL_MAX]; /* after a 529; "" = none */
 	} selector;
 
@@ -187,10 +187,10 @@ typedef struct am_config {
 	} cache;
 
 	struct {
-		int64_t daily_pusd;              /* 0 = no daily limit */
-		int64_t monthly_pusd;            /* 0 = no monthly limit */
+		int64_t daily_pusd;   /* 0 = no daily limit */
+		int64_t monthly_pusd; /* 0 = no monthly limit */
 		int nalerts;
-		int alert_pct[AM_CONFIG_MAX_ALERTS]; /* 1..100, increasing */
+		int alert_pct[AM_CONFIG_MAX_ALERTS];       /* 1..100, increasing */
 		char alert_command[AM_CONFIG_COMMAND_MAX]; /* run by /bin/sh; "" = none */
 		bool bell;
 		int64_t max_reservations;
@@ -198,27 +198,27 @@ typedef struct am_config {
 
 	struct {
 		am_config_color color;
-		int64_t refresh_hz;              /* redraws per second at most */
+		int64_t refresh_hz; /* redraws per second at most */
 	} ui;
 
-	struct {                             /* the built-in simulator (no key) */
+	struct {                                    /* the built-in simulator (no key) */
 		int64_t rpm, itpm, otpm, rpm_burst; /* 0 = unlimited; burst 0 = rpm */
 		int64_t latency_ms;
-		int64_t tokens_per_second;       /* 0 = as fast as possible */
+		int64_t tokens_per_second; /* 0 = as fast as possible */
 		int64_t seed;
 	} sim;
 
 	/* ---- the secret: never print it (am_config_masked_key) ---- */
-	char api_key[AM_CONFIG_SECRET_MAX];  /* "" = none */
-	am_config_source api_key_src;        /* AM_CFG_ENV or AM_CFG_FILE (api_key_file) */
+	char api_key[AM_CONFIG_SECRET_MAX]; /* "" = none */
+	am_config_source api_key_src;       /* AM_CFG_ENV or AM_CFG_FILE (api_key_file) */
 
 	/* ---- provenance: read with the functions below ---- */
-	char file[AM_CONFIG_PATH_MAX];       /* the config file looked for ("" = none) */
-	bool file_loaded;                    /* it existed and was read */
-	const char *file_origin;             /* "--config", "AIMETER_CONFIG" or "default" */
+	char file[AM_CONFIG_PATH_MAX];            /* the config file looked for ("" = none) */
+	bool file_loaded;                         /* it existed and was read */
+	const char *file_origin;                  /* "--config", "AIMETER_CONFIG" or "default" */
 	am_config_source src[AM_CONFIG_MAX_KEYS]; /* per key, in key-table order */
 	int nwarnings;
-	int warnings_dropped;                /* beyond AM_CONFIG_MAX_WARNINGS */
+	int warnings_dropped; /* beyond AM_CONFIG_MAX_WARNINGS */
 	char warning[AM_CONFIG_MAX_WARNINGS][AM_CONFIG_WARNING_MAX];
 } am_config;
 
@@ -229,8 +229,8 @@ typedef struct am_config {
 void am_config_init(am_config *cfg);
 
 typedef struct am_config_load_opts {
-	const char *path;        /* --config; NULL: $AIMETER_CONFIG, else the default */
-	char *const *envp;       /* "NAME=value" strings, NULL-terminated; NULL = getenv */
+	const char *path;  /* --config; NULL: $AIMETER_CONFIG, else the default */
+	char *const *envp; /* "NAME=value" strings, NULL-terminated; NULL = getenv */
 } am_config_load_opts;
 
 /* Builds cfg from scratch: defaults, weak env, the file, env and the API key
@@ -279,8 +279,8 @@ int am_config_validate(const char *key, const char *value, am_err *err);
  * "limits.pools.NAME.FIELD" it is the effective value (the pool's own or
  * limits.FIELD). out or src may be NULL. "api_key" is not a key: use
  * am_config_masked_key. -1 + err for an unknown key. */
-int am_config_get_string(const am_config *cfg, const char *key, char **out,
-                         am_config_source *src, am_err *err);
+int am_config_get_string(const am_config *cfg, const char *key, char **out, am_config_source *src,
+                         am_err *err);
 
 /* "default", "file", "env", "changed at run time", "flag". */
 const char *am_config_source_name(am_config_source src);

@@ -15,7 +15,7 @@
 #include "config.h"
 #include "money.h"
 
-static char *const noenv[] = { NULL };
+static char *const noenv[] = {NULL};
 static char tmpdir[256];
 
 static void setup(void)
@@ -54,7 +54,7 @@ static void write_file(const char *path, const char *text, mode_t mode)
 static char *get(const am_config *cfg, const char *key, am_config_source *src)
 {
 	char *s = NULL;
-	am_err err = { "" };
+	am_err err = {""};
 	ck_assert_msg(am_config_get_string(cfg, key, &s, src, &err) == 0, "%s: %s", key, err.msg);
 	return s;
 }
@@ -149,9 +149,10 @@ START_TEST(test_every_key_round_trips)
 	ck_assert_uint_ge(am_config_key_count(), 40);
 	for (size_t i = 0; i < am_config_key_count(); i++) {
 		const am_config_key_info *k = am_config_key_at(i);
-		am_err err = { "" };
+		am_err err = {""};
 		char *s = get(&a, k->name, NULL), *s2;
-		ck_assert_msg(am_config_validate(k->name, k->def, &err) == 0, "%s: %s", k->name, err.msg);
+		ck_assert_msg(am_config_validate(k->name, k->def, &err) == 0, "%s: %s", k->name,
+		              err.msg);
 		ck_assert_msg(am_config_set_from_string(&b, k->name, s, AM_CFG_RUNTIME, &err) == 0,
 		              "%s: %s", k->name, err.msg);
 		s2 = get(&b, k->name, NULL);
@@ -169,15 +170,16 @@ END_TEST
 START_TEST(test_file_values_and_sources)
 {
 	am_config cfg;
-	am_err err = { "" };
-	const char *json = "{\"limits\": {\"rpm\": 1000, \"itpm\": 450000},"
-	                   " \"worker\": {\"concurrency\": 28},"
-	                   " \"budget\": {\"daily_usd\": \"25.50\", \"alert_pct\": [50, 90]},"
-	                   " \"cache\": {\"enabled\": false},"
-	                   " \"ui\": {\"color\": \"never\"},"
-	                   " \"selector\": {\"rules\": [{\"max_chars\": 100, \"model\": \"m-small\"},"
-	                   "                          {\"model\": \"m-big\"}]},"
-	                   " \"base_url\": \"http://127.0.0.1:8080/\"}";
+	am_err err = {""};
+	const char *json =
+	    "{\"limits\": {\"rpm\": 1000, \"itpm\": 450000},"
+	    " \"worker\": {\"concurrency\": 28},"
+	    " \"budget\": {\"daily_usd\": \"25.50\", \"alert_pct\": [50, 90]},"
+	    " \"cache\": {\"enabled\": false},"
+	    " \"ui\": {\"color\": \"never\"},"
+	    " \"selector\": {\"rules\": [{\"max_chars\": 100, \"model\": \"m-small\"},"
+	    "                          {\"model\": \"m-big\"}]},"
+	    " \"base_url\": \"http://127.0.0.1:8080/\"}";
 	ck_assert_msg(load(&cfg, json, NULL, &err) == 0, "%s", err.msg);
 	ck_assert_int_eq(am_config_nwarnings(&cfg), 0);
 	ck_assert_int_eq(cfg.limits.def.rpm, 1000);
@@ -191,7 +193,7 @@ START_TEST(test_file_values_and_sources)
 	ck_assert_int_eq(cfg.ui.color, AM_COLOR_NEVER);
 	ck_assert_int_eq(cfg.selector.nrules, 2);
 	ck_assert_str_eq(cfg.selector.rule[1].model, "m-big");
-	ck_assert_str_eq(cfg.base_url, "http://127.0.0.1:8080");  /* trailing '/' dropped */
+	ck_assert_str_eq(cfg.base_url, "http://127.0.0.1:8080"); /* trailing '/' dropped */
 	assert_value(&cfg, "limits.rpm", "1000", AM_CFG_FILE);
 	assert_value(&cfg, "limits.otpm", "8000", AM_CFG_DEFAULT);
 	assert_value(&cfg, "budget.daily_usd", "25.5", AM_CFG_FILE);
@@ -204,9 +206,11 @@ END_TEST
 START_TEST(test_dotted_keys_and_comments)
 {
 	am_config cfg;
-	am_err err = { "" };
-	ck_assert(load(&cfg, "{\"_comment\": \"mine\", \"limits.rpm\": 7,"
-	                     " \"limits\": {\"_why\": 1, \"otpm\": 9}}", NULL, &err) == 0);
+	am_err err = {""};
+	ck_assert(load(&cfg,
+	               "{\"_comment\": \"mine\", \"limits.rpm\": 7,"
+	               " \"limits\": {\"_why\": 1, \"otpm\": 9}}",
+	               NULL, &err) == 0);
 	ck_assert_int_eq(am_config_nwarnings(&cfg), 0);
 	ck_assert_int_eq(cfg.limits.def.rpm, 7);
 	ck_assert_int_eq(cfg.limits.def.otpm, 9);
@@ -216,7 +220,7 @@ END_TEST
 START_TEST(test_bad_json_has_line_and_column)
 {
 	am_config cfg;
-	am_err err = { "" };
+	am_err err = {""};
 	const char *json = "{\n  \"limits\": {\n    \"rpm\": 50,\n  }\n}\n";
 	ck_assert_int_eq(load(&cfg, json, NULL, &err), -1);
 	/* jansson reports the '}' that follows the trailing comma: line 4. */
@@ -240,11 +244,11 @@ END_TEST
 START_TEST(test_bad_json_file_names_path)
 {
 	am_config cfg;
-	am_err err = { "" };
+	am_err err = {""};
 	char path[300];
 	snprintf(path, sizeof path, "%s/bad.json", tmpdir);
 	write_file(path, "{\n\"worker\": {\"concurrency\": 8,,}\n}", 0600);
-	am_config_load_opts o = { .path = path, .envp = noenv };
+	am_config_load_opts o = {.path = path, .envp = noenv};
 	ck_assert_int_eq(am_config_load(&cfg, &o, &err), -1);
 	char want[320];
 	snprintf(want, sizeof want, "%s:2:", path);
@@ -255,10 +259,11 @@ END_TEST
 START_TEST(test_unknown_keys_warn)
 {
 	am_config cfg;
-	am_err err = { "" };
-	const char *json = "{\"limits\": {\"rpmm\": 5, \"pools\": {\"opus-4\": {\"rpm\": 9, \"tpm\": 1}}},"
-	                   " \"colour\": true,"
-	                   " \"selector\": {\"rules\": [{\"model\": \"m\", \"chars\": 3}]}}";
+	am_err err = {""};
+	const char *json =
+	    "{\"limits\": {\"rpmm\": 5, \"pools\": {\"opus-4\": {\"rpm\": 9, \"tpm\": 1}}},"
+	    " \"colour\": true,"
+	    " \"selector\": {\"rules\": [{\"model\": \"m\", \"chars\": 3}]}}";
 	ck_assert_msg(load(&cfg, json, NULL, &err) == 0, "%s", err.msg);
 	ck_assert_int_eq(am_config_nwarnings(&cfg), 4);
 	ck_assert_msg(strstr(am_config_warning(&cfg, 0), "unknown key 'limits.rpmm'"), "%s",
@@ -281,7 +286,8 @@ START_TEST(test_unknown_keys_warn)
 	/* Warnings are bounded. */
 	char big[4096] = "{";
 	for (int i = 0; i < 40; i++)
-		snprintf(big + strlen(big), sizeof big - strlen(big), "%s\"junk%d\": 1", i ? "," : "", i);
+		snprintf(big + strlen(big), sizeof big - strlen(big), "%s\"junk%d\": 1",
+		         i ? "," : "", i);
 	strcat(big, "}");
 	ck_assert(load(&cfg, big, NULL, &err) == 0);
 	ck_assert_int_eq(am_config_nwarnings(&cfg), AM_CONFIG_MAX_WARNINGS);
@@ -295,46 +301,53 @@ START_TEST(test_wrong_types_and_ranges)
 	static const struct {
 		const char *json, *want;
 	} cases[] = {
-		{ "{\"limits\": {\"rpm\": \"fast\"}}", "limits.rpm: expected a whole number, got a string" },
-		{ "{\"limits\": {\"rpm\": 12.5}}", "limits.rpm: 12.5 is not a whole number" },
-		{ "{\"limits\": {\"rpm\": -1}}", "limits.rpm: -1 is out of range" },
-		{ "{\"limits\": 5}", "limits: expected an object" },
-		{ "{\"worker\": {\"concurrency\": 0}}", "worker.concurrency: 0 is out of range (1..4096)" },
-		{ "{\"cache\": {\"enabled\": \"yes\"}}", "cache.enabled: expected true or false" },
-		{ "{\"ui\": {\"color\": \"blue\"}}", "ui.color: 'blue' is not one of" },
-		{ "{\"base_url\": \"ftp://x\"}", "base_url: 'ftp://x' is not an http:// or https:// URL" },
-		{ "{\"base_url\": 5}", "base_url: expected a string" },
-		{ "{\"budget\": {\"daily_usd\": \"ten\"}}", "budget.daily_usd:" },
-		{ "{\"budget\": {\"daily_usd\": \"-3\"}}", "budget.daily_usd: '-3' is negative" },
-		{ "{\"budget\": {\"daily_usd\": true}}", "budget.daily_usd: expected an amount" },
-		{ "{\"budget\": {\"alert_pct\": [90, 80]}}", "budget.alert_pct: thresholds must increase" },
-		{ "{\"budget\": {\"alert_pct\": [101]}}", "budget.alert_pct[0]: 101 is out of range" },
-		{ "{\"budget\": {\"alert_pct\": [10,20,30,40,50]}}", "budget.alert_pct: at most 4" },
-		{ "{\"selector\": {\"rules\": []}}", "selector.rules: expected 1 to 8 rules" },
-		{ "{\"selector\": {\"rules\": [{\"max_chars\": 5, \"model\": \"a\"}]}}",
-		  "selector.rules[0]: the last rule takes every longer prompt" },
-		{ "{\"selector\": {\"rules\": [{\"model\": \"a\"}, {\"model\": \"b\"}]}}",
-		  "selector.rules[0]: only the last rule may leave out max_chars" },
-		{ "{\"selector\": {\"rules\": [{\"max_chars\": 9, \"model\": \"a\"},"
-		  " {\"max_chars\": 9, \"model\": \"b\"}, {\"model\": \"c\"}]}}",
-		  "selector.rules[1]: max_chars must increase" },
-		{ "{\"selector\": {\"rules\": [{\"max_chars\": 9}]}}", "selector.rules[0]: the rule has no model" },
-		{ "{\"selector\": {\"tiers\": [{\"name\": \"a\", \"model\": \"x\"},"
-		  " {\"name\": \"a\", \"model\": \"y\"}]}}", "selector.tiers[1]: tier 'a' appears twice" },
-		{ "{\"selector\": {\"model\": \"has space\"}}", "selector.model: model id 'has space'" },
-		{ "{\"limits\": {\"pools\": {\"bad.name\": {\"rpm\": 1}}}}", "may hold only letters" },
-		{ "{\"limits\": {\"pools\": {\"p\": {\"rpm\": \"x\"}}}}",
-		  "limits.pools.p.rpm: expected a whole number" },
-		{ "{\"limits\": {\"model_pools\": {\"claude-*-x\": \"p\"}}}", "'*' may only end" },
-		{ "{\"timezone\": \"Not a zone\"}", "timezone: 'Not a zone' is not a time zone name" },
-		{ "{\"client\": {\"timeout_ms\": 1e20}}", "client.timeout_ms:" },
+	    {"{\"limits\": {\"rpm\": \"fast\"}}",
+	     "limits.rpm: expected a whole number, got a string"},
+	    {"{\"limits\": {\"rpm\": 12.5}}", "limits.rpm: 12.5 is not a whole number"},
+	    {"{\"limits\": {\"rpm\": -1}}", "limits.rpm: -1 is out of range"},
+	    {"{\"limits\": 5}", "limits: expected an object"},
+	    {"{\"worker\": {\"concurrency\": 0}}",
+	     "worker.concurrency: 0 is out of range (1..4096)"},
+	    {"{\"cache\": {\"enabled\": \"yes\"}}", "cache.enabled: expected true or false"},
+	    {"{\"ui\": {\"color\": \"blue\"}}", "ui.color: 'blue' is not one of"},
+	    {"{\"base_url\": \"ftp://x\"}",
+	     "base_url: 'ftp://x' is not an http:// or https:// URL"},
+	    {"{\"base_url\": 5}", "base_url: expected a string"},
+	    {"{\"budget\": {\"daily_usd\": \"ten\"}}", "budget.daily_usd:"},
+	    {"{\"budget\": {\"daily_usd\": \"-3\"}}", "budget.daily_usd: '-3' is negative"},
+	    {"{\"budget\": {\"daily_usd\": true}}", "budget.daily_usd: expected an amount"},
+	    {"{\"budget\": {\"alert_pct\": [90, 80]}}",
+	     "budget.alert_pct: thresholds must increase"},
+	    {"{\"budget\": {\"alert_pct\": [101]}}", "budget.alert_pct[0]: 101 is out of range"},
+	    {"{\"budget\": {\"alert_pct\": [10,20,30,40,50]}}", "budget.alert_pct: at most 4"},
+	    {"{\"selector\": {\"rules\": []}}", "selector.rules: expected 1 to 8 rules"},
+	    {"{\"selector\": {\"rules\": [{\"max_chars\": 5, \"model\": \"a\"}]}}",
+	     "selector.rules[0]: the last rule takes every longer prompt"},
+	    {"{\"selector\": {\"rules\": [{\"model\": \"a\"}, {\"model\": \"b\"}]}}",
+	     "selector.rules[0]: only the last rule may leave out max_chars"},
+	    {"{\"selector\": {\"rules\": [{\"max_chars\": 9, \"model\": \"a\"},"
+	     " {\"max_chars\": 9, \"model\": \"b\"}, {\"model\": \"c\"}]}}",
+	     "selector.rules[1]: max_chars must increase"},
+	    {"{\"selector\": {\"rules\": [{\"max_chars\": 9}]}}",
+	     "selector.rules[0]: the rule has no model"},
+	    {"{\"selector\": {\"tiers\": [{\"name\": \"a\", \"model\": \"x\"},"
+	     " {\"name\": \"a\", \"model\": \"y\"}]}}",
+	     "selector.tiers[1]: tier 'a' appears twice"},
+	    {"{\"selector\": {\"model\": \"has space\"}}", "selector.model: model id 'has space'"},
+	    {"{\"limits\": {\"pools\": {\"bad.name\": {\"rpm\": 1}}}}", "may hold only letters"},
+	    {"{\"limits\": {\"pools\": {\"p\": {\"rpm\": \"x\"}}}}",
+	     "limits.pools.p.rpm: expected a whole number"},
+	    {"{\"limits\": {\"model_pools\": {\"claude-*-x\": \"p\"}}}", "'*' may only end"},
+	    {"{\"timezone\": \"Not a zone\"}", "timezone: 'Not a zone' is not a time zone name"},
+	    {"{\"client\": {\"timeout_ms\": 1e20}}", "client.timeout_ms:"},
 	};
 	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
 		am_config cfg;
-		am_err err = { "" };
-		ck_assert_msg(load(&cfg, cases[i].json, NULL, &err) == -1, "accepted %s", cases[i].json);
-		ck_assert_msg(strstr(err.msg, cases[i].want), "%s\n  gave: %s\n  want: %s", cases[i].json,
-		              err.msg, cases[i].want);
+		am_err err = {""};
+		ck_assert_msg(load(&cfg, cases[i].json, NULL, &err) == -1, "accepted %s",
+		              cases[i].json);
+		ck_assert_msg(strstr(err.msg, cases[i].want), "%s\n  gave: %s\n  want: %s",
+		              cases[i].json, err.msg, cases[i].want);
 		ck_assert_msg(!strncmp(err.msg, "test.json: ", 11), "no file name: %s", err.msg);
 		ck_assert_int_eq(cfg.limits.def.rpm, 50);
 	}
@@ -349,37 +362,39 @@ START_TEST(test_money_exact)
 		const char *json;
 		int64_t pusd;
 	} ok[] = {
-		{ "{\"budget\": {\"daily_usd\": \"12.345678901234\"}}", 12345678901234LL },
-		{ "{\"budget\": {\"daily_usd\": \"$1,000\"}}", 1000000000000000LL },
-		{ "{\"budget\": {\"daily_usd\": 7}}", 7000000000000LL },
-		/* 1.15 is 1.149999... as a double: read from the text, it stays 1.15. */
-		{ "{\"budget\": {\"daily_usd\": 1.15}}", 1150000000000LL },
-		{ "{\"budget\": {\"daily_usd\": 0.1}}", 100000000000LL },
-		{ "{\"budget\": {\"daily_usd\": 0.123456789012}}", 123456789012LL },
-		{ "{\"budget\": {\"daily_usd\": 19.99, \"monthly_usd\": 300.07}}", 19990000000000LL },
-		{ "{\"budget.daily_usd\": 2.675}", 2675000000000LL },
-		{ "{\"budget\": {\"note\": [1.5, {\"daily_usd\": 9.9}], \"daily_usd\": 4.35}}", 4350000000000LL },
-		{ "{\"budget\": {\"daily_usd\": 0}}", 0 },
+	    {"{\"budget\": {\"daily_usd\": \"12.345678901234\"}}", 12345678901234LL},
+	    {"{\"budget\": {\"daily_usd\": \"$1,000\"}}", 1000000000000000LL},
+	    {"{\"budget\": {\"daily_usd\": 7}}", 7000000000000LL},
+	    /* 1.15 is 1.149999... as a double: read from the text, it stays 1.15. */
+	    {"{\"budget\": {\"daily_usd\": 1.15}}", 1150000000000LL},
+	    {"{\"budget\": {\"daily_usd\": 0.1}}", 100000000000LL},
+	    {"{\"budget\": {\"daily_usd\": 0.123456789012}}", 123456789012LL},
+	    {"{\"budget\": {\"daily_usd\": 19.99, \"monthly_usd\": 300.07}}", 19990000000000LL},
+	    {"{\"budget.daily_usd\": 2.675}", 2675000000000LL},
+	    {"{\"budget\": {\"note\": [1.5, {\"daily_usd\": 9.9}], \"daily_usd\": 4.35}}",
+	     4350000000000LL},
+	    {"{\"budget\": {\"daily_usd\": 0}}", 0},
 	};
 	for (size_t i = 0; i < sizeof ok / sizeof ok[0]; i++) {
 		am_config cfg;
-		am_err err = { "" };
-		ck_assert_msg(load(&cfg, ok[i].json, NULL, &err) == 0, "%s: %s", ok[i].json, err.msg);
+		am_err err = {""};
+		ck_assert_msg(load(&cfg, ok[i].json, NULL, &err) == 0, "%s: %s", ok[i].json,
+		              err.msg);
 		ck_assert_msg(cfg.budget.daily_pusd == ok[i].pusd, "%s -> %lld", ok[i].json,
 		              (long long)cfg.budget.daily_pusd);
 	}
 	am_config cfg;
-	am_err err = { "" };
+	am_err err = {""};
 	ck_assert(load(&cfg, ok[6].json, NULL, &err) == 0);
 	ck_assert_int_eq(cfg.budget.monthly_pusd, 300070000000000LL);
 
 	static const char *const bad[] = {
-		"{\"budget\": {\"daily_usd\": 1e3}}",                  /* exponent: write a string */
-		"{\"budget\": {\"daily_usd\": \"0.0000000000001\"}}",  /* finer than a picodollar */
-		"{\"budget\": {\"daily_usd\": 0.0000000000001}}",
-		"{\"budget\": {\"daily_usd\": 99999999999}}",          /* beyond int64 pUSD */
-		"{\"budget\": {\"daily_usd\": \"9999999999999\"}}",
-		"{\"budget\": {\"daily_usd\": -0.5}}",
+	    "{\"budget\": {\"daily_usd\": 1e3}}",                 /* exponent: write a string */
+	    "{\"budget\": {\"daily_usd\": \"0.0000000000001\"}}", /* finer than a picodollar */
+	    "{\"budget\": {\"daily_usd\": 0.0000000000001}}",
+	    "{\"budget\": {\"daily_usd\": 99999999999}}", /* beyond int64 pUSD */
+	    "{\"budget\": {\"daily_usd\": \"9999999999999\"}}",
+	    "{\"budget\": {\"daily_usd\": -0.5}}",
 	};
 	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
 		ck_assert_msg(load(&cfg, bad[i], NULL, &err) == -1, "accepted %s", bad[i]);
@@ -400,9 +415,9 @@ END_TEST
 START_TEST(test_precedence)
 {
 	am_config cfg;
-	am_err err = { "" };
-	char *const env[] = { "ANTHROPIC_BASE_URL=http://127.0.0.1:9999", "TZ=UTC", "NO_COLOR=1",
-		              "AIMETER_DB=/tmp/from-env.db", NULL };
+	am_err err = {""};
+	char *const env[] = {"ANTHROPIC_BASE_URL=http://127.0.0.1:9999", "TZ=UTC", "NO_COLOR=1",
+	                     "AIMETER_DB=/tmp/from-env.db", NULL};
 	const char *json = "{\"base_url\": \"http://127.0.0.1:1111\", \"timezone\": \"GMT\","
 	                   " \"ui\": {\"color\": \"always\"}, \"limits\": {\"rpm\": 100}}";
 
@@ -418,7 +433,7 @@ START_TEST(test_precedence)
 	assert_value(&cfg, "timezone", "UTC", AM_CFG_ENV);
 	assert_value(&cfg, "ui.color", "never", AM_CFG_ENV);
 	/* An empty variable counts as unset (NO_COLOR's rule). */
-	char *const empty[] = { "NO_COLOR=", "ANTHROPIC_BASE_URL=", NULL };
+	char *const empty[] = {"NO_COLOR=", "ANTHROPIC_BASE_URL=", NULL};
 	ck_assert(load(&cfg, "{}", empty, &err) == 0);
 	assert_value(&cfg, "ui.color", "auto", AM_CFG_DEFAULT);
 	assert_value(&cfg, "base_url", "https://api.anthropic.com", AM_CFG_DEFAULT);
@@ -442,10 +457,10 @@ START_TEST(test_precedence)
 	ck_assert_int_eq(am_config_restore(&cfg, "budget.daily_usd", "lots", &err), -1);
 
 	/* A bad strong variable is an error naming it; a bad weak one a warning. */
-	char *const badenv[] = { "ANTHROPIC_BASE_URL=localhost:80", NULL };
+	char *const badenv[] = {"ANTHROPIC_BASE_URL=localhost:80", NULL};
 	ck_assert_int_eq(load(&cfg, "{}", badenv, &err), -1);
 	ck_assert_msg(strstr(err.msg, "ANTHROPIC_BASE_URL"), "%s", err.msg);
-	char *const badweak[] = { "TZ=Europe/Paris with space", NULL };
+	char *const badweak[] = {"TZ=Europe/Paris with space", NULL};
 	ck_assert(load(&cfg, "{}", badweak, &err) == 0);
 	ck_assert(any_warning_contains(&cfg, "TZ ignored"));
 	assert_value(&cfg, "timezone", "", AM_CFG_DEFAULT);
@@ -455,45 +470,54 @@ END_TEST
 START_TEST(test_set_from_string)
 {
 	am_config cfg, before;
-	am_err err = { "" };
+	am_err err = {""};
 	am_config_init(&cfg);
 	ck_assert(am_config_set_from_string(&cfg, "limits.rpm", "50", AM_CFG_RUNTIME, &err) == 0);
 	assert_value(&cfg, "limits.rpm", "50", AM_CFG_RUNTIME);
-	ck_assert(am_config_set_from_string(&cfg, "budget.daily_usd", "12.50", AM_CFG_RUNTIME, &err) == 0);
-	assert_value(&cfg, "budget.daily_usd", "12.5", AM_CFG_RUNTIME);
-	ck_assert(am_config_set_from_string(&cfg, "budget.alert_pct", "80,95", AM_CFG_RUNTIME, &err) == 0);
-	assert_value(&cfg, "budget.alert_pct", "[80,95]", AM_CFG_RUNTIME);
-	ck_assert(am_config_set_from_string(&cfg, "budget.alert_pct", " 70 , 90", AM_CFG_RUNTIME, &err) == 0);
-	assert_value(&cfg, "budget.alert_pct", "[70,90]", AM_CFG_RUNTIME);
-	ck_assert(am_config_set_from_string(&cfg, "budget.alert_pct", "[50]", AM_CFG_RUNTIME, &err) == 0);
-	ck_assert_int_eq(cfg.budget.nalerts, 1);
-	ck_assert(am_config_set_from_string(&cfg, "budget.alert_pct", "[]", AM_CFG_RUNTIME, &err) == 0);
-	ck_assert_int_eq(cfg.budget.nalerts, 0);
-	ck_assert(am_config_set_from_string(&cfg, "cache.enabled", "off", AM_CFG_RUNTIME, &err) == 0);
-	assert_value(&cfg, "cache.enabled", "false", AM_CFG_RUNTIME);
-	ck_assert(am_config_set_from_string(&cfg, "selector.model", "claude-opus-4-5", AM_CFG_RUNTIME,
+	ck_assert(am_config_set_from_string(&cfg, "budget.daily_usd", "12.50", AM_CFG_RUNTIME,
 	                                    &err) == 0);
-	ck_assert_str_eq(cfg.selector.model, "claude-opus-4-5");
-	ck_assert(am_config_set_from_string(&cfg, "selector.rules",
-	                                    "[{\"max_chars\":10,\"model\":\"a\"},{\"model\":\"b\"}]",
+	assert_value(&cfg, "budget.daily_usd", "12.5", AM_CFG_RUNTIME);
+	ck_assert(am_config_set_from_string(&cfg, "budget.alert_pct", "80,95", AM_CFG_RUNTIME,
+	                                    &err) == 0);
+	assert_value(&cfg, "budget.alert_pct", "[80,95]", AM_CFG_RUNTIME);
+	ck_assert(am_config_set_from_string(&cfg, "budget.alert_pct", " 70 , 90", AM_CFG_RUNTIME,
+	                                    &err) == 0);
+	assert_value(&cfg, "budget.alert_pct", "[70,90]", AM_CFG_RUNTIME);
+	ck_assert(
+	    am_config_set_from_string(&cfg, "budget.alert_pct", "[50]", AM_CFG_RUNTIME, &err) == 0);
+	ck_assert_int_eq(cfg.budget.nalerts, 1);
+	ck_assert(am_config_set_from_string(&cfg, "budget.alert_pct", "[]", AM_CFG_RUNTIME, &err) ==
+	          0);
+	ck_assert_int_eq(cfg.budget.nalerts, 0);
+	ck_assert(am_config_set_from_string(&cfg, "cache.enabled", "off", AM_CFG_RUNTIME, &err) ==
+	          0);
+	assert_value(&cfg, "cache.enabled", "false", AM_CFG_RUNTIME);
+	ck_assert(am_config_set_from_string(&cfg, "selector.model", "claude-opus-4-5",
 	                                    AM_CFG_RUNTIME, &err) == 0);
-	assert_value(&cfg, "selector.rules", "[{\"max_chars\":10,\"model\":\"a\"},{\"model\":\"b\"}]",
-	             AM_CFG_RUNTIME);
+	ck_assert_str_eq(cfg.selector.model, "claude-opus-4-5");
+	ck_assert(
+	    am_config_set_from_string(&cfg, "selector.rules",
+	                              "[{\"max_chars\":10,\"model\":\"a\"},{\"model\":\"b\"}]",
+	                              AM_CFG_RUNTIME, &err) == 0);
+	assert_value(&cfg, "selector.rules",
+	             "[{\"max_chars\":10,\"model\":\"a\"},{\"model\":\"b\"}]", AM_CFG_RUNTIME);
 
 	/* Bad values and unknown keys change nothing. */
 	static const char *const bad[][2] = {
-		{ "limits.rpm", "fifty" },       { "limits.rpm", "" },
-		{ "limits.rpm", "5 0" },         { "limits.rpm", "99999999999999999999" },
-		{ "cache.enabled", "maybe" },    { "budget.alert_pct", "80,x" },
-		{ "selector.rules", "[{" },      { "no.such.key", "1" },
-		{ "api_key", "sk-ant-x" },       { "limits.pools.p.tpm", "1" },
-		{ "ui.color", "AUTO" },          { "budget.daily_usd", "1e3" },
+	    {"limits.rpm", "fifty"},    {"limits.rpm", ""},
+	    {"limits.rpm", "5 0"},      {"limits.rpm", "99999999999999999999"},
+	    {"cache.enabled", "maybe"}, {"budget.alert_pct", "80,x"},
+	    {"selector.rules", "[{"},   {"no.such.key", "1"},
+	    {"api_key", "sk-ant-x"},    {"limits.pools.p.tpm", "1"},
+	    {"ui.color", "AUTO"},       {"budget.daily_usd", "1e3"},
 	};
 	memcpy(&before, &cfg, sizeof cfg);
 	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
 		ck_assert_msg(am_config_set_from_string(&cfg, bad[i][0], bad[i][1], AM_CFG_RUNTIME,
-		                                        &err) == -1, "accepted %s=%s", bad[i][0], bad[i][1]);
-		ck_assert_msg(memcmp(&cfg, &before, sizeof cfg) == 0, "%s changed the config", bad[i][0]);
+		                                        &err) == -1,
+		              "accepted %s=%s", bad[i][0], bad[i][1]);
+		ck_assert_msg(memcmp(&cfg, &before, sizeof cfg) == 0, "%s changed the config",
+		              bad[i][0]);
 	}
 	ck_assert_int_eq(am_config_validate("limits.rpm", "abc", &err), -1);
 	ck_assert_msg(strstr(err.msg, "limits.rpm: 'abc' is not a whole number"), "%s", err.msg);
@@ -506,16 +530,17 @@ END_TEST
 START_TEST(test_pools_and_model_map)
 {
 	am_config cfg;
-	am_err err = { "" };
+	am_err err = {""};
 	am_config_limits l;
 	unsigned mask;
-	const char *json = "{\"limits\": {\"rpm\": 100, \"pools\": {\"opus-4\": {\"rpm\": 1000,"
-	                   " \"max_in_flight\": 8}},"
-	                   " \"model_pools\": {\"claude-opus-*\": \"opus-4\", \"claude-opus-4-5-x\": \"other\","
-	                   " \"claude-*\": \"wide\"}}}";
+	const char *json =
+	    "{\"limits\": {\"rpm\": 100, \"pools\": {\"opus-4\": {\"rpm\": 1000,"
+	    " \"max_in_flight\": 8}},"
+	    " \"model_pools\": {\"claude-opus-*\": \"opus-4\", \"claude-opus-4-5-x\": \"other\","
+	    " \"claude-*\": \"wide\"}}}";
 	ck_assert_msg(load(&cfg, json, NULL, &err) == 0, "%s", err.msg);
 	am_config_pool_limits(&cfg, "opus-4", &l, &mask);
-	ck_assert_int_eq(l.rpm, 1000);           /* the pool's own, over limits.rpm (same source) */
+	ck_assert_int_eq(l.rpm, 1000); /* the pool's own, over limits.rpm (same source) */
 	ck_assert_int_eq(l.itpm, 30000);
 	ck_assert_int_eq(l.max_in_flight, 8);
 	ck_assert_uint_eq(mask, (1u << AM_LIM_RPM) | (1u << AM_LIM_MAX_IN_FLIGHT));
@@ -526,7 +551,8 @@ START_TEST(test_pools_and_model_map)
 	ck_assert_int_eq(l.rpm, 100);
 	assert_value(&cfg, "limits.pools.opus-4.rpm", "1000", AM_CFG_FILE);
 	assert_value(&cfg, "limits.pools.opus-4.otpm", "8000", AM_CFG_DEFAULT);
-	assert_value(&cfg, "limits.pools.opus-4", "{\"rpm\":1000,\"max_in_flight\":8}", AM_CFG_FILE);
+	assert_value(&cfg, "limits.pools.opus-4", "{\"rpm\":1000,\"max_in_flight\":8}",
+	             AM_CFG_FILE);
 
 	/* "/rpm 10" at run time reaches the pool set in the file. */
 	ck_assert(am_config_set_from_string(&cfg, "limits.rpm", "10", AM_CFG_RUNTIME, &err) == 0);
@@ -538,7 +564,7 @@ START_TEST(test_pools_and_model_map)
 	                                    &err) == 0);
 	am_config_pool_limits(&cfg, "opus-4", &l, NULL);
 	ck_assert_int_eq(l.rpm, 30);
-	ck_assert_int_eq(l.max_in_flight, 8);   /* merged, not replaced */
+	ck_assert_int_eq(l.max_in_flight, 8); /* merged, not replaced */
 	/* A new pool from text. */
 	ck_assert(am_config_set_from_string(&cfg, "limits.pools.haiku-4.otpm", "5", AM_CFG_FLAG,
 	                                    &err) == 0);
@@ -562,8 +588,9 @@ START_TEST(test_pools_and_model_map)
 		snprintf(key, sizeof key, "limits.pools.p%d.rpm", i);
 		ck_assert(am_config_set_from_string(&cfg, key, "1", AM_CFG_RUNTIME, &err) == 0);
 	}
-	ck_assert_int_eq(am_config_set_from_string(&cfg, "limits.pools.one-more.rpm", "1",
-	                                           AM_CFG_RUNTIME, &err), -1);
+	ck_assert_int_eq(
+	    am_config_set_from_string(&cfg, "limits.pools.one-more.rpm", "1", AM_CFG_RUNTIME, &err),
+	    -1);
 	ck_assert_msg(strstr(err.msg, "at most"), "%s", err.msg);
 }
 END_TEST
@@ -573,8 +600,9 @@ END_TEST
 START_TEST(test_api_key_file_and_mode_warning)
 {
 	am_config cfg;
-	am_err err = { "" };
-	char path[300], json[400], *const env_key[] = { "ANTHROPIC_API_KEY=sk-ant-env-ENVSECRETENV-wxyz", NULL };
+	am_err err = {""};
+	char path[300],
+	    json[400], *const env_key[] = {"ANTHROPIC_API_KEY=sk-ant-env-ENVSECRETENV-wxyz", NULL};
 	const char *secret = "sk-ant-file-FILESECRETFILE-abcd";
 	snprintf(path, sizeof path, "%s/key", tmpdir);
 	write_file(path, "  sk-ant-file-FILESECRETFILE-abcd\n", 0644);
@@ -584,7 +612,8 @@ START_TEST(test_api_key_file_and_mode_warning)
 	ck_assert_str_eq(cfg.api_key, secret);
 	ck_assert_int_eq(cfg.api_key_src, AM_CFG_FILE);
 	ck_assert_int_eq(am_config_nwarnings(&cfg), 1);
-	ck_assert_msg(strstr(am_config_warning(&cfg, 0), "mode 0644"), "%s", am_config_warning(&cfg, 0));
+	ck_assert_msg(strstr(am_config_warning(&cfg, 0), "mode 0644"), "%s",
+	              am_config_warning(&cfg, 0));
 	ck_assert(strstr(am_config_warning(&cfg, 0), path));
 	ck_assert(!any_warning_contains(&cfg, "FILESECRET"));
 
@@ -602,12 +631,12 @@ START_TEST(test_api_key_file_and_mode_warning)
 	char cfgpath[300], home_env[300];
 	snprintf(cfgpath, sizeof cfgpath, "%s/cfg.json", tmpdir);
 	write_file(cfgpath, "{\"api_key_file\": \"key\"}", 0600);
-	am_config_load_opts o = { .path = cfgpath, .envp = noenv };
+	am_config_load_opts o = {.path = cfgpath, .envp = noenv};
 	ck_assert_msg(am_config_load(&cfg, &o, &err) == 0, "%s", err.msg);
 	ck_assert_str_eq(cfg.api_key_file, path);
 	ck_assert_str_eq(cfg.api_key, secret);
 	snprintf(home_env, sizeof home_env, "HOME=%s", tmpdir);
-	char *const home[] = { home_env, NULL };
+	char *const home[] = {home_env, NULL};
 	ck_assert(load(&cfg, "{\"api_key_file\": \"~/key\"}", home, &err) == 0);
 	ck_assert_str_eq(cfg.api_key_file, path);
 
@@ -621,7 +650,7 @@ START_TEST(test_api_key_file_and_mode_warning)
 	ck_assert_int_eq(load(&cfg, json, NULL, &err), -1);
 	ck_assert_msg(strstr(err.msg, "space or a control character"), "%s", err.msg);
 	ck_assert(!strstr(err.msg, "SECRETSECRET"));
-	char *const crlf[] = { "ANTHROPIC_API_KEY=sk-ant-abc\r\nX-Evil: 1", NULL };
+	char *const crlf[] = {"ANTHROPIC_API_KEY=sk-ant-abc\r\nX-Evil: 1", NULL};
 	ck_assert_int_eq(load(&cfg, "{}", crlf, &err), -1);
 	ck_assert(!strstr(err.msg, "Evil"));
 
@@ -659,7 +688,8 @@ START_TEST(test_mask_never_shows_the_middle)
 		char key[201];
 		int len = rand() % 200;
 		for (int i = 0; i < len; i++)
-			key[i] = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_"[rand() % 64];
+			key[i] = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_"
+			    [rand() % 64];
 		key[len] = '\0';
 		am_config_mask(key, buf, sizeof buf);
 		size_t shown = 0;
@@ -671,7 +701,7 @@ START_TEST(test_mask_never_shows_the_middle)
 			ck_assert_str_eq(buf, "(hidden)");
 		} else {
 			ck_assert_uint_le(shown, len >= 24 ? 11 : 2);
-			ck_assert_uint_ge((size_t)len - shown, 10);  /* most of it stays hidden */
+			ck_assert_uint_ge((size_t)len - shown, 10); /* most of it stays hidden */
 			const char *dots = strstr(buf, "...");
 			ck_assert_ptr_nonnull(dots);
 			ck_assert(!strncmp(buf, key, (size_t)(dots - buf)));
@@ -685,13 +715,16 @@ END_TEST
 START_TEST(test_print_and_json)
 {
 	am_config cfg;
-	am_err err = { "" };
-	char *const env[] = { "ANTHROPIC_API_KEY=sk-ant-test-SECRETSECRET-1234",
-		              "ANTHROPIC_BASE_URL=http://127.0.0.1:1", NULL };
-	ck_assert(load(&cfg, "{\"limits\": {\"pools\": {\"opus-4\": {\"rpm\": 7}},"
-	                     " \"model_pools\": {\"claude-opus-*\": \"opus-4\"}}}", env, &err) == 0);
+	am_err err = {""};
+	char *const env[] = {"ANTHROPIC_API_KEY=sk-ant-test-SECRETSECRET-1234",
+	                     "ANTHROPIC_BASE_URL=http://127.0.0.1:1", NULL};
+	ck_assert(load(&cfg,
+	               "{\"limits\": {\"pools\": {\"opus-4\": {\"rpm\": 7}},"
+	               " \"model_pools\": {\"claude-opus-*\": \"opus-4\"}}}",
+	               env, &err) == 0);
 	ck_assert(am_config_restore(&cfg, "budget.daily_usd", "3.5", &err) == 1);
-	ck_assert(am_config_set_from_string(&cfg, "worker.concurrency", "9", AM_CFG_FLAG, &err) == 0);
+	ck_assert(am_config_set_from_string(&cfg, "worker.concurrency", "9", AM_CFG_FLAG, &err) ==
+	          0);
 	char *out = print_to_string(&cfg);
 	ck_assert(!strstr(out, "SECRET"));
 	ck_assert_msg(strstr(out, "sk-ant-...1234"), "%s", out);
@@ -700,7 +733,7 @@ START_TEST(test_print_and_json)
 	ck_assert(strstr(out, "changed at run time"));
 	ck_assert(strstr(out, "limits.pools.opus-4.rpm"));
 	ck_assert(strstr(out, "limits.model_pools.claude-opus-*"));
-	ck_assert(strstr(out, "(none)"));   /* api_key_file "" */
+	ck_assert(strstr(out, "(none)")); /* api_key_file "" */
 	/* Every key has a row, and the value and source columns line up. */
 	for (size_t i = 0; i < am_config_key_count(); i++) {
 		const char *name = am_config_key_at(i)->name;
@@ -712,13 +745,15 @@ START_TEST(test_print_and_json)
 	}
 	const char *hdr = strstr(out, "KEY ");
 	ck_assert_ptr_nonnull(hdr);
-	size_t scol = (size_t)(strstr(hdr, "SOURCE") - hdr), vcol = (size_t)(strstr(hdr, "VALUE") - hdr);
+	size_t scol = (size_t)(strstr(hdr, "SOURCE") - hdr),
+	       vcol = (size_t)(strstr(hdr, "VALUE") - hdr);
 	for (const char *line = hdr; *line; line = strchr(line, '\n') + 1) {
 		ck_assert_msg(strchr(line, '\n') - line > (long)vcol, "short row: %.60s", line);
-		const size_t cols[2] = { scol, vcol };
+		const size_t cols[2] = {scol, vcol};
 		for (int c = 0; c < 2; c++)
 			ck_assert_msg(line[cols[c] - 1] == ' ' && line[cols[c] - 2] == ' ' &&
-			              line[cols[c]] != ' ', "misaligned at %zu: %.90s", cols[c], line);
+			                  line[cols[c]] != ' ',
+			              "misaligned at %zu: %.90s", cols[c], line);
 	}
 	const char *row = strstr(out, "\nworker.concurrency ");
 	ck_assert_ptr_nonnull(row);
@@ -733,7 +768,8 @@ START_TEST(test_print_and_json)
 	char *s = json_dumps(j, JSON_COMPACT);
 	ck_assert(!strstr(s, "SECRET"));
 	ck_assert_msg(strstr(s, "\"api_key\":{\"value\":\"sk-ant-...1234\",\"source\":\"env\","
-	                        "\"env\":\"ANTHROPIC_API_KEY\"}"), "%s", s);
+	                        "\"env\":\"ANTHROPIC_API_KEY\"}"),
+	              "%s", s);
 	ck_assert(strstr(s, "\"budget.daily_usd\":{\"value\":\"3.5\",\"source\":\"runtime\"}"));
 	ck_assert(strstr(s, "\"limits.rpm\":{\"value\":50,\"source\":\"default\"}"));
 	ck_assert(strstr(s, "\"worker.concurrency\":{\"value\":9,\"source\":\"flag\"}"));
@@ -747,8 +783,8 @@ END_TEST
 START_TEST(test_load_paths)
 {
 	am_config cfg;
-	am_err err = { "" };
-	am_config_load_opts o = { .envp = noenv };
+	am_err err = {""};
+	am_config_load_opts o = {.envp = noenv};
 
 	/* The default path may be missing: defaults. */
 	ck_assert_msg(am_config_load(&cfg, &o, &err) == 0, "%s", err.msg);
@@ -777,12 +813,12 @@ START_TEST(test_load_paths)
 	ck_assert_int_eq(am_config_load(&cfg, &o, &err), -1);
 	ck_assert_msg(strstr(err.msg, "/nonexistent/aimeter.json: no such file (from --config)"),
 	              "%s", err.msg);
-	char *const env[] = { "AIMETER_CONFIG=/nonexistent/env.json", NULL };
+	char *const env[] = {"AIMETER_CONFIG=/nonexistent/env.json", NULL};
 	o.path = NULL;
 	o.envp = env;
 	ck_assert_int_eq(am_config_load(&cfg, &o, &err), -1);
 	ck_assert_msg(strstr(err.msg, "AIMETER_CONFIG"), "%s", err.msg);
-	o.path = tmpdir;  /* a directory */
+	o.path = tmpdir; /* a directory */
 	ck_assert_int_eq(am_config_load(&cfg, &o, &err), -1);
 	ck_assert_msg(strstr(err.msg, "not a regular file"), "%s", err.msg);
 }
@@ -791,7 +827,7 @@ END_TEST
 START_TEST(test_timezone_names)
 {
 	am_config cfg;
-	am_err err = { "" };
+	am_err err = {""};
 	char zdir[300], zfile[340], tzdir_env[320];
 	snprintf(zdir, sizeof zdir, "%s/zoneinfo", tmpdir);
 	ck_assert_int_eq(mkdir(zdir, 0700), 0);
@@ -800,9 +836,10 @@ START_TEST(test_timezone_names)
 	snprintf(zfile, sizeof zfile, "%s/Europe/Paris", zdir);
 	write_file(zfile, "TZif", 0600);
 	snprintf(tzdir_env, sizeof tzdir_env, "TZDIR=%s", zdir);
-	char *const env[] = { tzdir_env, NULL };
+	char *const env[] = {tzdir_env, NULL};
 
-	ck_assert_msg(load(&cfg, "{\"timezone\": \"Europe/Paris\"}", env, &err) == 0, "%s", err.msg);
+	ck_assert_msg(load(&cfg, "{\"timezone\": \"Europe/Paris\"}", env, &err) == 0, "%s",
+	              err.msg);
 	ck_assert_str_eq(cfg.timezone, "Europe/Paris");
 	ck_assert(load(&cfg, "{\"timezone\": \"UTC\"}", env, &err) == 0);
 	ck_assert(load(&cfg, "{\"timezone\": \"CET-1CEST,M3.5.0,M10.5.0/3\"}", env, &err) == 0);
@@ -834,10 +871,10 @@ static void example_path(char *buf, size_t n)
 START_TEST(test_example_file)
 {
 	am_config ex, def;
-	am_err err = { "" };
+	am_err err = {""};
 	char path[1024];
 	example_path(path, sizeof path);
-	am_config_load_opts o = { .path = path, .envp = noenv };
+	am_config_load_opts o = {.path = path, .envp = noenv};
 	ck_assert_msg(am_config_load(&ex, &o, &err) == 0, "%s", err.msg);
 	for (int i = 0; i < am_config_nwarnings(&ex); i++)
 		ck_abort_msg("warning: %s", am_config_warning(&ex, i));
@@ -878,7 +915,7 @@ START_TEST(test_mutations_do_not_crash)
 				buf[at] = junk[rand() % (sizeof junk - 1)];
 		}
 		am_config cfg;
-		am_err err = { "" };
+		am_err err = {""};
 		if (am_config_load_text(&cfg, buf, cut, "m.json", noenv, &err) != 0)
 			ck_assert_msg(err.msg[0] != '\0', "failed without a reason");
 	}

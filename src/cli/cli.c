@@ -12,9 +12,9 @@
 #include "money.h"
 
 static const am_cli_opt common_opts[] = {
-	{ "config", "PATH", "config file (default $XDG_CONFIG_HOME/aimeter/config.json)", 0, NULL },
-	{ "db", "PATH", "ledger database (default $XDG_DATA_HOME/aimeter/aimeter.db)", 0, "db" },
-	{ NULL, NULL, NULL, 0, NULL },
+    {"config", "PATH", "config file (default $XDG_CONFIG_HOME/aimeter/config.json)", 0, NULL},
+    {"db", "PATH", "ledger database (default $XDG_DATA_HOME/aimeter/aimeter.db)", 0, "db"},
+    {NULL, NULL, NULL, 0, NULL},
 };
 
 void am_cli_init(am_cli *c, const char *cmd, const char *synopsis, const char *summary,
@@ -50,7 +50,8 @@ static void help_rows(const am_cli_opt *o, FILE *out, int width)
 {
 	for (; o && o->name; o++) {
 		char left[64];
-		snprintf(left, sizeof left, "--%s%s%s", o->name, o->arg ? " " : "", o->arg ? o->arg : "");
+		snprintf(left, sizeof left, "--%s%s%s", o->name, o->arg ? " " : "",
+		         o->arg ? o->arg : "");
 		fprintf(out, "  %-*s  %s\n", width, left, o->help);
 	}
 }
@@ -207,13 +208,14 @@ void am_cli_print_warnings(const am_config *cfg, int from)
 	for (int i = from; i < am_config_nwarnings(cfg); i++)
 		fprintf(stderr, "aimeter: warning: %s\n", am_config_warning(cfg, i));
 	if (cfg->warnings_dropped)
-		fprintf(stderr, "aimeter: warning: %d more warnings not shown\n", cfg->warnings_dropped);
+		fprintf(stderr, "aimeter: warning: %d more warnings not shown\n",
+		        cfg->warnings_dropped);
 }
 
 int am_cli_load_config(am_cli *c, am_config *cfg)
 {
 	am_err err;
-	am_config_load_opts o = { .path = c->config_path, .envp = NULL };
+	am_config_load_opts o = {.path = c->config_path, .envp = NULL};
 	if (am_config_load(cfg, &o, &err)) {
 		fprintf(stderr, "aimeter %s: %s\n", c->cmd, err.msg);
 		return 1;
@@ -221,7 +223,8 @@ int am_cli_load_config(am_cli *c, am_config *cfg)
 	am_cli_print_warnings(cfg, 0);
 	for (int i = 0; i < c->nflags; i++) {
 		int seen = am_config_nwarnings(cfg);
-		if (am_config_set_from_string(cfg, c->flag[i].key, c->flag[i].value, AM_CFG_FLAG, &err)) {
+		if (am_config_set_from_string(cfg, c->flag[i].key, c->flag[i].value, AM_CFG_FLAG,
+		                              &err)) {
 			am_config_wipe(cfg);
 			return am_cli_usage_error(c->cmd, "bad value for --%s: %s", c->flag[i].name,
 			                          err.msg);

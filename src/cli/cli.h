@@ -44,26 +44,26 @@
 enum { AM_CLI_END = 0, AM_CLI_ARG = -1, AM_CLI_EXIT = -2, AM_CLI_MAX_FLAGS = 32 };
 
 typedef struct am_cli_opt {
-	const char *name;    /* without "--"; NULL ends the table */
-	const char *arg;     /* the value's placeholder ("N", "PATH"); NULL for a switch */
-	const char *help;    /* one line */
-	int id;              /* > 0: what am_cli_next returns for it */
-	const char *key;     /* config key the flag sets for this run, or NULL */
+	const char *name; /* without "--"; NULL ends the table */
+	const char *arg;  /* the value's placeholder ("N", "PATH"); NULL for a switch */
+	const char *help; /* one line */
+	int id;           /* > 0: what am_cli_next returns for it */
+	const char *key;  /* config key the flag sets for this run, or NULL */
 } am_cli_opt;
 
 typedef struct am_cli {
 	const char *cmd, *synopsis, *summary;
 	const am_cli_opt *opts;
-	bool common;                 /* --config PATH and --db PATH */
+	bool common; /* --config PATH and --db PATH */
 	int argc;
-	char **argv;                 /* argv[0] is the command's name */
+	char **argv; /* argv[0] is the command's name */
 	int i;
-	bool only_args;              /* after "--" */
-	char opt[64];                /* the option just returned, "--rpm" */
-	const char *value;           /* its value, or the positional argument */
-	int exit_code;               /* after AM_CLI_EXIT */
-	const char *config_path;     /* --config, or NULL */
-	int nflags;                  /* flags bound to config keys, in order */
+	bool only_args;          /* after "--" */
+	char opt[64];            /* the option just returned, "--rpm" */
+	const char *value;       /* its value, or the positional argument */
+	int exit_code;           /* after AM_CLI_EXIT */
+	const char *config_path; /* --config, or NULL */
+	int nflags;              /* flags bound to config keys, in order */
 	struct {
 		const char *key, *value, *name;
 	} flag[AM_CLI_MAX_FLAGS];

@@ -17,10 +17,10 @@
 enum { OPT_JSON = 1, OPT_KEYS };
 
 static const am_cli_opt opts[] = {
-	{ "json", NULL, "print JSON: {\"config_file\", \"settings\": {KEY: {value, source}}, ...}",
-	  OPT_JSON, NULL },
-	{ "keys", NULL, "list every key with its type, default and meaning", OPT_KEYS, NULL },
-	{ NULL, NULL, NULL, 0, NULL },
+    {"json", NULL, "print JSON: {\"config_file\", \"settings\": {KEY: {value, source}}, ...}",
+     OPT_JSON, NULL},
+    {"keys", NULL, "list every key with its type, default and meaning", OPT_KEYS, NULL},
+    {NULL, NULL, NULL, 0, NULL},
 };
 
 /* Re-applies the run-time settings saved in the ledger (table settings,
@@ -104,17 +104,25 @@ int cmd_config(int argc, char **argv)
 {
 	am_cli c;
 	bool json = false, keys = false;
-	am_cli_init(&c, "config", "[OPTIONS]",
-	            "Print the effective configuration: every key, its value and where it came from\n"
-	            "(default, file, env, flag, or changed at run time). The API key is shown masked.",
-	            opts, true, argc, argv);
+	am_cli_init(
+	    &c, "config", "[OPTIONS]",
+	    "Print the effective configuration: every key, its value and where it came from\n"
+	    "(default, file, env, flag, or changed at run time). The API key is shown masked.",
+	    opts, true, argc, argv);
 	for (int id; (id = am_cli_next(&c)) != AM_CLI_END;) {
 		switch (id) {
-		case AM_CLI_EXIT: return c.exit_code;
-		case AM_CLI_ARG: return am_cli_usage_error(c.cmd, "unexpected argument '%s'", c.value);
-		case OPT_JSON: json = true; break;
-		case OPT_KEYS: keys = true; break;
-		default: break;
+		case AM_CLI_EXIT:
+			return c.exit_code;
+		case AM_CLI_ARG:
+			return am_cli_usage_error(c.cmd, "unexpected argument '%s'", c.value);
+		case OPT_JSON:
+			json = true;
+			break;
+		case OPT_KEYS:
+			keys = true;
+			break;
+		default:
+			break;
 		}
 	}
 	if (keys) {

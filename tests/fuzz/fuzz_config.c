@@ -13,7 +13,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	static char *const noenv[] = { NULL };
+	static char *const noenv[] = {NULL};
 	static am_config cfg;
 	am_err err;
 	if (am_config_load_text(&cfg, (const char *)data, size, "fuzz.json", noenv, &err) != 0)
