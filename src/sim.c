@@ -42,6 +42,7 @@
 #define MAX_CONNECTIONS 1024
 #define STREAM_BLOCK 4096
 #define LATENCY_MAX_MS 600000
+#define OUTPUT_MAX 1000000 /* x-sim-output-tokens */
 #define ORG_ID "5a1e0000-0000-4000-8000-000000000001" /* the simulated organization */
 
 /* ---- models ---------------------------------------------------------- */
@@ -231,7 +232,9 @@ static double draw(const am_sim *s, uint64_t seq, unsigned j)
 
 /* ---- faults ---------------------------------------------------------- */
 
-enum fault_kind { FK_NONE, FK_STATUS, FK_SPEND, FK_USER_SPEND, FK_MIDSTREAM, FK_TRUNCATE };
+enum fault_kind {
+	FK_NONE, FK_STATUS, FK_SPEND, FK_USER_SPEND, FK_MIDSTREAM, FK_TRUNCATE, FK_DROP
+};
 
 struct fault {
 	enum fault_kind kind;
@@ -246,6 +249,7 @@ static int parse_fault(const char *v, struct fault *f)
 	} names[] = {
 		{ "spend_limit", FK_SPEND },     { "user_spend_limit", FK_USER_SPEND },
 		{ "midstream", FK_MIDSTREAM },   { "truncate", FK_TRUNCATE },
+		{ "drop", FK_DROP },
 	};
 	*f = (struct fault){ FK_NONE, 0 };
 	if (!v || !*v)
@@ -649,10 +653,19 @@ struct stream {
 	int64_t t0;            /* real time the answer started */
 	enum phase phase;
 	int64_t next;          /* next output token */
-	bool whole;
+	bool settled;
 	struct buf out;
 	size_t off;
 };
+
+/* Ends the call's accounting once: before the last bytes go out, so a
+ * client that has read them sees the refund and the counters. */
+static void stream_settle(struct stream *st, bool whole)
+{
+	if (!st->settled)
+		settle(st->s, &st->a, st->next, whole);
+	st->settled = true;
+}
 
 static void sse(struct buf *b, const char *event, json_t *data)
 {
@@ -698,6 +711,7 @@ static bool next_event(struct stream *st)
 				else
 					st->s->stats.truncated++;
 				pthread_mutex_unlock(&st->s->mu);
+				stream_settle(st, false);
 				if (st->fault == FK_MIDSTREAM) {
 					sse(&st->out, "error",
 					    json_pack("{s:s,s:{s:s,s:s}}", "type", "error", "error", "type",
@@ -719,8 +733,10 @@ static bool next_event(struct stream *st)
 				return next_event(st);
 			}
 			if (st->tps > 0 &&
-			    !wait_until(st->s, st->t0 + (st->next + 1) * AM_NS_PER_SEC / st->tps))
+			    !wait_until(st->s, st->t0 + (st->next + 1) * AM_NS_PER_SEC / st->tps)) {
+				stream_settle(st, false);
 				return false;
+			}
 			size_t from = st->next ? t->tok_end[st->next - 1] : 0;
 			size_t to = t->tok_end[st->next];
 			st->next++;
@@ -746,7 +762,7 @@ static bool next_event(struct stream *st)
 		return true;
 	case PH_MSG_STOP:
 		sse(&st->out, "message_stop", json_pack("{s:s}", "type", "message_stop"));
-		st->whole = true;
+		stream_settle(st, true);
 		st->phase = PH_DONE;
 		return true;
 	default:
@@ -775,11 +791,12 @@ static ssize_t stream_read(void *cls, uint64_t pos, char *buf, size_t max)
 	return (ssize_t)n;
 }
 
-/* MHD is done with the stream: finished, cut off, or the client went away. */
+/* MHD is done with the stream: finished, cut off, or the client went away
+ * (only then is it still unsettled). */
 static void stream_free(void *cls)
 {
 	struct stream *st = cls;
-	settle(st->s, &st->a, st->next, st->whole);
+	stream_settle(st, false);
 	answer_free(&st->a);
 	free(st->out.p);
 	free(st);
@@ -907,7 +924,8 @@ static enum MHD_Result answer_call(am_sim *s, struct MHD_Connection *conn, struc
 	uint64_t h = am_simtext_mix(s->cfg.seed);
 	h = am_simtext_hash(h, p->answer_model, strlen(p->answer_model));
 	h = am_simtext_mix(h ^ p->prompt.hash);
-	am_simtext_answer_make(h, p->max_tokens, p->stops, p->n_stops, &a.text);
+	int64_t length = header_int(conn, "x-sim-output-tokens", 0, 0, OUTPUT_MAX);
+	am_simtext_answer_make(h, length, p->max_tokens, p->stops, p->n_stops, &a.text);
 	if (a.text.stop_index >= 0)
 		a.stop_seq = am_xstrdup(p->stops[a.text.stop_index]);
 
@@ -984,10 +1002,16 @@ static enum MHD_Result handle(am_sim *s, struct MHD_Connection *conn, struct req
 	if (parse_fault(fv, &fault))
 		return send_error(s, conn, rq, 400, "invalid_request_error",
 		                  "x-sim-fault: expected a status 400..599, spend_limit, "
-		                  "user_spend_limit, midstream or truncate",
+		                  "user_spend_limit, midstream, truncate or drop",
 		                  NULL);
 	if (fault.kind == FK_STATUS && fault.status == 401)
 		return send_fault(s, conn, rq, &fault);
+	if (fault.kind == FK_DROP) {
+		pthread_mutex_lock(&s->mu);
+		s->stats.truncated++;
+		pthread_mutex_unlock(&s->mu);
+		return MHD_NO; /* MHD closes the connection without a response */
+	}
 
 	const char *key = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "x-api-key");
 	if (!key || !*key)

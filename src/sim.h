@@ -38,7 +38,7 @@
  *   (paced at tokens_per_second), content_block_stop, message_delta (final
  *   stop_reason, cumulative output_tokens), message_stop.
  * - Test hooks (request headers):
- *     x-sim-fault: 400..599 | spend_limit | user_spend_limit | midstream | truncate
+ *     x-sim-fault: 400..599 | spend_limit | user_spend_limit | midstream | truncate | drop
  *       a status answers with that status and its documented error type
  *       (a forced 429 says retry-after: 1); spend_limit is the 429 with
  *       error.details.error_code "enforced_spend_limit_reached" and no
@@ -47,11 +47,14 @@
  *       (overloaded_error) after half the deltas and ends the stream without
  *       message_delta/message_stop (a 529 for a non-streaming call);
  *       truncate closes the connection halfway through the body (JSON: with
- *       a Content-Length for all of it; SSE: inside an event).
+ *       a Content-Length for all of it; SSE: inside an event); drop closes
+ *       it before any response (counted in stats.truncated).
  *     x-sim-retry-after, x-sim-retry-after-ms: copied verbatim into
  *       retry-after / retry-after-ms of a forced error (any form: "2.5", an
  *       HTTP-date, ...).
  *     x-sim-latency-ms: this call's time to first byte (0..600000).
+ *     x-sim-output-tokens: this call's natural answer length in tokens
+ *       (1..1000000; still cut by max_tokens and stop_sequences).
  *   A model named "sim-fault-<fault>" (e.g. sim-fault-spend_limit) acts like
  *   the header, for clients that cannot add headers. */
 #ifndef AIMETER_SIM_H

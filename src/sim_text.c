@@ -320,13 +320,15 @@ static long find_stop(const struct out *o, size_t tok_start, const char *const *
 	return best;
 }
 
-void am_simtext_answer_make(uint64_t h, int64_t max_tokens, const char *const *stops,
-                            size_t n_stops, am_simtext_answer *a)
+void am_simtext_answer_make(uint64_t h, int64_t length, int64_t max_tokens,
+                            const char *const *stops, size_t n_stops, am_simtext_answer *a)
 {
 	struct rng r = { h };
 	int64_t target = 12 + (int64_t)(next(&r) % 180);
 	if (next(&r) % 4 == 0)
 		target += (int64_t)(next(&r) % 600);
+	if (length > 0)
+		target = length;
 	int64_t n = max_tokens < target ? max_tokens : target;
 	if (n < 0)
 		n = 0;

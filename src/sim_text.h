@@ -76,13 +76,14 @@ typedef struct am_simtext_answer {
 
 /* Generates the answer for a request whose identity is `h` (seed, model and
  * prompt hashed by the caller). The natural length, 12..~800 tokens, depends
- * on h only, so max_tokens and stop_sequences only cut the same text short:
+ * on h only (length > 0 replaces it), so max_tokens and stop_sequences only
+ * cut the same text short:
  * max_tokens bounds n_tokens (stop MAX_TOKENS when it cuts), and the earliest
  * occurrence of any stop sequence ends the text before it (stop
  * STOP_SEQUENCE; the token that completed the match still counts). Owns its
  * buffers; free with am_simtext_answer_free. */
-void am_simtext_answer_make(uint64_t h, int64_t max_tokens, const char *const *stops,
-                            size_t n_stops, am_simtext_answer *out);
+void am_simtext_answer_make(uint64_t h, int64_t length, int64_t max_tokens,
+                            const char *const *stops, size_t n_stops, am_simtext_answer *out);
 void am_simtext_answer_free(am_simtext_answer *a);
 
 /* Hash helpers shared with the simulator: FNV-1a 64 over bytes, and a
