@@ -36,13 +36,13 @@
 #include "sim_cache.h"
 #include "sim_text.h"
 
-#define BODY_MAX (32ull * 1024 * 1024)    /* the API's 32 MB request limit */
+#define BODY_MAX (32ull * 1024 * 1024)        /* the API's 32 MB request limit */
 #define BODY_TOTAL_MAX (256ull * 1024 * 1024) /* all bodies being read at once */
 #define CACHE_ENTRIES 4096
 #define MAX_CONNECTIONS 1024
 #define STREAM_BLOCK 4096
 #define LATENCY_MAX_MS 600000
-#define OUTPUT_MAX 1000000 /* x-sim-output-tokens */
+#define OUTPUT_MAX 1000000                            /* x-sim-output-tokens */
 #define ORG_ID "5a1e0000-0000-4000-8000-000000000001" /* the simulated organization */
 
 /* ---- models ---------------------------------------------------------- */
@@ -57,36 +57,36 @@ struct model {
 /* Aliases answer with their dated snapshot (api-facts §6.1); dated ids and
  * the newer undated ids answer as themselves. */
 static const struct model models[] = {
-	{ "claude-opus-4-5", "claude-opus-4-5-20251101", 64000, 4096 },
-	{ "claude-opus-4-5-20251101", "claude-opus-4-5-20251101", 64000, 4096 },
-	{ "claude-opus-4-1", "claude-opus-4-1-20250805", 32000, 1024 },
-	{ "claude-opus-4-1-20250805", "claude-opus-4-1-20250805", 32000, 1024 },
-	{ "claude-opus-4-0", "claude-opus-4-20250514", 32000, 1024 },
-	{ "claude-opus-4-20250514", "claude-opus-4-20250514", 32000, 1024 },
-	{ "claude-4-opus-20250514", "claude-4-opus-20250514", 32000, 1024 },
-	{ "claude-sonnet-4-5", "claude-sonnet-4-5-20250929", 64000, 1024 },
-	{ "claude-sonnet-4-5-20250929", "claude-sonnet-4-5-20250929", 64000, 1024 },
-	{ "claude-sonnet-4-0", "claude-sonnet-4-20250514", 64000, 1024 },
-	{ "claude-sonnet-4-20250514", "claude-sonnet-4-20250514", 64000, 1024 },
-	{ "claude-4-sonnet-20250514", "claude-4-sonnet-20250514", 64000, 1024 },
-	{ "claude-haiku-4-5", "claude-haiku-4-5-20251001", 64000, 4096 },
-	{ "claude-haiku-4-5-20251001", "claude-haiku-4-5-20251001", 64000, 4096 },
-	{ "claude-3-7-sonnet-latest", "claude-3-7-sonnet-20250219", 64000, 1024 },
-	{ "claude-3-7-sonnet-20250219", "claude-3-7-sonnet-20250219", 64000, 1024 },
-	{ "claude-3-5-haiku-latest", "claude-3-5-haiku-20241022", 8192, 2048 },
-	{ "claude-3-5-haiku-20241022", "claude-3-5-haiku-20241022", 8192, 2048 },
-	{ "claude-3-haiku-20240307", "claude-3-haiku-20240307", 4096, 2048 },
-	{ "claude-opus-4-6", "claude-opus-4-6", 128000, 4096 },
-	{ "claude-opus-4-7", "claude-opus-4-7", 128000, 4096 },
-	{ "claude-opus-4-8", "claude-opus-4-8", 128000, 4096 },
-	{ "claude-opus-5", "claude-opus-5", 128000, 4096 },
-	{ "claude-sonnet-4-6", "claude-sonnet-4-6", 64000, 1024 },
-	{ "claude-sonnet-5", "claude-sonnet-5", 64000, 1024 },
-	{ "claude-fable-5", "claude-fable-5", 64000, 1024 },
+    {"claude-opus-4-5", "claude-opus-4-5-20251101", 64000, 4096},
+    {"claude-opus-4-5-20251101", "claude-opus-4-5-20251101", 64000, 4096},
+    {"claude-opus-4-1", "claude-opus-4-1-20250805", 32000, 1024},
+    {"claude-opus-4-1-20250805", "claude-opus-4-1-20250805", 32000, 1024},
+    {"claude-opus-4-0", "claude-opus-4-20250514", 32000, 1024},
+    {"claude-opus-4-20250514", "claude-opus-4-20250514", 32000, 1024},
+    {"claude-4-opus-20250514", "claude-4-opus-20250514", 32000, 1024},
+    {"claude-sonnet-4-5", "claude-sonnet-4-5-20250929", 64000, 1024},
+    {"claude-sonnet-4-5-20250929", "claude-sonnet-4-5-20250929", 64000, 1024},
+    {"claude-sonnet-4-0", "claude-sonnet-4-20250514", 64000, 1024},
+    {"claude-sonnet-4-20250514", "claude-sonnet-4-20250514", 64000, 1024},
+    {"claude-4-sonnet-20250514", "claude-4-sonnet-20250514", 64000, 1024},
+    {"claude-haiku-4-5", "claude-haiku-4-5-20251001", 64000, 4096},
+    {"claude-haiku-4-5-20251001", "claude-haiku-4-5-20251001", 64000, 4096},
+    {"claude-3-7-sonnet-latest", "claude-3-7-sonnet-20250219", 64000, 1024},
+    {"claude-3-7-sonnet-20250219", "claude-3-7-sonnet-20250219", 64000, 1024},
+    {"claude-3-5-haiku-latest", "claude-3-5-haiku-20241022", 8192, 2048},
+    {"claude-3-5-haiku-20241022", "claude-3-5-haiku-20241022", 8192, 2048},
+    {"claude-3-haiku-20240307", "claude-3-haiku-20240307", 4096, 2048},
+    {"claude-opus-4-6", "claude-opus-4-6", 128000, 4096},
+    {"claude-opus-4-7", "claude-opus-4-7", 128000, 4096},
+    {"claude-opus-4-8", "claude-opus-4-8", 128000, 4096},
+    {"claude-opus-5", "claude-opus-5", 128000, 4096},
+    {"claude-sonnet-4-6", "claude-sonnet-4-6", 64000, 1024},
+    {"claude-sonnet-5", "claude-sonnet-5", 64000, 1024},
+    {"claude-fable-5", "claude-fable-5", 64000, 1024},
 };
 
 /* `sim-fault-<fault>` names a test hook that behaves like a model. */
-static const struct model hook_model = { NULL, NULL, 64000, 1024 };
+static const struct model hook_model = {NULL, NULL, 64000, 1024};
 #define HOOK_PREFIX "sim-fault-"
 
 static const struct model *find_model(const char *name)
@@ -119,8 +119,8 @@ struct am_sim {
 	pthread_cond_t wait_cv;
 	atomic_bool stopping;
 
-	atomic_uint_fast64_t seq;         /* requests numbered in arrival order */
-	atomic_uint_fast64_t body_bytes;  /* bytes of request bodies held now */
+	atomic_uint_fast64_t seq;        /* requests numbered in arrival order */
+	atomic_uint_fast64_t body_bytes; /* bytes of request bodies held now */
 };
 
 static int64_t now_mono(const am_sim *s)
@@ -142,8 +142,8 @@ static bool wait_until(am_sim *s, int64_t deadline_ns)
 		int64_t now = real_mono();
 		if (now >= deadline_ns)
 			break;
-		struct timespec ts = { (time_t)(deadline_ns / AM_NS_PER_SEC),
-			               (long)(deadline_ns % AM_NS_PER_SEC) };
+		struct timespec ts = {(time_t)(deadline_ns / AM_NS_PER_SEC),
+		                      (long)(deadline_ns % AM_NS_PER_SEC)};
 		pthread_cond_timedwait(&s->wait_cv, &s->wait_mu, &ts);
 	}
 	bool ok = !atomic_load(&s->stopping);
@@ -184,9 +184,9 @@ static void fmt_rfc3339(char *out, size_t n, int64_t wall_ns)
 
 static void fmt_http_date(char *out, size_t n, int64_t wall_ns)
 {
-	static const char *const days[] = { "Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat" };
-	static const char *const months[] = { "Jan", "Feb", "Mar", "Apr", "May", "Jun",
-		                              "Jul", "Aug", "Sep", "Oct", "Nov", "Dec" };
+	static const char *const days[] = {"Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"};
+	static const char *const months[] = {"Jan", "Feb", "Mar", "Apr", "May", "Jun",
+	                                     "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"};
 	time_t t = (time_t)(wall_ns / AM_NS_PER_SEC);
 	struct tm tm;
 	gmtime_r(&t, &tm);
@@ -211,7 +211,7 @@ static void fmt_next_month(char *out, size_t n, int64_t wall_ns)
 static void base62(char *out, size_t n, uint64_t a, uint64_t b)
 {
 	static const char digits[] =
-		"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
+	    "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
 	for (size_t i = 0; i < n; i++) {
 		uint64_t *w = i % 2 ? &b : &a;
 		out[i] = digits[*w % 62];
@@ -232,9 +232,7 @@ static double draw(const am_sim *s, uint64_t seq, unsigned j)
 
 /* ---- faults ---------------------------------------------------------- */
 
-enum fault_kind {
-	FK_NONE, FK_STATUS, FK_SPEND, FK_USER_SPEND, FK_MIDSTREAM, FK_TRUNCATE, FK_DROP
-};
+enum fault_kind { FK_NONE, FK_STATUS, FK_SPEND, FK_USER_SPEND, FK_MIDSTREAM, FK_TRUNCATE, FK_DROP };
 
 struct fault {
 	enum fault_kind kind;
@@ -247,11 +245,11 @@ static int parse_fault(const char *v, struct fault *f)
 		const char *name;
 		enum fault_kind kind;
 	} names[] = {
-		{ "spend_limit", FK_SPEND },     { "user_spend_limit", FK_USER_SPEND },
-		{ "midstream", FK_MIDSTREAM },   { "truncate", FK_TRUNCATE },
-		{ "drop", FK_DROP },
+	    {"spend_limit", FK_SPEND},   {"user_spend_limit", FK_USER_SPEND},
+	    {"midstream", FK_MIDSTREAM}, {"truncate", FK_TRUNCATE},
+	    {"drop", FK_DROP},
 	};
-	*f = (struct fault){ FK_NONE, 0 };
+	*f = (struct fault){FK_NONE, 0};
 	if (!v || !*v)
 		return 0;
 	for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
@@ -269,41 +267,46 @@ static int parse_fault(const char *v, struct fault *f)
 	return 0;
 }
 
-static const char *error_type(unsigned status)
+/* The documented error type and message for each status a fault may force. */
+struct status_error {
+	unsigned status;
+	const char *type, *text;
+};
+
+/* Any other 4xx is an invalid_request_error and any other 5xx an api_error,
+ * as the API does. */
+static const struct status_error client_error = {
+    400, "invalid_request_error", "There was an issue with the format or content of your request."};
+static const struct status_error server_error = {500, "api_error", "Internal server error"};
+
+static const struct status_error status_errors[] = {
+    {401, "authentication_error", "invalid x-api-key"},
+    {402, "billing_error", "Your credit balance is too low to access the Anthropic API."},
+    {403, "permission_error",
+     "Your API key does not have permission to use the specified resource."},
+    {404, "not_found_error", "The requested resource could not be found."},
+    {408, "timeout_error", "Request timed out."},
+    {409, "conflict_error", "Conflict."},
+    {413, "request_too_large",
+     "Request exceeds the maximum allowed number of bytes. The maximum request size is 32 MB "
+     "for standard API endpoints."},
+    {429, "rate_limit_error",
+     "This request would exceed your account's rate limit. Please try again later."},
+    {504, "timeout_error", "Request timed out."},
+    {529, "overloaded_error", "Overloaded"},
+};
+
+static const struct status_error *status_error(unsigned status)
 {
-	switch (status) {
-	case 401: return "authentication_error";
-	case 402: return "billing_error";
-	case 403: return "permission_error";
-	case 404: return "not_found_error";
-	case 408: return "timeout_error";
-	case 409: return "conflict_error";
-	case 413: return "request_too_large";
-	case 429: return "rate_limit_error";
-	case 504: return "timeout_error";
-	case 529: return "overloaded_error";
-	default: return status >= 500 ? "api_error" : "invalid_request_error";
-	}
+	for (size_t i = 0; i < sizeof status_errors / sizeof status_errors[0]; i++)
+		if (status_errors[i].status == status)
+			return &status_errors[i];
+	return status >= 500 ? &server_error : &client_error;
 }
 
-static const char *error_text(unsigned status)
+static const char *error_type(unsigned status)
 {
-	switch (status) {
-	case 401: return "invalid x-api-key";
-	case 402: return "Your credit balance is too low to access the Anthropic API.";
-	case 403: return "Your API key does not have permission to use the specified resource.";
-	case 404: return "The requested resource could not be found.";
-	case 408: case 504: return "Request timed out.";
-	case 409: return "Conflict.";
-	case 413:
-		return "Request exceeds the maximum allowed number of bytes. The maximum request "
-		       "size is 32 MB for standard API endpoints.";
-	case 429: return "This request would exceed your account's rate limit. Please try again later.";
-	case 529: return "Overloaded";
-	default:
-		return status >= 500 ? "Internal server error"
-		                     : "There was an issue with the format or content of your request.";
-	}
+	return status_error(status)->type;
 }
 
 /* ---- one request ------------------------------------------------------ */
@@ -344,29 +347,30 @@ static void add_ratelimit_headers(am_sim *s, const struct req *rq, struct MHD_Re
 	int n = 0;
 	if (rq->ep == EP_COUNT) {
 		if (v[D_COUNT].limit)
-			out[n++] = (struct rl_out){ "requests", v[D_COUNT].limit, v[D_COUNT].remaining,
-				                    v[D_COUNT].full_ns, false };
+			out[n++] = (struct rl_out){"requests", v[D_COUNT].limit,
+			                           v[D_COUNT].remaining, v[D_COUNT].full_ns, false};
 	} else {
 		if (v[D_REQ].limit)
-			out[n++] = (struct rl_out){ "requests", v[D_REQ].limit, v[D_REQ].remaining,
-				                    v[D_REQ].full_ns, false };
+			out[n++] = (struct rl_out){"requests", v[D_REQ].limit, v[D_REQ].remaining,
+			                           v[D_REQ].full_ns, false};
 		/* tokens-*: the sum of input and output, full when both are. */
 		if (v[D_IN].limit && v[D_OUT].limit)
 			out[n++] = (struct rl_out){
-				"tokens", v[D_IN].limit + v[D_OUT].limit,
-				v[D_IN].remaining + v[D_OUT].remaining,
-				v[D_IN].full_ns > v[D_OUT].full_ns ? v[D_IN].full_ns : v[D_OUT].full_ns, true
-			};
+			    "tokens", v[D_IN].limit + v[D_OUT].limit,
+			    v[D_IN].remaining + v[D_OUT].remaining,
+			    v[D_IN].full_ns > v[D_OUT].full_ns ? v[D_IN].full_ns : v[D_OUT].full_ns,
+			    true};
 		if (v[D_IN].limit)
-			out[n++] = (struct rl_out){ "input-tokens", v[D_IN].limit, v[D_IN].remaining,
-				                    v[D_IN].full_ns, true };
+			out[n++] = (struct rl_out){"input-tokens", v[D_IN].limit, v[D_IN].remaining,
+			                           v[D_IN].full_ns, true};
 		if (v[D_OUT].limit)
-			out[n++] = (struct rl_out){ "output-tokens", v[D_OUT].limit, v[D_OUT].remaining,
-				                    v[D_OUT].full_ns, true };
+			out[n++] = (struct rl_out){"output-tokens", v[D_OUT].limit,
+			                           v[D_OUT].remaining, v[D_OUT].full_ns, true};
 	}
 	for (int i = 0; i < n; i++) {
 		char name[64], val[48];
-		int64_t rem = out[i].round ? (out[i].remaining + 500) / 1000 * 1000 : out[i].remaining;
+		int64_t rem =
+		    out[i].round ? (out[i].remaining + 500) / 1000 * 1000 : out[i].remaining;
 		snprintf(name, sizeof name, "anthropic-ratelimit-%s-limit", out[i].name);
 		snprintf(val, sizeof val, "%lld", (long long)out[i].limit);
 		MHD_add_response_header(r, name, val);
@@ -415,7 +419,7 @@ static enum MHD_Result send_json(am_sim *s, struct MHD_Connection *conn, struct 
 	if (!text)
 		return MHD_NO;
 	struct MHD_Response *r =
-		MHD_create_response_from_buffer(strlen(text), text, MHD_RESPMEM_MUST_FREE);
+	    MHD_create_response_from_buffer(strlen(text), text, MHD_RESPMEM_MUST_FREE);
 	if (!r) {
 		free(text);
 		return MHD_NO;
@@ -431,14 +435,16 @@ static enum MHD_Result send_error(am_sim *s, struct MHD_Connection *conn, struct
 	json_t *err = json_pack("{s:s,s:s}", "type", type, "message", msg);
 	if (error_code)
 		json_object_set_new(err, "details", json_pack("{s:s}", "error_code", error_code));
-	json_t *body = json_pack("{s:s,s:o,s:s}", "type", "error", "error", err, "request_id", rq->id);
+	json_t *body =
+	    json_pack("{s:s,s:o,s:s}", "type", "error", "error", err, "request_id", rq->id);
 	return send_json(s, conn, rq, status, body);
 }
 
-static enum MHD_Result send_status_error(am_sim *s, struct MHD_Connection *conn,
-                                         struct req *rq, unsigned status)
+static enum MHD_Result send_status_error(am_sim *s, struct MHD_Connection *conn, struct req *rq,
+                                         unsigned status)
 {
-	return send_error(s, conn, rq, status, error_type(status), error_text(status), NULL);
+	const struct status_error *e = status_error(status);
+	return send_error(s, conn, rq, status, e->type, e->text, NULL);
 }
 
 /* A forced error. x-sim-retry-after / x-sim-retry-after-ms are copied
@@ -449,7 +455,7 @@ static enum MHD_Result send_fault(am_sim *s, struct MHD_Connection *conn, struct
 {
 	const char *ra = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "x-sim-retry-after");
 	const char *ra_ms =
-		MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "x-sim-retry-after-ms");
+	    MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "x-sim-retry-after-ms");
 	if (ra)
 		snprintf(rq->retry_after, sizeof rq->retry_after, "%s", ra);
 	if (ra_ms)
@@ -458,19 +464,21 @@ static enum MHD_Result send_fault(am_sim *s, struct MHD_Connection *conn, struct
 	fmt_next_month(when, sizeof when, am_clock_wall(s->clock));
 	switch (f->kind) {
 	case FK_SPEND:
-		snprintf(msg, sizeof msg,
-		         "You have reached your API usage limits: your organization has crossed its "
-		         "monthly API usage threshold, set based on your organization's API tier. You "
-		         "will regain access on %s at 00:00 UTC.",
-		         when);
+		snprintf(
+		    msg, sizeof msg,
+		    "You have reached your API usage limits: your organization has crossed its "
+		    "monthly API usage threshold, set based on your organization's API tier. You "
+		    "will regain access on %s at 00:00 UTC.",
+		    when);
 		rq->retry_after[0] = rq->retry_after_ms[0] = '\0';
 		return send_error(s, conn, rq, 429, "rate_limit_error", msg,
 		                  "enforced_spend_limit_reached");
 	case FK_USER_SPEND:
-		snprintf(msg, sizeof msg,
-		         "You have reached your specified API usage limits. You will regain access on "
-		         "%s at 00:00 UTC.",
-		         when);
+		snprintf(
+		    msg, sizeof msg,
+		    "You have reached your specified API usage limits. You will regain access on "
+		    "%s at 00:00 UTC.",
+		    when);
 		return send_error(s, conn, rq, 400, "invalid_request_error", msg, NULL);
 	case FK_MIDSTREAM: /* without a stream, the documented equivalent is a 529 */
 		return send_status_error(s, conn, rq, 529);
@@ -502,6 +510,19 @@ static bool blank(const char *s)
 	return true;
 }
 
+/* Fills err and returns the status to answer with. */
+__attribute__((format(printf, 3, 4))) static unsigned reject(am_err *err, unsigned status,
+                                                             const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	char msg[AM_ERR_MAX];
+	vsnprintf(msg, sizeof msg, fmt, ap);
+	va_end(ap);
+	am_err_set(err, "%s", msg);
+	return status;
+}
+
 /* Validates a request body. Returns 0, or the HTTP status to answer with
  * and the message in err. */
 static unsigned parse_params(const json_t *req, enum endpoint ep, struct params *p, am_err *err)
@@ -509,70 +530,69 @@ static unsigned parse_params(const json_t *req, enum endpoint ep, struct params 
 	memset(p, 0, sizeof *p);
 	const json_t *model = json_object_get(req, "model");
 	if (!model)
-		return am_err_set(err, "model: Field required"), 400;
+		return reject(err, 400, "model: Field required");
 	if (!json_is_string(model))
-		return am_err_set(err, "model: Input should be a valid string"), 400;
+		return reject(err, 400, "model: Input should be a valid string");
 	if (ep == EP_MESSAGES) {
 		const json_t *mt = json_object_get(req, "max_tokens");
 		if (!mt)
-			return am_err_set(err, "max_tokens: Field required"), 400;
+			return reject(err, 400, "max_tokens: Field required");
 		if (!json_is_integer(mt))
-			return am_err_set(err, "max_tokens: Input should be a valid integer"), 400;
+			return reject(err, 400, "max_tokens: Input should be a valid integer");
 		p->max_tokens = json_integer_value(mt);
 		if (p->max_tokens < 0)
-			return am_err_set(err, "max_tokens: Input should be greater than or equal to 0"),
-			       400;
+			return reject(err, 400,
+			              "max_tokens: Input should be greater than or equal to 0");
 		const json_t *st = json_object_get(req, "stream");
 		if (st && !json_is_boolean(st))
-			return am_err_set(err, "stream: Input should be a valid boolean"), 400;
+			return reject(err, 400, "stream: Input should be a valid boolean");
 		p->stream = json_is_true(st);
 		const json_t *temp = json_object_get(req, "temperature");
 		if (temp && (!json_is_number(temp) || json_number_value(temp) < 0 ||
 		             json_number_value(temp) > 1))
-			return am_err_set(err, "temperature: Input should be a number from 0 to 1"), 400;
+			return reject(err, 400,
+			              "temperature: Input should be a number from 0 to 1");
 		const json_t *meta = json_object_get(req, "metadata");
 		if (meta && !json_is_object(meta))
-			return am_err_set(err, "metadata: Input should be a valid dictionary"), 400;
+			return reject(err, 400, "metadata: Input should be a valid dictionary");
 		const json_t *stops = json_object_get(req, "stop_sequences");
 		if (stops && !json_is_array(stops))
-			return am_err_set(err, "stop_sequences: Input should be a valid list"), 400;
+			return reject(err, 400, "stop_sequences: Input should be a valid list");
 		if (json_array_size(stops) > AM_SIMTEXT_MAX_STOPS)
-			return am_err_set(err, "stop_sequences: at most %d are supported",
-			                  AM_SIMTEXT_MAX_STOPS),
-			       400;
+			return reject(err, 400, "stop_sequences: at most %d are supported",
+			              AM_SIMTEXT_MAX_STOPS);
 		size_t i;
 		const json_t *v;
-		json_array_foreach(stops, i, v) {
+		json_array_foreach(stops, i, v)
+		{
 			if (!json_is_string(v) || blank(json_string_value(v)))
-				return am_err_set(err,
-				                  "stop_sequences: each element must be a string "
-				                  "containing non-whitespace"),
-				       400;
+				return reject(err, 400,
+				              "stop_sequences: each element must be a string "
+				              "containing non-whitespace");
 			p->stops[p->n_stops++] = json_string_value(v);
 		}
 	}
 	if (am_simtext_prompt_parse(req, &p->prompt, err))
-		return 400;
+		return 400; /* err already says why */
 
 	const char *name = json_string_value(model);
 	if (!strncmp(name, HOOK_PREFIX, strlen(HOOK_PREFIX))) {
 		if (parse_fault(name + strlen(HOOK_PREFIX), &p->hook))
-			return am_err_set(err, "model: unknown simulator hook '%.64s'", name), 404;
+			return reject(err, 404, "model: unknown simulator hook '%.64s'", name);
 		p->model = &hook_model;
 		p->answer_model = name;
 	} else {
 		p->model = find_model(name);
 		if (!p->model)
-			return am_err_set(err, "model: %.200s", name), 404;
+			return reject(err, 404, "model: %.200s", name);
 		p->answer_model = p->model->id;
 	}
 	if (ep == EP_MESSAGES && p->max_tokens > p->model->max_out)
-		return am_err_set(err,
-		                  "max_tokens: %lld > %lld, which is the maximum allowed number of "
-		                  "output tokens for %s",
-		                  (long long)p->max_tokens, (long long)p->model->max_out,
-		                  p->answer_model),
-		       400;
+		return reject(err, 400,
+		              "max_tokens: %lld > %lld, which is the maximum allowed number of "
+		              "output tokens for %s",
+		              (long long)p->max_tokens, (long long)p->model->max_out,
+		              p->answer_model);
 	return 0;
 }
 
@@ -600,9 +620,12 @@ static json_t *usage_json(const struct answer *a, int64_t output_tokens)
 static const char *stop_reason(const struct answer *a)
 {
 	switch (a->text.stop) {
-	case AM_SIMTEXT_MAX_TOKENS: return "max_tokens";
-	case AM_SIMTEXT_STOP_SEQUENCE: return "stop_sequence";
-	default: return "end_turn";
+	case AM_SIMTEXT_MAX_TOKENS:
+		return "max_tokens";
+	case AM_SIMTEXT_STOP_SEQUENCE:
+		return "stop_sequence";
+	default:
+		return "end_turn";
 	}
 }
 
@@ -640,8 +663,15 @@ static void settle(am_sim *s, const struct answer *a, int64_t produced, bool who
 /* ---- streams ----------------------------------------------------------- */
 
 enum phase {
-	PH_START, PH_BLOCK_START, PH_PING, PH_DELTA, PH_BLOCK_STOP, PH_MSG_DELTA, PH_MSG_STOP,
-	PH_DONE, PH_ABORT
+	PH_START,
+	PH_BLOCK_START,
+	PH_PING,
+	PH_DELTA,
+	PH_BLOCK_STOP,
+	PH_MSG_DELTA,
+	PH_MSG_STOP,
+	PH_DONE,
+	PH_ABORT
 };
 
 struct stream {
@@ -650,9 +680,9 @@ struct stream {
 	enum fault_kind fault; /* FK_MIDSTREAM, FK_TRUNCATE or FK_NONE */
 	int64_t fault_at;      /* deltas sent before the fault */
 	int tps;
-	int64_t t0;            /* real time the answer started */
+	int64_t t0; /* real time the answer started */
 	enum phase phase;
-	int64_t next;          /* next output token */
+	int64_t next; /* next output token */
 	bool settled;
 	struct buf out;
 	size_t off;
@@ -689,7 +719,8 @@ static bool next_event(struct stream *st)
 	switch (st->phase) {
 	case PH_START:
 		sse(&st->out, "message_start",
-		    json_pack("{s:s,s:o}", "type", "message_start", "message", message_json(&st->a, false)));
+		    json_pack("{s:s,s:o}", "type", "message_start", "message",
+		              message_json(&st->a, false)));
 		st->phase = has_block ? PH_BLOCK_START : PH_PING;
 		return true;
 	case PH_BLOCK_START:
@@ -714,8 +745,9 @@ static bool next_event(struct stream *st)
 				stream_settle(st, false);
 				if (st->fault == FK_MIDSTREAM) {
 					sse(&st->out, "error",
-					    json_pack("{s:s,s:{s:s,s:s}}", "type", "error", "error", "type",
-					              "overloaded_error", "message", "Overloaded"));
+					    json_pack("{s:s,s:{s:s,s:s}}", "type", "error", "error",
+					              "type", "overloaded_error", "message",
+					              "Overloaded"));
 					st->phase = PH_DONE;
 					return true;
 				}
@@ -723,8 +755,9 @@ static bool next_event(struct stream *st)
 				st->fault = FK_NONE;
 				st->phase = PH_ABORT;
 				sse(&st->out, "content_block_delta",
-				    json_pack("{s:s,s:i,s:{s:s,s:s}}", "type", "content_block_delta",
-				              "index", 0, "delta", "type", "text_delta", "text", "cut"));
+				    json_pack("{s:s,s:i,s:{s:s,s:s}}", "type",
+				              "content_block_delta", "index", 0, "delta", "type",
+				              "text_delta", "text", "cut"));
 				st->out.len /= 2;
 				return true;
 			}
@@ -742,9 +775,9 @@ static bool next_event(struct stream *st)
 			st->next++;
 			if (to > from) {
 				sse(&st->out, "content_block_delta",
-				    json_pack("{s:s,s:i,s:{s:s,s:s%}}", "type", "content_block_delta",
-				              "index", 0, "delta", "type", "text_delta", "text",
-				              t->text + from, to - from));
+				    json_pack("{s:s,s:i,s:{s:s,s:s%}}", "type",
+				              "content_block_delta", "index", 0, "delta", "type",
+				              "text_delta", "text", t->text + from, to - from));
 				return true;
 			}
 		}
@@ -840,7 +873,7 @@ static int64_t admit(am_sim *s, const struct params *p, struct answer *a, enum d
 	pthread_mutex_lock(&s->mu);
 	am_simcache_apply(&s->cache, &p->prompt, scope, p->model->min_cache, now, false, &use);
 	int64_t in_charge = p->prompt.tokens - use.read;
-	int64_t need[3] = { 1, in_charge, p->max_tokens }, worst = 0;
+	int64_t need[3] = {1, in_charge, p->max_tokens}, worst = 0;
 	for (int d = D_REQ; d <= D_OUT; d++) {
 		int64_t w = am_simbucket_wait_ns(&s->b[d], need[d], now);
 		if (w > worst) {
@@ -851,7 +884,8 @@ static int64_t admit(am_sim *s, const struct params *p, struct answer *a, enum d
 	if (worst == 0) {
 		for (int d = D_REQ; d <= D_OUT; d++)
 			am_simbucket_take(&s->b[d], need[d], now);
-		am_simcache_apply(&s->cache, &p->prompt, scope, p->model->min_cache, now, true, &use);
+		am_simcache_apply(&s->cache, &p->prompt, scope, p->model->min_cache, now, true,
+		                  &use);
 		a->read = use.read;
 		a->write_5m = use.write_5m;
 		a->write_1h = use.write_1h;
@@ -868,18 +902,17 @@ static int64_t admit(am_sim *s, const struct params *p, struct answer *a, enum d
 	return worst;
 }
 
-static enum MHD_Result send_rate_limited(am_sim *s, struct MHD_Connection *conn,
-                                         struct req *rq, int64_t wait_ns, enum dim d)
+static enum MHD_Result send_rate_limited(am_sim *s, struct MHD_Connection *conn, struct req *rq,
+                                         int64_t wait_ns, enum dim d)
 {
-	static const char *const what[] = { "requests", "input tokens", "output tokens",
-		                            "token counting requests" };
+	static const char *const what[] = {"requests", "input tokens", "output tokens",
+	                                   "token counting requests"};
 	int64_t limit;
 	pthread_mutex_lock(&s->mu);
 	limit = s->b[d].limit;
 	pthread_mutex_unlock(&s->mu);
 	int64_t secs = wait_ns / AM_NS_PER_SEC + (wait_ns % AM_NS_PER_SEC > 0);
-	snprintf(rq->retry_after, sizeof rq->retry_after, "%lld",
-	         (long long)(secs > 0 ? secs : 1));
+	snprintf(rq->retry_after, sizeof rq->retry_after, "%lld", (long long)(secs > 0 ? secs : 1));
 	if (s->cfg.retry_after_ms) {
 		int64_t ms = wait_ns / AM_NS_PER_MS + (wait_ns % AM_NS_PER_MS > 0);
 		snprintf(rq->retry_after_ms, sizeof rq->retry_after_ms, "%lld", (long long)ms);
@@ -894,8 +927,8 @@ static enum MHD_Result send_rate_limited(am_sim *s, struct MHD_Connection *conn,
 	return send_error(s, conn, rq, 429, "rate_limit_error", msg, NULL);
 }
 
-static int64_t header_int(struct MHD_Connection *conn, const char *name, int64_t dflt,
-                          int64_t lo, int64_t hi)
+static int64_t header_int(struct MHD_Connection *conn, const char *name, int64_t dflt, int64_t lo,
+                          int64_t hi)
 {
 	const char *v = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, name);
 	if (!v || !*v)
@@ -910,7 +943,7 @@ static int64_t header_int(struct MHD_Connection *conn, const char *name, int64_t
 static enum MHD_Result answer_call(am_sim *s, struct MHD_Connection *conn, struct req *rq,
                                    const struct params *p, enum fault_kind fault)
 {
-	struct answer a = { 0 };
+	struct answer a = {0};
 	enum dim binding = D_REQ;
 	a.max_tokens = p->max_tokens;
 	int64_t wait = admit(s, p, &a, &binding);
@@ -936,7 +969,7 @@ static enum MHD_Result answer_call(am_sim *s, struct MHD_Connection *conn, struc
 
 	int64_t start = real_mono();
 	int64_t latency =
-		header_int(conn, "x-sim-latency-ms", s->cfg.latency_ms, 0, LATENCY_MAX_MS);
+	    header_int(conn, "x-sim-latency-ms", s->cfg.latency_ms, 0, LATENCY_MAX_MS);
 	if (latency > 0 && !wait_until(s, start + latency * AM_NS_PER_MS)) {
 		settle(s, &a, 0, false);
 		answer_free(&a);
@@ -946,7 +979,8 @@ static enum MHD_Result answer_call(am_sim *s, struct MHD_Connection *conn, struc
 
 	if (!p->stream) {
 		/* A JSON answer arrives when the whole text would have been generated. */
-		if (tps > 0 && !wait_until(s, real_mono() + a.text.n_tokens * AM_NS_PER_SEC / tps)) {
+		if (tps > 0 &&
+		    !wait_until(s, real_mono() + a.text.n_tokens * AM_NS_PER_SEC / tps)) {
 			settle(s, &a, 0, false);
 			answer_free(&a);
 			return MHD_NO;
@@ -961,8 +995,8 @@ static enum MHD_Result answer_call(am_sim *s, struct MHD_Connection *conn, struc
 		json_decref(body);
 		size_t len = pt->p ? strlen(pt->p) : 0;
 		pt->cut = len / 2;
-		struct MHD_Response *r =
-			MHD_create_response_from_callback(len, STREAM_BLOCK, partial_read, pt, partial_free);
+		struct MHD_Response *r = MHD_create_response_from_callback(
+		    len, STREAM_BLOCK, partial_read, pt, partial_free);
 		if (!r) {
 			partial_free(pt);
 			return MHD_NO;
@@ -980,8 +1014,8 @@ static enum MHD_Result answer_call(am_sim *s, struct MHD_Connection *conn, struc
 	st->fault_at = a.text.n_tokens / 2;
 	st->tps = tps;
 	st->t0 = real_mono();
-	struct MHD_Response *r = MHD_create_response_from_callback(
-		MHD_SIZE_UNKNOWN, STREAM_BLOCK, stream_read, st, stream_free);
+	struct MHD_Response *r = MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, STREAM_BLOCK,
+	                                                           stream_read, st, stream_free);
 	if (!r) {
 		stream_free(st);
 		return MHD_NO;
@@ -1037,7 +1071,8 @@ static enum MHD_Result handle(am_sim *s, struct MHD_Connection *conn, struct req
 		if (req)
 			snprintf(msg, sizeof msg, "The request body must be a JSON object");
 		else
-			snprintf(msg, sizeof msg, "Invalid JSON in the request body: %s (line %d, column %d)",
+			snprintf(msg, sizeof msg,
+			         "Invalid JSON in the request body: %s (line %d, column %d)",
 			         je.text, je.line, je.column);
 		json_decref(req);
 		return send_error(s, conn, rq, 400, "invalid_request_error", msg, NULL);
@@ -1070,8 +1105,9 @@ static enum MHD_Result handle(am_sim *s, struct MHD_Connection *conn, struct req
 		if (wait > 0)
 			ret = send_rate_limited(s, conn, rq, wait, D_COUNT);
 		else
-			ret = send_json(s, conn, rq, 200,
-			                json_pack("{s:I}", "input_tokens", (json_int_t)p.prompt.tokens));
+			ret = send_json(
+			    s, conn, rq, 200,
+			    json_pack("{s:I}", "input_tokens", (json_int_t)p.prompt.tokens));
 		goto done;
 	}
 
@@ -1101,8 +1137,8 @@ static enum endpoint route(const char *url)
 }
 
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url,
-                                  const char *method, const char *version,
-                                  const char *upload, size_t *upload_size, void **req_cls)
+                                  const char *method, const char *version, const char *upload,
+                                  size_t *upload_size, void **req_cls)
 {
 	am_sim *s = cls;
 	struct req *rq = *req_cls;
@@ -1147,7 +1183,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 			/* Bounded: drop what was read, remember only the verdict. */
 			atomic_fetch_sub(&s->body_bytes, rq->body.len + (rq->overloaded ? n : 0));
 			free(rq->body.p);
-			rq->body = (struct buf){ 0 };
+			rq->body = (struct buf){0};
 		}
 		return MHD_YES;
 	}
@@ -1226,14 +1262,12 @@ int am_sim_start(am_sim **out, const am_sim_cfg *cfg, am_err *err)
 	addr.sin_port = htons(cfg->port);
 	addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
 	s->d = MHD_start_daemon(MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD |
-	                                MHD_USE_POLL | MHD_USE_ITC | MHD_USE_SUPPRESS_DATE_NO_CLOCK |
-	                                MHD_USE_TURBO,
-	                        cfg->port, NULL, NULL, on_request, s,
-	                        MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&addr,
-	                        MHD_OPTION_NOTIFY_COMPLETED, on_completed, s,
-	                        MHD_OPTION_CONNECTION_LIMIT, (unsigned)MAX_CONNECTIONS,
-	                        MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)300,
-	                        MHD_OPTION_END);
+	                            MHD_USE_POLL | MHD_USE_ITC | MHD_USE_SUPPRESS_DATE_NO_CLOCK |
+	                            MHD_USE_TURBO,
+	                        cfg->port, NULL, NULL, on_request, s, MHD_OPTION_SOCK_ADDR,
+	                        (struct sockaddr *)&addr, MHD_OPTION_NOTIFY_COMPLETED, on_completed,
+	                        s, MHD_OPTION_CONNECTION_LIMIT, (unsigned)MAX_CONNECTIONS,
+	                        MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)300, MHD_OPTION_END);
 	if (!s->d) {
 		am_err_set(err, "sim: cannot listen on 127.0.0.1:%u", (unsigned)cfg->port);
 		am_sim_stop(s);

@@ -65,7 +65,8 @@ void am_simcache_apply(am_simcache *c, const am_simtext_prompt *p, uint64_t scop
 			continue;
 		am_simcache_entry *e = find(c, key_of(scope, p->bp[k].hash), now_ns);
 		if (e && commit) {
-			int64_t ttl = p->bp[k].ttl_1h ? AM_SIMCACHE_TTL_1H_NS : AM_SIMCACHE_TTL_5M_NS;
+			int64_t ttl =
+			    p->bp[k].ttl_1h ? AM_SIMCACHE_TTL_1H_NS : AM_SIMCACHE_TTL_5M_NS;
 			if (e->expires_ns < now_ns + ttl)
 				e->expires_ns = now_ns + ttl;
 		}

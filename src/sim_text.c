@@ -75,8 +75,8 @@ static int mark(struct walk *w, const json_t *cc, const char *path)
 	if (ttl) {
 		const char *t = json_string_value(ttl);
 		if (!t || (strcmp(t, "5m") && strcmp(t, "1h")))
-			return am_err_set(w->err,
-			                  "%s.cache_control.ttl: Input should be '5m' or '1h'", path);
+			return am_err_set(
+			    w->err, "%s.cache_control.ttl: Input should be '5m' or '1h'", path);
 		one_hour = !strcmp(t, "1h");
 	}
 	if (one_hour && w->seen_5m)
@@ -89,7 +89,7 @@ static int mark(struct walk *w, const json_t *cc, const char *path)
 		                  "A maximum of %d blocks with cache_control may be provided. "
 		                  "Found %d.",
 		                  AM_SIMTEXT_MAX_BREAKPOINTS, AM_SIMTEXT_MAX_BREAKPOINTS + 1);
-	p->bp[p->n_bp++] = (am_simtext_bp){ w->tokens, w->h, one_hour };
+	p->bp[p->n_bp++] = (am_simtext_bp){w->tokens, w->h, one_hour};
 	return 0;
 }
 
@@ -119,7 +119,8 @@ static int walk_tools(struct walk *w, const json_t *tools)
 		return am_err_set(w->err, "tools: Input should be a valid list");
 	size_t i;
 	const json_t *t;
-	json_array_foreach(tools, i, t) {
+	json_array_foreach(tools, i, t)
+	{
 		char path[32];
 		snprintf(path, sizeof path, "tools.%zu", i);
 		if (!json_is_object(t))
@@ -150,7 +151,8 @@ static int walk_system(struct walk *w, const json_t *sys)
 		return am_err_set(w->err, "system: Input should be a valid string or list");
 	size_t i;
 	const json_t *b;
-	json_array_foreach(sys, i, b) {
+	json_array_foreach(sys, i, b)
+	{
 		char path[32];
 		snprintf(path, sizeof path, "system.%zu", i);
 		const char *type = json_string_value(json_object_get(b, "type"));
@@ -181,7 +183,8 @@ static int walk_block(struct walk *w, const json_t *b, const char *path)
 		if (!json_is_string(text))
 			return am_err_set(w->err, "%s.text: Field required", path);
 		if (json_string_length(text) == 0)
-			return am_err_set(w->err, "messages: text content blocks must be non-empty");
+			return am_err_set(w->err,
+			                  "messages: text content blocks must be non-empty");
 		feed_text(w, json_string_value(text), json_string_length(text));
 	} else if (feed_json(w, 'J', b)) {
 		return -1;
@@ -202,7 +205,8 @@ static int walk_messages(struct walk *w, const json_t *msgs)
 		                  MAX_MESSAGES);
 	size_t i;
 	const json_t *m;
-	json_array_foreach(msgs, i, m) {
+	json_array_foreach(msgs, i, m)
+	{
 		char path[48];
 		snprintf(path, sizeof path, "messages.%zu", i);
 		if (!json_is_object(m))
@@ -221,11 +225,12 @@ static int walk_messages(struct walk *w, const json_t *msgs)
 			continue;
 		}
 		if (!json_is_array(content))
-			return am_err_set(w->err,
-			                  "%s.content: Input should be a valid string or list", path);
+			return am_err_set(
+			    w->err, "%s.content: Input should be a valid string or list", path);
 		size_t j;
 		const json_t *b;
-		json_array_foreach(content, j, b) {
+		json_array_foreach(content, j, b)
+		{
 			char bpath[80];
 			snprintf(bpath, sizeof bpath, "%s.content.%zu", path, j);
 			if (walk_block(w, b, bpath))
@@ -238,15 +243,16 @@ static int walk_messages(struct walk *w, const json_t *msgs)
 int am_simtext_prompt_parse(const json_t *req, am_simtext_prompt *out, am_err *err)
 {
 	memset(out, 0, sizeof *out);
-	struct walk w = { out, FNV_OFFSET, 1, false, err };
+	struct walk w = {out, FNV_OFFSET, 1, false, err};
 	if (walk_tools(&w, json_object_get(req, "tools")) ||
 	    walk_system(&w, json_object_get(req, "system")) ||
 	    walk_messages(&w, json_object_get(req, "messages")))
 		return -1;
 	/* Automatic caching: a top-level cache_control marks the last block. */
 	const json_t *cc = json_object_get(req, "cache_control");
-	if (cc && !(out->n_bp > 0 && out->bp[out->n_bp - 1].tokens == w.tokens &&
-	            out->bp[out->n_bp - 1].hash == w.h) &&
+	if (cc &&
+	    !(out->n_bp > 0 && out->bp[out->n_bp - 1].tokens == w.tokens &&
+	      out->bp[out->n_bp - 1].hash == w.h) &&
 	    mark(&w, cc, "body"))
 		return -1;
 	out->tokens = w.tokens;
@@ -257,14 +263,28 @@ int am_simtext_prompt_parse(const json_t *req, am_simtext_prompt *out, am_err *e
 /* ---- answers --------------------------------------------------------- */
 
 static const char *const words[] = {
-	"lorem", "ipsum", "dolor", "sit", "amet", "consectetur", "adipiscing", "elit",
-	"sed", "do", "eiusmod", "tempor", "incididunt", "ut", "labore", "et", "dolore",
-	"magna", "aliqua", "enim", "ad", "minim", "veniam", "quis", "nostrud",
-	"exercitation", "ullamco", "laboris", "nisi", "aliquip", "ex", "ea", "commodo",
-	"consequat", "duis", "aute", "irure", "in", "reprehenderit", "voluptate", "velit",
-	"esse", "cillum", "fugiat", "nulla", "pariatur", "excepteur", "sint", "occaecat",
-	"cupidatat", "non", "proident", "sunt", "culpa", "qui", "officia", "deserunt",
-	"mollit", "anim", "id", "est", "laborum", "vitae", "porta",
+    "lorem",      "ipsum",        "dolor",
+    "sit",        "amet",         "consectetur",
+    "adipiscing", "elit",         "sed",
+    "do",         "eiusmod",      "tempor",
+    "incididunt", "ut",           "labore",
+    "et",         "dolore",       "magna",
+    "aliqua",     "enim",         "ad",
+    "minim",      "veniam",       "quis",
+    "nostrud",    "exercitation", "ullamco",
+    "laboris",    "nisi",         "aliquip",
+    "ex",         "ea",           "commodo",
+    "consequat",  "duis",         "aute",
+    "irure",      "in",           "reprehenderit",
+    "voluptate",  "velit",        "esse",
+    "cillum",     "fugiat",       "nulla",
+    "pariatur",   "excepteur",    "sint",
+    "occaecat",   "cupidatat",    "non",
+    "proident",   "sunt",         "culpa",
+    "qui",        "officia",      "deserunt",
+    "mollit",     "anim",         "id",
+    "est",        "laborum",      "vitae",
+    "porta",
 };
 #define N_WORDS (sizeof words / sizeof words[0])
 
@@ -323,7 +343,7 @@ static long find_stop(const struct out *o, size_t tok_start, const char *const *
 void am_simtext_answer_make(uint64_t h, int64_t length, int64_t max_tokens,
                             const char *const *stops, size_t n_stops, am_simtext_answer *a)
 {
-	struct rng r = { h };
+	struct rng r = {h};
 	int64_t target = 12 + (int64_t)(next(&r) % 180);
 	if (next(&r) % 4 == 0)
 		target += (int64_t)(next(&r) % 600);
@@ -336,7 +356,7 @@ void am_simtext_answer_make(uint64_t h, int64_t length, int64_t max_tokens,
 	memset(a, 0, sizeof *a);
 	a->stop_index = -1;
 	a->tok_end = am_xmalloc(sizeof *a->tok_end * (size_t)(n > 0 ? n : 1));
-	struct out o = { 0 };
+	struct out o = {0};
 	put(&o, "", 0);
 	int sentence_left = 0, para_left = 3 + (int)(next(&r) % 3);
 	bool first = true;

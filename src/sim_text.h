@@ -56,11 +56,7 @@ int am_simtext_prompt_parse(const json_t *req, am_simtext_prompt *out, am_err *e
 /* Tokens of one text under the estimate: ceil(bytes / 4). */
 int64_t am_simtext_tokens(size_t bytes);
 
-enum am_simtext_stop {
-	AM_SIMTEXT_END_TURN,
-	AM_SIMTEXT_MAX_TOKENS,
-	AM_SIMTEXT_STOP_SEQUENCE
-};
+enum am_simtext_stop { AM_SIMTEXT_END_TURN, AM_SIMTEXT_MAX_TOKENS, AM_SIMTEXT_STOP_SEQUENCE };
 
 /* A generated answer. text is NUL-terminated; tok_end[i] is the byte offset
  * where output token i ends (so token i is text[tok_end[i-1] .. tok_end[i]));
@@ -71,7 +67,7 @@ typedef struct am_simtext_answer {
 	size_t *tok_end;
 	int64_t n_tokens; /* output_tokens */
 	enum am_simtext_stop stop;
-	int stop_index;   /* index into stops when stop == STOP_SEQUENCE, else -1 */
+	int stop_index; /* index into stops when stop == STOP_SEQUENCE, else -1 */
 } am_simtext_answer;
 
 /* Generates the answer for a request whose identity is `h` (seed, model and

@@ -41,7 +41,7 @@ static int64_t tc_wall(void *ctx)
 
 static void tc_init(struct tclock *t)
 {
-	t->clock = (am_clock){ tc_mono, tc_wall, t };
+	t->clock = (am_clock){tc_mono, tc_wall, t};
 	atomic_store(&t->mono, 1000 * AM_NS_PER_SEC);
 	atomic_store(&t->wall, T0_WALL);
 }
@@ -175,7 +175,7 @@ static void post(am_sim *sim, const char *body, struct resp *r)
 
 static void post_with(am_sim *sim, const char *body, const char *extra, struct resp *r)
 {
-	const char *x[] = { extra, NULL };
+	const char *x[] = {extra, NULL};
 	call(sim, "/v1/messages", body, false, x, r);
 }
 
@@ -280,7 +280,8 @@ static int sse_events(const char *body, struct event *ev, int max)
 		json_error_t e;
 		ev[n].data = json_loadb(nl + 7, (size_t)(end - nl - 7), 0, &e);
 		ck_assert_msg(ev[n].data != NULL, "bad event data: %s", e.text);
-		ck_assert_str_eq(json_string_value(json_object_get(ev[n].data, "type")), ev[n].name);
+		ck_assert_str_eq(json_string_value(json_object_get(ev[n].data, "type")),
+		                 ev[n].name);
 		n++;
 		p = end + 2;
 	}
@@ -315,11 +316,11 @@ static int count_words(const char *s)
 	return n;
 }
 
-#define HELLO(model, max) \
-	"{\"model\":\"" model "\",\"max_tokens\":" #max \
+#define HELLO(model, max)                                                                          \
+	"{\"model\":\"" model "\",\"max_tokens\":" #max                                            \
 	",\"messages\":[{\"role\":\"user\",\"content\":\"Hello\"}]}"
-#define HELLO_STREAM(model, max) \
-	"{\"model\":\"" model "\",\"max_tokens\":" #max \
+#define HELLO_STREAM(model, max)                                                                   \
+	"{\"model\":\"" model "\",\"max_tokens\":" #max                                            \
 	",\"stream\":true,\"messages\":[{\"role\":\"user\",\"content\":\"Hello\"}]}"
 
 /* ---- pure parts ---------------------------------------------------------- */
@@ -440,28 +441,29 @@ END_TEST
 START_TEST(text_rejects_bad_prompts)
 {
 	static const char *const bad[] = {
-		"{}",
-		"{\"messages\":{}}",
-		"{\"messages\":[]}",
-		"{\"messages\":[{\"role\":\"system\",\"content\":\"x\"}]}",
-		"{\"messages\":[{\"role\":\"user\"}]}",
-		"{\"messages\":[{\"role\":\"user\",\"content\":3}]}",
-		"{\"messages\":[{\"role\":\"user\",\"content\":[{\"type\":\"text\",\"text\":\"\"}]}]}",
-		"{\"messages\":[{\"role\":\"user\",\"content\":[{\"text\":\"a\"}]}]}",
-		"{\"system\":5,\"messages\":[{\"role\":\"user\",\"content\":\"x\"}]}",
-		"{\"system\":[{\"type\":\"image\"}],\"messages\":[{\"role\":\"user\",\"content\":\"x\"}]}",
-		"{\"messages\":[{\"role\":\"user\",\"content\":[{\"type\":\"text\",\"text\":\"a\","
-		"\"cache_control\":{\"type\":\"persistent\"}}]}]}",
-		"{\"messages\":[{\"role\":\"user\",\"content\":[{\"type\":\"text\",\"text\":\"a\","
-		"\"cache_control\":{\"type\":\"ephemeral\",\"ttl\":\"2h\"}}]}]}",
-		"{\"system\":[{\"type\":\"text\",\"text\":\"a\",\"cache_control\":{\"type\":"
-		"\"ephemeral\"}},{\"type\":\"text\",\"text\":\"b\",\"cache_control\":{\"type\":"
-		"\"ephemeral\",\"ttl\":\"1h\"}}],\"messages\":[{\"role\":\"user\",\"content\":\"x\"}]}",
+	    "{}",
+	    "{\"messages\":{}}",
+	    "{\"messages\":[]}",
+	    "{\"messages\":[{\"role\":\"system\",\"content\":\"x\"}]}",
+	    "{\"messages\":[{\"role\":\"user\"}]}",
+	    "{\"messages\":[{\"role\":\"user\",\"content\":3}]}",
+	    "{\"messages\":[{\"role\":\"user\",\"content\":[{\"type\":\"text\",\"text\":\"\"}]}]}",
+	    "{\"messages\":[{\"role\":\"user\",\"content\":[{\"text\":\"a\"}]}]}",
+	    "{\"system\":5,\"messages\":[{\"role\":\"user\",\"content\":\"x\"}]}",
+	    "{\"system\":[{\"type\":\"image\"}],\"messages\":[{\"role\":\"user\",\"content\":\"x\"}"
+	    "]}",
+	    "{\"messages\":[{\"role\":\"user\",\"content\":[{\"type\":\"text\",\"text\":\"a\","
+	    "\"cache_control\":{\"type\":\"persistent\"}}]}]}",
+	    "{\"messages\":[{\"role\":\"user\",\"content\":[{\"type\":\"text\",\"text\":\"a\","
+	    "\"cache_control\":{\"type\":\"ephemeral\",\"ttl\":\"2h\"}}]}]}",
+	    "{\"system\":[{\"type\":\"text\",\"text\":\"a\",\"cache_control\":{\"type\":"
+	    "\"ephemeral\"}},{\"type\":\"text\",\"text\":\"b\",\"cache_control\":{\"type\":"
+	    "\"ephemeral\",\"ttl\":\"1h\"}}],\"messages\":[{\"role\":\"user\",\"content\":\"x\"}]}",
 	};
 	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
 		json_t *j = json_loads(bad[i], 0, NULL);
 		am_simtext_prompt p;
-		am_err err = { { 0 } };
+		am_err err = {{0}};
 		ck_assert_msg(am_simtext_prompt_parse(j, &p, &err) == -1, "accepted %s", bad[i]);
 		ck_assert_msg(err.msg[0], "no message for %s", bad[i]);
 		json_decref(j);
@@ -491,7 +493,7 @@ START_TEST(text_answers_are_deterministic_prefixes)
 	size_t from = a.tok_end[3], to = a.tok_end[4];
 	char stop[64];
 	snprintf(stop, sizeof stop, "%.*s", (int)(to - from), a.text + from);
-	const char *stops[] = { "never-there", stop };
+	const char *stops[] = {"never-there", stop};
 	am_simtext_answer_make(42, 0, 100000, stops, 2, &c);
 	ck_assert_int_eq(c.stop, AM_SIMTEXT_STOP_SEQUENCE);
 	ck_assert_int_eq(c.stop_index, 1);
@@ -522,10 +524,10 @@ START_TEST(cache_read_write_expire_bounded)
 {
 	am_simcache c;
 	am_simcache_init(&c, 2);
-	am_simtext_prompt p = { 0 };
+	am_simtext_prompt p = {0};
 	p.n_bp = 2;
-	p.bp[0] = (am_simtext_bp){ 100, 1, true };
-	p.bp[1] = (am_simtext_bp){ 150, 2, false };
+	p.bp[0] = (am_simtext_bp){100, 1, true};
+	p.bp[1] = (am_simtext_bp){150, 2, false};
 	p.tokens = 160;
 	am_simcache_use u;
 	int64_t t = 0;
@@ -551,9 +553,9 @@ START_TEST(cache_read_write_expire_bounded)
 	am_simcache_apply(&c, &p, 11, 1000, t, true, &u);
 	ck_assert_int_eq(u.read + u.write_1h + u.write_5m, 0);
 	/* bounded: a third prefix replaces one of the two */
-	am_simtext_prompt q = { 0 };
+	am_simtext_prompt q = {0};
 	q.n_bp = 1;
-	q.bp[0] = (am_simtext_bp){ 60, 3, false };
+	q.bp[0] = (am_simtext_bp){60, 3, false};
 	am_simcache_apply(&c, &q, 9, 50, t, true, &u);
 	ck_assert_uint_eq(c.n, 2);
 	am_simcache_apply(&c, &q, 9, 50, t, true, &u);
@@ -626,11 +628,10 @@ START_TEST(sse_follows_the_documented_sequence)
 	ck_assert_int_eq(n, (int)out + 6);
 	ck_assert_str_eq(ev[0].name, "message_start");
 	ck_assert_str_eq(jstr(ev[0].data, "message.model"), "claude-sonnet-4-5-20250929");
-	ck_assert_int_eq(json_array_size(json_object_get(json_object_get(ev[0].data, "message"),
-	                                                 "content")),
-	                 0);
-	ck_assert(json_is_null(
-		json_object_get(json_object_get(ev[0].data, "message"), "stop_reason")));
+	ck_assert_int_eq(
+	    json_array_size(json_object_get(json_object_get(ev[0].data, "message"), "content")), 0);
+	ck_assert(
+	    json_is_null(json_object_get(json_object_get(ev[0].data, "message"), "stop_reason")));
 	ck_assert_int_eq(jint(ev[0].data, "message.usage.input_tokens"), 7);
 	ck_assert_int_eq(jint(ev[0].data, "message.usage.cache_read_input_tokens"), 0);
 	ck_assert_int_eq(jint(ev[0].data, "message.usage.output_tokens"), 1);
@@ -664,7 +665,7 @@ START_TEST(auth_and_version_errors)
 	cfg.api_key = "sk-sim-secret";
 	am_sim *sim = start(&cfg);
 	struct resp r;
-	const char *version[] = { "anthropic-version: 2023-06-01", NULL };
+	const char *version[] = {"anthropic-version: 2023-06-01", NULL};
 	call(sim, "/v1/messages", HELLO("claude-haiku-4-5", 10), true, version, &r);
 	ck_assert_int_eq(r.status, 401);
 	json_t *j = parse(&r);
@@ -672,7 +673,7 @@ START_TEST(auth_and_version_errors)
 	json_decref(j);
 	resp_free(&r);
 
-	const char *wrong[] = { "x-api-key: sk-other", "anthropic-version: 2023-06-01", NULL };
+	const char *wrong[] = {"x-api-key: sk-other", "anthropic-version: 2023-06-01", NULL};
 	call(sim, "/v1/messages", HELLO("claude-haiku-4-5", 10), true, wrong, &r);
 	ck_assert_int_eq(r.status, 401);
 	j = parse(&r);
@@ -681,7 +682,7 @@ START_TEST(auth_and_version_errors)
 	json_decref(j);
 	resp_free(&r);
 
-	const char *no_version[] = { "x-api-key: sk-sim-secret", NULL };
+	const char *no_version[] = {"x-api-key: sk-sim-secret", NULL};
 	call(sim, "/v1/messages", HELLO("claude-haiku-4-5", 10), true, no_version, &r);
 	ck_assert_int_eq(r.status, 400);
 	j = parse(&r);
@@ -690,13 +691,13 @@ START_TEST(auth_and_version_errors)
 	json_decref(j);
 	resp_free(&r);
 
-	const char *bad_version[] = { "x-api-key: sk-sim-secret", "anthropic-version: 2020-01-01",
-		                      NULL };
+	const char *bad_version[] = {"x-api-key: sk-sim-secret", "anthropic-version: 2020-01-01",
+	                             NULL};
 	call(sim, "/v1/messages", HELLO("claude-haiku-4-5", 10), true, bad_version, &r);
 	ck_assert_int_eq(r.status, 400);
 	resp_free(&r);
 
-	const char *good[] = { "x-api-key: sk-sim-secret", "anthropic-version: 2023-06-01", NULL };
+	const char *good[] = {"x-api-key: sk-sim-secret", "anthropic-version: 2023-06-01", NULL};
 	call(sim, "/v1/messages", HELLO("claude-haiku-4-5", 10), true, good, &r);
 	ck_assert_int_eq(r.status, 200);
 	resp_free(&r);
@@ -711,43 +712,46 @@ START_TEST(request_validation)
 		long status;
 		const char *type, *msg;
 	} cases[] = {
-		{ "not json", 400, "invalid_request_error", "Invalid JSON" },
-		{ "[1]", 400, "invalid_request_error", "JSON object" },
-		{ "{\"max_tokens\":5,\"messages\":[{\"role\":\"user\",\"content\":\"x\"}]}", 400,
-		  "invalid_request_error", "model: Field required" },
-		{ "{\"model\":\"claude-haiku-4-5\",\"messages\":[{\"role\":\"user\",\"content\":\"x\"}]}",
-		  400, "invalid_request_error", "max_tokens: Field required" },
-		{ "{\"model\":\"claude-haiku-4-5\",\"max_tokens\":\"5\",\"messages\":[{\"role\":\"user\","
-		  "\"content\":\"x\"}]}",
-		  400, "invalid_request_error", "max_tokens: Input should be a valid integer" },
-		{ "{\"model\":\"claude-haiku-4-5\",\"max_tokens\":-1,\"messages\":[{\"role\":\"user\","
-		  "\"content\":\"x\"}]}",
-		  400, "invalid_request_error", "max_tokens" },
-		{ "{\"model\":\"claude-haiku-4-5\",\"max_tokens\":100000,\"messages\":[{\"role\":"
-		  "\"user\",\"content\":\"x\"}]}",
-		  400, "invalid_request_error", "max_tokens: 100000 > 64000" },
-		{ "{\"model\":\"claude-haiku-4-5\",\"max_tokens\":5}", 400, "invalid_request_error",
-		  "messages: Field required" },
-		{ "{\"model\":\"claude-haiku-4-5\",\"max_tokens\":5,\"messages\":[]}", 400,
-		  "invalid_request_error", "messages" },
-		{ "{\"model\":\"claude-haiku-4-5\",\"max_tokens\":5,\"messages\":[{\"role\":\"bot\","
-		  "\"content\":\"x\"}]}",
-		  400, "invalid_request_error", "messages.0.role" },
-		{ "{\"model\":\"claude-haiku-4-5\",\"max_tokens\":5,\"stream\":1,\"messages\":[{\"role\":"
-		  "\"user\",\"content\":\"x\"}]}",
-		  400, "invalid_request_error", "stream" },
-		{ "{\"model\":\"claude-haiku-4-5\",\"max_tokens\":5,\"stop_sequences\":[\" \"],"
-		  "\"messages\":[{\"role\":\"user\",\"content\":\"x\"}]}",
-		  400, "invalid_request_error", "stop_sequences" },
-		{ "{\"model\":\"claude-haiku-4-5\",\"max_tokens\":5,\"temperature\":1.5,"
-		  "\"messages\":[{\"role\":\"user\",\"content\":\"x\"}]}",
-		  400, "invalid_request_error", "temperature" },
-		{ "{\"model\":\"claude-nope-9\",\"max_tokens\":5,\"messages\":[{\"role\":\"user\","
-		  "\"content\":\"x\"}]}",
-		  404, "not_found_error", "model: claude-nope-9" },
-		{ "{\"model\":\"sim-fault-nonsense\",\"max_tokens\":5,\"messages\":[{\"role\":\"user\","
-		  "\"content\":\"x\"}]}",
-		  404, "not_found_error", "model" },
+	    {"not json", 400, "invalid_request_error", "Invalid JSON"},
+	    {"[1]", 400, "invalid_request_error", "JSON object"},
+	    {"{\"max_tokens\":5,\"messages\":[{\"role\":\"user\",\"content\":\"x\"}]}", 400,
+	     "invalid_request_error", "model: Field required"},
+	    {"{\"model\":\"claude-haiku-4-5\",\"messages\":[{\"role\":\"user\",\"content\":\"x\"}]"
+	     "}",
+	     400, "invalid_request_error", "max_tokens: Field required"},
+	    {"{\"model\":\"claude-haiku-4-5\",\"max_tokens\":\"5\",\"messages\":[{\"role\":"
+	     "\"user\","
+	     "\"content\":\"x\"}]}",
+	     400, "invalid_request_error", "max_tokens: Input should be a valid integer"},
+	    {"{\"model\":\"claude-haiku-4-5\",\"max_tokens\":-1,\"messages\":[{\"role\":\"user\","
+	     "\"content\":\"x\"}]}",
+	     400, "invalid_request_error", "max_tokens"},
+	    {"{\"model\":\"claude-haiku-4-5\",\"max_tokens\":100000,\"messages\":[{\"role\":"
+	     "\"user\",\"content\":\"x\"}]}",
+	     400, "invalid_request_error", "max_tokens: 100000 > 64000"},
+	    {"{\"model\":\"claude-haiku-4-5\",\"max_tokens\":5}", 400, "invalid_request_error",
+	     "messages: Field required"},
+	    {"{\"model\":\"claude-haiku-4-5\",\"max_tokens\":5,\"messages\":[]}", 400,
+	     "invalid_request_error", "messages"},
+	    {"{\"model\":\"claude-haiku-4-5\",\"max_tokens\":5,\"messages\":[{\"role\":\"bot\","
+	     "\"content\":\"x\"}]}",
+	     400, "invalid_request_error", "messages.0.role"},
+	    {"{\"model\":\"claude-haiku-4-5\",\"max_tokens\":5,\"stream\":1,\"messages\":[{"
+	     "\"role\":"
+	     "\"user\",\"content\":\"x\"}]}",
+	     400, "invalid_request_error", "stream"},
+	    {"{\"model\":\"claude-haiku-4-5\",\"max_tokens\":5,\"stop_sequences\":[\" \"],"
+	     "\"messages\":[{\"role\":\"user\",\"content\":\"x\"}]}",
+	     400, "invalid_request_error", "stop_sequences"},
+	    {"{\"model\":\"claude-haiku-4-5\",\"max_tokens\":5,\"temperature\":1.5,"
+	     "\"messages\":[{\"role\":\"user\",\"content\":\"x\"}]}",
+	     400, "invalid_request_error", "temperature"},
+	    {"{\"model\":\"claude-nope-9\",\"max_tokens\":5,\"messages\":[{\"role\":\"user\","
+	     "\"content\":\"x\"}]}",
+	     404, "not_found_error", "model: claude-nope-9"},
+	    {"{\"model\":\"sim-fault-nonsense\",\"max_tokens\":5,\"messages\":[{\"role\":\"user\","
+	     "\"content\":\"x\"}]}",
+	     404, "not_found_error", "model"},
 	};
 	am_sim *sim = start_default();
 	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
@@ -820,7 +824,7 @@ START_TEST(bodies_over_32mb_get_413)
 	h = curl_slist_append(h, "anthropic-version: 2023-06-01");
 	h = curl_slist_append(h, "Transfer-Encoding: chunked");
 	h = curl_slist_append(h, "Expect:");
-	struct reader rd = { big };
+	struct reader rd = {big};
 	memset(&r, 0, sizeof r);
 	curl_easy_setopt(c, CURLOPT_URL, url);
 	curl_easy_setopt(c, CURLOPT_HTTPHEADER, h);
@@ -857,11 +861,12 @@ START_TEST(count_tokens_matches_message_usage)
 	resp_free(&r);
 
 	const char *prompt =
-		"\"system\":[{\"type\":\"text\",\"text\":\"Be brief.\"}],\"tools\":[{\"name\":\"get_time\","
-		"\"description\":\"Returns the time\",\"input_schema\":{\"type\":\"object\"}}],"
-		"\"messages\":[{\"role\":\"user\",\"content\":\"What time is it?\"},{\"role\":"
-		"\"assistant\",\"content\":[{\"type\":\"text\",\"text\":\"Let me check.\"}]},"
-		"{\"role\":\"user\",\"content\":\"Thanks\"}]";
+	    "\"system\":[{\"type\":\"text\",\"text\":\"Be "
+	    "brief.\"}],\"tools\":[{\"name\":\"get_time\","
+	    "\"description\":\"Returns the time\",\"input_schema\":{\"type\":\"object\"}}],"
+	    "\"messages\":[{\"role\":\"user\",\"content\":\"What time is it?\"},{\"role\":"
+	    "\"assistant\",\"content\":[{\"type\":\"text\",\"text\":\"Let me check.\"}]},"
+	    "{\"role\":\"user\",\"content\":\"Thanks\"}]";
 	char body[2048];
 	snprintf(body, sizeof body, "{\"model\":\"claude-haiku-4-5\",%s}", prompt);
 	call(sim, "/v1/messages/count_tokens", body, false, NULL, &r);
@@ -870,13 +875,16 @@ START_TEST(count_tokens_matches_message_usage)
 	long long counted = jint(j, "input_tokens");
 	json_decref(j);
 	resp_free(&r);
-	snprintf(body, sizeof body, "{\"model\":\"claude-haiku-4-5\",\"max_tokens\":20,%s}", prompt);
+	snprintf(body, sizeof body, "{\"model\":\"claude-haiku-4-5\",\"max_tokens\":20,%s}",
+	         prompt);
 	j = post_json(sim, body, 200);
 	ck_assert_int_eq(jint(j, "usage.input_tokens"), counted);
 	json_decref(j);
 
-	call(sim, "/v1/messages/count_tokens", "{\"model\":\"gpt-4\",\"messages\":[{\"role\":"
-	     "\"user\",\"content\":\"x\"}]}", false, NULL, &r);
+	call(sim, "/v1/messages/count_tokens",
+	     "{\"model\":\"gpt-4\",\"messages\":[{\"role\":"
+	     "\"user\",\"content\":\"x\"}]}",
+	     false, NULL, &r);
 	ck_assert_int_eq(r.status, 404);
 	resp_free(&r);
 	am_sim_stats st;
@@ -925,8 +933,8 @@ START_TEST(rpm_bucket_gives_429_with_retry_after)
 	am_sim *sim = start(&cfg);
 	struct resp r;
 	char v[128];
-	static const char *const resets[] = { "2025-02-24T22:25:20Z", "2025-02-24T22:25:40Z",
-		                              "2025-02-24T22:26:00Z" };
+	static const char *const resets[] = {"2025-02-24T22:25:20Z", "2025-02-24T22:25:40Z",
+	                                     "2025-02-24T22:26:00Z"};
 	for (int i = 0; i < 3; i++) {
 		post(sim, HELLO("claude-haiku-4-5", 5), &r);
 		ck_assert_int_eq(r.status, 200);
@@ -1005,10 +1013,11 @@ static char *body_of_tokens(const char *model, int tokens, int max_tokens, bool 
 	text[bytes] = '\0';
 	size_t n = bytes + 256;
 	char *body = malloc(n);
-	snprintf(body, n,
-	         "{\"model\":\"%s\",\"max_tokens\":%d,\"stream\":%s,\"messages\":[{\"role\":\"user\","
-	         "\"content\":\"%s\"}]}",
-	         model, max_tokens, stream ? "true" : "false", text);
+	snprintf(
+	    body, n,
+	    "{\"model\":\"%s\",\"max_tokens\":%d,\"stream\":%s,\"messages\":[{\"role\":\"user\","
+	    "\"content\":\"%s\"}]}",
+	    model, max_tokens, stream ? "true" : "false", text);
 	free(text);
 	return body;
 }
@@ -1112,11 +1121,12 @@ static char *cached_body(const char *model, int sys_tokens, const char *ttl, con
 	text[bytes] = '\0';
 	size_t n = bytes + 512;
 	char *body = malloc(n);
-	snprintf(body, n,
-	         "{\"model\":\"%s\",\"max_tokens\":10,\"system\":[{\"type\":\"text\",\"text\":\"%s\","
-	         "\"cache_control\":{\"type\":\"ephemeral\"%s}}],\"messages\":[{\"role\":\"user\","
-	         "\"content\":\"%s\"}]}",
-	         model, text, ttl ? ttl : "", tail);
+	snprintf(
+	    body, n,
+	    "{\"model\":\"%s\",\"max_tokens\":10,\"system\":[{\"type\":\"text\",\"text\":\"%s\","
+	    "\"cache_control\":{\"type\":\"ephemeral\"%s}}],\"messages\":[{\"role\":\"user\","
+	    "\"content\":\"%s\"}]}",
+	    model, text, ttl ? ttl : "", tail);
 	free(text);
 	return body;
 }
@@ -1215,12 +1225,13 @@ START_TEST(two_breakpoints_split_by_ttl)
 	a[bytes] = b[bytes] = '\0';
 	size_t n = 2 * bytes + 512;
 	char *body = malloc(n);
-	snprintf(body, n,
-	         "{\"model\":\"claude-sonnet-4-5\",\"max_tokens\":5,\"system\":[{\"type\":\"text\","
-	         "\"text\":\"%s\",\"cache_control\":{\"type\":\"ephemeral\",\"ttl\":\"1h\"}}],"
-	         "\"messages\":[{\"role\":\"user\",\"content\":[{\"type\":\"text\",\"text\":\"%s\","
-	         "\"cache_control\":{\"type\":\"ephemeral\"}},{\"type\":\"text\",\"text\":\"?\"}]}]}",
-	         a, b);
+	snprintf(
+	    body, n,
+	    "{\"model\":\"claude-sonnet-4-5\",\"max_tokens\":5,\"system\":[{\"type\":\"text\","
+	    "\"text\":\"%s\",\"cache_control\":{\"type\":\"ephemeral\",\"ttl\":\"1h\"}}],"
+	    "\"messages\":[{\"role\":\"user\",\"content\":[{\"type\":\"text\",\"text\":\"%s\","
+	    "\"cache_control\":{\"type\":\"ephemeral\"}},{\"type\":\"text\",\"text\":\"?\"}]}]}",
+	    a, b);
 	long long u[4];
 	usage_of(sim, body, u);
 	ck_assert_int_eq(u[2], 2001);
@@ -1238,17 +1249,17 @@ END_TEST
 START_TEST(aliases_answer_with_dated_ids)
 {
 	static const char *const pairs[][2] = {
-		{ "claude-haiku-4-5", "claude-haiku-4-5-20251001" },
-		{ "claude-sonnet-4-5", "claude-sonnet-4-5-20250929" },
-		{ "claude-opus-4-5", "claude-opus-4-5-20251101" },
-		{ "claude-opus-4-1", "claude-opus-4-1-20250805" },
-		{ "claude-opus-4-0", "claude-opus-4-20250514" },
-		{ "claude-sonnet-4-0", "claude-sonnet-4-20250514" },
-		{ "claude-3-5-haiku-latest", "claude-3-5-haiku-20241022" },
-		{ "claude-sonnet-4-5-20250929", "claude-sonnet-4-5-20250929" },
-		{ "claude-3-haiku-20240307", "claude-3-haiku-20240307" },
-		{ "claude-opus-4-6", "claude-opus-4-6" },
-		{ "claude-sonnet-4-6", "claude-sonnet-4-6" },
+	    {"claude-haiku-4-5", "claude-haiku-4-5-20251001"},
+	    {"claude-sonnet-4-5", "claude-sonnet-4-5-20250929"},
+	    {"claude-opus-4-5", "claude-opus-4-5-20251101"},
+	    {"claude-opus-4-1", "claude-opus-4-1-20250805"},
+	    {"claude-opus-4-0", "claude-opus-4-20250514"},
+	    {"claude-sonnet-4-0", "claude-sonnet-4-20250514"},
+	    {"claude-3-5-haiku-latest", "claude-3-5-haiku-20241022"},
+	    {"claude-sonnet-4-5-20250929", "claude-sonnet-4-5-20250929"},
+	    {"claude-3-haiku-20240307", "claude-3-haiku-20240307"},
+	    {"claude-opus-4-6", "claude-opus-4-6"},
+	    {"claude-sonnet-4-6", "claude-sonnet-4-6"},
 	};
 	am_sim *sim = start_default();
 	for (size_t i = 0; i < sizeof pairs / sizeof pairs[0]; i++) {
@@ -1306,8 +1317,8 @@ START_TEST(max_tokens_and_stop_sequences)
 	json_t *j = post_json(sim, HELLO("claude-haiku-4-5", 5), 200);
 	ck_assert_str_eq(jstr(j, "stop_reason"), "max_tokens");
 	ck_assert_int_eq(jint(j, "usage.output_tokens"), 5);
-	ck_assert_int_eq(count_words(jstr(json_array_get(json_object_get(j, "content"), 0), "text")),
-	                 5);
+	ck_assert_int_eq(
+	    count_words(jstr(json_array_get(json_object_get(j, "content"), 0), "text")), 5);
 	json_decref(j);
 
 	struct resp r;
@@ -1355,11 +1366,11 @@ START_TEST(forced_faults_by_header)
 		long status;
 		const char *type;
 	} cases[] = {
-		{ "429", 429, "rate_limit_error" },    { "529", 529, "overloaded_error" },
-		{ "500", 500, "api_error" },           { "401", 401, "authentication_error" },
-		{ "403", 403, "permission_error" },    { "408", 408, "timeout_error" },
-		{ "409", 409, "conflict_error" },      { "413", 413, "request_too_large" },
-		{ "503", 503, "api_error" },           { "400", 400, "invalid_request_error" },
+	    {"429", 429, "rate_limit_error"}, {"529", 529, "overloaded_error"},
+	    {"500", 500, "api_error"},        {"401", 401, "authentication_error"},
+	    {"403", 403, "permission_error"}, {"408", 408, "timeout_error"},
+	    {"409", 409, "conflict_error"},   {"413", 413, "request_too_large"},
+	    {"503", 503, "api_error"},        {"400", 400, "invalid_request_error"},
 	};
 	am_sim *sim = start_default();
 	struct resp r;
@@ -1406,18 +1417,18 @@ START_TEST(forced_faults_by_header)
 
 	/* retry-after in every form a client must parse */
 	const char *forms[][2] = {
-		{ "x-sim-retry-after: 2.5", "2.5" },
-		{ "x-sim-retry-after: Wed, 21 Oct 2015 07:28:00 GMT", "Wed, 21 Oct 2015 07:28:00 GMT" },
+	    {"x-sim-retry-after: 2.5", "2.5"},
+	    {"x-sim-retry-after: Wed, 21 Oct 2015 07:28:00 GMT", "Wed, 21 Oct 2015 07:28:00 GMT"},
 	};
 	for (size_t i = 0; i < 2; i++) {
-		const char *x[] = { "x-sim-fault: 529", forms[i][0], NULL };
+		const char *x[] = {"x-sim-fault: 529", forms[i][0], NULL};
 		call(sim, "/v1/messages", HELLO("claude-haiku-4-5", 5), false, x, &r);
 		ck_assert_int_eq(r.status, 529);
 		ck_assert_ptr_nonnull(header(&r, "retry-after", v, sizeof v));
 		ck_assert_str_eq(v, forms[i][1]);
 		resp_free(&r);
 	}
-	const char *ms[] = { "x-sim-fault: 429", "x-sim-retry-after-ms: 1500", NULL };
+	const char *ms[] = {"x-sim-fault: 429", "x-sim-retry-after-ms: 1500", NULL};
 	call(sim, "/v1/messages", HELLO("claude-haiku-4-5", 5), false, ms, &r);
 	ck_assert_int_eq(header_long(&r, "retry-after-ms"), 1500);
 	ck_assert_ptr_null(header(&r, "retry-after", v, sizeof v));
@@ -1654,13 +1665,13 @@ static void *slow_call(void *arg)
 START_TEST(stop_ends_waiting_calls_promptly)
 {
 	am_sim *sim = start_default();
-	struct bg b = { sim, { 0 } };
+	struct bg b = {sim, {0}};
 	pthread_t t;
 	pthread_create(&t, NULL, slow_call, &b);
 	/* wait (bounded) until the call is inside the sim */
-	am_sim_stats st = { 0 };
+	am_sim_stats st = {0};
 	for (int i = 0; i < 500 && st.requests == 0; i++) {
-		struct timespec ts = { 0, 2 * 1000 * 1000 };
+		struct timespec ts = {0, 2 * 1000 * 1000};
 		nanosleep(&ts, NULL);
 		am_sim_get_stats(sim, &st);
 	}

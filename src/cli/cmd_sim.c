@@ -30,23 +30,25 @@ struct opt {
 #define F(field) offsetof(am_sim_cfg, field)
 
 static const struct opt opts[] = {
-	{ "--port", OPT_U16, F(port), 0, 65535, "port on 127.0.0.1 (default 0: an ephemeral port)" },
-	{ "--rpm", OPT_I64, F(rpm), 0, 100000000, "requests per minute (default 0: unlimited)" },
-	{ "--itpm", OPT_I64, F(itpm), 0, 100000000, "input tokens per minute (default 0: unlimited)" },
-	{ "--otpm", OPT_I64, F(otpm), 0, 100000000, "output tokens per minute (default 0: unlimited)" },
-	{ "--rpm-burst", OPT_I64, F(rpm_burst), 0, 100000000,
-	  "request bucket capacity, e.g. rpm/60 for 1 s (default: rpm)" },
-	{ "--count-rpm", OPT_I64, F(count_rpm), 0, 100000000,
-	  "count_tokens requests per minute (default 0: unlimited)" },
-	{ "--latency-ms", OPT_INT, F(latency_ms), 0, 600000, "time to first byte (default 0)" },
-	{ "--tokens-per-second", OPT_INT, F(tokens_per_second), 0, 1000000,
-	  "output pacing (default 0: as fast as possible)" },
-	{ "--fault-529", OPT_PROB, F(fault_529), 0, 1, "probability of a 529 overloaded_error (default 0)" },
-	{ "--fault-500", OPT_PROB, F(fault_500), 0, 1, "probability of a 500 api_error (default 0)" },
-	{ "--fault-midstream", OPT_PROB, F(fault_midstream), 0, 1,
-	  "probability of an `event: error` mid-stream (default 0)" },
-	{ "--fault-truncate", OPT_PROB, F(fault_truncate), 0, 1, "probability of a body cut off (default 0)" },
-	{ "--seed", OPT_U64, F(seed), 0, INT64_MAX, "seed for answers and faults (default 1)" },
+    {"--port", OPT_U16, F(port), 0, 65535, "port on 127.0.0.1 (default 0: an ephemeral port)"},
+    {"--rpm", OPT_I64, F(rpm), 0, 100000000, "requests per minute (default 0: unlimited)"},
+    {"--itpm", OPT_I64, F(itpm), 0, 100000000, "input tokens per minute (default 0: unlimited)"},
+    {"--otpm", OPT_I64, F(otpm), 0, 100000000, "output tokens per minute (default 0: unlimited)"},
+    {"--rpm-burst", OPT_I64, F(rpm_burst), 0, 100000000,
+     "request bucket capacity, e.g. rpm/60 for 1 s (default: rpm)"},
+    {"--count-rpm", OPT_I64, F(count_rpm), 0, 100000000,
+     "count_tokens requests per minute (default 0: unlimited)"},
+    {"--latency-ms", OPT_INT, F(latency_ms), 0, 600000, "time to first byte (default 0)"},
+    {"--tokens-per-second", OPT_INT, F(tokens_per_second), 0, 1000000,
+     "output pacing (default 0: as fast as possible)"},
+    {"--fault-529", OPT_PROB, F(fault_529), 0, 1,
+     "probability of a 529 overloaded_error (default 0)"},
+    {"--fault-500", OPT_PROB, F(fault_500), 0, 1, "probability of a 500 api_error (default 0)"},
+    {"--fault-midstream", OPT_PROB, F(fault_midstream), 0, 1,
+     "probability of an `event: error` mid-stream (default 0)"},
+    {"--fault-truncate", OPT_PROB, F(fault_truncate), 0, 1,
+     "probability of a body cut off (default 0)"},
+    {"--seed", OPT_U64, F(seed), 0, INT64_MAX, "seed for answers and faults (default 1)"},
 };
 #define N_OPTS (sizeof opts / sizeof opts[0])
 
@@ -75,11 +77,21 @@ static void set_opt(am_sim_cfg *cfg, const struct opt *o, long long v, double p)
 {
 	char *at = (char *)cfg + o->off;
 	switch (o->kind) {
-	case OPT_I64: *(int64_t *)(void *)at = v; break;
-	case OPT_INT: *(int *)(void *)at = (int)v; break;
-	case OPT_U16: *(uint16_t *)(void *)at = (uint16_t)v; break;
-	case OPT_U64: *(uint64_t *)(void *)at = (uint64_t)v; break;
-	case OPT_PROB: *(double *)(void *)at = p; break;
+	case OPT_I64:
+		*(int64_t *)(void *)at = v;
+		break;
+	case OPT_INT:
+		*(int *)(void *)at = (int)v;
+		break;
+	case OPT_U16:
+		*(uint16_t *)(void *)at = (uint16_t)v;
+		break;
+	case OPT_U64:
+		*(uint64_t *)(void *)at = (uint64_t)v;
+		break;
+	case OPT_PROB:
+		*(double *)(void *)at = p;
+		break;
 	}
 }
 
@@ -127,7 +139,8 @@ int cmd_sim(int argc, char **argv)
 			if (strlen(opts[k].name) == len && !strncmp(arg, opts[k].name, len))
 				break;
 		if (k == N_OPTS) {
-			fprintf(stderr, "aimeter sim: unknown option '%s' (see 'aimeter sim --help')\n",
+			fprintf(stderr,
+			        "aimeter sim: unknown option '%s' (see 'aimeter sim --help')\n",
 			        arg);
 			return 2;
 		}
@@ -138,7 +151,8 @@ int cmd_sim(int argc, char **argv)
 				fprintf(stderr, "aimeter sim: %s needs a probability from 0 to 1\n",
 				        opts[k].name);
 			else
-				fprintf(stderr, "aimeter sim: %s needs an integer from %lld to %lld\n",
+				fprintf(stderr,
+				        "aimeter sim: %s needs an integer from %lld to %lld\n",
 				        opts[k].name, opts[k].lo, opts[k].hi);
 			return 2;
 		}

@@ -66,7 +66,7 @@ static void figure(const char *name, const char *url, const char *body, int conn
 	int64_t start = am_clock_mono(clk);
 	int64_t deadline = start + (int64_t)(secs * AM_NS_PER_SEC);
 	for (int i = 0; i < conns; i++) {
-		w[i] = (struct worker){ url, body, deadline, 0, 0 };
+		w[i] = (struct worker){url, body, deadline, 0, 0};
 		pthread_create(&t[i], NULL, run, &w[i]);
 	}
 	long done = 0, failed = 0;
