@@ -601,8 +601,11 @@ void am_ledger_close(am_ledger *l)
 	for (int i = 0; i < ST_COUNT; i++)
 		sqlite3_finalize(l->stmt[i]);
 	if (l->db) {
+		/* Keeps planner statistics fresh; the limit bounds the work on
+		 * a large ledger (SQLite's recommended setting). */
 		if (!l->readonly && sqlite3_get_autocommit(l->db))
-			sqlite3_exec(l->db, "PRAGMA optimize", NULL, NULL, NULL);
+			sqlite3_exec(l->db, "PRAGMA analysis_limit=400; PRAGMA optimize", NULL, NULL,
+			             NULL);
 		sqlite3_close_v2(l->db);
 	}
 	free(l->path);
@@ -611,7 +614,7 @@ void am_ledger_close(am_ledger *l)
 
 int am_ledger_schema_version(am_ledger *l, am_err *err)
 {
-	int v;
+	int v = 0;
 	return read_version(l, &v, err) ? -1 : v;
 }
 

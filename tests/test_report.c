@@ -13,6 +13,7 @@
 #include "ledger.h"
 #include "money.h"
 #include "report.h"
+#include "testrng.h"
 #include "tmpdir.h"
 
 static char dir[512];
@@ -104,20 +105,11 @@ END_TEST
 
 /* ---- 10k random events ------------------------------------------------------- */
 
-static uint64_t rng_state;
-
-static uint64_t rnd(void)
-{
-	/* xorshift64*: deterministic, so a failure reproduces. */
-	rng_state ^= rng_state >> 12;
-	rng_state ^= rng_state << 25;
-	rng_state ^= rng_state >> 27;
-	return rng_state * 0x2545F4914F6CDD1DULL;
-}
+static am_test_rng rng;
 
 static int64_t rnd_below(int64_t n)
 {
-	return (int64_t)(rnd() % (uint64_t)n);
+	return am_test_rng_below(&rng, n);
 }
 
 /* The exact decimal, written here without money.c. */
@@ -150,7 +142,7 @@ START_TEST(test_sums_over_10k_random_events)
 	};
 	struct expect want[NMODELS] = { { 0 } };
 	struct expect total = { 0 };
-	rng_state = 0x9E3779B97F4A7C15ULL;
+	rng.state = 0x9E3779B97F4A7C15ULL;
 	am_ledger_event *batch = calloc(NEVENTS, sizeof *batch);
 	for (int i = 0; i < NEVENTS; i++) {
 		int m = (int)rnd_below(NMODELS);
