@@ -582,7 +582,12 @@ int am_ledger_open(am_ledger **out, const char *path, const am_ledger_opts *opts
 	if (!o.readonly &&
 	    query_expect(l, "PRAGMA journal_mode=WAL", "wal", "switching to WAL", err))
 		goto fail;
-	if (exec(l, "PRAGMA foreign_keys=ON; PRAGMA synchronous=NORMAL", "configuring", err))
+	/* A checkpoint costs two fsyncs and copies each changed page once, so
+	 * checkpointing every 4,000 pages (16 MB of log) instead of SQLite's
+	 * 1,000 writes the hot pages (today's summary row, the index tails)
+	 * back far less often. */
+	if (exec(l, "PRAGMA foreign_keys=ON; PRAGMA synchronous=NORMAL;"
+	         " PRAGMA wal_autocheckpoint=4000", "configuring", err))
 		goto fail;
 	if (migrate(l, target, err))
 		goto fail;

@@ -59,7 +59,7 @@ typedef struct am_ledger_opts {
 
 /* Opens (creating if needed, mode 0600, parent directory 0700) and migrates
  * the ledger at `path`. `opts` may be NULL for the defaults. Calls tzset()
- * once so that local days follow TZ. On success *out owns the connection;
+ * so that local days follow TZ. On success *out owns the connection;
  * close it with am_ledger_close from the same thread. */
 int am_ledger_open(am_ledger **out, const char *path, const am_ledger_opts *opts, am_err *err);
 
@@ -152,7 +152,7 @@ typedef struct am_ledger_row {
 typedef struct am_ledger_summary {
 	char from[AM_LEDGER_DAY_LEN], to[AM_LEDGER_DAY_LEN];
 	size_t nrows;
-	am_ledger_row *rows;          /* by model (then by day), ascending */
+	am_ledger_row *rows;          /* by model; by day then model when by_day */
 	am_ledger_row total;          /* every row summed; model "" */
 } am_ledger_summary;
 
