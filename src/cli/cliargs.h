@@ -8,11 +8,10 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "cli.h"
 #include "ledger.h"
 
-/* Prints "aimeter CMD: <message>" on stderr and returns 2 (usage error). */
-int am_cli_usage_error(const char *cmd, const char *fmt, ...)
-	__attribute__((format(printf, 2, 3)));
+/* am_cli_usage_error (one line, exit status 2) is in cli.h. */
 
 /* After getopt_long returned '?' or ':': names the unknown flag or the flag
  * missing its value, and returns 2. */
