@@ -538,7 +538,7 @@ int ui_console_render(ui_console *c, int width, int rows, int scroll, ui_tx_cb c
 	for (int i = 0; i < c->n && row < rows; i++) {
 		struct entry *e = &c->e[i];
 		int nl = entry_lines(e, width);
-		if (at + nl <= first) {
+		if (nl == 0 || at + nl <= first) {
 			at += nl;
 			continue;
 		}
