@@ -469,10 +469,37 @@ static void pool_summary(const ui_view *v, const am_snap_pool *p, struct line *l
 		segf(l, UI_ROLE_WARN, "%sshare %d%%", g->dot, p->dim[0].share_ppm / 10000);
 }
 
+/* The pool shown in detail: one in a cool-down, else one whose queue head
+ * is blocked, else the first. What matters most is what gets the room. */
+static int focus_pool(const ui_view *v)
+{
+	const am_snapshot *s = v->snap;
+	int blocked = -1;
+	for (int i = 0; i < s->npools && i < AM_SNAP_MAX_POOLS; i++) {
+		const am_snap_pool *p = &s->pool[i];
+		for (int k = 0; k < p->ndims && k < AM_SNAP_MAX_DIMS; k++) {
+			if (p->dim[k].cooldown_until_ns > v->now_mono)
+				return i;
+			if (p->dim[k].blocks_head && p->queue_depth > 0 && blocked < 0)
+				blocked = i;
+		}
+	}
+	return blocked >= 0 ? blocked : 0;
+}
+
 static void pool_oneline(const ui_view *v, const am_snap_pool *p, struct line *l)
 {
 	char t[40];
 	segf(l, UI_ROLE_TITLE, "%s", p->name);
+	/* Alarms first, so a narrow line still says them. */
+	for (int k = 0; k < p->ndims && k < AM_SNAP_MAX_DIMS; k++)
+		if (p->dim[k].cooldown_until_ns > v->now_mono) {
+			fmt_countdown_ns(t, sizeof t, p->dim[k].cooldown_until_ns - v->now_mono);
+			segf(l, UI_ROLE_ALARM, " cool-down %s", t);
+			break;
+		}
+	if (p->n429)
+		segf(l, UI_ROLE_ALARM, " 429s %lld", (long long)p->n429);
 	for (int k = 0; k < p->ndims && k < AM_SNAP_MAX_DIMS; k++) {
 		const am_snap_dim *d = &p->dim[k];
 		if (!strcmp(d->name, "RPM/s"))
@@ -480,15 +507,9 @@ static void pool_oneline(const ui_view *v, const am_snap_pool *p, struct line *l
 		level_text(d, t, sizeof t, false);
 		segf(l, UI_ROLE_DIM, "  %s ", d->name);
 		seg(l, dim_role(d, v->now_mono), t);
-		if (d->cooldown_until_ns > v->now_mono) {
-			fmt_countdown_ns(t, sizeof t, d->cooldown_until_ns - v->now_mono);
-			segf(l, UI_ROLE_ALARM, " cool-down %s", t);
-		}
 	}
 	segf(l, p->queue_depth ? UI_ROLE_WARN : UI_ROLE_DIM, "  q%d f%d", p->queue_depth,
 	     p->in_flight);
-	if (p->n429)
-		segf(l, UI_ROLE_ALARM, " 429s %lld", (long long)p->n429);
 }
 
 static void limits_full(ui_view *v, ui_rect in)
@@ -499,7 +520,8 @@ static void limits_full(ui_view *v, ui_rect in)
 		put(v, y, in.x, in.w, UI_ROLE_DIM, "no rate-limit pools yet");
 		return;
 	}
-	const am_snap_pool *p = &s->pool[0];
+	int focus = focus_pool(v);
+	const am_snap_pool *p = &s->pool[focus];
 	const int name_w = 6, num_w = 13, stat_w = 20;
 	int bar_w = in.w - name_w - num_w - stat_w - 2;
 	for (int k = 0; k < p->ndims && k < AM_SNAP_MAX_DIMS && y < end; k++, y++) {
@@ -522,10 +544,12 @@ static void limits_full(ui_view *v, ui_rect in)
 		pool_summary(v, p, &l, false);
 		paint_line(v, y++, in.x, in.w, &l);
 	}
-	for (int i = 1; i < s->npools && y < end; i++, y++) {
+	for (int i = 0; i < s->npools && y < end; i++) {
+		if (i == focus)
+			continue;
 		struct line l = {0};
 		pool_oneline(v, &s->pool[i], &l);
-		paint_line(v, y, in.x, in.w, &l);
+		paint_line(v, y++, in.x, in.w, &l);
 	}
 }
 
@@ -536,7 +560,8 @@ static void limits_compact(ui_view *v, ui_rect in)
 		put(v, in.y, in.x, in.w, UI_ROLE_DIM, "rate limits: no pools yet");
 		return;
 	}
-	const am_snap_pool *p = &s->pool[0];
+	int focus = focus_pool(v);
+	const am_snap_pool *p = &s->pool[focus];
 	struct line l = {0};
 	char t[40];
 	int ndims = 0, fixed = 0;
@@ -573,7 +598,9 @@ static void limits_compact(ui_view *v, ui_rect in)
 	struct line m = {0};
 	segf(&m, UI_ROLE_DIM, "%s: ", p->name);
 	pool_summary(v, p, &m, true);
-	for (int i = 1; i < s->npools; i++) {
+	for (int i = 0; i < s->npools; i++) {
+		if (i == focus)
+			continue;
 		seg(&m, UI_ROLE_NORMAL, "   ");
 		pool_oneline(v, &s->pool[i], &m);
 	}
@@ -585,7 +612,7 @@ static void paint_limits(ui_view *v, ui_rect r)
 	struct line t = {0};
 	seg(&t, UI_ROLE_TITLE, "Rate limits");
 	if (v->snap->npools > 0)
-		segf(&t, UI_ROLE_DIM, "%s%s pool", G(v)->dot, v->snap->pool[0].name);
+		segf(&t, UI_ROLE_DIM, "%s%s pool", G(v)->dot, v->snap->pool[focus_pool(v)].name);
 	ui_rect in = frame(v, r, &t);
 	if (v->lay->mode == UI_LAYOUT_FULL)
 		limits_full(v, in);
