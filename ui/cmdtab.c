@@ -271,9 +271,13 @@ void ui_help_lines(ui_help_cb cb, void *ctx)
 		snprintf(line, sizeof line, "  %-22s %s", keys, key_info[i].help);
 		cb(ctx, line, false);
 	}
-	cb(ctx, "  Up/Down                history    Ctrl-U/Ctrl-W  delete line/word", false);
 	cb(ctx, "", false);
-	cb(ctx, "Press any key to close this help.", false);
+	cb(ctx, "Editing the input line", true);
+#define UI_EDIT_HELP(keys, help)                                 \
+	snprintf(line, sizeof line, "  %-22s %s", keys, help); \
+	cb(ctx, line, false);
+	UI_EDIT_KEYS(UI_EDIT_HELP)
+#undef UI_EDIT_HELP
 }
 
 /* Markdown table cells: a '|' ends the cell even inside a code span. */
@@ -304,6 +308,10 @@ void ui_keys_markdown(FILE *out)
 		fprintf(out, "| %s | %s | %s |\n", key[0] ? key : "-", alt[0] ? alt : "-",
 		        key_info[i].help);
 	}
+	fprintf(out, "\n| Input line | What it does |\n|---|---|\n");
+#define UI_EDIT_MD(keys, help) fprintf(out, "| %s | %s |\n", keys, help);
+	UI_EDIT_KEYS(UI_EDIT_MD)
+#undef UI_EDIT_MD
 }
 
 int64_t ui_step_down(int64_t v)

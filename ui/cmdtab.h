@@ -65,6 +65,18 @@ typedef enum ui_cmd_id {
 	X(SCROLL_UP, UI_KEY_PGUP, UI_KEY_NONE, "", "scroll the console back")                    \
 	X(SCROLL_DOWN, UI_KEY_PGDN, UI_KEY_NONE, "", "scroll the console forward")
 
+/* Editing keys of the input line, for the help screen and README (the key
+ * handling itself is in ui.c's edit map): X(keys, help). */
+#define UI_EDIT_KEYS(X)                                                         \
+	X("Left/Right, Home/End", "move on the input line (Ctrl-A, Ctrl-E too)") \
+	X("Up/Down", "walk back and forth through what you typed before")       \
+	X("Backspace, Delete", "delete a character")                            \
+	X("Ctrl-U, Ctrl-K", "delete to the start, or to the end, of the line")  \
+	X("Ctrl-W", "delete the word before the cursor")                        \
+	X("Enter", "send the prompt or run the command")                        \
+	X("Esc", "back to the bottom of the console")                           \
+	X("Ctrl-L", "paint the whole screen again")
+
 typedef enum ui_act {
 	UI_ACT_NONE,
 #define UI_ACT_ENUM(act, key, alt, hint, help) UI_ACT_##act,
