@@ -3,11 +3,11 @@
  * multi-turn conversation, events growing the transcript, the line editor,
  * and the command table that the help screen and README come from. */
 #include <check.h>
-#include <locale.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "check_run.h"
 #include "cmdtab.h"
 #include "console.h"
 #include "control.h"
@@ -529,13 +529,8 @@ static Suite *suite(void)
 
 int main(void)
 {
-	if (!setlocale(LC_CTYPE, "C.UTF-8") && !setlocale(LC_CTYPE, "en_US.UTF-8")) {
-		fprintf(stderr, "no UTF-8 locale available\n");
-		return 1;
-	}
-	SRunner *sr = srunner_create(suite());
-	srunner_run_all(sr, CK_NORMAL);
-	int failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+	/* wcwidth needs an UTF-8 LC_CTYPE, as the UI sets at start. */
+	if (!check_utf8_locale())
+		return EXIT_FAILURE;
+	return check_run(suite());
 }

@@ -10,6 +10,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "check_run.h"
 #include "demo_engine.h"
 #include "money.h"
 
@@ -156,9 +157,5 @@ int main(void)
 	tcase_add_test(t, answer_and_accounting);
 	tcase_add_test(t, commands_and_failures);
 	suite_add_tcase(s, t);
-	SRunner *sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	int failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+	return check_run(s);
 }

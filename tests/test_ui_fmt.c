@@ -2,12 +2,12 @@
  * durations, token counts, percentages, sanitising of untrusted text,
  * wrapping, and the layout at every size from 20×5 to 300×100. */
 #include <check.h>
-#include <locale.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
+#include "check_run.h"
 #include "fmt.h"
 #include "layout.h"
 #include "money.h"
@@ -493,13 +493,7 @@ static Suite *suite(void)
 int main(void)
 {
 	/* wcwidth needs an UTF-8 LC_CTYPE, as the UI sets at start. */
-	if (!setlocale(LC_CTYPE, "C.UTF-8") && !setlocale(LC_CTYPE, "en_US.UTF-8")) {
-		fprintf(stderr, "no UTF-8 locale available\n");
-		return 1;
-	}
-	SRunner *sr = srunner_create(suite());
-	srunner_run_all(sr, CK_NORMAL);
-	int failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+	if (!check_utf8_locale())
+		return EXIT_FAILURE;
+	return check_run(suite());
 }

@@ -941,38 +941,15 @@ void ui_paint_panel(ui_view *v, ui_panel p)
 	ui_rect r = v->lay->r[p];
 	if (!ui_layout_has(v->lay, p))
 		return;
+	static void (*const painters[UI_P_COUNT])(ui_view *, ui_rect) = {
+		[UI_P_HEADER] = paint_header, [UI_P_BUDGET] = paint_budget,
+		[UI_P_LIMITS] = paint_limits, [UI_P_MODELS] = paint_models,
+		[UI_P_CACHE] = paint_cache,   [UI_P_CONSOLE] = paint_console,
+		[UI_P_INPUT] = paint_input,   [UI_P_HINTS] = paint_hints,
+		[UI_P_TOOSMALL] = paint_toosmall,
+	};
 	clear_rect(v, r);
-	switch (p) {
-	case UI_P_HEADER:
-		paint_header(v, r);
-		break;
-	case UI_P_BUDGET:
-		paint_budget(v, r);
-		break;
-	case UI_P_LIMITS:
-		paint_limits(v, r);
-		break;
-	case UI_P_MODELS:
-		paint_models(v, r);
-		break;
-	case UI_P_CACHE:
-		paint_cache(v, r);
-		break;
-	case UI_P_CONSOLE:
-		paint_console(v, r);
-		break;
-	case UI_P_INPUT:
-		paint_input(v, r);
-		break;
-	case UI_P_HINTS:
-		paint_hints(v, r);
-		break;
-	case UI_P_TOOSMALL:
-		paint_toosmall(v, r);
-		break;
-	case UI_P_COUNT:
-		break;
-	}
+	painters[p](v, r);
 }
 
 /* ---- help --------------------------------------------------------------------------- */
