@@ -572,6 +572,14 @@ static void limits_compact(ui_view *v, ui_rect in)
 		fixed += (int)strlen(p->dim[k].name) + 2 + (int)strlen(t) + 2;
 		ndims++;
 	}
+	/* A cool-down leads the line so a narrow screen still shows it. */
+	for (int k = 0; k < p->ndims && k < AM_SNAP_MAX_DIMS; k++)
+		if (p->dim[k].cooldown_until_ns > v->now_mono) {
+			fmt_countdown_ns(t, sizeof t, p->dim[k].cooldown_until_ns - v->now_mono);
+			segf(&l, UI_ROLE_ALARM, "cool-down %s", t);
+			fixed += line_width(&l);
+			break;
+		}
 	int bar_w = ndims ? (in.w - fixed - 2) / ndims : 0;
 	if (bar_w > 14)
 		bar_w = 14;
@@ -587,10 +595,6 @@ static void limits_compact(ui_view *v, ui_rect in)
 		bar_segs(v, &l, bar_w, d->level, d->capacity > 0 ? d->capacity : d->limit, role);
 		level_text(d, t, sizeof t, false);
 		segf(&l, role == UI_ROLE_CALM ? UI_ROLE_NORMAL : role, " %s", t);
-		if (d->cooldown_until_ns > v->now_mono) {
-			fmt_countdown_ns(t, sizeof t, d->cooldown_until_ns - v->now_mono);
-			segf(&l, UI_ROLE_ALARM, " cool-down %s", t);
-		}
 	}
 	paint_line(v, in.y, in.x, in.w, &l);
 	if (in.h < 2)
@@ -831,7 +835,8 @@ static void con_line(void *ctx, int row, const ui_tx_line *tl)
 	}
 	int used = put(v, y, x, w, r, text);
 	if (tl->cursor)
-		put(v, y, x + used + (used ? 1 : 0), 1, UI_ROLE_ACCENT, g->cursor);
+		put(v, y, x + used + (used && tl->kind == UI_TX_META ? 1 : 0), 1, UI_ROLE_ACCENT,
+		    g->cursor);
 }
 
 static void paint_console(ui_view *v, ui_rect r)
@@ -905,6 +910,9 @@ static void hint_line(char *hints, bool tight, struct line *l)
 		char *pm = strstr(label, " -/+");
 		if (tight && pm)
 			*pm = '\0';
+		char *fk = strstr(key, "/F"); /* "F2/F3" -> "F2/3" */
+		if (tight && fk)
+			memmove(fk + 1, fk + 2, strlen(fk + 2) + 1);
 		seg(l, UI_ROLE_KEY, key);
 		segf(l, UI_ROLE_NORMAL, tight ? " %s " : " %s  ", label);
 		p = *end ? end + 2 : end;
