@@ -1023,8 +1023,6 @@ static void apply_command(am_worker *w, const am_command *c, int64_t now)
 		else
 			snprintf(key, sizeof key, "limits.%s", name);
 		snprintf(val, sizeof val, "%" PRId64, c->value);
-		notice(w, "%s set to %" PRId64 "/min%s%s", name, c->value, pool >= 0 ? " for " : "",
-		       pool >= 0 ? c->pool : "");
 		break;
 	}
 	case AM_CMD_SET_BUDGET_DAY:
@@ -1042,10 +1040,6 @@ static void apply_command(am_worker *w, const am_command *c, int64_t now)
 		w->budget_changed = true;
 		snprintf(key, sizeof key, "budget.%s", day ? "daily_usd" : "monthly_usd");
 		am_money_format(c->value, val, sizeof val);
-		char disp[48];
-		am_money_format_display(c->value, 2, disp, sizeof disp);
-		notice(w, "%s budget set to %s", day ? "daily" : "monthly",
-		       c->value ? disp : "none");
 		break;
 	}
 	case AM_CMD_SET_ALERT_PCT: {
@@ -1058,14 +1052,12 @@ static void apply_command(am_worker *w, const am_command *c, int64_t now)
 		w->bcfg.alert_pct[0] = pct;
 		snprintf(key, sizeof key, "budget.alert_pct");
 		snprintf(val, sizeof val, "%d", pct);
-		notice(w, "budget alert at %d%%", pct);
 		break;
 	}
 	case AM_CMD_SET_MODEL:
 		snprintf(w->model_mode, sizeof w->model_mode, "%s", c->text[0] ? c->text : "auto");
 		snprintf(key, sizeof key, "selector.model");
 		snprintf(val, sizeof val, "%s", w->model_mode);
-		notice(w, "model: %s", w->model_mode);
 		break;
 	case AM_CMD_CACHE_ON:
 	case AM_CMD_CACHE_OFF:
@@ -1073,22 +1065,17 @@ static void apply_command(am_worker *w, const am_command *c, int64_t now)
 			am_cache_set_enabled(w->cache, c->kind == AM_CMD_CACHE_ON);
 		snprintf(key, sizeof key, "cache.enabled");
 		snprintf(val, sizeof val, "%s", c->kind == AM_CMD_CACHE_ON ? "true" : "false");
-		notice(w, "cache %s", c->kind == AM_CMD_CACHE_ON ? "on" : "off");
 		break;
 	case AM_CMD_CACHE_CLEAR:
 		if (w->cache && am_cache_clear(w->cache, &err))
 			notice(w, "cache: %s", err.msg);
-		else
-			notice(w, "cache cleared");
 		break;
 	case AM_CMD_PAUSE:
 		w->paused = true;
-		notice(w, "paused: no new calls start (calls in flight finish)");
 		break;
 	case AM_CMD_RESUME:
 		w->paused = false;
 		w->budget_changed = true;
-		notice(w, "resumed");
 		break;
 	case AM_CMD_CANCEL_JOB:
 		cancel_job(w, c->value, now);
