@@ -197,6 +197,37 @@ int am_queue_load_unfinished(sqlite3 *db, int64_t limit, am_job **out, int *n, a
 	return 0;
 }
 
+int am_queue_unfinished_ids(sqlite3 *db, int64_t limit, int64_t **ids, int *n, am_err *err)
+{
+	sqlite3_stmt *st;
+	*ids = NULL;
+	*n = 0;
+	if (sqlite3_prepare_v2(db,
+	                       "SELECT id FROM jobs WHERE state IN "
+	                       "('queued','waiting_limit','in_flight','blocked_budget') "
+	                       "ORDER BY id LIMIT ?",
+	                       -1, &st, NULL) != SQLITE_OK)
+		return db_fail(db, err, "ids");
+	sqlite3_bind_int64(st, 1, limit > 0 ? limit : INT64_MAX);
+	int cap = 0, rc;
+	int64_t *v = NULL;
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		if (*n == cap) {
+			cap = cap ? cap * 2 : 256;
+			v = am_xrealloc(v, (size_t)cap * sizeof *v);
+		}
+		v[(*n)++] = sqlite3_column_int64(st, 0);
+	}
+	sqlite3_finalize(st);
+	if (rc != SQLITE_DONE) {
+		free(v);
+		*n = 0;
+		return db_fail(db, err, "ids");
+	}
+	*ids = v;
+	return 0;
+}
+
 void am_queue_free_list(am_job *jobs, int n)
 {
 	for (int i = 0; i < n; i++)

@@ -68,6 +68,11 @@ int am_queue_recover(sqlite3 *db, int64_t now_ns, int *requeued, am_err *err);
 int am_queue_load_unfinished(sqlite3 *db, int64_t limit, am_job **out, int *n, am_err *err);
 void am_queue_free_list(am_job *jobs, int n);
 
+/* The ids of the unfinished jobs, in id order, at most `limit` (0 = all):
+ * a cheap look for jobs that another connection added or put back to
+ * queued. The caller frees *ids. */
+int am_queue_unfinished_ids(sqlite3 *db, int64_t limit, int64_t **ids, int *n, am_err *err);
+
 /* Sets the state and the optional fields (NULL leaves a field unchanged). */
 int am_queue_update(sqlite3 *db, int64_t id, am_job_state state, const char *model,
                     const char *reason, const char *error, const char *result, int attempts,

@@ -136,6 +136,8 @@ struct am_worker {
 	am_evq *evq;
 	pthread_t thread;
 	int grace_ms;
+	bool quiet;                 /* see am_worker_quiet */
+	bool quiet_paused;
 
 	/* ---- worker thread only ---- */
 	am_worker_opts opts;
@@ -164,7 +166,6 @@ struct am_worker {
 	bool stream_default;
 	wjob *all;
 	jlist pending, retry_list, blocked, limit, flight;
-	int64_t max_loaded_id;      /* jobs with ids above this are not loaded yet */
 	bool need_db_scan;
 	char today[11];
 	int nmodels;
@@ -239,6 +240,10 @@ static void jl_remove(jlist *l, wjob *j)
 /* Inserts j before the first job with a larger id (FIFO by age). */
 static void jl_insert_by_id(jlist *l, wjob *j)
 {
+	if (!l->tail || l->tail->id < j->id) {
+		jl_push(l, j); /* the usual case, and O(1): loading jobs in id order */
+		return;
+	}
 	wjob **pp = &l->head, *prev = NULL;
 	while (*pp && (*pp)->id < j->id) {
 		prev = *pp;
@@ -759,6 +764,16 @@ static void settle_limiter(am_worker *w, wjob *j, const am_prov_result *r, int64
 	am_rl_learn_input(w->rl, j->model, (int64_t)j->wire_len, am_usage_total_input(&r->usage));
 }
 
+/* The cache keeps an answer's text only, so only answers that are all text
+ * can be replayed: a tool call (tool_use) or a paused turn cannot. An answer
+ * cut at max_tokens or at a stop sequence is the whole answer to that
+ * request, whose key includes both. */
+static bool text_answer(const char *stop_reason)
+{
+	return !strcmp(stop_reason, "end_turn") || !strcmp(stop_reason, "max_tokens") ||
+	       !strcmp(stop_reason, "stop_sequence");
+}
+
 static void call_succeeded(am_worker *w, wjob *j, am_prov_result *r, int64_t now)
 {
 	am_err err;
@@ -791,7 +806,7 @@ static void call_succeeded(am_worker *w, wjob *j, am_prov_result *r, int64_t now
 		return;
 	}
 	count_model(w, model, &r->usage, known, cost);
-	if (j->cacheable && w->cache && !strcmp(r->stop_reason, "end_turn")) {
+	if (j->cacheable && w->cache && text_answer(r->stop_reason)) {
 		am_cache_answer a;
 		memset(&a, 0, sizeof a);
 		snprintf(a.model, sizeof a.model, "%s", model);
@@ -902,51 +917,83 @@ static void on_call_done(void *ctx, am_prov_result *r)
 }
 
 /* ------------------------------------------------------------------------ */
-/* the loop                                                                   */
+/* jobs from the database                                                     */
 
-/* Loads jobs added to the database by another connection (batch). */
+static int cmp_id(const void *a, const void *b)
+{
+	int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+	return (x > y) - (x < y);
+}
+
+/* Takes one unfinished job from the database into memory, as pending. */
+static void load_job(am_worker *w, const am_job *job)
+{
+	json_error_t je;
+	json_t *body = json_loads(job->request, 0, &je);
+	if (!json_is_object(body)) {
+		json_decref(body);
+		am_queue_update(w->db, job->id, AM_JOB_FAILED, NULL, NULL,
+		                "stored request is not valid JSON", NULL, job->attempts, now_wall(w),
+		                NULL);
+		return;
+	}
+	wjob *j = am_xcalloc(1, sizeof *j);
+	j->w = w;
+	j->handle = atomic_fetch_add(&w->next_handle, 1);
+	j->id = job->id;
+	j->body = body;
+	j->model_req = job->model_requested ? am_xstrdup(job->model_requested) : NULL;
+	j->attempts = job->attempts;
+	j->source = "batch";
+	j->stream = json_is_true(json_object_get(body, "stream"));
+	j->no_cache = json_is_true(json_object_get(body, "x-no-cache"));
+	json_object_del(j->body, "x-no-cache");
+	j->t_submit = now_mono(w);
+	j->all_next = w->all;
+	w->all = j;
+	atomic_fetch_add(&w->unfinished, 1);
+	jl_insert_by_id(&w->pending, j);
+}
+
+/* Loads the unfinished jobs of the database that are not in memory: jobs
+ * another connection added (batch), and jobs it put back to queued (a
+ * re-run retries what failed), whatever their ids. */
 static void scan_db(am_worker *w)
 {
-	am_job *jobs = NULL;
+	int64_t *ids = NULL;
 	int n = 0;
 	am_err err;
-	if (am_queue_load_unfinished(w->db, w->queue_capacity, &jobs, &n, &err)) {
+	if (am_queue_unfinished_ids(w->db, w->queue_capacity, &ids, &n, &err)) {
 		notice(w, "%s", err.msg);
 		return;
 	}
+	size_t nmem = 0, cap = 64;
+	int64_t *mem = am_xmalloc(cap * sizeof *mem);
+	for (const wjob *j = w->all; j; j = j->all_next) {
+		if (nmem == cap)
+			mem = am_xrealloc(mem, (cap *= 2) * sizeof *mem);
+		mem[nmem++] = j->id;
+	}
+	qsort(mem, nmem, sizeof *mem, cmp_id);
 	for (int i = 0; i < n; i++) {
-		if (jobs[i].id <= w->max_loaded_id)
+		if (bsearch(&ids[i], mem, nmem, sizeof *mem, cmp_id))
 			continue;
-		w->max_loaded_id = jobs[i].id;
-		json_error_t je;
-		json_t *body = json_loads(jobs[i].request, 0, &je);
-		if (!json_is_object(body)) {
-			json_decref(body);
-			am_queue_update(w->db, jobs[i].id, AM_JOB_FAILED, NULL, NULL,
-			                "stored request is not valid JSON", NULL, jobs[i].attempts,
-			                now_wall(w), NULL);
+		am_job job;
+		if (am_queue_get(w->db, ids[i], &job, &err)) {
+			notice(w, "%s", err.msg);
 			continue;
 		}
-		wjob *j = am_xcalloc(1, sizeof *j);
-		j->w = w;
-		j->handle = atomic_fetch_add(&w->next_handle, 1);
-		j->id = jobs[i].id;
-		j->body = body;
-		j->model_req = jobs[i].model_requested ? am_xstrdup(jobs[i].model_requested) : NULL;
-		j->attempts = jobs[i].attempts;
-		j->source = "batch";
-		j->stream = json_is_true(json_object_get(body, "stream"));
-		j->no_cache = json_is_true(json_object_get(body, "x-no-cache"));
-		json_object_del(j->body, "x-no-cache");
-		j->t_submit = now_mono(w);
-		j->all_next = w->all;
-		w->all = j;
-		atomic_fetch_add(&w->unfinished, 1);
-		jl_push(&w->pending, j);
+		if (!am_job_state_final(job.state))
+			load_job(w, &job);
+		am_job_clear(&job);
 	}
-	am_queue_free_list(jobs, n);
+	free(mem);
+	free(ids);
 	w->dirty = true;
 }
+
+/* ------------------------------------------------------------------------ */
+/* the loop                                                                   */
 
 static jlist *list_of(am_worker *w, wjob *j)
 {
@@ -1128,8 +1175,6 @@ static void take_inbox(am_worker *w, int64_t now)
 				j->t_submit = now;
 				j->all_next = w->all;
 				w->all = j;
-				if (id > w->max_loaded_id)
-					w->max_loaded_id = id;
 				jl_push(&w->pending, j);
 			}
 			free(req);
@@ -1210,6 +1255,19 @@ static bool idle(am_worker *w)
 	pthread_mutex_unlock(&w->mu);
 	return !inbox && !w->pending.n && !w->retry_list.n && !w->limit.n && !w->flight.n &&
 	       !atomic_load(&w->poked);
+}
+
+/* Quiet: nothing this worker could do before someone submits, commands or
+ * pokes. Paused, only the calls in flight can still move; otherwise blocked
+ * jobs must have been tried again since the last settle or limit change. */
+static void update_quiet(am_worker *w)
+{
+	pthread_mutex_lock(&w->mu);
+	w->quiet = !w->inbox_n && !atomic_load(&w->poked) && !w->flight.n &&
+	           (w->paused || (!w->pending.n && !w->retry_list.n && !w->limit.n &&
+	                          !w->budget_changed));
+	w->quiet_paused = w->paused;
+	pthread_mutex_unlock(&w->mu);
 }
 
 static void loop_pass(am_worker *w)
@@ -1295,6 +1353,7 @@ static void loop_pass(am_worker *w)
 		wait_ms = MAX_TICK_MS;
 	am_client_run(w->client, (int)wait_ms, NULL);
 	publish(w, now_mono(w), false);
+	update_quiet(w);
 }
 
 /* ------------------------------------------------------------------------ */
@@ -1513,7 +1572,6 @@ static int worker_init(am_worker *w, am_err *err)
 	w->client = client;
 	pthread_mutex_unlock(&w->mu);
 
-	w->max_loaded_id = 0;
 	scan_db(w);
 	am_config_wipe(&cfg);
 	return 0;
@@ -1573,6 +1631,10 @@ static void *worker_main(void *arg)
 		if (w->opts.stop_when_idle && idle(w) && !w->dirty)
 			break;
 	}
+	/* What observers sent before stopping still counts: a cancel must reach
+	 * the database (or the job would run at the next start), and a prompt
+	 * accepted by submit is persisted as queued, for the next start. */
+	take_inbox(w, now_mono(w));
 	/* Grace: let calls in flight finish, start nothing new. */
 	if (atomic_load(&w->stop) && w->grace_ms > 0) {
 		w->paused = true;
@@ -1629,6 +1691,7 @@ static int inbox_put(am_worker *w, inbox_item *it, am_err *err)
 		w->inbox = it;
 	w->inbox_tail = it;
 	w->inbox_n++;
+	w->quiet = false;
 	if (w->client)
 		am_client_wakeup(w->client);
 	pthread_mutex_unlock(&w->mu);
@@ -1788,8 +1851,22 @@ static void wake_worker(am_worker *w)
 
 void am_worker_poke(am_worker *w)
 {
+	pthread_mutex_lock(&w->mu);
 	atomic_store(&w->poked, true);
-	wake_worker(w);
+	w->quiet = false;
+	if (w->client)
+		am_client_wakeup(w->client);
+	pthread_mutex_unlock(&w->mu);
+}
+
+bool am_worker_quiet(am_worker *w, bool *paused)
+{
+	pthread_mutex_lock(&w->mu);
+	bool q = w->quiet || atomic_load(&w->finished);
+	if (paused)
+		*paused = w->quiet_paused;
+	pthread_mutex_unlock(&w->mu);
+	return q;
 }
 
 bool am_worker_finished(am_worker *w)

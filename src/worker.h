@@ -56,6 +56,16 @@ am_engine_ops am_worker_ops(am_worker *w);
  * connection. Thread-safe. */
 void am_worker_poke(am_worker *w);
 
+/* True when the worker has nothing it can do until the next submit, command
+ * or poke: no job pending, retrying, waiting for a limit or in flight, and
+ * jobs blocked by the budget were tried again after the last change that
+ * could let them through. While paused (after an authentication or billing
+ * error, or a pause command) it is quiet once no call is in flight; *paused
+ * (may be NULL) tells which. A caller that sees it quiet and then reads the
+ * database sees the settled outcome of everything it handed over. True once
+ * the loop has ended. Thread-safe. */
+bool am_worker_quiet(am_worker *w, bool *paused);
+
 /* True once the loop has ended (stop_when_idle and nothing left, or a fatal
  * database error). */
 bool am_worker_finished(am_worker *w);

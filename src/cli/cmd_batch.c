@@ -155,6 +155,7 @@ static int write_results(sqlite3 *db, line_job *lines, int64_t n, FILE *out, am_
 				r.error = "job not found";
 			} else {
 				const char *state = (const char *)sqlite3_column_text(st, 0);
+				am_job_state js;
 				r.status = !strcmp(state, "done") ? AM_BATCH_OK
 				           : !strcmp(state, "blocked_budget") ? AM_BATCH_BLOCKED
 				                                              : AM_BATCH_FAILED;
@@ -177,7 +178,10 @@ static int write_results(sqlite3 *db, line_job *lines, int64_t n, FILE *out, am_
 					r.price_known = sqlite3_column_int(st, 10);
 					r.cached = sqlite3_column_int(st, 11);
 				}
-				if (r.status == AM_BATCH_FAILED && !r.error)
+				if (r.status == AM_BATCH_FAILED && !am_job_state_parse(state, &js) &&
+				    !am_job_state_final(js))
+					r.error = "not sent yet: run the same command again to resume";
+				else if (r.status == AM_BATCH_FAILED && !r.error)
 					r.error = state;
 			}
 		}
@@ -272,7 +276,7 @@ int cmd_batch(int argc, char **argv)
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	int64_t last_note = 0;
 	am_engine_ops ops = am_worker_ops(app.worker);
-	bool eof = false;
+	bool eof = false, halted = false;
 	char *pending_line = NULL;
 	size_t pending_len = 0;
 
@@ -364,6 +368,11 @@ int cmd_batch(int argc, char **argv)
 			}
 		am_snapshot snap;
 		ops.snapshot(ops.ctx, &snap);
+		/* Quiet first, counts second: once the worker is quiet nothing
+		 * changes the jobs but us, so the counts are its final word (a
+		 * settle may still let blocked jobs through until it is quiet). */
+		bool paused = false;
+		bool quiet = am_worker_quiet(app.worker, &paused);
 		struct counts cnt;
 		count_jobs(db, lo_id, hi_id, &cnt);
 		cnt.failed += bad;
@@ -373,7 +382,17 @@ int cmd_batch(int argc, char **argv)
 			progress(tty, nlines, &cnt, snap.in_flight, el, false);
 			last_note = (int64_t)el;
 		}
-		if (eof && !pending_line && cnt.unfinished == 0)
+		if (quiet && paused) {
+			/* An authentication or billing error stopped every call: the
+			 * rest would fail the same way, so they stay queued. */
+			progress(tty, nlines, &cnt, 0, el, true);
+			fprintf(stderr, "aimeter batch: stopped: the calls cannot go through (see "
+			                "above); unsent jobs stay queued - fix it and run the same "
+			                "command again to resume\n");
+			halted = true;
+			break;
+		}
+		if (eof && !pending_line && quiet && cnt.unfinished == 0)
 			break;
 		if (am_worker_finished(app.worker)) {
 			fprintf(stderr, "aimeter batch: the worker stopped\n");
@@ -385,7 +404,7 @@ int cmd_batch(int argc, char **argv)
 		fclose(in);
 
 	bool stopped = atomic_load(&interrupted);
-	am_worker_stop(app.worker, stopped ? 0 : 1000);
+	am_worker_stop(app.worker, stopped || halted ? 0 : 1000);
 	app.worker = NULL;
 	struct counts cnt;
 	count_jobs(db, lo_id, hi_id, &cnt);
@@ -401,7 +420,7 @@ int cmd_batch(int argc, char **argv)
 		fprintf(stderr, "aimeter batch: %s\n", err.msg);
 		rc = 1;
 	} else {
-		rc = cnt.blocked ? 3 : cnt.failed ? 1 : 0;
+		rc = halted || cnt.unfinished ? 1 : cnt.blocked ? 3 : cnt.failed ? 1 : 0;
 	}
 	if (out && fclose(out) != 0 && rc == 0) {
 		fprintf(stderr, "aimeter batch: cannot write %s: %s\n", out_path, strerror(errno));
