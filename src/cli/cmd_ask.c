@@ -168,6 +168,17 @@ int cmd_ask(int argc, char **argv)
 					fputs(ev->text, stdout);
 					fflush(stdout);
 				}
+			} else if (ev->job_id == job && ev->kind == AM_EV_STARTED && tlen > 0) {
+				/* A retry after a stream broke off: the answer starts over.
+				 * What was printed cannot be taken back, so say so and
+				 * start on a new line; the text kept (--json) restarts. */
+				if (!json) {
+					putchar('\n');
+					fflush(stdout);
+				}
+				fprintf(stderr, "aimeter ask: the answer broke off; it starts again\n");
+				tlen = 0;
+				text[0] = '\0';
 			} else if (ev->job_id == job && ev->kind == AM_EV_DONE && rc < 0) {
 				if (json) {
 					json_t *o = result_json(ev, text);
