@@ -605,6 +605,7 @@ int am_client_run(am_client *c, int timeout_ms, am_err *err)
 {
 	reap_cancelled(c);
 	admit(c);
+	int64_t finished = c->stats.transfers;
 	if (perform(c, err) != 0)
 		return -1;
 	/* Callbacks may have queued more: start them before waiting. */
@@ -612,6 +613,10 @@ int am_client_run(am_client *c, int timeout_ms, am_err *err)
 		admit(c);
 		timeout_ms = 0;
 	}
+	/* A transfer that finished already gives the caller work: do not wait
+	 * for more before returning to it. */
+	if (c->stats.transfers != finished)
+		timeout_ms = 0;
 	CURLMcode mc = curl_multi_poll(c->multi, NULL, 0, timeout_ms < 0 ? 0 : timeout_ms, NULL);
 	if (mc != CURLM_OK)
 		return am_err_set(err, "libcurl: %s", curl_multi_strerror(mc));

@@ -36,6 +36,65 @@ void am_job_clear(am_job *j)
 	memset(j, 0, sizeof *j);
 }
 
+/* The statements of the hot paths, kept prepared by an am_queue_stmts (the
+ * worker adds and updates jobs thousands of times a second; parsing the SQL
+ * each time was a fifth of its work). Without one they are prepared per
+ * call, as the other statements here always are. */
+enum { Q_LOOKUP, Q_INSERT, Q_UPDATE, Q_N };
+
+static const char *const q_sql[Q_N] = {
+	[Q_LOOKUP] = "SELECT id, state FROM jobs WHERE batch_key = ?",
+	[Q_INSERT] = "INSERT INTO jobs(batch_key, state, request, model_requested, "
+	             "attempts, created_ns, updated_ns) VALUES(?, 'queued', ?, ?, 0, ?, ?)",
+	[Q_UPDATE] = "UPDATE jobs SET state=?, model=coalesce(?, model), "
+	             "reason=coalesce(?, reason), error=coalesce(?, error), "
+	             "result=coalesce(?, result), attempts=?, updated_ns=? WHERE id=?",
+};
+
+struct am_queue_stmts {
+	sqlite3 *db;
+	sqlite3_stmt *st[Q_N];
+};
+
+am_queue_stmts *am_queue_stmts_new(sqlite3 *db)
+{
+	am_queue_stmts *qs = am_xcalloc(1, sizeof *qs);
+	qs->db = db;
+	return qs;
+}
+
+void am_queue_stmts_free(am_queue_stmts *qs)
+{
+	if (!qs)
+		return;
+	for (int i = 0; i < Q_N; i++)
+		sqlite3_finalize(qs->st[i]);
+	free(qs);
+}
+
+static sqlite3_stmt *get_stmt(sqlite3 *db, am_queue_stmts *qs, int which)
+{
+	if (qs && qs->st[which])
+		return qs->st[which];
+	sqlite3_stmt *st = NULL;
+	if (sqlite3_prepare_v3(db, q_sql[which], -1, qs ? SQLITE_PREPARE_PERSISTENT : 0, &st,
+	                       NULL) != SQLITE_OK)
+		return NULL;
+	if (qs)
+		qs->st[which] = st;
+	return st;
+}
+
+static void put_stmt(am_queue_stmts *qs, sqlite3_stmt *st)
+{
+	if (qs) {
+		sqlite3_reset(st);
+		sqlite3_clear_bindings(st);
+	} else {
+		sqlite3_finalize(st);
+	}
+}
+
 static int db_fail(sqlite3 *db, am_err *err, const char *what)
 {
 	return am_err_set(err, "job queue: %s: %s", what, sqlite3_errmsg(db));
@@ -64,14 +123,13 @@ static int64_t count_unfinished(sqlite3 *db, am_err *err)
 	return n;
 }
 
-int am_queue_add(sqlite3 *db, const char *batch_key, const char *request_json,
-                 const char *model_requested, int64_t capacity, int64_t now_ns, int64_t *id,
-                 am_job_state *state, am_err *err)
+static int add(sqlite3 *db, am_queue_stmts *qs, const char *batch_key, const char *request_json,
+               const char *model_requested, int64_t capacity, int64_t now_ns, int64_t *id,
+               am_job_state *state, am_err *err)
 {
 	sqlite3_stmt *st = NULL;
 	if (batch_key) {
-		if (sqlite3_prepare_v2(db, "SELECT id, state FROM jobs WHERE batch_key = ?", -1, &st,
-		                       NULL) != SQLITE_OK)
+		if (!(st = get_stmt(db, qs, Q_LOOKUP)))
 			return db_fail(db, err, "look-up");
 		sqlite3_bind_text(st, 1, batch_key, -1, SQLITE_STATIC);
 		int rc = sqlite3_step(st);
@@ -81,23 +139,23 @@ int am_queue_add(sqlite3 *db, const char *batch_key, const char *request_json,
 			am_job_state_parse((const char *)sqlite3_column_text(st, 1), &s);
 			if (state)
 				*state = s;
-			sqlite3_finalize(st);
+			put_stmt(qs, st);
 			return 1;
 		}
-		sqlite3_finalize(st);
+		put_stmt(qs, st);
 		if (rc != SQLITE_DONE)
 			return db_fail(db, err, "look-up");
 	}
-	int64_t n = count_unfinished(db, err);
-	if (n < 0)
-		return -1;
-	if (capacity > 0 && n >= capacity)
-		return am_err_set(err, "queue is full (%lld unfinished jobs; capacity %lld)",
-		                  (long long)n, (long long)capacity);
-	if (sqlite3_prepare_v2(db,
-	                       "INSERT INTO jobs(batch_key, state, request, model_requested, "
-	                       "attempts, created_ns, updated_ns) VALUES(?, 'queued', ?, ?, 0, ?, ?)",
-	                       -1, &st, NULL) != SQLITE_OK)
+	if (capacity > 0) {
+		/* Counting walks the unfinished jobs: only when there is a bound. */
+		int64_t n = count_unfinished(db, err);
+		if (n < 0)
+			return -1;
+		if (n >= capacity)
+			return am_err_set(err, "queue is full (%lld unfinished jobs; capacity %lld)",
+			                  (long long)n, (long long)capacity);
+	}
+	if (!(st = get_stmt(db, qs, Q_INSERT)))
 		return db_fail(db, err, "insert");
 	sqlite3_bind_text(st, 1, batch_key, -1, SQLITE_STATIC);
 	sqlite3_bind_text(st, 2, request_json, -1, SQLITE_STATIC);
@@ -105,13 +163,29 @@ int am_queue_add(sqlite3 *db, const char *batch_key, const char *request_json,
 	sqlite3_bind_int64(st, 4, now_ns);
 	sqlite3_bind_int64(st, 5, now_ns);
 	int rc = sqlite3_step(st);
-	sqlite3_finalize(st);
+	put_stmt(qs, st);
 	if (rc != SQLITE_DONE)
 		return db_fail(db, err, "insert");
 	*id = sqlite3_last_insert_rowid(db);
 	if (state)
 		*state = AM_JOB_QUEUED;
 	return 0;
+}
+
+int am_queue_add(sqlite3 *db, const char *batch_key, const char *request_json,
+                 const char *model_requested, int64_t capacity, int64_t now_ns, int64_t *id,
+                 am_job_state *state, am_err *err)
+{
+	return add(db, NULL, batch_key, request_json, model_requested, capacity, now_ns, id, state,
+	           err);
+}
+
+int am_queue_add_s(am_queue_stmts *qs, const char *batch_key, const char *request_json,
+                   const char *model_requested, int64_t capacity, int64_t now_ns, int64_t *id,
+                   am_job_state *state, am_err *err)
+{
+	return add(qs->db, qs, batch_key, request_json, model_requested, capacity, now_ns, id,
+	           state, err);
 }
 
 int am_queue_recover(sqlite3 *db, int64_t now_ns, int *requeued, am_err *err)
@@ -235,16 +309,12 @@ void am_queue_free_list(am_job *jobs, int n)
 	free(jobs);
 }
 
-int am_queue_update(sqlite3 *db, int64_t id, am_job_state state, const char *model,
-                    const char *reason, const char *error, const char *result, int attempts,
-                    int64_t now_ns, am_err *err)
+static int update(sqlite3 *db, am_queue_stmts *qs, int64_t id, am_job_state state,
+                  const char *model, const char *reason, const char *error, const char *result,
+                  int attempts, int64_t now_ns, am_err *err)
 {
-	sqlite3_stmt *st;
-	if (sqlite3_prepare_v2(db,
-	                       "UPDATE jobs SET state=?, model=coalesce(?, model), "
-	                       "reason=coalesce(?, reason), error=coalesce(?, error), "
-	                       "result=coalesce(?, result), attempts=?, updated_ns=? WHERE id=?",
-	                       -1, &st, NULL) != SQLITE_OK)
+	sqlite3_stmt *st = get_stmt(db, qs, Q_UPDATE);
+	if (!st)
 		return db_fail(db, err, "update");
 	sqlite3_bind_text(st, 1, am_job_state_name(state), -1, SQLITE_STATIC);
 	sqlite3_bind_text(st, 2, model, -1, SQLITE_STATIC);
@@ -255,10 +325,24 @@ int am_queue_update(sqlite3 *db, int64_t id, am_job_state state, const char *mod
 	sqlite3_bind_int64(st, 7, now_ns);
 	sqlite3_bind_int64(st, 8, id);
 	int rc = sqlite3_step(st);
-	sqlite3_finalize(st);
+	put_stmt(qs, st);
 	if (rc != SQLITE_DONE)
 		return db_fail(db, err, "update");
 	return 0;
+}
+
+int am_queue_update(sqlite3 *db, int64_t id, am_job_state state, const char *model,
+                    const char *reason, const char *error, const char *result, int attempts,
+                    int64_t now_ns, am_err *err)
+{
+	return update(db, NULL, id, state, model, reason, error, result, attempts, now_ns, err);
+}
+
+int am_queue_update_s(am_queue_stmts *qs, int64_t id, am_job_state state, const char *model,
+                      const char *reason, const char *error, const char *result, int attempts,
+                      int64_t now_ns, am_err *err)
+{
+	return update(qs->db, qs, id, state, model, reason, error, result, attempts, now_ns, err);
 }
 
 int am_queue_get(sqlite3 *db, int64_t id, am_job *out, am_err *err)

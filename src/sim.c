@@ -957,7 +957,7 @@ static enum MHD_Result answer_call(am_sim *s, struct MHD_Connection *conn, struc
 	uint64_t h = am_simtext_mix(s->cfg.seed);
 	h = am_simtext_hash(h, p->answer_model, strlen(p->answer_model));
 	h = am_simtext_mix(h ^ p->prompt.hash);
-	int64_t length = header_int(conn, "x-sim-output-tokens", 0, 0, OUTPUT_MAX);
+	int64_t length = header_int(conn, "x-sim-output-tokens", s->cfg.output_tokens, 0, OUTPUT_MAX);
 	am_simtext_answer_make(h, length, p->max_tokens, p->stops, p->n_stops, &a.text);
 	if (a.text.stop_index >= 0)
 		a.stop_seq = am_xstrdup(p->stops[a.text.stop_index]);
@@ -1243,6 +1243,8 @@ int am_sim_start(am_sim **out, const am_sim_cfg *cfg, am_err *err)
 		s->cfg.latency_ms = 0;
 	if (s->cfg.tokens_per_second < 0)
 		s->cfg.tokens_per_second = 0;
+	if (s->cfg.output_tokens < 0 || s->cfg.output_tokens > OUTPUT_MAX)
+		s->cfg.output_tokens = s->cfg.output_tokens < 0 ? 0 : OUTPUT_MAX;
 	pthread_mutex_init(&s->mu, NULL);
 	pthread_mutex_init(&s->wait_mu, NULL);
 	pthread_condattr_t ca;

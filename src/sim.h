@@ -80,6 +80,10 @@ typedef struct am_sim_cfg {
 	bool retry_after_ms;        /* also send retry-after-ms on bucket 429s (the API sends only retry-after) */
 	const am_clock *clock;      /* NULL = the system clock. Drives the buckets, cache lifetimes,
 	                             * Date and reset headers; latency and pacing always use real time. */
+	/* Addition (pipeline helper): */
+	int64_t output_tokens;      /* every answer's natural length (1..1000000; still cut by
+	                             * max_tokens); 0 = from seed, model and prompt. The request
+	                             * header x-sim-output-tokens overrides it. */
 } am_sim_cfg;
 
 typedef struct am_sim am_sim;

@@ -88,10 +88,12 @@ typedef struct wjob {
 	char *wire;              /* the body as sent */
 	size_t wire_len;
 	uint64_t xfer;           /* client transfer id; 0 = none */
+	bool flight_noted;       /* its in_flight state is written (mark_in_flight) */
 	bool cancelling;         /* cancel_job asked the client to abort it */
 	struct am_worker *w;
 	struct wjob *next;       /* the list it is on */
 	struct wjob *all_next;   /* every live job */
+	struct wjob *all_prev;
 } wjob;
 
 typedef struct jlist {
@@ -150,6 +152,8 @@ struct am_worker {
 	char endpoint[64];
 	am_ledger *ledger;
 	sqlite3 *db;
+	am_queue_stmts *qs;         /* the queue's hot statements on db */
+	sqlite3_stmt *sp[3];        /* SAVEPOINT, RELEASE, ROLLBACK TO a job's record */
 	am_client *client;
 	am_rl *rl;
 	am_budget *budget;
@@ -175,6 +179,10 @@ struct am_worker {
 	int64_t last_snap_mono;
 	bool budget_changed;
 	bool tearing_down;
+	/* The write batch (see "write batches"): a transaction open since the
+	 * first write of the current phase. */
+	bool tx_open;
+	bool db_fatal;              /* a commit failed: the loop ends */
 	/* Per pool and dimension (REQ, ITOK, OTOK): the user set this limit (or
 	 * learn_from_headers is off), so it is a ceiling over what the provider
 	 * reports; otherwise it is only a starting guess that the provider's
@@ -326,13 +334,70 @@ static void remember_result(am_worker *w, int64_t handle, am_job_state st, const
 	pthread_mutex_unlock(&w->mu);
 }
 
+/* ------------------------------------------------------------------------ */
+/* write batches                                                              */
+
+/* Design note. A commit costs far more than the writes it makes durable
+ * (WAL frames for every page touched, a checkpoint now and then), and a job
+ * needs several writes: added, in flight, answered (ledger row + done). So
+ * the worker batches: the first write of a phase opens a transaction and
+ * the phase's end commits it. A phase never waits on I/O: one is the
+ * dispatch (inbox, retries, grants: up to the client's wait), the other is
+ * the reporting of finished calls (after the wait, until am_client_run
+ * returns). Crash safety is unchanged: a job's ledger row and its done
+ * state still land together (one savepoint inside the batch), and a call
+ * is sent only after the batch that added the job is committed; a crash
+ * loses at most the last uncommitted batch, whose jobs recovery re-sends.
+ * Events are not held back for the commit: observers live in this process,
+ * so a crash that loses the batch takes them along, and a DONE is emitted
+ * only after its ledger row is written (in the batch). What a quiet worker
+ * reports (am_worker_quiet) is committed. A failed commit is a fatal
+ * database error: the loop ends rather than run on with state the
+ * database lost. */
+static void tx_write(am_worker *w)
+{
+	if (w->tx_open || w->db_fatal)
+		return;
+	am_err err;
+	if (am_ledger_begin(w->ledger, &err)) {
+		/* Busy past the timeout: the writes go one by one. */
+		notice(w, "%s", err.msg);
+		return;
+	}
+	w->tx_open = true;
+}
+
+static void tx_commit(am_worker *w)
+{
+	am_err err;
+	if (!w->tx_open)
+		return;
+	w->tx_open = false;
+	if (am_ledger_commit(w->ledger, &err)) {
+		w->db_fatal = true;
+		notice(w, "database: %s; stopping (what this pass recorded is lost; unfinished "
+		          "jobs resume at the next start)",
+		       err.msg);
+	}
+}
+
+static void all_add(am_worker *w, wjob *j)
+{
+	j->all_prev = NULL;
+	j->all_next = w->all;
+	if (w->all)
+		w->all->all_prev = j;
+	w->all = j;
+}
+
 static void free_job(am_worker *w, wjob *j)
 {
-	wjob **pp = &w->all;
-	while (*pp && *pp != j)
-		pp = &(*pp)->all_next;
-	if (*pp)
-		*pp = j->all_next;
+	if (j->all_prev)
+		j->all_prev->all_next = j->all_next;
+	else
+		w->all = j->all_next;
+	if (j->all_next)
+		j->all_next->all_prev = j->all_prev;
 	json_decref(j->body);
 	free(j->model_req);
 	free(j->wire);
@@ -352,7 +417,8 @@ static int64_t json_int(const json_t *o, const char *k, int64_t def)
 static void db_update(am_worker *w, wjob *j, am_job_state st, const char *error, const char *result)
 {
 	am_err err;
-	if (am_queue_update(w->db, j->id, st, j->model[0] ? j->model : NULL,
+	tx_write(w);
+	if (am_queue_update_s(w->qs, j->id, st, j->model[0] ? j->model : NULL,
 	                    j->reason[0] ? j->reason : NULL, error, result, j->attempts,
 	                    now_wall(w), &err))
 		notice(w, "database: %s", err.msg);
@@ -465,6 +531,22 @@ static int64_t price_usage(am_worker *w, const char *model, const am_usage *u, b
 	return cost;
 }
 
+enum { SP_BEGIN, SP_RELEASE, SP_ROLLBACK };
+
+/* The savepoint around one job's record, its statements prepared once. */
+static int savepoint(am_worker *w, int which)
+{
+	static const char *const sql[] = { "SAVEPOINT am_job", "RELEASE am_job",
+		                           "ROLLBACK TO am_job" };
+	if (!w->sp[which] &&
+	    sqlite3_prepare_v3(w->db, sql[which], -1, SQLITE_PREPARE_PERSISTENT, &w->sp[which],
+	                       NULL) != SQLITE_OK)
+		return -1;
+	int rc = sqlite3_step(w->sp[which]);
+	sqlite3_reset(w->sp[which]);
+	return rc == SQLITE_DONE ? 0 : -1;
+}
+
 /* Records one finished call (or cache hit) and the job's final state in one
  * transaction: the ledger row and "done" land together or not at all. */
 static int record_done(am_worker *w, wjob *j, const char *answered_model, const am_usage *u,
@@ -487,15 +569,21 @@ static int record_done(am_worker *w, wjob *j, const char *answered_model, const 
 	ev.http_status = status;
 	ev.request_id = request_id;
 	ev.source = j->source;
-	if (am_ledger_begin(w->ledger, err))
-		return -1;
+	tx_write(w);
+	/* A savepoint inside the write batch (or a transaction of its own when
+	 * none could be opened). */
+	if (savepoint(w, SP_BEGIN))
+		return am_err_set(err, "ledger: %s", sqlite3_errmsg(w->db));
 	if (am_ledger_record(w->ledger, &ev, err) < 0 ||
-	    am_queue_update(w->db, j->id, AM_JOB_DONE, j->model, j->reason, NULL, text ? text : "",
+	    am_queue_update_s(w->qs, j->id, AM_JOB_DONE, j->model, j->reason, NULL, text ? text : "",
 	                    j->attempts, ev.ts_ns, err)) {
-		am_ledger_rollback(w->ledger);
+		savepoint(w, SP_ROLLBACK);
+		savepoint(w, SP_RELEASE);
 		return -1;
 	}
-	return am_ledger_commit(w->ledger, err);
+	if (savepoint(w, SP_RELEASE))
+		return am_err_set(err, "ledger: %s", sqlite3_errmsg(w->db));
+	return 0;
 }
 
 static void count_model(am_worker *w, const char *model, const am_usage *u, bool known,
@@ -617,6 +705,7 @@ static void dispatch(am_worker *w, wjob *j, const am_budget_now *bn, int64_t now
 		am_cache_answer a;
 		am_cache_result res = AM_CACHE_MISS;
 		memset(&a, 0, sizeof a);
+		tx_write(w); /* a hit is a write (and so is what follows a miss) */
 		if (am_cache_get(w->cache, j->key, now_wall(w), &a, &res, &err) == 0 &&
 		    res == AM_CACHE_HIT) {
 			answer_from_cache(w, j, &a);
@@ -735,7 +824,7 @@ static void start_call(am_worker *w, wjob *j)
 	j->t_sent = now;
 	jl_push(&w->flight, j);
 	am_rl_sent(w->rl, &j->ticket, now);
-	db_update(w, j, AM_JOB_IN_FLIGHT, NULL, NULL);
+	j->flight_noted = false; /* written once it is on the wire: mark_in_flight */
 	event_basic(w, AM_EV_STARTED, j, NULL);
 	am_client_req req;
 	memset(&req, 0, sizeof req);
@@ -806,6 +895,10 @@ static void call_succeeded(am_worker *w, wjob *j, am_prov_result *r, int64_t now
 		return;
 	}
 	count_model(w, model, &r->usage, known, cost);
+	/* The observer hears first; storing the answer for later can wait. */
+	if (!j->stream && r->text && *r->text)
+		event_basic(w, AM_EV_DELTA, j, r->text);
+	emit_done(w, j, model, &r->usage, known, cost, false, lat, r->http_status);
 	if (j->cacheable && w->cache && text_answer(r->stop_reason)) {
 		am_cache_answer a;
 		memset(&a, 0, sizeof a);
@@ -814,12 +907,10 @@ static void call_succeeded(am_worker *w, wjob *j, am_prov_result *r, int64_t now
 		a.text = r->text ? r->text : (char *)"";
 		a.usage = r->usage;
 		a.cost_pusd = known ? cost : 0;
+		tx_write(w);
 		if (am_cache_put(w->cache, j->key, &a, now_wall(w), NULL, &err))
 			notice(w, "cache: %s", err.msg);
 	}
-	if (!j->stream && r->text && *r->text)
-		event_basic(w, AM_EV_DELTA, j, r->text);
-	emit_done(w, j, model, &r->usage, known, cost, false, lat, r->http_status);
 	j->st = W_FINISHED;
 	free_job(w, j);
 }
@@ -932,6 +1023,7 @@ static void load_job(am_worker *w, const am_job *job)
 	json_t *body = json_loads(job->request, 0, &je);
 	if (!json_is_object(body)) {
 		json_decref(body);
+		tx_write(w);
 		am_queue_update(w->db, job->id, AM_JOB_FAILED, NULL, NULL,
 		                "stored request is not valid JSON", NULL, job->attempts, now_wall(w),
 		                NULL);
@@ -949,8 +1041,7 @@ static void load_job(am_worker *w, const am_job *job)
 	j->no_cache = json_is_true(json_object_get(body, "x-no-cache"));
 	json_object_del(j->body, "x-no-cache");
 	j->t_submit = now_mono(w);
-	j->all_next = w->all;
-	w->all = j;
+	all_add(w, j);
 	atomic_fetch_add(&w->unfinished, 1);
 	jl_insert_by_id(&w->pending, j);
 }
@@ -1150,7 +1241,8 @@ static void take_inbox(am_worker *w, int64_t now)
 			am_err err;
 			char *req = json_dumps(it->body, JSON_COMPACT);
 			int64_t id = 0;
-			if (!req || am_queue_add(w->db, NULL, req, it->model, 0, now_wall(w), &id, NULL,
+			tx_write(w);
+			if (!req || am_queue_add_s(w->qs, NULL, req, it->model, 0, now_wall(w), &id, NULL,
 			                         &err) < 0) {
 				am_event ev;
 				memset(&ev, 0, sizeof ev);
@@ -1173,8 +1265,7 @@ static void take_inbox(am_worker *w, int64_t now)
 				j->stream = it->stream;
 				j->source = w->opts.source ? w->opts.source : "console";
 				j->t_submit = now;
-				j->all_next = w->all;
-				w->all = j;
+				all_add(w, j);
 				jl_push(&w->pending, j);
 			}
 			free(req);
@@ -1257,6 +1348,19 @@ static bool idle(am_worker *w)
 	       !atomic_load(&w->poked);
 }
 
+/* Writes in_flight for the calls still on the wire. Not at the send: the
+ * state only informs (recovery re-sends in-flight and queued jobs alike),
+ * so it is written in the batch after the send, off the path of a call
+ * that comes back at once (which goes straight to done). */
+static void mark_in_flight(am_worker *w)
+{
+	for (wjob *j = w->flight.head; j; j = j->next)
+		if (!j->flight_noted) {
+			j->flight_noted = true;
+			db_update(w, j, AM_JOB_IN_FLIGHT, NULL, NULL);
+		}
+}
+
 /* Quiet: nothing this worker could do before someone submits, commands or
  * pokes. Paused, only the calls in flight can still move; otherwise blocked
  * jobs must have been tried again since the last settle or limit change. */
@@ -1336,6 +1440,10 @@ static void loop_pass(am_worker *w)
 			break;
 	}
 
+	/* The dispatch phase ends: what it wrote is durable before any of its
+	 * calls leaves (the client sends them in am_client_run). */
+	tx_commit(w);
+
 	/* Wait for I/O until the next thing that needs the loop. */
 	int64_t next = am_rl_next_event_ns(w->rl, now);
 	for (wjob *j = w->retry_list.head; j; j = j->next)
@@ -1352,6 +1460,8 @@ static void loop_pass(am_worker *w)
 	if (wait_ms > MAX_TICK_MS)
 		wait_ms = MAX_TICK_MS;
 	am_client_run(w->client, (int)wait_ms, NULL);
+	mark_in_flight(w);
+	tx_commit(w);
 	publish(w, now_mono(w), false);
 	update_quiet(w);
 }
@@ -1505,6 +1615,7 @@ static int worker_init(am_worker *w, am_err *err)
 	if (am_ledger_open(&w->ledger, w->db_path, &lo, err))
 		return -1;
 	w->db = am_ledger_db(w->ledger);
+	w->qs = am_queue_stmts_new(w->db);
 	if (w->opts.load_settings &&
 	    am_ledger_settings_each(w->ledger, restore_setting, &cfg, err))
 		return -1;
@@ -1573,6 +1684,7 @@ static int worker_init(am_worker *w, am_err *err)
 	pthread_mutex_unlock(&w->mu);
 
 	scan_db(w);
+	tx_commit(w);
 	am_config_wipe(&cfg);
 	return 0;
 }
@@ -1582,6 +1694,8 @@ static void worker_teardown(am_worker *w)
 	/* Calls still on the wire are cancelled; their jobs stay queued in the
 	 * database (recovery re-sends them) and their reservations die with the
 	 * process's budget object. */
+	if (w->ledger)
+		tx_commit(w);
 	w->tearing_down = true;
 	pthread_mutex_lock(&w->mu);
 	am_client *client = w->client;
@@ -1602,6 +1716,12 @@ static void worker_teardown(am_worker *w)
 	am_cache_close(w->cache);
 	am_budget_free(w->budget);
 	am_rl_free(w->rl);
+	am_queue_stmts_free(w->qs);
+	w->qs = NULL;
+	for (int i = 0; i < 3; i++) {
+		sqlite3_finalize(w->sp[i]);
+		w->sp[i] = NULL;
+	}
 	am_ledger_close(w->ledger);
 	w->cache = NULL;
 	w->budget = NULL;
@@ -1626,7 +1746,7 @@ static void *worker_main(void *arg)
 		return NULL;
 	}
 	publish(w, now_mono(w), true);
-	while (!atomic_load(&w->stop)) {
+	while (!atomic_load(&w->stop) && !w->db_fatal) {
 		loop_pass(w);
 		if (w->opts.stop_when_idle && idle(w) && !w->dirty)
 			break;
@@ -1635,12 +1755,15 @@ static void *worker_main(void *arg)
 	 * the database (or the job would run at the next start), and a prompt
 	 * accepted by submit is persisted as queued, for the next start. */
 	take_inbox(w, now_mono(w));
+	tx_commit(w);
 	/* Grace: let calls in flight finish, start nothing new. */
 	if (atomic_load(&w->stop) && w->grace_ms > 0) {
 		w->paused = true;
 		int64_t end = now_mono(w) + (int64_t)w->grace_ms * AM_NS_PER_MS;
-		while (w->flight.n && now_mono(w) < end)
+		while (w->flight.n && now_mono(w) < end && !w->db_fatal) {
 			am_client_run(w->client, 50, NULL);
+			tx_commit(w);
+		}
 	}
 	publish(w, now_mono(w), true);
 	worker_teardown(w);

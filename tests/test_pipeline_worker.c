@@ -186,6 +186,13 @@ static bool blocked_at_least(const book *b, int n)
 	return b->blocked_events >= n;
 }
 
+static void wait_quiet(void)
+{
+	for (int i = 0; i < 300 && !am_worker_quiet(f.w, NULL); i++)
+		am_wf_pump(&f, 100, NULL, NULL);
+	ck_assert(am_worker_quiet(f.w, NULL));
+}
+
 static void snapshot(am_snapshot *s)
 {
 	f.ops.snapshot(f.ops.ctx, s);
@@ -288,6 +295,27 @@ START_TEST(streamed_calls_under_faults_end_exactly_once)
 }
 END_TEST
 
+/* ---- the simulator's fixed answer length (for the benchmark) --------------- */
+
+START_TEST(a_fixed_answer_length_is_cut_by_max_tokens)
+{
+	init("pipe-wlen");
+	set("cache.enabled", "false");
+	am_sim_cfg sc;
+	am_sim_cfg_default(&sc);
+	sc.output_tokens = 25;
+	start(&sc);
+	static book b;
+	memset(&b, 0, sizeof b);
+	submit_many(&b, 6, "Length question", 100, STREAM_ODD);
+	add(&b, submit("Length question cut", 10, false));
+	ck_assert(pump_until(&b, finals_at_least, 7, 30));
+	for (int i = 0; i < 6; i++)
+		ck_assert_int_eq(b.j[i].usage.output_tokens, 25);
+	ck_assert_int_eq(b.j[6].usage.output_tokens, 10);
+}
+END_TEST
+
 /* ---- cache stats in the snapshot ------------------------------------------ */
 
 static bool twenty_requests(const am_snapshot *s)
@@ -334,6 +362,7 @@ START_TEST(the_snapshot_counts_cache_hits_and_savings)
 	ck_assert_int_eq(s.total.cost_pusd, paid);
 	ck_assert_int_eq(s.done, 20);
 	ck_assert_int_eq(s.budget.day_spent_pusd, paid);
+	wait_quiet();
 	ck_assert_int_eq(db_i64("SELECT sum(cost_pusd) FROM usage_events"), paid);
 	ck_assert_int_eq(db_i64("SELECT sum(saved_pusd) FROM usage_events WHERE cached = 1"), paid);
 }
@@ -378,12 +407,15 @@ START_TEST(blocked_jobs_finish_when_a_command_raises_the_limit)
 	am_err err = { "" };
 	ck_assert_msg(f.ops.command(f.ops.ctx, &c, &err) == 0, "%s", err.msg);
 	int64_t spent = 0;
-	for (int tries = 0; tries < 100; tries++) {
+	struct timespec t0, t;
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	do {
 		am_wf_pump(&f, 100, on_event, &b);
 		snapshot(&s);
-		if (b.finals > 0 && nothing_moving(&s) && s.budget.blocked_jobs + b.finals == n)
-			break;
-	}
+		clock_gettime(CLOCK_MONOTONIC, &t);
+	} while (!(b.finals > 0 && nothing_moving(&s) && s.budget.blocked_jobs + b.finals == n &&
+	           am_worker_quiet(f.w, NULL)) &&
+	         t.tv_sec - t0.tv_sec < 30);
 	ck_assert_int_gt(b.finals, 0);
 	ck_assert_int_lt(b.finals, n);
 	for (int i = 0; i < n; i++)
@@ -402,6 +434,8 @@ START_TEST(blocked_jobs_finish_when_a_command_raises_the_limit)
 	}
 	am_sim_get_stats(f.sim, &ss);
 	ck_assert_int_eq(ss.ok, n);
+	/* The database holds it all once the worker is quiet. */
+	wait_quiet();
 	ck_assert_int_eq(db_i64("SELECT count(DISTINCT job_id) FROM usage_events"), n);
 	ck_assert_int_eq(db_i64("SELECT count(*) FROM usage_events"), n);
 }
@@ -415,6 +449,7 @@ int main(void)
 	tcase_set_timeout(tc, 120);
 	tcase_add_test(tc, streamed_calls_under_faults_end_exactly_once);
 	tcase_add_test(tc, the_snapshot_counts_cache_hits_and_savings);
+	tcase_add_test(tc, a_fixed_answer_length_is_cut_by_max_tokens);
 	tcase_add_test(tc, blocked_jobs_finish_when_a_command_raises_the_limit);
 	suite_add_tcase(s, tc);
 	return am_test_run_suite(s);

@@ -49,6 +49,8 @@ static const struct opt opts[] = {
     {"--fault-truncate", OPT_PROB, F(fault_truncate), 0, 1,
      "probability of a body cut off (default 0)"},
     {"--seed", OPT_U64, F(seed), 0, INT64_MAX, "seed for answers and faults (default 1)"},
+    {"--output-tokens", OPT_I64, F(output_tokens), 0, 1000000,
+     "every answer's natural length in tokens (default 0: varies, 12..~800)"},
 };
 #define N_OPTS (sizeof opts / sizeof opts[0])
 
