@@ -81,6 +81,17 @@ static inline bool fuzz_utf8_ok(const char *s, size_t n)
 	return true;
 }
 
+/* Whether needle occurs in hay (memmem is a GNU extension). */
+static inline bool fuzz_contains(const void *hay, size_t n, const char *needle)
+{
+	size_t m = strlen(needle);
+	const char *h = hay;
+	for (size_t i = 0; m <= n && i <= n - m; i++)
+		if (h[i] == needle[0] && !memcmp(h + i, needle, m))
+			return true;
+	return false;
+}
+
 /* A fixed char array holds a NUL-terminated, well-formed UTF-8 string. */
 #define FUZZ_CHECK_CSTR(arr) FUZZ_CHECK(memchr((arr), '\0', sizeof(arr)) != NULL)
 #define FUZZ_CHECK_UTF8_CSTR(arr) \
