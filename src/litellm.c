@@ -276,8 +276,10 @@ static void import_one(const am_pricing *eff, const char *id, json_t *e, am_lite
 	snprintf(it->model, sizeof it->model, "%s", id);
 	/* Ids the table refuses (pricing.c check_id) are skipped here rather
 	 * than written into an override that would not load. */
-	const char *bad = strlen(id) >= sizeof it->model ? "model id longer than 127 characters"
-	                                                 : NULL;
+	size_t len = strlen(id);
+	const char *bad = !len                     ? "empty model id"
+	                  : len >= sizeof it->model ? "model id longer than 127 characters"
+	                                            : NULL;
 	for (const char *c = id; !bad && *c; c++)
 		if ((unsigned char)*c <= ' ' || *c == 0x7f)
 			bad = "model id contains a space or control character";

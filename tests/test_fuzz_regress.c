@@ -134,9 +134,9 @@ static const char *shipped(void)
 	return path;
 }
 
-/* The LiteLLM import accepted ids with spaces and dates like 2025-13-40,
- * which the table refuses: writing the override then failed as a whole
- * ("the merged override would not load"). */
+/* The LiteLLM import accepted empty ids, ids with spaces and dates like
+ * 2025-13-40, which the table refuses: writing the override then failed as
+ * a whole ("the merged override would not load"). */
 START_TEST(litellm_import_only_takes_what_the_table_holds)
 {
 	char dir[512], in[600], ov[600];
@@ -147,6 +147,8 @@ START_TEST(litellm_import_only_takes_what_the_table_holds)
 	ck_assert_ptr_nonnull(f);
 	fputs("{\"claude x\": {\"litellm_provider\": \"anthropic\", \"input_cost_per_token\": 1e-06,"
 	      " \"output_cost_per_token\": 5e-06},"
+	      " \"\": {\"litellm_provider\": \"anthropic\", \"input_cost_per_token\": 1e-06,"
+	      " \"output_cost_per_token\": 5e-06},"
 	      " \"claude-new-1\": {\"litellm_provider\": \"anthropic\", \"input_cost_per_token\": 1e-06,"
 	      " \"output_cost_per_token\": 5e-06, \"deprecation_date\": \"2025-13-40\"}}",
 	      f);
@@ -156,12 +158,14 @@ START_TEST(litellm_import_only_takes_what_the_table_holds)
 	ck_assert_msg(am_pricing_load(&t, shipped(), NULL, &err) == 0, "%s", err.msg);
 	am_litellm_result r;
 	ck_assert_msg(am_litellm_import(t, in, &r, &err) == 0, "%s", err.msg);
-	ck_assert_uint_eq(r.n, 2);
-	ck_assert_str_eq(r.items[0].model, "claude x");
+	ck_assert_uint_eq(r.n, 3);
+	ck_assert_str_eq(r.items[0].model, "");
 	ck_assert_int_eq(r.items[0].status, AM_LITELLM_SKIPPED);
-	ck_assert_int_eq(r.items[1].status, AM_LITELLM_ADDED);
-	ck_assert_str_eq(r.items[1].price.deprecation_date, "");
-	ck_assert_ptr_nonnull(strstr(r.items[1].warning, "deprecation_date"));
+	ck_assert_str_eq(r.items[1].model, "claude x");
+	ck_assert_int_eq(r.items[1].status, AM_LITELLM_SKIPPED);
+	ck_assert_int_eq(r.items[2].status, AM_LITELLM_ADDED);
+	ck_assert_str_eq(r.items[2].price.deprecation_date, "");
+	ck_assert_ptr_nonnull(strstr(r.items[2].warning, "deprecation_date"));
 	ck_assert_msg(am_litellm_write_override(t, &r, ov, &err) == 0, "%s", err.msg);
 	am_litellm_result_free(&r);
 	am_pricing *back;
