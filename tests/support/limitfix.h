@@ -32,6 +32,9 @@ am_rl *lf_new(const am_rl_pool_cfg *pools, int n, int backfill, int64_t now);
 void lf_ticket(am_rl *rl, am_rl_ticket *t, int pool, int64_t req, int64_t in,
 	       int64_t out);
 
+/* Runs a suite and returns the process exit status. */
+int lf_run_suite(Suite *s);
+
 /* xorshift64* PRNG and helpers, deterministic per seed. */
 uint64_t lf_rand(uint64_t *s);
 double lf_uniform(uint64_t *s);                       /* (0, 1) */
