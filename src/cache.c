@@ -18,6 +18,7 @@
 #include "cfgjson.h"
 
 #define NS_PER_S 1000000000LL
+#define PURGE_EVERY_NS (60 * NS_PER_S)
 
 /* ---- config ------------------------------------------------------------------ */
 
@@ -101,6 +102,29 @@ static json_t *normalise(const json_t *v)
 	}
 }
 
+static bool has_integral_real(const json_t *v)
+{
+	switch (json_typeof(v)) {
+	case JSON_OBJECT: {
+		const char *k;
+		json_t *x;
+		json_object_foreach((json_t *)(uintptr_t)v, k, x)
+			if (has_integral_real(x))
+				return true;
+		return false;
+	}
+	case JSON_ARRAY:
+		for (size_t i = 0; i < json_array_size(v); i++)
+			if (has_integral_real(json_array_get(v, i)))
+				return true;
+		return false;
+	case JSON_REAL:
+		return json_real_value(v) == floor(json_real_value(v));
+	default:
+		return false;
+	}
+}
+
 char *am_cache_canonical(const json_t *body, am_err *err)
 {
 	if (!json_is_object(body) || !json_is_string(json_object_get(body, "model")) ||
@@ -110,9 +134,10 @@ char *am_cache_canonical(const json_t *body, am_err *err)
 	}
 	json_t *sel = json_object();
 	for (size_t i = 0; i < sizeof key_fields / sizeof key_fields[0]; i++) {
-		const json_t *v = json_object_get(body, key_fields[i]);
-		if (v)
-			json_object_set_new(sel, key_fields[i], normalise(v));
+		json_t *v = json_object_get(body, key_fields[i]);
+		if (v) /* share the value unless a real has to be rewritten: no copy */
+			json_object_set_new(sel, key_fields[i],
+			                    has_integral_real(v) ? normalise(v) : json_incref(v));
 	}
 	char *s = json_dumps(sel, JSON_SORT_KEYS | JSON_COMPACT);
 	json_decref(sel);
@@ -155,7 +180,8 @@ void am_cache_answer_free(am_cache_answer *a)
 
 /* ---- the store ------------------------------------------------------------------ */
 
-enum { ST_GET, ST_TOUCH, ST_DEL, ST_BYTES, ST_PUT, ST_TOTALS, ST_LRU, ST_PURGE, ST_CLEAR, ST_N };
+enum { ST_GET, ST_TOUCH, ST_DEL, ST_BYTES, ST_PUT, ST_TOTALS, ST_LRU, ST_PURGE, ST_CLEAR,
+       ST_VERSION, ST_N };
 
 static const char *const sql[ST_N] = {
 	[ST_GET] = "SELECT model, response, input_tokens, output_tokens, cache_write_5m, "
@@ -173,6 +199,7 @@ static const char *const sql[ST_N] = {
 	           "ORDER BY last_used_ns LIMIT 64",
 	[ST_PURGE] = "DELETE FROM cache_entries WHERE expires_ns <= ?1",
 	[ST_CLEAR] = "DELETE FROM cache_entries",
+	[ST_VERSION] = "PRAGMA data_version",
 };
 
 struct am_cache {
@@ -180,6 +207,8 @@ struct am_cache {
 	am_cache_config cfg;
 	sqlite3_stmt *st[ST_N];
 	int64_t entries, bytes;            /* the table's, kept up to date incrementally */
+	int64_t data_version;              /* at the last refresh: others' commits change it */
+	int64_t last_purge_ns;             /* wall ns of the last sweep for expired entries */
 	int64_t hits, misses, saved_pusd, saved_tokens; /* this session */
 };
 
@@ -205,8 +234,21 @@ static void finish(sqlite3_stmt *st)
 	sqlite3_clear_bindings(st);
 }
 
+/* PRAGMA data_version: changes when another connection commits. */
+static int data_version(am_cache *c, int64_t *out, am_err *err)
+{
+	sqlite3_stmt *st = c->st[ST_VERSION];
+	int rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW)
+		*out = sqlite3_column_int64(st, 0);
+	finish(st);
+	return rc == SQLITE_ROW ? 0 : db_fail(c, err, "reading data_version");
+}
+
 int am_cache_refresh(am_cache *c, am_err *err)
 {
+	if (data_version(c, &c->data_version, err) < 0)
+		return -1;
 	sqlite3_stmt *st = c->st[ST_TOTALS];
 	int rc = sqlite3_step(st);
 	if (rc == SQLITE_ROW) {
@@ -224,6 +266,7 @@ int am_cache_open(am_cache **out, sqlite3 *db, const am_cache_config *cfg, am_er
 	am_cache *c = am_xcalloc(1, sizeof *c);
 	c->db = db;
 	c->cfg = *cfg;
+	c->last_purge_ns = INT64_MIN;
 	for (int i = 0; i < ST_N; i++) {
 		if (sqlite3_prepare_v2(db, sql[i], -1, &c->st[i], NULL) != SQLITE_OK) {
 			db_fail(c, err, "preparing statements (is the cache_entries table there?)");
@@ -402,25 +445,35 @@ static bool over_caps(const am_cache *c, int64_t entries, int64_t bytes)
 }
 
 /* Makes room for an entry of `bytes` under `key` (which is replaced if it
- * exists, so it is never a victim). Called inside the put savepoint. */
+ * exists, so it is never a victim). Called inside the put savepoint.
+ * Full-table work is kept off the common path: the totals are re-read only
+ * when another connection has committed since the last read (a cheap
+ * pragma tells), and the sweep
+ * for expired entries (no index on expires_ns) runs at most once a minute;
+ * in between, expired entries leave through the LRU order or a get. */
 static int make_room(am_cache *c, const uint8_t *key, bool *exists, int64_t *old_bytes,
                      int64_t bytes, int64_t now, am_err *err)
 {
 #define AFTER_PUT_OVER() \
 	over_caps(c, c->entries + (*exists ? 0 : 1), c->bytes - *old_bytes + bytes)
-	if (!AFTER_PUT_OVER())
-		return 0;
-	/* The estimate may be stale if another process shares the table. */
-	if (am_cache_refresh(c, err) < 0)
+	int64_t version = c->data_version;
+	if (data_version(c, &version, err) < 0)
+		return -1;
+	if (version != c->data_version && am_cache_refresh(c, err) < 0)
 		return -1;
 	if (!AFTER_PUT_OVER())
 		return 0;
-	sqlite3_stmt *st = c->st[ST_PURGE];
-	sqlite3_bind_int64(st, 1, now);
-	if (run(c, st, err, "deleting expired entries") < 0 || am_cache_refresh(c, err) < 0)
-		return -1;
-	if (*exists && lookup_bytes(c, key, exists, old_bytes, err) < 0)
-		return -1; /* the purge may have taken the entry being replaced */
+	if (c->last_purge_ns == INT64_MIN || now - c->last_purge_ns >= PURGE_EVERY_NS) {
+		sqlite3_stmt *st = c->st[ST_PURGE];
+		sqlite3_bind_int64(st, 1, now);
+		if (run(c, st, err, "deleting expired entries") < 0 || am_cache_refresh(c, err) < 0)
+			return -1;
+		c->last_purge_ns = now;
+		/* the sweep may have taken the entry being replaced */
+		if (*exists && lookup_bytes(c, key, exists, old_bytes, err) < 0)
+			return -1;
+	}
+	sqlite3_stmt *st;
 	while (AFTER_PUT_OVER()) {
 		uint8_t victims[64][AM_CACHE_KEY_LEN];
 		int64_t vbytes[64];
@@ -434,6 +487,8 @@ static int make_room(am_cache *c, const uint8_t *key, bool *exists, int64_t *old
 			}
 		}
 		finish(st);
+		if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+			return db_fail(c, err, "choosing entries to evict");
 		if (n == 0)
 			break; /* nothing else left to evict */
 		for (int i = 0; i < n && AFTER_PUT_OVER(); i++)

@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "cache.h"
 #include "cache_schema.h"
@@ -533,6 +534,44 @@ START_TEST(database_errors_are_reported)
 }
 END_TEST
 
+START_TEST(caps_hold_across_connections)
+{
+	char dir[] = "/tmp/aimeter-test-cache-XXXXXX";
+	ck_assert_ptr_nonnull(mkdtemp(dir));
+	char path[80];
+	snprintf(path, sizeof path, "%s/cache.db", dir);
+	sqlite3 *mine = am_test_cache_db_file(path), *theirs = NULL;
+	ck_assert_ptr_nonnull(mine);
+	ck_assert_int_eq(sqlite3_open(path, &theirs), SQLITE_OK);
+	am_cache_config cfg;
+	am_cache_config_default(&cfg);
+	cfg.max_entries = 2;
+	am_cache *a = NULL, *b = NULL;
+	ck_assert_int_eq(am_cache_open(&a, mine, &cfg, NULL), 0);
+	ck_assert_int_eq(am_cache_open(&b, theirs, &cfg, NULL), 0);
+	/* another process fills the cache; ours still believes it is empty */
+	put(b, 1, "a", T0 + 1);
+	put(b, 2, "b", T0 + 2);
+	put(a, 3, "c", T0 + 3);
+	db = mine; /* for present() */
+	ck_assert(!present(1));
+	ck_assert(present(2) && present(3));
+	check_totals(a);
+	am_cache_close(a);
+	am_cache_close(b);
+	sqlite3_close(theirs);
+	sqlite3_close(mine);
+	db = NULL;
+	const char *suffix[] = {"", "-wal", "-shm"};
+	for (int i = 0; i < 3; i++) {
+		char f[96];
+		snprintf(f, sizeof f, "%s%s", path, suffix[i]);
+		unlink(f);
+	}
+	ck_assert_int_eq(rmdir(dir), 0);
+}
+END_TEST
+
 START_TEST(config_from_json)
 {
 	am_cache_config cfg;
@@ -572,6 +611,7 @@ static Suite *suite(void)
 	tcase_add_test(key, key_numbers_compare_by_value);
 	tcase_add_test(key, key_needs_model_and_messages);
 	tcase_add_test(key, config_from_json);
+	tcase_add_test(key, caps_hold_across_connections);
 	suite_add_tcase(s, key);
 	TCase *store = tcase_create("store");
 	tcase_add_checked_fixture(store, db_setup, db_teardown);

@@ -13,11 +13,12 @@ static const char ddl[] =
 	"expires_ns INTEGER NOT NULL, hits INTEGER NOT NULL DEFAULT 0);"
 	"CREATE INDEX cache_entries_last_used ON cache_entries(last_used_ns);";
 
-sqlite3 *am_test_cache_db(void)
+static sqlite3 *open_with(const char *path, const char *pragmas)
 {
 	sqlite3 *db = NULL;
 	char *msg = NULL;
-	if (sqlite3_open(":memory:", &db) != SQLITE_OK ||
+	if (sqlite3_open(path, &db) != SQLITE_OK ||
+	    sqlite3_exec(db, pragmas, NULL, NULL, &msg) != SQLITE_OK ||
 	    sqlite3_exec(db, ddl, NULL, NULL, &msg) != SQLITE_OK) {
 		fprintf(stderr, "cache_schema: %s\n", msg ? msg : sqlite3_errmsg(db));
 		sqlite3_free(msg);
@@ -25,4 +26,14 @@ sqlite3 *am_test_cache_db(void)
 		return NULL;
 	}
 	return db;
+}
+
+sqlite3 *am_test_cache_db(void)
+{
+	return open_with(":memory:", "");
+}
+
+sqlite3 *am_test_cache_db_file(const char *path)
+{
+	return open_with(path, "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;");
 }

@@ -9,4 +9,8 @@
  * and its index. Returns NULL (after printing why) on failure. */
 sqlite3 *am_test_cache_db(void);
 
+/* The same in a database file at path (created, mode per umask), in WAL
+ * mode with synchronous=NORMAL as a long-running writer would use it. */
+sqlite3 *am_test_cache_db_file(const char *path);
+
 #endif
