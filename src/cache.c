@@ -15,20 +15,10 @@
 
 #include <openssl/evp.h>
 
-#include "cfgjson.h"
 
 #define NS_PER_S 1000000000LL
-#define PURGE_EVERY_NS (60 * NS_PER_S)
 
 /* ---- config ------------------------------------------------------------------ */
-
-void am_cache_config_default(am_cache_config *cfg)
-{
-	cfg->enabled = true;
-	cfg->ttl_s = 24 * 3600;
-	cfg->max_bytes = 64LL << 20;
-	cfg->max_entries = 10000;
-}
 
 int am_cache_config_check(const am_cache_config *cfg, am_err *err)
 {
@@ -39,31 +29,13 @@ int am_cache_config_check(const am_cache_config *cfg, am_err *err)
 	return 0;
 }
 
-int am_cache_config_from_json(am_cache_config *cfg, const json_t *obj, am_err *warn,
-                              am_err *err)
+int am_cache_config_from(const am_config *cfg, am_cache_config *out, am_err *err)
 {
-	static const char *const known[] = {"enabled", "ttl_s", "max_bytes", "max_entries", NULL};
-	if (!json_is_object(obj))
-		return am_err_set(err, "cache: expected an object");
-	am_cache_config c = *cfg;
-	const json_t *v;
-	if ((v = json_object_get(obj, "enabled")) &&
-	    am_cfgjson_bool(v, "cache", "enabled", &c.enabled, err) < 0)
-		return -1;
-	if ((v = json_object_get(obj, "ttl_s")) &&
-	    am_cfgjson_int(v, "cache", "ttl_s", 1, INT64_MAX / NS_PER_S / 2, &c.ttl_s, err) < 0)
-		return -1;
-	if ((v = json_object_get(obj, "max_bytes")) &&
-	    am_cfgjson_int(v, "cache", "max_bytes", 0, INT64_MAX, &c.max_bytes, err) < 0)
-		return -1;
-	if ((v = json_object_get(obj, "max_entries")) &&
-	    am_cfgjson_int(v, "cache", "max_entries", 0, INT64_MAX, &c.max_entries, err) < 0)
-		return -1;
-	if (am_cache_config_check(&c, err) < 0)
-		return -1;
-	am_cfgjson_unknown_keys(obj, "cache", known, warn);
-	*cfg = c;
-	return 0;
+	out->enabled = cfg->cache.enabled;
+	out->ttl_s = cfg->cache.ttl_s;
+	out->max_bytes = cfg->cache.max_bytes;
+	out->max_entries = cfg->cache.max_entries;
+	return am_cache_config_check(out, err);
 }
 
 /* ---- key --------------------------------------------------------------------- */
@@ -180,8 +152,8 @@ void am_cache_answer_free(am_cache_answer *a)
 
 /* ---- the store ------------------------------------------------------------------ */
 
-enum { ST_GET, ST_TOUCH, ST_DEL, ST_BYTES, ST_PUT, ST_TOTALS, ST_LRU, ST_PURGE, ST_CLEAR,
-       ST_VERSION, ST_N };
+enum { ST_GET, ST_TOUCH, ST_DEL, ST_BYTES, ST_PUT, ST_TOTALS, ST_LRU, ST_EXPIRED, ST_PURGE,
+       ST_CLEAR, ST_VERSION, ST_N };
 
 static const char *const sql[ST_N] = {
 	[ST_GET] = "SELECT model, response, input_tokens, output_tokens, cache_write_5m, "
@@ -197,6 +169,8 @@ static const char *const sql[ST_N] = {
 	[ST_TOTALS] = "SELECT count(*), coalesce(sum(bytes), 0) FROM cache_entries",
 	[ST_LRU] = "SELECT key, bytes FROM cache_entries WHERE key != ?1 "
 	           "ORDER BY last_used_ns LIMIT 64",
+	[ST_EXPIRED] = "SELECT count(*), coalesce(sum(bytes), 0) FROM cache_entries "
+	               "WHERE expires_ns <= ?1",
 	[ST_PURGE] = "DELETE FROM cache_entries WHERE expires_ns <= ?1",
 	[ST_CLEAR] = "DELETE FROM cache_entries",
 	[ST_VERSION] = "PRAGMA data_version",
@@ -208,7 +182,6 @@ struct am_cache {
 	sqlite3_stmt *st[ST_N];
 	int64_t entries, bytes;            /* the table's, kept up to date incrementally */
 	int64_t data_version;              /* at the last refresh: others' commits change it */
-	int64_t last_purge_ns;             /* wall ns of the last sweep for expired entries */
 	int64_t hits, misses, saved_pusd, saved_tokens; /* this session */
 };
 
@@ -266,7 +239,6 @@ int am_cache_open(am_cache **out, sqlite3 *db, const am_cache_config *cfg, am_er
 	am_cache *c = am_xcalloc(1, sizeof *c);
 	c->db = db;
 	c->cfg = *cfg;
-	c->last_purge_ns = INT64_MIN;
 	for (int i = 0; i < ST_N; i++) {
 		if (sqlite3_prepare_v2(db, sql[i], -1, &c->st[i], NULL) != SQLITE_OK) {
 			db_fail(c, err, "preparing statements (is the cache_entries table there?)");
@@ -444,13 +416,35 @@ static bool over_caps(const am_cache *c, int64_t entries, int64_t bytes)
 	       (c->cfg.max_bytes > 0 && bytes > c->cfg.max_bytes);
 }
 
+/* Both statements walk the ledger's index on expires_ns: the cost follows
+ * the number of expired entries, not the size of the table. */
+int am_cache_purge_expired(am_cache *c, int64_t now, am_err *err)
+{
+	sqlite3_stmt *st = c->st[ST_EXPIRED];
+	sqlite3_bind_int64(st, 1, now);
+	int rc = sqlite3_step(st);
+	int64_t n = rc == SQLITE_ROW ? sqlite3_column_int64(st, 0) : 0;
+	int64_t bytes = rc == SQLITE_ROW ? sqlite3_column_int64(st, 1) : 0;
+	finish(st);
+	if (rc != SQLITE_ROW)
+		return db_fail(c, err, "counting expired entries");
+	if (n == 0)
+		return 0;
+	st = c->st[ST_PURGE];
+	sqlite3_bind_int64(st, 1, now);
+	if (run(c, st, err, "deleting expired entries") < 0)
+		return -1;
+	c->entries -= n;
+	c->bytes -= bytes;
+	return n > INT32_MAX ? INT32_MAX : (int)n;
+}
+
 /* Makes room for an entry of `bytes` under `key` (which is replaced if it
  * exists, so it is never a victim). Called inside the put savepoint.
  * Full-table work is kept off the common path: the totals are re-read only
  * when another connection has committed since the last read (a cheap
- * pragma tells), and the sweep
- * for expired entries (no index on expires_ns) runs at most once a minute;
- * in between, expired entries leave through the LRU order or a get. */
+ * pragma tells), and the sweep for expired entries walks the ledger's index
+ * on expires_ns. */
 static int make_room(am_cache *c, const uint8_t *key, bool *exists, int64_t *old_bytes,
                      int64_t bytes, int64_t now, am_err *err)
 {
@@ -463,16 +457,12 @@ static int make_room(am_cache *c, const uint8_t *key, bool *exists, int64_t *old
 		return -1;
 	if (!AFTER_PUT_OVER())
 		return 0;
-	if (c->last_purge_ns == INT64_MIN || now - c->last_purge_ns >= PURGE_EVERY_NS) {
-		sqlite3_stmt *st = c->st[ST_PURGE];
-		sqlite3_bind_int64(st, 1, now);
-		if (run(c, st, err, "deleting expired entries") < 0 || am_cache_refresh(c, err) < 0)
-			return -1;
-		c->last_purge_ns = now;
-		/* the sweep may have taken the entry being replaced */
-		if (*exists && lookup_bytes(c, key, exists, old_bytes, err) < 0)
-			return -1;
-	}
+	int purged = am_cache_purge_expired(c, now, err);
+	if (purged < 0)
+		return -1;
+	/* the sweep may have taken the entry being replaced */
+	if (purged > 0 && *exists && lookup_bytes(c, key, exists, old_bytes, err) < 0)
+		return -1;
 	sqlite3_stmt *st;
 	while (AFTER_PUT_OVER()) {
 		uint8_t victims[64][AM_CACHE_KEY_LEN];
@@ -572,17 +562,6 @@ int am_cache_clear(am_cache *c, am_err *err)
 	return 0;
 }
 
-int am_cache_purge_expired(am_cache *c, int64_t now, am_err *err)
-{
-	sqlite3_stmt *st = c->st[ST_PURGE];
-	sqlite3_bind_int64(st, 1, now);
-	if (run(c, st, err, "deleting expired entries") < 0)
-		return -1;
-	int n = sqlite3_changes(c->db);
-	if (am_cache_refresh(c, err) < 0)
-		return -1;
-	return n;
-}
 
 void am_cache_stats(const am_cache *c, am_snap_cache *out)
 {

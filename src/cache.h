@@ -46,6 +46,7 @@
 #include <jansson.h>
 #include <sqlite3.h>
 
+#include "config.h"
 #include "engine.h"
 #include "err.h"
 #include "usage.h"
@@ -53,20 +54,17 @@
 #define AM_CACHE_KEY_LEN 32
 
 typedef struct am_cache_config {
-	bool enabled;          /* default true */
-	int64_t ttl_s;         /* default 86,400 (24 h); >= 1 */
-	int64_t max_bytes;     /* default 64 MiB; 0 = no byte cap */
-	int64_t max_entries;   /* default 10,000; 0 = no entry cap */
+	bool enabled;
+	int64_t ttl_s;         /* >= 1 */
+	int64_t max_bytes;     /* 0 = no byte cap */
+	int64_t max_entries;   /* 0 = no entry cap */
 } am_cache_config;
 
-void am_cache_config_default(am_cache_config *cfg);
 int am_cache_config_check(const am_cache_config *cfg, am_err *err);
 
-/* Overlays the config file's "cache" object: "enabled", "ttl_s",
- * "max_bytes", "max_entries". Unknown keys go to warn as in
- * am_sel_config_from_json. cfg is unchanged on error. */
-int am_cache_config_from_json(am_cache_config *cfg, const json_t *cache, am_err *warn,
-                              am_err *err);
+/* The cache part of the configuration (cache.*: on, 24 h, 256 MiB and
+ * 100,000 entries by default), checked. */
+int am_cache_config_from(const am_config *cfg, am_cache_config *out, am_err *err);
 
 /* The request key. body is a Messages request; it must be an object with
  * "model" and "messages". -1 + err otherwise. Pure, thread-safe. */

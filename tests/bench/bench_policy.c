@@ -1,7 +1,7 @@
 /* bench_policy: what the selector, the budget guard and the response cache
- * add to each call, the pieces of pipeline_added_us. The cache runs on a WAL
- * database file (synchronous=NORMAL) in a temporary directory, filled to its
- * entry cap so that every put also evicts.
+ * add to each call, the pieces of pipeline_added_us. The cache runs on a
+ * ledger database (WAL, synchronous=NORMAL) in a temporary directory, filled
+ * to its entry cap so that every later put also evicts.
  *
  * Prints: selector_choose_ns, budget_reserve_settle_ns, cache_key_us,
  * cache_put_us (below the cap), cache_get_miss_us, cache_get_hit_us,
@@ -9,13 +9,15 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include "budget.h"
 #include "cache.h"
-#include "cache_schema.h"
 #include "clock.h"
+#include "config.h"
+#include "ledger.h"
+#include "money.h"
 #include "selector.h"
+#include "tmpdir.h"
 
 enum { N = 20000, CAP = 10000 };
 
@@ -40,8 +42,11 @@ static int64_t now_ns(void)
 
 static void bench_selector(void)
 {
+	am_config conf;
+	am_config_init(&conf);
 	am_sel_config cfg;
-	am_sel_config_default(&cfg);
+	if (am_sel_config_from(&conf, &cfg, NULL) < 0)
+		exit(1);
 	am_sel_choice c;
 	volatile int sink = 0;
 	for (int i = 0; i < N; i++) {
@@ -56,9 +61,8 @@ static void bench_selector(void)
 
 static void bench_budget(void)
 {
-	am_budget_config cfg;
-	am_budget_config_default(&cfg);
-	cfg.day_limit_pusd = 1000LL * 1000000000000LL;
+	am_budget_config cfg = {.day_limit_pusd = 1000 * AM_PUSD_PER_USD, .nalerts = 1,
+	                        .alert_pct = {80}, .max_reservations = 4096};
 	am_budget *b;
 	am_budget_now now = {.day = "2025-03-14", .month = "2025-03", .wall_ns = 0,
 	                     .day_left_s = 3600};
@@ -92,20 +96,19 @@ static json_t *body(int i)
 
 static void bench_cache(void)
 {
-	char dir[] = "/tmp/aimeter-bench-XXXXXX";
-	if (!mkdtemp(dir))
+	char dir[512], path[600];
+	if (am_test_tmpdir("bench-policy", dir, sizeof dir) < 0)
 		exit(1);
-	char path[64];
-	snprintf(path, sizeof path, "%s/cache.db", dir);
-	sqlite3 *db = am_test_cache_db_file(path);
-	if (!db)
-		exit(1);
-	am_cache_config cfg;
-	am_cache_config_default(&cfg);
-	cfg.max_entries = CAP;
-	am_cache *c;
+	snprintf(path, sizeof path, "%s/ledger.db", dir);
+	am_ledger *ledger;
 	am_err err;
-	if (am_cache_open(&c, db, &cfg, &err) < 0) {
+	if (am_ledger_open(&ledger, path, NULL, &err) < 0) {
+		fprintf(stderr, "%s\n", err.msg);
+		exit(1);
+	}
+	am_cache_config cfg = {.enabled = true, .ttl_s = 86400, .max_entries = CAP};
+	am_cache *c;
+	if (am_cache_open(&c, am_ledger_db(ledger), &cfg, &err) < 0) {
 		fprintf(stderr, "%s\n", err.msg);
 		exit(1);
 	}
@@ -162,14 +165,8 @@ static void bench_cache(void)
 	if (s.entries != CAP)
 		fprintf(stderr, "bench_policy: %lld entries, expected %d\n", (long long)s.entries, CAP);
 	am_cache_close(c);
-	sqlite3_close(db);
-	char f[80];
-	const char *suffix[] = {"", "-wal", "-shm"};
-	for (int i = 0; i < 3; i++) {
-		snprintf(f, sizeof f, "%s%s", path, suffix[i]);
-		unlink(f);
-	}
-	rmdir(dir);
+	am_ledger_close(ledger);
+	am_test_rmtree(dir);
 }
 
 int main(void)
