@@ -89,6 +89,13 @@ int am_budget_config_from(const am_config *cfg, am_budget_config *out, am_err *e
 	return am_budget_config_check(out, err);
 }
 
+void am_budget_config_default(am_budget_config *out)
+{
+	am_config c;
+	am_config_init(&c);
+	am_budget_config_from(&c, out, NULL); /* the defaults pass: see test_budget */
+}
+
 /* ---- time ---------------------------------------------------------------------- */
 
 int am_budget_now_local(int64_t wall_ns, am_budget_now *out, am_err *err)

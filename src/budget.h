@@ -76,6 +76,11 @@ int am_budget_config_check(const am_budget_config *cfg, am_err *err);
  * checked as above. */
 int am_budget_config_from(const am_config *cfg, am_budget_config *out, am_err *err);
 
+/* The configuration's defaults (am_config_init: $10 a day, no monthly
+ * limit, an alert at 80%, 4,096 reservations), for callers without an
+ * am_config. */
+void am_budget_config_default(am_budget_config *out);
+
 typedef struct am_budget_now {
 	char day[11];        /* local "YYYY-MM-DD" */
 	char month[8];       /* local "YYYY-MM" */

@@ -31,11 +31,19 @@ int am_cache_config_check(const am_cache_config *cfg, am_err *err)
 
 int am_cache_config_from(const am_config *cfg, am_cache_config *out, am_err *err)
 {
+	memset(out, 0, sizeof *out);
 	out->enabled = cfg->cache.enabled;
 	out->ttl_s = cfg->cache.ttl_s;
 	out->max_bytes = cfg->cache.max_bytes;
 	out->max_entries = cfg->cache.max_entries;
 	return am_cache_config_check(out, err);
+}
+
+void am_cache_config_default(am_cache_config *out)
+{
+	am_config c;
+	am_config_init(&c);
+	am_cache_config_from(&c, out, NULL); /* the defaults pass: see test_cache */
 }
 
 /* ---- key --------------------------------------------------------------------- */

@@ -66,6 +66,10 @@ int am_cache_config_check(const am_cache_config *cfg, am_err *err);
  * 100,000 entries by default), checked. */
 int am_cache_config_from(const am_config *cfg, am_cache_config *out, am_err *err);
 
+/* The configuration's defaults (am_config_init), for callers without an
+ * am_config. */
+void am_cache_config_default(am_cache_config *out);
+
 /* The request key. body is a Messages request; it must be an object with
  * "model" and "messages". -1 + err otherwise. Pure, thread-safe. */
 int am_cache_key(const json_t *body, uint8_t key[AM_CACHE_KEY_LEN], am_err *err);

@@ -73,6 +73,14 @@ int am_sel_config_from(const am_config *cfg, am_sel_config *out, am_err *err)
 	return am_sel_config_check(out, err);
 }
 
+void am_sel_config_default(am_sel_config *out)
+{
+	am_config c;
+	am_config_init(&c);
+	/* The built-in defaults pass the check (test_selector proves it). */
+	am_sel_config_from(&c, out, NULL);
+}
+
 /* 1234567 -> "1,234,567" */
 static void group(int64_t v, char *buf, size_t n)
 {

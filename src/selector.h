@@ -76,6 +76,10 @@ int am_sel_config_check(const am_sel_config *cfg, am_err *err);
  * fallback claude-sonnet-4-5), checked as above. */
 int am_sel_config_from(const am_config *cfg, am_sel_config *out, am_err *err);
 
+/* The configuration's defaults (am_config_init), for callers that have no
+ * am_config at hand. */
+void am_sel_config_default(am_sel_config *out);
+
 typedef struct am_sel_input {
 	const char *model;   /* the request's explicit model; NULL, "" or "auto" = none, then
 	                      * cfg->pinned applies */

@@ -815,6 +815,10 @@ START_TEST(config_from_the_config_file)
 
 	am_config_init(&c); /* the defaults: $10 a day, alert at 80% */
 	ck_assert_int_eq(am_budget_config_from(&c, &cfg, &err), 0);
+	am_budget_config d;
+	am_budget_config_default(&d);
+	ck_assert_int_eq(memcmp(&d, &cfg, sizeof d), 0);
+	ck_assert_int_eq(cfg.max_reservations, 4096);
 	ck_assert_int_eq(cfg.day_limit_pusd, usd("10"));
 	ck_assert_int_eq(cfg.month_limit_pusd, 0);
 	ck_assert_int_eq(cfg.nalerts, 1);

@@ -578,6 +578,9 @@ START_TEST(config_from_the_config_file)
 	ck_assert_int_eq(cfg.ttl_s, 86400);
 	ck_assert_int_eq(cfg.max_bytes, 256LL << 20);
 	ck_assert_int_eq(cfg.max_entries, 100000);
+	am_cache_config d;
+	am_cache_config_default(&d);
+	ck_assert_int_eq(memcmp(&d, &cfg, sizeof d), 0);
 	char *const envp[] = {NULL};
 	const char *text = "{\"cache\": {\"enabled\": false, \"ttl_s\": 600, "
 	                   "\"max_bytes\": 1048576, \"max_entries\": 50}}";

@@ -32,6 +32,9 @@ START_TEST(default_config_is_valid)
 {
 	am_err err = {{0}};
 	ck_assert_int_eq(am_sel_config_check(&cfg, &err), 0);
+	am_sel_config d;
+	am_sel_config_default(&d);
+	ck_assert_int_eq(memcmp(&d, &cfg, sizeof d), 0);
 	ck_assert_int_eq(cfg.nrules, 3);
 	ck_assert_int_eq(cfg.downgrade_pct, 80);
 	ck_assert(cfg.downgrade_on_budget);
