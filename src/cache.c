@@ -15,7 +15,6 @@
 
 #include <openssl/evp.h>
 
-
 #define NS_PER_S 1000000000LL
 
 /* ---- config ------------------------------------------------------------------ */
@@ -475,7 +474,7 @@ static int make_room(am_cache *c, const uint8_t *key, bool *exists, int64_t *old
 	while (AFTER_PUT_OVER()) {
 		uint8_t victims[64][AM_CACHE_KEY_LEN];
 		int64_t vbytes[64];
-		int n = 0, rc;
+		int n = 0, rc = SQLITE_DONE;
 		st = c->st[ST_LRU];
 		sqlite3_bind_blob(st, 1, key, AM_CACHE_KEY_LEN, SQLITE_STATIC);
 		while (n < 64 && (rc = sqlite3_step(st)) == SQLITE_ROW) {

@@ -18,10 +18,10 @@
  * of the original call in columns; bytes = the length of that JSON. Entries
  * expire after the TTL (default 24 h); a get on an expired entry is a miss
  * and deletes it. A put that would exceed max_bytes or max_entries first
- * deletes expired entries (a sweep at most once a minute), then the least
- * recently used ones; an answer larger than max_bytes by itself is not
- * stored. Only text answers belong here (the caller does not cache tool_use
- * or refusals).
+ * deletes expired entries (through the ledger's index on expires_ns), then
+ * the least recently used ones; an answer larger than max_bytes by itself is
+ * not stored. Only text answers belong here (the caller does not cache
+ * tool_use or refusals).
  *
  * Switches. The cache can be disabled globally (get is then "off", not a
  * miss, and put stores nothing); bypass per request (--no-cache) is the
