@@ -1,12 +1,208 @@
-/* Placeholder until the 'ask' command lands. */
+/* aimeter ask: one prompt through the pipeline; the answer streams to
+ * stdout, a one-line summary goes to stderr. */
+#include <errno.h>
+#include <poll.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
 
+#include <jansson.h>
+
+#include "app.h"
+#include "cli.h"
 #include "commands.h"
+#include "money.h"
+
+enum { O_MODEL = 1, O_MAX, O_SYSTEM, O_NOCACHE, O_STREAM, O_NOSTREAM, O_JSON, O_SIM };
+
+static const am_cli_opt opts[] = {
+	{ "model", "M", "pin the model (default: the selector decides)", O_MODEL, NULL },
+	{ "max-tokens", "N", "the answer's token bound", O_MAX, NULL },
+	{ "system", "S", "a system prompt", O_SYSTEM, NULL },
+	{ "no-cache", NULL, "do not answer from (or store in) the response cache", O_NOCACHE, NULL },
+	{ "stream", NULL, "stream the answer (default: config client.stream)", O_STREAM, NULL },
+	{ "no-stream", NULL, "wait for the whole answer", O_NOSTREAM, NULL },
+	{ "json", NULL, "print one JSON object instead of text", O_JSON, NULL },
+	{ "sim", NULL, "use the built-in simulator even with an API key", O_SIM, NULL },
+	{ NULL, NULL, NULL, 0, NULL },
+};
+
+static char *read_stdin(void)
+{
+	size_t cap = 4096, len = 0;
+	char *buf = am_xmalloc(cap);
+	size_t n;
+	while ((n = fread(buf + len, 1, cap - len - 1, stdin)) > 0) {
+		len += n;
+		if (len + 1 == cap) {
+			if (cap > 64u * 1024 * 1024)
+				break;
+			cap *= 2;
+			buf = am_xrealloc(buf, cap);
+		}
+	}
+	buf[len] = '\0';
+	return buf;
+}
+
+static void summary(const am_event *ev, int64_t job_ms)
+{
+	char cost[48];
+	if (ev->cached)
+		snprintf(cost, sizeof cost, "$0 (cache hit)");
+	else if (ev->price_known)
+		am_money_format_display(ev->cost_pusd, 6, cost, sizeof cost);
+	else
+		snprintf(cost, sizeof cost, "price unknown");
+	long long in = (long long)(ev->usage.input_tokens + ev->usage.cache_write_5m +
+	                           ev->usage.cache_write_1h + ev->usage.cache_read);
+	fprintf(stderr, "%s · %s · %lld in / %lld out · %s · %.1fs\n", ev->model, ev->reason, in,
+	        (long long)ev->usage.output_tokens, cost,
+	        (double)(ev->latency_ms ? ev->latency_ms : job_ms) / 1000.0);
+}
+
+static json_t *result_json(const am_event *ev, const char *text)
+{
+	char cost[32];
+	am_money_format(ev->cached ? 0 : ev->cost_pusd, cost, sizeof cost);
+	return json_pack("{s:s, s:s, s:s, s:{s:I, s:I, s:I, s:I}, s:o, s:b, s:I}", "model",
+	                 ev->model, "reason", ev->reason, "text", text ? text : "", "usage",
+	                 "input_tokens", (json_int_t)ev->usage.input_tokens, "output_tokens",
+	                 (json_int_t)ev->usage.output_tokens, "cache_creation_input_tokens",
+	                 (json_int_t)(ev->usage.cache_write_5m + ev->usage.cache_write_1h),
+	                 "cache_read_input_tokens", (json_int_t)ev->usage.cache_read, "cost_usd",
+	                 ev->price_known ? json_string(cost) : json_null(), "cached", ev->cached,
+	                 "latency_ms", (json_int_t)ev->latency_ms);
+}
 
 int cmd_ask(int argc, char **argv)
 {
-	(void)argc;
-	(void)argv;
-	fprintf(stderr, "aimeter: 'ask' is not available in this build yet\n");
-	return 1;
+	const char *model = NULL, *system = NULL, *arg = NULL;
+	int64_t max_tokens = 0;
+	int stream = -1;
+	bool no_cache = false, json = false, sim = false;
+	am_cli c;
+	am_cli_init(&c, "ask", "[OPTIONS] PROMPT|-",
+	            "Sends one prompt through the queue, selector, cache, budget guard and rate\n"
+	            "limiter; prints the answer on stdout as it arrives and a summary on stderr.\n"
+	            "'-' reads the prompt from standard input. Exit status: 0 answered, 1 failed,\n"
+	            "2 usage error, 3 blocked by the budget.",
+	            opts, true, argc, argv);
+	for (int id; (id = am_cli_next(&c)) != AM_CLI_END;) {
+		switch (id) {
+		case AM_CLI_EXIT: return c.exit_code;
+		case AM_CLI_ARG:
+			if (arg)
+				return am_cli_usage_error("ask", "one PROMPT only (quote it)");
+			arg = c.value;
+			break;
+		case O_MODEL: model = c.value; break;
+		case O_MAX:
+			if (am_cli_int(&c, 1, 1000000, &max_tokens))
+				return 2;
+			break;
+		case O_SYSTEM: system = c.value; break;
+		case O_NOCACHE: no_cache = true; break;
+		case O_STREAM: stream = 1; break;
+		case O_NOSTREAM: stream = 0; break;
+		case O_JSON: json = true; break;
+		case O_SIM: sim = true; break;
+		}
+	}
+	if (!arg)
+		return am_cli_usage_error("ask", "a PROMPT (or '-') is required");
+	am_config cfg;
+	int rc = am_cli_load_config(&c, &cfg);
+	if (rc)
+		return rc;
+	char *prompt = !strcmp(arg, "-") ? read_stdin() : am_xstrdup(arg);
+	if (!*prompt) {
+		free(prompt);
+		return am_cli_usage_error("ask", "the prompt is empty");
+	}
+
+	am_app app;
+	rc = am_app_open(&app, "ask", &cfg, c.config_path, sim);
+	am_config_wipe(&cfg);
+	if (rc || (rc = am_app_start(&app, "ask", false))) {
+		free(prompt);
+		am_app_close(&app, 0);
+		return rc;
+	}
+	am_engine_ops ops = am_worker_ops(app.worker);
+	am_turn turn = { "user", prompt };
+	am_prompt p = { &turn, 1, system, model, max_tokens, no_cache,
+	                stream < 0 ? app.cfg.client.stream : stream == 1 };
+	if (json)
+		p.stream = false;
+	int64_t job = 0;
+	am_err err;
+	if (ops.submit(ops.ctx, &p, &job, &err)) {
+		fprintf(stderr, "aimeter ask: %s\n", err.msg);
+		free(prompt);
+		am_app_close(&app, 0);
+		return 1;
+	}
+	size_t tlen = 0, tcap = 1024;
+	char *text = am_xmalloc(tcap);
+	text[0] = '\0';
+	rc = -1;
+	am_event evs[64];
+	while (rc < 0) {
+		struct pollfd pfd = { ops.wake_fd(ops.ctx), POLLIN, 0 };
+		if (poll(&pfd, 1, 1000) < 0 && errno != EINTR)
+			break;
+		int n = ops.drain(ops.ctx, evs, 64);
+		for (int i = 0; i < n; i++) {
+			am_event *ev = &evs[i];
+			if (ev->job_id == job && ev->kind == AM_EV_DELTA && ev->text) {
+				size_t add = strlen(ev->text);
+				if (tlen + add + 1 > tcap) {
+					tcap = (tlen + add + 1) * 2;
+					text = am_xrealloc(text, tcap);
+				}
+				memcpy(text + tlen, ev->text, add + 1);
+				tlen += add;
+				if (!json) {
+					fputs(ev->text, stdout);
+					fflush(stdout);
+				}
+			} else if (ev->job_id == job && ev->kind == AM_EV_DONE && rc < 0) {
+				if (json) {
+					json_t *o = result_json(ev, text);
+					char *s = json_dumps(o, JSON_COMPACT);
+					puts(s);
+					free(s);
+					json_decref(o);
+				} else if (tlen && text[tlen - 1] != '\n') {
+					putchar('\n');
+				}
+				summary(ev, 0);
+				rc = 0;
+			} else if (ev->job_id == job && ev->kind == AM_EV_FAILED && rc < 0) {
+				fprintf(stderr, "aimeter ask: %s\n", ev->error);
+				rc = 1;
+			} else if (ev->job_id == job && ev->kind == AM_EV_BLOCKED && rc < 0) {
+				fprintf(stderr, "aimeter ask: blocked by the budget: %s\n",
+				        ev->text ? ev->text : "");
+				am_command cancel = { .kind = AM_CMD_CANCEL_JOB, .value = job };
+				ops.command(ops.ctx, &cancel, NULL);
+				rc = 3;
+			} else if (ev->kind == AM_EV_ALERT && ev->text) {
+				fprintf(stderr, "\a%s\n", ev->text);
+			} else if (ev->job_id == job && ev->kind == AM_EV_WAITING && ev->text) {
+				fprintf(stderr, "aimeter ask: %s\n", ev->text);
+			}
+			am_event_free(ev);
+		}
+		if (rc < 0 && am_worker_finished(app.worker)) {
+			fprintf(stderr, "aimeter ask: the worker stopped unexpectedly\n");
+			rc = 1;
+		}
+	}
+	free(text);
+	free(prompt);
+	am_app_close(&app, rc == 3 ? 2000 : 0);
+	return rc;
 }
