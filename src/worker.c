@@ -1375,32 +1375,13 @@ static int build_limiter(am_worker *w, const am_config *cfg, int64_t now, am_err
 	return 0;
 }
 
-static void build_selector(am_worker *w, const am_config *cfg)
+static int build_selector(am_worker *w, const am_config *cfg, am_err *err)
 {
-	am_sel_config_default(&w->sel);
-	if (cfg->selector.nrules > 0) {
-		w->sel.nrules = cfg->selector.nrules;
-		for (int i = 0; i < cfg->selector.nrules && i < AM_SEL_MAX_RULES; i++) {
-			w->sel.rule[i].max_chars = cfg->selector.rule[i].max_chars;
-			snprintf(w->sel.rule[i].model, sizeof w->sel.rule[i].model, "%s",
-			         cfg->selector.rule[i].model);
-		}
-	}
-	if (cfg->selector.ntiers > 0) {
-		w->sel.ntiers = cfg->selector.ntiers;
-		for (int i = 0; i < cfg->selector.ntiers && i < AM_SEL_MAX_TIERS; i++) {
-			snprintf(w->sel.tier[i].name, sizeof w->sel.tier[i].name, "%s",
-			         cfg->selector.tier[i].name);
-			snprintf(w->sel.tier[i].model, sizeof w->sel.tier[i].model, "%s",
-			         cfg->selector.tier[i].model);
-		}
-	}
-	w->sel.downgrade_on_budget = cfg->selector.downgrade_on_budget;
-	w->sel.downgrade_pct = (int)cfg->selector.downgrade_pct;
-	snprintf(w->sel.fallback_model, sizeof w->sel.fallback_model, "%s",
-	         cfg->selector.fallback_model);
+	if (am_sel_config_from(cfg, &w->sel, err))
+		return -1;
 	snprintf(w->model_mode, sizeof w->model_mode, "%s",
 	         cfg->selector.model[0] ? cfg->selector.model : "auto");
+	return 0;
 }
 
 static int load_today(am_worker *w, const am_budget_now *bn, int64_t *day_spent,
@@ -1455,19 +1436,14 @@ static int worker_init(am_worker *w, am_err *err)
 	if (requeued)
 		notice(w, "resumed %d job%s from an earlier run", requeued, requeued == 1 ? "" : "s");
 
-	build_selector(w, &cfg);
+	if (build_selector(w, &cfg, err))
+		return -1;
 	int64_t now = now_mono(w);
 	if (build_limiter(w, &cfg, now, err))
 		return -1;
 
-	am_budget_config_default(&w->bcfg);
-	w->bcfg.day_limit_pusd = cfg.budget.daily_pusd;
-	w->bcfg.month_limit_pusd = cfg.budget.monthly_pusd;
-	w->bcfg.nalerts = cfg.budget.nalerts;
-	for (int i = 0; i < cfg.budget.nalerts && i < AM_BUDGET_MAX_ALERTS; i++)
-		w->bcfg.alert_pct[i] = cfg.budget.alert_pct[i];
-	if (cfg.budget.max_reservations > 0)
-		w->bcfg.max_reservations = (int)cfg.budget.max_reservations;
+	if (am_budget_config_from(&cfg, &w->bcfg, err))
+		return -1;
 	snprintf(w->alert_command, sizeof w->alert_command, "%s", cfg.budget.alert_command);
 	w->bell = cfg.budget.bell;
 	am_budget_now bn;
@@ -1481,13 +1457,8 @@ static int worker_init(am_worker *w, am_err *err)
 		return -1;
 
 	am_cache_config cc;
-	am_cache_config_default(&cc);
-	cc.enabled = cfg.cache.enabled;
-	cc.ttl_s = cfg.cache.ttl_s;
-	if (cfg.cache.max_bytes > 0)
-		cc.max_bytes = cfg.cache.max_bytes;
-	if (cfg.cache.max_entries > 0)
-		cc.max_entries = cfg.cache.max_entries;
+	if (am_cache_config_from(&cfg, &cc, err))
+		return -1;
 	if (am_cache_open(&w->cache, w->db, &cc, err))
 		return -1;
 
