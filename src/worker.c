@@ -42,6 +42,7 @@
 #include "evq.h"
 #include "ledger.h"
 #include "limiter.h"
+#include "log.h"
 #include "money.h"
 #include "queue.h"
 #include "selector.h"
@@ -147,6 +148,7 @@ struct am_worker {
 	char api_key[256];
 	char endpoint[64];
 	am_ledger *ledger;
+	am_log *log;                /* log_file; NULL = none */
 	sqlite3 *db;
 	am_client *client;
 	am_rl *rl;
@@ -288,6 +290,7 @@ static void notice(am_worker *w, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(buf, sizeof buf, fmt, ap);
 	va_end(ap);
+	am_log_write(w->log, now_wall(w), "%s", buf);
 	event_basic(w, AM_EV_NOTICE, NULL, buf);
 }
 
@@ -372,6 +375,8 @@ static void finish_failed(am_worker *w, wjob *j, const char *error)
 	release_budget(w, j);
 	j->st = W_FINISHED;
 	db_update(w, j, AM_JOB_FAILED, error, NULL);
+	am_log_write(w->log, now_wall(w), "job %" PRId64 " failed (%s): %s", j->id,
+	             j->model[0] ? j->model : "no model", error);
 	am_event ev;
 	memset(&ev, 0, sizeof ev);
 	ev.kind = AM_EV_FAILED;
@@ -430,6 +435,7 @@ static void fire_alerts(am_worker *w, const am_budget_alerts *al)
 	for (int i = 0; al && i < al->n; i++) {
 		char line[256];
 		am_budget_alert_line(&al->a[i], line, sizeof line);
+		am_log_write(w->log, now_wall(w), "%s", line);
 		am_event ev;
 		memset(&ev, 0, sizeof ev);
 		ev.kind = AM_EV_ALERT;
@@ -1423,6 +1429,8 @@ static int restore_setting(void *ctx, const char *key, const char *value, int64_
 static int worker_init(am_worker *w, am_err *err)
 {
 	am_config cfg = *w->config;
+	if (cfg.log_file[0] && am_log_open(&w->log, cfg.log_file, err))
+		return -1;
 	am_ledger_opts lo = { 0 };
 	if (am_ledger_open(&w->ledger, w->db_path, &lo, err))
 		return -1;
@@ -1484,6 +1492,8 @@ static int worker_init(am_worker *w, am_err *err)
 	w->client = client;
 	pthread_mutex_unlock(&w->mu);
 
+	am_log_write(w->log, now_wall(w), "started: %s%s, database %s", w->endpoint,
+	             w->opts.simulator ? " (simulator)" : "", w->db_path);
 	w->max_loaded_id = 0;
 	scan_db(w);
 	am_config_wipe(&cfg);
@@ -1516,6 +1526,8 @@ static void worker_teardown(am_worker *w)
 	am_budget_free(w->budget);
 	am_rl_free(w->rl);
 	am_ledger_close(w->ledger);
+	am_log_close(w->log);
+	w->log = NULL;
 	w->cache = NULL;
 	w->budget = NULL;
 	w->rl = NULL;
