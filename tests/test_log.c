@@ -5,6 +5,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "check_run.h"
 #include "log.h"
 #include "tmpdir.h"
 
@@ -54,9 +55,5 @@ int main(void)
 	tcase_add_test(tc, lines_are_stamped_private_and_single);
 	tcase_add_test(tc, unwritable_path_is_a_clear_error);
 	suite_add_tcase(s, tc);
-	SRunner *sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	int failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+	return check_run(s);
 }
