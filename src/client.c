@@ -82,6 +82,7 @@ struct am_client {
 	CURL *pool[EASY_POOL];
 	int npool;
 	am_client_stats stats;
+	uint64_t reported;             /* on_done calls so far */
 };
 
 /* ---- lists ------------------------------------------------------------------- */
@@ -383,8 +384,9 @@ static void transport_message(const xfer *x, CURLcode code, char *buf, size_t n)
  * cancelled), from what the transport and the provider layer know. */
 static void outcome(xfer *x, CURLcode code, am_prov_result *r)
 {
-	char why[CURL_ERROR_SIZE + 128];
-	transport_message(x, code, why, sizeof why);
+	char why[CURL_ERROR_SIZE + 128] = "";
+	if (code != CURLE_OK)
+		transport_message(x, code, why, sizeof why);
 	r->rl = x->h.rl;
 	memcpy(r->request_id, x->h.request_id, sizeof r->request_id);
 	r->http_status = x->status;
@@ -451,6 +453,7 @@ static void finish(am_client *c, xfer *x, CURLcode code)
 	x->easy = NULL;
 	am_client_cb cb = x->cb;
 	xfer_free(x);
+	c->reported++;
 	if (cb.on_done)
 		cb.on_done(cb.ctx, &r);
 	am_prov_result_free(&r);
@@ -603,10 +606,15 @@ static int perform(am_client *c, am_err *err)
 
 int am_client_run(am_client *c, int timeout_ms, am_err *err)
 {
+	uint64_t reported = c->reported;
 	reap_cancelled(c);
 	admit(c);
 	if (perform(c, err) != 0)
 		return -1;
+	/* Having reported an outcome, hand control back at once: the caller
+	 * may want to act on it (send the next call) before any wait. */
+	if (c->reported != reported)
+		return c->queued.n + c->active.n;
 	/* Callbacks may have queued more: start them before waiting. */
 	if (c->queued.n) {
 		admit(c);

@@ -99,7 +99,8 @@ int am_client_cancel(am_client *c, uint64_t id);
 
 /* One pass of the loop: starts queued transfers, moves data, waits up to
  * timeout_ms for activity (or am_client_wakeup), moves data again, and
- * reports finished transfers through on_done. Returns the number of
+ * reports finished transfers through on_done. It returns without waiting
+ * when the first step already reported an outcome. Returns the number of
  * transfers still queued or in flight, or -1 with err when libcurl's multi
  * handle fails (the transfers stay; calling again is allowed). */
 int am_client_run(am_client *c, int timeout_ms, am_err *err);
