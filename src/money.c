@@ -51,6 +51,7 @@ static int parse_decimal(const char *s, bool allow_exp, bool allow_dollar, struc
 	if (allow_dollar && *p == '$')
 		p++;
 	bool any = false, point = false;
+	size_t zeros = 0; /* fraction zeros not yet known to be significant */
 	for (; *p; p++) {
 		if (isdigit((unsigned char)*p)) {
 			any = true;
@@ -59,21 +60,33 @@ static int parse_decimal(const char *s, bool allow_exp, bool allow_dollar, struc
 					d->exp10--;
 				continue;
 			}
-			if (d->ndigits >= sizeof d->digits - 1)
-				return am_err_set(err, "'%s': too many digits", s);
-			d->digits[d->ndigits++] = *p;
-			if (point)
-				d->exp10--;
+			if (point && *p == '0') {
+				zeros++;
+				continue;
+			}
+			for (size_t z = 0; z <= zeros; z++) {
+				if (d->ndigits >= sizeof d->digits - 1)
+					return am_err_set(err, "'%s': too many digits", s);
+				d->digits[d->ndigits++] = z < zeros ? '0' : *p;
+				if (point)
+					d->exp10--;
+			}
+			zeros = 0;
 		} else if (*p == '.' && !point) {
 			point = true;
-		} else if (*p == ',' && !point && allow_dollar) {
-			continue;
+		} else if (*p == ',' && !point && allow_dollar && any && isdigit((unsigned char)p[1]) &&
+		           isdigit((unsigned char)p[2]) && isdigit((unsigned char)p[3]) &&
+		           !isdigit((unsigned char)p[4])) {
+			continue; /* a thousands separator: "1,000" */
 		} else {
 			break;
 		}
 	}
+	/* Trailing fraction zeros ("0.500") do not change the value. */
 	if (!any)
 		return am_err_set(err, "'%s' is not a number", s);
+	if (d->ndigits == 0)
+		d->neg = false; /* "-0" is zero */
 	if (allow_exp && (*p == 'e' || *p == 'E')) {
 		p++;
 		bool eneg = false;
@@ -215,6 +228,8 @@ int am_money_format_display(int64_t pusd, int decimals, char *buf, size_t n)
 	for (int i = 0; i < decimals; i++)
 		pow *= 10;
 	uint64_t whole = q / pow, fracv = q % pow;
+	if (q == 0)
+		neg = false; /* -0.001 shown to 2 places is "$0.00", not "-$0.00" */
 	char w[40], grouped[56];
 	int wl = snprintf(w, sizeof w, "%llu", (unsigned long long)whole);
 	int gi = 0;

@@ -19,7 +19,8 @@
 /* Parses a decimal USD amount ("12", "0.50", "1e-06" is NOT accepted here)
  * into pUSD. Up to 12 fractional digits; more, a sign other than a leading
  * '-', or overflow is an error. Surrounding spaces and a leading '$' are
- * allowed. */
+ * allowed. Commas are accepted only as thousands separators ("1,000"), and
+ * zeros after the last significant fraction digit do not count ("1.50000"). */
 int am_money_parse_usd(const char *s, int64_t *out_pusd, am_err *err);
 
 /* Parses a price in USD per million tokens ("3.75") into pUSD per token
@@ -39,7 +40,9 @@ int am_money_parse_per_token(const char *s, int64_t *out_pusd_per_token, am_err 
 int am_money_format(int64_t pusd, char *buf, size_t n);
 
 /* Display form for people: "$1.23" rounded half-up to `decimals` (0..12)
- * fractional digits, with thousands separators ("$1,234.56"). */
+ * fractional digits, with thousands separators ("$1,234.56"). Negative
+ * amounts round their magnitude the same way ("-$0.01" for -$0.005); an
+ * amount that rounds to zero shows no sign ("$0.00"). */
 int am_money_format_display(int64_t pusd, int decimals, char *buf, size_t n);
 
 /* Price per million tokens back to its decimal string ("3.75"). */

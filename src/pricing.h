@@ -56,12 +56,57 @@ const am_price *am_pricing_most_expensive(const am_pricing *p);
  *   + cache reads × read price + output × output price,
  * with the long-context prices when total input exceeds the threshold, and
  * the batch discount applied to the total. Returns 0 on success, -1 on
- * overflow (err says so). */
+ * overflow (err says so).
+ * Details: total input is uncached input +
+ * both cache writes + cache reads; "exceeds" is strict (200,000 is base,
+ * 200,001 is long context) and then every token of the call, output
+ * included, takes the long-context price. The 5m/1h split of cache writes is
+ * the caller's (usage.h: a response without a cache_creation breakdown
+ * counts all cache_creation_input_tokens as 5m). The discounted total is
+ * total × (100 - pct) / 100, half a pUSD rounding up; with published prices
+ * it is exact. A negative token count is an error, as is overflow at any
+ * step (never a wrapped value); *out_pusd is untouched on error.
+ * Thread-safe: reads only its arguments. */
 int am_cost(const am_price *price, const am_usage *u, bool batch,
             int64_t *out_pusd, am_err *err);
 
-/* Where the shipped table lives: $AIMETER_DATA_DIR/pricing.json, then the
- * source tree's data/, then the install prefix's share/aimeter/. */
+/* Where the shipped table lives: $AIMETER_DATA_DIR/pricing.json when that
+ * variable is set (even if the file is missing, so the error names it), else
+ * the source tree's data/pricing.json when it exists, else
+ * <directory of the executable>/../share/aimeter/pricing.json.
+ * The string lives in thread-local storage until the next call on the same
+ * thread. */
 const char *am_pricing_default_path(void);
+
+/* ---- additions (issue 2) ------------------------------------------------ */
+
+struct json_t;
+
+/* True when `price` is an alias row (canonical names its target). */
+static inline bool am_price_is_alias(const am_price *price)
+{
+	return price->canonical[0] != '\0';
+}
+
+/* The files the table was loaded from. The override path is NULL when none
+ * was given or the file did not exist. Owned by the table. */
+const char *am_pricing_shipped_path(const am_pricing *p);
+const char *am_pricing_override_path(const am_pricing *p);
+
+/* The price-override file that goes with a config file: pricing.json in the
+ * same directory as `config_path`, or am_path_pricing_override() when
+ * config_path is NULL. */
+int am_pricing_override_for_config(const char *config_path, char *buf, size_t n, am_err *err);
+
+/* Fills price->pool and price->tier for a model the table does not know:
+ * the pool of the longest known id that is a prefix of `model` at a '-'
+ * boundary ("claude-opus-4-6-20260205" -> the pool of "claude-opus-4-6"),
+ * else the model id itself; the tier from the name ("haiku", "sonnet",
+ * "opus", else ""). */
+void am_pricing_guess_family(const am_pricing *p, const char *model, am_price *price);
+
+/* One entry in the pricing-file model form (prices as exact $/MTok decimal
+ * strings). Returns a new jansson reference. */
+struct json_t *am_price_to_json(const am_price *price);
 
 #endif

@@ -1,8 +1,361 @@
-/* ui: placeholder entry point until the dashboard lands. */
+/* ui: the dashboard's loop. One thread, one poll(): the keyboard, the
+ * engine's wake fd and the signal pipe, with a timeout that is either the
+ * rest of the current frame (something is dirty and the last paint was less
+ * than a frame ago) or the next whole second (the clock and countdowns).
+ * Nothing runs on a timer when nothing changes.
+ *
+ * State changes only set reaction bits; a pass paints the dirty panels
+ * once, then wnoutrefresh + doupdate send just the changed cells (tmux's
+ * server_client_loop, htop's reactions). */
 #include "ui.h"
-#include "curses_inc.h"
 
-const char *ui_curses_version(void)
+#include <errno.h>
+#include <locale.h>
+#include <poll.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "clock.h"
+#include "cmdtab.h"
+#include "control.h"
+#include "curses_inc.h"
+#include "editor.h"
+#include "layout.h"
+#include "paint.h"
+#include "term.h"
+
+#ifndef AIMETER_VERSION
+#define AIMETER_VERSION "?"
+#endif
+
+enum { UI_R_CLEAR = 1u << 16 }; /* erase the whole screen first */
+
+struct ui {
+	const am_engine_ops *ops;
+	ui_options opt;
+	ui_term term;
+	ui_ctl ctl;
+	ui_editor *ed;
+	ui_layout lay;
+	ui_view view;
+	int cols, rows;
+	unsigned dirty;
+	bool quit;
+	bool help;
+	int help_scroll;
+	int scroll;
+	int max_scroll;
+	int64_t now_mono, now_wall;
+};
+
+static const unsigned panel_bit[UI_P_COUNT] = {
+	[UI_P_HEADER] = UI_R_HEADER, [UI_P_BUDGET] = UI_R_BUDGET,   [UI_P_LIMITS] = UI_R_LIMITS,
+	[UI_P_MODELS] = UI_R_MODELS, [UI_P_CACHE] = UI_R_CACHE,     [UI_P_CONSOLE] = UI_R_CONSOLE,
+	[UI_P_INPUT] = UI_R_INPUT,   [UI_P_HINTS] = UI_R_HINTS,     [UI_P_TOOSMALL] = UI_R_PANELS,
+};
+
+static void relayout(struct ui *u)
 {
-	return curses_version();
+	const am_snapshot *s = &u->ctl.snap;
+	ui_layout_hint h = {s->nmodels, s->npools, s->npools ? s->pool[0].ndims : 4};
+	getmaxyx(stdscr, u->rows, u->cols);
+	ui_layout_compute(u->cols, u->rows, &h, &u->lay);
+	u->dirty |= UI_R_PANELS | UI_R_CLEAR;
+}
+
+static void react(struct ui *u, unsigned r)
+{
+	int page = u->lay.r[UI_P_CONSOLE].h > 3 ? u->lay.r[UI_P_CONSOLE].h - 2 : 1;
+	if (r & UI_R_QUIT)
+		u->quit = true;
+	if (r & UI_R_HELP) {
+		u->help = true;
+		u->help_scroll = 0;
+		r |= UI_R_PANELS;
+	}
+	if (r & UI_R_SCROLL_UP) {
+		u->scroll += page;
+		if (u->scroll > u->max_scroll)
+			u->scroll = u->max_scroll;
+		r |= UI_R_CONSOLE;
+	}
+	if (r & UI_R_SCROLL_DOWN) {
+		u->scroll = u->scroll > page ? u->scroll - page : 0;
+		r |= UI_R_CONSOLE;
+	}
+	if (r & UI_R_LAYOUT)
+		relayout(u);
+	u->dirty |= r & (UI_R_PANELS | UI_R_CLEAR);
+}
+
+static void submit_line(struct ui *u)
+{
+	char *line = ui_editor_take(u->ed);
+	u->scroll = 0;
+	u->dirty |= UI_R_INPUT | UI_R_CONSOLE;
+	react(u, ui_ctl_line(&u->ctl, line));
+	free(line);
+}
+
+/* Maps a curses function key to a neutral key code, or UI_KEY_NONE. */
+static int neutral_key(wint_t k)
+{
+	if (k >= (wint_t)KEY_F(1) && k <= (wint_t)KEY_F(63))
+		return UI_KEY_F((int)(k - KEY_F(0)));
+	if (k == KEY_PPAGE)
+		return UI_KEY_PGUP;
+	if (k == KEY_NPAGE)
+		return UI_KEY_PGDN;
+	return UI_KEY_NONE;
+}
+
+static bool edit_key(struct ui *u, int fn, wint_t k)
+{
+	static const struct {
+		bool fn;
+		wint_t key;
+		ui_ed_op op;
+	} map[] = {
+		{true, KEY_LEFT, UI_ED_LEFT},       {true, KEY_RIGHT, UI_ED_RIGHT},
+		{true, KEY_HOME, UI_ED_HOME},       {true, KEY_END, UI_ED_END},
+		{true, KEY_BACKSPACE, UI_ED_BACKSPACE}, {true, KEY_DC, UI_ED_DELETE},
+		{true, KEY_UP, UI_ED_HIST_PREV},    {true, KEY_DOWN, UI_ED_HIST_NEXT},
+		{false, 1, UI_ED_HOME},             {false, 5, UI_ED_END},
+		{false, 2, UI_ED_LEFT},             {false, 6, UI_ED_RIGHT},
+		{false, 8, UI_ED_BACKSPACE},        {false, 127, UI_ED_BACKSPACE},
+		{false, 4, UI_ED_DELETE},           {false, 21, UI_ED_KILL_LINE},
+		{false, 11, UI_ED_KILL_END},        {false, 23, UI_ED_KILL_WORD},
+		{false, 16, UI_ED_HIST_PREV},       {false, 14, UI_ED_HIST_NEXT},
+	};
+	for (size_t i = 0; i < sizeof map / sizeof map[0]; i++)
+		if (map[i].fn == (fn == KEY_CODE_YES) && map[i].key == k) {
+			ui_editor_op(u->ed, map[i].op);
+			u->dirty |= UI_R_INPUT;
+			return true;
+		}
+	return false;
+}
+
+static void help_key(struct ui *u, int fn, wint_t k)
+{
+	int step = 0;
+	if (fn == KEY_CODE_YES && (k == KEY_UP || k == KEY_DOWN || k == KEY_PPAGE || k == KEY_NPAGE))
+		step = k == KEY_UP ? -1 : k == KEY_DOWN ? 1 : k == KEY_PPAGE ? -10 : 10;
+	if (step) {
+		int max = u->view.help_lines - 3;
+		u->help_scroll += step;
+		if (u->help_scroll > max)
+			u->help_scroll = max;
+		if (u->help_scroll < 0)
+			u->help_scroll = 0;
+	} else {
+		u->help = false;
+	}
+	u->dirty |= UI_R_PANELS | UI_R_CLEAR;
+}
+
+static void handle_key(struct ui *u, int fn, wint_t k)
+{
+	if (fn == KEY_CODE_YES && k == KEY_RESIZE) {
+		relayout(u);
+		return;
+	}
+	if (u->help) {
+		help_key(u, fn, k);
+		return;
+	}
+	if (fn == KEY_CODE_YES) {
+		int nk = neutral_key(k);
+		if (nk != UI_KEY_NONE) {
+			react(u, ui_ctl_action(&u->ctl, ui_key_action(nk)));
+			return;
+		}
+		if (k == KEY_ENTER)
+			submit_line(u);
+		else
+			edit_key(u, fn, k);
+		return;
+	}
+	if (k == 27) {
+		/* ESC then a key is Alt-key; a lone ESC returns to the bottom. */
+		wint_t k2;
+		int r2 = wget_wch(stdscr, &k2);
+		if (r2 == OK && k2 > 0x20 && k2 < 0x7f)
+			react(u, ui_ctl_action(&u->ctl, ui_key_action(UI_KEY_ALT((int)k2))));
+		else if (r2 == ERR && u->scroll) {
+			u->scroll = 0;
+			u->dirty |= UI_R_CONSOLE;
+		}
+		return;
+	}
+	if (k == '\r' || k == '\n') {
+		submit_line(u);
+	} else if (k == 3) {
+		u->quit = true;
+	} else if (k == 12) {
+		clearok(curscr, TRUE); /* Ctrl-L: paint everything again */
+		u->dirty |= UI_R_PANELS | UI_R_CLEAR;
+	} else if (!edit_key(u, fn, k) && k >= 0x20) {
+		if (ui_editor_insert(u->ed, (wchar_t)k))
+			u->dirty |= UI_R_INPUT;
+	}
+}
+
+static void read_keys(struct ui *u)
+{
+	wint_t k;
+	int r;
+	/* Bounded so a paste cannot starve the engine side. */
+	for (int i = 0; i < 4096 && (r = wget_wch(stdscr, &k)) != ERR && !u->quit; i++)
+		handle_key(u, r, k);
+}
+
+static void read_clock(struct ui *u)
+{
+	const am_clock *c = am_clock_system();
+	u->now_mono = am_clock_mono(c);
+	u->now_wall = am_clock_wall(c);
+}
+
+static void paint(struct ui *u)
+{
+	ui_view *v = &u->view;
+	*v = (ui_view){.term = &u->term,
+	               .lay = &u->lay,
+	               .snap = &u->ctl.snap,
+	               .con = u->ctl.con,
+	               .ed = u->ed,
+	               .version = u->opt.version,
+	               .now_mono = u->now_mono,
+	               .now_wall = u->now_wall,
+	               .scroll = u->scroll,
+	               .max_scroll = u->max_scroll,
+	               .help = u->help,
+	               .help_scroll = u->help_scroll,
+	               .help_lines = v->help_lines,
+	               .cols = u->cols,
+	               .rows = u->rows};
+	if (u->dirty & UI_R_CLEAR)
+		erase();
+	for (int p = 0; p < UI_P_COUNT; p++) {
+		if (!(u->dirty & panel_bit[p]))
+			continue;
+		if (u->help && p != UI_P_HEADER && p != UI_P_HINTS && p != UI_P_TOOSMALL)
+			continue;
+		ui_paint_panel(v, (ui_panel)p);
+	}
+	if (u->help && (u->dirty & ~(unsigned)(UI_R_HEADER | UI_R_HINTS)))
+		ui_paint_help(v);
+	if (!u->help && (u->dirty & UI_R_CONSOLE)) {
+		u->max_scroll = v->max_scroll;
+		if (u->scroll > u->max_scroll)
+			u->scroll = u->max_scroll;
+	}
+	ui_paint_cursor(v);
+	wnoutrefresh(stdscr);
+	doupdate();
+	u->dirty = 0;
+}
+
+/* Milliseconds to wait in poll. */
+static int next_timeout(const struct ui *u, int64_t last_paint, int64_t frame_ns)
+{
+	if (u->ctl.more)
+		return 0;
+	if (u->dirty) {
+		int64_t wait = last_paint + frame_ns - u->now_mono;
+		return wait > 0 ? (int)((wait + AM_NS_PER_MS - 1) / AM_NS_PER_MS) : 0;
+	}
+	/* The next whole second of the wall clock, a little after it. */
+	int64_t into = u->now_wall % AM_NS_PER_SEC;
+	return (int)((AM_NS_PER_SEC - into) / AM_NS_PER_MS) + 2;
+}
+
+static void drain_wake(int fd)
+{
+	char buf[256];
+	if (read(fd, buf, sizeof buf) < 0) {
+		/* Nothing to clear (EAGAIN) or a closed fd: the pump still runs. */
+	}
+}
+
+static void loop(struct ui *u)
+{
+	int wfd = u->ops->wake_fd(u->ops->ctx);
+	int fps = u->opt.max_fps > 0 ? u->opt.max_fps : 10;
+	int64_t frame_ns = AM_NS_PER_SEC / fps, last_paint = 0;
+	int64_t last_second = u->now_wall / AM_NS_PER_SEC;
+	while (!u->quit) {
+		struct pollfd fds[3] = {{STDIN_FILENO, POLLIN, 0}, {u->term.sig_fd, POLLIN, 0},
+		                        {wfd, POLLIN, 0}};
+		int timeout = next_timeout(u, last_paint, frame_ns);
+		/* Without a wake fd the engine is polled at the frame rate. */
+		if (wfd < 0 && (timeout > 100 || timeout < 0))
+			timeout = 100;
+		int n = poll(fds, wfd >= 0 ? 3 : 2, timeout);
+		read_clock(u);
+		if (n < 0 && errno != EINTR)
+			break;
+		if (n > 0 && (fds[1].revents & POLLIN) && ui_term_take_signal(&u->term))
+			u->quit = true;
+		if (wfd < 0 || u->ctl.more || (n > 0 && fds[2].revents)) {
+			if (wfd >= 0 && (fds[2].revents & POLLIN))
+				drain_wake(wfd);
+			unsigned r = ui_ctl_pump(&u->ctl, 512);
+			if (r & UI_R_CONSOLE)
+				r |= UI_R_HEADER;
+			react(u, r);
+		}
+		/* Keys, and KEY_RESIZE after a SIGWINCH interrupted poll. */
+		read_keys(u);
+		int64_t second = u->now_wall / AM_NS_PER_SEC;
+		if (second != last_second) {
+			last_second = second;
+			u->dirty |= UI_R_HEADER;
+			u->view.snap = &u->ctl.snap;
+			if (ui_view_has_countdown(&u->view))
+				u->dirty |= UI_R_LIMITS;
+		}
+		if (u->dirty && u->now_mono - last_paint >= frame_ns) {
+			paint(u);
+			last_paint = u->now_mono;
+		}
+	}
+}
+
+int ui_run(const am_engine_ops *ops, const ui_options *opt)
+{
+	struct ui *u = am_xcalloc(1, sizeof *u);
+	am_err err = {{0}};
+	setlocale(LC_ALL, "");
+	u->ops = ops;
+	if (opt)
+		u->opt = *opt;
+	if (!u->opt.version)
+		u->opt.version = AIMETER_VERSION;
+	if (ui_term_open(&u->term, u->opt.ascii, u->opt.no_color, &err)) {
+		fprintf(stderr, "aimeter: %s\n", err.msg);
+		free(u);
+		return 1;
+	}
+	ui_ctl_init(&u->ctl, ops, u->term.ascii, u->opt.models, u->opt.nmodels);
+	u->ctl.system = u->opt.system;
+	u->ed = ui_editor_new();
+	u->view.term = &u->term;
+	read_clock(u);
+	u->dirty |= ui_ctl_pump(&u->ctl, 512);
+	relayout(u);
+	paint(u);
+	loop(u);
+	ui_term_close(&u->term);
+	ui_editor_free(u->ed);
+	ui_ctl_done(&u->ctl);
+	free(u);
+	return 0;
+}
+
+void ui_print_keys_markdown(FILE *out)
+{
+	ui_keys_markdown(out);
 }

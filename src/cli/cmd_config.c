@@ -1,12 +1,148 @@
-/* Placeholder until the 'config' command lands. */
+/* aimeter config: the effective configuration and where each value came
+ * from - default, file, env, flag, or changed at run time (the values the
+ * console saved in the ledger's settings table). The API key is shown
+ * masked. `--keys` lists every key with its type, default and meaning.
+ *
+ * The settings table is read with a read-only SQLite connection that never
+ * creates or migrates the database: looking at the configuration must not
+ * change anything on disk. */
+#include <sqlite3.h>
 #include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
 
+#include "cli.h"
 #include "commands.h"
+
+enum { OPT_JSON = 1, OPT_KEYS };
+
+static const am_cli_opt opts[] = {
+    {"json", NULL, "print JSON: {\"config_file\", \"settings\": {KEY: {value, source}}, ...}",
+     OPT_JSON, NULL},
+    {"keys", NULL, "list every key with its type, default and meaning", OPT_KEYS, NULL},
+    {NULL, NULL, NULL, 0, NULL},
+};
+
+/* Re-applies the run-time settings saved in the ledger (table settings,
+ * columns key and value), as every command that runs the pipeline does. A
+ * missing database or table just means nothing was changed at run time. */
+static void apply_saved_settings(am_config *cfg)
+{
+	struct stat st;
+	sqlite3 *db = NULL;
+	sqlite3_stmt *st_rows = NULL;
+	if (!cfg->db[0] || stat(cfg->db, &st) != 0)
+		return;
+	int rc = sqlite3_open_v2(cfg->db, &db, SQLITE_OPEN_READONLY, NULL);
+	if (rc == SQLITE_OK) {
+		sqlite3_busy_timeout(db, 2000);
+		rc = sqlite3_prepare_v2(db, "SELECT key, value FROM settings ORDER BY key", -1,
+		                        &st_rows, NULL);
+	}
+	if (rc != SQLITE_OK) {
+		const char *msg = db ? sqlite3_errmsg(db) : sqlite3_errstr(rc);
+		if (!strstr(msg, "no such table"))
+			fprintf(stderr, "aimeter: warning: %s: cannot read saved settings: %s\n",
+			        cfg->db, msg);
+		sqlite3_close(db);
+		return;
+	}
+	while ((rc = sqlite3_step(st_rows)) == SQLITE_ROW) {
+		const char *key = (const char *)sqlite3_column_text(st_rows, 0);
+		const char *value = (const char *)sqlite3_column_text(st_rows, 1);
+		am_err err;
+		if (!key || !value)
+			continue;
+		int seen = am_config_nwarnings(cfg);
+		if (am_config_restore(cfg, key, value, &err) < 0)
+			fprintf(stderr, "aimeter: warning: saved setting ignored: %s\n", err.msg);
+		am_cli_print_warnings(cfg, seen);
+	}
+	if (rc != SQLITE_DONE)
+		fprintf(stderr, "aimeter: warning: %s: cannot read saved settings: %s\n", cfg->db,
+		        sqlite3_errmsg(db));
+	sqlite3_finalize(st_rows);
+	sqlite3_close(db);
+}
+
+static void print_keys(bool json)
+{
+	size_t n = am_config_key_count(), kw = 3, tw = 4;
+	if (json) {
+		json_t *arr = json_array();
+		for (size_t i = 0; i < n; i++) {
+			const am_config_key_info *k = am_config_key_at(i);
+			json_t *o = json_pack("{s:s,s:s,s:s,s:s}", "key", k->name, "type", k->type,
+			                      "default", k->def, "help", k->help);
+			if (k->env)
+				json_object_set_new(o, "env", json_string(k->env));
+			json_array_append_new(arr, o);
+		}
+		json_dumpf(arr, stdout, JSON_INDENT(2));
+		fputc('\n', stdout);
+		json_decref(arr);
+		return;
+	}
+	for (size_t i = 0; i < n; i++) {
+		const am_config_key_info *k = am_config_key_at(i);
+		if (strlen(k->name) > kw)
+			kw = strlen(k->name);
+		if (strlen(k->type) > tw)
+			tw = strlen(k->type);
+	}
+	printf("%-*s  %-*s  %s\n", (int)kw, "KEY", (int)tw, "TYPE", "DEFAULT / MEANING");
+	for (size_t i = 0; i < n; i++) {
+		const am_config_key_info *k = am_config_key_at(i);
+		printf("%-*s  %-*s  %s\n", (int)kw, k->name, (int)tw, k->type,
+		       *k->def ? k->def : "\"\"");
+		printf("%-*s  %-*s  %s%s%s\n", (int)kw, "", (int)tw, "", k->help,
+		       k->env ? "; env " : "", k->env ? k->env : "");
+	}
+}
 
 int cmd_config(int argc, char **argv)
 {
-	(void)argc;
-	(void)argv;
-	fprintf(stderr, "aimeter: 'config' is not available in this build yet\n");
-	return 1;
+	am_cli c;
+	bool json = false, keys = false;
+	am_cli_init(
+	    &c, "config", "[OPTIONS]",
+	    "Print the effective configuration: every key, its value and where it came from\n"
+	    "(default, file, env, flag, or changed at run time). The API key is shown masked.",
+	    opts, true, argc, argv);
+	for (int id; (id = am_cli_next(&c)) != AM_CLI_END;) {
+		switch (id) {
+		case AM_CLI_EXIT:
+			return c.exit_code;
+		case AM_CLI_ARG:
+			return am_cli_usage_error(c.cmd, "unexpected argument '%s'", c.value);
+		case OPT_JSON:
+			json = true;
+			break;
+		case OPT_KEYS:
+			keys = true;
+			break;
+		default:
+			break;
+		}
+	}
+	if (keys) {
+		print_keys(json);
+		return 0;
+	}
+
+	am_config cfg;
+	int rc = am_cli_load_config(&c, &cfg);
+	if (rc)
+		return rc;
+	apply_saved_settings(&cfg);
+	if (json) {
+		json_t *j = am_config_to_json(&cfg);
+		json_dumpf(j, stdout, JSON_INDENT(2));
+		fputc('\n', stdout);
+		json_decref(j);
+	} else {
+		am_config_print(&cfg, stdout);
+	}
+	am_config_wipe(&cfg);
+	return fflush(stdout) == 0 ? 0 : 1;
 }

@@ -1,12 +1,356 @@
-/* Placeholder until the 'pricing' command lands. */
+/* aimeter pricing: list the effective price table, or import LiteLLM prices
+ * into the override file.
+ *
+ * The table is the shipped file (am_pricing_default_path) with the override
+ * file laid over it: $XDG_CONFIG_HOME/aimeter/pricing.json, or pricing.json
+ * beside the file given with --config. */
+#include <getopt.h>
+#include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <jansson.h>
 
 #include "commands.h"
+#include "litellm.h"
+#include "money.h"
+#include "pricing.h"
+
+static void usage(FILE *out)
+{
+	fprintf(out,
+	        "usage: aimeter pricing [--json] [--config PATH] [--db PATH]\n"
+	        "       aimeter pricing import FILE [--dry-run] [--json] [--config PATH]\n"
+	        "\n"
+	        "List the effective price table (USD per million tokens), or import the\n"
+	        "Anthropic entries of a LiteLLM model_prices_and_context_window.json into\n"
+	        "the price-override file.\n"
+	        "\n"
+	        "  --json          machine-readable output (prices as exact decimal strings)\n"
+	        "  --config PATH   config file; the override file is pricing.json beside it\n"
+	        "                  (default $XDG_CONFIG_HOME/aimeter/pricing.json)\n"
+	        "  --db PATH       ledger database (accepted like every command; prices do\n"
+	        "                  not live in the ledger)\n"
+	        "  --dry-run       import: report what would change, write nothing\n"
+	        "  --help          show this help\n"
+	        "\n"
+	        "The shipped table is read from $AIMETER_DATA_DIR/pricing.json, the source\n"
+	        "tree's data/, or <prefix>/share/aimeter/pricing.json.\n");
+}
+
+__attribute__((format(printf, 1, 2))) static int usage_error(const char *fmt, ...)
+{
+	va_list ap;
+	fprintf(stderr, "aimeter pricing: ");
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fprintf(stderr, " (see 'aimeter pricing --help')\n");
+	return 2;
+}
+
+/* "0.8" -> "0.80": at least two decimals reads as money. */
+static void price_cell(int64_t pusd_per_token, char *buf, size_t n)
+{
+	am_money_format_per_mtok(pusd_per_token, buf, n);
+	const char *dot = strchr(buf, '.');
+	size_t len = strlen(buf);
+	if (!dot && len + 3 < n)
+		memcpy(buf + len, ".00", 4);
+	else if (dot && buf + len - dot == 2 && len + 1 < n)
+		memcpy(buf + len, "0", 2);
+}
+
+enum { COLS = 11 };
+
+static const char *const headers[COLS] = { "MODEL",        "INPUT", "OUTPUT", "WRITE 5M",
+	                                   "WRITE 1H",     "READ",  "BATCH",  "LONG CONTEXT",
+	                                   "POOL",         "DEPRECATED", "SOURCE" };
+static const bool right[COLS] = { false, true, true, true, true, true, true, false, false, false,
+	                          false };
+
+static void row_cells(const am_price *p, char cells[COLS][64])
+{
+	snprintf(cells[0], 64, "%s", p->model);
+	price_cell(p->input, cells[1], 64);
+	price_cell(p->output, cells[2], 64);
+	price_cell(p->cache_write_5m, cells[3], 64);
+	price_cell(p->cache_write_1h, cells[4], 64);
+	price_cell(p->cache_read, cells[5], 64);
+	snprintf(cells[6], 64, "-%d%%", p->batch_discount_pct);
+	if (p->long_context_threshold > 0) {
+		char in[32], out[32];
+		price_cell(p->lc_input, in, sizeof in);
+		price_cell(p->lc_output, out, sizeof out);
+		if (p->long_context_threshold % 1000 == 0)
+			snprintf(cells[7], 64, ">%lldk: %s/%s",
+			         (long long)(p->long_context_threshold / 1000), in, out);
+		else
+			snprintf(cells[7], 64, ">%lld: %s/%s", (long long)p->long_context_threshold,
+			         in, out);
+	} else {
+		snprintf(cells[7], 64, "-");
+	}
+	snprintf(cells[8], 64, "%s", p->pool);
+	snprintf(cells[9], 64, "%s", p->deprecation_date[0] ? p->deprecation_date : "-");
+	snprintf(cells[10], 64, "%s", p->source);
+}
+
+static void print_row(char cells[COLS][64], const size_t width[COLS])
+{
+	for (int c = 0; c < COLS; c++) {
+		int w = (int)width[c];
+		if (c == COLS - 1)
+			printf("%s\n", cells[c]);
+		else if (right[c])
+			printf("%*s  ", w, cells[c]);
+		else
+			printf("%-*s  ", w, cells[c]);
+	}
+}
+
+static void list_text(const am_pricing *t)
+{
+	size_t width[COLS];
+	char cells[COLS][64];
+	for (int c = 0; c < COLS; c++)
+		width[c] = strlen(headers[c]);
+	for (size_t i = 0; i < am_pricing_count(t); i++) {
+		const am_price *p = am_pricing_at(t, i);
+		if (am_price_is_alias(p))
+			continue;
+		row_cells(p, cells);
+		for (int c = 0; c < COLS; c++)
+			if (strlen(cells[c]) > width[c])
+				width[c] = strlen(cells[c]);
+	}
+	printf("Prices in USD per million tokens. BATCH is the discount on a batch call's total;\n"
+	       "long context prices every token when total input exceeds the threshold.\n"
+	       "shipped:  %s\noverride: %s\n\n",
+	       am_pricing_shipped_path(t),
+	       am_pricing_override_path(t) ? am_pricing_override_path(t) : "(none)");
+	for (int c = 0; c < COLS; c++)
+		snprintf(cells[c], 64, "%s", headers[c]);
+	print_row(cells, width);
+	for (size_t i = 0; i < am_pricing_count(t); i++) {
+		const am_price *p = am_pricing_at(t, i);
+		if (am_price_is_alias(p))
+			continue;
+		row_cells(p, cells);
+		print_row(cells, width);
+	}
+	size_t aw = 0;
+	for (size_t i = 0; i < am_pricing_count(t); i++)
+		if (am_price_is_alias(am_pricing_at(t, i)) && strlen(am_pricing_at(t, i)->model) > aw)
+			aw = strlen(am_pricing_at(t, i)->model);
+	if (aw)
+		printf("\nAliases:\n");
+	for (size_t i = 0; i < am_pricing_count(t); i++) {
+		const am_price *p = am_pricing_at(t, i);
+		if (am_price_is_alias(p))
+			printf("  %-*s -> %s\n", (int)aw, p->model, p->canonical);
+	}
+}
+
+static void print_json(json_t *doc)
+{
+	char *s = json_dumps(doc, JSON_INDENT(2));
+	if (s)
+		printf("%s\n", s);
+	free(s);
+	json_decref(doc);
+}
+
+static void list_json(const am_pricing *t)
+{
+	json_t *doc = json_object(), *models = json_array();
+	json_object_set_new(doc, "unit", json_string("USD per million tokens"));
+	json_object_set_new(doc, "shipped", json_string(am_pricing_shipped_path(t)));
+	json_object_set_new(doc, "override", am_pricing_override_path(t)
+	                                             ? json_string(am_pricing_override_path(t))
+	                                             : json_null());
+	for (size_t i = 0; i < am_pricing_count(t); i++) {
+		const am_price *p = am_pricing_at(t, i);
+		json_t *o = json_object();
+		json_object_set_new(o, "model", json_string(p->model));
+		json_object_set_new(o, "alias_of",
+		                    am_price_is_alias(p) ? json_string(p->canonical) : json_null());
+		json_t *fields = am_price_to_json(p);
+		json_object_update(o, fields);
+		json_decref(fields);
+		json_object_set_new(o, "source", json_string(p->source));
+		json_array_append_new(models, o);
+	}
+	json_object_set_new(doc, "models", models);
+	print_json(doc);
+}
+
+static const char *status_word(am_litellm_status s)
+{
+	switch (s) {
+	case AM_LITELLM_ADDED:
+		return "added";
+	case AM_LITELLM_CHANGED:
+		return "changed";
+	case AM_LITELLM_UNCHANGED:
+		return "unchanged";
+	case AM_LITELLM_SKIPPED:
+		return "skipped";
+	}
+	return "?";
+}
+
+static void import_report_text(const char *file, const am_litellm_result *r)
+{
+	size_t w = 0;
+	for (size_t i = 0; i < r->n; i++)
+		if (strlen(r->items[i].model) > w)
+			w = strlen(r->items[i].model);
+	printf("%s: %zu anthropic entries (%zu other entries not read: other providers, "
+	       "sample_spec)\n",
+	       file, r->n, r->other_entries);
+	for (size_t i = 0; i < r->n; i++) {
+		const am_litellm_item *it = &r->items[i];
+		if (it->detail)
+			printf("  %-*s  %s (%s)\n", (int)w, it->model, status_word(it->status),
+			       it->detail);
+		else
+			printf("  %-*s  %s\n", (int)w, it->model, status_word(it->status));
+		if (it->warning)
+			printf("  %-*s  warning: %s\n", (int)w, "", it->warning);
+	}
+	printf("%zu added, %zu changed, %zu unchanged, %zu skipped\n", r->added, r->changed,
+	       r->unchanged, r->skipped);
+}
+
+static void import_report_json(const char *file, const am_litellm_result *r, bool dry_run,
+                               const char *written)
+{
+	json_t *doc = json_object(), *items = json_array();
+	json_object_set_new(doc, "file", json_string(file));
+	json_object_set_new(doc, "dry_run", json_boolean(dry_run));
+	json_object_set_new(doc, "written", written ? json_string(written) : json_null());
+	for (size_t i = 0; i < r->n; i++) {
+		const am_litellm_item *it = &r->items[i];
+		json_t *o = json_object();
+		json_object_set_new(o, "model", json_string(it->model));
+		json_object_set_new(o, "status", json_string(status_word(it->status)));
+		json_object_set_new(o, "detail", it->detail ? json_string(it->detail) : json_null());
+		json_object_set_new(o, "warning", it->warning ? json_string(it->warning) : json_null());
+		if (it->status != AM_LITELLM_SKIPPED)
+			json_object_set_new(o, "price", am_price_to_json(&it->price));
+		json_array_append_new(items, o);
+	}
+	json_object_set_new(doc, "items", items);
+	json_object_set_new(doc, "added", json_integer((json_int_t)r->added));
+	json_object_set_new(doc, "changed", json_integer((json_int_t)r->changed));
+	json_object_set_new(doc, "unchanged", json_integer((json_int_t)r->unchanged));
+	json_object_set_new(doc, "skipped", json_integer((json_int_t)r->skipped));
+	json_object_set_new(doc, "other_entries", json_integer((json_int_t)r->other_entries));
+	print_json(doc);
+}
+
+static int run_import(am_pricing *table, const char *file, const char *override_path,
+                      bool dry_run, bool json)
+{
+	am_litellm_result r;
+	am_err err;
+	if (am_litellm_import(table, file, &r, &err)) {
+		fprintf(stderr, "aimeter pricing import: %s\n", err.msg);
+		return 1;
+	}
+	bool write = !dry_run && r.added + r.changed > 0;
+	if (write && am_litellm_write_override(table, &r, override_path, &err)) {
+		fprintf(stderr, "aimeter pricing import: %s\n", err.msg);
+		am_litellm_result_free(&r);
+		return 1;
+	}
+	if (json) {
+		import_report_json(file, &r, dry_run, write ? override_path : NULL);
+	} else {
+		import_report_text(file, &r);
+		if (dry_run)
+			printf("dry run: %s not written\n", override_path);
+		else if (write)
+			printf("wrote %s\n", override_path);
+		else
+			printf("nothing to write: %s unchanged\n", override_path);
+	}
+	am_litellm_result_free(&r);
+	return 0;
+}
 
 int cmd_pricing(int argc, char **argv)
 {
-	(void)argc;
-	(void)argv;
-	fprintf(stderr, "aimeter: 'pricing' is not available in this build yet\n");
-	return 1;
+	static const struct option opts[] = {
+		{ "json", no_argument, NULL, 'j' },   { "config", required_argument, NULL, 'c' },
+		{ "db", required_argument, NULL, 'd' }, { "dry-run", no_argument, NULL, 'n' },
+		{ "help", no_argument, NULL, 'h' },   { NULL, 0, NULL, 0 },
+	};
+	bool json = false, dry_run = false;
+	const char *config = NULL;
+	opterr = 0;
+	optind = 1;
+	for (;;) {
+		int c = getopt_long(argc, argv, ":h", opts, NULL);
+		if (c == -1)
+			break;
+		switch (c) {
+		case 'j':
+			json = true;
+			break;
+		case 'n':
+			dry_run = true;
+			break;
+		case 'c':
+		case 'd':
+			if (!*optarg)
+				return usage_error("%s needs a non-empty PATH",
+				                   c == 'c' ? "--config" : "--db");
+			if (c == 'c')
+				config = optarg;
+			break;
+		case 'h':
+			usage(stdout);
+			return 0;
+		case ':':
+			return usage_error("option '%s' needs a value", argv[optind - 1]);
+		default:
+			return usage_error("unknown option '%s'", argv[optind - 1]);
+		}
+	}
+	const char *file = NULL;
+	if (optind < argc) {
+		if (strcmp(argv[optind], "import"))
+			return usage_error("unknown argument '%s'", argv[optind]);
+		if (optind + 1 >= argc)
+			return usage_error("%s needs a FILE", "import");
+		file = argv[optind + 1];
+		if (optind + 2 < argc)
+			return usage_error("unexpected argument '%s'", argv[optind + 2]);
+	}
+	if (dry_run && !file)
+		return usage_error("%s only applies to 'import'", "--dry-run");
+
+	char override_path[4096];
+	am_err err;
+	if (am_pricing_override_for_config(config, override_path, sizeof override_path, &err)) {
+		fprintf(stderr, "aimeter pricing: %s\n", err.msg);
+		return 1;
+	}
+	am_pricing *table;
+	if (am_pricing_load(&table, am_pricing_default_path(), override_path, &err)) {
+		fprintf(stderr, "aimeter pricing: %s\n", err.msg);
+		return 1;
+	}
+	int rc = 0;
+	if (file)
+		rc = run_import(table, file, override_path, dry_run, json);
+	else if (json)
+		list_json(table);
+	else
+		list_text(table);
+	am_pricing_free(table);
+	return rc;
 }

@@ -1,0 +1,979 @@
+/* ledger: the SQLite store behind every figure aimeter shows.
+ *
+ * Design notes.
+ * - Schema. Versioned by PRAGMA user_version. migrations[i] takes a database
+ *   from version i to i+1; a later version appends one entry and bumps
+ *   AM_LEDGER_SCHEMA_VERSION. Opening runs the missing steps in one
+ *   BEGIN IMMEDIATE transaction, re-reading the version inside it so that
+ *   two processes opening a fresh file at once migrate it exactly once.
+ * - Reports. usage_daily holds one row per (local day, model) with exact
+ *   integer sums, kept by triggers on usage_events (insert, delete and
+ *   update, so hand edits with sqlite3 keep it true). "Today's spend per
+ *   model" then reads a handful of rows whatever the size of the ledger.
+ *   SQLite's integer `+` turns into a REAL on overflow; the CHECK on
+ *   usage_daily refuses that, so a total past int64 fails the write instead
+ *   of silently rounding. SUM() raises "integer overflow" itself.
+ * - Statements are prepared once per connection (SQLITE_PREPARE_PERSISTENT)
+ *   and reset after each use; a connection is used by one thread
+ *   (SQLITE_OPEN_NOMUTEX).
+ * - Writes: BEGIN IMMEDIATE takes the write lock up front, so a busy
+ *   database waits in the busy handler rather than failing a read-to-write
+ *   upgrade. Inside a caller's am_ledger_begin, writes use a savepoint. */
+#include "ledger.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <sqlite3.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "clock.h"
+#include "paths.h"
+
+/* ---- schema --------------------------------------------------------------- */
+
+/* The per-day summary row an event adds to or takes from (R is NEW or OLD). */
+#define DAILY_ADD(R)                                                                   \
+	"INSERT INTO usage_daily VALUES(" R ".day, " R ".model, 1, " R ".input_tokens, "     \
+	R ".output_tokens, " R ".cache_write_5m, " R ".cache_write_1h, " R ".cache_read, "   \
+	"coalesce(" R ".cost_pusd, 0), " R ".price_known = 0, " R ".cached != 0, "            \
+	R ".saved_pusd) "                                                                    \
+	"ON CONFLICT(day, model) DO UPDATE SET requests = requests + 1, "                   \
+	"input_tokens = input_tokens + excluded.input_tokens, "                               \
+	"output_tokens = output_tokens + excluded.output_tokens, "                            \
+	"cache_write_5m = cache_write_5m + excluded.cache_write_5m, "                         \
+	"cache_write_1h = cache_write_1h + excluded.cache_write_1h, "                         \
+	"cache_read = cache_read + excluded.cache_read, "                                     \
+	"cost_pusd = cost_pusd + excluded.cost_pusd, "                                        \
+	"unknown_count = unknown_count + excluded.unknown_count, "                            \
+	"cached = cached + excluded.cached, "                                                 \
+	"saved_pusd = saved_pusd + excluded.saved_pusd;\n"
+
+#define DAILY_SUB(R)                                                                   \
+	"UPDATE usage_daily SET requests = requests - 1, "                                    \
+	"input_tokens = input_tokens - " R ".input_tokens, "                                  \
+	"output_tokens = output_tokens - " R ".output_tokens, "                               \
+	"cache_write_5m = cache_write_5m - " R ".cache_write_5m, "                            \
+	"cache_write_1h = cache_write_1h - " R ".cache_write_1h, "                            \
+	"cache_read = cache_read - " R ".cache_read, "                                        \
+	"cost_pusd = cost_pusd - coalesce(" R ".cost_pusd, 0), "                              \
+	"unknown_count = unknown_count - (" R ".price_known = 0), "                          \
+	"cached = cached - (" R ".cached != 0), "                                             \
+	"saved_pusd = saved_pusd - " R ".saved_pusd "                                         \
+	"WHERE day = " R ".day AND model = " R ".model;\n"                                    \
+	"DELETE FROM usage_daily WHERE day = " R ".day AND model = " R ".model "              \
+	"AND requests = 0;\n"
+
+static const char *const schema_v1[] = {
+	"CREATE TABLE usage_events(\n"
+	"  id INTEGER PRIMARY KEY,\n"
+	"  job_id INTEGER UNIQUE,\n"
+	"  ts_ns INTEGER NOT NULL,\n"
+	"  day TEXT NOT NULL,\n"
+	"  model_requested TEXT,\n"
+	"  model TEXT NOT NULL,\n"
+	"  reason TEXT,\n"
+	"  input_tokens INTEGER NOT NULL DEFAULT 0,\n"
+	"  output_tokens INTEGER NOT NULL DEFAULT 0,\n"
+	"  cache_write_5m INTEGER NOT NULL DEFAULT 0,\n"
+	"  cache_write_1h INTEGER NOT NULL DEFAULT 0,\n"
+	"  cache_read INTEGER NOT NULL DEFAULT 0,\n"
+	"  cost_pusd INTEGER,\n"
+	"  price_known INTEGER NOT NULL,\n"
+	"  batch INTEGER NOT NULL DEFAULT 0,\n"
+	"  cached INTEGER NOT NULL DEFAULT 0,\n"
+	"  saved_pusd INTEGER NOT NULL DEFAULT 0,\n"
+	"  latency_ms INTEGER,\n"
+	"  http_status INTEGER,\n"
+	"  request_id TEXT,\n"
+	"  error TEXT,\n"
+	"  source TEXT\n"
+	");\n",
+	"CREATE INDEX usage_events_ts ON usage_events(ts_ns);\n",
+	"CREATE TABLE usage_daily(\n"
+	"  day TEXT NOT NULL,\n"
+	"  model TEXT NOT NULL,\n"
+	"  requests INTEGER NOT NULL,\n"
+	"  input_tokens INTEGER NOT NULL,\n"
+	"  output_tokens INTEGER NOT NULL,\n"
+	"  cache_write_5m INTEGER NOT NULL,\n"
+	"  cache_write_1h INTEGER NOT NULL,\n"
+	"  cache_read INTEGER NOT NULL,\n"
+	"  cost_pusd INTEGER NOT NULL,\n"
+	"  unknown_count INTEGER NOT NULL,\n"
+	"  cached INTEGER NOT NULL,\n"
+	"  saved_pusd INTEGER NOT NULL,\n"
+	"  PRIMARY KEY(day, model),\n"
+	"  CONSTRAINT usage_daily_exact CHECK(typeof(requests) = 'integer'\n"
+	"    AND typeof(input_tokens) = 'integer' AND typeof(output_tokens) = 'integer'\n"
+	"    AND typeof(cache_write_5m) = 'integer' AND typeof(cache_write_1h) = 'integer'\n"
+	"    AND typeof(cache_read) = 'integer' AND typeof(cost_pusd) = 'integer'\n"
+	"    AND typeof(saved_pusd) = 'integer')\n"
+	") WITHOUT ROWID;\n",
+	"CREATE TRIGGER usage_daily_ins AFTER INSERT ON usage_events BEGIN\n"
+	DAILY_ADD("NEW")
+	"END;\n",
+	"CREATE TRIGGER usage_daily_del AFTER DELETE ON usage_events BEGIN\n"
+	DAILY_SUB("OLD")
+	"END;\n",
+	"CREATE TRIGGER usage_daily_upd AFTER UPDATE OF day, model, input_tokens, output_tokens,\n"
+	"  cache_write_5m, cache_write_1h, cache_read, cost_pusd, price_known, cached, saved_pusd\n"
+	"  ON usage_events BEGIN\n"
+	DAILY_SUB("OLD")
+	DAILY_ADD("NEW")
+	"END;\n",
+	/* AUTOINCREMENT: a job id is never reused, even after old jobs are
+	 * purged, because the ledger's idempotency is keyed on it. */
+	"CREATE TABLE jobs(\n"
+	"  id INTEGER PRIMARY KEY AUTOINCREMENT,\n"
+	"  batch_key TEXT UNIQUE,\n"
+	"  state TEXT NOT NULL CHECK(state IN ('queued', 'waiting_limit', 'in_flight', 'done',\n"
+	"    'failed', 'blocked_budget', 'cancelled')),\n"
+	"  request TEXT NOT NULL,\n"
+	"  model_requested TEXT,\n"
+	"  model TEXT,\n"
+	"  reason TEXT,\n"
+	"  attempts INTEGER NOT NULL DEFAULT 0,\n"
+	"  error TEXT,\n"
+	"  result TEXT,\n"
+	"  created_ns INTEGER NOT NULL,\n"
+	"  updated_ns INTEGER NOT NULL\n"
+	");\n",
+	"CREATE INDEX jobs_state ON jobs(state);\n",
+	"CREATE TABLE settings(\n"
+	"  key TEXT PRIMARY KEY,\n"
+	"  value TEXT NOT NULL,\n"
+	"  updated_ns INTEGER NOT NULL\n"
+	");\n",
+	"CREATE TABLE cache_entries(\n"
+	"  key BLOB PRIMARY KEY,\n"
+	"  model TEXT NOT NULL,\n"
+	"  response TEXT NOT NULL,\n"
+	"  input_tokens INTEGER NOT NULL DEFAULT 0,\n"
+	"  output_tokens INTEGER NOT NULL DEFAULT 0,\n"
+	"  cache_write_5m INTEGER NOT NULL DEFAULT 0,\n"
+	"  cache_write_1h INTEGER NOT NULL DEFAULT 0,\n"
+	"  cache_read INTEGER NOT NULL DEFAULT 0,\n"
+	"  cost_pusd INTEGER NOT NULL DEFAULT 0,\n"
+	"  bytes INTEGER NOT NULL,\n"
+	"  created_ns INTEGER NOT NULL,\n"
+	"  last_used_ns INTEGER NOT NULL,\n"
+	"  expires_ns INTEGER NOT NULL,\n"
+	"  hits INTEGER NOT NULL DEFAULT 0\n"
+	");\n",
+	"CREATE INDEX cache_entries_last_used ON cache_entries(last_used_ns);\n",
+	"CREATE INDEX cache_entries_expiry ON cache_entries(expires_ns);\n",
+	NULL,
+};
+
+/* migrations[i] brings a database from version i to i + 1: its statements,
+ * NULL-terminated, run in one transaction. */
+static const char *const *const migrations[] = {
+	schema_v1,
+};
+
+_Static_assert(sizeof migrations / sizeof migrations[0] == AM_LEDGER_SCHEMA_VERSION,
+               "one migration per schema version");
+
+/* ---- statements ------------------------------------------------------------ */
+
+enum stmt_id {
+	ST_BEGIN, ST_COMMIT, ST_ROLLBACK, ST_SAVEPOINT, ST_RELEASE, ST_ROLLBACK_TO,
+	ST_INSERT_EVENT,
+	ST_REPORT, ST_REPORT_BY_DAY, ST_SPEND,
+	ST_SETTING_GET, ST_SETTING_SET, ST_SETTING_DEL, ST_SETTINGS_ALL,
+	ST_COUNT
+};
+
+#define DAILY_SUMS                                                                  \
+	"SUM(requests), SUM(input_tokens), SUM(output_tokens), SUM(cache_write_5m), "     \
+	"SUM(cache_write_1h), SUM(cache_read), SUM(cost_pusd), SUM(unknown_count), "      \
+	"SUM(cached), SUM(saved_pusd)"
+
+static const char *const stmt_sql[ST_COUNT] = {
+	[ST_BEGIN] = "BEGIN IMMEDIATE",
+	[ST_COMMIT] = "COMMIT",
+	[ST_ROLLBACK] = "ROLLBACK",
+	[ST_SAVEPOINT] = "SAVEPOINT am_ledger",
+	[ST_RELEASE] = "RELEASE am_ledger",
+	[ST_ROLLBACK_TO] = "ROLLBACK TO am_ledger",
+	[ST_INSERT_EVENT] =
+		"INSERT INTO usage_events(job_id, ts_ns, day, model_requested, model, reason,"
+		" input_tokens, output_tokens, cache_write_5m, cache_write_1h, cache_read,"
+		" cost_pusd, price_known, batch, cached, saved_pusd, latency_ms, http_status,"
+		" request_id, error, source)"
+		" VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16,"
+		" ?17, ?18, ?19, ?20, ?21)"
+		" ON CONFLICT(job_id) DO NOTHING",
+	[ST_REPORT] = "SELECT '', model, " DAILY_SUMS " FROM usage_daily"
+	              " WHERE day BETWEEN ?1 AND ?2 GROUP BY model ORDER BY model",
+	[ST_REPORT_BY_DAY] = "SELECT day, model, " DAILY_SUMS " FROM usage_daily"
+	                     " WHERE day BETWEEN ?1 AND ?2 GROUP BY day, model ORDER BY day, model",
+	[ST_SPEND] = "SELECT SUM(cost_pusd), SUM(unknown_count) FROM usage_daily"
+	             " WHERE day BETWEEN ?1 AND ?2",
+	[ST_SETTING_GET] = "SELECT value FROM settings WHERE key = ?1",
+	[ST_SETTING_SET] = "INSERT INTO settings(key, value, updated_ns) VALUES(?1, ?2, ?3)"
+	                   " ON CONFLICT(key) DO UPDATE SET value = excluded.value,"
+	                   " updated_ns = excluded.updated_ns",
+	[ST_SETTING_DEL] = "DELETE FROM settings WHERE key = ?1",
+	[ST_SETTINGS_ALL] = "SELECT key, value, updated_ns FROM settings ORDER BY key",
+};
+
+struct am_ledger {
+	sqlite3 *db;
+	char *path;
+	int busy_ms;
+	bool readonly;
+	sqlite3_stmt *stmt[ST_COUNT];
+};
+
+/* ---- errors ---------------------------------------------------------------- */
+
+/* One sentence for a failed SQLite call: the database, what we were doing,
+ * and the cause in words a user can act on. */
+static int fail_rc(const am_ledger *l, sqlite3 *db, int rc, const char *doing, am_err *err)
+{
+	const char *path = l ? l->path : "?";
+	const char *msg = db ? sqlite3_errmsg(db) : sqlite3_errstr(rc);
+	int busy_ms = l ? l->busy_ms : 0;
+	switch (rc & 0xff) {
+	case SQLITE_BUSY:
+	case SQLITE_LOCKED:
+		return am_err_set(err, "ledger %s is locked by another process (waited %d ms) while %s",
+		                  path, busy_ms, doing);
+	case SQLITE_READONLY:
+		return am_err_set(err, "ledger %s is read-only while %s (%s): check the permissions of "
+		                  "the file and its directory", path, doing, msg);
+	case SQLITE_NOTADB:
+		return am_err_set(err, "ledger %s is not an SQLite database or is encrypted (file is "
+		                  "not a database)", path);
+	case SQLITE_CORRUPT:
+		return am_err_set(err, "ledger %s is corrupted (%s) while %s", path, msg, doing);
+	case SQLITE_FULL:
+		return am_err_set(err, "disk full while %s in ledger %s (%s)", doing, path, msg);
+	case SQLITE_CANTOPEN: {
+		int e = db ? sqlite3_system_errno(db) : 0;
+		return am_err_set(err, "cannot open ledger %s: %s", path, e ? strerror(e) : msg);
+	}
+	case SQLITE_IOERR:
+		return am_err_set(err, "I/O error on ledger %s while %s (%s)", path, doing, msg);
+	case SQLITE_CONSTRAINT:
+		if (strstr(msg, "usage_daily_exact"))
+			return am_err_set(err, "ledger %s: a daily total would exceed the exact int64 range "
+			                  "while %s", path, doing);
+		return am_err_set(err, "ledger %s: %s while %s", path, msg, doing);
+	default:
+		if (strstr(msg, "integer overflow"))
+			return am_err_set(err, "ledger %s: a total exceeds the exact int64 range while %s",
+			                  path, doing);
+		return am_err_set(err, "ledger %s: %s while %s", path, msg, doing);
+	}
+}
+
+static int fail(const am_ledger *l, int rc, const char *doing, am_err *err)
+{
+	return fail_rc(l, l->db, rc, doing, err);
+}
+
+static sqlite3_stmt *stmt(am_ledger *l, enum stmt_id id, am_err *err)
+{
+	if (!l->stmt[id]) {
+		int rc = sqlite3_prepare_v3(l->db, stmt_sql[id], -1, SQLITE_PREPARE_PERSISTENT,
+		                            &l->stmt[id], NULL);
+		if (rc != SQLITE_OK) {
+			fail(l, rc, "preparing a statement", err);
+			l->stmt[id] = NULL;
+			return NULL;
+		}
+	}
+	return l->stmt[id];
+}
+
+/* Runs a statement that returns no rows, then resets it. */
+static int run(am_ledger *l, enum stmt_id id, const char *doing, am_err *err)
+{
+	sqlite3_stmt *s = stmt(l, id, err);
+	if (!s)
+		return -1;
+	int rc = sqlite3_step(s);
+	if (rc != SQLITE_DONE && rc != SQLITE_ROW) {
+		fail(l, rc, doing, err);
+		sqlite3_reset(s);
+		return -1;
+	}
+	sqlite3_reset(s);
+	return 0;
+}
+
+static int exec(am_ledger *l, const char *sql, const char *doing, am_err *err)
+{
+	int rc = sqlite3_exec(l->db, sql, NULL, NULL, NULL);
+	return rc == SQLITE_OK ? 0 : fail(l, rc, doing, err);
+}
+
+/* Column i as an exact integer; NULL reads as 0 (SUM over no rows). */
+static int col_i64(am_ledger *l, sqlite3_stmt *s, int i, int64_t *out, am_err *err)
+{
+	switch (sqlite3_column_type(s, i)) {
+	case SQLITE_NULL:
+		*out = 0;
+		return 0;
+	case SQLITE_INTEGER:
+		*out = sqlite3_column_int64(s, i);
+		return 0;
+	default:
+		return am_err_set(err, "ledger %s: column '%s' holds a non-integer value", l->path,
+		                  sqlite3_column_name(s, i));
+	}
+}
+
+/* ---- transactions ---------------------------------------------------------- */
+
+int am_ledger_begin(am_ledger *l, am_err *err)
+{
+	if (!sqlite3_get_autocommit(l->db))
+		return am_err_set(err, "ledger %s: a transaction is already open", l->path);
+	return run(l, ST_BEGIN, "starting a transaction", err);
+}
+
+int am_ledger_commit(am_ledger *l, am_err *err)
+{
+	if (sqlite3_get_autocommit(l->db))
+		return am_err_set(err, "ledger %s: no transaction to commit (rolled back after an "
+		                  "error?)", l->path);
+	if (run(l, ST_COMMIT, "committing", err)) {
+		am_ledger_rollback(l);
+		return -1;
+	}
+	return 0;
+}
+
+void am_ledger_rollback(am_ledger *l)
+{
+	if (!sqlite3_get_autocommit(l->db))
+		run(l, ST_ROLLBACK, "rolling back", NULL);
+}
+
+/* A write unit: its own transaction, or a savepoint inside the caller's. */
+static int unit_begin(am_ledger *l, bool *nested, am_err *err)
+{
+	*nested = !sqlite3_get_autocommit(l->db);
+	return run(l, *nested ? ST_SAVEPOINT : ST_BEGIN, "starting a transaction", err);
+}
+
+static void unit_rollback(am_ledger *l, bool nested)
+{
+	if (sqlite3_get_autocommit(l->db))
+		return; /* SQLite already rolled everything back (disk full, I/O error) */
+	if (nested) {
+		run(l, ST_ROLLBACK_TO, "rolling back", NULL);
+		run(l, ST_RELEASE, "rolling back", NULL);
+	} else {
+		run(l, ST_ROLLBACK, "rolling back", NULL);
+	}
+}
+
+static int unit_commit(am_ledger *l, bool nested, am_err *err)
+{
+	if (run(l, nested ? ST_RELEASE : ST_COMMIT, "committing", err)) {
+		unit_rollback(l, nested);
+		return -1;
+	}
+	return 0;
+}
+
+/* ---- open, migrate, close -------------------------------------------------- */
+
+static int read_version(am_ledger *l, int *out, am_err *err)
+{
+	sqlite3_stmt *s;
+	int rc = sqlite3_prepare_v2(l->db, "PRAGMA user_version", -1, &s, NULL);
+	if (rc != SQLITE_OK)
+		return fail(l, rc, "reading the schema version", err);
+	rc = sqlite3_step(s);
+	if (rc == SQLITE_ROW)
+		*out = sqlite3_column_int(s, 0);
+	sqlite3_finalize(s);
+	return rc == SQLITE_ROW ? 0 : fail(l, rc, "reading the schema version", err);
+}
+
+/* Version 0 must be an empty database: refuse to add our tables to some
+ * other program's SQLite file that --db happened to point at. */
+static int check_foreign(am_ledger *l, am_err *err)
+{
+	sqlite3_stmt *s;
+	int rc = sqlite3_prepare_v2(l->db, "SELECT count(*) FROM sqlite_master", -1, &s, NULL);
+	if (rc != SQLITE_OK)
+		return fail(l, rc, "reading the schema", err);
+	rc = sqlite3_step(s);
+	int n = rc == SQLITE_ROW ? sqlite3_column_int(s, 0) : 0;
+	sqlite3_finalize(s);
+	if (rc != SQLITE_ROW)
+		return fail(l, rc, "reading the schema", err);
+	if (n > 0)
+		return am_err_set(err, "%s is an SQLite database but not an aimeter ledger (it has "
+		                  "tables and no aimeter schema version)", l->path);
+	return 0;
+}
+
+static int migrate(am_ledger *l, int target, am_err *err)
+{
+	int v;
+	if (read_version(l, &v, err))
+		return -1;
+	if (v > AM_LEDGER_SCHEMA_VERSION)
+		return am_err_set(err, "ledger %s has schema version %d, newer than this aimeter "
+		                  "understands (%d): upgrade aimeter", l->path, v,
+		                  AM_LEDGER_SCHEMA_VERSION);
+	if (v == target)
+		return 0;
+	if (v > target)
+		return am_err_set(err, "ledger %s is already at schema version %d (asked for %d)",
+		                  l->path, v, target);
+	if (l->readonly)
+		return am_err_set(err, "ledger %s has schema version %d and needs migrating to %d: "
+		                  "open it once with write access", l->path, v, target);
+	if (am_ledger_begin(l, err))
+		return am_err_prefix(err, "migrating");
+	/* Another process may have migrated while we waited for the lock. */
+	if (read_version(l, &v, err))
+		goto fail;
+	if (v == 0 && check_foreign(l, err))
+		goto fail;
+	for (int i = v; i < target; i++) {
+		char doing[64];
+		snprintf(doing, sizeof doing, "migrating the schema to version %d", i + 1);
+		for (const char *const *sql = migrations[i]; *sql; sql++)
+			if (exec(l, *sql, doing, err))
+				goto fail;
+	}
+	if (v < target) {
+		char sql[48];
+		snprintf(sql, sizeof sql, "PRAGMA user_version = %d", target);
+		if (exec(l, sql, "setting the schema version", err))
+			goto fail;
+	}
+	return am_ledger_commit(l, err);
+fail:
+	am_ledger_rollback(l);
+	return -1;
+}
+
+/* Creates the file 0600 before SQLite does (SQLite would use 0644 less the
+ * umask, and gives its -wal and -shm files the database file's mode). */
+static int create_private(const char *path, am_err *err)
+{
+	if (am_mkdir_parent(path, err))
+		return am_err_prefix(err, "ledger %s", path);
+	int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+	if (fd < 0) {
+		if (errno == EACCES || errno == EROFS || errno == EPERM) {
+			/* Maybe an existing file we may only read: let SQLite say. */
+			if (access(path, F_OK) == 0)
+				return 0;
+		}
+		return am_err_set(err, "cannot create ledger %s: %s", path, strerror(errno));
+	}
+	close(fd);
+	return 0;
+}
+
+static int query_expect(am_ledger *l, const char *sql, const char *want, const char *doing,
+                       am_err *err)
+{
+	sqlite3_stmt *s;
+	int rc = sqlite3_prepare_v2(l->db, sql, -1, &s, NULL);
+	if (rc != SQLITE_OK)
+		return fail(l, rc, doing, err);
+	rc = sqlite3_step(s);
+	bool ok = rc == SQLITE_ROW || rc == SQLITE_DONE;
+	const char *got = rc == SQLITE_ROW ? (const char *)sqlite3_column_text(s, 0) : NULL;
+	bool match = want && got && !strcmp(got, want);
+	sqlite3_finalize(s);
+	if (!ok)
+		return fail(l, rc, doing, err);
+	if (want && !match)
+		return am_err_set(err, "ledger %s: could not switch to %s while %s", l->path, want, doing);
+	return 0;
+}
+
+/* Reading a WAL database needs its -shm file, which a reader without write
+ * access to the directory cannot create. When no -wal file exists, no
+ * process has the database open and the main file is complete, so it can
+ * be read as immutable. */
+static int reopen_immutable(am_ledger *l, am_err *err)
+{
+	char wal[4200];
+	snprintf(wal, sizeof wal, "%s-wal", l->path);
+	if (access(wal, F_OK) == 0)
+		return -1; /* keep the first error: the log holds data we cannot see */
+	size_t n = strlen(l->path);
+	char *uri = am_xmalloc(3 * n + 32), *p = uri;
+	p += sprintf(p, "file:");
+	for (const char *c = l->path; *c; c++) {
+		if (*c == '%' || *c == '?' || *c == '#')
+			p += sprintf(p, "%%%02X", (unsigned char)*c);
+		else
+			*p++ = *c;
+	}
+	strcpy(p, "?immutable=1");
+	sqlite3_close_v2(l->db);
+	l->db = NULL;
+	int rc = sqlite3_open_v2(uri, &l->db, SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX |
+	                         SQLITE_OPEN_URI, NULL);
+	free(uri);
+	if (rc != SQLITE_OK)
+		return fail(l, rc, "opening read-only", err);
+	sqlite3_extended_result_codes(l->db, 1);
+	return 0;
+}
+
+int am_ledger_open(am_ledger **out, const char *path, const am_ledger_opts *opts, am_err *err)
+{
+	am_ledger_opts o = { 0 };
+	if (opts)
+		o = *opts;
+	*out = NULL;
+	if (!path || !*path)
+		return am_err_set(err, "no ledger path given");
+	if (o.schema_version < 0 || o.schema_version > AM_LEDGER_SCHEMA_VERSION)
+		return am_err_set(err, "ledger schema version %d does not exist (1..%d)",
+		                  o.schema_version, AM_LEDGER_SCHEMA_VERSION);
+	int target = o.schema_version ? o.schema_version : AM_LEDGER_SCHEMA_VERSION;
+
+	am_ledger *l = am_xcalloc(1, sizeof *l);
+	l->path = am_xstrdup(path);
+	l->busy_ms = o.busy_timeout_ms > 0 ? o.busy_timeout_ms : AM_LEDGER_BUSY_TIMEOUT_MS;
+	l->readonly = o.readonly;
+
+	int flags = SQLITE_OPEN_NOMUTEX;
+	if (o.readonly) {
+		if (access(path, F_OK) != 0) {
+			am_err_set(err, "no ledger at %s: %s", path, strerror(errno));
+			goto fail;
+		}
+		flags |= SQLITE_OPEN_READONLY;
+	} else {
+		if (create_private(path, err))
+			goto fail;
+		flags |= SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE;
+	}
+	int rc = sqlite3_open_v2(path, &l->db, flags, NULL);
+	if (rc != SQLITE_OK) {
+		fail(l, rc, "opening", err);
+		goto fail;
+	}
+	sqlite3_extended_result_codes(l->db, 1);
+	sqlite3_busy_timeout(l->db, l->busy_ms);
+	if (!o.readonly && sqlite3_db_readonly(l->db, "main") == 1) {
+		am_err_set(err, "ledger %s is read-only: check the permissions of the file and its "
+		           "directory", path);
+		goto fail;
+	}
+	/* The first statement that reads the file: a non-database fails here. */
+	if (query_expect(l, "SELECT count(*) FROM sqlite_master", NULL, "reading the schema", err) &&
+	    (!o.readonly || reopen_immutable(l, err) ||
+	     query_expect(l, "SELECT count(*) FROM sqlite_master", NULL, "reading the schema", err)))
+		goto fail;
+	if (!o.readonly &&
+	    query_expect(l, "PRAGMA journal_mode=WAL", "wal", "switching to WAL", err))
+		goto fail;
+	/* A checkpoint costs two fsyncs and copies each changed page once, so
+	 * checkpointing every 4,000 pages (16 MB of log) instead of SQLite's
+	 * 1,000 writes the hot pages (today's summary row, the index tails)
+	 * back far less often. */
+	if (exec(l, "PRAGMA foreign_keys=ON; PRAGMA synchronous=NORMAL;"
+	         " PRAGMA wal_autocheckpoint=4000", "configuring", err))
+		goto fail;
+	if (migrate(l, target, err))
+		goto fail;
+	tzset();
+	*out = l;
+	return 0;
+fail:
+	am_ledger_close(l);
+	return -1;
+}
+
+void am_ledger_close(am_ledger *l)
+{
+	if (!l)
+		return;
+	for (int i = 0; i < ST_COUNT; i++)
+		sqlite3_finalize(l->stmt[i]);
+	if (l->db) {
+		/* Keeps planner statistics fresh; the limit bounds the work on
+		 * a large ledger (SQLite's recommended setting). */
+		if (!l->readonly && sqlite3_get_autocommit(l->db))
+			sqlite3_exec(l->db, "PRAGMA analysis_limit=400; PRAGMA optimize", NULL, NULL,
+			             NULL);
+		sqlite3_close_v2(l->db);
+	}
+	free(l->path);
+	free(l);
+}
+
+int am_ledger_schema_version(am_ledger *l, am_err *err)
+{
+	int v = 0;
+	return read_version(l, &v, err) ? -1 : v;
+}
+
+struct sqlite3 *am_ledger_db(am_ledger *l)
+{
+	return l->db;
+}
+
+const char *am_ledger_path(const am_ledger *l)
+{
+	return l->path;
+}
+
+/* ---- days ------------------------------------------------------------------ */
+
+int am_ledger_day(int64_t wall_ns, char out[AM_LEDGER_DAY_LEN], am_err *err)
+{
+	/* Floor division: a time just before the epoch belongs to the day before. */
+	int64_t sec = wall_ns / AM_NS_PER_SEC;
+	if (wall_ns % AM_NS_PER_SEC < 0)
+		sec--;
+	time_t t = (time_t)sec;
+	struct tm tm;
+	if (!localtime_r(&t, &tm) || tm.tm_year + 1900 < 1 || tm.tm_year + 1900 > 9999)
+		return am_err_set(err, "time %lld ns has no local calendar day", (long long)wall_ns);
+	snprintf(out, AM_LEDGER_DAY_LEN, "%04d-%02d-%02d", tm.tm_year + 1900, tm.tm_mon + 1,
+	         tm.tm_mday);
+	return 0;
+}
+
+int am_ledger_parse_day(const char *s, am_err *err)
+{
+	static const int mdays[12] = { 31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31 };
+	if (!s || strlen(s) != 10 || s[4] != '-' || s[7] != '-')
+		return am_err_set(err, "'%s' is not a date (YYYY-MM-DD)", s ? s : "");
+	for (int i = 0; i < 10; i++)
+		if (i != 4 && i != 7 && (s[i] < '0' || s[i] > '9'))
+			return am_err_set(err, "'%s' is not a date (YYYY-MM-DD)", s);
+	int y = (s[0] - '0') * 1000 + (s[1] - '0') * 100 + (s[2] - '0') * 10 + (s[3] - '0');
+	int m = (s[5] - '0') * 10 + (s[6] - '0');
+	int d = (s[8] - '0') * 10 + (s[9] - '0');
+	if (y < 1 || m < 1 || m > 12)
+		return am_err_set(err, "'%s' is not a valid date", s);
+	bool leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
+	int max = mdays[m - 1] + (m == 2 && leap);
+	if (d < 1 || d > max)
+		return am_err_set(err, "'%s' is not a valid date", s);
+	return 0;
+}
+
+/* ---- events ---------------------------------------------------------------- */
+
+static const char *const sources[] = { "ask", "batch", "console", "record" };
+
+static int check_event(const am_ledger_event *ev, am_err *err)
+{
+	if (!ev->model || !*ev->model)
+		return am_err_set(err, "usage event has no model");
+	const am_usage *u = &ev->usage;
+	if (u->input_tokens < 0 || u->output_tokens < 0 || u->cache_write_5m < 0 ||
+	    u->cache_write_1h < 0 || u->cache_read < 0)
+		return am_err_set(err, "usage event for %s has a negative token count", ev->model);
+	if ((ev->price_known && ev->cost_pusd < 0) || ev->saved_pusd < 0)
+		return am_err_set(err, "usage event for %s has a negative amount", ev->model);
+	if (ev->job_id < 0)
+		return am_err_set(err, "usage event for %s has a negative job id", ev->model);
+	bool known = false;
+	for (size_t i = 0; ev->source && i < sizeof sources / sizeof sources[0]; i++)
+		known |= !strcmp(ev->source, sources[i]);
+	if (!known)
+		return am_err_set(err, "usage event for %s has an unknown source '%s'", ev->model,
+		                  ev->source ? ev->source : "(none)");
+	return 0;
+}
+
+static void bind_text_or_null(sqlite3_stmt *s, int i, const char *v)
+{
+	if (v)
+		sqlite3_bind_text(s, i, v, -1, SQLITE_STATIC);
+	else
+		sqlite3_bind_null(s, i);
+}
+
+static void bind_i64_or_null(sqlite3_stmt *s, int i, bool present, int64_t v)
+{
+	if (present)
+		sqlite3_bind_int64(s, i, v);
+	else
+		sqlite3_bind_null(s, i);
+}
+
+/* Inserts one event inside the current write unit: 1 added, 0 duplicate. */
+static int insert_event(am_ledger *l, const am_ledger_event *ev, am_err *err)
+{
+	char day[AM_LEDGER_DAY_LEN];
+	if (check_event(ev, err) || am_ledger_day(ev->ts_ns, day, err))
+		return -1;
+	sqlite3_stmt *s = stmt(l, ST_INSERT_EVENT, err);
+	if (!s)
+		return -1;
+	bind_i64_or_null(s, 1, ev->job_id > 0, ev->job_id);
+	sqlite3_bind_int64(s, 2, ev->ts_ns);
+	sqlite3_bind_text(s, 3, day, -1, SQLITE_STATIC);
+	bind_text_or_null(s, 4, ev->model_requested);
+	sqlite3_bind_text(s, 5, ev->model, -1, SQLITE_STATIC);
+	bind_text_or_null(s, 6, ev->reason);
+	sqlite3_bind_int64(s, 7, ev->usage.input_tokens);
+	sqlite3_bind_int64(s, 8, ev->usage.output_tokens);
+	sqlite3_bind_int64(s, 9, ev->usage.cache_write_5m);
+	sqlite3_bind_int64(s, 10, ev->usage.cache_write_1h);
+	sqlite3_bind_int64(s, 11, ev->usage.cache_read);
+	bind_i64_or_null(s, 12, ev->price_known, ev->cost_pusd);
+	sqlite3_bind_int(s, 13, ev->price_known);
+	sqlite3_bind_int(s, 14, ev->batch);
+	sqlite3_bind_int(s, 15, ev->cached);
+	sqlite3_bind_int64(s, 16, ev->saved_pusd);
+	bind_i64_or_null(s, 17, ev->latency_ms >= 0, ev->latency_ms);
+	bind_i64_or_null(s, 18, ev->http_status != 0, ev->http_status);
+	bind_text_or_null(s, 19, ev->request_id);
+	bind_text_or_null(s, 20, ev->error);
+	sqlite3_bind_text(s, 21, ev->source, -1, SQLITE_STATIC);
+	int rc = sqlite3_step(s);
+	int added = sqlite3_changes(l->db) > 0;
+	if (rc != SQLITE_DONE)
+		fail(l, rc, "recording a usage event", err);
+	sqlite3_reset(s);
+	sqlite3_clear_bindings(s);
+	return rc == SQLITE_DONE ? added : -1;
+}
+
+int am_ledger_record(am_ledger *l, const am_ledger_event *ev, am_err *err)
+{
+	bool nested;
+	if (unit_begin(l, &nested, err))
+		return -1;
+	int added = insert_event(l, ev, err);
+	if (added < 0 || unit_commit(l, nested, err)) {
+		unit_rollback(l, nested);
+		return -1;
+	}
+	return added;
+}
+
+int64_t am_ledger_record_many(am_ledger *l, const am_ledger_event *ev, size_t n, am_err *err)
+{
+	bool nested;
+	int64_t added = 0;
+	if (unit_begin(l, &nested, err))
+		return -1;
+	for (size_t i = 0; i < n; i++) {
+		int r = insert_event(l, &ev[i], err);
+		if (r < 0) {
+			am_err_prefix(err, "event %zu of %zu", i + 1, n);
+			unit_rollback(l, nested);
+			return -1;
+		}
+		added += r;
+	}
+	if (unit_commit(l, nested, err))
+		return -1;
+	return added;
+}
+
+/* ---- reports --------------------------------------------------------------- */
+
+static int check_range(const char *from, const char *to, am_err *err)
+{
+	if (am_ledger_parse_day(from, err) || am_ledger_parse_day(to, err))
+		return -1;
+	if (strcmp(from, to) > 0)
+		return am_err_set(err, "the range %s .. %s ends before it starts", from, to);
+	return 0;
+}
+
+/* Reads one summary row (columns: day, model, then DAILY_SUMS). */
+static int read_row(am_ledger *l, sqlite3_stmt *s, am_ledger_row *r, am_err *err)
+{
+	const char *day = (const char *)sqlite3_column_text(s, 0);
+	const char *model = (const char *)sqlite3_column_text(s, 1);
+	snprintf(r->day, sizeof r->day, "%s", day ? day : "");
+	r->model = am_xstrdup(model ? model : "");
+	int64_t *dst[] = { &r->requests, &r->input_tokens, &r->output_tokens, &r->cache_write_5m,
+		           &r->cache_write_1h, &r->cache_read, &r->cost_pusd, &r->unknown_count,
+		           &r->cached, &r->saved_pusd };
+	for (int i = 0; i < (int)(sizeof dst / sizeof dst[0]); i++)
+		if (col_i64(l, s, i + 2, dst[i], err))
+			return -1;
+	if (__builtin_add_overflow(r->cache_write_5m, r->cache_write_1h, &r->cache_write))
+		return am_err_set(err, "ledger %s: cache writes for %s exceed the int64 range", l->path,
+		                  r->model);
+	r->price_known = r->unknown_count == 0;
+	return 0;
+}
+
+static int add_to_total(am_ledger_row *t, const am_ledger_row *r)
+{
+	const int64_t *src[] = { &r->requests, &r->input_tokens, &r->output_tokens,
+		                 &r->cache_write, &r->cache_write_5m, &r->cache_write_1h,
+		                 &r->cache_read, &r->cost_pusd, &r->unknown_count, &r->cached,
+		                 &r->saved_pusd };
+	int64_t *dst[] = { &t->requests, &t->input_tokens, &t->output_tokens, &t->cache_write,
+		           &t->cache_write_5m, &t->cache_write_1h, &t->cache_read, &t->cost_pusd,
+		           &t->unknown_count, &t->cached, &t->saved_pusd };
+	for (size_t i = 0; i < sizeof dst / sizeof dst[0]; i++)
+		if (__builtin_add_overflow(*dst[i], *src[i], dst[i]))
+			return -1;
+	t->price_known = t->unknown_count == 0;
+	return 0;
+}
+
+int am_ledger_report(am_ledger *l, const char *from_day, const char *to_day, bool by_day,
+                     am_ledger_summary *out, am_err *err)
+{
+	memset(out, 0, sizeof *out);
+	out->total.model = am_xstrdup("");
+	out->total.price_known = true;
+	if (check_range(from_day, to_day, err))
+		return -1;
+	snprintf(out->from, sizeof out->from, "%s", from_day);
+	snprintf(out->to, sizeof out->to, "%s", to_day);
+	sqlite3_stmt *s = stmt(l, by_day ? ST_REPORT_BY_DAY : ST_REPORT, err);
+	if (!s)
+		return -1;
+	sqlite3_bind_text(s, 1, from_day, -1, SQLITE_STATIC);
+	sqlite3_bind_text(s, 2, to_day, -1, SQLITE_STATIC);
+	size_t cap = 0;
+	int rc, status = 0;
+	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+		if (out->nrows == cap) {
+			cap = cap ? cap * 2 : 16;
+			out->rows = am_xrealloc(out->rows, cap * sizeof *out->rows);
+		}
+		am_ledger_row *r = &out->rows[out->nrows++];
+		memset(r, 0, sizeof *r);
+		if (read_row(l, s, r, err)) {
+			status = -1;
+			break;
+		}
+		if (add_to_total(&out->total, r)) {
+			status = am_err_set(err, "ledger %s: the total over %s .. %s exceeds the int64 "
+			                    "range", l->path, from_day, to_day);
+			break;
+		}
+	}
+	if (status == 0 && rc != SQLITE_DONE)
+		status = fail(l, rc, "reading the report", err);
+	sqlite3_reset(s);
+	return status;
+}
+
+void am_ledger_summary_free(am_ledger_summary *s)
+{
+	if (!s)
+		return;
+	for (size_t i = 0; i < s->nrows; i++)
+		free(s->rows[i].model);
+	free(s->rows);
+	free(s->total.model);
+	memset(s, 0, sizeof *s);
+}
+
+int am_ledger_spend(am_ledger *l, const char *from_day, const char *to_day, int64_t *out_pusd,
+                    int64_t *out_unknown, am_err *err)
+{
+	if (check_range(from_day, to_day, err))
+		return -1;
+	sqlite3_stmt *s = stmt(l, ST_SPEND, err);
+	if (!s)
+		return -1;
+	sqlite3_bind_text(s, 1, from_day, -1, SQLITE_STATIC);
+	sqlite3_bind_text(s, 2, to_day, -1, SQLITE_STATIC);
+	int rc = sqlite3_step(s);
+	int status = 0;
+	int64_t spend = 0, unknown = 0;
+	if (rc != SQLITE_ROW)
+		status = fail(l, rc, "reading the spend", err);
+	else if (col_i64(l, s, 0, &spend, err) || col_i64(l, s, 1, &unknown, err))
+		status = -1;
+	sqlite3_reset(s);
+	if (status == 0) {
+		*out_pusd = spend;
+		if (out_unknown)
+			*out_unknown = unknown;
+	}
+	return status;
+}
+
+/* ---- settings -------------------------------------------------------------- */
+
+int am_ledger_setting_get(am_ledger *l, const char *key, char **out_value, am_err *err)
+{
+	*out_value = NULL;
+	sqlite3_stmt *s = stmt(l, ST_SETTING_GET, err);
+	if (!s)
+		return -1;
+	sqlite3_bind_text(s, 1, key, -1, SQLITE_STATIC);
+	int rc = sqlite3_step(s), status = 0;
+	if (rc == SQLITE_ROW) {
+		const char *v = (const char *)sqlite3_column_text(s, 0);
+		*out_value = am_xstrdup(v ? v : "");
+		status = 1;
+	} else if (rc != SQLITE_DONE) {
+		status = fail(l, rc, "reading a setting", err);
+	}
+	sqlite3_reset(s);
+	return status;
+}
+
+static int setting_write(am_ledger *l, enum stmt_id id, const char *key, const char *value,
+                         int64_t now_ns, am_err *err)
+{
+	sqlite3_stmt *s = stmt(l, id, err);
+	if (!s)
+		return -1;
+	sqlite3_bind_text(s, 1, key, -1, SQLITE_STATIC);
+	if (value) {
+		sqlite3_bind_text(s, 2, value, -1, SQLITE_STATIC);
+		sqlite3_bind_int64(s, 3, now_ns);
+	}
+	int rc = sqlite3_step(s);
+	sqlite3_reset(s);
+	sqlite3_clear_bindings(s);
+	return rc == SQLITE_DONE ? 0 : fail(l, rc, "writing a setting", err);
+}
+
+int am_ledger_setting_set(am_ledger *l, const char *key, const char *value, int64_t now_ns,
+                          am_err *err)
+{
+	if (!key || !*key || !value)
+		return am_err_set(err, "a setting needs a key and a value");
+	return setting_write(l, ST_SETTING_SET, key, value, now_ns, err);
+}
+
+int am_ledger_setting_delete(am_ledger *l, const char *key, am_err *err)
+{
+	return setting_write(l, ST_SETTING_DEL, key, NULL, 0, err);
+}
+
+int am_ledger_settings_each(am_ledger *l, am_ledger_setting_fn fn, void *ctx, am_err *err)
+{
+	sqlite3_stmt *s = stmt(l, ST_SETTINGS_ALL, err);
+	if (!s)
+		return -1;
+	int rc, stop = 0;
+	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+		const char *k = (const char *)sqlite3_column_text(s, 0);
+		const char *v = (const char *)sqlite3_column_text(s, 1);
+		stop = fn(ctx, k ? k : "", v ? v : "", sqlite3_column_int64(s, 2));
+		if (stop)
+			break;
+	}
+	int status = stop;
+	if (!stop && rc != SQLITE_DONE)
+		status = fail(l, rc, "reading the settings", err);
+	sqlite3_reset(s);
+	return status;
+}

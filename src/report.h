@@ -1,0 +1,44 @@
+/* report: turns a ledger summary into the text `aimeter report` prints.
+ *
+ * Pure formatting over an am_ledger_summary (see ledger.h): no database, no
+ * clock. Money is printed exactly (am_money_format: every digit, no
+ * rounding). Unknown prices are never shown as $0: rows say "price ?" and
+ * totals say what they exclude. Any thread; the summary is only read. */
+#ifndef AIMETER_REPORT_H
+#define AIMETER_REPORT_H
+
+#include <stdint.h>
+#include <stdio.h>
+
+#include "err.h"
+#include "ledger.h"
+
+/* The stable machine interface, one line:
+ * {"from":"YYYY-MM-DD","to":"YYYY-MM-DD","models":[{"model":ID,"requests":N,
+ *  "input_tokens":N,"output_tokens":N,"cache_creation_input_tokens":N,
+ *  "cache_read_input_tokens":N,"cost_usd":"<exact>","price_known":BOOL}],
+ *  "total":{"requests":N,"cost_usd":"<exact>"}}
+ * cost_usd sums the known-price calls only; price_known is false when some
+ * of the model's calls have no price (their cost is not in cost_usd), and
+ * total.cost_usd excludes every such call. Expects a summary by model (not
+ * by day). */
+int am_report_json(const am_ledger_summary *s, FILE *out, am_err *err);
+
+/* RFC 4180 CSV with a header line and one line per row of `s` (by day when
+ * the summary is by day, else "day" is empty):
+ * day,model,requests,input_tokens,output_tokens,cache_creation_input_tokens,
+ * cache_read_input_tokens,cost_usd,price_known,unknown_price_requests */
+int am_report_csv(const am_ledger_summary *s, FILE *out, am_err *err);
+
+/* The table for people: a title naming the range, aligned columns with
+ * thousands separators, exact dollars, a TOTAL row, and a note for
+ * unknown prices and cache savings. */
+int am_report_table(const am_ledger_summary *s, FILE *out, am_err *err);
+
+/* "1,234,567" (with a leading '-' when negative). Returns the length. */
+int am_report_group(int64_t v, char *buf, size_t n);
+
+/* Exact dollars with thousands separators: "$1,234.000000000001". */
+int am_report_usd(int64_t pusd, char *buf, size_t n);
+
+#endif

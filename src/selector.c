@@ -1,0 +1,257 @@
+/* selector: picks the model for a request from data-driven length rules,
+ * with the pin, the 529 fallback and the budget downgrade layered on top,
+ * and says why in a short human reason that goes to the ledger and the UI.
+ * No state: the worker passes everything a decision depends on. */
+#include "selector.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#include "cfgjson.h"
+
+#define GE "\xe2\x89\xa5" /* U+2265 GREATER-THAN OR EQUAL TO, UTF-8 */
+
+static void copy(char *dst, size_t n, const char *src)
+{
+	snprintf(dst, n, "%s", src);
+}
+
+void am_sel_config_default(am_sel_config *cfg)
+{
+	static const am_sel_rule rules[] = {
+		{500, "claude-haiku-4-5"}, {2000, "claude-sonnet-4-5"}, {0, "claude-opus-4-5"}};
+	static const am_sel_tier tiers[] = {
+		{"haiku", "claude-haiku-4-5"}, {"sonnet", "claude-sonnet-4-5"}, {"opus", "claude-opus-4-5"}};
+	memset(cfg, 0, sizeof *cfg);
+	cfg->nrules = (int)(sizeof rules / sizeof rules[0]);
+	memcpy(cfg->rule, rules, sizeof rules);
+	cfg->ntiers = (int)(sizeof tiers / sizeof tiers[0]);
+	memcpy(cfg->tier, tiers, sizeof tiers);
+	cfg->downgrade_on_budget = true;
+	cfg->downgrade_pct = 80;
+	copy(cfg->fallback_model, sizeof cfg->fallback_model, "claude-sonnet-4-5");
+}
+
+int am_sel_config_check(const am_sel_config *cfg, am_err *err)
+{
+	if (cfg->nrules < 1 || cfg->nrules > AM_SEL_MAX_RULES)
+		return am_err_set(err, "selector: %d rules; need 1 to %d", cfg->nrules, AM_SEL_MAX_RULES);
+	for (int i = 0; i < cfg->nrules; i++) {
+		const am_sel_rule *r = &cfg->rule[i];
+		bool last = i == cfg->nrules - 1;
+		if (r->model[0] == '\0')
+			return am_err_set(err, "selector: rule %d has no model", i + 1);
+		if (last && r->max_chars != 0)
+			return am_err_set(err, "selector: the last rule must be the catch-all (no max_chars)");
+		if (!last && r->max_chars <= 0)
+			return am_err_set(err, "selector: rule %d: max_chars must be positive; only the "
+			                  "last rule is the catch-all", i + 1);
+		if (!last && i > 0 && r->max_chars <= cfg->rule[i - 1].max_chars)
+			return am_err_set(err, "selector: rule %d: max_chars %lld must be above the "
+			                  "previous rule's %lld", i + 1, (long long)r->max_chars,
+			                  (long long)cfg->rule[i - 1].max_chars);
+	}
+	if (cfg->ntiers < 0 || cfg->ntiers > AM_SEL_MAX_TIERS)
+		return am_err_set(err, "selector: %d tiers; at most %d", cfg->ntiers, AM_SEL_MAX_TIERS);
+	for (int i = 0; i < cfg->ntiers; i++) {
+		if (cfg->tier[i].name[0] == '\0' || cfg->tier[i].model[0] == '\0')
+			return am_err_set(err, "selector: tier %d needs a name and a model", i + 1);
+		for (int j = 0; j < i; j++)
+			if (strcmp(cfg->tier[i].name, cfg->tier[j].name) == 0)
+				return am_err_set(err, "selector: tier \"%s\" appears twice",
+				                  cfg->tier[i].name);
+	}
+	if (cfg->downgrade_pct < 1 || cfg->downgrade_pct > 100)
+		return am_err_set(err, "selector: downgrade_pct %d is outside 1..100",
+		                  cfg->downgrade_pct);
+	return 0;
+}
+
+static int rules_from_json(am_sel_config *cfg, const json_t *arr, am_err *err)
+{
+	if (!json_is_array(arr))
+		return am_err_set(err, "selector.rules: expected an array");
+	if (json_array_size(arr) < 1 || json_array_size(arr) > AM_SEL_MAX_RULES)
+		return am_err_set(err, "selector.rules: need 1 to %d rules", AM_SEL_MAX_RULES);
+	cfg->nrules = (int)json_array_size(arr);
+	for (size_t i = 0; i < json_array_size(arr); i++) {
+		const json_t *r = json_array_get(arr, i);
+		if (!json_is_object(r))
+			return am_err_set(err, "selector.rules[%zu]: expected an object", i);
+		const json_t *mc = json_object_get(r, "max_chars");
+		cfg->rule[i].max_chars = 0;
+		if (mc && am_cfgjson_int(mc, "selector.rules", "max_chars", 1, INT64_MAX,
+		                         &cfg->rule[i].max_chars, err) < 0)
+			return -1;
+		if (am_cfgjson_string(json_object_get(r, "model"), "selector.rules", "model",
+		                      cfg->rule[i].model, sizeof cfg->rule[i].model, err) < 0)
+			return -1;
+	}
+	return 0;
+}
+
+static int tiers_from_json(am_sel_config *cfg, const json_t *arr, am_err *err)
+{
+	if (!json_is_array(arr) || json_array_size(arr) > AM_SEL_MAX_TIERS)
+		return am_err_set(err, "selector.tiers: expected an array of at most %d tiers",
+		                  AM_SEL_MAX_TIERS);
+	cfg->ntiers = (int)json_array_size(arr);
+	for (size_t i = 0; i < json_array_size(arr); i++) {
+		const json_t *t = json_array_get(arr, i);
+		if (!json_is_object(t))
+			return am_err_set(err, "selector.tiers[%zu]: expected an object", i);
+		if (am_cfgjson_string(json_object_get(t, "name"), "selector.tiers", "name",
+		                      cfg->tier[i].name, sizeof cfg->tier[i].name, err) < 0 ||
+		    am_cfgjson_string(json_object_get(t, "model"), "selector.tiers", "model",
+		                      cfg->tier[i].model, sizeof cfg->tier[i].model, err) < 0)
+			return -1;
+	}
+	return 0;
+}
+
+int am_sel_config_from_json(am_sel_config *cfg, const json_t *sel, am_err *warn, am_err *err)
+{
+	static const char *const known[] = {"rules", "tiers", "downgrade_on_budget",
+	                                    "downgrade_pct", "fallback_model", NULL};
+	if (!json_is_object(sel))
+		return am_err_set(err, "selector: expected an object");
+	am_sel_config c = *cfg;
+	const json_t *v;
+	if ((v = json_object_get(sel, "rules")) && rules_from_json(&c, v, err) < 0)
+		return -1;
+	if ((v = json_object_get(sel, "tiers")) && tiers_from_json(&c, v, err) < 0)
+		return -1;
+	if ((v = json_object_get(sel, "downgrade_on_budget")) &&
+	    am_cfgjson_bool(v, "selector", "downgrade_on_budget", &c.downgrade_on_budget, err) < 0)
+		return -1;
+	if ((v = json_object_get(sel, "downgrade_pct"))) {
+		int64_t pct;
+		if (am_cfgjson_int(v, "selector", "downgrade_pct", 1, 100, &pct, err) < 0)
+			return -1;
+		c.downgrade_pct = (int)pct;
+	}
+	if ((v = json_object_get(sel, "fallback_model")) &&
+	    am_cfgjson_string(v, "selector", "fallback_model", c.fallback_model,
+	                      sizeof c.fallback_model, err) < 0)
+		return -1;
+	if (am_sel_config_check(&c, err) < 0)
+		return -1;
+	am_cfgjson_unknown_keys(sel, "selector", known, warn);
+	*cfg = c;
+	return 0;
+}
+
+/* 1234567 -> "1,234,567" */
+static void group(int64_t v, char *buf, size_t n)
+{
+	char digits[24];
+	int len = snprintf(digits, sizeof digits, "%lld", (long long)(v < 0 ? -v : v));
+	char out[32];
+	size_t o = 0;
+	if (v < 0)
+		out[o++] = '-';
+	for (int i = 0; i < len; i++) {
+		if (i > 0 && (len - i) % 3 == 0)
+			out[o++] = ',';
+		out[o++] = digits[i];
+	}
+	out[o] = '\0';
+	copy(buf, n, out);
+}
+
+int am_sel_tier_of(const am_sel_config *cfg, const char *model)
+{
+	for (int i = 0; i < cfg->ntiers; i++)
+		if (strcmp(cfg->tier[i].model, model) == 0)
+			return i;
+	for (int i = 0; i < cfg->ntiers; i++)
+		if (strstr(model, cfg->tier[i].name))
+			return i;
+	return -1;
+}
+
+void am_sel_choose(const am_sel_config *cfg, const am_sel_input *in, am_sel_choice *out)
+{
+	memset(out, 0, sizeof *out);
+	if (in->model && in->model[0] && strcmp(in->model, "auto") != 0) {
+		copy(out->model, sizeof out->model, in->model);
+		copy(out->reason, sizeof out->reason, "pinned");
+		out->why = AM_SEL_PINNED;
+		return;
+	}
+	if (in->after_529 && cfg->fallback_model[0]) {
+		copy(out->model, sizeof out->model, cfg->fallback_model);
+		copy(out->reason, sizeof out->reason, "fallback after 529");
+		out->why = AM_SEL_FALLBACK;
+		return;
+	}
+
+	int i = 0;
+	while (i < cfg->nrules - 1 && in->chars >= cfg->rule[i].max_chars)
+		i++;
+	const am_sel_rule *r = &cfg->rule[i];
+	char chars[32], bound[32];
+	group(in->chars, chars, sizeof chars);
+	copy(out->model, sizeof out->model, r->model);
+	out->why = AM_SEL_RULE;
+	if (r->max_chars > 0) {
+		group(r->max_chars, bound, sizeof bound);
+		snprintf(out->reason, sizeof out->reason, "%s chars < %s", chars, bound);
+	} else if (i > 0) {
+		group(cfg->rule[i - 1].max_chars, bound, sizeof bound);
+		snprintf(out->reason, sizeof out->reason, "%s chars " GE " %s", chars, bound);
+	} else {
+		snprintf(out->reason, sizeof out->reason, "%s chars: default", chars);
+	}
+
+	if (!cfg->downgrade_on_budget || in->budget_pct < cfg->downgrade_pct)
+		return;
+	int t = am_sel_tier_of(cfg, r->model);
+	if (t <= 0)
+		return; /* lowest tier, or outside the tier map: nothing cheaper to offer */
+	copy(out->model, sizeof out->model, cfg->tier[t - 1].model);
+	snprintf(out->reason, sizeof out->reason, "budget %d%% " GE " %d%%: downgraded",
+	         in->budget_pct, cfg->downgrade_pct);
+	out->why = AM_SEL_DOWNGRADED;
+}
+
+int64_t am_sel_count_chars(const char *s)
+{
+	int64_t n = 0;
+	if (!s)
+		return 0;
+	for (const unsigned char *p = (const unsigned char *)s; *p; p++)
+		if ((*p & 0xC0) != 0x80)
+			n++;
+	return n;
+}
+
+int64_t am_sel_prompt_chars(const am_prompt *p)
+{
+	for (int i = p->nturns - 1; i >= 0; i--)
+		if (p->turns[i].role && strcmp(p->turns[i].role, "user") == 0)
+			return am_sel_count_chars(p->turns[i].text);
+	return 0;
+}
+
+int64_t am_sel_body_chars(const json_t *body)
+{
+	const json_t *msgs = json_object_get(body, "messages");
+	for (size_t i = json_array_size(msgs); i-- > 0;) {
+		const json_t *m = json_array_get(msgs, i);
+		if (!json_is_string(json_object_get(m, "role")) ||
+		    strcmp(json_string_value(json_object_get(m, "role")), "user") != 0)
+			continue;
+		const json_t *content = json_object_get(m, "content");
+		if (json_is_string(content))
+			return am_sel_count_chars(json_string_value(content));
+		int64_t n = 0;
+		for (size_t j = 0; j < json_array_size(content); j++) {
+			const json_t *text = json_object_get(json_array_get(content, j), "text");
+			if (json_is_string(text))
+				n += am_sel_count_chars(json_string_value(text));
+		}
+		return n;
+	}
+	return 0;
+}

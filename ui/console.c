@@ -1,0 +1,555 @@
+/* console: transcript entries, the jobs they belong to, and the exchanges
+ * of the current conversation.
+ *
+ * An entry is one block of text of one kind. A prompt makes four at once
+ * (spacer, "you", meta, an empty answer) so a job's lines stay together
+ * however other jobs interleave; events then rewrite the meta line and grow
+ * the answer. Raw answer bytes are kept per job for the next turn; what is
+ * painted is their sanitised copy, made incrementally so streamed text split
+ * inside a UTF-8 character is not mangled. */
+#include "console.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "err.h"
+#include "fmt.h"
+#include "money.h"
+
+struct entry {
+	ui_tx_kind kind;
+	bool cursor;
+	uint64_t seq;
+	char *text;
+	size_t len, cap;
+	int wrap_w, wrap_lines; /* cached line count for width wrap_w; 0 = stale */
+};
+
+struct job {
+	int64_t id;           /* -1 until the engine accepted it */
+	uint64_t meta_seq, ans_seq;
+	char model[64], reason[96], status[160];
+	char *raw;            /* the answer as received, for the conversation */
+	size_t raw_len, raw_cap, san_upto;
+	fmt_san san;
+	bool truncated;
+	bool blocked;
+};
+
+struct exchange {
+	char *user, *assistant; /* assistant NULL while pending */
+	int64_t job_id;
+};
+
+struct ui_console {
+	bool ascii;
+	struct entry *e;
+	int n, cap;
+	size_t bytes;
+	uint64_t next_seq;
+	struct job *jobs[UI_CON_MAX_JOBS];
+	int njobs;
+	struct exchange ex[UI_CON_MAX_TURNS + 1];
+	int nex;
+	am_turn turns[2 * (UI_CON_MAX_TURNS + 1)];
+};
+
+ui_console *ui_console_new(bool ascii)
+{
+	ui_console *c = am_xcalloc(1, sizeof *c);
+	c->ascii = ascii;
+	c->next_seq = 1;
+	return c;
+}
+
+static void job_free(struct job *j)
+{
+	if (j) {
+		free(j->raw);
+		free(j);
+	}
+}
+
+static void exchange_drop(ui_console *c, int i)
+{
+	free(c->ex[i].user);
+	free(c->ex[i].assistant);
+	memmove(&c->ex[i], &c->ex[i + 1], (size_t)(c->nex - i - 1) * sizeof c->ex[0]);
+	c->nex--;
+}
+
+void ui_console_free(ui_console *c)
+{
+	if (!c)
+		return;
+	for (int i = 0; i < c->n; i++)
+		free(c->e[i].text);
+	free(c->e);
+	for (int i = 0; i < c->njobs; i++)
+		job_free(c->jobs[i]);
+	while (c->nex)
+		exchange_drop(c, c->nex - 1);
+	free(c);
+}
+
+/* ---- entries -------------------------------------------------------------- */
+
+static void trim_oldest(ui_console *c)
+{
+	int drop = c->n / 8 + 1;
+	if (drop > c->n)
+		drop = c->n;
+	for (int i = 0; i < drop; i++) {
+		c->bytes -= c->e[i].cap;
+		free(c->e[i].text);
+	}
+	memmove(c->e, c->e + drop, (size_t)(c->n - drop) * sizeof c->e[0]);
+	c->n -= drop;
+}
+
+static struct entry *entry_find(ui_console *c, uint64_t seq)
+{
+	int lo = 0, hi = c->n - 1;
+	while (lo <= hi) {
+		int mid = (lo + hi) / 2;
+		if (c->e[mid].seq == seq)
+			return &c->e[mid];
+		if (c->e[mid].seq < seq)
+			lo = mid + 1;
+		else
+			hi = mid - 1;
+	}
+	return NULL;
+}
+
+static uint64_t entry_add(ui_console *c, ui_tx_kind kind)
+{
+	while (c->n > 0 && (c->n >= UI_CON_MAX_ENTRIES || c->bytes > UI_CON_MAX_BYTES))
+		trim_oldest(c);
+	if (c->n == c->cap) {
+		c->cap = c->cap ? c->cap * 2 : 64;
+		c->e = am_xrealloc(c->e, (size_t)c->cap * sizeof c->e[0]);
+	}
+	struct entry *e = &c->e[c->n++];
+	memset(e, 0, sizeof *e);
+	e->kind = kind;
+	e->seq = c->next_seq++;
+	e->cap = 16;
+	e->text = am_xmalloc(e->cap);
+	e->text[0] = '\0';
+	c->bytes += e->cap;
+	return e->seq;
+}
+
+/* Appends untrusted bytes, sanitised. */
+static void entry_append(ui_console *c, struct entry *e, const char *s, size_t len, fmt_san *st)
+{
+	size_t need = e->len + 4 * len + 1;
+	if (need > e->cap) {
+		size_t cap = e->cap;
+		while (cap < need)
+			cap *= 2;
+		c->bytes += cap - e->cap;
+		e->text = am_xrealloc(e->text, cap);
+		e->cap = cap;
+	}
+	e->len += fmt_sanitize(s, len, e->text + e->len, c->ascii, st);
+	e->wrap_w = 0;
+}
+
+static void entry_set(ui_console *c, struct entry *e, const char *s)
+{
+	e->len = 0;
+	e->text[0] = '\0';
+	entry_append(c, e, s, strlen(s), NULL);
+}
+
+void ui_console_add(ui_console *c, ui_tx_kind kind, const char *text)
+{
+	uint64_t seq = entry_add(c, kind);
+	entry_set(c, entry_find(c, seq), text);
+}
+
+/* ---- jobs -------------------------------------------------------------------- */
+
+static struct job *job_find(ui_console *c, int64_t id)
+{
+	for (int i = 0; i < c->njobs; i++)
+		if (c->jobs[i]->id == id)
+			return c->jobs[i];
+	return NULL;
+}
+
+static void job_remove(ui_console *c, struct job *j)
+{
+	for (int i = 0; i < c->njobs; i++)
+		if (c->jobs[i] == j) {
+			c->jobs[i] = c->jobs[--c->njobs];
+			break;
+		}
+	job_free(j);
+}
+
+static int exchange_find(ui_console *c, int64_t job_id)
+{
+	for (int i = 0; i < c->nex; i++)
+		if (c->ex[i].job_id == job_id && !c->ex[i].assistant)
+			return i;
+	return -1;
+}
+
+void ui_model_short(const char *model, char *buf, size_t n)
+{
+	const char *m = model;
+	if (!strncmp(m, "claude-", 7))
+		m += 7;
+	size_t len = strlen(m);
+	/* A trailing -YYYYMMDD snapshot date says nothing at a glance. */
+	if (len > 9 && m[len - 9] == '-') {
+		bool date = true;
+		for (size_t i = len - 8; i < len; i++)
+			date = date && m[i] >= '0' && m[i] <= '9';
+		if (date)
+			len -= 9;
+	}
+	snprintf(buf, n, "%.*s", (int)len, m);
+}
+
+/* Rewrites the job's meta line and moves the cursor to where text grows. */
+static void job_refresh(ui_console *c, struct job *j, bool live)
+{
+	struct entry *meta = entry_find(c, j->meta_seq);
+	struct entry *ans = entry_find(c, j->ans_seq);
+	if (meta) {
+		char line[512], model[64];
+		const char *dot = c->ascii ? " - " : " \u00b7 ";
+		line[0] = '\0';
+		if (j->model[0]) {
+			ui_model_short(j->model, model, sizeof model);
+			snprintf(line, sizeof line, "%s%s", model, dot);
+		}
+		if (j->reason[0])
+			snprintf(line + strlen(line), sizeof line - strlen(line), "%s%s", j->reason, dot);
+		snprintf(line + strlen(line), sizeof line - strlen(line), "%s", j->status);
+		entry_set(c, meta, line);
+		meta->cursor = live && (!ans || ans->len == 0);
+	}
+	if (ans)
+		ans->cursor = live && ans->len > 0;
+}
+
+static void job_take_delta(ui_console *c, struct job *j, const char *s, size_t len)
+{
+	if (j->truncated)
+		return;
+	if (j->raw_len + len > UI_CON_MAX_ANSWER) {
+		len = UI_CON_MAX_ANSWER - j->raw_len;
+		j->truncated = true;
+	}
+	if (j->raw_len + len + 1 > j->raw_cap) {
+		size_t cap = j->raw_cap ? j->raw_cap : 256;
+		while (cap < j->raw_len + len + 1)
+			cap *= 2;
+		j->raw = am_xrealloc(j->raw, cap);
+		j->raw_cap = cap;
+	}
+	memcpy(j->raw + j->raw_len, s, len);
+	j->raw_len += len;
+	j->raw[j->raw_len] = '\0';
+	/* Paint only whole characters; the rest waits for the next piece. */
+	size_t upto = j->raw_len - fmt_utf8_incomplete_tail(j->raw, j->raw_len);
+	struct entry *ans = entry_find(c, j->ans_seq);
+	if (ans && upto > j->san_upto)
+		entry_append(c, ans, j->raw + j->san_upto, upto - j->san_upto, &j->san);
+	j->san_upto = upto;
+}
+
+static void job_flush(ui_console *c, struct job *j)
+{
+	struct entry *ans = entry_find(c, j->ans_seq);
+	if (ans && j->raw_len > j->san_upto)
+		entry_append(c, ans, j->raw + j->san_upto, j->raw_len - j->san_upto, &j->san);
+	j->san_upto = j->raw_len;
+	if (ans && j->truncated)
+		entry_append(c, ans, " [answer cut at 1 MiB]", 22, NULL);
+}
+
+void ui_console_prompt(ui_console *c, const char *text, am_prompt *p)
+{
+	if (c->n > 0)
+		entry_add(c, UI_TX_SPACER);
+	ui_console_add(c, UI_TX_YOU, text);
+	struct job *j = am_xcalloc(1, sizeof *j);
+	j->id = -1;
+	j->meta_seq = entry_add(c, UI_TX_META);
+	j->ans_seq = entry_add(c, UI_TX_ANSWER);
+	snprintf(j->status, sizeof j->status, "submitting");
+	if (c->njobs == UI_CON_MAX_JOBS) /* the oldest silent job gives way */
+		job_remove(c, c->jobs[0]);
+	c->jobs[c->njobs++] = j;
+	job_refresh(c, j, true);
+
+	if (c->nex == UI_CON_MAX_TURNS + 1)
+		exchange_drop(c, 0);
+	int nt = 0;
+	for (int i = 0; i < c->nex; i++) {
+		if (!c->ex[i].assistant)
+			continue; /* still running: its answer cannot be part of this turn */
+		c->turns[nt++] = (am_turn){"user", c->ex[i].user};
+		c->turns[nt++] = (am_turn){"assistant", c->ex[i].assistant};
+	}
+	c->ex[c->nex++] = (struct exchange){am_xstrdup(text), NULL, -1};
+	c->turns[nt++] = (am_turn){"user", c->ex[c->nex - 1].user};
+	memset(p, 0, sizeof *p);
+	p->turns = c->turns;
+	p->nturns = nt;
+	p->stream = true;
+}
+
+void ui_console_submitted(ui_console *c, int64_t job_id)
+{
+	struct job *j = job_find(c, -1);
+	int x = exchange_find(c, -1);
+	if (j) {
+		j->id = job_id;
+		snprintf(j->status, sizeof j->status, "queued");
+		job_refresh(c, j, true);
+	}
+	if (x >= 0)
+		c->ex[x].job_id = job_id;
+}
+
+void ui_console_submit_failed(ui_console *c, const char *error)
+{
+	struct job *j = job_find(c, -1);
+	int x = exchange_find(c, -1);
+	if (j) {
+		snprintf(j->status, sizeof j->status, "not sent");
+		job_refresh(c, j, false);
+		struct entry *ans = entry_find(c, j->ans_seq);
+		if (ans) {
+			ans->kind = UI_TX_ERROR;
+			entry_set(c, ans, error);
+		}
+		job_remove(c, j);
+	}
+	if (x >= 0)
+		exchange_drop(c, x);
+}
+
+static void status_done(ui_console *c, struct job *j, const am_event *ev)
+{
+	char in[32], out[32], cost[32], lat[32];
+	const char *dot = c->ascii ? " - " : " \u00b7 ";
+	fmt_count(in, sizeof in, am_usage_total_input(&ev->usage));
+	fmt_count(out, sizeof out, ev->usage.output_tokens);
+	if (ev->price_known)
+		fmt_money(cost, sizeof cost, ev->cost_pusd);
+	else
+		snprintf(cost, sizeof cost, "price ?");
+	fmt_duration_ns(lat, sizeof lat, ev->latency_ms * 1000000);
+	snprintf(j->status, sizeof j->status, "%s in / %s out%s%s%s%s%s", in, out, dot, cost, dot,
+	         lat, ev->cached ? (c->ascii ? " - cached" : " \u00b7 cached") : "");
+}
+
+bool ui_console_event(ui_console *c, const am_event *ev)
+{
+	char line[512];
+	if (ev->kind == AM_EV_NOTICE || ev->kind == AM_EV_ALERT) {
+		ui_console_add(c, ev->kind == AM_EV_ALERT ? UI_TX_ALERT : UI_TX_NOTICE,
+		               ev->text ? ev->text : "");
+		return true;
+	}
+	struct job *j = job_find(c, ev->job_id);
+	if (!j) {
+		if (ev->kind != AM_EV_FAILED)
+			return false;
+		snprintf(line, sizeof line, "job %lld failed: %s", (long long)ev->job_id, ev->error);
+		ui_console_add(c, UI_TX_ERROR, line);
+		return true;
+	}
+	if (ev->model[0])
+		snprintf(j->model, sizeof j->model, "%s", ev->model);
+	if (ev->reason[0])
+		snprintf(j->reason, sizeof j->reason, "%s", ev->reason);
+	switch (ev->kind) {
+	case AM_EV_QUEUED:
+		snprintf(j->status, sizeof j->status, "queued");
+		break;
+	case AM_EV_WAITING:
+		snprintf(j->status, sizeof j->status, "waiting for %s", ev->text ? ev->text : "a limit");
+		break;
+	case AM_EV_BLOCKED:
+		j->blocked = true;
+		snprintf(j->status, sizeof j->status, "blocked by the budget%s%s",
+		         ev->text ? ": " : "", ev->text ? ev->text : "");
+		break;
+	case AM_EV_STARTED:
+		j->blocked = false;
+		snprintf(j->status, sizeof j->status, "sent, waiting for the answer");
+		break;
+	case AM_EV_DELTA:
+		if (ev->text)
+			job_take_delta(c, j, ev->text, strlen(ev->text));
+		snprintf(j->status, sizeof j->status, "streaming");
+		break;
+	case AM_EV_DONE: {
+		if (j->raw_len == 0 && ev->text)
+			job_take_delta(c, j, ev->text, strlen(ev->text));
+		job_flush(c, j);
+		status_done(c, j, ev);
+		int x = exchange_find(c, j->id);
+		if (x >= 0) {
+			if (j->raw_len) {
+				c->ex[x].assistant = j->raw;
+				j->raw = NULL;
+			} else {
+				exchange_drop(c, x); /* an empty turn would be refused next time */
+			}
+		}
+		job_refresh(c, j, false);
+		job_remove(c, j);
+		return true;
+	}
+	case AM_EV_FAILED:
+	case AM_EV_CANCELLED: {
+		bool failed = ev->kind == AM_EV_FAILED;
+		job_flush(c, j);
+		snprintf(j->status, sizeof j->status, "%s", failed ? "failed" : "cancelled");
+		job_refresh(c, j, false);
+		if (failed) {
+			if (ev->http_status)
+				snprintf(line, sizeof line, "HTTP %d: %s", ev->http_status, ev->error);
+			else
+				snprintf(line, sizeof line, "%s", ev->error[0] ? ev->error : "failed");
+			struct entry *ans = entry_find(c, j->ans_seq);
+			if (ans && ans->len == 0) {
+				ans->kind = UI_TX_ERROR;
+				entry_set(c, ans, line);
+			} else {
+				ui_console_add(c, UI_TX_ERROR, line);
+			}
+		}
+		int x = exchange_find(c, j->id);
+		if (x >= 0)
+			exchange_drop(c, x);
+		job_remove(c, j);
+		return true;
+	}
+	case AM_EV_ALERT:
+	case AM_EV_NOTICE:
+		break;
+	}
+	job_refresh(c, j, true);
+	return true;
+}
+
+void ui_console_new_conversation(ui_console *c)
+{
+	/* Running exchanges go too: their answers belong to the old talk. */
+	while (c->nex)
+		exchange_drop(c, c->nex - 1);
+}
+
+int ui_console_turns(const ui_console *c)
+{
+	int n = 0;
+	for (int i = 0; i < c->nex; i++)
+		n += c->ex[i].assistant != NULL;
+	return n;
+}
+
+int ui_console_entries(const ui_console *c)
+{
+	return c->n;
+}
+
+int ui_console_running(const ui_console *c)
+{
+	return c->njobs;
+}
+
+/* ---- layout ------------------------------------------------------------------ */
+
+static int wrap_width(const struct entry *e, int width)
+{
+	/* One cell stays free on the right for the cursor. */
+	int w = width - 1 - (e->kind == UI_TX_YOU ? UI_TX_YOU_INDENT : 0);
+	return w < 1 ? 1 : w;
+}
+
+static size_t shown_len(const struct entry *e)
+{
+	size_t len = e->len;
+	while (len && e->text[len - 1] == '\n')
+		len--;
+	return len;
+}
+
+static int entry_lines(struct entry *e, int width)
+{
+	if (e->kind == UI_TX_SPACER)
+		return 1;
+	if (e->len == 0 && !(e->cursor && e->kind != UI_TX_ANSWER))
+		return e->kind == UI_TX_ANSWER ? 0 : 1;
+	if (e->wrap_w != width) {
+		e->wrap_lines = fmt_wrap(e->text, shown_len(e), wrap_width(e, width), NULL, NULL);
+		e->wrap_w = width;
+	}
+	return e->wrap_lines;
+}
+
+struct emit {
+	ui_tx_cb cb;
+	void *ctx;
+	const struct entry *e;
+	int skip, row, rows, line_no, nlines;
+};
+
+static void emit_line(void *ctx, const char *s, size_t len, int cells)
+{
+	struct emit *m = ctx;
+	(void)cells;
+	int no = m->line_no++;
+	if (no < m->skip || m->row >= m->rows)
+		return;
+	ui_tx_line l = {m->e->kind, s, len, no == 0, m->e->cursor && no == m->nlines - 1};
+	m->cb(m->ctx, m->row++, &l);
+}
+
+int ui_console_render(ui_console *c, int width, int rows, int scroll, ui_tx_cb cb, void *ctx)
+{
+	if (rows <= 0 || width <= 0)
+		return 0;
+	int total = 0;
+	for (int i = 0; i < c->n; i++)
+		total += entry_lines(&c->e[i], width);
+	int max_scroll = total > rows ? total - rows : 0;
+	if (scroll > max_scroll)
+		scroll = max_scroll;
+	if (scroll < 0)
+		scroll = 0;
+	/* First line shown, counted from the top of the whole transcript. */
+	int first = total - rows - scroll;
+	if (first < 0)
+		first = 0;
+	int at = 0, row = 0;
+	for (int i = 0; i < c->n && row < rows; i++) {
+		struct entry *e = &c->e[i];
+		int nl = entry_lines(e, width);
+		if (nl == 0 || at + nl <= first) {
+			at += nl;
+			continue;
+		}
+		struct emit m = {cb, ctx, e, first > at ? first - at : 0, row, rows, 0, nl};
+		if (e->kind == UI_TX_SPACER || e->len == 0) {
+			emit_line(&m, "", 0, 0);
+		} else {
+			fmt_wrap(e->text, shown_len(e), wrap_width(e, width), emit_line, &m);
+		}
+		row = m.row;
+		at += nl;
+	}
+	return max_scroll;
+}

@@ -1,0 +1,95 @@
+/* console: the transcript model behind the Console panel, and the
+ * multi-turn conversation it sends.
+ *
+ * It keeps what was asked and answered as entries (prompt, meta line,
+ * answer, error, notice), applies the engine's events to them (answers
+ * grow with AM_EV_DELTA), and builds the am_prompt of the next turn from
+ * the exchanges that completed since the last /new. Untrusted text is
+ * sanitised (fmt_sanitize) as it arrives, so what is stored is safe to
+ * paint. Pure and single-threaded: owned by the UI thread; no curses.
+ *
+ * Bounded: at most UI_CON_MAX_ENTRIES entries and UI_CON_MAX_BYTES of
+ * text (the oldest go first), answers cut at UI_CON_MAX_ANSWER bytes, and
+ * the conversation keeps its last UI_CON_MAX_TURNS exchanges. */
+#ifndef AIMETER_UI_CONSOLE_H
+#define AIMETER_UI_CONSOLE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "engine.h"
+
+enum {
+	UI_CON_MAX_ENTRIES = 2000,
+	UI_CON_MAX_BYTES = 4 << 20,
+	UI_CON_MAX_ANSWER = 1 << 20,
+	UI_CON_MAX_TURNS = 50,
+	UI_CON_MAX_JOBS = 256
+};
+
+typedef enum ui_tx_kind {
+	UI_TX_SPACER, /* blank line between exchanges */
+	UI_TX_YOU,    /* the prompt, painted after "you ▸ " */
+	UI_TX_META,   /* model · reason · tokens · cost · latency */
+	UI_TX_ANSWER,
+	UI_TX_ERROR,
+	UI_TX_NOTICE,
+	UI_TX_ALERT
+} ui_tx_kind;
+
+typedef struct ui_console ui_console;
+
+ui_console *ui_console_new(bool ascii);
+void ui_console_free(ui_console *c);
+
+/* Adds a line of the given kind (text is sanitised here). */
+void ui_console_add(ui_console *c, ui_tx_kind kind, const char *text);
+
+/* A prompt typed by the user: records it in the transcript and builds the
+ * am_prompt to submit in *p (turns point into the console; valid until the
+ * next call that changes it). Call ui_console_submitted with the job id
+ * the engine returned, or ui_console_submit_failed with its error. */
+void ui_console_prompt(ui_console *c, const char *text, am_prompt *p);
+void ui_console_submitted(ui_console *c, int64_t job_id);
+void ui_console_submit_failed(ui_console *c, const char *error);
+
+/* Applies one engine event. Returns true when the transcript changed. */
+bool ui_console_event(ui_console *c, const am_event *ev);
+
+/* Forgets the conversation (the transcript stays). */
+void ui_console_new_conversation(ui_console *c);
+
+/* Completed exchanges currently in the conversation. */
+int ui_console_turns(const ui_console *c);
+
+/* Entries in the transcript (0 before anything was said). */
+int ui_console_entries(const ui_console *c);
+
+/* Jobs still running (submitted and not done, failed or cancelled). */
+int ui_console_running(const ui_console *c);
+
+/* One painted line of the transcript. */
+typedef struct ui_tx_line {
+	ui_tx_kind kind;
+	const char *text; /* not NUL-terminated: len bytes */
+	size_t len;
+	bool first;       /* first line of its entry (gets the "you ▸" prefix) */
+	bool cursor;      /* the running job's cursor goes after this line's text */
+} ui_tx_line;
+
+/* Cells before a YOU line's text ("you ▸ ") and its continuation lines. */
+#define UI_TX_YOU_INDENT 6
+
+/* Lays the transcript out for a `width` × `rows` window scrolled `scroll`
+ * lines up from the bottom, calling cb for each of the (at most rows) lines
+ * from top to bottom. Returns the greatest useful scroll (total lines minus
+ * rows, at least 0) so the caller can clamp. Caches line counts in c. */
+typedef void (*ui_tx_cb)(void *ctx, int row, const ui_tx_line *line);
+int ui_console_render(ui_console *c, int width, int rows, int scroll, ui_tx_cb cb,
+                      void *ctx);
+
+/* Short model name for people: "claude-haiku-4-5-20251001" -> "haiku-4-5". */
+void ui_model_short(const char *model, char *buf, size_t n);
+
+#endif

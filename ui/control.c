@@ -1,0 +1,313 @@
+/* control: input lines and hotkeys become engine commands and prompts;
+ * engine snapshots and events become reaction bits and console lines.
+ *
+ * The -/+ keys step each pool's own limit (a pool-wide /rpm would flatten
+ * pools with different limits), and the budget keys step to whole cents so
+ * the figures stay readable. Every engine error is shown in the console. */
+#include "control.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#include "fmt.h"
+#include "money.h"
+
+static const char *const builtin_models[] = {"claude-haiku-4-5", "claude-sonnet-4-5",
+                                             "claude-opus-4-5"};
+
+void ui_ctl_init(ui_ctl *c, const am_engine_ops *ops, bool ascii, const char *const *models,
+                 int nmodels)
+{
+	memset(c, 0, sizeof *c);
+	c->ops = ops;
+	c->con = ui_console_new(ascii);
+	c->models = models ? models : builtin_models;
+	c->nmodels = models ? nmodels : (int)(sizeof builtin_models / sizeof builtin_models[0]);
+}
+
+void ui_ctl_done(ui_ctl *c)
+{
+	ui_console_free(c->con);
+	c->con = NULL;
+}
+
+#define SAME(a, b, field) (!memcmp(&(a)->field, &(b)->field, sizeof (a)->field))
+
+static unsigned snapshot_diff(const am_snapshot *o, const am_snapshot *n)
+{
+	unsigned d = 0;
+	if (!SAME(o, n, simulator) || !SAME(o, n, endpoint) || !SAME(o, n, model_mode) ||
+	    !SAME(o, n, paused) || !SAME(o, n, queue_depth) || !SAME(o, n, in_flight) ||
+	    !SAME(o, n, waiting_limit) || !SAME(o, n, cache.enabled) || !SAME(o, n, cache.hits) ||
+	    !SAME(o, n, cache.misses))
+		d |= UI_R_HEADER;
+	if (!SAME(o, n, budget))
+		d |= UI_R_BUDGET;
+	if (!SAME(o, n, npools) || !SAME(o, n, pool) || !SAME(o, n, queue_depth) ||
+	    !SAME(o, n, in_flight))
+		d |= UI_R_LIMITS;
+	if (!SAME(o, n, nmodels) || !SAME(o, n, model) || !SAME(o, n, total))
+		d |= UI_R_MODELS;
+	if (!SAME(o, n, cache))
+		d |= UI_R_CACHE;
+	if (o->nmodels != n->nmodels || o->npools != n->npools ||
+	    (n->npools && o->pool[0].ndims != n->pool[0].ndims))
+		d |= UI_R_LAYOUT;
+	return d;
+}
+
+unsigned ui_ctl_pump(ui_ctl *c, int max_events)
+{
+	unsigned d = 0;
+	am_snapshot n;
+	memset(&n, 0, sizeof n);
+	c->ops->snapshot(c->ops->ctx, &n);
+	if (!c->have_snap) {
+		d |= UI_R_PANELS | UI_R_LAYOUT;
+		c->have_snap = true;
+	} else if (n.seq != c->snap.seq) {
+		d |= snapshot_diff(&c->snap, &n);
+	}
+	c->snap = n;
+
+	am_event ev[16];
+	c->more = false;
+	while (max_events > 0) {
+		int want = max_events < 16 ? max_events : 16;
+		int got = c->ops->drain(c->ops->ctx, ev, want);
+		if (got <= 0)
+			break;
+		for (int i = 0; i < got; i++) {
+			if (ui_console_event(c->con, &ev[i]))
+				d |= UI_R_CONSOLE;
+			am_event_free(&ev[i]);
+		}
+		max_events -= got;
+		if (got < want)
+			break;
+		c->more = max_events == 0;
+	}
+	return d;
+}
+
+static unsigned apply(ui_ctl *c, const am_command *cmd, const char *done_msg)
+{
+	am_err err = {{0}};
+	if (c->ops->command(c->ops->ctx, cmd, &err)) {
+		ui_console_add(c->con, UI_TX_ERROR, err.msg[0] ? err.msg : "the engine refused");
+		return UI_R_CONSOLE;
+	}
+	if (done_msg)
+		ui_console_add(c->con, UI_TX_NOTICE, done_msg);
+	/* The panels change when the engine's next snapshot says so. */
+	return UI_R_CONSOLE;
+}
+
+static unsigned submit(ui_ctl *c, const char *text)
+{
+	am_prompt p;
+	am_err err = {{0}};
+	int64_t id = -1;
+	ui_console_prompt(c->con, text, &p);
+	p.system = c->system;
+	if (c->ops->submit(c->ops->ctx, &p, &id, &err))
+		ui_console_submit_failed(c->con, err.msg[0] ? err.msg : "the queue refused the prompt");
+	else
+		ui_console_submitted(c->con, id);
+	return UI_R_CONSOLE;
+}
+
+/* What a command did, in words, for the console. */
+static void done_message(const ui_cmd *cmd, char *msg, size_t n)
+{
+	const am_command *e = &cmd->engine;
+	char v[48], where[64];
+	snprintf(where, sizeof where, e->pool[0] ? "pool %s" : "every pool", e->pool);
+	switch (e->kind) {
+	case AM_CMD_SET_RPM:
+	case AM_CMD_SET_ITPM:
+	case AM_CMD_SET_OTPM:
+		fmt_count(v, sizeof v, e->value);
+		snprintf(msg, n, "%s limit %s per minute for %s (saved)",
+		         e->kind == AM_CMD_SET_RPM ? "RPM" : e->kind == AM_CMD_SET_ITPM ? "ITPM" : "OTPM",
+		         v, where);
+		break;
+	case AM_CMD_SET_BUDGET_DAY:
+	case AM_CMD_SET_BUDGET_MONTH:
+		fmt_money_cents(v, sizeof v, e->value);
+		if (e->value % (AM_PUSD_PER_USD / 100))
+			am_money_format_display(e->value, 12, v, sizeof v); /* show it exactly */
+		if (e->value == 0)
+			snprintf(msg, n, "%s budget removed (saved)",
+			         e->kind == AM_CMD_SET_BUDGET_DAY ? "daily" : "monthly");
+		else
+			snprintf(msg, n, "%s budget %s (saved)",
+			         e->kind == AM_CMD_SET_BUDGET_DAY ? "daily" : "monthly", v);
+		break;
+	case AM_CMD_SET_ALERT_PCT:
+		snprintf(msg, n, "budget alert at %lld%% (saved)", (long long)e->value);
+		break;
+	case AM_CMD_SET_MODEL:
+		snprintf(msg, n, strcmp(e->text, "auto") ? "model pinned to %s (saved)"
+		                                         : "model: %s, the selector chooses (saved)",
+		         e->text);
+		break;
+	case AM_CMD_CACHE_ON:
+		snprintf(msg, n, "cache on (saved)");
+		break;
+	case AM_CMD_CACHE_OFF:
+		snprintf(msg, n, "cache off (saved)");
+		break;
+	case AM_CMD_CACHE_CLEAR:
+		snprintf(msg, n, "cache cleared");
+		break;
+	case AM_CMD_PAUSE:
+		snprintf(msg, n, "paused: prompts wait in the queue (/resume)");
+		break;
+	case AM_CMD_RESUME:
+		snprintf(msg, n, "resumed: sending again");
+		break;
+	}
+}
+
+unsigned ui_ctl_line(ui_ctl *c, const char *line)
+{
+	ui_cmd cmd;
+	am_err err = {{0}};
+	const char *p = line;
+	while (*p == ' ')
+		p++;
+	if (!*p)
+		return 0;
+	if (!ui_cmd_is_command(p))
+		return submit(c, p[0] == '/' ? p + 1 : p); /* "//x" sends "/x" */
+	if (ui_cmd_parse(p, &cmd, &err)) {
+		ui_console_add(c->con, UI_TX_ERROR, err.msg);
+		return UI_R_CONSOLE;
+	}
+	switch (cmd.id) {
+	case UI_CMD_HELP:
+		return UI_R_HELP;
+	case UI_CMD_QUIT:
+		return UI_R_QUIT;
+	case UI_CMD_NEW:
+		ui_console_new_conversation(c->con);
+		ui_console_add(c->con, UI_TX_NOTICE, "new conversation: earlier turns are not sent");
+		return UI_R_CONSOLE;
+	default:
+		break;
+	}
+	char msg[300];
+	done_message(&cmd, msg, sizeof msg);
+	return apply(c, &cmd.engine, msg);
+}
+
+/* Steps one per-minute dimension of every pool that has it. */
+static unsigned step_dim(ui_ctl *c, const char *dim, am_cmd_kind kind, bool up)
+{
+	unsigned d = 0;
+	int changed = 0;
+	for (int i = 0; i < c->snap.npools; i++) {
+		const am_snap_pool *pl = &c->snap.pool[i];
+		for (int k = 0; k < pl->ndims && k < AM_SNAP_MAX_DIMS; k++) {
+			if (strcmp(pl->dim[k].name, dim))
+				continue;
+			am_command cmd = {.kind = kind, .persist = true};
+			int64_t from = pl->dim[k].limit;
+			cmd.value = up ? ui_step_up(from) : ui_step_down(from);
+			snprintf(cmd.pool, sizeof cmd.pool, "%s", pl->name);
+			char msg[200], a[32], b[32];
+			fmt_count(a, sizeof a, from);
+			fmt_count(b, sizeof b, cmd.value);
+			snprintf(msg, sizeof msg, "%s %s -> %s per minute (%s)", dim, a, b, pl->name);
+			d |= apply(c, &cmd, msg);
+			changed++;
+		}
+	}
+	if (!changed) {
+		char msg[120];
+		snprintf(msg, sizeof msg, "no pool has an %s limit to change yet", dim);
+		ui_console_add(c->con, UI_TX_ERROR, msg);
+		d |= UI_R_CONSOLE;
+	}
+	return d;
+}
+
+static unsigned step_budget(ui_ctl *c, bool up)
+{
+	const int64_t cent = AM_PUSD_PER_USD / 100;
+	int64_t from = c->snap.budget.day_limit_pusd;
+	if (from <= 0) {
+		ui_console_add(c->con, UI_TX_ERROR, "no daily budget is set: use /budget USD");
+		return UI_R_CONSOLE;
+	}
+	int64_t to = up ? ui_step_up(from) : ui_step_down(from);
+	to = (to + cent / 2) / cent * cent;
+	if (to == from)
+		to = up ? from + cent : from - cent;
+	if (to < cent)
+		to = cent;
+	am_command cmd = {.kind = AM_CMD_SET_BUDGET_DAY, .value = to, .persist = true};
+	char msg[120], a[32], b[32];
+	fmt_money_cents(a, sizeof a, from);
+	fmt_money_cents(b, sizeof b, to);
+	snprintf(msg, sizeof msg, "daily budget %s -> %s", a, b);
+	return apply(c, &cmd, msg);
+}
+
+static unsigned cycle_model(ui_ctl *c)
+{
+	const char *cur = c->snap.model_mode;
+	int at = -1; /* -1 = auto */
+	for (int i = 0; i < c->nmodels; i++)
+		if (!strcmp(cur, c->models[i]))
+			at = i;
+	am_command cmd = {.kind = AM_CMD_SET_MODEL, .persist = true};
+	const char *next = at + 1 < c->nmodels ? c->models[at + 1] : "auto";
+	snprintf(cmd.text, sizeof cmd.text, "%s", next);
+	char msg[200];
+	snprintf(msg, sizeof msg, "model: %s", next);
+	return apply(c, &cmd, msg);
+}
+
+unsigned ui_ctl_action(ui_ctl *c, ui_act act)
+{
+	am_command cmd = {.persist = true};
+	switch (act) {
+	case UI_ACT_HELP:
+		return UI_R_HELP;
+	case UI_ACT_QUIT:
+		return UI_R_QUIT;
+	case UI_ACT_SCROLL_UP:
+		return UI_R_SCROLL_UP;
+	case UI_ACT_SCROLL_DOWN:
+		return UI_R_SCROLL_DOWN;
+	case UI_ACT_RPM_DOWN:
+	case UI_ACT_RPM_UP:
+		return step_dim(c, "RPM", AM_CMD_SET_RPM, act == UI_ACT_RPM_UP);
+	case UI_ACT_ITPM_DOWN:
+	case UI_ACT_ITPM_UP:
+		return step_dim(c, "ITPM", AM_CMD_SET_ITPM, act == UI_ACT_ITPM_UP);
+	case UI_ACT_OTPM_DOWN:
+	case UI_ACT_OTPM_UP:
+		return step_dim(c, "OTPM", AM_CMD_SET_OTPM, act == UI_ACT_OTPM_UP);
+	case UI_ACT_BUDGET_DOWN:
+	case UI_ACT_BUDGET_UP:
+		return step_budget(c, act == UI_ACT_BUDGET_UP);
+	case UI_ACT_PAUSE:
+		cmd.kind = c->snap.paused ? AM_CMD_RESUME : AM_CMD_PAUSE;
+		return apply(c, &cmd, c->snap.paused ? "resumed: sending again" :
+		                                      "paused: prompts wait in the queue");
+	case UI_ACT_MODEL:
+		return cycle_model(c);
+	case UI_ACT_CACHE:
+		cmd.kind = c->snap.cache.enabled ? AM_CMD_CACHE_OFF : AM_CMD_CACHE_ON;
+		return apply(c, &cmd, c->snap.cache.enabled ? "cache off" : "cache on");
+	case UI_ACT_NEW:
+		return ui_ctl_line(c, "/new");
+	case UI_ACT_NONE:
+	case UI_ACT_COUNT:
+		break;
+	}
+	return 0;
+}

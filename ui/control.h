@@ -1,0 +1,63 @@
+/* control: what the dashboard does, apart from how it paints.
+ *
+ * The controller owns the latest snapshot copy and the console model, and
+ * turns input-line text and hotkey actions into engine calls (commands are
+ * sent with persist = true, prompts as the conversation so far). Like
+ * htop's actions it answers with reaction bits saying which panels are now
+ * out of date; the loop alone decides when to repaint. No curses, so tests
+ * drive it with a fake engine. Single-threaded: the UI thread. */
+#ifndef AIMETER_UI_CONTROL_H
+#define AIMETER_UI_CONTROL_H
+
+#include <stdbool.h>
+
+#include "cmdtab.h"
+#include "console.h"
+#include "engine.h"
+
+/* Reaction bits. */
+enum {
+	UI_R_HEADER = 1u << 0,
+	UI_R_BUDGET = 1u << 1,
+	UI_R_LIMITS = 1u << 2,
+	UI_R_MODELS = 1u << 3,
+	UI_R_CACHE = 1u << 4,
+	UI_R_CONSOLE = 1u << 5,
+	UI_R_INPUT = 1u << 6,
+	UI_R_HINTS = 1u << 7,
+	UI_R_HELP = 1u << 8,    /* open the help screen */
+	UI_R_QUIT = 1u << 9,
+	UI_R_SCROLL_UP = 1u << 10,
+	UI_R_SCROLL_DOWN = 1u << 11,
+	UI_R_LAYOUT = 1u << 12, /* the number of models or pools changed */
+	UI_R_PANELS = 0xFFu     /* every panel */
+};
+
+typedef struct ui_ctl {
+	const am_engine_ops *ops;
+	am_snapshot snap;       /* the latest copy; zero until the first pump */
+	bool have_snap;
+	ui_console *con;
+	const char *const *models; /* cycled by the model key after "auto" */
+	int nmodels;
+	const char *system;     /* system prompt for every turn, or NULL */
+	bool more;              /* the last pump stopped at max_events: pump again soon */
+} ui_ctl;
+
+/* Sets up a controller over ops (not owned); console output plain ASCII
+ * when ascii. models may be NULL for the built-in list. */
+void ui_ctl_init(ui_ctl *c, const am_engine_ops *ops, bool ascii, const char *const *models,
+                 int nmodels);
+void ui_ctl_done(ui_ctl *c);
+
+/* Takes a new snapshot and drains pending events (at most `max_events`, so
+ * a flood cannot starve the keyboard). Returns the panels that changed. */
+unsigned ui_ctl_pump(ui_ctl *c, int max_events);
+
+/* Handles a line typed on the input line: a /command or a prompt. */
+unsigned ui_ctl_line(ui_ctl *c, const char *line);
+
+/* Handles a hotkey action. */
+unsigned ui_ctl_action(ui_ctl *c, ui_act act);
+
+#endif

@@ -1,0 +1,45 @@
+/* paint: the thin curses layer that places fmt's strings into the layout's
+ * rectangles with colour roles. Painting reads the view and never changes
+ * the model (the console's line-count cache aside). UI thread only. */
+#ifndef AIMETER_UI_PAINT_H
+#define AIMETER_UI_PAINT_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "console.h"
+#include "editor.h"
+#include "engine.h"
+#include "layout.h"
+#include "term.h"
+
+typedef struct ui_view {
+	const ui_term *term;
+	const ui_layout *lay;
+	const am_snapshot *snap;
+	ui_console *con;
+	const ui_editor *ed;
+	const char *version;
+	int64_t now_mono, now_wall; /* read once per loop pass */
+	int scroll;                 /* console lines scrolled back */
+	int max_scroll;             /* out: set by painting the console */
+	bool help;
+	int help_scroll;
+	int help_lines;             /* out: lines in the help text */
+	int cols, rows;
+} ui_view;
+
+/* Repaints one panel (clears its rectangle first). */
+void ui_paint_panel(ui_view *v, ui_panel p);
+
+/* Paints the help screen over the panels below the header. */
+void ui_paint_help(ui_view *v);
+
+/* Places the terminal cursor on the input line (or hides it). */
+void ui_paint_cursor(const ui_view *v);
+
+/* Whether anything on screen counts down (cool-down, head wait, a running
+ * job), so the loop knows a 1 s tick is worth painting. */
+bool ui_view_has_countdown(const ui_view *v);
+
+#endif
