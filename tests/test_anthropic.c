@@ -10,6 +10,7 @@
 #include "anthropic.h"
 #include "fixture_files.h"
 #include "prov_case.h"
+#include "suite_run.h"
 
 #define NS 1000000000LL
 #define MS 1000000LL
@@ -771,9 +772,5 @@ static Suite *suite(void)
 
 int main(void)
 {
-	SRunner *sr = srunner_create(suite());
-	srunner_run_all(sr, CK_NORMAL);
-	int failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+	return am_test_run_suite(suite());
 }

@@ -13,6 +13,7 @@
 #include "fixture_files.h"
 #include "prov_case.h"
 #include "sse.h"
+#include "suite_run.h"
 
 /* ---- an event recorder ---------------------------------------------------- */
 
@@ -412,9 +413,5 @@ static Suite *suite(void)
 
 int main(void)
 {
-	SRunner *sr = srunner_create(suite());
-	srunner_run_all(sr, CK_NORMAL);
-	int failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+	return am_test_run_suite(suite());
 }
