@@ -140,7 +140,8 @@ typedef enum am_cmd_kind {
 	AM_CMD_SET_ALERT_PCT,                               /* value = percent */
 	AM_CMD_SET_MODEL,                                   /* text = "auto" or a model id */
 	AM_CMD_CACHE_ON, AM_CMD_CACHE_OFF, AM_CMD_CACHE_CLEAR,
-	AM_CMD_PAUSE, AM_CMD_RESUME
+	AM_CMD_PAUSE, AM_CMD_RESUME,
+	AM_CMD_CANCEL_JOB                                   /* value = job id (the handle) */
 } am_cmd_kind;
 
 typedef struct am_command {

@@ -147,6 +147,9 @@ static void done_message(const ui_cmd *cmd, char *msg, size_t n)
 	case AM_CMD_SET_ALERT_PCT:
 		snprintf(msg, n, "budget alert at %lld%% (saved)", (long long)e->value);
 		break;
+	case AM_CMD_CANCEL_JOB:
+		snprintf(msg, n, "job %lld cancelled", (long long)e->value);
+		break;
 	case AM_CMD_SET_MODEL:
 		snprintf(msg, n, strcmp(e->text, "auto") ? "model pinned to %s (saved)"
 		                                         : "model: %s, the selector chooses (saved)",

@@ -753,6 +753,8 @@ static int apply(ui_demo *d, const am_command *c, am_err *err)
 	case AM_CMD_RESUME:
 		s->paused = c->kind == AM_CMD_PAUSE;
 		return 0;
+	case AM_CMD_CANCEL_JOB:
+		return am_err_set(err, "the demo engine cannot cancel a job");
 	}
 	return am_err_set(err, "unknown command");
 }

@@ -1,62 +1,81 @@
-/* dashboard: the live console. Parses its flags, builds the engine, runs
- * the UI on this thread and tears down in reverse (the composition root of
- * this command).
- *
- * Today the engine is the built-in demo (--demo); the real pipeline (and
- * the simulator when no API key is set) is wired here once it lands: the UI
- * only sees am_engine_ops either way. */
+/* dashboard: the live console, and this command's composition root: parse
+ * the flags, load the configuration and prices, start the simulator when
+ * there is no API key (or --sim), start the worker, run the UI on this
+ * thread, then tear down in reverse. The UI sees only am_engine_ops, so
+ * --demo swaps in the scripted demo engine. */
 #include <stdio.h>
 #include <string.h>
 
+#include "app.h"
+#include "cli.h"
 #include "commands.h"
 #include "demo_engine.h"
 #include "ui.h"
 
-static void usage(FILE *out)
-{
-	fprintf(out,
-	        "usage: aimeter [dashboard] [OPTIONS]\n"
-	        "\n"
-	        "Opens the live console: spend, rate limits, models, cache and a prompt line.\n"
-	        "\n"
-	        "  --demo           run on the built-in demo engine (no network, not real spend)\n"
-	        "  --ascii          plain ASCII glyphs (automatic when the locale is not UTF-8)\n"
-	        "  --no-color       no colours (also when NO_COLOR is set)\n"
-	        "  --keys-markdown  print the command and key tables (markdown) and exit\n"
-	        "  --help           show this help\n");
-}
+enum { O_DEMO = 1, O_SIM, O_ASCII, O_NOCOLOR, O_KEYS };
+
+static const am_cli_opt opts[] = {
+	{ "sim", NULL, "use the built-in simulator even with an API key", O_SIM, NULL },
+	{ "demo", NULL, "run on the scripted demo engine (no network, not real spend)", O_DEMO,
+	  NULL },
+	{ "ascii", NULL, "plain ASCII glyphs (automatic when the locale is not UTF-8)", O_ASCII,
+	  NULL },
+	{ "no-color", NULL, "no colours (also when NO_COLOR is set)", O_NOCOLOR, NULL },
+	{ "keys-markdown", NULL, "print the command and key tables (markdown) and exit", O_KEYS,
+	  NULL },
+	{ NULL, NULL, NULL, 0, NULL },
+};
 
 int cmd_dashboard(int argc, char **argv)
 {
-	ui_options opt = {0};
-	bool demo = false;
-	for (int i = 1; i < argc; i++) {
-		const char *a = argv[i];
-		if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
-			usage(stdout);
-			return 0;
-		} else if (!strcmp(a, "--keys-markdown")) {
-			ui_print_keys_markdown(stdout);
-			return 0;
-		} else if (!strcmp(a, "--demo")) {
-			demo = true;
-		} else if (!strcmp(a, "--ascii")) {
-			opt.ascii = true;
-		} else if (!strcmp(a, "--no-color")) {
-			opt.no_color = true;
-		} else {
-			fprintf(stderr, "aimeter dashboard: unknown option '%s'\n", a);
-			usage(stderr);
-			return 2;
+	ui_options opt = { 0 };
+	bool demo = false, sim = false;
+	am_cli c;
+	am_cli_init(&c, "dashboard", "[OPTIONS]",
+	            "Opens the live console: spend against the budget, rate limits, models, cache\n"
+	            "and a prompt line. Without ANTHROPIC_API_KEY it runs on the built-in simulator.",
+	            opts, true, argc, argv);
+	for (int id; (id = am_cli_next(&c)) != AM_CLI_END;) {
+		switch (id) {
+		case AM_CLI_EXIT: return c.exit_code;
+		case AM_CLI_ARG: return am_cli_usage_error("dashboard", "unexpected argument '%s'",
+		                                           c.value);
+		case O_DEMO: demo = true; break;
+		case O_SIM: sim = true; break;
+		case O_ASCII: opt.ascii = true; break;
+		case O_NOCOLOR: opt.no_color = true; break;
+		case O_KEYS: ui_print_keys_markdown(stdout); return 0;
 		}
 	}
-	if (!demo) {
-		fprintf(stderr, "aimeter: the pipeline is not in this build yet; "
-		                "'aimeter dashboard --demo' shows the screen on a demo engine\n");
-		return 1;
+	if (demo) {
+		ui_demo *engine = ui_demo_new();
+		int rc = ui_run(ui_demo_ops(engine), &opt);
+		ui_demo_free(engine);
+		return rc;
 	}
-	ui_demo *engine = ui_demo_new();
-	int rc = ui_run(ui_demo_ops(engine), &opt);
-	ui_demo_free(engine);
+	am_config cfg;
+	int rc = am_cli_load_config(&c, &cfg);
+	if (rc)
+		return rc;
+	am_app app;
+	rc = am_app_open(&app, "dashboard", &cfg, c.config_path, sim);
+	am_config_wipe(&cfg);
+	if (rc || (rc = am_app_start(&app, "console", true))) {
+		am_app_close(&app, 0);
+		return rc;
+	}
+	const char *models[AM_CONFIG_MAX_TIERS];
+	for (int i = 0; i < app.cfg.selector.ntiers; i++)
+		models[i] = app.cfg.selector.tier[i].model;
+	opt.models = app.cfg.selector.ntiers ? models : NULL;
+	opt.nmodels = app.cfg.selector.ntiers;
+	if (app.cfg.ui.color == AM_COLOR_NEVER)
+		opt.no_color = true;
+	opt.max_fps = (int)app.cfg.ui.refresh_hz;
+	am_engine_ops ops = am_worker_ops(app.worker);
+	rc = ui_run(&ops, &opt);
+	/* Calls in flight get a moment to finish; the rest stay queued for the
+	 * next start. */
+	am_app_close(&app, 3000);
 	return rc;
 }

@@ -3,6 +3,7 @@
 
 #include <check.h>
 #include <math.h>
+#include <stdlib.h>
 
 am_rl_pool_cfg lf_pool(const char *name, int64_t rpm, int64_t itpm, int64_t otpm)
 {
@@ -62,4 +63,13 @@ int64_t lf_range(uint64_t *s, int64_t lo, int64_t hi)
 	uint64_t span = (uint64_t)hi - (uint64_t)lo + 1; /* 0: the full range */
 	uint64_t r = span ? lf_rand(s) % span : lf_rand(s);
 	return (int64_t)((uint64_t)lo + r);
+}
+
+int lf_run_suite(Suite *s)
+{
+	SRunner *sr = srunner_create(s);
+	srunner_run_all(sr, CK_NORMAL);
+	int failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
 }

@@ -1,0 +1,80 @@
+/* app: building and tearing down what a pipeline command needs. */
+#include "app.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+
+int am_app_open(am_app *a, const char *cmd, const am_config *cfg, const char *config_path,
+                bool sim)
+{
+	am_err err;
+	memset(a, 0, sizeof *a);
+	a->cmd = cmd;
+	a->cfg = *cfg;
+	if (a->cfg.timezone[0]) {
+		setenv("TZ", a->cfg.timezone, 1);
+		tzset();
+	}
+	char override[1024];
+	if (am_pricing_override_for_config(config_path, override, sizeof override, &err) ||
+	    am_pricing_load(&a->pricing, am_pricing_default_path(), override, &err)) {
+		fprintf(stderr, "aimeter %s: %s\n", cmd, err.msg);
+		return 1;
+	}
+	if (sim || !a->cfg.api_key[0]) {
+		am_sim_cfg sc;
+		am_sim_cfg_default(&sc);
+		sc.rpm = a->cfg.sim.rpm;
+		sc.itpm = a->cfg.sim.itpm;
+		sc.otpm = a->cfg.sim.otpm;
+		sc.rpm_burst = a->cfg.sim.rpm_burst;
+		sc.latency_ms = (int)a->cfg.sim.latency_ms;
+		sc.tokens_per_second = (int)a->cfg.sim.tokens_per_second;
+		sc.seed = (uint64_t)a->cfg.sim.seed;
+		if (am_sim_start(&a->sim, &sc, &err)) {
+			fprintf(stderr, "aimeter %s: simulator: %s\n", cmd, err.msg);
+			return 1;
+		}
+		snprintf(a->base_url, sizeof a->base_url, "%s", am_sim_url(a->sim));
+	} else {
+		snprintf(a->base_url, sizeof a->base_url, "%s", a->cfg.base_url);
+	}
+	return 0;
+}
+
+int am_app_start(am_app *a, const char *source, bool persist_settings)
+{
+	am_err err;
+	am_worker_opts wo;
+	memset(&wo, 0, sizeof wo);
+	wo.config = &a->cfg;
+	wo.pricing = a->pricing;
+	wo.clock = am_clock_system();
+	wo.db_path = a->cfg.db;
+	wo.base_url = a->base_url;
+	wo.api_key = a->sim ? "sim-key" : a->cfg.api_key;
+	wo.simulator = a->sim != NULL;
+	wo.source = source;
+	wo.persist_settings = persist_settings;
+	wo.load_settings = true;
+	a->worker = am_worker_start(&wo, &err);
+	if (!a->worker) {
+		fprintf(stderr, "aimeter %s: %s\n", a->cmd, err.msg);
+		return 1;
+	}
+	return 0;
+}
+
+void am_app_close(am_app *a, int grace_ms)
+{
+	am_worker_stop(a->worker, grace_ms);
+	a->worker = NULL;
+	am_sim_stop(a->sim);
+	a->sim = NULL;
+	am_pricing_free(a->pricing);
+	a->pricing = NULL;
+	am_config_wipe(&a->cfg);
+}

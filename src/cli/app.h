@@ -1,0 +1,36 @@
+/* app: the composition root shared by the commands that run the pipeline
+ * (dashboard, ask, batch). It loads the configuration and the price table,
+ * starts the built-in simulator when there is no API key (or --sim), and
+ * starts the worker; am_app_close tears down in reverse order. */
+#ifndef AIMETER_CLI_APP_H
+#define AIMETER_CLI_APP_H
+
+#include <stdbool.h>
+
+#include "config.h"
+#include "pricing.h"
+#include "sim.h"
+#include "worker.h"
+
+typedef struct am_app {
+	const char *cmd;            /* for messages: "ask", "batch", ... */
+	am_config cfg;
+	am_pricing *pricing;
+	am_sim *sim;                /* non-NULL when running on the simulator */
+	char base_url[512];
+	am_worker *worker;
+} am_app;
+
+/* Takes the loaded config (am_cli_load_config), sets the time zone, loads
+ * prices (the override beside `config_path` or in the config dir) and starts
+ * the simulator when there is no API key or `sim` is set. Returns 0, or the
+ * exit status after printing one line. */
+int am_app_open(am_app *a, const char *cmd, const am_config *cfg, const char *config_path,
+                bool sim);
+
+/* Starts the worker. Returns 0 or 1 after printing the error. */
+int am_app_start(am_app *a, const char *source, bool persist_settings);
+
+void am_app_close(am_app *a, int grace_ms);
+
+#endif

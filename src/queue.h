@@ -1,0 +1,81 @@
+/* queue: the persisted job queue, in the ledger database's `jobs` table.
+ *
+ * A job is one API call to make: its request JSON, its state, attempts and
+ * error. Jobs survive a crash: on start am_queue_recover puts jobs that were
+ * in flight or waiting back to queued (they are re-sent), except jobs whose
+ * answer already reached the ledger, which are marked done — the ledger row
+ * (unique by job id) is the proof that the call completed, so no answer is
+ * paid for twice and none is recorded twice.
+ *
+ * Threads: all functions take the sqlite3 connection of the calling thread
+ * (the worker's). Each function is one statement or one transaction. */
+#ifndef AIMETER_QUEUE_H
+#define AIMETER_QUEUE_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sqlite3.h>
+
+#include "err.h"
+
+typedef enum am_job_state {
+	AM_JOB_QUEUED,
+	AM_JOB_WAITING_LIMIT,
+	AM_JOB_IN_FLIGHT,
+	AM_JOB_DONE,
+	AM_JOB_FAILED,
+	AM_JOB_BLOCKED_BUDGET,
+	AM_JOB_CANCELLED,
+	AM_JOB_NSTATES
+} am_job_state;
+
+const char *am_job_state_name(am_job_state s);
+int am_job_state_parse(const char *name, am_job_state *out);
+static inline bool am_job_state_final(am_job_state s)
+{
+	return s == AM_JOB_DONE || s == AM_JOB_FAILED || s == AM_JOB_CANCELLED;
+}
+
+typedef struct am_job {
+	int64_t id;
+	char *batch_key;        /* NULL when not from a batch */
+	am_job_state state;
+	char *request;          /* the request JSON (owned) */
+	char *model_requested;  /* NULL = auto */
+	char *model;
+	char *reason;
+	int attempts;
+	char *error;
+	char *result;
+	int64_t created_ns, updated_ns;
+} am_job;
+
+void am_job_clear(am_job *j);
+
+/* Adds a job. With a batch_key that already exists, adds nothing and returns
+ * 1 with *id and *state of the existing job (a re-run resumes). Returns 0
+ * when added. -1 + err when the queue already holds `capacity` unfinished
+ * jobs ("queue is full") or on a database error. */
+int am_queue_add(sqlite3 *db, const char *batch_key, const char *request_json,
+                 const char *model_requested, int64_t capacity, int64_t now_ns,
+                 int64_t *id, am_job_state *state, am_err *err);
+
+/* Crash recovery, see above. *requeued counts jobs put back to queued. */
+int am_queue_recover(sqlite3 *db, int64_t now_ns, int *requeued, am_err *err);
+
+/* Unfinished jobs (queued, waiting, in flight, blocked) in id order; the
+ * caller frees with am_queue_free_list. `limit` bounds how many. */
+int am_queue_load_unfinished(sqlite3 *db, int64_t limit, am_job **out, int *n, am_err *err);
+void am_queue_free_list(am_job *jobs, int n);
+
+/* Sets the state and the optional fields (NULL leaves a field unchanged). */
+int am_queue_update(sqlite3 *db, int64_t id, am_job_state state, const char *model,
+                    const char *reason, const char *error, const char *result, int attempts,
+                    int64_t now_ns, am_err *err);
+
+int am_queue_get(sqlite3 *db, int64_t id, am_job *out, am_err *err);
+
+/* Number of jobs in each state. */
+int am_queue_counts(sqlite3 *db, int64_t counts[AM_JOB_NSTATES], am_err *err);
+
+#endif

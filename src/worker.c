@@ -1,0 +1,1840 @@
+/* worker: the pipeline's background thread.
+ *
+ * Design note. One thread owns everything that does I/O or holds policy
+ * state: its SQLite connection (ledger, queue, cache), the libcurl multi
+ * handle (through client.h), the limiter, the budget and the selector. Each
+ * pass of its loop reads the clock once, then
+ *   1. takes commands and submissions from the inbox (a mutex-guarded list
+ *      that observers fill without waiting for the worker),
+ *   2. moves due retries back to the front of the pending FIFO,
+ *   3. dispatches pending jobs in FIFO order while fewer than `concurrency`
+ *      are inside the limiter or in flight: selector -> cache -> budget
+ *      reservation -> limiter ticket,
+ *   4. starts the calls the limiter granted (am_rl_poll),
+ *   5. runs the client's multi loop until the next limiter event, a retry,
+ *      an inbox wake-up or the snapshot tick, whichever is first; finished
+ *      calls settle the limiter and the budget, land in the ledger together
+ *      with the job's final state (one transaction), and feed the cache,
+ *   6. publishes a snapshot (at most every 100 ms, and only when something
+ *      changed) and wakes the observer through the event queue's fd.
+ * Observers never block on the network or the disk: submit, command,
+ * snapshot and drain touch only memory under short locks. */
+#include "worker.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <jansson.h>
+#include <sqlite3.h>
+
+#include "anthropic.h"
+#include "budget.h"
+#include "cache.h"
+#include "client.h"
+#include "evq.h"
+#include "ledger.h"
+#include "limiter.h"
+#include "money.h"
+#include "queue.h"
+#include "selector.h"
+
+enum {
+	SNAPSHOT_PERIOD_MS = 100,
+	MAX_TICK_MS = 250,
+	DEFAULT_MAX_TOKENS = 1024,
+	MAX_MODELS = AM_SNAP_MAX_MODELS
+};
+
+typedef enum wstate {
+	W_PENDING,   /* in the FIFO, not yet through the selector */
+	W_RETRY,     /* waiting for its backoff to pass */
+	W_BLOCKED,   /* the budget said no */
+	W_LIMIT,     /* holds a reservation; in the limiter's queue */
+	W_FLIGHT,    /* the call is on the wire */
+	W_FINISHED
+} wstate;
+
+typedef struct wjob {
+	int64_t handle;          /* engine job id: what events carry */
+	int64_t id;              /* jobs.id */
+	json_t *body;            /* the Messages request; "model" may be absent */
+	char *model_req;         /* pinned model, NULL = auto */
+	char model[128];
+	char reason[96];
+	const char *source;      /* ledger source */
+	bool no_cache;
+	bool stream;
+	bool after_529;
+	int attempts;
+	wstate st;
+	int64_t not_before;      /* W_RETRY: mono ns */
+	int64_t t_submit;        /* mono ns */
+	int64_t t_sent;
+	am_rl_ticket ticket;
+	bool ticket_live;
+	int64_t budget_id;
+	bool budget_held;
+	int64_t reserved_pusd;
+	uint8_t key[AM_CACHE_KEY_LEN];
+	bool cacheable;
+	char *wire;              /* the body as sent */
+	size_t wire_len;
+	uint64_t xfer;           /* client transfer id; 0 = none */
+	bool cancelling;         /* cancel_job asked the client to abort it */
+	struct am_worker *w;
+	struct wjob *next;       /* the list it is on */
+	struct wjob *all_next;   /* every live job */
+} wjob;
+
+typedef struct jlist {
+	wjob *head, *tail;
+	int n;
+} jlist;
+
+typedef struct inbox_item {
+	enum { IN_SUBMIT, IN_COMMAND } kind;
+	int64_t handle;
+	json_t *body;
+	char *model;
+	bool no_cache, stream;
+	am_command cmd;
+	struct inbox_item *next;
+} inbox_item;
+
+typedef struct model_total {
+	am_snap_model m;
+} model_total;
+
+typedef struct job_result {
+	int64_t handle;
+	int state;
+	char error[256];
+} job_result;
+
+struct am_worker {
+	/* ---- shared with observers (mutex) ---- */
+	pthread_mutex_t mu;
+	inbox_item *inbox, *inbox_tail;
+	int inbox_n;
+	am_snapshot snap;           /* the published snapshot */
+	job_result *results;        /* finished UI-submitted jobs, ring */
+	int nresults, results_cap;
+	atomic_bool stop;
+	atomic_bool finished;
+	atomic_bool poked;
+	atomic_int_fast64_t next_handle;
+	atomic_int unfinished;      /* jobs the worker knows that are not final */
+	int64_t queue_capacity;
+	am_evq *evq;
+	pthread_t thread;
+	int grace_ms;
+
+	/* ---- worker thread only ---- */
+	am_worker_opts opts;
+	am_config *config;          /* our copy of opts.config */
+	const am_pricing *pricing;
+	const am_clock *clock;
+	char db_path[1024];
+	char base_url[512];
+	char api_key[256];
+	char endpoint[64];
+	am_ledger *ledger;
+	sqlite3 *db;
+	am_client *client;
+	am_rl *rl;
+	am_budget *budget;
+	am_cache *cache;
+	am_sel_config sel;
+	am_budget_config bcfg;
+	am_prov_retry_cfg retry;
+	char model_mode[128];       /* "auto" or pinned */
+	char alert_command[1024];
+	bool bell;
+	bool paused;
+	int64_t concurrency;
+	int64_t default_max_tokens;
+	bool stream_default;
+	wjob *all;
+	jlist pending, retry_list, blocked, limit, flight;
+	int64_t max_loaded_id;      /* jobs with ids above this are not loaded yet */
+	bool need_db_scan;
+	char today[11];
+	int nmodels;
+	model_total models[MAX_MODELS];
+	int64_t done, failed;
+	bool dirty;
+	int64_t last_snap_mono;
+	bool budget_changed;
+	bool tearing_down;
+	/* Per pool and dimension (REQ, ITOK, OTOK): the user set this limit (or
+	 * learn_from_headers is off), so it is a ceiling over what the provider
+	 * reports; otherwise it is only a starting guess that the provider's
+	 * reported limit replaces. */
+	int64_t ceiling[AM_RL_MAX_POOLS][AM_RL_NCOST];
+	am_err init_err;
+	int init_state;             /* 0 starting, 1 ok, -1 failed */
+	pthread_cond_t init_cv;
+};
+
+/* ------------------------------------------------------------------------ */
+/* lists                                                                      */
+
+static void jl_push(jlist *l, wjob *j)
+{
+	j->next = NULL;
+	if (l->tail)
+		l->tail->next = j;
+	else
+		l->head = j;
+	l->tail = j;
+	l->n++;
+}
+
+static void jl_push_front(jlist *l, wjob *j)
+{
+	j->next = l->head;
+	l->head = j;
+	if (!l->tail)
+		l->tail = j;
+	l->n++;
+}
+
+static wjob *jl_pop(jlist *l)
+{
+	wjob *j = l->head;
+	if (j) {
+		l->head = j->next;
+		if (!l->head)
+			l->tail = NULL;
+		l->n--;
+		j->next = NULL;
+	}
+	return j;
+}
+
+static void jl_remove(jlist *l, wjob *j)
+{
+	wjob **pp = &l->head, *prev = NULL;
+	while (*pp && *pp != j) {
+		prev = *pp;
+		pp = &(*pp)->next;
+	}
+	if (!*pp)
+		return;
+	*pp = j->next;
+	if (l->tail == j)
+		l->tail = prev;
+	l->n--;
+	j->next = NULL;
+}
+
+/* Inserts j before the first job with a larger id (FIFO by age). */
+static void jl_insert_by_id(jlist *l, wjob *j)
+{
+	wjob **pp = &l->head, *prev = NULL;
+	while (*pp && (*pp)->id < j->id) {
+		prev = *pp;
+		pp = &(*pp)->next;
+	}
+	j->next = *pp;
+	*pp = j;
+	if (!j->next)
+		l->tail = j;
+	(void)prev;
+	l->n++;
+}
+
+/* ------------------------------------------------------------------------ */
+/* small helpers                                                              */
+
+static int64_t now_mono(am_worker *w)
+{
+	return am_clock_mono(w->clock);
+}
+
+static int64_t now_wall(am_worker *w)
+{
+	return am_clock_wall(w->clock);
+}
+
+static void event_basic(am_worker *w, am_event_kind kind, const wjob *j, const char *text)
+{
+	am_event ev;
+	memset(&ev, 0, sizeof ev);
+	ev.kind = kind;
+	ev.job_id = j ? j->handle : 0;
+	if (j) {
+		snprintf(ev.model, sizeof ev.model, "%s", j->model);
+		snprintf(ev.reason, sizeof ev.reason, "%s", j->reason);
+	}
+	ev.text = text ? am_xstrdup(text) : NULL;
+	am_evq_push(w->evq, &ev);
+	w->dirty = true;
+}
+
+static void notice(am_worker *w, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void notice(am_worker *w, const char *fmt, ...)
+{
+	char buf[512];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(buf, sizeof buf, fmt, ap);
+	va_end(ap);
+	event_basic(w, AM_EV_NOTICE, NULL, buf);
+}
+
+static model_total *model_slot(am_worker *w, const char *model)
+{
+	for (int i = 0; i < w->nmodels; i++)
+		if (!strcmp(w->models[i].m.model, model))
+			return &w->models[i];
+	if (w->nmodels == MAX_MODELS)
+		return &w->models[MAX_MODELS - 1]; /* the last row absorbs the rest */
+	model_total *m = &w->models[w->nmodels++];
+	memset(m, 0, sizeof *m);
+	snprintf(m->m.model, sizeof m->m.model, "%s", model);
+	m->m.price_known = true;
+	return m;
+}
+
+static void remember_result(am_worker *w, int64_t handle, am_job_state st, const char *error)
+{
+	pthread_mutex_lock(&w->mu);
+	if (w->nresults == w->results_cap) {
+		/* Bounded: drop the oldest half. */
+		int keep = w->results_cap / 2;
+		memmove(w->results, w->results + (w->nresults - keep), (size_t)keep * sizeof *w->results);
+		w->nresults = keep;
+	}
+	job_result *r = &w->results[w->nresults++];
+	r->handle = handle;
+	r->state = (int)st;
+	snprintf(r->error, sizeof r->error, "%s", error ? error : "");
+	pthread_mutex_unlock(&w->mu);
+}
+
+static void free_job(am_worker *w, wjob *j)
+{
+	wjob **pp = &w->all;
+	while (*pp && *pp != j)
+		pp = &(*pp)->all_next;
+	if (*pp)
+		*pp = j->all_next;
+	json_decref(j->body);
+	free(j->model_req);
+	free(j->wire);
+	free(j);
+	atomic_fetch_sub(&w->unfinished, 1);
+}
+
+static int64_t json_int(const json_t *o, const char *k, int64_t def)
+{
+	json_t *v = json_object_get(o, k);
+	return json_is_integer(v) ? (int64_t)json_integer_value(v) : def;
+}
+
+/* ------------------------------------------------------------------------ */
+/* job life cycle                                                             */
+
+static void db_update(am_worker *w, wjob *j, am_job_state st, const char *error, const char *result)
+{
+	am_err err;
+	if (am_queue_update(w->db, j->id, st, j->model[0] ? j->model : NULL,
+	                    j->reason[0] ? j->reason : NULL, error, result, j->attempts,
+	                    now_wall(w), &err))
+		notice(w, "database: %s", err.msg);
+}
+
+static void release_budget(am_worker *w, wjob *j)
+{
+	if (j->budget_held) {
+		am_budget_cancel(w->budget, j->budget_id, NULL);
+		j->budget_held = false;
+		w->budget_changed = true;
+	}
+}
+
+static void finish_failed(am_worker *w, wjob *j, const char *error)
+{
+	int64_t now = now_mono(w);
+	if (j->ticket_live) {
+		am_rl_cancel(w->rl, &j->ticket, now);
+		j->ticket_live = false;
+	}
+	release_budget(w, j);
+	j->st = W_FINISHED;
+	db_update(w, j, AM_JOB_FAILED, error, NULL);
+	am_event ev;
+	memset(&ev, 0, sizeof ev);
+	ev.kind = AM_EV_FAILED;
+	ev.job_id = j->handle;
+	snprintf(ev.model, sizeof ev.model, "%s", j->model);
+	snprintf(ev.reason, sizeof ev.reason, "%s", j->reason);
+	snprintf(ev.error, sizeof ev.error, "%s", error);
+	am_evq_push(w->evq, &ev);
+	w->failed++;
+	w->dirty = true;
+	remember_result(w, j->handle, AM_JOB_FAILED, error);
+	free_job(w, j);
+}
+
+static void to_blocked(am_worker *w, wjob *j, const char *why)
+{
+	j->st = W_BLOCKED;
+	jl_insert_by_id(&w->blocked, j);
+	db_update(w, j, AM_JOB_BLOCKED_BUDGET, why, NULL);
+	event_basic(w, AM_EV_BLOCKED, j, why);
+	remember_result(w, j->handle, AM_JOB_BLOCKED_BUDGET, why);
+}
+
+static void budget_now(am_worker *w, am_budget_now *bn)
+{
+	am_err err;
+	if (am_budget_now_local(now_wall(w), bn, &err)) {
+		memset(bn, 0, sizeof *bn);
+		snprintf(bn->day, sizeof bn->day, "%s", w->today);
+	}
+}
+
+static void run_alert_command(am_worker *w, const am_budget_alert *a)
+{
+	if (!w->alert_command[0])
+		return;
+	am_budget_env env;
+	am_budget_alert_env(a, &env);
+	pid_t pid = fork();
+	if (pid == 0) {
+		/* A grandchild runs the command, so nobody has to reap it later. */
+		if (fork() == 0) {
+			for (int i = 0; env.env[i]; i++)
+				putenv(env.env[i]);
+			execl("/bin/sh", "sh", "-c", w->alert_command, (char *)NULL);
+			_exit(127);
+		}
+		_exit(0);
+	}
+	if (pid > 0)
+		waitpid(pid, NULL, 0);
+}
+
+static void fire_alerts(am_worker *w, const am_budget_alerts *al)
+{
+	for (int i = 0; al && i < al->n; i++) {
+		char line[256];
+		am_budget_alert_line(&al->a[i], line, sizeof line);
+		am_event ev;
+		memset(&ev, 0, sizeof ev);
+		ev.kind = AM_EV_ALERT;
+		ev.text = am_xstrdup(line);
+		am_evq_push(w->evq, &ev);
+		run_alert_command(w, &al->a[i]);
+	}
+}
+
+/* ------------------------------------------------------------------------ */
+/* recording                                                                  */
+
+static bool counts_cache_reads(const char *model)
+{
+	/* Claude Haiku 3.5 counts cache reads toward ITPM (api-facts §4.1). */
+	return model && strstr(model, "3-5-haiku") != NULL;
+}
+
+static int64_t price_usage(am_worker *w, const char *model, const am_usage *u, bool *known)
+{
+	const am_price *p = am_pricing_lookup(w->pricing, model);
+	int64_t cost = 0;
+	*known = p != NULL;
+	if (!p)
+		p = am_pricing_most_expensive(w->pricing);
+	if (p && am_cost(p, u, false, &cost, NULL))
+		cost = INT64_MAX / 4;
+	return cost;
+}
+
+/* Records one finished call (or cache hit) and the job's final state in one
+ * transaction: the ledger row and "done" land together or not at all. */
+static int record_done(am_worker *w, wjob *j, const char *answered_model, const am_usage *u,
+                       bool known, int64_t cost, bool cached, int64_t saved, int64_t latency_ms,
+                       int status, const char *request_id, const char *text, am_err *err)
+{
+	am_ledger_event ev;
+	memset(&ev, 0, sizeof ev);
+	ev.job_id = j->id;
+	ev.ts_ns = now_wall(w);
+	ev.model_requested = j->model_req ? j->model_req : j->model;
+	ev.model = answered_model;
+	ev.reason = j->reason;
+	ev.usage = *u;
+	ev.price_known = known;
+	ev.cost_pusd = known ? cost : 0;
+	ev.cached = cached;
+	ev.saved_pusd = saved;
+	ev.latency_ms = latency_ms;
+	ev.http_status = status;
+	ev.request_id = request_id;
+	ev.source = j->source;
+	if (am_ledger_begin(w->ledger, err))
+		return -1;
+	if (am_ledger_record(w->ledger, &ev, err) < 0 ||
+	    am_queue_update(w->db, j->id, AM_JOB_DONE, j->model, j->reason, NULL, text ? text : "",
+	                    j->attempts, ev.ts_ns, err)) {
+		am_ledger_rollback(w->ledger);
+		return -1;
+	}
+	return am_ledger_commit(w->ledger, err);
+}
+
+static void count_model(am_worker *w, const char *model, const am_usage *u, bool known,
+                        int64_t cost)
+{
+	model_total *m = model_slot(w, model);
+	m->m.requests++;
+	m->m.input += u->input_tokens;
+	m->m.output += u->output_tokens;
+	m->m.cache_write += u->cache_write_5m + u->cache_write_1h;
+	m->m.cache_read += u->cache_read;
+	if (known)
+		m->m.cost_pusd += cost;
+	else
+		m->m.price_known = false;
+}
+
+static void emit_done(am_worker *w, wjob *j, const char *model, const am_usage *u, bool known,
+                      int64_t cost, bool cached, int64_t latency_ms, int status)
+{
+	am_event ev;
+	memset(&ev, 0, sizeof ev);
+	ev.kind = AM_EV_DONE;
+	ev.job_id = j->handle;
+	snprintf(ev.model, sizeof ev.model, "%s", model);
+	snprintf(ev.reason, sizeof ev.reason, "%s", j->reason);
+	ev.usage = *u;
+	ev.cost_pusd = cost;
+	ev.price_known = known;
+	ev.cached = cached;
+	ev.latency_ms = latency_ms;
+	ev.http_status = status;
+	am_evq_push(w->evq, &ev);
+	w->done++;
+	w->dirty = true;
+	remember_result(w, j->handle, AM_JOB_DONE, NULL);
+}
+
+/* ------------------------------------------------------------------------ */
+/* dispatch: selector -> cache -> budget -> limiter                           */
+
+static void select_model(am_worker *w, wjob *j, const am_budget_now *bn)
+{
+	am_sel_input in;
+	memset(&in, 0, sizeof in);
+	const char *pinned = j->model_req;
+	if (!pinned && strcmp(w->model_mode, "auto"))
+		pinned = w->model_mode;
+	in.model = pinned;
+	in.chars = am_sel_body_chars(j->body);
+	in.budget_pct = am_budget_used_pct(w->budget, bn);
+	in.after_529 = j->after_529;
+	am_sel_choice ch;
+	am_sel_choose(&w->sel, &in, &ch);
+	snprintf(j->model, sizeof j->model, "%s", ch.model);
+	snprintf(j->reason, sizeof j->reason, "%s", ch.reason);
+}
+
+static int build_wire(am_worker *w, wjob *j, am_err *err)
+{
+	json_t *b = json_deep_copy(j->body);
+	json_object_set_new(b, "model", json_string(j->model));
+	if (!json_is_integer(json_object_get(b, "max_tokens")))
+		json_object_set_new(b, "max_tokens", json_integer(w->default_max_tokens));
+	if (j->stream)
+		json_object_set_new(b, "stream", json_true());
+	else
+		json_object_del(b, "stream");
+	free(j->wire);
+	j->wire = json_dumps(b, JSON_COMPACT);
+	j->cacheable = !j->no_cache && am_cache_key(b, j->key, NULL) == 0;
+	json_decref(b);
+	if (!j->wire)
+		return am_err_set(err, "cannot serialise the request");
+	j->wire_len = strlen(j->wire);
+	return 0;
+}
+
+static void answer_from_cache(am_worker *w, wjob *j, am_cache_answer *a)
+{
+	/* A hit costs nothing and saves what the original call cost. */
+	am_usage u = a->usage;
+	am_err err;
+	int64_t lat = (now_mono(w) - j->t_submit) / AM_NS_PER_MS;
+	event_basic(w, AM_EV_STARTED, j, NULL);
+	if (a->text && *a->text)
+		event_basic(w, AM_EV_DELTA, j, a->text);
+	if (record_done(w, j, a->model, &u, true, 0, true, a->cost_pusd, lat, 200, NULL, a->text,
+	                &err)) {
+		/* The answer is not recorded: leave the job queued for the next start. */
+		notice(w, "ledger: %s (job %" PRId64 " stays queued)", err.msg, j->id);
+		j->st = W_FINISHED;
+		free_job(w, j);
+		return;
+	}
+	count_model(w, a->model, &u, true, 0);
+	emit_done(w, j, a->model, &u, true, 0, true, lat, 200);
+	j->st = W_FINISHED;
+	free_job(w, j);
+}
+
+static void start_call(am_worker *w, wjob *j);
+
+/* Takes j (already off the pending list) through cache, budget and limiter.
+ * Returns false when dispatching must stop for this pass. */
+static void dispatch(am_worker *w, wjob *j, const am_budget_now *bn, int64_t now)
+{
+	am_err err;
+	if (!j->model[0] || j->after_529)
+		select_model(w, j, bn);
+	if (build_wire(w, j, &err)) {
+		finish_failed(w, j, err.msg);
+		return;
+	}
+	if (j->attempts == 0 && !j->after_529)
+		event_basic(w, AM_EV_QUEUED, j, NULL);
+
+	if (j->cacheable && w->cache && am_cache_enabled(w->cache)) {
+		am_cache_answer a;
+		am_cache_result res = AM_CACHE_MISS;
+		memset(&a, 0, sizeof a);
+		if (am_cache_get(w->cache, j->key, now_wall(w), &a, &res, &err) == 0 &&
+		    res == AM_CACHE_HIT) {
+			answer_from_cache(w, j, &a);
+			am_cache_answer_free(&a);
+			return;
+		}
+		am_cache_answer_free(&a);
+	}
+
+	int pool = am_rl_pool_for_model(w->rl, j->model);
+	int64_t max_tokens = json_int(j->body, "max_tokens", w->default_max_tokens);
+	int64_t est = am_rl_estimate_input(w->rl, j->model, (int64_t)j->wire_len);
+
+	if (!j->budget_held) {
+		am_budget_estimate be = { est, max_tokens,
+		                          strstr(j->wire, "\"cache_control\"") != NULL };
+		am_budget_cost bc;
+		const am_price *p = am_pricing_lookup(w->pricing, j->model);
+		if (am_budget_worst_case(p, am_pricing_most_expensive(w->pricing), &be, &bc, &err)) {
+			finish_failed(w, j, err.msg);
+			return;
+		}
+		am_budget_grant g;
+		if (am_budget_reserve(w->budget, bn, &bc, &g, &err)) {
+			/* The reservation table is full: try again later. */
+			j->st = W_PENDING;
+			jl_push_front(&w->pending, j);
+			return;
+		}
+		if (g.verdict != AM_BUDGET_RESERVED) {
+			to_blocked(w, j, g.why);
+			return;
+		}
+		j->budget_id = g.id;
+		j->budget_held = true;
+		j->reserved_pusd = g.amount_pusd;
+	}
+
+	int64_t cost[AM_RL_NCOST] = { 1, est, max_tokens };
+	if (am_rl_ticket_init(w->rl, &j->ticket, pool, cost, j, &err)) {
+		finish_failed(w, j, err.msg);
+		return;
+	}
+	int rc = am_rl_acquire(w->rl, &j->ticket, now, &err);
+	if (rc < 0) {
+		if (j->ticket.code == AM_RL_EFULL) {
+			j->st = W_PENDING;
+			jl_push_front(&w->pending, j);
+			return;
+		}
+		finish_failed(w, j, err.msg);
+		return;
+	}
+	j->ticket_live = true;
+	if (rc == 1) {
+		start_call(w, j);
+	} else {
+		j->st = W_LIMIT;
+		jl_push(&w->limit, j);
+		db_update(w, j, AM_JOB_WAITING_LIMIT, NULL, NULL);
+	}
+}
+
+static void retry_blocked(am_worker *w, const am_budget_now *bn, int64_t now)
+{
+	/* Blocked jobs go again in id order; the first that is still blocked
+	 * stops the scan (the budget only grows tighter behind it). */
+	while (w->blocked.head && !w->paused) {
+		wjob *j = jl_pop(&w->blocked);
+		int before = w->blocked.n;
+		j->st = W_PENDING;
+		dispatch(w, j, bn, now);
+		if (j && w->blocked.n > before)
+			break;
+	}
+}
+
+/* ------------------------------------------------------------------------ */
+/* calls                                                                      */
+
+static void on_headers(void *ctx, int status, const am_rl_headers *rl)
+{
+	wjob *j = ctx;
+	am_worker *w = j->w;
+	int64_t now = now_mono(w);
+	/* The server has charged the call once headers arrive. A stream's
+	 * headers describe the server at the call's start: calibrate now. A
+	 * plain response is calibrated after settling (call_succeeded). */
+	if (j->ticket_live && status >= 200 && status < 300) {
+		if (j->stream) {
+			am_rl_observe(w->rl, &j->ticket, rl, now);
+		} else {
+			am_rl_confirm(w->rl, &j->ticket, now);
+		}
+	}
+}
+
+static void on_text(void *ctx, const char *text, size_t len)
+{
+	wjob *j = ctx;
+	am_event ev;
+	memset(&ev, 0, sizeof ev);
+	ev.kind = AM_EV_DELTA;
+	ev.job_id = j->handle;
+	ev.text = am_xstrndup(text, len);
+	am_evq_push(j->w->evq, &ev);
+}
+
+static void on_call_done(void *ctx, am_prov_result *r);
+
+static void start_call(am_worker *w, wjob *j)
+{
+	am_err err;
+	int64_t now = now_mono(w);
+	j->st = W_FLIGHT;
+	j->t_sent = now;
+	jl_push(&w->flight, j);
+	am_rl_sent(w->rl, &j->ticket, now);
+	db_update(w, j, AM_JOB_IN_FLIGHT, NULL, NULL);
+	event_basic(w, AM_EV_STARTED, j, NULL);
+	am_client_req req;
+	memset(&req, 0, sizeof req);
+	req.endpoint = AM_PROV_MESSAGES;
+	req.body = j->wire;
+	req.body_len = j->wire_len;
+	req.stream = j->stream;
+	am_client_cb cb = { on_headers, on_text, on_call_done, j };
+	j->xfer = am_client_start(w->client, &req, &cb, &err);
+	if (!j->xfer) {
+		jl_remove(&w->flight, j);
+		finish_failed(w, j, err.msg);
+	}
+}
+
+static void settle_limiter(am_worker *w, wjob *j, const am_prov_result *r, int64_t now)
+{
+	int64_t in = r->usage.input_tokens + r->usage.cache_write_5m + r->usage.cache_write_1h;
+	if (counts_cache_reads(r->model))
+		in += r->usage.cache_read;
+	int64_t actual[AM_RL_NCOST] = { 1, in, r->usage.output_tokens };
+	am_rl_settle(w->rl, &j->ticket, actual, now);
+	if (!j->stream)
+		am_rl_observe(w->rl, &j->ticket, &r->rl, now); /* settled: calibrates only */
+	j->ticket_live = false;
+	am_rl_learn_input(w->rl, j->model, (int64_t)j->wire_len, am_usage_total_input(&r->usage));
+}
+
+static void call_succeeded(am_worker *w, wjob *j, am_prov_result *r, int64_t now)
+{
+	am_err err;
+	settle_limiter(w, j, r, now);
+	const char *model = r->model[0] ? r->model : j->model;
+	bool known;
+	int64_t cost = price_usage(w, model, &r->usage, &known);
+	am_budget_now bn;
+	budget_now(w, &bn);
+	if (j->budget_held) {
+		int64_t over = 0;
+		am_budget_alerts al;
+		memset(&al, 0, sizeof al);
+		am_budget_settle(w->budget, &bn, j->budget_id, cost, &over, &al, NULL);
+		j->budget_held = false;
+		w->budget_changed = true;
+		if (over > 0) {
+			char m[32];
+			am_money_format(over, m, sizeof m);
+			notice(w, "job %" PRId64 " cost $%s more than its reservation", j->id, m);
+		}
+		fire_alerts(w, &al);
+	}
+	int64_t lat = r->latency_ns / AM_NS_PER_MS;
+	if (record_done(w, j, model, &r->usage, known, cost, false, 0, lat, r->http_status,
+	                r->request_id, r->text, &err)) {
+		notice(w, "ledger: %s (job %" PRId64 " stays queued)", err.msg, j->id);
+		j->st = W_FINISHED;
+		free_job(w, j);
+		return;
+	}
+	count_model(w, model, &r->usage, known, cost);
+	if (j->cacheable && w->cache && !strcmp(r->stop_reason, "end_turn")) {
+		am_cache_answer a;
+		memset(&a, 0, sizeof a);
+		snprintf(a.model, sizeof a.model, "%s", model);
+		snprintf(a.stop_reason, sizeof a.stop_reason, "%s", r->stop_reason);
+		a.text = r->text ? r->text : (char *)"";
+		a.usage = r->usage;
+		a.cost_pusd = known ? cost : 0;
+		if (am_cache_put(w->cache, j->key, &a, now_wall(w), NULL, &err))
+			notice(w, "cache: %s", err.msg);
+	}
+	if (!j->stream && r->text && *r->text)
+		event_basic(w, AM_EV_DELTA, j, r->text);
+	emit_done(w, j, model, &r->usage, known, cost, false, lat, r->http_status);
+	j->st = W_FINISHED;
+	free_job(w, j);
+}
+
+static bool final_stops_everything(am_prov_errkind k)
+{
+	return k == AM_PERR_AUTH || k == AM_PERR_SPEND_LIMIT || k == AM_PERR_USER_SPEND_LIMIT ||
+	       k == AM_PERR_BILLING || k == AM_PERR_SETUP;
+}
+
+static void call_failed(am_worker *w, wjob *j, am_prov_result *r, int64_t now)
+{
+	char msg[256];
+	if (r->request_id[0])
+		snprintf(msg, sizeof msg, "%s (HTTP %d, request-id %s)", r->message, r->http_status,
+		         r->request_id);
+	else if (r->http_status)
+		snprintf(msg, sizeof msg, "%s (HTTP %d)", r->message, r->http_status);
+	else
+		snprintf(msg, sizeof msg, "%s", r->message);
+
+	j->attempts++;
+	bool retry = am_prov_retry_should(&w->retry, j->attempts, r);
+	if (!retry) {
+		if (final_stops_everything(r->err) && !w->paused) {
+			w->paused = true;
+			notice(w, "paused: %s — every further call would fail; fix it, then /resume",
+			       r->message);
+		}
+		if (j->ticket_live) {
+			am_rl_cancel(w->rl, &j->ticket, now);
+			j->ticket_live = false;
+		}
+		finish_failed(w, j, msg);
+		return;
+	}
+	db_update(w, j, AM_JOB_QUEUED, msg, NULL);
+	if (r->err == AM_PERR_RATE_LIMIT) {
+		/* The limiter pauses that pool dimension and puts the ticket back at
+		 * the head of its queue; the budget reservation stays. */
+		am_rl_on_429(w->rl, &j->ticket, &r->rl, am_rl_dim_from_message(r->message), now);
+		j->st = W_LIMIT;
+		jl_push(&w->limit, j);
+		char why[160];
+		snprintf(why, sizeof why, "429: %s", r->message);
+		event_basic(w, AM_EV_WAITING, j, why);
+		return;
+	}
+	if (r->err == AM_PERR_OVERLOADED || r->err == AM_PERR_SERVER) {
+		am_rl_on_overload(w->rl, &j->ticket, now);
+		if (r->err == AM_PERR_OVERLOADED && w->sel.fallback_model[0])
+			j->after_529 = true;
+	} else {
+		am_rl_cancel(w->rl, &j->ticket, now);
+	}
+	j->ticket_live = false;
+	release_budget(w, j);
+	int64_t delay = am_prov_retry_delay(&w->retry, j->attempts, &r->rl, (uint32_t)rand());
+	j->not_before = now + delay;
+	j->st = W_RETRY;
+	jl_push(&w->retry_list, j);
+	char why[300];
+	snprintf(why, sizeof why, "retry %d in %.1fs: %s", j->attempts,
+	         (double)delay / AM_NS_PER_SEC, msg);
+	event_basic(w, AM_EV_WAITING, j, why);
+}
+
+/* Called by the client on the worker thread (from am_client_run). */
+static void on_call_done(void *ctx, am_prov_result *r)
+{
+	wjob *j = ctx;
+	am_worker *w = j->w;
+	int64_t now = now_mono(w);
+	j->xfer = 0;
+	if (w->tearing_down)
+		return;
+	jl_remove(&w->flight, j);
+	if (j->cancelling || r->err == AM_PERR_CANCELLED) {
+		j->st = W_FINISHED;
+		if (j->ticket_live) {
+			am_rl_cancel(w->rl, &j->ticket, now);
+			j->ticket_live = false;
+		}
+		release_budget(w, j);
+		db_update(w, j, AM_JOB_CANCELLED, "cancelled", NULL);
+		event_basic(w, AM_EV_CANCELLED, j, NULL);
+		remember_result(w, j->handle, AM_JOB_CANCELLED, "cancelled");
+		free_job(w, j);
+		return;
+	}
+	if (r->err == AM_PERR_NONE)
+		call_succeeded(w, j, r, now);
+	else
+		call_failed(w, j, r, now);
+}
+
+/* ------------------------------------------------------------------------ */
+/* the loop                                                                   */
+
+/* Loads jobs added to the database by another connection (batch). */
+static void scan_db(am_worker *w)
+{
+	am_job *jobs = NULL;
+	int n = 0;
+	am_err err;
+	if (am_queue_load_unfinished(w->db, w->queue_capacity, &jobs, &n, &err)) {
+		notice(w, "%s", err.msg);
+		return;
+	}
+	for (int i = 0; i < n; i++) {
+		if (jobs[i].id <= w->max_loaded_id)
+			continue;
+		w->max_loaded_id = jobs[i].id;
+		json_error_t je;
+		json_t *body = json_loads(jobs[i].request, 0, &je);
+		if (!json_is_object(body)) {
+			json_decref(body);
+			am_queue_update(w->db, jobs[i].id, AM_JOB_FAILED, NULL, NULL,
+			                "stored request is not valid JSON", NULL, jobs[i].attempts,
+			                now_wall(w), NULL);
+			continue;
+		}
+		wjob *j = am_xcalloc(1, sizeof *j);
+		j->w = w;
+		j->handle = atomic_fetch_add(&w->next_handle, 1);
+		j->id = jobs[i].id;
+		j->body = body;
+		j->model_req = jobs[i].model_requested ? am_xstrdup(jobs[i].model_requested) : NULL;
+		j->attempts = jobs[i].attempts;
+		j->source = "batch";
+		j->stream = json_is_true(json_object_get(body, "stream"));
+		j->no_cache = json_is_true(json_object_get(body, "x-no-cache"));
+		json_object_del(j->body, "x-no-cache");
+		j->t_submit = now_mono(w);
+		j->all_next = w->all;
+		w->all = j;
+		atomic_fetch_add(&w->unfinished, 1);
+		jl_push(&w->pending, j);
+	}
+	am_queue_free_list(jobs, n);
+	w->dirty = true;
+}
+
+static jlist *list_of(am_worker *w, wjob *j)
+{
+	switch (j->st) {
+	case W_PENDING: return &w->pending;
+	case W_RETRY: return &w->retry_list;
+	case W_BLOCKED: return &w->blocked;
+	case W_LIMIT: return &w->limit;
+	case W_FLIGHT: return &w->flight;
+	default: return NULL;
+	}
+}
+
+/* Cancels a job that has not finished: it leaves its list, gives back its
+ * limiter ticket and budget reservation, and ends as cancelled. A call on
+ * the wire is aborted first (the client reports it cancelled). */
+static void cancel_job(am_worker *w, int64_t handle, int64_t now)
+{
+	wjob *j = w->all;
+	while (j && j->handle != handle)
+		j = j->all_next;
+	if (!j || j->st == W_FINISHED)
+		return;
+	if (j->xfer) {
+		/* The client reports the abort through on_call_done, which ends the job. */
+		j->cancelling = true;
+		am_client_cancel(w->client, j->xfer);
+		return;
+	}
+	jlist *l = list_of(w, j);
+	if (l)
+		jl_remove(l, j);
+	if (j->ticket_live) {
+		am_rl_cancel(w->rl, &j->ticket, now);
+		j->ticket_live = false;
+	}
+	release_budget(w, j);
+	j->st = W_FINISHED;
+	db_update(w, j, AM_JOB_CANCELLED, "cancelled", NULL);
+	event_basic(w, AM_EV_CANCELLED, j, NULL);
+	remember_result(w, j->handle, AM_JOB_CANCELLED, "cancelled");
+	free_job(w, j);
+}
+
+static void apply_command(am_worker *w, const am_command *c, int64_t now)
+{
+	am_err err;
+	am_budget_now bn;
+	budget_now(w, &bn);
+	am_budget_alerts al;
+	memset(&al, 0, sizeof al);
+	char key[96], val[64];
+	key[0] = val[0] = '\0';
+	int pool = -1;
+	if (c->pool[0]) {
+		for (int i = 0; i < am_rl_npools(w->rl); i++)
+			if (!strcmp(am_rl_pool_name(w->rl, i), c->pool))
+				pool = i;
+	}
+	switch (c->kind) {
+	case AM_CMD_SET_RPM:
+	case AM_CMD_SET_ITPM:
+	case AM_CMD_SET_OTPM: {
+		int dim = c->kind == AM_CMD_SET_RPM ? AM_RL_REQ
+		          : c->kind == AM_CMD_SET_ITPM ? AM_RL_ITOK : AM_RL_OTOK;
+		const char *name = c->kind == AM_CMD_SET_RPM ? "rpm"
+		                   : c->kind == AM_CMD_SET_ITPM ? "itpm" : "otpm";
+		if (am_rl_set_limit(w->rl, pool, dim, c->value, now, &err)) {
+			notice(w, "%s", err.msg);
+			return;
+		}
+		if (pool >= 0)
+			snprintf(key, sizeof key, "limits.pools.%s.%s", c->pool, name);
+		else
+			snprintf(key, sizeof key, "limits.%s", name);
+		snprintf(val, sizeof val, "%" PRId64, c->value);
+		break;
+	}
+	case AM_CMD_SET_BUDGET_DAY:
+	case AM_CMD_SET_BUDGET_MONTH: {
+		bool day = c->kind == AM_CMD_SET_BUDGET_DAY;
+		if (day)
+			w->bcfg.day_limit_pusd = c->value;
+		else
+			w->bcfg.month_limit_pusd = c->value;
+		if (am_budget_set_limits(w->budget, &bn, w->bcfg.day_limit_pusd,
+		                         w->bcfg.month_limit_pusd, &al, &err)) {
+			notice(w, "%s", err.msg);
+			return;
+		}
+		w->budget_changed = true;
+		snprintf(key, sizeof key, "budget.%s", day ? "daily_usd" : "monthly_usd");
+		am_money_format(c->value, val, sizeof val);
+		break;
+	}
+	case AM_CMD_SET_ALERT_PCT: {
+		int pct = (int)c->value;
+		if (am_budget_set_alerts(w->budget, &bn, &pct, 1, &al, &err)) {
+			notice(w, "%s", err.msg);
+			return;
+		}
+		w->bcfg.nalerts = 1;
+		w->bcfg.alert_pct[0] = pct;
+		snprintf(key, sizeof key, "budget.alert_pct");
+		snprintf(val, sizeof val, "%d", pct);
+		break;
+	}
+	case AM_CMD_SET_MODEL:
+		snprintf(w->model_mode, sizeof w->model_mode, "%s", c->text[0] ? c->text : "auto");
+		snprintf(key, sizeof key, "selector.model");
+		snprintf(val, sizeof val, "%s", w->model_mode);
+		break;
+	case AM_CMD_CACHE_ON:
+	case AM_CMD_CACHE_OFF:
+		if (w->cache)
+			am_cache_set_enabled(w->cache, c->kind == AM_CMD_CACHE_ON);
+		snprintf(key, sizeof key, "cache.enabled");
+		snprintf(val, sizeof val, "%s", c->kind == AM_CMD_CACHE_ON ? "true" : "false");
+		break;
+	case AM_CMD_CACHE_CLEAR:
+		if (w->cache && am_cache_clear(w->cache, &err))
+			notice(w, "cache: %s", err.msg);
+		break;
+	case AM_CMD_PAUSE:
+		w->paused = true;
+		break;
+	case AM_CMD_RESUME:
+		w->paused = false;
+		w->budget_changed = true;
+		break;
+	case AM_CMD_CANCEL_JOB:
+		cancel_job(w, c->value, now);
+		break;
+	}
+	fire_alerts(w, &al);
+	if (c->persist && key[0] &&
+	    am_ledger_setting_set(w->ledger, key, val, now_wall(w), &err))
+		notice(w, "could not save %s: %s", key, err.msg);
+	w->dirty = true;
+}
+
+static void take_inbox(am_worker *w, int64_t now)
+{
+	pthread_mutex_lock(&w->mu);
+	inbox_item *it = w->inbox;
+	w->inbox = w->inbox_tail = NULL;
+	w->inbox_n = 0;
+	pthread_mutex_unlock(&w->mu);
+	while (it) {
+		inbox_item *next = it->next;
+		if (it->kind == IN_COMMAND) {
+			apply_command(w, &it->cmd, now);
+		} else {
+			am_err err;
+			char *req = json_dumps(it->body, JSON_COMPACT);
+			int64_t id = 0;
+			if (!req || am_queue_add(w->db, NULL, req, it->model, 0, now_wall(w), &id, NULL,
+			                         &err) < 0) {
+				am_event ev;
+				memset(&ev, 0, sizeof ev);
+				ev.kind = AM_EV_FAILED;
+				ev.job_id = it->handle;
+				snprintf(ev.error, sizeof ev.error, "%s", req ? err.msg : "bad request");
+				am_evq_push(w->evq, &ev);
+				remember_result(w, it->handle, AM_JOB_FAILED, ev.error);
+				atomic_fetch_sub(&w->unfinished, 1);
+				json_decref(it->body);
+			} else {
+				wjob *j = am_xcalloc(1, sizeof *j);
+				j->w = w;
+				j->handle = it->handle;
+				j->id = id;
+				j->body = it->body;
+				j->model_req = it->model;
+				it->model = NULL;
+				j->no_cache = it->no_cache;
+				j->stream = it->stream;
+				j->source = w->opts.source ? w->opts.source : "console";
+				j->t_submit = now;
+				j->all_next = w->all;
+				w->all = j;
+				if (id > w->max_loaded_id)
+					w->max_loaded_id = id;
+				jl_push(&w->pending, j);
+			}
+			free(req);
+		}
+		free(it->model);
+		free(it);
+		it = next;
+	}
+}
+
+static void day_rollover(am_worker *w, const am_budget_now *bn)
+{
+	if (!strcmp(w->today, bn->day))
+		return;
+	snprintf(w->today, sizeof w->today, "%s", bn->day);
+	w->nmodels = 0;
+	w->budget_changed = true;
+	w->dirty = true;
+}
+
+static void publish(am_worker *w, int64_t now, bool force)
+{
+	if (!force && (!w->dirty || now - w->last_snap_mono < SNAPSHOT_PERIOD_MS * AM_NS_PER_MS))
+		return;
+	am_snapshot s;
+	memset(&s, 0, sizeof s);
+	s.mono_ns = now;
+	s.wall_ns = now_wall(w);
+	s.simulator = w->opts.simulator;
+	snprintf(s.endpoint, sizeof s.endpoint, "%s", w->endpoint);
+	snprintf(s.model_mode, sizeof s.model_mode, "%s", w->model_mode);
+	s.paused = w->paused;
+	s.queue_depth = w->pending.n + w->retry_list.n + w->limit.n;
+	s.in_flight = w->flight.n;
+	s.waiting_limit = w->limit.n;
+	s.done = (int)w->done;
+	s.failed = (int)w->failed;
+	s.npools = am_rl_npools(w->rl);
+	if (s.npools > AM_SNAP_MAX_POOLS)
+		s.npools = AM_SNAP_MAX_POOLS;
+	for (int i = 0; i < s.npools; i++)
+		am_rl_snap_pool(w->rl, i, now, &s.pool[i]);
+	s.nmodels = w->nmodels;
+	memset(&s.total, 0, sizeof s.total);
+	snprintf(s.total.model, sizeof s.total.model, "total");
+	s.total.price_known = true;
+	for (int i = 0; i < w->nmodels; i++) {
+		s.model[i] = w->models[i].m;
+		s.total.requests += s.model[i].requests;
+		s.total.input += s.model[i].input;
+		s.total.output += s.model[i].output;
+		s.total.cache_write += s.model[i].cache_write;
+		s.total.cache_read += s.model[i].cache_read;
+		s.total.cost_pusd += s.model[i].cost_pusd;
+		if (!s.model[i].price_known)
+			s.total.price_known = false;
+	}
+	if (w->cache)
+		am_cache_stats(w->cache, &s.cache);
+	am_budget_now bn;
+	budget_now(w, &bn);
+	am_budget_snapshot(w->budget, &bn, &s.budget);
+	s.budget.blocked_jobs = w->blocked.n;
+	pthread_mutex_lock(&w->mu);
+	s.seq = w->snap.seq + 1;
+	w->snap = s;
+	pthread_mutex_unlock(&w->mu);
+	am_evq_signal(w->evq);
+	w->dirty = false;
+	w->last_snap_mono = now;
+}
+
+static bool idle(am_worker *w)
+{
+	int inbox;
+	pthread_mutex_lock(&w->mu);
+	inbox = w->inbox_n;
+	pthread_mutex_unlock(&w->mu);
+	return !inbox && !w->pending.n && !w->retry_list.n && !w->limit.n && !w->flight.n &&
+	       !atomic_load(&w->poked);
+}
+
+static void loop_pass(am_worker *w)
+{
+	int64_t now = now_mono(w);
+	am_budget_now bn;
+	budget_now(w, &bn);
+	day_rollover(w, &bn);
+	am_budget_tick(w->budget, &bn);
+
+	take_inbox(w, now);
+	if (atomic_exchange(&w->poked, false))
+		scan_db(w);
+
+	/* Due retries go back to the front, oldest first. */
+	for (wjob *j = w->retry_list.head, *next; j; j = next) {
+		next = j->next;
+		if (j->not_before <= now) {
+			jl_remove(&w->retry_list, j);
+			j->st = W_PENDING;
+			jl_insert_by_id(&w->pending, j);
+		}
+	}
+
+	if (!w->paused) {
+		if (w->budget_changed) {
+			w->budget_changed = false;
+			retry_blocked(w, &bn, now);
+		}
+		while (w->pending.head && w->limit.n + w->flight.n < w->concurrency) {
+			wjob *j = jl_pop(&w->pending);
+			dispatch(w, j, &bn, now);
+			if (w->pending.head == j)
+				break; /* could not go this pass (reservations or queue full) */
+		}
+	}
+
+	/* Start what the limiter granted. */
+	am_rl_ticket *granted[64];
+	int n;
+	while ((n = am_rl_poll(w->rl, now, granted, 64)) > 0) {
+		for (int i = 0; i < n; i++) {
+			wjob *j = granted[i]->user;
+			jl_remove(&w->limit, j);
+			if (granted[i]->state == AM_RL_ST_GRANTED) {
+				if (w->paused) {
+					/* Granted while paused: give the tokens back and wait. */
+					am_rl_cancel(w->rl, &j->ticket, now);
+					j->ticket_live = false;
+					release_budget(w, j);
+					j->st = W_PENDING;
+					jl_insert_by_id(&w->pending, j);
+					continue;
+				}
+				start_call(w, j);
+			} else {
+				j->ticket_live = false;
+				char msg[AM_ERR_MAX];
+				snprintf(msg, sizeof msg,
+				         "the request can never fit the rate limit (it costs more than "
+				         "a bucket holds)");
+				finish_failed(w, j, msg);
+			}
+		}
+		if (n < 64)
+			break;
+	}
+
+	/* Wait for I/O until the next thing that needs the loop. */
+	int64_t next = am_rl_next_event_ns(w->rl, now);
+	for (wjob *j = w->retry_list.head; j; j = j->next)
+		if (j->not_before < next)
+			next = j->not_before;
+	int64_t wait_ms = next == INT64_MAX ? MAX_TICK_MS : (next - now) / AM_NS_PER_MS + 1;
+	if (w->dirty) {
+		int64_t snap_due = SNAPSHOT_PERIOD_MS - (now - w->last_snap_mono) / AM_NS_PER_MS;
+		if (snap_due < wait_ms)
+			wait_ms = snap_due;
+	}
+	if (wait_ms < 0)
+		wait_ms = 0;
+	if (wait_ms > MAX_TICK_MS)
+		wait_ms = MAX_TICK_MS;
+	am_client_run(w->client, (int)wait_ms, NULL);
+	publish(w, now_mono(w), false);
+}
+
+/* ------------------------------------------------------------------------ */
+/* set-up                                                                     */
+
+static void add_pool(am_worker *w, am_rl_pool_cfg *pools, int *n, const am_config *cfg,
+                     const char *name)
+{
+	if (!name || !*name || *n >= AM_RL_MAX_POOLS)
+		return;
+	for (int i = 0; i < *n; i++)
+		if (!strcmp(pools[i].name, name))
+			return;
+	am_config_limits lim;
+	unsigned explicit_mask = 0;
+	am_config_pool_limits(cfg, name, &lim, &explicit_mask);
+	static const int fields[AM_RL_NCOST] = { AM_LIM_RPM, AM_LIM_ITPM, AM_LIM_OTPM };
+	const int64_t vals[AM_RL_NCOST] = { lim.rpm, lim.itpm, lim.otpm };
+	for (int d = 0; d < AM_RL_NCOST; d++)
+		w->ceiling[*n][d] = !cfg->limits.learn_from_headers ||
+		                            (explicit_mask & (1u << fields[d]))
+		                    ? vals[d] : -1;
+	am_rl_pool_cfg *pc = &pools[(*n)++];
+	am_rl_pool_cfg_init(pc, name, lim.rpm, lim.itpm, lim.otpm);
+	if (lim.max_in_flight > 0)
+		pc->max_in_flight = (int)lim.max_in_flight;
+	if (lim.rpm_burst > 0 && lim.rpm > 0)
+		pc->short_window_ns = lim.rpm_burst * 60 * AM_NS_PER_SEC / lim.rpm;
+	pc->init_fill_ppm = (int32_t)(cfg->limits.init_fill_pct * 10000);
+}
+
+static int build_limiter(am_worker *w, const am_config *cfg, int64_t now, am_err *err)
+{
+	am_rl_pool_cfg pools[AM_RL_MAX_POOLS];
+	int np = 0;
+	/* The pools of the configured overrides and of the selector's models go
+	 * first, then the rest of the price table's pools; "default" catches
+	 * models that belong to none. */
+	for (int i = 0; i < cfg->limits.npools; i++)
+		add_pool(w, pools, &np, cfg, cfg->limits.pool[i].name);
+	for (int i = 0; i < w->sel.ntiers; i++) {
+		const am_price *p = am_pricing_lookup(w->pricing, w->sel.tier[i].model);
+		const char *pool = am_config_pool_of_model(cfg, w->sel.tier[i].model);
+		add_pool(w, pools, &np, cfg, pool ? pool : p ? p->pool : NULL);
+	}
+	for (size_t i = 0; i < am_pricing_count(w->pricing); i++)
+		add_pool(w, pools, &np, cfg, am_pricing_at(w->pricing, i)->pool);
+	if (np == AM_RL_MAX_POOLS)
+		np--;
+	add_pool(w, pools, &np, cfg, "default");
+
+	/* Every priced model maps to its pool, when that pool exists. */
+	am_rl_map map[256];
+	int nmap = 0;
+	for (int i = 0; i < cfg->limits.nmodel_pools && nmap < 256; i++)
+		map[nmap++] = (am_rl_map){ cfg->limits.model_pool[i].model,
+		                           cfg->limits.model_pool[i].pool };
+	for (size_t i = 0; i < am_pricing_count(w->pricing) && nmap < 256; i++) {
+		const am_price *p = am_pricing_at(w->pricing, i);
+		for (int k = 0; k < np; k++)
+			if (!strcmp(pools[k].name, p->pool))
+				map[nmap++] = (am_rl_map){ p->model, p->pool };
+	}
+	am_rl_cfg rc;
+	am_rl_cfg_init(&rc);
+	rc.pools = pools;
+	rc.npools = np;
+	rc.map = map;
+	rc.nmap = nmap;
+	if (!cfg->limits.backfill)
+		rc.backfill_scan = 0;
+	if (am_rl_create(&w->rl, &rc, now, err))
+		return -1;
+	for (int i = 0; i < np; i++)
+		for (int d = 0; d < AM_RL_NCOST; d++)
+			if (w->ceiling[i][d] > 0 && am_rl_set_limit(w->rl, i, d, w->ceiling[i][d], now, err))
+				return -1;
+	return 0;
+}
+
+static void build_selector(am_worker *w, const am_config *cfg)
+{
+	am_sel_config_default(&w->sel);
+	if (cfg->selector.nrules > 0) {
+		w->sel.nrules = cfg->selector.nrules;
+		for (int i = 0; i < cfg->selector.nrules && i < AM_SEL_MAX_RULES; i++) {
+			w->sel.rule[i].max_chars = cfg->selector.rule[i].max_chars;
+			snprintf(w->sel.rule[i].model, sizeof w->sel.rule[i].model, "%s",
+			         cfg->selector.rule[i].model);
+		}
+	}
+	if (cfg->selector.ntiers > 0) {
+		w->sel.ntiers = cfg->selector.ntiers;
+		for (int i = 0; i < cfg->selector.ntiers && i < AM_SEL_MAX_TIERS; i++) {
+			snprintf(w->sel.tier[i].name, sizeof w->sel.tier[i].name, "%s",
+			         cfg->selector.tier[i].name);
+			snprintf(w->sel.tier[i].model, sizeof w->sel.tier[i].model, "%s",
+			         cfg->selector.tier[i].model);
+		}
+	}
+	w->sel.downgrade_on_budget = cfg->selector.downgrade_on_budget;
+	w->sel.downgrade_pct = (int)cfg->selector.downgrade_pct;
+	snprintf(w->sel.fallback_model, sizeof w->sel.fallback_model, "%s",
+	         cfg->selector.fallback_model);
+	snprintf(w->model_mode, sizeof w->model_mode, "%s",
+	         cfg->selector.model[0] ? cfg->selector.model : "auto");
+}
+
+static int load_today(am_worker *w, const am_budget_now *bn, int64_t *day_spent,
+                      int64_t *month_spent, bool *unknown, am_err *err)
+{
+	am_ledger_summary s;
+	if (am_ledger_report(w->ledger, bn->day, bn->day, false, &s, err))
+		return -1;
+	w->nmodels = 0;
+	for (size_t i = 0; i < s.nrows && i < MAX_MODELS; i++) {
+		model_total *m = model_slot(w, s.rows[i].model);
+		m->m.requests = s.rows[i].requests;
+		m->m.input = s.rows[i].input_tokens;
+		m->m.output = s.rows[i].output_tokens;
+		m->m.cache_write = s.rows[i].cache_write;
+		m->m.cache_read = s.rows[i].cache_read;
+		m->m.cost_pusd = s.rows[i].cost_pusd;
+		m->m.price_known = s.rows[i].price_known;
+	}
+	*day_spent = s.total.cost_pusd;
+	*unknown = !s.total.price_known;
+	am_ledger_summary_free(&s);
+	char first[11];
+	snprintf(first, sizeof first, "%.7s-01", bn->day);
+	int64_t unk = 0;
+	if (am_ledger_spend(w->ledger, first, bn->day, month_spent, &unk, err))
+		return -1;
+	snprintf(w->today, sizeof w->today, "%s", bn->day);
+	return 0;
+}
+
+static int restore_setting(void *ctx, const char *key, const char *value, int64_t updated_ns)
+{
+	(void)updated_ns;
+	am_config_restore(ctx, key, value, NULL);
+	return 0;
+}
+
+static int worker_init(am_worker *w, am_err *err)
+{
+	am_config cfg = *w->config;
+	am_ledger_opts lo = { 0 };
+	if (am_ledger_open(&w->ledger, w->db_path, &lo, err))
+		return -1;
+	w->db = am_ledger_db(w->ledger);
+	if (w->opts.load_settings &&
+	    am_ledger_settings_each(w->ledger, restore_setting, &cfg, err))
+		return -1;
+	int requeued = 0;
+	if (am_queue_recover(w->db, now_wall(w), &requeued, err))
+		return -1;
+	if (requeued)
+		notice(w, "resumed %d job%s from an earlier run", requeued, requeued == 1 ? "" : "s");
+
+	build_selector(w, &cfg);
+	int64_t now = now_mono(w);
+	if (build_limiter(w, &cfg, now, err))
+		return -1;
+
+	am_budget_config_default(&w->bcfg);
+	w->bcfg.day_limit_pusd = cfg.budget.daily_pusd;
+	w->bcfg.month_limit_pusd = cfg.budget.monthly_pusd;
+	w->bcfg.nalerts = cfg.budget.nalerts;
+	for (int i = 0; i < cfg.budget.nalerts && i < AM_BUDGET_MAX_ALERTS; i++)
+		w->bcfg.alert_pct[i] = cfg.budget.alert_pct[i];
+	if (cfg.budget.max_reservations > 0)
+		w->bcfg.max_reservations = (int)cfg.budget.max_reservations;
+	snprintf(w->alert_command, sizeof w->alert_command, "%s", cfg.budget.alert_command);
+	w->bell = cfg.budget.bell;
+	am_budget_now bn;
+	if (am_budget_now_local(now_wall(w), &bn, err))
+		return -1;
+	int64_t day_spent = 0, month_spent = 0;
+	bool unknown = false;
+	if (load_today(w, &bn, &day_spent, &month_spent, &unknown, err))
+		return -1;
+	if (am_budget_new(&w->budget, &w->bcfg, &bn, day_spent, month_spent, unknown, err))
+		return -1;
+
+	am_cache_config cc;
+	am_cache_config_default(&cc);
+	cc.enabled = cfg.cache.enabled;
+	cc.ttl_s = cfg.cache.ttl_s;
+	if (cfg.cache.max_bytes > 0)
+		cc.max_bytes = cfg.cache.max_bytes;
+	if (cfg.cache.max_entries > 0)
+		cc.max_entries = cfg.cache.max_entries;
+	if (am_cache_open(&w->cache, w->db, &cc, err))
+		return -1;
+
+	am_prov_retry_cfg_default(&w->retry);
+	w->retry.max_retries = (int)cfg.client.max_retries;
+	w->concurrency = cfg.worker.concurrency > 0 ? cfg.worker.concurrency : 64;
+	w->default_max_tokens = cfg.client.max_tokens > 0 ? cfg.client.max_tokens
+	                                                  : DEFAULT_MAX_TOKENS;
+	w->stream_default = cfg.client.stream;
+
+	am_client_opts co;
+	am_client_opts_default(&co);
+	co.base_url = w->base_url;
+	co.api_key = w->api_key;
+	co.connect_timeout_ms = cfg.client.connect_timeout_ms;
+	co.total_timeout_ms = cfg.client.timeout_ms;
+	co.max_response_bytes = (size_t)cfg.client.max_response_bytes;
+	co.clock = w->clock;
+	am_client *client;
+	if (am_client_new(&client, &co, err))
+		return -1;
+	pthread_mutex_lock(&w->mu);
+	w->client = client;
+	pthread_mutex_unlock(&w->mu);
+
+	w->max_loaded_id = 0;
+	scan_db(w);
+	am_config_wipe(&cfg);
+	return 0;
+}
+
+static void worker_teardown(am_worker *w)
+{
+	/* Calls still on the wire are cancelled; their jobs stay queued in the
+	 * database (recovery re-sends them) and their reservations die with the
+	 * process's budget object. */
+	w->tearing_down = true;
+	pthread_mutex_lock(&w->mu);
+	am_client *client = w->client;
+	w->client = NULL;
+	pthread_mutex_unlock(&w->mu);
+	am_client_free(client);
+	while (w->all) {
+		wjob *j = w->all;
+		if (j->st == W_FLIGHT || j->st == W_LIMIT)
+			am_queue_update(w->db, j->id, AM_JOB_QUEUED, NULL, NULL, NULL, NULL,
+			                j->attempts, now_wall(w), NULL);
+		json_decref(j->body);
+		free(j->model_req);
+		free(j->wire);
+		w->all = j->all_next;
+		free(j);
+	}
+	am_cache_close(w->cache);
+	am_budget_free(w->budget);
+	am_rl_free(w->rl);
+	am_ledger_close(w->ledger);
+	w->cache = NULL;
+	w->budget = NULL;
+	w->rl = NULL;
+	w->ledger = NULL;
+}
+
+static void *worker_main(void *arg)
+{
+	am_worker *w = arg;
+	am_err err;
+	memset(&err, 0, sizeof err);
+	int rc = worker_init(w, &err);
+	pthread_mutex_lock(&w->mu);
+	w->init_state = rc ? -1 : 1;
+	w->init_err = err;
+	pthread_cond_broadcast(&w->init_cv);
+	pthread_mutex_unlock(&w->mu);
+	if (rc) {
+		worker_teardown(w);
+		atomic_store(&w->finished, true);
+		return NULL;
+	}
+	publish(w, now_mono(w), true);
+	while (!atomic_load(&w->stop)) {
+		loop_pass(w);
+		if (w->opts.stop_when_idle && idle(w) && !w->dirty)
+			break;
+	}
+	/* Grace: let calls in flight finish, start nothing new. */
+	if (atomic_load(&w->stop) && w->grace_ms > 0) {
+		w->paused = true;
+		int64_t end = now_mono(w) + (int64_t)w->grace_ms * AM_NS_PER_MS;
+		while (w->flight.n && now_mono(w) < end)
+			am_client_run(w->client, 50, NULL);
+	}
+	publish(w, now_mono(w), true);
+	worker_teardown(w);
+	atomic_store(&w->finished, true);
+	am_evq_signal(w->evq);
+	return NULL;
+}
+
+/* ------------------------------------------------------------------------ */
+/* the observer's side                                                        */
+
+static json_t *prompt_body(const am_prompt *p, am_err *err)
+{
+	if (!p || p->nturns < 1 || !p->turns[p->nturns - 1].text)
+		return am_err_set(err, "empty prompt"), NULL;
+	json_t *msgs = json_array();
+	for (int i = 0; i < p->nturns; i++) {
+		const char *role = p->turns[i].role ? p->turns[i].role : "user";
+		if (strcmp(role, "user") && strcmp(role, "assistant")) {
+			json_decref(msgs);
+			return am_err_set(err, "bad role '%s'", role), NULL;
+		}
+		json_array_append_new(msgs, json_pack("{s:s, s:s}", "role", role, "content",
+		                                      p->turns[i].text));
+	}
+	json_t *body = json_object();
+	json_object_set_new(body, "messages", msgs);
+	if (p->system && *p->system)
+		json_object_set_new(body, "system", json_string(p->system));
+	if (p->max_tokens > 0)
+		json_object_set_new(body, "max_tokens", json_integer(p->max_tokens));
+	return body;
+}
+
+static int inbox_put(am_worker *w, inbox_item *it, am_err *err)
+{
+	pthread_mutex_lock(&w->mu);
+	if (it->kind == IN_SUBMIT && w->queue_capacity > 0 &&
+	    atomic_load(&w->unfinished) >= w->queue_capacity) {
+		pthread_mutex_unlock(&w->mu);
+		return am_err_set(err, "queue is full (%" PRId64 " jobs)", w->queue_capacity);
+	}
+	if (it->kind == IN_SUBMIT)
+		atomic_fetch_add(&w->unfinished, 1);
+	if (w->inbox_tail)
+		w->inbox_tail->next = it;
+	else
+		w->inbox = it;
+	w->inbox_tail = it;
+	w->inbox_n++;
+	if (w->client)
+		am_client_wakeup(w->client);
+	pthread_mutex_unlock(&w->mu);
+	return 0;
+}
+
+static int ops_submit(void *ctx, const am_prompt *p, int64_t *job_id, am_err *err)
+{
+	am_worker *w = ctx;
+	if (atomic_load(&w->finished))
+		return am_err_set(err, "the worker has stopped");
+	json_t *body = prompt_body(p, err);
+	if (!body)
+		return -1;
+	inbox_item *it = am_xcalloc(1, sizeof *it);
+	it->kind = IN_SUBMIT;
+	it->handle = atomic_fetch_add(&w->next_handle, 1);
+	it->body = body;
+	it->model = p->model && *p->model && strcmp(p->model, "auto") ? am_xstrdup(p->model) : NULL;
+	it->no_cache = p->no_cache;
+	it->stream = p->stream;
+	if (inbox_put(w, it, err)) {
+		json_decref(body);
+		free(it->model);
+		free(it);
+		return -1;
+	}
+	*job_id = it->handle;
+	return 0;
+}
+
+static void ops_snapshot(void *ctx, am_snapshot *out)
+{
+	am_worker *w = ctx;
+	pthread_mutex_lock(&w->mu);
+	*out = w->snap;
+	pthread_mutex_unlock(&w->mu);
+}
+
+static int ops_drain(void *ctx, am_event *out, int max)
+{
+	am_worker *w = ctx;
+	return am_evq_drain(w->evq, out, max);
+}
+
+static int ops_command(void *ctx, const am_command *cmd, am_err *err)
+{
+	am_worker *w = ctx;
+	switch (cmd->kind) {
+	case AM_CMD_SET_RPM:
+	case AM_CMD_SET_ITPM:
+	case AM_CMD_SET_OTPM:
+		if (cmd->value < 0 || cmd->value > 1000000000000LL)
+			return am_err_set(err, "a limit must be between 0 (none) and 10^12 per minute");
+		break;
+	case AM_CMD_SET_BUDGET_DAY:
+	case AM_CMD_SET_BUDGET_MONTH:
+		if (cmd->value < 0)
+			return am_err_set(err, "a budget cannot be negative");
+		break;
+	case AM_CMD_SET_ALERT_PCT:
+		if (cmd->value < 1 || cmd->value > 100)
+			return am_err_set(err, "the alert threshold is a percentage from 1 to 100");
+		break;
+	case AM_CMD_SET_MODEL:
+		if (strcmp(cmd->text, "auto") && !am_pricing_lookup(w->pricing, cmd->text) &&
+		    strncmp(cmd->text, "claude-", 7))
+			return am_err_set(err, "unknown model '%s' (try 'auto' or a claude-* id)",
+			                  cmd->text);
+		break;
+	default:
+		break;
+	}
+	inbox_item *it = am_xcalloc(1, sizeof *it);
+	it->kind = IN_COMMAND;
+	it->cmd = *cmd;
+	return inbox_put(w, it, err);
+}
+
+static int ops_wake_fd(void *ctx)
+{
+	am_worker *w = ctx;
+	return am_evq_fd(w->evq);
+}
+
+am_engine_ops am_worker_ops(am_worker *w)
+{
+	am_engine_ops ops = { ops_submit, ops_snapshot, ops_drain, ops_command, ops_wake_fd, w };
+	return ops;
+}
+
+am_worker *am_worker_start(const am_worker_opts *opts, am_err *err)
+{
+	am_worker *w = am_xcalloc(1, sizeof *w);
+	w->opts = *opts;
+	w->pricing = opts->pricing;
+	w->clock = opts->clock ? opts->clock : am_clock_system();
+	snprintf(w->db_path, sizeof w->db_path, "%s", opts->db_path);
+	snprintf(w->base_url, sizeof w->base_url, "%s",
+	         opts->base_url && *opts->base_url ? opts->base_url : AM_PROV_DEFAULT_BASE_URL);
+	snprintf(w->api_key, sizeof w->api_key, "%s", opts->api_key ? opts->api_key : "");
+	const char *host = strstr(w->base_url, "://");
+	snprintf(w->endpoint, sizeof w->endpoint, "%s", host ? host + 3 : w->base_url);
+	w->queue_capacity = opts->config->worker.queue_capacity;
+	w->results_cap = 4096;
+	w->results = am_xcalloc((size_t)w->results_cap, sizeof *w->results);
+	atomic_init(&w->next_handle, 1);
+	atomic_init(&w->unfinished, 0);
+	atomic_init(&w->stop, false);
+	atomic_init(&w->finished, false);
+	atomic_init(&w->poked, false);
+	w->opts.config = NULL; /* the caller's may go away: worker_init reads our copy */
+	pthread_mutex_init(&w->mu, NULL);
+	pthread_cond_init(&w->init_cv, NULL);
+	w->evq = am_evq_new(4096, err);
+	if (!w->evq)
+		goto fail;
+	/* The config is copied now: the caller's may go away after we return. */
+	w->config = am_xmalloc(sizeof *w->config);
+	*w->config = *opts->config;
+	if (pthread_create(&w->thread, NULL, worker_main, w)) {
+		am_err_set(err, "cannot start the worker thread");
+		goto fail;
+	}
+	pthread_mutex_lock(&w->mu);
+	while (w->init_state == 0)
+		pthread_cond_wait(&w->init_cv, &w->mu);
+	pthread_mutex_unlock(&w->mu);
+	if (w->init_state < 0) {
+		if (err)
+			*err = w->init_err;
+		pthread_join(w->thread, NULL);
+		goto fail;
+	}
+	return w;
+fail:
+	if (w->config) {
+		am_config_wipe(w->config);
+		free(w->config);
+	}
+	am_evq_free(w->evq);
+	pthread_mutex_destroy(&w->mu);
+	pthread_cond_destroy(&w->init_cv);
+	free(w->results);
+	memset(w->api_key, 0, sizeof w->api_key);
+	free(w);
+	return NULL;
+}
+
+static void wake_worker(am_worker *w)
+{
+	pthread_mutex_lock(&w->mu);
+	if (w->client)
+		am_client_wakeup(w->client);
+	pthread_mutex_unlock(&w->mu);
+}
+
+void am_worker_poke(am_worker *w)
+{
+	atomic_store(&w->poked, true);
+	wake_worker(w);
+}
+
+bool am_worker_finished(am_worker *w)
+{
+	return atomic_load(&w->finished);
+}
+
+bool am_worker_job_result(am_worker *w, int64_t handle, int *state, char *error, int errlen)
+{
+	bool found = false;
+	pthread_mutex_lock(&w->mu);
+	for (int i = w->nresults - 1; i >= 0; i--)
+		if (w->results[i].handle == handle) {
+			*state = w->results[i].state;
+			if (error)
+				snprintf(error, (size_t)errlen, "%s", w->results[i].error);
+			found = true;
+			break;
+		}
+	pthread_mutex_unlock(&w->mu);
+	return found;
+}
+
+void am_worker_stop(am_worker *w, int grace_ms)
+{
+	if (!w)
+		return;
+	w->grace_ms = grace_ms;
+	atomic_store(&w->stop, true);
+	wake_worker(w);
+	pthread_join(w->thread, NULL);
+	pthread_mutex_lock(&w->mu);
+	for (inbox_item *it = w->inbox, *next; it; it = next) {
+		next = it->next;
+		json_decref(it->body);
+		free(it->model);
+		free(it);
+	}
+	pthread_mutex_unlock(&w->mu);
+	am_config_wipe(w->config);
+	free(w->config);
+	am_evq_free(w->evq);
+	pthread_mutex_destroy(&w->mu);
+	pthread_cond_destroy(&w->init_cv);
+	free(w->results);
+	memset(w->api_key, 0, sizeof w->api_key);
+	free(w);
+}

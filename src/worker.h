@@ -1,0 +1,72 @@
+/* worker: the pipeline. One background thread takes jobs from the persisted
+ * queue and sends each through
+ *     model selector -> response cache -> budget guard -> rate limiter
+ *     -> client (libcurl multi, many transfers at once) -> ledger
+ * and publishes a snapshot and events for its observer (engine.h).
+ *
+ * Threads and ownership (see README "Architecture"):
+ *  - The worker thread owns its SQLite connection, the libcurl multi handle,
+ *    the limiter, the budget, the cache and the selector state. Nothing else
+ *    touches them.
+ *  - Observers (the UI thread, `ask`, `batch`) talk to it only through
+ *    am_worker_ops() (submit, snapshot, drain, command, wake fd) and
+ *    am_worker_poke/stop. None of these blocks on the network or the disk.
+ *  - Jobs added to the database by another connection (batch) are picked up
+ *    after am_worker_poke().
+ *
+ * Time: the loop reads the clock once per pass and passes `now` down; the
+ * policy modules never read it. */
+#ifndef AIMETER_WORKER_H
+#define AIMETER_WORKER_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "clock.h"
+#include "config.h"
+#include "engine.h"
+#include "err.h"
+#include "pricing.h"
+
+typedef struct am_worker am_worker;
+
+typedef struct am_worker_opts {
+	const am_config *config;      /* read at start; not kept */
+	const am_pricing *pricing;    /* borrowed; must outlive the worker */
+	const am_clock *clock;        /* borrowed */
+	const char *db_path;
+	const char *base_url;         /* provider endpoint */
+	const char *api_key;          /* copied into the client; never logged */
+	bool simulator;               /* figures are not real spend (header) */
+	const char *source;           /* ledger `source` of UI-submitted jobs: "console", "ask" */
+	bool persist_settings;        /* apply and save run-time settings (the console) */
+	bool load_settings;           /* apply saved run-time settings at start */
+	bool stop_when_idle;          /* batch/ask: the loop ends when nothing is left to do */
+} am_worker_opts;
+
+/* Opens the database (in the worker thread), recovers the queue, loads
+ * today's totals, applies saved settings and starts the thread. Returns
+ * NULL + err on failure (bad database, ...). */
+am_worker *am_worker_start(const am_worker_opts *opts, am_err *err);
+
+/* The engine interface for observers. Valid until am_worker_stop. */
+am_engine_ops am_worker_ops(am_worker *w);
+
+/* Tells the worker that jobs were added to the database by another
+ * connection. Thread-safe. */
+void am_worker_poke(am_worker *w);
+
+/* True once the loop has ended (stop_when_idle and nothing left, or a fatal
+ * database error). */
+bool am_worker_finished(am_worker *w);
+
+/* Stops the worker: no new call is started; calls in flight get up to
+ * `grace_ms` to finish; unfinished jobs stay queued in the database for the
+ * next start. Joins the thread and frees everything. Safe with NULL. */
+void am_worker_stop(am_worker *w, int grace_ms);
+
+/* Job results for callers that wait on specific jobs (ask): copies the
+ * final state; false while the job is unfinished. */
+bool am_worker_job_result(am_worker *w, int64_t handle, int *state, char *error, int errlen);
+
+#endif
