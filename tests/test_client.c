@@ -13,7 +13,7 @@
 #include "anthropic.h"
 #include "client.h"
 #include "sim.h"
-#include "suite_run.h"
+#include "check_run.h"
 
 #define NS 1000000000LL
 #define MS 1000000LL
@@ -40,7 +40,7 @@ typedef struct call {
 	int64_t first_text_ns;
 	int text_after_cancel;
 	bool cancel_sent;
-	am_prov_result r;          /* a copy; r.text taken from the callback */
+	am_prov_result r; /* a copy; r.text taken from the callback */
 	pthread_t thread;
 	int64_t done_ns;
 	/* optional: cancel this call's transfer after the first text */
@@ -87,31 +87,36 @@ static void on_done(void *ctx, am_prov_result *r)
 
 static am_client_cb callbacks(call *k)
 {
-	return (am_client_cb){ on_headers, on_text, on_done, k };
+	return (am_client_cb){on_headers, on_text, on_done, k};
 }
 
 static char *body(const char *model, int64_t max_tokens, bool stream, am_prov_endpoint ep)
 {
-	am_prov_message m = { .role = "user", .text = "Say something about token buckets." };
-	am_prov_request rq = { .model = model, .max_tokens = max_tokens, .messages = &m,
-	                       .nmessages = 1, .stream = stream };
+	am_prov_message m = {.role = "user", .text = "Say something about token buckets."};
+	am_prov_request rq = {.model = model,
+	                      .max_tokens = max_tokens,
+	                      .messages = &m,
+	                      .nmessages = 1,
+	                      .stream = stream};
 	char *b;
 	am_err err;
 	ck_assert_msg(am_prov_build_body(&rq, ep, &b, NULL, &err) == 0, "%s", err.msg);
 	return b;
 }
 
-static uint64_t start(am_client *c, call *k, bool stream, const char *fault,
-                      int64_t timeout_ms)
+static uint64_t start(am_client *c, call *k, bool stream, const char *fault, int64_t timeout_ms)
 {
 	char *b = body("claude-haiku-4-5", 64, stream, AM_PROV_MESSAGES);
 	char hdr[64];
-	const char *hdrs[1] = { hdr };
+	const char *hdrs[1] = {hdr};
 	if (fault)
 		snprintf(hdr, sizeof hdr, "x-sim-fault: %s", fault);
-	am_client_req rq = { .endpoint = AM_PROV_MESSAGES, .body = b, .stream = stream,
-	                     .headers = fault ? hdrs : NULL, .nheaders = fault ? 1 : 0,
-	                     .timeout_ms = timeout_ms };
+	am_client_req rq = {.endpoint = AM_PROV_MESSAGES,
+	                    .body = b,
+	                    .stream = stream,
+	                    .headers = fault ? hdrs : NULL,
+	                    .nheaders = fault ? 1 : 0,
+	                    .timeout_ms = timeout_ms};
 	memset(k, 0, sizeof *k);
 	am_client_cb cb = callbacks(k);
 	am_err err;
@@ -120,7 +125,6 @@ static uint64_t start(am_client *c, call *k, bool stream, const char *fault,
 	free(b);
 	return id;
 }
-
 
 /* Runs the loop until every call is done (bounded real time: this waits
  * for real I/O only). */
@@ -142,7 +146,7 @@ static void run_until(am_client *c, call *const *calls, size_t n, int64_t limit_
 
 static void run_one(am_client *c, call *k)
 {
-	call *const ks[1] = { k };
+	call *const ks[1] = {k};
 	run_until(c, ks, 1, 20000);
 }
 
@@ -224,7 +228,8 @@ START_TEST(json_answer)
 	am_client *c = env_up(&e, KEY, 0);
 	call k;
 	ask(c, &k, false, NULL);
-	ck_assert_msg(k.r.err == AM_PERR_NONE, "%s: %s", am_prov_errkind_name(k.r.err), k.r.message);
+	ck_assert_msg(k.r.err == AM_PERR_NONE, "%s: %s", am_prov_errkind_name(k.r.err),
+	              k.r.message);
 	ck_assert_int_eq(k.r.http_status, 200);
 	ck_assert_str_eq(k.r.model, "claude-haiku-4-5-20251001");
 	ck_assert(!k.r.stream);
@@ -265,7 +270,7 @@ START_TEST(json_answer)
 
 	/* count_tokens on the same client. */
 	char *b = body("claude-haiku-4-5", 64, false, AM_PROV_COUNT_TOKENS);
-	am_client_req req = { .endpoint = AM_PROV_COUNT_TOKENS, .body = b };
+	am_client_req req = {.endpoint = AM_PROV_COUNT_TOKENS, .body = b};
 	memset(&k, 0, sizeof k);
 	am_client_cb cb = callbacks(&k);
 	ck_assert_uint_gt(am_client_start(c, &req, &cb, NULL), 0);
@@ -286,7 +291,8 @@ START_TEST(streamed_answer)
 	am_client *c = env_up(&e, KEY, 0);
 	call k;
 	ask(c, &k, true, NULL);
-	ck_assert_msg(k.r.err == AM_PERR_NONE, "%s: %s", am_prov_errkind_name(k.r.err), k.r.message);
+	ck_assert_msg(k.r.err == AM_PERR_NONE, "%s: %s", am_prov_errkind_name(k.r.err),
+	              k.r.message);
 	ck_assert(k.r.stream);
 	ck_assert(!k.text_before_headers);
 	ck_assert_int_eq(k.headers_calls, 1);
@@ -323,24 +329,24 @@ START_TEST(every_fault_class)
 		bool retryable;
 		int status;
 	} t[] = {
-		{ "429", false, AM_PERR_RATE_LIMIT, true, 429 },
-		{ "429", true, AM_PERR_RATE_LIMIT, true, 429 },
-		{ "529", true, AM_PERR_OVERLOADED, true, 529 },
-		{ "500", false, AM_PERR_SERVER, true, 500 },
-		{ "503", false, AM_PERR_SERVER, true, 503 },
-		{ "408", false, AM_PERR_TIMEOUT, true, 408 },
-		{ "409", false, AM_PERR_CONFLICT, true, 409 },
-		{ "400", false, AM_PERR_INVALID_REQUEST, false, 400 },
-		{ "401", true, AM_PERR_AUTH, false, 401 },
-		{ "403", false, AM_PERR_PERMISSION, false, 403 },
-		{ "404", false, AM_PERR_NOT_FOUND, false, 404 },
-		{ "413", false, AM_PERR_TOO_LARGE, false, 413 },
-		{ "spend_limit", false, AM_PERR_SPEND_LIMIT, false, 429 },
-		{ "user_spend_limit", true, AM_PERR_USER_SPEND_LIMIT, false, 400 },
-		{ "midstream", true, AM_PERR_MIDSTREAM, true, 200 },
-		{ "truncate", true, AM_PERR_TRUNCATED, true, 200 },
-		{ "truncate", false, AM_PERR_TRUNCATED, true, 200 },
-		{ "drop", true, AM_PERR_NETWORK, true, 0 },
+	    {"429", false, AM_PERR_RATE_LIMIT, true, 429},
+	    {"429", true, AM_PERR_RATE_LIMIT, true, 429},
+	    {"529", true, AM_PERR_OVERLOADED, true, 529},
+	    {"500", false, AM_PERR_SERVER, true, 500},
+	    {"503", false, AM_PERR_SERVER, true, 503},
+	    {"408", false, AM_PERR_TIMEOUT, true, 408},
+	    {"409", false, AM_PERR_CONFLICT, true, 409},
+	    {"400", false, AM_PERR_INVALID_REQUEST, false, 400},
+	    {"401", true, AM_PERR_AUTH, false, 401},
+	    {"403", false, AM_PERR_PERMISSION, false, 403},
+	    {"404", false, AM_PERR_NOT_FOUND, false, 404},
+	    {"413", false, AM_PERR_TOO_LARGE, false, 413},
+	    {"spend_limit", false, AM_PERR_SPEND_LIMIT, false, 429},
+	    {"user_spend_limit", true, AM_PERR_USER_SPEND_LIMIT, false, 400},
+	    {"midstream", true, AM_PERR_MIDSTREAM, true, 200},
+	    {"truncate", true, AM_PERR_TRUNCATED, true, 200},
+	    {"truncate", false, AM_PERR_TRUNCATED, true, 200},
+	    {"drop", true, AM_PERR_NETWORK, true, 0},
 	};
 	env e;
 	env_cfg(&e);
@@ -388,7 +394,7 @@ START_TEST(authentication)
 	env_cfg(&e);
 	e.cfg.api_key = "sk-ant-the-right-one";
 	e.s = sim_up(&e.cfg);
-	const char *keys[] = { KEY, NULL, "sk-ant-the-right-one" };
+	const char *keys[] = {KEY, NULL, "sk-ant-the-right-one"};
 	for (int i = 0; i < 3; i++) {
 		am_client *c = client_for(e.s, keys[i], 0);
 		call k;
@@ -412,7 +418,7 @@ END_TEST
 static void start_with_headers(am_client *c, call *k, const char *const *hdrs, size_t n)
 {
 	char *b = body("claude-haiku-4-5", 16, false, AM_PROV_MESSAGES);
-	am_client_req rq = { .body = b, .headers = hdrs, .nheaders = n };
+	am_client_req rq = {.body = b, .headers = hdrs, .nheaders = n};
 	memset(k, 0, sizeof *k);
 	am_client_cb cb = callbacks(k);
 	ck_assert_uint_gt(am_client_start(c, &rq, &cb, NULL), 0);
@@ -429,18 +435,18 @@ START_TEST(retry_after_forms_end_to_end)
 	static const struct {
 		const char *h1, *h2;
 		bool has;
-		int64_t after;     /* when has */
-		int64_t delay;     /* policy, rnd 0, first retry */
+		int64_t after; /* when has */
+		int64_t delay; /* policy, rnd 0, first retry */
 	} t[] = {
-		{ "x-sim-retry-after-ms: 1500.5", "x-sim-retry-after: 9", true, 1500500000, 1500500000 },
-		{ "x-sim-retry-after: 17", NULL, true, 17 * NS, 17 * NS },
-		{ "x-sim-retry-after: 2.5", NULL, true, 2500 * MS, 2500 * MS },
-		{ "x-sim-retry-after: 120", NULL, true, 120 * NS, 500 * MS },
-		{ "x-sim-retry-after: -4", NULL, false, 0, 500 * MS },
-		{ "x-sim-retry-after: Sun, 06 Nov 1994 08:49:37 GMT", NULL, false, 0, 500 * MS },
+	    {"x-sim-retry-after-ms: 1500.5", "x-sim-retry-after: 9", true, 1500500000, 1500500000},
+	    {"x-sim-retry-after: 17", NULL, true, 17 * NS, 17 * NS},
+	    {"x-sim-retry-after: 2.5", NULL, true, 2500 * MS, 2500 * MS},
+	    {"x-sim-retry-after: 120", NULL, true, 120 * NS, 500 * MS},
+	    {"x-sim-retry-after: -4", NULL, false, 0, 500 * MS},
+	    {"x-sim-retry-after: Sun, 06 Nov 1994 08:49:37 GMT", NULL, false, 0, 500 * MS},
 	};
 	for (size_t i = 0; i < sizeof t / sizeof t[0]; i++) {
-		const char *h[3] = { "x-sim-fault: 529", t[i].h1, t[i].h2 };
+		const char *h[3] = {"x-sim-fault: 529", t[i].h1, t[i].h2};
 		call k;
 		start_with_headers(c, &k, h, t[i].h2 ? 3 : 2);
 		run_one(c, &k);
@@ -457,7 +463,7 @@ START_TEST(retry_after_forms_end_to_end)
 	struct tm tm;
 	strftime(date, sizeof date, "x-sim-retry-after: %a, %d %b %Y %H:%M:%S GMT",
 	         gmtime_r(&later, &tm));
-	const char *h[2] = { "x-sim-fault: 429", date };
+	const char *h[2] = {"x-sim-fault: 429", date};
 	call k;
 	start_with_headers(c, &k, h, 2);
 	run_one(c, &k);
@@ -550,16 +556,16 @@ START_TEST(network_failure_and_setup_errors)
 	call_free(&k);
 
 	/* Malformed requests fail at start, without the key in the message. */
-	const char *bad1[] = { "x-api-key: other" };
-	const char *bad2[] = { "x-sim-fault: 500\r\nx-evil: 1" };
-	const char *bad3[] = { "no colon" };
-	const char *const *bads[] = { bad1, bad2, bad3 };
+	const char *bad1[] = {"x-api-key: other"};
+	const char *bad2[] = {"x-sim-fault: 500\r\nx-evil: 1"};
+	const char *bad3[] = {"no colon"};
+	const char *const *bads[] = {bad1, bad2, bad3};
 	for (int i = 0; i < 3; i++) {
-		am_client_req rq = { .body = "{}", .headers = bads[i], .nheaders = 1 };
+		am_client_req rq = {.body = "{}", .headers = bads[i], .nheaders = 1};
 		ck_assert_uint_eq(am_client_start(c, &rq, NULL, &err), 0);
 		ck_assert_ptr_null(strstr(err.msg, KEY));
 	}
-	am_client_req nobody = { .body = NULL };
+	am_client_req nobody = {.body = NULL};
 	ck_assert_uint_eq(am_client_start(c, &nobody, NULL, &err), 0);
 	ck_assert_int_eq(am_client_pending(c), 0);
 	am_client_free(c);
@@ -627,7 +633,7 @@ START_TEST(cancellation)
 	start(c, &b, false, NULL, 0);
 	ck_assert_int_eq(am_client_pending(c), 3);
 	int64_t t0 = now_ns();
-	call *const all[] = { &a, &b, &q };
+	call *const all[] = {&a, &b, &q};
 	run_until(c, all, 3, 20000);
 	ck_assert_int_eq(q.r.err, AM_PERR_CANCELLED);
 	ck_assert_int_eq(q.text_calls, 0);
@@ -668,7 +674,7 @@ struct waker {
 static void *wake_later(void *arg)
 {
 	struct waker *w = arg;
-	struct timespec ts = { 0, (long)w->delay_ns };
+	struct timespec ts = {0, (long)w->delay_ns};
 	nanosleep(&ts, NULL); /* the other thread must be inside its wait */
 	am_client_wakeup(w->c);
 	return NULL;
@@ -681,7 +687,7 @@ START_TEST(wakeup_ends_the_wait)
 	o.base_url = "http://127.0.0.1:9";
 	am_client *c;
 	ck_assert_int_eq(am_client_new(&c, &o, NULL), 0);
-	struct waker w = { c, 100 * MS };
+	struct waker w = {c, 100 * MS};
 	pthread_t th;
 	ck_assert_int_eq(pthread_create(&th, NULL, wake_later, &w), 0);
 	int64_t t0 = now_ns();
@@ -776,5 +782,5 @@ static Suite *suite(void)
 
 int main(void)
 {
-	return am_test_run_suite(suite());
+	return check_run(suite());
 }

@@ -43,8 +43,8 @@ static int64_t median(int64_t *v, size_t n)
 	return v[n / 2];
 }
 
-static const char *const HEADERS[] = { "x-api-key: sk-ant-bench", "anthropic-version: 2023-06-01",
-	                               "content-type: application/json", "Expect:" };
+static const char *const HEADERS[] = {"x-api-key: sk-ant-bench", "anthropic-version: 2023-06-01",
+                                      "content-type: application/json", "Expect:"};
 
 /* ---- the client ----------------------------------------------------------- */
 
@@ -70,8 +70,8 @@ static void c_done(void *ctx, am_prov_result *r)
 
 static void start_one(struct cstate *st)
 {
-	am_client_req rq = { .body = st->body };
-	am_client_cb cb = { NULL, NULL, c_done, st };
+	am_client_req rq = {.body = st->body};
+	am_client_cb cb = {NULL, NULL, c_done, st};
 	if (!am_client_start(st->c, &rq, &cb, NULL)) {
 		fprintf(stderr, "bench: start failed\n");
 		exit(1);
@@ -117,8 +117,7 @@ struct bare {
 	size_t got;
 };
 
-static void bare_setup(struct bare *b, const char *url, const char *body,
-                       struct curl_slist *hdrs)
+static void bare_setup(struct bare *b, const char *url, const char *body, struct curl_slist *hdrs)
 {
 	curl_easy_reset(b->easy);
 	curl_easy_setopt(b->easy, CURLOPT_URL, url);
@@ -197,9 +196,9 @@ int main(void)
 		fprintf(stderr, "bench: %s\n", err.msg);
 		return 1;
 	}
-	am_prov_message msg = { .role = "user", .text = "Hi." };
-	am_prov_request prq = { .model = "claude-haiku-4-5", .max_tokens = 8, .messages = &msg,
-	                        .nmessages = 1 };
+	am_prov_message msg = {.role = "user", .text = "Hi."};
+	am_prov_request prq = {
+	    .model = "claude-haiku-4-5", .max_tokens = 8, .messages = &msg, .nmessages = 1};
 	char *body;
 	if (am_prov_build_body(&prq, AM_PROV_MESSAGES, &body, NULL, &err) != 0)
 		return 1;
@@ -208,7 +207,7 @@ int main(void)
 	am_client_opts_default(&o);
 	o.base_url = am_sim_url(sim);
 	o.api_key = "sk-ant-bench";
-	struct cstate st = { .body = body };
+	struct cstate st = {.body = body};
 	if (am_client_new(&st.c, &o, &err) != 0) {
 		fprintf(stderr, "bench: %s\n", err.msg);
 		return 1;
@@ -220,7 +219,7 @@ int main(void)
 		hdrs = curl_slist_append(hdrs, HEADERS[i]);
 
 	/* Warm both paths (connections, caches) before measuring. */
-	struct bare one = { curl_easy_init(), 0 };
+	struct bare one = {curl_easy_init(), 0};
 	bare_setup(&one, url, body, hdrs);
 	for (int i = 0; i < 50; i++) {
 		client_one(&st);
