@@ -1633,13 +1633,14 @@ static int ops_submit(void *ctx, const am_prompt *p, int64_t *job_id, am_err *er
 	it->model = p->model && *p->model && strcmp(p->model, "auto") ? am_xstrdup(p->model) : NULL;
 	it->no_cache = p->no_cache;
 	it->stream = p->stream;
+	int64_t handle = it->handle; /* the worker owns and may free `it` once it is put */
 	if (inbox_put(w, it, err)) {
 		json_decref(body);
 		free(it->model);
 		free(it);
 		return -1;
 	}
-	*job_id = it->handle;
+	*job_id = handle;
 	return 0;
 }
 
