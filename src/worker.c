@@ -149,6 +149,7 @@ struct am_worker {
 	char endpoint[64];
 	am_ledger *ledger;
 	am_log *log;                /* log_file; NULL = none */
+	uint64_t rng;               /* backoff jitter state */
 	sqlite3 *db;
 	am_client *client;
 	am_rl *rl;
@@ -821,16 +822,21 @@ static bool final_stops_everything(am_prov_errkind k)
 	       k == AM_PERR_BILLING || k == AM_PERR_SETUP;
 }
 
+/* A uniform number in [0, 1) for backoff jitter (xorshift64*, worker-owned). */
+static double jitter01(am_worker *w)
+{
+	uint64_t x = w->rng;
+	x ^= x >> 12;
+	x ^= x << 25;
+	x ^= x >> 27;
+	w->rng = x;
+	return (double)((x * 0x2545F4914F6CDD1DULL) >> 11) / 9007199254740992.0;
+}
+
 static void call_failed(am_worker *w, wjob *j, am_prov_result *r, int64_t now)
 {
 	char msg[256];
-	if (r->request_id[0])
-		snprintf(msg, sizeof msg, "%s (HTTP %d, request-id %s)", r->message, r->http_status,
-		         r->request_id);
-	else if (r->http_status)
-		snprintf(msg, sizeof msg, "%s (HTTP %d)", r->message, r->http_status);
-	else
-		snprintf(msg, sizeof msg, "%s", r->message);
+	am_prov_describe(r, msg, sizeof msg);
 
 	j->attempts++;
 	bool retry = am_prov_retry_should(&w->retry, j->attempts, r);
@@ -868,7 +874,7 @@ static void call_failed(am_worker *w, wjob *j, am_prov_result *r, int64_t now)
 	}
 	j->ticket_live = false;
 	release_budget(w, j);
-	int64_t delay = am_prov_retry_delay(&w->retry, j->attempts, &r->rl, (uint32_t)rand());
+	int64_t delay = am_prov_retry_delay(&w->retry, j->attempts, &r->rl, jitter01(w));
 	j->not_before = now + delay;
 	j->st = W_RETRY;
 	jl_push(&w->retry_list, j);
@@ -1718,6 +1724,7 @@ am_worker *am_worker_start(const am_worker_opts *opts, am_err *err)
 	snprintf(w->endpoint, sizeof w->endpoint, "%s", host ? host + 3 : w->base_url);
 	w->queue_capacity = opts->config->worker.queue_capacity;
 	w->results_cap = 4096;
+	w->rng = (uint64_t)am_clock_mono(w->clock) | 1;
 	w->results = am_xcalloc((size_t)w->results_cap, sizeof *w->results);
 	atomic_init(&w->next_handle, 1);
 	atomic_init(&w->unfinished, 0);
