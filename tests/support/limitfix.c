@@ -1,6 +1,8 @@
 /* limitfix: builders and a PRNG for the limiter tests. */
 #include "limitfix.h"
 
+#include "check_run.h"
+
 #include <check.h>
 #include <math.h>
 #include <stdlib.h>
@@ -67,9 +69,5 @@ int64_t lf_range(uint64_t *s, int64_t lo, int64_t hi)
 
 int lf_run_suite(Suite *s)
 {
-	SRunner *sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	int failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+	return check_run(s);
 }
