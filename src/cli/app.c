@@ -10,7 +10,7 @@ int am_app_open(am_app *a, const am_cli *c, const am_config *cfg, bool sim)
 	memset(a, 0, sizeof *a);
 	a->cmd = c->cmd;
 	a->cfg = *cfg;
-	if (am_cli_load_pricing(c, &a->pricing, NULL, 0))
+	if (am_cli_load_pricing(c, cfg, &a->pricing, NULL, 0))
 		return 1;
 	if (sim || !a->cfg.api_key[0]) {
 		am_sim_cfg sc;

@@ -290,7 +290,8 @@ int am_cli_open_ledger(const char *cmd, const char *path, bool may_read_only, am
 	return 0;
 }
 
-int am_cli_load_pricing(const am_cli *c, am_pricing **out, char *override, size_t n)
+int am_cli_load_pricing(const am_cli *c, const am_config *cfg, am_pricing **out, char *override,
+                        size_t n)
 {
 	char buf[AM_CONFIG_PATH_MAX + 32];
 	am_err err;
@@ -302,8 +303,18 @@ int am_cli_load_pricing(const am_cli *c, am_pricing **out, char *override, size_
 		override = buf;
 		n = sizeof buf;
 	}
-	if (am_pricing_override_for_config(config, override, n, &err) ||
-	    am_pricing_load(out, am_pricing_default_path(), override, &err)) {
+	char *value = NULL;
+	am_config_source src = AM_CFG_DEFAULT;
+	if (cfg && am_config_get_string(cfg, "pricing_file", &value, &src, NULL) == 0 &&
+	    src != AM_CFG_DEFAULT && value && *value) {
+		snprintf(override, n, "%s", value);
+	} else if (am_pricing_override_for_config(config, override, n, &err)) {
+		free(value);
+		fprintf(stderr, "aimeter %s: %s\n", c->cmd, err.msg);
+		return 1;
+	}
+	free(value);
+	if (am_pricing_load(out, am_pricing_default_path(), override, &err)) {
 		fprintf(stderr, "aimeter %s: %s\n", c->cmd, err.msg);
 		return 1;
 	}

@@ -125,12 +125,13 @@ int am_cli_load_config(am_cli *c, am_config *cfg);
 int am_cli_open_ledger(const char *cmd, const char *path, bool may_read_only, am_ledger **out);
 
 /* Loads the effective price table: the shipped file with the override laid
- * over it, pricing.json beside the config file this run uses (--config, else
- * $AIMETER_CONFIG, else the default config directory) - found without
- * reading the config, so it works before that file exists. `override`
- * (n bytes, may be NULL) receives the override's path. Returns 0, or prints
- * "aimeter CMD: why" and returns 1. */
-int am_cli_load_pricing(const am_cli *c, am_pricing **out, char *override, size_t n);
+ * over it. The override is the config's `pricing_file` when it was set (cfg
+ * may be NULL), else pricing.json beside the config file this run uses
+ * (--config, else $AIMETER_CONFIG, else the default config directory).
+ * `override` (n bytes, may be NULL) receives the override's path. Returns 0,
+ * or prints "aimeter CMD: why" and returns 1. */
+int am_cli_load_pricing(const am_cli *c, const am_config *cfg, am_pricing **out, char *override,
+                        size_t n);
 
 /* Prints cfg's warnings from index `from` on to stderr, one line each
  * ("aimeter: warning: ..."). Warnings accumulate in cfg: take

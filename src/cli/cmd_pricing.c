@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <jansson.h>
 
@@ -296,9 +297,21 @@ int cmd_pricing(int argc, char **argv)
 	if (dry_run && !import)
 		return am_cli_usage_error(c.cmd, "--dry-run only applies to 'import'");
 
+	/* The config only matters for its pricing_file; an import may create the
+	 * override beside a config file that does not exist yet. */
+	am_config cfg;
+	const char *cp = c.config_path ? c.config_path : getenv("AIMETER_CONFIG");
+	bool have_config = !cp || !*cp || access(cp, F_OK) == 0;
+	int status = have_config ? am_cli_load_config(&c, &cfg) : 0;
+	if (status)
+		return status;
 	char override_path[AM_CONFIG_PATH_MAX + 32];
 	am_pricing *table;
-	if (am_cli_load_pricing(&c, &table, override_path, sizeof override_path))
+	status = am_cli_load_pricing(&c, have_config ? &cfg : NULL, &table, override_path,
+	                             sizeof override_path);
+	if (have_config)
+		am_config_wipe(&cfg);
+	if (status)
 		return 1;
 	int rc = 0;
 	if (file)

@@ -31,12 +31,12 @@ static const am_cli_opt opts[] = {
 
 /* Looks up the price and computes the exact cost: 1 priced, 0 unknown, or
  * the exit status 1 after printing why. */
-static int price_call(const am_cli *c, const char *model, const am_usage *u, bool batch,
+static int price_call(const am_cli *c, const am_config *cfg, const char *model, const am_usage *u, bool batch,
                       int64_t *cost, bool *known)
 {
 	am_pricing *p;
 	am_err err;
-	if (am_cli_load_pricing(c, &p, NULL, 0))
+	if (am_cli_load_pricing(c, cfg, &p, NULL, 0))
 		return 1;
 	const am_price *price = am_pricing_lookup(p, model);
 	int rc = 0;
@@ -90,7 +90,7 @@ int cmd_record(int argc, char **argv)
 	int64_t cost = 0;
 	bool known = false;
 	am_ledger *l = NULL;
-	status = price_call(&c, model, &u, batch, &cost, &known);
+	status = price_call(&c, &cfg, model, &u, batch, &cost, &known);
 	if (!status)
 		status = am_cli_open_ledger(c.cmd, cfg.db, false, &l);
 	am_config_wipe(&cfg);
