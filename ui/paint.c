@@ -72,6 +72,21 @@ static int line_width(const struct line *l)
 	return w;
 }
 
+/* Appends an optional piece only when all of it fits in `width` cells:
+ * a line that drops its least needed words reads better than one cut. */
+__attribute__((format(printf, 4, 5))) static void segf_fit(struct line *l, int width,
+                                                             ui_role r, const char *fmt, ...);
+static void segf_fit(struct line *l, int width, ui_role r, const char *fmt, ...)
+{
+	char buf[SEG_BYTES];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(buf, sizeof buf, fmt, ap);
+	va_end(ap);
+	if (line_width(l) + fmt_width(buf, strlen(buf)) <= width)
+		seg(l, r, buf);
+}
+
 /* Paints s at (y, x) in at most w cells; returns the cells used. */
 static int put(const ui_view *v, int y, int x, int w, ui_role r, const char *s)
 {
@@ -257,13 +272,13 @@ static void budget_lines_full(ui_view *v, ui_rect in)
 		segf(&l[0], UI_ROLE_DIM, "%sno daily limit (/budget USD)", g->dot);
 		seg(&l[1], UI_ROLE_DIM, "no alerts without a daily limit");
 	}
+	if (b->unknown_prices)
+		segf_fit(&l[1], in.w, UI_ROLE_WARN, "%sunknown prices", g->dot);
 	if (b->reserved_pusd > 0) {
 		char res[40];
 		fmt_money(res, sizeof res, b->reserved_pusd);
-		segf(&l[1], UI_ROLE_DIM, "%s%s held in flight", g->dot, res);
+		segf_fit(&l[1], in.w, UI_ROLE_DIM, "%s%s held", g->dot, res);
 	}
-	if (b->unknown_prices)
-		segf(&l[1], UI_ROLE_WARN, "%sunknown prices", g->dot);
 
 	segf(&l[2], UI_ROLE_NORMAL, "burn %s/h", burn);
 	seg(&l[2], UI_ROLE_DIM, " (15 min)");
@@ -421,7 +436,8 @@ static const am_snap_dim *head_blocker(const am_snap_pool *p)
 	return NULL;
 }
 
-static void dim_status(const ui_view *v, const am_snap_dim *d, struct line *l)
+static void dim_status(const ui_view *v, const am_snap_pool *p, const am_snap_dim *d,
+                       struct line *l)
 {
 	const struct glyphs *g = G(v);
 	char t[32];
@@ -430,6 +446,10 @@ static void dim_status(const ui_view *v, const am_snap_dim *d, struct line *l)
 		segf(l, UI_ROLE_ALARM, "cool-down %s", t);
 	} else if (d->blocks_head) {
 		segf(l, UI_ROLE_WARN, "%s blocks head", g->blocks);
+		if (p->queue_depth > 0 && p->head_ready_in_ns > 0 && p->head_ready_in_ns < INT64_MAX) {
+			fmt_duration_ns(t, sizeof t, p->head_ready_in_ns);
+			segf(l, UI_ROLE_DIM, " %s", t);
+		}
 	} else if (d->has_server) {
 		fmt_tokens(t, sizeof t, d->server_remaining);
 		segf(l, UI_ROLE_DIM, "srv %s", t);
@@ -442,7 +462,11 @@ static void dim_status(const ui_view *v, const am_snap_dim *d, struct line *l)
 	}
 }
 
-static void pool_summary(const ui_view *v, const am_snap_pool *p, struct line *l, bool compact)
+/* Queue, calls in flight, the head's wait and the 429s of a pool. The full
+ * layout names the blocking dimension and the time to go on its bar's
+ * line, so the summary stays short enough for its panel. */
+static void pool_summary(const ui_view *v, const am_snap_pool *p, struct line *l, bool compact,
+                         int width)
 {
 	const struct glyphs *g = G(v);
 	char t[32];
@@ -457,16 +481,16 @@ static void pool_summary(const ui_view *v, const am_snap_pool *p, struct line *l
 	if (p->queue_depth > 0 && (blk || p->head_wait_ns > 0)) {
 		fmt_duration_ns(t, sizeof t, p->head_wait_ns);
 		segf(l, UI_ROLE_WARN, "%shead waits %s", g->dot, t);
-		if (blk)
+		if (blk && compact)
 			segf(l, UI_ROLE_WARN, " for %s", blk->name);
-		if (p->head_ready_in_ns > 0) {
+		if (compact && p->head_ready_in_ns > 0 && p->head_ready_in_ns < INT64_MAX) {
 			fmt_duration_ns(t, sizeof t, p->head_ready_in_ns);
 			segf(l, UI_ROLE_DIM, " (next %s)", t);
 		}
 	}
 	segf(l, p->n429 ? UI_ROLE_ALARM : UI_ROLE_DIM, "%s429s %lld", g->dot, (long long)p->n429);
 	if (!compact && p->ndims > 0 && p->dim[0].share_ppm > 0 && p->dim[0].share_ppm < 1000000)
-		segf(l, UI_ROLE_WARN, "%sshare %d%%", g->dot, p->dim[0].share_ppm / 10000);
+		segf_fit(l, width, UI_ROLE_WARN, "%sshare %d%%", g->dot, p->dim[0].share_ppm / 10000);
 }
 
 /* The pool shown in detail: one in a cool-down, else one whose queue head
@@ -508,8 +532,9 @@ static void pool_oneline(const ui_view *v, const am_snap_pool *p, struct line *l
 		segf(l, UI_ROLE_DIM, "  %s ", d->name);
 		seg(l, dim_role(d, v->now_mono), t);
 	}
-	segf(l, p->queue_depth ? UI_ROLE_WARN : UI_ROLE_DIM, "  q%d f%d", p->queue_depth,
-	     p->in_flight);
+	if (p->queue_depth || p->in_flight)
+		segf(l, p->queue_depth ? UI_ROLE_WARN : UI_ROLE_DIM, "  q%d f%d", p->queue_depth,
+		     p->in_flight);
 }
 
 static void limits_full(ui_view *v, ui_rect in)
@@ -536,12 +561,12 @@ static void limits_full(ui_view *v, ui_rect in)
 		fmt_pad(padded, sizeof padded, t, num_w, true);
 		seg(&l, UI_ROLE_NORMAL, padded);
 		seg(&l, UI_ROLE_NORMAL, "  ");
-		dim_status(v, d, &l);
+		dim_status(v, p, d, &l);
 		paint_line(v, y, in.x, in.w, &l);
 	}
 	if (y < end) {
 		struct line l = {0};
-		pool_summary(v, p, &l, false);
+		pool_summary(v, p, &l, false, in.w);
 		paint_line(v, y++, in.x, in.w, &l);
 	}
 	for (int i = 0; i < s->npools && y < end; i++) {
@@ -601,7 +626,7 @@ static void limits_compact(ui_view *v, ui_rect in)
 		return;
 	struct line m = {0};
 	segf(&m, UI_ROLE_DIM, "%s: ", p->name);
-	pool_summary(v, p, &m, true);
+	pool_summary(v, p, &m, true, in.w);
 	for (int i = 0; i < s->npools; i++) {
 		if (i == focus)
 			continue;
@@ -753,8 +778,9 @@ static void paint_cache(ui_view *v, ui_rect r)
 		segf(&l, UI_ROLE_BORDER, "%s%s ", g->hl, g->hl);
 		if (c->enabled) {
 			segf(&l, UI_ROLE_NORMAL, "cache %s hit", rate);
-			segf(&l, UI_ROLE_DIM, "%s%s/%lld%ssaved %s, %s tok%s%s entries, %s ", g->dot, hits,
-			     (long long)lookups, g->dot, saved, tok, g->dot, ent, bytes);
+			segf(&l, UI_ROLE_DIM, "%s%s/%lld%ssaved %s, %s tok%s%s entr%s, %s ", g->dot, hits,
+			     (long long)lookups, g->dot, saved, tok, g->dot, ent,
+			     c->entries == 1 ? "y" : "ies", bytes);
 		} else {
 			seg(&l, UI_ROLE_DIM, "cache off ");
 		}
@@ -778,7 +804,7 @@ static void paint_cache(ui_view *v, ui_rect r)
 	segf(&l[1], UI_ROLE_NORMAL, "hits %s%smisses %s", hits, g->dot, misses);
 	segf(&l[2], UI_ROLE_CALM, "saved %s", saved);
 	segf(&l[2], UI_ROLE_NORMAL, "%s%s tokens", g->dot, tok);
-	segf(&l[3], UI_ROLE_DIM, "%s entries%s%s", ent, g->dot, bytes);
+	segf(&l[3], UI_ROLE_DIM, "%s entr%s%s%s", ent, c->entries == 1 ? "y" : "ies", g->dot, bytes);
 	if (c->ttl_s > 0)
 		segf(&l[3], UI_ROLE_DIM, "%sttl %s", g->dot, ttl);
 	if (!c->enabled) {
