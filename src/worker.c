@@ -582,7 +582,7 @@ static void limit_wait_reason(am_worker *w, int pool, int64_t now, char *text, s
 		snprintf(key, kn, "%s cool-down", st.dim[cd].name);
 		snprintf(text, n, "%s cool-down %s after a 429", st.dim[cd].name, t);
 	} else if (st.head_blocked_by == AM_RL_BLOCK_CONC) {
-		snprintf(key, kn, "slot");
+		snprintf(key, kn, "a free slot");
 		snprintf(text, n, "a free slot (%d in flight)", st.in_flight);
 	} else if (st.head_blocked_by >= 0 && st.head_blocked_by < AM_RL_NDIMS) {
 		const char *dim = st.dim[st.head_blocked_by].name;
@@ -593,12 +593,21 @@ static void limit_wait_reason(am_worker *w, int pool, int64_t now, char *text, s
 }
 
 /* Tells each job in the limiter's queues what it waits for, when that
- * changed (a handful of events per reason, not a stream of countdowns). */
+ * changed: the head of a pool's queue (the lowest FIFO seq) hears the
+ * dimension and the time to go ("OTPM 1.2s"), the jobs behind it that
+ * they are in line. A handful of events per reason, never a countdown
+ * stream (a batch may keep `concurrency` jobs here). */
 static void refresh_waiting(am_worker *w, int64_t now)
 {
 	enum { NP = AM_RL_MAX_POOLS };
 	char text[NP][96], key[NP][24];
 	bool known[NP] = { false };
+	const wjob *head[NP] = { NULL };
+	for (wjob *j = w->limit.head; j; j = j->next) {
+		int p = j->ticket.pool;
+		if (p >= 0 && p < NP && (!head[p] || j->ticket.seq < head[p]->ticket.seq))
+			head[p] = j;
+	}
 	for (wjob *j = w->limit.head; j; j = j->next) {
 		int p = j->ticket.pool;
 		if (p < 0 || p >= NP)
@@ -607,10 +616,19 @@ static void refresh_waiting(am_worker *w, int64_t now)
 			limit_wait_reason(w, p, now, text[p], sizeof text[p], key[p], sizeof key[p]);
 			known[p] = true;
 		}
-		if (!key[p][0] || !strcmp(j->wait_key, key[p]))
+		if (!key[p][0])
 			continue;
-		snprintf(j->wait_key, sizeof j->wait_key, "%s", key[p]);
-		event_basic(w, AM_EV_WAITING, j, text[p]);
+		char k[sizeof j->wait_key], t[sizeof text[p]];
+		bool cooling = strstr(key[p], "cool-down") != NULL;
+		snprintf(k, sizeof k, "%s%s", key[p], j == head[p] || cooling ? "" : " +");
+		if (!strcmp(j->wait_key, k))
+			continue;
+		if (j == head[p] || cooling)
+			snprintf(t, sizeof t, "%s", text[p]);
+		else
+			snprintf(t, sizeof t, "%s, in line", key[p]);
+		snprintf(j->wait_key, sizeof j->wait_key, "%s", k);
+		event_basic(w, AM_EV_WAITING, j, t);
 	}
 }
 
