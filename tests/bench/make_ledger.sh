@@ -33,7 +33,7 @@ span_old=$((days * 86400))
 span_today=$((now_s - midnight_s))
 [ "$span_today" -gt 0 ] || span_today=1
 
-sqlite3 "$db" <<EOF
+sqlite3 "$db" >/dev/null <<EOF
 PRAGMA journal_mode=WAL;
 PRAGMA synchronous=OFF;
 BEGIN;

@@ -23,4 +23,4 @@ SCREEN_TIMEOUT=40 wait_for 'total +3 ' -E
 wait_gone "cool-down"
 wait_for "queue 0  in flight 0"
 screen | grep -q "failed" && fail "a prompt failed"
-true
+quit F10

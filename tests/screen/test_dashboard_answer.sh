@@ -18,3 +18,4 @@ wait_for 'claude-[a-z0-9-]+ +1 +[0-9,]+ +[0-9,]+' -E
 type_line "and in one line?"
 wait_for "conversation of 2 turns"
 wait_for 'total +2 ' -E
+quit F10

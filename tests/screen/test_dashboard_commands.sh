@@ -33,3 +33,4 @@ wait_for "/rpm N [POOL]: needs a whole number"
 # The dashboard is still alive and typing still works.
 type_line "/budget 6"
 wait_for 'of $6.00'
+quit F10

@@ -10,6 +10,7 @@ start 100 30
 type_line "a question that takes a moment"
 wait_for "sent, waiting for the answer"
 quit C-c
+grep -q "finishing 1 call in flight" "$home/stderr" || fail "no word on the call in flight"
 write_config '{ "sim": { "latency_ms": 50, "tokens_per_second": 0 } }'
 start 100 30
 wait_for 'total +1 ' -E
@@ -23,6 +24,7 @@ start 100 30
 type_line "a question that takes too long"
 wait_for "sent, waiting for the answer"
 quit C-c
+grep -q "finishing 1 call in flight" "$home/stderr" || fail "no word on the call in flight"
 write_config '{ "sim": { "latency_ms": 50, "tokens_per_second": 0 } }'
 start 100 30
 wait_for "resumed 1 job from an earlier run"

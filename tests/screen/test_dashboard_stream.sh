@@ -25,4 +25,4 @@ done
 [ "$(first)" = "$was" ] || fail "the answer moved: was '$was', now '$(first)'"
 wait_for ' in / [0-9,]+ out · ' -E
 screen | grep -q "· streaming" && fail "still says streaming after the end"
-true
+quit F10
