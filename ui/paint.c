@@ -537,6 +537,41 @@ static void pool_oneline(const ui_view *v, const am_snap_pool *p, struct line *l
 		     p->in_flight);
 }
 
+/* A pool in a few words for the compact layout: its alarm, else the
+ * dimension with the least headroom. */
+static void pool_brief(const ui_view *v, const am_snap_pool *p, struct line *l)
+{
+	char t[40];
+	segf(l, UI_ROLE_TITLE, "%s", p->name);
+	for (int k = 0; k < p->ndims && k < AM_SNAP_MAX_DIMS; k++)
+		if (p->dim[k].cooldown_until_ns > v->now_mono) {
+			fmt_countdown_ns(t, sizeof t, p->dim[k].cooldown_until_ns - v->now_mono);
+			segf(l, UI_ROLE_ALARM, " cool-down %s", t);
+			return;
+		}
+	const am_snap_dim *tight = NULL;
+	int64_t tight_ppm = INT64_MAX;
+	for (int k = 0; k < p->ndims && k < AM_SNAP_MAX_DIMS; k++) {
+		const am_snap_dim *d = &p->dim[k];
+		int64_t cap = d->capacity > 0 ? d->capacity : d->limit;
+		int64_t ppm = fmt_scale(d->level, cap, 1000000);
+		if (strcmp(d->name, "RPM/s") && ppm < tight_ppm) {
+			tight_ppm = ppm;
+			tight = d;
+		}
+	}
+	if (tight) {
+		level_text(tight, t, sizeof t, false);
+		segf(l, UI_ROLE_DIM, " %s ", tight->name);
+		seg(l, dim_role(tight, v->now_mono), t);
+	}
+	if (p->n429)
+		segf(l, UI_ROLE_ALARM, " 429s %lld", (long long)p->n429);
+	if (p->queue_depth || p->in_flight)
+		segf(l, p->queue_depth ? UI_ROLE_WARN : UI_ROLE_DIM, " q%d f%d", p->queue_depth,
+		     p->in_flight);
+}
+
 static void limits_full(ui_view *v, ui_rect in)
 {
 	const am_snapshot *s = v->snap;
@@ -627,12 +662,24 @@ static void limits_compact(ui_view *v, ui_rect in)
 	struct line m = {0};
 	segf(&m, UI_ROLE_DIM, "%s: ", p->name);
 	pool_summary(v, p, &m, true, in.w);
+	/* The other pools while whole ones fit, then how many did not. */
+	int left = 0;
 	for (int i = 0; i < s->npools; i++) {
 		if (i == focus)
 			continue;
+		struct line o = {0};
+		pool_brief(v, &s->pool[i], &o);
+		bool last = i == s->npools - 1 || (i == s->npools - 2 && focus == s->npools - 1);
+		if (left || line_width(&m) + 3 + line_width(&o) > in.w - (last ? 0 : 10)) {
+			left++;
+			continue;
+		}
 		seg(&m, UI_ROLE_NORMAL, "   ");
-		pool_oneline(v, &s->pool[i], &m);
+		for (int k = 0; k < o.n; k++)
+			seg(&m, o.role[k], o.text[k]);
 	}
+	if (left)
+		segf_fit(&m, in.w, UI_ROLE_DIM, "   +%d pool%s", left, left == 1 ? "" : "s");
 	paint_line(v, in.y + 1, in.x, in.w, &m);
 }
 
