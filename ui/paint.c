@@ -212,8 +212,7 @@ static void paint_header(ui_view *v, ui_rect r)
 		seg(&L, UI_ROLE_BADGE_SIM, " SIMULATOR ");
 	else
 		segf(&L, UI_ROLE_BADGE_LIVE, "%s live", g->live);
-	if (!compact && s->endpoint[0])
-		segf(&L, UI_ROLE_DIM, "  %s", s->endpoint);
+	int endpoint_at = L.n; /* the endpoint goes in here when there is room */
 	if (s->paused)
 		seg(&L, UI_ROLE_WARN, "  PAUSED");
 	int64_t lookups = s->cache.hits + s->cache.misses;
@@ -234,6 +233,18 @@ static void paint_header(ui_view *v, ui_rect r)
 	segf(&R, UI_ROLE_DIM, "%s  ", t);
 	seg(&R, UI_ROLE_KEY, "F1");
 	seg(&R, UI_ROLE_NORMAL, " help ");
+	char ep[80];
+	snprintf(ep, sizeof ep, "  %s", s->endpoint);
+	if (!compact && s->endpoint[0] && L.n < MAX_SEGS &&
+	    line_width(&L) + fmt_width(ep, strlen(ep)) + line_width(&R) + 1 <= r.w) {
+		memmove(&L.role[endpoint_at + 1], &L.role[endpoint_at],
+		        (size_t)(L.n - endpoint_at) * sizeof L.role[0]);
+		memmove(&L.text[endpoint_at + 1], &L.text[endpoint_at],
+		        (size_t)(L.n - endpoint_at) * sizeof L.text[0]);
+		L.role[endpoint_at] = UI_ROLE_DIM;
+		snprintf(L.text[endpoint_at], SEG_BYTES, "%s", ep);
+		L.n++;
+	}
 	paint_lr(v, r.y, r.x, r.w, &L, &R);
 }
 
@@ -280,9 +291,11 @@ static void budget_lines_full(ui_view *v, ui_rect in)
 		segf_fit(&l[1], in.w, UI_ROLE_DIM, "%s%s held", g->dot, res);
 	}
 
+	char pace[96];
+	snprintf(pace, sizeof pace, "%sat this pace %s by 24:00", g->dot, eod);
 	segf(&l[2], UI_ROLE_NORMAL, "burn %s/h", burn);
-	seg(&l[2], UI_ROLE_DIM, " (15 min)");
-	segf(&l[2], UI_ROLE_NORMAL, "%sat this pace %s by 24:00", g->dot, eod);
+	segf_fit(&l[2], in.w - fmt_width(pace, strlen(pace)), UI_ROLE_DIM, " (15 min)");
+	seg(&l[2], UI_ROLE_NORMAL, pace);
 
 	if (b->day_limit_pusd > 0 && b->state == AM_BUDGET_OVER) {
 		seg(&l[3], UI_ROLE_ALARM, "limit reached: new prompts wait for /budget or tomorrow");
@@ -478,17 +491,25 @@ static void pool_summary(const ui_view *v, const am_snap_pool *p, struct line *l
 	if (p->concurrency_cap > 0)
 		segf(l, UI_ROLE_NORMAL, "/%d", p->concurrency_cap);
 	const am_snap_dim *blk = head_blocker(p);
+	char n429[48];
+	snprintf(n429, sizeof n429, "%s429s %lld", g->dot, (long long)p->n429);
 	if (p->queue_depth > 0 && (blk || p->head_wait_ns > 0)) {
+		char wait[96], next[40] = "";
 		fmt_duration_ns(t, sizeof t, p->head_wait_ns);
-		segf(l, UI_ROLE_WARN, "%shead waits %s", g->dot, t);
+		snprintf(wait, sizeof wait, "%shead waits %s", g->dot, t);
 		if (blk && compact)
-			segf(l, UI_ROLE_WARN, " for %s", blk->name);
+			snprintf(wait + strlen(wait), sizeof wait - strlen(wait), " for %s", blk->name);
 		if (compact && p->head_ready_in_ns > 0 && p->head_ready_in_ns < INT64_MAX) {
 			fmt_duration_ns(t, sizeof t, p->head_ready_in_ns);
-			segf(l, UI_ROLE_DIM, " (next %s)", t);
+			snprintf(next, sizeof next, " (next %s)", t);
+		}
+		int room = width - fmt_width(n429, strlen(n429)) - fmt_width(next, strlen(next));
+		if (line_width(l) + fmt_width(wait, strlen(wait)) <= room) {
+			seg(l, UI_ROLE_WARN, wait);
+			seg(l, UI_ROLE_DIM, next);
 		}
 	}
-	segf(l, p->n429 ? UI_ROLE_ALARM : UI_ROLE_DIM, "%s429s %lld", g->dot, (long long)p->n429);
+	seg(l, p->n429 ? UI_ROLE_ALARM : UI_ROLE_DIM, n429);
 	if (!compact && p->ndims > 0 && p->dim[0].share_ppm > 0 && p->dim[0].share_ppm < 1000000)
 		segf_fit(l, width, UI_ROLE_WARN, "%sshare %d%%", g->dot, p->dim[0].share_ppm / 10000);
 }
@@ -604,11 +625,22 @@ static void limits_full(ui_view *v, ui_rect in)
 		pool_summary(v, p, &l, false, in.w);
 		paint_line(v, y++, in.x, in.w, &l);
 	}
+	/* Every other pool on a line of its own: all in full when all fit,
+	 * else all in brief, so the lines read alike. */
+	bool brief = false;
+	for (int i = 0; i < s->npools; i++) {
+		struct line l = {0};
+		pool_oneline(v, &s->pool[i], &l);
+		brief = brief || (i != focus && line_width(&l) > in.w);
+	}
 	for (int i = 0; i < s->npools && y < end; i++) {
 		if (i == focus)
 			continue;
 		struct line l = {0};
-		pool_oneline(v, &s->pool[i], &l);
+		if (brief)
+			pool_brief(v, &s->pool[i], &l);
+		else
+			pool_oneline(v, &s->pool[i], &l);
 		paint_line(v, y++, in.x, in.w, &l);
 	}
 }
@@ -710,14 +742,15 @@ static void model_name(const char *model, char *buf, size_t n)
 }
 
 static void model_row(const ui_view *v, int y, ui_rect in, const am_snap_model *m, bool total,
-                      bool compact, int name_w)
+                      bool short_names, int name_w, bool no_cache_w)
 {
 	struct line l = {0};
 	char name[80], cell[64], num[32];
 	ui_role r = total ? UI_ROLE_TITLE : UI_ROLE_NORMAL;
+	bool compact = v->lay->mode != UI_LAYOUT_FULL;
 	if (total)
 		snprintf(name, sizeof name, "total");
-	else if (compact)
+	else if (short_names)
 		ui_model_short(m->model, name, sizeof name);
 	else
 		model_name(m->model, name, sizeof name);
@@ -727,7 +760,7 @@ static void model_row(const ui_view *v, int y, ui_rect in, const am_snap_model *
 	static const int widths[5] = {6, 10, 10, 9, 10}, cwidths[5] = {5, 7, 7, 0, 8};
 	for (int i = 0; i < 5; i++) {
 		int w = compact ? cwidths[i] : widths[i];
-		if (!w)
+		if (!w || (i == 3 && no_cache_w))
 			continue;
 		if (compact && i > 0)
 			fmt_tokens(num, sizeof num, cols[i]);
@@ -763,6 +796,10 @@ static void paint_models(ui_view *v, ui_rect r)
 	ui_rect in = frame(v, r, &t);
 	const am_snapshot *s = v->snap;
 	int fixed = compact ? 5 + 7 + 7 + 8 + 10 : 6 + 10 + 10 + 9 + 10 + 11;
+	/* A narrow full table gives up the cache-write column before the names. */
+	bool no_cache_w = !compact && in.w - fixed < 16;
+	if (no_cache_w)
+		fixed -= 9;
 	int name_w = in.w - fixed;
 	if (name_w > 30)
 		name_w = 30;
@@ -774,6 +811,8 @@ static void paint_models(ui_view *v, ui_rect r)
 	seg(&h, UI_ROLE_DIM, cell);
 	if (compact)
 		seg(&h, UI_ROLE_DIM, "  req     in    out cache r      cost");
+	else if (no_cache_w)
+		seg(&h, UI_ROLE_DIM, "   req     input    output   cache r       cost");
 	else
 		seg(&h, UI_ROLE_DIM, "   req     input    output  cache w   cache r       cost");
 	paint_line(v, in.y, in.x, in.w, &h);
@@ -781,8 +820,15 @@ static void paint_models(ui_view *v, ui_rect r)
 	int shown = s->nmodels < rows ? s->nmodels : rows;
 	if (shown < 0)
 		shown = 0;
+	/* The family prefix ("claude-") only when every name fits with it. */
+	bool short_names = compact;
+	for (int i = 0; i < shown && !short_names; i++) {
+		char name[80];
+		model_name(s->model[i].model, name, sizeof name);
+		short_names = fmt_width(name, strlen(name)) > name_w;
+	}
 	for (int i = 0; i < shown; i++)
-		model_row(v, in.y + 1 + i, in, &s->model[i], false, compact, name_w);
+		model_row(v, in.y + 1 + i, in, &s->model[i], false, short_names, name_w, no_cache_w);
 	if (s->nmodels == 0 && in.h > 2)
 		put(v, in.y + 1, in.x, in.w, UI_ROLE_DIM, "no calls today yet");
 	if (in.h >= 2) {
@@ -790,7 +836,7 @@ static void paint_models(ui_view *v, ui_rect r)
 		tot.price_known = !s->budget.unknown_prices;
 		for (int i = 0; i < s->nmodels; i++)
 			tot.price_known = tot.price_known && s->model[i].price_known;
-		model_row(v, in.y + in.h - 1, in, &tot, true, compact, name_w);
+		model_row(v, in.y + in.h - 1, in, &tot, true, short_names, name_w, no_cache_w);
 		if (s->nmodels > shown) {
 			char more[32];
 			snprintf(more, sizeof more, " (+%d more)", s->nmodels - shown);
