@@ -1755,6 +1755,10 @@ static void *worker_main(void *arg)
 	am_err err;
 	memset(&err, 0, sizeof err);
 	int rc = worker_init(w, &err);
+	/* The first snapshot is out before am_worker_start returns, so an
+	 * observer never paints an empty one. */
+	if (!rc)
+		publish(w, now_mono(w), true);
 	pthread_mutex_lock(&w->mu);
 	w->init_state = rc ? -1 : 1;
 	w->init_err = err;
@@ -1765,7 +1769,6 @@ static void *worker_main(void *arg)
 		atomic_store(&w->finished, true);
 		return NULL;
 	}
-	publish(w, now_mono(w), true);
 	while (!atomic_load(&w->stop)) {
 		loop_pass(w);
 		if (w->opts.stop_when_idle && idle(w) && !w->dirty)
