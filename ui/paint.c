@@ -250,6 +250,26 @@ static void paint_header(ui_view *v, ui_rect r)
 
 /* ---- budget --------------------------------------------------------------------- */
 
+/* The spend sparkline of the whole last hour in at most `cells` cells: a
+ * minute a cell when the hour fits, else a few minutes a cell (the label
+ * says how many: "spend/2min "). *peak is the largest cell. */
+static void spend_spark(const ui_view *v, const am_snap_budget *b, int cells, char *sp,
+                        size_t n, char *label, size_t ln, int64_t *peak)
+{
+	int64_t cell[AM_SNAP_SPARK];
+	int nc;
+	int k = fmt_rebucket(b->spend_per_min, AM_SNAP_SPARK, cells, cell, &nc);
+	*peak = 0;
+	for (int i = 0; i < nc; i++)
+		if (cell[i] > *peak)
+			*peak = cell[i];
+	fmt_spark(sp, n, cell, nc, nc, v->term->ascii);
+	if (k == 1)
+		snprintf(label, ln, "spend/min ");
+	else
+		snprintf(label, ln, "spend/%dmin ", k);
+}
+
 static void budget_lines_full(ui_view *v, ui_rect in)
 {
 	const am_snap_budget *b = &v->snap->budget;
@@ -328,21 +348,14 @@ static void budget_lines_full(ui_view *v, ui_rect in)
 		segf(&l[4], UI_ROLE_DIM, "%sno monthly limit", g->dot);
 	}
 
-	int64_t peak = 0;
-	for (int i = 0; i < AM_SNAP_SPARK; i++)
-		if (b->spend_per_min[i] > peak)
-			peak = b->spend_per_min[i];
-	char pk[40], sp[FMT_CELLS_BYTES(AM_SNAP_SPARK)];
+	/* Room for the label and "  peak $0.0000": the rest is the hour. */
+	char sp[FMT_CELLS_BYTES(AM_SNAP_SPARK)], label[24], pk[40];
+	int64_t peak;
+	spend_spark(v, b, in.w - 11 - 16, sp, sizeof sp, label, sizeof label, &peak);
 	fmt_money(pk, sizeof pk, peak);
-	char right[64];
-	snprintf(right, sizeof right, "  peak %s", pk);
-	int sw = in.w - 10 - fmt_width(right, strlen(right));
-	if (sw > AM_SNAP_SPARK)
-		sw = AM_SNAP_SPARK;
-	fmt_spark(sp, sizeof sp, b->spend_per_min, AM_SNAP_SPARK, sw, v->term->ascii);
-	seg(&l[5], UI_ROLE_DIM, "spend/min ");
+	seg(&l[5], UI_ROLE_DIM, label);
 	seg(&l[5], UI_ROLE_ACCENT, sp);
-	seg(&l[5], UI_ROLE_DIM, right);
+	segf(&l[5], UI_ROLE_DIM, "  peak %s", pk);
 
 	for (int i = 0; i < 6 && i < in.h; i++)
 		paint_line(v, in.y + i, in.x, in.w, &l[i]);
@@ -400,11 +413,10 @@ static void budget_lines_compact(ui_view *v, ui_rect in)
 	}
 	if (b->blocked_jobs)
 		segf(&m, UI_ROLE_ALARM, "%s%d blocked", g->dot, b->blocked_jobs);
-	seg(&m, UI_ROLE_DIM, "  spend/min ");
-	int sw = in.w - line_width(&m);
-	if (sw > AM_SNAP_SPARK)
-		sw = AM_SNAP_SPARK;
-	fmt_spark(sp, sizeof sp, b->spend_per_min, AM_SNAP_SPARK, sw, v->term->ascii);
+	char label[24];
+	int64_t peak;
+	spend_spark(v, b, in.w - line_width(&m) - 13, sp, sizeof sp, label, sizeof label, &peak);
+	segf(&m, UI_ROLE_DIM, "  %s", label);
 	seg(&m, UI_ROLE_ACCENT, sp);
 	paint_line(v, in.y + 1, in.x, in.w, &m);
 }
