@@ -250,24 +250,36 @@ static void paint_header(ui_view *v, ui_rect r)
 
 /* ---- budget --------------------------------------------------------------------- */
 
-/* The spend sparkline of the whole last hour in at most `cells` cells: a
- * minute a cell when the hour fits, else a few minutes a cell (the label
- * says how many: "spend/2min "). *peak is the largest cell. */
-static void spend_spark(const ui_view *v, const am_snap_budget *b, int cells, char *sp,
-                        size_t n, char *label, size_t ln, int64_t *peak)
+/* The spend sparkline of the whole last hour as segments, in at most
+ * `width` cells with its label ("spend/min " or, when 60 cells do not fit,
+ * "spend/2min " and so on) and, with `peak`, the largest cell after it. */
+static void spend_spark(const ui_view *v, const am_snap_budget *b, int width, bool peak,
+                        struct line *l)
 {
 	int64_t cell[AM_SNAP_SPARK];
-	int nc;
-	int k = fmt_rebucket(b->spend_per_min, AM_SNAP_SPARK, cells, cell, &nc);
-	*peak = 0;
-	for (int i = 0; i < nc; i++)
-		if (cell[i] > *peak)
-			*peak = cell[i];
-	fmt_spark(sp, n, cell, nc, nc, v->term->ascii);
-	if (k == 1)
-		snprintf(label, ln, "spend/min ");
-	else
-		snprintf(label, ln, "spend/%dmin ", k);
+	char sp[FMT_CELLS_BYTES(AM_SNAP_SPARK)], label[24], right[48] = "";
+	int nc = 0, k = 1;
+	/* The finest cells that fit, label and peak included. */
+	for (int cells = AM_SNAP_SPARK; cells >= 1; cells--) {
+		k = fmt_rebucket(b->spend_per_min, AM_SNAP_SPARK, cells, cell, &nc);
+		snprintf(label, sizeof label, k == 1 ? "spend/min " : "spend/%dmin ", k);
+		right[0] = '\0';
+		if (peak) {
+			int64_t top = 0;
+			char pk[40];
+			for (int i = 0; i < nc; i++)
+				top = cell[i] > top ? cell[i] : top;
+			fmt_money(pk, sizeof pk, top);
+			snprintf(right, sizeof right, "  peak %s", pk);
+		}
+		if ((int)strlen(label) + nc + fmt_width(right, strlen(right)) <= width)
+			break;
+	}
+	fmt_spark(sp, sizeof sp, cell, nc, nc, v->term->ascii);
+	seg(l, UI_ROLE_DIM, label);
+	seg(l, UI_ROLE_ACCENT, sp);
+	if (peak)
+		seg(l, UI_ROLE_DIM, right);
 }
 
 static void budget_lines_full(ui_view *v, ui_rect in)
@@ -348,14 +360,7 @@ static void budget_lines_full(ui_view *v, ui_rect in)
 		segf(&l[4], UI_ROLE_DIM, "%sno monthly limit", g->dot);
 	}
 
-	/* Room for the label and "  peak $0.0000": the rest is the hour. */
-	char sp[FMT_CELLS_BYTES(AM_SNAP_SPARK)], label[24], pk[40];
-	int64_t peak;
-	spend_spark(v, b, in.w - 11 - 16, sp, sizeof sp, label, sizeof label, &peak);
-	fmt_money(pk, sizeof pk, peak);
-	seg(&l[5], UI_ROLE_DIM, label);
-	seg(&l[5], UI_ROLE_ACCENT, sp);
-	segf(&l[5], UI_ROLE_DIM, "  peak %s", pk);
+	spend_spark(v, b, in.w, true, &l[5]);
 
 	for (int i = 0; i < 6 && i < in.h; i++)
 		paint_line(v, in.y + i, in.x, in.w, &l[i]);
@@ -396,7 +401,7 @@ static void budget_lines_compact(ui_view *v, ui_rect in)
 		return;
 
 	struct line m = {0};
-	char mspent[40], hm[16], sp[FMT_CELLS_BYTES(AM_SNAP_SPARK)];
+	char mspent[40], hm[16];
 	fmt_money_cents(mspent, sizeof mspent, b->month_spent_pusd);
 	if (b->month_limit_pusd > 0) {
 		char mlim[40];
@@ -413,11 +418,8 @@ static void budget_lines_compact(ui_view *v, ui_rect in)
 	}
 	if (b->blocked_jobs)
 		segf(&m, UI_ROLE_ALARM, "%s%d blocked", g->dot, b->blocked_jobs);
-	char label[24];
-	int64_t peak;
-	spend_spark(v, b, in.w - line_width(&m) - 13, sp, sizeof sp, label, sizeof label, &peak);
-	segf(&m, UI_ROLE_DIM, "  %s", label);
-	seg(&m, UI_ROLE_ACCENT, sp);
+	seg(&m, UI_ROLE_DIM, "  ");
+	spend_spark(v, b, in.w - line_width(&m), false, &m);
 	paint_line(v, in.y + 1, in.x, in.w, &m);
 }
 
