@@ -532,10 +532,15 @@ static void q_insert_by_seq(struct pool *p, am_rl_ticket *tk)
 	p->depth++;
 }
 
-/* A grant's bookkeeping once the TATs and unconfirmed sums are charged: the
- * calibration ring, the ticket and the counters. */
-static inline void grant_book(struct pool *p, am_rl_ticket *tk, int64_t t)
+static void grant(struct pool *p, am_rl_ticket *tk, int64_t t)
 {
+	for (int i = 0; i < AM_RL_NDIMS; i++) {
+		struct dim *d = &p->d[i];
+		if (d->limit) {
+			d->tat = sadd(max64(d->tat, t), ns_up(d, tk->cost[i]));
+			d->unconf = sadd(d->unconf, tk->cost[i]);
+		}
+	}
 	tk->in_unconf = true;
 	uint64_t g = p->next_gseq++;
 	struct gent *e = &p->ring[g & p->ring_mask];
@@ -549,18 +554,6 @@ static inline void grant_book(struct pool *p, am_rl_ticket *tk, int64_t t)
 	tk->t_sent = t;
 	tk->state = AM_RL_ST_GRANTED;
 	p->in_flight++;
-}
-
-static void grant(struct pool *p, am_rl_ticket *tk, int64_t t)
-{
-	for (int i = 0; i < AM_RL_NDIMS; i++) {
-		struct dim *d = &p->d[i];
-		if (d->limit) {
-			d->tat = sadd(max64(d->tat, t), ns_up(d, tk->cost[i]));
-			d->unconf = sadd(d->unconf, tk->cost[i]);
-		}
-	}
-	grant_book(p, tk, t);
 }
 
 static void fail_oversize(struct pool *p, am_rl_ticket *tk)
@@ -965,21 +958,17 @@ int am_rl_ticket_init(am_rl *rl, am_rl_ticket *t, int pool,
 		t->code = AM_RL_EINVAL;
 		return am_err_set(err, "rate limiter: ticket is still in use");
 	}
-	if (pool < 0 || pool >= rl->npools) {
-		memset(t, 0, sizeof *t);
-		t->code = AM_RL_EINVAL;
+	memset(t, 0, sizeof *t);
+	t->code = AM_RL_EINVAL;
+	if (pool < 0 || pool >= rl->npools)
 		return am_err_set(err, "rate limiter: no pool %d", pool);
-	}
 	for (int i = 0; i < AM_RL_NCOST; i++)
-		if ((uint64_t)cost[i] > (uint64_t)COST_MAX) { /* negative too */
-			memset(t, 0, sizeof *t);
-			t->code = AM_RL_EINVAL;
+		if (cost[i] < 0 || cost[i] > COST_MAX)
 			return am_err_set(err, "rate limiter: %s cost %lld is out of range",
 					  dim_names[i], (long long)cost[i]);
-		}
-	memset(t, 0, sizeof *t);
-	t->user = user;
+	t->code = AM_RL_OK;
 	t->pool = pool;
+	t->user = user;
 	t->cost[AM_RL_REQ] = cost[AM_RL_REQ];
 	t->cost[AM_RL_ITOK] = cost[AM_RL_ITOK];
 	t->cost[AM_RL_OTOK] = cost[AM_RL_OTOK];
@@ -1045,39 +1034,25 @@ static void grant_new(struct pool *p, am_rl_ticket *t, int64_t tn)
 
 /* The common case in one pass over the dimensions: an idle ticket, an
  * empty queue, room under the concurrency cap, no share step or 429
- * cooldown due, and every cost fits now. The new TATs are computed before
- * anything is written, so when this returns false nothing changed and the
- * general path decides (queue, E2BIG, EINVAL, ...); when it applies, the
- * result is the general path's, step for step: clamp, plan (every
- * ready_at <= now, no cooldown binds), grant. */
+ * cooldown due, and every cost fits now. Every check comes before the
+ * first write, so when this returns false nothing changed and the general
+ * path decides (queue, E2BIG, EINVAL, ...); when it applies, the result is
+ * the general path's, step for step: clamp, plan (every ready_at <= now,
+ * no cooldown binds), grant. */
 static bool grant_fast(struct pool *p, am_rl_ticket *t, int64_t now)
 {
 	int64_t tn = max64(now, p->last);
 	if (t->state != AM_RL_ST_IDLE || p->head || p->in_flight >= p->conc_cap ||
 	    recover_due(p, tn) || p->gate > tn)
 		return false;
-	int64_t nt[AM_RL_NDIMS] = { 0, 0, 0, 0 };
 	for (int i = 0; i < AM_RL_NDIMS; i++) {
 		const struct dim *d = &p->d[i];
 		int64_t c = t->cost[i];
-		if (!d->limit)
-			continue;
-		if (c > d->cap || ready_at(d, d->tat, c) > tn)
+		if (d->limit && (c > d->cap || ready_at(d, d->tat, c) > tn))
 			return false;
-		nt[i] = sadd(max64(d->tat, tn), ns_up(d, c));
-	}
-	for (int i = 0; i < AM_RL_NDIMS; i++) {
-		struct dim *d = &p->d[i];
-		if (d->limit) {
-			d->tat = nt[i];
-			d->unconf = sadd(d->unconf, t->cost[i]);
-		}
 	}
 	p->last = tn;
-	t->seq = p->next_seq++;
-	t->t_enqueue = tn;
-	t->code = AM_RL_OK;
-	grant_book(p, t, tn);
+	grant_new(p, t, tn);
 	return true;
 }
 
