@@ -15,6 +15,9 @@
  *   acquire_settle_8t_ns        8 threads on one pool: wall time from a
  *                               common start to the last thread's end,
  *                               divided by the ops of all threads
+ *   acquire_sent_settle_1t_ns   the worker's whole cycle for a call that
+ *                               needs no correction from headers: the op
+ *                               above plus am_rl_sent (a third locked call)
  *   baseline_clock_mutex_ns     a clock read + one mutex lock/unlock
  *   baseline_clock_2mutex_ns    a clock read + two lock/unlock pairs: the
  *                               floor of any acquire + settle made of two
@@ -24,9 +27,13 @@
  *   clock_read_ns               the clock read alone
  *   acquire_settle_1t_x_baseline / _8t_x_baseline_8t: medians of the
  *                               per-round ratios (unit x)
- * Method: every round runs every figure once, in short chunks (a few ms),
- * so that on a shared machine each figure and its baseline see the same
- * load; medians over the rounds discard the chunks that were preempted. */
+ * Method: every round runs every single-thread figure once, in chunks well
+ * under a scheduler time slice, so that on a shared machine each figure and
+ * its baseline see the same load and most chunks run unpreempted; the
+ * median over the rounds discards the chunks that were preempted (longer
+ * chunks would be preempted more often than their shorter baselines and
+ * inflate the ratios). Every EVERY8-th round also runs the two 8-thread
+ * figures, back to back, in longer chunks. */
 #include <pthread.h>
 #include <sched.h>
 #include <stdatomic.h>
@@ -38,10 +45,13 @@
 #include "clock.h"
 #include "limiter.h"
 
-#define ROUNDS 41
-#define N1 40000      /* ops per single-thread chunk */
+#define ROUNDS 201
+#define N1 5000       /* ops per single-thread chunk (well under 1 ms) */
 #define NT 8
-#define NPER 10000    /* ops per thread per 8-thread chunk */
+#define EVERY8 10     /* an 8-thread pair every EVERY8 rounds */
+#define ROUNDS8 ((ROUNDS + EVERY8 - 1) / EVERY8)
+#define NPER 25000    /* ops per thread per 8-thread chunk: long enough to
+		       * amortise starting 8 threads on 2 cores */
 
 static am_rl *make(void)
 {
@@ -87,7 +97,7 @@ static void loop_mutex(int n, int locks)
 	}
 }
 
-static void loop_limiter(am_rl *rl, int n)
+static void loop_limiter(am_rl *rl, int n, bool sent)
 {
 	const am_clock *clk = am_clock_system();
 	static const int64_t cost[AM_RL_NCOST] = { 1, 2000, 1024 };
@@ -101,6 +111,8 @@ static void loop_limiter(am_rl *rl, int n)
 			fprintf(stderr, "bench_limiter: an acquire was not granted at once\n");
 			exit(1);
 		}
+		if (sent)
+			am_rl_sent(rl, &t, now);
 		am_rl_settle(rl, &t, used, now);
 	}
 }
@@ -118,7 +130,7 @@ static void *member(void *arg)
 	while (!atomic_load_explicit(&tm->go, memory_order_acquire))
 		sched_yield();
 	if (tm->rl)
-		loop_limiter(tm->rl, NPER);
+		loop_limiter(tm->rl, NPER, false);
 	else
 		loop_mutex(NPER, 1);
 	return NULL;
@@ -145,11 +157,12 @@ static double team_run(am_rl *rl)
 
 /* ---- figures -------------------------------------------------------------- */
 
-enum { F_CLOCK, F_BASE, F_BASE2, F_BASE8, F_1T, F_8T, F_R1, F_R8, NFIG };
+enum { F_CLOCK, F_BASE, F_BASE2, F_BASE8, F_1T, F_8T, F_SENT, F_R1, F_R8, NFIG };
 
 static const char *const fig_name[NFIG] = {
 	"clock_read_ns", "baseline_clock_mutex_ns", "baseline_clock_2mutex_ns",
 	"baseline_clock_mutex_8t_ns", "acquire_settle_1t_ns", "acquire_settle_8t_ns",
+	"acquire_sent_settle_1t_ns",
 	"acquire_settle_1t_x_baseline", "acquire_settle_8t_x_baseline_8t"
 };
 
@@ -159,10 +172,10 @@ static int cmp(const void *a, const void *b)
 	return (x > y) - (x < y);
 }
 
-static double median(double *v)
+static double median(double *v, int n)
 {
-	qsort(v, ROUNDS, sizeof v[0], cmp);
-	return v[ROUNDS / 2];
+	qsort(v, (size_t)n, sizeof v[0], cmp);
+	return v[n / 2];
 }
 
 static double per_op(int64_t t0, int n)
@@ -189,24 +202,33 @@ int main(void)
 
 		am_rl *rl = make();
 		t0 = am_clock_mono(clk);
-		loop_limiter(rl, N1);
+		loop_limiter(rl, N1, false);
 		v[F_1T][r] = per_op(t0, N1);
 		am_rl_free(rl);
 
-		v[F_BASE8][r] = team_run(NULL);
 		rl = make();
-		v[F_8T][r] = team_run(rl);
+		t0 = am_clock_mono(clk);
+		loop_limiter(rl, N1, true);
+		v[F_SENT][r] = per_op(t0, N1);
 		am_rl_free(rl);
 
 		v[F_R1][r] = v[F_1T][r] / v[F_BASE][r];
-		v[F_R8][r] = v[F_8T][r] / v[F_BASE8][r];
+		if (r % EVERY8)
+			continue;
+		int r8 = r / EVERY8;
+		v[F_BASE8][r8] = team_run(NULL);
+		rl = make();
+		v[F_8T][r8] = team_run(rl);
+		am_rl_free(rl);
+		v[F_R8][r8] = v[F_8T][r8] / v[F_BASE8][r8];
 	}
 	static const int order[NFIG] = { F_BASE, F_1T, F_8T, F_CLOCK, F_BASE2, F_BASE8,
-					 F_R1, F_R8 };
+					 F_SENT, F_R1, F_R8 };
 	for (int k = 0; k < NFIG; k++) {
 		int f = order[k];
 		bool ratio = f == F_R1 || f == F_R8;
-		printf("%s %.*f %s\n", fig_name[f], ratio ? 2 : 1, median(v[f]), ratio ? "x" : "ns");
+		int n = f == F_BASE8 || f == F_8T || f == F_R8 ? ROUNDS8 : ROUNDS;
+		printf("%s %.*f %s\n", fig_name[f], ratio ? 2 : 1, median(v[f], n), ratio ? "x" : "ns");
 	}
 	return 0;
 }
