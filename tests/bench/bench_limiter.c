@@ -24,6 +24,10 @@
  *                               locked calls, before any limiter work
  *   baseline_clock_mutex_8t_ns  8 threads, each op a clock read + lock/unlock
  *                               of one shared mutex (per-op wall, as 8t)
+ *   floor_clock_2xchg_ns        a clock read + two take/give pairs of the
+ *                               limiter's lock (atomic exchange, release
+ *                               store), uncontended: what acquire + settle
+ *                               cost here with no work inside the locks
  *   clock_read_ns               the clock read alone
  *   acquire_settle_1t_x_baseline / _8t_x_baseline_8t: medians of the
  *                               per-round ratios (unit x)
@@ -75,6 +79,7 @@ static am_rl *make(void)
 /* ---- the measured loops ------------------------------------------------- */
 
 static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
+static atomic_int spin;
 static volatile int64_t sink;
 
 static void loop_clock(int n)
@@ -93,6 +98,20 @@ static void loop_mutex(int n, int locks)
 			pthread_mutex_lock(&mu);
 			sink += now;
 			pthread_mutex_unlock(&mu);
+		}
+	}
+}
+
+static void loop_xchg(int n)
+{
+	const am_clock *clk = am_clock_system();
+	for (int i = 0; i < n; i++) {
+		int64_t now = am_clock_mono(clk);
+		for (int k = 0; k < 2; k++) {
+			while (atomic_exchange_explicit(&spin, 1, memory_order_acquire))
+				;
+			sink += now;
+			atomic_store_explicit(&spin, 0, memory_order_release);
 		}
 	}
 }
@@ -157,10 +176,11 @@ static double team_run(am_rl *rl)
 
 /* ---- figures -------------------------------------------------------------- */
 
-enum { F_CLOCK, F_BASE, F_BASE2, F_BASE8, F_1T, F_8T, F_SENT, F_R1, F_R8, NFIG };
+enum { F_CLOCK, F_BASE, F_BASE2, F_XCHG, F_BASE8, F_1T, F_8T, F_SENT, F_R1, F_R8, NFIG };
 
 static const char *const fig_name[NFIG] = {
 	"clock_read_ns", "baseline_clock_mutex_ns", "baseline_clock_2mutex_ns",
+	"floor_clock_2xchg_ns",
 	"baseline_clock_mutex_8t_ns", "acquire_settle_1t_ns", "acquire_settle_8t_ns",
 	"acquire_sent_settle_1t_ns",
 	"acquire_settle_1t_x_baseline", "acquire_settle_8t_x_baseline_8t"
@@ -200,6 +220,10 @@ int main(void)
 		loop_mutex(N1, 2);
 		v[F_BASE2][r] = per_op(t0, N1);
 
+		t0 = am_clock_mono(clk);
+		loop_xchg(N1);
+		v[F_XCHG][r] = per_op(t0, N1);
+
 		am_rl *rl = make();
 		t0 = am_clock_mono(clk);
 		loop_limiter(rl, N1, false);
@@ -222,8 +246,8 @@ int main(void)
 		am_rl_free(rl);
 		v[F_R8][r8] = v[F_8T][r8] / v[F_BASE8][r8];
 	}
-	static const int order[NFIG] = { F_BASE, F_1T, F_8T, F_CLOCK, F_BASE2, F_BASE8,
-					 F_SENT, F_R1, F_R8 };
+	static const int order[NFIG] = { F_BASE, F_1T, F_8T, F_CLOCK, F_BASE2, F_XCHG,
+					 F_BASE8, F_SENT, F_R1, F_R8 };
 	for (int k = 0; k < NFIG; k++) {
 		int f = order[k];
 		bool ratio = f == F_R1 || f == F_R8;
