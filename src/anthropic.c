@@ -18,8 +18,36 @@
 
 /* ---- small helpers ---------------------------------------------------- */
 
+/* The length of the well-formed UTF-8 sequence at p (RFC 3629: no
+ * overlongs, no surrogates, nothing above U+10FFFF), or 0. */
+static size_t utf8_seq(const unsigned char *p, size_t n)
+{
+	unsigned c = p[0], cp, min;
+	size_t len;
+	if (c < 0x80)
+		return 1;
+	if (c >= 0xC2 && c <= 0xDF)
+		len = 2, cp = c & 0x1F, min = 0x80;
+	else if ((c & 0xF0) == 0xE0)
+		len = 3, cp = c & 0x0F, min = 0x800;
+	else if (c >= 0xF0 && c <= 0xF4)
+		len = 4, cp = c & 0x07, min = 0x10000;
+	else
+		return 0;
+	if (len > n)
+		return 0;
+	for (size_t i = 1; i < len; i++) {
+		if ((p[i] & 0xC0) != 0x80)
+			return 0;
+		cp = cp << 6 | (p[i] & 0x3F);
+	}
+	return cp < min || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF) ? 0 : len;
+}
+
 /* Copies at most cap-1 bytes of s[0..n) into dst; a cut never splits a
- * UTF-8 sequence. */
+ * UTF-8 sequence, and bytes that are not UTF-8 become '?'. Result strings
+ * reach the terminal, the ledger and JSON output, and jansson's own error
+ * text quotes the raw bytes it choked on. */
 static void copy_n(char *dst, size_t cap, const char *s, size_t n)
 {
 	if (!cap)
@@ -31,6 +59,14 @@ static void copy_n(char *dst, size_t cap, const char *s, size_t n)
 	}
 	memcpy(dst, s, n);
 	dst[n] = '\0';
+	for (size_t i = 0; i < n;) {
+		size_t len = utf8_seq((const unsigned char *)dst + i, n - i);
+		if (len == 0) {
+			dst[i] = '?';
+			len = 1;
+		}
+		i += len;
+	}
 }
 
 #define COPY(dst, s) copy_n((dst), sizeof(dst), (s), strlen(s))
@@ -472,9 +508,12 @@ void am_prov_usage_from_raw(const am_prov_raw_usage *raw, am_usage *u)
 	u->input_tokens = raw->has_input ? raw->input : 0;
 	u->output_tokens = raw->has_output ? raw->output : 0;
 	u->cache_read = raw->has_cr ? raw->cache_read : 0;
-	int64_t total = raw->has_cc          ? raw->cache_creation
-	                : raw->has_breakdown ? raw->cc_5m + raw->cc_1h
-	                                     : 0;
+	int64_t total = raw->has_cc ? raw->cache_creation : 0;
+	/* Counts come off the wire: a sum past int64 saturates (the cost of
+	 * such a call then reports an overflow) rather than wrapping. */
+	if (!raw->has_cc && raw->has_breakdown &&
+	    __builtin_add_overflow(raw->cc_5m, raw->cc_1h, &total))
+		total = INT64_MAX;
 	/* The breakdown sums to the total (api-facts §1.4); if a later event
 	 * moved the total without a breakdown, the rest is 5m, the default TTL. */
 	int64_t h1 = raw->has_breakdown ? raw->cc_1h : 0;
@@ -776,6 +815,11 @@ void am_prov_stream_finish(am_prov_stream *s, am_prov_result *r)
 	if (s->errored) {
 		am_prov_result_fail(r, s->fail_kind, "%s", s->message);
 		COPY(r->error_type, s->error_type);
+	} else if (!s->started && (s->stopped || s->delta_seen)) {
+		/* An end without a beginning: the model and input usage are
+		 * unknown, so this cannot be recorded as an answer (nor retried:
+		 * it may have been paid for). */
+		am_prov_result_fail(r, AM_PERR_PROTOCOL, "the stream ended without message_start");
 	} else if (s->stopped || s->delta_seen) {
 		/* message_stop carries no data: after message_delta the answer,
 		 * its stop_reason and its cumulative usage are all known, and a
@@ -1126,8 +1170,13 @@ void am_prov_headers_finish(am_prov_headers *h, int64_t now_wall_ns)
 		v = h->retry_after_ms_ns;
 	else if (h->has_retry_after_secs && h->retry_after_secs_ns >= 0)
 		v = h->retry_after_secs_ns;
-	else if (h->has_retry_after_date)
-		v = h->retry_after_date_ns - (h->rl.has_date ? h->rl.date_ns : now_wall_ns);
+	else if (h->has_retry_after_date) {
+		int64_t base = h->rl.has_date ? h->rl.date_ns : now_wall_ns;
+		/* Parsed dates span 1678..2262, so the difference can overflow:
+		 * such a hint is nonsense and is dropped. */
+		if (__builtin_sub_overflow(h->retry_after_date_ns, base, &v))
+			v = -1;
+	}
 	h->rl.has_retry_after = v >= 0;
 	h->rl.retry_after_ns = v >= 0 ? v : 0;
 }

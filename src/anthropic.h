@@ -140,8 +140,9 @@ bool am_prov_errkind_retryable(am_prov_errkind k);
 
 enum { AM_PROV_MSG_MAX = 320, AM_PROV_ID_MAX = 96, AM_PROV_MODEL_MAX = 128 };
 
-/* The outcome of one call. Strings are NUL-terminated and truncated at a
- * UTF-8 character boundary when too long. */
+/* The outcome of one call. Strings are NUL-terminated, well-formed UTF-8
+ * (any other byte becomes '?') and truncated at a character boundary when
+ * too long. */
 typedef struct am_prov_result {
 	int http_status;                 /* 0 when no response status arrived */
 	am_prov_errkind err;             /* AM_PERR_NONE on success */
@@ -261,7 +262,9 @@ int am_prov_stream_feed(am_prov_stream *s, const char *buf, size_t len, am_err *
  * message_stop arrived, or message_delta with a stop_reason arrived and only
  * message_stop is missing (it carries nothing); AM_PERR_MIDSTREAM after an
  * `error` event; AM_PERR_TRUNCATED when it ended before message_delta (the
- * usage so far is kept, usage_final false). Leaves r->http_status alone. */
+ * usage so far is kept, usage_final false); AM_PERR_PROTOCOL when it ended
+ * but never began (no message_start: model and input usage unknown).
+ * Leaves r->http_status alone. */
 void am_prov_stream_finish(am_prov_stream *s, am_prov_result *r);
 
 void am_prov_stream_free(am_prov_stream *s);
