@@ -391,6 +391,40 @@ int am_budget_settle(am_budget *b, const am_budget_now *now, int64_t id, int64_t
 	return 0;
 }
 
+static bool is_day(const char *s)
+{
+	for (int i = 0; i < 10; i++)
+		if (i == 4 || i == 7 ? s[i] != '-' : s[i] < '0' || s[i] > '9')
+			return false;
+	return s[10] == '\0';
+}
+
+int am_budget_add_spent(am_budget *b, const am_budget_now *now, const char *day,
+                        int64_t wall_ns, int64_t pusd, bool unknown_price,
+                        am_budget_alerts *alerts, am_err *err)
+{
+	clear_alerts(alerts);
+	if (pusd < 0)
+		return am_err_set(err, "budget: negative spend");
+	if (!day || !is_day(day))
+		return am_err_set(err, "budget: '%s' is not a day (YYYY-MM-DD)", day ? day : "(none)");
+	roll(b, now);
+	/* Strings of this fixed form compare in calendar order. */
+	bool in_day = strcmp(day, b->day) >= 0;
+	bool in_month = strncmp(day, b->month, 7) >= 0;
+	int64_t spent[2] = { b->spent[AM_BUDGET_DAY], b->spent[AM_BUDGET_MONTH] };
+	if ((in_day && am_money_add(spent[AM_BUDGET_DAY], pusd, &spent[AM_BUDGET_DAY]) < 0) ||
+	    (in_month && am_money_add(spent[AM_BUDGET_MONTH], pusd, &spent[AM_BUDGET_MONTH]) < 0))
+		return am_err_set(err, "budget: spend overflows");
+	b->spent[AM_BUDGET_DAY] = spent[AM_BUDGET_DAY];
+	b->spent[AM_BUDGET_MONTH] = spent[AM_BUDGET_MONTH];
+	if (in_day && unknown_price)
+		b->day_unknown = true;
+	am_budget_burn_feed(b, wall_ns, pusd);
+	evaluate(b, alerts);
+	return 0;
+}
+
 int am_budget_cancel(am_budget *b, int64_t id, am_err *err)
 {
 	slot *sl = find(b, id, err);

@@ -183,6 +183,23 @@ typedef struct am_budget_alerts {
 int am_budget_settle(am_budget *b, const am_budget_now *now, int64_t id, int64_t actual_pusd,
                      int64_t *over_by_pusd, am_budget_alerts *alerts, am_err *err);
 
+/* Adds spend that happened outside this budget, with no reservation: a
+ * call another process (a batch, an ask, a second dashboard) recorded in
+ * the same ledger. `day` is the local day the ledger stamped it with
+ * ("YYYY-MM-DD"); after rolling forward to `now` the amount counts toward
+ * the day when `day` is the current day and toward the month when it falls
+ * in the current month. A later day (the other process's clock or zone runs
+ * ahead) counts as the current one: a guard errs toward stopping. An
+ * earlier month counts toward neither. wall_ns, the call's time, feeds the
+ * burn ring (dropped when older than the ring). unknown_price (the caller
+ * priced it at the dearest model) flags the day when it counts toward it.
+ * alerts (may be NULL) receives the thresholds this crossed, each once per
+ * period as with settle. -1 + err for a negative amount, a malformed day or
+ * a total that overflows; nothing changes then. */
+int am_budget_add_spent(am_budget *b, const am_budget_now *now, const char *day,
+                        int64_t wall_ns, int64_t pusd, bool unknown_price,
+                        am_budget_alerts *alerts, am_err *err);
+
 /* Releases reservation `id` without spending (the call was not sent, or
  * failed without being billed). -1 + err for an unknown id. */
 int am_budget_cancel(am_budget *b, int64_t id, am_err *err);

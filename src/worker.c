@@ -55,6 +55,9 @@ enum {
 	MAX_MODELS = AM_SNAP_MAX_MODELS
 };
 
+/* Reading what other processes recorded (count_foreign). */
+enum { FOREIGN_SCAN_MS = 1000, FOREIGN_ROWS = 10000, OWN_ROWS_MAX = 1024 };
+
 typedef enum wstate {
 	W_PENDING,   /* in the FIFO, not yet through the selector */
 	W_RETRY,     /* waiting for its backoff to pass */
@@ -186,6 +189,12 @@ struct am_worker {
 	 * reports; otherwise it is only a starting guess that the provider's
 	 * reported limit replaces. */
 	int64_t ceiling[AM_RL_MAX_POOLS][AM_RL_NCOST];
+	/* Ledger rows up to seen_row are counted; own_rows holds, ascending, the
+	 * ids above it that this worker wrote (count_foreign skips them). */
+	int64_t seen_row;
+	int64_t own_rows[OWN_ROWS_MAX];
+	int nown;
+	int64_t next_foreign_scan;  /* mono ns */
 	am_err init_err;
 	int init_state;             /* 0 starting, 1 ok, -1 failed */
 	pthread_cond_t init_cv;
@@ -484,6 +493,8 @@ static int64_t price_usage(am_worker *w, const char *model, const am_usage *u, b
 	return cost;
 }
 
+static void own_row(am_worker *w, int64_t id);
+
 /* Records one finished call (or cache hit) and the job's final state in one
  * transaction: the ledger row and "done" land together or not at all. */
 static int record_done(am_worker *w, wjob *j, const char *answered_model, const am_usage *u,
@@ -508,13 +519,19 @@ static int record_done(am_worker *w, wjob *j, const char *answered_model, const 
 	ev.source = j->source;
 	if (am_ledger_begin(w->ledger, err))
 		return -1;
-	if (am_ledger_record(w->ledger, &ev, err) < 0 ||
+	int added = am_ledger_record(w->ledger, &ev, err);
+	int64_t row = sqlite3_last_insert_rowid(w->db);
+	if (added < 0 ||
 	    am_queue_update(w->db, j->id, AM_JOB_DONE, j->model, j->reason, NULL, text ? text : "",
 	                    j->attempts, ev.ts_ns, err)) {
 		am_ledger_rollback(w->ledger);
 		return -1;
 	}
-	return am_ledger_commit(w->ledger, err);
+	if (am_ledger_commit(w->ledger, err))
+		return -1;
+	if (added)
+		own_row(w, row); /* only once committed: a rolled-back id may be reused */
+	return 0;
 }
 
 static void count_model(am_worker *w, const char *model, const am_usage *u, bool known,
@@ -1268,6 +1285,111 @@ static void day_rollover(am_worker *w, const am_budget_now *bn)
 	w->dirty = true;
 }
 
+/* ------------------------------------------------------------------------ */
+/* spend recorded by other processes                                          */
+
+/* Another dashboard, a batch or an ask on the same database spends against
+ * the same limits, and a guard that really stops spending must count every
+ * ledger row. So every FOREIGN_SCAN_MS the worker reads the usage_events
+ * rows above seen_row (a range of the integer primary key, at most
+ * FOREIGN_ROWS at a time) and adds those it did not write to the budget,
+ * today's table and the burn ring. Its own rows are known by id: the next
+ * one after the mark when nobody wrote in between (the mark just moves),
+ * else remembered in own_rows until the scan passes them. At start the mark
+ * is the last id in the snapshot today's totals came from. Returns the rows
+ * read, -1 when the ledger cannot be read (the next scan tries again). */
+static int count_foreign(am_worker *w)
+{
+	static const char sql[] =
+	        "SELECT id, day, ts_ns, model, input_tokens, output_tokens, cache_write_5m,"
+	        " cache_write_1h, cache_read, cost_pusd, price_known FROM usage_events"
+	        " WHERE id > ?1 ORDER BY id LIMIT ?2";
+	sqlite3_stmt *st;
+	if (sqlite3_prepare_v2(w->db, sql, -1, &st, NULL) != SQLITE_OK) {
+		notice(w, "ledger: reading other processes' calls: %s", sqlite3_errmsg(w->db));
+		return -1;
+	}
+	sqlite3_bind_int64(st, 1, w->seen_row);
+	sqlite3_bind_int(st, 2, FOREIGN_ROWS);
+	am_budget_now bn;
+	int rows = 0, counted = 0, k = 0, rc;
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		if (rows++ == 0) {
+			/* Every row visible now was stamped before this moment. */
+			budget_now(w, &bn);
+			day_rollover(w, &bn);
+		}
+		int64_t id = sqlite3_column_int64(st, 0);
+		w->seen_row = id;
+		while (k < w->nown && w->own_rows[k] < id)
+			k++;
+		if (k < w->nown && w->own_rows[k] == id)
+			continue;
+		const char *day = (const char *)sqlite3_column_text(st, 1);
+		const char *model = (const char *)sqlite3_column_text(st, 3);
+		am_usage u = { sqlite3_column_int64(st, 4), sqlite3_column_int64(st, 5),
+		               sqlite3_column_int64(st, 6), sqlite3_column_int64(st, 7),
+		               sqlite3_column_int64(st, 8) };
+		int64_t cost = sqlite3_column_int64(st, 9); /* NULL (0) when the price was unknown */
+		bool known = sqlite3_column_int(st, 10) != 0, ours;
+		/* An unknown price is charged as a reservation is: at our table's
+		 * price for the model, else at the dearest model's. */
+		int64_t charge = known ? cost : price_usage(w, model ? model : "", &u, &ours);
+		am_budget_alerts al;
+		am_err err;
+		if (am_budget_add_spent(w->budget, &bn, day ? day : "", sqlite3_column_int64(st, 2),
+		                        charge, !known, &al, &err))
+			notice(w, "ledger row %" PRId64 ": %s", id, err.msg);
+		fire_alerts(w, &al);
+		if (day && model && !strcmp(day, w->today))
+			count_model(w, model, &u, known, cost);
+		counted++;
+	}
+	if (rc != SQLITE_DONE)
+		notice(w, "ledger: reading other processes' calls: %s", sqlite3_errmsg(w->db));
+	sqlite3_finalize(st);
+	int passed = 0;
+	while (passed < w->nown && w->own_rows[passed] <= w->seen_row)
+		passed++;
+	w->nown -= passed;
+	memmove(w->own_rows, w->own_rows + passed, (size_t)w->nown * sizeof *w->own_rows);
+	if (counted) {
+		w->budget_changed = true; /* blocked jobs look again */
+		w->dirty = true;
+	}
+	return rc == SQLITE_DONE ? rows : -1;
+}
+
+/* Remembers a row this worker has just committed (see count_foreign). */
+static void own_row(am_worker *w, int64_t id)
+{
+	if (id <= w->seen_row)
+		return; /* an id reused below the mark after a deletion: no scan reads it */
+	if (id == w->seen_row + 1 && !w->nown) {
+		w->seen_row = id;
+		return;
+	}
+	/* Full: scan now. Each scan moves the mark FOREIGN_ROWS on or to the
+	 * end, and our rows lie below the end. */
+	while (w->nown == OWN_ROWS_MAX && count_foreign(w) > 0)
+		;
+	if (w->nown == OWN_ROWS_MAX)
+		return; /* the ledger cannot be read: this row may count twice */
+	int i = w->nown++;
+	for (; i > 0 && w->own_rows[i - 1] > id; i--)
+		w->own_rows[i] = w->own_rows[i - 1];
+	w->own_rows[i] = id;
+}
+
+static void foreign_tick(am_worker *w, int64_t now)
+{
+	if (now < w->next_foreign_scan)
+		return;
+	/* A full batch means more are waiting: go on at the next pass. */
+	int rows = count_foreign(w);
+	w->next_foreign_scan = rows == FOREIGN_ROWS ? now : now + FOREIGN_SCAN_MS * AM_NS_PER_MS;
+}
+
 /* The pools worth a place on the dashboard, most active first: those with
  * calls today, queued work, calls in flight, a 429 or a cool-down, and
  * those of the models the selector would choose now. A price table names
@@ -1386,6 +1508,7 @@ static void loop_pass(am_worker *w)
 	budget_now(w, &bn);
 	day_rollover(w, &bn);
 	am_budget_tick(w->budget, &bn);
+	foreign_tick(w, now);
 
 	take_inbox(w, now);
 	if (atomic_exchange(&w->poked, false))
@@ -1596,6 +1719,29 @@ static int load_today(am_worker *w, const am_budget_now *bn, int64_t *day_spent,
 	return 0;
 }
 
+/* load_today in one read transaction with the mark count_foreign starts
+ * from, so that no row is counted both ways. */
+static int load_today_marked(am_worker *w, const am_budget_now *bn, int64_t *day_spent,
+                             int64_t *month_spent, bool *unknown, am_err *err)
+{
+	sqlite3_stmt *st = NULL;
+	int rc = sqlite3_exec(w->db, "BEGIN", NULL, NULL, NULL);
+	if (rc == SQLITE_OK)
+		rc = sqlite3_prepare_v2(w->db, "SELECT coalesce(max(id), 0) FROM usage_events", -1,
+		                        &st, NULL);
+	if (rc == SQLITE_OK && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+		w->seen_row = sqlite3_column_int64(st, 0);
+		rc = SQLITE_OK;
+	}
+	if (rc != SQLITE_OK)
+		am_err_set(err, "ledger: %s", sqlite3_errmsg(w->db));
+	sqlite3_finalize(st);
+	if (rc == SQLITE_OK && load_today(w, bn, day_spent, month_spent, unknown, err))
+		rc = SQLITE_ERROR;
+	sqlite3_exec(w->db, rc == SQLITE_OK ? "COMMIT" : "ROLLBACK", NULL, NULL, NULL);
+	return rc == SQLITE_OK ? 0 : -1;
+}
+
 /* The burn rate and the spend sparkline look back an hour: after a restart
  * they start from what the ledger recorded in that hour, not from zero.
  * Reads by the ts_ns index, so a large ledger costs only its last hour. */
@@ -1605,10 +1751,11 @@ static int load_recent_burn(am_worker *w, am_err *err)
 	int64_t since = now_wall(w) - (int64_t)AM_BUDGET_RING_MINUTES * 60 * AM_NS_PER_SEC;
 	if (sqlite3_prepare_v2(w->db,
 	                       "SELECT ts_ns, cost_pusd FROM usage_events"
-	                       " WHERE ts_ns >= ?1 AND cost_pusd > 0",
+	                       " WHERE ts_ns >= ?1 AND cost_pusd > 0 AND id <= ?2",
 	                       -1, &st, NULL) != SQLITE_OK)
 		return am_err_set(err, "ledger: %s", sqlite3_errmsg(w->db));
 	sqlite3_bind_int64(st, 1, since);
+	sqlite3_bind_int64(st, 2, w->seen_row); /* later rows are count_foreign's */
 	int rc;
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW)
 		am_budget_burn_feed(w->budget, sqlite3_column_int64(st, 0),
@@ -1658,7 +1805,7 @@ static int worker_init(am_worker *w, am_err *err)
 		return -1;
 	int64_t day_spent = 0, month_spent = 0;
 	bool unknown = false;
-	if (load_today(w, &bn, &day_spent, &month_spent, &unknown, err))
+	if (load_today_marked(w, &bn, &day_spent, &month_spent, &unknown, err))
 		return -1;
 	if (am_budget_new(&w->budget, &w->bcfg, &bn, day_spent, month_spent, unknown, err) ||
 	    load_recent_burn(w, err))

@@ -870,6 +870,127 @@ START_TEST(unknown_model_at_the_shipped_tables_dearest)
 }
 END_TEST
 
+/* ---- spend recorded elsewhere ------------------------------------------------- */
+
+static void add_spent(am_budget *b, const am_budget_now *now, const char *day, int64_t wall_ns,
+                      int64_t pusd, bool unknown, am_budget_alerts *alerts)
+{
+	am_err err = {{0}};
+	ck_assert_msg(am_budget_add_spent(b, now, day, wall_ns, pusd, unknown, alerts, &err) == 0,
+	              "%s", err.msg);
+}
+
+/* Another process's calls count toward the period the ledger stamped them
+ * with: today's toward the day and the month, an earlier day of this month
+ * toward the month only, last month's toward neither; a day ahead of ours
+ * (a clock running ahead) counts as today. Each feeds the burn ring at its
+ * own minute. */
+START_TEST(spend_from_elsewhere_counts_by_its_day)
+{
+	am_budget_now now = mk_now("2025-03-14", T0, 43200);
+	am_budget *b = mk_from(usd("100"), usd("1000"), usd("1"), usd("20"), &now);
+	add_spent(b, &now, "2025-03-14", T0 - 2 * MIN_NS, usd("0.000001"), false, NULL);
+	add_spent(b, &now, "2025-03-02", T0 - 3 * MIN_NS, usd("2"), false, NULL);
+	add_spent(b, &now, "2025-02-28", T0 - 14LL * 86400 * AM_NS_PER_SEC, usd("5"), false, NULL);
+	add_spent(b, &now, "2025-03-15", T0 - 1 * MIN_NS, usd("0.5"), false, NULL);
+	am_snap_budget s;
+	memset(&s, 0, sizeof s);
+	am_budget_snapshot(b, &now, &s);
+	ck_assert_int_eq(s.day_spent_pusd, usd("1.500001"));
+	ck_assert_int_eq(s.month_spent_pusd, usd("22.500001"));
+	ck_assert_int_eq(s.reserved_pusd, 0);
+	ck_assert(!s.unknown_prices);
+	/* The ring: last = the current minute (T0 starts it). */
+	ck_assert_int_eq(s.spend_per_min[AM_SNAP_SPARK - 1], 0);
+	ck_assert_int_eq(s.spend_per_min[AM_SNAP_SPARK - 2], usd("0.5"));
+	ck_assert_int_eq(s.spend_per_min[AM_SNAP_SPARK - 3], usd("0.000001"));
+	ck_assert_int_eq(s.spend_per_min[AM_SNAP_SPARK - 4], usd("2"));
+	int64_t ring = 0;
+	for (int i = 0; i < AM_SNAP_SPARK; i++)
+		ring += s.spend_per_min[i];
+	ck_assert_int_eq(ring, usd("2.500001")); /* two weeks ago is off the ring */
+	ck_assert_int_eq(s.burn_pusd_per_hour, usd("2.500001") * 4);
+
+	/* After midnight a late row of yesterday counts toward the month only. */
+	am_budget_now d2 = mk_now("2025-03-15", T0 + 86400 * AM_NS_PER_SEC, 43200);
+	add_spent(b, &d2, "2025-03-14", T0 + 86400 * AM_NS_PER_SEC - MIN_NS, usd("3"), true, NULL);
+	am_budget_snapshot(b, &d2, &s);
+	ck_assert_int_eq(s.day_spent_pusd, 0);
+	ck_assert_int_eq(s.month_spent_pusd, usd("25.500001"));
+	ck_assert(!s.unknown_prices); /* yesterday's unknown price is not today's */
+	add_spent(b, &d2, "2025-03-15", T0 + 86400 * AM_NS_PER_SEC, usd("0.25"), true, NULL);
+	am_budget_snapshot(b, &d2, &s);
+	ck_assert_int_eq(s.day_spent_pusd, usd("0.25"));
+	ck_assert(s.unknown_prices);
+	am_budget_free(b);
+}
+END_TEST
+
+/* Spend from elsewhere tightens what is left for reservations, and fires a
+ * threshold once, whichever path crossed it. */
+START_TEST(spend_from_elsewhere_blocks_and_alerts_once)
+{
+	am_budget_now now = mk_now("2025-03-14", T0, 43200);
+	am_budget *b = mk(usd("10"), usd("100"), &now);
+	am_budget_alerts al;
+	int64_t held = reserve_ok(b, &now, usd("1"));
+	add_spent(b, &now, "2025-03-14", T0, usd("7.99"), false, &al);
+	ck_assert_int_eq(al.n, 0);
+	add_spent(b, &now, "2025-03-14", T0, usd("0.01"), false, &al); /* exactly 80% */
+	ck_assert_int_eq(al.n, 1);
+	ck_assert_int_eq(al.a[0].pct, 80);
+	ck_assert_int_eq(al.a[0].period, AM_BUDGET_DAY);
+	ck_assert_int_eq(al.a[0].spent_pusd, usd("8"));
+	ck_assert_int_eq(al.a[0].limit_pusd, usd("10"));
+	/* spent 8 + held 1: 1.000001 more would cross 10, exactly 1 would not */
+	int64_t id;
+	ck_assert_int_eq(try_reserve(b, &now, usd("1.000001"), &id), AM_BUDGET_BLOCKED_DAY);
+	ck_assert_int_eq(try_reserve(b, &now, usd("1"), &id), AM_BUDGET_RESERVED);
+	ck_assert_int_eq(am_budget_cancel(b, id, NULL), 0);
+	settle(b, &now, held, usd("0.5"), &al);
+	ck_assert_int_eq(al.n, 0); /* 85%: fired already */
+	ck_assert_int_eq(day_spent(b, &now), usd("8.5"));
+
+	/* An earlier day of the month: the month's threshold, not the day's. */
+	add_spent(b, &now, "2025-03-01", T0 - 13LL * 86400 * AM_NS_PER_SEC, usd("71.5"), false,
+	          &al);
+	ck_assert_int_eq(al.n, 1);
+	ck_assert_int_eq(al.a[0].period, AM_BUDGET_MONTH);
+	ck_assert_int_eq(al.a[0].spent_pusd, usd("80"));
+	ck_assert_int_eq(day_spent(b, &now), usd("8.5"));
+	am_budget_free(b);
+}
+END_TEST
+
+START_TEST(spend_from_elsewhere_errors_change_nothing)
+{
+	am_budget_now now = mk_now("2025-03-14", T0, 43200);
+	am_budget *b = mk_from(usd("10"), 0, usd("2"), usd("2"), &now);
+	am_err err = {{0}};
+	am_budget_alerts al;
+	al.n = 7;
+	ck_assert_int_eq(am_budget_add_spent(b, &now, "2025-03-14", T0, -1, false, &al, &err), -1);
+	ck_assert_int_eq(al.n, 0);
+	ck_assert_ptr_nonnull(strstr(err.msg, "negative"));
+	const char *bad[] = { "2025-3-14", "2025-03-14x", "2025/03/14", "", "20250314" };
+	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
+		ck_assert_int_eq(am_budget_add_spent(b, &now, bad[i], T0, 1, true, NULL, &err), -1);
+	ck_assert_int_eq(am_budget_add_spent(b, &now, NULL, T0, 1, true, NULL, &err), -1);
+	ck_assert_int_eq(am_budget_add_spent(b, &now, "2025-03-14", T0, INT64_MAX, true, NULL,
+	                                     &err), -1);
+	ck_assert_ptr_nonnull(strstr(err.msg, "overflow"));
+	am_snap_budget s;
+	memset(&s, 0, sizeof s);
+	am_budget_snapshot(b, &now, &s);
+	ck_assert_int_eq(s.day_spent_pusd, usd("2"));
+	ck_assert_int_eq(s.month_spent_pusd, usd("2"));
+	ck_assert(!s.unknown_prices);
+	for (int i = 0; i < AM_SNAP_SPARK; i++)
+		ck_assert_int_eq(s.spend_per_min[i], 0);
+	am_budget_free(b);
+}
+END_TEST
+
 static Suite *suite(void)
 {
 	Suite *s = suite_create("budget");
@@ -897,6 +1018,9 @@ static Suite *suite(void)
 	tcase_add_test(tc, now_local_utc_and_dst);
 	tcase_add_test(tc, config_from_the_config_file);
 	tcase_add_test(tc, unknown_model_at_the_shipped_tables_dearest);
+	tcase_add_test(tc, spend_from_elsewhere_counts_by_its_day);
+	tcase_add_test(tc, spend_from_elsewhere_blocks_and_alerts_once);
+	tcase_add_test(tc, spend_from_elsewhere_errors_change_nothing);
 	suite_add_tcase(s, tc);
 	return s;
 }

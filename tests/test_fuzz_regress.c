@@ -12,7 +12,7 @@
 #include "batchio.h"
 #include "litellm.h"
 #include "pricing.h"
-#include "suite_run.h"
+#include "check_run.h"
 #include "tmpdir.h"
 
 /* Well-formed UTF-8 (no overlongs, surrogates or stray bytes). */
@@ -208,5 +208,5 @@ int main(void)
 	tcase_add_test(tc, litellm_import_only_takes_what_the_table_holds);
 	tcase_add_test(tc, batch_result_line_keeps_a_non_utf8_error);
 	suite_add_tcase(s, tc);
-	return am_test_run_suite(s);
+	return check_run(s);
 }
