@@ -246,6 +246,7 @@ int cmd_batch(int argc, char **argv)
 		fprintf(stderr, "aimeter batch: %s\n", err.msg);
 		rc = 1;
 	}
+	app.halt_on_fatal = true;
 	if (!rc)
 		rc = am_app_start(&app, "batch", false);
 	if (rc) {
@@ -272,7 +273,7 @@ int cmd_batch(int argc, char **argv)
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	int64_t last_note = 0;
 	am_engine_ops ops = am_worker_ops(app.worker);
-	bool eof = false;
+	bool eof = false, worker_ended = false;
 	char *pending_line = NULL;
 	size_t pending_len = 0;
 
@@ -351,6 +352,9 @@ int cmd_batch(int argc, char **argv)
 
 		struct pollfd pfd = { ops.wake_fd(ops.ctx), POLLIN, 0 };
 		poll(&pfd, 1, 200);
+		/* Read before draining: the notices of a worker that has ended
+		 * (why it stopped) are all in the queue by then. */
+		worker_ended = am_worker_finished(app.worker);
 		am_event evs[64];
 		int n;
 		while ((n = ops.drain(ops.ctx, evs, 64)) > 0)
@@ -365,7 +369,7 @@ int cmd_batch(int argc, char **argv)
 		am_snapshot snap;
 		ops.snapshot(ops.ctx, &snap);
 		struct counts cnt;
-		count_jobs(db, lo_id, hi_id, &cnt);
+		bool counted = count_jobs(db, lo_id, hi_id, &cnt) == 0;
 		cnt.failed += bad;
 		clock_gettime(CLOCK_MONOTONIC, &t);
 		double el = (double)(t.tv_sec - t0.tv_sec) + (double)(t.tv_nsec - t0.tv_nsec) / 1e9;
@@ -373,12 +377,12 @@ int cmd_batch(int argc, char **argv)
 			progress(tty, nlines, &cnt, snap.in_flight, el, false);
 			last_note = (int64_t)el;
 		}
-		if (eof && !pending_line && cnt.unfinished == 0)
-			break;
-		if (am_worker_finished(app.worker)) {
-			fprintf(stderr, "aimeter batch: the worker stopped\n");
+		if (eof && !pending_line && counted && cnt.unfinished == 0) {
+			worker_ended = false;
 			break;
 		}
+		if (worker_ended)
+			break;
 	}
 	free(buf);
 	if (in != stdin)
@@ -396,6 +400,13 @@ int cmd_batch(int argc, char **argv)
 	if (stopped) {
 		fprintf(stderr, "aimeter batch: interrupted; unfinished jobs stay queued — run the "
 		                "same command again to resume\n");
+		rc = 1;
+	} else if (worker_ended) {
+		fprintf(stderr, "aimeter batch: stopped early; %" PRId64 " unfinished job%s stay%s "
+		                "queued%s — fix the cause above, then run the same command again "
+		                "to resume\n",
+		        cnt.unfinished, cnt.unfinished == 1 ? "" : "s", cnt.unfinished == 1 ? "s" : "",
+		        eof ? "" : " and the rest of the file is not read yet");
 		rc = 1;
 	} else if (write_results(db, lines, nlines, out ? out : stdout, &err)) {
 		fprintf(stderr, "aimeter batch: %s\n", err.msg);

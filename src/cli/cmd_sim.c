@@ -49,6 +49,8 @@ static const struct opt opts[] = {
     {"--fault-truncate", OPT_PROB, F(fault_truncate), 0, 1,
      "probability of a body cut off (default 0)"},
     {"--seed", OPT_U64, F(seed), 0, INT64_MAX, "seed for answers and faults (default 1)"},
+    {"--output-bytes", OPT_I64, F(output_bytes), 0, (long long)64 << 20,
+     "stretch every answer to at least N bytes (default 0: natural length)"},
 };
 #define N_OPTS (sizeof opts / sizeof opts[0])
 
@@ -70,6 +72,8 @@ static void print_help(FILE *out)
 	fprintf(out, "  %-24s %s\n", "--api-key KEY",
 	        "the x-api-key to require (default: any non-empty key)");
 	fprintf(out, "  %-24s %s\n", "--retry-after-ms", "also send retry-after-ms on 429s");
+	fprintf(out, "  %-24s %s\n", "--output-text TEXT",
+	        "answer every call with TEXT (UTF-8; a token per word)");
 	fprintf(out, "  %-24s %s\n", "--help", "show this help");
 }
 
@@ -134,6 +138,15 @@ int cmd_sim(int argc, char **argv)
 			i += !eq;
 			continue;
 		}
+		if (len == strlen("--output-text") && !strncmp(arg, "--output-text", len)) {
+			if (!val || !*val) {
+				fprintf(stderr, "aimeter sim: --output-text needs a value\n");
+				return 2;
+			}
+			cfg.output_text = val;
+			i += !eq;
+			continue;
+		}
 		size_t k;
 		for (k = 0; k < N_OPTS; k++)
 			if (strlen(opts[k].name) == len && !strncmp(arg, opts[k].name, len))
@@ -182,8 +195,11 @@ int cmd_sim(int argc, char **argv)
 	am_sim_stop(sim);
 	fprintf(stderr,
 	        "aimeter sim: stopped (%lld requests, %lld ok, %lld rate-limited, %lld tokens in, "
-	        "%lld out)\n",
+	        "%lld out, %lld overloaded, %lld server errors, %lld mid-stream errors, %lld cut "
+	        "off)\n",
 	        (long long)st.requests, (long long)st.ok, (long long)st.rate_limited,
-	        (long long)st.input_tokens, (long long)st.output_tokens);
+	        (long long)st.input_tokens, (long long)st.output_tokens, (long long)st.overloaded,
+	        (long long)st.server_errors, (long long)st.midstream_errors,
+	        (long long)st.truncated);
 	return 0;
 }
