@@ -95,7 +95,7 @@ struct dim {
 	int64_t share;          /* ppm */
 	u128 q_up, q_dn;        /* T << FRAC */
 	int64_t n_max_up, n_max_dn; /* larger unit counts saturate */
-	int64_t tau;
+	int64_t tau;            /* b * T, rounded up (span checks) */
 	/* state: tat is the bucket; the rest is local bookkeeping */
 	int64_t tat;
 	int64_t unconf;
@@ -235,6 +235,17 @@ static void dim_params(struct dim *d)
 	d->tau = ns_up(d, d->cap);
 }
 
+/* When c units fit: level >= c <=> TAT - t <= (b - c) * T. The span is
+ * rounded down so that no rounding ever admits more than the exact bucket
+ * (ceil(b T) - ceil(c T) can exceed (b - c) T), and it is exact whenever
+ * (b - c) T is whole, e.g. a full-bucket request on a full bucket. */
+static inline int64_t ready_at(const struct dim *d, int64_t tat, int64_t c)
+{
+	if (c > d->cap)
+		return INT64_MAX;
+	return clamp64((i128)tat - ns_dn(d, d->cap - c));
+}
+
 /* Level at t in whole units, rounded down (deficit rounded up). */
 static int64_t dim_level(const struct dim *d, int64_t t)
 {
@@ -371,7 +382,7 @@ static int64_t plan_costs(const struct pool *p, const struct dim *dims,
 		const struct dim *d = &dims[i];
 		if (!d->limit)
 			continue;
-		int64_t r = clamp64((i128)d->tat + ns_up(d, cost[i]) - d->tau);
+		int64_t r = ready_at(d, d->tat, cost[i]);
 		if (cost[i] > 0 && d->cooldown > r)
 			r = d->cooldown;
 		if (r > ready) {
@@ -405,8 +416,8 @@ static bool delays_head(const struct pool *p, const int64_t *cost,
 		const struct dim *d = &p->d[i];
 		if (!d->limit)
 			continue;
-		i128 tat = (i128)max64(d->tat, t) + ns_up(d, cost[i]);
-		if (tat + ns_up(d, h->cost[i]) - d->tau > t_head)
+		int64_t tat = sadd(max64(d->tat, t), ns_up(d, cost[i]));
+		if (ready_at(d, tat, h->cost[i]) > t_head)
 			return true;
 	}
 	return false;
@@ -1351,8 +1362,8 @@ void am_rl_on_429(am_rl *rl, am_rl_ticket *t, const am_rl_headers *h, int dim,
 		d->recover_at = sadd(tn, RECOVER_NS);
 		int64_t until = sadd(tn, ra);
 		d->cooldown = max64(d->cooldown, until);
-		int64_t c_ns = ns_up(d, min64(t->cost[ds[j]], d->cap));
-		d->tat = max64(d->tat, clamp64((i128)until + d->tau - c_ns));
+		int64_t room = ns_dn(d, d->cap - min64(t->cost[ds[j]], d->cap));
+		d->tat = max64(d->tat, sadd(until, room));
 	}
 	t->t_grant = 0;
 	q_insert_by_seq(p, t);

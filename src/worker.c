@@ -42,6 +42,7 @@
 #include "evq.h"
 #include "ledger.h"
 #include "limiter.h"
+#include "log.h"
 #include "money.h"
 #include "queue.h"
 #include "selector.h"
@@ -50,7 +51,7 @@ enum {
 	SNAPSHOT_PERIOD_MS = 100,
 	MAX_TICK_MS = 250,
 	DB_RETRY_MS = 1000,      /* after a failed ledger write: next try, no new calls */
-	DB_GIVE_UP = 3,          /* halt_on_fatal: failed writes in a row before halting */
+	DB_GIVE_UP = 3,          /* halt_on_fatal: failed rounds of writes before halting */
 	DEFAULT_MAX_TOKENS = 1024,
 	MAX_MODELS = AM_SNAP_MAX_MODELS
 };
@@ -164,6 +165,8 @@ struct am_worker {
 	char api_key[256];
 	char endpoint[64];
 	am_ledger *ledger;
+	am_log *log;                /* log_file; NULL = none */
+	uint64_t rng;               /* backoff jitter state */
 	sqlite3 *db;
 	am_client *client;
 	am_rl *rl;
@@ -309,6 +312,7 @@ static void notice(am_worker *w, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(buf, sizeof buf, fmt, ap);
 	va_end(ap);
+	am_log_write(w->log, now_wall(w), "%s", buf);
 	event_basic(w, AM_EV_NOTICE, NULL, buf);
 }
 
@@ -445,6 +449,8 @@ static void finish_failed(am_worker *w, wjob *j, const char *error)
 	release_budget(w, j);
 	j->st = W_FINISHED;
 	db_update(w, j, AM_JOB_FAILED, error, NULL);
+	am_log_write(w->log, now_wall(w), "job %" PRId64 " failed (%s): %s", j->id,
+	             j->model[0] ? j->model : "no model", error);
 	am_event ev;
 	memset(&ev, 0, sizeof ev);
 	ev.kind = AM_EV_FAILED;
@@ -503,6 +509,7 @@ static void fire_alerts(am_worker *w, const am_budget_alerts *al)
 	for (int i = 0; al && i < al->n; i++) {
 		char line[256];
 		am_budget_alert_line(&al->a[i], line, sizeof line);
+		am_log_write(w->log, now_wall(w), "%s", line);
 		am_event ev;
 		memset(&ev, 0, sizeof ev);
 		ev.kind = AM_EV_ALERT;
@@ -929,16 +936,21 @@ static bool final_stops_everything(am_prov_errkind k)
 	       k == AM_PERR_BILLING || k == AM_PERR_SETUP;
 }
 
+/* A uniform number in [0, 1) for backoff jitter (xorshift64*, worker-owned). */
+static double jitter01(am_worker *w)
+{
+	uint64_t x = w->rng;
+	x ^= x >> 12;
+	x ^= x << 25;
+	x ^= x >> 27;
+	w->rng = x;
+	return (double)((x * 0x2545F4914F6CDD1DULL) >> 11) / 9007199254740992.0;
+}
+
 static void call_failed(am_worker *w, wjob *j, am_prov_result *r, int64_t now)
 {
 	char msg[256];
-	if (r->request_id[0])
-		snprintf(msg, sizeof msg, "%s (HTTP %d, request-id %s)", r->message, r->http_status,
-		         r->request_id);
-	else if (r->http_status)
-		snprintf(msg, sizeof msg, "%s (HTTP %d)", r->message, r->http_status);
-	else
-		snprintf(msg, sizeof msg, "%s", r->message);
+	am_prov_describe(r, msg, sizeof msg);
 
 	j->attempts++;
 	bool retry = am_prov_retry_should(&w->retry, j->attempts, r);
@@ -978,7 +990,7 @@ static void call_failed(am_worker *w, wjob *j, am_prov_result *r, int64_t now)
 	}
 	j->ticket_live = false;
 	release_budget(w, j);
-	int64_t delay = am_prov_retry_delay(&w->retry, j->attempts, &r->rl, (uint32_t)rand());
+	int64_t delay = am_prov_retry_delay(&w->retry, j->attempts, &r->rl, jitter01(w));
 	j->not_before = now + delay;
 	j->st = W_RETRY;
 	jl_push(&w->retry_list, j);
@@ -1498,32 +1510,13 @@ static int build_limiter(am_worker *w, const am_config *cfg, int64_t now, am_err
 	return 0;
 }
 
-static void build_selector(am_worker *w, const am_config *cfg)
+static int build_selector(am_worker *w, const am_config *cfg, am_err *err)
 {
-	am_sel_config_default(&w->sel);
-	if (cfg->selector.nrules > 0) {
-		w->sel.nrules = cfg->selector.nrules;
-		for (int i = 0; i < cfg->selector.nrules && i < AM_SEL_MAX_RULES; i++) {
-			w->sel.rule[i].max_chars = cfg->selector.rule[i].max_chars;
-			snprintf(w->sel.rule[i].model, sizeof w->sel.rule[i].model, "%s",
-			         cfg->selector.rule[i].model);
-		}
-	}
-	if (cfg->selector.ntiers > 0) {
-		w->sel.ntiers = cfg->selector.ntiers;
-		for (int i = 0; i < cfg->selector.ntiers && i < AM_SEL_MAX_TIERS; i++) {
-			snprintf(w->sel.tier[i].name, sizeof w->sel.tier[i].name, "%s",
-			         cfg->selector.tier[i].name);
-			snprintf(w->sel.tier[i].model, sizeof w->sel.tier[i].model, "%s",
-			         cfg->selector.tier[i].model);
-		}
-	}
-	w->sel.downgrade_on_budget = cfg->selector.downgrade_on_budget;
-	w->sel.downgrade_pct = (int)cfg->selector.downgrade_pct;
-	snprintf(w->sel.fallback_model, sizeof w->sel.fallback_model, "%s",
-	         cfg->selector.fallback_model);
+	if (am_sel_config_from(cfg, &w->sel, err))
+		return -1;
 	snprintf(w->model_mode, sizeof w->model_mode, "%s",
 	         cfg->selector.model[0] ? cfg->selector.model : "auto");
+	return 0;
 }
 
 static int load_today(am_worker *w, const am_budget_now *bn, int64_t *day_spent,
@@ -1565,6 +1558,8 @@ static int restore_setting(void *ctx, const char *key, const char *value, int64_
 static int worker_init(am_worker *w, am_err *err)
 {
 	am_config cfg = *w->config;
+	if (cfg.log_file[0] && am_log_open(&w->log, cfg.log_file, err))
+		return -1;
 	am_ledger_opts lo = { 0 };
 	if (am_ledger_open(&w->ledger, w->db_path, &lo, err))
 		return -1;
@@ -1578,19 +1573,14 @@ static int worker_init(am_worker *w, am_err *err)
 	if (requeued)
 		notice(w, "resumed %d job%s from an earlier run", requeued, requeued == 1 ? "" : "s");
 
-	build_selector(w, &cfg);
+	if (build_selector(w, &cfg, err))
+		return -1;
 	int64_t now = now_mono(w);
 	if (build_limiter(w, &cfg, now, err))
 		return -1;
 
-	am_budget_config_default(&w->bcfg);
-	w->bcfg.day_limit_pusd = cfg.budget.daily_pusd;
-	w->bcfg.month_limit_pusd = cfg.budget.monthly_pusd;
-	w->bcfg.nalerts = cfg.budget.nalerts;
-	for (int i = 0; i < cfg.budget.nalerts && i < AM_BUDGET_MAX_ALERTS; i++)
-		w->bcfg.alert_pct[i] = cfg.budget.alert_pct[i];
-	if (cfg.budget.max_reservations > 0)
-		w->bcfg.max_reservations = (int)cfg.budget.max_reservations;
+	if (am_budget_config_from(&cfg, &w->bcfg, err))
+		return -1;
 	snprintf(w->alert_command, sizeof w->alert_command, "%s", cfg.budget.alert_command);
 	w->bell = cfg.budget.bell;
 	am_budget_now bn;
@@ -1604,13 +1594,8 @@ static int worker_init(am_worker *w, am_err *err)
 		return -1;
 
 	am_cache_config cc;
-	am_cache_config_default(&cc);
-	cc.enabled = cfg.cache.enabled;
-	cc.ttl_s = cfg.cache.ttl_s;
-	if (cfg.cache.max_bytes > 0)
-		cc.max_bytes = cfg.cache.max_bytes;
-	if (cfg.cache.max_entries > 0)
-		cc.max_entries = cfg.cache.max_entries;
+	if (am_cache_config_from(&cfg, &cc, err))
+		return -1;
 	if (am_cache_open(&w->cache, w->db, &cc, err))
 		return -1;
 
@@ -1636,6 +1621,8 @@ static int worker_init(am_worker *w, am_err *err)
 	w->client = client;
 	pthread_mutex_unlock(&w->mu);
 
+	am_log_write(w->log, now_wall(w), "started: %s%s, database %s", w->endpoint,
+	             w->opts.simulator ? " (simulator)" : "", w->db_path);
 	w->max_loaded_id = 0;
 	scan_db(w);
 	am_config_wipe(&cfg);
@@ -1669,6 +1656,8 @@ static void worker_teardown(am_worker *w)
 	am_budget_free(w->budget);
 	am_rl_free(w->rl);
 	am_ledger_close(w->ledger);
+	am_log_close(w->log);
+	w->log = NULL;
 	w->cache = NULL;
 	w->budget = NULL;
 	w->rl = NULL;
@@ -1790,9 +1779,7 @@ static int ops_submit(void *ctx, const am_prompt *p, int64_t *job_id, am_err *er
 	it->model = p->model && *p->model && strcmp(p->model, "auto") ? am_xstrdup(p->model) : NULL;
 	it->no_cache = p->no_cache;
 	it->stream = p->stream;
-	/* Once in the inbox the item belongs to the worker, which may free it
-	 * before inbox_put returns. */
-	int64_t handle = it->handle;
+	int64_t handle = it->handle; /* the worker owns and may free `it` once it is put */
 	if (inbox_put(w, it, err)) {
 		json_decref(body);
 		free(it->model);
@@ -1877,6 +1864,7 @@ am_worker *am_worker_start(const am_worker_opts *opts, am_err *err)
 	snprintf(w->endpoint, sizeof w->endpoint, "%s", host ? host + 3 : w->base_url);
 	w->queue_capacity = opts->config->worker.queue_capacity;
 	w->results_cap = 4096;
+	w->rng = (uint64_t)am_clock_mono(w->clock) | 1;
 	w->results = am_xcalloc((size_t)w->results_cap, sizeof *w->results);
 	atomic_init(&w->next_handle, 1);
 	atomic_init(&w->unfinished, 0);

@@ -145,6 +145,8 @@ static uint64_t entry_add(ui_console *c, ui_tx_kind kind)
 /* Appends untrusted bytes, sanitised. */
 static void entry_append(ui_console *c, struct entry *e, const char *s, size_t len, fmt_san *st)
 {
+	if (!e)
+		return;
 	size_t need = e->len + 4 * len + 1;
 	if (need > e->cap) {
 		size_t cap = e->cap;
@@ -160,6 +162,8 @@ static void entry_append(ui_console *c, struct entry *e, const char *s, size_t l
 
 static void entry_set(ui_console *c, struct entry *e, const char *s)
 {
+	if (!e)
+		return;
 	e->len = 0;
 	e->text[0] = '\0';
 	entry_append(c, e, s, strlen(s), NULL);

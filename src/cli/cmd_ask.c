@@ -89,6 +89,7 @@ int cmd_ask(int argc, char **argv)
 	            "'-' reads the prompt from standard input. Exit status: 0 answered, 1 failed,\n"
 	            "2 usage error, 3 blocked by the budget.",
 	            opts, true, argc, argv);
+	c.max_args = -1; /* a second word gets the hint below */
 	for (int id; (id = am_cli_next(&c)) != AM_CLI_END;) {
 		switch (id) {
 		case AM_CLI_EXIT: return c.exit_code;
@@ -123,7 +124,7 @@ int cmd_ask(int argc, char **argv)
 	}
 
 	am_app app;
-	rc = am_app_open(&app, "ask", &cfg, c.config_path, sim);
+	rc = am_app_open(&app, &c, &cfg, sim);
 	am_config_wipe(&cfg);
 	app.halt_on_fatal = true;
 	if (rc || (rc = am_app_start(&app, "ask", false))) {

@@ -205,14 +205,11 @@ int cmd_batch(int argc, char **argv)
 	            "lines are not sent again. Exit status: 0 all done, 1 some failed, 2 usage\n"
 	            "error, 3 some blocked by the budget.",
 	            opts, true, argc, argv);
+	c.max_args = 1;
 	for (int id; (id = am_cli_next(&c)) != AM_CLI_END;) {
 		switch (id) {
 		case AM_CLI_EXIT: return c.exit_code;
-		case AM_CLI_ARG:
-			if (path)
-				return am_cli_usage_error("batch", "one FILE only");
-			path = c.value;
-			break;
+		case AM_CLI_ARG: path = c.value; break;
 		case O_OUT: out_path = c.value; break;
 		case O_NOCACHE: no_cache = true; break;
 		case O_SIM: sim = true; break;
@@ -232,7 +229,7 @@ int cmd_batch(int argc, char **argv)
 	}
 
 	am_app app;
-	rc = am_app_open(&app, "batch", &cfg, c.config_path, sim);
+	rc = am_app_open(&app, &c, &cfg, sim);
 	am_config_wipe(&cfg);
 	FILE *out = NULL;
 	if (!rc && out_path && !(out = fopen(out_path, "w"))) {
@@ -240,12 +237,8 @@ int cmd_batch(int argc, char **argv)
 		rc = 1;
 	}
 	am_ledger *ledger = NULL;
-	am_err err;
-	am_ledger_opts lo = { 0 };
-	if (!rc && am_ledger_open(&ledger, app.cfg.db, &lo, &err)) {
-		fprintf(stderr, "aimeter batch: %s\n", err.msg);
-		rc = 1;
-	}
+	if (!rc)
+		rc = am_cli_open_ledger("batch", app.cfg.db, false, &ledger);
 	app.halt_on_fatal = true;
 	if (!rc)
 		rc = am_app_start(&app, "batch", false);
@@ -258,6 +251,7 @@ int cmd_batch(int argc, char **argv)
 		am_app_close(&app, 0);
 		return rc;
 	}
+	am_err err;
 	sqlite3 *db = am_ledger_db(ledger);
 	signal(SIGINT, on_signal);
 	signal(SIGTERM, on_signal);

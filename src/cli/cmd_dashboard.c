@@ -38,8 +38,6 @@ int cmd_dashboard(int argc, char **argv)
 	for (int id; (id = am_cli_next(&c)) != AM_CLI_END;) {
 		switch (id) {
 		case AM_CLI_EXIT: return c.exit_code;
-		case AM_CLI_ARG: return am_cli_usage_error("dashboard", "unexpected argument '%s'",
-		                                           c.value);
 		case O_DEMO: demo = true; break;
 		case O_SIM: sim = true; break;
 		case O_ASCII: opt.ascii = true; break;
@@ -58,7 +56,7 @@ int cmd_dashboard(int argc, char **argv)
 	if (rc)
 		return rc;
 	am_app app;
-	rc = am_app_open(&app, "dashboard", &cfg, c.config_path, sim);
+	rc = am_app_open(&app, &c, &cfg, sim);
 	am_config_wipe(&cfg);
 	if (rc || (rc = am_app_start(&app, "console", true))) {
 		am_app_close(&app, 0);
