@@ -956,7 +956,7 @@ static void call_failed(am_worker *w, wjob *j, am_prov_result *r, int64_t now)
 	bool retry = am_prov_retry_should(&w->retry, j->attempts, r);
 	if (!retry) {
 		if (final_stops_everything(r->err) && w->opts.halt_on_fatal) {
-			halt(w, r->message);
+			halt(w, msg);
 		} else if (final_stops_everything(r->err) && !w->paused) {
 			w->paused = true;
 			notice(w, "paused: %s — every further call would fail; fix it, then /resume",

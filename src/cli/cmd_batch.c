@@ -43,10 +43,11 @@ static const am_cli_opt opts[] = {
 	{ NULL, NULL, NULL, 0, NULL },
 };
 
+/* One per input line, kept until the results are written: small, so that
+ * a file of a million lines costs tens of megabytes, not hundreds. */
 typedef struct line_job {
 	int64_t lineno;
-	char id[AM_BATCH_ID_MAX];
-	char key[80];
+	char *id;               /* heap */
 	int64_t job_id;         /* 0 = a bad line */
 	char *bad;              /* the parse error of a bad line */
 } line_job;
@@ -301,7 +302,9 @@ int cmd_batch(int argc, char **argv)
 			memset(lj, 0, sizeof *lj);
 			lj->lineno = lineno;
 			if (pr < 0) {
-				snprintf(lj->id, sizeof lj->id, "%" PRId64, lineno);
+				char num[24];
+				snprintf(num, sizeof num, "%" PRId64, lineno);
+				lj->id = am_xstrdup(num);
 				lj->bad = am_xstrdup(err.msg);
 				fprintf(stderr, "%s%s:%" PRId64 ": %s (skipped)\n", tty ? "\r\033[K" : "",
 				        path, lineno, err.msg);
@@ -310,20 +313,22 @@ int cmd_batch(int argc, char **argv)
 				pending_line = NULL;
 				continue;
 			}
-			snprintf(lj->id, sizeof lj->id, "%s", bl.id);
-			line_key(pending_line, pending_len, lineno, lj->key);
+			char key[80];
+			line_key(pending_line, pending_len, lineno, key);
 			json_object_set_new(bl.body, "stream", json_false());
 			if (no_cache)
 				json_object_set_new(bl.body, "x-no-cache", json_true());
 			char *req = json_dumps(bl.body, JSON_COMPACT);
 			int64_t id = 0;
 			am_job_state prev = AM_JOB_QUEUED;
-			int ar = am_queue_add(db, lj->key, req, bl.model, app.cfg.worker.queue_capacity,
+			int ar = am_queue_add(db, key, req, bl.model, app.cfg.worker.queue_capacity,
 			                      0, &id, &prev, &err);
 			/* A re-run retries what failed before; what is done stays done. */
 			if (ar == 1 && (prev == AM_JOB_FAILED || prev == AM_JOB_CANCELLED))
 				am_queue_update(db, id, AM_JOB_QUEUED, NULL, NULL, NULL, NULL, 0, 0, NULL);
 			free(req);
+			if (ar >= 0)
+				lj->id = am_xstrdup(bl.id);
 			am_batch_line_free(&bl);
 			if (ar < 0) {
 				if (strstr(err.msg, "queue is full"))
@@ -412,8 +417,10 @@ int cmd_batch(int argc, char **argv)
 		fprintf(stderr, "aimeter batch: cannot write %s: %s\n", out_path, strerror(errno));
 		rc = 1;
 	}
-	for (int64_t i = 0; i < nlines; i++)
+	for (int64_t i = 0; i < nlines; i++) {
 		free(lines[i].bad);
+		free(lines[i].id);
+	}
 	free(lines);
 	am_ledger_close(ledger);
 	am_app_close(&app, 0);
