@@ -27,6 +27,7 @@ enum { NJOBS = 12, CONCURRENCY = 2 };
 static char dir[512], db_path[600];
 static am_sim *sim;
 static am_pricing *pricing;
+static am_ledger *batch_ledger; /* batch's own connection, opened first as batch does */
 
 static void setup(void)
 {
@@ -39,10 +40,14 @@ static void setup(void)
 	ck_assert_msg(am_sim_start(&sim, &sc, &err) == 0, "%s", err.msg);
 	ck_assert_msg(am_pricing_load(&pricing, am_pricing_default_path(), NULL, &err) == 0, "%s",
 	              err.msg);
+	/* Before any worker thread: opening calls tzset(), which is not safe
+	 * to run beside another thread's localtime_r. */
+	ck_assert_msg(am_ledger_open(&batch_ledger, db_path, NULL, &err) == 0, "%s", err.msg);
 }
 
 static void teardown(void)
 {
+	am_ledger_close(batch_ledger);
 	am_sim_stop(sim);
 	am_pricing_free(pricing);
 	am_test_rmtree(dir);
@@ -75,9 +80,7 @@ static am_worker *start(bool halt_on_fatal)
 /* Adds NJOBS jobs the way batch does, on its own connection. */
 static void add_jobs(am_worker *w)
 {
-	am_ledger *l;
 	am_err err;
-	ck_assert_msg(am_ledger_open(&l, db_path, NULL, &err) == 0, "%s", err.msg);
 	for (int i = 0; i < NJOBS; i++) {
 		char key[32], req[160];
 		snprintf(key, sizeof key, "b1:test:%d", i + 1);
@@ -85,10 +88,10 @@ static void add_jobs(am_worker *w)
 		         "{\"messages\":[{\"role\":\"user\",\"content\":\"job %d\"}],\"max_tokens\":16}",
 		         i + 1);
 		int64_t id;
-		ck_assert_msg(am_queue_add(am_ledger_db(l), key, req, NULL, 0, 0, &id, NULL, &err) == 0,
+		ck_assert_msg(am_queue_add(am_ledger_db(batch_ledger), key, req, NULL, 0, 0, &id, NULL,
+		                           &err) == 0,
 		              "%s", err.msg);
 	}
-	am_ledger_close(l);
 	am_worker_poke(w);
 }
 
@@ -119,11 +122,8 @@ static bool drain_notices(am_worker *w, const char *want, char *seen, size_t n)
 
 static void states(int64_t counts[AM_JOB_NSTATES])
 {
-	am_ledger *l;
 	am_err err;
-	ck_assert_msg(am_ledger_open(&l, db_path, NULL, &err) == 0, "%s", err.msg);
-	ck_assert_msg(am_queue_counts(am_ledger_db(l), counts, &err) == 0, "%s", err.msg);
-	am_ledger_close(l);
+	ck_assert_msg(am_queue_counts(am_ledger_db(batch_ledger), counts, &err) == 0, "%s", err.msg);
 }
 
 START_TEST(halt_on_fatal_ends_the_loop_and_keeps_the_rest_queued)
