@@ -49,6 +49,7 @@
 
 enum {
 	SNAPSHOT_PERIOD_MS = 100,
+	REFILL_WINDOW_MS = 61000,  /* a bucket spent at the end of busy work is full again */
 	MAX_TICK_MS = 250,
 	DB_RETRY_MS = 1000,      /* after a failed ledger write: next try, no new calls */
 	DB_GIVE_UP = 3,          /* halt_on_fatal: failed rounds of writes before halting */
@@ -106,6 +107,7 @@ typedef struct wjob {
 	size_t wire_len;
 	uint64_t xfer;           /* client transfer id; 0 = none */
 	bool cancelling;         /* cancel_job asked the client to abort it */
+	char wait_key[24];       /* W_LIMIT: the reason last sent in AM_EV_WAITING */
 	held_answer *held;       /* W_UNRECORDED (and while landing) */
 	struct am_worker *w;
 	struct wjob *next;       /* the list it is on */
@@ -196,6 +198,8 @@ struct am_worker {
 	int64_t done, failed;
 	bool dirty;
 	int64_t last_snap_mono;
+	int64_t last_wait_check;    /* mono ns: waiting reasons refreshed */
+	int64_t last_busy;          /* mono ns: something was queued or in flight */
 	bool budget_changed;
 	bool tearing_down;
 	/* Per pool and dimension (REQ, ITOK, OTOK): the user set this limit (or
@@ -316,10 +320,23 @@ static void notice(am_worker *w, const char *fmt, ...)
 	event_basic(w, AM_EV_NOTICE, NULL, buf);
 }
 
+/* Length of a model id without its "-YYYYMMDD" snapshot suffix. */
+static size_t model_base_len(const char *m)
+{
+	size_t n = strlen(m);
+	if (n > 9 && m[n - 9] == '-' && strspn(m + n - 8, "0123456789") == 8)
+		return n - 9;
+	return n;
+}
+
 static model_total *model_slot(am_worker *w, const char *model)
 {
+	/* A dated id and its alias are one model for today's table (the API
+	 * answers with the dated id; older ledger rows may hold the alias). */
+	size_t base = model_base_len(model);
 	for (int i = 0; i < w->nmodels; i++)
-		if (!strcmp(w->models[i].m.model, model))
+		if (model_base_len(w->models[i].m.model) == base &&
+		    !strncmp(w->models[i].m.model, model, base))
 			return &w->models[i];
 	if (w->nmodels == MAX_MODELS)
 		return &w->models[MAX_MODELS - 1]; /* the last row absorbs the rest */
@@ -610,6 +627,92 @@ static void emit_done(am_worker *w, wjob *j, const char *model, const am_usage *
 }
 
 /* ------------------------------------------------------------------------ */
+/* what a waiting job waits for                                               */
+
+static void wait_duration(int64_t ns, char *buf, size_t n)
+{
+	/* Display only: tenths under a minute, else minutes and seconds. */
+	if (ns < 0)
+		ns = 0;
+	if (ns < 60 * AM_NS_PER_SEC)
+		snprintf(buf, n, "%.1fs", (double)ns / AM_NS_PER_SEC);
+	else
+		snprintf(buf, n, "%" PRId64 "m%02" PRId64 "s", (int64_t)(ns / (60 * AM_NS_PER_SEC)),
+		         (int64_t)(ns / AM_NS_PER_SEC % 60));
+}
+
+/* Why the jobs in a pool's limiter queue wait, in words for the console
+ * ("OTPM 1.2s", "RPM cool-down 4.0s after a 429", "a free slot (8 in
+ * flight)"), and a key that changes only when the reason does, so each job
+ * hears about a new reason once. Both "" when the head may go now. */
+static void limit_wait_reason(am_worker *w, int pool, int64_t now, char *text, size_t n,
+                              char *key, size_t kn)
+{
+	am_rl_pool_stats st;
+	am_rl_stats(w->rl, pool, now, &st);
+	text[0] = key[0] = '\0';
+	int cd = -1;
+	for (int d = 0; d < AM_RL_NDIMS; d++)
+		if (st.dim[d].cooldown_until_ns > now &&
+		    (cd < 0 || st.dim[d].cooldown_until_ns > st.dim[cd].cooldown_until_ns))
+			cd = d;
+	char t[32];
+	if (cd >= 0) {
+		wait_duration(st.dim[cd].cooldown_until_ns - now, t, sizeof t);
+		snprintf(key, kn, "%s cool-down", st.dim[cd].name);
+		snprintf(text, n, "%s cool-down %s after a 429", st.dim[cd].name, t);
+	} else if (st.head_blocked_by == AM_RL_BLOCK_CONC) {
+		snprintf(key, kn, "a free slot");
+		snprintf(text, n, "a free slot (%d in flight)", st.in_flight);
+	} else if (st.head_blocked_by >= 0 && st.head_blocked_by < AM_RL_NDIMS) {
+		const char *dim = st.dim[st.head_blocked_by].name;
+		wait_duration(st.head_ready_in_ns, t, sizeof t);
+		snprintf(key, kn, "%s", dim);
+		snprintf(text, n, "%s %s", dim, t);
+	}
+}
+
+/* Tells each job in the limiter's queues what it waits for, when that
+ * changed: the head of a pool's queue (the lowest FIFO seq) hears the
+ * dimension and the time to go ("OTPM 1.2s"), the jobs behind it that
+ * they are in line. A handful of events per reason, never a countdown
+ * stream (a batch may keep `concurrency` jobs here). */
+static void refresh_waiting(am_worker *w, int64_t now)
+{
+	enum { NP = AM_RL_MAX_POOLS };
+	char text[NP][96], key[NP][24];
+	bool known[NP] = { false };
+	const wjob *head[NP] = { NULL };
+	for (wjob *j = w->limit.head; j; j = j->next) {
+		int p = j->ticket.pool;
+		if (p >= 0 && p < NP && (!head[p] || j->ticket.seq < head[p]->ticket.seq))
+			head[p] = j;
+	}
+	for (wjob *j = w->limit.head; j; j = j->next) {
+		int p = j->ticket.pool;
+		if (p < 0 || p >= NP)
+			continue;
+		if (!known[p]) {
+			limit_wait_reason(w, p, now, text[p], sizeof text[p], key[p], sizeof key[p]);
+			known[p] = true;
+		}
+		if (!key[p][0])
+			continue;
+		char k[sizeof j->wait_key], t[sizeof text[p]];
+		bool cooling = strstr(key[p], "cool-down") != NULL;
+		snprintf(k, sizeof k, "%s%s", key[p], j == head[p] || cooling ? "" : " +");
+		if (!strcmp(j->wait_key, k))
+			continue;
+		if (j == head[p] || cooling)
+			snprintf(t, sizeof t, "%s", text[p]);
+		else
+			snprintf(t, sizeof t, "%s, in line", key[p]);
+		snprintf(j->wait_key, sizeof j->wait_key, "%s", k);
+		event_basic(w, AM_EV_WAITING, j, t);
+	}
+}
+
+/* ------------------------------------------------------------------------ */
 /* dispatch: selector -> cache -> budget -> limiter                           */
 
 static void select_model(am_worker *w, wjob *j, const am_budget_now *bn)
@@ -804,6 +907,7 @@ static void dispatch(am_worker *w, wjob *j, const am_budget_now *bn, int64_t now
 		start_call(w, j);
 	} else {
 		j->st = W_LIMIT;
+		j->wait_key[0] = '\0';
 		jl_push(&w->limit, j);
 		db_update(w, j, AM_JOB_WAITING_LIMIT, NULL, NULL);
 	}
@@ -976,9 +1080,10 @@ static void call_failed(am_worker *w, wjob *j, am_prov_result *r, int64_t now)
 		am_rl_on_429(w->rl, &j->ticket, &r->rl, am_rl_dim_from_message(r->message), now);
 		j->st = W_LIMIT;
 		jl_push(&w->limit, j);
-		char why[160];
-		snprintf(why, sizeof why, "429: %s", r->message);
-		event_basic(w, AM_EV_WAITING, j, why);
+		char why[96];
+		limit_wait_reason(w, j->ticket.pool, now, why, sizeof why, j->wait_key,
+		                  sizeof j->wait_key);
+		event_basic(w, AM_EV_WAITING, j, why[0] ? why : "a retry after a 429");
 		return;
 	}
 	if (r->err == AM_PERR_OVERLOADED || r->err == AM_PERR_SERVER) {
@@ -995,8 +1100,9 @@ static void call_failed(am_worker *w, wjob *j, am_prov_result *r, int64_t now)
 	j->st = W_RETRY;
 	jl_push(&w->retry_list, j);
 	char why[300];
-	snprintf(why, sizeof why, "retry %d in %.1fs: %s", j->attempts,
-	         (double)delay / AM_NS_PER_SEC, msg);
+	char t[32];
+	wait_duration(delay, t, sizeof t);
+	snprintf(why, sizeof why, "retry %d in %s after %s", j->attempts, t, msg);
 	event_basic(w, AM_EV_WAITING, j, why);
 }
 
@@ -1279,6 +1385,56 @@ static void day_rollover(am_worker *w, const am_budget_now *bn)
 	w->dirty = true;
 }
 
+/* The pools worth a place on the dashboard, most active first: those with
+ * calls today, queued work, calls in flight, a 429 or a cool-down, and
+ * those of the models the selector would choose now. A price table names
+ * many pools that this user never touches; listing them all hides the ones
+ * that matter. Ties keep the limiter's order (overrides, then the
+ * selector's tiers). Returns how many indexes went into order. */
+static int pools_that_matter(am_worker *w, int64_t now, int *order, int max)
+{
+	int np = am_rl_npools(w->rl);
+	if (np > AM_RL_MAX_POOLS)
+		np = AM_RL_MAX_POOLS;
+	int64_t score[AM_RL_MAX_POOLS] = { 0 };
+	bool want[AM_RL_MAX_POOLS] = { false };
+	for (int i = 0; i < w->nmodels; i++) {
+		int p = am_rl_pool_for_model(w->rl, w->models[i].m.model);
+		if (p >= 0 && p < np && w->models[i].m.requests > 0) {
+			score[p] += w->models[i].m.requests;
+			want[p] = true;
+		}
+	}
+	bool pinned = strcmp(w->model_mode, "auto") != 0;
+	for (int i = 0; i < (pinned ? 1 : w->sel.nrules) && i < AM_SEL_MAX_RULES; i++) {
+		int p = am_rl_pool_for_model(w->rl, pinned ? w->model_mode : w->sel.rule[i].model);
+		if (p >= 0 && p < np)
+			want[p] = true;
+	}
+	for (int p = 0; p < np; p++) {
+		am_rl_pool_stats st;
+		am_rl_stats(w->rl, p, now, &st);
+		score[p] += st.queue_depth + st.in_flight;
+		bool alarm = st.n429 > 0;
+		for (int d = 0; d < AM_RL_NDIMS; d++)
+			alarm = alarm || st.dim[d].cooldown_until_ns > now;
+		if (st.queue_depth || st.in_flight || alarm)
+			want[p] = true;
+	}
+	int n = 0;
+	for (int p = 0; p < np && n < max; p++) {
+		if (!want[p])
+			continue;
+		int at = n++;
+		while (at > 0 && score[order[at - 1]] < score[p]) {
+			order[at] = order[at - 1];
+			at--;
+		}
+		order[at] = p;
+	}
+	return n;
+}
+
 static void publish(am_worker *w, int64_t now, bool force)
 {
 	if (!force && (!w->dirty || now - w->last_snap_mono < SNAPSHOT_PERIOD_MS * AM_NS_PER_MS))
@@ -1296,11 +1452,10 @@ static void publish(am_worker *w, int64_t now, bool force)
 	s.waiting_limit = w->limit.n;
 	s.done = (int)w->done;
 	s.failed = (int)w->failed;
-	s.npools = am_rl_npools(w->rl);
-	if (s.npools > AM_SNAP_MAX_POOLS)
-		s.npools = AM_SNAP_MAX_POOLS;
+	int order[AM_SNAP_MAX_POOLS];
+	s.npools = pools_that_matter(w, now, order, AM_SNAP_MAX_POOLS);
 	for (int i = 0; i < s.npools; i++)
-		am_rl_snap_pool(w->rl, i, now, &s.pool[i]);
+		am_rl_snap_pool(w->rl, order[i], now, &s.pool[i]);
 	s.nmodels = w->nmodels;
 	memset(&s.total, 0, sizeof s.total);
 	snprintf(s.total.model, sizeof s.total.model, "total");
@@ -1411,6 +1566,11 @@ static void loop_pass(am_worker *w)
 			break;
 	}
 
+	if (now - w->last_wait_check >= SNAPSHOT_PERIOD_MS * AM_NS_PER_MS) {
+		w->last_wait_check = now;
+		refresh_waiting(w, now);
+	}
+
 	/* Wait for I/O until the next thing that needs the loop. */
 	int64_t next = am_rl_next_event_ns(w->rl, now);
 	for (wjob *j = w->retry_list.head; j; j = j->next)
@@ -1429,7 +1589,18 @@ static void loop_pass(am_worker *w)
 	if (wait_ms > MAX_TICK_MS)
 		wait_ms = MAX_TICK_MS;
 	am_client_run(w->client, (int)wait_ms, NULL);
-	publish(w, now_mono(w), false);
+	/* Bars and the head's wait move with time, not only with events: live
+	 * while there is work, then once a second while the buckets refill
+	 * (a minute at most), then not at all. */
+	now = now_mono(w);
+	if (w->pending.n || w->retry_list.n || w->limit.n || w->flight.n) {
+		w->last_busy = now;
+		w->dirty = true;
+	} else if (now - w->last_busy < REFILL_WINDOW_MS * AM_NS_PER_MS &&
+	           now - w->last_snap_mono >= AM_NS_PER_SEC) {
+		w->dirty = true;
+	}
+	publish(w, now, false);
 }
 
 /* ------------------------------------------------------------------------ */
@@ -1528,13 +1699,13 @@ static int load_today(am_worker *w, const am_budget_now *bn, int64_t *day_spent,
 	w->nmodels = 0;
 	for (size_t i = 0; i < s.nrows && i < MAX_MODELS; i++) {
 		model_total *m = model_slot(w, s.rows[i].model);
-		m->m.requests = s.rows[i].requests;
-		m->m.input = s.rows[i].input_tokens;
-		m->m.output = s.rows[i].output_tokens;
-		m->m.cache_write = s.rows[i].cache_write;
-		m->m.cache_read = s.rows[i].cache_read;
-		m->m.cost_pusd = s.rows[i].cost_pusd;
-		m->m.price_known = s.rows[i].price_known;
+		m->m.requests += s.rows[i].requests;
+		m->m.input += s.rows[i].input_tokens;
+		m->m.output += s.rows[i].output_tokens;
+		m->m.cache_write += s.rows[i].cache_write;
+		m->m.cache_read += s.rows[i].cache_read;
+		m->m.cost_pusd += s.rows[i].cost_pusd;
+		m->m.price_known = m->m.price_known && s.rows[i].price_known;
 	}
 	*day_spent = s.total.cost_pusd;
 	*unknown = !s.total.price_known;
@@ -1545,6 +1716,29 @@ static int load_today(am_worker *w, const am_budget_now *bn, int64_t *day_spent,
 	if (am_ledger_spend(w->ledger, first, bn->day, month_spent, &unk, err))
 		return -1;
 	snprintf(w->today, sizeof w->today, "%s", bn->day);
+	return 0;
+}
+
+/* The burn rate and the spend sparkline look back an hour: after a restart
+ * they start from what the ledger recorded in that hour, not from zero.
+ * Reads by the ts_ns index, so a large ledger costs only its last hour. */
+static int load_recent_burn(am_worker *w, am_err *err)
+{
+	sqlite3_stmt *st = NULL;
+	int64_t since = now_wall(w) - (int64_t)AM_BUDGET_RING_MINUTES * 60 * AM_NS_PER_SEC;
+	if (sqlite3_prepare_v2(w->db,
+	                       "SELECT ts_ns, cost_pusd FROM usage_events"
+	                       " WHERE ts_ns >= ?1 AND cost_pusd > 0",
+	                       -1, &st, NULL) != SQLITE_OK)
+		return am_err_set(err, "ledger: %s", sqlite3_errmsg(w->db));
+	sqlite3_bind_int64(st, 1, since);
+	int rc;
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW)
+		am_budget_burn_feed(w->budget, sqlite3_column_int64(st, 0),
+		                    sqlite3_column_int64(st, 1));
+	sqlite3_finalize(st);
+	if (rc != SQLITE_DONE)
+		return am_err_set(err, "ledger: %s", sqlite3_errmsg(w->db));
 	return 0;
 }
 
@@ -1570,14 +1764,13 @@ static int worker_init(am_worker *w, am_err *err)
 	int requeued = 0;
 	if (am_queue_recover(w->db, now_wall(w), &requeued, err))
 		return -1;
-	if (requeued)
-		notice(w, "resumed %d job%s from an earlier run", requeued, requeued == 1 ? "" : "s");
 
 	if (build_selector(w, &cfg, err))
 		return -1;
 	int64_t now = now_mono(w);
 	if (build_limiter(w, &cfg, now, err))
 		return -1;
+	w->last_busy = now; /* the buckets start part-full (init_fill_pct) and refill */
 
 	if (am_budget_config_from(&cfg, &w->bcfg, err))
 		return -1;
@@ -1590,7 +1783,8 @@ static int worker_init(am_worker *w, am_err *err)
 	bool unknown = false;
 	if (load_today(w, &bn, &day_spent, &month_spent, &unknown, err))
 		return -1;
-	if (am_budget_new(&w->budget, &w->bcfg, &bn, day_spent, month_spent, unknown, err))
+	if (am_budget_new(&w->budget, &w->bcfg, &bn, day_spent, month_spent, unknown, err) ||
+	    load_recent_burn(w, err))
 		return -1;
 
 	am_cache_config cc;
@@ -1625,6 +1819,10 @@ static int worker_init(am_worker *w, am_err *err)
 	             w->opts.simulator ? " (simulator)" : "", w->db_path);
 	w->max_loaded_id = 0;
 	scan_db(w);
+	/* Jobs left by a quit (still queued) or a crash (requeued above). */
+	if (w->pending.n)
+		notice(w, "resumed %d job%s from an earlier run", w->pending.n,
+		       w->pending.n == 1 ? "" : "s");
 	am_config_wipe(&cfg);
 	return 0;
 }
@@ -1670,6 +1868,10 @@ static void *worker_main(void *arg)
 	am_err err;
 	memset(&err, 0, sizeof err);
 	int rc = worker_init(w, &err);
+	/* The first snapshot is out before am_worker_start returns, so an
+	 * observer never paints an empty one. */
+	if (!rc)
+		publish(w, now_mono(w), true);
 	pthread_mutex_lock(&w->mu);
 	w->init_state = rc ? -1 : 1;
 	w->init_err = err;
@@ -1680,7 +1882,6 @@ static void *worker_main(void *arg)
 		atomic_store(&w->finished, true);
 		return NULL;
 	}
-	publish(w, now_mono(w), true);
 	while (!atomic_load(&w->stop) && !w->halted) {
 		loop_pass(w);
 		if (w->opts.stop_when_idle && idle(w) && !w->dirty)
@@ -1779,7 +1980,9 @@ static int ops_submit(void *ctx, const am_prompt *p, int64_t *job_id, am_err *er
 	it->model = p->model && *p->model && strcmp(p->model, "auto") ? am_xstrdup(p->model) : NULL;
 	it->no_cache = p->no_cache;
 	it->stream = p->stream;
-	int64_t handle = it->handle; /* the worker owns and may free `it` once it is put */
+	/* Once in the inbox the item belongs to the worker, which may free it
+	 * before inbox_put returns: read the handle first. */
+	int64_t handle = it->handle;
 	if (inbox_put(w, it, err)) {
 		json_decref(body);
 		free(it->model);

@@ -151,6 +151,7 @@ int cmd_ask(int argc, char **argv)
 	text[0] = '\0';
 	rc = -1;
 	am_event evs[64];
+	bool tty = isatty(2);
 	while (rc < 0) {
 		struct pollfd pfd = { ops.wake_fd(ops.ctx), POLLIN, 0 };
 		if (poll(&pfd, 1, 1000) < 0 && errno != EINTR)
@@ -196,8 +197,13 @@ int cmd_ask(int argc, char **argv)
 				rc = 3;
 			} else if (ev->kind == AM_EV_ALERT && ev->text) {
 				fprintf(stderr, "\a%s\n", ev->text);
-			} else if (ev->job_id == job && ev->kind == AM_EV_WAITING && ev->text) {
-				fprintf(stderr, "aimeter ask: %s\n", ev->text);
+			} else if (ev->job_id == job && ev->kind == AM_EV_WAITING && ev->text &&
+			           (tty || !strncmp(ev->text, "retry ", 6))) {
+				/* A retry (the provider failed) is always worth a line;
+				 * waiting for a limit only on a terminal, so that in
+				 * scripts stderr stays the summary line. */
+				fprintf(stderr, "aimeter ask: %s%s\n",
+				        strncmp(ev->text, "retry ", 6) ? "waiting for " : "", ev->text);
 			}
 			am_event_free(ev);
 		}
