@@ -38,7 +38,10 @@ for trial in $(seq 1 "$trials"); do
 		sleep "$((ms / 1000)).$(printf '%03d' $((ms % 1000)))"
 		kill -KILL $pid 2>/dev/null && kills=$((kills + 1))
 		wait $pid 2>/dev/null
-		[ -e "$db" ] || continue # killed before the ledger existed
+		# Killed before the ledger existed, or before its schema committed
+		# (an empty file: the next run builds it).
+		[ -e "$db" ] || continue
+		[ "$(q "$db" "SELECT count(*) FROM sqlite_master WHERE name = 'jobs'")" = 1 ] || continue
 		exactly_once "$db"
 		jobs=$(q "$db" "SELECT count(*) FROM jobs")
 		[ "$jobs" -le $n ] || fail "trial $trial run $run: $jobs jobs for $n lines"

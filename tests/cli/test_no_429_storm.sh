@@ -2,7 +2,7 @@
 # No 429 storm, end to end (README "What aimeter promises"): a batch of 100
 # against a simulator limited to 1200 requests per minute with a one-second
 # request bucket of 20 (as the API enforces a minute's limit over short
-# windows). Knowing the limits (configured), aimeter gets no 429 at all;
+# windows). Knowing the limits (configured a little under), it gets no 429;
 # not knowing them (configured as unlimited), it learns the minute limits
 # from the response headers and each 429 pauses the limit, so 429s stay
 # fewer than the lines. Every line is answered once either way.
@@ -31,10 +31,13 @@ run() {
 	exactly_once "$db"
 }
 
-run known '"rpm":1200,"rpm_burst":20,"itpm":200000,"otpm":40000'
+# Known: configured 10% under the provider's, the margin a real network
+# (or a sanitizer-slowed process) needs, since a request can reach the
+# server later than it left and bunch up with the next one.
+run known '"rpm":1080,"rpm_burst":18,"itpm":180000,"otpm":36000'
 [ "$(sim_stat known rate-limited)" = 0 ] || fail "known limits: $(sim_stat known rate-limited) 429s"
-# 100 requests at 20/s take 5 s; allow a slow machine three times that.
-[ $secs -le 15 ] || fail "known limits: $secs s for $n requests (the limit allows 5 s)"
+# 100 requests at 18/s take 5.5 s; allow a slow machine three times that.
+[ $secs -le 17 ] || fail "known limits: $secs s for $n requests (the limit allows 5.5 s)"
 note "known limits: $n requests, 0 429s, $secs s"
 
 run learned '"rpm":0,"itpm":0,"otpm":0'
