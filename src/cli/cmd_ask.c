@@ -126,6 +126,7 @@ int cmd_ask(int argc, char **argv)
 	am_app app;
 	rc = am_app_open(&app, &c, &cfg, sim);
 	am_config_wipe(&cfg);
+	app.halt_on_fatal = true;
 	if (rc || (rc = am_app_start(&app, "ask", false))) {
 		free(prompt);
 		am_app_close(&app, 0);
@@ -155,6 +156,9 @@ int cmd_ask(int argc, char **argv)
 		struct pollfd pfd = { ops.wake_fd(ops.ctx), POLLIN, 0 };
 		if (poll(&pfd, 1, 1000) < 0 && errno != EINTR)
 			break;
+		/* Read before draining: the events of a worker that has ended are
+		 * all in the queue by then. */
+		bool finished = am_worker_finished(app.worker);
 		int n = ops.drain(ops.ctx, evs, 64);
 		for (int i = 0; i < n; i++) {
 			am_event *ev = &evs[i];
@@ -203,7 +207,7 @@ int cmd_ask(int argc, char **argv)
 			}
 			am_event_free(ev);
 		}
-		if (rc < 0 && am_worker_finished(app.worker)) {
+		if (rc < 0 && finished && n < 64) {
 			fprintf(stderr, "aimeter ask: the worker stopped unexpectedly\n");
 			rc = 1;
 		}
