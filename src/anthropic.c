@@ -18,8 +18,36 @@
 
 /* ---- small helpers ---------------------------------------------------- */
 
+/* The length of the well-formed UTF-8 sequence at p (RFC 3629: no
+ * overlongs, no surrogates, nothing above U+10FFFF), or 0. */
+static size_t utf8_seq(const unsigned char *p, size_t n)
+{
+	unsigned c = p[0], cp, min;
+	size_t len;
+	if (c < 0x80)
+		return 1;
+	if (c >= 0xC2 && c <= 0xDF)
+		len = 2, cp = c & 0x1F, min = 0x80;
+	else if ((c & 0xF0) == 0xE0)
+		len = 3, cp = c & 0x0F, min = 0x800;
+	else if (c >= 0xF0 && c <= 0xF4)
+		len = 4, cp = c & 0x07, min = 0x10000;
+	else
+		return 0;
+	if (len > n)
+		return 0;
+	for (size_t i = 1; i < len; i++) {
+		if ((p[i] & 0xC0) != 0x80)
+			return 0;
+		cp = cp << 6 | (p[i] & 0x3F);
+	}
+	return cp < min || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF) ? 0 : len;
+}
+
 /* Copies at most cap-1 bytes of s[0..n) into dst; a cut never splits a
- * UTF-8 sequence. */
+ * UTF-8 sequence, and bytes that are not UTF-8 become '?'. Result strings
+ * reach the terminal, the ledger and JSON output, and jansson's own error
+ * text quotes the raw bytes it choked on. */
 static void copy_n(char *dst, size_t cap, const char *s, size_t n)
 {
 	if (!cap)
@@ -31,6 +59,14 @@ static void copy_n(char *dst, size_t cap, const char *s, size_t n)
 	}
 	memcpy(dst, s, n);
 	dst[n] = '\0';
+	for (size_t i = 0; i < n;) {
+		size_t len = utf8_seq((const unsigned char *)dst + i, n - i);
+		if (len == 0) {
+			dst[i] = '?';
+			len = 1;
+		}
+		i += len;
+	}
 }
 
 #define COPY(dst, s) copy_n((dst), sizeof(dst), (s), strlen(s))
@@ -129,7 +165,8 @@ static int put_messages(json_t *root, const am_prov_request *rq, am_err *err)
 	for (size_t i = 0; i < rq->nmessages; i++) {
 		const am_prov_message *m = &rq->messages[i];
 		if (!m->role || (strcmp(m->role, "user") && strcmp(m->role, "assistant")))
-			return am_err_set(err, "message %zu: role must be \"user\" or \"assistant\"", i);
+			return am_err_set(err,
+			                  "message %zu: role must be \"user\" or \"assistant\"", i);
 		json_t *msg = json_object();
 		json_array_append_new(arr, msg);
 		json_object_set_new(msg, "role", json_string(m->role));
@@ -214,11 +251,14 @@ static int build_tree(json_t *root, const am_prov_request *rq, am_prov_endpoint 
 			json_t *arr = json_array();
 			json_object_set_new(root, "stop_sequences", arr);
 			for (size_t i = 0; i < rq->nstop_sequences; i++) {
-				json_t *s = rq->stop_sequences[i] ? json_string(rq->stop_sequences[i])
-				                                  : NULL;
+				json_t *s = rq->stop_sequences[i]
+				                ? json_string(rq->stop_sequences[i])
+				                : NULL;
 				if (!s)
-					return am_err_set(err, "stop sequence %zu is missing or "
-					                       "not UTF-8", i);
+					return am_err_set(err,
+					                  "stop sequence %zu is missing or "
+					                  "not UTF-8",
+					                  i);
 				json_array_append_new(arr, s);
 			}
 		}
@@ -241,8 +281,8 @@ static int build_tree(json_t *root, const am_prov_request *rq, am_prov_endpoint 
 	return 0;
 }
 
-int am_prov_build_body(const am_prov_request *rq, am_prov_endpoint ep, char **out,
-                       size_t *out_len, am_err *err)
+int am_prov_build_body(const am_prov_request *rq, am_prov_endpoint ep, char **out, size_t *out_len,
+                       am_err *err)
 {
 	*out = NULL;
 	json_t *root = json_object();
@@ -266,33 +306,76 @@ int am_prov_build_body(const am_prov_request *rq, am_prov_endpoint ep, char **ou
 /* ---- error kinds and results --------------------------------------------- */
 
 static const char *const kind_names[AM_PERR_COUNT_] = {
-	[AM_PERR_NONE] = "ok",
-	[AM_PERR_RATE_LIMIT] = "rate_limit",
-	[AM_PERR_OVERLOADED] = "overloaded",
-	[AM_PERR_SERVER] = "server_error",
-	[AM_PERR_TIMEOUT] = "timeout",
-	[AM_PERR_CONFLICT] = "conflict",
-	[AM_PERR_NETWORK] = "network",
-	[AM_PERR_TRUNCATED] = "truncated",
-	[AM_PERR_MIDSTREAM] = "midstream_error",
-	[AM_PERR_INVALID_REQUEST] = "invalid_request",
-	[AM_PERR_AUTH] = "authentication",
-	[AM_PERR_BILLING] = "billing",
-	[AM_PERR_PERMISSION] = "permission",
-	[AM_PERR_NOT_FOUND] = "not_found",
-	[AM_PERR_TOO_LARGE] = "request_too_large",
-	[AM_PERR_SPEND_LIMIT] = "spend_limit",
-	[AM_PERR_USER_SPEND_LIMIT] = "user_spend_limit",
-	[AM_PERR_CLIENT] = "client_error",
-	[AM_PERR_PROTOCOL] = "protocol",
-	[AM_PERR_RESPONSE_TOO_BIG] = "response_too_big",
-	[AM_PERR_SETUP] = "setup",
-	[AM_PERR_CANCELLED] = "cancelled",
+    [AM_PERR_NONE] = "ok",
+    [AM_PERR_RATE_LIMIT] = "rate_limit",
+    [AM_PERR_OVERLOADED] = "overloaded",
+    [AM_PERR_SERVER] = "server_error",
+    [AM_PERR_TIMEOUT] = "timeout",
+    [AM_PERR_CONFLICT] = "conflict",
+    [AM_PERR_NETWORK] = "network",
+    [AM_PERR_TRUNCATED] = "truncated",
+    [AM_PERR_MIDSTREAM] = "midstream_error",
+    [AM_PERR_INVALID_REQUEST] = "invalid_request",
+    [AM_PERR_AUTH] = "authentication",
+    [AM_PERR_BILLING] = "billing",
+    [AM_PERR_PERMISSION] = "permission",
+    [AM_PERR_NOT_FOUND] = "not_found",
+    [AM_PERR_TOO_LARGE] = "request_too_large",
+    [AM_PERR_SPEND_LIMIT] = "spend_limit",
+    [AM_PERR_USER_SPEND_LIMIT] = "user_spend_limit",
+    [AM_PERR_CLIENT] = "client_error",
+    [AM_PERR_PROTOCOL] = "protocol",
+    [AM_PERR_RESPONSE_TOO_BIG] = "response_too_big",
+    [AM_PERR_SETUP] = "setup",
+    [AM_PERR_CANCELLED] = "cancelled",
 };
 
 const char *am_prov_errkind_name(am_prov_errkind k)
 {
 	return (unsigned)k < AM_PERR_COUNT_ ? kind_names[k] : "unknown";
+}
+
+static const char *const kind_labels[AM_PERR_COUNT_] = {
+    [AM_PERR_NONE] = "ok",
+    [AM_PERR_RATE_LIMIT] = "rate limited",
+    [AM_PERR_OVERLOADED] = "overloaded",
+    [AM_PERR_SERVER] = "server error",
+    [AM_PERR_TIMEOUT] = "timed out",
+    [AM_PERR_CONFLICT] = "conflict",
+    [AM_PERR_NETWORK] = "network error",
+    [AM_PERR_TRUNCATED] = "answer cut off",
+    [AM_PERR_MIDSTREAM] = "error in the stream",
+    [AM_PERR_INVALID_REQUEST] = "invalid request",
+    [AM_PERR_AUTH] = "authentication failed",
+    [AM_PERR_BILLING] = "billing problem",
+    [AM_PERR_PERMISSION] = "permission denied",
+    [AM_PERR_NOT_FOUND] = "not found",
+    [AM_PERR_TOO_LARGE] = "request too large",
+    [AM_PERR_SPEND_LIMIT] = "spend limit reached (API tier)",
+    [AM_PERR_USER_SPEND_LIMIT] = "spend limit reached (your limit)",
+    [AM_PERR_CLIENT] = "request refused",
+    [AM_PERR_PROTOCOL] = "unreadable answer",
+    [AM_PERR_RESPONSE_TOO_BIG] = "answer too large",
+    [AM_PERR_SETUP] = "connection setup failed",
+    [AM_PERR_CANCELLED] = "cancelled",
+};
+
+const char *am_prov_errkind_label(am_prov_errkind k)
+{
+	return (unsigned)k < AM_PERR_COUNT_ ? kind_labels[k] : "unknown error";
+}
+
+int am_prov_describe(const am_prov_result *r, char *buf, size_t n)
+{
+	char where[AM_PROV_ID_MAX + 48] = "";
+	if (r->http_status && r->request_id[0])
+		snprintf(where, sizeof where, " (HTTP %d, request-id %s)", r->http_status,
+		         r->request_id);
+	else if (r->http_status)
+		snprintf(where, sizeof where, " (HTTP %d)", r->http_status);
+	else if (r->request_id[0])
+		snprintf(where, sizeof where, " (request-id %s)", r->request_id);
+	return snprintf(buf, n, "%s: %s%s", am_prov_errkind_label(r->err), r->message, where);
 }
 
 bool am_prov_errkind_retryable(am_prov_errkind k)
@@ -327,17 +410,28 @@ void am_prov_result_fail(am_prov_result *r, am_prov_errkind kind, const char *fm
 static am_prov_errkind kind_of_status(int status)
 {
 	switch (status) {
-	case 400: return AM_PERR_INVALID_REQUEST;
-	case 401: return AM_PERR_AUTH;
-	case 402: return AM_PERR_BILLING;
-	case 403: return AM_PERR_PERMISSION;
-	case 404: return AM_PERR_NOT_FOUND;
-	case 408: return AM_PERR_TIMEOUT;
-	case 409: return AM_PERR_CONFLICT;
-	case 413: return AM_PERR_TOO_LARGE;
-	case 429: return AM_PERR_RATE_LIMIT;
-	case 529: return AM_PERR_OVERLOADED;
-	default: return status >= 500 && status <= 599 ? AM_PERR_SERVER : AM_PERR_CLIENT;
+	case 400:
+		return AM_PERR_INVALID_REQUEST;
+	case 401:
+		return AM_PERR_AUTH;
+	case 402:
+		return AM_PERR_BILLING;
+	case 403:
+		return AM_PERR_PERMISSION;
+	case 404:
+		return AM_PERR_NOT_FOUND;
+	case 408:
+		return AM_PERR_TIMEOUT;
+	case 409:
+		return AM_PERR_CONFLICT;
+	case 413:
+		return AM_PERR_TOO_LARGE;
+	case 429:
+		return AM_PERR_RATE_LIMIT;
+	case 529:
+		return AM_PERR_OVERLOADED;
+	default:
+		return status >= 500 && status <= 599 ? AM_PERR_SERVER : AM_PERR_CLIENT;
 	}
 }
 
@@ -359,8 +453,8 @@ void am_prov_classify_http(int status, const char *body, size_t len, int should_
 	const char *ecode = jstr(json_object_get(e, "details"), "error_code");
 
 	am_prov_errkind kind = kind_of_status(status);
-	if (status == 429 && ((ecode && !strcmp(ecode, TIER_CAP_CODE)) ||
-	                      (emsg && starts_with(emsg, TIER_CAP_MSG))))
+	if (status == 429 &&
+	    ((ecode && !strcmp(ecode, TIER_CAP_CODE)) || (emsg && starts_with(emsg, TIER_CAP_MSG))))
 		kind = AM_PERR_SPEND_LIMIT;
 	else if (status == 400 && emsg && starts_with(emsg, USER_CAP_MSG))
 		kind = AM_PERR_USER_SPEND_LIMIT;
@@ -374,8 +468,8 @@ void am_prov_classify_http(int status, const char *body, size_t len, int should_
 		COPY(r->error_type, etype);
 	if (!r->request_id[0])
 		copy_jstr(r->request_id, sizeof r->request_id, root, "request_id");
-	bool pinned = kind == AM_PERR_AUTH || kind == AM_PERR_SPEND_LIMIT ||
-	              kind == AM_PERR_USER_SPEND_LIMIT;
+	bool pinned =
+	    kind == AM_PERR_AUTH || kind == AM_PERR_SPEND_LIMIT || kind == AM_PERR_USER_SPEND_LIMIT;
 	if (should_retry >= 0 && !pinned)
 		r->retryable = should_retry == 1;
 	json_decref(root);
@@ -414,8 +508,12 @@ void am_prov_usage_from_raw(const am_prov_raw_usage *raw, am_usage *u)
 	u->input_tokens = raw->has_input ? raw->input : 0;
 	u->output_tokens = raw->has_output ? raw->output : 0;
 	u->cache_read = raw->has_cr ? raw->cache_read : 0;
-	int64_t total = raw->has_cc ? raw->cache_creation
-	                            : raw->has_breakdown ? raw->cc_5m + raw->cc_1h : 0;
+	int64_t total = raw->has_cc ? raw->cache_creation : 0;
+	/* Counts come off the wire: a sum past int64 saturates (the cost of
+	 * such a call then reports an overflow) rather than wrapping. */
+	if (!raw->has_cc && raw->has_breakdown &&
+	    __builtin_add_overflow(raw->cc_5m, raw->cc_1h, &total))
+		total = INT64_MAX;
 	/* The breakdown sums to the total (api-facts §1.4); if a later event
 	 * moved the total without a breakdown, the rest is 5m, the default TTL. */
 	int64_t h1 = raw->has_breakdown ? raw->cc_1h : 0;
@@ -485,7 +583,7 @@ int am_prov_parse_message(const char *body, size_t len, am_prov_result *r, bool 
 	r->text_len = text.len;
 	r->text = am_bbuf_take(&text);
 
-	am_prov_raw_usage raw = { 0 };
+	am_prov_raw_usage raw = {0};
 	raw_usage_merge(&raw, usage);
 	am_prov_usage_from_raw(&raw, &r->usage);
 	usage_meta(r, usage);
@@ -495,15 +593,15 @@ int am_prov_parse_message(const char *body, size_t len, am_prov_result *r, bool 
 	return 0;
 }
 
-int am_prov_parse_count_tokens(const char *body, size_t len, int64_t *input_tokens,
-                               bool *premature, am_err *err)
+int am_prov_parse_count_tokens(const char *body, size_t len, int64_t *input_tokens, bool *premature,
+                               am_err *err)
 {
 	json_t *root = load_object(body, len, premature, "the count_tokens response", err);
 	if (!root)
 		return -1;
 	int rc = jcount(root, "input_tokens", input_tokens)
-	                 ? 0
-	                 : am_err_set(err, "the count_tokens response has no input_tokens");
+	             ? 0
+	             : am_err_set(err, "the count_tokens response has no input_tokens");
 	json_decref(root);
 	return rc;
 }
@@ -537,16 +635,28 @@ void am_prov_finish_response(am_prov_endpoint ep, int status, const char *body, 
 
 /* ---- the streaming accumulator -------------------------------------------- */
 
-enum ev { EV_UNKNOWN, EV_PING, EV_MESSAGE_START, EV_BLOCK_START, EV_BLOCK_DELTA, EV_BLOCK_STOP,
-          EV_MESSAGE_DELTA, EV_MESSAGE_STOP, EV_ERROR };
+enum ev {
+	EV_UNKNOWN,
+	EV_PING,
+	EV_MESSAGE_START,
+	EV_BLOCK_START,
+	EV_BLOCK_DELTA,
+	EV_BLOCK_STOP,
+	EV_MESSAGE_DELTA,
+	EV_MESSAGE_STOP,
+	EV_ERROR
+};
 
 static enum ev event_kind(const char *name)
 {
-	static const struct { const char *name; enum ev ev; } table[] = {
-		{ "content_block_delta", EV_BLOCK_DELTA }, { "ping", EV_PING },
-		{ "content_block_start", EV_BLOCK_START }, { "content_block_stop", EV_BLOCK_STOP },
-		{ "message_start", EV_MESSAGE_START },     { "message_delta", EV_MESSAGE_DELTA },
-		{ "message_stop", EV_MESSAGE_STOP },       { "error", EV_ERROR },
+	static const struct {
+		const char *name;
+		enum ev ev;
+	} table[] = {
+	    {"content_block_delta", EV_BLOCK_DELTA}, {"ping", EV_PING},
+	    {"content_block_start", EV_BLOCK_START}, {"content_block_stop", EV_BLOCK_STOP},
+	    {"message_start", EV_MESSAGE_START},     {"message_delta", EV_MESSAGE_DELTA},
+	    {"message_stop", EV_MESSAGE_STOP},       {"error", EV_ERROR},
 	};
 	for (size_t i = 0; i < sizeof table / sizeof table[0]; i++)
 		if (!strcmp(name, table[i].name))
@@ -705,6 +815,11 @@ void am_prov_stream_finish(am_prov_stream *s, am_prov_result *r)
 	if (s->errored) {
 		am_prov_result_fail(r, s->fail_kind, "%s", s->message);
 		COPY(r->error_type, s->error_type);
+	} else if (!s->started && (s->stopped || s->delta_seen)) {
+		/* An end without a beginning: the model and input usage are
+		 * unknown, so this cannot be recorded as an answer (nor retried:
+		 * it may have been paid for). */
+		am_prov_result_fail(r, AM_PERR_PROTOCOL, "the stream ended without message_start");
 	} else if (s->stopped || s->delta_seen) {
 		/* message_stop carries no data: after message_delta the answer,
 		 * its stop_reason and its cumulative usage are all known, and a
@@ -738,7 +853,7 @@ static int64_t days_from_civil(int64_t y, int m, int d)
 
 static int days_in_month(int64_t y, int m)
 {
-	static const int dm[12] = { 31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31 };
+	static const int dm[12] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
 	bool leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
 	return m == 2 && leap ? 29 : dm[m - 1];
 }
@@ -879,7 +994,8 @@ int am_prov_parse_http_date(const char *s, size_t n, int64_t *out_ns)
 			return -1;
 		if (*p == ' ') { /* IMF-fixdate: Sun, 06 Nov 1994 08:49:37 GMT */
 			p++;
-			if (!(mo = month_of(&p, end)) || !lit(&p, end, ' ') || !digits(&p, end, 4, &y))
+			if (!(mo = month_of(&p, end)) || !lit(&p, end, ' ') ||
+			    !digits(&p, end, 4, &y))
 				return -1;
 		} else { /* RFC 850: Sunday, 06-Nov-94 08:49:37 GMT */
 			if (!lit(&p, end, '-') || !(mo = month_of(&p, end)) || !lit(&p, end, '-') ||
@@ -971,13 +1087,16 @@ static bool name_is(const char *name, size_t n, const char *want)
 static void ratelimit_header(am_prov_headers *h, const char *name, size_t n, const char *v,
                              size_t vn)
 {
-	static const struct { const char *prefix; enum am_rl_dim_hdr dim; } dims[] = {
-		{ "anthropic-ratelimit-requests-", AM_RLH_REQUESTS },
-		{ "anthropic-ratelimit-tokens-", AM_RLH_TOKENS },
-		{ "anthropic-ratelimit-input-tokens-", AM_RLH_INPUT_TOKENS },
-		{ "anthropic-ratelimit-output-tokens-", AM_RLH_OUTPUT_TOKENS },
-		{ "anthropic-priority-input-tokens-", AM_RLH_PRIO_INPUT },
-		{ "anthropic-priority-output-tokens-", AM_RLH_PRIO_OUTPUT },
+	static const struct {
+		const char *prefix;
+		enum am_rl_dim_hdr dim;
+	} dims[] = {
+	    {"anthropic-ratelimit-requests-", AM_RLH_REQUESTS},
+	    {"anthropic-ratelimit-tokens-", AM_RLH_TOKENS},
+	    {"anthropic-ratelimit-input-tokens-", AM_RLH_INPUT_TOKENS},
+	    {"anthropic-ratelimit-output-tokens-", AM_RLH_OUTPUT_TOKENS},
+	    {"anthropic-priority-input-tokens-", AM_RLH_PRIO_INPUT},
+	    {"anthropic-priority-output-tokens-", AM_RLH_PRIO_OUTPUT},
 	};
 	for (size_t i = 0; i < sizeof dims / sizeof dims[0]; i++) {
 		size_t pl = strlen(dims[i].prefix);
@@ -990,7 +1109,8 @@ static void ratelimit_header(am_prov_headers *h, const char *name, size_t n, con
 			b->present = b->has_limit = true;
 		else if (name_is(field, fl, "remaining") && count_value(v, vn, &b->remaining))
 			b->present = b->has_remaining = true;
-		else if (name_is(field, fl, "reset") && am_prov_parse_rfc3339(v, vn, &b->reset_ns) == 0)
+		else if (name_is(field, fl, "reset") &&
+		         am_prov_parse_rfc3339(v, vn, &b->reset_ns) == 0)
 			b->present = b->has_reset = true;
 		return;
 	}
@@ -1035,8 +1155,9 @@ void am_prov_headers_line(am_prov_headers *h, const char *line, size_t len)
 		h->has_retry_after_ms = decimal_ns(v, vn, 1000000, &h->retry_after_ms_ns);
 	} else if (name_is(line, n, "retry-after")) {
 		h->has_retry_after_secs = decimal_ns(v, vn, NS_PER_SEC, &h->retry_after_secs_ns);
-		h->has_retry_after_date = !h->has_retry_after_secs &&
-		                          am_prov_parse_http_date(v, vn, &h->retry_after_date_ns) == 0;
+		h->has_retry_after_date =
+		    !h->has_retry_after_secs &&
+		    am_prov_parse_http_date(v, vn, &h->retry_after_date_ns) == 0;
 	} else if (name_is(line, n, "date")) {
 		h->rl.has_date = am_prov_parse_http_date(v, vn, &h->rl.date_ns) == 0;
 	}
@@ -1049,8 +1170,13 @@ void am_prov_headers_finish(am_prov_headers *h, int64_t now_wall_ns)
 		v = h->retry_after_ms_ns;
 	else if (h->has_retry_after_secs && h->retry_after_secs_ns >= 0)
 		v = h->retry_after_secs_ns;
-	else if (h->has_retry_after_date)
-		v = h->retry_after_date_ns - (h->rl.has_date ? h->rl.date_ns : now_wall_ns);
+	else if (h->has_retry_after_date) {
+		int64_t base = h->rl.has_date ? h->rl.date_ns : now_wall_ns;
+		/* Parsed dates span 1678..2262, so the difference can overflow:
+		 * such a hint is nonsense and is dropped. */
+		if (__builtin_sub_overflow(h->retry_after_date_ns, base, &v))
+			v = -1;
+	}
 	h->rl.has_retry_after = v >= 0;
 	h->rl.retry_after_ns = v >= 0 ? v : 0;
 }

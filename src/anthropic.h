@@ -25,9 +25,9 @@
 /* ---- request bodies ----------------------------------------------------- */
 
 typedef enum am_prov_cache_ttl {
-	AM_PROV_CACHE_NONE,   /* no cache_control */
-	AM_PROV_CACHE_5M,     /* {"type":"ephemeral"}: the default 5-minute TTL */
-	AM_PROV_CACHE_1H      /* {"type":"ephemeral","ttl":"1h"} */
+	AM_PROV_CACHE_NONE, /* no cache_control */
+	AM_PROV_CACHE_5M,   /* {"type":"ephemeral"}: the default 5-minute TTL */
+	AM_PROV_CACHE_1H    /* {"type":"ephemeral","ttl":"1h"} */
 } am_prov_cache_ttl;
 
 /* One text block of a system prompt or a message, optionally a cache
@@ -41,7 +41,7 @@ typedef struct am_prov_block {
  * array of content blocks, passed through: tool results, images), blocks
  * (nblocks > 0), text (a plain string). */
 typedef struct am_prov_message {
-	const char *role;             /* "user" or "assistant" */
+	const char *role; /* "user" or "assistant" */
 	const char *text;
 	const am_prov_block *blocks;
 	size_t nblocks;
@@ -52,12 +52,12 @@ typedef struct am_prov_message {
  * call. Optional numbers are sent only when their has_ flag is set; NULL
  * strings and empty arrays are left out. */
 typedef struct am_prov_request {
-	const char *model;                       /* required */
-	int64_t max_tokens;                      /* required, >= 0 (0 pre-warms the cache) */
-	const am_prov_message *messages;         /* required, nmessages >= 1 */
+	const char *model;               /* required */
+	int64_t max_tokens;              /* required, >= 0 (0 pre-warms the cache) */
+	const am_prov_message *messages; /* required, nmessages >= 1 */
 	size_t nmessages;
-	const char *system;                      /* a system string, or ... */
-	const am_prov_block *system_blocks;      /* ... blocks (used when nsystem_blocks > 0) */
+	const char *system;                 /* a system string, or ... */
+	const am_prov_block *system_blocks; /* ... blocks (used when nsystem_blocks > 0) */
 	size_t nsystem_blocks;
 	bool has_temperature;
 	double temperature;
@@ -67,17 +67,17 @@ typedef struct am_prov_request {
 	int64_t top_k;
 	const char *const *stop_sequences;
 	size_t nstop_sequences;
-	const char *metadata_user_id;            /* metadata.user_id */
-	const char *tools_json;                  /* raw JSON array, passed through */
-	const char *tool_choice_json;            /* raw JSON object, passed through */
-	const char *extra_json;                  /* raw JSON object: its members are added
-	                                            (thinking, service_tier, ...) */
+	const char *metadata_user_id; /* metadata.user_id */
+	const char *tools_json;       /* raw JSON array, passed through */
+	const char *tool_choice_json; /* raw JSON object, passed through */
+	const char *extra_json;       /* raw JSON object: its members are added
+	                                 (thinking, service_tier, ...) */
 	bool stream;
 } am_prov_request;
 
 typedef enum am_prov_endpoint {
-	AM_PROV_MESSAGES,       /* POST /v1/messages */
-	AM_PROV_COUNT_TOKENS    /* POST /v1/messages/count_tokens */
+	AM_PROV_MESSAGES,    /* POST /v1/messages */
+	AM_PROV_COUNT_TOKENS /* POST /v1/messages/count_tokens */
 } am_prov_endpoint;
 
 /* The path of an endpoint, e.g. "/v1/messages". */
@@ -89,8 +89,8 @@ const char *am_prov_endpoint_path(am_prov_endpoint ep);
  * Key order is fixed, so equal requests give byte-equal bodies. On success
  * *out is a heap string (caller frees) of *out_len bytes (out_len may be
  * NULL). Returns 0, or -1 with err for a missing field or invalid raw JSON. */
-int am_prov_build_body(const am_prov_request *rq, am_prov_endpoint ep, char **out,
-                       size_t *out_len, am_err *err);
+int am_prov_build_body(const am_prov_request *rq, am_prov_endpoint ep, char **out, size_t *out_len,
+                       am_err *err);
 
 /* ---- results and error classes ------------------------------------------ */
 
@@ -99,30 +99,30 @@ int am_prov_build_body(const am_prov_request *rq, am_prov_endpoint ep, char **ou
 typedef enum am_prov_errkind {
 	AM_PERR_NONE = 0,
 	/* retryable */
-	AM_PERR_RATE_LIMIT,        /* 429 rate_limit_error */
-	AM_PERR_OVERLOADED,        /* 529 overloaded_error */
-	AM_PERR_SERVER,            /* other 5xx */
-	AM_PERR_TIMEOUT,           /* 408, or the client's connect/total timeout */
-	AM_PERR_CONFLICT,          /* 409 */
-	AM_PERR_NETWORK,           /* connect, DNS, reset: no complete response */
-	AM_PERR_TRUNCATED,         /* the body ended early */
-	AM_PERR_MIDSTREAM,         /* an `error` event after the 200 */
+	AM_PERR_RATE_LIMIT, /* 429 rate_limit_error */
+	AM_PERR_OVERLOADED, /* 529 overloaded_error */
+	AM_PERR_SERVER,     /* other 5xx */
+	AM_PERR_TIMEOUT,    /* 408, or the client's connect/total timeout */
+	AM_PERR_CONFLICT,   /* 409 */
+	AM_PERR_NETWORK,    /* connect, DNS, reset: no complete response */
+	AM_PERR_TRUNCATED,  /* the body ended early */
+	AM_PERR_MIDSTREAM,  /* an `error` event after the 200 */
 	/* final */
-	AM_PERR_INVALID_REQUEST,   /* 400 */
-	AM_PERR_AUTH,              /* 401: never retried, whatever x-should-retry says */
-	AM_PERR_BILLING,           /* 402 */
-	AM_PERR_PERMISSION,        /* 403 */
-	AM_PERR_NOT_FOUND,         /* 404 */
-	AM_PERR_TOO_LARGE,         /* 413 */
-	AM_PERR_SPEND_LIMIT,       /* 429 with error.details.error_code
-	                              "enforced_spend_limit_reached" (the tier's cap) */
-	AM_PERR_USER_SPEND_LIMIT,  /* 400 "You have reached your specified API usage
-	                              limits" (a limit the user set) */
-	AM_PERR_CLIENT,            /* another 3xx/4xx */
-	AM_PERR_PROTOCOL,          /* a 2xx we cannot read, an over-long SSE event */
-	AM_PERR_RESPONSE_TOO_BIG,  /* over the client's response size cap */
-	AM_PERR_SETUP,             /* bad URL, TLS trust failure: fix the config */
-	AM_PERR_CANCELLED,         /* cancelled by the caller */
+	AM_PERR_INVALID_REQUEST,  /* 400 */
+	AM_PERR_AUTH,             /* 401: never retried, whatever x-should-retry says */
+	AM_PERR_BILLING,          /* 402 */
+	AM_PERR_PERMISSION,       /* 403 */
+	AM_PERR_NOT_FOUND,        /* 404 */
+	AM_PERR_TOO_LARGE,        /* 413 */
+	AM_PERR_SPEND_LIMIT,      /* 429 with error.details.error_code
+	                             "enforced_spend_limit_reached" (the tier's cap) */
+	AM_PERR_USER_SPEND_LIMIT, /* 400 "You have reached your specified API usage
+	                             limits" (a limit the user set) */
+	AM_PERR_CLIENT,           /* another 3xx/4xx */
+	AM_PERR_PROTOCOL,         /* a 2xx we cannot read, an over-long SSE event */
+	AM_PERR_RESPONSE_TOO_BIG, /* over the client's response size cap */
+	AM_PERR_SETUP,            /* bad URL, TLS trust failure: fix the config */
+	AM_PERR_CANCELLED,        /* cancelled by the caller */
 	AM_PERR_COUNT_
 } am_prov_errkind;
 
@@ -130,46 +130,58 @@ typedef enum am_prov_errkind {
  * the ledger and the UI. */
 const char *am_prov_errkind_name(am_prov_errkind k);
 
+/* What the kind means to a person, for the start of an error line:
+ * "authentication failed", "spend limit reached (API tier)", "overloaded",
+ * "timed out", ... ("ok" for AM_PERR_NONE). */
+const char *am_prov_errkind_label(am_prov_errkind k);
+
 /* Whether the kind is retryable absent an x-should-retry override. */
 bool am_prov_errkind_retryable(am_prov_errkind k);
 
 enum { AM_PROV_MSG_MAX = 320, AM_PROV_ID_MAX = 96, AM_PROV_MODEL_MAX = 128 };
 
-/* The outcome of one call. Strings are NUL-terminated and truncated at a
- * UTF-8 character boundary when too long. */
+/* The outcome of one call. Strings are NUL-terminated, well-formed UTF-8
+ * (any other byte becomes '?') and truncated at a character boundary when
+ * too long. */
 typedef struct am_prov_result {
-	int http_status;               /* 0 when no response status arrived */
-	am_prov_errkind err;           /* AM_PERR_NONE on success */
-	bool retryable;                /* the decision after x-should-retry */
-	char error_type[48];           /* provider error.type, e.g. "overloaded_error" */
-	char message[AM_PROV_MSG_MAX]; /* provider error.message, or what the client saw */
+	int http_status;                 /* 0 when no response status arrived */
+	am_prov_errkind err;             /* AM_PERR_NONE on success */
+	bool retryable;                  /* the decision after x-should-retry */
+	char error_type[48];             /* provider error.type, e.g. "overloaded_error" */
+	char message[AM_PROV_MSG_MAX];   /* provider error.message, or what the client saw */
 	char request_id[AM_PROV_ID_MAX]; /* request-id header, else body request_id */
-	char id[AM_PROV_ID_MAX];       /* message id */
-	char model[AM_PROV_MODEL_MAX]; /* the model the response names (dated id) */
+	char id[AM_PROV_ID_MAX];         /* message id */
+	char model[AM_PROV_MODEL_MAX];   /* the model the response names (dated id) */
 	char stop_reason[40];
 	char stop_sequence[128];
 	char service_tier[16];
-	bool has_usage;                /* usage holds what the provider reported */
-	bool usage_final;              /* false when a stream ended before message_delta:
-	                                  the counts are what had arrived (still billed) */
-	am_usage usage;                /* count_tokens: usage.input_tokens is the count */
-	char *text;                    /* heap, the answer's text (NULL when none) */
+	bool has_usage;   /* usage holds what the provider reported */
+	bool usage_final; /* false when a stream ended before message_delta:
+	                     the counts are what had arrived (still billed) */
+	am_usage usage;   /* count_tokens: usage.input_tokens is the count */
+	char *text;       /* heap, the answer's text (NULL when none) */
 	size_t text_len;
-	bool stream;                   /* the answer came as SSE */
-	bool missing_message_stop;     /* stream ended after message_delta, without
-	                                  message_stop (accepted as complete) */
-	am_rl_headers rl;              /* parsed response headers */
-	int64_t latency_ns;            /* start to completion, monotonic */
-	int64_t ttfb_ns;               /* start to the first response byte; 0 when none */
+	bool stream;               /* the answer came as SSE */
+	bool missing_message_stop; /* stream ended after message_delta, without
+	                              message_stop (accepted as complete) */
+	am_rl_headers rl;          /* parsed response headers */
+	int64_t latency_ns;        /* start to completion, monotonic */
+	int64_t ttfb_ns;           /* start to the first response byte; 0 when none */
 } am_prov_result;
 
 void am_prov_result_init(am_prov_result *r);
 /* Frees r->text (a caller that took it sets it to NULL first). */
 void am_prov_result_free(am_prov_result *r);
 
+/* One line for the user about a failed call: label, the provider's message,
+ * then the HTTP status and request id when known, e.g. "authentication
+ * failed: invalid x-api-key (HTTP 401, request-id req_01...)". Truncates to
+ * n bytes (NUL included); returns what snprintf would have written. */
+int am_prov_describe(const am_prov_result *r, char *buf, size_t n);
+
 /* Sets err and retryable from kind, and message (printf-style). */
 void am_prov_result_fail(am_prov_result *r, am_prov_errkind kind, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
+    __attribute__((format(printf, 3, 4)));
 
 /* Classifies a non-2xx response from its status and body (the documented
  * error shape; any body is accepted, including none or HTML). Fills err,
@@ -189,8 +201,8 @@ int am_prov_parse_message(const char *body, size_t len, am_prov_result *r, bool 
                           am_err *err);
 
 /* Parses a count_tokens answer {"input_tokens": N}. Returns 0 or -1. */
-int am_prov_parse_count_tokens(const char *body, size_t len, int64_t *input_tokens,
-                               bool *premature, am_err *err);
+int am_prov_parse_count_tokens(const char *body, size_t len, int64_t *input_tokens, bool *premature,
+                               am_err *err);
 
 /* The whole outcome of a complete non-streaming response (and of an error
  * response to a streaming request): a 2xx is parsed as ep's answer (a body
@@ -217,12 +229,12 @@ typedef struct am_prov_stream {
 	am_prov_text_fn on_text;
 	void *ctx;
 	am_prov_raw_usage u;
-	bool started;        /* message_start seen */
-	bool delta_seen;     /* message_delta with a stop_reason seen */
-	bool stopped;        /* message_stop seen */
-	bool errored;        /* an `error` event, or the stream could not be read */
+	bool started;    /* message_start seen */
+	bool delta_seen; /* message_delta with a stop_reason seen */
+	bool stopped;    /* message_stop seen */
+	bool errored;    /* an `error` event, or the stream could not be read */
 	am_prov_errkind fail_kind;
-	bool silent;         /* stop passing text on (after an error or cancel) */
+	bool silent; /* stop passing text on (after an error or cancel) */
 	char id[AM_PROV_ID_MAX];
 	char model[AM_PROV_MODEL_MAX];
 	char stop_reason[40];
@@ -250,7 +262,9 @@ int am_prov_stream_feed(am_prov_stream *s, const char *buf, size_t len, am_err *
  * message_stop arrived, or message_delta with a stop_reason arrived and only
  * message_stop is missing (it carries nothing); AM_PERR_MIDSTREAM after an
  * `error` event; AM_PERR_TRUNCATED when it ended before message_delta (the
- * usage so far is kept, usage_final false). Leaves r->http_status alone. */
+ * usage so far is kept, usage_final false); AM_PERR_PROTOCOL when it ended
+ * but never began (no message_start: model and input usage unknown).
+ * Leaves r->http_status alone. */
 void am_prov_stream_finish(am_prov_stream *s, am_prov_result *r);
 
 void am_prov_stream_free(am_prov_stream *s);
@@ -265,12 +279,12 @@ typedef struct am_prov_headers {
 	am_rl_headers rl;
 	char request_id[AM_PROV_ID_MAX];
 	char content_type[64];
-	int should_retry;             /* x-should-retry: -1 absent, 0 false, 1 true */
-	bool has_retry_after_ms;      /* retry-after-ms, a float of milliseconds */
+	int should_retry;        /* x-should-retry: -1 absent, 0 false, 1 true */
+	bool has_retry_after_ms; /* retry-after-ms, a float of milliseconds */
 	int64_t retry_after_ms_ns;
-	bool has_retry_after_secs;    /* retry-after as (float) seconds */
+	bool has_retry_after_secs; /* retry-after as (float) seconds */
 	int64_t retry_after_secs_ns;
-	bool has_retry_after_date;    /* retry-after as an HTTP-date */
+	bool has_retry_after_date; /* retry-after as an HTTP-date */
 	int64_t retry_after_date_ns;
 } am_prov_headers;
 

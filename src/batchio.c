@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "jsonlex.h"
 #include "money.h"
 
 static int check_messages(const json_t *msgs, am_err *err)
@@ -156,10 +157,10 @@ char *am_batch_format_result(const am_batch_result *r)
 {
 	static const char *const status[] = { "ok", "failed", "blocked" };
 	json_t *o = json_object();
-	json_object_set_new(o, "id", json_string(r->id ? r->id : ""));
+	json_object_set_new(o, "id", am_jsonlex_string(r->id ? r->id : ""));
 	json_object_set_new(o, "status", json_string(status[r->status]));
-	json_object_set_new(o, "model", r->model ? json_string(r->model) : json_null());
-	json_object_set_new(o, "text", r->text ? json_string(r->text) : json_null());
+	json_object_set_new(o, "model", am_jsonlex_string(r->model));
+	json_object_set_new(o, "text", am_jsonlex_string(r->text));
 	if (r->has_usage) {
 		json_object_set_new(
 			o, "usage",
@@ -179,7 +180,7 @@ char *am_batch_format_result(const am_batch_result *r)
 		json_object_set_new(o, "cost_usd", json_null());
 	}
 	json_object_set_new(o, "cached", json_boolean(r->cached));
-	json_object_set_new(o, "error", r->error ? json_string(r->error) : json_null());
+	json_object_set_new(o, "error", am_jsonlex_string(r->error));
 	char *s = json_dumps(o, JSON_COMPACT | JSON_ENSURE_ASCII);
 	json_decref(o);
 	return s;

@@ -55,7 +55,9 @@ typedef struct am_batch_result {
 	const char *error;      /* NULL when none */
 } am_batch_result;
 
-/* One output line, without the newline (heap; free()). */
+/* One output line, without the newline (heap; free()). Every member is
+ * always there; a string that is not UTF-8 has its non-ASCII bytes shown
+ * as '?'. */
 char *am_batch_format_result(const am_batch_result *r);
 
 #endif

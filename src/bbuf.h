@@ -11,10 +11,10 @@
 #include <stddef.h>
 
 typedef struct am_bbuf {
-	char *data;     /* NULL until the first append; then NUL-terminated */
-	size_t len;     /* bytes held, excluding the terminator */
-	size_t cap;     /* bytes allocated */
-	size_t max;     /* the ceiling on len */
+	char *data; /* NULL until the first append; then NUL-terminated */
+	size_t len; /* bytes held, excluding the terminator */
+	size_t cap; /* bytes allocated */
+	size_t max; /* the ceiling on len */
 } am_bbuf;
 
 /* An empty buffer that will refuse to hold more than max bytes. */

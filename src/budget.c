@@ -15,7 +15,6 @@
 #include <string.h>
 #include <time.h>
 
-#include "cfgjson.h"
 #include "clock.h"
 #include "money.h"
 
@@ -50,14 +49,6 @@ struct am_budget {
 
 /* ---- config ------------------------------------------------------------------ */
 
-void am_budget_config_default(am_budget_config *cfg)
-{
-	memset(cfg, 0, sizeof *cfg);
-	cfg->nalerts = 1;
-	cfg->alert_pct[0] = 80;
-	cfg->max_reservations = AM_BUDGET_DEFAULT_MAX_RESERVATIONS;
-}
-
 static int check_alerts(const int *pct, int n, am_err *err)
 {
 	if (n < 0 || n > AM_BUDGET_MAX_ALERTS)
@@ -83,56 +74,26 @@ int am_budget_config_check(const am_budget_config *cfg, am_err *err)
 	return check_alerts(cfg->alert_pct, cfg->nalerts, err);
 }
 
-static int alerts_from_json(am_budget_config *c, const json_t *v, am_err *err)
+int am_budget_config_from(const am_config *cfg, am_budget_config *out, am_err *err)
 {
-	int64_t pct;
-	if (json_is_integer(v)) {
-		if (am_cfgjson_int(v, "budget", "alert_pct", 1, 100, &pct, err) < 0)
-			return -1;
-		c->nalerts = 1;
-		c->alert_pct[0] = (int)pct;
-		return 0;
-	}
-	if (!json_is_array(v) || json_array_size(v) > AM_BUDGET_MAX_ALERTS)
-		return am_err_set(err, "budget.alert_pct: expected a percent or a list of at most %d",
-		                  AM_BUDGET_MAX_ALERTS);
-	c->nalerts = (int)json_array_size(v);
-	for (size_t i = 0; i < json_array_size(v); i++) {
-		if (am_cfgjson_int(json_array_get(v, i), "budget", "alert_pct", 1, 100, &pct, err) < 0)
-			return -1;
-		c->alert_pct[i] = (int)pct;
-	}
-	return 0;
+	_Static_assert((int)AM_BUDGET_MAX_ALERTS == (int)AM_CONFIG_MAX_ALERTS, "alert tables differ");
+	memset(out, 0, sizeof *out);
+	out->day_limit_pusd = cfg->budget.daily_pusd;
+	out->month_limit_pusd = cfg->budget.monthly_pusd;
+	out->nalerts = cfg->budget.nalerts;
+	memcpy(out->alert_pct, cfg->budget.alert_pct, sizeof out->alert_pct);
+	if (cfg->budget.max_reservations > MAX_SLOTS)
+		return am_err_set(err, "budget: max_reservations %lld is above %d",
+		                  (long long)cfg->budget.max_reservations, MAX_SLOTS);
+	out->max_reservations = (int)cfg->budget.max_reservations;
+	return am_budget_config_check(out, err);
 }
 
-int am_budget_config_from_json(am_budget_config *cfg, const json_t *obj, am_err *warn,
-                               am_err *err)
+void am_budget_config_default(am_budget_config *out)
 {
-	static const char *const known[] = {"daily_usd", "monthly_usd", "alert_pct",
-	                                    "max_reservations", "alert_command", "timezone", NULL};
-	if (!json_is_object(obj))
-		return am_err_set(err, "budget: expected an object");
-	am_budget_config c = *cfg;
-	const json_t *v;
-	int64_t n;
-	if ((v = json_object_get(obj, "daily_usd")) &&
-	    am_cfgjson_usd(v, "budget", "daily_usd", &c.day_limit_pusd, err) < 0)
-		return -1;
-	if ((v = json_object_get(obj, "monthly_usd")) &&
-	    am_cfgjson_usd(v, "budget", "monthly_usd", &c.month_limit_pusd, err) < 0)
-		return -1;
-	if ((v = json_object_get(obj, "alert_pct")) && alerts_from_json(&c, v, err) < 0)
-		return -1;
-	if ((v = json_object_get(obj, "max_reservations"))) {
-		if (am_cfgjson_int(v, "budget", "max_reservations", 1, MAX_SLOTS, &n, err) < 0)
-			return -1;
-		c.max_reservations = (int)n;
-	}
-	if (am_budget_config_check(&c, err) < 0)
-		return -1;
-	am_cfgjson_unknown_keys(obj, "budget", known, warn);
-	*cfg = c;
-	return 0;
+	am_config c;
+	am_config_init(&c);
+	am_budget_config_from(&c, out, NULL); /* the defaults pass: see test_budget */
 }
 
 /* ---- time ---------------------------------------------------------------------- */
@@ -426,6 +387,40 @@ int am_budget_settle(am_budget *b, const am_budget_now *now, int64_t id, int64_t
 		*over_by = actual - sl->amount;
 	release(b, sl);
 	am_budget_burn_feed(b, now->wall_ns, actual);
+	evaluate(b, alerts);
+	return 0;
+}
+
+static bool is_day(const char *s)
+{
+	for (int i = 0; i < 10; i++)
+		if (i == 4 || i == 7 ? s[i] != '-' : s[i] < '0' || s[i] > '9')
+			return false;
+	return s[10] == '\0';
+}
+
+int am_budget_add_spent(am_budget *b, const am_budget_now *now, const char *day,
+                        int64_t wall_ns, int64_t pusd, bool unknown_price,
+                        am_budget_alerts *alerts, am_err *err)
+{
+	clear_alerts(alerts);
+	if (pusd < 0)
+		return am_err_set(err, "budget: negative spend");
+	if (!day || !is_day(day))
+		return am_err_set(err, "budget: '%s' is not a day (YYYY-MM-DD)", day ? day : "(none)");
+	roll(b, now);
+	/* Strings of this fixed form compare in calendar order. */
+	bool in_day = strcmp(day, b->day) >= 0;
+	bool in_month = strncmp(day, b->month, 7) >= 0;
+	int64_t spent[2] = { b->spent[AM_BUDGET_DAY], b->spent[AM_BUDGET_MONTH] };
+	if ((in_day && am_money_add(spent[AM_BUDGET_DAY], pusd, &spent[AM_BUDGET_DAY]) < 0) ||
+	    (in_month && am_money_add(spent[AM_BUDGET_MONTH], pusd, &spent[AM_BUDGET_MONTH]) < 0))
+		return am_err_set(err, "budget: spend overflows");
+	b->spent[AM_BUDGET_DAY] = spent[AM_BUDGET_DAY];
+	b->spent[AM_BUDGET_MONTH] = spent[AM_BUDGET_MONTH];
+	if (in_day && unknown_price)
+		b->day_unknown = true;
+	am_budget_burn_feed(b, wall_ns, pusd);
 	evaluate(b, alerts);
 	return 0;
 }

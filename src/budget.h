@@ -48,8 +48,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include <jansson.h>
-
+#include "config.h"
 #include "engine.h"
 #include "err.h"
 #include "pricing.h"
@@ -57,8 +56,7 @@
 enum {
 	AM_BUDGET_MAX_ALERTS = AM_SNAP_MAX_ALERTS,
 	AM_BUDGET_BURN_MINUTES = 15,  /* the burn-rate window */
-	AM_BUDGET_RING_MINUTES = AM_SNAP_SPARK,
-	AM_BUDGET_DEFAULT_MAX_RESERVATIONS = 4096
+	AM_BUDGET_RING_MINUTES = AM_SNAP_SPARK
 };
 
 typedef struct am_budget_config {
@@ -69,20 +67,19 @@ typedef struct am_budget_config {
 	int max_reservations;      /* outstanding at once; a bound, not a tuning knob */
 } am_budget_config;
 
-/* No limits, alerts [80], AM_BUDGET_DEFAULT_MAX_RESERVATIONS. */
-void am_budget_config_default(am_budget_config *cfg);
-
 /* Thresholds 1..100, strictly increasing, at most AM_BUDGET_MAX_ALERTS;
  * limits >= 0; max_reservations >= 1. */
 int am_budget_config_check(const am_budget_config *cfg, am_err *err);
 
-/* Overlays the config file's "budget" object: "daily_usd", "monthly_usd"
- * (USD as "12.50" or 12.5; 0 = none), "alert_pct" (a number or a list),
- * "max_reservations". "alert_command" and "timezone" are read by the caller
- * and accepted here as known keys. Unknown keys go to warn as in
- * am_sel_config_from_json. cfg is unchanged on error. */
-int am_budget_config_from_json(am_budget_config *cfg, const json_t *budget, am_err *warn,
-                               am_err *err);
+/* The budget part of the configuration: budget.daily_usd, monthly_usd,
+ * alert_pct, max_reservations (alert_command and bell are the caller's),
+ * checked as above. */
+int am_budget_config_from(const am_config *cfg, am_budget_config *out, am_err *err);
+
+/* The configuration's defaults (am_config_init: $10 a day, no monthly
+ * limit, an alert at 80%, 4,096 reservations), for callers without an
+ * am_config. */
+void am_budget_config_default(am_budget_config *out);
 
 typedef struct am_budget_now {
 	char day[11];        /* local "YYYY-MM-DD" */
@@ -100,8 +97,12 @@ int am_budget_now_local(int64_t wall_ns, am_budget_now *out, am_err *err);
 typedef struct am_budget am_budget;
 
 /* A budget starting at `now` with the day's and the month's spend as the
- * ledger recorded them (so a restart keeps the totals). day_unknown = some of
- * today's spend had no known price. Fails only on an invalid config. */
+ * ledger recorded them, so a restart keeps the totals:
+ *   am_ledger_spend(l, now.day, now.day, &day_spent, &unknown)
+ *   am_ledger_spend(l, "<now.month>-01", now.day, &month_spent, NULL)
+ * and day_unknown = unknown > 0 (the ledger's figure leaves unknown-price
+ * calls out; the flag reaches the snapshot so the UI can say so). Fails on
+ * an invalid config or negative totals. */
 int am_budget_new(am_budget **out, const am_budget_config *cfg, const am_budget_now *now,
                   int64_t day_spent_pusd, int64_t month_spent_pusd, bool day_unknown,
                   am_err *err);
@@ -181,6 +182,23 @@ typedef struct am_budget_alerts {
  * unknown or already settled id or a negative actual; nothing changes then. */
 int am_budget_settle(am_budget *b, const am_budget_now *now, int64_t id, int64_t actual_pusd,
                      int64_t *over_by_pusd, am_budget_alerts *alerts, am_err *err);
+
+/* Adds spend that happened outside this budget, with no reservation: a
+ * call another process (a batch, an ask, a second dashboard) recorded in
+ * the same ledger. `day` is the local day the ledger stamped it with
+ * ("YYYY-MM-DD"); after rolling forward to `now` the amount counts toward
+ * the day when `day` is the current day and toward the month when it falls
+ * in the current month. A later day (the other process's clock or zone runs
+ * ahead) counts as the current one: a guard errs toward stopping. An
+ * earlier month counts toward neither. wall_ns, the call's time, feeds the
+ * burn ring (dropped when older than the ring). unknown_price (the caller
+ * priced it at the dearest model) flags the day when it counts toward it.
+ * alerts (may be NULL) receives the thresholds this crossed, each once per
+ * period as with settle. -1 + err for a negative amount, a malformed day or
+ * a total that overflows; nothing changes then. */
+int am_budget_add_spent(am_budget *b, const am_budget_now *now, const char *day,
+                        int64_t wall_ns, int64_t pusd, bool unknown_price,
+                        am_budget_alerts *alerts, am_err *err);
 
 /* Releases reservation `id` without spending (the call was not sent, or
  * failed without being billed). -1 + err for an unknown id. */

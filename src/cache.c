@@ -15,19 +15,9 @@
 
 #include <openssl/evp.h>
 
-#include "cfgjson.h"
-
 #define NS_PER_S 1000000000LL
 
 /* ---- config ------------------------------------------------------------------ */
-
-void am_cache_config_default(am_cache_config *cfg)
-{
-	cfg->enabled = true;
-	cfg->ttl_s = 24 * 3600;
-	cfg->max_bytes = 64LL << 20;
-	cfg->max_entries = 10000;
-}
 
 int am_cache_config_check(const am_cache_config *cfg, am_err *err)
 {
@@ -38,31 +28,21 @@ int am_cache_config_check(const am_cache_config *cfg, am_err *err)
 	return 0;
 }
 
-int am_cache_config_from_json(am_cache_config *cfg, const json_t *obj, am_err *warn,
-                              am_err *err)
+int am_cache_config_from(const am_config *cfg, am_cache_config *out, am_err *err)
 {
-	static const char *const known[] = {"enabled", "ttl_s", "max_bytes", "max_entries", NULL};
-	if (!json_is_object(obj))
-		return am_err_set(err, "cache: expected an object");
-	am_cache_config c = *cfg;
-	const json_t *v;
-	if ((v = json_object_get(obj, "enabled")) &&
-	    am_cfgjson_bool(v, "cache", "enabled", &c.enabled, err) < 0)
-		return -1;
-	if ((v = json_object_get(obj, "ttl_s")) &&
-	    am_cfgjson_int(v, "cache", "ttl_s", 1, INT64_MAX / NS_PER_S / 2, &c.ttl_s, err) < 0)
-		return -1;
-	if ((v = json_object_get(obj, "max_bytes")) &&
-	    am_cfgjson_int(v, "cache", "max_bytes", 0, INT64_MAX, &c.max_bytes, err) < 0)
-		return -1;
-	if ((v = json_object_get(obj, "max_entries")) &&
-	    am_cfgjson_int(v, "cache", "max_entries", 0, INT64_MAX, &c.max_entries, err) < 0)
-		return -1;
-	if (am_cache_config_check(&c, err) < 0)
-		return -1;
-	am_cfgjson_unknown_keys(obj, "cache", known, warn);
-	*cfg = c;
-	return 0;
+	memset(out, 0, sizeof *out);
+	out->enabled = cfg->cache.enabled;
+	out->ttl_s = cfg->cache.ttl_s;
+	out->max_bytes = cfg->cache.max_bytes;
+	out->max_entries = cfg->cache.max_entries;
+	return am_cache_config_check(out, err);
+}
+
+void am_cache_config_default(am_cache_config *out)
+{
+	am_config c;
+	am_config_init(&c);
+	am_cache_config_from(&c, out, NULL); /* the defaults pass: see test_cache */
 }
 
 /* ---- key --------------------------------------------------------------------- */
@@ -101,6 +81,29 @@ static json_t *normalise(const json_t *v)
 	}
 }
 
+static bool has_integral_real(const json_t *v)
+{
+	switch (json_typeof(v)) {
+	case JSON_OBJECT: {
+		const char *k;
+		json_t *x;
+		json_object_foreach((json_t *)(uintptr_t)v, k, x)
+			if (has_integral_real(x))
+				return true;
+		return false;
+	}
+	case JSON_ARRAY:
+		for (size_t i = 0; i < json_array_size(v); i++)
+			if (has_integral_real(json_array_get(v, i)))
+				return true;
+		return false;
+	case JSON_REAL:
+		return json_real_value(v) == floor(json_real_value(v));
+	default:
+		return false;
+	}
+}
+
 char *am_cache_canonical(const json_t *body, am_err *err)
 {
 	if (!json_is_object(body) || !json_is_string(json_object_get(body, "model")) ||
@@ -110,9 +113,10 @@ char *am_cache_canonical(const json_t *body, am_err *err)
 	}
 	json_t *sel = json_object();
 	for (size_t i = 0; i < sizeof key_fields / sizeof key_fields[0]; i++) {
-		const json_t *v = json_object_get(body, key_fields[i]);
-		if (v)
-			json_object_set_new(sel, key_fields[i], normalise(v));
+		json_t *v = json_object_get(body, key_fields[i]);
+		if (v) /* share the value unless a real has to be rewritten: no copy */
+			json_object_set_new(sel, key_fields[i],
+			                    has_integral_real(v) ? normalise(v) : json_incref(v));
 	}
 	char *s = json_dumps(sel, JSON_SORT_KEYS | JSON_COMPACT);
 	json_decref(sel);
@@ -155,7 +159,8 @@ void am_cache_answer_free(am_cache_answer *a)
 
 /* ---- the store ------------------------------------------------------------------ */
 
-enum { ST_GET, ST_TOUCH, ST_DEL, ST_BYTES, ST_PUT, ST_TOTALS, ST_LRU, ST_PURGE, ST_CLEAR, ST_N };
+enum { ST_GET, ST_TOUCH, ST_DEL, ST_BYTES, ST_PUT, ST_TOTALS, ST_LRU, ST_EXPIRED, ST_PURGE,
+       ST_CLEAR, ST_VERSION, ST_N };
 
 static const char *const sql[ST_N] = {
 	[ST_GET] = "SELECT model, response, input_tokens, output_tokens, cache_write_5m, "
@@ -171,8 +176,11 @@ static const char *const sql[ST_N] = {
 	[ST_TOTALS] = "SELECT count(*), coalesce(sum(bytes), 0) FROM cache_entries",
 	[ST_LRU] = "SELECT key, bytes FROM cache_entries WHERE key != ?1 "
 	           "ORDER BY last_used_ns LIMIT 64",
+	[ST_EXPIRED] = "SELECT count(*), coalesce(sum(bytes), 0) FROM cache_entries "
+	               "WHERE expires_ns <= ?1",
 	[ST_PURGE] = "DELETE FROM cache_entries WHERE expires_ns <= ?1",
 	[ST_CLEAR] = "DELETE FROM cache_entries",
+	[ST_VERSION] = "PRAGMA data_version",
 };
 
 struct am_cache {
@@ -180,6 +188,7 @@ struct am_cache {
 	am_cache_config cfg;
 	sqlite3_stmt *st[ST_N];
 	int64_t entries, bytes;            /* the table's, kept up to date incrementally */
+	int64_t data_version;              /* at the last refresh: others' commits change it */
 	int64_t hits, misses, saved_pusd, saved_tokens; /* this session */
 };
 
@@ -205,8 +214,21 @@ static void finish(sqlite3_stmt *st)
 	sqlite3_clear_bindings(st);
 }
 
+/* PRAGMA data_version: changes when another connection commits. */
+static int data_version(am_cache *c, int64_t *out, am_err *err)
+{
+	sqlite3_stmt *st = c->st[ST_VERSION];
+	int rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW)
+		*out = sqlite3_column_int64(st, 0);
+	finish(st);
+	return rc == SQLITE_ROW ? 0 : db_fail(c, err, "reading data_version");
+}
+
 int am_cache_refresh(am_cache *c, am_err *err)
 {
+	if (data_version(c, &c->data_version, err) < 0)
+		return -1;
 	sqlite3_stmt *st = c->st[ST_TOTALS];
 	int rc = sqlite3_step(st);
 	if (rc == SQLITE_ROW) {
@@ -401,30 +423,58 @@ static bool over_caps(const am_cache *c, int64_t entries, int64_t bytes)
 	       (c->cfg.max_bytes > 0 && bytes > c->cfg.max_bytes);
 }
 
+/* Both statements walk the ledger's index on expires_ns: the cost follows
+ * the number of expired entries, not the size of the table. */
+int am_cache_purge_expired(am_cache *c, int64_t now, am_err *err)
+{
+	sqlite3_stmt *st = c->st[ST_EXPIRED];
+	sqlite3_bind_int64(st, 1, now);
+	int rc = sqlite3_step(st);
+	int64_t n = rc == SQLITE_ROW ? sqlite3_column_int64(st, 0) : 0;
+	int64_t bytes = rc == SQLITE_ROW ? sqlite3_column_int64(st, 1) : 0;
+	finish(st);
+	if (rc != SQLITE_ROW)
+		return db_fail(c, err, "counting expired entries");
+	if (n == 0)
+		return 0;
+	st = c->st[ST_PURGE];
+	sqlite3_bind_int64(st, 1, now);
+	if (run(c, st, err, "deleting expired entries") < 0)
+		return -1;
+	c->entries -= n;
+	c->bytes -= bytes;
+	return n > INT32_MAX ? INT32_MAX : (int)n;
+}
+
 /* Makes room for an entry of `bytes` under `key` (which is replaced if it
- * exists, so it is never a victim). Called inside the put savepoint. */
+ * exists, so it is never a victim). Called inside the put savepoint.
+ * Full-table work is kept off the common path: the totals are re-read only
+ * when another connection has committed since the last read (a cheap
+ * pragma tells), and the sweep for expired entries walks the ledger's index
+ * on expires_ns. */
 static int make_room(am_cache *c, const uint8_t *key, bool *exists, int64_t *old_bytes,
                      int64_t bytes, int64_t now, am_err *err)
 {
 #define AFTER_PUT_OVER() \
 	over_caps(c, c->entries + (*exists ? 0 : 1), c->bytes - *old_bytes + bytes)
-	if (!AFTER_PUT_OVER())
-		return 0;
-	/* The estimate may be stale if another process shares the table. */
-	if (am_cache_refresh(c, err) < 0)
+	int64_t version = c->data_version;
+	if (data_version(c, &version, err) < 0)
+		return -1;
+	if (version != c->data_version && am_cache_refresh(c, err) < 0)
 		return -1;
 	if (!AFTER_PUT_OVER())
 		return 0;
-	sqlite3_stmt *st = c->st[ST_PURGE];
-	sqlite3_bind_int64(st, 1, now);
-	if (run(c, st, err, "deleting expired entries") < 0 || am_cache_refresh(c, err) < 0)
+	int purged = am_cache_purge_expired(c, now, err);
+	if (purged < 0)
 		return -1;
-	if (*exists && lookup_bytes(c, key, exists, old_bytes, err) < 0)
-		return -1; /* the purge may have taken the entry being replaced */
+	/* the sweep may have taken the entry being replaced */
+	if (purged > 0 && *exists && lookup_bytes(c, key, exists, old_bytes, err) < 0)
+		return -1;
+	sqlite3_stmt *st;
 	while (AFTER_PUT_OVER()) {
 		uint8_t victims[64][AM_CACHE_KEY_LEN];
 		int64_t vbytes[64];
-		int n = 0, rc;
+		int n = 0, rc = SQLITE_DONE;
 		st = c->st[ST_LRU];
 		sqlite3_bind_blob(st, 1, key, AM_CACHE_KEY_LEN, SQLITE_STATIC);
 		while (n < 64 && (rc = sqlite3_step(st)) == SQLITE_ROW) {
@@ -434,6 +484,8 @@ static int make_room(am_cache *c, const uint8_t *key, bool *exists, int64_t *old
 			}
 		}
 		finish(st);
+		if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+			return db_fail(c, err, "choosing entries to evict");
 		if (n == 0)
 			break; /* nothing else left to evict */
 		for (int i = 0; i < n && AFTER_PUT_OVER(); i++)
@@ -517,17 +569,6 @@ int am_cache_clear(am_cache *c, am_err *err)
 	return 0;
 }
 
-int am_cache_purge_expired(am_cache *c, int64_t now, am_err *err)
-{
-	sqlite3_stmt *st = c->st[ST_PURGE];
-	sqlite3_bind_int64(st, 1, now);
-	if (run(c, st, err, "deleting expired entries") < 0)
-		return -1;
-	int n = sqlite3_changes(c->db);
-	if (am_cache_refresh(c, err) < 0)
-		return -1;
-	return n;
-}
 
 void am_cache_stats(const am_cache *c, am_snap_cache *out)
 {

@@ -12,25 +12,27 @@
  * keys: a miss, never a wrong answer.
  *
  * Storage. Table cache_entries in the SQLite database the caller passes
- * (the ledger creates it, with an index on last_used_ns). An entry holds
- * the answer as JSON {"model","text","stop_reason","stop_sequence","usage"} so a
+ * (the ledger creates it, with an index on last_used_ns). An entry holds the
+ * answer as JSON {"model","text","stop_reason","stop_sequence","usage"} so a
  * streamed answer can be replayed as a stream, plus the usage and the cost
- * of the original call in columns. bytes = the length of that JSON. Entries
+ * of the original call in columns; bytes = the length of that JSON. Entries
  * expire after the TTL (default 24 h); a get on an expired entry is a miss
  * and deletes it. A put that would exceed max_bytes or max_entries first
- * deletes expired entries, then the least recently used ones; an answer
- * larger than max_bytes by itself is not stored. Only text answers belong
- * here (the caller does not cache tool_use or refusals).
+ * deletes expired entries (through the ledger's index on expires_ns), then
+ * the least recently used ones; an answer larger than max_bytes by itself is
+ * not stored. Only text answers belong here (the caller does not cache
+ * tool_use or refusals).
  *
  * Switches. The cache can be disabled globally (get is then "off", not a
  * miss, and put stores nothing); bypass per request (--no-cache) is the
  * caller's: it skips both get and put.
  *
  * Stats (am_cache_stats): hits, misses, dollars and tokens saved count since
- * am_cache_open; entries and bytes are the table's. Another process sharing
- * the database (an `aimeter ask` beside the dashboard) makes entries/bytes
- * approximate until am_cache_refresh; eviction re-reads the true totals
- * before deleting anything, so it never evicts on a stale estimate.
+ * am_cache_open; entries and bytes are the table's, kept incrementally. A
+ * put first asks SQLite whether another connection (an `aimeter ask` beside
+ * the dashboard) has committed since the totals were read, and re-reads
+ * them if so, so the caps hold across processes; between puts the figures
+ * may lag such writers until am_cache_refresh.
  *
  * Time: now is wall ns since the epoch, passed in.
  * Threads: an am_cache belongs to the thread that owns its sqlite3
@@ -44,6 +46,7 @@
 #include <jansson.h>
 #include <sqlite3.h>
 
+#include "config.h"
 #include "engine.h"
 #include "err.h"
 #include "usage.h"
@@ -51,20 +54,21 @@
 #define AM_CACHE_KEY_LEN 32
 
 typedef struct am_cache_config {
-	bool enabled;          /* default true */
-	int64_t ttl_s;         /* default 86,400 (24 h); >= 1 */
-	int64_t max_bytes;     /* default 64 MiB; 0 = no byte cap */
-	int64_t max_entries;   /* default 10,000; 0 = no entry cap */
+	bool enabled;
+	int64_t ttl_s;         /* >= 1 */
+	int64_t max_bytes;     /* 0 = no byte cap */
+	int64_t max_entries;   /* 0 = no entry cap */
 } am_cache_config;
 
-void am_cache_config_default(am_cache_config *cfg);
 int am_cache_config_check(const am_cache_config *cfg, am_err *err);
 
-/* Overlays the config file's "cache" object: "enabled", "ttl_s",
- * "max_bytes", "max_entries". Unknown keys go to warn as in
- * am_sel_config_from_json. cfg is unchanged on error. */
-int am_cache_config_from_json(am_cache_config *cfg, const json_t *cache, am_err *warn,
-                              am_err *err);
+/* The cache part of the configuration (cache.*: on, 24 h, 256 MiB and
+ * 100,000 entries by default), checked. */
+int am_cache_config_from(const am_config *cfg, am_cache_config *out, am_err *err);
+
+/* The configuration's defaults (am_config_init), for callers without an
+ * am_config. */
+void am_cache_config_default(am_cache_config *out);
 
 /* The request key. body is a Messages request; it must be an object with
  * "model" and "messages". -1 + err otherwise. Pure, thread-safe. */

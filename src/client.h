@@ -30,16 +30,16 @@
 #include "rlheaders.h"
 
 typedef struct am_client_opts {
-	const char *base_url;        /* NULL = https://api.anthropic.com; http(s) only.
-	                                ANTHROPIC_BASE_URL is the caller's business */
-	const char *api_key;         /* NULL = send no x-api-key; copied */
-	int64_t connect_timeout_ms;  /* 0 = 10 000 */
-	int64_t total_timeout_ms;    /* whole transfer; 0 = 600 000 */
-	size_t max_response_bytes;   /* per response, streams included; 0 = 32 MiB */
-	const char *user_agent;      /* NULL = "aimeter/<version>" */
-	long max_host_connections;   /* 0 = no limit (HTTP/2 multiplexes anyway) */
-	int max_transfers;           /* queued + in flight; 0 = 1024 */
-	const am_clock *clock;       /* latency and Date fallback; NULL = system */
+	const char *base_url;       /* NULL = https://api.anthropic.com; http(s) only.
+	                               ANTHROPIC_BASE_URL is the caller's business */
+	const char *api_key;        /* NULL = send no x-api-key; copied */
+	int64_t connect_timeout_ms; /* 0 = 10 000 */
+	int64_t total_timeout_ms;   /* whole transfer; 0 = 600 000 */
+	size_t max_response_bytes;  /* per response, streams included; 0 = 32 MiB */
+	const char *user_agent;     /* NULL = "aimeter/<version>" */
+	long max_host_connections;  /* 0 = no limit (HTTP/2 multiplexes anyway) */
+	int max_transfers;          /* queued + in flight; 0 = 1024 */
+	const am_clock *clock;      /* latency and Date fallback; NULL = system */
 } am_client_opts;
 
 /* Fills o with the defaults above (all zeros / NULL). */
@@ -59,13 +59,13 @@ void am_client_free(am_client *c);
  * am_client_start returns. */
 typedef struct am_client_req {
 	am_prov_endpoint endpoint;
-	const char *body;            /* JSON, from am_prov_build_body */
-	size_t body_len;             /* 0 = strlen(body) */
-	bool stream;                 /* the body asked for SSE: parse the answer as events */
-	const char *const *headers;  /* extra "Name: value" lines (anthropic-beta, or the
-	                                simulator's x-sim-fault in tests); x-api-key is refused */
+	const char *body;           /* JSON, from am_prov_build_body */
+	size_t body_len;            /* 0 = strlen(body) */
+	bool stream;                /* the body asked for SSE: parse the answer as events */
+	const char *const *headers; /* extra "Name: value" lines (anthropic-beta, or the
+	                               simulator's x-sim-fault in tests); x-api-key is refused */
 	size_t nheaders;
-	int64_t timeout_ms;          /* 0 = opts.total_timeout_ms */
+	int64_t timeout_ms; /* 0 = opts.total_timeout_ms */
 } am_client_req;
 
 /* How a transfer reports. Any callback may be NULL; ctx is passed back.
@@ -98,10 +98,9 @@ uint64_t am_client_start(am_client *c, const am_client_req *req, const am_client
 int am_client_cancel(am_client *c, uint64_t id);
 
 /* One pass of the loop: starts queued transfers, moves data, waits up to
- * timeout_ms for activity (or am_client_wakeup) - not at all when a
- * transfer finished or a callback queued one before the wait, since the
- * caller has work then - moves data again, and reports finished transfers
- * through on_done. Returns the number of
+ * timeout_ms for activity (or am_client_wakeup), moves data again, and
+ * reports finished transfers through on_done. It returns without waiting
+ * when the first step already reported an outcome. Returns the number of
  * transfers still queued or in flight, or -1 with err when libcurl's multi
  * handle fails (the transfers stay; calling again is allowed). */
 int am_client_run(am_client *c, int timeout_ms, am_err *err);
@@ -114,9 +113,9 @@ int am_client_pending(const am_client *c);
 
 /* Counters since am_client_new, for tests and the dashboard. */
 typedef struct am_client_stats {
-	int64_t transfers;           /* finished (on_done called), cancelled included */
-	int64_t connections_opened;  /* new connections libcurl made for them */
-	int64_t bytes_received;      /* response bodies, as delivered */
+	int64_t transfers;          /* finished (on_done called), cancelled included */
+	int64_t connections_opened; /* new connections libcurl made for them */
+	int64_t bytes_received;     /* response bodies, as delivered */
 } am_client_stats;
 void am_client_get_stats(const am_client *c, am_client_stats *out);
 

@@ -91,7 +91,7 @@ typedef struct am_snapshot {
 	char model_mode[64];          /* "auto" or the pinned model */
 	bool paused;
 	int queue_depth, in_flight, waiting_limit, done, failed;
-	int npools;
+	int npools;                   /* the pools that matter, most active first */
 	am_snap_pool pool[AM_SNAP_MAX_POOLS];
 	int nmodels;
 	am_snap_model model[AM_SNAP_MAX_MODELS];

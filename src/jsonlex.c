@@ -222,3 +222,19 @@ int am_jsonlex_decimal_text(const json_t *v, char *buf, size_t n, am_err *err)
 		return am_err_set(err, "number is too long");
 	return 0;
 }
+
+json_t *am_jsonlex_string(const char *s)
+{
+	if (!s)
+		return json_null();
+	json_t *v = json_string(s);
+	if (v)
+		return v;
+	char *ascii = am_xstrdup(s);
+	for (char *p = ascii; *p; p++)
+		if ((unsigned char)*p >= 0x80)
+			*p = '?';
+	v = json_string(ascii);
+	free(ascii);
+	return v;
+}

@@ -38,4 +38,11 @@ int am_jsonlex_load_file(const char *path, bool reject_duplicates, json_t **out,
  * for any other type or when buf is too small. */
 int am_jsonlex_decimal_text(const json_t *v, char *buf, size_t n, am_err *err);
 
+/* A JSON string for text of any origin (new reference, never NULL):
+ * json_string(s) when s is UTF-8, else a copy with every non-ASCII byte
+ * shown as '?' (json_string refuses invalid UTF-8, and an id or an error
+ * message can hold any bytes: jansson's own error text quotes raw input).
+ * NULL gives JSON null. */
+json_t *am_jsonlex_string(const char *s);
+
 #endif

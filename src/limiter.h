@@ -62,6 +62,10 @@
  *    is reported.
  *  - Rescaling on a limit or share change rounds the deficit up to whole
  *    units (loses < 1 unit per change, never grants one).
+ *  - A cost c fits when TAT - t <= (b - c) * T with that span rounded DOWN,
+ *    not TAT + c*T - tau <= t with both rounded up: ceil(bT) - ceil(cT) can
+ *    exceed (b - c)T and admit a fraction of a unit more than the exact
+ *    bucket (the property test against the exact model found it).
  *  - 429 handling also keeps a per-dimension cooldown gate until retry-after,
  *    so a smaller request cannot slip in before the server's stated time.
  *

@@ -200,6 +200,10 @@ static int build_entry(const am_pricing *eff, const char *id, json_t *e, const a
 		bool ok = strlen(d) == 10 && d[4] == '-' && d[7] == '-';
 		for (int i = 0; ok && i < 10; i++)
 			ok = i == 4 || i == 7 || (d[i] >= '0' && d[i] <= '9');
+		/* Months 01-12 and days 01-31 only, as the table's loader demands:
+		 * anything else would make the written override fail to load. */
+		ok = ok && strncmp(d + 5, "01", 2) >= 0 && strncmp(d + 5, "12", 2) <= 0 &&
+		     strncmp(d + 8, "01", 2) >= 0 && strncmp(d + 8, "31", 2) <= 0;
 		if (ok)
 			memcpy(p->deprecation_date, d, 11);
 		else
@@ -270,9 +274,18 @@ static void import_one(const am_pricing *eff, const char *id, json_t *e, am_lite
                        am_litellm_result *r)
 {
 	snprintf(it->model, sizeof it->model, "%s", id);
-	if (strlen(id) >= sizeof it->model) {
+	/* Ids the table refuses (pricing.c check_id) are skipped here rather
+	 * than written into an override that would not load. */
+	size_t len = strlen(id);
+	const char *bad = !len                     ? "empty model id"
+	                  : len >= sizeof it->model ? "model id longer than 127 characters"
+	                                            : NULL;
+	for (const char *c = id; !bad && *c; c++)
+		if ((unsigned char)*c <= ' ' || *c == 0x7f)
+			bad = "model id contains a space or control character";
+	if (bad) {
 		it->status = AM_LITELLM_SKIPPED;
-		it->detail = am_xstrdup("model id longer than 127 characters");
+		it->detail = am_xstrdup(bad);
 		r->skipped++;
 		return;
 	}

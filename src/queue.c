@@ -5,6 +5,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "ledger.h"
+
 static const char *const state_names[AM_JOB_NSTATES] = {
 	"queued", "waiting_limit", "in_flight", "done", "failed", "blocked_budget", "cancelled",
 };
@@ -95,9 +97,11 @@ static void put_stmt(am_queue_stmts *qs, sqlite3_stmt *st)
 	}
 }
 
-static int db_fail(sqlite3 *db, am_err *err, const char *what)
+/* `doing` completes "... while <doing>". */
+static int db_fail(sqlite3 *db, am_err *err, const char *doing)
 {
-	return am_err_set(err, "job queue: %s: %s", what, sqlite3_errmsg(db));
+	am_ledger_sqlite_error(db, sqlite3_extended_errcode(db), doing, err);
+	return am_err_prefix(err, "job queue");
 }
 
 static char *col_dup(sqlite3_stmt *st, int i)
@@ -113,12 +117,12 @@ static int64_t count_unfinished(sqlite3 *db, am_err *err)
 	                       "SELECT count(*) FROM jobs WHERE state IN "
 	                       "('queued','waiting_limit','in_flight','blocked_budget')",
 	                       -1, &st, NULL) != SQLITE_OK)
-		return db_fail(db, err, "count");
+		return db_fail(db, err, "counting jobs");
 	int64_t n = -1;
 	if (sqlite3_step(st) == SQLITE_ROW)
 		n = sqlite3_column_int64(st, 0);
 	else
-		db_fail(db, err, "count");
+		db_fail(db, err, "counting jobs");
 	sqlite3_finalize(st);
 	return n;
 }
@@ -130,7 +134,7 @@ static int add(sqlite3 *db, am_queue_stmts *qs, const char *batch_key, const cha
 	sqlite3_stmt *st = NULL;
 	if (batch_key) {
 		if (!(st = get_stmt(db, qs, Q_LOOKUP)))
-			return db_fail(db, err, "look-up");
+			return db_fail(db, err, "looking up a batch job");
 		sqlite3_bind_text(st, 1, batch_key, -1, SQLITE_STATIC);
 		int rc = sqlite3_step(st);
 		if (rc == SQLITE_ROW) {
@@ -144,7 +148,7 @@ static int add(sqlite3 *db, am_queue_stmts *qs, const char *batch_key, const cha
 		}
 		put_stmt(qs, st);
 		if (rc != SQLITE_DONE)
-			return db_fail(db, err, "look-up");
+			return db_fail(db, err, "looking up a batch job");
 	}
 	if (capacity > 0) {
 		/* Counting walks the unfinished jobs: only when there is a bound. */
@@ -156,7 +160,7 @@ static int add(sqlite3 *db, am_queue_stmts *qs, const char *batch_key, const cha
 			                  (long long)n, (long long)capacity);
 	}
 	if (!(st = get_stmt(db, qs, Q_INSERT)))
-		return db_fail(db, err, "insert");
+		return db_fail(db, err, "adding a job");
 	sqlite3_bind_text(st, 1, batch_key, -1, SQLITE_STATIC);
 	sqlite3_bind_text(st, 2, request_json, -1, SQLITE_STATIC);
 	sqlite3_bind_text(st, 3, model_requested, -1, SQLITE_STATIC);
@@ -165,7 +169,7 @@ static int add(sqlite3 *db, am_queue_stmts *qs, const char *batch_key, const cha
 	int rc = sqlite3_step(st);
 	put_stmt(qs, st);
 	if (rc != SQLITE_DONE)
-		return db_fail(db, err, "insert");
+		return db_fail(db, err, "adding a job");
 	*id = sqlite3_last_insert_rowid(db);
 	if (state)
 		*state = AM_JOB_QUEUED;
@@ -200,15 +204,19 @@ int am_queue_recover(sqlite3 *db, int64_t now_ns, int *requeued, am_err *err)
 	         "UPDATE jobs SET state='queued', updated_ns=%lld WHERE state IN "
 	         "('waiting_limit','in_flight');",
 	         (long long)now_ns, (long long)now_ns);
-	if (sqlite3_exec(db, sql, NULL, NULL, &msg) != SQLITE_OK) {
-		am_err_set(err, "job queue: recovery: %s", msg ? msg : sqlite3_errmsg(db));
+	int rc = sqlite3_exec(db, sql, NULL, NULL, &msg);
+	if (rc != SQLITE_OK) {
+		am_ledger_sqlite_error(db, rc, "recovering unfinished jobs", err);
+		am_err_prefix(err, "job queue");
 		sqlite3_free(msg);
 		sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
 		return -1;
 	}
 	int n = sqlite3_changes(db);
-	if (sqlite3_exec(db, "COMMIT", NULL, NULL, &msg) != SQLITE_OK) {
-		am_err_set(err, "job queue: recovery: %s", msg ? msg : sqlite3_errmsg(db));
+	rc = sqlite3_exec(db, "COMMIT", NULL, NULL, &msg);
+	if (rc != SQLITE_OK) {
+		am_ledger_sqlite_error(db, rc, "recovering unfinished jobs", err);
+		am_err_prefix(err, "job queue");
 		sqlite3_free(msg);
 		sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
 		return -1;
@@ -250,7 +258,7 @@ int am_queue_load_unfinished(sqlite3 *db, int64_t limit, am_job **out, int *n, a
 	                       "('queued','waiting_limit','in_flight','blocked_budget') "
 	                       "ORDER BY id LIMIT ?",
 	                       -1, &st, NULL) != SQLITE_OK)
-		return db_fail(db, err, "load");
+		return db_fail(db, err, "loading jobs");
 	sqlite3_bind_int64(st, 1, limit > 0 ? limit : INT64_MAX);
 	int cap = 0, rc;
 	am_job *jobs = NULL;
@@ -265,7 +273,7 @@ int am_queue_load_unfinished(sqlite3 *db, int64_t limit, am_job **out, int *n, a
 	if (rc != SQLITE_DONE) {
 		am_queue_free_list(jobs, *n);
 		*n = 0;
-		return db_fail(db, err, "load");
+		return db_fail(db, err, "loading jobs");
 	}
 	*out = jobs;
 	return 0;
@@ -281,7 +289,7 @@ int am_queue_unfinished_ids(sqlite3 *db, int64_t limit, int64_t **ids, int *n, a
 	                       "('queued','waiting_limit','in_flight','blocked_budget') "
 	                       "ORDER BY id LIMIT ?",
 	                       -1, &st, NULL) != SQLITE_OK)
-		return db_fail(db, err, "ids");
+		return db_fail(db, err, "listing unfinished jobs");
 	sqlite3_bind_int64(st, 1, limit > 0 ? limit : INT64_MAX);
 	int cap = 0, rc;
 	int64_t *v = NULL;
@@ -296,7 +304,7 @@ int am_queue_unfinished_ids(sqlite3 *db, int64_t limit, int64_t **ids, int *n, a
 	if (rc != SQLITE_DONE) {
 		free(v);
 		*n = 0;
-		return db_fail(db, err, "ids");
+		return db_fail(db, err, "listing unfinished jobs");
 	}
 	*ids = v;
 	return 0;
@@ -315,7 +323,7 @@ static int update(sqlite3 *db, am_queue_stmts *qs, int64_t id, am_job_state stat
 {
 	sqlite3_stmt *st = get_stmt(db, qs, Q_UPDATE);
 	if (!st)
-		return db_fail(db, err, "update");
+		return db_fail(db, err, "updating a job");
 	sqlite3_bind_text(st, 1, am_job_state_name(state), -1, SQLITE_STATIC);
 	sqlite3_bind_text(st, 2, model, -1, SQLITE_STATIC);
 	sqlite3_bind_text(st, 3, reason, -1, SQLITE_STATIC);
@@ -327,7 +335,7 @@ static int update(sqlite3 *db, am_queue_stmts *qs, int64_t id, am_job_state stat
 	int rc = sqlite3_step(st);
 	put_stmt(qs, st);
 	if (rc != SQLITE_DONE)
-		return db_fail(db, err, "update");
+		return db_fail(db, err, "updating a job");
 	return 0;
 }
 
@@ -350,7 +358,7 @@ int am_queue_get(sqlite3 *db, int64_t id, am_job *out, am_err *err)
 	sqlite3_stmt *st;
 	if (sqlite3_prepare_v2(db, "SELECT " JOB_COLUMNS " FROM jobs WHERE id=?", -1, &st, NULL) !=
 	    SQLITE_OK)
-		return db_fail(db, err, "get");
+		return db_fail(db, err, "reading a job");
 	sqlite3_bind_int64(st, 1, id);
 	int rc = sqlite3_step(st);
 	if (rc == SQLITE_ROW)
@@ -360,7 +368,7 @@ int am_queue_get(sqlite3 *db, int64_t id, am_job *out, am_err *err)
 		return 0;
 	if (rc == SQLITE_DONE)
 		return am_err_set(err, "job queue: no job %lld", (long long)id);
-	return db_fail(db, err, "get");
+	return db_fail(db, err, "reading a job");
 }
 
 int am_queue_counts(sqlite3 *db, int64_t counts[AM_JOB_NSTATES], am_err *err)
@@ -369,7 +377,7 @@ int am_queue_counts(sqlite3 *db, int64_t counts[AM_JOB_NSTATES], am_err *err)
 	memset(counts, 0, sizeof(int64_t) * AM_JOB_NSTATES);
 	if (sqlite3_prepare_v2(db, "SELECT state, count(*) FROM jobs GROUP BY state", -1, &st,
 	                       NULL) != SQLITE_OK)
-		return db_fail(db, err, "counts");
+		return db_fail(db, err, "counting jobs");
 	int rc;
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
 		am_job_state s;
@@ -377,5 +385,5 @@ int am_queue_counts(sqlite3 *db, int64_t counts[AM_JOB_NSTATES], am_err *err)
 			counts[s] = sqlite3_column_int64(st, 1);
 	}
 	sqlite3_finalize(st);
-	return rc == SQLITE_DONE ? 0 : db_fail(db, err, "counts");
+	return rc == SQLITE_DONE ? 0 : db_fail(db, err, "counting jobs");
 }

@@ -11,6 +11,7 @@
 #include <stdbool.h>
 #include <string.h>
 
+#include "jsonlex.h"
 #include "money.h"
 
 int am_report_group(int64_t v, char *buf, size_t n)
@@ -57,22 +58,6 @@ static json_t *money_json(int64_t pusd)
 	return json_string(buf);
 }
 
-/* json_string refuses invalid UTF-8 (a hand-recorded id may hold any
- * bytes); such an id still appears, with its non-ASCII bytes as '?'. */
-static json_t *string_json(const char *v)
-{
-	json_t *j = json_string(v);
-	if (j)
-		return j;
-	char *copy = am_xstrdup(v);
-	for (char *p = copy; *p; p++)
-		if ((unsigned char)*p >= 0x80)
-			*p = '?';
-	j = json_string(copy);
-	free(copy);
-	return j;
-}
-
 int am_report_json(const am_ledger_summary *s, FILE *out, am_err *err)
 {
 	json_t *root = json_object(), *models = json_array(), *total = json_object();
@@ -81,7 +66,7 @@ int am_report_json(const am_ledger_summary *s, FILE *out, am_err *err)
 	for (size_t i = 0; i < s->nrows; i++) {
 		const am_ledger_row *r = &s->rows[i];
 		json_t *m = json_object();
-		json_object_set_new(m, "model", string_json(r->model));
+		json_object_set_new(m, "model", am_jsonlex_string(r->model));
 		json_object_set_new(m, "requests", json_integer(r->requests));
 		json_object_set_new(m, "input_tokens", json_integer(r->input_tokens));
 		json_object_set_new(m, "output_tokens", json_integer(r->output_tokens));

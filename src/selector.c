@@ -7,29 +7,12 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "cfgjson.h"
 
 #define GE "\xe2\x89\xa5" /* U+2265 GREATER-THAN OR EQUAL TO, UTF-8 */
 
 static void copy(char *dst, size_t n, const char *src)
 {
 	snprintf(dst, n, "%s", src);
-}
-
-void am_sel_config_default(am_sel_config *cfg)
-{
-	static const am_sel_rule rules[] = {
-		{500, "claude-haiku-4-5"}, {2000, "claude-sonnet-4-5"}, {0, "claude-opus-4-5"}};
-	static const am_sel_tier tiers[] = {
-		{"haiku", "claude-haiku-4-5"}, {"sonnet", "claude-sonnet-4-5"}, {"opus", "claude-opus-4-5"}};
-	memset(cfg, 0, sizeof *cfg);
-	cfg->nrules = (int)(sizeof rules / sizeof rules[0]);
-	memcpy(cfg->rule, rules, sizeof rules);
-	cfg->ntiers = (int)(sizeof tiers / sizeof tiers[0]);
-	memcpy(cfg->tier, tiers, sizeof tiers);
-	cfg->downgrade_on_budget = true;
-	cfg->downgrade_pct = 80;
-	copy(cfg->fallback_model, sizeof cfg->fallback_model, "claude-sonnet-4-5");
 }
 
 int am_sel_config_check(const am_sel_config *cfg, am_err *err)
@@ -67,78 +50,35 @@ int am_sel_config_check(const am_sel_config *cfg, am_err *err)
 	return 0;
 }
 
-static int rules_from_json(am_sel_config *cfg, const json_t *arr, am_err *err)
+int am_sel_config_from(const am_config *cfg, am_sel_config *out, am_err *err)
 {
-	if (!json_is_array(arr))
-		return am_err_set(err, "selector.rules: expected an array");
-	if (json_array_size(arr) < 1 || json_array_size(arr) > AM_SEL_MAX_RULES)
-		return am_err_set(err, "selector.rules: need 1 to %d rules", AM_SEL_MAX_RULES);
-	cfg->nrules = (int)json_array_size(arr);
-	for (size_t i = 0; i < json_array_size(arr); i++) {
-		const json_t *r = json_array_get(arr, i);
-		if (!json_is_object(r))
-			return am_err_set(err, "selector.rules[%zu]: expected an object", i);
-		const json_t *mc = json_object_get(r, "max_chars");
-		cfg->rule[i].max_chars = 0;
-		if (mc && am_cfgjson_int(mc, "selector.rules", "max_chars", 1, INT64_MAX,
-		                         &cfg->rule[i].max_chars, err) < 0)
-			return -1;
-		if (am_cfgjson_string(json_object_get(r, "model"), "selector.rules", "model",
-		                      cfg->rule[i].model, sizeof cfg->rule[i].model, err) < 0)
-			return -1;
+	_Static_assert((int)AM_SEL_MAX_RULES == (int)AM_CONFIG_MAX_RULES, "rule tables differ");
+	_Static_assert((int)AM_SEL_MAX_TIERS == (int)AM_CONFIG_MAX_TIERS, "tier tables differ");
+	_Static_assert(sizeof out->tier[0].name == AM_CONFIG_TIER_MAX, "tier names differ");
+	memset(out, 0, sizeof *out);
+	copy(out->pinned, sizeof out->pinned, cfg->selector.model);
+	out->nrules = cfg->selector.nrules;
+	for (int i = 0; i < out->nrules && i < AM_SEL_MAX_RULES; i++) {
+		out->rule[i].max_chars = cfg->selector.rule[i].max_chars;
+		copy(out->rule[i].model, sizeof out->rule[i].model, cfg->selector.rule[i].model);
 	}
-	return 0;
+	out->ntiers = cfg->selector.ntiers;
+	for (int i = 0; i < out->ntiers && i < AM_SEL_MAX_TIERS; i++) {
+		copy(out->tier[i].name, sizeof out->tier[i].name, cfg->selector.tier[i].name);
+		copy(out->tier[i].model, sizeof out->tier[i].model, cfg->selector.tier[i].model);
+	}
+	out->downgrade_on_budget = cfg->selector.downgrade_on_budget;
+	out->downgrade_pct = (int)cfg->selector.downgrade_pct;
+	copy(out->fallback_model, sizeof out->fallback_model, cfg->selector.fallback_model);
+	return am_sel_config_check(out, err);
 }
 
-static int tiers_from_json(am_sel_config *cfg, const json_t *arr, am_err *err)
+void am_sel_config_default(am_sel_config *out)
 {
-	if (!json_is_array(arr) || json_array_size(arr) > AM_SEL_MAX_TIERS)
-		return am_err_set(err, "selector.tiers: expected an array of at most %d tiers",
-		                  AM_SEL_MAX_TIERS);
-	cfg->ntiers = (int)json_array_size(arr);
-	for (size_t i = 0; i < json_array_size(arr); i++) {
-		const json_t *t = json_array_get(arr, i);
-		if (!json_is_object(t))
-			return am_err_set(err, "selector.tiers[%zu]: expected an object", i);
-		if (am_cfgjson_string(json_object_get(t, "name"), "selector.tiers", "name",
-		                      cfg->tier[i].name, sizeof cfg->tier[i].name, err) < 0 ||
-		    am_cfgjson_string(json_object_get(t, "model"), "selector.tiers", "model",
-		                      cfg->tier[i].model, sizeof cfg->tier[i].model, err) < 0)
-			return -1;
-	}
-	return 0;
-}
-
-int am_sel_config_from_json(am_sel_config *cfg, const json_t *sel, am_err *warn, am_err *err)
-{
-	static const char *const known[] = {"rules", "tiers", "downgrade_on_budget",
-	                                    "downgrade_pct", "fallback_model", NULL};
-	if (!json_is_object(sel))
-		return am_err_set(err, "selector: expected an object");
-	am_sel_config c = *cfg;
-	const json_t *v;
-	if ((v = json_object_get(sel, "rules")) && rules_from_json(&c, v, err) < 0)
-		return -1;
-	if ((v = json_object_get(sel, "tiers")) && tiers_from_json(&c, v, err) < 0)
-		return -1;
-	if ((v = json_object_get(sel, "downgrade_on_budget")) &&
-	    am_cfgjson_bool(v, "selector", "downgrade_on_budget", &c.downgrade_on_budget, err) < 0)
-		return -1;
-	if ((v = json_object_get(sel, "downgrade_pct"))) {
-		int64_t pct;
-		if (am_cfgjson_int(v, "selector", "downgrade_pct", 1, 100, &pct, err) < 0)
-			return -1;
-		c.downgrade_pct = (int)pct;
-	}
-	if ((v = json_object_get(sel, "fallback_model")) &&
-	    am_cfgjson_string(v, "selector", "fallback_model", c.fallback_model,
-	                      sizeof c.fallback_model, err) < 0)
-		return -1;
-	if (am_sel_config_check(&c, err) < 0)
-		return -1;
-	am_cfgjson_unknown_keys(sel, "selector", known, warn);
-	*cfg = c;
-	return 0;
+	am_config c;
+	am_config_init(&c);
+	/* The built-in defaults pass the check (test_selector proves it). */
+	am_sel_config_from(&c, out, NULL);
 }
 
 /* 1234567 -> "1,234,567" */
@@ -170,11 +110,18 @@ int am_sel_tier_of(const am_sel_config *cfg, const char *model)
 	return -1;
 }
 
+/* A model id, as opposed to "no choice" (NULL, "" or "auto"). */
+static bool is_model(const char *m)
+{
+	return m && m[0] && strcmp(m, "auto") != 0;
+}
+
 void am_sel_choose(const am_sel_config *cfg, const am_sel_input *in, am_sel_choice *out)
 {
 	memset(out, 0, sizeof *out);
-	if (in->model && in->model[0] && strcmp(in->model, "auto") != 0) {
-		copy(out->model, sizeof out->model, in->model);
+	const char *pin = is_model(in->model) ? in->model : is_model(cfg->pinned) ? cfg->pinned : NULL;
+	if (pin) {
+		copy(out->model, sizeof out->model, pin);
 		copy(out->reason, sizeof out->reason, "pinned");
 		out->why = AM_SEL_PINNED;
 		return;

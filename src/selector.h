@@ -6,8 +6,9 @@
  * under 500 characters Haiku, under 2,000 Sonnet, otherwise Opus.
  *
  * Precedence, first match wins:
- *   1. an explicit model ("pinned") - the user asked for it, nothing overrides
- *      it, not even a 529 fallback or the budget;
+ *   1. an explicit model ("pinned"): the request's own, else the one the
+ *      config or the console pinned (selector.model). The user asked for
+ *      it, so nothing overrides it, not even a 529 fallback or the budget;
  *   2. after a 529 (overloaded) the configured fallback model ("fallback
  *      after 529"), when one is configured;
  *   3. the length rules, then, when the budget's used share is at or above
@@ -35,6 +36,7 @@
 
 #include <jansson.h>
 
+#include "config.h"
 #include "engine.h"
 #include "err.h"
 
@@ -51,19 +53,16 @@ typedef struct am_sel_tier {
 } am_sel_tier;
 
 typedef struct am_sel_config {
+	char pinned[AM_SEL_MODEL_MAX];       /* config's selector.model: "auto" (or "") = the
+	                                      * rules decide, else every request is pinned */
 	int nrules;
 	am_sel_rule rule[AM_SEL_MAX_RULES];  /* increasing max_chars, last one 0 */
 	int ntiers;
 	am_sel_tier tier[AM_SEL_MAX_TIERS];  /* lowest first */
-	bool downgrade_on_budget;            /* default true */
-	int downgrade_pct;                   /* default 80: the budget's alert threshold */
+	bool downgrade_on_budget;
+	int downgrade_pct;                   /* budget used share that downgrades, 1..100 */
 	char fallback_model[AM_SEL_MODEL_MAX]; /* "" = none: a 529 is retried on the same model */
 } am_sel_config;
-
-/* The seed's rules: < 500 claude-haiku-4-5, < 2,000 claude-sonnet-4-5,
- * otherwise claude-opus-4-5; tiers haiku < sonnet < opus with those models;
- * downgrade on at 80%; fallback claude-sonnet-4-5. */
-void am_sel_config_default(am_sel_config *cfg);
 
 /* Checks a config: 1..AM_SEL_MAX_RULES rules with strictly increasing
  * positive max_chars, the last one 0 (catch-all) and only it; non-empty
@@ -71,21 +70,19 @@ void am_sel_config_default(am_sel_config *cfg);
  * names the first problem. */
 int am_sel_config_check(const am_sel_config *cfg, am_err *err);
 
-/* Overlays the config file's "selector" object on cfg (keys absent keep
- * their value), then checks the result:
- *   "rules":   [{"max_chars": 500, "model": "..."}, ..., {"model": "..."}]
- *   "tiers":   [{"name": "haiku", "model": "..."}, ...]   (lowest first)
- *   "downgrade_on_budget": bool, "downgrade_pct": int,
- *   "fallback_model": string ("" = none)
- * A rule without max_chars is the catch-all. Unknown keys are not an
- * error (the config file warns, never refuses): when warn is non-NULL and
- * there are some, warn says "unknown key(s) in selector: a, b", else its
- * message is "". cfg is unchanged on error. */
-int am_sel_config_from_json(am_sel_config *cfg, const json_t *selector, am_err *warn,
-                            am_err *err);
+/* The selector part of the configuration (selector.*; the defaults there
+ * reproduce the seed: < 500 claude-haiku-4-5, < 2,000 claude-sonnet-4-5,
+ * otherwise claude-opus-4-5, tiers haiku < sonnet < opus, downgrade at 80%,
+ * fallback claude-sonnet-4-5), checked as above. */
+int am_sel_config_from(const am_config *cfg, am_sel_config *out, am_err *err);
+
+/* The configuration's defaults (am_config_init), for callers that have no
+ * am_config at hand. */
+void am_sel_config_default(am_sel_config *out);
 
 typedef struct am_sel_input {
-	const char *model;   /* explicit model; NULL or "" (or "auto") = let the rules decide */
+	const char *model;   /* the request's explicit model; NULL, "" or "auto" = none, then
+	                      * cfg->pinned applies */
 	int64_t chars;       /* prompt length in code points (am_sel_prompt_chars) */
 	int budget_pct;      /* used share of the tightest budget limit, floor; < 0 = no limit */
 	bool after_529;      /* the previous attempt of this job got a 529 */

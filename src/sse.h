@@ -25,22 +25,22 @@
  * NUL-terminated and data_len bytes long (it may hold inner NULs). Both are
  * valid only during the call. Return 0 to go on, or -1 after filling err to
  * stop: am_sse_feed then returns -1 with that message. */
-typedef int (*am_sse_event_fn)(void *ctx, const char *event, const char *data,
-                               size_t data_len, am_err *err);
+typedef int (*am_sse_event_fn)(void *ctx, const char *event, const char *data, size_t data_len,
+                               am_err *err);
 
 enum { AM_SSE_EVENT_NAME_MAX = 128 };
 
 typedef struct am_sse {
 	am_sse_event_fn fn;
 	void *ctx;
-	am_bbuf line;          /* the current line while it spans chunks */
-	am_bbuf data;          /* the data field of the event being read */
+	am_bbuf line; /* the current line while it spans chunks */
+	am_bbuf data; /* the data field of the event being read */
 	char event[AM_SSE_EVENT_NAME_MAX];
 	size_t max_event;
-	uint64_t events;       /* events dispatched so far */
-	bool has_data;         /* at least one data line since the last dispatch */
-	bool cr_pending;       /* the previous chunk ended in CR */
-	bool first_line;       /* the BOM check is still to be done */
+	uint64_t events; /* events dispatched so far */
+	bool has_data;   /* at least one data line since the last dispatch */
+	bool cr_pending; /* the previous chunk ended in CR */
+	bool first_line; /* the BOM check is still to be done */
 	bool failed;
 } am_sse;
 

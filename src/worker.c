@@ -42,16 +42,23 @@
 #include "evq.h"
 #include "ledger.h"
 #include "limiter.h"
+#include "log.h"
 #include "money.h"
 #include "queue.h"
 #include "selector.h"
 
 enum {
 	SNAPSHOT_PERIOD_MS = 100,
+	REFILL_WINDOW_MS = 61000,  /* a bucket spent at the end of busy work is full again */
 	MAX_TICK_MS = 250,
+	DB_RETRY_MS = 1000,      /* after a failed ledger write: next try, no new calls */
+	DB_GIVE_UP = 3,          /* halt_on_fatal: failed rounds of writes before halting */
 	DEFAULT_MAX_TOKENS = 1024,
 	MAX_MODELS = AM_SNAP_MAX_MODELS
 };
+
+/* Reading what other processes recorded (count_foreign). */
+enum { FOREIGN_SCAN_MS = 1000, FOREIGN_ROWS = 10000, OWN_ROWS_MAX = 1024 };
 
 typedef enum wstate {
 	W_PENDING,   /* in the FIFO, not yet through the selector */
@@ -59,8 +66,22 @@ typedef enum wstate {
 	W_BLOCKED,   /* the budget said no */
 	W_LIMIT,     /* holds a reservation; in the limiter's queue */
 	W_FLIGHT,    /* the call is on the wire */
+	W_UNRECORDED, /* answered, but the ledger write failed: tried again */
 	W_FINISHED
 } wstate;
+
+/* An answer that arrived (a paid call or a cache hit): everything the
+ * ledger row and the done event need, kept until the ledger takes it. */
+typedef struct held_answer {
+	char model[AM_PROV_MODEL_MAX];
+	am_usage usage;
+	bool known, cached;
+	int64_t cost, saved, latency_ms;
+	int status;
+	char request_id[AM_PROV_ID_MAX];
+	char stop_reason[40];
+	char *text;
+} held_answer;
 
 typedef struct wjob {
 	int64_t handle;          /* engine job id: what events carry */
@@ -88,8 +109,9 @@ typedef struct wjob {
 	char *wire;              /* the body as sent */
 	size_t wire_len;
 	uint64_t xfer;           /* client transfer id; 0 = none */
-	bool flight_noted;       /* its in_flight state is written (mark_in_flight) */
 	bool cancelling;         /* cancel_job asked the client to abort it */
+	char wait_key[24];       /* W_LIMIT: the reason last sent in AM_EV_WAITING */
+	held_answer *held;       /* W_UNRECORDED (and while landing) */
 	struct am_worker *w;
 	struct wjob *next;       /* the list it is on */
 	struct wjob *all_next;   /* every live job */
@@ -151,9 +173,10 @@ struct am_worker {
 	char api_key[256];
 	char endpoint[64];
 	am_ledger *ledger;
-	sqlite3 *db;
 	am_queue_stmts *qs;         /* the queue's hot statements on db */
-	sqlite3_stmt *sp[3];        /* SAVEPOINT, RELEASE, ROLLBACK TO a job's record */
+	am_log *log;                /* log_file; NULL = none */
+	uint64_t rng;               /* backoff jitter state */
+	sqlite3 *db;
 	am_client *client;
 	am_rl *rl;
 	am_budget *budget;
@@ -170,6 +193,10 @@ struct am_worker {
 	bool stream_default;
 	wjob *all;
 	jlist pending, retry_list, blocked, limit, flight;
+	jlist unrecorded;           /* answers waiting for a ledger write */
+	int db_fails;               /* ledger writes failed in a row */
+	int64_t db_retry_at;        /* mono ns: no new calls before this */
+	bool halted;                /* halt_on_fatal: the loop ends */
 	bool need_db_scan;
 	char today[11];
 	int nmodels;
@@ -177,17 +204,21 @@ struct am_worker {
 	int64_t done, failed;
 	bool dirty;
 	int64_t last_snap_mono;
+	int64_t last_wait_check;    /* mono ns: waiting reasons refreshed */
+	int64_t last_busy;          /* mono ns: something was queued or in flight */
 	bool budget_changed;
 	bool tearing_down;
-	/* The write batch (see "write batches"): a transaction open since the
-	 * first write of the current phase. */
-	bool tx_open;
-	bool db_fatal;              /* a commit failed: the loop ends */
 	/* Per pool and dimension (REQ, ITOK, OTOK): the user set this limit (or
 	 * learn_from_headers is off), so it is a ceiling over what the provider
 	 * reports; otherwise it is only a starting guess that the provider's
 	 * reported limit replaces. */
 	int64_t ceiling[AM_RL_MAX_POOLS][AM_RL_NCOST];
+	/* Ledger rows up to seen_row are counted; own_rows holds, ascending, the
+	 * ids above it that this worker wrote (count_foreign skips them). */
+	int64_t seen_row;
+	int64_t own_rows[OWN_ROWS_MAX];
+	int nown;
+	int64_t next_foreign_scan;  /* mono ns */
 	am_err init_err;
 	int init_state;             /* 0 starting, 1 ok, -1 failed */
 	pthread_cond_t init_cv;
@@ -301,13 +332,27 @@ static void notice(am_worker *w, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(buf, sizeof buf, fmt, ap);
 	va_end(ap);
+	am_log_write(w->log, now_wall(w), "%s", buf);
 	event_basic(w, AM_EV_NOTICE, NULL, buf);
+}
+
+/* Length of a model id without its "-YYYYMMDD" snapshot suffix. */
+static size_t model_base_len(const char *m)
+{
+	size_t n = strlen(m);
+	if (n > 9 && m[n - 9] == '-' && strspn(m + n - 8, "0123456789") == 8)
+		return n - 9;
+	return n;
 }
 
 static model_total *model_slot(am_worker *w, const char *model)
 {
+	/* A dated id and its alias are one model for today's table (the API
+	 * answers with the dated id; older ledger rows may hold the alias). */
+	size_t base = model_base_len(model);
 	for (int i = 0; i < w->nmodels; i++)
-		if (!strcmp(w->models[i].m.model, model))
+		if (model_base_len(w->models[i].m.model) == base &&
+		    !strncmp(w->models[i].m.model, model, base))
 			return &w->models[i];
 	if (w->nmodels == MAX_MODELS)
 		return &w->models[MAX_MODELS - 1]; /* the last row absorbs the rest */
@@ -334,51 +379,53 @@ static void remember_result(am_worker *w, int64_t handle, am_job_state st, const
 	pthread_mutex_unlock(&w->mu);
 }
 
-/* ------------------------------------------------------------------------ */
-/* write batches                                                              */
-
-/* Design note. A commit costs far more than the writes it makes durable
- * (WAL frames for every page touched, a checkpoint now and then), and a job
- * needs several writes: added, in flight, answered (ledger row + done). So
- * the worker batches: the first write of a phase opens a transaction and
- * the phase's end commits it. A phase never waits on I/O: one is the
- * dispatch (inbox, retries, grants: up to the client's wait), the other is
- * the reporting of finished calls (after the wait, until am_client_run
- * returns). Crash safety is unchanged: a job's ledger row and its done
- * state still land together (one savepoint inside the batch), and a call
- * is sent only after the batch that added the job is committed; a crash
- * loses at most the last uncommitted batch, whose jobs recovery re-sends.
- * Events are not held back for the commit: observers live in this process,
- * so a crash that loses the batch takes them along, and a DONE is emitted
- * only after its ledger row is written (in the batch). What a quiet worker
- * reports (am_worker_quiet) is committed. A failed commit is a fatal
- * database error: the loop ends rather than run on with state the
- * database lost. */
-static void tx_write(am_worker *w)
+static void free_held(wjob *j)
 {
-	if (w->tx_open || w->db_fatal)
-		return;
-	am_err err;
-	if (am_ledger_begin(w->ledger, &err)) {
-		/* Busy past the timeout: the writes go one by one. */
-		notice(w, "%s", err.msg);
-		return;
+	if (j->held) {
+		free(j->held->text);
+		free(j->held);
+		j->held = NULL;
 	}
-	w->tx_open = true;
 }
 
-static void tx_commit(am_worker *w)
+/* halt_on_fatal: ends the loop after this pass; unfinished jobs stay
+ * queued in the database for the next run. */
+static void halt(am_worker *w, const char *why)
 {
-	am_err err;
-	if (!w->tx_open)
+	if (w->halted)
 		return;
-	w->tx_open = false;
-	if (am_ledger_commit(w->ledger, &err)) {
-		w->db_fatal = true;
-		notice(w, "database: %s; stopping (what this pass recorded is lost; unfinished "
-		          "jobs resume at the next start)",
-		       err.msg);
+	w->halted = true;
+	notice(w, "stopped: %s", why);
+}
+
+/* A ledger write failed. New calls wait DB_RETRY_MS (each would want a
+ * write too); a batch gives up after DB_GIVE_UP rounds, a retry period
+ * apart, that all failed (failures within one round count once). */
+static void db_trouble(am_worker *w, const am_err *err)
+{
+	if (w->tearing_down)
+		return;
+	int64_t now = now_mono(w);
+	if (now < w->db_retry_at)
+		return; /* the same round of writes as the last failure */
+	w->db_fails++;
+	w->db_retry_at = now + (int64_t)DB_RETRY_MS * AM_NS_PER_MS;
+	if (w->db_fails == 1)
+		notice(w, "ledger: %s — no new calls until it can be written", err->msg);
+	if (w->opts.halt_on_fatal && w->db_fails >= DB_GIVE_UP) {
+		char why[AM_ERR_MAX + 64];
+		snprintf(why, sizeof why, "the ledger cannot be written: %s", err->msg);
+		halt(w, why);
 	}
+}
+
+static void db_ok(am_worker *w)
+{
+	if (!w->db_fails)
+		return;
+	w->db_fails = 0;
+	w->db_retry_at = 0;
+	notice(w, "ledger: writable again");
 }
 
 static void all_add(am_worker *w, wjob *j)
@@ -398,6 +445,7 @@ static void free_job(am_worker *w, wjob *j)
 		w->all = j->all_next;
 	if (j->all_next)
 		j->all_next->all_prev = j->all_prev;
+	free_held(j);
 	json_decref(j->body);
 	free(j->model_req);
 	free(j->wire);
@@ -417,11 +465,12 @@ static int64_t json_int(const json_t *o, const char *k, int64_t def)
 static void db_update(am_worker *w, wjob *j, am_job_state st, const char *error, const char *result)
 {
 	am_err err;
-	tx_write(w);
 	if (am_queue_update_s(w->qs, j->id, st, j->model[0] ? j->model : NULL,
 	                    j->reason[0] ? j->reason : NULL, error, result, j->attempts,
 	                    now_wall(w), &err))
-		notice(w, "database: %s", err.msg);
+		db_trouble(w, &err);
+	else
+		db_ok(w);
 }
 
 static void release_budget(am_worker *w, wjob *j)
@@ -443,6 +492,8 @@ static void finish_failed(am_worker *w, wjob *j, const char *error)
 	release_budget(w, j);
 	j->st = W_FINISHED;
 	db_update(w, j, AM_JOB_FAILED, error, NULL);
+	am_log_write(w->log, now_wall(w), "job %" PRId64 " failed (%s): %s", j->id,
+	             j->model[0] ? j->model : "no model", error);
 	am_event ev;
 	memset(&ev, 0, sizeof ev);
 	ev.kind = AM_EV_FAILED;
@@ -501,6 +552,7 @@ static void fire_alerts(am_worker *w, const am_budget_alerts *al)
 	for (int i = 0; al && i < al->n; i++) {
 		char line[256];
 		am_budget_alert_line(&al->a[i], line, sizeof line);
+		am_log_write(w->log, now_wall(w), "%s", line);
 		am_event ev;
 		memset(&ev, 0, sizeof ev);
 		ev.kind = AM_EV_ALERT;
@@ -531,21 +583,7 @@ static int64_t price_usage(am_worker *w, const char *model, const am_usage *u, b
 	return cost;
 }
 
-enum { SP_BEGIN, SP_RELEASE, SP_ROLLBACK };
-
-/* The savepoint around one job's record, its statements prepared once. */
-static int savepoint(am_worker *w, int which)
-{
-	static const char *const sql[] = { "SAVEPOINT am_job", "RELEASE am_job",
-		                           "ROLLBACK TO am_job" };
-	if (!w->sp[which] &&
-	    sqlite3_prepare_v3(w->db, sql[which], -1, SQLITE_PREPARE_PERSISTENT, &w->sp[which],
-	                       NULL) != SQLITE_OK)
-		return -1;
-	int rc = sqlite3_step(w->sp[which]);
-	sqlite3_reset(w->sp[which]);
-	return rc == SQLITE_DONE ? 0 : -1;
-}
+static void own_row(am_worker *w, int64_t id);
 
 /* Records one finished call (or cache hit) and the job's final state in one
  * transaction: the ledger row and "done" land together or not at all. */
@@ -569,20 +607,20 @@ static int record_done(am_worker *w, wjob *j, const char *answered_model, const 
 	ev.http_status = status;
 	ev.request_id = request_id;
 	ev.source = j->source;
-	tx_write(w);
-	/* A savepoint inside the write batch (or a transaction of its own when
-	 * none could be opened). */
-	if (savepoint(w, SP_BEGIN))
-		return am_err_set(err, "ledger: %s", sqlite3_errmsg(w->db));
-	if (am_ledger_record(w->ledger, &ev, err) < 0 ||
+	if (am_ledger_begin(w->ledger, err))
+		return -1;
+	int added = am_ledger_record(w->ledger, &ev, err);
+	int64_t row = sqlite3_last_insert_rowid(w->db);
+	if (added < 0 ||
 	    am_queue_update_s(w->qs, j->id, AM_JOB_DONE, j->model, j->reason, NULL, text ? text : "",
 	                    j->attempts, ev.ts_ns, err)) {
-		savepoint(w, SP_ROLLBACK);
-		savepoint(w, SP_RELEASE);
+		am_ledger_rollback(w->ledger);
 		return -1;
 	}
-	if (savepoint(w, SP_RELEASE))
-		return am_err_set(err, "ledger: %s", sqlite3_errmsg(w->db));
+	if (am_ledger_commit(w->ledger, err))
+		return -1;
+	if (added)
+		own_row(w, row); /* only once committed: a rolled-back id may be reused */
 	return 0;
 }
 
@@ -620,6 +658,92 @@ static void emit_done(am_worker *w, wjob *j, const char *model, const am_usage *
 	w->done++;
 	w->dirty = true;
 	remember_result(w, j->handle, AM_JOB_DONE, NULL);
+}
+
+/* ------------------------------------------------------------------------ */
+/* what a waiting job waits for                                               */
+
+static void wait_duration(int64_t ns, char *buf, size_t n)
+{
+	/* Display only: tenths under a minute, else minutes and seconds. */
+	if (ns < 0)
+		ns = 0;
+	if (ns < 60 * AM_NS_PER_SEC)
+		snprintf(buf, n, "%.1fs", (double)ns / AM_NS_PER_SEC);
+	else
+		snprintf(buf, n, "%" PRId64 "m%02" PRId64 "s", (int64_t)(ns / (60 * AM_NS_PER_SEC)),
+		         (int64_t)(ns / AM_NS_PER_SEC % 60));
+}
+
+/* Why the jobs in a pool's limiter queue wait, in words for the console
+ * ("OTPM 1.2s", "RPM cool-down 4.0s after a 429", "a free slot (8 in
+ * flight)"), and a key that changes only when the reason does, so each job
+ * hears about a new reason once. Both "" when the head may go now. */
+static void limit_wait_reason(am_worker *w, int pool, int64_t now, char *text, size_t n,
+                              char *key, size_t kn)
+{
+	am_rl_pool_stats st;
+	am_rl_stats(w->rl, pool, now, &st);
+	text[0] = key[0] = '\0';
+	int cd = -1;
+	for (int d = 0; d < AM_RL_NDIMS; d++)
+		if (st.dim[d].cooldown_until_ns > now &&
+		    (cd < 0 || st.dim[d].cooldown_until_ns > st.dim[cd].cooldown_until_ns))
+			cd = d;
+	char t[32];
+	if (cd >= 0) {
+		wait_duration(st.dim[cd].cooldown_until_ns - now, t, sizeof t);
+		snprintf(key, kn, "%s cool-down", st.dim[cd].name);
+		snprintf(text, n, "%s cool-down %s after a 429", st.dim[cd].name, t);
+	} else if (st.head_blocked_by == AM_RL_BLOCK_CONC) {
+		snprintf(key, kn, "a free slot");
+		snprintf(text, n, "a free slot (%d in flight)", st.in_flight);
+	} else if (st.head_blocked_by >= 0 && st.head_blocked_by < AM_RL_NDIMS) {
+		const char *dim = st.dim[st.head_blocked_by].name;
+		wait_duration(st.head_ready_in_ns, t, sizeof t);
+		snprintf(key, kn, "%s", dim);
+		snprintf(text, n, "%s %s", dim, t);
+	}
+}
+
+/* Tells each job in the limiter's queues what it waits for, when that
+ * changed: the head of a pool's queue (the lowest FIFO seq) hears the
+ * dimension and the time to go ("OTPM 1.2s"), the jobs behind it that
+ * they are in line. A handful of events per reason, never a countdown
+ * stream (a batch may keep `concurrency` jobs here). */
+static void refresh_waiting(am_worker *w, int64_t now)
+{
+	enum { NP = AM_RL_MAX_POOLS };
+	char text[NP][96], key[NP][24];
+	bool known[NP] = { false };
+	const wjob *head[NP] = { NULL };
+	for (wjob *j = w->limit.head; j; j = j->next) {
+		int p = j->ticket.pool;
+		if (p >= 0 && p < NP && (!head[p] || j->ticket.seq < head[p]->ticket.seq))
+			head[p] = j;
+	}
+	for (wjob *j = w->limit.head; j; j = j->next) {
+		int p = j->ticket.pool;
+		if (p < 0 || p >= NP)
+			continue;
+		if (!known[p]) {
+			limit_wait_reason(w, p, now, text[p], sizeof text[p], key[p], sizeof key[p]);
+			known[p] = true;
+		}
+		if (!key[p][0])
+			continue;
+		char k[sizeof j->wait_key], t[sizeof text[p]];
+		bool cooling = strstr(key[p], "cool-down") != NULL;
+		snprintf(k, sizeof k, "%s%s", key[p], j == head[p] || cooling ? "" : " +");
+		if (!strcmp(j->wait_key, k))
+			continue;
+		if (j == head[p] || cooling)
+			snprintf(t, sizeof t, "%s", text[p]);
+		else
+			snprintf(t, sizeof t, "%s, in line", key[p]);
+		snprintf(j->wait_key, sizeof j->wait_key, "%s", k);
+		event_basic(w, AM_EV_WAITING, j, t);
+	}
 }
 
 /* ------------------------------------------------------------------------ */
@@ -662,27 +786,92 @@ static int build_wire(am_worker *w, wjob *j, am_err *err)
 	return 0;
 }
 
+/* Records j's held answer and the job's end, then tells the observers.
+ * Returns false, keeping everything, when the ledger cannot be written:
+ * the caller parks the job on the unrecorded list and the loop tries again
+ * (an answer that was paid for is not thrown away while the process lives;
+ * if it dies first, recovery re-queues the job, which has no ledger row). */
+/* The cache keeps an answer's text only, so only answers that are all text
+ * can be replayed: a tool call (tool_use) or a paused turn cannot. An answer
+ * cut at max_tokens or at a stop sequence is the whole answer to that
+ * request, whose key includes both. */
+static bool text_answer(const char *stop_reason)
+{
+	return !strcmp(stop_reason, "end_turn") || !strcmp(stop_reason, "max_tokens") ||
+	       !strcmp(stop_reason, "stop_sequence");
+}
+
+static bool land(am_worker *w, wjob *j)
+{
+	held_answer *h = j->held;
+	am_err err;
+	if (record_done(w, j, h->model, &h->usage, h->known, h->cost, h->cached, h->saved,
+	                h->latency_ms, h->status, h->cached ? NULL : h->request_id, h->text,
+	                &err)) {
+		db_trouble(w, &err);
+		return false;
+	}
+	db_ok(w);
+	count_model(w, h->model, &h->usage, h->known, h->cost);
+	/* A stream's text went out as it arrived. */
+	if ((h->cached || !j->stream) && h->text && *h->text)
+		event_basic(w, AM_EV_DELTA, j, h->text);
+	emit_done(w, j, h->model, &h->usage, h->known, h->cost, h->cached, h->latency_ms,
+	          h->status);
+	/* The observer has heard; keeping the answer for later can follow. */
+	if (!h->cached && j->cacheable && w->cache && text_answer(h->stop_reason)) {
+		am_cache_answer a;
+		memset(&a, 0, sizeof a);
+		snprintf(a.model, sizeof a.model, "%s", h->model);
+		snprintf(a.stop_reason, sizeof a.stop_reason, "%s", h->stop_reason);
+		a.text = h->text ? h->text : (char *)"";
+		a.usage = h->usage;
+		a.cost_pusd = h->known ? h->cost : 0;
+		if (am_cache_put(w->cache, j->key, &a, now_wall(w), NULL, &err))
+			notice(w, "cache: %s", err.msg);
+	}
+	j->st = W_FINISHED;
+	free_job(w, j);
+	return true;
+}
+
+static void land_or_hold(am_worker *w, wjob *j)
+{
+	if (!land(w, j)) {
+		j->st = W_UNRECORDED;
+		jl_push(&w->unrecorded, j);
+	}
+}
+
+/* Tries the parked answers again, oldest first, until one fails. */
+static void land_unrecorded(am_worker *w)
+{
+	wjob *j;
+	while ((j = jl_pop(&w->unrecorded))) {
+		if (!land(w, j)) {
+			jl_push_front(&w->unrecorded, j);
+			return;
+		}
+	}
+}
+
 static void answer_from_cache(am_worker *w, wjob *j, am_cache_answer *a)
 {
 	/* A hit costs nothing and saves what the original call cost. */
-	am_usage u = a->usage;
-	am_err err;
-	int64_t lat = (now_mono(w) - j->t_submit) / AM_NS_PER_MS;
+	held_answer *h = am_xcalloc(1, sizeof *h);
+	snprintf(h->model, sizeof h->model, "%s", a->model);
+	h->usage = a->usage;
+	h->known = true;
+	h->cached = true;
+	h->saved = a->cost_pusd;
+	h->latency_ms = (now_mono(w) - j->t_submit) / AM_NS_PER_MS;
+	h->status = 200;
+	snprintf(h->stop_reason, sizeof h->stop_reason, "%s", a->stop_reason);
+	h->text = a->text;
+	a->text = NULL;
+	j->held = h;
 	event_basic(w, AM_EV_STARTED, j, NULL);
-	if (a->text && *a->text)
-		event_basic(w, AM_EV_DELTA, j, a->text);
-	if (record_done(w, j, a->model, &u, true, 0, true, a->cost_pusd, lat, 200, NULL, a->text,
-	                &err)) {
-		/* The answer is not recorded: leave the job queued for the next start. */
-		notice(w, "ledger: %s (job %" PRId64 " stays queued)", err.msg, j->id);
-		j->st = W_FINISHED;
-		free_job(w, j);
-		return;
-	}
-	count_model(w, a->model, &u, true, 0);
-	emit_done(w, j, a->model, &u, true, 0, true, lat, 200);
-	j->st = W_FINISHED;
-	free_job(w, j);
+	land_or_hold(w, j);
 }
 
 static void start_call(am_worker *w, wjob *j);
@@ -705,7 +894,6 @@ static void dispatch(am_worker *w, wjob *j, const am_budget_now *bn, int64_t now
 		am_cache_answer a;
 		am_cache_result res = AM_CACHE_MISS;
 		memset(&a, 0, sizeof a);
-		tx_write(w); /* a hit is a write (and so is what follows a miss) */
 		if (am_cache_get(w->cache, j->key, now_wall(w), &a, &res, &err) == 0 &&
 		    res == AM_CACHE_HIT) {
 			answer_from_cache(w, j, &a);
@@ -764,6 +952,7 @@ static void dispatch(am_worker *w, wjob *j, const am_budget_now *bn, int64_t now
 		start_call(w, j);
 	} else {
 		j->st = W_LIMIT;
+		j->wait_key[0] = '\0';
 		jl_push(&w->limit, j);
 		db_update(w, j, AM_JOB_WAITING_LIMIT, NULL, NULL);
 	}
@@ -824,7 +1013,7 @@ static void start_call(am_worker *w, wjob *j)
 	j->t_sent = now;
 	jl_push(&w->flight, j);
 	am_rl_sent(w->rl, &j->ticket, now);
-	j->flight_noted = false; /* written once it is on the wire: mark_in_flight */
+	db_update(w, j, AM_JOB_IN_FLIGHT, NULL, NULL);
 	event_basic(w, AM_EV_STARTED, j, NULL);
 	am_client_req req;
 	memset(&req, 0, sizeof req);
@@ -853,19 +1042,8 @@ static void settle_limiter(am_worker *w, wjob *j, const am_prov_result *r, int64
 	am_rl_learn_input(w->rl, j->model, (int64_t)j->wire_len, am_usage_total_input(&r->usage));
 }
 
-/* The cache keeps an answer's text only, so only answers that are all text
- * can be replayed: a tool call (tool_use) or a paused turn cannot. An answer
- * cut at max_tokens or at a stop sequence is the whole answer to that
- * request, whose key includes both. */
-static bool text_answer(const char *stop_reason)
-{
-	return !strcmp(stop_reason, "end_turn") || !strcmp(stop_reason, "max_tokens") ||
-	       !strcmp(stop_reason, "stop_sequence");
-}
-
 static void call_succeeded(am_worker *w, wjob *j, am_prov_result *r, int64_t now)
 {
-	am_err err;
 	settle_limiter(w, j, r, now);
 	const char *model = r->model[0] ? r->model : j->model;
 	bool known;
@@ -886,33 +1064,19 @@ static void call_succeeded(am_worker *w, wjob *j, am_prov_result *r, int64_t now
 		}
 		fire_alerts(w, &al);
 	}
-	int64_t lat = r->latency_ns / AM_NS_PER_MS;
-	if (record_done(w, j, model, &r->usage, known, cost, false, 0, lat, r->http_status,
-	                r->request_id, r->text, &err)) {
-		notice(w, "ledger: %s (job %" PRId64 " stays queued)", err.msg, j->id);
-		j->st = W_FINISHED;
-		free_job(w, j);
-		return;
-	}
-	count_model(w, model, &r->usage, known, cost);
-	/* The observer hears first; storing the answer for later can wait. */
-	if (!j->stream && r->text && *r->text)
-		event_basic(w, AM_EV_DELTA, j, r->text);
-	emit_done(w, j, model, &r->usage, known, cost, false, lat, r->http_status);
-	if (j->cacheable && w->cache && text_answer(r->stop_reason)) {
-		am_cache_answer a;
-		memset(&a, 0, sizeof a);
-		snprintf(a.model, sizeof a.model, "%s", model);
-		snprintf(a.stop_reason, sizeof a.stop_reason, "%s", r->stop_reason);
-		a.text = r->text ? r->text : (char *)"";
-		a.usage = r->usage;
-		a.cost_pusd = known ? cost : 0;
-		tx_write(w);
-		if (am_cache_put(w->cache, j->key, &a, now_wall(w), NULL, &err))
-			notice(w, "cache: %s", err.msg);
-	}
-	j->st = W_FINISHED;
-	free_job(w, j);
+	held_answer *h = am_xcalloc(1, sizeof *h);
+	snprintf(h->model, sizeof h->model, "%s", model);
+	h->usage = r->usage;
+	h->known = known;
+	h->cost = cost;
+	h->latency_ms = r->latency_ns / AM_NS_PER_MS;
+	h->status = r->http_status;
+	snprintf(h->request_id, sizeof h->request_id, "%s", r->request_id);
+	snprintf(h->stop_reason, sizeof h->stop_reason, "%s", r->stop_reason);
+	h->text = r->text;
+	r->text = NULL;
+	j->held = h;
+	land_or_hold(w, j);
 }
 
 static bool final_stops_everything(am_prov_errkind k)
@@ -921,21 +1085,28 @@ static bool final_stops_everything(am_prov_errkind k)
 	       k == AM_PERR_BILLING || k == AM_PERR_SETUP;
 }
 
+/* A uniform number in [0, 1) for backoff jitter (xorshift64*, worker-owned). */
+static double jitter01(am_worker *w)
+{
+	uint64_t x = w->rng;
+	x ^= x >> 12;
+	x ^= x << 25;
+	x ^= x >> 27;
+	w->rng = x;
+	return (double)((x * 0x2545F4914F6CDD1DULL) >> 11) / 9007199254740992.0;
+}
+
 static void call_failed(am_worker *w, wjob *j, am_prov_result *r, int64_t now)
 {
 	char msg[256];
-	if (r->request_id[0])
-		snprintf(msg, sizeof msg, "%s (HTTP %d, request-id %s)", r->message, r->http_status,
-		         r->request_id);
-	else if (r->http_status)
-		snprintf(msg, sizeof msg, "%s (HTTP %d)", r->message, r->http_status);
-	else
-		snprintf(msg, sizeof msg, "%s", r->message);
+	am_prov_describe(r, msg, sizeof msg);
 
 	j->attempts++;
 	bool retry = am_prov_retry_should(&w->retry, j->attempts, r);
 	if (!retry) {
-		if (final_stops_everything(r->err) && !w->paused) {
+		if (final_stops_everything(r->err) && w->opts.halt_on_fatal) {
+			halt(w, msg);
+		} else if (final_stops_everything(r->err) && !w->paused) {
 			w->paused = true;
 			notice(w, "paused: %s — every further call would fail; fix it, then /resume",
 			       r->message);
@@ -954,9 +1125,10 @@ static void call_failed(am_worker *w, wjob *j, am_prov_result *r, int64_t now)
 		am_rl_on_429(w->rl, &j->ticket, &r->rl, am_rl_dim_from_message(r->message), now);
 		j->st = W_LIMIT;
 		jl_push(&w->limit, j);
-		char why[160];
-		snprintf(why, sizeof why, "429: %s", r->message);
-		event_basic(w, AM_EV_WAITING, j, why);
+		char why[96];
+		limit_wait_reason(w, j->ticket.pool, now, why, sizeof why, j->wait_key,
+		                  sizeof j->wait_key);
+		event_basic(w, AM_EV_WAITING, j, why[0] ? why : "a retry after a 429");
 		return;
 	}
 	if (r->err == AM_PERR_OVERLOADED || r->err == AM_PERR_SERVER) {
@@ -968,13 +1140,14 @@ static void call_failed(am_worker *w, wjob *j, am_prov_result *r, int64_t now)
 	}
 	j->ticket_live = false;
 	release_budget(w, j);
-	int64_t delay = am_prov_retry_delay(&w->retry, j->attempts, &r->rl, (uint32_t)rand());
+	int64_t delay = am_prov_retry_delay(&w->retry, j->attempts, &r->rl, jitter01(w));
 	j->not_before = now + delay;
 	j->st = W_RETRY;
 	jl_push(&w->retry_list, j);
 	char why[300];
-	snprintf(why, sizeof why, "retry %d in %.1fs: %s", j->attempts,
-	         (double)delay / AM_NS_PER_SEC, msg);
+	char t[32];
+	wait_duration(delay, t, sizeof t);
+	snprintf(why, sizeof why, "retry %d in %s after %s", j->attempts, t, msg);
 	event_basic(w, AM_EV_WAITING, j, why);
 }
 
@@ -1008,7 +1181,7 @@ static void on_call_done(void *ctx, am_prov_result *r)
 }
 
 /* ------------------------------------------------------------------------ */
-/* jobs from the database                                                     */
+/* the loop                                                                   */
 
 static int cmp_id(const void *a, const void *b)
 {
@@ -1023,7 +1196,6 @@ static void load_job(am_worker *w, const am_job *job)
 	json_t *body = json_loads(job->request, 0, &je);
 	if (!json_is_object(body)) {
 		json_decref(body);
-		tx_write(w);
 		am_queue_update(w->db, job->id, AM_JOB_FAILED, NULL, NULL,
 		                "stored request is not valid JSON", NULL, job->attempts, now_wall(w),
 		                NULL);
@@ -1083,9 +1255,6 @@ static void scan_db(am_worker *w)
 	w->dirty = true;
 }
 
-/* ------------------------------------------------------------------------ */
-/* the loop                                                                   */
-
 static jlist *list_of(am_worker *w, wjob *j)
 {
 	switch (j->st) {
@@ -1094,6 +1263,7 @@ static jlist *list_of(am_worker *w, wjob *j)
 	case W_BLOCKED: return &w->blocked;
 	case W_LIMIT: return &w->limit;
 	case W_FLIGHT: return &w->flight;
+	case W_UNRECORDED: return &w->unrecorded;
 	default: return NULL;
 	}
 }
@@ -1106,8 +1276,8 @@ static void cancel_job(am_worker *w, int64_t handle, int64_t now)
 	wjob *j = w->all;
 	while (j && j->handle != handle)
 		j = j->all_next;
-	if (!j || j->st == W_FINISHED)
-		return;
+	if (!j || j->st == W_FINISHED || j->st == W_UNRECORDED)
+		return; /* an answer that arrived is recorded, not cancelled */
 	if (j->xfer) {
 		/* The client reports the abort through on_call_done, which ends the job. */
 		j->cancelling = true;
@@ -1241,7 +1411,6 @@ static void take_inbox(am_worker *w, int64_t now)
 			am_err err;
 			char *req = json_dumps(it->body, JSON_COMPACT);
 			int64_t id = 0;
-			tx_write(w);
 			if (!req || am_queue_add_s(w->qs, NULL, req, it->model, 0, now_wall(w), &id, NULL,
 			                         &err) < 0) {
 				am_event ev;
@@ -1286,6 +1455,161 @@ static void day_rollover(am_worker *w, const am_budget_now *bn)
 	w->dirty = true;
 }
 
+/* ------------------------------------------------------------------------ */
+/* spend recorded by other processes                                          */
+
+/* Another dashboard, a batch or an ask on the same database spends against
+ * the same limits, and a guard that really stops spending must count every
+ * ledger row. So every FOREIGN_SCAN_MS the worker reads the usage_events
+ * rows above seen_row (a range of the integer primary key, at most
+ * FOREIGN_ROWS at a time) and adds those it did not write to the budget,
+ * today's table and the burn ring. Its own rows are known by id: the next
+ * one after the mark when nobody wrote in between (the mark just moves),
+ * else remembered in own_rows until the scan passes them. At start the mark
+ * is the last id in the snapshot today's totals came from. Returns the rows
+ * read, -1 when the ledger cannot be read (the next scan tries again). */
+static int count_foreign(am_worker *w)
+{
+	static const char sql[] =
+	        "SELECT id, day, ts_ns, model, input_tokens, output_tokens, cache_write_5m,"
+	        " cache_write_1h, cache_read, cost_pusd, price_known FROM usage_events"
+	        " WHERE id > ?1 ORDER BY id LIMIT ?2";
+	sqlite3_stmt *st;
+	if (sqlite3_prepare_v2(w->db, sql, -1, &st, NULL) != SQLITE_OK) {
+		notice(w, "ledger: reading other processes' calls: %s", sqlite3_errmsg(w->db));
+		return -1;
+	}
+	sqlite3_bind_int64(st, 1, w->seen_row);
+	sqlite3_bind_int(st, 2, FOREIGN_ROWS);
+	am_budget_now bn;
+	int rows = 0, counted = 0, k = 0, rc;
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		if (rows++ == 0) {
+			/* Every row visible now was stamped before this moment. */
+			budget_now(w, &bn);
+			day_rollover(w, &bn);
+		}
+		int64_t id = sqlite3_column_int64(st, 0);
+		w->seen_row = id;
+		while (k < w->nown && w->own_rows[k] < id)
+			k++;
+		if (k < w->nown && w->own_rows[k] == id)
+			continue;
+		const char *day = (const char *)sqlite3_column_text(st, 1);
+		const char *model = (const char *)sqlite3_column_text(st, 3);
+		am_usage u = { sqlite3_column_int64(st, 4), sqlite3_column_int64(st, 5),
+		               sqlite3_column_int64(st, 6), sqlite3_column_int64(st, 7),
+		               sqlite3_column_int64(st, 8) };
+		int64_t cost = sqlite3_column_int64(st, 9); /* NULL (0) when the price was unknown */
+		bool known = sqlite3_column_int(st, 10) != 0, ours;
+		/* An unknown price is charged as a reservation is: at our table's
+		 * price for the model, else at the dearest model's. */
+		int64_t charge = known ? cost : price_usage(w, model ? model : "", &u, &ours);
+		am_budget_alerts al;
+		am_err err;
+		if (am_budget_add_spent(w->budget, &bn, day ? day : "", sqlite3_column_int64(st, 2),
+		                        charge, !known, &al, &err))
+			notice(w, "ledger row %" PRId64 ": %s", id, err.msg);
+		fire_alerts(w, &al);
+		if (day && model && !strcmp(day, w->today))
+			count_model(w, model, &u, known, cost);
+		counted++;
+	}
+	if (rc != SQLITE_DONE)
+		notice(w, "ledger: reading other processes' calls: %s", sqlite3_errmsg(w->db));
+	sqlite3_finalize(st);
+	int passed = 0;
+	while (passed < w->nown && w->own_rows[passed] <= w->seen_row)
+		passed++;
+	w->nown -= passed;
+	memmove(w->own_rows, w->own_rows + passed, (size_t)w->nown * sizeof *w->own_rows);
+	if (counted) {
+		w->budget_changed = true; /* blocked jobs look again */
+		w->dirty = true;
+	}
+	return rc == SQLITE_DONE ? rows : -1;
+}
+
+/* Remembers a row this worker has just committed (see count_foreign). */
+static void own_row(am_worker *w, int64_t id)
+{
+	if (id <= w->seen_row)
+		return; /* an id reused below the mark after a deletion: no scan reads it */
+	if (id == w->seen_row + 1 && !w->nown) {
+		w->seen_row = id;
+		return;
+	}
+	/* Full: scan now. Each scan moves the mark FOREIGN_ROWS on or to the
+	 * end, and our rows lie below the end. */
+	while (w->nown == OWN_ROWS_MAX && count_foreign(w) > 0)
+		;
+	if (w->nown == OWN_ROWS_MAX)
+		return; /* the ledger cannot be read: this row may count twice */
+	int i = w->nown++;
+	for (; i > 0 && w->own_rows[i - 1] > id; i--)
+		w->own_rows[i] = w->own_rows[i - 1];
+	w->own_rows[i] = id;
+}
+
+static void foreign_tick(am_worker *w, int64_t now)
+{
+	if (now < w->next_foreign_scan)
+		return;
+	/* A full batch means more are waiting: go on at the next pass. */
+	int rows = count_foreign(w);
+	w->next_foreign_scan = rows == FOREIGN_ROWS ? now : now + FOREIGN_SCAN_MS * AM_NS_PER_MS;
+}
+
+/* The pools worth a place on the dashboard, most active first: those with
+ * calls today, queued work, calls in flight, a 429 or a cool-down, and
+ * those of the models the selector would choose now. A price table names
+ * many pools that this user never touches; listing them all hides the ones
+ * that matter. Ties keep the limiter's order (overrides, then the
+ * selector's tiers). Returns how many indexes went into order. */
+static int pools_that_matter(am_worker *w, int64_t now, int *order, int max)
+{
+	int np = am_rl_npools(w->rl);
+	if (np > AM_RL_MAX_POOLS)
+		np = AM_RL_MAX_POOLS;
+	int64_t score[AM_RL_MAX_POOLS] = { 0 };
+	bool want[AM_RL_MAX_POOLS] = { false };
+	for (int i = 0; i < w->nmodels; i++) {
+		int p = am_rl_pool_for_model(w->rl, w->models[i].m.model);
+		if (p >= 0 && p < np && w->models[i].m.requests > 0) {
+			score[p] += w->models[i].m.requests;
+			want[p] = true;
+		}
+	}
+	bool pinned = strcmp(w->model_mode, "auto") != 0;
+	for (int i = 0; i < (pinned ? 1 : w->sel.nrules) && i < AM_SEL_MAX_RULES; i++) {
+		int p = am_rl_pool_for_model(w->rl, pinned ? w->model_mode : w->sel.rule[i].model);
+		if (p >= 0 && p < np)
+			want[p] = true;
+	}
+	for (int p = 0; p < np; p++) {
+		am_rl_pool_stats st;
+		am_rl_stats(w->rl, p, now, &st);
+		score[p] += st.queue_depth + st.in_flight;
+		bool alarm = st.n429 > 0;
+		for (int d = 0; d < AM_RL_NDIMS; d++)
+			alarm = alarm || st.dim[d].cooldown_until_ns > now;
+		if (st.queue_depth || st.in_flight || alarm)
+			want[p] = true;
+	}
+	int n = 0;
+	for (int p = 0; p < np && n < max; p++) {
+		if (!want[p])
+			continue;
+		int at = n++;
+		while (at > 0 && score[order[at - 1]] < score[p]) {
+			order[at] = order[at - 1];
+			at--;
+		}
+		order[at] = p;
+	}
+	return n;
+}
+
 static void publish(am_worker *w, int64_t now, bool force)
 {
 	if (!force && (!w->dirty || now - w->last_snap_mono < SNAPSHOT_PERIOD_MS * AM_NS_PER_MS))
@@ -1303,11 +1627,10 @@ static void publish(am_worker *w, int64_t now, bool force)
 	s.waiting_limit = w->limit.n;
 	s.done = (int)w->done;
 	s.failed = (int)w->failed;
-	s.npools = am_rl_npools(w->rl);
-	if (s.npools > AM_SNAP_MAX_POOLS)
-		s.npools = AM_SNAP_MAX_POOLS;
+	int order[AM_SNAP_MAX_POOLS];
+	s.npools = pools_that_matter(w, now, order, AM_SNAP_MAX_POOLS);
 	for (int i = 0; i < s.npools; i++)
-		am_rl_snap_pool(w->rl, i, now, &s.pool[i]);
+		am_rl_snap_pool(w->rl, order[i], now, &s.pool[i]);
 	s.nmodels = w->nmodels;
 	memset(&s.total, 0, sizeof s.total);
 	snprintf(s.total.model, sizeof s.total.model, "total");
@@ -1345,29 +1668,18 @@ static bool idle(am_worker *w)
 	inbox = w->inbox_n;
 	pthread_mutex_unlock(&w->mu);
 	return !inbox && !w->pending.n && !w->retry_list.n && !w->limit.n && !w->flight.n &&
-	       !atomic_load(&w->poked);
-}
-
-/* Writes in_flight for the calls still on the wire. Not at the send: the
- * state only informs (recovery re-sends in-flight and queued jobs alike),
- * so it is written in the batch after the send, off the path of a call
- * that comes back at once (which goes straight to done). */
-static void mark_in_flight(am_worker *w)
-{
-	for (wjob *j = w->flight.head; j; j = j->next)
-		if (!j->flight_noted) {
-			j->flight_noted = true;
-			db_update(w, j, AM_JOB_IN_FLIGHT, NULL, NULL);
-		}
+	       !w->unrecorded.n && !atomic_load(&w->poked);
 }
 
 /* Quiet: nothing this worker could do before someone submits, commands or
  * pokes. Paused, only the calls in flight can still move; otherwise blocked
- * jobs must have been tried again since the last settle or limit change. */
-static void update_quiet(am_worker *w)
+ * jobs must have been tried again since the last settle or limit change,
+ * and no ledger write may be waiting for its next try. */
+static void update_quiet(am_worker *w, int64_t now)
 {
 	pthread_mutex_lock(&w->mu);
-	w->quiet = !w->inbox_n && !atomic_load(&w->poked) && !w->flight.n &&
+	w->quiet = !w->inbox_n && !atomic_load(&w->poked) && !w->flight.n && !w->unrecorded.n &&
+	           now >= w->db_retry_at &&
 	           (w->paused || (!w->pending.n && !w->retry_list.n && !w->limit.n &&
 	                          !w->budget_changed));
 	w->quiet_paused = w->paused;
@@ -1381,10 +1693,15 @@ static void loop_pass(am_worker *w)
 	budget_now(w, &bn);
 	day_rollover(w, &bn);
 	am_budget_tick(w->budget, &bn);
+	foreign_tick(w, now);
 
 	take_inbox(w, now);
 	if (atomic_exchange(&w->poked, false))
 		scan_db(w);
+	if (w->unrecorded.n && now >= w->db_retry_at)
+		land_unrecorded(w);
+	/* While the ledger cannot be written, no new call is started. */
+	bool hold = w->paused || w->unrecorded.n || now < w->db_retry_at;
 
 	/* Due retries go back to the front, oldest first. */
 	for (wjob *j = w->retry_list.head, *next; j; j = next) {
@@ -1396,7 +1713,7 @@ static void loop_pass(am_worker *w)
 		}
 	}
 
-	if (!w->paused) {
+	if (!hold) {
 		if (w->budget_changed) {
 			w->budget_changed = false;
 			retry_blocked(w, &bn, now);
@@ -1417,8 +1734,8 @@ static void loop_pass(am_worker *w)
 			wjob *j = granted[i]->user;
 			jl_remove(&w->limit, j);
 			if (granted[i]->state == AM_RL_ST_GRANTED) {
-				if (w->paused) {
-					/* Granted while paused: give the tokens back and wait. */
+				if (hold) {
+					/* Granted while holding: give the tokens back and wait. */
 					am_rl_cancel(w->rl, &j->ticket, now);
 					j->ticket_live = false;
 					release_budget(w, j);
@@ -1440,15 +1757,18 @@ static void loop_pass(am_worker *w)
 			break;
 	}
 
-	/* The dispatch phase ends: what it wrote is durable before any of its
-	 * calls leaves (the client sends them in am_client_run). */
-	tx_commit(w);
+	if (now - w->last_wait_check >= SNAPSHOT_PERIOD_MS * AM_NS_PER_MS) {
+		w->last_wait_check = now;
+		refresh_waiting(w, now);
+	}
 
 	/* Wait for I/O until the next thing that needs the loop. */
 	int64_t next = am_rl_next_event_ns(w->rl, now);
 	for (wjob *j = w->retry_list.head; j; j = j->next)
 		if (j->not_before < next)
 			next = j->not_before;
+	if (w->db_retry_at > now && w->db_retry_at < next)
+		next = w->db_retry_at;
 	int64_t wait_ms = next == INT64_MAX ? MAX_TICK_MS : (next - now) / AM_NS_PER_MS + 1;
 	if (w->dirty) {
 		int64_t snap_due = SNAPSHOT_PERIOD_MS - (now - w->last_snap_mono) / AM_NS_PER_MS;
@@ -1460,10 +1780,19 @@ static void loop_pass(am_worker *w)
 	if (wait_ms > MAX_TICK_MS)
 		wait_ms = MAX_TICK_MS;
 	am_client_run(w->client, (int)wait_ms, NULL);
-	mark_in_flight(w);
-	tx_commit(w);
-	publish(w, now_mono(w), false);
-	update_quiet(w);
+	/* Bars and the head's wait move with time, not only with events: live
+	 * while there is work, then once a second while the buckets refill
+	 * (a minute at most), then not at all. */
+	now = now_mono(w);
+	if (w->pending.n || w->retry_list.n || w->limit.n || w->flight.n) {
+		w->last_busy = now;
+		w->dirty = true;
+	} else if (now - w->last_busy < REFILL_WINDOW_MS * AM_NS_PER_MS &&
+	           now - w->last_snap_mono >= AM_NS_PER_SEC) {
+		w->dirty = true;
+	}
+	publish(w, now, false);
+	update_quiet(w, now);
 }
 
 /* ------------------------------------------------------------------------ */
@@ -1544,32 +1873,13 @@ static int build_limiter(am_worker *w, const am_config *cfg, int64_t now, am_err
 	return 0;
 }
 
-static void build_selector(am_worker *w, const am_config *cfg)
+static int build_selector(am_worker *w, const am_config *cfg, am_err *err)
 {
-	am_sel_config_default(&w->sel);
-	if (cfg->selector.nrules > 0) {
-		w->sel.nrules = cfg->selector.nrules;
-		for (int i = 0; i < cfg->selector.nrules && i < AM_SEL_MAX_RULES; i++) {
-			w->sel.rule[i].max_chars = cfg->selector.rule[i].max_chars;
-			snprintf(w->sel.rule[i].model, sizeof w->sel.rule[i].model, "%s",
-			         cfg->selector.rule[i].model);
-		}
-	}
-	if (cfg->selector.ntiers > 0) {
-		w->sel.ntiers = cfg->selector.ntiers;
-		for (int i = 0; i < cfg->selector.ntiers && i < AM_SEL_MAX_TIERS; i++) {
-			snprintf(w->sel.tier[i].name, sizeof w->sel.tier[i].name, "%s",
-			         cfg->selector.tier[i].name);
-			snprintf(w->sel.tier[i].model, sizeof w->sel.tier[i].model, "%s",
-			         cfg->selector.tier[i].model);
-		}
-	}
-	w->sel.downgrade_on_budget = cfg->selector.downgrade_on_budget;
-	w->sel.downgrade_pct = (int)cfg->selector.downgrade_pct;
-	snprintf(w->sel.fallback_model, sizeof w->sel.fallback_model, "%s",
-	         cfg->selector.fallback_model);
+	if (am_sel_config_from(cfg, &w->sel, err))
+		return -1;
 	snprintf(w->model_mode, sizeof w->model_mode, "%s",
 	         cfg->selector.model[0] ? cfg->selector.model : "auto");
+	return 0;
 }
 
 static int load_today(am_worker *w, const am_budget_now *bn, int64_t *day_spent,
@@ -1581,13 +1891,13 @@ static int load_today(am_worker *w, const am_budget_now *bn, int64_t *day_spent,
 	w->nmodels = 0;
 	for (size_t i = 0; i < s.nrows && i < MAX_MODELS; i++) {
 		model_total *m = model_slot(w, s.rows[i].model);
-		m->m.requests = s.rows[i].requests;
-		m->m.input = s.rows[i].input_tokens;
-		m->m.output = s.rows[i].output_tokens;
-		m->m.cache_write = s.rows[i].cache_write;
-		m->m.cache_read = s.rows[i].cache_read;
-		m->m.cost_pusd = s.rows[i].cost_pusd;
-		m->m.price_known = s.rows[i].price_known;
+		m->m.requests += s.rows[i].requests;
+		m->m.input += s.rows[i].input_tokens;
+		m->m.output += s.rows[i].output_tokens;
+		m->m.cache_write += s.rows[i].cache_write;
+		m->m.cache_read += s.rows[i].cache_read;
+		m->m.cost_pusd += s.rows[i].cost_pusd;
+		m->m.price_known = m->m.price_known && s.rows[i].price_known;
 	}
 	*day_spent = s.total.cost_pusd;
 	*unknown = !s.total.price_known;
@@ -1601,6 +1911,53 @@ static int load_today(am_worker *w, const am_budget_now *bn, int64_t *day_spent,
 	return 0;
 }
 
+/* load_today in one read transaction with the mark count_foreign starts
+ * from, so that no row is counted both ways. */
+static int load_today_marked(am_worker *w, const am_budget_now *bn, int64_t *day_spent,
+                             int64_t *month_spent, bool *unknown, am_err *err)
+{
+	sqlite3_stmt *st = NULL;
+	int rc = sqlite3_exec(w->db, "BEGIN", NULL, NULL, NULL);
+	if (rc == SQLITE_OK)
+		rc = sqlite3_prepare_v2(w->db, "SELECT coalesce(max(id), 0) FROM usage_events", -1,
+		                        &st, NULL);
+	if (rc == SQLITE_OK && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+		w->seen_row = sqlite3_column_int64(st, 0);
+		rc = SQLITE_OK;
+	}
+	if (rc != SQLITE_OK)
+		am_err_set(err, "ledger: %s", sqlite3_errmsg(w->db));
+	sqlite3_finalize(st);
+	if (rc == SQLITE_OK && load_today(w, bn, day_spent, month_spent, unknown, err))
+		rc = SQLITE_ERROR;
+	sqlite3_exec(w->db, rc == SQLITE_OK ? "COMMIT" : "ROLLBACK", NULL, NULL, NULL);
+	return rc == SQLITE_OK ? 0 : -1;
+}
+
+/* The burn rate and the spend sparkline look back an hour: after a restart
+ * they start from what the ledger recorded in that hour, not from zero.
+ * Reads by the ts_ns index, so a large ledger costs only its last hour. */
+static int load_recent_burn(am_worker *w, am_err *err)
+{
+	sqlite3_stmt *st = NULL;
+	int64_t since = now_wall(w) - (int64_t)AM_BUDGET_RING_MINUTES * 60 * AM_NS_PER_SEC;
+	if (sqlite3_prepare_v2(w->db,
+	                       "SELECT ts_ns, cost_pusd FROM usage_events"
+	                       " WHERE ts_ns >= ?1 AND cost_pusd > 0 AND id <= ?2",
+	                       -1, &st, NULL) != SQLITE_OK)
+		return am_err_set(err, "ledger: %s", sqlite3_errmsg(w->db));
+	sqlite3_bind_int64(st, 1, since);
+	sqlite3_bind_int64(st, 2, w->seen_row); /* later rows are count_foreign's */
+	int rc;
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW)
+		am_budget_burn_feed(w->budget, sqlite3_column_int64(st, 0),
+		                    sqlite3_column_int64(st, 1));
+	sqlite3_finalize(st);
+	if (rc != SQLITE_DONE)
+		return am_err_set(err, "ledger: %s", sqlite3_errmsg(w->db));
+	return 0;
+}
+
 static int restore_setting(void *ctx, const char *key, const char *value, int64_t updated_ns)
 {
 	(void)updated_ns;
@@ -1611,6 +1968,8 @@ static int restore_setting(void *ctx, const char *key, const char *value, int64_
 static int worker_init(am_worker *w, am_err *err)
 {
 	am_config cfg = *w->config;
+	if (cfg.log_file[0] && am_log_open(&w->log, cfg.log_file, err))
+		return -1;
 	am_ledger_opts lo = { 0 };
 	if (am_ledger_open(&w->ledger, w->db_path, &lo, err))
 		return -1;
@@ -1622,22 +1981,16 @@ static int worker_init(am_worker *w, am_err *err)
 	int requeued = 0;
 	if (am_queue_recover(w->db, now_wall(w), &requeued, err))
 		return -1;
-	if (requeued)
-		notice(w, "resumed %d job%s from an earlier run", requeued, requeued == 1 ? "" : "s");
 
-	build_selector(w, &cfg);
+	if (build_selector(w, &cfg, err))
+		return -1;
 	int64_t now = now_mono(w);
 	if (build_limiter(w, &cfg, now, err))
 		return -1;
+	w->last_busy = now; /* the buckets start part-full (init_fill_pct) and refill */
 
-	am_budget_config_default(&w->bcfg);
-	w->bcfg.day_limit_pusd = cfg.budget.daily_pusd;
-	w->bcfg.month_limit_pusd = cfg.budget.monthly_pusd;
-	w->bcfg.nalerts = cfg.budget.nalerts;
-	for (int i = 0; i < cfg.budget.nalerts && i < AM_BUDGET_MAX_ALERTS; i++)
-		w->bcfg.alert_pct[i] = cfg.budget.alert_pct[i];
-	if (cfg.budget.max_reservations > 0)
-		w->bcfg.max_reservations = (int)cfg.budget.max_reservations;
+	if (am_budget_config_from(&cfg, &w->bcfg, err))
+		return -1;
 	snprintf(w->alert_command, sizeof w->alert_command, "%s", cfg.budget.alert_command);
 	w->bell = cfg.budget.bell;
 	am_budget_now bn;
@@ -1645,19 +1998,15 @@ static int worker_init(am_worker *w, am_err *err)
 		return -1;
 	int64_t day_spent = 0, month_spent = 0;
 	bool unknown = false;
-	if (load_today(w, &bn, &day_spent, &month_spent, &unknown, err))
+	if (load_today_marked(w, &bn, &day_spent, &month_spent, &unknown, err))
 		return -1;
-	if (am_budget_new(&w->budget, &w->bcfg, &bn, day_spent, month_spent, unknown, err))
+	if (am_budget_new(&w->budget, &w->bcfg, &bn, day_spent, month_spent, unknown, err) ||
+	    load_recent_burn(w, err))
 		return -1;
 
 	am_cache_config cc;
-	am_cache_config_default(&cc);
-	cc.enabled = cfg.cache.enabled;
-	cc.ttl_s = cfg.cache.ttl_s;
-	if (cfg.cache.max_bytes > 0)
-		cc.max_bytes = cfg.cache.max_bytes;
-	if (cfg.cache.max_entries > 0)
-		cc.max_entries = cfg.cache.max_entries;
+	if (am_cache_config_from(&cfg, &cc, err))
+		return -1;
 	if (am_cache_open(&w->cache, w->db, &cc, err))
 		return -1;
 
@@ -1683,8 +2032,13 @@ static int worker_init(am_worker *w, am_err *err)
 	w->client = client;
 	pthread_mutex_unlock(&w->mu);
 
+	am_log_write(w->log, now_wall(w), "started: %s%s, database %s", w->endpoint,
+	             w->opts.simulator ? " (simulator)" : "", w->db_path);
 	scan_db(w);
-	tx_commit(w);
+	/* Jobs left by a quit (still queued) or a crash (requeued above). */
+	if (w->pending.n)
+		notice(w, "resumed %d job%s from an earlier run", w->pending.n,
+		       w->pending.n == 1 ? "" : "s");
 	am_config_wipe(&cfg);
 	return 0;
 }
@@ -1694,8 +2048,6 @@ static void worker_teardown(am_worker *w)
 	/* Calls still on the wire are cancelled; their jobs stay queued in the
 	 * database (recovery re-sends them) and their reservations die with the
 	 * process's budget object. */
-	if (w->ledger)
-		tx_commit(w);
 	w->tearing_down = true;
 	pthread_mutex_lock(&w->mu);
 	am_client *client = w->client;
@@ -1707,6 +2059,7 @@ static void worker_teardown(am_worker *w)
 		if (j->st == W_FLIGHT || j->st == W_LIMIT)
 			am_queue_update(w->db, j->id, AM_JOB_QUEUED, NULL, NULL, NULL, NULL,
 			                j->attempts, now_wall(w), NULL);
+		free_held(j);
 		json_decref(j->body);
 		free(j->model_req);
 		free(j->wire);
@@ -1718,11 +2071,9 @@ static void worker_teardown(am_worker *w)
 	am_rl_free(w->rl);
 	am_queue_stmts_free(w->qs);
 	w->qs = NULL;
-	for (int i = 0; i < 3; i++) {
-		sqlite3_finalize(w->sp[i]);
-		w->sp[i] = NULL;
-	}
 	am_ledger_close(w->ledger);
+	am_log_close(w->log);
+	w->log = NULL;
 	w->cache = NULL;
 	w->budget = NULL;
 	w->rl = NULL;
@@ -1735,6 +2086,10 @@ static void *worker_main(void *arg)
 	am_err err;
 	memset(&err, 0, sizeof err);
 	int rc = worker_init(w, &err);
+	/* The first snapshot is out before am_worker_start returns, so an
+	 * observer never paints an empty one. */
+	if (!rc)
+		publish(w, now_mono(w), true);
 	pthread_mutex_lock(&w->mu);
 	w->init_state = rc ? -1 : 1;
 	w->init_err = err;
@@ -1745,8 +2100,7 @@ static void *worker_main(void *arg)
 		atomic_store(&w->finished, true);
 		return NULL;
 	}
-	publish(w, now_mono(w), true);
-	while (!atomic_load(&w->stop) && !w->db_fatal) {
+	while (!atomic_load(&w->stop) && !w->halted) {
 		loop_pass(w);
 		if (w->opts.stop_when_idle && idle(w) && !w->dirty)
 			break;
@@ -1755,15 +2109,28 @@ static void *worker_main(void *arg)
 	 * the database (or the job would run at the next start), and a prompt
 	 * accepted by submit is persisted as queued, for the next start. */
 	take_inbox(w, now_mono(w));
-	tx_commit(w);
+	if (w->halted) {
+		/* Answers that never reached the ledger: their jobs stay queued (in
+		 * the database they are still in flight, which recovery re-queues). */
+		for (wjob *j = w->unrecorded.head; j; j = j->next) {
+			const char *why = "the answer arrived but could not be recorded; the job "
+			                  "stays queued";
+			am_event ev;
+			memset(&ev, 0, sizeof ev);
+			ev.kind = AM_EV_FAILED;
+			ev.job_id = j->handle;
+			snprintf(ev.model, sizeof ev.model, "%s", j->model);
+			snprintf(ev.error, sizeof ev.error, "%s", why);
+			am_evq_push(w->evq, &ev);
+			remember_result(w, j->handle, AM_JOB_FAILED, why);
+		}
+	}
 	/* Grace: let calls in flight finish, start nothing new. */
 	if (atomic_load(&w->stop) && w->grace_ms > 0) {
 		w->paused = true;
 		int64_t end = now_mono(w) + (int64_t)w->grace_ms * AM_NS_PER_MS;
-		while (w->flight.n && now_mono(w) < end && !w->db_fatal) {
+		while (w->flight.n && now_mono(w) < end)
 			am_client_run(w->client, 50, NULL);
-			tx_commit(w);
-		}
 	}
 	publish(w, now_mono(w), true);
 	worker_teardown(w);
@@ -1837,7 +2204,7 @@ static int ops_submit(void *ctx, const am_prompt *p, int64_t *job_id, am_err *er
 	it->no_cache = p->no_cache;
 	it->stream = p->stream;
 	/* Once in the inbox the item belongs to the worker, which may free it
-	 * before inbox_put returns. */
+	 * before inbox_put returns: read the handle first. */
 	int64_t handle = it->handle;
 	if (inbox_put(w, it, err)) {
 		json_decref(body);
@@ -1923,6 +2290,7 @@ am_worker *am_worker_start(const am_worker_opts *opts, am_err *err)
 	snprintf(w->endpoint, sizeof w->endpoint, "%s", host ? host + 3 : w->base_url);
 	w->queue_capacity = opts->config->worker.queue_capacity;
 	w->results_cap = 4096;
+	w->rng = (uint64_t)am_clock_mono(w->clock) | 1;
 	w->results = am_xcalloc((size_t)w->results_cap, sizeof *w->results);
 	atomic_init(&w->next_handle, 1);
 	atomic_init(&w->unfinished, 0);

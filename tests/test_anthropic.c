@@ -10,6 +10,7 @@
 #include "anthropic.h"
 #include "fixture_files.h"
 #include "prov_case.h"
+#include "check_run.h"
 
 #define NS 1000000000LL
 #define MS 1000000LL
@@ -58,7 +59,8 @@ START_TEST(every_fixture_has_expectations)
 		snprintf(path, sizeof path, "%s/%.*s.json", dir, (int)l, wants[i]);
 		bool json = am_test_file_exists(path);
 		snprintf(path, sizeof path, "%s/%.*s.sse", dir, (int)l, wants[i]);
-		ck_assert_msg(json != am_test_file_exists(path), "%s: needs one body file", wants[i]);
+		ck_assert_msg(json != am_test_file_exists(path), "%s: needs one body file",
+		              wants[i]);
 	}
 	am_test_free_list(wants);
 }
@@ -102,23 +104,27 @@ static json_t *build(const am_prov_request *rq, am_prov_endpoint ep)
 START_TEST(body_documented_request)
 {
 	/* api-facts §1.2's request with every field the brief names. */
-	am_prov_message msg = { .role = "user", .text = "Hello, Claude" };
-	const char *stops[] = { "\n\nEND" };
+	am_prov_message msg = {.role = "user", .text = "Hello, Claude"};
+	const char *stops[] = {"\n\nEND"};
 	am_prov_request rq = {
-		.model = "claude-sonnet-4-5-20250929", .max_tokens = 1024,
-		.system = "You are a terse assistant.", .messages = &msg, .nmessages = 1,
-		.has_temperature = true, .temperature = 0.2,
-		.stop_sequences = stops, .nstop_sequences = 1,
-		.metadata_user_id = "8f14e45f-ceea-4670-a2b4-5b2bb3f0c1a2",
+	    .model = "claude-sonnet-4-5-20250929",
+	    .max_tokens = 1024,
+	    .system = "You are a terse assistant.",
+	    .messages = &msg,
+	    .nmessages = 1,
+	    .has_temperature = true,
+	    .temperature = 0.2,
+	    .stop_sequences = stops,
+	    .nstop_sequences = 1,
+	    .metadata_user_id = "8f14e45f-ceea-4670-a2b4-5b2bb3f0c1a2",
 	};
 	char *body;
 	ck_assert_int_eq(am_prov_build_body(&rq, AM_PROV_MESSAGES, &body, NULL, NULL), 0);
-	ck_assert_str_eq(body,
-	                 "{\"model\":\"claude-sonnet-4-5-20250929\",\"max_tokens\":1024,"
-	                 "\"system\":\"You are a terse assistant.\",\"messages\":[{\"role\":"
-	                 "\"user\",\"content\":\"Hello, Claude\"}],\"temperature\":0.2,"
-	                 "\"stop_sequences\":[\"\\n\\nEND\"],\"metadata\":{\"user_id\":"
-	                 "\"8f14e45f-ceea-4670-a2b4-5b2bb3f0c1a2\"}}");
+	ck_assert_str_eq(body, "{\"model\":\"claude-sonnet-4-5-20250929\",\"max_tokens\":1024,"
+	                       "\"system\":\"You are a terse assistant.\",\"messages\":[{\"role\":"
+	                       "\"user\",\"content\":\"Hello, Claude\"}],\"temperature\":0.2,"
+	                       "\"stop_sequences\":[\"\\n\\nEND\"],\"metadata\":{\"user_id\":"
+	                       "\"8f14e45f-ceea-4670-a2b4-5b2bb3f0c1a2\"}}");
 	free(body);
 	rq.stream = true;
 	json_t *j = build(&rq, AM_PROV_MESSAGES);
@@ -129,24 +135,32 @@ END_TEST
 
 START_TEST(body_multi_turn_cache_blocks_passthrough)
 {
-	am_prov_block sys[] = { { "Long shared context.", AM_PROV_CACHE_1H },
-	                        { "Rules.", AM_PROV_CACHE_5M },
-	                        { "Plain.", AM_PROV_CACHE_NONE } };
-	am_prov_block ublk[] = { { "document", AM_PROV_CACHE_5M } };
+	am_prov_block sys[] = {{"Long shared context.", AM_PROV_CACHE_1H},
+	                       {"Rules.", AM_PROV_CACHE_5M},
+	                       {"Plain.", AM_PROV_CACHE_NONE}};
+	am_prov_block ublk[] = {{"document", AM_PROV_CACHE_5M}};
 	am_prov_message msgs[] = {
-		{ .role = "user", .blocks = ublk, .nblocks = 1 },
-		{ .role = "assistant", .text = "Noted." },
-		{ .role = "user", .content_json = "[{\"type\":\"tool_result\",\"tool_use_id\":\"t1\","
-		                                  "\"content\":\"42\"}]" },
+	    {.role = "user", .blocks = ublk, .nblocks = 1},
+	    {.role = "assistant", .text = "Noted."},
+	    {.role = "user",
+	     .content_json = "[{\"type\":\"tool_result\",\"tool_use_id\":\"t1\","
+	                     "\"content\":\"42\"}]"},
 	};
 	am_prov_request rq = {
-		.model = "claude-haiku-4-5", .max_tokens = 0, .messages = msgs, .nmessages = 3,
-		.system_blocks = sys, .nsystem_blocks = 3, .has_top_k = true, .top_k = 5,
-		.has_top_p = true, .top_p = 0.99,
-		.tools_json = "[{\"name\":\"get_weather\",\"input_schema\":{\"type\":\"object\"}}]",
-		.tool_choice_json = "{\"type\":\"auto\"}",
-		.extra_json = "{\"thinking\":{\"type\":\"enabled\",\"budget_tokens\":1024},"
-		              "\"service_tier\":\"auto\",\"model\":\"ignored\"}",
+	    .model = "claude-haiku-4-5",
+	    .max_tokens = 0,
+	    .messages = msgs,
+	    .nmessages = 3,
+	    .system_blocks = sys,
+	    .nsystem_blocks = 3,
+	    .has_top_k = true,
+	    .top_k = 5,
+	    .has_top_p = true,
+	    .top_p = 0.99,
+	    .tools_json = "[{\"name\":\"get_weather\",\"input_schema\":{\"type\":\"object\"}}]",
+	    .tool_choice_json = "{\"type\":\"auto\"}",
+	    .extra_json = "{\"thinking\":{\"type\":\"enabled\",\"budget_tokens\":1024},"
+	                  "\"service_tier\":\"auto\",\"model\":\"ignored\"}",
 	};
 	json_t *j = build(&rq, AM_PROV_MESSAGES);
 	ck_assert_str_eq(json_string_value(json_object_get(j, "model")), "claude-haiku-4-5");
@@ -200,9 +214,13 @@ END_TEST
 
 START_TEST(body_deterministic)
 {
-	am_prov_message msg = { .role = "user", .text = "same" };
-	am_prov_request rq = { .model = "m", .max_tokens = 7, .messages = &msg, .nmessages = 1,
-	                       .has_temperature = true, .temperature = 0.7 };
+	am_prov_message msg = {.role = "user", .text = "same"};
+	am_prov_request rq = {.model = "m",
+	                      .max_tokens = 7,
+	                      .messages = &msg,
+	                      .nmessages = 1,
+	                      .has_temperature = true,
+	                      .temperature = 0.7};
 	char *a, *b;
 	size_t la, lb;
 	ck_assert_int_eq(am_prov_build_body(&rq, AM_PROV_MESSAGES, &a, &la, NULL), 0);
@@ -217,28 +235,29 @@ END_TEST
 
 START_TEST(body_errors)
 {
-	am_prov_message ok = { .role = "user", .text = "hi" };
-	am_prov_message bad_role = { .role = "system", .text = "hi" };
-	am_prov_message empty = { .role = "user" };
-	am_prov_message bad_utf8 = { .role = "user", .text = "\xff\xfe" };
-	am_prov_message bad_json = { .role = "user", .content_json = "[{" };
+	am_prov_message ok = {.role = "user", .text = "hi"};
+	am_prov_message bad_role = {.role = "system", .text = "hi"};
+	am_prov_message empty = {.role = "user"};
+	am_prov_message bad_utf8 = {.role = "user", .text = "\xff\xfe"};
+	am_prov_message bad_json = {.role = "user", .content_json = "[{"};
 	const am_prov_request cases[] = {
-		{ .model = NULL, .max_tokens = 1, .messages = &ok, .nmessages = 1 },
-		{ .model = "", .max_tokens = 1, .messages = &ok, .nmessages = 1 },
-		{ .model = "m", .max_tokens = 1, .messages = NULL, .nmessages = 0 },
-		{ .model = "m", .max_tokens = -1, .messages = &ok, .nmessages = 1 },
-		{ .model = "m", .max_tokens = 1, .messages = &bad_role, .nmessages = 1 },
-		{ .model = "m", .max_tokens = 1, .messages = &empty, .nmessages = 1 },
-		{ .model = "m", .max_tokens = 1, .messages = &bad_utf8, .nmessages = 1 },
-		{ .model = "m", .max_tokens = 1, .messages = &bad_json, .nmessages = 1 },
-		{ .model = "m", .max_tokens = 1, .messages = &ok, .nmessages = 1, .tools_json = "{" },
-		{ .model = "m", .max_tokens = 1, .messages = &ok, .nmessages = 1, .extra_json = "[]" },
-		{ .model = "m", .max_tokens = 1, .messages = &ok, .nmessages = 1, .system = "\xc3" },
+	    {.model = NULL, .max_tokens = 1, .messages = &ok, .nmessages = 1},
+	    {.model = "", .max_tokens = 1, .messages = &ok, .nmessages = 1},
+	    {.model = "m", .max_tokens = 1, .messages = NULL, .nmessages = 0},
+	    {.model = "m", .max_tokens = -1, .messages = &ok, .nmessages = 1},
+	    {.model = "m", .max_tokens = 1, .messages = &bad_role, .nmessages = 1},
+	    {.model = "m", .max_tokens = 1, .messages = &empty, .nmessages = 1},
+	    {.model = "m", .max_tokens = 1, .messages = &bad_utf8, .nmessages = 1},
+	    {.model = "m", .max_tokens = 1, .messages = &bad_json, .nmessages = 1},
+	    {.model = "m", .max_tokens = 1, .messages = &ok, .nmessages = 1, .tools_json = "{"},
+	    {.model = "m", .max_tokens = 1, .messages = &ok, .nmessages = 1, .extra_json = "[]"},
+	    {.model = "m", .max_tokens = 1, .messages = &ok, .nmessages = 1, .system = "\xc3"},
 	};
 	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
 		char *out = (char *)1;
-		am_err err = { "" };
-		ck_assert_int_eq(am_prov_build_body(&cases[i], AM_PROV_MESSAGES, &out, NULL, &err), -1);
+		am_err err = {""};
+		ck_assert_int_eq(am_prov_build_body(&cases[i], AM_PROV_MESSAGES, &out, NULL, &err),
+		                 -1);
 		ck_assert_ptr_null(out);
 		ck_assert_msg(err.msg[0] != '\0', "case %zu has no message", i);
 	}
@@ -257,19 +276,23 @@ static am_prov_result classify(int status, const char *body, int should_retry)
 
 START_TEST(classify_every_status)
 {
-	static const struct { int status; am_prov_errkind kind; bool retry; } t[] = {
-		{ 400, AM_PERR_INVALID_REQUEST, false }, { 401, AM_PERR_AUTH, false },
-		{ 402, AM_PERR_BILLING, false },         { 403, AM_PERR_PERMISSION, false },
-		{ 404, AM_PERR_NOT_FOUND, false },       { 408, AM_PERR_TIMEOUT, true },
-		{ 409, AM_PERR_CONFLICT, true },         { 413, AM_PERR_TOO_LARGE, false },
-		{ 422, AM_PERR_CLIENT, false },          { 429, AM_PERR_RATE_LIMIT, true },
-		{ 500, AM_PERR_SERVER, true },           { 502, AM_PERR_SERVER, true },
-		{ 503, AM_PERR_SERVER, true },           { 504, AM_PERR_SERVER, true },
-		{ 529, AM_PERR_OVERLOADED, true },       { 301, AM_PERR_CLIENT, false },
+	static const struct {
+		int status;
+		am_prov_errkind kind;
+		bool retry;
+	} t[] = {
+	    {400, AM_PERR_INVALID_REQUEST, false}, {401, AM_PERR_AUTH, false},
+	    {402, AM_PERR_BILLING, false},         {403, AM_PERR_PERMISSION, false},
+	    {404, AM_PERR_NOT_FOUND, false},       {408, AM_PERR_TIMEOUT, true},
+	    {409, AM_PERR_CONFLICT, true},         {413, AM_PERR_TOO_LARGE, false},
+	    {422, AM_PERR_CLIENT, false},          {429, AM_PERR_RATE_LIMIT, true},
+	    {500, AM_PERR_SERVER, true},           {502, AM_PERR_SERVER, true},
+	    {503, AM_PERR_SERVER, true},           {504, AM_PERR_SERVER, true},
+	    {529, AM_PERR_OVERLOADED, true},       {301, AM_PERR_CLIENT, false},
 	};
 	for (size_t i = 0; i < sizeof t / sizeof t[0]; i++) {
 		/* An HTML page from a proxy or no body at all: the status decides. */
-		const char *bodies[] = { NULL, "<html>bad gateway</html>", "{}" };
+		const char *bodies[] = {NULL, "<html>bad gateway</html>", "{}"};
 		for (int b = 0; b < 3; b++) {
 			am_prov_result r = classify(t[i].status, bodies[b], -1);
 			ck_assert_msg(r.err == t[i].kind, "%d -> %s", t[i].status,
@@ -285,26 +308,35 @@ END_TEST
 START_TEST(classify_spend_limits_are_final)
 {
 	/* Without details, the documented wording still marks the tier cap. */
-	am_prov_result r = classify(429, "{\"type\":\"error\",\"error\":{\"type\":\"rate_limit_error\","
-	                                 "\"message\":\"You have reached your API usage limits: x\"}}",
+	am_prov_result r = classify(429,
+	                            "{\"type\":\"error\",\"error\":{\"type\":\"rate_limit_error\","
+	                            "\"message\":\"You have reached your API usage limits: x\"}}",
 	                            1);
 	ck_assert_int_eq(r.err, AM_PERR_SPEND_LIMIT);
 	ck_assert(!r.retryable);
 	/* details alone are enough too. */
-	r = classify(429, "{\"error\":{\"type\":\"rate_limit_error\",\"message\":\"m\","
-	                  "\"details\":{\"error_code\":\"enforced_spend_limit_reached\"}}}", -1);
+	r = classify(429,
+	             "{\"error\":{\"type\":\"rate_limit_error\",\"message\":\"m\","
+	             "\"details\":{\"error_code\":\"enforced_spend_limit_reached\"}}}",
+	             -1);
 	ck_assert_int_eq(r.err, AM_PERR_SPEND_LIMIT);
 	/* The user-set limit is a 400; the same words on another status are not. */
-	r = classify(400, "{\"error\":{\"type\":\"invalid_request_error\",\"message\":"
-	                  "\"You have reached your specified API usage limits.\"}}", 1);
+	r = classify(400,
+	             "{\"error\":{\"type\":\"invalid_request_error\",\"message\":"
+	             "\"You have reached your specified API usage limits.\"}}",
+	             1);
 	ck_assert_int_eq(r.err, AM_PERR_USER_SPEND_LIMIT);
 	ck_assert(!r.retryable);
-	r = classify(500, "{\"error\":{\"type\":\"api_error\",\"message\":"
-	                  "\"You have reached your specified API usage limits.\"}}", -1);
+	r = classify(500,
+	             "{\"error\":{\"type\":\"api_error\",\"message\":"
+	             "\"You have reached your specified API usage limits.\"}}",
+	             -1);
 	ck_assert_int_eq(r.err, AM_PERR_SERVER);
 	/* A plain rate limit stays retryable. */
-	r = classify(429, "{\"error\":{\"type\":\"rate_limit_error\",\"message\":\"Rate limited\"},"
-	                  "\"request_id\":\"req_1\"}", -1);
+	r = classify(429,
+	             "{\"error\":{\"type\":\"rate_limit_error\",\"message\":\"Rate limited\"},"
+	             "\"request_id\":\"req_1\"}",
+	             -1);
 	ck_assert_int_eq(r.err, AM_PERR_RATE_LIMIT);
 	ck_assert(r.retryable);
 	ck_assert_str_eq(r.request_id, "req_1");
@@ -348,6 +380,40 @@ START_TEST(errkind_names_and_retryability)
 	ck_assert(am_prov_errkind_retryable(AM_PERR_MIDSTREAM));
 	ck_assert(am_prov_errkind_retryable(AM_PERR_TRUNCATED));
 	ck_assert_str_eq(am_prov_errkind_name(AM_PERR_COUNT_), "unknown");
+	for (int k = 0; k < AM_PERR_COUNT_; k++) {
+		const char *label = am_prov_errkind_label((am_prov_errkind)k);
+		ck_assert_str_ne(label, "unknown error");
+		for (int j = 0; j < k; j++)
+			ck_assert_str_ne(label, am_prov_errkind_label((am_prov_errkind)j));
+	}
+}
+END_TEST
+
+START_TEST(describe_says_what_failed)
+{
+	am_prov_result r = classify(401,
+	                            "{\"type\":\"error\",\"error\":{\"type\":"
+	                            "\"authentication_error\",\"message\":\"invalid x-api-key\"},"
+	                            "\"request_id\":\"req_9\"}",
+	                            -1);
+	char line[256];
+	am_prov_describe(&r, line, sizeof line);
+	ck_assert_str_eq(line,
+	                 "authentication failed: invalid x-api-key (HTTP 401, request-id req_9)");
+	r = classify(400,
+	             "{\"error\":{\"message\":\"You have reached your specified API usage "
+	             "limits.\"}}",
+	             -1);
+	am_prov_describe(&r, line, sizeof line);
+	ck_assert_str_eq(line, "spend limit reached (your limit): You have reached your specified "
+	                       "API usage limits. (HTTP 400)");
+	am_prov_result_init(&r);
+	am_prov_result_fail(&r, AM_PERR_NETWORK, "Couldn't connect to server");
+	am_prov_describe(&r, line, sizeof line);
+	ck_assert_str_eq(line, "network error: Couldn't connect to server");
+	ck_assert_int_eq(am_prov_describe(&r, line, 8),
+	                 (int)strlen("network error: Couldn't connect to server"));
+	ck_assert_str_eq(line, "network");
 }
 END_TEST
 
@@ -372,27 +438,29 @@ static void feed_all(am_prov_stream *s, const char *text)
 
 START_TEST(stream_delta_overrides_and_cache_breakdown)
 {
-	struct texts x = { "", 0 };
+	struct texts x = {"", 0};
 	am_prov_stream s;
 	am_prov_stream_init(&s, 0, 0, collect, &x);
-	feed_all(&s, "event: message_start\ndata: {\"type\":\"message_start\",\"message\":{\"id\":\"m1\","
-	             "\"model\":\"claude-sonnet-4-5-20250929\",\"usage\":{\"input_tokens\":10,"
-	             "\"cache_creation_input_tokens\":300,\"cache_read_input_tokens\":0,"
-	             "\"cache_creation\":{\"ephemeral_5m_input_tokens\":100,"
-	             "\"ephemeral_1h_input_tokens\":200},\"output_tokens\":1}}}\n\n"
-	             "event: content_block_delta\ndata: {\"type\":\"content_block_delta\",\"index\":0,"
-	             "\"delta\":{\"type\":\"thinking_delta\",\"thinking\":\"hmm\"}}\n\n"
-	             "event: brand_new_event\ndata: {\"whatever\":true}\n\n"
-	             "event: content_block_delta\ndata: {\"type\":\"content_block_delta\",\"index\":1,"
-	             "\"delta\":{\"type\":\"text_delta\",\"text\":\"A\"}}\n\n"
-	             "data: {\"type\":\"content_block_delta\",\"index\":1,"
-	             "\"delta\":{\"type\":\"text_delta\",\"text\":\"B\"}}\n\n"
-	             "event: message_delta\ndata: {\"type\":\"message_delta\",\"delta\":{\"stop_reason\":"
-	             "\"stop_sequence\",\"stop_sequence\":\"END\"},\"usage\":{\"output_tokens\":7,"
-	             "\"input_tokens\":12,\"cache_read_input_tokens\":5}}\n\n"
-	             "event: message_stop\ndata: {\"type\":\"message_stop\"}\n\n"
-	             "event: content_block_delta\ndata: {\"type\":\"content_block_delta\",\"index\":1,"
-	             "\"delta\":{\"type\":\"text_delta\",\"text\":\"late\"}}\n\n");
+	feed_all(
+	    &s,
+	    "event: message_start\ndata: {\"type\":\"message_start\",\"message\":{\"id\":\"m1\","
+	    "\"model\":\"claude-sonnet-4-5-20250929\",\"usage\":{\"input_tokens\":10,"
+	    "\"cache_creation_input_tokens\":300,\"cache_read_input_tokens\":0,"
+	    "\"cache_creation\":{\"ephemeral_5m_input_tokens\":100,"
+	    "\"ephemeral_1h_input_tokens\":200},\"output_tokens\":1}}}\n\n"
+	    "event: content_block_delta\ndata: {\"type\":\"content_block_delta\",\"index\":0,"
+	    "\"delta\":{\"type\":\"thinking_delta\",\"thinking\":\"hmm\"}}\n\n"
+	    "event: brand_new_event\ndata: {\"whatever\":true}\n\n"
+	    "event: content_block_delta\ndata: {\"type\":\"content_block_delta\",\"index\":1,"
+	    "\"delta\":{\"type\":\"text_delta\",\"text\":\"A\"}}\n\n"
+	    "data: {\"type\":\"content_block_delta\",\"index\":1,"
+	    "\"delta\":{\"type\":\"text_delta\",\"text\":\"B\"}}\n\n"
+	    "event: message_delta\ndata: {\"type\":\"message_delta\",\"delta\":{\"stop_reason\":"
+	    "\"stop_sequence\",\"stop_sequence\":\"END\"},\"usage\":{\"output_tokens\":7,"
+	    "\"input_tokens\":12,\"cache_read_input_tokens\":5}}\n\n"
+	    "event: message_stop\ndata: {\"type\":\"message_stop\"}\n\n"
+	    "event: content_block_delta\ndata: {\"type\":\"content_block_delta\",\"index\":1,"
+	    "\"delta\":{\"type\":\"text_delta\",\"text\":\"late\"}}\n\n");
 	am_prov_result r;
 	am_prov_result_init(&r);
 	am_prov_stream_finish(&s, &r);
@@ -464,8 +532,8 @@ END_TEST
 START_TEST(usage_from_raw_rules)
 {
 	am_usage u;
-	am_prov_raw_usage raw = { .has_input = true, .input = 1, .has_cc = true,
-	                          .cache_creation = 150 };
+	am_prov_raw_usage raw = {
+	    .has_input = true, .input = 1, .has_cc = true, .cache_creation = 150};
 	am_prov_usage_from_raw(&raw, &u);
 	ck_assert_int_eq(u.cache_write_5m, 150); /* no breakdown: all 5m */
 	ck_assert_int_eq(u.cache_write_1h, 0);
@@ -490,11 +558,11 @@ START_TEST(count_tokens_parse)
 {
 	int64_t n = -1;
 	bool premature;
-	ck_assert_int_eq(am_prov_parse_count_tokens("{ \"input_tokens\": 14 }", 22, &n, &premature,
-	                                            NULL), 0);
+	ck_assert_int_eq(
+	    am_prov_parse_count_tokens("{ \"input_tokens\": 14 }", 22, &n, &premature, NULL), 0);
 	ck_assert_int_eq(n, 14);
-	ck_assert_int_eq(am_prov_parse_count_tokens("{ \"input_tokens\": ", 18, &n, &premature,
-	                                            NULL), -1);
+	ck_assert_int_eq(
+	    am_prov_parse_count_tokens("{ \"input_tokens\": ", 18, &n, &premature, NULL), -1);
 	ck_assert(premature);
 	ck_assert_int_eq(am_prov_parse_count_tokens("{\"x\":1}", 7, &n, &premature, NULL), -1);
 	ck_assert(!premature);
@@ -514,22 +582,24 @@ static void feed_headers(am_prov_headers *h, const char *const *lines, int64_t n
 START_TEST(headers_case_status_and_garbage)
 {
 	const char *lines[] = {
-		"HTTP/1.1 100 Continue\r\n", "request-id: req_old\r\n", "\r\n",
-		"HTTP/2 429 \r\n",
-		"Anthropic-RateLimit-Requests-Limit: 50\r\n",
-		"anthropic-ratelimit-requests-remaining:   0  \r\n",
-		"ANTHROPIC-RATELIMIT-REQUESTS-RESET: 2025-02-24T22:25:30.5+01:00\r\n",
-		"anthropic-ratelimit-tokens-remaining: lots\r\n",
-		"anthropic-ratelimit-tokens-limit: -5\r\n",
-		"anthropic-ratelimit-output-tokens-reset: yesterday\r\n",
-		"anthropic-ratelimit-input-tokens-limitx: 9\r\n",
-		"anthropic-organization-id: 997c7200\r\n",
-		"x-request-id: req_x\r\n",
-		"Request-Id: req_new\r\n",
-		"Content-Type: text/event-stream; charset=utf-8\r\n",
-		"x-should-retry: TRUE\r\n",
-		"no colon here\r\n",
-		NULL,
+	    "HTTP/1.1 100 Continue\r\n",
+	    "request-id: req_old\r\n",
+	    "\r\n",
+	    "HTTP/2 429 \r\n",
+	    "Anthropic-RateLimit-Requests-Limit: 50\r\n",
+	    "anthropic-ratelimit-requests-remaining:   0  \r\n",
+	    "ANTHROPIC-RATELIMIT-REQUESTS-RESET: 2025-02-24T22:25:30.5+01:00\r\n",
+	    "anthropic-ratelimit-tokens-remaining: lots\r\n",
+	    "anthropic-ratelimit-tokens-limit: -5\r\n",
+	    "anthropic-ratelimit-output-tokens-reset: yesterday\r\n",
+	    "anthropic-ratelimit-input-tokens-limitx: 9\r\n",
+	    "anthropic-organization-id: 997c7200\r\n",
+	    "x-request-id: req_x\r\n",
+	    "Request-Id: req_new\r\n",
+	    "Content-Type: text/event-stream; charset=utf-8\r\n",
+	    "x-should-retry: TRUE\r\n",
+	    "no colon here\r\n",
+	    NULL,
 	};
 	am_prov_headers h;
 	feed_headers(&h, lines, 0);
@@ -560,39 +630,39 @@ static int64_t retry_after(const char *const *lines, int64_t now, bool *has)
 START_TEST(retry_after_variants)
 {
 	bool has;
-	const char *ms[] = { "retry-after-ms: 1500.5", "retry-after: 9", NULL };
+	const char *ms[] = {"retry-after-ms: 1500.5", "retry-after: 9", NULL};
 	ck_assert_int_eq(retry_after(ms, 0, &has), 1500500000);
 	ck_assert(has);
-	const char *ms_bad[] = { "retry-after-ms: soon", "retry-after: 9", NULL };
+	const char *ms_bad[] = {"retry-after-ms: soon", "retry-after: 9", NULL};
 	ck_assert_int_eq(retry_after(ms_bad, 0, &has), 9 * NS);
-	const char *ms_neg[] = { "retry-after-ms: -10", "retry-after: 2", NULL };
+	const char *ms_neg[] = {"retry-after-ms: -10", "retry-after: 2", NULL};
 	ck_assert_int_eq(retry_after(ms_neg, 0, &has), 2 * NS);
-	const char *secs[] = { "retry-after: 17", NULL };
+	const char *secs[] = {"retry-after: 17", NULL};
 	ck_assert_int_eq(retry_after(secs, 0, &has), 17 * NS);
-	const char *fsecs[] = { "retry-after: 1.25", NULL };
+	const char *fsecs[] = {"retry-after: 1.25", NULL};
 	ck_assert_int_eq(retry_after(fsecs, 0, &has), 1250 * MS);
-	const char *tiny[] = { "retry-after: 0.0000000019", NULL };
+	const char *tiny[] = {"retry-after: 0.0000000019", NULL};
 	ck_assert_int_eq(retry_after(tiny, 0, &has), 1);
-	const char *date[] = { "Date: Sun, 06 Nov 1994 08:49:37 GMT",
-		               "retry-after: Sun, 06 Nov 1994 08:49:42 GMT", NULL };
+	const char *date[] = {"Date: Sun, 06 Nov 1994 08:49:37 GMT",
+	                      "retry-after: Sun, 06 Nov 1994 08:49:42 GMT", NULL};
 	ck_assert_int_eq(retry_after(date, 0, &has), 5 * NS);
 	/* Without a Date header the HTTP-date is taken relative to "now". */
-	const char *nodate[] = { "retry-after: Sun, 06 Nov 1994 08:49:42 GMT", NULL };
+	const char *nodate[] = {"retry-after: Sun, 06 Nov 1994 08:49:42 GMT", NULL};
 	ck_assert_int_eq(retry_after(nodate, 784111777LL * NS - 3 * NS, &has), 8 * NS);
-	const char *past[] = { "Date: Sun, 06 Nov 1994 08:49:50 GMT",
-		               "retry-after: Sun, 06 Nov 1994 08:49:42 GMT", NULL };
+	const char *past[] = {"Date: Sun, 06 Nov 1994 08:49:50 GMT",
+	                      "retry-after: Sun, 06 Nov 1994 08:49:42 GMT", NULL};
 	retry_after(past, 0, &has);
 	ck_assert(!has);
-	const char *neg[] = { "retry-after: -3", NULL };
+	const char *neg[] = {"retry-after: -3", NULL};
 	retry_after(neg, 0, &has);
 	ck_assert(!has);
-	const char *junk[] = { "retry-after: 5s", NULL };
+	const char *junk[] = {"retry-after: 5s", NULL};
 	retry_after(junk, 0, &has);
 	ck_assert(!has);
-	const char *none[] = { "x: y", NULL };
+	const char *none[] = {"x: y", NULL};
 	retry_after(none, 0, &has);
 	ck_assert(!has);
-	const char *huge[] = { "retry-after: 99999999999999999999", NULL };
+	const char *huge[] = {"retry-after: 99999999999999999999", NULL};
 	retry_after(huge, 0, &has);
 	ck_assert(!has);
 }
@@ -602,7 +672,7 @@ START_TEST(retry_policy_uses_hint_within_60s_only)
 {
 	am_prov_retry_cfg cfg;
 	am_prov_retry_cfg_default(&cfg);
-	am_rl_headers h = { .has_retry_after = true };
+	am_rl_headers h = {.has_retry_after = true};
 	h.retry_after_ns = 60 * NS;
 	ck_assert_int_eq(am_prov_retry_delay(&cfg, 3, &h, 0.9), 60 * NS);
 	h.retry_after_ns = 60 * NS + 1; /* over the limit: backoff */
@@ -619,7 +689,7 @@ START_TEST(backoff_bounds)
 {
 	am_prov_retry_cfg cfg;
 	am_prov_retry_cfg_default(&cfg);
-	const int64_t want[] = { 500 * MS, 1 * NS, 2 * NS, 4 * NS, 8 * NS, 8 * NS, 8 * NS };
+	const int64_t want[] = {500 * MS, 1 * NS, 2 * NS, 4 * NS, 8 * NS, 8 * NS, 8 * NS};
 	for (int n = 1; n <= 40; n++) {
 		int64_t base = n <= 7 ? want[n - 1] : 8 * NS;
 		ck_assert_int_eq(am_prov_retry_delay(&cfg, n, NULL, 0.0), base);
@@ -689,17 +759,17 @@ START_TEST(rfc3339_variants)
 	ck_assert_int_eq(rfc("2024-02-29T00:00:00Z"), am_test_utc_ns("2024-02-29T00:00:00Z"));
 	ck_assert_int_eq(rfc("2016-12-31T23:59:60Z"), am_test_utc_ns("2017-01-01T00:00:00Z"));
 	const char *bad[] = {
-		"2025-02-24T22:25:32",       "2025-02-24T22:25Z",        "2025-13-01T00:00:00Z",
-		"2023-02-29T00:00:00Z",      "2025-04-31T00:00:00Z",     "2025-02-24T24:00:00Z",
-		"2025-02-24T22:60:00Z",      "2025-02-24T22:25:61Z",     "2025-02-24T22:25:32.Z",
-		"2025-02-24T22:25:32+0100",  "2025-02-24T22:25:32+24:00", "2025-02-24T22:25:32Zjunk",
-		"9999-12-31T23:59:59Z",      "25-02-24T22:25:32Z",        "",
-		"2025-02-24X22:25:32Z",      "2025-00-10T00:00:00Z",      "2025-01-00T00:00:00Z",
+	    "2025-02-24T22:25:32",      "2025-02-24T22:25Z",         "2025-13-01T00:00:00Z",
+	    "2023-02-29T00:00:00Z",     "2025-04-31T00:00:00Z",      "2025-02-24T24:00:00Z",
+	    "2025-02-24T22:60:00Z",     "2025-02-24T22:25:61Z",      "2025-02-24T22:25:32.Z",
+	    "2025-02-24T22:25:32+0100", "2025-02-24T22:25:32+24:00", "2025-02-24T22:25:32Zjunk",
+	    "9999-12-31T23:59:59Z",     "25-02-24T22:25:32Z",        "",
+	    "2025-02-24X22:25:32Z",     "2025-00-10T00:00:00Z",      "2025-01-00T00:00:00Z",
 	};
 	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
 		int64_t ns;
-		ck_assert_msg(am_prov_parse_rfc3339(bad[i], strlen(bad[i]), &ns) == -1, "accepted %s",
-		              bad[i]);
+		ck_assert_msg(am_prov_parse_rfc3339(bad[i], strlen(bad[i]), &ns) == -1,
+		              "accepted %s", bad[i]);
 	}
 }
 END_TEST
@@ -707,8 +777,8 @@ END_TEST
 START_TEST(http_date_forms)
 {
 	const int64_t want = 784111777LL * NS; /* RFC 9110's example instant */
-	const char *good[] = { "Sun, 06 Nov 1994 08:49:37 GMT", "Sunday, 06-Nov-94 08:49:37 GMT",
-		               "Sun Nov  6 08:49:37 1994", "sun, 06 nov 1994 08:49:37 GMT" };
+	const char *good[] = {"Sun, 06 Nov 1994 08:49:37 GMT", "Sunday, 06-Nov-94 08:49:37 GMT",
+	                      "Sun Nov  6 08:49:37 1994", "sun, 06 nov 1994 08:49:37 GMT"};
 	for (size_t i = 0; i < sizeof good / sizeof good[0]; i++) {
 		int64_t ns = 0;
 		ck_assert_msg(am_prov_parse_http_date(good[i], strlen(good[i]), &ns) == 0, "%s",
@@ -719,10 +789,15 @@ START_TEST(http_date_forms)
 	const char *y2k = "Thursday, 01-Jan-32 00:00:00 GMT";
 	ck_assert_int_eq(am_prov_parse_http_date(y2k, strlen(y2k), &ns), 0);
 	ck_assert_int_eq(ns, am_test_utc_ns("2032-01-01T00:00:00Z"));
-	const char *bad[] = { "Sun, 06 Nov 1994 08:49:37", "Sun, 06 Nov 1994 08:49:37 UTC",
-		              "Sun, 31 Feb 1994 08:49:37 GMT", "06 Nov 1994 08:49:37 GMT",
-		              "Sun, 06 Foo 1994 08:49:37 GMT", "Sun Nov 6 08:49:37 94", "17", "",
-		              "Sun, 06 Nov 1994 08:49:37 GMT x" };
+	const char *bad[] = {"Sun, 06 Nov 1994 08:49:37",
+	                     "Sun, 06 Nov 1994 08:49:37 UTC",
+	                     "Sun, 31 Feb 1994 08:49:37 GMT",
+	                     "06 Nov 1994 08:49:37 GMT",
+	                     "Sun, 06 Foo 1994 08:49:37 GMT",
+	                     "Sun Nov 6 08:49:37 94",
+	                     "17",
+	                     "",
+	                     "Sun, 06 Nov 1994 08:49:37 GMT x"};
 	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
 		ck_assert_msg(am_prov_parse_http_date(bad[i], strlen(bad[i]), &ns) == -1,
 		              "accepted %s", bad[i]);
@@ -749,6 +824,7 @@ static Suite *suite(void)
 	tcase_add_test(t, classify_spend_limits_are_final);
 	tcase_add_test(t, classify_keeps_header_request_id_and_truncates_utf8);
 	tcase_add_test(t, errkind_names_and_retryability);
+	tcase_add_test(t, describe_says_what_failed);
 	suite_add_tcase(s, t);
 	t = tcase_create("stream");
 	tcase_add_test(t, stream_delta_overrides_and_cache_breakdown);
@@ -771,9 +847,5 @@ static Suite *suite(void)
 
 int main(void)
 {
-	SRunner *sr = srunner_create(suite());
-	srunner_run_all(sr, CK_NORMAL);
-	int failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+	return check_run(suite());
 }

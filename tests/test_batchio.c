@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "batchio.h"
+#include "check_run.h"
 
 static int parse(const char *s, am_batch_line *l, am_err *err)
 {
@@ -142,9 +143,5 @@ int main(void)
 	tcase_add_test(tc, bad_lines);
 	tcase_add_test(tc, result_lines);
 	suite_add_tcase(s, tc);
-	SRunner *sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	int failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+	return check_run(s);
 }

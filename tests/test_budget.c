@@ -9,7 +9,10 @@
 #include "budget.h"
 #include "clock.h"
 #include "money.h"
-#include "suite_run.h"
+#include "check_run.h"
+#include "config.h"
+#include "pricing.h"
+#include "testrng.h"
 
 #define MIN_NS (60 * AM_NS_PER_SEC)
 #define T0 (1741953600LL * AM_NS_PER_SEC) /* 2025-03-14 12:00:00 UTC, a minute boundary */
@@ -33,14 +36,19 @@ static am_budget_now mk_now(const char *day, int64_t wall_ns, int64_t left_s)
 	return n;
 }
 
-/* A budget with default alerts, starting from the ledger's totals. */
+/* Limits as given, one alert at 80%, the table bound the config defaults to. */
+static am_budget_config config(int64_t day_limit, int64_t month_limit)
+{
+	am_budget_config cfg = {.day_limit_pusd = day_limit, .month_limit_pusd = month_limit,
+	                        .nalerts = 1, .alert_pct = {80}, .max_reservations = 4096};
+	return cfg;
+}
+
+/* A budget with that config, starting from the ledger's totals. */
 static am_budget *mk_from(int64_t day_limit, int64_t month_limit, int64_t day_spent,
                           int64_t month_spent, const am_budget_now *now)
 {
-	am_budget_config cfg;
-	am_budget_config_default(&cfg);
-	cfg.day_limit_pusd = day_limit;
-	cfg.month_limit_pusd = month_limit;
+	am_budget_config cfg = config(day_limit, month_limit);
 	am_budget *b = NULL;
 	am_err err = {{0}};
 	ck_assert_int_eq(am_budget_new(&b, &cfg, now, day_spent, month_spent, false, &err), 0);
@@ -316,8 +324,7 @@ END_TEST
 START_TEST(reservation_table_is_bounded)
 {
 	am_budget_now now = mk_now("2025-03-14", T0, 43200);
-	am_budget_config cfg;
-	am_budget_config_default(&cfg);
+	am_budget_config cfg = config(0, 0);
 	cfg.max_reservations = 3;
 	am_budget *b = NULL;
 	ck_assert_int_eq(am_budget_new(&b, &cfg, &now, 0, 0, false, NULL), 0);
@@ -341,20 +348,11 @@ END_TEST
 
 /* ---- the randomized hard-stop test ------------------------------------------------ */
 
-static uint64_t rng_state;
-
-static uint64_t rnd(void)
-{
-	/* xorshift64*: deterministic per seed, so a failure is reproducible */
-	rng_state ^= rng_state >> 12;
-	rng_state ^= rng_state << 25;
-	rng_state ^= rng_state >> 27;
-	return rng_state * 2685821657736338717ULL;
-}
+static am_test_rng rng;
 
 static int64_t rnd_range(int64_t lo, int64_t hi) /* inclusive */
 {
-	return lo + (int64_t)(rnd() % (uint64_t)(hi - lo + 1));
+	return lo + am_test_rng_below(&rng, hi - lo + 1);
 }
 
 enum { JOBS = 200 };
@@ -362,7 +360,7 @@ enum { JOBS = 200 };
 START_TEST(random_concurrent_reservations_never_overshoot)
 {
 	for (uint64_t seed = 1; seed <= 25; seed++) {
-		rng_state = seed * 0x9E3779B97F4A7C15ULL;
+		rng.state = seed * 0x9E3779B97F4A7C15ULL; /* deterministic per seed */
 		am_budget_now now = mk_now("2025-03-14", T0, 43200);
 		int64_t limit = usd("3") + rnd_range(0, 999999); /* not a round number */
 		am_budget *b = mk(limit, 0, &now);
@@ -373,7 +371,7 @@ START_TEST(random_concurrent_reservations_never_overshoot)
 			worst[j] = rnd_range(usd("0.001"), usd("0.1")); /* ~$10 in all */
 
 		while (next < JOBS || nout > 0) {
-			bool do_reserve = next < JOBS && (nout == 0 || (nout < 40 && rnd() % 2));
+			bool do_reserve = next < JOBS && (nout == 0 || (nout < 40 && am_test_rng_below(&rng, 2)));
 			if (do_reserve) {
 				int64_t id;
 				am_budget_verdict v = try_reserve(b, &now, worst[next], &id);
@@ -390,11 +388,11 @@ START_TEST(random_concurrent_reservations_never_overshoot)
 				next++;
 			} else {
 				int k = (int)rnd_range(0, nout - 1);
-				if (rnd() % 10 == 0) {
+				if (am_test_rng_below(&rng, 10) == 0) {
 					ck_assert_int_eq(am_budget_cancel(b, out_id[k], NULL), 0);
 				} else {
 					/* a quarter spend exactly their worst case: the edge that must still hold */
-					int64_t actual = rnd() % 4 == 0 ? out_amt[k] : rnd_range(0, out_amt[k]);
+					int64_t actual = am_test_rng_below(&rng, 4) == 0 ? out_amt[k] : rnd_range(0, out_amt[k]);
 					int64_t over = -1;
 					ck_assert_int_eq(am_budget_settle(b, &now, out_id[k], actual, &over,
 					                                  NULL, NULL), 0);
@@ -496,8 +494,7 @@ START_TEST(restart_keeps_totals)
 	ck_assert_int_eq(s.month_spent_pusd, usd("20.5"));
 	ck_assert_int_eq(s.state, AM_BUDGET_ALERT);
 	ck_assert_int_eq(try_reserve(b, &now, usd("1") + 1, NULL), AM_BUDGET_BLOCKED_DAY);
-	am_budget_config cfg;
-	am_budget_config_default(&cfg);
+	am_budget_config cfg = config(0, 0);
 	am_budget *other = NULL;
 	ck_assert_int_eq(am_budget_new(&other, &cfg, &now, -1, 0, false, NULL), -1);
 	ck_assert_ptr_null(other);
@@ -510,9 +507,7 @@ END_TEST
 START_TEST(alerts_fire_once_per_period)
 {
 	am_budget_now now = mk_now("2025-03-14", T0, 43200);
-	am_budget_config cfg;
-	am_budget_config_default(&cfg);
-	cfg.day_limit_pusd = usd("10");
+	am_budget_config cfg = config(usd("10"), 0);
 	cfg.nalerts = 3;
 	cfg.alert_pct[0] = 50;
 	cfg.alert_pct[1] = 80;
@@ -800,46 +795,199 @@ END_TEST
 
 /* ---- config --------------------------------------------------------------------------- */
 
-START_TEST(config_from_json)
+START_TEST(config_from_the_config_file)
 {
+	am_config c;
+	am_err err = {{0}};
+	char *const envp[] = {NULL};
+	const char *text = "{\"budget\": {\"daily_usd\": \"12.50\", \"monthly_usd\": 300.1, "
+	                   "\"alert_pct\": [50, 80, 95], \"max_reservations\": 9}}";
+	ck_assert_msg(am_config_load_text(&c, text, strlen(text), "t.json", envp, &err) == 0, "%s",
+	              err.msg);
 	am_budget_config cfg;
-	am_budget_config_default(&cfg);
-	am_err err = {{0}}, warn = {{0}};
-	json_t *j = json_loads("{\"daily_usd\":\"12.50\",\"monthly_usd\":300,"
-	                       "\"alert_pct\":[50,80,95],\"alert_command\":\"notify-send x\","
-	                       "\"timezone\":\"Europe/Berlin\",\"bogus\":1,\"other\":2}",
-	                       0, NULL);
-	ck_assert_msg(am_budget_config_from_json(&cfg, j, &warn, &err) == 0, "%s", err.msg);
+	ck_assert_msg(am_budget_config_from(&c, &cfg, &err) == 0, "%s", err.msg);
 	ck_assert_int_eq(cfg.day_limit_pusd, usd("12.5"));
-	ck_assert_int_eq(cfg.month_limit_pusd, usd("300"));
+	ck_assert_int_eq(cfg.month_limit_pusd, usd("300.1"));
 	ck_assert_int_eq(cfg.nalerts, 3);
+	ck_assert_int_eq(cfg.alert_pct[0], 50);
 	ck_assert_int_eq(cfg.alert_pct[2], 95);
-	ck_assert_str_eq(warn.msg, "unknown key(s) in budget: bogus, other");
-	json_decref(j);
+	ck_assert_int_eq(cfg.max_reservations, 9);
 
-	j = json_loads("{\"daily_usd\":0.1,\"alert_pct\":90}", 0, NULL);
-	ck_assert_int_eq(am_budget_config_from_json(&cfg, j, &warn, &err), 0);
-	ck_assert_int_eq(cfg.day_limit_pusd, 100000000000LL); /* exactly $0.10 */
+	am_config_init(&c); /* the defaults: $10 a day, alert at 80% */
+	ck_assert_int_eq(am_budget_config_from(&c, &cfg, &err), 0);
+	am_budget_config d;
+	am_budget_config_default(&d);
+	ck_assert_int_eq(memcmp(&d, &cfg, sizeof d), 0);
+	ck_assert_int_eq(cfg.max_reservations, 4096);
+	ck_assert_int_eq(cfg.day_limit_pusd, usd("10"));
+	ck_assert_int_eq(cfg.month_limit_pusd, 0);
 	ck_assert_int_eq(cfg.nalerts, 1);
-	ck_assert_int_eq(cfg.alert_pct[0], 90);
-	ck_assert_str_eq(warn.msg, "");
-	json_decref(j);
-	j = json_loads("{\"daily_usd\":1234567.89}", 0, NULL);
-	ck_assert_int_eq(am_budget_config_from_json(&cfg, j, NULL, &err), 0);
-	ck_assert_int_eq(cfg.day_limit_pusd, 1234567890000000000LL);
-	json_decref(j);
+	ck_assert_int_eq(cfg.alert_pct[0], 80);
 
-	am_budget_config before = cfg;
-	const char *bad[] = {"{\"daily_usd\":-1}", "{\"daily_usd\":\"ten\"}",
-	                     "{\"alert_pct\":[80,50]}", "{\"alert_pct\":[0]}",
-	                     "{\"alert_pct\":[10,20,30,40,50]}", "{\"max_reservations\":0}",
-	                     "{\"daily_usd\":true}", "[]"};
-	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
-		j = json_loads(bad[i], 0, NULL);
-		ck_assert_msg(am_budget_config_from_json(&cfg, j, NULL, &err) == -1, "%s", bad[i]);
-		ck_assert_int_eq(memcmp(&before, &cfg, sizeof cfg), 0);
-		json_decref(j);
+	/* what the budget cannot hold is refused, not clipped */
+	c.budget.max_reservations = 1 << 25;
+	ck_assert_int_eq(am_budget_config_from(&c, &cfg, &err), -1);
+	ck_assert_ptr_nonnull(strstr(err.msg, "max_reservations"));
+	am_config_init(&c);
+	c.budget.nalerts = 2;
+	c.budget.alert_pct[1] = 50;
+	ck_assert_int_eq(am_budget_config_from(&c, &cfg, &err), -1);
+	ck_assert_ptr_nonnull(strstr(err.msg, "increase"));
+}
+END_TEST
+
+START_TEST(unknown_model_at_the_shipped_tables_dearest)
+{
+	char path[1024];
+	const char *src = getenv("AIMETER_SOURCE_DIR");
+	snprintf(path, sizeof path, "%s/data/pricing.json", src ? src : AIMETER_SOURCE_DIR);
+	am_pricing *p = NULL;
+	am_err err = {{0}};
+	ck_assert_msg(am_pricing_load(&p, path, NULL, &err) == 0, "%s", err.msg);
+	const am_price *dear = am_pricing_most_expensive(p);
+	ck_assert_ptr_nonnull(dear);
+	ck_assert_ptr_null(am_pricing_lookup(p, "claude-nonexistent-9"));
+	/* no known model costs more per output token, or per input token at that output price */
+	for (size_t i = 0; i < am_pricing_count(p); i++) {
+		const am_price *q = am_pricing_at(p, i);
+		ck_assert_int_le(q->output, dear->output);
+		if (q->output == dear->output)
+			ck_assert_int_le(q->input, dear->input);
 	}
+	am_budget_estimate e = {.input_tokens = 1000, .max_tokens = 2000};
+	am_budget_cost c;
+	ck_assert_int_eq(am_budget_worst_case(am_pricing_lookup(p, "claude-nonexistent-9"), dear, &e,
+	                                      &c, &err), 0);
+	ck_assert(c.unknown_price);
+	ck_assert_int_eq(c.pusd, 1000 * dear->input + 2000 * dear->output);
+	/* a known model is priced at its own rate */
+	const am_price *haiku = am_pricing_lookup(p, "claude-haiku-4-5");
+	ck_assert_ptr_nonnull(haiku);
+	ck_assert_int_eq(am_budget_worst_case(haiku, dear, &e, &c, &err), 0);
+	ck_assert(!c.unknown_price);
+	ck_assert_int_eq(c.pusd, 1000 * 1000000LL + 2000 * 5000000LL); /* $1 / $5 per MTok */
+	am_pricing_free(p);
+}
+END_TEST
+
+/* ---- spend recorded elsewhere ------------------------------------------------- */
+
+static void add_spent(am_budget *b, const am_budget_now *now, const char *day, int64_t wall_ns,
+                      int64_t pusd, bool unknown, am_budget_alerts *alerts)
+{
+	am_err err = {{0}};
+	ck_assert_msg(am_budget_add_spent(b, now, day, wall_ns, pusd, unknown, alerts, &err) == 0,
+	              "%s", err.msg);
+}
+
+/* Another process's calls count toward the period the ledger stamped them
+ * with: today's toward the day and the month, an earlier day of this month
+ * toward the month only, last month's toward neither; a day ahead of ours
+ * (a clock running ahead) counts as today. Each feeds the burn ring at its
+ * own minute. */
+START_TEST(spend_from_elsewhere_counts_by_its_day)
+{
+	am_budget_now now = mk_now("2025-03-14", T0, 43200);
+	am_budget *b = mk_from(usd("100"), usd("1000"), usd("1"), usd("20"), &now);
+	add_spent(b, &now, "2025-03-14", T0 - 2 * MIN_NS, usd("0.000001"), false, NULL);
+	add_spent(b, &now, "2025-03-02", T0 - 3 * MIN_NS, usd("2"), false, NULL);
+	add_spent(b, &now, "2025-02-28", T0 - 14LL * 86400 * AM_NS_PER_SEC, usd("5"), false, NULL);
+	add_spent(b, &now, "2025-03-15", T0 - 1 * MIN_NS, usd("0.5"), false, NULL);
+	am_snap_budget s;
+	memset(&s, 0, sizeof s);
+	am_budget_snapshot(b, &now, &s);
+	ck_assert_int_eq(s.day_spent_pusd, usd("1.500001"));
+	ck_assert_int_eq(s.month_spent_pusd, usd("22.500001"));
+	ck_assert_int_eq(s.reserved_pusd, 0);
+	ck_assert(!s.unknown_prices);
+	/* The ring: last = the current minute (T0 starts it). */
+	ck_assert_int_eq(s.spend_per_min[AM_SNAP_SPARK - 1], 0);
+	ck_assert_int_eq(s.spend_per_min[AM_SNAP_SPARK - 2], usd("0.5"));
+	ck_assert_int_eq(s.spend_per_min[AM_SNAP_SPARK - 3], usd("0.000001"));
+	ck_assert_int_eq(s.spend_per_min[AM_SNAP_SPARK - 4], usd("2"));
+	int64_t ring = 0;
+	for (int i = 0; i < AM_SNAP_SPARK; i++)
+		ring += s.spend_per_min[i];
+	ck_assert_int_eq(ring, usd("2.500001")); /* two weeks ago is off the ring */
+	ck_assert_int_eq(s.burn_pusd_per_hour, usd("2.500001") * 4);
+
+	/* After midnight a late row of yesterday counts toward the month only. */
+	am_budget_now d2 = mk_now("2025-03-15", T0 + 86400 * AM_NS_PER_SEC, 43200);
+	add_spent(b, &d2, "2025-03-14", T0 + 86400 * AM_NS_PER_SEC - MIN_NS, usd("3"), true, NULL);
+	am_budget_snapshot(b, &d2, &s);
+	ck_assert_int_eq(s.day_spent_pusd, 0);
+	ck_assert_int_eq(s.month_spent_pusd, usd("25.500001"));
+	ck_assert(!s.unknown_prices); /* yesterday's unknown price is not today's */
+	add_spent(b, &d2, "2025-03-15", T0 + 86400 * AM_NS_PER_SEC, usd("0.25"), true, NULL);
+	am_budget_snapshot(b, &d2, &s);
+	ck_assert_int_eq(s.day_spent_pusd, usd("0.25"));
+	ck_assert(s.unknown_prices);
+	am_budget_free(b);
+}
+END_TEST
+
+/* Spend from elsewhere tightens what is left for reservations, and fires a
+ * threshold once, whichever path crossed it. */
+START_TEST(spend_from_elsewhere_blocks_and_alerts_once)
+{
+	am_budget_now now = mk_now("2025-03-14", T0, 43200);
+	am_budget *b = mk(usd("10"), usd("100"), &now);
+	am_budget_alerts al;
+	int64_t held = reserve_ok(b, &now, usd("1"));
+	add_spent(b, &now, "2025-03-14", T0, usd("7.99"), false, &al);
+	ck_assert_int_eq(al.n, 0);
+	add_spent(b, &now, "2025-03-14", T0, usd("0.01"), false, &al); /* exactly 80% */
+	ck_assert_int_eq(al.n, 1);
+	ck_assert_int_eq(al.a[0].pct, 80);
+	ck_assert_int_eq(al.a[0].period, AM_BUDGET_DAY);
+	ck_assert_int_eq(al.a[0].spent_pusd, usd("8"));
+	ck_assert_int_eq(al.a[0].limit_pusd, usd("10"));
+	/* spent 8 + held 1: 1.000001 more would cross 10, exactly 1 would not */
+	int64_t id;
+	ck_assert_int_eq(try_reserve(b, &now, usd("1.000001"), &id), AM_BUDGET_BLOCKED_DAY);
+	ck_assert_int_eq(try_reserve(b, &now, usd("1"), &id), AM_BUDGET_RESERVED);
+	ck_assert_int_eq(am_budget_cancel(b, id, NULL), 0);
+	settle(b, &now, held, usd("0.5"), &al);
+	ck_assert_int_eq(al.n, 0); /* 85%: fired already */
+	ck_assert_int_eq(day_spent(b, &now), usd("8.5"));
+
+	/* An earlier day of the month: the month's threshold, not the day's. */
+	add_spent(b, &now, "2025-03-01", T0 - 13LL * 86400 * AM_NS_PER_SEC, usd("71.5"), false,
+	          &al);
+	ck_assert_int_eq(al.n, 1);
+	ck_assert_int_eq(al.a[0].period, AM_BUDGET_MONTH);
+	ck_assert_int_eq(al.a[0].spent_pusd, usd("80"));
+	ck_assert_int_eq(day_spent(b, &now), usd("8.5"));
+	am_budget_free(b);
+}
+END_TEST
+
+START_TEST(spend_from_elsewhere_errors_change_nothing)
+{
+	am_budget_now now = mk_now("2025-03-14", T0, 43200);
+	am_budget *b = mk_from(usd("10"), 0, usd("2"), usd("2"), &now);
+	am_err err = {{0}};
+	am_budget_alerts al;
+	al.n = 7;
+	ck_assert_int_eq(am_budget_add_spent(b, &now, "2025-03-14", T0, -1, false, &al, &err), -1);
+	ck_assert_int_eq(al.n, 0);
+	ck_assert_ptr_nonnull(strstr(err.msg, "negative"));
+	const char *bad[] = { "2025-3-14", "2025-03-14x", "2025/03/14", "", "20250314" };
+	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
+		ck_assert_int_eq(am_budget_add_spent(b, &now, bad[i], T0, 1, true, NULL, &err), -1);
+	ck_assert_int_eq(am_budget_add_spent(b, &now, NULL, T0, 1, true, NULL, &err), -1);
+	ck_assert_int_eq(am_budget_add_spent(b, &now, "2025-03-14", T0, INT64_MAX, true, NULL,
+	                                     &err), -1);
+	ck_assert_ptr_nonnull(strstr(err.msg, "overflow"));
+	am_snap_budget s;
+	memset(&s, 0, sizeof s);
+	am_budget_snapshot(b, &now, &s);
+	ck_assert_int_eq(s.day_spent_pusd, usd("2"));
+	ck_assert_int_eq(s.month_spent_pusd, usd("2"));
+	ck_assert(!s.unknown_prices);
+	for (int i = 0; i < AM_SNAP_SPARK; i++)
+		ck_assert_int_eq(s.spend_per_min[i], 0);
+	am_budget_free(b);
 }
 END_TEST
 
@@ -868,12 +1016,16 @@ static Suite *suite(void)
 	tcase_add_test(tc, burn_rate_projection_and_limit_time);
 	tcase_add_test(tc, burn_floors_and_stale_feeds);
 	tcase_add_test(tc, now_local_utc_and_dst);
-	tcase_add_test(tc, config_from_json);
+	tcase_add_test(tc, config_from_the_config_file);
+	tcase_add_test(tc, unknown_model_at_the_shipped_tables_dearest);
+	tcase_add_test(tc, spend_from_elsewhere_counts_by_its_day);
+	tcase_add_test(tc, spend_from_elsewhere_blocks_and_alerts_once);
+	tcase_add_test(tc, spend_from_elsewhere_errors_change_nothing);
 	suite_add_tcase(s, tc);
 	return s;
 }
 
 int main(void)
 {
-	return am_test_run_suite(suite());
+	return check_run(suite());
 }

@@ -4,10 +4,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "cache.h"
-#include "cache_schema.h"
-#include "suite_run.h"
+#include "check_run.h"
+#include "config.h"
+#include "ledger.h"
+#include "tmpdir.h"
 
 #define S_NS 1000000000LL
 #define T0 (1741953600LL * S_NS)
@@ -151,26 +154,38 @@ END_TEST
 
 /* ---- store ------------------------------------------------------------------ */
 
+/* The store runs on the ledger's own database, as in the program. */
+static char dir[512];
+static am_ledger *ledger;
 static sqlite3 *db;
+
+static am_ledger *open_ledger(void)
+{
+	char path[600];
+	snprintf(path, sizeof path, "%s/ledger.db", dir);
+	am_ledger *l = NULL;
+	am_err err = {{0}};
+	ck_assert_msg(am_ledger_open(&l, path, NULL, &err) == 0, "%s", err.msg);
+	return l;
+}
 
 static void db_setup(void)
 {
-	db = am_test_cache_db();
-	ck_assert_ptr_nonnull(db);
+	ck_assert_int_eq(am_test_tmpdir("cache", dir, sizeof dir), 0);
+	ledger = open_ledger();
+	db = am_ledger_db(ledger);
 }
 
 static void db_teardown(void)
 {
-	sqlite3_close(db);
+	am_ledger_close(ledger);
+	am_test_rmtree(dir);
 }
 
 static am_cache *open_cache(int64_t max_bytes, int64_t max_entries)
 {
-	am_cache_config cfg;
-	am_cache_config_default(&cfg);
-	cfg.ttl_s = 3600;
-	cfg.max_bytes = max_bytes;
-	cfg.max_entries = max_entries;
+	am_cache_config cfg = {.enabled = true, .ttl_s = 3600, .max_bytes = max_bytes,
+	                       .max_entries = max_entries};
 	am_cache *c = NULL;
 	am_err err = {{0}};
 	ck_assert_msg(am_cache_open(&c, db, &cfg, &err) == 0, "%s", err.msg);
@@ -526,38 +541,58 @@ START_TEST(database_errors_are_reported)
 	ck_assert_int_eq(s.entries, 1); /* unchanged by the failed put */
 	am_cache_close(c);
 
-	am_cache_config cfg;
-	am_cache_config_default(&cfg);
+	am_cache_config cfg = {.enabled = true, .ttl_s = 60};
 	ck_assert_int_eq(am_cache_open(&c, db, &cfg, &err), -1);
 	ck_assert_ptr_nonnull(strstr(err.msg, "cache_entries"));
 }
 END_TEST
 
-START_TEST(config_from_json)
+START_TEST(caps_hold_across_connections)
 {
+	am_ledger *theirs = open_ledger(); /* another process on the same file */
+	am_cache *a = open_cache(0, 2);
+	am_cache_config cfg = {.enabled = true, .ttl_s = 3600, .max_entries = 2};
+	am_cache *b = NULL;
+	ck_assert_int_eq(am_cache_open(&b, am_ledger_db(theirs), &cfg, NULL), 0);
+	/* the other process fills the cache; ours still believes it is empty */
+	put(b, 1, "a", T0 + 1);
+	put(b, 2, "b", T0 + 2);
+	put(a, 3, "c", T0 + 3);
+	ck_assert(!present(1));
+	ck_assert(present(2) && present(3));
+	check_totals(a);
+	am_cache_close(a);
+	am_cache_close(b);
+	am_ledger_close(theirs);
+}
+END_TEST
+
+START_TEST(config_from_the_config_file)
+{
+	am_config c;
+	am_config_init(&c);
 	am_cache_config cfg;
-	am_cache_config_default(&cfg);
+	am_err err = {{0}};
+	ck_assert_int_eq(am_cache_config_from(&c, &cfg, &err), 0);
 	ck_assert(cfg.enabled);
 	ck_assert_int_eq(cfg.ttl_s, 86400);
-	am_err err = {{0}}, warn = {{0}};
-	json_t *j = json_loads("{\"enabled\":false,\"ttl_s\":600,\"max_bytes\":1048576,"
-	                       "\"max_entries\":0,\"size\":1}", 0, NULL);
-	ck_assert_int_eq(am_cache_config_from_json(&cfg, j, &warn, &err), 0);
+	ck_assert_int_eq(cfg.max_bytes, 256LL << 20);
+	ck_assert_int_eq(cfg.max_entries, 100000);
+	am_cache_config d;
+	am_cache_config_default(&d);
+	ck_assert_int_eq(memcmp(&d, &cfg, sizeof d), 0);
+	char *const envp[] = {NULL};
+	const char *text = "{\"cache\": {\"enabled\": false, \"ttl_s\": 600, "
+	                   "\"max_bytes\": 1048576, \"max_entries\": 50}}";
+	ck_assert_int_eq(am_config_load_text(&c, text, strlen(text), "t.json", envp, &err), 0);
+	ck_assert_int_eq(am_cache_config_from(&c, &cfg, &err), 0);
 	ck_assert(!cfg.enabled);
 	ck_assert_int_eq(cfg.ttl_s, 600);
 	ck_assert_int_eq(cfg.max_bytes, 1048576);
-	ck_assert_int_eq(cfg.max_entries, 0);
-	ck_assert_str_eq(warn.msg, "unknown key(s) in cache: size");
-	json_decref(j);
-	am_cache_config before = cfg;
-	const char *bad[] = {"{\"ttl_s\":0}", "{\"ttl_s\":1.5}", "{\"max_bytes\":-1}",
-	                     "{\"enabled\":1}"};
-	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
-		j = json_loads(bad[i], 0, NULL);
-		ck_assert_int_eq(am_cache_config_from_json(&cfg, j, NULL, &err), -1);
-		ck_assert_int_eq(memcmp(&before, &cfg, sizeof cfg), 0);
-		json_decref(j);
-	}
+	ck_assert_int_eq(cfg.max_entries, 50);
+	c.cache.ttl_s = 0;
+	ck_assert_int_eq(am_cache_config_from(&c, &cfg, &err), -1);
+	ck_assert_ptr_nonnull(strstr(err.msg, "ttl_s"));
 }
 END_TEST
 
@@ -571,7 +606,7 @@ static Suite *suite(void)
 	tcase_add_test(key, each_answer_changing_field_changes_the_key);
 	tcase_add_test(key, key_numbers_compare_by_value);
 	tcase_add_test(key, key_needs_model_and_messages);
-	tcase_add_test(key, config_from_json);
+	tcase_add_test(key, config_from_the_config_file);
 	suite_add_tcase(s, key);
 	TCase *store = tcase_create("store");
 	tcase_add_checked_fixture(store, db_setup, db_teardown);
@@ -586,11 +621,12 @@ static Suite *suite(void)
 	tcase_add_test(store, put_inside_a_caller_transaction);
 	tcase_add_test(store, corrupt_entry_is_dropped);
 	tcase_add_test(store, database_errors_are_reported);
+	tcase_add_test(store, caps_hold_across_connections);
 	suite_add_tcase(s, store);
 	return s;
 }
 
 int main(void)
 {
-	return am_test_run_suite(suite());
+	return check_run(suite());
 }

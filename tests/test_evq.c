@@ -10,7 +10,7 @@
 #include <string.h>
 
 #include "evq.h"
-#include "suite_run.h"
+#include "check_run.h"
 
 static bool readable(am_evq *q)
 {
@@ -264,5 +264,5 @@ int main(void)
 	tcase_add_test(tc, deltas_past_the_soft_cap_merge_and_nothing_else_is_lost);
 	tcase_add_test(tc, producers_on_threads_lose_no_event_and_no_wake_up);
 	suite_add_tcase(s, tc);
-	return am_test_run_suite(s);
+	return check_run(s);
 }

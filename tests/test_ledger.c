@@ -15,6 +15,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "check_run.h"
 #include "clock.h"
 #include "ledger.h"
 #include "tmpdir.h"
@@ -906,9 +907,5 @@ static Suite *ledger_suite(void)
 
 int main(void)
 {
-	SRunner *sr = srunner_create(ledger_suite());
-	srunner_run_all(sr, CK_NORMAL);
-	int failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+	return check_run(ledger_suite());
 }

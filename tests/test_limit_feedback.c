@@ -2,7 +2,8 @@
  * (never raises the model, lowers it to what the headers allow, adopts a
  * changed limit with level continuity, estimates foreign use) and 429
  * handling (pause only that pool dimension, requeue at the head keeping seq,
- * multiplicative decrease and additive recovery of the share). Fake clock. */
+ * multiplicative decrease and additive recovery of the share, both still in
+ * force when the queue empties). Fake clock. */
 #include <check.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -316,6 +317,50 @@ START_TEST(on_429_from_headers_and_backoff)
 }
 END_TEST
 
+/* After a 429 the pool's fast path (empty queue, everything fits) must
+ * still honour the dimension's cooldown and apply a due share step: cancel
+ * the requeued ticket so the queue is empty, then ask for less than it did. */
+START_TEST(cooldown_and_recovery_hold_with_empty_queue)
+{
+	am_rl_pool_cfg pc = lf_pool("a", 1000, 100000, 10000);
+	am_rl *rl = lf_new(&pc, 1, 32, T0);
+	am_rl_ticket x = { 0 }, y = { 0 }, z = { 0 }, w = { 0 };
+	lf_ticket(rl, &x, 0, 1, 1000, 1000);
+	ck_assert_int_eq(acq(rl, &x, T0), 1);
+	am_rl_sent(rl, &x, T0);
+	am_rl_headers h;
+	memset(&h, 0, sizeof h);
+	h.has_retry_after = true;
+	h.retry_after_ns = 5 * LF_S;
+	const int64_t t = T0 + 200 * MS, until = t + 5 * LF_S;
+	am_rl_on_429(rl, &x, &h, AM_RL_OTOK, t);
+	am_rl_cancel(rl, &x, t);
+	ck_assert_int_eq(x.state, AM_RL_ST_CANCELLED);
+	/* a smaller request fits the bucket but not before retry-after */
+	lf_ticket(rl, &z, 0, 1, 10, 10);
+	int64_t retry = -1;
+	ck_assert_int_eq(am_rl_try_acquire(rl, &z, t + LF_S, &retry, NULL), 0);
+	ck_assert_int_eq(retry, until - (t + LF_S));
+	lf_ticket(rl, &y, 0, 1, 10, 10);
+	ck_assert_int_eq(acq(rl, &y, t + LF_S), 0);
+	am_rl_ticket *out[2];
+	ck_assert_int_eq(am_rl_poll(rl, until - 1, out, 2), 0);
+	ck_assert_int_eq(am_rl_poll(rl, until, out, 2), 1);
+	ck_assert_ptr_eq(out[0], &y);
+	am_rl_settle(rl, &y, y.cost, until);
+	/* a minute after the 429 the share steps up before the next grant */
+	am_rl_raw raw;
+	am_rl_export(rl, 0, &raw);
+	ck_assert_int_eq(raw.recover_at[AM_RL_OTOK], t + 60 * LF_S);
+	lf_ticket(rl, &w, 0, 1, 10, 10);
+	ck_assert_int_eq(acq(rl, &w, t + 60 * LF_S), 1);
+	am_rl_export(rl, 0, &raw);
+	ck_assert_int_eq(raw.share_ppm[AM_RL_OTOK], 910000);
+	ck_assert_int_eq(raw.recover_at[AM_RL_OTOK], t + 120 * LF_S);
+	am_rl_free(rl);
+}
+END_TEST
+
 START_TEST(requeue_keeps_fifo)
 {
 	am_rl_pool_cfg pc = lf_pool("a", 1000, 100000, 10000);
@@ -376,6 +421,7 @@ static Suite *suite(void)
 	tcase_add_test(tc, calibration_adopts_limit);
 	tcase_add_test(tc, on_429_pauses_one_dimension);
 	tcase_add_test(tc, on_429_from_headers_and_backoff);
+	tcase_add_test(tc, cooldown_and_recovery_hold_with_empty_queue);
 	tcase_add_test(tc, requeue_keeps_fifo);
 	tcase_add_test(tc, dim_from_message);
 	suite_add_tcase(s, tc);
@@ -384,9 +430,5 @@ static Suite *suite(void)
 
 int main(void)
 {
-	SRunner *sr = srunner_create(suite());
-	srunner_run_all(sr, CK_NORMAL);
-	int failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+	return lf_run_suite(suite());
 }

@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "check_run.h"
 #include "money.h"
 
 struct parse_case {
@@ -339,9 +340,5 @@ static Suite *money_suite(void)
 
 int main(void)
 {
-	SRunner *sr = srunner_create(money_suite());
-	srunner_run_all(sr, CK_NORMAL);
-	int failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+	return check_run(money_suite());
 }

@@ -16,7 +16,7 @@
 #include <jansson.h>
 
 #include "pipefix.h"
-#include "suite_run.h"
+#include "check_run.h"
 
 static am_pf f;
 
@@ -296,5 +296,5 @@ int main(void)
 	tcase_add_test(tc, three_hundred_jobs_under_limits_no_429_exact_ledger);
 	tcase_add_test(tc, cache_hits_are_counted_and_cost_nothing);
 	suite_add_tcase(s, tc);
-	return am_test_run_suite(s);
+	return check_run(s);
 }

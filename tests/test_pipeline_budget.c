@@ -15,7 +15,7 @@
 #include <jansson.h>
 
 #include "pipefix.h"
-#include "suite_run.h"
+#include "check_run.h"
 
 static am_pf f;
 
@@ -220,5 +220,5 @@ int main(void)
 	tcase_add_test(tc, two_hundred_at_once_never_overshoot_and_finish_when_raised);
 	tcase_add_test(tc, a_rerun_retries_failed_jobs_before_and_after_blocked_ones);
 	suite_add_tcase(s, tc);
-	return am_test_run_suite(s);
+	return check_run(s);
 }

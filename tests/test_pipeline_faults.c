@@ -12,7 +12,7 @@
 #include <jansson.h>
 
 #include "pipefix.h"
-#include "suite_run.h"
+#include "check_run.h"
 
 static am_pf f;
 
@@ -133,5 +133,5 @@ int main(void)
 	tcase_set_timeout(tc, 120);
 	tcase_add_test(tc, every_job_ends_done_or_failed_and_none_is_lost);
 	suite_add_tcase(s, tc);
-	return am_test_run_suite(s);
+	return check_run(s);
 }

@@ -18,7 +18,7 @@
 
 #include <sqlite3.h>
 
-#include "suite_run.h"
+#include "check_run.h"
 #include "workfix.h"
 
 static am_wf f;
@@ -452,5 +452,5 @@ int main(void)
 	tcase_add_test(tc, a_fixed_answer_length_is_cut_by_max_tokens);
 	tcase_add_test(tc, blocked_jobs_finish_when_a_command_raises_the_limit);
 	suite_add_tcase(s, tc);
-	return am_test_run_suite(s);
+	return check_run(s);
 }

@@ -9,6 +9,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "check_run.h"
 #include "jsonlex.h"
 #include "litellm.h"
 #include "pricing.h"
@@ -787,9 +788,5 @@ static Suite *pricing_suite(void)
 
 int main(void)
 {
-	SRunner *sr = srunner_create(pricing_suite());
-	srunner_run_all(sr, CK_NORMAL);
-	int failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+	return check_run(pricing_suite());
 }

@@ -10,7 +10,7 @@
 
 #include "ledger.h"
 #include "queue.h"
-#include "suite_run.h"
+#include "check_run.h"
 #include "tmpdir.h"
 
 static char dir[512];
@@ -318,7 +318,8 @@ START_TEST(errors_name_the_queue_and_the_cause)
 	ck_assert_int_eq(am_queue_add(db, "b1:k", "{}", NULL, 0, T0, &id, NULL, &err), -1);
 	ck_assert_int_eq(am_queue_counts(db, counts, &err), -1);
 	ck_assert_int_eq(am_queue_recover(db, T0, NULL, &err), -1);
-	ck_assert_ptr_nonnull(strstr(err.msg, "recovery"));
+	ck_assert_ptr_nonnull(strstr(err.msg, "job queue"));
+	ck_assert_ptr_nonnull(strstr(err.msg, "recovering"));
 	am_job *jobs = (am_job *)&id;
 	int n = 5;
 	ck_assert_int_eq(am_queue_load_unfinished(db, 0, &jobs, &n, &err), -1);
@@ -343,5 +344,5 @@ int main(void)
 	tcase_add_test(tc, update_changes_only_what_it_is_given);
 	tcase_add_test(tc, errors_name_the_queue_and_the_cause);
 	suite_add_tcase(s, tc);
-	return am_test_run_suite(s);
+	return check_run(s);
 }

@@ -9,6 +9,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "check_run.h"
 #include "clock.h"
 #include "ledger.h"
 #include "money.h"
@@ -346,9 +347,5 @@ static Suite *report_suite(void)
 
 int main(void)
 {
-	SRunner *sr = srunner_create(report_suite());
-	srunner_run_all(sr, CK_NORMAL);
-	int failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+	return check_run(report_suite());
 }

@@ -1,18 +1,22 @@
 /* test_selector: the model selector's rules, precedence and reasons. */
 #include <check.h>
-#include <stdlib.h>
 #include <string.h>
 
 #include "selector.h"
-#include "suite_run.h"
+#include "check_run.h"
+#include "config.h"
 
 #define GE "\xe2\x89\xa5"
 
 static am_sel_config cfg;
 
+/* The configuration's defaults: the seed's rules. */
 static void setup(void)
 {
-	am_sel_config_default(&cfg);
+	am_config c;
+	am_config_init(&c);
+	am_err err = {{0}};
+	ck_assert_msg(am_sel_config_from(&c, &cfg, &err) == 0, "%s", err.msg);
 }
 
 static am_sel_choice choose(const char *model, int64_t chars, int budget_pct, bool after_529)
@@ -28,6 +32,9 @@ START_TEST(default_config_is_valid)
 {
 	am_err err = {{0}};
 	ck_assert_int_eq(am_sel_config_check(&cfg, &err), 0);
+	am_sel_config d;
+	am_sel_config_default(&d);
+	ck_assert_int_eq(memcmp(&d, &cfg, sizeof d), 0);
 	ck_assert_int_eq(cfg.nrules, 3);
 	ck_assert_int_eq(cfg.downgrade_pct, 80);
 	ck_assert(cfg.downgrade_on_budget);
@@ -242,40 +249,48 @@ START_TEST(single_catch_all_rule)
 }
 END_TEST
 
-START_TEST(config_from_json)
+static int load(am_config *c, const char *text, am_err *err)
 {
-	am_err err = {{0}}, warn = {{0}};
-	json_t *j = json_loads("{\"rules\":[{\"max_chars\":100,\"model\":\"a-haiku\"},"
-	                       "{\"model\":\"b-opus\"}],"
-	                       "\"tiers\":[{\"name\":\"haiku\",\"model\":\"a-haiku\"},"
-	                       "{\"name\":\"opus\",\"model\":\"b-opus\"}],"
-	                       "\"downgrade_pct\":90,\"downgrade_on_budget\":true,"
-	                       "\"fallback_model\":\"\",\"colour\":1}",
-	                       0, NULL);
-	ck_assert_int_eq(am_sel_config_from_json(&cfg, j, &warn, &err), 0);
-	ck_assert_str_eq(warn.msg, "unknown key(s) in selector: colour");
+	char *const envp[] = {NULL};
+	return am_config_load_text(c, text, strlen(text), "test.json", envp, err);
+}
+
+START_TEST(config_from_the_config_file)
+{
+	am_config c;
+	am_err err = {{0}};
+	const char *text = "{\"selector\": {\"rules\": [{\"max_chars\": 100, \"model\": \"a-haiku\"},"
+	                   "{\"model\": \"b-opus\"}], \"tiers\": [{\"name\": \"haiku\", \"model\": "
+	                   "\"a-haiku\"}, {\"name\": \"opus\", \"model\": \"b-opus\"}], "
+	                   "\"downgrade_pct\": 90, \"fallback_model\": \"\"}}";
+	ck_assert_msg(load(&c, text, &err) == 0, "%s", err.msg);
+	ck_assert_msg(am_sel_config_from(&c, &cfg, &err) == 0, "%s", err.msg);
 	ck_assert_int_eq(cfg.nrules, 2);
 	ck_assert_str_eq(choose(NULL, 99, -1, false).reason, "99 chars < 100");
-	am_sel_choice c = choose(NULL, 100, 90, true);
-	ck_assert_str_eq(c.model, "a-haiku"); /* no fallback; downgraded from b-opus */
-	ck_assert_str_eq(c.reason, "budget 90% " GE " 90%: downgraded");
-	json_decref(j);
+	am_sel_choice ch = choose(NULL, 100, 90, true);
+	ck_assert_str_eq(ch.model, "a-haiku"); /* no fallback; downgraded from b-opus */
+	ck_assert_str_eq(ch.reason, "budget 90% " GE " 90%: downgraded");
 
-	/* a bad document leaves cfg unchanged and says where */
-	am_sel_config before = cfg;
-	j = json_loads("{\"rules\":[{\"max_chars\":-5,\"model\":\"x\"},{\"model\":\"y\"}]}", 0, NULL);
-	ck_assert_int_eq(am_sel_config_from_json(&cfg, j, &warn, &err), -1);
-	ck_assert_ptr_nonnull(strstr(err.msg, "selector.rules.max_chars"));
-	ck_assert_int_eq(memcmp(&before, &cfg, sizeof cfg), 0);
-	json_decref(j);
-	j = json_loads("{\"downgrade_pct\":\"80\"}", 0, NULL);
-	ck_assert_int_eq(am_sel_config_from_json(&cfg, j, NULL, &err), -1);
-	ck_assert_ptr_nonnull(strstr(err.msg, "downgrade_pct"));
-	json_decref(j);
-	j = json_loads("{\"rules\":[{\"max_chars\":100,\"model\":\"x\"}]}", 0, NULL);
-	ck_assert_int_eq(am_sel_config_from_json(&cfg, j, NULL, &err), -1);
-	ck_assert_ptr_nonnull(strstr(err.msg, "catch-all"));
-	json_decref(j);
+	/* selector.model pins every request that does not name its own model */
+	ck_assert_int_eq(load(&c, "{\"selector\": {\"model\": \"claude-opus-4-1\"}}", &err), 0);
+	ck_assert_int_eq(am_sel_config_from(&c, &cfg, &err), 0);
+	ch = choose(NULL, 10, 95, true);
+	ck_assert_str_eq(ch.model, "claude-opus-4-1");
+	ck_assert_str_eq(ch.reason, "pinned");
+	ck_assert_str_eq(choose("claude-haiku-4-5", 10, -1, false).model, "claude-haiku-4-5");
+	ck_assert_str_eq(choose("auto", 10, -1, false).model, "claude-opus-4-1");
+}
+END_TEST
+
+START_TEST(config_from_rejects_what_the_selector_cannot_use)
+{
+	/* the config accepts any list; the selector needs increasing bounds */
+	am_config c;
+	am_config_init(&c);
+	c.selector.rule[1].max_chars = 100;
+	am_err err = {{0}};
+	ck_assert_int_eq(am_sel_config_from(&c, &cfg, &err), -1);
+	ck_assert_ptr_nonnull(strstr(err.msg, "rule 2"));
 }
 END_TEST
 
@@ -297,12 +312,13 @@ static Suite *suite(void)
 	tcase_add_test(tc, body_chars_string_and_blocks);
 	tcase_add_test(tc, config_check_rejects_bad_rules);
 	tcase_add_test(tc, single_catch_all_rule);
-	tcase_add_test(tc, config_from_json);
+	tcase_add_test(tc, config_from_the_config_file);
+	tcase_add_test(tc, config_from_rejects_what_the_selector_cannot_use);
 	suite_add_tcase(s, tc);
 	return s;
 }
 
 int main(void)
 {
-	return am_test_run_suite(suite());
+	return check_run(suite());
 }

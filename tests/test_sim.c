@@ -14,6 +14,7 @@
 #include <curl/curl.h>
 #include <jansson.h>
 
+#include "check_run.h"
 #include "sim.h"
 #include "sim_bucket.h"
 #include "sim_cache.h"
@@ -1773,10 +1774,7 @@ static Suite *suite(void)
 int main(void)
 {
 	curl_global_init(CURL_GLOBAL_DEFAULT);
-	SRunner *sr = srunner_create(suite());
-	srunner_run_all(sr, CK_NORMAL);
-	int failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
+	int rc = check_run(suite());
 	curl_global_cleanup();
-	return failed ? 1 : 0;
+	return rc;
 }

@@ -13,14 +13,15 @@
 #include "fixture_files.h"
 #include "prov_case.h"
 #include "sse.h"
+#include "check_run.h"
 
 /* ---- an event recorder ---------------------------------------------------- */
 
 typedef struct rec {
-	char log[16384];   /* "name\x1fdata\x1e" per event */
+	char log[16384]; /* "name\x1fdata\x1e" per event */
 	size_t len;
 	int count;
-	int stop_after;    /* the callback fails on this event (0 = never) */
+	int stop_after; /* the callback fails on this event (0 = never) */
 } rec;
 
 static int record(void *ctx, const char *event, const char *data, size_t len, am_err *err)
@@ -29,8 +30,8 @@ static int record(void *ctx, const char *event, const char *data, size_t len, am
 	r->count++;
 	if (r->stop_after && r->count == r->stop_after)
 		return am_err_set(err, "recorder stops at event %d", r->count);
-	int n = snprintf(r->log + r->len, sizeof r->log - r->len, "%s\x1f%.*s\x1e", event,
-	                 (int)len, data);
+	int n = snprintf(r->log + r->len, sizeof r->log - r->len, "%s\x1f%.*s\x1e", event, (int)len,
+	                 data);
 	ck_assert_int_lt(n, (int)(sizeof r->log - r->len));
 	r->len += (size_t)n;
 	return 0;
@@ -79,7 +80,8 @@ START_TEST(fields_comments_and_defaults)
 	                        "message\x1fline one\nline two\x1e"
 	                        "message\x1f\x1e"
 	                        "message\x1f two spaces\x1e"
-	                        "e\x1f" "a:b: c\x1e");
+	                        "e\x1f"
+	                        "a:b: c\x1e");
 }
 END_TEST
 
@@ -91,12 +93,18 @@ START_TEST(line_ends_cr_crlf_lf_mixed)
 	rec whole;
 	bool pending;
 	parse_whole(s, n, &whole, &pending);
-	ck_assert_str_eq(whole.log, "a\x1f" "1\x1e" "b\x1f" "2\x1e" "c\x1f" "3\x1e"
-	                            "message\x1f" "4\x1e");
+	ck_assert_str_eq(whole.log, "a\x1f"
+	                            "1\x1e"
+	                            "b\x1f"
+	                            "2\x1e"
+	                            "c\x1f"
+	                            "3\x1e"
+	                            "message\x1f"
+	                            "4\x1e");
 	/* A CR at the end of one chunk and its LF at the start of the next is
 	 * one line end, not two (which would dispatch an early blank line). */
 	for (size_t k = 1; k < n; k++) {
-		rec r = { 0 };
+		rec r = {0};
 		am_sse p;
 		am_sse_init(&p, 0, record, &r);
 		ck_assert_int_eq(feed_cuts(&p, s, n, &k, 1), 0);
@@ -126,7 +134,7 @@ START_TEST(bounded_line_data_and_name)
 {
 	char big[300];
 	memset(big, 'a', sizeof big);
-	rec r = { 0 };
+	rec r = {0};
 	am_sse p;
 	am_err err;
 
@@ -173,7 +181,7 @@ END_TEST
 
 START_TEST(callback_can_stop)
 {
-	rec r = { .stop_after = 2 };
+	rec r = {.stop_after = 2};
 	am_sse p;
 	am_err err;
 	am_sse_init(&p, 0, record, &r);
@@ -283,7 +291,7 @@ static void every_cut(const am_test_case *c, const char *s, size_t n, const char
 	/* ...and every other way of cutting must match the uncut run. */
 	char what[256];
 	for (size_t k = 1; k < n; k++) {
-		rec r = { 0 };
+		rec r = {0};
 		am_sse p;
 		am_sse_init(&p, 0, record, &r);
 		ck_assert_int_eq(feed_cuts(&p, s, n, &k, 1), 0);
@@ -314,7 +322,7 @@ static void every_cut(const am_test_case *c, const char *s, size_t n, const char
 			if ((seed >> 16) % 7 == 0)
 				cuts[nc++] = k;
 		}
-		rec r = { 0 };
+		rec r = {0};
 		am_sse p;
 		am_sse_init(&p, 0, record, &r);
 		ck_assert_int_eq(feed_cuts(&p, s, n, cuts, nc), 0);
@@ -339,7 +347,7 @@ START_TEST(recorded_streams_every_boundary)
 		am_test_case c;
 		am_test_case_load(&c, dir, names[i]);
 		every_cut(&c, c.body, c.len, "LF");
-		const char *eols[] = { "\r\n", "\r" };
+		const char *eols[] = {"\r\n", "\r"};
 		for (int e = 0; e < 2; e++) {
 			size_t m;
 			char *conv = with_line_ends(c.body, c.len, eols[e], &m);
@@ -376,7 +384,7 @@ START_TEST(text_is_passed_on_as_it_arrives)
 	size_t n;
 	char *s = am_test_read_file(path, &n);
 	ck_assert_ptr_nonnull(s);
-	struct progress pr = { "", { 0 }, 0, 0 };
+	struct progress pr = {"", {0}, 0, 0};
 	am_prov_stream st;
 	am_prov_stream_init(&st, 0, 0, on_text, &pr);
 	for (pr.chunk = 0; pr.chunk < n; pr.chunk++)
@@ -412,9 +420,5 @@ static Suite *suite(void)
 
 int main(void)
 {
-	SRunner *sr = srunner_create(suite());
-	srunner_run_all(sr, CK_NORMAL);
-	int failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+	return check_run(suite());
 }

@@ -98,6 +98,37 @@ START_TEST(spark_levels)
 }
 END_TEST
 
+/* An hour that does not fit is summed into wider cells, newest last, so
+ * the sparkline still spans all of it. */
+START_TEST(spark_rebucket)
+{
+	int64_t v[7] = {1, 2, 3, 4, 5, 6, 7}, out[7];
+	int n;
+	ck_assert_int_eq(fmt_rebucket(v, 7, 7, out, &n), 1);
+	ck_assert_int_eq(n, 7);
+	ck_assert_int_eq(out[6], 7);
+	ck_assert_int_eq(fmt_rebucket(v, 7, 3, out, &n), 3); /* ceil(7/3) values a cell */
+	ck_assert_int_eq(n, 3);
+	ck_assert_int_eq(out[0], 1);         /* the oldest cell holds what is left */
+	ck_assert_int_eq(out[1], 2 + 3 + 4);
+	ck_assert_int_eq(out[2], 5 + 6 + 7); /* the newest value ends the last cell */
+	ck_assert_int_eq(fmt_rebucket(v, 7, 0, out, &n), 7);
+	ck_assert_int_eq(n, 1);
+	ck_assert_int_eq(out[0], 28);
+	int64_t neg[4] = {-5, 2, 0, 1};
+	ck_assert_int_eq(fmt_rebucket(neg, 4, 2, out, &n), 2);
+	ck_assert_int_eq(out[0], 2); /* negative values count as 0, as in fmt_spark */
+	ck_assert_int_eq(out[1], 1);
+	int64_t hour[60] = {0}, cells[60];
+	hour[59] = 9;
+	ck_assert_int_eq(fmt_rebucket(hour, 60, 34, cells, &n), 2); /* 34 cells: 2 min each */
+	ck_assert_int_eq(n, 30);
+	ck_assert_int_eq(cells[29], 9);
+	ck_assert_int_eq(fmt_rebucket(v, 0, 3, out, &n), 1);
+	ck_assert_int_eq(n, 0);
+}
+END_TEST
+
 /* ---- money, counts, tokens -------------------------------------------------------- */
 
 START_TEST(money_display)
@@ -472,6 +503,7 @@ static Suite *suite(void)
 	tcase_add_test(t, bar_ascii);
 	tcase_add_test(t, scale_no_overflow);
 	tcase_add_test(t, spark_levels);
+	tcase_add_test(t, spark_rebucket);
 	tcase_add_test(t, money_display);
 	tcase_add_test(t, counts_and_tokens);
 	tcase_add_test(t, bytes_and_pct);

@@ -145,6 +145,8 @@ static uint64_t entry_add(ui_console *c, ui_tx_kind kind)
 /* Appends untrusted bytes, sanitised. */
 static void entry_append(ui_console *c, struct entry *e, const char *s, size_t len, fmt_san *st)
 {
+	if (!e)
+		return;
 	size_t need = e->len + 4 * len + 1;
 	if (need > e->cap) {
 		size_t cap = e->cap;
@@ -160,6 +162,8 @@ static void entry_append(ui_console *c, struct entry *e, const char *s, size_t l
 
 static void entry_set(ui_console *c, struct entry *e, const char *s)
 {
+	if (!e)
+		return;
 	e->len = 0;
 	e->text[0] = '\0';
 	entry_append(c, e, s, strlen(s), NULL);
@@ -168,7 +172,9 @@ static void entry_set(ui_console *c, struct entry *e, const char *s)
 void ui_console_add(ui_console *c, ui_tx_kind kind, const char *text)
 {
 	uint64_t seq = entry_add(c, kind);
-	entry_set(c, entry_find(c, seq), text);
+	struct entry *e = entry_find(c, seq);
+	if (e) /* always: the entry was just added */
+		entry_set(c, e, text);
 }
 
 /* ---- jobs -------------------------------------------------------------------- */
@@ -348,7 +354,11 @@ static void status_done(ui_console *c, struct job *j, const am_event *ev)
 		fmt_money(cost, sizeof cost, ev->cost_pusd);
 	else
 		snprintf(cost, sizeof cost, "price ?");
-	fmt_duration_ns(lat, sizeof lat, ev->latency_ms * 1000000);
+	/* A cache hit or a fast local answer would read "0.0s". */
+	if (ev->latency_ms < 100)
+		snprintf(lat, sizeof lat, "<0.1s");
+	else
+		fmt_duration_ns(lat, sizeof lat, ev->latency_ms * 1000000);
 	snprintf(j->status, sizeof j->status, "%s in / %s out%s%s%s%s%s", in, out, dot, cost, dot,
 	         lat, ev->cached ? (c->ascii ? " - cached" : " \u00b7 cached") : "");
 }

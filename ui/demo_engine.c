@@ -387,8 +387,10 @@ static bool try_start(ui_demo *d, struct job *j, int64_t now, int *started_in_po
 		j->did429 = true;
 		pl->n429++;
 		am_snap_dim *x = dim(d, j->pool, "OTPM");
-		x->cooldown_until_ns = now + 4 * SEC;
-		x->level = 0;
+		if (x) {
+			x->cooldown_until_ns = now + 4 * SEC;
+			x->level = 0;
+		}
 		emit(d, AM_EV_WAITING, j)->text = am_xstrdup("cool-down after a 429, 4s");
 		return false;
 	}
@@ -690,6 +692,8 @@ static int set_limit(ui_demo *d, const am_command *c, const char *name, am_err *
 		if (c->pool[0] && strcmp(c->pool, d->snap.pool[p].name))
 			continue;
 		am_snap_dim *x = dim(d, p, name);
+		if (!x)
+			continue;
 		x->limit = x->capacity = c->value;
 		if (x->level > x->capacity)
 			x->level = x->capacity;

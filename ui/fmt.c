@@ -90,6 +90,26 @@ int fmt_bar(char *buf, size_t n, int width, int64_t value, int64_t max, bool asc
 	return done(&s);
 }
 
+int fmt_rebucket(const int64_t *v, int nv, int cells, int64_t *out, int *nout)
+{
+	*nout = 0;
+	if (nv < 1)
+		return 1;
+	if (cells < 1)
+		cells = 1;
+	int k = (nv + cells - 1) / cells;
+	int n = (nv + k - 1) / k;
+	for (int j = 0; j < n; j++) {
+		/* Cell j ends at value nv - (n - 1 - j) * k, newest last. */
+		int hi = nv - (n - 1 - j) * k, lo = hi - k < 0 ? 0 : hi - k;
+		out[j] = 0;
+		for (int i = lo; i < hi; i++)
+			out[j] += v[i] > 0 ? v[i] : 0;
+	}
+	*nout = n;
+	return k;
+}
+
 int fmt_spark(char *buf, size_t n, const int64_t *v, int nv, int width, bool ascii)
 {
 	static const char *const blocks[8] = {"\u2581", "\u2582", "\u2583", "\u2584",

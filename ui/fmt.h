@@ -38,6 +38,13 @@ int fmt_bar(char *buf, size_t n, int width, int64_t value, int64_t max, bool asc
  * left. ASCII levels: "_.:-=+*#". Negative values count as 0. */
 int fmt_spark(char *buf, size_t n, const int64_t *v, int nv, int width, bool ascii);
 
+/* Sums the nv values (oldest first) into at most `cells` cells of k values
+ * each, k = ceil(nv / cells), aligned so the newest value ends the last
+ * cell (the oldest cell may hold fewer). Writes ceil(nv / k) sums into out
+ * (room for nv) and returns k; a sparkline of out then spans all nv
+ * values. cells < 1 counts as 1; nv < 1 writes nothing and returns 1. */
+int fmt_rebucket(const int64_t *v, int nv, int cells, int64_t *out, int *nout);
+
 /* Money for people, via am_money_format_display. fmt_money adapts its
  * precision so small costs stay readable: >= $1: "$1,234.57"; >= $0.01:
  * "$0.469"; smaller: "$0.0005"; a positive amount under $0.0001 is

@@ -72,6 +72,21 @@ static int line_width(const struct line *l)
 	return w;
 }
 
+/* Appends an optional piece only when all of it fits in `width` cells:
+ * a line that drops its least needed words reads better than one cut. */
+__attribute__((format(printf, 4, 5))) static void segf_fit(struct line *l, int width,
+                                                             ui_role r, const char *fmt, ...);
+static void segf_fit(struct line *l, int width, ui_role r, const char *fmt, ...)
+{
+	char buf[SEG_BYTES];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(buf, sizeof buf, fmt, ap);
+	va_end(ap);
+	if (line_width(l) + fmt_width(buf, strlen(buf)) <= width)
+		seg(l, r, buf);
+}
+
 /* Paints s at (y, x) in at most w cells; returns the cells used. */
 static int put(const ui_view *v, int y, int x, int w, ui_role r, const char *s)
 {
@@ -197,8 +212,7 @@ static void paint_header(ui_view *v, ui_rect r)
 		seg(&L, UI_ROLE_BADGE_SIM, " SIMULATOR ");
 	else
 		segf(&L, UI_ROLE_BADGE_LIVE, "%s live", g->live);
-	if (!compact && s->endpoint[0])
-		segf(&L, UI_ROLE_DIM, "  %s", s->endpoint);
+	int endpoint_at = L.n; /* the endpoint goes in here when there is room */
 	if (s->paused)
 		seg(&L, UI_ROLE_WARN, "  PAUSED");
 	int64_t lookups = s->cache.hits + s->cache.misses;
@@ -219,10 +233,54 @@ static void paint_header(ui_view *v, ui_rect r)
 	segf(&R, UI_ROLE_DIM, "%s  ", t);
 	seg(&R, UI_ROLE_KEY, "F1");
 	seg(&R, UI_ROLE_NORMAL, " help ");
+	char ep[80];
+	snprintf(ep, sizeof ep, "  %s", s->endpoint);
+	if (!compact && s->endpoint[0] && L.n < MAX_SEGS &&
+	    line_width(&L) + fmt_width(ep, strlen(ep)) + line_width(&R) + 1 <= r.w) {
+		memmove(&L.role[endpoint_at + 1], &L.role[endpoint_at],
+		        (size_t)(L.n - endpoint_at) * sizeof L.role[0]);
+		memmove(&L.text[endpoint_at + 1], &L.text[endpoint_at],
+		        (size_t)(L.n - endpoint_at) * sizeof L.text[0]);
+		L.role[endpoint_at] = UI_ROLE_DIM;
+		snprintf(L.text[endpoint_at], SEG_BYTES, "%s", ep);
+		L.n++;
+	}
 	paint_lr(v, r.y, r.x, r.w, &L, &R);
 }
 
 /* ---- budget --------------------------------------------------------------------- */
+
+/* The spend sparkline of the whole last hour as segments, in at most
+ * `width` cells with its label ("spend/min " or, when 60 cells do not fit,
+ * "spend/2min " and so on) and, with `peak`, the largest cell after it. */
+static void spend_spark(const ui_view *v, const am_snap_budget *b, int width, bool peak,
+                        struct line *l)
+{
+	int64_t cell[AM_SNAP_SPARK];
+	char sp[FMT_CELLS_BYTES(AM_SNAP_SPARK)], label[24], right[48] = "";
+	int nc = 0, k = 1;
+	/* The finest cells that fit, label and peak included. */
+	for (int cells = AM_SNAP_SPARK; cells >= 1; cells--) {
+		k = fmt_rebucket(b->spend_per_min, AM_SNAP_SPARK, cells, cell, &nc);
+		snprintf(label, sizeof label, k == 1 ? "spend/min " : "spend/%dmin ", k);
+		right[0] = '\0';
+		if (peak) {
+			int64_t top = 0;
+			char pk[40];
+			for (int i = 0; i < nc; i++)
+				top = cell[i] > top ? cell[i] : top;
+			fmt_money(pk, sizeof pk, top);
+			snprintf(right, sizeof right, "  peak %s", pk);
+		}
+		if ((int)strlen(label) + nc + fmt_width(right, strlen(right)) <= width)
+			break;
+	}
+	fmt_spark(sp, sizeof sp, cell, nc, nc, v->term->ascii);
+	seg(l, UI_ROLE_DIM, label);
+	seg(l, UI_ROLE_ACCENT, sp);
+	if (peak)
+		seg(l, UI_ROLE_DIM, right);
+}
 
 static void budget_lines_full(ui_view *v, ui_rect in)
 {
@@ -257,17 +315,19 @@ static void budget_lines_full(ui_view *v, ui_rect in)
 		segf(&l[0], UI_ROLE_DIM, "%sno daily limit (/budget USD)", g->dot);
 		seg(&l[1], UI_ROLE_DIM, "no alerts without a daily limit");
 	}
+	if (b->unknown_prices)
+		segf_fit(&l[1], in.w, UI_ROLE_WARN, "%sunknown prices", g->dot);
 	if (b->reserved_pusd > 0) {
 		char res[40];
 		fmt_money(res, sizeof res, b->reserved_pusd);
-		segf(&l[1], UI_ROLE_DIM, "%s%s held in flight", g->dot, res);
+		segf_fit(&l[1], in.w, UI_ROLE_DIM, "%s%s held", g->dot, res);
 	}
-	if (b->unknown_prices)
-		segf(&l[1], UI_ROLE_WARN, "%sunknown prices", g->dot);
 
+	char pace[96];
+	snprintf(pace, sizeof pace, "%sat this pace %s by 24:00", g->dot, eod);
 	segf(&l[2], UI_ROLE_NORMAL, "burn %s/h", burn);
-	seg(&l[2], UI_ROLE_DIM, " (15 min)");
-	segf(&l[2], UI_ROLE_NORMAL, "%sat this pace %s by 24:00", g->dot, eod);
+	segf_fit(&l[2], in.w - fmt_width(pace, strlen(pace)), UI_ROLE_DIM, " (15 min)");
+	seg(&l[2], UI_ROLE_NORMAL, pace);
 
 	if (b->day_limit_pusd > 0 && b->state == AM_BUDGET_OVER) {
 		seg(&l[3], UI_ROLE_ALARM, "limit reached: new prompts wait for /budget or tomorrow");
@@ -300,21 +360,7 @@ static void budget_lines_full(ui_view *v, ui_rect in)
 		segf(&l[4], UI_ROLE_DIM, "%sno monthly limit", g->dot);
 	}
 
-	int64_t peak = 0;
-	for (int i = 0; i < AM_SNAP_SPARK; i++)
-		if (b->spend_per_min[i] > peak)
-			peak = b->spend_per_min[i];
-	char pk[40], sp[FMT_CELLS_BYTES(AM_SNAP_SPARK)];
-	fmt_money(pk, sizeof pk, peak);
-	char right[64];
-	snprintf(right, sizeof right, "  peak %s", pk);
-	int sw = in.w - 10 - fmt_width(right, strlen(right));
-	if (sw > AM_SNAP_SPARK)
-		sw = AM_SNAP_SPARK;
-	fmt_spark(sp, sizeof sp, b->spend_per_min, AM_SNAP_SPARK, sw, v->term->ascii);
-	seg(&l[5], UI_ROLE_DIM, "spend/min ");
-	seg(&l[5], UI_ROLE_ACCENT, sp);
-	seg(&l[5], UI_ROLE_DIM, right);
+	spend_spark(v, b, in.w, true, &l[5]);
 
 	for (int i = 0; i < 6 && i < in.h; i++)
 		paint_line(v, in.y + i, in.x, in.w, &l[i]);
@@ -355,7 +401,7 @@ static void budget_lines_compact(ui_view *v, ui_rect in)
 		return;
 
 	struct line m = {0};
-	char mspent[40], hm[16], sp[FMT_CELLS_BYTES(AM_SNAP_SPARK)];
+	char mspent[40], hm[16];
 	fmt_money_cents(mspent, sizeof mspent, b->month_spent_pusd);
 	if (b->month_limit_pusd > 0) {
 		char mlim[40];
@@ -372,12 +418,8 @@ static void budget_lines_compact(ui_view *v, ui_rect in)
 	}
 	if (b->blocked_jobs)
 		segf(&m, UI_ROLE_ALARM, "%s%d blocked", g->dot, b->blocked_jobs);
-	seg(&m, UI_ROLE_DIM, "  spend/min ");
-	int sw = in.w - line_width(&m);
-	if (sw > AM_SNAP_SPARK)
-		sw = AM_SNAP_SPARK;
-	fmt_spark(sp, sizeof sp, b->spend_per_min, AM_SNAP_SPARK, sw, v->term->ascii);
-	seg(&m, UI_ROLE_ACCENT, sp);
+	seg(&m, UI_ROLE_DIM, "  ");
+	spend_spark(v, b, in.w - line_width(&m), false, &m);
 	paint_line(v, in.y + 1, in.x, in.w, &m);
 }
 
@@ -421,7 +463,8 @@ static const am_snap_dim *head_blocker(const am_snap_pool *p)
 	return NULL;
 }
 
-static void dim_status(const ui_view *v, const am_snap_dim *d, struct line *l)
+static void dim_status(const ui_view *v, const am_snap_pool *p, const am_snap_dim *d,
+                       struct line *l)
 {
 	const struct glyphs *g = G(v);
 	char t[32];
@@ -430,6 +473,10 @@ static void dim_status(const ui_view *v, const am_snap_dim *d, struct line *l)
 		segf(l, UI_ROLE_ALARM, "cool-down %s", t);
 	} else if (d->blocks_head) {
 		segf(l, UI_ROLE_WARN, "%s blocks head", g->blocks);
+		if (p->queue_depth > 0 && p->head_ready_in_ns > 0 && p->head_ready_in_ns < INT64_MAX) {
+			fmt_duration_ns(t, sizeof t, p->head_ready_in_ns);
+			segf(l, UI_ROLE_DIM, " %s", t);
+		}
 	} else if (d->has_server) {
 		fmt_tokens(t, sizeof t, d->server_remaining);
 		segf(l, UI_ROLE_DIM, "srv %s", t);
@@ -442,7 +489,11 @@ static void dim_status(const ui_view *v, const am_snap_dim *d, struct line *l)
 	}
 }
 
-static void pool_summary(const ui_view *v, const am_snap_pool *p, struct line *l, bool compact)
+/* Queue, calls in flight, the head's wait and the 429s of a pool. The full
+ * layout names the blocking dimension and the time to go on its bar's
+ * line, so the summary stays short enough for its panel. */
+static void pool_summary(const ui_view *v, const am_snap_pool *p, struct line *l, bool compact,
+                         int width)
 {
 	const struct glyphs *g = G(v);
 	char t[32];
@@ -454,19 +505,27 @@ static void pool_summary(const ui_view *v, const am_snap_pool *p, struct line *l
 	if (p->concurrency_cap > 0)
 		segf(l, UI_ROLE_NORMAL, "/%d", p->concurrency_cap);
 	const am_snap_dim *blk = head_blocker(p);
+	char n429[48];
+	snprintf(n429, sizeof n429, "%s429s %lld", g->dot, (long long)p->n429);
 	if (p->queue_depth > 0 && (blk || p->head_wait_ns > 0)) {
+		char wait[96], next[40] = "";
 		fmt_duration_ns(t, sizeof t, p->head_wait_ns);
-		segf(l, UI_ROLE_WARN, "%shead waits %s", g->dot, t);
-		if (blk)
-			segf(l, UI_ROLE_WARN, " for %s", blk->name);
-		if (p->head_ready_in_ns > 0) {
+		snprintf(wait, sizeof wait, "%shead waits %s", g->dot, t);
+		if (blk && compact)
+			snprintf(wait + strlen(wait), sizeof wait - strlen(wait), " for %s", blk->name);
+		if (compact && p->head_ready_in_ns > 0 && p->head_ready_in_ns < INT64_MAX) {
 			fmt_duration_ns(t, sizeof t, p->head_ready_in_ns);
-			segf(l, UI_ROLE_DIM, " (next %s)", t);
+			snprintf(next, sizeof next, " (next %s)", t);
+		}
+		int room = width - fmt_width(n429, strlen(n429)) - fmt_width(next, strlen(next));
+		if (line_width(l) + fmt_width(wait, strlen(wait)) <= room) {
+			seg(l, UI_ROLE_WARN, wait);
+			seg(l, UI_ROLE_DIM, next);
 		}
 	}
-	segf(l, p->n429 ? UI_ROLE_ALARM : UI_ROLE_DIM, "%s429s %lld", g->dot, (long long)p->n429);
+	seg(l, p->n429 ? UI_ROLE_ALARM : UI_ROLE_DIM, n429);
 	if (!compact && p->ndims > 0 && p->dim[0].share_ppm > 0 && p->dim[0].share_ppm < 1000000)
-		segf(l, UI_ROLE_WARN, "%sshare %d%%", g->dot, p->dim[0].share_ppm / 10000);
+		segf_fit(l, width, UI_ROLE_WARN, "%sshare %d%%", g->dot, p->dim[0].share_ppm / 10000);
 }
 
 /* The pool shown in detail: one in a cool-down, else one whose queue head
@@ -508,8 +567,44 @@ static void pool_oneline(const ui_view *v, const am_snap_pool *p, struct line *l
 		segf(l, UI_ROLE_DIM, "  %s ", d->name);
 		seg(l, dim_role(d, v->now_mono), t);
 	}
-	segf(l, p->queue_depth ? UI_ROLE_WARN : UI_ROLE_DIM, "  q%d f%d", p->queue_depth,
-	     p->in_flight);
+	if (p->queue_depth || p->in_flight)
+		segf(l, p->queue_depth ? UI_ROLE_WARN : UI_ROLE_DIM, "  q%d f%d", p->queue_depth,
+		     p->in_flight);
+}
+
+/* A pool in a few words for the compact layout: its alarm, else the
+ * dimension with the least headroom. */
+static void pool_brief(const ui_view *v, const am_snap_pool *p, struct line *l)
+{
+	char t[40];
+	segf(l, UI_ROLE_TITLE, "%s", p->name);
+	for (int k = 0; k < p->ndims && k < AM_SNAP_MAX_DIMS; k++)
+		if (p->dim[k].cooldown_until_ns > v->now_mono) {
+			fmt_countdown_ns(t, sizeof t, p->dim[k].cooldown_until_ns - v->now_mono);
+			segf(l, UI_ROLE_ALARM, " cool-down %s", t);
+			return;
+		}
+	const am_snap_dim *tight = NULL;
+	int64_t tight_ppm = INT64_MAX;
+	for (int k = 0; k < p->ndims && k < AM_SNAP_MAX_DIMS; k++) {
+		const am_snap_dim *d = &p->dim[k];
+		int64_t cap = d->capacity > 0 ? d->capacity : d->limit;
+		int64_t ppm = fmt_scale(d->level, cap, 1000000);
+		if (strcmp(d->name, "RPM/s") && ppm < tight_ppm) {
+			tight_ppm = ppm;
+			tight = d;
+		}
+	}
+	if (tight) {
+		level_text(tight, t, sizeof t, false);
+		segf(l, UI_ROLE_DIM, " %s ", tight->name);
+		seg(l, dim_role(tight, v->now_mono), t);
+	}
+	if (p->n429)
+		segf(l, UI_ROLE_ALARM, " 429s %lld", (long long)p->n429);
+	if (p->queue_depth || p->in_flight)
+		segf(l, p->queue_depth ? UI_ROLE_WARN : UI_ROLE_DIM, " q%d f%d", p->queue_depth,
+		     p->in_flight);
 }
 
 static void limits_full(ui_view *v, ui_rect in)
@@ -536,19 +631,30 @@ static void limits_full(ui_view *v, ui_rect in)
 		fmt_pad(padded, sizeof padded, t, num_w, true);
 		seg(&l, UI_ROLE_NORMAL, padded);
 		seg(&l, UI_ROLE_NORMAL, "  ");
-		dim_status(v, d, &l);
+		dim_status(v, p, d, &l);
 		paint_line(v, y, in.x, in.w, &l);
 	}
 	if (y < end) {
 		struct line l = {0};
-		pool_summary(v, p, &l, false);
+		pool_summary(v, p, &l, false, in.w);
 		paint_line(v, y++, in.x, in.w, &l);
+	}
+	/* Every other pool on a line of its own: all in full when all fit,
+	 * else all in brief, so the lines read alike. */
+	bool brief = false;
+	for (int i = 0; i < s->npools; i++) {
+		struct line l = {0};
+		pool_oneline(v, &s->pool[i], &l);
+		brief = brief || (i != focus && line_width(&l) > in.w);
 	}
 	for (int i = 0; i < s->npools && y < end; i++) {
 		if (i == focus)
 			continue;
 		struct line l = {0};
-		pool_oneline(v, &s->pool[i], &l);
+		if (brief)
+			pool_brief(v, &s->pool[i], &l);
+		else
+			pool_oneline(v, &s->pool[i], &l);
 		paint_line(v, y++, in.x, in.w, &l);
 	}
 }
@@ -601,13 +707,25 @@ static void limits_compact(ui_view *v, ui_rect in)
 		return;
 	struct line m = {0};
 	segf(&m, UI_ROLE_DIM, "%s: ", p->name);
-	pool_summary(v, p, &m, true);
+	pool_summary(v, p, &m, true, in.w);
+	/* The other pools while whole ones fit, then how many did not. */
+	int left = 0;
 	for (int i = 0; i < s->npools; i++) {
 		if (i == focus)
 			continue;
+		struct line o = {0};
+		pool_brief(v, &s->pool[i], &o);
+		bool last = i == s->npools - 1 || (i == s->npools - 2 && focus == s->npools - 1);
+		if (left || line_width(&m) + 3 + line_width(&o) > in.w - (last ? 0 : 10)) {
+			left++;
+			continue;
+		}
 		seg(&m, UI_ROLE_NORMAL, "   ");
-		pool_oneline(v, &s->pool[i], &m);
+		for (int k = 0; k < o.n; k++)
+			seg(&m, o.role[k], o.text[k]);
 	}
+	if (left)
+		segf_fit(&m, in.w, UI_ROLE_DIM, "   +%d pool%s", left, left == 1 ? "" : "s");
 	paint_line(v, in.y + 1, in.x, in.w, &m);
 }
 
@@ -638,14 +756,15 @@ static void model_name(const char *model, char *buf, size_t n)
 }
 
 static void model_row(const ui_view *v, int y, ui_rect in, const am_snap_model *m, bool total,
-                      bool compact, int name_w)
+                      bool short_names, int name_w, bool no_cache_w)
 {
 	struct line l = {0};
 	char name[80], cell[64], num[32];
 	ui_role r = total ? UI_ROLE_TITLE : UI_ROLE_NORMAL;
+	bool compact = v->lay->mode != UI_LAYOUT_FULL;
 	if (total)
 		snprintf(name, sizeof name, "total");
-	else if (compact)
+	else if (short_names)
 		ui_model_short(m->model, name, sizeof name);
 	else
 		model_name(m->model, name, sizeof name);
@@ -655,7 +774,7 @@ static void model_row(const ui_view *v, int y, ui_rect in, const am_snap_model *
 	static const int widths[5] = {6, 10, 10, 9, 10}, cwidths[5] = {5, 7, 7, 0, 8};
 	for (int i = 0; i < 5; i++) {
 		int w = compact ? cwidths[i] : widths[i];
-		if (!w)
+		if (!w || (i == 3 && no_cache_w))
 			continue;
 		if (compact && i > 0)
 			fmt_tokens(num, sizeof num, cols[i]);
@@ -691,6 +810,10 @@ static void paint_models(ui_view *v, ui_rect r)
 	ui_rect in = frame(v, r, &t);
 	const am_snapshot *s = v->snap;
 	int fixed = compact ? 5 + 7 + 7 + 8 + 10 : 6 + 10 + 10 + 9 + 10 + 11;
+	/* A narrow full table gives up the cache-write column before the names. */
+	bool no_cache_w = !compact && in.w - fixed < 16;
+	if (no_cache_w)
+		fixed -= 9;
 	int name_w = in.w - fixed;
 	if (name_w > 30)
 		name_w = 30;
@@ -702,6 +825,8 @@ static void paint_models(ui_view *v, ui_rect r)
 	seg(&h, UI_ROLE_DIM, cell);
 	if (compact)
 		seg(&h, UI_ROLE_DIM, "  req     in    out cache r      cost");
+	else if (no_cache_w)
+		seg(&h, UI_ROLE_DIM, "   req     input    output   cache r       cost");
 	else
 		seg(&h, UI_ROLE_DIM, "   req     input    output  cache w   cache r       cost");
 	paint_line(v, in.y, in.x, in.w, &h);
@@ -709,8 +834,15 @@ static void paint_models(ui_view *v, ui_rect r)
 	int shown = s->nmodels < rows ? s->nmodels : rows;
 	if (shown < 0)
 		shown = 0;
+	/* The family prefix ("claude-") only when every name fits with it. */
+	bool short_names = compact;
+	for (int i = 0; i < shown && !short_names; i++) {
+		char name[80];
+		model_name(s->model[i].model, name, sizeof name);
+		short_names = fmt_width(name, strlen(name)) > name_w;
+	}
 	for (int i = 0; i < shown; i++)
-		model_row(v, in.y + 1 + i, in, &s->model[i], false, compact, name_w);
+		model_row(v, in.y + 1 + i, in, &s->model[i], false, short_names, name_w, no_cache_w);
 	if (s->nmodels == 0 && in.h > 2)
 		put(v, in.y + 1, in.x, in.w, UI_ROLE_DIM, "no calls today yet");
 	if (in.h >= 2) {
@@ -718,7 +850,7 @@ static void paint_models(ui_view *v, ui_rect r)
 		tot.price_known = !s->budget.unknown_prices;
 		for (int i = 0; i < s->nmodels; i++)
 			tot.price_known = tot.price_known && s->model[i].price_known;
-		model_row(v, in.y + in.h - 1, in, &tot, true, compact, name_w);
+		model_row(v, in.y + in.h - 1, in, &tot, true, short_names, name_w, no_cache_w);
 		if (s->nmodels > shown) {
 			char more[32];
 			snprintf(more, sizeof more, " (+%d more)", s->nmodels - shown);
@@ -753,8 +885,9 @@ static void paint_cache(ui_view *v, ui_rect r)
 		segf(&l, UI_ROLE_BORDER, "%s%s ", g->hl, g->hl);
 		if (c->enabled) {
 			segf(&l, UI_ROLE_NORMAL, "cache %s hit", rate);
-			segf(&l, UI_ROLE_DIM, "%s%s/%lld%ssaved %s, %s tok%s%s entries, %s ", g->dot, hits,
-			     (long long)lookups, g->dot, saved, tok, g->dot, ent, bytes);
+			segf(&l, UI_ROLE_DIM, "%s%s/%lld%ssaved %s, %s tok%s%s entr%s, %s ", g->dot, hits,
+			     (long long)lookups, g->dot, saved, tok, g->dot, ent,
+			     c->entries == 1 ? "y" : "ies", bytes);
 		} else {
 			seg(&l, UI_ROLE_DIM, "cache off ");
 		}
@@ -778,7 +911,7 @@ static void paint_cache(ui_view *v, ui_rect r)
 	segf(&l[1], UI_ROLE_NORMAL, "hits %s%smisses %s", hits, g->dot, misses);
 	segf(&l[2], UI_ROLE_CALM, "saved %s", saved);
 	segf(&l[2], UI_ROLE_NORMAL, "%s%s tokens", g->dot, tok);
-	segf(&l[3], UI_ROLE_DIM, "%s entries%s%s", ent, g->dot, bytes);
+	segf(&l[3], UI_ROLE_DIM, "%s entr%s%s%s", ent, c->entries == 1 ? "y" : "ies", g->dot, bytes);
 	if (c->ttl_s > 0)
 		segf(&l[3], UI_ROLE_DIM, "%sttl %s", g->dot, ttl);
 	if (!c->enabled) {

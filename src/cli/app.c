@@ -2,28 +2,16 @@
 #include "app.h"
 
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
-
-int am_app_open(am_app *a, const char *cmd, const am_config *cfg, const char *config_path,
-                bool sim)
+int am_app_open(am_app *a, const am_cli *c, const am_config *cfg, bool sim)
 {
 	am_err err;
 	memset(a, 0, sizeof *a);
-	a->cmd = cmd;
+	a->cmd = c->cmd;
 	a->cfg = *cfg;
-	if (a->cfg.timezone[0]) {
-		setenv("TZ", a->cfg.timezone, 1);
-		tzset();
-	}
-	char override[1024];
-	if (am_pricing_override_for_config(config_path, override, sizeof override, &err) ||
-	    am_pricing_load(&a->pricing, am_pricing_default_path(), override, &err)) {
-		fprintf(stderr, "aimeter %s: %s\n", cmd, err.msg);
+	if (am_cli_load_pricing(c, cfg, &a->pricing, NULL, 0))
 		return 1;
-	}
 	if (sim || !a->cfg.api_key[0]) {
 		am_sim_cfg sc;
 		am_sim_cfg_default(&sc);
@@ -35,7 +23,7 @@ int am_app_open(am_app *a, const char *cmd, const am_config *cfg, const char *co
 		sc.tokens_per_second = (int)a->cfg.sim.tokens_per_second;
 		sc.seed = (uint64_t)a->cfg.sim.seed;
 		if (am_sim_start(&a->sim, &sc, &err)) {
-			fprintf(stderr, "aimeter %s: simulator: %s\n", cmd, err.msg);
+			fprintf(stderr, "aimeter %s: simulator: %s\n", a->cmd, err.msg);
 			return 1;
 		}
 		snprintf(a->base_url, sizeof a->base_url, "%s", am_sim_url(a->sim));
@@ -60,6 +48,7 @@ int am_app_start(am_app *a, const char *source, bool persist_settings)
 	wo.source = source;
 	wo.persist_settings = persist_settings;
 	wo.load_settings = true;
+	wo.halt_on_fatal = a->halt_on_fatal;
 	a->worker = am_worker_start(&wo, &err);
 	if (!a->worker) {
 		fprintf(stderr, "aimeter %s: %s\n", a->cmd, err.msg);

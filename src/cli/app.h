@@ -7,6 +7,7 @@
 
 #include <stdbool.h>
 
+#include "cli.h"
 #include "config.h"
 #include "pricing.h"
 #include "sim.h"
@@ -19,14 +20,14 @@ typedef struct am_app {
 	am_sim *sim;                /* non-NULL when running on the simulator */
 	char base_url[512];
 	am_worker *worker;
+	bool halt_on_fatal;         /* set before am_app_start: am_worker_opts.halt_on_fatal */
 } am_app;
 
-/* Takes the loaded config (am_cli_load_config), sets the time zone, loads
- * prices (the override beside `config_path` or in the config dir) and starts
- * the simulator when there is no API key or `sim` is set. Returns 0, or the
- * exit status after printing one line. */
-int am_app_open(am_app *a, const char *cmd, const am_config *cfg, const char *config_path,
-                bool sim);
+/* Takes a copy of the config `c` loaded (am_cli_load_config, which also set
+ * the time zone), loads the prices (am_cli_load_pricing) and starts the
+ * simulator when there is no API key or `sim` is set. Returns 0, or the exit
+ * status after printing one line; am_app_close is safe either way. */
+int am_app_open(am_app *a, const am_cli *c, const am_config *cfg, bool sim);
 
 /* Starts the worker. Returns 0 or 1 after printing the error. */
 int am_app_start(am_app *a, const char *source, bool persist_settings);

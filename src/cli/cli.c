@@ -8,6 +8,8 @@
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
+#include <unistd.h>
 
 #include "money.h"
 
@@ -121,6 +123,9 @@ int am_cli_next(am_cli *c)
 		c->opt[0] = '\0';
 		c->value = NULL;
 		if (c->only_args || a[0] != '-' || !strcmp(a, "-")) {
+			if (c->max_args >= 0 && c->nargs >= c->max_args)
+				return fail(c, "unexpected argument '%s'", a);
+			c->nargs++;
 			c->value = a;
 			return AM_CLI_ARG;
 		}
@@ -153,6 +158,10 @@ int am_cli_next(am_cli *c)
 		} else {
 			return fail(c, "option '%s' needs a value (%s)", c->opt, o->arg);
 		}
+		/* An empty PATH is nearly always an unset shell variable: refusing
+		 * it beats quietly using the default file. */
+		if (o >= common_opts && o < common_opts + 2 && !*c->value)
+			return fail(c, "option '%s' needs a non-empty %s", c->opt, o->arg);
 		if (o == &common_opts[0]) {
 			c->config_path = c->value;
 			continue;
@@ -182,8 +191,33 @@ int am_cli_int(am_cli *c, int64_t min, int64_t max, int64_t *out)
 			end = NULL;
 	}
 	if (!end || *end || v < min || v > max) {
-		fail(c, "bad value for %s: '%s' (a whole number from %lld to %lld)", c->opt, s,
-		     (long long)min, (long long)max);
+		if (max == INT64_MAX)
+			fail(c, "bad value for %s: '%s' (a whole number, %lld or more)", c->opt, s,
+			     (long long)min);
+		else
+			fail(c, "bad value for %s: '%s' (a whole number from %lld to %lld)", c->opt,
+			     s, (long long)min, (long long)max);
+		return -1;
+	}
+	*out = v;
+	return 0;
+}
+
+int am_cli_real(am_cli *c, double min, double max, double *out)
+{
+	const char *s = c->value ? c->value : "";
+	char *end = NULL;
+	double v = 0;
+	/* strtod would also take " 1", "0x1p-2", "inf" and "nan". */
+	if (*s && strspn(s, "0123456789.eE+-") == strlen(s) &&
+	    (isdigit((unsigned char)s[0]) || s[0] == '.' || s[0] == '-')) {
+		errno = 0;
+		v = strtod(s, &end);
+		if (errno || end == s)
+			end = NULL;
+	}
+	if (!end || *end || !(v >= min && v <= max)) {
+		fail(c, "bad value for %s: '%s' (a number from %g to %g)", c->opt, s, min, max);
 		return -1;
 	}
 	*out = v;
@@ -230,6 +264,59 @@ int am_cli_load_config(am_cli *c, am_config *cfg)
 			                          err.msg);
 		}
 		am_cli_print_warnings(cfg, seen);
+	}
+	if (cfg->timezone[0]) {
+		setenv("TZ", cfg->timezone, 1);
+		tzset();
+	}
+	return 0;
+}
+
+int am_cli_open_ledger(const char *cmd, const char *path, bool may_read_only, am_ledger **out)
+{
+	am_err err;
+	if (!path || !*path) {
+		fprintf(stderr,
+		        "aimeter %s: no ledger path: HOME is not set (use --db or AIMETER_DB)\n",
+		        cmd);
+		return 1;
+	}
+	am_ledger_opts opts = {0};
+	opts.readonly = may_read_only && access(path, F_OK) == 0 && access(path, W_OK) != 0;
+	if (am_ledger_open(out, path, &opts, &err)) {
+		fprintf(stderr, "aimeter %s: %s\n", cmd, err.msg);
+		return 1;
+	}
+	return 0;
+}
+
+int am_cli_load_pricing(const am_cli *c, const am_config *cfg, am_pricing **out, char *override,
+                        size_t n)
+{
+	char buf[AM_CONFIG_PATH_MAX + 32];
+	am_err err;
+	/* The same file am_config_load reads, and pricing.json beside it. */
+	const char *config = c->config_path ? c->config_path : getenv("AIMETER_CONFIG");
+	if (config && !*config)
+		config = NULL;
+	if (!override) {
+		override = buf;
+		n = sizeof buf;
+	}
+	char *value = NULL;
+	am_config_source src = AM_CFG_DEFAULT;
+	if (cfg && am_config_get_string(cfg, "pricing_file", &value, &src, NULL) == 0 &&
+	    src != AM_CFG_DEFAULT && value && *value) {
+		snprintf(override, n, "%s", value);
+	} else if (am_pricing_override_for_config(config, override, n, &err)) {
+		free(value);
+		fprintf(stderr, "aimeter %s: %s\n", c->cmd, err.msg);
+		return 1;
+	}
+	free(value);
+	if (am_pricing_load(out, am_pricing_default_path(), override, &err)) {
+		fprintf(stderr, "aimeter %s: %s\n", c->cmd, err.msg);
+		return 1;
 	}
 	return 0;
 }

@@ -89,6 +89,7 @@ int cmd_ask(int argc, char **argv)
 	            "'-' reads the prompt from standard input. Exit status: 0 answered, 1 failed,\n"
 	            "2 usage error, 3 blocked by the budget.",
 	            opts, true, argc, argv);
+	c.max_args = -1; /* a second word gets the hint below */
 	for (int id; (id = am_cli_next(&c)) != AM_CLI_END;) {
 		switch (id) {
 		case AM_CLI_EXIT: return c.exit_code;
@@ -123,8 +124,9 @@ int cmd_ask(int argc, char **argv)
 	}
 
 	am_app app;
-	rc = am_app_open(&app, "ask", &cfg, c.config_path, sim);
+	rc = am_app_open(&app, &c, &cfg, sim);
 	am_config_wipe(&cfg);
+	app.halt_on_fatal = true;
 	if (rc || (rc = am_app_start(&app, "ask", false))) {
 		free(prompt);
 		am_app_close(&app, 0);
@@ -149,10 +151,14 @@ int cmd_ask(int argc, char **argv)
 	text[0] = '\0';
 	rc = -1;
 	am_event evs[64];
+	bool tty = isatty(2);
 	while (rc < 0) {
 		struct pollfd pfd = { ops.wake_fd(ops.ctx), POLLIN, 0 };
 		if (poll(&pfd, 1, 1000) < 0 && errno != EINTR)
 			break;
+		/* Read before draining: the events of a worker that has ended are
+		 * all in the queue by then. */
+		bool finished = am_worker_finished(app.worker);
 		int n = ops.drain(ops.ctx, evs, 64);
 		for (int i = 0; i < n; i++) {
 			am_event *ev = &evs[i];
@@ -202,12 +208,17 @@ int cmd_ask(int argc, char **argv)
 				rc = 3;
 			} else if (ev->kind == AM_EV_ALERT && ev->text) {
 				fprintf(stderr, "\a%s\n", ev->text);
-			} else if (ev->job_id == job && ev->kind == AM_EV_WAITING && ev->text) {
-				fprintf(stderr, "aimeter ask: %s\n", ev->text);
+			} else if (ev->job_id == job && ev->kind == AM_EV_WAITING && ev->text &&
+			           (tty || !strncmp(ev->text, "retry ", 6))) {
+				/* A retry (the provider failed) is always worth a line;
+				 * waiting for a limit only on a terminal, so that in
+				 * scripts stderr stays the summary line. */
+				fprintf(stderr, "aimeter ask: %s%s\n",
+				        strncmp(ev->text, "retry ", 6) ? "waiting for " : "", ev->text);
 			}
 			am_event_free(ev);
 		}
-		if (rc < 0 && am_worker_finished(app.worker)) {
+		if (rc < 0 && finished && n < 64) {
 			fprintf(stderr, "aimeter ask: the worker stopped unexpectedly\n");
 			rc = 1;
 		}

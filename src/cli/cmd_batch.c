@@ -43,10 +43,11 @@ static const am_cli_opt opts[] = {
 	{ NULL, NULL, NULL, 0, NULL },
 };
 
+/* One per input line, kept until the results are written: small, so that
+ * a file of a million lines costs tens of megabytes, not hundreds. */
 typedef struct line_job {
 	int64_t lineno;
-	char id[AM_BATCH_ID_MAX];
-	char key[80];
+	char *id;               /* heap */
 	int64_t job_id;         /* 0 = a bad line */
 	char *bad;              /* the parse error of a bad line */
 } line_job;
@@ -155,7 +156,6 @@ static int write_results(sqlite3 *db, line_job *lines, int64_t n, FILE *out, am_
 				r.error = "job not found";
 			} else {
 				const char *state = (const char *)sqlite3_column_text(st, 0);
-				am_job_state js;
 				r.status = !strcmp(state, "done") ? AM_BATCH_OK
 				           : !strcmp(state, "blocked_budget") ? AM_BATCH_BLOCKED
 				                                              : AM_BATCH_FAILED;
@@ -178,10 +178,7 @@ static int write_results(sqlite3 *db, line_job *lines, int64_t n, FILE *out, am_
 					r.price_known = sqlite3_column_int(st, 10);
 					r.cached = sqlite3_column_int(st, 11);
 				}
-				if (r.status == AM_BATCH_FAILED && !am_job_state_parse(state, &js) &&
-				    !am_job_state_final(js))
-					r.error = "not sent yet: run the same command again to resume";
-				else if (r.status == AM_BATCH_FAILED && !r.error)
+				if (r.status == AM_BATCH_FAILED && !r.error)
 					r.error = state;
 			}
 		}
@@ -209,14 +206,11 @@ int cmd_batch(int argc, char **argv)
 	            "lines are not sent again. Exit status: 0 all done, 1 some failed, 2 usage\n"
 	            "error, 3 some blocked by the budget.",
 	            opts, true, argc, argv);
+	c.max_args = 1;
 	for (int id; (id = am_cli_next(&c)) != AM_CLI_END;) {
 		switch (id) {
 		case AM_CLI_EXIT: return c.exit_code;
-		case AM_CLI_ARG:
-			if (path)
-				return am_cli_usage_error("batch", "one FILE only");
-			path = c.value;
-			break;
+		case AM_CLI_ARG: path = c.value; break;
 		case O_OUT: out_path = c.value; break;
 		case O_NOCACHE: no_cache = true; break;
 		case O_SIM: sim = true; break;
@@ -236,7 +230,7 @@ int cmd_batch(int argc, char **argv)
 	}
 
 	am_app app;
-	rc = am_app_open(&app, "batch", &cfg, c.config_path, sim);
+	rc = am_app_open(&app, &c, &cfg, sim);
 	am_config_wipe(&cfg);
 	FILE *out = NULL;
 	if (!rc && out_path && !(out = fopen(out_path, "w"))) {
@@ -244,12 +238,9 @@ int cmd_batch(int argc, char **argv)
 		rc = 1;
 	}
 	am_ledger *ledger = NULL;
-	am_err err;
-	am_ledger_opts lo = { 0 };
-	if (!rc && am_ledger_open(&ledger, app.cfg.db, &lo, &err)) {
-		fprintf(stderr, "aimeter batch: %s\n", err.msg);
-		rc = 1;
-	}
+	if (!rc)
+		rc = am_cli_open_ledger("batch", app.cfg.db, false, &ledger);
+	app.halt_on_fatal = true;
 	if (!rc)
 		rc = am_app_start(&app, "batch", false);
 	if (rc) {
@@ -261,6 +252,7 @@ int cmd_batch(int argc, char **argv)
 		am_app_close(&app, 0);
 		return rc;
 	}
+	am_err err;
 	sqlite3 *db = am_ledger_db(ledger);
 	signal(SIGINT, on_signal);
 	signal(SIGTERM, on_signal);
@@ -276,7 +268,7 @@ int cmd_batch(int argc, char **argv)
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	int64_t last_note = 0;
 	am_engine_ops ops = am_worker_ops(app.worker);
-	bool eof = false, halted = false;
+	bool eof = false, worker_ended = false;
 	char *pending_line = NULL;
 	size_t pending_len = 0;
 
@@ -310,7 +302,9 @@ int cmd_batch(int argc, char **argv)
 			memset(lj, 0, sizeof *lj);
 			lj->lineno = lineno;
 			if (pr < 0) {
-				snprintf(lj->id, sizeof lj->id, "%" PRId64, lineno);
+				char num[24];
+				snprintf(num, sizeof num, "%" PRId64, lineno);
+				lj->id = am_xstrdup(num);
 				lj->bad = am_xstrdup(err.msg);
 				fprintf(stderr, "%s%s:%" PRId64 ": %s (skipped)\n", tty ? "\r\033[K" : "",
 				        path, lineno, err.msg);
@@ -319,20 +313,22 @@ int cmd_batch(int argc, char **argv)
 				pending_line = NULL;
 				continue;
 			}
-			snprintf(lj->id, sizeof lj->id, "%s", bl.id);
-			line_key(pending_line, pending_len, lineno, lj->key);
+			char key[80];
+			line_key(pending_line, pending_len, lineno, key);
 			json_object_set_new(bl.body, "stream", json_false());
 			if (no_cache)
 				json_object_set_new(bl.body, "x-no-cache", json_true());
 			char *req = json_dumps(bl.body, JSON_COMPACT);
 			int64_t id = 0;
 			am_job_state prev = AM_JOB_QUEUED;
-			int ar = am_queue_add(db, lj->key, req, bl.model, app.cfg.worker.queue_capacity,
+			int ar = am_queue_add(db, key, req, bl.model, app.cfg.worker.queue_capacity,
 			                      0, &id, &prev, &err);
 			/* A re-run retries what failed before; what is done stays done. */
 			if (ar == 1 && (prev == AM_JOB_FAILED || prev == AM_JOB_CANCELLED))
 				am_queue_update(db, id, AM_JOB_QUEUED, NULL, NULL, NULL, NULL, 0, 0, NULL);
 			free(req);
+			if (ar >= 0)
+				lj->id = am_xstrdup(bl.id);
 			am_batch_line_free(&bl);
 			if (ar < 0) {
 				if (strstr(err.msg, "queue is full"))
@@ -355,6 +351,9 @@ int cmd_batch(int argc, char **argv)
 
 		struct pollfd pfd = { ops.wake_fd(ops.ctx), POLLIN, 0 };
 		poll(&pfd, 1, 200);
+		/* Read before draining: the notices of a worker that has ended
+		 * (why it stopped) are all in the queue by then. */
+		worker_ended = am_worker_finished(app.worker);
 		am_event evs[64];
 		int n;
 		while ((n = ops.drain(ops.ctx, evs, 64)) > 0)
@@ -371,10 +370,9 @@ int cmd_batch(int argc, char **argv)
 		/* Quiet first, counts second: once the worker is quiet nothing
 		 * changes the jobs but us, so the counts are its final word (a
 		 * settle may still let blocked jobs through until it is quiet). */
-		bool paused = false;
-		bool quiet = am_worker_quiet(app.worker, &paused);
+		bool quiet = am_worker_quiet(app.worker, NULL);
 		struct counts cnt;
-		count_jobs(db, lo_id, hi_id, &cnt);
+		bool counted = count_jobs(db, lo_id, hi_id, &cnt) == 0;
 		cnt.failed += bad;
 		clock_gettime(CLOCK_MONOTONIC, &t);
 		double el = (double)(t.tv_sec - t0.tv_sec) + (double)(t.tv_nsec - t0.tv_nsec) / 1e9;
@@ -382,29 +380,19 @@ int cmd_batch(int argc, char **argv)
 			progress(tty, nlines, &cnt, snap.in_flight, el, false);
 			last_note = (int64_t)el;
 		}
-		if (quiet && paused) {
-			/* An authentication or billing error stopped every call: the
-			 * rest would fail the same way, so they stay queued. */
-			progress(tty, nlines, &cnt, 0, el, true);
-			fprintf(stderr, "aimeter batch: stopped: the calls cannot go through (see "
-			                "above); unsent jobs stay queued - fix it and run the same "
-			                "command again to resume\n");
-			halted = true;
+		if (eof && !pending_line && counted && quiet && cnt.unfinished == 0) {
+			worker_ended = false;
 			break;
 		}
-		if (eof && !pending_line && quiet && cnt.unfinished == 0)
+		if (worker_ended)
 			break;
-		if (am_worker_finished(app.worker)) {
-			fprintf(stderr, "aimeter batch: the worker stopped\n");
-			break;
-		}
 	}
 	free(buf);
 	if (in != stdin)
 		fclose(in);
 
 	bool stopped = atomic_load(&interrupted);
-	am_worker_stop(app.worker, stopped || halted ? 0 : 1000);
+	am_worker_stop(app.worker, stopped ? 0 : 1000);
 	app.worker = NULL;
 	struct counts cnt;
 	count_jobs(db, lo_id, hi_id, &cnt);
@@ -416,18 +404,27 @@ int cmd_batch(int argc, char **argv)
 		fprintf(stderr, "aimeter batch: interrupted; unfinished jobs stay queued — run the "
 		                "same command again to resume\n");
 		rc = 1;
+	} else if (worker_ended) {
+		fprintf(stderr, "aimeter batch: stopped early; %" PRId64 " unfinished job%s stay%s "
+		                "queued%s — fix the cause above, then run the same command again "
+		                "to resume\n",
+		        cnt.unfinished, cnt.unfinished == 1 ? "" : "s", cnt.unfinished == 1 ? "s" : "",
+		        eof ? "" : " and the rest of the file is not read yet");
+		rc = 1;
 	} else if (write_results(db, lines, nlines, out ? out : stdout, &err)) {
 		fprintf(stderr, "aimeter batch: %s\n", err.msg);
 		rc = 1;
 	} else {
-		rc = halted || cnt.unfinished ? 1 : cnt.blocked ? 3 : cnt.failed ? 1 : 0;
+		rc = cnt.blocked ? 3 : cnt.failed ? 1 : 0;
 	}
 	if (out && fclose(out) != 0 && rc == 0) {
 		fprintf(stderr, "aimeter batch: cannot write %s: %s\n", out_path, strerror(errno));
 		rc = 1;
 	}
-	for (int64_t i = 0; i < nlines; i++)
+	for (int64_t i = 0; i < nlines; i++) {
 		free(lines[i].bad);
+		free(lines[i].id);
+	}
 	free(lines);
 	am_ledger_close(ledger);
 	am_app_close(&app, 0);

@@ -113,8 +113,6 @@ int cmd_config(int argc, char **argv)
 		switch (id) {
 		case AM_CLI_EXIT:
 			return c.exit_code;
-		case AM_CLI_ARG:
-			return am_cli_usage_error(c.cmd, "unexpected argument '%s'", c.value);
 		case OPT_JSON:
 			json = true;
 			break;

@@ -5,14 +5,17 @@
  * --demo swaps in the scripted demo engine. */
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 
 #include "app.h"
 #include "cli.h"
+#include "clock.h"
 #include "commands.h"
 #include "demo_engine.h"
 #include "ui.h"
 
 enum { O_DEMO = 1, O_SIM, O_ASCII, O_NOCOLOR, O_KEYS };
+enum { QUIT_GRACE_MS = 3000 };
 
 static const am_cli_opt opts[] = {
 	{ "sim", NULL, "use the built-in simulator even with an API key", O_SIM, NULL },
@@ -26,6 +29,24 @@ static const am_cli_opt opts[] = {
 	{ NULL, NULL, NULL, 0, NULL },
 };
 
+/* The engine's snapshot at quit. The latest one may predate a call sent in
+ * the last publication period (the worker publishes every 100 ms while
+ * busy and not at all when idle), so a recent one is followed by the next,
+ * waiting a quarter second at most. */
+static void settled_snapshot(const am_engine_ops *ops, am_snapshot *s)
+{
+	const am_clock *clk = am_clock_system();
+	int64_t end = am_clock_mono(clk) + 250 * AM_NS_PER_MS;
+	ops->snapshot(ops->ctx, s);
+	uint64_t seq = s->seq;
+	while (am_clock_mono(clk) - s->mono_ns < 150 * AM_NS_PER_MS && am_clock_mono(clk) < end) {
+		nanosleep(&(struct timespec){ 0, 20 * 1000 * 1000 }, NULL);
+		ops->snapshot(ops->ctx, s);
+		if (s->seq != seq)
+			break;
+	}
+}
+
 int cmd_dashboard(int argc, char **argv)
 {
 	ui_options opt = { 0 };
@@ -38,8 +59,6 @@ int cmd_dashboard(int argc, char **argv)
 	for (int id; (id = am_cli_next(&c)) != AM_CLI_END;) {
 		switch (id) {
 		case AM_CLI_EXIT: return c.exit_code;
-		case AM_CLI_ARG: return am_cli_usage_error("dashboard", "unexpected argument '%s'",
-		                                           c.value);
 		case O_DEMO: demo = true; break;
 		case O_SIM: sim = true; break;
 		case O_ASCII: opt.ascii = true; break;
@@ -58,7 +77,7 @@ int cmd_dashboard(int argc, char **argv)
 	if (rc)
 		return rc;
 	am_app app;
-	rc = am_app_open(&app, "dashboard", &cfg, c.config_path, sim);
+	rc = am_app_open(&app, &c, &cfg, sim);
 	am_config_wipe(&cfg);
 	if (rc || (rc = am_app_start(&app, "console", true))) {
 		am_app_close(&app, 0);
@@ -75,7 +94,15 @@ int cmd_dashboard(int argc, char **argv)
 	am_engine_ops ops = am_worker_ops(app.worker);
 	rc = ui_run(&ops, &opt);
 	/* Calls in flight get a moment to finish; the rest stay queued for the
-	 * next start. */
-	am_app_close(&app, 3000);
+	 * next start. The terminal is back already: say why it is quiet. */
+	am_snapshot snap;
+	settled_snapshot(&ops, &snap);
+	if (snap.in_flight > 0)
+		fprintf(stderr,
+		        "aimeter: finishing %d call%s in flight (up to %d s; Ctrl-C again leaves "
+		        "%s queued for the next start)\n",
+		        snap.in_flight, snap.in_flight == 1 ? "" : "s", QUIT_GRACE_MS / 1000,
+		        snap.in_flight == 1 ? "it" : "them");
+	am_app_close(&app, QUIT_GRACE_MS);
 	return rc;
 }

@@ -2,53 +2,28 @@
  * into the override file.
  *
  * The table is the shipped file (am_pricing_default_path) with the override
- * file laid over it: $XDG_CONFIG_HOME/aimeter/pricing.json, or pricing.json
- * beside the file given with --config. */
-#include <getopt.h>
-#include <stdarg.h>
+ * file laid over it: pricing.json beside the config file this run uses
+ * (am_cli_load_pricing), by default $XDG_CONFIG_HOME/aimeter/pricing.json. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <jansson.h>
 
+#include "cli.h"
 #include "commands.h"
 #include "litellm.h"
 #include "money.h"
 #include "pricing.h"
 
-static void usage(FILE *out)
-{
-	fprintf(out,
-	        "usage: aimeter pricing [--json] [--config PATH] [--db PATH]\n"
-	        "       aimeter pricing import FILE [--dry-run] [--json] [--config PATH]\n"
-	        "\n"
-	        "List the effective price table (USD per million tokens), or import the\n"
-	        "Anthropic entries of a LiteLLM model_prices_and_context_window.json into\n"
-	        "the price-override file.\n"
-	        "\n"
-	        "  --json          machine-readable output (prices as exact decimal strings)\n"
-	        "  --config PATH   config file; the override file is pricing.json beside it\n"
-	        "                  (default $XDG_CONFIG_HOME/aimeter/pricing.json)\n"
-	        "  --db PATH       ledger database (accepted like every command; prices do\n"
-	        "                  not live in the ledger)\n"
-	        "  --dry-run       import: report what would change, write nothing\n"
-	        "  --help          show this help\n"
-	        "\n"
-	        "The shipped table is read from $AIMETER_DATA_DIR/pricing.json, the source\n"
-	        "tree's data/, or <prefix>/share/aimeter/pricing.json.\n");
-}
+enum { O_JSON = 1, O_DRY_RUN };
 
-__attribute__((format(printf, 1, 2))) static int usage_error(const char *fmt, ...)
-{
-	va_list ap;
-	fprintf(stderr, "aimeter pricing: ");
-	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
-	va_end(ap);
-	fprintf(stderr, " (see 'aimeter pricing --help')\n");
-	return 2;
-}
+static const am_cli_opt opts[] = {
+    {"json", NULL, "machine-readable output (prices as exact decimal strings)", O_JSON, NULL},
+    {"dry-run", NULL, "import: report what would change, write nothing", O_DRY_RUN, NULL},
+    {NULL, NULL, NULL, 0, NULL},
+};
 
 /* "0.8" -> "0.80": at least two decimals reads as money. */
 static void price_cell(int64_t pusd_per_token, char *buf, size_t n)
@@ -283,67 +258,61 @@ static int run_import(am_pricing *table, const char *file, const char *override_
 
 int cmd_pricing(int argc, char **argv)
 {
-	static const struct option opts[] = {
-		{ "json", no_argument, NULL, 'j' },   { "config", required_argument, NULL, 'c' },
-		{ "db", required_argument, NULL, 'd' }, { "dry-run", no_argument, NULL, 'n' },
-		{ "help", no_argument, NULL, 'h' },   { NULL, 0, NULL, 0 },
-	};
-	bool json = false, dry_run = false;
-	const char *config = NULL;
-	opterr = 0;
-	optind = 1;
-	for (;;) {
-		int c = getopt_long(argc, argv, ":h", opts, NULL);
-		if (c == -1)
+	bool json = false, dry_run = false, import = false;
+	const char *file = NULL;
+	am_cli c;
+	am_cli_init(
+	    &c, "pricing", "[import FILE [--dry-run]] [OPTIONS]",
+	    "List the effective price table (USD per million tokens), or import the Anthropic\n"
+	    "entries of a LiteLLM model_prices_and_context_window.json into the override file:\n"
+	    "pricing.json beside the config file (--config, else $AIMETER_CONFIG, else\n"
+	    "$XDG_CONFIG_HOME/aimeter/). The config itself is not read, so it need not exist.\n"
+	    "The shipped table is $AIMETER_DATA_DIR/pricing.json, the source tree's data/, or\n"
+	    "<prefix>/share/aimeter/pricing.json. Prices do not live in the ledger: --db is\n"
+	    "accepted like everywhere and not used.",
+	    opts, true, argc, argv);
+	c.max_args = 2; /* import FILE */
+	for (int id; (id = am_cli_next(&c)) != AM_CLI_END;) {
+		switch (id) {
+		case AM_CLI_EXIT:
+			return c.exit_code;
+		case AM_CLI_ARG:
+			if (import)
+				file = c.value;
+			else if (!strcmp(c.value, "import"))
+				import = true;
+			else
+				return am_cli_usage_error(c.cmd, "unknown argument '%s'", c.value);
 			break;
-		switch (c) {
-		case 'j':
+		case O_JSON:
 			json = true;
 			break;
-		case 'n':
+		case O_DRY_RUN:
 			dry_run = true;
 			break;
-		case 'c':
-		case 'd':
-			if (!*optarg)
-				return usage_error("%s needs a non-empty PATH",
-				                   c == 'c' ? "--config" : "--db");
-			if (c == 'c')
-				config = optarg;
-			break;
-		case 'h':
-			usage(stdout);
-			return 0;
-		case ':':
-			return usage_error("option '%s' needs a value", argv[optind - 1]);
-		default:
-			return usage_error("unknown option '%s'", argv[optind - 1]);
 		}
 	}
-	const char *file = NULL;
-	if (optind < argc) {
-		if (strcmp(argv[optind], "import"))
-			return usage_error("unknown argument '%s'", argv[optind]);
-		if (optind + 1 >= argc)
-			return usage_error("%s needs a FILE", "import");
-		file = argv[optind + 1];
-		if (optind + 2 < argc)
-			return usage_error("unexpected argument '%s'", argv[optind + 2]);
-	}
-	if (dry_run && !file)
-		return usage_error("%s only applies to 'import'", "--dry-run");
+	if (import && !file)
+		return am_cli_usage_error(c.cmd, "import needs a FILE");
+	if (dry_run && !import)
+		return am_cli_usage_error(c.cmd, "--dry-run only applies to 'import'");
 
-	char override_path[4096];
-	am_err err;
-	if (am_pricing_override_for_config(config, override_path, sizeof override_path, &err)) {
-		fprintf(stderr, "aimeter pricing: %s\n", err.msg);
-		return 1;
-	}
+	/* The config only matters for its pricing_file; an import may create the
+	 * override beside a config file that does not exist yet. */
+	am_config cfg;
+	const char *cp = c.config_path ? c.config_path : getenv("AIMETER_CONFIG");
+	bool have_config = !cp || !*cp || access(cp, F_OK) == 0;
+	int status = have_config ? am_cli_load_config(&c, &cfg) : 0;
+	if (status)
+		return status;
+	char override_path[AM_CONFIG_PATH_MAX + 32];
 	am_pricing *table;
-	if (am_pricing_load(&table, am_pricing_default_path(), override_path, &err)) {
-		fprintf(stderr, "aimeter pricing: %s\n", err.msg);
+	status = am_cli_load_pricing(&c, have_config ? &cfg : NULL, &table, override_path,
+	                             sizeof override_path);
+	if (have_config)
+		am_config_wipe(&cfg);
+	if (status)
 		return 1;
-	}
 	int rc = 0;
 	if (file)
 		rc = run_import(table, file, override_path, dry_run, json);

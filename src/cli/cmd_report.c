@@ -1,102 +1,83 @@
 /* aimeter report: spend per model over local days, from the ledger.
  *
- * A composition root of its own: parse flags, pick the day range (today in
- * the local time zone by default, TZ honoured), read the ledger's per-day
- * summary and print it as a table, JSON (the stable interface) or CSV. */
-#include <getopt.h>
+ * A composition root of its own: parse flags, load the config (its `db` and
+ * `timezone`), pick the day range (today in that time zone by default), read
+ * the ledger's per-day summary and print it as a table, JSON (the stable
+ * interface) or CSV. */
 #include <stdio.h>
 #include <string.h>
-#include <time.h>
 
+#include "cli.h"
 #include "clock.h"
-#include "cliargs.h"
 #include "commands.h"
 #include "ledger.h"
 #include "report.h"
 
-static void usage(FILE *out)
-{
-	fprintf(out,
-	        "usage: aimeter report [--day YYYY-MM-DD | --since YYYY-MM-DD [--until YYYY-MM-DD]]\n"
-	        "                      [--json | --csv] [--db PATH] [--config PATH]\n"
-	        "\n"
-	        "Spend per model from the ledger, over local calendar days (TZ is honoured).\n"
-	        "\n"
-	        "  --day D       one day (default: today)\n"
-	        "  --since D     first day of a range\n"
-	        "  --until D     last day of a range (default: today)\n"
-	        "  --json        one JSON object: {from, to, models[], total}\n"
-	        "  --csv         CSV, one line per day and model\n"
-	        "  --db PATH     the ledger database (default: $XDG_DATA_HOME/aimeter/aimeter.db)\n"
-	        "  --config PATH the configuration file (default: $XDG_CONFIG_HOME/aimeter/config.json)\n"
-	        "  --help        show this help\n"
-	        "\n"
-	        "Costs are exact. Calls to a model without a known price are flagged\n"
-	        "\"price ?\" and left out of the totals, which say so.\n");
-}
+enum { O_DAY = 1, O_SINCE, O_UNTIL, O_JSON, O_CSV };
+
+static const am_cli_opt opts[] = {
+    {"day", "YYYY-MM-DD", "one local day (default: today)", O_DAY, NULL},
+    {"since", "YYYY-MM-DD", "first day of a range", O_SINCE, NULL},
+    {"until", "YYYY-MM-DD", "last day of a range (default: today)", O_UNTIL, NULL},
+    {"json", NULL, "one JSON object: {from, to, models[], total}", O_JSON, NULL},
+    {"csv", NULL, "CSV, one line per day and model", O_CSV, NULL},
+    {NULL, NULL, NULL, 0, NULL},
+};
 
 enum format { FMT_TABLE, FMT_JSON, FMT_CSV };
 
 int cmd_report(int argc, char **argv)
 {
-	static const struct option longopts[] = {
-		{ "day", required_argument, NULL, 'd' },
-		{ "since", required_argument, NULL, 's' },
-		{ "until", required_argument, NULL, 'u' },
-		{ "json", no_argument, NULL, 'j' },
-		{ "csv", no_argument, NULL, 'c' },
-		{ "db", required_argument, NULL, 'D' },
-		{ "config", required_argument, NULL, 'C' },
-		{ "help", no_argument, NULL, 'h' },
-		{ NULL, 0, NULL, 0 },
-	};
-	const char *day = NULL, *since = NULL, *until = NULL, *db = NULL;
+	const char *day = NULL, *since = NULL, *until = NULL;
 	enum format fmt = FMT_TABLE;
-	int nfmt = 0, c;
+	int nfmt = 0;
 	am_err err;
-
-	opterr = 0;
-	optind = 1;
-	while ((c = getopt_long(argc, argv, ":h", longopts, NULL)) != -1) {
-		switch (c) {
-		case 'd': day = optarg; break;
-		case 's': since = optarg; break;
-		case 'u': until = optarg; break;
-		case 'j': fmt = FMT_JSON; nfmt++; break;
-		case 'c': fmt = FMT_CSV; nfmt++; break;
-		case 'D': db = optarg; break;
-		case 'C': break; /* accepted; report reads no configuration yet */
-		case 'h': usage(stdout); return 0;
-		default: return am_cli_getopt_error("report", c, argv);
+	am_cli c;
+	am_cli_init(&c, "report", "[--day D | --since D [--until D]] [--json | --csv] [OPTIONS]",
+	            "Spend per model from the ledger, over local calendar days: the config's\n"
+	            "timezone, else TZ. Costs are exact. Calls to a model without a known price\n"
+	            "are flagged \"price ?\" and left out of the totals, which say so.",
+	            opts, true, argc, argv);
+	for (int id; (id = am_cli_next(&c)) != AM_CLI_END;) {
+		switch (id) {
+		case AM_CLI_EXIT: return c.exit_code;
+		case O_DAY: day = c.value; break;
+		case O_SINCE: since = c.value; break;
+		case O_UNTIL: until = c.value; break;
+		case O_JSON: fmt = FMT_JSON; nfmt++; break;
+		case O_CSV: fmt = FMT_CSV; nfmt++; break;
 		}
 	}
-	if (optind < argc)
-		return am_cli_usage_error("report", "unexpected argument '%s' (see --help)", argv[optind]);
 	if (nfmt > 1)
-		return am_cli_usage_error("report", "--json and --csv exclude each other");
+		return am_cli_usage_error(c.cmd, "--json and --csv exclude each other");
 	if (day && (since || until))
-		return am_cli_usage_error("report", "--day excludes --since and --until");
+		return am_cli_usage_error(c.cmd, "--day excludes --since and --until");
 	if (until && !since)
-		return am_cli_usage_error("report", "--until needs --since");
+		return am_cli_usage_error(c.cmd, "--until needs --since");
 	const char *names[] = { "--day", "--since", "--until" };
 	const char *vals[] = { day, since, until };
 	for (int i = 0; i < 3; i++)
 		if (vals[i] && am_ledger_parse_day(vals[i], &err))
-			return am_cli_usage_error("report", "%s: %s", names[i], err.msg);
+			return am_cli_usage_error(c.cmd, "bad value for %s: %s", names[i], err.msg);
 
+	/* The config's timezone decides what "today" is. */
+	am_config cfg;
+	int status = am_cli_load_config(&c, &cfg);
+	if (status)
+		return status;
 	char today[AM_LEDGER_DAY_LEN];
-	tzset();
+	am_ledger *l = NULL;
 	if (am_ledger_day(am_clock_wall(am_clock_system()), today, &err)) {
 		fprintf(stderr, "aimeter report: %s\n", err.msg);
-		return 1;
+		status = 1;
 	}
 	const char *from = day ? day : since ? since : today;
 	const char *to = day ? day : until ? until : today;
-	if (strcmp(from, to) > 0)
-		return am_cli_usage_error("report", "--since %s is after --until %s", from, to);
-
-	am_ledger *l;
-	int status = am_cli_open_ledger("report", db, true, &l);
+	if (!status && strcmp(from, to) > 0)
+		status = am_cli_usage_error(c.cmd, "--since %s is after --until %s", from, to);
+	if (!status)
+		status = am_cli_open_ledger(c.cmd, cfg.db, true, &l);
+	am_config_wipe(&cfg);
 	if (status)
 		return status;
 	am_ledger_summary sum;

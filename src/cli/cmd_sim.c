@@ -5,161 +5,156 @@
  * creates inherits the mask and the main thread alone takes them with
  * sigwait: no handler runs in signal context and the stop is an ordinary
  * call to am_sim_stop. */
-#include <errno.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stddef.h>
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 
+#include "cli.h"
 #include "commands.h"
 #include "sim.h"
 
-/* Where a flag's value goes in am_sim_cfg, and as what type. */
-enum opt_kind { OPT_I64, OPT_INT, OPT_U16, OPT_U64, OPT_PROB };
+enum {
+	O_PORT = 1,
+	O_RPM,
+	O_ITPM,
+	O_OTPM,
+	O_RPM_BURST,
+	O_COUNT_RPM,
+	O_LATENCY,
+	O_TPS,
+	O_F529,
+	O_F500,
+	O_FMID,
+	O_FTRUNC,
+	O_SEED,
+	O_OUTPUT_BYTES,
+	O_OUTPUT_TOKENS, /* numbers: see fields[] */
+	O_API_KEY,
+	O_OUTPUT_TEXT,
+	O_RETRY_AFTER,
+	O_END
+};
 
-struct opt {
-	const char *name;
-	enum opt_kind kind;
+static const am_cli_opt opts[] = {
+    {"port", "N", "port on 127.0.0.1 (default 0: an ephemeral port)", O_PORT, NULL},
+    {"rpm", "N", "requests per minute (default 0: unlimited)", O_RPM, NULL},
+    {"itpm", "N", "input tokens per minute (default 0: unlimited)", O_ITPM, NULL},
+    {"otpm", "N", "output tokens per minute (default 0: unlimited)", O_OTPM, NULL},
+    {"rpm-burst", "N", "request bucket capacity, e.g. rpm/60 for 1 s (default: rpm)", O_RPM_BURST,
+     NULL},
+    {"count-rpm", "N", "count_tokens requests per minute (default 0: unlimited)", O_COUNT_RPM,
+     NULL},
+    {"latency-ms", "N", "time to first byte (default 0)", O_LATENCY, NULL},
+    {"tokens-per-second", "N", "output pacing (default 0: as fast as possible)", O_TPS, NULL},
+    {"fault-529", "P", "probability of a 529 overloaded_error (default 0)", O_F529, NULL},
+    {"fault-500", "P", "probability of a 500 api_error (default 0)", O_F500, NULL},
+    {"fault-midstream", "P", "probability of an `event: error` mid-stream (default 0)", O_FMID,
+     NULL},
+    {"fault-truncate", "P", "probability of a body cut off (default 0)", O_FTRUNC, NULL},
+    {"seed", "N", "seed for answers and faults (default 1)", O_SEED, NULL},
+    {"output-bytes", "N", "stretch every answer to at least N bytes (default 0: natural)",
+     O_OUTPUT_BYTES, NULL},
+    {"output-tokens", "N", "every answer's natural length in tokens (default 0: 12..~800)",
+     O_OUTPUT_TOKENS, NULL},
+    {"output-text", "TEXT", "answer every call with TEXT (UTF-8; a token per word)",
+     O_OUTPUT_TEXT, NULL},
+    {"api-key", "KEY", "the x-api-key to require (default: any non-empty key)", O_API_KEY, NULL},
+    {"retry-after-ms", NULL, "also send retry-after-ms on 429s", O_RETRY_AFTER, NULL},
+    {NULL, NULL, NULL, 0, NULL},
+};
+
+/* Where a numeric flag's value goes in am_sim_cfg, as what type, and its
+ * largest value (the smallest is 0); indexed by the option's id. */
+enum kind { K_I64 = 1, K_INT, K_U16, K_U64, K_PROB };
+
+static const struct field {
+	enum kind kind;
 	size_t off;
-	long long lo, hi;
-	const char *help;
-};
-
+	int64_t max;
+} fields[O_END] = {
 #define F(field) offsetof(am_sim_cfg, field)
-
-static const struct opt opts[] = {
-    {"--port", OPT_U16, F(port), 0, 65535, "port on 127.0.0.1 (default 0: an ephemeral port)"},
-    {"--rpm", OPT_I64, F(rpm), 0, 100000000, "requests per minute (default 0: unlimited)"},
-    {"--itpm", OPT_I64, F(itpm), 0, 100000000, "input tokens per minute (default 0: unlimited)"},
-    {"--otpm", OPT_I64, F(otpm), 0, 100000000, "output tokens per minute (default 0: unlimited)"},
-    {"--rpm-burst", OPT_I64, F(rpm_burst), 0, 100000000,
-     "request bucket capacity, e.g. rpm/60 for 1 s (default: rpm)"},
-    {"--count-rpm", OPT_I64, F(count_rpm), 0, 100000000,
-     "count_tokens requests per minute (default 0: unlimited)"},
-    {"--latency-ms", OPT_INT, F(latency_ms), 0, 600000, "time to first byte (default 0)"},
-    {"--tokens-per-second", OPT_INT, F(tokens_per_second), 0, 1000000,
-     "output pacing (default 0: as fast as possible)"},
-    {"--fault-529", OPT_PROB, F(fault_529), 0, 1,
-     "probability of a 529 overloaded_error (default 0)"},
-    {"--fault-500", OPT_PROB, F(fault_500), 0, 1, "probability of a 500 api_error (default 0)"},
-    {"--fault-midstream", OPT_PROB, F(fault_midstream), 0, 1,
-     "probability of an `event: error` mid-stream (default 0)"},
-    {"--fault-truncate", OPT_PROB, F(fault_truncate), 0, 1,
-     "probability of a body cut off (default 0)"},
-    {"--seed", OPT_U64, F(seed), 0, INT64_MAX, "seed for answers and faults (default 1)"},
-    {"--output-tokens", OPT_I64, F(output_tokens), 0, 1000000,
-     "every answer's natural length in tokens (default 0: varies, 12..~800)"},
+    [O_PORT] = {K_U16, F(port), 65535},
+    [O_RPM] = {K_I64, F(rpm), 100000000},
+    [O_ITPM] = {K_I64, F(itpm), 100000000},
+    [O_OTPM] = {K_I64, F(otpm), 100000000},
+    [O_RPM_BURST] = {K_I64, F(rpm_burst), 100000000},
+    [O_COUNT_RPM] = {K_I64, F(count_rpm), 100000000},
+    [O_LATENCY] = {K_INT, F(latency_ms), 600000},
+    [O_TPS] = {K_INT, F(tokens_per_second), 1000000},
+    [O_F529] = {K_PROB, F(fault_529), 1},
+    [O_F500] = {K_PROB, F(fault_500), 1},
+    [O_FMID] = {K_PROB, F(fault_midstream), 1},
+    [O_FTRUNC] = {K_PROB, F(fault_truncate), 1},
+    [O_SEED] = {K_U64, F(seed), INT64_MAX},
+    [O_OUTPUT_BYTES] = {K_I64, F(output_bytes), (int64_t)64 << 20},
+    [O_OUTPUT_TOKENS] = {K_I64, F(output_tokens), 1000000},
+#undef F
 };
-#define N_OPTS (sizeof opts / sizeof opts[0])
 
-/* Help text printed with each flag's value placeholder. */
-static void print_help(FILE *out)
+/* Parses the current option's value into its field; -1 after a usage
+ * error (c->exit_code). */
+static int set_field(am_cli *c, am_sim_cfg *cfg, const struct field *f)
 {
-	fprintf(out, "usage: aimeter sim [OPTIONS]\n"
-	             "\n"
-	             "Runs the Anthropic-compatible simulator on 127.0.0.1 and prints its URL\n"
-	             "(one line on stdout). Stops cleanly on SIGINT or SIGTERM.\n"
-	             "\n"
-	             "Options:\n");
-	for (size_t i = 0; i < N_OPTS; i++) {
-		char left[40];
-		snprintf(left, sizeof left, "%s %s", opts[i].name,
-		         opts[i].kind == OPT_PROB ? "P" : "N");
-		fprintf(out, "  %-24s %s\n", left, opts[i].help);
-	}
-	fprintf(out, "  %-24s %s\n", "--api-key KEY",
-	        "the x-api-key to require (default: any non-empty key)");
-	fprintf(out, "  %-24s %s\n", "--retry-after-ms", "also send retry-after-ms on 429s");
-	fprintf(out, "  %-24s %s\n", "--help", "show this help");
-}
-
-static void set_opt(am_sim_cfg *cfg, const struct opt *o, long long v, double p)
-{
-	char *at = (char *)cfg + o->off;
-	switch (o->kind) {
-	case OPT_I64:
+	char *at = (char *)cfg + f->off;
+	int64_t v = 0;
+	double p = 0;
+	if (f->kind == K_PROB ? am_cli_real(c, 0, 1, &p) : am_cli_int(c, 0, f->max, &v))
+		return -1;
+	switch (f->kind) {
+	case K_I64:
 		*(int64_t *)(void *)at = v;
 		break;
-	case OPT_INT:
+	case K_INT:
 		*(int *)(void *)at = (int)v;
 		break;
-	case OPT_U16:
+	case K_U16:
 		*(uint16_t *)(void *)at = (uint16_t)v;
 		break;
-	case OPT_U64:
+	case K_U64:
 		*(uint64_t *)(void *)at = (uint64_t)v;
 		break;
-	case OPT_PROB:
+	case K_PROB:
 		*(double *)(void *)at = p;
 		break;
 	}
-}
-
-static int parse_value(const struct opt *o, const char *s, long long *v, double *p)
-{
-	char *end;
-	errno = 0;
-	if (o->kind == OPT_PROB) {
-		*p = strtod(s, &end);
-		return (errno || end == s || *end || !(*p >= 0 && *p <= 1)) ? -1 : 0;
-	}
-	*v = strtoll(s, &end, 10);
-	return (errno || end == s || *end || *v < o->lo || *v > o->hi) ? -1 : 0;
+	return 0;
 }
 
 int cmd_sim(int argc, char **argv)
 {
 	am_sim_cfg cfg;
 	am_sim_cfg_default(&cfg);
-	for (int i = 1; i < argc; i++) {
-		const char *arg = argv[i];
-		if (!strcmp(arg, "--help") || !strcmp(arg, "-h")) {
-			print_help(stdout);
-			return 0;
-		}
-		if (!strcmp(arg, "--retry-after-ms")) {
+	am_cli c;
+	am_cli_init(&c, "sim", "[OPTIONS]",
+	            "Runs the Anthropic-compatible simulator on 127.0.0.1 and prints its URL\n"
+	            "(one line on stdout). Stops cleanly on SIGINT or SIGTERM.",
+	            opts, false, argc, argv);
+	for (int id; (id = am_cli_next(&c)) != AM_CLI_END;) {
+		switch (id) {
+		case AM_CLI_EXIT:
+			return c.exit_code;
+		case O_API_KEY:
+			if (!*c.value)
+				return am_cli_usage_error(
+				    c.cmd, "option '--api-key' needs a non-empty KEY");
+			cfg.api_key = c.value;
+			break;
+		case O_OUTPUT_TEXT:
+			if (!*c.value)
+				return am_cli_usage_error(
+				    c.cmd, "option '--output-text' needs a non-empty TEXT");
+			cfg.output_text = c.value;
+			break;
+		case O_RETRY_AFTER:
 			cfg.retry_after_ms = true;
-			continue;
+			break;
+		default:
+			if (set_field(&c, &cfg, &fields[id]))
+				return c.exit_code;
+			break;
 		}
-		/* --flag VALUE or --flag=VALUE */
-		const char *eq = strchr(arg, '=');
-		size_t len = eq ? (size_t)(eq - arg) : strlen(arg);
-		const char *val = eq ? eq + 1 : (i + 1 < argc ? argv[i + 1] : NULL);
-		if (len == strlen("--api-key") && !strncmp(arg, "--api-key", len)) {
-			if (!val || !*val) {
-				fprintf(stderr, "aimeter sim: --api-key needs a value\n");
-				return 2;
-			}
-			cfg.api_key = val;
-			i += !eq;
-			continue;
-		}
-		size_t k;
-		for (k = 0; k < N_OPTS; k++)
-			if (strlen(opts[k].name) == len && !strncmp(arg, opts[k].name, len))
-				break;
-		if (k == N_OPTS) {
-			fprintf(stderr,
-			        "aimeter sim: unknown option '%s' (see 'aimeter sim --help')\n",
-			        arg);
-			return 2;
-		}
-		long long v = 0;
-		double p = 0;
-		if (!val || parse_value(&opts[k], val, &v, &p)) {
-			if (opts[k].kind == OPT_PROB)
-				fprintf(stderr, "aimeter sim: %s needs a probability from 0 to 1\n",
-				        opts[k].name);
-			else
-				fprintf(stderr,
-				        "aimeter sim: %s needs an integer from %lld to %lld\n",
-				        opts[k].name, opts[k].lo, opts[k].hi);
-			return 2;
-		}
-		set_opt(&cfg, &opts[k], v, p);
-		i += !eq;
 	}
 
 	sigset_t set;
@@ -184,8 +179,11 @@ int cmd_sim(int argc, char **argv)
 	am_sim_stop(sim);
 	fprintf(stderr,
 	        "aimeter sim: stopped (%lld requests, %lld ok, %lld rate-limited, %lld tokens in, "
-	        "%lld out)\n",
+	        "%lld out, %lld overloaded, %lld server errors, %lld mid-stream errors, %lld cut "
+	        "off)\n",
 	        (long long)st.requests, (long long)st.ok, (long long)st.rate_limited,
-	        (long long)st.input_tokens, (long long)st.output_tokens);
+	        (long long)st.input_tokens, (long long)st.output_tokens, (long long)st.overloaded,
+	        (long long)st.server_errors, (long long)st.midstream_errors,
+	        (long long)st.truncated);
 	return 0;
 }

@@ -11,7 +11,10 @@
 #   ui_rss_mb                 resident memory after the answers
 # Goals (issue 6): idle < 0.5%, RSS < 20 MB, first frame < 150 ms with a
 # 1M-row ledger (prepare the ledger and pass its flags as ARGS; the script
-# does not care which engine runs).
+# does not care which engine runs). On the real pipeline:
+#   tests/bench/make_ledger.sh /tmp/big.db 1000000
+#   echo '{"sim":{"latency_ms":400,"tokens_per_second":80}}' >/tmp/bench.json
+#   tests/bench/bench_ui.sh --sim --db /tmp/big.db --config /tmp/bench.json
 # Environment: AIMETER_BIN (default build/release/aimeter),
 # BENCH_IDLE_SECONDS (30), BENCH_ANSWERS (20).
 set -euo pipefail

@@ -140,6 +140,15 @@ run 0 pricing import "$edge" --config "$tmp/alt/config.json"
 [ -f "$tmp/alt/pricing.json" ] || fail "--config did not place the override beside it"
 run 0 pricing --config "$tmp/alt/config.json"
 has "$out" "override: $tmp/alt/pricing.json"
+# ... and beside $AIMETER_CONFIG, the config every command then reads.
+AIMETER_CONFIG="$tmp/alt/config.json" run 0 pricing
+has "$out" "override: $tmp/alt/pricing.json"
+# pricing_file in the config names the override explicitly.
+mkdir -p "$tmp/own"
+cp "$tmp/alt/pricing.json" "$tmp/own/prices.json"
+printf '{"pricing_file": "%s"}\n' "$tmp/own/prices.json" >"$tmp/own/config.json"
+run 0 pricing --config "$tmp/own/config.json"
+has "$out" "override: $tmp/own/prices.json"
 
 if [ "$fails" -ne 0 ]; then
 	echo "test_pricing.sh: $fails failure(s)" >&2

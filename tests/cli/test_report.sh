@@ -43,7 +43,8 @@ want='{"from":"'$today'","to":"'$today'","models":[{"model":"claude-sonnet-4-5",
 [ "$json" = "$want" ] || fail "report --json:
 got:  $json
 want: $want"
-[ "$("$bin" report --json --day "$today" --config "$tmp/none.json")" = "$want" ] || fail "--day today differs"
+echo '{}' >"$tmp/empty.json"
+[ "$("$bin" report --json --day "$today" --config "$tmp/empty.json")" = "$want" ] || fail "--day today differs"
 [ "$("$bin" report --json --since "$today")" = "$want" ] || fail "--since today differs"
 
 json=$("$bin" report --json --db "$tmp/other.db")
@@ -67,6 +68,35 @@ expect_contains "$table" 'excludes 1 request with an unknown price: not-a-real-m
 # The schema is plain SQLite for users.
 [ "$(sqlite3 "$db" 'SELECT count(*) FROM usage_events WHERE source = '"'record'")" = 3 ] ||
 	fail "sqlite3 does not see the events"
+
+# --config is honoured: its db (relative to the file), its timezone for the
+# event's day and for "today", and the price override beside it.
+rc=0
+err=$("$bin" report --config "$tmp/none.json" 2>&1 >/dev/null) || rc=$?
+[ "$rc" -eq 1 ] || fail "a missing --config exited $rc, not 1"
+expect_contains "$err" "$tmp/none.json"
+mkdir -p "$tmp/east" "$tmp/west"
+echo '{"db": "tz.db", "timezone": "EAST-14"}' >"$tmp/east/config.json"
+echo '{"db": "../east/tz.db", "timezone": "WEST+12"}' >"$tmp/west/config.json"
+echo '{"format": "aimeter-pricing", "version": 1, "unit": "USD per million tokens",
+  "models": {"claude-sonnet-4-5-20250929": {"input": "10"}}}' >"$tmp/east/pricing.json"
+east=$(TZ=EAST-14 date +%F) west=$(TZ=WEST+12 date +%F)
+[ "$east" != "$west" ] || fail "26 hours apart, yet the same day"
+out=$("$bin" record --config "$tmp/east/config.json" --model claude-sonnet-4-5 --input 1000 --output 0)
+expect_contains "$out" 'cost $0.01'
+[ -f "$tmp/east/tz.db" ] || fail "record did not use the config's db"
+json=$("$bin" report --json --config "$tmp/east/config.json")
+expect_contains "$json" '{"from":"'$east'","to":"'$east'"'
+expect_contains "$json" '"total":{"requests":1,"cost_usd":"0.01"}'
+json=$("$bin" report --json --config "$tmp/west/config.json")
+expect_contains "$json" '{"from":"'$west'","to":"'$west'","models":[],'
+json=$("$bin" report --json --config "$tmp/west/config.json" --day "$east")
+expect_contains "$json" '"total":{"requests":1,"cost_usd":"0.01"}'
+# AIMETER_CONFIG names the config too, and --db outranks its db.
+json=$(AIMETER_CONFIG=$tmp/east/config.json "$bin" report --json --since 2000-01-01)
+expect_contains "$json" '"total":{"requests":1,"cost_usd":"0.01"}'
+json=$(AIMETER_CONFIG=$tmp/east/config.json "$bin" report --json --since 2000-01-01 --db "$tmp/other.db")
+expect_contains "$json" '"total":{"requests":1,"cost_usd":"0.00525"}'
 
 "$bin" report --help | grep -q -- '--since' || fail "report --help"
 "$bin" record --help | grep -q -- '--cache-write-1h' || fail "record --help"

@@ -5,19 +5,31 @@
 # polling capture-pane with a bounded timeout: the process under test is
 # real, so there is real time to wait for, but never a fixed sleep.
 #
-# The engine is chosen by AIMETER_SCREEN_ARGS (default "--demo"), so the
-# same tests run against the real pipeline (e.g. "--sim") once it lands.
-# Settings the engine persists go to a private XDG home per test.
+# The engine is chosen by AIMETER_SCREEN_ARGS. The default is the real
+# pipeline on the in-process simulator ("--sim" with the test's config
+# file, which write_config replaces); "--demo" runs the scripted demo
+# engine. The ledger, the settings the dashboard persists and the config
+# live in a private XDG home per test, so a test can quit and start again
+# on the same state.
 set -euo pipefail
 
 : "${AIMETER_BIN:?AIMETER_BIN must name the aimeter binary}"
 command -v tmux >/dev/null || { echo "tmux is required for screen tests" >&2; exit 1; }
 
-AIMETER_SCREEN_ARGS=${AIMETER_SCREEN_ARGS:---demo}
 SCREEN_TIMEOUT=${SCREEN_TIMEOUT:-20}
-sock="aimeter-$(basename "$0" .sh)-$$"
+sock_base="aimeter-$(basename "$0" .sh)-$$"
+sock=$sock_base
+starts=0
 home=$(mktemp -d)
 export XDG_CONFIG_HOME="$home/config" XDG_DATA_HOME="$home/data"
+config="$home/config.json"
+AIMETER_SCREEN_ARGS=${AIMETER_SCREEN_ARGS:---sim --config $config}
+
+# write_config JSON: the config file the next start reads. The default
+# simulator answers fast (50 ms to the first byte, 400 tokens/s) with its
+# default limits, far above aimeter's, so nothing waits unless a test says.
+write_config() { printf '%s\n' "$1" >"$config"; }
+write_config '{ "sim": { "latency_ms": 50, "tokens_per_second": 400 } }'
 
 tm() { tmux -u -L "$sock" -f /dev/null "$@"; }
 
@@ -33,6 +45,10 @@ fail() {
 	echo "FAIL: $*" >&2
 	echo "--- screen ---" >&2
 	screen >&2 || true
+	if [ -s "$home/stderr" ]; then
+		echo "--- stderr ---" >&2
+		cat "$home/stderr" >&2
+	fi
 	exit 1
 }
 
@@ -60,10 +76,31 @@ start() {
 	local cols=${1:-120} rows=${2:-40}
 	shift 2 || true
 	local args=${*:-$AIMETER_SCREEN_ARGS}
+	# A fresh tmux server each start: a killed one may still hold its socket.
+	starts=$((starts + 1))
+	sock="$sock_base-$starts"
+	# No key and no endpoint from the caller's environment: tests never
+	# leave loopback.
 	tm new-session -d -s main -x "$cols" -y "$rows" \
-		"env LANG=C.UTF-8 LC_ALL=C.UTF-8 TERM=xterm-256color $AIMETER_BIN dashboard $args 2>$home/stderr; echo aimeter-exit=\$?; cat $home/stderr; sleep 600"
+		"env -u ANTHROPIC_API_KEY -u ANTHROPIC_BASE_URL -u AIMETER_DB -u AIMETER_CONFIG LANG=C.UTF-8 LC_ALL=C.UTF-8 TERM=xterm-256color $AIMETER_BIN dashboard $args 2>$home/stderr; echo aimeter-exit=\$?; cat $home/stderr; sleep 600"
 	wait_for "aimeter"
 	wait_for "F1"
+}
+
+# quit [KEY]: quits (F10 by default), checks that the terminal came back
+# with status 0 and no sanitizer report, and ends the tmux server so the
+# next start() begins afresh on the same home.
+quit() {
+	tm send-keys -t main "${1:-F10}"
+	wait_for "aimeter-exit=0"
+	assert_clean
+	tm kill-server
+}
+
+assert_clean() {
+	if grep -qE "ERROR: [A-Za-z]+Sanitizer|runtime error|WARNING: ThreadSanitizer" "$home/stderr"; then
+		fail "sanitizer report: $(cat "$home/stderr")"
+	fi
 }
 
 # type_line TEXT: types TEXT on the input line and presses Enter.

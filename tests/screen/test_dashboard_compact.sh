@@ -16,3 +16,4 @@ type_line "hello"
 wait_for "you ▸ hello"
 wait_for ' in / [0-9,]+ out' -E
 assert_fits 80 24
+quit F10

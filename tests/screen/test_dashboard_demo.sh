@@ -16,3 +16,4 @@ wait_for "HTTP 529: overloaded_error"
 type_line "/new"
 type_line "show me an escape"
 wait_for "cached"
+quit F10

@@ -1,8 +1,11 @@
 /* limitfix: builders and a PRNG for the limiter tests. */
 #include "limitfix.h"
 
+#include "check_run.h"
+
 #include <check.h>
 #include <math.h>
+#include <stdlib.h>
 
 am_rl_pool_cfg lf_pool(const char *name, int64_t rpm, int64_t itpm, int64_t otpm)
 {
@@ -62,4 +65,9 @@ int64_t lf_range(uint64_t *s, int64_t lo, int64_t hi)
 	uint64_t span = (uint64_t)hi - (uint64_t)lo + 1; /* 0: the full range */
 	uint64_t r = span ? lf_rand(s) % span : lf_rand(s);
 	return (int64_t)((uint64_t)lo + r);
+}
+
+int lf_run_suite(Suite *s)
+{
+	return check_run(s);
 }

@@ -2,11 +2,20 @@
 #ifndef AIMETER_TEST_LIMITFIX_H
 #define AIMETER_TEST_LIMITFIX_H
 
+#include <check.h>
 #include <stdint.h>
 
 #include "limiter.h"
 
 __extension__ typedef __int128 lf_i128;
+
+/* ck_assert records a mark point (a file write) on every call; in loops of
+ * 10^5 steps use this, which only reports on failure. */
+#define LF_CHECK(cond, ...)                      \
+	do {                                     \
+		if (!(cond))                     \
+			ck_abort_msg(__VA_ARGS__); \
+	} while (0)
 
 #define LF_S 1000000000LL
 #define LF_MIN (60 * LF_S)
@@ -22,6 +31,9 @@ am_rl *lf_new(const am_rl_pool_cfg *pools, int n, int backfill, int64_t now);
 /* Initialises a ticket (asserting success) with costs {req, in, out}. */
 void lf_ticket(am_rl *rl, am_rl_ticket *t, int pool, int64_t req, int64_t in,
 	       int64_t out);
+
+/* Runs a suite and returns the process exit status. */
+int lf_run_suite(Suite *s);
 
 /* xorshift64* PRNG and helpers, deterministic per seed. */
 uint64_t lf_rand(uint64_t *s);

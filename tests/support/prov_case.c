@@ -83,9 +83,9 @@ void am_test_case_run(const am_test_case *c, size_t chunk, am_prov_result *r)
 
 int64_t am_test_utc_ns(const char *iso)
 {
-	struct tm tm = { 0 };
-	int n = sscanf(iso, "%d-%d-%dT%d:%d:%dZ", &tm.tm_year, &tm.tm_mon, &tm.tm_mday,
-	               &tm.tm_hour, &tm.tm_min, &tm.tm_sec);
+	struct tm tm = {0};
+	int n = sscanf(iso, "%d-%d-%dT%d:%d:%dZ", &tm.tm_year, &tm.tm_mon, &tm.tm_mday, &tm.tm_hour,
+	               &tm.tm_min, &tm.tm_sec);
 	ck_assert_int_eq(n, 6);
 	tm.tm_year -= 1900;
 	tm.tm_mon -= 1;
@@ -101,7 +101,8 @@ static void check_str(const am_test_case *c, const char *key, const char *got)
 {
 	const char *w = want_str(c, key);
 	if (w)
-		ck_assert_msg(!strcmp(w, got), "%s: %s is \"%s\", want \"%s\"", c->name, key, got, w);
+		ck_assert_msg(!strcmp(w, got), "%s: %s is \"%s\", want \"%s\"", c->name, key, got,
+		              w);
 }
 
 static void check_int(const am_test_case *c, const json_t *obj, const char *key, int64_t got)
@@ -122,9 +123,8 @@ static void check_bool(const am_test_case *c, const char *key, bool got)
 
 static void check_rl(const am_test_case *c, const am_rl_headers *rl)
 {
-	static const char *const names[AM_RLH_COUNT] = { "requests", "tokens", "input_tokens",
-	                                                 "output_tokens", "prio_input",
-	                                                 "prio_output" };
+	static const char *const names[AM_RLH_COUNT] = {
+	    "requests", "tokens", "input_tokens", "output_tokens", "prio_input", "prio_output"};
 	const json_t *want = json_object_get(c->want, "rl");
 	if (!want)
 		return;

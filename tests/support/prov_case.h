@@ -17,7 +17,7 @@ typedef struct am_test_case {
 	char *body;
 	size_t len;
 	bool sse;
-	char *headers;          /* NULL when the case has none */
+	char *headers; /* NULL when the case has none */
 	json_t *want;
 	int status;
 	am_prov_endpoint ep;

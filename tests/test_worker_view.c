@@ -1,0 +1,367 @@
+/* What the pipeline shows its observer (the dashboard): the pools worth a
+ * place on the screen, what waiting jobs wait for, the burn rate and
+ * today's table rebuilt from the ledger at start, jobs left by an earlier
+ * run, and prompt submission racing the worker.
+ *
+ * Each test runs the real worker against the in-process simulator on
+ * loopback, with a ledger in a private directory. Waits are for real I/O
+ * (the worker thread and the simulator) and bounded. */
+#include <check.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "check_run.h"
+#include "clock.h"
+#include "config.h"
+#include "ledger.h"
+#include "money.h"
+#include "pricing.h"
+#include "queue.h"
+#include "sim.h"
+#include "tmpdir.h"
+#include "worker.h"
+
+#define USD AM_PUSD_PER_USD
+enum { WAIT_MS = 15000 };
+
+static char dir[512], db_path[600];
+static am_pricing *pricing;
+static am_sim *sim;
+static am_worker *worker;
+static am_engine_ops ops;
+
+static void backlog_clear(void);
+
+static void setup(void)
+{
+	am_err err;
+	ck_assert_int_eq(am_test_tmpdir("worker_view", dir, sizeof dir), 0);
+	snprintf(db_path, sizeof db_path, "%s/ledger.db", dir);
+	const char *src = getenv("AIMETER_SOURCE_DIR");
+	char prices[600];
+	snprintf(prices, sizeof prices, "%s/data/pricing.json", src ? src : ".");
+	ck_assert_msg(am_pricing_load(&pricing, prices, NULL, &err) == 0, "%s", err.msg);
+	am_sim_cfg sc;
+	am_sim_cfg_default(&sc);
+	ck_assert_msg(am_sim_start(&sim, &sc, &err) == 0, "%s", err.msg);
+	worker = NULL;
+}
+
+static void teardown(void)
+{
+	backlog_clear();
+	am_worker_stop(worker, 0);
+	am_sim_stop(sim);
+	am_pricing_free(pricing);
+	am_test_rmtree(dir);
+}
+
+/* Starts the worker on `json` (a config file's text) as the dashboard does. */
+static void start(const char *json)
+{
+	am_config cfg;
+	am_err err;
+	char *const no_env[] = { NULL };
+	ck_assert_msg(am_config_load_text(&cfg, json, strlen(json), "test", no_env, &err) == 0,
+	              "%s", err.msg);
+	am_worker_opts wo = { 0 };
+	wo.config = &cfg;
+	wo.pricing = pricing;
+	wo.clock = am_clock_system();
+	wo.db_path = db_path;
+	wo.base_url = am_sim_url(sim);
+	wo.api_key = "test-key";
+	wo.simulator = true;
+	wo.source = "console";
+	wo.persist_settings = true;
+	wo.load_settings = true;
+	worker = am_worker_start(&wo, &err);
+	am_config_wipe(&cfg);
+	ck_assert_msg(worker != NULL, "%s", err.msg);
+	ops = am_worker_ops(worker);
+}
+
+static int64_t now_ms(void)
+{
+	return am_clock_mono(am_clock_system()) / AM_NS_PER_MS;
+}
+
+/* Waits on the wake fd until pred(snapshot) holds; the snapshot is left in *s. */
+static bool wait_snap(am_snapshot *s, bool (*pred)(const am_snapshot *, const void *),
+                      const void *arg)
+{
+	int64_t end = now_ms() + WAIT_MS;
+	for (;;) {
+		ops.snapshot(ops.ctx, s);
+		if (s->seq > 0 && pred(s, arg))
+			return true;
+		if (now_ms() > end)
+			return false;
+		struct pollfd p = { ops.wake_fd(ops.ctx), POLLIN, 0 };
+		poll(&p, 1, 50);
+	}
+}
+
+/* Events drained but not asked for yet, oldest first. */
+static am_event backlog[512];
+static int nbacklog;
+
+static void backlog_clear(void)
+{
+	for (int i = 0; i < nbacklog; i++)
+		am_event_free(&backlog[i]);
+	nbacklog = 0;
+}
+
+/* Waits for an event of `kind` for `job` (0 = any job) whose text contains
+ * `text` (NULL = any); copies it into *out (NULL ok) with its text in
+ * out->error. Earlier events stay for later calls. */
+static bool wait_event(am_event_kind kind, int64_t job, const char *text, am_event *out)
+{
+	int64_t end = now_ms() + WAIT_MS;
+	for (;;) {
+		for (int i = 0; i < nbacklog; i++) {
+			am_event *e = &backlog[i];
+			if (e->kind != kind || (job && e->job_id != job) ||
+			    (text && !(e->text && strstr(e->text, text))))
+				continue;
+			if (out) {
+				*out = *e;
+				out->text = NULL;
+				snprintf(out->error, sizeof out->error, "%s", e->text ? e->text : "");
+			}
+			am_event_free(e);
+			memmove(e, e + 1, (size_t)(nbacklog - i - 1) * sizeof *e);
+			nbacklog--;
+			return true;
+		}
+		if (now_ms() > end || nbacklog == (int)(sizeof backlog / sizeof backlog[0]))
+			return false;
+		int n = ops.drain(ops.ctx, backlog + nbacklog,
+		                  (int)(sizeof backlog / sizeof backlog[0]) - nbacklog);
+		/* Answer text is not what these tests look at. */
+		int kept = nbacklog;
+		for (int i = nbacklog; i < nbacklog + n; i++) {
+			if (backlog[i].kind == AM_EV_DELTA)
+				am_event_free(&backlog[i]);
+			else
+				backlog[kept++] = backlog[i];
+		}
+		nbacklog = kept;
+		if (n == 0) {
+			struct pollfd p = { ops.wake_fd(ops.ctx), POLLIN, 0 };
+			poll(&p, 1, 50);
+		}
+	}
+}
+
+static int64_t submit(const char *text)
+{
+	am_turn t = { "user", text };
+	am_prompt p = { 0 };
+	p.turns = &t;
+	p.nturns = 1;
+	p.stream = true;
+	int64_t id = -1;
+	am_err err;
+	ck_assert_msg(ops.submit(ops.ctx, &p, &id, &err) == 0, "%s", err.msg);
+	return id;
+}
+
+static void command(am_cmd_kind kind, const char *text)
+{
+	am_command c = { 0 };
+	c.kind = kind;
+	snprintf(c.text, sizeof c.text, "%s", text ? text : "");
+	am_err err;
+	ck_assert_msg(ops.command(ops.ctx, &c, &err) == 0, "%s", err.msg);
+}
+
+static bool pool_names_are(const am_snapshot *s, const void *arg)
+{
+	/* arg: "a,b,c" in order */
+	char want[128];
+	snprintf(want, sizeof want, "%s", (const char *)arg);
+	int i = 0;
+	for (char *tok = strtok(want, ","); tok; tok = strtok(NULL, ","), i++)
+		if (i >= s->npools || strcmp(s->pool[i].name, tok))
+			return false;
+	return i == s->npools;
+}
+
+static bool model_mode_is(const am_snapshot *s, const void *arg)
+{
+	return !strcmp(s->model_mode, arg);
+}
+
+static const char *pool_list(const am_snapshot *s)
+{
+	static char buf[256];
+	buf[0] = '\0';
+	for (int i = 0; i < s->npools; i++)
+		snprintf(buf + strlen(buf), sizeof buf - strlen(buf), "%s%s", i ? "," : "",
+		         s->pool[i].name);
+	return buf;
+}
+
+/* A price table names many pools; the screen gets those of the selector's
+ * models and those with traffic, most active first. */
+START_TEST(pools_follow_the_selector_and_traffic)
+{
+	am_snapshot s;
+	start("{}");
+	ck_assert_msg(wait_snap(&s, pool_names_are, "haiku-4-5,sonnet-4,opus-4"),
+	              "auto: the rules' pools, got %s", pool_list(&s));
+
+	command(AM_CMD_SET_MODEL, "claude-opus-4-5");
+	ck_assert(wait_snap(&s, model_mode_is, "claude-opus-4-5"));
+	ck_assert_msg(pool_names_are(&s, "opus-4"), "pinned: got %s", pool_list(&s));
+
+	int64_t job = submit("hello");
+	ck_assert(wait_event(AM_EV_DONE, job, NULL, NULL));
+	command(AM_CMD_SET_MODEL, "auto");
+	ck_assert_msg(wait_snap(&s, pool_names_are, "opus-4,haiku-4-5,sonnet-4"),
+	              "the pool with today's call first, got %s", pool_list(&s));
+}
+END_TEST
+
+static bool three_wait(const am_snapshot *s, const void *arg)
+{
+	(void)arg;
+	return s->waiting_limit >= 3;
+}
+
+/* With too little OTPM for one call, the head of the queue hears the
+ * dimension and its time to go; the jobs behind it that they are in line. */
+START_TEST(waiting_jobs_hear_what_they_wait_for)
+{
+	/* 25% of 3,000 OTPM is in the bucket at start; a call reserves 1,024. */
+	start("{\"limits\": {\"otpm\": 3000, \"learn_from_headers\": false}}");
+	int64_t a = submit("first"), b = submit("second"), c = submit("third");
+	am_event ev;
+	ck_assert(wait_event(AM_EV_WAITING, a, NULL, &ev));
+	ck_assert_msg(!strncmp(ev.error, "OTPM ", 5) && ev.error[strlen(ev.error) - 1] == 's' &&
+	                  strspn(ev.error + 5, "0123456789.") == strlen(ev.error) - 6,
+	              "head: '%s'", ev.error);
+	ck_assert(wait_event(AM_EV_WAITING, b, "OTPM, in line", NULL));
+	ck_assert(wait_event(AM_EV_WAITING, c, "OTPM, in line", NULL));
+	am_snapshot s;
+	ck_assert_msg(wait_snap(&s, three_wait, NULL), "waiting_limit %d", s.waiting_limit);
+}
+END_TEST
+
+static bool has_models(const am_snapshot *s, const void *arg)
+{
+	(void)arg;
+	return s->nmodels > 0;
+}
+
+/* After a restart the sparkline, the burn rate and today's table start
+ * from the ledger; a dated id and its alias are one row. */
+START_TEST(burn_and_today_come_from_the_ledger)
+{
+	am_ledger *l;
+	am_err err;
+	ck_assert_msg(am_ledger_open(&l, db_path, &(am_ledger_opts){ 0 }, &err) == 0, "%s",
+	              err.msg);
+	int64_t now = am_clock_wall(am_clock_system());
+	const char *models[2] = { "claude-haiku-4-5", "claude-haiku-4-5-20251001" };
+	for (int i = 0; i < 2; i++) {
+		am_ledger_event ev = { 0 };
+		ev.job_id = 0;
+		ev.ts_ns = now - (2 - i) * AM_NS_PER_SEC;
+		ev.model = models[i];
+		ev.usage.input_tokens = 10;
+		ev.usage.output_tokens = 20;
+		ev.price_known = true;
+		ev.cost_pusd = (i + 1) * USD;
+		ev.source = "console";
+		ck_assert_int_eq(am_ledger_record(l, &ev, &err), 1);
+	}
+	am_ledger_close(l);
+
+	start("{}");
+	am_snapshot s;
+	ck_assert(wait_snap(&s, has_models, NULL));
+	ck_assert_int_eq(s.nmodels, 1);
+	ck_assert_int_eq(s.model[0].requests, 2);
+	ck_assert_int_eq(s.model[0].cost_pusd, 3 * USD);
+	ck_assert_int_eq(s.budget.day_spent_pusd, 3 * USD);
+	int64_t spark = 0;
+	for (int i = 0; i < AM_SNAP_SPARK; i++)
+		spark += s.budget.spend_per_min[i];
+	ck_assert_int_eq(spark, 3 * USD);
+	ck_assert_int_eq(s.budget.burn_pusd_per_hour, 12 * USD); /* 15 minutes × 4 */
+	/* The pool of that model has traffic today: it leads. */
+	ck_assert_str_eq(s.pool[0].name, "haiku-4-5");
+}
+END_TEST
+
+/* A job an earlier run left queued (a quit during its call) is announced
+ * and sent. */
+START_TEST(jobs_left_queued_are_resumed)
+{
+	am_ledger *l;
+	am_err err;
+	ck_assert(am_ledger_open(&l, db_path, &(am_ledger_opts){ 0 }, &err) == 0);
+	int64_t id = 0;
+	ck_assert_msg(am_queue_add(am_ledger_db(l),
+	                           NULL, "{\"messages\":[{\"role\":\"user\",\"content\":\"left over\"}]}",
+	                           NULL, 0, am_clock_wall(am_clock_system()), &id, NULL, &err) == 0,
+	              "%s", err.msg);
+	am_ledger_close(l);
+
+	start("{}");
+	ck_assert(wait_event(AM_EV_NOTICE, 0, "resumed 1 job from an earlier run", NULL));
+	ck_assert(wait_event(AM_EV_DONE, 0, NULL, NULL));
+}
+END_TEST
+
+/* Submitting while the worker takes the inbox: every prompt gets its own
+ * handle and an answer (an earlier version read the inbox item after the
+ * worker had freed it). */
+START_TEST(submissions_race_the_worker)
+{
+	enum { N = 40 };
+	start("{\"limits\": {\"rpm\": 100000, \"itpm\": 100000000, \"otpm\": 100000000}}");
+	int64_t ids[N];
+	for (int i = 0; i < N; i++) {
+		char text[32];
+		snprintf(text, sizeof text, "prompt %d", i);
+		ids[i] = submit(text);
+		for (int k = 0; k < i; k++)
+			ck_assert_int_ne(ids[k], ids[i]);
+	}
+	int done = 0;
+	for (int i = 0; i < N; i++) {
+		am_event ev;
+		ck_assert_msg(wait_event(AM_EV_DONE, ids[i], NULL, &ev), "job %d", i);
+		done++;
+	}
+	for (int i = 0; i < nbacklog; i++)
+		ck_assert_msg(backlog[i].kind != AM_EV_FAILED, "failed: %s", backlog[i].error);
+	ck_assert_int_eq(done, N);
+}
+END_TEST
+
+static Suite *suite(void)
+{
+	Suite *s = suite_create("worker_view");
+	TCase *tc = tcase_create("view");
+	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_set_timeout(tc, 60);
+	tcase_add_test(tc, pools_follow_the_selector_and_traffic);
+	tcase_add_test(tc, waiting_jobs_hear_what_they_wait_for);
+	tcase_add_test(tc, burn_and_today_come_from_the_ledger);
+	tcase_add_test(tc, jobs_left_queued_are_resumed);
+	tcase_add_test(tc, submissions_race_the_worker);
+	suite_add_tcase(s, tc);
+	return s;
+}
+
+int main(void)
+{
+	return check_run(suite());
+}

@@ -1,0 +1,406 @@
+/* Spend recorded by another process on the same database reaches this
+ * worker: its budget, today's table and the burn ring count every ledger
+ * row exactly once, and a job whose reservation no longer fits waits as
+ * blocked_budget.
+ *
+ * "Another process" is either a second ledger connection that records rows
+ * the way `batch`, `ask` or `aimeter record` do, or a second real worker on
+ * the same file. Workers run against the in-process simulator on loopback
+ * with no latency; waits are bounded waits for the worker threads (each
+ * scans the ledger about once a second). */
+#include <check.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "check_run.h"
+#include "clock.h"
+#include "config.h"
+#include "ledger.h"
+#include "money.h"
+#include "pricing.h"
+#include "sim.h"
+#include "tmpdir.h"
+#include "worker.h"
+
+#define USD AM_PUSD_PER_USD
+enum { WAIT_MS = 15000, MAX_BACKLOG = 256 };
+
+/* A worker and the events drained from it but not asked for yet. */
+typedef struct peer {
+	am_worker *w;
+	am_engine_ops ops;
+	am_event backlog[MAX_BACKLOG];
+	int nbacklog;
+} peer;
+
+static char dir[512], db_path[600];
+static am_pricing *pricing;
+static am_sim *sim;
+static peer p1, p2;
+static am_ledger *other; /* the other process's connection */
+
+static const char *const fast =
+        "\"limits\": {\"rpm\": 100000, \"itpm\": 100000000, \"otpm\": 100000000},"
+        " \"cache\": {\"enabled\": false}";
+
+static void setup(void)
+{
+	am_err err;
+	ck_assert_int_eq(am_test_tmpdir("worker_xproc", dir, sizeof dir), 0);
+	snprintf(db_path, sizeof db_path, "%s/ledger.db", dir);
+	const char *src = getenv("AIMETER_SOURCE_DIR");
+	char prices[600];
+	snprintf(prices, sizeof prices, "%s/data/pricing.json", src ? src : ".");
+	ck_assert_msg(am_pricing_load(&pricing, prices, NULL, &err) == 0, "%s", err.msg);
+	am_sim_cfg sc;
+	am_sim_cfg_default(&sc);
+	sc.latency_ms = 0;
+	sc.tokens_per_second = 0;
+	ck_assert_msg(am_sim_start(&sim, &sc, &err) == 0, "%s", err.msg);
+	memset(&p1, 0, sizeof p1);
+	memset(&p2, 0, sizeof p2);
+	other = NULL;
+}
+
+static void peer_stop(peer *p)
+{
+	for (int i = 0; i < p->nbacklog; i++)
+		am_event_free(&p->backlog[i]);
+	p->nbacklog = 0;
+	am_worker_stop(p->w, 0);
+	p->w = NULL;
+}
+
+static void teardown(void)
+{
+	peer_stop(&p1);
+	peer_stop(&p2);
+	am_ledger_close(other);
+	am_sim_stop(sim);
+	am_pricing_free(pricing);
+	am_test_rmtree(dir);
+}
+
+/* Starts a worker on `json` (a config file's text) as the dashboard does. */
+static void start(peer *p, const char *json, const char *source)
+{
+	am_config cfg;
+	am_err err;
+	char *const no_env[] = { NULL };
+	ck_assert_msg(am_config_load_text(&cfg, json, strlen(json), "test", no_env, &err) == 0,
+	              "%s", err.msg);
+	am_worker_opts wo = { 0 };
+	wo.config = &cfg;
+	wo.pricing = pricing;
+	wo.clock = am_clock_system();
+	wo.db_path = db_path;
+	wo.base_url = am_sim_url(sim);
+	wo.api_key = "test-key";
+	wo.simulator = true;
+	wo.source = source;
+	p->w = am_worker_start(&wo, &err);
+	am_config_wipe(&cfg);
+	ck_assert_msg(p->w != NULL, "%s", err.msg);
+	p->ops = am_worker_ops(p->w);
+}
+
+static int64_t now_ms(void)
+{
+	return am_clock_mono(am_clock_system()) / AM_NS_PER_MS;
+}
+
+static void wait_wake(peer *p)
+{
+	struct pollfd pf = { p->ops.wake_fd(p->ops.ctx), POLLIN, 0 };
+	poll(&pf, 1, 50);
+}
+
+/* Waits until pred(snapshot) holds; the snapshot is left in *s. */
+static bool wait_snap(peer *p, am_snapshot *s, bool (*pred)(const am_snapshot *, int64_t),
+                      int64_t arg)
+{
+	int64_t end = now_ms() + WAIT_MS;
+	for (;;) {
+		p->ops.snapshot(p->ops.ctx, s);
+		if (s->seq > 0 && pred(s, arg))
+			return true;
+		if (now_ms() > end)
+			return false;
+		wait_wake(p);
+	}
+}
+
+/* Waits for an event of `kind` for `job` (0 = any) whose text contains
+ * `text` (NULL = any); copies it into *out (NULL ok). */
+static bool wait_event(peer *p, am_event_kind kind, int64_t job, const char *text,
+                       am_event *out)
+{
+	int64_t end = now_ms() + WAIT_MS;
+	for (;;) {
+		for (int i = 0; i < p->nbacklog; i++) {
+			am_event *e = &p->backlog[i];
+			if (e->kind != kind || (job && e->job_id != job) ||
+			    (text && !(e->text && strstr(e->text, text))))
+				continue;
+			if (out) {
+				*out = *e;
+				out->text = NULL;
+				snprintf(out->error, sizeof out->error, "%s", e->text ? e->text : "");
+			}
+			am_event_free(e);
+			memmove(e, e + 1, (size_t)(p->nbacklog - i - 1) * sizeof *e);
+			p->nbacklog--;
+			return true;
+		}
+		if (now_ms() > end || p->nbacklog == MAX_BACKLOG)
+			return false;
+		int n = p->ops.drain(p->ops.ctx, p->backlog + p->nbacklog,
+		                     MAX_BACKLOG - p->nbacklog);
+		int kept = p->nbacklog;
+		for (int i = p->nbacklog; i < p->nbacklog + n; i++) {
+			if (p->backlog[i].kind == AM_EV_DELTA)
+				am_event_free(&p->backlog[i]);
+			else
+				p->backlog[kept++] = p->backlog[i];
+		}
+		p->nbacklog = kept;
+		if (n == 0)
+			wait_wake(p);
+	}
+}
+
+/* A short prompt with a 10-token answer (the simulator's answers are at
+ * least 12 tokens long, so the call costs exactly 10 output tokens). */
+static int64_t submit(peer *p, const char *text, const char *model)
+{
+	am_turn t = { "user", text };
+	am_prompt pr = { 0 };
+	pr.turns = &t;
+	pr.nturns = 1;
+	pr.model = model;
+	pr.max_tokens = 10;
+	pr.no_cache = true;
+	int64_t id = -1;
+	am_err err;
+	ck_assert_msg(p->ops.submit(p->ops.ctx, &pr, &id, &err) == 0, "%s", err.msg);
+	return id;
+}
+
+/* Runs one job to completion; returns its cost. */
+static int64_t call(peer *p, const char *text, const char *model)
+{
+	int64_t job = submit(p, text, model);
+	am_event ev;
+	ck_assert_msg(wait_event(p, AM_EV_DONE, job, NULL, &ev), "job %lld not done",
+	              (long long)job);
+	ck_assert(ev.price_known);
+	ck_assert_int_gt(ev.cost_pusd, 0);
+	return ev.cost_pusd;
+}
+
+/* Events of `kind` among those the worker has queued so far. */
+static int count_events(peer *p, am_event_kind kind)
+{
+	int n;
+	while ((n = p->ops.drain(p->ops.ctx, p->backlog + p->nbacklog,
+	                         MAX_BACKLOG - p->nbacklog)) > 0)
+		p->nbacklog += n;
+	int k = 0;
+	for (int i = 0; i < p->nbacklog; i++)
+		k += p->backlog[i].kind == kind;
+	return k;
+}
+
+static void set_day_limit(peer *p, int64_t pusd)
+{
+	am_command c = { 0 };
+	c.kind = AM_CMD_SET_BUDGET_DAY;
+	c.value = pusd;
+	am_err err;
+	ck_assert_msg(p->ops.command(p->ops.ctx, &c, &err) == 0, "%s", err.msg);
+}
+
+/* What the other process records: one call of `model`. */
+static void record_other(const char *model, int64_t in, int64_t out, bool known, int64_t cost)
+{
+	am_err err;
+	if (!other)
+		ck_assert_msg(am_ledger_open(&other, db_path, NULL, &err) == 0, "%s", err.msg);
+	am_ledger_event ev = { 0 };
+	ev.ts_ns = am_clock_wall(am_clock_system());
+	ev.model = model;
+	ev.usage.input_tokens = in;
+	ev.usage.output_tokens = out;
+	ev.price_known = known;
+	ev.cost_pusd = cost;
+	ev.latency_ms = -1;
+	ev.source = "batch";
+	ck_assert_msg(am_ledger_record(other, &ev, &err) == 1, "%s", err.msg);
+}
+
+static bool day_spent_is(const am_snapshot *s, int64_t v)
+{
+	return s->budget.day_spent_pusd == v;
+}
+
+static bool blocked_is(const am_snapshot *s, int64_t v)
+{
+	return s->budget.blocked_jobs == v;
+}
+
+static const am_snap_model *row_of(const am_snapshot *s, const char *prefix)
+{
+	for (int i = 0; i < s->nmodels; i++)
+		if (!strncmp(s->model[i].model, prefix, strlen(prefix)))
+			return &s->model[i];
+	return NULL;
+}
+
+static void assert_row(const am_snapshot *s, const char *model, int64_t requests, int64_t cost,
+                       bool known)
+{
+	const am_snap_model *m = row_of(s, model);
+	ck_assert_msg(m != NULL, "no row for %s", model);
+	ck_assert_int_eq(m->requests, requests);
+	ck_assert_int_eq(m->cost_pusd, cost);
+	ck_assert_int_eq(m->price_known, known);
+}
+
+static int64_t spark_sum(const am_snapshot *s)
+{
+	int64_t sum = 0;
+	for (int i = 0; i < AM_SNAP_SPARK; i++)
+		sum += s->budget.spend_per_min[i];
+	return sum;
+}
+
+/* What a row of an unpriced model is charged: the dearest model's prices. */
+static int64_t dearest_cost(int64_t in, int64_t out)
+{
+	am_usage u = { in, out, 0, 0, 0 };
+	int64_t c = 0;
+	ck_assert_int_eq(am_cost(am_pricing_most_expensive(pricing), &u, false, &c, NULL), 0);
+	return c;
+}
+
+/* Rows another connection records reach the budget, the table and the
+ * sparkline once each; the worker's own rows, interleaved with them, are
+ * not counted again; spend from elsewhere that leaves too little blocks the
+ * next job until the limit is raised. */
+START_TEST(spend_recorded_elsewhere_counts_once_and_blocks)
+{
+	char json[512];
+	snprintf(json, sizeof json, "{%s, \"budget\": {\"daily_usd\": \"1\", \"alert_pct\": [80]}}",
+	         fast);
+	start(&p1, json, "console");
+	am_snapshot s;
+
+	/* Our row A lands between the other's F1 and F2. */
+	const int64_t f1 = USD / 4;
+	record_other("claude-sonnet-4-5", 1000, 500, true, f1);
+	int64_t a = call(&p1, "first", NULL);
+	record_other("mystery-model-x", 100, 100, false, 0);
+	int64_t f2 = dearest_cost(100, 100);
+	ck_assert_msg(wait_snap(&p1, &s, day_spent_is, f1 + a + f2),
+	              "day spent %lld, want %lld", (long long)s.budget.day_spent_pusd,
+	              (long long)(f1 + a + f2));
+	ck_assert_int_eq(s.budget.month_spent_pusd, f1 + a + f2);
+	ck_assert(s.budget.unknown_prices);
+	ck_assert_int_eq(s.nmodels, 3);
+	assert_row(&s, "claude-sonnet-4-5", 1, f1, true);
+	assert_row(&s, "claude-haiku-4-5", 1, a, true);
+	assert_row(&s, "mystery-model-x", 1, 0, false);
+	ck_assert_int_eq(s.total.requests, 3);
+	ck_assert_int_eq(spark_sum(&s), f1 + a + f2);
+
+	/* The other process leaves one picodollar of today's dollar. */
+	int64_t f3 = USD - 1 - (f1 + a + f2);
+	record_other("claude-sonnet-4-5", 10, 10, true, f3);
+	ck_assert(wait_snap(&p1, &s, day_spent_is, USD - 1));
+	ck_assert(wait_event(&p1, AM_EV_ALERT, 0, "80% of the daily limit", NULL));
+	int64_t b = submit(&p1, "second", NULL);
+	am_event ev;
+	ck_assert(wait_event(&p1, AM_EV_BLOCKED, b, "daily limit", &ev));
+	ck_assert(wait_snap(&p1, &s, blocked_is, 1));
+	ck_assert_int_eq(s.done, 1);
+
+	/* A raised limit lets it through; the other's next row, after ours,
+	 * shows the scan has passed our row B without counting it. */
+	set_day_limit(&p1, 2 * USD);
+	ck_assert(wait_event(&p1, AM_EV_DONE, b, NULL, &ev));
+	const int64_t f4 = 7;
+	record_other("claude-sonnet-4-5", 1, 1, true, f4);
+	ck_assert_msg(wait_snap(&p1, &s, day_spent_is, USD - 1 + ev.cost_pusd + f4),
+	              "day spent %lld", (long long)s.budget.day_spent_pusd);
+	ck_assert_int_eq(s.budget.blocked_jobs, 0);
+	assert_row(&s, "claude-haiku-4-5", 2, a + ev.cost_pusd, true);
+	assert_row(&s, "claude-sonnet-4-5", 3, f1 + f3 + f4, true);
+	ck_assert_int_eq(s.total.requests, 6);
+	ck_assert_int_eq(spark_sum(&s), USD - 1 + ev.cost_pusd + f4);
+	/* The 80% alert fired once. */
+	ck_assert_int_eq(count_events(&p1, AM_EV_ALERT), 0);
+}
+END_TEST
+
+/* Two workers on one database: each sees the other's calls in its budget
+ * and its table, counts its own once, and a limit the other's spend has
+ * used up blocks the next job. */
+START_TEST(two_workers_guard_one_limit)
+{
+	char json[512];
+	snprintf(json, sizeof json, "{%s, \"budget\": {\"daily_usd\": \"1\"}}", fast);
+	start(&p1, json, "console");
+	snprintf(json, sizeof json, "{%s, \"budget\": {\"daily_usd\": \"0\"}}", fast);
+	start(&p2, json, "ask");
+	am_snapshot s;
+
+	int64_t c2 = call(&p2, "from the other one", "claude-opus-4-5");
+	ck_assert(wait_snap(&p1, &s, day_spent_is, c2));
+	assert_row(&s, "claude-opus-4-5", 1, c2, true);
+	ck_assert_int_eq(spark_sum(&s), c2);
+
+	int64_t c1 = call(&p1, "from this one", NULL);
+	ck_assert_msg(wait_snap(&p2, &s, day_spent_is, c1 + c2), "p2 day spent %lld",
+	              (long long)s.budget.day_spent_pusd);
+	assert_row(&s, "claude-opus-4-5", 1, c2, true);
+	assert_row(&s, "claude-haiku-4-5", 1, c1, true);
+	ck_assert(wait_snap(&p1, &s, day_spent_is, c1 + c2));
+	ck_assert_int_eq(s.total.requests, 2);
+
+	/* Less room than a 10-token Haiku call reserves (10 × $5/MTok alone is
+	 * 50,000,000 pUSD), but more than enough had p1 counted only its own
+	 * call: the Opus call of p2 costs several times that. */
+	ck_assert_int_gt(c2, 100000000);
+	set_day_limit(&p1, c1 + c2 + 10000000);
+	int64_t b = submit(&p1, "one more", NULL);
+	ck_assert(wait_event(&p1, AM_EV_BLOCKED, b, "daily limit", NULL));
+	ck_assert(wait_snap(&p1, &s, blocked_is, 1));
+	ck_assert_int_eq(s.budget.day_spent_pusd, c1 + c2);
+}
+END_TEST
+
+static Suite *suite(void)
+{
+	Suite *s = suite_create("worker_xproc");
+	TCase *tc = tcase_create("xproc");
+	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_set_timeout(tc, 60);
+	tcase_add_test(tc, spend_recorded_elsewhere_counts_once_and_blocks);
+	tcase_add_test(tc, two_workers_guard_one_limit);
+	suite_add_tcase(s, tc);
+	return s;
+}
+
+int main(void)
+{
+	/* With TZ unset glibc's mktime re-reads the zone on every call, freeing
+	 * and copying its name under a lock TSan cannot see; two workers in one
+	 * process would look like a race. A fixed zone set before any thread
+	 * starts keeps that path quiet (local days are UTC days here). */
+	setenv("TZ", "UTC", 1);
+	tzset();
+	return check_run(suite());
+}
