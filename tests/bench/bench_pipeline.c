@@ -310,10 +310,10 @@ static void bench_limits(int window_s)
 	printf("limit_429s %" PRId64 " responses\n", st.rate_limited);
 	fprintf(stderr,
 	        "bench_pipeline: %d s window after %d s: RPM %.3f, ITPM %.3f (%.3f before taking "
-	        "out %" PRId64 " tokens of the server's bucket), OTPM %.3f; %" PRId64 " done, %" PRId64
-	        " failed, %" PRId64 " 529s\n",
-	        window_s, warm_s, f_req, f_in, f_in_raw, drain_in, f_out, t.done, t.failed,
-	        st.overloaded);
+	        "out %" PRId64 " tokens of the server's bucket: remaining %" PRId64 " -> %" PRId64
+	        "), OTPM %.3f; %" PRId64 " done, %" PRId64 " failed, %" PRId64 " 529s\n",
+	        window_s, warm_s, f_req, f_in, f_in_raw, drain_in, a.rem_in, b.rem_in, f_out, t.done,
+	        t.failed, st.overloaded);
 	am_wf_free(&f);
 }
 
