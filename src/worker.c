@@ -48,6 +48,7 @@
 #include "selector.h"
 
 enum {
+	MAX_MARKS = 256,
 	SNAPSHOT_PERIOD_MS = 100,
 	REFILL_WINDOW_MS = 61000,  /* a bucket spent at the end of busy work is full again */
 	MAX_TICK_MS = 250,
@@ -174,6 +175,19 @@ struct am_worker {
 	char endpoint[64];
 	am_ledger *ledger;
 	am_queue_stmts *qs;         /* the queue's hot statements on db */
+	/* Progress states (waiting_limit, in_flight) are written after the pass
+	 * has sent its calls, in one transaction, not before each send: crash
+	 * recovery treats them like queued, so they are for people reading the
+	 * jobs table, and a commit in front of every call would add its latency
+	 * to every call. */
+	struct state_mark {
+		int64_t id;
+		am_job_state st;
+		char model[128];
+		char reason[96];
+	} marks[MAX_MARKS];
+	int nmarks;
+	sqlite3_stmt *mark_stmt;
 	am_log *log;                /* log_file; NULL = none */
 	uint64_t rng;               /* backoff jitter state */
 	sqlite3 *db;
@@ -471,6 +485,61 @@ static void db_update(am_worker *w, wjob *j, am_job_state st, const char *error,
 		db_trouble(w, &err);
 	else
 		db_ok(w);
+}
+
+/* Writes the progress states noted since the last flush (see marks). A job
+ * that has since ended keeps its final state: the update only moves jobs
+ * that are still unfinished. */
+static void flush_marks(am_worker *w)
+{
+	if (!w->nmarks)
+		return;
+	am_err err;
+	if (!w->mark_stmt &&
+	    sqlite3_prepare_v3(w->db,
+	                       "UPDATE jobs SET state=?1, model=coalesce(?2, model), "
+	                       "reason=coalesce(?3, reason), updated_ns=?4 WHERE id=?5 AND state IN "
+	                       "('queued','waiting_limit','in_flight')",
+	                       -1, SQLITE_PREPARE_PERSISTENT, &w->mark_stmt, NULL) != SQLITE_OK) {
+		w->nmarks = 0;
+		return;
+	}
+	if (am_ledger_begin(w->ledger, &err)) {
+		/* Not now (locked, full): the states catch up at the next flush. */
+		if (w->nmarks == MAX_MARKS)
+			w->nmarks = 0;
+		return;
+	}
+	int64_t wall = now_wall(w);
+	for (int i = 0; i < w->nmarks; i++) {
+		struct state_mark *m = &w->marks[i];
+		sqlite3_stmt *st = w->mark_stmt;
+		sqlite3_bind_text(st, 1, am_job_state_name(m->st), -1, SQLITE_STATIC);
+		sqlite3_bind_text(st, 2, m->model[0] ? m->model : NULL, -1, SQLITE_STATIC);
+		sqlite3_bind_text(st, 3, m->reason[0] ? m->reason : NULL, -1, SQLITE_STATIC);
+		sqlite3_bind_int64(st, 4, wall);
+		sqlite3_bind_int64(st, 5, m->id);
+		sqlite3_step(st);
+		sqlite3_reset(st);
+	}
+	if (am_ledger_commit(w->ledger, &err)) {
+		am_ledger_rollback(w->ledger);
+		return;
+	}
+	w->nmarks = 0;
+}
+
+static void mark_state(am_worker *w, wjob *j, am_job_state st)
+{
+	if (w->nmarks == MAX_MARKS)
+		flush_marks(w);
+	if (w->nmarks == MAX_MARKS)
+		return; /* the database is not taking writes: the state is only shown */
+	struct state_mark *m = &w->marks[w->nmarks++];
+	m->id = j->id;
+	m->st = st;
+	snprintf(m->model, sizeof m->model, "%s", j->model);
+	snprintf(m->reason, sizeof m->reason, "%s", j->reason);
 }
 
 static void release_budget(am_worker *w, wjob *j)
@@ -954,7 +1023,7 @@ static void dispatch(am_worker *w, wjob *j, const am_budget_now *bn, int64_t now
 		j->st = W_LIMIT;
 		j->wait_key[0] = '\0';
 		jl_push(&w->limit, j);
-		db_update(w, j, AM_JOB_WAITING_LIMIT, NULL, NULL);
+		mark_state(w, j, AM_JOB_WAITING_LIMIT);
 	}
 }
 
@@ -1013,7 +1082,7 @@ static void start_call(am_worker *w, wjob *j)
 	j->t_sent = now;
 	jl_push(&w->flight, j);
 	am_rl_sent(w->rl, &j->ticket, now);
-	db_update(w, j, AM_JOB_IN_FLIGHT, NULL, NULL);
+	mark_state(w, j, AM_JOB_IN_FLIGHT);
 	event_basic(w, AM_EV_STARTED, j, NULL);
 	am_client_req req;
 	memset(&req, 0, sizeof req);
@@ -1780,6 +1849,7 @@ static void loop_pass(am_worker *w)
 	if (wait_ms > MAX_TICK_MS)
 		wait_ms = MAX_TICK_MS;
 	am_client_run(w->client, (int)wait_ms, NULL);
+	flush_marks(w);
 	/* Bars and the head's wait move with time, not only with events: live
 	 * while there is work, then once a second while the buckets refill
 	 * (a minute at most), then not at all. */
@@ -2071,6 +2141,9 @@ static void worker_teardown(am_worker *w)
 	am_rl_free(w->rl);
 	am_queue_stmts_free(w->qs);
 	w->qs = NULL;
+	sqlite3_finalize(w->mark_stmt);
+	w->mark_stmt = NULL;
+	w->nmarks = 0;
 	am_ledger_close(w->ledger);
 	am_log_close(w->log);
 	w->log = NULL;
