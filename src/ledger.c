@@ -234,15 +234,18 @@ struct am_ledger {
 /* ---- errors ---------------------------------------------------------------- */
 
 /* One sentence for a failed SQLite call: the database, what we were doing,
- * and the cause in words a user can act on. */
-static int fail_rc(const am_ledger *l, sqlite3 *db, int rc, const char *doing, am_err *err)
+ * and the cause in words a user can act on. busy_ms < 0: unknown (another
+ * module's connection). */
+static int fail_at(const char *path, int busy_ms, sqlite3 *db, int rc, const char *doing,
+                   am_err *err)
 {
-	const char *path = l ? l->path : "?";
 	const char *msg = db ? sqlite3_errmsg(db) : sqlite3_errstr(rc);
-	int busy_ms = l ? l->busy_ms : 0;
 	switch (rc & 0xff) {
 	case SQLITE_BUSY:
 	case SQLITE_LOCKED:
+		if (busy_ms < 0)
+			return am_err_set(err, "ledger %s is locked by another process while %s", path,
+			                  doing);
 		return am_err_set(err, "ledger %s is locked by another process (waited %d ms) while %s",
 		                  path, busy_ms, doing);
 	case SQLITE_READONLY:
@@ -276,7 +279,13 @@ static int fail_rc(const am_ledger *l, sqlite3 *db, int rc, const char *doing, a
 
 static int fail(const am_ledger *l, int rc, const char *doing, am_err *err)
 {
-	return fail_rc(l, l->db, rc, doing, err);
+	return fail_at(l->path, l->busy_ms, l->db, rc, doing, err);
+}
+
+int am_ledger_sqlite_error(struct sqlite3 *db, int rc, const char *doing, am_err *err)
+{
+	const char *path = db ? sqlite3_db_filename(db, "main") : NULL;
+	return fail_at(path && *path ? path : "(in memory)", -1, db, rc, doing, err);
 }
 
 static sqlite3_stmt *stmt(am_ledger *l, enum stmt_id id, am_err *err)
@@ -464,13 +473,21 @@ fail:
 }
 
 /* Creates the file 0600 before SQLite does (SQLite would use 0644 less the
- * umask, and gives its -wal and -shm files the database file's mode). */
+ * umask, and gives its -wal and -shm files the database file's mode).
+ * An existing file is never opened here: closing any descriptor of a file
+ * drops every POSIX lock this process holds on it, including the shared
+ * lock of a connection already open in another thread (batch's and the
+ * worker's). Without that lock another process closing its connection
+ * believes it is the last one, checkpoints and deletes the -wal file, and
+ * every later commit of ours goes to the deleted file: lost. */
 static int create_private(const char *path, am_err *err)
 {
 	if (am_mkdir_parent(path, err))
 		return am_err_prefix(err, "ledger %s", path);
-	int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+	int fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
 	if (fd < 0) {
+		if (errno == EEXIST)
+			return 0;
 		if (errno == EACCES || errno == EROFS || errno == EPERM) {
 			/* Maybe an existing file we may only read: let SQLite say. */
 			if (access(path, F_OK) == 0)
@@ -478,7 +495,7 @@ static int create_private(const char *path, am_err *err)
 		}
 		return am_err_set(err, "cannot create ledger %s: %s", path, strerror(errno));
 	}
-	close(fd);
+	close(fd); /* a new file: no connection holds a lock on it yet */
 	return 0;
 }
 

@@ -79,6 +79,13 @@ struct sqlite3 *am_ledger_db(am_ledger *l);
 /* The path given to am_ledger_open (for messages). */
 const char *am_ledger_path(const am_ledger *l);
 
+/* Fills *err with the ledger's wording for a failed SQLite call (result
+ * code rc) on db, any connection to a ledger file (the queue's, the
+ * cache's): one sentence naming the file and the cause - locked by another
+ * process, read-only, corrupted, not a database, disk full, I/O error -
+ * ending "while <doing>". Returns -1. */
+int am_ledger_sqlite_error(struct sqlite3 *db, int rc, const char *doing, am_err *err);
+
 /* ---- transactions ------------------------------------------------------- */
 
 /* An explicit write transaction (BEGIN IMMEDIATE, waiting up to the busy

@@ -55,7 +55,8 @@ void am_job_clear(am_job *j);
 /* Adds a job. With a batch_key that already exists, adds nothing and returns
  * 1 with *id and *state of the existing job (a re-run resumes). Returns 0
  * when added. -1 + err when the queue already holds `capacity` unfinished
- * jobs ("queue is full") or on a database error. */
+ * jobs ("queue is full"; capacity 0 = no bound, and no count: counting
+ * costs a walk over the unfinished jobs) or on a database error. */
 int am_queue_add(sqlite3 *db, const char *batch_key, const char *request_json,
                  const char *model_requested, int64_t capacity, int64_t now_ns,
                  int64_t *id, am_job_state *state, am_err *err);
@@ -68,12 +69,32 @@ int am_queue_recover(sqlite3 *db, int64_t now_ns, int *requeued, am_err *err);
 int am_queue_load_unfinished(sqlite3 *db, int64_t limit, am_job **out, int *n, am_err *err);
 void am_queue_free_list(am_job *jobs, int n);
 
+/* The ids of the unfinished jobs, in id order, at most `limit` (0 = all):
+ * a cheap look for jobs that another connection added or put back to
+ * queued. The caller frees *ids. */
+int am_queue_unfinished_ids(sqlite3 *db, int64_t limit, int64_t **ids, int *n, am_err *err);
+
 /* Sets the state and the optional fields (NULL leaves a field unchanged). */
 int am_queue_update(sqlite3 *db, int64_t id, am_job_state state, const char *model,
                     const char *reason, const char *error, const char *result, int attempts,
                     int64_t now_ns, am_err *err);
 
 int am_queue_get(sqlite3 *db, int64_t id, am_job *out, am_err *err);
+
+/* The same add and update with their statements kept prepared, for a
+ * caller that makes many on one connection (the worker): the SQL is parsed
+ * once instead of per call. The cache belongs to that connection's thread;
+ * free it before the connection closes (a statement left open keeps the
+ * connection from closing). */
+typedef struct am_queue_stmts am_queue_stmts;
+am_queue_stmts *am_queue_stmts_new(sqlite3 *db);
+void am_queue_stmts_free(am_queue_stmts *qs);
+int am_queue_add_s(am_queue_stmts *qs, const char *batch_key, const char *request_json,
+                   const char *model_requested, int64_t capacity, int64_t now_ns, int64_t *id,
+                   am_job_state *state, am_err *err);
+int am_queue_update_s(am_queue_stmts *qs, int64_t id, am_job_state state, const char *model,
+                      const char *reason, const char *error, const char *result, int attempts,
+                      int64_t now_ns, am_err *err);
 
 /* Number of jobs in each state. */
 int am_queue_counts(sqlite3 *db, int64_t counts[AM_JOB_NSTATES], am_err *err);

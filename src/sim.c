@@ -43,6 +43,7 @@
 #define STREAM_BLOCK 4096
 #define LATENCY_MAX_MS 600000
 #define OUTPUT_MAX 1000000                            /* x-sim-output-tokens */
+#define OUTPUT_BYTES_MAX ((int64_t)64 << 20)         /* x-sim-output-bytes */
 #define ORG_ID "5a1e0000-0000-4000-8000-000000000001" /* the simulated organization */
 
 /* ---- models ---------------------------------------------------------- */
@@ -103,8 +104,9 @@ enum dim { D_REQ, D_IN, D_OUT, D_COUNT, D_N };
 enum endpoint { EP_NONE, EP_MESSAGES, EP_COUNT };
 
 struct am_sim {
-	am_sim_cfg cfg; /* cfg.api_key points at api_key */
+	am_sim_cfg cfg; /* cfg.api_key points at api_key, cfg.output_text at output_text */
 	char *api_key;
+	char *output_text;
 	const am_clock *clock;
 	struct MHD_Daemon *d;
 	uint16_t port;
@@ -940,6 +942,54 @@ static int64_t header_int(struct MHD_Connection *conn, const char *name, int64_t
 	return x < lo ? lo : x > hi ? hi : x;
 }
 
+/* cfg.output_text as the answer: a token per word, each but the first
+ * starting with its space, cut by max_tokens. */
+static void answer_replace(am_simtext_answer *t, const char *text, int64_t max_tokens)
+{
+	am_simtext_answer_free(t);
+	t->stop_index = -1;
+	size_t len = strlen(text);
+	t->tok_end = am_xmalloc(sizeof *t->tok_end * (len + 1));
+	int64_t n = 0;
+	size_t i = 0;
+	while (i < len && n < max_tokens) {
+		size_t j = i + 1;
+		while (j < len && text[j] != ' ')
+			j++;
+		t->tok_end[n++] = j;
+		i = j;
+	}
+	t->n_tokens = n;
+	t->len = n ? t->tok_end[n - 1] : 0;
+	t->text = am_xstrndup(text, t->len);
+	t->stop = t->len < len ? AM_SIMTEXT_MAX_TOKENS : AM_SIMTEXT_END_TURN;
+}
+
+/* Repeats each token's text in place until the answer has >= bytes bytes;
+ * tokens stay whole, so the text stays valid UTF-8 and a stream sends the
+ * same number of (larger) deltas. */
+static void answer_stretch(am_simtext_answer *t, int64_t bytes)
+{
+	if (bytes <= 0 || t->len == 0 || (size_t)bytes <= t->len)
+		return;
+	size_t k = ((size_t)bytes + t->len - 1) / t->len;
+	char *out = am_xmalloc(t->len * k + 1), *o = out;
+	size_t from = 0;
+	for (int64_t i = 0; i < t->n_tokens; i++) {
+		size_t to = t->tok_end[i];
+		for (size_t r = 0; r < k; r++) {
+			memcpy(o, t->text + from, to - from);
+			o += to - from;
+		}
+		t->tok_end[i] = (size_t)(o - out);
+		from = to;
+	}
+	*o = '\0';
+	free(t->text);
+	t->text = out;
+	t->len = (size_t)(o - out);
+}
+
 static enum MHD_Result answer_call(am_sim *s, struct MHD_Connection *conn, struct req *rq,
                                    const struct params *p, enum fault_kind fault)
 {
@@ -957,8 +1007,12 @@ static enum MHD_Result answer_call(am_sim *s, struct MHD_Connection *conn, struc
 	uint64_t h = am_simtext_mix(s->cfg.seed);
 	h = am_simtext_hash(h, p->answer_model, strlen(p->answer_model));
 	h = am_simtext_mix(h ^ p->prompt.hash);
-	int64_t length = header_int(conn, "x-sim-output-tokens", 0, 0, OUTPUT_MAX);
+	int64_t length = header_int(conn, "x-sim-output-tokens", s->cfg.output_tokens, 0, OUTPUT_MAX);
 	am_simtext_answer_make(h, length, p->max_tokens, p->stops, p->n_stops, &a.text);
+	if (s->output_text)
+		answer_replace(&a.text, s->output_text, p->max_tokens);
+	answer_stretch(&a.text, header_int(conn, "x-sim-output-bytes", s->cfg.output_bytes, 0,
+	                                   OUTPUT_BYTES_MAX));
 	if (a.text.stop_index >= 0)
 		a.stop_seq = am_xstrdup(p->stops[a.text.stop_index]);
 
@@ -1087,6 +1141,13 @@ static enum MHD_Result handle(am_sim *s, struct MHD_Connection *conn, struct req
 	}
 	if (fault.kind == FK_NONE)
 		fault = p.hook;
+	if (fault.kind == FK_DROP) { /* sim-fault-drop: as the header does */
+		pthread_mutex_lock(&s->mu);
+		s->stats.truncated++;
+		pthread_mutex_unlock(&s->mu);
+		ret = MHD_NO;
+		goto done;
+	}
 	if (fault.kind == FK_STATUS || fault.kind == FK_SPEND || fault.kind == FK_USER_SPEND ||
 	    (fault.kind == FK_MIDSTREAM && (rq->ep == EP_COUNT || !p.stream))) {
 		ret = send_fault(s, conn, rq, &fault);
@@ -1235,6 +1296,13 @@ int am_sim_start(am_sim **out, const am_sim_cfg *cfg, am_err *err)
 	s->clock = cfg->clock ? cfg->clock : am_clock_system();
 	s->api_key = cfg->api_key ? am_xstrdup(cfg->api_key) : NULL;
 	s->cfg.api_key = s->api_key;
+	s->output_text = cfg->output_text && *cfg->output_text ? am_xstrdup(cfg->output_text)
+	                                                       : NULL;
+	s->cfg.output_text = s->output_text;
+	if (s->cfg.output_bytes < 0)
+		s->cfg.output_bytes = 0;
+	if (s->cfg.output_bytes > OUTPUT_BYTES_MAX)
+		s->cfg.output_bytes = OUTPUT_BYTES_MAX;
 	s->cfg.fault_529 = prob(cfg->fault_529);
 	s->cfg.fault_500 = prob(cfg->fault_500);
 	s->cfg.fault_midstream = prob(cfg->fault_midstream);
@@ -1243,6 +1311,8 @@ int am_sim_start(am_sim **out, const am_sim_cfg *cfg, am_err *err)
 		s->cfg.latency_ms = 0;
 	if (s->cfg.tokens_per_second < 0)
 		s->cfg.tokens_per_second = 0;
+	if (s->cfg.output_tokens < 0 || s->cfg.output_tokens > OUTPUT_MAX)
+		s->cfg.output_tokens = s->cfg.output_tokens < 0 ? 0 : OUTPUT_MAX;
 	pthread_mutex_init(&s->mu, NULL);
 	pthread_mutex_init(&s->wait_mu, NULL);
 	pthread_condattr_t ca;
@@ -1255,6 +1325,13 @@ int am_sim_start(am_sim **out, const am_sim_cfg *cfg, am_err *err)
 	atomic_init(&s->body_bytes, 0);
 	am_simcache_init(&s->cache, CACHE_ENTRIES);
 	set_buckets(s, now_mono(s));
+	json_t *text = s->output_text ? json_string(s->output_text) : NULL;
+	if (s->output_text && !text) {
+		am_err_set(err, "sim: the output text is not valid UTF-8");
+		am_sim_stop(s);
+		return -1;
+	}
+	json_decref(text);
 
 	struct sockaddr_in addr;
 	memset(&addr, 0, sizeof addr);
@@ -1323,5 +1400,6 @@ void am_sim_stop(am_sim *s)
 	pthread_mutex_destroy(&s->wait_mu);
 	pthread_mutex_destroy(&s->mu);
 	free(s->api_key);
+	free(s->output_text);
 	free(s);
 }

@@ -55,6 +55,10 @@
  *     x-sim-latency-ms: this call's time to first byte (0..600000).
  *     x-sim-output-tokens: this call's natural answer length in tokens
  *       (1..1000000; still cut by max_tokens and stop_sequences).
+ *     x-sim-output-bytes: stretches this call's answer text to at least N
+ *       bytes (0..64 MiB; default cfg.output_bytes) by repeating each
+ *       token's text in place; output_tokens is unchanged. For tests of
+ *       large answers, which max_tokens alone cannot produce.
  *   A model named "sim-fault-<fault>" (e.g. sim-fault-spend_limit) acts like
  *   the header, for clients that cannot add headers. */
 #ifndef AIMETER_SIM_H
@@ -80,6 +84,16 @@ typedef struct am_sim_cfg {
 	bool retry_after_ms;        /* also send retry-after-ms on bucket 429s (the API sends only retry-after) */
 	const am_clock *clock;      /* NULL = the system clock. Drives the buckets, cache lifetimes,
 	                             * Date and reset headers; latency and pacing always use real time. */
+	/* Additions (reliability tests): */
+	int64_t output_bytes;       /* every answer stretched to at least this many bytes (see
+	                             * x-sim-output-bytes); 0 = natural length */
+	const char *output_text;    /* every answer's text instead of lorem ipsum (valid UTF-8;
+	                             * control characters allowed), one token per word (split
+	                             * before each space), cut by max_tokens; NULL = lorem */
+	/* Addition (pipeline benchmark): */
+	int64_t output_tokens;      /* every answer's natural length (1..1000000; still cut by
+	                             * max_tokens); 0 = from seed, model and prompt. The request
+	                             * header x-sim-output-tokens overrides it. */
 } am_sim_cfg;
 
 typedef struct am_sim am_sim;

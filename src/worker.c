@@ -51,6 +51,8 @@ enum {
 	SNAPSHOT_PERIOD_MS = 100,
 	REFILL_WINDOW_MS = 61000,  /* a bucket spent at the end of busy work is full again */
 	MAX_TICK_MS = 250,
+	DB_RETRY_MS = 1000,      /* after a failed ledger write: next try, no new calls */
+	DB_GIVE_UP = 3,          /* halt_on_fatal: failed rounds of writes before halting */
 	DEFAULT_MAX_TOKENS = 1024,
 	MAX_MODELS = AM_SNAP_MAX_MODELS
 };
@@ -64,8 +66,22 @@ typedef enum wstate {
 	W_BLOCKED,   /* the budget said no */
 	W_LIMIT,     /* holds a reservation; in the limiter's queue */
 	W_FLIGHT,    /* the call is on the wire */
+	W_UNRECORDED, /* answered, but the ledger write failed: tried again */
 	W_FINISHED
 } wstate;
+
+/* An answer that arrived (a paid call or a cache hit): everything the
+ * ledger row and the done event need, kept until the ledger takes it. */
+typedef struct held_answer {
+	char model[AM_PROV_MODEL_MAX];
+	am_usage usage;
+	bool known, cached;
+	int64_t cost, saved, latency_ms;
+	int status;
+	char request_id[AM_PROV_ID_MAX];
+	char stop_reason[40];
+	char *text;
+} held_answer;
 
 typedef struct wjob {
 	int64_t handle;          /* engine job id: what events carry */
@@ -95,9 +111,11 @@ typedef struct wjob {
 	uint64_t xfer;           /* client transfer id; 0 = none */
 	bool cancelling;         /* cancel_job asked the client to abort it */
 	char wait_key[24];       /* W_LIMIT: the reason last sent in AM_EV_WAITING */
+	held_answer *held;       /* W_UNRECORDED (and while landing) */
 	struct am_worker *w;
 	struct wjob *next;       /* the list it is on */
 	struct wjob *all_next;   /* every live job */
+	struct wjob *all_prev;
 } wjob;
 
 typedef struct jlist {
@@ -142,6 +160,8 @@ struct am_worker {
 	am_evq *evq;
 	pthread_t thread;
 	int grace_ms;
+	bool quiet;                 /* see am_worker_quiet */
+	bool quiet_paused;
 
 	/* ---- worker thread only ---- */
 	am_worker_opts opts;
@@ -153,6 +173,7 @@ struct am_worker {
 	char api_key[256];
 	char endpoint[64];
 	am_ledger *ledger;
+	am_queue_stmts *qs;         /* the queue's hot statements on db */
 	am_log *log;                /* log_file; NULL = none */
 	uint64_t rng;               /* backoff jitter state */
 	sqlite3 *db;
@@ -172,7 +193,10 @@ struct am_worker {
 	bool stream_default;
 	wjob *all;
 	jlist pending, retry_list, blocked, limit, flight;
-	int64_t max_loaded_id;      /* jobs with ids above this are not loaded yet */
+	jlist unrecorded;           /* answers waiting for a ledger write */
+	int db_fails;               /* ledger writes failed in a row */
+	int64_t db_retry_at;        /* mono ns: no new calls before this */
+	bool halted;                /* halt_on_fatal: the loop ends */
 	bool need_db_scan;
 	char today[11];
 	int nmodels;
@@ -255,6 +279,10 @@ static void jl_remove(jlist *l, wjob *j)
 /* Inserts j before the first job with a larger id (FIFO by age). */
 static void jl_insert_by_id(jlist *l, wjob *j)
 {
+	if (!l->tail || l->tail->id < j->id) {
+		jl_push(l, j); /* the usual case, and O(1): loading jobs in id order */
+		return;
+	}
 	wjob **pp = &l->head, *prev = NULL;
 	while (*pp && (*pp)->id < j->id) {
 		prev = *pp;
@@ -351,13 +379,73 @@ static void remember_result(am_worker *w, int64_t handle, am_job_state st, const
 	pthread_mutex_unlock(&w->mu);
 }
 
+static void free_held(wjob *j)
+{
+	if (j->held) {
+		free(j->held->text);
+		free(j->held);
+		j->held = NULL;
+	}
+}
+
+/* halt_on_fatal: ends the loop after this pass; unfinished jobs stay
+ * queued in the database for the next run. */
+static void halt(am_worker *w, const char *why)
+{
+	if (w->halted)
+		return;
+	w->halted = true;
+	notice(w, "stopped: %s", why);
+}
+
+/* A ledger write failed. New calls wait DB_RETRY_MS (each would want a
+ * write too); a batch gives up after DB_GIVE_UP rounds, a retry period
+ * apart, that all failed (failures within one round count once). */
+static void db_trouble(am_worker *w, const am_err *err)
+{
+	if (w->tearing_down)
+		return;
+	int64_t now = now_mono(w);
+	if (now < w->db_retry_at)
+		return; /* the same round of writes as the last failure */
+	w->db_fails++;
+	w->db_retry_at = now + (int64_t)DB_RETRY_MS * AM_NS_PER_MS;
+	if (w->db_fails == 1)
+		notice(w, "ledger: %s — no new calls until it can be written", err->msg);
+	if (w->opts.halt_on_fatal && w->db_fails >= DB_GIVE_UP) {
+		char why[AM_ERR_MAX + 64];
+		snprintf(why, sizeof why, "the ledger cannot be written: %s", err->msg);
+		halt(w, why);
+	}
+}
+
+static void db_ok(am_worker *w)
+{
+	if (!w->db_fails)
+		return;
+	w->db_fails = 0;
+	w->db_retry_at = 0;
+	notice(w, "ledger: writable again");
+}
+
+static void all_add(am_worker *w, wjob *j)
+{
+	j->all_prev = NULL;
+	j->all_next = w->all;
+	if (w->all)
+		w->all->all_prev = j;
+	w->all = j;
+}
+
 static void free_job(am_worker *w, wjob *j)
 {
-	wjob **pp = &w->all;
-	while (*pp && *pp != j)
-		pp = &(*pp)->all_next;
-	if (*pp)
-		*pp = j->all_next;
+	if (j->all_prev)
+		j->all_prev->all_next = j->all_next;
+	else
+		w->all = j->all_next;
+	if (j->all_next)
+		j->all_next->all_prev = j->all_prev;
+	free_held(j);
 	json_decref(j->body);
 	free(j->model_req);
 	free(j->wire);
@@ -377,10 +465,12 @@ static int64_t json_int(const json_t *o, const char *k, int64_t def)
 static void db_update(am_worker *w, wjob *j, am_job_state st, const char *error, const char *result)
 {
 	am_err err;
-	if (am_queue_update(w->db, j->id, st, j->model[0] ? j->model : NULL,
+	if (am_queue_update_s(w->qs, j->id, st, j->model[0] ? j->model : NULL,
 	                    j->reason[0] ? j->reason : NULL, error, result, j->attempts,
 	                    now_wall(w), &err))
-		notice(w, "database: %s", err.msg);
+		db_trouble(w, &err);
+	else
+		db_ok(w);
 }
 
 static void release_budget(am_worker *w, wjob *j)
@@ -522,7 +612,7 @@ static int record_done(am_worker *w, wjob *j, const char *answered_model, const 
 	int added = am_ledger_record(w->ledger, &ev, err);
 	int64_t row = sqlite3_last_insert_rowid(w->db);
 	if (added < 0 ||
-	    am_queue_update(w->db, j->id, AM_JOB_DONE, j->model, j->reason, NULL, text ? text : "",
+	    am_queue_update_s(w->qs, j->id, AM_JOB_DONE, j->model, j->reason, NULL, text ? text : "",
 	                    j->attempts, ev.ts_ns, err)) {
 		am_ledger_rollback(w->ledger);
 		return -1;
@@ -696,27 +786,92 @@ static int build_wire(am_worker *w, wjob *j, am_err *err)
 	return 0;
 }
 
+/* Records j's held answer and the job's end, then tells the observers.
+ * Returns false, keeping everything, when the ledger cannot be written:
+ * the caller parks the job on the unrecorded list and the loop tries again
+ * (an answer that was paid for is not thrown away while the process lives;
+ * if it dies first, recovery re-queues the job, which has no ledger row). */
+/* The cache keeps an answer's text only, so only answers that are all text
+ * can be replayed: a tool call (tool_use) or a paused turn cannot. An answer
+ * cut at max_tokens or at a stop sequence is the whole answer to that
+ * request, whose key includes both. */
+static bool text_answer(const char *stop_reason)
+{
+	return !strcmp(stop_reason, "end_turn") || !strcmp(stop_reason, "max_tokens") ||
+	       !strcmp(stop_reason, "stop_sequence");
+}
+
+static bool land(am_worker *w, wjob *j)
+{
+	held_answer *h = j->held;
+	am_err err;
+	if (record_done(w, j, h->model, &h->usage, h->known, h->cost, h->cached, h->saved,
+	                h->latency_ms, h->status, h->cached ? NULL : h->request_id, h->text,
+	                &err)) {
+		db_trouble(w, &err);
+		return false;
+	}
+	db_ok(w);
+	count_model(w, h->model, &h->usage, h->known, h->cost);
+	/* A stream's text went out as it arrived. */
+	if ((h->cached || !j->stream) && h->text && *h->text)
+		event_basic(w, AM_EV_DELTA, j, h->text);
+	emit_done(w, j, h->model, &h->usage, h->known, h->cost, h->cached, h->latency_ms,
+	          h->status);
+	/* The observer has heard; keeping the answer for later can follow. */
+	if (!h->cached && j->cacheable && w->cache && text_answer(h->stop_reason)) {
+		am_cache_answer a;
+		memset(&a, 0, sizeof a);
+		snprintf(a.model, sizeof a.model, "%s", h->model);
+		snprintf(a.stop_reason, sizeof a.stop_reason, "%s", h->stop_reason);
+		a.text = h->text ? h->text : (char *)"";
+		a.usage = h->usage;
+		a.cost_pusd = h->known ? h->cost : 0;
+		if (am_cache_put(w->cache, j->key, &a, now_wall(w), NULL, &err))
+			notice(w, "cache: %s", err.msg);
+	}
+	j->st = W_FINISHED;
+	free_job(w, j);
+	return true;
+}
+
+static void land_or_hold(am_worker *w, wjob *j)
+{
+	if (!land(w, j)) {
+		j->st = W_UNRECORDED;
+		jl_push(&w->unrecorded, j);
+	}
+}
+
+/* Tries the parked answers again, oldest first, until one fails. */
+static void land_unrecorded(am_worker *w)
+{
+	wjob *j;
+	while ((j = jl_pop(&w->unrecorded))) {
+		if (!land(w, j)) {
+			jl_push_front(&w->unrecorded, j);
+			return;
+		}
+	}
+}
+
 static void answer_from_cache(am_worker *w, wjob *j, am_cache_answer *a)
 {
 	/* A hit costs nothing and saves what the original call cost. */
-	am_usage u = a->usage;
-	am_err err;
-	int64_t lat = (now_mono(w) - j->t_submit) / AM_NS_PER_MS;
+	held_answer *h = am_xcalloc(1, sizeof *h);
+	snprintf(h->model, sizeof h->model, "%s", a->model);
+	h->usage = a->usage;
+	h->known = true;
+	h->cached = true;
+	h->saved = a->cost_pusd;
+	h->latency_ms = (now_mono(w) - j->t_submit) / AM_NS_PER_MS;
+	h->status = 200;
+	snprintf(h->stop_reason, sizeof h->stop_reason, "%s", a->stop_reason);
+	h->text = a->text;
+	a->text = NULL;
+	j->held = h;
 	event_basic(w, AM_EV_STARTED, j, NULL);
-	if (a->text && *a->text)
-		event_basic(w, AM_EV_DELTA, j, a->text);
-	if (record_done(w, j, a->model, &u, true, 0, true, a->cost_pusd, lat, 200, NULL, a->text,
-	                &err)) {
-		/* The answer is not recorded: leave the job queued for the next start. */
-		notice(w, "ledger: %s (job %" PRId64 " stays queued)", err.msg, j->id);
-		j->st = W_FINISHED;
-		free_job(w, j);
-		return;
-	}
-	count_model(w, a->model, &u, true, 0);
-	emit_done(w, j, a->model, &u, true, 0, true, lat, 200);
-	j->st = W_FINISHED;
-	free_job(w, j);
+	land_or_hold(w, j);
 }
 
 static void start_call(am_worker *w, wjob *j);
@@ -889,7 +1044,6 @@ static void settle_limiter(am_worker *w, wjob *j, const am_prov_result *r, int64
 
 static void call_succeeded(am_worker *w, wjob *j, am_prov_result *r, int64_t now)
 {
-	am_err err;
 	settle_limiter(w, j, r, now);
 	const char *model = r->model[0] ? r->model : j->model;
 	bool known;
@@ -910,31 +1064,19 @@ static void call_succeeded(am_worker *w, wjob *j, am_prov_result *r, int64_t now
 		}
 		fire_alerts(w, &al);
 	}
-	int64_t lat = r->latency_ns / AM_NS_PER_MS;
-	if (record_done(w, j, model, &r->usage, known, cost, false, 0, lat, r->http_status,
-	                r->request_id, r->text, &err)) {
-		notice(w, "ledger: %s (job %" PRId64 " stays queued)", err.msg, j->id);
-		j->st = W_FINISHED;
-		free_job(w, j);
-		return;
-	}
-	count_model(w, model, &r->usage, known, cost);
-	if (j->cacheable && w->cache && !strcmp(r->stop_reason, "end_turn")) {
-		am_cache_answer a;
-		memset(&a, 0, sizeof a);
-		snprintf(a.model, sizeof a.model, "%s", model);
-		snprintf(a.stop_reason, sizeof a.stop_reason, "%s", r->stop_reason);
-		a.text = r->text ? r->text : (char *)"";
-		a.usage = r->usage;
-		a.cost_pusd = known ? cost : 0;
-		if (am_cache_put(w->cache, j->key, &a, now_wall(w), NULL, &err))
-			notice(w, "cache: %s", err.msg);
-	}
-	if (!j->stream && r->text && *r->text)
-		event_basic(w, AM_EV_DELTA, j, r->text);
-	emit_done(w, j, model, &r->usage, known, cost, false, lat, r->http_status);
-	j->st = W_FINISHED;
-	free_job(w, j);
+	held_answer *h = am_xcalloc(1, sizeof *h);
+	snprintf(h->model, sizeof h->model, "%s", model);
+	h->usage = r->usage;
+	h->known = known;
+	h->cost = cost;
+	h->latency_ms = r->latency_ns / AM_NS_PER_MS;
+	h->status = r->http_status;
+	snprintf(h->request_id, sizeof h->request_id, "%s", r->request_id);
+	snprintf(h->stop_reason, sizeof h->stop_reason, "%s", r->stop_reason);
+	h->text = r->text;
+	r->text = NULL;
+	j->held = h;
+	land_or_hold(w, j);
 }
 
 static bool final_stops_everything(am_prov_errkind k)
@@ -962,7 +1104,9 @@ static void call_failed(am_worker *w, wjob *j, am_prov_result *r, int64_t now)
 	j->attempts++;
 	bool retry = am_prov_retry_should(&w->retry, j->attempts, r);
 	if (!retry) {
-		if (final_stops_everything(r->err) && !w->paused) {
+		if (final_stops_everything(r->err) && w->opts.halt_on_fatal) {
+			halt(w, msg);
+		} else if (final_stops_everything(r->err) && !w->paused) {
 			w->paused = true;
 			notice(w, "paused: %s — every further call would fail; fix it, then /resume",
 			       r->message);
@@ -1039,47 +1183,75 @@ static void on_call_done(void *ctx, am_prov_result *r)
 /* ------------------------------------------------------------------------ */
 /* the loop                                                                   */
 
-/* Loads jobs added to the database by another connection (batch). */
+static int cmp_id(const void *a, const void *b)
+{
+	int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+	return (x > y) - (x < y);
+}
+
+/* Takes one unfinished job from the database into memory, as pending. */
+static void load_job(am_worker *w, const am_job *job)
+{
+	json_error_t je;
+	json_t *body = json_loads(job->request, 0, &je);
+	if (!json_is_object(body)) {
+		json_decref(body);
+		am_queue_update(w->db, job->id, AM_JOB_FAILED, NULL, NULL,
+		                "stored request is not valid JSON", NULL, job->attempts, now_wall(w),
+		                NULL);
+		return;
+	}
+	wjob *j = am_xcalloc(1, sizeof *j);
+	j->w = w;
+	j->handle = atomic_fetch_add(&w->next_handle, 1);
+	j->id = job->id;
+	j->body = body;
+	j->model_req = job->model_requested ? am_xstrdup(job->model_requested) : NULL;
+	j->attempts = job->attempts;
+	j->source = "batch";
+	j->stream = json_is_true(json_object_get(body, "stream"));
+	j->no_cache = json_is_true(json_object_get(body, "x-no-cache"));
+	json_object_del(j->body, "x-no-cache");
+	j->t_submit = now_mono(w);
+	all_add(w, j);
+	atomic_fetch_add(&w->unfinished, 1);
+	jl_insert_by_id(&w->pending, j);
+}
+
+/* Loads the unfinished jobs of the database that are not in memory: jobs
+ * another connection added (batch), and jobs it put back to queued (a
+ * re-run retries what failed), whatever their ids. */
 static void scan_db(am_worker *w)
 {
-	am_job *jobs = NULL;
+	int64_t *ids = NULL;
 	int n = 0;
 	am_err err;
-	if (am_queue_load_unfinished(w->db, w->queue_capacity, &jobs, &n, &err)) {
+	if (am_queue_unfinished_ids(w->db, w->queue_capacity, &ids, &n, &err)) {
 		notice(w, "%s", err.msg);
 		return;
 	}
+	size_t nmem = 0, cap = 64;
+	int64_t *mem = am_xmalloc(cap * sizeof *mem);
+	for (const wjob *j = w->all; j; j = j->all_next) {
+		if (nmem == cap)
+			mem = am_xrealloc(mem, (cap *= 2) * sizeof *mem);
+		mem[nmem++] = j->id;
+	}
+	qsort(mem, nmem, sizeof *mem, cmp_id);
 	for (int i = 0; i < n; i++) {
-		if (jobs[i].id <= w->max_loaded_id)
+		if (bsearch(&ids[i], mem, nmem, sizeof *mem, cmp_id))
 			continue;
-		w->max_loaded_id = jobs[i].id;
-		json_error_t je;
-		json_t *body = json_loads(jobs[i].request, 0, &je);
-		if (!json_is_object(body)) {
-			json_decref(body);
-			am_queue_update(w->db, jobs[i].id, AM_JOB_FAILED, NULL, NULL,
-			                "stored request is not valid JSON", NULL, jobs[i].attempts,
-			                now_wall(w), NULL);
+		am_job job;
+		if (am_queue_get(w->db, ids[i], &job, &err)) {
+			notice(w, "%s", err.msg);
 			continue;
 		}
-		wjob *j = am_xcalloc(1, sizeof *j);
-		j->w = w;
-		j->handle = atomic_fetch_add(&w->next_handle, 1);
-		j->id = jobs[i].id;
-		j->body = body;
-		j->model_req = jobs[i].model_requested ? am_xstrdup(jobs[i].model_requested) : NULL;
-		j->attempts = jobs[i].attempts;
-		j->source = "batch";
-		j->stream = json_is_true(json_object_get(body, "stream"));
-		j->no_cache = json_is_true(json_object_get(body, "x-no-cache"));
-		json_object_del(j->body, "x-no-cache");
-		j->t_submit = now_mono(w);
-		j->all_next = w->all;
-		w->all = j;
-		atomic_fetch_add(&w->unfinished, 1);
-		jl_push(&w->pending, j);
+		if (!am_job_state_final(job.state))
+			load_job(w, &job);
+		am_job_clear(&job);
 	}
-	am_queue_free_list(jobs, n);
+	free(mem);
+	free(ids);
 	w->dirty = true;
 }
 
@@ -1091,6 +1263,7 @@ static jlist *list_of(am_worker *w, wjob *j)
 	case W_BLOCKED: return &w->blocked;
 	case W_LIMIT: return &w->limit;
 	case W_FLIGHT: return &w->flight;
+	case W_UNRECORDED: return &w->unrecorded;
 	default: return NULL;
 	}
 }
@@ -1103,8 +1276,8 @@ static void cancel_job(am_worker *w, int64_t handle, int64_t now)
 	wjob *j = w->all;
 	while (j && j->handle != handle)
 		j = j->all_next;
-	if (!j || j->st == W_FINISHED)
-		return;
+	if (!j || j->st == W_FINISHED || j->st == W_UNRECORDED)
+		return; /* an answer that arrived is recorded, not cancelled */
 	if (j->xfer) {
 		/* The client reports the abort through on_call_done, which ends the job. */
 		j->cancelling = true;
@@ -1238,7 +1411,7 @@ static void take_inbox(am_worker *w, int64_t now)
 			am_err err;
 			char *req = json_dumps(it->body, JSON_COMPACT);
 			int64_t id = 0;
-			if (!req || am_queue_add(w->db, NULL, req, it->model, 0, now_wall(w), &id, NULL,
+			if (!req || am_queue_add_s(w->qs, NULL, req, it->model, 0, now_wall(w), &id, NULL,
 			                         &err) < 0) {
 				am_event ev;
 				memset(&ev, 0, sizeof ev);
@@ -1261,10 +1434,7 @@ static void take_inbox(am_worker *w, int64_t now)
 				j->stream = it->stream;
 				j->source = w->opts.source ? w->opts.source : "console";
 				j->t_submit = now;
-				j->all_next = w->all;
-				w->all = j;
-				if (id > w->max_loaded_id)
-					w->max_loaded_id = id;
+				all_add(w, j);
 				jl_push(&w->pending, j);
 			}
 			free(req);
@@ -1498,7 +1668,22 @@ static bool idle(am_worker *w)
 	inbox = w->inbox_n;
 	pthread_mutex_unlock(&w->mu);
 	return !inbox && !w->pending.n && !w->retry_list.n && !w->limit.n && !w->flight.n &&
-	       !atomic_load(&w->poked);
+	       !w->unrecorded.n && !atomic_load(&w->poked);
+}
+
+/* Quiet: nothing this worker could do before someone submits, commands or
+ * pokes. Paused, only the calls in flight can still move; otherwise blocked
+ * jobs must have been tried again since the last settle or limit change,
+ * and no ledger write may be waiting for its next try. */
+static void update_quiet(am_worker *w, int64_t now)
+{
+	pthread_mutex_lock(&w->mu);
+	w->quiet = !w->inbox_n && !atomic_load(&w->poked) && !w->flight.n && !w->unrecorded.n &&
+	           now >= w->db_retry_at &&
+	           (w->paused || (!w->pending.n && !w->retry_list.n && !w->limit.n &&
+	                          !w->budget_changed));
+	w->quiet_paused = w->paused;
+	pthread_mutex_unlock(&w->mu);
 }
 
 static void loop_pass(am_worker *w)
@@ -1513,6 +1698,10 @@ static void loop_pass(am_worker *w)
 	take_inbox(w, now);
 	if (atomic_exchange(&w->poked, false))
 		scan_db(w);
+	if (w->unrecorded.n && now >= w->db_retry_at)
+		land_unrecorded(w);
+	/* While the ledger cannot be written, no new call is started. */
+	bool hold = w->paused || w->unrecorded.n || now < w->db_retry_at;
 
 	/* Due retries go back to the front, oldest first. */
 	for (wjob *j = w->retry_list.head, *next; j; j = next) {
@@ -1524,7 +1713,7 @@ static void loop_pass(am_worker *w)
 		}
 	}
 
-	if (!w->paused) {
+	if (!hold) {
 		if (w->budget_changed) {
 			w->budget_changed = false;
 			retry_blocked(w, &bn, now);
@@ -1545,8 +1734,8 @@ static void loop_pass(am_worker *w)
 			wjob *j = granted[i]->user;
 			jl_remove(&w->limit, j);
 			if (granted[i]->state == AM_RL_ST_GRANTED) {
-				if (w->paused) {
-					/* Granted while paused: give the tokens back and wait. */
+				if (hold) {
+					/* Granted while holding: give the tokens back and wait. */
 					am_rl_cancel(w->rl, &j->ticket, now);
 					j->ticket_live = false;
 					release_budget(w, j);
@@ -1578,6 +1767,8 @@ static void loop_pass(am_worker *w)
 	for (wjob *j = w->retry_list.head; j; j = j->next)
 		if (j->not_before < next)
 			next = j->not_before;
+	if (w->db_retry_at > now && w->db_retry_at < next)
+		next = w->db_retry_at;
 	int64_t wait_ms = next == INT64_MAX ? MAX_TICK_MS : (next - now) / AM_NS_PER_MS + 1;
 	if (w->dirty) {
 		int64_t snap_due = SNAPSHOT_PERIOD_MS - (now - w->last_snap_mono) / AM_NS_PER_MS;
@@ -1601,6 +1792,7 @@ static void loop_pass(am_worker *w)
 		w->dirty = true;
 	}
 	publish(w, now, false);
+	update_quiet(w, now);
 }
 
 /* ------------------------------------------------------------------------ */
@@ -1782,6 +1974,7 @@ static int worker_init(am_worker *w, am_err *err)
 	if (am_ledger_open(&w->ledger, w->db_path, &lo, err))
 		return -1;
 	w->db = am_ledger_db(w->ledger);
+	w->qs = am_queue_stmts_new(w->db);
 	if (w->opts.load_settings &&
 	    am_ledger_settings_each(w->ledger, restore_setting, &cfg, err))
 		return -1;
@@ -1841,7 +2034,6 @@ static int worker_init(am_worker *w, am_err *err)
 
 	am_log_write(w->log, now_wall(w), "started: %s%s, database %s", w->endpoint,
 	             w->opts.simulator ? " (simulator)" : "", w->db_path);
-	w->max_loaded_id = 0;
 	scan_db(w);
 	/* Jobs left by a quit (still queued) or a crash (requeued above). */
 	if (w->pending.n)
@@ -1867,6 +2059,7 @@ static void worker_teardown(am_worker *w)
 		if (j->st == W_FLIGHT || j->st == W_LIMIT)
 			am_queue_update(w->db, j->id, AM_JOB_QUEUED, NULL, NULL, NULL, NULL,
 			                j->attempts, now_wall(w), NULL);
+		free_held(j);
 		json_decref(j->body);
 		free(j->model_req);
 		free(j->wire);
@@ -1876,6 +2069,8 @@ static void worker_teardown(am_worker *w)
 	am_cache_close(w->cache);
 	am_budget_free(w->budget);
 	am_rl_free(w->rl);
+	am_queue_stmts_free(w->qs);
+	w->qs = NULL;
 	am_ledger_close(w->ledger);
 	am_log_close(w->log);
 	w->log = NULL;
@@ -1905,10 +2100,30 @@ static void *worker_main(void *arg)
 		atomic_store(&w->finished, true);
 		return NULL;
 	}
-	while (!atomic_load(&w->stop)) {
+	while (!atomic_load(&w->stop) && !w->halted) {
 		loop_pass(w);
 		if (w->opts.stop_when_idle && idle(w) && !w->dirty)
 			break;
+	}
+	/* What observers sent before stopping still counts: a cancel must reach
+	 * the database (or the job would run at the next start), and a prompt
+	 * accepted by submit is persisted as queued, for the next start. */
+	take_inbox(w, now_mono(w));
+	if (w->halted) {
+		/* Answers that never reached the ledger: their jobs stay queued (in
+		 * the database they are still in flight, which recovery re-queues). */
+		for (wjob *j = w->unrecorded.head; j; j = j->next) {
+			const char *why = "the answer arrived but could not be recorded; the job "
+			                  "stays queued";
+			am_event ev;
+			memset(&ev, 0, sizeof ev);
+			ev.kind = AM_EV_FAILED;
+			ev.job_id = j->handle;
+			snprintf(ev.model, sizeof ev.model, "%s", j->model);
+			snprintf(ev.error, sizeof ev.error, "%s", why);
+			am_evq_push(w->evq, &ev);
+			remember_result(w, j->handle, AM_JOB_FAILED, why);
+		}
 	}
 	/* Grace: let calls in flight finish, start nothing new. */
 	if (atomic_load(&w->stop) && w->grace_ms > 0) {
@@ -1966,6 +2181,7 @@ static int inbox_put(am_worker *w, inbox_item *it, am_err *err)
 		w->inbox = it;
 	w->inbox_tail = it;
 	w->inbox_n++;
+	w->quiet = false;
 	if (w->client)
 		am_client_wakeup(w->client);
 	pthread_mutex_unlock(&w->mu);
@@ -2129,8 +2345,22 @@ static void wake_worker(am_worker *w)
 
 void am_worker_poke(am_worker *w)
 {
+	pthread_mutex_lock(&w->mu);
 	atomic_store(&w->poked, true);
-	wake_worker(w);
+	w->quiet = false;
+	if (w->client)
+		am_client_wakeup(w->client);
+	pthread_mutex_unlock(&w->mu);
+}
+
+bool am_worker_quiet(am_worker *w, bool *paused)
+{
+	pthread_mutex_lock(&w->mu);
+	bool q = w->quiet || atomic_load(&w->finished);
+	if (paused)
+		*paused = w->quiet_paused;
+	pthread_mutex_unlock(&w->mu);
+	return q;
 }
 
 bool am_worker_finished(am_worker *w)

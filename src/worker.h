@@ -42,6 +42,13 @@ typedef struct am_worker_opts {
 	bool persist_settings;        /* apply and save run-time settings (the console) */
 	bool load_settings;           /* apply saved run-time settings at start */
 	bool stop_when_idle;          /* batch/ask: the loop ends when nothing is left to do */
+	/* batch/ask: the loop ends (am_worker_finished) when every further call or
+	 * write would fail - an auth, billing or TLS error, or a ledger that
+	 * stays unwritable for three tries a second apart - after a notice
+	 * "stopped: <why>". Unfinished jobs stay queued for the next run. Without
+	 * it (the console) the worker pauses on such an error instead, and holds
+	 * new calls while the ledger cannot be written, trying every second. */
+	bool halt_on_fatal;
 } am_worker_opts;
 
 /* Opens the database (in the worker thread), recovers the queue, loads
@@ -56,8 +63,19 @@ am_engine_ops am_worker_ops(am_worker *w);
  * connection. Thread-safe. */
 void am_worker_poke(am_worker *w);
 
-/* True once the loop has ended (stop_when_idle and nothing left, or a fatal
- * database error). */
+/* True when the worker has nothing it can do until the next submit, command
+ * or poke: no job pending, retrying, waiting for a limit or in flight, no
+ * answer waiting for the ledger, and jobs blocked by the budget were tried
+ * again after the last change that could let them through. While paused (a
+ * pause command, or an authentication or billing error without
+ * halt_on_fatal) it is quiet once no call is in flight; *paused (may be
+ * NULL) tells which. A caller that sees it quiet and then reads the
+ * database sees the settled outcome of everything it handed over. True
+ * once the loop has ended. Thread-safe. */
+bool am_worker_quiet(am_worker *w, bool *paused);
+
+/* True once the loop has ended (stop_when_idle and nothing left, or
+ * halt_on_fatal and a fatal error). */
 bool am_worker_finished(am_worker *w);
 
 /* Stops the worker: no new call is started; calls in flight get up to

@@ -48,6 +48,7 @@ int am_app_start(am_app *a, const char *source, bool persist_settings)
 	wo.source = source;
 	wo.persist_settings = persist_settings;
 	wo.load_settings = true;
+	wo.halt_on_fatal = a->halt_on_fatal;
 	a->worker = am_worker_start(&wo, &err);
 	if (!a->worker) {
 		fprintf(stderr, "aimeter %s: %s\n", a->cmd, err.msg);

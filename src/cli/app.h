@@ -20,6 +20,7 @@ typedef struct am_app {
 	am_sim *sim;                /* non-NULL when running on the simulator */
 	char base_url[512];
 	am_worker *worker;
+	bool halt_on_fatal;         /* set before am_app_start: am_worker_opts.halt_on_fatal */
 } am_app;
 
 /* Takes a copy of the config `c` loaded (am_cli_load_config, which also set

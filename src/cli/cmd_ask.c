@@ -126,6 +126,7 @@ int cmd_ask(int argc, char **argv)
 	am_app app;
 	rc = am_app_open(&app, &c, &cfg, sim);
 	am_config_wipe(&cfg);
+	app.halt_on_fatal = true;
 	if (rc || (rc = am_app_start(&app, "ask", false))) {
 		free(prompt);
 		am_app_close(&app, 0);
@@ -155,6 +156,9 @@ int cmd_ask(int argc, char **argv)
 		struct pollfd pfd = { ops.wake_fd(ops.ctx), POLLIN, 0 };
 		if (poll(&pfd, 1, 1000) < 0 && errno != EINTR)
 			break;
+		/* Read before draining: the events of a worker that has ended are
+		 * all in the queue by then. */
+		bool finished = am_worker_finished(app.worker);
 		int n = ops.drain(ops.ctx, evs, 64);
 		for (int i = 0; i < n; i++) {
 			am_event *ev = &evs[i];
@@ -170,6 +174,17 @@ int cmd_ask(int argc, char **argv)
 					fputs(ev->text, stdout);
 					fflush(stdout);
 				}
+			} else if (ev->job_id == job && ev->kind == AM_EV_STARTED && tlen > 0) {
+				/* A retry after a stream broke off: the answer starts over.
+				 * What was printed cannot be taken back, so say so and
+				 * start on a new line; the text kept (--json) restarts. */
+				if (!json) {
+					putchar('\n');
+					fflush(stdout);
+				}
+				fprintf(stderr, "aimeter ask: the answer broke off; it starts again\n");
+				tlen = 0;
+				text[0] = '\0';
 			} else if (ev->job_id == job && ev->kind == AM_EV_DONE && rc < 0) {
 				if (json) {
 					json_t *o = result_json(ev, text);
@@ -203,7 +218,7 @@ int cmd_ask(int argc, char **argv)
 			}
 			am_event_free(ev);
 		}
-		if (rc < 0 && am_worker_finished(app.worker)) {
+		if (rc < 0 && finished && n < 64) {
 			fprintf(stderr, "aimeter ask: the worker stopped unexpectedly\n");
 			rc = 1;
 		}

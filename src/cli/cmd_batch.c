@@ -43,10 +43,11 @@ static const am_cli_opt opts[] = {
 	{ NULL, NULL, NULL, 0, NULL },
 };
 
+/* One per input line, kept until the results are written: small, so that
+ * a file of a million lines costs tens of megabytes, not hundreds. */
 typedef struct line_job {
 	int64_t lineno;
-	char id[AM_BATCH_ID_MAX];
-	char key[80];
+	char *id;               /* heap */
 	int64_t job_id;         /* 0 = a bad line */
 	char *bad;              /* the parse error of a bad line */
 } line_job;
@@ -239,6 +240,7 @@ int cmd_batch(int argc, char **argv)
 	am_ledger *ledger = NULL;
 	if (!rc)
 		rc = am_cli_open_ledger("batch", app.cfg.db, false, &ledger);
+	app.halt_on_fatal = true;
 	if (!rc)
 		rc = am_app_start(&app, "batch", false);
 	if (rc) {
@@ -266,7 +268,7 @@ int cmd_batch(int argc, char **argv)
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	int64_t last_note = 0;
 	am_engine_ops ops = am_worker_ops(app.worker);
-	bool eof = false;
+	bool eof = false, worker_ended = false;
 	char *pending_line = NULL;
 	size_t pending_len = 0;
 
@@ -300,7 +302,9 @@ int cmd_batch(int argc, char **argv)
 			memset(lj, 0, sizeof *lj);
 			lj->lineno = lineno;
 			if (pr < 0) {
-				snprintf(lj->id, sizeof lj->id, "%" PRId64, lineno);
+				char num[24];
+				snprintf(num, sizeof num, "%" PRId64, lineno);
+				lj->id = am_xstrdup(num);
 				lj->bad = am_xstrdup(err.msg);
 				fprintf(stderr, "%s%s:%" PRId64 ": %s (skipped)\n", tty ? "\r\033[K" : "",
 				        path, lineno, err.msg);
@@ -309,20 +313,22 @@ int cmd_batch(int argc, char **argv)
 				pending_line = NULL;
 				continue;
 			}
-			snprintf(lj->id, sizeof lj->id, "%s", bl.id);
-			line_key(pending_line, pending_len, lineno, lj->key);
+			char key[80];
+			line_key(pending_line, pending_len, lineno, key);
 			json_object_set_new(bl.body, "stream", json_false());
 			if (no_cache)
 				json_object_set_new(bl.body, "x-no-cache", json_true());
 			char *req = json_dumps(bl.body, JSON_COMPACT);
 			int64_t id = 0;
 			am_job_state prev = AM_JOB_QUEUED;
-			int ar = am_queue_add(db, lj->key, req, bl.model, app.cfg.worker.queue_capacity,
+			int ar = am_queue_add(db, key, req, bl.model, app.cfg.worker.queue_capacity,
 			                      0, &id, &prev, &err);
 			/* A re-run retries what failed before; what is done stays done. */
 			if (ar == 1 && (prev == AM_JOB_FAILED || prev == AM_JOB_CANCELLED))
 				am_queue_update(db, id, AM_JOB_QUEUED, NULL, NULL, NULL, NULL, 0, 0, NULL);
 			free(req);
+			if (ar >= 0)
+				lj->id = am_xstrdup(bl.id);
 			am_batch_line_free(&bl);
 			if (ar < 0) {
 				if (strstr(err.msg, "queue is full"))
@@ -345,6 +351,9 @@ int cmd_batch(int argc, char **argv)
 
 		struct pollfd pfd = { ops.wake_fd(ops.ctx), POLLIN, 0 };
 		poll(&pfd, 1, 200);
+		/* Read before draining: the notices of a worker that has ended
+		 * (why it stopped) are all in the queue by then. */
+		worker_ended = am_worker_finished(app.worker);
 		am_event evs[64];
 		int n;
 		while ((n = ops.drain(ops.ctx, evs, 64)) > 0)
@@ -358,8 +367,12 @@ int cmd_batch(int argc, char **argv)
 			}
 		am_snapshot snap;
 		ops.snapshot(ops.ctx, &snap);
+		/* Quiet first, counts second: once the worker is quiet nothing
+		 * changes the jobs but us, so the counts are its final word (a
+		 * settle may still let blocked jobs through until it is quiet). */
+		bool quiet = am_worker_quiet(app.worker, NULL);
 		struct counts cnt;
-		count_jobs(db, lo_id, hi_id, &cnt);
+		bool counted = count_jobs(db, lo_id, hi_id, &cnt) == 0;
 		cnt.failed += bad;
 		clock_gettime(CLOCK_MONOTONIC, &t);
 		double el = (double)(t.tv_sec - t0.tv_sec) + (double)(t.tv_nsec - t0.tv_nsec) / 1e9;
@@ -367,12 +380,12 @@ int cmd_batch(int argc, char **argv)
 			progress(tty, nlines, &cnt, snap.in_flight, el, false);
 			last_note = (int64_t)el;
 		}
-		if (eof && !pending_line && cnt.unfinished == 0)
-			break;
-		if (am_worker_finished(app.worker)) {
-			fprintf(stderr, "aimeter batch: the worker stopped\n");
+		if (eof && !pending_line && counted && quiet && cnt.unfinished == 0) {
+			worker_ended = false;
 			break;
 		}
+		if (worker_ended)
+			break;
 	}
 	free(buf);
 	if (in != stdin)
@@ -391,6 +404,13 @@ int cmd_batch(int argc, char **argv)
 		fprintf(stderr, "aimeter batch: interrupted; unfinished jobs stay queued — run the "
 		                "same command again to resume\n");
 		rc = 1;
+	} else if (worker_ended) {
+		fprintf(stderr, "aimeter batch: stopped early; %" PRId64 " unfinished job%s stay%s "
+		                "queued%s — fix the cause above, then run the same command again "
+		                "to resume\n",
+		        cnt.unfinished, cnt.unfinished == 1 ? "" : "s", cnt.unfinished == 1 ? "s" : "",
+		        eof ? "" : " and the rest of the file is not read yet");
+		rc = 1;
 	} else if (write_results(db, lines, nlines, out ? out : stdout, &err)) {
 		fprintf(stderr, "aimeter batch: %s\n", err.msg);
 		rc = 1;
@@ -401,8 +421,10 @@ int cmd_batch(int argc, char **argv)
 		fprintf(stderr, "aimeter batch: cannot write %s: %s\n", out_path, strerror(errno));
 		rc = 1;
 	}
-	for (int64_t i = 0; i < nlines; i++)
+	for (int64_t i = 0; i < nlines; i++) {
 		free(lines[i].bad);
+		free(lines[i].id);
+	}
 	free(lines);
 	am_ledger_close(ledger);
 	am_app_close(&app, 0);

@@ -28,8 +28,11 @@ enum {
 	O_F500,
 	O_FMID,
 	O_FTRUNC,
-	O_SEED, /* numbers: see fields[] */
+	O_SEED,
+	O_OUTPUT_BYTES,
+	O_OUTPUT_TOKENS, /* numbers: see fields[] */
 	O_API_KEY,
+	O_OUTPUT_TEXT,
 	O_RETRY_AFTER,
 	O_END
 };
@@ -51,6 +54,12 @@ static const am_cli_opt opts[] = {
      NULL},
     {"fault-truncate", "P", "probability of a body cut off (default 0)", O_FTRUNC, NULL},
     {"seed", "N", "seed for answers and faults (default 1)", O_SEED, NULL},
+    {"output-bytes", "N", "stretch every answer to at least N bytes (default 0: natural)",
+     O_OUTPUT_BYTES, NULL},
+    {"output-tokens", "N", "every answer's natural length in tokens (default 0: 12..~800)",
+     O_OUTPUT_TOKENS, NULL},
+    {"output-text", "TEXT", "answer every call with TEXT (UTF-8; a token per word)",
+     O_OUTPUT_TEXT, NULL},
     {"api-key", "KEY", "the x-api-key to require (default: any non-empty key)", O_API_KEY, NULL},
     {"retry-after-ms", NULL, "also send retry-after-ms on 429s", O_RETRY_AFTER, NULL},
     {NULL, NULL, NULL, 0, NULL},
@@ -79,6 +88,8 @@ static const struct field {
     [O_FMID] = {K_PROB, F(fault_midstream), 1},
     [O_FTRUNC] = {K_PROB, F(fault_truncate), 1},
     [O_SEED] = {K_U64, F(seed), INT64_MAX},
+    [O_OUTPUT_BYTES] = {K_I64, F(output_bytes), (int64_t)64 << 20},
+    [O_OUTPUT_TOKENS] = {K_I64, F(output_tokens), 1000000},
 #undef F
 };
 
@@ -130,6 +141,12 @@ int cmd_sim(int argc, char **argv)
 				    c.cmd, "option '--api-key' needs a non-empty KEY");
 			cfg.api_key = c.value;
 			break;
+		case O_OUTPUT_TEXT:
+			if (!*c.value)
+				return am_cli_usage_error(
+				    c.cmd, "option '--output-text' needs a non-empty TEXT");
+			cfg.output_text = c.value;
+			break;
 		case O_RETRY_AFTER:
 			cfg.retry_after_ms = true;
 			break;
@@ -162,8 +179,11 @@ int cmd_sim(int argc, char **argv)
 	am_sim_stop(sim);
 	fprintf(stderr,
 	        "aimeter sim: stopped (%lld requests, %lld ok, %lld rate-limited, %lld tokens in, "
-	        "%lld out)\n",
+	        "%lld out, %lld overloaded, %lld server errors, %lld mid-stream errors, %lld cut "
+	        "off)\n",
 	        (long long)st.requests, (long long)st.ok, (long long)st.rate_limited,
-	        (long long)st.input_tokens, (long long)st.output_tokens);
+	        (long long)st.input_tokens, (long long)st.output_tokens, (long long)st.overloaded,
+	        (long long)st.server_errors, (long long)st.midstream_errors,
+	        (long long)st.truncated);
 	return 0;
 }

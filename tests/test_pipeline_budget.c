@@ -1,0 +1,224 @@
+/* test_pipeline_budget: the budget guard end to end through `aimeter batch`.
+ *
+ *  - 200 requests at once (concurrency 200, slow answers so that they are
+ *    all in flight together) against a hard daily limit: the sum of the
+ *    actual costs never crosses it, the rest wait as blocked_budget (exit
+ *    3) only once nothing more fits, and a re-run with a higher --budget
+ *    finishes them without repeating any;
+ *  - a re-run resumes failed jobs too, whatever their place in the file
+ *    relative to the blocked ones. */
+#include <check.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <jansson.h>
+
+#include "pipefix.h"
+#include "check_run.h"
+
+static am_pf f;
+
+static void teardown(void)
+{
+	am_pf_free(&f);
+}
+
+/* Limits far above the load: only the budget holds anything back. */
+static void config_open(char *buf, size_t n, int max_retries)
+{
+	snprintf(buf, n,
+	"{\"limits\": {\"rpm\": 1000000, \"itpm\": 100000000, \"otpm\": 100000000,"
+	" \"max_in_flight\": 512, \"init_fill_pct\": 100},"
+	" \"worker\": {\"concurrency\": 256}, \"budget\": {\"daily_usd\": \"0\"},"
+	" \"client\": {\"max_retries\": %d}, \"cache\": {\"enabled\": false}}",
+	max_retries);
+}
+
+static const char *write_lines(int n, const char *name)
+{
+	size_t cap = (size_t)n * 160 + 1, len = 0;
+	char *text = calloc(1, cap);
+	for (int i = 1; i <= n; i++)
+		len += (size_t)snprintf(text + len, cap - len,
+		                        "{\"id\":%d,\"prompt\":\"Budget question number %d\","
+		                        "\"max_tokens\":64}\n",
+		                        i, i);
+	const char *p = am_pf_write(&f, name, text);
+	free(text);
+	return p;
+}
+
+static void count_statuses(const char *path, int *ok, int *blocked, int *failed)
+{
+	*ok = *blocked = *failed = 0;
+	FILE *fp = fopen(path, "r");
+	ck_assert_ptr_nonnull(fp);
+	char *line = NULL;
+	size_t cap = 0;
+	while (getline(&line, &cap, fp) > 0) {
+		json_t *o = json_loads(line, 0, NULL);
+		ck_assert_ptr_nonnull(o);
+		const char *st = json_string_value(json_object_get(o, "status"));
+		if (!strcmp(st, "ok"))
+			(*ok)++;
+		else if (!strcmp(st, "blocked"))
+			(*blocked)++;
+		else
+			(*failed)++;
+		json_decref(o);
+	}
+	free(line);
+	fclose(fp);
+}
+
+START_TEST(two_hundred_at_once_never_overshoot_and_finish_when_raised)
+{
+	char cfg[512];
+	config_open(cfg, sizeof cfg, 2);
+	am_pf_init(&f, "pipe-budget", cfg);
+	am_sim_cfg sc;
+	am_sim_cfg_default(&sc);
+	sc.latency_ms = 300; /* every call is still on the wire when the next ones start */
+	sc.seed = 11;
+	am_pf_start_sim(&f, &sc);
+	char in[700], out[700];
+	snprintf(in, sizeof in, "%s", write_lines(200, "in.jsonl"));
+	snprintf(out, sizeof out, "%s/out1.jsonl", f.dir);
+
+	/* $0.02 holds about a third of the 200 calls. */
+	const int64_t limit = 20000000000LL;
+	int rc = am_pf_run(&f, NULL, 55,
+	                   (const char *const[]){ "batch", in, "--out", out, "--concurrency", "200",
+	                                          "--budget", "0.02", NULL });
+	char *err = am_pf_slurp(f.err);
+	ck_assert_msg(rc == 3, "exit %d; stderr:\n%s", rc, err);
+	ck_assert_msg(!strstr(err, "more than its reservation"), "%s", err);
+	free(err);
+
+	sqlite3 *db = am_pf_db(&f);
+	int64_t done = am_pf_i64(db, "SELECT count(*) FROM jobs WHERE state = 'done'");
+	int64_t blocked = am_pf_i64(db, "SELECT count(*) FROM jobs WHERE state = 'blocked_budget'");
+	ck_assert_int_eq(done + blocked, 200);
+	ck_assert_int_gt(done, 20);
+	ck_assert_int_gt(blocked, 20);
+	int64_t spent = am_pf_i64(db, "SELECT coalesce(sum(cost_pusd), 0) FROM usage_events");
+	ck_assert_msg(spent <= limit, "spent %lld pUSD over a limit of %lld", (long long)spent,
+	              (long long)limit);
+	ck_assert_int_eq(am_pf_i64(db, "SELECT count(*) FROM usage_events"), done);
+	/* Blocked jobs wait only when they no longer fit: what is left of the
+	 * limit is less than the worst case of one more call. That worst case
+	 * is at most (request bytes + model) input tokens and 64 output tokens
+	 * at Haiku 4.5's prices. */
+	am_pf_price p;
+	am_pf_price_of("claude-haiku-4-5", &p);
+	int64_t bytes = am_pf_i64(db, "SELECT max(length(request)) FROM jobs");
+	int64_t worst = (bytes + 64) * p.in + 64 * p.out;
+	ck_assert_msg(limit - spent < worst,
+	              "jobs stayed blocked with $%lld pUSD of the limit unused (one call needs "
+	              "at most %lld)",
+	              (long long)(limit - spent), (long long)worst);
+	int64_t recomputed, recorded;
+	am_pf_ledger_costs(db, &recomputed, &recorded);
+	ck_assert_int_eq(recorded, recomputed);
+	sqlite3_close(db);
+	int ok, nblocked, failed;
+	count_statuses(out, &ok, &nblocked, &failed);
+	ck_assert_int_eq(ok, done);
+	ck_assert_int_eq(nblocked, blocked);
+	ck_assert_int_eq(failed, 0);
+	am_sim_stats s1;
+	am_sim_get_stats(f.sim, &s1);
+	ck_assert_int_eq(s1.ok, done);
+
+	/* A higher limit for the re-run: the blocked ones finish, the done
+	 * ones are not sent again. */
+	snprintf(out, sizeof out, "%s/out2.jsonl", f.dir);
+	rc = am_pf_run(&f, NULL, 55,
+	               (const char *const[]){ "batch", in, "--out", out, "--concurrency", "200",
+	                                      "--budget", "5", NULL });
+	err = am_pf_slurp(f.err);
+	ck_assert_msg(rc == 0, "exit %d; stderr:\n%s", rc, err);
+	free(err);
+	am_sim_stats s2;
+	am_sim_get_stats(f.sim, &s2);
+	ck_assert_int_eq(s2.ok - s1.ok, blocked);
+	ck_assert_int_eq(s2.requests, 200);
+	db = am_pf_db(&f);
+	ck_assert_int_eq(am_pf_i64(db, "SELECT count(*) FROM jobs"), 200);
+	ck_assert_int_eq(am_pf_i64(db, "SELECT count(*) FROM jobs WHERE state = 'done'"), 200);
+	ck_assert_int_eq(am_pf_i64(db, "SELECT count(DISTINCT job_id) FROM usage_events"), 200);
+	ck_assert_int_eq(am_pf_i64(db, "SELECT count(*) FROM usage_events"), 200);
+	am_pf_ledger_costs(db, &recomputed, &recorded);
+	ck_assert_int_eq(recorded, recomputed);
+	sqlite3_close(db);
+	count_statuses(out, &ok, &nblocked, &failed);
+	ck_assert_int_eq(ok, 200);
+}
+END_TEST
+
+START_TEST(a_rerun_retries_failed_jobs_before_and_after_blocked_ones)
+{
+	char cfg[512];
+	config_open(cfg, sizeof cfg, 0); /* no retries: 500s fail at once */
+	am_pf_init(&f, "pipe-resume", cfg);
+	am_sim_cfg sc;
+	am_sim_cfg_default(&sc);
+	sc.latency_ms = 50;
+	sc.fault_500 = 0.3;
+	sc.seed = 5;
+	am_pf_start_sim(&f, &sc);
+	char in[700], out[700];
+	snprintf(in, sizeof in, "%s", write_lines(120, "in.jsonl"));
+	snprintf(out, sizeof out, "%s/out1.jsonl", f.dir);
+	int rc = am_pf_run(&f, NULL, 55,
+	                   (const char *const[]){ "batch", in, "--out", out, "--concurrency", "8",
+	                                          "--budget", "0.01", NULL });
+	ck_assert_msg(rc == 3, "exit %d", rc);
+	sqlite3 *db = am_pf_db(&f);
+	int64_t failed = am_pf_i64(db, "SELECT count(*) FROM jobs WHERE state = 'failed'");
+	int64_t last_blocked = am_pf_i64(db, "SELECT max(id) FROM jobs WHERE state = "
+	                                     "'blocked_budget'");
+	ck_assert_int_gt(failed, 0);
+	/* A job that failed before the last blocked one: the case to resume. */
+	ck_assert_int_gt(am_pf_i64(db, "SELECT count(*) FROM jobs WHERE state = 'failed' AND "
+	                               "id < %lld",
+	                           (long long)last_blocked),
+	                 0);
+	ck_assert_int_gt(am_pf_i64(db, "SELECT count(*) FROM jobs WHERE state = 'failed' AND "
+	                               "error LIKE '%%HTTP 500%%'"),
+	                 0);
+	sqlite3_close(db);
+
+	/* Healthy again, and a budget for everything. */
+	am_sim_cfg_default(&sc);
+	sc.latency_ms = 5;
+	am_pf_start_sim(&f, &sc);
+	snprintf(out, sizeof out, "%s/out2.jsonl", f.dir);
+	rc = am_pf_run(&f, NULL, 55,
+	               (const char *const[]){ "batch", in, "--out", out, "--budget", "5", NULL });
+	char *err = am_pf_slurp(f.err);
+	ck_assert_msg(rc == 0, "exit %d; stderr:\n%s", rc, err);
+	free(err);
+	db = am_pf_db(&f);
+	ck_assert_int_eq(am_pf_i64(db, "SELECT count(*) FROM jobs WHERE state = 'done'"), 120);
+	ck_assert_int_eq(am_pf_i64(db, "SELECT count(*) FROM usage_events"), 120);
+	ck_assert_int_eq(am_pf_i64(db, "SELECT count(DISTINCT job_id) FROM usage_events"), 120);
+	sqlite3_close(db);
+	int ok, nblocked, nfailed;
+	count_statuses(out, &ok, &nblocked, &nfailed);
+	ck_assert_int_eq(ok, 120);
+}
+END_TEST
+
+int main(void)
+{
+	Suite *s = suite_create("pipeline_budget");
+	TCase *tc = tcase_create("budget");
+	tcase_add_checked_fixture(tc, NULL, teardown);
+	tcase_set_timeout(tc, 150);
+	tcase_add_test(tc, two_hundred_at_once_never_overshoot_and_finish_when_raised);
+	tcase_add_test(tc, a_rerun_retries_failed_jobs_before_and_after_blocked_ones);
+	suite_add_tcase(s, tc);
+	return check_run(s);
+}
