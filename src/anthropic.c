@@ -763,7 +763,7 @@ static int on_sse_event(void *ctx, const char *event, const char *data, size_t l
 		s->errored = true;
 		s->silent = true;
 		s->fail_kind = AM_PERR_MIDSTREAM;
-		COPY(s->message, m ? m : "error event in the stream");
+		COPY(s->message, m && m[0] ? m : "error event in the stream");
 		break;
 	}
 	default:

@@ -61,6 +61,21 @@ START_TEST(stream_without_message_start_is_protocol_error)
 }
 END_TEST
 
+/* An `error` event with an empty message left the failed result without
+ * any message for the user. */
+START_TEST(midstream_error_always_says_something)
+{
+	am_prov_result r;
+	stream_text("event: error\ndata: {\"type\": \"error\", \"error\": {\"type\": "
+	            "\"overloaded_error\", \"message\": \"\"}}\n\n",
+	            &r);
+	ck_assert_int_eq(r.err, AM_PERR_MIDSTREAM);
+	ck_assert_str_eq(r.error_type, "overloaded_error");
+	ck_assert_str_eq(r.message, "error event in the stream");
+	am_prov_result_free(&r);
+}
+END_TEST
+
 /* jansson's error text quotes the input up to the bad byte, which can end
  * inside a UTF-8 character ("invalid escape near '"\<C3>'"): the message
  * reached the result, the ledger and JSON output as invalid UTF-8. */
@@ -202,6 +217,7 @@ int main(void)
 	Suite *s = suite_create("fuzz_regress");
 	TCase *tc = tcase_create("findings");
 	tcase_add_test(tc, stream_without_message_start_is_protocol_error);
+	tcase_add_test(tc, midstream_error_always_says_something);
 	tcase_add_test(tc, result_messages_are_utf8);
 	tcase_add_test(tc, cache_breakdown_sum_saturates);
 	tcase_add_test(tc, retry_after_date_difference_cannot_overflow);
