@@ -518,6 +518,35 @@ static int query_expect(am_ledger *l, const char *sql, const char *want, const c
 	return 0;
 }
 
+/* The journal-mode switch needs a moment when no other connection is in the
+ * middle of opening the same file, and SQLite answers SQLITE_BUSY for it at
+ * once, without the busy handler (which could deadlock there). So wait here,
+ * a little at a time, up to the busy timeout: two processes opening a fresh
+ * ledger together must both succeed. */
+static int switch_to_wal(am_ledger *l, am_err *err)
+{
+	const struct timespec step = { 0, 10 * 1000 * 1000 };
+	for (int waited = 0;; waited += 10) {
+		sqlite3_stmt *s;
+		int rc = sqlite3_prepare_v2(l->db, "PRAGMA journal_mode=WAL", -1, &s, NULL);
+		if (rc == SQLITE_OK) {
+			rc = sqlite3_step(s);
+			bool wal = rc == SQLITE_ROW &&
+			           !strcmp((const char *)sqlite3_column_text(s, 0), "wal");
+			sqlite3_finalize(s);
+			if (wal)
+				return 0;
+			if (rc == SQLITE_ROW || rc == SQLITE_DONE)
+				return am_err_set(err, "ledger %s: could not switch to WAL", l->path);
+		}
+		if ((rc & 0xff) != SQLITE_BUSY && (rc & 0xff) != SQLITE_LOCKED)
+			return fail(l, rc, "switching to WAL", err);
+		if (waited >= l->busy_ms)
+			return fail(l, rc, "switching to WAL", err);
+		nanosleep(&step, NULL);
+	}
+}
+
 /* Reading a WAL database needs its -shm file, which a reader without write
  * access to the directory cannot create. When no -wal file exists, no
  * process has the database open and the main file is complete, so it can
@@ -597,7 +626,7 @@ int am_ledger_open(am_ledger **out, const char *path, const am_ledger_opts *opts
 	     query_expect(l, "SELECT count(*) FROM sqlite_master", NULL, "reading the schema", err)))
 		goto fail;
 	if (!o.readonly &&
-	    query_expect(l, "PRAGMA journal_mode=WAL", "wal", "switching to WAL", err))
+	    switch_to_wal(l, err))
 		goto fail;
 	/* A checkpoint costs two fsyncs and copies each changed page once, so
 	 * checkpointing every 4,000 pages (16 MB of log) instead of SQLite's
