@@ -138,20 +138,12 @@ typedef struct model_total {
 	am_snap_model m;
 } model_total;
 
-typedef struct job_result {
-	int64_t handle;
-	int state;
-	char error[256];
-} job_result;
-
 struct am_worker {
 	/* ---- shared with observers (mutex) ---- */
 	pthread_mutex_t mu;
 	inbox_item *inbox, *inbox_tail;
 	int inbox_n;
 	am_snapshot snap;           /* the published snapshot */
-	job_result *results;        /* finished UI-submitted jobs, ring */
-	int nresults, results_cap;
 	atomic_bool stop;
 	atomic_bool finished;
 	atomic_bool poked;
@@ -377,22 +369,6 @@ static model_total *model_slot(am_worker *w, const char *model)
 	return m;
 }
 
-static void remember_result(am_worker *w, int64_t handle, am_job_state st, const char *error)
-{
-	pthread_mutex_lock(&w->mu);
-	if (w->nresults == w->results_cap) {
-		/* Bounded: drop the oldest half. */
-		int keep = w->results_cap / 2;
-		memmove(w->results, w->results + (w->nresults - keep), (size_t)keep * sizeof *w->results);
-		w->nresults = keep;
-	}
-	job_result *r = &w->results[w->nresults++];
-	r->handle = handle;
-	r->state = (int)st;
-	snprintf(r->error, sizeof r->error, "%s", error ? error : "");
-	pthread_mutex_unlock(&w->mu);
-}
-
 static void free_held(wjob *j)
 {
 	if (j->held) {
@@ -573,7 +549,6 @@ static void finish_failed(am_worker *w, wjob *j, const char *error)
 	am_evq_push(w->evq, &ev);
 	w->failed++;
 	w->dirty = true;
-	remember_result(w, j->handle, AM_JOB_FAILED, error);
 	free_job(w, j);
 }
 
@@ -583,7 +558,6 @@ static void to_blocked(am_worker *w, wjob *j, const char *why)
 	jl_insert_by_id(&w->blocked, j);
 	db_update(w, j, AM_JOB_BLOCKED_BUDGET, why, NULL);
 	event_basic(w, AM_EV_BLOCKED, j, why);
-	remember_result(w, j->handle, AM_JOB_BLOCKED_BUDGET, why);
 }
 
 static void budget_now(am_worker *w, am_budget_now *bn)
@@ -726,7 +700,6 @@ static void emit_done(am_worker *w, wjob *j, const char *model, const am_usage *
 	am_evq_push(w->evq, &ev);
 	w->done++;
 	w->dirty = true;
-	remember_result(w, j->handle, AM_JOB_DONE, NULL);
 }
 
 /* ------------------------------------------------------------------------ */
@@ -1239,7 +1212,6 @@ static void on_call_done(void *ctx, am_prov_result *r)
 		release_budget(w, j);
 		db_update(w, j, AM_JOB_CANCELLED, "cancelled", NULL);
 		event_basic(w, AM_EV_CANCELLED, j, NULL);
-		remember_result(w, j->handle, AM_JOB_CANCELLED, "cancelled");
 		free_job(w, j);
 		return;
 	}
@@ -1364,7 +1336,6 @@ static void cancel_job(am_worker *w, int64_t handle, int64_t now)
 	j->st = W_FINISHED;
 	db_update(w, j, AM_JOB_CANCELLED, "cancelled", NULL);
 	event_basic(w, AM_EV_CANCELLED, j, NULL);
-	remember_result(w, j->handle, AM_JOB_CANCELLED, "cancelled");
 	free_job(w, j);
 }
 
@@ -1488,7 +1459,6 @@ static void take_inbox(am_worker *w, int64_t now)
 				ev.job_id = it->handle;
 				snprintf(ev.error, sizeof ev.error, "%s", req ? err.msg : "bad request");
 				am_evq_push(w->evq, &ev);
-				remember_result(w, it->handle, AM_JOB_FAILED, ev.error);
 				atomic_fetch_sub(&w->unfinished, 1);
 				json_decref(it->body);
 			} else {
@@ -2195,7 +2165,6 @@ static void *worker_main(void *arg)
 			snprintf(ev.model, sizeof ev.model, "%s", j->model);
 			snprintf(ev.error, sizeof ev.error, "%s", why);
 			am_evq_push(w->evq, &ev);
-			remember_result(w, j->handle, AM_JOB_FAILED, why);
 		}
 	}
 	/* Grace: let calls in flight finish, start nothing new. */
@@ -2362,9 +2331,7 @@ am_worker *am_worker_start(const am_worker_opts *opts, am_err *err)
 	const char *host = strstr(w->base_url, "://");
 	snprintf(w->endpoint, sizeof w->endpoint, "%s", host ? host + 3 : w->base_url);
 	w->queue_capacity = opts->config->worker.queue_capacity;
-	w->results_cap = 4096;
 	w->rng = (uint64_t)am_clock_mono(w->clock) | 1;
-	w->results = am_xcalloc((size_t)w->results_cap, sizeof *w->results);
 	atomic_init(&w->next_handle, 1);
 	atomic_init(&w->unfinished, 0);
 	atomic_init(&w->stop, false);
@@ -2402,7 +2369,6 @@ fail:
 	am_evq_free(w->evq);
 	pthread_mutex_destroy(&w->mu);
 	pthread_cond_destroy(&w->init_cv);
-	free(w->results);
 	memset(w->api_key, 0, sizeof w->api_key);
 	free(w);
 	return NULL;
@@ -2441,22 +2407,6 @@ bool am_worker_finished(am_worker *w)
 	return atomic_load(&w->finished);
 }
 
-bool am_worker_job_result(am_worker *w, int64_t handle, int *state, char *error, int errlen)
-{
-	bool found = false;
-	pthread_mutex_lock(&w->mu);
-	for (int i = w->nresults - 1; i >= 0; i--)
-		if (w->results[i].handle == handle) {
-			*state = w->results[i].state;
-			if (error)
-				snprintf(error, (size_t)errlen, "%s", w->results[i].error);
-			found = true;
-			break;
-		}
-	pthread_mutex_unlock(&w->mu);
-	return found;
-}
-
 void am_worker_stop(am_worker *w, int grace_ms)
 {
 	if (!w)
@@ -2478,7 +2428,6 @@ void am_worker_stop(am_worker *w, int grace_ms)
 	am_evq_free(w->evq);
 	pthread_mutex_destroy(&w->mu);
 	pthread_cond_destroy(&w->init_cv);
-	free(w->results);
 	memset(w->api_key, 0, sizeof w->api_key);
 	free(w);
 }

@@ -83,8 +83,4 @@ bool am_worker_finished(am_worker *w);
  * next start. Joins the thread and frees everything. Safe with NULL. */
 void am_worker_stop(am_worker *w, int grace_ms);
 
-/* Job results for callers that wait on specific jobs (ask): copies the
- * final state; false while the job is unfinished. */
-bool am_worker_job_result(am_worker *w, int64_t handle, int *state, char *error, int errlen);
-
 #endif
