@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <pthread.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,6 +18,7 @@ struct am_evq {
 	int cap, head, len;
 	int soft_cap;
 	int fd;
+	bool armed;     /* the fd was written since the observer last drained */
 };
 
 am_evq *am_evq_new(int soft_cap, am_err *err)
@@ -91,7 +93,11 @@ static void grow(am_evq *q)
 	q->head = 0;
 }
 
-void am_evq_push(am_evq *q, am_event *ev)
+/* The fd is written once per drain, by the first push that wants a wake
+ * after it: later pushes find the observer already woken (or about to be)
+ * and not yet drained. A call's progress events and its answer, pushed
+ * microseconds apart, then cost one write(2) and one wake-up. */
+static void push(am_evq *q, am_event *ev, bool wake_now)
 {
 	pthread_mutex_lock(&q->mu);
 	if (!(ev->kind == AM_EV_DELTA && q->len >= q->soft_cap && merge_delta(q, ev))) {
@@ -101,8 +107,22 @@ void am_evq_push(am_evq *q, am_event *ev)
 		q->len++;
 	}
 	ev->text = NULL;
+	bool need = wake_now && !q->armed;
+	if (need)
+		q->armed = true;
 	pthread_mutex_unlock(&q->mu);
-	wake(q);
+	if (need)
+		wake(q);
+}
+
+void am_evq_push(am_evq *q, am_event *ev)
+{
+	push(q, ev, true);
+}
+
+void am_evq_push_lazy(am_evq *q, am_event *ev)
+{
+	push(q, ev, false);
 }
 
 void am_evq_pushf(am_evq *q, am_event_kind kind, int64_t job_id, const char *fmt, ...)
@@ -126,6 +146,7 @@ int am_evq_drain(am_evq *q, am_event *out, int max)
 	while (read(q->fd, &v, sizeof v) > 0)
 		;
 	pthread_mutex_lock(&q->mu);
+	q->armed = false;
 	int n = 0;
 	while (n < max && q->len > 0) {
 		out[n++] = *at(q, 0);
@@ -134,6 +155,8 @@ int am_evq_drain(am_evq *q, am_event *out, int max)
 		q->len--;
 	}
 	int left = q->len;
+	if (left)
+		q->armed = true;
 	pthread_mutex_unlock(&q->mu);
 	if (left)
 		wake(q);

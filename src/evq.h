@@ -24,6 +24,12 @@ void am_evq_free(am_evq *q);
 /* Takes ownership of ev->text (ev->text is set to NULL). */
 void am_evq_push(am_evq *q, am_event *ev);
 
+/* Queues ev without waking the observer: it comes with the next wake (a
+ * push, a drain that leaves events, am_evq_signal). For progress the
+ * observer can learn a moment later (the worker signals a snapshot at
+ * least every 100 ms while anything changes). */
+void am_evq_push_lazy(am_evq *q, am_event *ev);
+
 /* Convenience: push an event of `kind` for `job_id` with a formatted text. */
 void am_evq_pushf(am_evq *q, am_event_kind kind, int64_t job_id, const char *fmt, ...)
 	__attribute__((format(printf, 4, 5)));

@@ -97,6 +97,9 @@ static void put_stmt(am_queue_stmts *qs, sqlite3_stmt *st)
 	}
 }
 
+/* Every state a job can still leave; SQL list. */
+#define UNFINISHED "('queued','waiting_limit','in_flight','blocked_budget')"
+
 /* `doing` completes "... while <doing>". */
 static int db_fail(sqlite3 *db, am_err *err, const char *doing)
 {
@@ -114,8 +117,7 @@ static int64_t count_unfinished(sqlite3 *db, am_err *err)
 {
 	sqlite3_stmt *st;
 	if (sqlite3_prepare_v2(db,
-	                       "SELECT count(*) FROM jobs WHERE state IN "
-	                       "('queued','waiting_limit','in_flight','blocked_budget')",
+	                       "SELECT count(*) FROM jobs WHERE state IN " UNFINISHED,
 	                       -1, &st, NULL) != SQLITE_OK)
 		return db_fail(db, err, "counting jobs");
 	int64_t n = -1;
@@ -254,8 +256,8 @@ int am_queue_load_unfinished(sqlite3 *db, int64_t limit, am_job **out, int *n, a
 	*out = NULL;
 	*n = 0;
 	if (sqlite3_prepare_v2(db,
-	                       "SELECT " JOB_COLUMNS " FROM jobs WHERE state IN "
-	                       "('queued','waiting_limit','in_flight','blocked_budget') "
+	                       "SELECT " JOB_COLUMNS " FROM jobs WHERE state IN " UNFINISHED
+	                       " AND NOT EXISTS (SELECT 1 FROM usage_events u WHERE u.job_id = jobs.id) "
 	                       "ORDER BY id LIMIT ?",
 	                       -1, &st, NULL) != SQLITE_OK)
 		return db_fail(db, err, "loading jobs");
@@ -285,8 +287,10 @@ int am_queue_unfinished_ids(sqlite3 *db, int64_t limit, int64_t **ids, int *n, a
 	*ids = NULL;
 	*n = 0;
 	if (sqlite3_prepare_v2(db,
-	                       "SELECT id FROM jobs WHERE state IN "
-	                       "('queued','waiting_limit','in_flight','blocked_budget') "
+	                       /* A job with a ledger row is done, whatever its state
+	                        * says (the worker may not have written "done" yet). */
+	                       "SELECT id FROM jobs WHERE state IN " UNFINISHED " AND NOT EXISTS "
+	                       "(SELECT 1 FROM usage_events u WHERE u.job_id = jobs.id) "
 	                       "ORDER BY id LIMIT ?",
 	                       -1, &st, NULL) != SQLITE_OK)
 		return db_fail(db, err, "listing unfinished jobs");

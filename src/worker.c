@@ -180,6 +180,12 @@ struct am_worker {
 	} marks[MAX_MARKS];
 	int nmarks;
 	sqlite3_stmt *mark_stmt;
+	/* The pass transaction (see "the pass transaction"). fresh: the jobs
+	 * whose row is not committed yet (id 0: not even written). */
+	bool tx_open;
+	wjob **fresh;
+	int nfresh, fresh_cap;
+	bool sent;                  /* this pass started a call */
 	am_log *log;                /* log_file; NULL = none */
 	uint64_t rng;               /* backoff jitter state */
 	sqlite3 *db;
@@ -326,7 +332,13 @@ static void event_basic(am_worker *w, am_event_kind kind, const wjob *j, const c
 		snprintf(ev.reason, sizeof ev.reason, "%s", j->reason);
 	}
 	ev.text = text ? am_xstrdup(text) : NULL;
-	am_evq_push(w->evq, &ev);
+	/* Progress rides with the next wake (the answer, or the snapshot this
+	 * pass makes due within SNAPSHOT_PERIOD_MS): an observer woken for each
+	 * step of a fast call would take the CPU the call needs. */
+	if (kind == AM_EV_QUEUED || kind == AM_EV_STARTED || kind == AM_EV_WAITING)
+		am_evq_push_lazy(w->evq, &ev);
+	else
+		am_evq_push(w->evq, &ev);
 	w->dirty = true;
 }
 
@@ -427,8 +439,11 @@ static void all_add(am_worker *w, wjob *j)
 	w->all = j;
 }
 
+static void fresh_forget(am_worker *w, const wjob *j);
+
 static void free_job(am_worker *w, wjob *j)
 {
+	fresh_forget(w, j);
 	if (j->all_prev)
 		j->all_prev->all_next = j->all_next;
 	else
@@ -452,25 +467,143 @@ static int64_t json_int(const json_t *o, const char *k, int64_t def)
 /* ------------------------------------------------------------------------ */
 /* job life cycle                                                             */
 
-static void db_update(am_worker *w, wjob *j, am_job_state st, const char *error, const char *result)
+/* ---- the pass transaction ------------------------------------------------
+ *
+ * A prompt taken from the inbox becomes a job in memory at once and gets
+ * its row after the pass has put its calls on the wire: one transaction
+ * at the end of the pass writes the new rows and the progress states
+ * (marks) of the pass. Writing a row, and above all committing it, costs
+ * more than everything else the worker does before a send; done after it,
+ * it overlaps the provider's work, and a pass that takes many prompts
+ * commits once.
+ *
+ * The price: until that commit the job exists only in the worker, as the
+ * prompt did while it sat in the inbox, so a crash in the microseconds
+ * between a send and the commit loses the job after its call went out
+ * (paid, not recorded): the window an answer already has between its
+ * arrival and its ledger commit.
+ *
+ * A write about a job that has no row yet writes the row first, in the
+ * same transaction (ensure_row): a cache hit's ledger row, a failure, a
+ * budget block. When a commit fails, or SQLite rolls a transaction back
+ * after an error, the rows written in it are gone: those jobs go back to
+ * id 0 and are written again later, never under an id that SQLite may
+ * hand out again. Invariant: a job with id 0 is in fresh. */
+
+static void fresh_add(am_worker *w, wjob *j)
 {
-	am_err err;
-	if (am_queue_update_s(w->qs, j->id, st, j->model[0] ? j->model : NULL,
-	                    j->reason[0] ? j->reason : NULL, error, result, j->attempts,
-	                    now_wall(w), &err))
-		db_trouble(w, &err);
-	else
-		db_ok(w);
+	if (w->nfresh == w->fresh_cap) {
+		w->fresh_cap = w->fresh_cap ? 2 * w->fresh_cap : 64;
+		w->fresh = am_xrealloc(w->fresh, (size_t)w->fresh_cap * sizeof *w->fresh);
+	}
+	w->fresh[w->nfresh++] = j;
 }
 
-/* Writes the progress states noted since the last flush (see marks). A job
- * that has since ended keeps its final state: the update only moves jobs
- * that are still unfinished. */
-static void flush_marks(am_worker *w)
+/* Keeps the order: rows are written in submit order, so job ids follow it. */
+static void fresh_forget(am_worker *w, const wjob *j)
+{
+	for (int i = 0; i < w->nfresh; i++)
+		if (w->fresh[i] == j) {
+			memmove(&w->fresh[i], &w->fresh[i + 1],
+			        (size_t)(w->nfresh - i - 1) * sizeof *w->fresh);
+			w->nfresh--;
+			return;
+		}
+}
+
+static int tx_begin(am_worker *w, am_err *err)
+{
+	if (w->tx_open)
+		return 0;
+	if (am_ledger_begin(w->ledger, err))
+		return -1;
+	w->tx_open = true;
+	return 0;
+}
+
+/* The open transaction is gone (rolled back), and the rows written in it.
+ * Marks of those jobs go too, as their ids may be handed out again. */
+static void tx_lost(am_worker *w)
+{
+	for (int i = 0; i < w->nfresh; i++) {
+		int64_t id = w->fresh[i]->id;
+		if (!id)
+			continue;
+		for (int k = 0; k < w->nmarks;)
+			if (w->marks[k].id == id)
+				w->marks[k] = w->marks[--w->nmarks];
+			else
+				k++;
+		w->fresh[i]->id = 0;
+	}
+	w->tx_open = false;
+}
+
+static void tx_abort(am_worker *w)
+{
+	if (!w->tx_open)
+		return;
+	am_ledger_rollback(w->ledger);
+	tx_lost(w);
+}
+
+/* After a failed statement inside the transaction: SQLite may have rolled
+ * it back by itself (disk full, I/O error). */
+static void tx_check(am_worker *w)
+{
+	if (w->tx_open && sqlite3_get_autocommit(w->db))
+		tx_lost(w);
+}
+
+static void mark_state(am_worker *w, wjob *j, am_job_state st);
+
+/* Writes j's row, as queued, then the state it has reached. */
+static int write_row(am_worker *w, wjob *j, am_err *err)
+{
+	char *req = json_dumps(j->body, JSON_COMPACT);
+	if (!req)
+		return am_err_set(err, "cannot serialise the request");
+	int64_t id = 0;
+	int rc = am_queue_add_s(w->qs, NULL, req, j->model_req, 0, now_wall(w), &id, NULL, err);
+	free(req);
+	if (rc < 0) {
+		tx_check(w);
+		return -1;
+	}
+	j->id = id;
+	if (j->st == W_FLIGHT)
+		mark_state(w, j, AM_JOB_IN_FLIGHT);
+	else if (j->st == W_LIMIT)
+		mark_state(w, j, AM_JOB_WAITING_LIMIT);
+	return 0;
+}
+
+/* Gives j a row if it has none, in the open transaction (opened if need
+ * be; the pass commits it): the rows of the jobs taken before j first, so
+ * that ids keep the order of submission. j == NULL: every fresh job. */
+static int ensure_row(am_worker *w, wjob *j, am_err *err)
+{
+	if (j ? j->id != 0 : !w->nfresh)
+		return 0;
+	if (tx_begin(w, err))
+		return -1;
+	for (int i = 0; i < w->nfresh; i++) {
+		wjob *k = w->fresh[i];
+		if (!k->id && write_row(w, k, err))
+			return -1;
+		if (k == j)
+			return 0;
+	}
+	return 0;
+}
+
+/* Writes the progress states noted since the last flush (see marks) into
+ * the open transaction. A job that has since ended keeps its final state:
+ * the update only moves jobs that are still unfinished. */
+static void write_marks(am_worker *w)
 {
 	if (!w->nmarks)
 		return;
-	am_err err;
 	if (!w->mark_stmt &&
 	    sqlite3_prepare_v3(w->db,
 	                       "UPDATE jobs SET state=?1, model=coalesce(?2, model), "
@@ -478,12 +611,6 @@ static void flush_marks(am_worker *w)
 	                       "('queued','waiting_limit','in_flight')",
 	                       -1, SQLITE_PREPARE_PERSISTENT, &w->mark_stmt, NULL) != SQLITE_OK) {
 		w->nmarks = 0;
-		return;
-	}
-	if (am_ledger_begin(w->ledger, &err)) {
-		/* Not now (locked, full): the states catch up at the next flush. */
-		if (w->nmarks == MAX_MARKS)
-			w->nmarks = 0;
 		return;
 	}
 	int64_t wall = now_wall(w);
@@ -498,15 +625,79 @@ static void flush_marks(am_worker *w)
 		sqlite3_step(st);
 		sqlite3_reset(st);
 	}
-	if (am_ledger_commit(w->ledger, &err)) {
-		am_ledger_rollback(w->ledger);
+}
+
+/* Commits the open transaction with the pending marks. On failure the
+ * marks of jobs that kept their rows stay for the next flush. */
+static int tx_commit(am_worker *w, am_err *err)
+{
+	if (!w->tx_open)
+		return 0;
+	write_marks(w);
+	tx_check(w);
+	if (!w->tx_open)
+		return am_err_set(err, "ledger %s: the transaction was rolled back", w->db_path);
+	if (am_ledger_commit(w->ledger, err)) {
+		tx_lost(w);
+		return -1;
+	}
+	w->tx_open = false;
+	w->nmarks = 0;
+	int keep = 0;
+	for (int i = 0; i < w->nfresh; i++)
+		if (!w->fresh[i]->id)
+			w->fresh[keep++] = w->fresh[i];
+	w->nfresh = keep;
+	return 0;
+}
+
+static void db_update(am_worker *w, wjob *j, am_job_state st, const char *error, const char *result)
+{
+	am_err err;
+	if (ensure_row(w, j, &err) ||
+	    am_queue_update_s(w->qs, j->id, st, j->model[0] ? j->model : NULL,
+	                      j->reason[0] ? j->reason : NULL, error, result, j->attempts,
+	                      now_wall(w), &err)) {
+		tx_check(w);
+		db_trouble(w, &err);
+	} else {
+		db_ok(w);
+	}
+}
+
+/* Writes what the pass has to write: the rows of new jobs (with the state
+ * each has reached), the marks, anything already in the open transaction;
+ * one commit. */
+static void flush_marks(am_worker *w)
+{
+	bool rows = w->nfresh && now_mono(w) >= w->db_retry_at;
+	if (!w->nmarks && !w->tx_open && !rows)
+		return;
+	am_err err;
+	if (tx_begin(w, &err)) {
+		/* Not now (locked, full): the states catch up at the next flush. */
+		if (w->nmarks == MAX_MARKS)
+			w->nmarks = 0;
+		if (rows)
+			db_trouble(w, &err);
 		return;
 	}
-	w->nmarks = 0;
+	if (rows)
+		ensure_row(w, NULL, &err); /* a failure shows in the commit */
+	if (tx_commit(w, &err))
+		db_trouble(w, &err);
+	else
+		db_ok(w);
 }
 
 static void mark_state(am_worker *w, wjob *j, am_job_state st)
 {
+	if (!j->id)
+		return; /* no row yet: the row it gets carries the state then */
+	if (w->nmarks == MAX_MARKS && w->tx_open) {
+		write_marks(w); /* into the open transaction, which commits them */
+		w->nmarks = 0;
+	}
 	if (w->nmarks == MAX_MARKS)
 		flush_marks(w);
 	if (w->nmarks == MAX_MARKS)
@@ -555,8 +746,8 @@ static void finish_failed(am_worker *w, wjob *j, const char *error)
 static void to_blocked(am_worker *w, wjob *j, const char *why)
 {
 	j->st = W_BLOCKED;
+	db_update(w, j, AM_JOB_BLOCKED_BUDGET, why, NULL); /* first: it may give j its id */
 	jl_insert_by_id(&w->blocked, j);
-	db_update(w, j, AM_JOB_BLOCKED_BUDGET, why, NULL);
 	event_basic(w, AM_EV_BLOCKED, j, why);
 }
 
@@ -628,11 +819,14 @@ static int64_t price_usage(am_worker *w, const char *model, const am_usage *u, b
 
 static void own_row(am_worker *w, int64_t id);
 
-/* Records one finished call (or cache hit) and the job's final state in one
- * transaction: the ledger row and "done" land together or not at all. */
+/* Records one finished call (or cache hit): its ledger row, and with it
+ * the job's final state and answer when with_state. The ledger row is what
+ * makes a job done (recovery and scan_db go by it), so a job may take its
+ * "done" a moment later (see land). */
 static int record_done(am_worker *w, wjob *j, const char *answered_model, const am_usage *u,
                        bool known, int64_t cost, bool cached, int64_t saved, int64_t latency_ms,
-                       int status, const char *request_id, const char *text, am_err *err)
+                       int status, const char *request_id, const char *text, bool with_state,
+                       am_err *err)
 {
 	am_ledger_event ev;
 	memset(&ev, 0, sizeof ev);
@@ -650,17 +844,22 @@ static int record_done(am_worker *w, wjob *j, const char *answered_model, const 
 	ev.http_status = status;
 	ev.request_id = request_id;
 	ev.source = j->source;
-	if (am_ledger_begin(w->ledger, err))
+	if (tx_begin(w, err))
 		return -1;
+	if (ensure_row(w, j, err)) {
+		tx_abort(w);
+		return -1;
+	}
+	ev.job_id = j->id;
 	int added = am_ledger_record(w->ledger, &ev, err);
 	int64_t row = sqlite3_last_insert_rowid(w->db);
 	if (added < 0 ||
-	    am_queue_update_s(w->qs, j->id, AM_JOB_DONE, j->model, j->reason, NULL, text ? text : "",
-	                    j->attempts, ev.ts_ns, err)) {
-		am_ledger_rollback(w->ledger);
+	    (with_state && am_queue_update_s(w->qs, j->id, AM_JOB_DONE, j->model, j->reason, NULL,
+	                                     text ? text : "", j->attempts, ev.ts_ns, err))) {
+		tx_abort(w);
 		return -1;
 	}
-	if (am_ledger_commit(w->ledger, err))
+	if (tx_commit(w, err))
 		return -1;
 	if (added)
 		own_row(w, row); /* only once committed: a rolled-back id may be reused */
@@ -847,9 +1046,15 @@ static bool land(am_worker *w, wjob *j)
 {
 	held_answer *h = j->held;
 	am_err err;
+	/* A batch job's answer is its output, read back from the job's row: it
+	 * lands with the ledger row. Anyone else's was just told; its row takes
+	 * "done" and the text right after the observer hears, out of the
+	 * answer's way (a crash between the two leaves the row without the
+	 * text, and done by its ledger row). */
+	bool with_state = !strcmp(j->source, "batch");
 	if (record_done(w, j, h->model, &h->usage, h->known, h->cost, h->cached, h->saved,
 	                h->latency_ms, h->status, h->cached ? NULL : h->request_id, h->text,
-	                &err)) {
+	                with_state, &err)) {
 		db_trouble(w, &err);
 		return false;
 	}
@@ -860,7 +1065,9 @@ static bool land(am_worker *w, wjob *j)
 		event_basic(w, AM_EV_DELTA, j, h->text);
 	emit_done(w, j, h->model, &h->usage, h->known, h->cost, h->cached, h->latency_ms,
 	          h->status);
-	/* The observer has heard; keeping the answer for later can follow. */
+	/* The observer has heard; the rest can follow. */
+	if (!with_state)
+		db_update(w, j, AM_JOB_DONE, NULL, h->text ? h->text : "");
 	if (!h->cached && j->cacheable && w->cache && text_answer(h->stop_reason)) {
 		am_cache_answer a;
 		memset(&a, 0, sizeof a);
@@ -1053,6 +1260,7 @@ static void start_call(am_worker *w, wjob *j)
 	int64_t now = now_mono(w);
 	j->st = W_FLIGHT;
 	j->t_sent = now;
+	w->sent = true;
 	jl_push(&w->flight, j);
 	am_rl_sent(w->rl, &j->ticket, now);
 	mark_state(w, j, AM_JOB_IN_FLIGHT);
@@ -1448,35 +1656,19 @@ static void take_inbox(am_worker *w, int64_t now)
 		if (it->kind == IN_COMMAND) {
 			apply_command(w, &it->cmd, now);
 		} else {
-			am_err err;
-			char *req = json_dumps(it->body, JSON_COMPACT);
-			int64_t id = 0;
-			if (!req || am_queue_add_s(w->qs, NULL, req, it->model, 0, now_wall(w), &id, NULL,
-			                         &err) < 0) {
-				am_event ev;
-				memset(&ev, 0, sizeof ev);
-				ev.kind = AM_EV_FAILED;
-				ev.job_id = it->handle;
-				snprintf(ev.error, sizeof ev.error, "%s", req ? err.msg : "bad request");
-				am_evq_push(w->evq, &ev);
-				atomic_fetch_sub(&w->unfinished, 1);
-				json_decref(it->body);
-			} else {
-				wjob *j = am_xcalloc(1, sizeof *j);
-				j->w = w;
-				j->handle = it->handle;
-				j->id = id;
-				j->body = it->body;
-				j->model_req = it->model;
-				it->model = NULL;
-				j->no_cache = it->no_cache;
-				j->stream = it->stream;
-				j->source = w->opts.source ? w->opts.source : "console";
-				j->t_submit = now;
-				all_add(w, j);
-				jl_push(&w->pending, j);
-			}
-			free(req);
+			wjob *j = am_xcalloc(1, sizeof *j);
+			j->w = w;
+			j->handle = it->handle;
+			j->body = it->body;
+			j->model_req = it->model;
+			it->model = NULL;
+			j->no_cache = it->no_cache;
+			j->stream = it->stream;
+			j->source = w->opts.source ? w->opts.source : "console";
+			j->t_submit = now;
+			all_add(w, j);
+			fresh_add(w, j); /* its row is written at the end of the pass */
+			jl_push(&w->pending, j);
 		}
 		free(it->model);
 		free(it);
@@ -1796,6 +1988,14 @@ static void loop_pass(am_worker *w)
 			break;
 	}
 
+	/* The pass transaction: the calls go out first, then the rows. */
+	if (w->tx_open || w->nfresh) {
+		if (w->sent)
+			am_client_run(w->client, 0, NULL);
+		flush_marks(w);
+	}
+	w->sent = false;
+
 	if (now - w->last_wait_check >= SNAPSHOT_PERIOD_MS * AM_NS_PER_MS) {
 		w->last_wait_check = now;
 		refresh_waiting(w, now);
@@ -2094,9 +2294,17 @@ static void worker_teardown(am_worker *w)
 	w->client = NULL;
 	pthread_mutex_unlock(&w->mu);
 	am_client_free(client);
+	/* Jobs without a row get one now, to be resumed at the next start. */
+	am_err err;
+	if (w->ledger) {
+		ensure_row(w, NULL, &err);
+		if (tx_commit(w, &err))
+			tx_abort(w);
+	}
+	w->nfresh = 0;
 	while (w->all) {
 		wjob *j = w->all;
-		if (j->st == W_FLIGHT || j->st == W_LIMIT)
+		if (j->id && (j->st == W_FLIGHT || j->st == W_LIMIT))
 			am_queue_update(w->db, j->id, AM_JOB_QUEUED, NULL, NULL, NULL, NULL,
 			                j->attempts, now_wall(w), NULL);
 		free_held(j);
@@ -2114,6 +2322,9 @@ static void worker_teardown(am_worker *w)
 	sqlite3_finalize(w->mark_stmt);
 	w->mark_stmt = NULL;
 	w->nmarks = 0;
+	free(w->fresh);
+	w->fresh = NULL;
+	w->nfresh = w->fresh_cap = 0;
 	am_ledger_close(w->ledger);
 	am_log_close(w->log);
 	w->log = NULL;
@@ -2152,6 +2363,7 @@ static void *worker_main(void *arg)
 	 * the database (or the job would run at the next start), and a prompt
 	 * accepted by submit is persisted as queued, for the next start. */
 	take_inbox(w, now_mono(w));
+	flush_marks(w);
 	if (w->halted) {
 		/* Answers that never reached the ledger: their jobs stay queued (in
 		 * the database they are still in flight, which recovery re-queues). */
