@@ -14,6 +14,7 @@
 #include <string.h>
 
 #include <openssl/evp.h>
+#include <pthread.h>
 
 #define NS_PER_S 1000000000LL
 
@@ -125,13 +126,25 @@ char *am_cache_canonical(const json_t *body, am_err *err)
 	return s;
 }
 
+/* SHA-256 fetched once: EVP_sha256() makes EVP_Digest look the algorithm
+ * up in the provider store on every call, which cost more than hashing a
+ * short request. NULL if the fetch failed (then EVP_sha256() is used). */
+static EVP_MD *sha256_md;
+static pthread_once_t sha256_once = PTHREAD_ONCE_INIT;
+
+static void sha256_fetch(void)
+{
+	sha256_md = EVP_MD_fetch(NULL, "SHA256", NULL);
+}
+
 int am_cache_key(const json_t *body, uint8_t key[AM_CACHE_KEY_LEN], am_err *err)
 {
 	char *s = am_cache_canonical(body, err);
 	if (!s)
 		return -1;
 	unsigned int len = 0;
-	int ok = EVP_Digest(s, strlen(s), key, &len, EVP_sha256(), NULL);
+	pthread_once(&sha256_once, sha256_fetch);
+	int ok = EVP_Digest(s, strlen(s), key, &len, sha256_md ? sha256_md : EVP_sha256(), NULL);
 	free(s);
 	if (!ok || len != AM_CACHE_KEY_LEN)
 		return am_err_set(err, "cache: SHA-256 failed");

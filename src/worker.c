@@ -1009,7 +1009,9 @@ static void select_model(am_worker *w, wjob *j, const am_budget_now *bn)
 
 static int build_wire(am_worker *w, wjob *j, am_err *err)
 {
-	json_t *b = json_deep_copy(j->body);
+	/* Shallow: the fields set here are the only ones that differ from the
+	 * job's body, and nothing below changes a shared value. */
+	json_t *b = json_copy(j->body);
 	json_object_set_new(b, "model", json_string(j->model));
 	if (!json_is_integer(json_object_get(b, "max_tokens")))
 		json_object_set_new(b, "max_tokens", json_integer(w->default_max_tokens));
@@ -1065,9 +1067,13 @@ static bool land(am_worker *w, wjob *j)
 		event_basic(w, AM_EV_DELTA, j, h->text);
 	emit_done(w, j, h->model, &h->usage, h->known, h->cost, h->cached, h->latency_ms,
 	          h->status);
-	/* The observer has heard; the rest can follow. */
-	if (!with_state)
+	/* The observer has heard; the rest can follow, in the transaction the
+	 * loop commits after this round of answers (one commit for all). */
+	am_err terr;
+	if (tx_begin(w, &terr) == 0 && !with_state)
 		db_update(w, j, AM_JOB_DONE, NULL, h->text ? h->text : "");
+	else if (!with_state)
+		db_trouble(w, &terr);
 	if (!h->cached && j->cacheable && w->cache && text_answer(h->stop_reason)) {
 		am_cache_answer a;
 		memset(&a, 0, sizeof a);
