@@ -120,7 +120,8 @@ int am_budget_now_local(int64_t wall_ns, am_budget_now *out, am_err *err)
 	time_t midnight = mktime(&next);
 	if (midnight == (time_t)-1)
 		return am_err_set(err, "budget: cannot find the end of the local day %s", out->day);
-	int64_t left = (int64_t)midnight * AM_NS_PER_SEC - wall_ns;
+	out->midnight_ns = (int64_t)midnight * AM_NS_PER_SEC;
+	int64_t left = out->midnight_ns - wall_ns;
 	out->day_left_s = left > 0 ? left / AM_NS_PER_SEC : 0;
 	return 0;
 }

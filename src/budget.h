@@ -86,6 +86,7 @@ typedef struct am_budget_now {
 	char month[8];       /* local "YYYY-MM" */
 	int64_t wall_ns;     /* Unix epoch ns */
 	int64_t day_left_s;  /* seconds until the next local midnight, >= 0 */
+	int64_t midnight_ns; /* that midnight, Unix epoch ns */
 } am_budget_now;
 
 /* Fills *out for wall_ns in the process's local time zone (TZ, as set by

@@ -211,6 +211,8 @@ struct am_worker {
 	bool halted;                /* halt_on_fatal: the loop ends */
 	bool need_db_scan;
 	char today[11];
+	am_budget_now bn;           /* budget_now's last conversion */
+	bool bn_valid;
 	int nmodels;
 	model_total models[MAX_MODELS];
 	int64_t done, failed;
@@ -751,10 +753,24 @@ static void to_blocked(am_worker *w, wjob *j, const char *why)
 	event_basic(w, AM_EV_BLOCKED, j, why);
 }
 
+/* The local day changes only at midnight: between a conversion and the
+ * midnight it found, the day and month stay and only the time left moves.
+ * (mktime, inside the conversion, stats /etc/localtime on every call, and
+ * the worker asks twice per call.) TZ is set once, before the worker runs. */
 static void budget_now(am_worker *w, am_budget_now *bn)
 {
+	int64_t wall = now_wall(w);
+	if (w->bn_valid && wall >= w->bn.wall_ns && wall < w->bn.midnight_ns) {
+		*bn = w->bn;
+		bn->wall_ns = wall;
+		bn->day_left_s = (w->bn.midnight_ns - wall) / AM_NS_PER_SEC;
+		return;
+	}
 	am_err err;
-	if (am_budget_now_local(now_wall(w), bn, &err)) {
+	w->bn_valid = am_budget_now_local(wall, bn, &err) == 0;
+	if (w->bn_valid) {
+		w->bn = *bn;
+	} else {
 		memset(bn, 0, sizeof *bn);
 		snprintf(bn->day, sizeof bn->day, "%s", w->today);
 	}
