@@ -608,9 +608,15 @@ static void write_marks(am_worker *w)
 		return;
 	if (!w->mark_stmt &&
 	    sqlite3_prepare_v3(w->db,
+	                       /* Not "state IN (...)": SQLite builds a temporary
+	                        * table for a list of more than two values on every
+	                        * run, and freeing it made glibc give pages back to
+	                        * the kernel (madvise) and fault them in again on
+	                        * every call. */
 	                       "UPDATE jobs SET state=?1, model=coalesce(?2, model), "
-	                       "reason=coalesce(?3, reason), updated_ns=?4 WHERE id=?5 AND state IN "
-	                       "('queued','waiting_limit','in_flight')",
+	                       "reason=coalesce(?3, reason), updated_ns=?4 WHERE id=?5 AND "
+	                       "state <> 'done' AND state <> 'failed' AND state <> 'cancelled' AND "
+	                       "state <> 'blocked_budget'",
 	                       -1, SQLITE_PREPARE_PERSISTENT, &w->mark_stmt, NULL) != SQLITE_OK) {
 		w->nmarks = 0;
 		return;
