@@ -287,6 +287,12 @@ int cmd_batch(int argc, char **argv)
 					buf[--len] = '\0';
 				pending_line = buf;
 				pending_len = (size_t)len;
+				/* A UTF-8 byte order mark (some Windows editors write
+				 * one) is not part of line 1. */
+				if (lineno == 1 && len >= 3 && !memcmp(buf, "\xEF\xBB\xBF", 3)) {
+					pending_line += 3;
+					pending_len -= 3;
+				}
 			}
 			am_batch_line bl;
 			int pr = am_batch_parse_line(pending_line, pending_len, lineno, &bl, &err);

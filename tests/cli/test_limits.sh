@@ -129,6 +129,13 @@ grep -q "line 2: .*byte 0xe9" "$tmp/u.out" || fail "line 2 does not name the bad
 iconv -f UTF-8 -t UTF-8 "$tmp/u.err" >/dev/null 2>&1 || fail "stderr is not valid UTF-8"
 exactly_once "$db"
 
+# 4b. A UTF-8 byte order mark before line 1 (Windows editors write one) is
+#     not part of the line: the file runs as if it were not there.
+printf '\xef\xbb\xbf{"id":"bom1","prompt":"after a BOM"}\n{"id":"bom2","prompt":"line two"}\n' >"$tmp/bom.jsonl"
+am batch "$tmp/bom.jsonl" >"$tmp/bom.out" 2>"$tmp/bom.err" || fail "a file with a BOM: $(cat "$tmp/bom.err")"
+got=$(jsonl_query "$tmp/bom.out" "SELECT group_concat(json_extract(l, '\$.id') || '=' || json_extract(l, '\$.status'), ' ') FROM t")
+[ "$got" = "bom1=ok bom2=ok" ] || fail "a file with a BOM: $got"
+
 # ---------------------------------------------------------------------------
 # 5. Control characters in answers: kept exactly in the ledger, escaped in
 #    the batch output (JSON), so neither a terminal nor a JSON reader ever
