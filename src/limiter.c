@@ -789,7 +789,12 @@ static int pool_init(struct pool *p, const am_rl_pool_cfg *pc, const am_rl_cfg *
 		d->cooldown = INT64_MIN;
 		dim_params(d);
 		d->tat = now;
-		dim_set_level(d, now, (int64_t)((i128)d->cap * pc->init_fill_ppm / PPM));
+		/* Cold start: part-full, for what other processes may have spent
+		 * of the minute - but the short request bucket starts full: it
+		 * refills within its window (a second), and a one-shot `ask`
+		 * would otherwise wait most of that second for nothing. */
+		int64_t fill = i == AM_RL_REQ_SHORT ? PPM : pc->init_fill_ppm;
+		dim_set_level(d, now, (int64_t)((i128)d->cap * fill / PPM));
 		d->fw_start = now;
 	}
 	p->max_queue = pc->max_queue;

@@ -129,7 +129,8 @@ typedef struct am_rl_pool_cfg {
 	int64_t short_window_ns;  /* REQ_SHORT bucket: this much of the REQ rate; 0 = off */
 	int max_in_flight;        /* concurrency cap (granted, not settled) */
 	int max_queue;            /* queued tickets at most */
-	int32_t init_fill_ppm;    /* level at creation, fraction of capacity */
+	int32_t init_fill_ppm;    /* level at creation, fraction of capacity
+	                           * (the short request bucket starts full) */
 } am_rl_pool_cfg;
 
 /* A model id -> pool name entry. `model` matches exactly, or as a prefix when
