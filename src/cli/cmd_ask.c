@@ -12,6 +12,7 @@
 #include "app.h"
 #include "cli.h"
 #include "commands.h"
+#include "fmt.h"
 #include "money.h"
 
 enum { O_MODEL = 1, O_MAX, O_SYSTEM, O_NOCACHE, O_STREAM, O_NOSTREAM, O_JSON, O_SIM };
@@ -44,6 +45,38 @@ static char *read_stdin(void)
 	}
 	buf[len] = '\0';
 	return buf;
+}
+
+/* The answer on a terminal goes through fmt_sanitize: it is untrusted
+ * text, and escape sequences in it could move the cursor, retitle the
+ * window or write the clipboard. A pipe or a file gets it byte for byte.
+ * A character split between two chunks waits in carry for the rest. */
+typedef struct answer_out {
+	bool safe;
+	fmt_san st;
+	char carry[8];
+	size_t ncarry;
+} answer_out;
+
+static void answer_put(answer_out *o, const char *s, size_t len, bool last)
+{
+	if (!o->safe) {
+		fwrite(s, 1, len, stdout);
+		fflush(stdout);
+		return;
+	}
+	size_t n = o->ncarry + len;
+	char *in = am_xmalloc(n + 1);
+	memcpy(in, o->carry, o->ncarry);
+	memcpy(in + o->ncarry, s, len);
+	size_t keep = last ? 0 : fmt_utf8_incomplete_tail(in, n);
+	char *out = am_xmalloc(4 * (n - keep) + 1);
+	fwrite(out, 1, fmt_sanitize(in, n - keep, out, false, &o->st), stdout);
+	fflush(stdout);
+	memcpy(o->carry, in + n - keep, keep);
+	o->ncarry = keep;
+	free(in);
+	free(out);
 }
 
 static void summary(const am_event *ev, int64_t job_ms)
@@ -152,6 +185,7 @@ int cmd_ask(int argc, char **argv)
 	rc = -1;
 	am_event evs[64];
 	bool tty = isatty(2);
+	answer_out out = { .safe = isatty(1) };
 	while (rc < 0) {
 		struct pollfd pfd = { ops.wake_fd(ops.ctx), POLLIN, 0 };
 		if (poll(&pfd, 1, 1000) < 0 && errno != EINTR)
@@ -170,17 +204,17 @@ int cmd_ask(int argc, char **argv)
 				}
 				memcpy(text + tlen, ev->text, add + 1);
 				tlen += add;
-				if (!json) {
-					fputs(ev->text, stdout);
-					fflush(stdout);
-				}
+				if (!json)
+					answer_put(&out, ev->text, add, false);
 			} else if (ev->job_id == job && ev->kind == AM_EV_STARTED && tlen > 0) {
 				/* A retry after a stream broke off: the answer starts over.
 				 * What was printed cannot be taken back, so say so and
 				 * start on a new line; the text kept (--json) restarts. */
 				if (!json) {
+					answer_put(&out, "", 0, true);
 					putchar('\n');
 					fflush(stdout);
+					memset(&out.st, 0, sizeof out.st);
 				}
 				fprintf(stderr, "aimeter ask: the answer broke off; it starts again\n");
 				tlen = 0;
@@ -192,8 +226,10 @@ int cmd_ask(int argc, char **argv)
 					puts(s);
 					free(s);
 					json_decref(o);
-				} else if (tlen && text[tlen - 1] != '\n') {
-					putchar('\n');
+				} else {
+					answer_put(&out, "", 0, true);
+					if (tlen && text[tlen - 1] != '\n')
+						putchar('\n');
 				}
 				summary(ev, 0);
 				rc = 0;

@@ -150,8 +150,6 @@ write_config "$tmp/ctl.json" "$db"
 export AIMETER_CONFIG=$tmp/ctl.json
 printf '{"id":"c","prompt":"say something odd"}\n' >"$tmp/ctl.jsonl"
 am batch --no-cache "$tmp/ctl.jsonl" >"$tmp/c.out" 2>"$tmp/c.err" || fail "control characters: $(cat "$tmp/c.err")"
-stop_sim "$ctl_pid"
-export ANTHROPIC_BASE_URL=$plain
 [ "$(jsonl_check "$tmp/c.out")" = 1 ] || fail "output: $(cat -v "$tmp/c.out")"
 LC_ALL=C grep -q $'[\x01-\x08\x0b-\x1f]' "$tmp/c.out" && fail "a raw control character in the output: $(cat -v "$tmp/c.out")"
 [ "$(tr -cd '\n' <"$tmp/c.out" | wc -c)" = 1 ] || fail "the answer's newline broke the JSONL line"
@@ -160,6 +158,20 @@ want_hex=$(printf '%s' "$text" | od -An -tx1 | tr -d ' \n' | tr a-f A-F)
 [ "$(jsonl_query "$tmp/c.out" "SELECT hex(json_extract(l, '\$.text')) FROM t")" = "$want_hex" ] ||
 	fail "the output does not decode to the answer"
 exactly_once "$db"
+
+# 5b. `ask` prints the answer byte for byte into a pipe, but on a terminal
+#     (script(1) gives it one) no control character reaches the screen raw:
+#     ESC, BEL and the rest are shown as caret escapes.
+am ask --no-cache "say something odd" >"$tmp/ask.out" 2>/dev/null || fail "ask into a pipe"
+[ "$(od -An -tx1 <"$tmp/ask.out" | tr -d ' \n' | tr a-f A-F)" = "${want_hex}0A" ] ||
+	fail "ask into a pipe changed the answer: $(cat -v "$tmp/ask.out")"
+script -qec "$bin ask --no-cache 'say something odd' 2>/dev/null" /dev/null >"$tmp/ask.tty" </dev/null ||
+	fail "ask on a terminal: $(cat -v "$tmp/ask.tty")"
+LC_ALL=C grep -q $'[\x01-\x08\x0b\x0c\x0e-\x1f]' "$tmp/ask.tty" &&
+	fail "a raw control character reached the terminal: $(cat -v "$tmp/ask.tty")"
+grep -q 'Hi \^\[\[31mred' "$tmp/ask.tty" || fail "ESC is not shown as ^[: $(cat -v "$tmp/ask.tty")"
+stop_sim "$ctl_pid"
+export ANTHROPIC_BASE_URL=$plain
 
 # ---------------------------------------------------------------------------
 # 6. More lines than the queue holds (capacity 100): lines wait for room,
