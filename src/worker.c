@@ -2150,6 +2150,32 @@ static int build_selector(am_worker *w, const am_config *cfg, am_err *err)
 	return 0;
 }
 
+/* What the budget charges for a report's rows whose price was unknown,
+ * beyond the known part the ledger summed: as count_foreign and a
+ * reservation do, at our table's price for the model, else the dearest
+ * model's. A row mixing known and unknown prices is charged whole (never
+ * less than its known part): the budget errs on the side of stopping. */
+static int64_t unknown_charge(am_worker *w, const am_ledger_summary *s)
+{
+	int64_t extra = 0;
+	for (size_t i = 0; i < s->nrows; i++) {
+		const am_ledger_row *r = &s->rows[i];
+		if (r->price_known)
+			continue;
+		am_usage u = { 0 };
+		u.input_tokens = r->input_tokens;
+		u.output_tokens = r->output_tokens;
+		u.cache_write_5m = r->cache_write_5m;
+		u.cache_write_1h = r->cache_write_1h;
+		u.cache_read = r->cache_read;
+		bool ours;
+		int64_t all = price_usage(w, r->model, &u, &ours);
+		if (all > r->cost_pusd)
+			extra += all - r->cost_pusd;
+	}
+	return extra;
+}
+
 static int load_today(am_worker *w, const am_budget_now *bn, int64_t *day_spent,
                       int64_t *month_spent, bool *unknown, am_err *err)
 {
@@ -2167,14 +2193,15 @@ static int load_today(am_worker *w, const am_budget_now *bn, int64_t *day_spent,
 		m->m.cost_pusd += s.rows[i].cost_pusd;
 		m->m.price_known = m->m.price_known && s.rows[i].price_known;
 	}
-	*day_spent = s.total.cost_pusd;
+	*day_spent = s.total.cost_pusd + unknown_charge(w, &s);
 	*unknown = !s.total.price_known;
 	am_ledger_summary_free(&s);
 	char first[11];
 	snprintf(first, sizeof first, "%.7s-01", bn->day);
-	int64_t unk = 0;
-	if (am_ledger_spend(w->ledger, first, bn->day, month_spent, &unk, err))
+	if (am_ledger_report(w->ledger, first, bn->day, false, &s, err))
 		return -1;
+	*month_spent = s.total.cost_pusd + unknown_charge(w, &s);
+	am_ledger_summary_free(&s);
 	snprintf(w->today, sizeof w->today, "%s", bn->day);
 	return 0;
 }

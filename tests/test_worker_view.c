@@ -299,6 +299,44 @@ START_TEST(burn_and_today_come_from_the_ledger)
 }
 END_TEST
 
+/* A call whose price was unknown counts against today's budget after a
+ * restart as it did while running: at the dearest known model's price. */
+START_TEST(unknown_prices_count_after_a_restart)
+{
+	am_ledger *l;
+	am_err err;
+	ck_assert_msg(am_ledger_open(&l, db_path, &(am_ledger_opts){ 0 }, &err) == 0, "%s",
+	              err.msg);
+	am_ledger_event ev = { 0 };
+	ev.ts_ns = am_clock_wall(am_clock_system()) - AM_NS_PER_SEC;
+	ev.model = "claude-nobody-knows-1";
+	ev.usage.input_tokens = 1000000;
+	ev.usage.output_tokens = 1000;
+	ev.price_known = false;
+	ev.source = "record";
+	ck_assert_int_eq(am_ledger_record(l, &ev, &err), 1);
+	ev.ts_ns += 1;
+	ev.model = "claude-haiku-4-5";
+	ev.usage.input_tokens = 10;
+	ev.usage.output_tokens = 20;
+	ev.price_known = true;
+	ev.cost_pusd = USD;
+	ck_assert_int_eq(am_ledger_record(l, &ev, &err), 1);
+	am_ledger_close(l);
+
+	am_usage u = { .input_tokens = 1000000, .output_tokens = 1000 };
+	int64_t dear = 0;
+	ck_assert(am_cost(am_pricing_most_expensive(pricing), &u, false, &dear, NULL) == 0);
+	ck_assert_int_gt(dear, USD);
+
+	start("{}");
+	am_snapshot s;
+	ck_assert(wait_snap(&s, has_models, NULL));
+	ck_assert_int_eq(s.budget.day_spent_pusd, USD + dear);
+	ck_assert_int_eq(s.budget.month_spent_pusd, USD + dear);
+}
+END_TEST
+
 /* A job an earlier run left queued (a quit during its call) is announced
  * and sent. */
 START_TEST(jobs_left_queued_are_resumed)
@@ -355,6 +393,7 @@ static Suite *suite(void)
 	tcase_add_test(tc, pools_follow_the_selector_and_traffic);
 	tcase_add_test(tc, waiting_jobs_hear_what_they_wait_for);
 	tcase_add_test(tc, burn_and_today_come_from_the_ledger);
+	tcase_add_test(tc, unknown_prices_count_after_a_restart);
 	tcase_add_test(tc, jobs_left_queued_are_resumed);
 	tcase_add_test(tc, submissions_race_the_worker);
 	suite_add_tcase(s, tc);
