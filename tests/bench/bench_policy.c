@@ -56,6 +56,7 @@ static void bench_selector(void)
 		samples[i] = now_ns() - t;
 		sink += c.model[0];
 	}
+	(void)sink;
 	printf("selector_choose_ns %lld ns\n", (long long)median(N));
 }
 
