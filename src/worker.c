@@ -2438,8 +2438,10 @@ static void *worker_main(void *arg)
 	if (atomic_load(&w->stop) && w->grace_ms > 0) {
 		w->paused = true;
 		int64_t end = now_mono(w) + (int64_t)w->grace_ms * AM_NS_PER_MS;
-		while (w->flight.n && now_mono(w) < end)
+		while (w->flight.n && now_mono(w) < end) {
 			am_client_run(w->client, 50, NULL);
+			flush_marks(w); /* not holding the write lock while waiting */
+		}
 	}
 	publish(w, now_mono(w), true);
 	worker_teardown(w);
