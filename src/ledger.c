@@ -170,10 +170,20 @@ static const char *const schema_v1[] = {
 	NULL,
 };
 
+/* Version 2: jobs.owner, the process that sends the job ("<pid>:<start
+ * ticks>", see owner.h; NULL = nobody, so the jobs of a v1 file are anyone's
+ * to take). No index: every query that reads it also filters on state,
+ * which jobs_state serves. */
+static const char *const schema_v2[] = {
+	"ALTER TABLE jobs ADD COLUMN owner TEXT;\n",
+	NULL,
+};
+
 /* migrations[i] brings a database from version i to i + 1: its statements,
  * NULL-terminated, run in one transaction. */
 static const char *const *const migrations[] = {
 	schema_v1,
+	schema_v2,
 };
 
 _Static_assert(sizeof migrations / sizeof migrations[0] == AM_LEDGER_SCHEMA_VERSION,

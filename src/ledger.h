@@ -33,7 +33,7 @@
 #include "usage.h"
 
 /* The schema version this build writes (PRAGMA user_version). */
-#define AM_LEDGER_SCHEMA_VERSION 1
+#define AM_LEDGER_SCHEMA_VERSION 2
 
 /* Default busy timeout: how long a write waits for another writer. */
 #define AM_LEDGER_BUSY_TIMEOUT_MS 5000

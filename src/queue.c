@@ -1,4 +1,6 @@
-/* queue: jobs persisted in SQLite so that none is lost across a crash. */
+/* queue: jobs persisted in SQLite so that none is lost across a crash, and
+ * owned by one process at a time so that none is sent twice when several
+ * aimeter processes share the ledger. */
 #include "queue.h"
 
 #include <stdio.h>
@@ -35,6 +37,7 @@ void am_job_clear(am_job *j)
 	free(j->reason);
 	free(j->error);
 	free(j->result);
+	free(j->owner);
 	memset(j, 0, sizeof *j);
 }
 
@@ -47,7 +50,7 @@ enum { Q_LOOKUP, Q_INSERT, Q_UPDATE, Q_N };
 static const char *const q_sql[Q_N] = {
 	[Q_LOOKUP] = "SELECT id, state FROM jobs WHERE batch_key = ?",
 	[Q_INSERT] = "INSERT INTO jobs(batch_key, state, request, model_requested, "
-	             "attempts, created_ns, updated_ns) VALUES(?, 'queued', ?, ?, 0, ?, ?)",
+	             "attempts, created_ns, updated_ns, owner) VALUES(?, 'queued', ?, ?, 0, ?, ?, ?)",
 	[Q_UPDATE] = "UPDATE jobs SET state=?, model=coalesce(?, model), "
 	             "reason=coalesce(?, reason), error=coalesce(?, error), "
 	             "result=coalesce(?, result), attempts=?, updated_ns=? WHERE id=?",
@@ -129,9 +132,9 @@ static int64_t count_unfinished(sqlite3 *db, am_err *err)
 	return n;
 }
 
-static int add(sqlite3 *db, am_queue_stmts *qs, const char *batch_key, const char *request_json,
-               const char *model_requested, int64_t capacity, int64_t now_ns, int64_t *id,
-               am_job_state *state, am_err *err)
+static int add(sqlite3 *db, am_queue_stmts *qs, const char *owner, const char *batch_key,
+               const char *request_json, const char *model_requested, int64_t capacity,
+               int64_t now_ns, int64_t *id, am_job_state *state, am_err *err)
 {
 	sqlite3_stmt *st = NULL;
 	if (batch_key) {
@@ -168,6 +171,7 @@ static int add(sqlite3 *db, am_queue_stmts *qs, const char *batch_key, const cha
 	sqlite3_bind_text(st, 3, model_requested, -1, SQLITE_STATIC);
 	sqlite3_bind_int64(st, 4, now_ns);
 	sqlite3_bind_int64(st, 5, now_ns);
+	sqlite3_bind_text(st, 6, owner, -1, SQLITE_STATIC);
 	int rc = sqlite3_step(st);
 	put_stmt(qs, st);
 	if (rc != SQLITE_DONE)
@@ -178,51 +182,226 @@ static int add(sqlite3 *db, am_queue_stmts *qs, const char *batch_key, const cha
 	return 0;
 }
 
-int am_queue_add(sqlite3 *db, const char *batch_key, const char *request_json,
-                 const char *model_requested, int64_t capacity, int64_t now_ns, int64_t *id,
-                 am_job_state *state, am_err *err)
+int am_queue_add(sqlite3 *db, const char *owner, const char *batch_key,
+                 const char *request_json, const char *model_requested, int64_t capacity,
+                 int64_t now_ns, int64_t *id, am_job_state *state, am_err *err)
 {
-	return add(db, NULL, batch_key, request_json, model_requested, capacity, now_ns, id, state,
-	           err);
-}
-
-int am_queue_add_s(am_queue_stmts *qs, const char *batch_key, const char *request_json,
-                   const char *model_requested, int64_t capacity, int64_t now_ns, int64_t *id,
-                   am_job_state *state, am_err *err)
-{
-	return add(qs->db, qs, batch_key, request_json, model_requested, capacity, now_ns, id,
+	return add(db, NULL, owner, batch_key, request_json, model_requested, capacity, now_ns, id,
 	           state, err);
 }
 
-int am_queue_recover(sqlite3 *db, int64_t now_ns, int *requeued, am_err *err)
+int am_queue_add_s(am_queue_stmts *qs, const char *owner, const char *batch_key,
+                   const char *request_json, const char *model_requested, int64_t capacity,
+                   int64_t now_ns, int64_t *id, am_job_state *state, am_err *err)
 {
-	char *msg = NULL;
-	char sql[512];
-	snprintf(sql, sizeof sql,
-	         "BEGIN IMMEDIATE;"
-	         "UPDATE jobs SET state='done', updated_ns=%lld WHERE state IN "
-	         "('queued','waiting_limit','in_flight') AND id IN "
-	         "(SELECT job_id FROM usage_events WHERE job_id IS NOT NULL);"
-	         "UPDATE jobs SET state='queued', updated_ns=%lld WHERE state IN "
-	         "('waiting_limit','in_flight');",
-	         (long long)now_ns, (long long)now_ns);
-	int rc = sqlite3_exec(db, sql, NULL, NULL, &msg);
-	if (rc != SQLITE_OK) {
-		am_ledger_sqlite_error(db, rc, "recovering unfinished jobs", err);
-		am_err_prefix(err, "job queue");
-		sqlite3_free(msg);
-		sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
-		return -1;
+	return add(qs->db, qs, owner, batch_key, request_json, model_requested, capacity, now_ns,
+	           id, state, err);
+}
+
+/* ---- ownership ------------------------------------------------------------
+ *
+ * Whether an owner is dead is decided here, in C (a pid and /proc), and
+ * then written as a condition on the owner's value: the claim's UPDATE
+ * names the owner it saw, so when two processes judge the same dead owner
+ * at once, the first UPDATE (under SQLite's write lock) changes the row and
+ * the second finds another owner and changes nothing. */
+
+/* The verdicts of one call: liveness is asked once per distinct owner, not
+ * once per job (a live batch may own thousands). Owners past the table's
+ * size are asked each time: slower, still right. */
+enum { VERDICTS = 32 };
+
+typedef struct verdicts {
+	const am_owner *me;
+	int n;
+	struct {
+		char owner[AM_OWNER_MAX];
+		bool takeable;
+	} v[VERDICTS];
+} verdicts;
+
+static bool may_take(verdicts *vs, const char *owner)
+{
+	if (!owner || !strcmp(owner, vs->me->id))
+		return true;
+	for (int i = 0; i < vs->n; i++)
+		if (!strcmp(vs->v[i].owner, owner))
+			return vs->v[i].takeable;
+	bool ok = am_owner_claimable(vs->me, owner);
+	if (vs->n < VERDICTS && strlen(owner) < AM_OWNER_MAX) {
+		strcpy(vs->v[vs->n].owner, owner);
+		vs->v[vs->n++].takeable = ok;
 	}
-	int n = sqlite3_changes(db);
-	rc = sqlite3_exec(db, "COMMIT", NULL, NULL, &msg);
+	return ok;
+}
+
+#define CLAIM_SQL "UPDATE jobs SET owner = ?1 WHERE id = ?2 AND owner IS ?3"
+
+/* A write unit: BEGIN IMMEDIATE, or a savepoint inside the caller's
+ * transaction. */
+static int unit_begin(sqlite3 *db, bool *nested, am_err *err, const char *doing)
+{
+	*nested = !sqlite3_get_autocommit(db);
+	int rc = sqlite3_exec(db, *nested ? "SAVEPOINT am_queue" : "BEGIN IMMEDIATE", NULL, NULL,
+	                      NULL);
 	if (rc != SQLITE_OK) {
-		am_ledger_sqlite_error(db, rc, "recovering unfinished jobs", err);
-		am_err_prefix(err, "job queue");
-		sqlite3_free(msg);
-		sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
-		return -1;
+		am_ledger_sqlite_error(db, rc, doing, err);
+		return am_err_prefix(err, "job queue");
 	}
+	return 0;
+}
+
+static int unit_end(sqlite3 *db, bool nested, bool ok, am_err *err, const char *doing)
+{
+	if (ok) {
+		int rc = sqlite3_exec(db, nested ? "RELEASE am_queue" : "COMMIT", NULL, NULL, NULL);
+		if (rc == SQLITE_OK)
+			return 0;
+		am_ledger_sqlite_error(db, rc, doing, err);
+		am_err_prefix(err, "job queue");
+	}
+	if (nested) {
+		sqlite3_exec(db, "ROLLBACK TO am_queue", NULL, NULL, NULL);
+		sqlite3_exec(db, "RELEASE am_queue", NULL, NULL, NULL);
+	} else if (!sqlite3_get_autocommit(db)) {
+		sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
+	}
+	return -1;
+}
+
+int am_queue_claim(sqlite3 *db, const am_owner *me, int64_t id, char holder[AM_OWNER_MAX],
+                   am_err *err)
+{
+	sqlite3_stmt *get = NULL, *claim = NULL;
+	int ret = -1;
+	if (sqlite3_prepare_v2(db, "SELECT owner FROM jobs WHERE id = ?", -1, &get, NULL) !=
+	            SQLITE_OK ||
+	    sqlite3_prepare_v2(db, CLAIM_SQL, -1, &claim, NULL) != SQLITE_OK) {
+		db_fail(db, err, "claiming a job");
+		goto out;
+	}
+	/* Each lost race means another process now owns the job: the next
+	 * look sees it, so this ends at the second round in practice. */
+	for (int round = 0; round < 8; round++) {
+		sqlite3_bind_int64(get, 1, id);
+		int rc = sqlite3_step(get);
+		if (rc == SQLITE_DONE) {
+			am_err_set(err, "job queue: no job %lld", (long long)id);
+			goto out;
+		}
+		if (rc != SQLITE_ROW) {
+			db_fail(db, err, "claiming a job");
+			goto out;
+		}
+		char *seen = col_dup(get, 0);
+		sqlite3_reset(get);
+		if (seen && !strcmp(seen, me->id)) {
+			free(seen);
+			ret = 1;
+			goto out;
+		}
+		if (!am_owner_claimable(me, seen)) {
+			if (holder)
+				snprintf(holder, AM_OWNER_MAX, "%s", seen);
+			free(seen);
+			ret = 0;
+			goto out;
+		}
+		sqlite3_bind_text(claim, 1, me->id, -1, SQLITE_STATIC);
+		sqlite3_bind_int64(claim, 2, id);
+		sqlite3_bind_text(claim, 3, seen, -1, SQLITE_STATIC);
+		rc = sqlite3_step(claim);
+		sqlite3_reset(claim);
+		free(seen);
+		if (rc != SQLITE_DONE) {
+			db_fail(db, err, "claiming a job");
+			goto out;
+		}
+		if (sqlite3_changes(db) == 1) {
+			ret = 1;
+			goto out;
+		}
+	}
+	am_err_set(err, "job queue: job %lld keeps changing owners", (long long)id);
+out:
+	sqlite3_finalize(get);
+	sqlite3_finalize(claim);
+	return ret;
+}
+
+/* The states recovery moves; blocked jobs wait for the budget as they are. */
+#define RECOVERABLE "('queued','waiting_limit','in_flight')"
+
+/* Runs recovery's two updates for the jobs of one owner (NULL = nobody's);
+ * adds the re-queued count to *n. */
+static int recover_owner(sqlite3 *db, sqlite3_stmt *done, sqlite3_stmt *requeue,
+                         const char *owner, int64_t now_ns, int *n)
+{
+	sqlite3_stmt *st[2] = { done, requeue };
+	for (int i = 0; i < 2; i++) {
+		sqlite3_bind_int64(st[i], 1, now_ns);
+		sqlite3_bind_text(st[i], 2, owner, -1, SQLITE_STATIC);
+		int rc = sqlite3_step(st[i]);
+		sqlite3_reset(st[i]);
+		if (rc != SQLITE_DONE)
+			return -1;
+	}
+	*n += sqlite3_changes(db);
+	return 0;
+}
+
+int am_queue_recover(sqlite3 *db, const am_owner *me, int64_t now_ns, int *requeued,
+                     am_err *err)
+{
+	static const char *const doing = "recovering unfinished jobs";
+	sqlite3_stmt *owners = NULL, *done = NULL, *requeue = NULL;
+	bool nested;
+	if (unit_begin(db, &nested, err, doing))
+		return -1;
+	bool ok = false;
+	int n = 0;
+	if (sqlite3_prepare_v2(db,
+	                       "SELECT DISTINCT owner FROM jobs WHERE state IN " RECOVERABLE
+	                       " AND owner IS NOT NULL",
+	                       -1, &owners, NULL) != SQLITE_OK ||
+	    sqlite3_prepare_v2(db,
+	                       "UPDATE jobs SET state='done', updated_ns=?1 WHERE state IN "
+	                       RECOVERABLE " AND owner IS ?2 AND id IN "
+	                       "(SELECT job_id FROM usage_events WHERE job_id IS NOT NULL)",
+	                       -1, &done, NULL) != SQLITE_OK ||
+	    sqlite3_prepare_v2(db,
+	                       "UPDATE jobs SET state='queued', updated_ns=?1 WHERE state IN "
+	                       "('waiting_limit','in_flight') AND owner IS ?2",
+	                       -1, &requeue, NULL) != SQLITE_OK)
+		goto out;
+	/* The owners first, the updates after: a statement that writes the
+	 * rows a running SELECT walks is better avoided. */
+	verdicts vs = { .me = me };
+	char **mine = NULL;
+	int nmine = 0, cap = 0, rc;
+	while ((rc = sqlite3_step(owners)) == SQLITE_ROW) {
+		const char *o = (const char *)sqlite3_column_text(owners, 0);
+		if (!may_take(&vs, o))
+			continue;
+		if (nmine == cap)
+			mine = am_xrealloc(mine, (size_t)(cap = cap ? 2 * cap : 8) * sizeof *mine);
+		mine[nmine++] = am_xstrdup(o);
+	}
+	ok = rc == SQLITE_DONE && !recover_owner(db, done, requeue, NULL, now_ns, &n);
+	for (int i = 0; i < nmine; i++) {
+		if (ok && recover_owner(db, done, requeue, mine[i], now_ns, &n))
+			ok = false;
+		free(mine[i]);
+	}
+	free(mine);
+out:
+	if (!ok)
+		db_fail(db, err, doing);
+	sqlite3_finalize(owners);
+	sqlite3_finalize(done);
+	sqlite3_finalize(requeue);
+	if (unit_end(db, nested, ok, err, doing))
+		return -1;
 	if (requeued)
 		*requeued = n;
 	return 0;
@@ -244,11 +423,12 @@ static void row_to_job(sqlite3_stmt *st, am_job *j)
 	j->result = col_dup(st, 9);
 	j->created_ns = sqlite3_column_int64(st, 10);
 	j->updated_ns = sqlite3_column_int64(st, 11);
+	j->owner = col_dup(st, 12);
 }
 
 #define JOB_COLUMNS                                                                    \
 	"id, batch_key, state, request, model_requested, model, reason, attempts, error, " \
-	"result, created_ns, updated_ns"
+	"result, created_ns, updated_ns, owner"
 
 int am_queue_load_unfinished(sqlite3 *db, int64_t limit, am_job **out, int *n, am_err *err)
 {
@@ -281,37 +461,124 @@ int am_queue_load_unfinished(sqlite3 *db, int64_t limit, am_job **out, int *n, a
 	return 0;
 }
 
-int am_queue_unfinished_ids(sqlite3 *db, int64_t limit, int64_t **ids, int *n, am_err *err)
+/* A job am_queue_claim_unfinished may take; seen = its owner as read
+ * (heap, NULL = nobody), claim = it is not ours yet. */
+typedef struct candidate {
+	int64_t id;
+	char *seen;
+	bool claim;
+} candidate;
+
+/* The unfinished jobs me may take, in id order, at most limit. */
+static int takeable(sqlite3 *db, const am_owner *me, int64_t limit, candidate **out, int *n,
+                    am_err *err)
 {
 	sqlite3_stmt *st;
-	*ids = NULL;
+	*out = NULL;
 	*n = 0;
 	if (sqlite3_prepare_v2(db,
 	                       /* A job with a ledger row is done, whatever its state
 	                        * says (the worker may not have written "done" yet). */
-	                       "SELECT id FROM jobs WHERE state IN " UNFINISHED " AND NOT EXISTS "
+	                       "SELECT id, owner FROM jobs WHERE state IN " UNFINISHED
+	                       " AND NOT EXISTS "
 	                       "(SELECT 1 FROM usage_events u WHERE u.job_id = jobs.id) "
-	                       "ORDER BY id LIMIT ?",
+	                       "ORDER BY id",
 	                       -1, &st, NULL) != SQLITE_OK)
 		return db_fail(db, err, "listing unfinished jobs");
-	sqlite3_bind_int64(st, 1, limit > 0 ? limit : INT64_MAX);
-	int cap = 0, rc;
-	int64_t *v = NULL;
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+	if (limit <= 0)
+		limit = INT64_MAX;
+	verdicts vs = { .me = me };
+	int cap = 0, rc = SQLITE_DONE;
+	candidate *v = NULL;
+	while (*n < limit && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+		const char *owner = (const char *)sqlite3_column_text(st, 1);
+		if (!may_take(&vs, owner))
+			continue;
 		if (*n == cap) {
 			cap = cap ? cap * 2 : 256;
 			v = am_xrealloc(v, (size_t)cap * sizeof *v);
 		}
-		v[(*n)++] = sqlite3_column_int64(st, 0);
+		candidate *c = &v[(*n)++];
+		c->id = sqlite3_column_int64(st, 0);
+		c->claim = !owner || strcmp(owner, me->id);
+		c->seen = c->claim && owner ? am_xstrdup(owner) : NULL;
 	}
+	if (*n == limit)
+		rc = SQLITE_DONE;
 	sqlite3_finalize(st);
-	if (rc != SQLITE_DONE) {
-		free(v);
-		*n = 0;
+	*out = v;
+	if (rc != SQLITE_DONE)
 		return db_fail(db, err, "listing unfinished jobs");
-	}
-	*ids = v;
 	return 0;
+}
+
+/* Claims the candidates that are not ours yet, in one write unit; a
+ * candidate another process took first gets id 0. */
+static int claim_all(sqlite3 *db, const am_owner *me, candidate *v, int n, am_err *err)
+{
+	static const char *const doing = "claiming jobs";
+	int i = 0;
+	while (i < n && !v[i].claim)
+		i++;
+	if (i == n)
+		return 0; /* all ours already: no write lock taken */
+	bool nested;
+	if (unit_begin(db, &nested, err, doing))
+		return -1;
+	sqlite3_stmt *st;
+	bool ok = sqlite3_prepare_v2(db, CLAIM_SQL, -1, &st, NULL) == SQLITE_OK;
+	for (; ok && i < n; i++) {
+		if (!v[i].claim)
+			continue;
+		sqlite3_bind_text(st, 1, me->id, -1, SQLITE_STATIC);
+		sqlite3_bind_int64(st, 2, v[i].id);
+		sqlite3_bind_text(st, 3, v[i].seen, -1, SQLITE_STATIC);
+		ok = sqlite3_step(st) == SQLITE_DONE;
+		if (ok && sqlite3_changes(db) != 1)
+			v[i].id = 0;
+		sqlite3_reset(st);
+	}
+	if (!ok)
+		db_fail(db, err, doing);
+	sqlite3_finalize(st);
+	return unit_end(db, nested, ok, err, doing);
+}
+
+int am_queue_claim_unfinished(sqlite3 *db, const am_owner *me, int64_t limit, int64_t **ids,
+                              int *n, am_err *err)
+{
+	candidate *v;
+	int nv;
+	*ids = NULL;
+	*n = 0;
+	int rc = takeable(db, me, limit, &v, &nv, err);
+	if (!rc)
+		rc = claim_all(db, me, v, nv, err);
+	int64_t *out = rc || !nv ? NULL : am_xmalloc((size_t)nv * sizeof *out);
+	for (int i = 0; i < nv; i++) {
+		if (out && v[i].id)
+			out[(*n)++] = v[i].id;
+		free(v[i].seen);
+	}
+	free(v);
+	*ids = out;
+	return rc;
+}
+
+int am_queue_find(sqlite3 *db, const char *batch_key, am_job *out, am_err *err)
+{
+	sqlite3_stmt *st;
+	if (sqlite3_prepare_v2(db, "SELECT " JOB_COLUMNS " FROM jobs WHERE batch_key = ?", -1, &st,
+	                       NULL) != SQLITE_OK)
+		return db_fail(db, err, "looking up a batch job");
+	sqlite3_bind_text(st, 1, batch_key, -1, SQLITE_STATIC);
+	int rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW)
+		row_to_job(st, out);
+	sqlite3_finalize(st);
+	if (rc == SQLITE_ROW)
+		return 1;
+	return rc == SQLITE_DONE ? 0 : db_fail(db, err, "looking up a batch job");
 }
 
 void am_queue_free_list(am_job *jobs, int n)

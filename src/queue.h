@@ -7,6 +7,14 @@
  * (unique by job id) is the proof that the call completed, so no answer is
  * paid for twice and none is recorded twice.
  *
+ * Ownership (see owner.h): every job row names the process that sends it
+ * (jobs.owner; NULL = nobody). A process takes a job only when its owner is
+ * NULL, itself or dead, and claims it by writing its own id under the write
+ * lock with the owner it saw re-checked by value: of two processes claiming
+ * one job, exactly one wins. Jobs of a live other process are never loaded,
+ * re-queued or marked done here, so two aimeter processes on one ledger
+ * never send the same job.
+ *
  * Threads: all functions take the sqlite3 connection of the calling thread
  * (the worker's). Each function is one statement or one transaction. */
 #ifndef AIMETER_QUEUE_H
@@ -17,6 +25,7 @@
 #include <sqlite3.h>
 
 #include "err.h"
+#include "owner.h"
 
 typedef enum am_job_state {
 	AM_JOB_QUEUED,
@@ -47,32 +56,60 @@ typedef struct am_job {
 	int attempts;
 	char *error;
 	char *result;
+	char *owner;            /* owner string; NULL = nobody */
 	int64_t created_ns, updated_ns;
 } am_job;
 
 void am_job_clear(am_job *j);
 
-/* Adds a job. With a batch_key that already exists, adds nothing and returns
- * 1 with *id and *state of the existing job (a re-run resumes). Returns 0
- * when added. -1 + err when the queue already holds `capacity` unfinished
- * jobs ("queue is full"; capacity 0 = no bound, and no count: counting
- * costs a walk over the unfinished jobs) or on a database error. */
-int am_queue_add(sqlite3 *db, const char *batch_key, const char *request_json,
-                 const char *model_requested, int64_t capacity, int64_t now_ns,
-                 int64_t *id, am_job_state *state, am_err *err);
+/* Adds a job owned by `owner` (an owner string, normally the caller's
+ * am_owner id; NULL = nobody's, any process may take it). With a batch_key
+ * that already exists, adds nothing and returns 1 with *id and *state of
+ * the existing job (a re-run resumes; claim it with am_queue_claim before
+ * counting on it). Returns 0 when added. -1 + err when the queue already
+ * holds `capacity` unfinished jobs ("queue is full"; capacity 0 = no bound,
+ * and no count: counting costs a walk over the unfinished jobs) or on a
+ * database error. */
+int am_queue_add(sqlite3 *db, const char *owner, const char *batch_key,
+                 const char *request_json, const char *model_requested, int64_t capacity,
+                 int64_t now_ns, int64_t *id, am_job_state *state, am_err *err);
 
-/* Crash recovery, see above. *requeued counts jobs put back to queued. */
-int am_queue_recover(sqlite3 *db, int64_t now_ns, int *requeued, am_err *err);
+/* Crash recovery, see above, for the jobs `me` may take (owner NULL, me or
+ * dead; see am_owner_claimable): the queued, waiting and in-flight jobs of
+ * a live other process are its own business and stay as they are. One
+ * transaction. *requeued (may be NULL) counts jobs put back to queued.
+ * Ownership does not change here: am_queue_claim_unfinished claims. */
+int am_queue_recover(sqlite3 *db, const am_owner *me, int64_t now_ns, int *requeued,
+                     am_err *err);
 
-/* Unfinished jobs (queued, waiting, in flight, blocked) in id order; the
- * caller frees with am_queue_free_list. `limit` bounds how many. */
+/* Claims job `id` for `me` when its owner is NULL, me or dead. Returns 1
+ * when the job is me's (claimed now or already), 0 when a live other
+ * process holds it (its owner string copied to `holder` when not NULL),
+ * -1 + err on a database error or when there is no such job. Any state:
+ * a batch re-run claims a failed job before queueing it again. */
+int am_queue_claim(sqlite3 *db, const am_owner *me, int64_t id, char holder[AM_OWNER_MAX],
+                   am_err *err);
+
+/* Unfinished jobs (queued, waiting, in flight, blocked) in id order,
+ * whoever owns them: a view, not a claim (a sender uses
+ * am_queue_claim_unfinished). The caller frees with am_queue_free_list.
+ * `limit` bounds how many. */
 int am_queue_load_unfinished(sqlite3 *db, int64_t limit, am_job **out, int *n, am_err *err);
 void am_queue_free_list(am_job *jobs, int n);
 
-/* The ids of the unfinished jobs, in id order, at most `limit` (0 = all):
- * a cheap look for jobs that another connection added or put back to
- * queued. The caller frees *ids. */
-int am_queue_unfinished_ids(sqlite3 *db, int64_t limit, int64_t **ids, int *n, am_err *err);
+/* Claims for `me` the unfinished jobs it may take (owner NULL, me or dead)
+ * and returns the ids of those it holds, in id order, at most `limit`
+ * (0 = all): the jobs another connection added or put back to queued.
+ * Jobs with a ledger row count as done and are left out. Claims are one
+ * transaction (a savepoint when the connection is already inside one); a
+ * job another claimer takes first is left out. Liveness is asked once per
+ * distinct owner. The caller frees *ids. */
+int am_queue_claim_unfinished(sqlite3 *db, const am_owner *me, int64_t limit, int64_t **ids,
+                              int *n, am_err *err);
+
+/* The job with this batch key: 1 and *out filled (free with am_job_clear),
+ * 0 when there is none, -1 + err. */
+int am_queue_find(sqlite3 *db, const char *batch_key, am_job *out, am_err *err);
 
 /* Sets the state and the optional fields (NULL leaves a field unchanged). */
 int am_queue_update(sqlite3 *db, int64_t id, am_job_state state, const char *model,
@@ -89,9 +126,9 @@ int am_queue_get(sqlite3 *db, int64_t id, am_job *out, am_err *err);
 typedef struct am_queue_stmts am_queue_stmts;
 am_queue_stmts *am_queue_stmts_new(sqlite3 *db);
 void am_queue_stmts_free(am_queue_stmts *qs);
-int am_queue_add_s(am_queue_stmts *qs, const char *batch_key, const char *request_json,
-                   const char *model_requested, int64_t capacity, int64_t now_ns, int64_t *id,
-                   am_job_state *state, am_err *err);
+int am_queue_add_s(am_queue_stmts *qs, const char *owner, const char *batch_key,
+                   const char *request_json, const char *model_requested, int64_t capacity,
+                   int64_t now_ns, int64_t *id, am_job_state *state, am_err *err);
 int am_queue_update_s(am_queue_stmts *qs, int64_t id, am_job_state state, const char *model,
                       const char *reason, const char *error, const char *result, int attempts,
                       int64_t now_ns, am_err *err);

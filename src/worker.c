@@ -166,6 +166,7 @@ struct am_worker {
 	char api_key[256];
 	char endpoint[64];
 	am_ledger *ledger;
+	am_owner owner;             /* whose jobs this worker sends (jobs.owner) */
 	am_queue_stmts *qs;         /* the queue's hot statements on db */
 	/* Progress states (waiting_limit, in_flight) are written after the pass
 	 * has sent its calls, in one transaction, not before each send: crash
@@ -566,7 +567,8 @@ static int write_row(am_worker *w, wjob *j, am_err *err)
 	if (!req)
 		return am_err_set(err, "cannot serialise the request");
 	int64_t id = 0;
-	int rc = am_queue_add_s(w->qs, NULL, req, j->model_req, 0, now_wall(w), &id, NULL, err);
+	int rc = am_queue_add_s(w->qs, w->owner.id, NULL, req, j->model_req, 0, now_wall(w), &id,
+	                        NULL, err);
 	free(req);
 	if (rc < 0) {
 		tx_check(w);
@@ -1497,13 +1499,15 @@ static void load_job(am_worker *w, const am_job *job)
 
 /* Loads the unfinished jobs of the database that are not in memory: jobs
  * another connection added (batch), and jobs it put back to queued (a
- * re-run retries what failed), whatever their ids. */
+ * re-run retries what failed), whatever their ids; only jobs this worker
+ * may claim (nobody's, its own, a dead process's), never a live other
+ * process's. */
 static void scan_db(am_worker *w)
 {
 	int64_t *ids = NULL;
 	int n = 0;
 	am_err err;
-	if (am_queue_unfinished_ids(w->db, w->queue_capacity, &ids, &n, &err)) {
+	if (am_queue_claim_unfinished(w->db, &w->owner, w->queue_capacity, &ids, &n, &err)) {
 		notice(w, "%s", err.msg);
 		return;
 	}
@@ -2274,7 +2278,7 @@ static int worker_init(am_worker *w, am_err *err)
 	    am_ledger_settings_each(w->ledger, restore_setting, &cfg, err))
 		return -1;
 	int requeued = 0;
-	if (am_queue_recover(w->db, now_wall(w), &requeued, err))
+	if (am_queue_recover(w->db, &w->owner, now_wall(w), &requeued, err))
 		return -1;
 
 	if (build_selector(w, &cfg, err))
@@ -2607,6 +2611,11 @@ am_worker *am_worker_start(const am_worker_opts *opts, am_err *err)
 	atomic_init(&w->finished, false);
 	atomic_init(&w->poked, false);
 	w->opts.config = NULL; /* the caller's may go away: worker_init reads our copy */
+	if (opts->owner)
+		w->owner = *opts->owner;
+	else
+		am_owner_self(&w->owner);
+	w->opts.owner = NULL;
 	pthread_mutex_init(&w->mu, NULL);
 	pthread_cond_init(&w->init_cv, NULL);
 	w->evq = am_evq_new(4096, err);

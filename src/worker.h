@@ -26,6 +26,7 @@
 #include "config.h"
 #include "engine.h"
 #include "err.h"
+#include "owner.h"
 #include "pricing.h"
 
 typedef struct am_worker am_worker;
@@ -49,6 +50,10 @@ typedef struct am_worker_opts {
 	 * it (the console) the worker pauses on such an error instead, and holds
 	 * new calls while the ledger cannot be written, trying every second. */
 	bool halt_on_fatal;
+	/* The owner the jobs are claimed and written for (copied at start);
+	 * NULL = this process (am_owner_self). Tests pass another id, or a
+	 * liveness check, to play several processes in one. */
+	const am_owner *owner;
 } am_worker_opts;
 
 /* Opens the database (in the worker thread), recovers the queue, loads

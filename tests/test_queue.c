@@ -11,6 +11,7 @@
 #include "ledger.h"
 #include "queue.h"
 #include "check_run.h"
+#include "jobfix.h"
 #include "tmpdir.h"
 
 static char dir[512];
@@ -19,6 +20,10 @@ static am_ledger *led;
 static sqlite3 *db;
 
 #define T0 1718452800000000000LL /* 2024-06-15 12:00 UTC */
+
+/* Recovery as this process sees it; the jobs here belong to nobody (their
+ * owners are test_queue_owner's subject). */
+static const am_owner me = { "100:1000", NULL, NULL };
 
 static void setup(void)
 {
@@ -41,7 +46,7 @@ static int64_t add(const char *key, int64_t capacity)
 	int64_t id = 0;
 	am_job_state st = AM_JOB_NSTATES;
 	am_err err = { "" };
-	int rc = am_queue_add(db, key, "{\"messages\":[]}", NULL, capacity, T0, &id, &st, &err);
+	int rc = am_queue_add(db, NULL, key, "{\"messages\":[]}", NULL, capacity, T0, &id, &st, &err);
 	ck_assert_msg(rc == 0, "add %s: rc %d %s", key ? key : "(none)", rc, err.msg);
 	ck_assert_int_eq(st, AM_JOB_QUEUED);
 	ck_assert_int_gt(id, 0);
@@ -68,13 +73,8 @@ static am_job_state state_of(int64_t id)
 /* A usage row for the job: the proof that its answer was recorded. */
 static void record_usage(int64_t job_id)
 {
-	am_ledger_event ev = {
-		.job_id = job_id, .ts_ns = T0, .model = "claude-haiku-4-5",
-		.usage = { .input_tokens = 10, .output_tokens = 5 },
-		.price_known = true, .cost_pusd = 1000, .latency_ms = -1, .source = "batch",
-	};
 	am_err err = { "" };
-	ck_assert_msg(am_ledger_record(led, &ev, &err) == 1, "%s", err.msg);
+	ck_assert_msg(am_test_record_answer(led, job_id, T0, &err) == 1, "%s", err.msg);
 }
 
 START_TEST(state_names_round_trip)
@@ -101,7 +101,7 @@ START_TEST(add_stores_the_request_in_id_order)
 	ck_assert_int_gt(b, a);
 	int64_t id = 0;
 	am_err err = { "" };
-	ck_assert_int_eq(am_queue_add(db, NULL, "{\"x\":1}", "claude-opus-4-5", 0, T0 + 5, &id,
+	ck_assert_int_eq(am_queue_add(db, NULL, NULL, "{\"x\":1}", "claude-opus-4-5", 0, T0 + 5, &id,
 	                              NULL, &err),
 	                 0);
 	am_job j;
@@ -125,13 +125,13 @@ START_TEST(a_batch_key_resumes_instead_of_adding)
 	am_job_state st = AM_JOB_NSTATES;
 	am_err err = { "" };
 	/* The same key again: nothing is added; the existing job is named. */
-	ck_assert_int_eq(am_queue_add(db, "b1:aa:1", "{\"other\":true}", NULL, 0, T0, &id, &st,
+	ck_assert_int_eq(am_queue_add(db, NULL, "b1:aa:1", "{\"other\":true}", NULL, 0, T0, &id, &st,
 	                              &err),
 	                 1);
 	ck_assert_int_eq(id, a);
 	ck_assert_int_eq(st, AM_JOB_QUEUED);
 	set_state(b, AM_JOB_DONE);
-	ck_assert_int_eq(am_queue_add(db, "b1:bb:2", "{}", NULL, 0, T0, &id, &st, &err), 1);
+	ck_assert_int_eq(am_queue_add(db, NULL, "b1:bb:2", "{}", NULL, 0, T0, &id, &st, &err), 1);
 	ck_assert_int_eq(id, b);
 	ck_assert_int_eq(st, AM_JOB_DONE);
 	/* The stored request is the first one's. */
@@ -153,25 +153,25 @@ START_TEST(a_full_queue_is_an_error_not_a_hang)
 		ids[i] = add(NULL, 3);
 	int64_t id = -7;
 	am_err err = { "" };
-	ck_assert_int_eq(am_queue_add(db, NULL, "{}", NULL, 3, T0, &id, NULL, &err), -1);
+	ck_assert_int_eq(am_queue_add(db, NULL, NULL, "{}", NULL, 3, T0, &id, NULL, &err), -1);
 	ck_assert_ptr_nonnull(strstr(err.msg, "queue is full"));
 	ck_assert_int_eq(id, -7);
 	/* Every unfinished state holds a slot, blocked jobs included. */
 	set_state(ids[0], AM_JOB_BLOCKED_BUDGET);
 	set_state(ids[1], AM_JOB_IN_FLIGHT);
 	set_state(ids[2], AM_JOB_WAITING_LIMIT);
-	ck_assert_int_eq(am_queue_add(db, NULL, "{}", NULL, 3, T0, &id, NULL, &err), -1);
+	ck_assert_int_eq(am_queue_add(db, NULL, NULL, "{}", NULL, 3, T0, &id, NULL, &err), -1);
 	/* A finished job gives its slot back. */
 	set_state(ids[1], AM_JOB_DONE);
 	add(NULL, 3);
-	ck_assert_int_eq(am_queue_add(db, "b1:x:1", "{}", NULL, 3, T0, &id, NULL, &err), -1);
+	ck_assert_int_eq(am_queue_add(db, NULL, "b1:x:1", "{}", NULL, 3, T0, &id, NULL, &err), -1);
 	/* Resuming a known key never needs room: it adds nothing. */
 	set_state(ids[2], AM_JOB_FAILED);
 	int64_t k = add("b1:x:1", 3);
 	set_state(ids[0], AM_JOB_CANCELLED);
 	set_state(ids[2], AM_JOB_QUEUED);
 	am_job_state st;
-	ck_assert_int_eq(am_queue_add(db, "b1:x:1", "{}", NULL, 3, T0, &id, &st, &err), 1);
+	ck_assert_int_eq(am_queue_add(db, NULL, "b1:x:1", "{}", NULL, 3, T0, &id, &st, &err), 1);
 	ck_assert_int_eq(id, k);
 	/* capacity 0 = unbounded */
 	for (int i = 0; i < 5; i++)
@@ -206,7 +206,7 @@ START_TEST(recovery_requeues_what_was_in_flight_and_closes_what_was_answered)
 
 	int requeued = -1;
 	am_err err = { "" };
-	ck_assert_msg(am_queue_recover(db, T0 + 99, &requeued, &err) == 0, "%s", err.msg);
+	ck_assert_msg(am_queue_recover(db, &me, T0 + 99, &requeued, &err) == 0, "%s", err.msg);
 	ck_assert_int_eq(requeued, 2); /* w and f */
 	ck_assert_int_eq(state_of(q), AM_JOB_QUEUED);
 	ck_assert_int_eq(state_of(qa), AM_JOB_DONE);
@@ -234,7 +234,7 @@ START_TEST(recovery_requeues_what_was_in_flight_and_closes_what_was_answered)
 	ck_assert_int_eq(counts[AM_JOB_CANCELLED], 1);
 
 	/* Recovery is idempotent: a second start finds nothing to move. */
-	ck_assert_int_eq(am_queue_recover(db, T0 + 100, &requeued, &err), 0);
+	ck_assert_int_eq(am_queue_recover(db, &me, T0 + 100, &requeued, &err), 0);
 	ck_assert_int_eq(requeued, 0);
 }
 END_TEST
@@ -313,11 +313,11 @@ START_TEST(errors_name_the_queue_and_the_cause)
 	am_err err = { "" };
 	sqlite3_exec(db, "DROP TABLE jobs", NULL, NULL, NULL);
 	int64_t id = 0, counts[AM_JOB_NSTATES];
-	ck_assert_int_eq(am_queue_add(db, NULL, "{}", NULL, 0, T0, &id, NULL, &err), -1);
+	ck_assert_int_eq(am_queue_add(db, NULL, NULL, "{}", NULL, 0, T0, &id, NULL, &err), -1);
 	ck_assert_ptr_nonnull(strstr(err.msg, "job queue"));
-	ck_assert_int_eq(am_queue_add(db, "b1:k", "{}", NULL, 0, T0, &id, NULL, &err), -1);
+	ck_assert_int_eq(am_queue_add(db, NULL, "b1:k", "{}", NULL, 0, T0, &id, NULL, &err), -1);
 	ck_assert_int_eq(am_queue_counts(db, counts, &err), -1);
-	ck_assert_int_eq(am_queue_recover(db, T0, NULL, &err), -1);
+	ck_assert_int_eq(am_queue_recover(db, &me, T0, NULL, &err), -1);
 	ck_assert_ptr_nonnull(strstr(err.msg, "job queue"));
 	ck_assert_ptr_nonnull(strstr(err.msg, "recovering"));
 	am_job *jobs = (am_job *)&id;

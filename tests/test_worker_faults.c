@@ -88,7 +88,7 @@ static void add_jobs(am_worker *w)
 		         "{\"messages\":[{\"role\":\"user\",\"content\":\"job %d\"}],\"max_tokens\":16}",
 		         i + 1);
 		int64_t id;
-		ck_assert_msg(am_queue_add(am_ledger_db(batch_ledger), key, req, NULL, 0, 0, &id, NULL,
+		ck_assert_msg(am_queue_add(am_ledger_db(batch_ledger), NULL, key, req, NULL, 0, 0, &id, NULL,
 		                           &err) == 0,
 		              "%s", err.msg);
 	}

@@ -345,7 +345,7 @@ START_TEST(jobs_left_queued_are_resumed)
 	am_err err;
 	ck_assert(am_ledger_open(&l, db_path, &(am_ledger_opts){ 0 }, &err) == 0);
 	int64_t id = 0;
-	ck_assert_msg(am_queue_add(am_ledger_db(l),
+	ck_assert_msg(am_queue_add(am_ledger_db(l), NULL,
 	                           NULL, "{\"messages\":[{\"role\":\"user\",\"content\":\"left over\"}]}",
 	                           NULL, 0, am_clock_wall(am_clock_system()), &id, NULL, &err) == 0,
 	              "%s", err.msg);

@@ -4,7 +4,14 @@
  * and number, so re-running the same file against the same database resumes:
  * jobs already done are not repeated, unfinished ones continue. Lines are
  * added as the queue has room; results are written in input order once every
- * job has ended (or waits on the budget). */
+ * job has ended (or waits on the budget).
+ *
+ * The jobs are written owned by this process (jobs.owner, see owner.h), so
+ * a dashboard or `ask` started on the same ledger mid-batch leaves them to
+ * us. A re-run while an earlier run of the same file still runs finds its
+ * lines owned by that live process: it does not wait (the other process may
+ * be paused or blocked on the budget for hours), it names the process and
+ * exits with status 4 before sending anything of its own. */
 #include <errno.h>
 #include <inttypes.h>
 #include <poll.h>
@@ -25,6 +32,7 @@
 #include "commands.h"
 #include "ledger.h"
 #include "money.h"
+#include "owner.h"
 #include "queue.h"
 
 enum { O_OUT = 1, O_CONC, O_RPM, O_ITPM, O_OTPM, O_BUDGET, O_NOCACHE, O_SIM };
@@ -69,6 +77,53 @@ static void line_key(const char *line, size_t len, int64_t lineno, char out[80])
 	for (int i = 0; i < 16; i++)
 		n += snprintf(out + n, (size_t)(80 - n), "%02x", md[i]);
 	snprintf(out + n, (size_t)(80 - n), ":%" PRId64, lineno);
+}
+
+/* Reads the next line without its line end; -1 at the end of the file. */
+static ssize_t next_line(FILE *in, char **buf, size_t *cap)
+{
+	ssize_t len = getline(buf, cap, in);
+	while (len > 0 && ((*buf)[len - 1] == '\n' || (*buf)[len - 1] == '\r'))
+		(*buf)[--len] = '\0';
+	return len;
+}
+
+/* Lines of a file whose jobs a live other process holds. */
+struct held {
+	int64_t n;
+	long pid;          /* the first holder's */
+	bool several;      /* more than one holder */
+	char first[AM_OWNER_MAX];
+};
+
+static void held_add(struct held *h, const char *holder)
+{
+	if (!h->n++) {
+		unsigned long long start;
+		if (am_owner_parse(holder, &h->pid, &start))
+			h->pid = 0;
+		snprintf(h->first, sizeof h->first, "%s", holder);
+	} else if (strcmp(h->first, holder)) {
+		h->several = true;
+	}
+}
+
+/* After a held line: counts the rest of the file's lines held by a live
+ * other process, adding nothing (the message names how many). */
+static void count_held(FILE *in, char **buf, size_t *cap, int64_t lineno, sqlite3 *db,
+                       const am_owner *me, struct held *h)
+{
+	ssize_t len;
+	while ((len = next_line(in, buf, cap)) >= 0) {
+		char key[80];
+		line_key(*buf, (size_t)len, ++lineno, key);
+		am_job j;
+		if (am_queue_find(db, key, &j, NULL) == 1) {
+			if (!am_job_state_final(j.state) && !am_owner_claimable(me, j.owner))
+				held_add(h, j.owner);
+			am_job_clear(&j);
+		}
+	}
 }
 
 struct counts {
@@ -204,7 +259,8 @@ int cmd_batch(int argc, char **argv)
 	            "allow. A line is {\"prompt\": ..., \"model\"?, \"max_tokens\"?, \"system\"?,\n"
 	            "\"id\"?} or a full Messages body. Re-running the same file resumes: finished\n"
 	            "lines are not sent again. Exit status: 0 all done, 1 some failed, 2 usage\n"
-	            "error, 3 some blocked by the budget.",
+	            "error, 3 some blocked by the budget, 4 lines of the file belong to another\n"
+	            "aimeter process that still runs.",
 	            opts, true, argc, argv);
 	c.max_args = 1;
 	for (int id; (id = am_cli_next(&c)) != AM_CLI_END;) {
@@ -268,6 +324,9 @@ int cmd_batch(int argc, char **argv)
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	int64_t last_note = 0;
 	am_engine_ops ops = am_worker_ops(app.worker);
+	am_owner me;
+	am_owner_self(&me);
+	struct held held = { 0 };
 	bool eof = false, worker_ended = false;
 	char *pending_line = NULL;
 	size_t pending_len = 0;
@@ -277,14 +336,12 @@ int cmd_batch(int argc, char **argv)
 		int added = 0;
 		while (!eof && added < 1000) {
 			if (!pending_line) {
-				len = getline(&buf, &bufcap, in);
+				len = next_line(in, &buf, &bufcap);
 				if (len < 0) {
 					eof = true;
 					break;
 				}
 				lineno++;
-				while (len > 0 && (buf[len - 1] == '\n' || buf[len - 1] == '\r'))
-					buf[--len] = '\0';
 				pending_line = buf;
 				pending_len = (size_t)len;
 				/* A UTF-8 byte order mark (some Windows editors write
@@ -327,8 +384,25 @@ int cmd_batch(int argc, char **argv)
 			char *req = json_dumps(bl.body, JSON_COMPACT);
 			int64_t id = 0;
 			am_job_state prev = AM_JOB_QUEUED;
-			int ar = am_queue_add(db, key, req, bl.model, app.cfg.worker.queue_capacity,
-			                      0, &id, &prev, &err);
+			int ar = am_queue_add(db, me.id, key, req, bl.model,
+			                      app.cfg.worker.queue_capacity, 0, &id, &prev, &err);
+			/* A re-run takes over what is left: its own crashed run's jobs,
+			 * not a live run's. */
+			char holder[AM_OWNER_MAX];
+			int cr = ar == 1 && prev != AM_JOB_DONE
+			                 ? am_queue_claim(db, &me, id, holder, &err)
+			                 : 1;
+			if (cr == 0) {
+				held_add(&held, holder);
+				free(req);
+				am_batch_line_free(&bl);
+				count_held(in, &buf, &bufcap, lineno, db, &me, &held);
+				eof = true;
+				pending_line = NULL;
+				break;
+			}
+			if (cr < 0)
+				ar = -1;
 			/* A re-run retries what failed before; what is done stays done. */
 			if (ar == 1 && (prev == AM_JOB_FAILED || prev == AM_JOB_CANCELLED))
 				am_queue_update(db, id, AM_JOB_QUEUED, NULL, NULL, NULL, NULL, 0, 0, NULL);
@@ -352,6 +426,8 @@ int cmd_batch(int argc, char **argv)
 			added++;
 			pending_line = NULL;
 		}
+		if (held.n)
+			break;
 		if (added)
 			am_worker_poke(app.worker);
 
@@ -404,9 +480,18 @@ int cmd_batch(int argc, char **argv)
 	count_jobs(db, lo_id, hi_id, &cnt);
 	cnt.failed += bad;
 	clock_gettime(CLOCK_MONOTONIC, &t);
-	progress(tty, nlines, &cnt, 0,
-	         (double)(t.tv_sec - t0.tv_sec) + (double)(t.tv_nsec - t0.tv_nsec) / 1e9, true);
-	if (stopped) {
+	if (!held.n)
+		progress(tty, nlines, &cnt, 0,
+		         (double)(t.tv_sec - t0.tv_sec) + (double)(t.tv_nsec - t0.tv_nsec) / 1e9,
+		         true);
+	if (held.n) {
+		fprintf(stderr, "aimeter batch: %" PRId64 " job%s of this file belong%s to aimeter pid "
+		                "%ld%s, still running: let it finish (or stop it), then run the same "
+		                "command again\n",
+		        held.n, held.n == 1 ? "" : "s", held.n == 1 ? "s" : "", held.pid,
+		        held.several ? " and others" : "");
+		rc = 4;
+	} else if (stopped) {
 		fprintf(stderr, "aimeter batch: interrupted; unfinished jobs stay queued — run the "
 		                "same command again to resume\n");
 		rc = 1;

@@ -55,6 +55,7 @@ int am_wf_start(am_wf *f, const am_sim_cfg *sc, am_err *err)
 	wo.api_key = "sk-workfix";
 	wo.simulator = true;
 	wo.source = "console";
+	wo.owner = f->owner;
 	f->w = am_worker_start(&wo, err);
 	if (!f->w)
 		return -1;

@@ -24,6 +24,7 @@ typedef struct am_wf {
 	am_sim *sim;
 	am_worker *w;
 	am_engine_ops ops;
+	const am_owner *owner;  /* the worker's (am_worker_opts.owner); NULL = this process */
 } am_wf;
 
 /* A private directory and a config with the built-in defaults except: the

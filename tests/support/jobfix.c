@@ -1,0 +1,12 @@
+/* jobfix: a ledger row standing for a job's answer. */
+#include "jobfix.h"
+
+int am_test_record_answer(am_ledger *l, int64_t job_id, int64_t ts_ns, am_err *err)
+{
+	am_ledger_event ev = {
+		.job_id = job_id, .ts_ns = ts_ns, .model = "claude-haiku-4-5",
+		.usage = { .input_tokens = 10, .output_tokens = 5 },
+		.price_known = true, .cost_pusd = 1000, .latency_ms = -1, .source = "batch",
+	};
+	return am_ledger_record(l, &ev, err);
+}

@@ -1,0 +1,15 @@
+/* jobfix: what the queue tests need around their jobs. */
+#ifndef AIMETER_TEST_JOBFIX_H
+#define AIMETER_TEST_JOBFIX_H
+
+#include <stdint.h>
+
+#include "err.h"
+#include "ledger.h"
+
+/* Records a small priced Haiku answer (10 in, 5 out, 1000 pUSD) for job_id
+ * at ts_ns: the ledger row that proves the job's call completed. Returns
+ * what am_ledger_record returns. */
+int am_test_record_answer(am_ledger *l, int64_t job_id, int64_t ts_ns, am_err *err);
+
+#endif
