@@ -131,12 +131,7 @@ END_TEST
 
 int main(void)
 {
-	/* am_ledger_open calls tzset(); with TZ unset glibc re-reads the zone
-	 * each time under a lock TSan cannot see, which two threads opening
-	 * ledgers would show as a race. A zone fixed before any thread keeps
-	 * that path quiet. */
-	setenv("TZ", "UTC", 1);
-	tzset();
+	check_fixed_tz();
 	Suite *s = suite_create("worker_owner");
 	TCase *tc = tcase_create("owner");
 	tcase_set_timeout(tc, 60);

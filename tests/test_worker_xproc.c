@@ -396,11 +396,6 @@ static Suite *suite(void)
 
 int main(void)
 {
-	/* With TZ unset glibc's mktime re-reads the zone on every call, freeing
-	 * and copying its name under a lock TSan cannot see; two workers in one
-	 * process would look like a race. A fixed zone set before any thread
-	 * starts keeps that path quiet (local days are UTC days here). */
-	setenv("TZ", "UTC", 1);
-	tzset();
+	check_fixed_tz();
 	return check_run(suite());
 }

@@ -4,6 +4,7 @@
 #include <locale.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <time.h>
 
 bool check_utf8_locale(void)
 {
@@ -11,6 +12,12 @@ bool check_utf8_locale(void)
 		return true;
 	fprintf(stderr, "no UTF-8 locale available\n");
 	return false;
+}
+
+void check_fixed_tz(void)
+{
+	setenv("TZ", "UTC", 1);
+	tzset();
 }
 
 int check_run(Suite *s)
