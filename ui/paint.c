@@ -546,17 +546,25 @@ static int focus_pool(const ui_view *v)
 	return blocked >= 0 ? blocked : 0;
 }
 
+/* The pool's first 429 cool-down, as an alarm segment; false if none. */
+static bool pool_cooldown(const ui_view *v, const am_snap_pool *p, struct line *l)
+{
+	char t[40];
+	for (int k = 0; k < p->ndims && k < AM_SNAP_MAX_DIMS; k++)
+		if (p->dim[k].cooldown_until_ns > v->now_mono) {
+			fmt_countdown_ns(t, sizeof t, p->dim[k].cooldown_until_ns - v->now_mono);
+			segf(l, UI_ROLE_ALARM, " cool-down %s", t);
+			return true;
+		}
+	return false;
+}
+
 static void pool_oneline(const ui_view *v, const am_snap_pool *p, struct line *l)
 {
 	char t[40];
 	segf(l, UI_ROLE_TITLE, "%s", p->name);
 	/* Alarms first, so a narrow line still says them. */
-	for (int k = 0; k < p->ndims && k < AM_SNAP_MAX_DIMS; k++)
-		if (p->dim[k].cooldown_until_ns > v->now_mono) {
-			fmt_countdown_ns(t, sizeof t, p->dim[k].cooldown_until_ns - v->now_mono);
-			segf(l, UI_ROLE_ALARM, " cool-down %s", t);
-			break;
-		}
+	pool_cooldown(v, p, l);
 	if (p->n429)
 		segf(l, UI_ROLE_ALARM, " 429s %lld", (long long)p->n429);
 	for (int k = 0; k < p->ndims && k < AM_SNAP_MAX_DIMS; k++) {
@@ -578,12 +586,8 @@ static void pool_brief(const ui_view *v, const am_snap_pool *p, struct line *l)
 {
 	char t[40];
 	segf(l, UI_ROLE_TITLE, "%s", p->name);
-	for (int k = 0; k < p->ndims && k < AM_SNAP_MAX_DIMS; k++)
-		if (p->dim[k].cooldown_until_ns > v->now_mono) {
-			fmt_countdown_ns(t, sizeof t, p->dim[k].cooldown_until_ns - v->now_mono);
-			segf(l, UI_ROLE_ALARM, " cool-down %s", t);
-			return;
-		}
+	if (pool_cooldown(v, p, l))
+		return;
 	const am_snap_dim *tight = NULL;
 	int64_t tight_ppm = INT64_MAX;
 	for (int k = 0; k < p->ndims && k < AM_SNAP_MAX_DIMS; k++) {
