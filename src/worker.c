@@ -2591,6 +2591,20 @@ am_engine_ops am_worker_ops(am_worker *w)
 	return ops;
 }
 
+/* What am_worker_start allocated, once its thread has ended (or never ran). */
+static void worker_free(am_worker *w)
+{
+	if (w->config) {
+		am_config_wipe(w->config);
+		free(w->config);
+	}
+	am_evq_free(w->evq);
+	pthread_mutex_destroy(&w->mu);
+	pthread_cond_destroy(&w->init_cv);
+	memset(w->api_key, 0, sizeof w->api_key);
+	free(w);
+}
+
 am_worker *am_worker_start(const am_worker_opts *opts, am_err *err)
 {
 	am_worker *w = am_xcalloc(1, sizeof *w);
@@ -2640,15 +2654,7 @@ am_worker *am_worker_start(const am_worker_opts *opts, am_err *err)
 	}
 	return w;
 fail:
-	if (w->config) {
-		am_config_wipe(w->config);
-		free(w->config);
-	}
-	am_evq_free(w->evq);
-	pthread_mutex_destroy(&w->mu);
-	pthread_cond_destroy(&w->init_cv);
-	memset(w->api_key, 0, sizeof w->api_key);
-	free(w);
+	worker_free(w);
 	return NULL;
 }
 
@@ -2701,11 +2707,5 @@ void am_worker_stop(am_worker *w, int grace_ms)
 		free(it);
 	}
 	pthread_mutex_unlock(&w->mu);
-	am_config_wipe(w->config);
-	free(w->config);
-	am_evq_free(w->evq);
-	pthread_mutex_destroy(&w->mu);
-	pthread_cond_destroy(&w->init_cv);
-	memset(w->api_key, 0, sizeof w->api_key);
-	free(w);
+	worker_free(w);
 }
