@@ -7,7 +7,6 @@
  * loopback, with a ledger in a private directory. Waits are for real I/O
  * (the worker thread and the simulator) and bounded. */
 #include <check.h>
-#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -21,6 +20,7 @@
 #include "queue.h"
 #include "sim.h"
 #include "tmpdir.h"
+#include "workstart.h"
 #include "worker.h"
 
 #define USD AM_PUSD_PER_USD
@@ -31,18 +31,14 @@ static am_pricing *pricing;
 static am_sim *sim;
 static am_worker *worker;
 static am_engine_ops ops;
-
-static void backlog_clear(void);
+static am_test_obs obs; /* its events drained, not asked for yet */
 
 static void setup(void)
 {
 	am_err err;
 	ck_assert_int_eq(am_test_tmpdir("worker_view", dir, sizeof dir), 0);
 	snprintf(db_path, sizeof db_path, "%s/ledger.db", dir);
-	const char *src = getenv("AIMETER_SOURCE_DIR");
-	char prices[600];
-	snprintf(prices, sizeof prices, "%s/data/pricing.json", src ? src : ".");
-	ck_assert_msg(am_pricing_load(&pricing, prices, NULL, &err) == 0, "%s", err.msg);
+	ck_assert_msg(am_test_pricing(&pricing, &err) == 0, "%s", err.msg);
 	am_sim_cfg sc;
 	am_sim_cfg_default(&sc);
 	ck_assert_msg(am_sim_start(&sim, &sc, &err) == 0, "%s", err.msg);
@@ -51,7 +47,7 @@ static void setup(void)
 
 static void teardown(void)
 {
-	backlog_clear();
+	am_test_obs_clear(&obs);
 	am_worker_stop(worker, 0);
 	am_sim_stop(sim);
 	am_pricing_free(pricing);
@@ -61,100 +57,23 @@ static void teardown(void)
 /* Starts the worker on `json` (a config file's text) as the dashboard does. */
 static void start(const char *json)
 {
-	am_config cfg;
 	am_err err;
-	char *const no_env[] = { NULL };
-	ck_assert_msg(am_config_load_text(&cfg, json, strlen(json), "test", no_env, &err) == 0,
-	              "%s", err.msg);
-	am_worker_opts wo = { 0 };
-	wo.config = &cfg;
-	wo.pricing = pricing;
-	wo.clock = am_clock_system();
-	wo.db_path = db_path;
-	wo.base_url = am_sim_url(sim);
-	wo.api_key = "test-key";
-	wo.simulator = true;
-	wo.source = "console";
-	wo.persist_settings = true;
-	wo.load_settings = true;
-	worker = am_worker_start(&wo, &err);
-	am_config_wipe(&cfg);
+	worker = am_test_worker(json, pricing, db_path, am_sim_url(sim), "console", true, &err);
 	ck_assert_msg(worker != NULL, "%s", err.msg);
 	ops = am_worker_ops(worker);
+	obs.ops = ops;
+	obs.wait_ms = WAIT_MS;
 }
 
-static int64_t now_ms(void)
-{
-	return am_clock_mono(am_clock_system()) / AM_NS_PER_MS;
-}
-
-/* Waits on the wake fd until pred(snapshot) holds; the snapshot is left in *s. */
 static bool wait_snap(am_snapshot *s, bool (*pred)(const am_snapshot *, const void *),
                       const void *arg)
 {
-	int64_t end = now_ms() + WAIT_MS;
-	for (;;) {
-		ops.snapshot(ops.ctx, s);
-		if (s->seq > 0 && pred(s, arg))
-			return true;
-		if (now_ms() > end)
-			return false;
-		struct pollfd p = { ops.wake_fd(ops.ctx), POLLIN, 0 };
-		poll(&p, 1, 50);
-	}
+	return am_test_wait_snap(&obs, s, pred, arg);
 }
 
-/* Events drained but not asked for yet, oldest first. */
-static am_event backlog[512];
-static int nbacklog;
-
-static void backlog_clear(void)
-{
-	for (int i = 0; i < nbacklog; i++)
-		am_event_free(&backlog[i]);
-	nbacklog = 0;
-}
-
-/* Waits for an event of `kind` for `job` (0 = any job) whose text contains
- * `text` (NULL = any); copies it into *out (NULL ok) with its text in
- * out->error. Earlier events stay for later calls. */
 static bool wait_event(am_event_kind kind, int64_t job, const char *text, am_event *out)
 {
-	int64_t end = now_ms() + WAIT_MS;
-	for (;;) {
-		for (int i = 0; i < nbacklog; i++) {
-			am_event *e = &backlog[i];
-			if (e->kind != kind || (job && e->job_id != job) ||
-			    (text && !(e->text && strstr(e->text, text))))
-				continue;
-			if (out) {
-				*out = *e;
-				out->text = NULL;
-				snprintf(out->error, sizeof out->error, "%s", e->text ? e->text : "");
-			}
-			am_event_free(e);
-			memmove(e, e + 1, (size_t)(nbacklog - i - 1) * sizeof *e);
-			nbacklog--;
-			return true;
-		}
-		if (now_ms() > end || nbacklog == (int)(sizeof backlog / sizeof backlog[0]))
-			return false;
-		int n = ops.drain(ops.ctx, backlog + nbacklog,
-		                  (int)(sizeof backlog / sizeof backlog[0]) - nbacklog);
-		/* Answer text is not what these tests look at. */
-		int kept = nbacklog;
-		for (int i = nbacklog; i < nbacklog + n; i++) {
-			if (backlog[i].kind == AM_EV_DELTA)
-				am_event_free(&backlog[i]);
-			else
-				backlog[kept++] = backlog[i];
-		}
-		nbacklog = kept;
-		if (n == 0) {
-			struct pollfd p = { ops.wake_fd(ops.ctx), POLLIN, 0 };
-			poll(&p, 1, 50);
-		}
-	}
+	return am_test_wait_event(&obs, kind, job, text, out);
 }
 
 static int64_t submit(const char *text)
@@ -378,8 +297,8 @@ START_TEST(submissions_race_the_worker)
 		ck_assert_msg(wait_event(AM_EV_DONE, ids[i], NULL, &ev), "job %d", i);
 		done++;
 	}
-	for (int i = 0; i < nbacklog; i++)
-		ck_assert_msg(backlog[i].kind != AM_EV_FAILED, "failed: %s", backlog[i].error);
+	for (int i = 0; i < obs.nbacklog; i++)
+		ck_assert_msg(obs.backlog[i].kind != AM_EV_FAILED, "failed: %s", obs.backlog[i].error);
 	ck_assert_int_eq(done, N);
 }
 END_TEST

@@ -9,7 +9,6 @@
  * with no latency; waits are bounded waits for the worker threads (each
  * scans the ledger about once a second). */
 #include <check.h>
-#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -23,17 +22,16 @@
 #include "pricing.h"
 #include "sim.h"
 #include "tmpdir.h"
+#include "workstart.h"
 #include "worker.h"
 
 #define USD AM_PUSD_PER_USD
-enum { WAIT_MS = 15000, MAX_BACKLOG = 256 };
+enum { WAIT_MS = 15000 };
 
 /* A worker and the events drained from it but not asked for yet. */
 typedef struct peer {
 	am_worker *w;
-	am_engine_ops ops;
-	am_event backlog[MAX_BACKLOG];
-	int nbacklog;
+	am_test_obs obs;
 } peer;
 
 static char dir[512], db_path[600];
@@ -51,10 +49,7 @@ static void setup(void)
 	am_err err;
 	ck_assert_int_eq(am_test_tmpdir("worker_xproc", dir, sizeof dir), 0);
 	snprintf(db_path, sizeof db_path, "%s/ledger.db", dir);
-	const char *src = getenv("AIMETER_SOURCE_DIR");
-	char prices[600];
-	snprintf(prices, sizeof prices, "%s/data/pricing.json", src ? src : ".");
-	ck_assert_msg(am_pricing_load(&pricing, prices, NULL, &err) == 0, "%s", err.msg);
+	ck_assert_msg(am_test_pricing(&pricing, &err) == 0, "%s", err.msg);
 	am_sim_cfg sc;
 	am_sim_cfg_default(&sc);
 	sc.latency_ms = 0;
@@ -67,9 +62,7 @@ static void setup(void)
 
 static void peer_stop(peer *p)
 {
-	for (int i = 0; i < p->nbacklog; i++)
-		am_event_free(&p->backlog[i]);
-	p->nbacklog = 0;
+	am_test_obs_clear(&p->obs);
 	am_worker_stop(p->w, 0);
 	p->w = NULL;
 }
@@ -87,89 +80,37 @@ static void teardown(void)
 /* Starts a worker on `json` (a config file's text) as the dashboard does. */
 static void start(peer *p, const char *json, const char *source)
 {
-	am_config cfg;
 	am_err err;
-	char *const no_env[] = { NULL };
-	ck_assert_msg(am_config_load_text(&cfg, json, strlen(json), "test", no_env, &err) == 0,
-	              "%s", err.msg);
-	am_worker_opts wo = { 0 };
-	wo.config = &cfg;
-	wo.pricing = pricing;
-	wo.clock = am_clock_system();
-	wo.db_path = db_path;
-	wo.base_url = am_sim_url(sim);
-	wo.api_key = "test-key";
-	wo.simulator = true;
-	wo.source = source;
-	p->w = am_worker_start(&wo, &err);
-	am_config_wipe(&cfg);
+	p->w = am_test_worker(json, pricing, db_path, am_sim_url(sim), source, false, &err);
 	ck_assert_msg(p->w != NULL, "%s", err.msg);
-	p->ops = am_worker_ops(p->w);
+	p->obs.ops = am_worker_ops(p->w);
+	p->obs.wait_ms = WAIT_MS;
 }
 
-static int64_t now_ms(void)
-{
-	return am_clock_mono(am_clock_system()) / AM_NS_PER_MS;
-}
+/* pred with an integer argument, for am_test_wait_snap. */
+typedef struct pred_i64 {
+	bool (*pred)(const am_snapshot *, int64_t);
+	int64_t arg;
+} pred_i64;
 
-static void wait_wake(peer *p)
+static bool call_pred_i64(const am_snapshot *s, const void *arg)
 {
-	struct pollfd pf = { p->ops.wake_fd(p->ops.ctx), POLLIN, 0 };
-	poll(&pf, 1, 50);
+	const pred_i64 *p = arg;
+	return p->pred(s, p->arg);
 }
 
 /* Waits until pred(snapshot) holds; the snapshot is left in *s. */
 static bool wait_snap(peer *p, am_snapshot *s, bool (*pred)(const am_snapshot *, int64_t),
                       int64_t arg)
 {
-	int64_t end = now_ms() + WAIT_MS;
-	for (;;) {
-		p->ops.snapshot(p->ops.ctx, s);
-		if (s->seq > 0 && pred(s, arg))
-			return true;
-		if (now_ms() > end)
-			return false;
-		wait_wake(p);
-	}
+	pred_i64 pa = { pred, arg };
+	return am_test_wait_snap(&p->obs, s, call_pred_i64, &pa);
 }
 
-/* Waits for an event of `kind` for `job` (0 = any) whose text contains
- * `text` (NULL = any); copies it into *out (NULL ok). */
 static bool wait_event(peer *p, am_event_kind kind, int64_t job, const char *text,
                        am_event *out)
 {
-	int64_t end = now_ms() + WAIT_MS;
-	for (;;) {
-		for (int i = 0; i < p->nbacklog; i++) {
-			am_event *e = &p->backlog[i];
-			if (e->kind != kind || (job && e->job_id != job) ||
-			    (text && !(e->text && strstr(e->text, text))))
-				continue;
-			if (out) {
-				*out = *e;
-				out->text = NULL;
-				snprintf(out->error, sizeof out->error, "%s", e->text ? e->text : "");
-			}
-			am_event_free(e);
-			memmove(e, e + 1, (size_t)(p->nbacklog - i - 1) * sizeof *e);
-			p->nbacklog--;
-			return true;
-		}
-		if (now_ms() > end || p->nbacklog == MAX_BACKLOG)
-			return false;
-		int n = p->ops.drain(p->ops.ctx, p->backlog + p->nbacklog,
-		                     MAX_BACKLOG - p->nbacklog);
-		int kept = p->nbacklog;
-		for (int i = p->nbacklog; i < p->nbacklog + n; i++) {
-			if (p->backlog[i].kind == AM_EV_DELTA)
-				am_event_free(&p->backlog[i]);
-			else
-				p->backlog[kept++] = p->backlog[i];
-		}
-		p->nbacklog = kept;
-		if (n == 0)
-			wait_wake(p);
-	}
+	return am_test_wait_event(&p->obs, kind, job, text, out);
 }
 
 /* A short prompt with a 10-token answer (the simulator's answers are at
@@ -185,7 +126,7 @@ static int64_t submit(peer *p, const char *text, const char *model)
 	pr.no_cache = true;
 	int64_t id = -1;
 	am_err err;
-	ck_assert_msg(p->ops.submit(p->ops.ctx, &pr, &id, &err) == 0, "%s", err.msg);
+	ck_assert_msg(p->obs.ops.submit(p->obs.ops.ctx, &pr, &id, &err) == 0, "%s", err.msg);
 	return id;
 }
 
@@ -204,13 +145,10 @@ static int64_t call(peer *p, const char *text, const char *model)
 /* Events of `kind` among those the worker has queued so far. */
 static int count_events(peer *p, am_event_kind kind)
 {
-	int n;
-	while ((n = p->ops.drain(p->ops.ctx, p->backlog + p->nbacklog,
-	                         MAX_BACKLOG - p->nbacklog)) > 0)
-		p->nbacklog += n;
+	am_test_obs_drain(&p->obs);
 	int k = 0;
-	for (int i = 0; i < p->nbacklog; i++)
-		k += p->backlog[i].kind == kind;
+	for (int i = 0; i < p->obs.nbacklog; i++)
+		k += p->obs.backlog[i].kind == kind;
 	return k;
 }
 
@@ -220,7 +158,7 @@ static void set_day_limit(peer *p, int64_t pusd)
 	c.kind = AM_CMD_SET_BUDGET_DAY;
 	c.value = pusd;
 	am_err err;
-	ck_assert_msg(p->ops.command(p->ops.ctx, &c, &err) == 0, "%s", err.msg);
+	ck_assert_msg(p->obs.ops.command(p->obs.ops.ctx, &c, &err) == 0, "%s", err.msg);
 }
 
 /* What the other process records: one call of `model`. */
