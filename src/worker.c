@@ -94,6 +94,7 @@ typedef struct wjob {
 	const char *source;      /* ledger source */
 	bool no_cache;
 	bool stream;
+	bool answer_is_output;   /* batch: its answer is read back from its row */
 	bool after_529;
 	int attempts;
 	wstate st;
@@ -678,7 +679,7 @@ static void db_update(am_worker *w, wjob *j, am_job_state st, const char *error,
 /* Writes what the pass has to write: the rows of new jobs (with the state
  * each has reached), the marks, anything already in the open transaction;
  * one commit. */
-static void flush_marks(am_worker *w)
+static void flush_writes(am_worker *w)
 {
 	bool rows = w->nfresh && now_mono(w) >= w->db_retry_at;
 	if (!w->nmarks && !w->tx_open && !rows)
@@ -709,7 +710,7 @@ static void mark_state(am_worker *w, wjob *j, am_job_state st)
 		w->nmarks = 0;
 	}
 	if (w->nmarks == MAX_MARKS)
-		flush_marks(w);
+		flush_writes(w);
 	if (w->nmarks == MAX_MARKS)
 		return; /* the database is not taking writes: the state is only shown */
 	struct state_mark *m = &w->marks[w->nmarks++];
@@ -1077,10 +1078,9 @@ static bool land(am_worker *w, wjob *j)
 	 * "done" and the text right after the observer hears, out of the
 	 * answer's way (a crash between the two leaves the row without the
 	 * text, and done by its ledger row). */
-	bool with_state = !strcmp(j->source, "batch");
 	if (record_done(w, j, h->model, &h->usage, h->known, h->cost, h->cached, h->saved,
 	                h->latency_ms, h->status, h->cached ? NULL : h->request_id, h->text,
-	                with_state, &err)) {
+	                j->answer_is_output, &err)) {
 		db_trouble(w, &err);
 		return false;
 	}
@@ -1094,10 +1094,13 @@ static bool land(am_worker *w, wjob *j)
 	/* The observer has heard; the rest can follow, in the transaction the
 	 * loop commits after this round of answers (one commit for all). */
 	am_err terr;
-	if (tx_begin(w, &terr) == 0 && !with_state)
-		db_update(w, j, AM_JOB_DONE, NULL, h->text ? h->text : "");
-	else if (!with_state)
-		db_trouble(w, &terr);
+	bool tx = tx_begin(w, &terr) == 0;
+	if (!j->answer_is_output) {
+		if (tx)
+			db_update(w, j, AM_JOB_DONE, NULL, h->text ? h->text : "");
+		else
+			db_trouble(w, &terr);
+	}
 	if (!h->cached && j->cacheable && w->cache && text_answer(h->stop_reason)) {
 		am_cache_answer a;
 		memset(&a, 0, sizeof a);
@@ -1488,6 +1491,7 @@ static void load_job(am_worker *w, const am_job *job)
 	j->model_req = job->model_requested ? am_xstrdup(job->model_requested) : NULL;
 	j->attempts = job->attempts;
 	j->source = "batch";
+	j->answer_is_output = true;
 	j->stream = json_is_true(json_object_get(body, "stream"));
 	j->no_cache = json_is_true(json_object_get(body, "x-no-cache"));
 	json_object_del(j->body, "x-no-cache");
@@ -2024,7 +2028,7 @@ static void loop_pass(am_worker *w)
 	if (w->tx_open || w->nfresh) {
 		if (w->sent)
 			am_client_run(w->client, 0, NULL);
-		flush_marks(w);
+		flush_writes(w);
 	}
 	w->sent = false;
 
@@ -2051,7 +2055,7 @@ static void loop_pass(am_worker *w)
 	if (wait_ms > MAX_TICK_MS)
 		wait_ms = MAX_TICK_MS;
 	am_client_run(w->client, (int)wait_ms, NULL);
-	flush_marks(w);
+	flush_writes(w);
 	/* Bars and the head's wait move with time, not only with events: live
 	 * while there is work, then once a second while the buckets refill
 	 * (a minute at most), then not at all. */
@@ -2202,10 +2206,15 @@ static int load_today(am_worker *w, const am_budget_now *bn, int64_t *day_spent,
 	am_ledger_summary_free(&s);
 	char first[11];
 	snprintf(first, sizeof first, "%.7s-01", bn->day);
-	if (am_ledger_report(w->ledger, first, bn->day, false, &s, err))
+	int64_t unknown_rows = 0;
+	if (am_ledger_spend(w->ledger, first, bn->day, month_spent, &unknown_rows, err))
 		return -1;
-	*month_spent = s.total.cost_pusd + unknown_charge(w, &s);
-	am_ledger_summary_free(&s);
+	if (unknown_rows) {
+		if (am_ledger_report(w->ledger, first, bn->day, false, &s, err))
+			return -1;
+		*month_spent += unknown_charge(w, &s);
+		am_ledger_summary_free(&s);
+	}
 	snprintf(w->today, sizeof w->today, "%s", bn->day);
 	return 0;
 }
@@ -2422,7 +2431,7 @@ static void *worker_main(void *arg)
 	 * the database (or the job would run at the next start), and a prompt
 	 * accepted by submit is persisted as queued, for the next start. */
 	take_inbox(w, now_mono(w));
-	flush_marks(w);
+	flush_writes(w);
 	if (w->halted) {
 		/* Answers that never reached the ledger: their jobs stay queued (in
 		 * the database they are still in flight, which recovery re-queues). */
@@ -2444,7 +2453,7 @@ static void *worker_main(void *arg)
 		int64_t end = now_mono(w) + (int64_t)w->grace_ms * AM_NS_PER_MS;
 		while (w->flight.n && now_mono(w) < end) {
 			am_client_run(w->client, 50, NULL);
-			flush_marks(w); /* not holding the write lock while waiting */
+			flush_writes(w); /* not holding the write lock while waiting */
 		}
 	}
 	publish(w, now_mono(w), true);

@@ -12,12 +12,10 @@
 #include "queue.h"
 #include "check_run.h"
 #include "jobfix.h"
+#include "scratch.h"
 #include "tmpdir.h"
 
-static char dir[512];
-static char path[600];
-static am_ledger *led;
-static sqlite3 *db;
+static am_scratch sc; /* the ledger under test */
 
 #define T0 1718452800000000000LL /* 2024-06-15 12:00 UTC */
 
@@ -27,18 +25,13 @@ static const am_owner me = { "100:1000", NULL, NULL };
 
 static void setup(void)
 {
-	ck_assert_int_eq(am_test_tmpdir("queue", dir, sizeof dir), 0);
-	snprintf(path, sizeof path, "%s/aimeter.db", dir);
 	am_err err = { "" };
-	ck_assert_msg(am_ledger_open(&led, path, NULL, &err) == 0, "%s", err.msg);
-	db = am_ledger_db(led);
+	ck_assert_msg(am_scratch_open(&sc, "queue", &err) == 0, "%s", err.msg);
 }
 
 static void teardown(void)
 {
-	am_ledger_close(led);
-	led = NULL;
-	am_test_rmtree(dir);
+	am_scratch_close(&sc);
 }
 
 static int64_t add(const char *key, int64_t capacity)
@@ -46,7 +39,8 @@ static int64_t add(const char *key, int64_t capacity)
 	int64_t id = 0;
 	am_job_state st = AM_JOB_NSTATES;
 	am_err err = { "" };
-	int rc = am_queue_add(db, NULL, key, "{\"messages\":[]}", NULL, capacity, T0, &id, &st, &err);
+	int rc =
+	    am_queue_add(sc.db, NULL, key, "{\"messages\":[]}", NULL, capacity, T0, &id, &st, &err);
 	ck_assert_msg(rc == 0, "add %s: rc %d %s", key ? key : "(none)", rc, err.msg);
 	ck_assert_int_eq(st, AM_JOB_QUEUED);
 	ck_assert_int_gt(id, 0);
@@ -56,15 +50,15 @@ static int64_t add(const char *key, int64_t capacity)
 static void set_state(int64_t id, am_job_state st)
 {
 	am_err err = { "" };
-	ck_assert_msg(am_queue_update(db, id, st, NULL, NULL, NULL, NULL, 0, T0, &err) == 0, "%s",
-	              err.msg);
+	ck_assert_msg(am_queue_update(sc.db, id, st, NULL, NULL, NULL, NULL, 0, T0, &err) == 0,
+	              "%s", err.msg);
 }
 
 static am_job_state state_of(int64_t id)
 {
 	am_job j;
 	am_err err = { "" };
-	ck_assert_msg(am_queue_get(db, id, &j, &err) == 0, "%s", err.msg);
+	ck_assert_msg(am_queue_get(sc.db, id, &j, &err) == 0, "%s", err.msg);
 	am_job_state s = j.state;
 	am_job_clear(&j);
 	return s;
@@ -74,7 +68,7 @@ static am_job_state state_of(int64_t id)
 static void record_usage(int64_t job_id)
 {
 	am_err err = { "" };
-	ck_assert_msg(am_test_record_answer(led, job_id, T0, &err) == 1, "%s", err.msg);
+	ck_assert_msg(am_test_record_answer(sc.led, job_id, T0, &err) == 1, "%s", err.msg);
 }
 
 START_TEST(state_names_round_trip)
@@ -101,11 +95,11 @@ START_TEST(add_stores_the_request_in_id_order)
 	ck_assert_int_gt(b, a);
 	int64_t id = 0;
 	am_err err = { "" };
-	ck_assert_int_eq(am_queue_add(db, NULL, NULL, "{\"x\":1}", "claude-opus-4-5", 0, T0 + 5, &id,
-	                              NULL, &err),
+	ck_assert_int_eq(am_queue_add(sc.db, NULL, NULL, "{\"x\":1}", "claude-opus-4-5", 0, T0 + 5,
+	                              &id, NULL, &err),
 	                 0);
 	am_job j;
-	ck_assert_int_eq(am_queue_get(db, id, &j, &err), 0);
+	ck_assert_int_eq(am_queue_get(sc.db, id, &j, &err), 0);
 	ck_assert_str_eq(j.request, "{\"x\":1}");
 	ck_assert_str_eq(j.model_requested, "claude-opus-4-5");
 	ck_assert_ptr_null(j.batch_key);
@@ -113,7 +107,7 @@ START_TEST(add_stores_the_request_in_id_order)
 	ck_assert_int_eq(j.attempts, 0);
 	ck_assert_int_eq(j.created_ns, T0 + 5);
 	am_job_clear(&j);
-	ck_assert_int_eq(am_queue_get(db, id + 100, &j, &err), -1);
+	ck_assert_int_eq(am_queue_get(sc.db, id + 100, &j, &err), -1);
 	ck_assert_ptr_nonnull(strstr(err.msg, "no job"));
 }
 END_TEST
@@ -125,22 +119,23 @@ START_TEST(a_batch_key_resumes_instead_of_adding)
 	am_job_state st = AM_JOB_NSTATES;
 	am_err err = { "" };
 	/* The same key again: nothing is added; the existing job is named. */
-	ck_assert_int_eq(am_queue_add(db, NULL, "b1:aa:1", "{\"other\":true}", NULL, 0, T0, &id, &st,
-	                              &err),
-	                 1);
+	ck_assert_int_eq(
+	    am_queue_add(sc.db, NULL, "b1:aa:1", "{\"other\":true}", NULL, 0, T0, &id, &st, &err),
+	    1);
 	ck_assert_int_eq(id, a);
 	ck_assert_int_eq(st, AM_JOB_QUEUED);
 	set_state(b, AM_JOB_DONE);
-	ck_assert_int_eq(am_queue_add(db, NULL, "b1:bb:2", "{}", NULL, 0, T0, &id, &st, &err), 1);
+	ck_assert_int_eq(am_queue_add(sc.db, NULL, "b1:bb:2", "{}", NULL, 0, T0, &id, &st, &err),
+	                 1);
 	ck_assert_int_eq(id, b);
 	ck_assert_int_eq(st, AM_JOB_DONE);
 	/* The stored request is the first one's. */
 	am_job j;
-	ck_assert_int_eq(am_queue_get(db, a, &j, &err), 0);
+	ck_assert_int_eq(am_queue_get(sc.db, a, &j, &err), 0);
 	ck_assert_str_eq(j.request, "{\"messages\":[]}");
 	am_job_clear(&j);
 	int64_t counts[AM_JOB_NSTATES];
-	ck_assert_int_eq(am_queue_counts(db, counts, &err), 0);
+	ck_assert_int_eq(am_queue_counts(sc.db, counts, &err), 0);
 	ck_assert_int_eq(counts[AM_JOB_QUEUED], 1);
 	ck_assert_int_eq(counts[AM_JOB_DONE], 1);
 }
@@ -153,25 +148,26 @@ START_TEST(a_full_queue_is_an_error_not_a_hang)
 		ids[i] = add(NULL, 3);
 	int64_t id = -7;
 	am_err err = { "" };
-	ck_assert_int_eq(am_queue_add(db, NULL, NULL, "{}", NULL, 3, T0, &id, NULL, &err), -1);
+	ck_assert_int_eq(am_queue_add(sc.db, NULL, NULL, "{}", NULL, 3, T0, &id, NULL, &err), -1);
 	ck_assert_ptr_nonnull(strstr(err.msg, "queue is full"));
 	ck_assert_int_eq(id, -7);
 	/* Every unfinished state holds a slot, blocked jobs included. */
 	set_state(ids[0], AM_JOB_BLOCKED_BUDGET);
 	set_state(ids[1], AM_JOB_IN_FLIGHT);
 	set_state(ids[2], AM_JOB_WAITING_LIMIT);
-	ck_assert_int_eq(am_queue_add(db, NULL, NULL, "{}", NULL, 3, T0, &id, NULL, &err), -1);
+	ck_assert_int_eq(am_queue_add(sc.db, NULL, NULL, "{}", NULL, 3, T0, &id, NULL, &err), -1);
 	/* A finished job gives its slot back. */
 	set_state(ids[1], AM_JOB_DONE);
 	add(NULL, 3);
-	ck_assert_int_eq(am_queue_add(db, NULL, "b1:x:1", "{}", NULL, 3, T0, &id, NULL, &err), -1);
+	ck_assert_int_eq(am_queue_add(sc.db, NULL, "b1:x:1", "{}", NULL, 3, T0, &id, NULL, &err),
+	                 -1);
 	/* Resuming a known key never needs room: it adds nothing. */
 	set_state(ids[2], AM_JOB_FAILED);
 	int64_t k = add("b1:x:1", 3);
 	set_state(ids[0], AM_JOB_CANCELLED);
 	set_state(ids[2], AM_JOB_QUEUED);
 	am_job_state st;
-	ck_assert_int_eq(am_queue_add(db, NULL, "b1:x:1", "{}", NULL, 3, T0, &id, &st, &err), 1);
+	ck_assert_int_eq(am_queue_add(sc.db, NULL, "b1:x:1", "{}", NULL, 3, T0, &id, &st, &err), 1);
 	ck_assert_int_eq(id, k);
 	/* capacity 0 = unbounded */
 	for (int i = 0; i < 5; i++)
@@ -206,7 +202,7 @@ START_TEST(recovery_requeues_what_was_in_flight_and_closes_what_was_answered)
 
 	int requeued = -1;
 	am_err err = { "" };
-	ck_assert_msg(am_queue_recover(db, &me, T0 + 99, &requeued, &err) == 0, "%s", err.msg);
+	ck_assert_msg(am_queue_recover(sc.db, &me, T0 + 99, &requeued, &err) == 0, "%s", err.msg);
 	ck_assert_int_eq(requeued, 2); /* w and f */
 	ck_assert_int_eq(state_of(q), AM_JOB_QUEUED);
 	ck_assert_int_eq(state_of(qa), AM_JOB_DONE);
@@ -219,12 +215,12 @@ START_TEST(recovery_requeues_what_was_in_flight_and_closes_what_was_answered)
 	ck_assert_int_eq(state_of(fl), AM_JOB_FAILED);
 	ck_assert_int_eq(state_of(cn), AM_JOB_CANCELLED);
 	am_job j;
-	ck_assert_int_eq(am_queue_get(db, f, &j, &err), 0);
+	ck_assert_int_eq(am_queue_get(sc.db, f, &j, &err), 0);
 	ck_assert_int_eq(j.updated_ns, T0 + 99);
 	am_job_clear(&j);
 
 	int64_t counts[AM_JOB_NSTATES];
-	ck_assert_int_eq(am_queue_counts(db, counts, &err), 0);
+	ck_assert_int_eq(am_queue_counts(sc.db, counts, &err), 0);
 	ck_assert_int_eq(counts[AM_JOB_QUEUED], 3);
 	ck_assert_int_eq(counts[AM_JOB_WAITING_LIMIT], 0);
 	ck_assert_int_eq(counts[AM_JOB_IN_FLIGHT], 0);
@@ -234,7 +230,7 @@ START_TEST(recovery_requeues_what_was_in_flight_and_closes_what_was_answered)
 	ck_assert_int_eq(counts[AM_JOB_CANCELLED], 1);
 
 	/* Recovery is idempotent: a second start finds nothing to move. */
-	ck_assert_int_eq(am_queue_recover(db, &me, T0 + 100, &requeued, &err), 0);
+	ck_assert_int_eq(am_queue_recover(sc.db, &me, T0 + 100, &requeued, &err), 0);
 	ck_assert_int_eq(requeued, 0);
 }
 END_TEST
@@ -253,7 +249,7 @@ START_TEST(load_unfinished_is_in_id_order_and_bounded)
 	am_job *jobs = NULL;
 	int n = -1;
 	am_err err = { "" };
-	ck_assert_int_eq(am_queue_load_unfinished(db, 0, &jobs, &n, &err), 0);
+	ck_assert_int_eq(am_queue_load_unfinished(sc.db, 0, &jobs, &n, &err), 0);
 	ck_assert_int_eq(n, 4);
 	const int64_t want[] = { ids[1], ids[3], ids[5], ids[6] };
 	const am_job_state want_st[] = { AM_JOB_BLOCKED_BUDGET, AM_JOB_IN_FLIGHT,
@@ -264,7 +260,7 @@ START_TEST(load_unfinished_is_in_id_order_and_bounded)
 		ck_assert_str_eq(jobs[i].request, "{\"messages\":[]}");
 	}
 	am_queue_free_list(jobs, n);
-	ck_assert_int_eq(am_queue_load_unfinished(db, 2, &jobs, &n, &err), 0);
+	ck_assert_int_eq(am_queue_load_unfinished(sc.db, 2, &jobs, &n, &err), 0);
 	ck_assert_int_eq(n, 2);
 	ck_assert_int_eq(jobs[0].id, ids[1]);
 	ck_assert_int_eq(jobs[1].id, ids[3]);
@@ -272,7 +268,7 @@ START_TEST(load_unfinished_is_in_id_order_and_bounded)
 	/* More rows than the first allocation holds. */
 	for (int i = 0; i < 150; i++)
 		add(NULL, 0);
-	ck_assert_int_eq(am_queue_load_unfinished(db, 0, &jobs, &n, &err), 0);
+	ck_assert_int_eq(am_queue_load_unfinished(sc.db, 0, &jobs, &n, &err), 0);
 	ck_assert_int_eq(n, 154);
 	for (int i = 1; i < n; i++)
 		ck_assert_int_gt(jobs[i].id, jobs[i - 1].id);
@@ -284,17 +280,17 @@ START_TEST(update_changes_only_what_it_is_given)
 {
 	int64_t id = add("b1:u:1", 0);
 	am_err err = { "" };
-	ck_assert_int_eq(am_queue_update(db, id, AM_JOB_IN_FLIGHT, "claude-haiku-4-5",
+	ck_assert_int_eq(am_queue_update(sc.db, id, AM_JOB_IN_FLIGHT, "claude-haiku-4-5",
 	                                 "12 chars < 500", NULL, NULL, 1, T0 + 1, &err),
 	                 0);
-	ck_assert_int_eq(am_queue_update(db, id, AM_JOB_QUEUED, NULL, NULL, "overloaded (HTTP 529)",
-	                                 NULL, 2, T0 + 2, &err),
+	ck_assert_int_eq(am_queue_update(sc.db, id, AM_JOB_QUEUED, NULL, NULL,
+	                                 "overloaded (HTTP 529)", NULL, 2, T0 + 2, &err),
 	                 0);
-	ck_assert_int_eq(am_queue_update(db, id, AM_JOB_DONE, NULL, NULL, NULL, "the answer", 2,
+	ck_assert_int_eq(am_queue_update(sc.db, id, AM_JOB_DONE, NULL, NULL, NULL, "the answer", 2,
 	                                 T0 + 3, &err),
 	                 0);
 	am_job j;
-	ck_assert_int_eq(am_queue_get(db, id, &j, &err), 0);
+	ck_assert_int_eq(am_queue_get(sc.db, id, &j, &err), 0);
 	ck_assert_int_eq(j.state, AM_JOB_DONE);
 	ck_assert_str_eq(j.model, "claude-haiku-4-5");
 	ck_assert_str_eq(j.reason, "12 chars < 500");
@@ -311,22 +307,22 @@ END_TEST
 START_TEST(errors_name_the_queue_and_the_cause)
 {
 	am_err err = { "" };
-	sqlite3_exec(db, "DROP TABLE jobs", NULL, NULL, NULL);
+	sqlite3_exec(sc.db, "DROP TABLE jobs", NULL, NULL, NULL);
 	int64_t id = 0, counts[AM_JOB_NSTATES];
-	ck_assert_int_eq(am_queue_add(db, NULL, NULL, "{}", NULL, 0, T0, &id, NULL, &err), -1);
+	ck_assert_int_eq(am_queue_add(sc.db, NULL, NULL, "{}", NULL, 0, T0, &id, NULL, &err), -1);
 	ck_assert_ptr_nonnull(strstr(err.msg, "job queue"));
-	ck_assert_int_eq(am_queue_add(db, NULL, "b1:k", "{}", NULL, 0, T0, &id, NULL, &err), -1);
-	ck_assert_int_eq(am_queue_counts(db, counts, &err), -1);
-	ck_assert_int_eq(am_queue_recover(db, &me, T0, NULL, &err), -1);
+	ck_assert_int_eq(am_queue_add(sc.db, NULL, "b1:k", "{}", NULL, 0, T0, &id, NULL, &err), -1);
+	ck_assert_int_eq(am_queue_counts(sc.db, counts, &err), -1);
+	ck_assert_int_eq(am_queue_recover(sc.db, &me, T0, NULL, &err), -1);
 	ck_assert_ptr_nonnull(strstr(err.msg, "job queue"));
 	ck_assert_ptr_nonnull(strstr(err.msg, "recovering"));
 	am_job *jobs = (am_job *)&id;
 	int n = 5;
-	ck_assert_int_eq(am_queue_load_unfinished(db, 0, &jobs, &n, &err), -1);
+	ck_assert_int_eq(am_queue_load_unfinished(sc.db, 0, &jobs, &n, &err), -1);
 	ck_assert_ptr_null(jobs);
 	ck_assert_int_eq(n, 0);
 	/* The failed recovery left no transaction open. */
-	ck_assert_int_eq(sqlite3_get_autocommit(db), 1);
+	ck_assert_int_eq(sqlite3_get_autocommit(sc.db), 1);
 }
 END_TEST
 

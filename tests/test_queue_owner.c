@@ -19,6 +19,7 @@
 #include "check_run.h"
 #include "jobfix.h"
 #include "pipefix.h"
+#include "scratch.h"
 #include "tmpdir.h"
 
 #define T0 1718452800000000000LL /* 2024-06-15 12:00 UTC */
@@ -26,10 +27,7 @@
 #define DEAD "200:2000"
 #define LIVE "300:3000"
 
-static char dir[512];
-static char path[600];
-static am_ledger *led;
-static sqlite3 *db;
+static am_scratch sc; /* the ledger under test */
 
 /* The injected liveness: the owners listed run, every other is dead.
  * `hook`, when set, runs the first time `hook_on` is judged: the place to
@@ -61,11 +59,8 @@ static am_owner me;
 
 static void setup(void)
 {
-	ck_assert_int_eq(am_test_tmpdir("queue_owner", dir, sizeof dir), 0);
-	snprintf(path, sizeof path, "%s/aimeter.db", dir);
 	am_err err = { "" };
-	ck_assert_msg(am_ledger_open(&led, path, NULL, &err) == 0, "%s", err.msg);
-	db = am_ledger_db(led);
+	ck_assert_msg(am_scratch_open(&sc, "queue_owner", &err) == 0, "%s", err.msg);
 	memset(&liveness, 0, sizeof liveness);
 	liveness.live[0] = LIVE;
 	me = (am_owner){ ME, fake_alive, &liveness };
@@ -73,20 +68,19 @@ static void setup(void)
 
 static void teardown(void)
 {
-	am_ledger_close(led);
-	led = NULL;
-	am_test_rmtree(dir);
+	am_scratch_close(&sc);
 }
 
 static int64_t add_owned(const char *owner, am_job_state st)
 {
 	int64_t id = 0;
 	am_err err = { "" };
-	ck_assert_msg(am_queue_add(db, owner, NULL, "{\"messages\":[]}", NULL, 0, T0, &id, NULL,
+	ck_assert_msg(am_queue_add(sc.db, owner, NULL, "{\"messages\":[]}", NULL, 0, T0, &id, NULL,
 	                           &err) == 0,
 	              "%s", err.msg);
 	if (st != AM_JOB_QUEUED)
-		ck_assert_msg(am_queue_update(db, id, st, NULL, NULL, NULL, NULL, 0, T0, &err) == 0,
+		ck_assert_msg(am_queue_update(sc.db, id, st, NULL, NULL, NULL, NULL, 0, T0, &err) ==
+		                  0,
 		              "%s", err.msg);
 	return id;
 }
@@ -108,14 +102,14 @@ static const char *owner_of(sqlite3 *h, int64_t id, am_job_state *st)
 static void record_usage(int64_t job_id)
 {
 	am_err err = { "" };
-	ck_assert_msg(am_test_record_answer(led, job_id, T0, &err) == 1, "%s", err.msg);
+	ck_assert_msg(am_test_record_answer(sc.led, job_id, T0, &err) == 1, "%s", err.msg);
 }
 
 /* Asserts job id's owner (NULL: nobody) and state. */
 static void is(int64_t id, const char *owner, am_job_state st)
 {
 	am_job_state got;
-	ck_assert_str_eq(owner_of(db, id, &got), owner ? owner : "(null)");
+	ck_assert_str_eq(owner_of(sc.db, id, &got), owner ? owner : "(null)");
 	ck_assert_msg(got == st, "job %lld is %s, want %s", (long long)id, am_job_state_name(got),
 	              am_job_state_name(st));
 }
@@ -124,7 +118,7 @@ static am_ledger *open_second(void)
 {
 	am_ledger *l = NULL;
 	am_err err = { "" };
-	ck_assert_msg(am_ledger_open(&l, path, NULL, &err) == 0, "%s", err.msg);
+	ck_assert_msg(am_ledger_open(&l, sc.path, NULL, &err) == 0, "%s", err.msg);
 	return l;
 }
 
@@ -132,22 +126,22 @@ START_TEST(add_writes_the_owner_and_find_reads_it)
 {
 	int64_t id = 0;
 	am_err err = { "" };
-	ck_assert_int_eq(am_queue_add(db, ME, "b1:aa:1", "{}", NULL, 0, T0, &id, NULL, &err), 0);
-	ck_assert_str_eq(owner_of(db, id, NULL), ME);
+	ck_assert_int_eq(am_queue_add(sc.db, ME, "b1:aa:1", "{}", NULL, 0, T0, &id, NULL, &err), 0);
+	ck_assert_str_eq(owner_of(sc.db, id, NULL), ME);
 	am_job j;
-	ck_assert_int_eq(am_queue_find(db, "b1:aa:1", &j, &err), 1);
+	ck_assert_int_eq(am_queue_find(sc.db, "b1:aa:1", &j, &err), 1);
 	ck_assert_int_eq(j.id, id);
 	ck_assert_str_eq(j.owner, ME);
 	am_job_clear(&j);
-	ck_assert_int_eq(am_queue_find(db, "b1:zz:9", &j, &err), 0);
+	ck_assert_int_eq(am_queue_find(sc.db, "b1:zz:9", &j, &err), 0);
 	/* An existing key keeps its first owner: a re-run claims explicitly. */
 	int64_t again = 0;
-	ck_assert_int_eq(am_queue_add(db, LIVE, "b1:aa:1", "{}", NULL, 0, T0, &again, NULL, &err),
-	                 1);
+	ck_assert_int_eq(
+	    am_queue_add(sc.db, LIVE, "b1:aa:1", "{}", NULL, 0, T0, &again, NULL, &err), 1);
 	ck_assert_int_eq(again, id);
-	ck_assert_str_eq(owner_of(db, id, NULL), ME);
+	ck_assert_str_eq(owner_of(sc.db, id, NULL), ME);
 	int64_t nobody = add_owned(NULL, AM_JOB_QUEUED);
-	ck_assert_str_eq(owner_of(db, nobody, NULL), "(null)");
+	ck_assert_str_eq(owner_of(sc.db, nobody, NULL), "(null)");
 }
 END_TEST
 
@@ -158,14 +152,14 @@ START_TEST(claim_takes_nobodys_own_and_dead_jobs_never_a_live_ones)
 	        df = add_owned(DEAD, AM_JOB_FAILED);
 	char holder[AM_OWNER_MAX] = "";
 	am_err err = { "" };
-	ck_assert_int_eq(am_queue_claim(db, &me, n, holder, &err), 1);
-	ck_assert_int_eq(am_queue_claim(db, &me, m, holder, &err), 1);
-	ck_assert_int_eq(am_queue_claim(db, &me, d, holder, &err), 1);
-	ck_assert_int_eq(am_queue_claim(db, &me, df, holder, &err), 1); /* any state */
+	ck_assert_int_eq(am_queue_claim(sc.db, &me, n, holder, &err), 1);
+	ck_assert_int_eq(am_queue_claim(sc.db, &me, m, holder, &err), 1);
+	ck_assert_int_eq(am_queue_claim(sc.db, &me, d, holder, &err), 1);
+	ck_assert_int_eq(am_queue_claim(sc.db, &me, df, holder, &err), 1); /* any state */
 	ck_assert_str_eq(holder, "");
-	ck_assert_int_eq(am_queue_claim(db, &me, l, holder, &err), 0);
+	ck_assert_int_eq(am_queue_claim(sc.db, &me, l, holder, &err), 0);
 	ck_assert_str_eq(holder, LIVE);
-	ck_assert_int_eq(am_queue_claim(db, &me, l, NULL, &err), 0);
+	ck_assert_int_eq(am_queue_claim(sc.db, &me, l, NULL, &err), 0);
 	is(n, ME, AM_JOB_QUEUED);
 	is(m, ME, AM_JOB_IN_FLIGHT);
 	is(d, ME, AM_JOB_WAITING_LIMIT); /* a claim moves the owner only */
@@ -174,13 +168,13 @@ START_TEST(claim_takes_nobodys_own_and_dead_jobs_never_a_live_ones)
 	/* Neither nobody nor ourselves needs a liveness check: DEAD twice,
 	 * LIVE twice. */
 	ck_assert_int_eq(liveness.calls, 4);
-	ck_assert_int_eq(am_queue_claim(db, &me, l + 100, holder, &err), -1);
+	ck_assert_int_eq(am_queue_claim(sc.db, &me, l + 100, holder, &err), -1);
 	ck_assert_ptr_nonnull(strstr(err.msg, "no job"));
 
 	/* The same job once its owner has died. */
 	liveness.live[0] = NULL;
-	ck_assert_int_eq(am_queue_claim(db, &me, l, holder, &err), 1);
-	ck_assert_str_eq(owner_of(db, l, NULL), ME);
+	ck_assert_int_eq(am_queue_claim(sc.db, &me, l, holder, &err), 1);
+	ck_assert_str_eq(owner_of(sc.db, l, NULL), ME);
 }
 END_TEST
 
@@ -210,40 +204,42 @@ START_TEST(claim_unfinished_takes_what_it_may_in_id_order)
 	am_err err = { "" };
 	/* A bound counts only jobs we may take: the live process's five at the
 	 * front use none of it. */
-	ck_assert_msg(am_queue_claim_unfinished(db, &me, 2, &ids, &cnt, &err) == 0, "%s", err.msg);
+	ck_assert_msg(am_queue_claim_unfinished(sc.db, &me, 2, &ids, &cnt, &err) == 0, "%s",
+	              err.msg);
 	assert_ids(ids, cnt, (int64_t[]){ n, m }, 2);
 	free(ids);
-	ck_assert_str_eq(owner_of(db, n, NULL), ME);
-	ck_assert_str_eq(owner_of(db, d[0], NULL), DEAD); /* past the bound: not claimed */
+	ck_assert_str_eq(owner_of(sc.db, n, NULL), ME);
+	ck_assert_str_eq(owner_of(sc.db, d[0], NULL), DEAD); /* past the bound: not claimed */
 
 	liveness.calls = 0;
-	ck_assert_msg(am_queue_claim_unfinished(db, &me, 0, &ids, &cnt, &err) == 0, "%s", err.msg);
+	ck_assert_msg(am_queue_claim_unfinished(sc.db, &me, 0, &ids, &cnt, &err) == 0, "%s",
+	              err.msg);
 	assert_ids(ids, cnt, (int64_t[]){ n, m, d[0], d[1], d[2] }, 5);
 	free(ids);
 	/* Once per distinct owner (LIVE, DEAD), not once per job. */
 	ck_assert_int_eq(liveness.calls, 2);
 	for (int i = 0; i < 3; i++)
-		ck_assert_str_eq(owner_of(db, d[i], NULL), ME);
+		ck_assert_str_eq(owner_of(sc.db, d[i], NULL), ME);
 	for (int i = 0; i < 5; i++)
-		ck_assert_str_eq(owner_of(db, live[i], NULL), LIVE);
-	ck_assert_str_eq(owner_of(db, live_blocked, NULL), LIVE);
-	ck_assert_str_eq(owner_of(db, d_done, NULL), DEAD);
-	ck_assert_str_eq(owner_of(db, d_failed, NULL), DEAD);
-	ck_assert_str_eq(owner_of(db, answered, NULL), "(null)");
+		ck_assert_str_eq(owner_of(sc.db, live[i], NULL), LIVE);
+	ck_assert_str_eq(owner_of(sc.db, live_blocked, NULL), LIVE);
+	ck_assert_str_eq(owner_of(sc.db, d_done, NULL), DEAD);
+	ck_assert_str_eq(owner_of(sc.db, d_failed, NULL), DEAD);
+	ck_assert_str_eq(owner_of(sc.db, answered, NULL), "(null)");
 
 	/* Everything we may take is ours now: the next look writes nothing. */
-	int before = sqlite3_total_changes(db);
-	ck_assert_int_eq(am_queue_claim_unfinished(db, &me, 0, &ids, &cnt, &err), 0);
+	int before = sqlite3_total_changes(sc.db);
+	ck_assert_int_eq(am_queue_claim_unfinished(sc.db, &me, 0, &ids, &cnt, &err), 0);
 	assert_ids(ids, cnt, (int64_t[]){ n, m, d[0], d[1], d[2] }, 5);
 	free(ids);
-	ck_assert_int_eq(sqlite3_total_changes(db), before);
+	ck_assert_int_eq(sqlite3_total_changes(sc.db), before);
 
 	/* The live process dies: its unfinished jobs come to us. */
 	liveness.live[0] = NULL;
-	ck_assert_int_eq(am_queue_claim_unfinished(db, &me, 0, &ids, &cnt, &err), 0);
+	ck_assert_int_eq(am_queue_claim_unfinished(sc.db, &me, 0, &ids, &cnt, &err), 0);
 	ck_assert_int_eq(cnt, 11);
 	free(ids);
-	ck_assert_str_eq(owner_of(db, live_blocked, NULL), ME);
+	ck_assert_str_eq(owner_of(sc.db, live_blocked, NULL), ME);
 }
 END_TEST
 
@@ -276,12 +272,12 @@ START_TEST(of_two_claimers_exactly_one_wins)
 	int64_t *ids = NULL;
 	int n = -1;
 	am_err err = { "" };
-	ck_assert_msg(am_queue_claim_unfinished(db, &me, 0, &ids, &n, &err) == 0, "%s", err.msg);
+	ck_assert_msg(am_queue_claim_unfinished(sc.db, &me, 0, &ids, &n, &err) == 0, "%s", err.msg);
 	ck_assert_int_eq(other_won, 1);
 	assert_ids(ids, n, (int64_t[]){ mine }, 1);
 	free(ids);
-	ck_assert_str_eq(owner_of(db, race_job, NULL), LIVE);
-	ck_assert_str_eq(owner_of(db, mine, NULL), ME);
+	ck_assert_str_eq(owner_of(sc.db, race_job, NULL), LIVE);
+	ck_assert_str_eq(owner_of(sc.db, mine, NULL), ME);
 
 	/* The same race on a single claim: the loser looks again and sees a
 	 * live owner. */
@@ -289,10 +285,10 @@ START_TEST(of_two_claimers_exactly_one_wins)
 	other_won = -1;
 	liveness.hook = other_claims_first;
 	char holder[AM_OWNER_MAX] = "";
-	ck_assert_int_eq(am_queue_claim(db, &me, race_job, holder, &err), 0);
+	ck_assert_int_eq(am_queue_claim(sc.db, &me, race_job, holder, &err), 0);
 	ck_assert_int_eq(other_won, 1);
 	ck_assert_str_eq(holder, LIVE);
-	ck_assert_str_eq(owner_of(db, race_job, NULL), LIVE);
+	ck_assert_str_eq(owner_of(sc.db, race_job, NULL), LIVE);
 	am_ledger_close(other_led);
 }
 END_TEST
@@ -313,7 +309,7 @@ static void *race(void *arg)
 	racer *r = arg;
 	am_ledger *l = NULL;
 	am_err err = { "" };
-	if (am_ledger_open(&l, path, NULL, &err)) {
+	if (am_ledger_open(&l, sc.path, NULL, &err)) {
 		snprintf(r->err, sizeof r->err, "%s", err.msg);
 		pthread_barrier_wait(r->go);
 		return NULL;
@@ -362,7 +358,7 @@ START_TEST(two_threads_claiming_at_once_split_the_jobs)
 	ck_assert_int_eq(r[0].n + r[1].n, RACE_JOBS);
 	for (int i = 0; i < 2; i++)
 		for (int k = 0; k < r[i].n; k++)
-			ck_assert_str_eq(owner_of(db, r[i].ids[k], NULL), names[i]);
+			ck_assert_str_eq(owner_of(sc.db, r[i].ids[k], NULL), names[i]);
 }
 END_TEST
 
@@ -378,7 +374,7 @@ START_TEST(recovery_leaves_a_live_owners_jobs_alone)
 	record_usage(da);
 	int requeued = -1;
 	am_err err = { "" };
-	ck_assert_msg(am_queue_recover(db, &me, T0 + 5, &requeued, &err) == 0, "%s", err.msg);
+	ck_assert_msg(am_queue_recover(sc.db, &me, T0 + 5, &requeued, &err) == 0, "%s", err.msg);
 	ck_assert_int_eq(requeued, 3); /* df, nw, mf */
 	is(lf, LIVE, AM_JOB_IN_FLIGHT);
 	is(lw, LIVE, AM_JOB_WAITING_LIMIT);
@@ -389,11 +385,11 @@ START_TEST(recovery_leaves_a_live_owners_jobs_alone)
 	is(mf, ME, AM_JOB_QUEUED);
 	is(db_, DEAD, AM_JOB_BLOCKED_BUDGET);
 	ck_assert_int_eq(liveness.calls, 2);
-	ck_assert_int_eq(sqlite3_get_autocommit(db), 1);
+	ck_assert_int_eq(sqlite3_get_autocommit(sc.db), 1);
 
 	/* Once the live process is gone, its jobs are recovered too. */
 	liveness.live[0] = NULL;
-	ck_assert_int_eq(am_queue_recover(db, &me, T0 + 6, &requeued, &err), 0);
+	ck_assert_int_eq(am_queue_recover(sc.db, &me, T0 + 6, &requeued, &err), 0);
 	ck_assert_int_eq(requeued, 2); /* lf, lw */
 	is(la, LIVE, AM_JOB_DONE);
 }
@@ -405,17 +401,17 @@ START_TEST(claims_join_an_open_transaction)
 {
 	int64_t d = add_owned(DEAD, AM_JOB_IN_FLIGHT);
 	am_err err = { "" };
-	ck_assert_int_eq(am_ledger_begin(led, &err), 0);
+	ck_assert_int_eq(am_ledger_begin(sc.led, &err), 0);
 	int requeued = 0;
-	ck_assert_msg(am_queue_recover(db, &me, T0, &requeued, &err) == 0, "%s", err.msg);
+	ck_assert_msg(am_queue_recover(sc.db, &me, T0, &requeued, &err) == 0, "%s", err.msg);
 	ck_assert_int_eq(requeued, 1);
 	int64_t *ids = NULL;
 	int n = 0;
-	ck_assert_int_eq(am_queue_claim_unfinished(db, &me, 0, &ids, &n, &err), 0);
+	ck_assert_int_eq(am_queue_claim_unfinished(sc.db, &me, 0, &ids, &n, &err), 0);
 	assert_ids(ids, n, &d, 1);
 	free(ids);
-	ck_assert_int_eq(sqlite3_get_autocommit(db), 0);
-	am_ledger_rollback(led);
+	ck_assert_int_eq(sqlite3_get_autocommit(sc.db), 0);
+	am_ledger_rollback(sc.led);
 	is(d, DEAD, AM_JOB_IN_FLIGHT);
 }
 END_TEST
@@ -425,7 +421,7 @@ END_TEST
 START_TEST(a_version_1_ledger_migrates_with_its_jobs)
 {
 	char old_path[620];
-	snprintf(old_path, sizeof old_path, "%s/v1.db", dir);
+	snprintf(old_path, sizeof old_path, "%s/v1.db", sc.dir);
 	am_ledger *l = NULL;
 	am_err err = { "" };
 	am_ledger_opts o = { .schema_version = 1 };

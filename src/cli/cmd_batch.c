@@ -20,7 +20,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 
 #include <openssl/evp.h>
@@ -29,6 +28,7 @@
 #include "app.h"
 #include "batchio.h"
 #include "cli.h"
+#include "clock.h"
 #include "commands.h"
 #include "ledger.h"
 #include "money.h"
@@ -320,8 +320,8 @@ int cmd_batch(int argc, char **argv)
 	size_t bufcap = 0;
 	ssize_t len;
 	int64_t lineno = 0;
-	struct timespec t0, t;
-	clock_gettime(CLOCK_MONOTONIC, &t0);
+	const am_clock *clk = am_clock_system();
+	int64_t t0 = am_clock_mono(clk);
 	int64_t last_note = 0;
 	am_engine_ops ops = am_worker_ops(app.worker);
 	am_owner me;
@@ -456,8 +456,7 @@ int cmd_batch(int argc, char **argv)
 		struct counts cnt;
 		bool counted = count_jobs(db, lo_id, hi_id, &cnt) == 0;
 		cnt.failed += bad;
-		clock_gettime(CLOCK_MONOTONIC, &t);
-		double el = (double)(t.tv_sec - t0.tv_sec) + (double)(t.tv_nsec - t0.tv_nsec) / 1e9;
+		double el = (double)(am_clock_mono(clk) - t0) / AM_NS_PER_SEC;
 		if (tty || el - (double)last_note >= 10) {
 			progress(tty, nlines, &cnt, snap.in_flight, el, false);
 			last_note = (int64_t)el;
@@ -479,10 +478,8 @@ int cmd_batch(int argc, char **argv)
 	struct counts cnt;
 	count_jobs(db, lo_id, hi_id, &cnt);
 	cnt.failed += bad;
-	clock_gettime(CLOCK_MONOTONIC, &t);
 	if (!held.n)
-		progress(tty, nlines, &cnt, 0,
-		         (double)(t.tv_sec - t0.tv_sec) + (double)(t.tv_nsec - t0.tv_nsec) / 1e9,
+		progress(tty, nlines, &cnt, 0, (double)(am_clock_mono(clk) - t0) / AM_NS_PER_SEC,
 		         true);
 	if (held.n) {
 		fprintf(stderr, "aimeter batch: %" PRId64 " job%s of this file belong%s to aimeter pid "
