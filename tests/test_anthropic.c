@@ -1,4 +1,4 @@
-/* test_anthropic: the pure provider layer - fixtures from api-facts.md (one
+/* test_anthropic: the pure provider layer - fixtures in tests/fixtures/anthropic (one
  * file per case, found by listing the directory), request bodies, error
  * classes and retry decisions, rate-limit headers, retry-after variants,
  * RFC 3339 and HTTP-date parsing, and the backoff bounds. */
@@ -103,7 +103,7 @@ static json_t *build(const am_prov_request *rq, am_prov_endpoint ep)
 
 START_TEST(body_documented_request)
 {
-	/* api-facts §1.2's request with every field the brief names. */
+	/* The documented example request, with every field the brief names. */
 	am_prov_message msg = {.role = "user", .text = "Hello, Claude"};
 	const char *stops[] = {"\n\nEND"};
 	am_prov_request rq = {
@@ -255,7 +255,7 @@ START_TEST(body_errors)
 	};
 	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
 		char *out = (char *)1;
-		am_err err = {""};
+		am_err err = {0};
 		ck_assert_int_eq(am_prov_build_body(&cases[i], AM_PROV_MESSAGES, &out, NULL, &err),
 		                 -1);
 		ck_assert_ptr_null(out);

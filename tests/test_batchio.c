@@ -73,7 +73,7 @@ START_TEST(bad_lines)
 	};
 	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
 		am_batch_line l;
-		am_err err = { "" };
+		am_err err = {0};
 		ck_assert_msg(parse(cases[i].line, &l, &err) == -1, "accepted: %s", cases[i].line);
 		ck_assert_msg(strstr(err.msg, cases[i].needle), "'%s' -> '%s'", cases[i].line, err.msg);
 		ck_assert_ptr_null(l.body);

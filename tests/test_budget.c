@@ -50,7 +50,7 @@ static am_budget *mk_from(int64_t day_limit, int64_t month_limit, int64_t day_sp
 {
 	am_budget_config cfg = config(day_limit, month_limit);
 	am_budget *b = NULL;
-	am_err err = {{0}};
+	am_err err = {0};
 	ck_assert_int_eq(am_budget_new(&b, &cfg, now, day_spent, month_spent, false, &err), 0);
 	return b;
 }
@@ -91,13 +91,13 @@ static am_budget_verdict try_reserve(am_budget *b, const am_budget_now *now, int
 static void settle(am_budget *b, const am_budget_now *now, int64_t id, int64_t actual,
                    am_budget_alerts *alerts)
 {
-	am_err err = {{0}};
+	am_err err = {0};
 	ck_assert_msg(am_budget_settle(b, now, id, actual, NULL, alerts, &err) == 0, "%s", err.msg);
 }
 
 static int64_t day_spent(am_budget *b, const am_budget_now *now)
 {
-	am_snap_budget s;
+	am_budget_view s;
 	memset(&s, 0, sizeof s);
 	am_budget_snapshot(b, now, &s);
 	return s.day_spent_pusd;
@@ -142,7 +142,7 @@ START_TEST(worst_case_known_price)
 {
 	am_price s = sonnet(), o = opus41();
 	am_budget_cost c;
-	am_err err = {{0}};
+	am_err err = {0};
 	am_budget_estimate e = {.input_tokens = 1000, .max_tokens = 500};
 	ck_assert_int_eq(am_budget_worst_case(&s, &o, &e, &c, &err), 0);
 	ck_assert_int_eq(c.pusd, 1000LL * 3000000 + 500LL * 15000000); /* $0.0105 */
@@ -166,7 +166,7 @@ START_TEST(worst_case_unknown_price_at_most_expensive)
 {
 	am_price o = opus41();
 	am_budget_cost c;
-	am_err err = {{0}};
+	am_err err = {0};
 	am_budget_estimate e = {.input_tokens = 2000, .max_tokens = 1000};
 	ck_assert_int_eq(am_budget_worst_case(NULL, &o, &e, &c, &err), 0);
 	ck_assert_int_eq(c.pusd, 2000LL * 15000000 + 1000LL * 75000000);
@@ -180,7 +180,7 @@ START_TEST(worst_case_zero_price_exempt_and_errors)
 {
 	am_price z = price("local-llama", 0, 0, 0, 0, 0), o = opus41();
 	am_budget_cost c;
-	am_err err = {{0}};
+	am_err err = {0};
 	am_budget_estimate e = {.input_tokens = 1000000, .max_tokens = 100000};
 	ck_assert_int_eq(am_budget_worst_case(&z, &o, &e, &c, &err), 0);
 	ck_assert(c.exempt);
@@ -226,7 +226,7 @@ START_TEST(reserve_settle_cancel_against_the_day_limit)
 	ck_assert_int_eq(held, 0);
 
 	/* ids are single-use */
-	am_err err = {{0}};
+	am_err err = {0};
 	ck_assert_int_eq(am_budget_settle(b, &now, a, 0, NULL, NULL, &err), -1);
 	ck_assert_ptr_nonnull(strstr(err.msg, "no reservation"));
 	ck_assert_int_eq(am_budget_cancel(b, c, &err), -1);
@@ -307,7 +307,7 @@ START_TEST(unknown_price_flags_the_day)
 	am_budget_grant g;
 	ck_assert_int_eq(am_budget_reserve(b, &now, &c, &g, NULL), 0);
 	ck_assert_int_eq(g.amount_pusd, 1000LL * 15000000 + 1000LL * 75000000);
-	am_snap_budget s;
+	am_budget_view s;
 	am_budget_snapshot(b, &now, &s);
 	ck_assert(!s.unknown_prices);
 	ck_assert_int_eq(s.reserved_pusd, g.amount_pusd);
@@ -333,7 +333,7 @@ START_TEST(reservation_table_is_bounded)
 		ids[i] = reserve_ok(b, &now, 10);
 	am_budget_grant g;
 	am_budget_cost c = cost(10);
-	am_err err = {{0}};
+	am_err err = {0};
 	ck_assert_int_eq(am_budget_reserve(b, &now, &c, &g, &err), -1);
 	ck_assert_ptr_nonnull(strstr(err.msg, "3 reservations outstanding"));
 	ck_assert_int_eq(am_budget_cancel(b, ids[1], NULL), 0);
@@ -440,7 +440,7 @@ START_TEST(day_rollover_resets_and_unblocks)
 	ck_assert_int_eq(try_reserve(b, &d1, usd("0.2"), NULL), AM_BUDGET_BLOCKED_DAY);
 
 	am_budget_now d2 = mk_now("2025-03-15", T0 + 12 * 3600 * AM_NS_PER_SEC, 86400);
-	am_snap_budget s;
+	am_budget_view s;
 	am_budget_snapshot(b, &d2, &s);
 	ck_assert_int_eq(s.day_spent_pusd, 0);
 	ck_assert_int_eq(s.month_spent_pusd, usd("0.9"));
@@ -467,7 +467,7 @@ START_TEST(month_rollover)
 	am_budget *b = mk(0, usd("2"), &m1);
 	settle(b, &m1, reserve_ok(b, &m1, usd("2")), usd("2"), NULL);
 	ck_assert_int_eq(try_reserve(b, &m1, 1, NULL), AM_BUDGET_BLOCKED_MONTH);
-	am_snap_budget s;
+	am_budget_view s;
 	am_budget_snapshot(b, &m1, &s);
 	ck_assert_int_eq(s.state, AM_BUDGET_OVER);
 	am_budget_now m2 = mk_now("2025-04-01", T0 + 120 * AM_NS_PER_SEC, 86000);
@@ -488,7 +488,7 @@ START_TEST(restart_keeps_totals)
 	am_budget_alerts al;
 	settle(b, &now, reserve_ok(b, &now, usd("1")), usd("0.5"), &al);
 	ck_assert_int_eq(al.n, 0);
-	am_snap_budget s;
+	am_budget_view s;
 	am_budget_snapshot(b, &now, &s);
 	ck_assert_int_eq(s.day_spent_pusd, usd("9"));
 	ck_assert_int_eq(s.month_spent_pusd, usd("20.5"));
@@ -633,7 +633,7 @@ START_TEST(snapshot_state_and_used_pct)
 {
 	am_budget_now now = mk_now("2025-03-14", T0, 43200);
 	am_budget *b = mk(usd("10"), usd("100"), &now);
-	am_snap_budget s;
+	am_budget_view s;
 	memset(&s, 0, sizeof s);
 	s.blocked_jobs = 7;
 	am_budget_snapshot(b, &now, &s);
@@ -688,7 +688,7 @@ START_TEST(burn_rate_projection_and_limit_time)
 		             : k == 39 ? usd("1") : 0;
 		ck_assert_int_eq(burn.per_min[k], want);
 	}
-	am_snap_budget s;
+	am_budget_view s;
 	am_budget_snapshot(b, &now, &s);
 	ck_assert_int_eq(s.burn_pusd_per_hour, usd("3"));
 	ck_assert_int_eq(s.projected_eod_pusd, usd("17"));
@@ -761,7 +761,7 @@ static void set_tz(const char *tz)
 START_TEST(now_local_utc_and_dst)
 {
 	am_budget_now n;
-	am_err err = {{0}};
+	am_err err = {0};
 	set_tz("UTC");
 	ck_assert_int_eq(am_budget_now_local(T0 + 5 * AM_NS_PER_SEC + 1, &n, &err), 0);
 	ck_assert_str_eq(n.day, "2025-03-14");
@@ -798,7 +798,7 @@ END_TEST
 START_TEST(config_from_the_config_file)
 {
 	am_config c;
-	am_err err = {{0}};
+	am_err err = {0};
 	char *const envp[] = {NULL};
 	const char *text = "{\"budget\": {\"daily_usd\": \"12.50\", \"monthly_usd\": 300.1, "
 	                   "\"alert_pct\": [50, 80, 95], \"max_reservations\": 9}}";
@@ -842,7 +842,7 @@ START_TEST(unknown_model_at_the_shipped_tables_dearest)
 	const char *src = getenv("AIMETER_SOURCE_DIR");
 	snprintf(path, sizeof path, "%s/data/pricing.json", src ? src : AIMETER_SOURCE_DIR);
 	am_pricing *p = NULL;
-	am_err err = {{0}};
+	am_err err = {0};
 	ck_assert_msg(am_pricing_load(&p, path, NULL, &err) == 0, "%s", err.msg);
 	const am_price *dear = am_pricing_most_expensive(p);
 	ck_assert_ptr_nonnull(dear);
@@ -875,7 +875,7 @@ END_TEST
 static void add_spent(am_budget *b, const am_budget_now *now, const char *day, int64_t wall_ns,
                       int64_t pusd, bool unknown, am_budget_alerts *alerts)
 {
-	am_err err = {{0}};
+	am_err err = {0};
 	ck_assert_msg(am_budget_add_spent(b, now, day, wall_ns, pusd, unknown, alerts, &err) == 0,
 	              "%s", err.msg);
 }
@@ -893,7 +893,7 @@ START_TEST(spend_from_elsewhere_counts_by_its_day)
 	add_spent(b, &now, "2025-03-02", T0 - 3 * MIN_NS, usd("2"), false, NULL);
 	add_spent(b, &now, "2025-02-28", T0 - 14LL * 86400 * AM_NS_PER_SEC, usd("5"), false, NULL);
 	add_spent(b, &now, "2025-03-15", T0 - 1 * MIN_NS, usd("0.5"), false, NULL);
-	am_snap_budget s;
+	am_budget_view s;
 	memset(&s, 0, sizeof s);
 	am_budget_snapshot(b, &now, &s);
 	ck_assert_int_eq(s.day_spent_pusd, usd("1.500001"));
@@ -901,12 +901,12 @@ START_TEST(spend_from_elsewhere_counts_by_its_day)
 	ck_assert_int_eq(s.reserved_pusd, 0);
 	ck_assert(!s.unknown_prices);
 	/* The ring: last = the current minute (T0 starts it). */
-	ck_assert_int_eq(s.spend_per_min[AM_SNAP_SPARK - 1], 0);
-	ck_assert_int_eq(s.spend_per_min[AM_SNAP_SPARK - 2], usd("0.5"));
-	ck_assert_int_eq(s.spend_per_min[AM_SNAP_SPARK - 3], usd("0.000001"));
-	ck_assert_int_eq(s.spend_per_min[AM_SNAP_SPARK - 4], usd("2"));
+	ck_assert_int_eq(s.spend_per_min[AM_BUDGET_RING_MINUTES - 1], 0);
+	ck_assert_int_eq(s.spend_per_min[AM_BUDGET_RING_MINUTES - 2], usd("0.5"));
+	ck_assert_int_eq(s.spend_per_min[AM_BUDGET_RING_MINUTES - 3], usd("0.000001"));
+	ck_assert_int_eq(s.spend_per_min[AM_BUDGET_RING_MINUTES - 4], usd("2"));
 	int64_t ring = 0;
-	for (int i = 0; i < AM_SNAP_SPARK; i++)
+	for (int i = 0; i < AM_BUDGET_RING_MINUTES; i++)
 		ring += s.spend_per_min[i];
 	ck_assert_int_eq(ring, usd("2.500001")); /* two weeks ago is off the ring */
 	ck_assert_int_eq(s.burn_pusd_per_hour, usd("2.500001") * 4);
@@ -966,7 +966,7 @@ START_TEST(spend_from_elsewhere_errors_change_nothing)
 {
 	am_budget_now now = mk_now("2025-03-14", T0, 43200);
 	am_budget *b = mk_from(usd("10"), 0, usd("2"), usd("2"), &now);
-	am_err err = {{0}};
+	am_err err = {0};
 	am_budget_alerts al;
 	al.n = 7;
 	ck_assert_int_eq(am_budget_add_spent(b, &now, "2025-03-14", T0, -1, false, &al, &err), -1);
@@ -979,13 +979,13 @@ START_TEST(spend_from_elsewhere_errors_change_nothing)
 	ck_assert_int_eq(am_budget_add_spent(b, &now, "2025-03-14", T0, INT64_MAX, true, NULL,
 	                                     &err), -1);
 	ck_assert_ptr_nonnull(strstr(err.msg, "overflow"));
-	am_snap_budget s;
+	am_budget_view s;
 	memset(&s, 0, sizeof s);
 	am_budget_snapshot(b, &now, &s);
 	ck_assert_int_eq(s.day_spent_pusd, usd("2"));
 	ck_assert_int_eq(s.month_spent_pusd, usd("2"));
 	ck_assert(!s.unknown_prices);
-	for (int i = 0; i < AM_SNAP_SPARK; i++)
+	for (int i = 0; i < AM_BUDGET_RING_MINUTES; i++)
 		ck_assert_int_eq(s.spend_per_min[i], 0);
 	am_budget_free(b);
 }

@@ -22,7 +22,7 @@ static void key_of(const char *json, uint8_t key[AM_CACHE_KEY_LEN])
 	json_error_t jerr;
 	json_t *j = json_loads(json, 0, &jerr);
 	ck_assert_msg(j != NULL, "%s: %s", json, jerr.text);
-	am_err err = {{0}};
+	am_err err = {0};
 	ck_assert_msg(am_cache_key(j, key, &err) == 0, "%s", err.msg);
 	json_decref(j);
 }
@@ -139,7 +139,7 @@ END_TEST
 
 START_TEST(key_needs_model_and_messages)
 {
-	am_err err = {{0}};
+	am_err err = {0};
 	uint8_t k[AM_CACHE_KEY_LEN];
 	const char *bad[] = {"{\"messages\":[]}", "{\"model\":\"m\"}", "{\"model\":1,\"messages\":[]}",
 	                     "[1]"};
@@ -164,7 +164,7 @@ static am_ledger *open_ledger(void)
 	char path[600];
 	snprintf(path, sizeof path, "%s/ledger.db", dir);
 	am_ledger *l = NULL;
-	am_err err = {{0}};
+	am_err err = {0};
 	ck_assert_msg(am_ledger_open(&l, path, NULL, &err) == 0, "%s", err.msg);
 	return l;
 }
@@ -187,7 +187,7 @@ static am_cache *open_cache(int64_t max_bytes, int64_t max_entries)
 	am_cache_config cfg = {.enabled = true, .ttl_s = 3600, .max_bytes = max_bytes,
 	                       .max_entries = max_entries};
 	am_cache *c = NULL;
-	am_err err = {{0}};
+	am_err err = {0};
 	ck_assert_msg(am_cache_open(&c, db, &cfg, &err) == 0, "%s", err.msg);
 	return c;
 }
@@ -218,7 +218,7 @@ static void put(am_cache *c, int n, const char *text, int64_t now)
 	mk_key(n, k);
 	am_cache_answer a = answer(text, 1000);
 	bool stored = false;
-	am_err err = {{0}};
+	am_err err = {0};
 	ck_assert_msg(am_cache_put(c, k, &a, now, &stored, &err) == 0, "%s", err.msg);
 	ck_assert(stored);
 }
@@ -229,7 +229,7 @@ static am_cache_result get(am_cache *c, int n, int64_t now)
 	mk_key(n, k);
 	am_cache_answer a;
 	am_cache_result r;
-	am_err err = {{0}};
+	am_err err = {0};
 	ck_assert_msg(am_cache_get(c, k, now, &a, &r, &err) == 0, "%s", err.msg);
 	am_cache_answer_free(&a);
 	return r;
@@ -254,7 +254,7 @@ static bool present(int n)
 
 static void check_totals(const am_cache *c)
 {
-	am_snap_cache s;
+	am_cache_counts s;
 	am_cache_stats(c, &s);
 	ck_assert_int_eq(s.entries, sql_int("SELECT count(*) FROM cache_entries"));
 	ck_assert_int_eq(s.bytes, sql_int("SELECT coalesce(sum(bytes),0) FROM cache_entries"));
@@ -324,7 +324,7 @@ START_TEST(stats_count_hits_misses_and_savings)
 	ck_assert_int_eq(get(c, 1, T0 + 2), AM_CACHE_HIT);
 	ck_assert_int_eq(get(c, 2, T0 + 3), AM_CACHE_HIT);
 	ck_assert_int_eq(get(c, 3, T0 + 4), AM_CACHE_MISS);
-	am_snap_cache s;
+	am_cache_counts s;
 	am_cache_stats(c, &s);
 	ck_assert(s.enabled);
 	ck_assert_int_eq(s.hits, 3);
@@ -386,7 +386,7 @@ START_TEST(lru_eviction_under_the_byte_cap)
 	am_cache *c = open_cache(0, 0);
 	/* measure one entry, then cap at room for exactly two and a half */
 	put(c, 9, "0123456789", T0);
-	am_snap_cache s;
+	am_cache_counts s;
 	am_cache_stats(c, &s);
 	int64_t one = s.bytes;
 	ck_assert_int_gt(one, 100);
@@ -457,7 +457,7 @@ START_TEST(disable_and_clear)
 	ck_assert_int_eq(am_cache_put(c, k, &a, T0, &stored, NULL), 0);
 	ck_assert(!stored);
 	ck_assert(!present(2));
-	am_snap_cache s;
+	am_cache_counts s;
 	am_cache_stats(c, &s);
 	ck_assert(!s.enabled);
 	ck_assert_int_eq(s.hits + s.misses, 0);
@@ -479,7 +479,7 @@ START_TEST(refresh_sees_other_writers)
 	am_cache *c = open_cache(0, 0);
 	am_cache *other = open_cache(0, 0);
 	put(other, 1, "from another process", T0);
-	am_snap_cache s;
+	am_cache_counts s;
 	am_cache_stats(c, &s);
 	ck_assert_int_eq(s.entries, 0);
 	ck_assert_int_eq(am_cache_refresh(c, NULL), 0);
@@ -514,7 +514,7 @@ START_TEST(corrupt_entry_is_dropped)
 	mk_key(1, k);
 	am_cache_answer a;
 	am_cache_result r;
-	am_err err = {{0}};
+	am_err err = {0};
 	ck_assert_int_eq(am_cache_get(c, k, T0 + 1, &a, &r, &err), -1);
 	ck_assert_int_eq(r, AM_CACHE_MISS);
 	ck_assert_ptr_nonnull(strstr(err.msg, "corrupt"));
@@ -533,10 +533,10 @@ START_TEST(database_errors_are_reported)
 	uint8_t k[AM_CACHE_KEY_LEN];
 	mk_key(2, k);
 	am_cache_answer a = answer("b", 1);
-	am_err err = {{0}};
+	am_err err = {0};
 	ck_assert_int_eq(am_cache_put(c, k, &a, T0, NULL, &err), -1);
 	ck_assert_ptr_nonnull(strstr(err.msg, "cache:"));
-	am_snap_cache s;
+	am_cache_counts s;
 	am_cache_stats(c, &s);
 	ck_assert_int_eq(s.entries, 1); /* unchanged by the failed put */
 	am_cache_close(c);
@@ -572,7 +572,7 @@ START_TEST(config_from_the_config_file)
 	am_config c;
 	am_config_init(&c);
 	am_cache_config cfg;
-	am_err err = {{0}};
+	am_err err = {0};
 	ck_assert_int_eq(am_cache_config_from(&c, &cfg, &err), 0);
 	ck_assert(cfg.enabled);
 	ck_assert_int_eq(cfg.ttl_s, 86400);

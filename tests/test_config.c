@@ -55,7 +55,7 @@ static void write_file(const char *path, const char *text, mode_t mode)
 static char *get(const am_config *cfg, const char *key, am_config_source *src)
 {
 	char *s = NULL;
-	am_err err = {""};
+	am_err err = {0};
 	ck_assert_msg(am_config_get_string(cfg, key, &s, src, &err) == 0, "%s: %s", key, err.msg);
 	return s;
 }
@@ -150,7 +150,7 @@ START_TEST(test_every_key_round_trips)
 	ck_assert_uint_ge(am_config_key_count(), 40);
 	for (size_t i = 0; i < am_config_key_count(); i++) {
 		const am_config_key_info *k = am_config_key_at(i);
-		am_err err = {""};
+		am_err err = {0};
 		char *s = get(&a, k->name, NULL), *s2;
 		ck_assert_msg(am_config_validate(k->name, k->def, &err) == 0, "%s: %s", k->name,
 		              err.msg);
@@ -171,7 +171,7 @@ END_TEST
 START_TEST(test_file_values_and_sources)
 {
 	am_config cfg;
-	am_err err = {""};
+	am_err err = {0};
 	const char *json =
 	    "{\"limits\": {\"rpm\": 1000, \"itpm\": 450000},"
 	    " \"worker\": {\"concurrency\": 28},"
@@ -207,7 +207,7 @@ END_TEST
 START_TEST(test_dotted_keys_and_comments)
 {
 	am_config cfg;
-	am_err err = {""};
+	am_err err = {0};
 	ck_assert(load(&cfg,
 	               "{\"_comment\": \"mine\", \"limits.rpm\": 7,"
 	               " \"limits\": {\"_why\": 1, \"otpm\": 9}}",
@@ -221,7 +221,7 @@ END_TEST
 START_TEST(test_bad_json_has_line_and_column)
 {
 	am_config cfg;
-	am_err err = {""};
+	am_err err = {0};
 	const char *json = "{\n  \"limits\": {\n    \"rpm\": 50,\n  }\n}\n";
 	ck_assert_int_eq(load(&cfg, json, NULL, &err), -1);
 	/* jansson reports the '}' that follows the trailing comma: line 4. */
@@ -245,7 +245,7 @@ END_TEST
 START_TEST(test_bad_json_file_names_path)
 {
 	am_config cfg;
-	am_err err = {""};
+	am_err err = {0};
 	char path[300];
 	snprintf(path, sizeof path, "%s/bad.json", tmpdir);
 	write_file(path, "{\n\"worker\": {\"concurrency\": 8,,}\n}", 0600);
@@ -260,7 +260,7 @@ END_TEST
 START_TEST(test_unknown_keys_warn)
 {
 	am_config cfg;
-	am_err err = {""};
+	am_err err = {0};
 	const char *json =
 	    "{\"limits\": {\"rpmm\": 5, \"pools\": {\"opus-4\": {\"rpm\": 9, \"tpm\": 1}}},"
 	    " \"colour\": true,"
@@ -344,7 +344,7 @@ START_TEST(test_wrong_types_and_ranges)
 	};
 	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
 		am_config cfg;
-		am_err err = {""};
+		am_err err = {0};
 		ck_assert_msg(load(&cfg, cases[i].json, NULL, &err) == -1, "accepted %s",
 		              cases[i].json);
 		ck_assert_msg(strstr(err.msg, cases[i].want), "%s\n  gave: %s\n  want: %s",
@@ -378,14 +378,14 @@ START_TEST(test_money_exact)
 	};
 	for (size_t i = 0; i < sizeof ok / sizeof ok[0]; i++) {
 		am_config cfg;
-		am_err err = {""};
+		am_err err = {0};
 		ck_assert_msg(load(&cfg, ok[i].json, NULL, &err) == 0, "%s: %s", ok[i].json,
 		              err.msg);
 		ck_assert_msg(cfg.budget.daily_pusd == ok[i].pusd, "%s -> %lld", ok[i].json,
 		              (long long)cfg.budget.daily_pusd);
 	}
 	am_config cfg;
-	am_err err = {""};
+	am_err err = {0};
 	ck_assert(load(&cfg, ok[6].json, NULL, &err) == 0);
 	ck_assert_int_eq(cfg.budget.monthly_pusd, 300070000000000LL);
 
@@ -416,7 +416,7 @@ END_TEST
 START_TEST(test_precedence)
 {
 	am_config cfg;
-	am_err err = {""};
+	am_err err = {0};
 	char *const env[] = {"ANTHROPIC_BASE_URL=http://127.0.0.1:9999", "TZ=UTC", "NO_COLOR=1",
 	                     "AIMETER_DB=/tmp/from-env.db", NULL};
 	const char *json = "{\"base_url\": \"http://127.0.0.1:1111\", \"timezone\": \"GMT\","
@@ -471,7 +471,7 @@ END_TEST
 START_TEST(test_set_from_string)
 {
 	am_config cfg, before;
-	am_err err = {""};
+	am_err err = {0};
 	am_config_init(&cfg);
 	ck_assert(am_config_set_from_string(&cfg, "limits.rpm", "50", AM_CFG_RUNTIME, &err) == 0);
 	assert_value(&cfg, "limits.rpm", "50", AM_CFG_RUNTIME);
@@ -531,7 +531,7 @@ END_TEST
 START_TEST(test_pools_and_model_map)
 {
 	am_config cfg;
-	am_err err = {""};
+	am_err err = {0};
 	am_config_limits l;
 	unsigned mask;
 	const char *json =
@@ -601,7 +601,7 @@ END_TEST
 START_TEST(test_api_key_file_and_mode_warning)
 {
 	am_config cfg;
-	am_err err = {""};
+	am_err err = {0};
 	char path[300],
 	    json[400], *const env_key[] = {"ANTHROPIC_API_KEY=sk-ant-env-ENVSECRETENV-wxyz", NULL};
 	const char *secret = "sk-ant-file-FILESECRETFILE-abcd";
@@ -716,7 +716,7 @@ END_TEST
 START_TEST(test_print_and_json)
 {
 	am_config cfg;
-	am_err err = {""};
+	am_err err = {0};
 	char *const env[] = {"ANTHROPIC_API_KEY=sk-ant-test-SECRETSECRET-1234",
 	                     "ANTHROPIC_BASE_URL=http://127.0.0.1:1", NULL};
 	ck_assert(load(&cfg,
@@ -784,7 +784,7 @@ END_TEST
 START_TEST(test_load_paths)
 {
 	am_config cfg;
-	am_err err = {""};
+	am_err err = {0};
 	am_config_load_opts o = {.envp = noenv};
 
 	/* The default path may be missing: defaults. */
@@ -828,7 +828,7 @@ END_TEST
 START_TEST(test_timezone_names)
 {
 	am_config cfg;
-	am_err err = {""};
+	am_err err = {0};
 	char zdir[300], zfile[340], tzdir_env[320];
 	snprintf(zdir, sizeof zdir, "%s/zoneinfo", tmpdir);
 	ck_assert_int_eq(mkdir(zdir, 0700), 0);
@@ -872,7 +872,7 @@ static void example_path(char *buf, size_t n)
 START_TEST(test_example_file)
 {
 	am_config ex, def;
-	am_err err = {""};
+	am_err err = {0};
 	char path[1024];
 	example_path(path, sizeof path);
 	am_config_load_opts o = {.path = path, .envp = noenv};
@@ -916,7 +916,7 @@ START_TEST(test_mutations_do_not_crash)
 				buf[at] = junk[rand() % (sizeof junk - 1)];
 		}
 		am_config cfg;
-		am_err err = {""};
+		am_err err = {0};
 		if (am_config_load_text(&cfg, buf, cut, "m.json", noenv, &err) != 0)
 			ck_assert_msg(err.msg[0] != '\0', "failed without a reason");
 	}

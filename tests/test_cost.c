@@ -274,15 +274,15 @@ struct example {
 };
 
 static const struct example examples[] = {
-	/* api-facts §1.3 full-field example on Opus 4.6: 2095 in, 503 out,
+	/* The documentation's full-field example on Opus 4.6: 2095 in, 503 out,
 	 * 2051 cache write (no breakdown -> 5m), 2051 read:
 	 * 2095×5 + 503×25 + 2051×6.25 + 2051×0.5 = 36,894.25 µ$ */
 	{ "claude-opus-4-6", { 2095, 503, 2051, 0, 2051 }, false, "0.03689425" },
 	{ "claude-opus-4-6", { 2095, 503, 2051, 0, 2051 }, true, "0.018447125" },
-	/* §1.3 constructed cache hit on Haiku 4.5: 12 in, 2048 read, 6 out:
+	/* A constructed cache hit on Haiku 4.5: 12 in, 2048 read, 6 out:
 	 * 12×1 + 2048×0.1 + 6×5 = 246.8 µ$ */
 	{ "claude-haiku-4-5-20251001", { 12, 6, 0, 0, 2048 }, false, "0.0002468" },
-	/* §1.3 minimal example, 100 in / 50 out, on Sonnet 4.5: 300 + 750 µ$ */
+	/* The minimal example, 100 in / 50 out, on Sonnet 4.5: 300 + 750 µ$ */
 	{ "claude-sonnet-4-5", { 100, 50, 0, 0, 0 }, false, "0.00105" },
 	/* money.h: Haiku 3's batch cache read is $0.015/MTok */
 	{ "claude-3-haiku-20240307", { 0, 0, 0, 0, 1 }, true, "0.000000015" },
@@ -292,7 +292,7 @@ static const struct example examples[] = {
 	{ "claude-opus-4-5", { 1000000, 1000000, 0, 0, 0 }, false, "30" },
 	/* Haiku 4.5 is $1/$5, not $0.25/$1.25 */
 	{ "claude-haiku-4-5", { 1000000, 1000000, 0, 0, 0 }, false, "6" },
-	/* Long context on Sonnet 4.5 (§6.2): at exactly 200,000 input the base
+	/* Long context on Sonnet 4.5: at exactly 200,000 input the base
 	 * prices hold; one more token and every token costs $6 in / $22.50 out. */
 	{ "claude-sonnet-4-5-20250929", { 200000, 1000, 0, 0, 0 }, false, "0.615" },
 	{ "claude-sonnet-4-5-20250929", { 200001, 1000, 0, 0, 0 }, false, "1.222506" },
@@ -405,7 +405,7 @@ START_TEST(test_overflow_bounds)
 	const am_price *p = am_pricing_lookup(table, "claude-opus-4-1-20250805");
 	ck_assert_ptr_nonnull(p);
 	int64_t c = 42;
-	am_err err = { { 0 } };
+	am_err err = {0};
 	int64_t max_out = INT64_MAX / p->output; /* 122,978,293,824 tokens */
 	am_usage u = { .output_tokens = max_out };
 	ck_assert_int_eq(am_cost(p, &u, false, &c, &err), 0);

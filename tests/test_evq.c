@@ -38,7 +38,7 @@ static void free_all(am_event *ev, int n)
 
 START_TEST(events_come_out_in_order)
 {
-	am_err err = { "" };
+	am_err err = {0};
 	am_evq *q = am_evq_new(0, &err);
 	ck_assert_ptr_nonnull(q);
 	/* More than the ring's first allocation, so it grows while wrapped. */
@@ -76,7 +76,7 @@ END_TEST
 
 START_TEST(the_wake_fd_is_readable_while_something_is_new)
 {
-	am_err err = { "" };
+	am_err err = {0};
 	am_evq *q = am_evq_new(0, &err);
 	ck_assert(!readable(q));
 	push(q, AM_EV_STARTED, 1, NULL, 0);
@@ -101,7 +101,7 @@ END_TEST
 
 START_TEST(deltas_past_the_soft_cap_merge_and_nothing_else_is_lost)
 {
-	am_err err = { "" };
+	am_err err = {0};
 	am_evq *q = am_evq_new(4, &err);
 	push(q, AM_EV_STARTED, 1, NULL, 0);
 	push(q, AM_EV_DELTA, 1, "a", 0);
@@ -189,7 +189,7 @@ static void *produce(void *arg)
 
 START_TEST(producers_on_threads_lose_no_event_and_no_wake_up)
 {
-	am_err err = { "" };
+	am_err err = {0};
 	/* A small cap, so merging happens while the observer lags. */
 	am_evq *q = am_evq_new(16, &err);
 	char expect[256] = "";

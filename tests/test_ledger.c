@@ -58,7 +58,7 @@ static am_ledger_event event(const char *model, int64_t ts, int64_t in, int64_t 
 static am_ledger *open_ok(const char *path)
 {
 	am_ledger *l = NULL;
-	am_err err = { "" };
+	am_err err = {0};
 	int rc = am_ledger_open(&l, path, NULL, &err);
 	ck_assert_msg(rc == 0, "open %s: %s", path, err.msg);
 	return l;
@@ -155,7 +155,7 @@ START_TEST(test_migration_from_empty_and_each_version)
 		} else {
 			am_ledger *old = NULL;
 			am_ledger_opts o = { .schema_version = v };
-			am_err err = { "" };
+			am_err err = {0};
 			ck_assert_msg(am_ledger_open(&old, path, &o, &err) == 0, "v%d: %s", v, err.msg);
 			ck_assert_int_eq(am_ledger_schema_version(old, NULL), v);
 			am_ledger_event ev = event("m", NOON_NS, 10, 20, 30, true);
@@ -192,7 +192,7 @@ START_TEST(test_newer_schema_and_foreign_db_refused)
 	ck_assert_int_eq(sqlite3_exec(h, "PRAGMA user_version = 99", NULL, NULL, NULL), SQLITE_OK);
 	sqlite3_close(h);
 	am_ledger *l = NULL;
-	am_err err = { "" };
+	am_err err = {0};
 	ck_assert_int_eq(am_ledger_open(&l, path, NULL, &err), -1);
 	ck_assert_ptr_null(l);
 	ck_assert_msg(strstr(err.msg, "newer") && strstr(err.msg, "99"), "%s", err.msg);
@@ -227,7 +227,7 @@ START_TEST(test_round_trip_every_field)
 		.http_status = 200, .request_id = "req_011CSHoEeqs5C35K2UUqR7Fy",
 		.error = "overloaded_error: Overloaded", .source = "batch",
 	};
-	am_err err = { "" };
+	am_err err = {0};
 	ck_assert_msg(am_ledger_record(l, &ev, &err) == 1, "%s", err.msg);
 	sqlite3_stmt *s;
 	ck_assert_int_eq(sqlite3_prepare_v2(am_ledger_db(l),
@@ -307,7 +307,7 @@ END_TEST
 START_TEST(test_idempotent_by_job_id)
 {
 	am_ledger *l = open_ok(db);
-	am_err err = { "" };
+	am_err err = {0};
 	am_ledger_event ev = event("m", NOON_NS, 100, 10, 5000, true);
 	ev.job_id = 42;
 	ck_assert_int_eq(am_ledger_record(l, &ev, &err), 1);
@@ -345,7 +345,7 @@ END_TEST
 START_TEST(test_bad_events_write_nothing)
 {
 	am_ledger *l = open_ok(db);
-	am_err err = { "" };
+	am_err err = {0};
 	am_ledger_event ev = event("m", NOON_NS, -1, 1, 1, true);
 	ck_assert_int_eq(am_ledger_record(l, &ev, &err), -1);
 	ck_assert_msg(strstr(err.msg, "negative"), "%s", err.msg);
@@ -372,7 +372,7 @@ END_TEST
 START_TEST(test_caller_transaction_is_atomic)
 {
 	am_ledger *l = open_ok(db);
-	am_err err = { "" };
+	am_err err = {0};
 	am_ledger_event ev = event("m", NOON_NS, 1, 1, 1, true);
 	ev.job_id = 1;
 	ck_assert_int_eq(am_ledger_begin(l, &err), 0);
@@ -404,7 +404,7 @@ END_TEST
 START_TEST(test_summary_follows_edits)
 {
 	am_ledger *l = open_ok(db);
-	am_err err = { "" };
+	am_err err = {0};
 	for (int i = 0; i < 60; i++) {
 		am_ledger_event ev = event(i % 3 == 0 ? "a" : i % 3 == 1 ? "b" : "c",
 		                           NOON_NS + (int64_t)(i % 4) * 86400 * AM_NS_PER_SEC,
@@ -463,7 +463,7 @@ static int collect_setting(void *ctx, const char *k, const char *val, int64_t ns
 START_TEST(test_settings)
 {
 	am_ledger *l = open_ok(db);
-	am_err err = { "" };
+	am_err err = {0};
 	char *v = (char *)"x";
 	ck_assert_int_eq(am_ledger_setting_get(l, "budget.daily_usd", &v, &err), 0);
 	ck_assert_ptr_null(v);
@@ -491,7 +491,7 @@ END_TEST
 static void expect_day(int64_t ns, const char *want)
 {
 	char got[AM_LEDGER_DAY_LEN];
-	am_err err = { "" };
+	am_err err = {0};
 	ck_assert_msg(am_ledger_day(ns, got, &err) == 0, "%s", err.msg);
 	ck_assert_msg(!strcmp(got, want), "TZ=%s %lld ns: got %s, want %s", getenv("TZ"),
 	              (long long)ns, got, want);
@@ -537,7 +537,7 @@ START_TEST(test_day_boundaries_non_utc)
 	/* Through the ledger: events land on the local day of their time. */
 	set_tz(TZ_KOLKATA);
 	am_ledger *l = open_ok(db);
-	am_err err = { "" };
+	am_err err = {0};
 	am_ledger_event a = event("m", k_last, 1, 0, 10, true);
 	am_ledger_event b = event("m", k_last + AM_NS_PER_SEC, 2, 0, 20, true);
 	ck_assert_int_eq(am_ledger_record(l, &a, &err), 1);
@@ -570,13 +570,13 @@ START_TEST(test_parse_day)
 	for (size_t i = 0; i < sizeof good / sizeof good[0]; i++)
 		ck_assert_msg(am_ledger_parse_day(good[i], NULL) == 0, "%s", good[i]);
 	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
-		am_err err = { "" };
+		am_err err = {0};
 		ck_assert_msg(am_ledger_parse_day(bad[i], &err) == -1, "%s", bad[i]);
 		ck_assert_ptr_nonnull(strstr(err.msg, "date"));
 	}
 	am_ledger *l = open_ok(db);
 	am_ledger_summary sum;
-	am_err err = { "" };
+	am_err err = {0};
 	ck_assert_int_eq(am_ledger_report(l, "2024-02-02", "2024-02-01", false, &sum, &err), -1);
 	ck_assert_msg(strstr(err.msg, "ends before"), "%s", err.msg);
 	am_ledger_summary_free(&sum);
@@ -596,7 +596,7 @@ static int writer(int w, int go_fd)
 	if (read(go_fd, &c, 1) < 0) /* wait until both are ready, then race */
 		return 3;
 	am_ledger *l = NULL;
-	am_err err = { "" };
+	am_err err = {0};
 	if (am_ledger_open(&l, db, NULL, &err)) {
 		fprintf(stderr, "writer %d: %s\n", w, err.msg);
 		return 1;
@@ -657,7 +657,7 @@ END_TEST
 static int try_open_write(const char *path, char *msg, size_t n)
 {
 	am_ledger *l = NULL;
-	am_err err = { "" };
+	am_err err = {0};
 	int rc = am_ledger_open(&l, path, NULL, &err);
 	if (rc == 0) {
 		am_ledger_event ev = event("m", NOON_NS, 1, 1, 1, true);
@@ -692,7 +692,7 @@ START_TEST(test_read_only_db_is_a_clear_error)
 		int rc = try_open_write(db, msg, sizeof msg);
 		/* Read-only opening still reads it (what `report` falls back to). */
 		am_ledger *l = NULL;
-		am_err err = { "" };
+		am_err err = {0};
 		am_ledger_opts ro = { .readonly = true };
 		int ro_rc = am_ledger_open(&l, db, &ro, &err);
 		int64_t spend = -1;
@@ -724,7 +724,7 @@ START_TEST(test_readonly_option_refuses_writes)
 {
 	am_ledger_close(open_ok(db));
 	am_ledger *l = NULL;
-	am_err err = { "" };
+	am_err err = {0};
 	am_ledger_opts ro = { .readonly = true };
 	ck_assert_int_eq(am_ledger_open(&l, db, &ro, &err), 0);
 	am_ledger_event ev = event("m", NOON_NS, 1, 1, 1, true);
@@ -748,7 +748,7 @@ START_TEST(test_corrupted_file_is_a_clear_error)
 		junk[i] = "this is not an SQLite database\n"[i % 31];
 	write_file(path, junk, sizeof junk);
 	am_ledger *l = NULL;
-	am_err err = { "" };
+	am_err err = {0};
 	ck_assert_int_eq(am_ledger_open(&l, path, NULL, &err), -1);
 	ck_assert_msg(strstr(err.msg, "file is not a database") && strstr(err.msg, path), "%s",
 	              err.msg);
@@ -784,7 +784,7 @@ END_TEST
 START_TEST(test_locked_db_is_a_clear_error)
 {
 	am_ledger *l = NULL;
-	am_err err = { "" };
+	am_err err = {0};
 	am_ledger_opts o = { .busy_timeout_ms = 50 };
 	ck_assert_int_eq(am_ledger_open(&l, db, &o, &err), 0);
 	sqlite3 *other;
@@ -814,7 +814,7 @@ START_TEST(test_disk_full_is_a_clear_error)
 	char long_error[3000];
 	memset(long_error, 'e', sizeof long_error - 1);
 	long_error[sizeof long_error - 1] = '\0';
-	am_err err = { "" };
+	am_err err = {0};
 	int ok = 0, rc = 0;
 	for (int i = 0; i < 1000 && rc == 0; i++) {
 		am_ledger_event ev = event("m", NOON_NS, 1, 1, 1, true);
@@ -842,7 +842,7 @@ END_TEST
 START_TEST(test_overflowing_sums_are_errors)
 {
 	am_ledger *l = open_ok(db);
-	am_err err = { "" };
+	am_err err = {0};
 	int64_t day_ns = 86400 * AM_NS_PER_SEC;
 	/* Same day and model: the summary row would overflow; the write fails. */
 	am_ledger_event big = event("a", NOON_NS, 1, 1, INT64_MAX - 10, true);

@@ -13,6 +13,7 @@
 #include "engine.h"
 #include "limitfix.h"
 #include "limiter.h"
+#include "snapshot.h"
 
 #define T0 (1000 * LF_S)
 #define MS 1000000LL
@@ -26,7 +27,7 @@ static int64_t level(am_rl *rl, int pool, int dim, int64_t now)
 
 static int try1(am_rl *rl, am_rl_ticket *t, int64_t now, int64_t *retry)
 {
-	am_err err = { { 0 } };
+	am_err err = {0};
 	int rc = am_rl_try_acquire(rl, t, now, retry, &err);
 	ck_assert_msg(rc >= 0, "try_acquire: %s", err.msg);
 	return rc;
@@ -34,7 +35,7 @@ static int try1(am_rl *rl, am_rl_ticket *t, int64_t now, int64_t *retry)
 
 static int acq(am_rl *rl, am_rl_ticket *t, int64_t now)
 {
-	am_err err = { { 0 } };
+	am_err err = {0};
 	int rc = am_rl_acquire(rl, t, now, &err);
 	ck_assert_msg(rc >= 0, "acquire: %s", err.msg);
 	return rc;
@@ -470,7 +471,7 @@ START_TEST(oversize_fails_at_once)
 	am_rl_pool_cfg pc = lf_pool("sonnet-4", 50, 30000, 8000);
 	am_rl *rl = lf_new(&pc, 1, 32, T0);
 	am_rl_ticket t = { 0 }, q = { 0 }, blocker = { 0 };
-	am_err err = { { 0 } };
+	am_err err = {0};
 	lf_ticket(rl, &t, 0, 1, 30001, 100);
 	ck_assert_int_eq(am_rl_acquire(rl, &t, T0, &err), -1);
 	ck_assert_int_eq(t.code, AM_RL_E2BIG);
@@ -951,7 +952,7 @@ START_TEST(snapshot_fill)
 	ck_assert_int_eq(acq(rl, &a, T0), 1);
 	ck_assert_int_eq(acq(rl, &b, T0), 0);
 	am_snap_pool sp;
-	am_rl_snap_pool(rl, 0, T0 + 100 * MS, &sp);
+	am_snap_pool_fill(rl, 0, T0 + 100 * MS, &sp);
 	ck_assert_str_eq(sp.name, "sonnet-4");
 	ck_assert_int_eq(sp.ndims, 4);
 	ck_assert_str_eq(sp.dim[0].name, "RPM");

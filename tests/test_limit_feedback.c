@@ -31,7 +31,7 @@ static void levels(am_rl *rl, int pool, int64_t now, int64_t out[AM_RL_NDIMS])
 
 static int acq(am_rl *rl, am_rl_ticket *t, int64_t now)
 {
-	am_err err = { { 0 } };
+	am_err err = {0};
 	int rc = am_rl_acquire(rl, t, now, &err);
 	ck_assert_msg(rc >= 0, "acquire: %s", err.msg);
 	return rc;

@@ -5,7 +5,7 @@
  * headers at admission, generating (0.5 s + output/60 tok/s), settling with
  * the actual usage and teaching the input estimator.
  *
- * Workload (ratelimit.md W1): Tier-2-like limits 1,000 RPM / 450k ITPM /
+ * Workload W1: Tier-2-like limits 1,000 RPM / 450k ITPM /
  * 90k OTPM; lognormal input ~2k tokens (request bytes ~3.6 per token, +-10%),
  * lognormal output ~400 capped at max_tokens 1024. Passing means 0 429s and
  * >= 99% of the binding limit over the steady-state window 180..900 s; with
@@ -138,7 +138,7 @@ static void new_job(struct sim *s, int j, int64_t now)
 	jb->out = out > s->cfg->max_tokens ? s->cfg->max_tokens : out;
 	int64_t est = am_rl_estimate_input(s->rl, MODEL, jb->bytes);
 	lf_ticket(s->rl, &jb->t, 0, 1, est, s->cfg->max_tokens);
-	am_err err = { { 0 } };
+	am_err err = {0};
 	int rc = am_rl_acquire(s->rl, &jb->t, now, &err);
 	ck_assert_msg(rc >= 0, "acquire: %s", err.msg);
 	if (rc == 1)

@@ -14,6 +14,7 @@
 #include "engine.h"
 #include "limitfix.h"
 #include "limiter.h"
+#include "snapshot.h"
 
 #define NTHREADS 8
 #define T0 (50 * LF_S)
@@ -114,7 +115,7 @@ static void *observer(void *arg)
 	struct shared *sh = arg;
 	while (!atomic_load(&sh->stop)) {
 		am_snap_pool sp;
-		am_rl_snap_pool(sh->rl, 0, atomic_load(&sh->clock), &sp);
+		am_snap_pool_fill(sh->rl, 0, atomic_load(&sh->clock), &sp);
 		ck_assert_int_le(sp.in_flight, NTHREADS);
 		am_rl_estimate_input(sh->rl, "m", 1000);
 		am_rl_learn_input(sh->rl, "m", 1000, 300);

@@ -42,7 +42,7 @@ END_TEST
 START_TEST(unwritable_path_is_a_clear_error)
 {
 	am_log *l;
-	am_err err = { "" };
+	am_err err = {0};
 	ck_assert_int_eq(am_log_open(&l, "/proc/aimeter-no/x.log", &err), -1);
 	ck_assert_ptr_nonnull(strstr(err.msg, "/proc/aimeter-no"));
 }

@@ -22,7 +22,7 @@ typedef int (*parse_fn)(const char *, int64_t *, am_err *);
 static void check_parse(parse_fn fn, const struct parse_case *c)
 {
 	int64_t v = 0;
-	am_err err = { { 0 } };
+	am_err err = {0};
 	int rc = fn(c->in, &v, &err);
 	ck_assert_msg(rc == c->rc, "'%s': rc %d, want %d (%s)", c->in, rc, c->rc, err.msg);
 	if (rc == 0)
@@ -136,7 +136,7 @@ END_TEST
 START_TEST(test_finer_message_names_unit)
 {
 	int64_t v;
-	am_err err = { { 0 } };
+	am_err err = {0};
 	ck_assert_int_eq(am_money_parse_per_token("1e-13", &v, &err), -1);
 	ck_assert_msg(strstr(err.msg, "picodollar") && strstr(err.msg, "1e-13"), "%s", err.msg);
 }

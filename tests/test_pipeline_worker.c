@@ -30,25 +30,25 @@ static void teardown(void)
 
 static void init(const char *tag)
 {
-	am_err err = { "" };
+	am_err err = {0};
 	ck_assert_msg(am_wf_init(&f, tag, &err) == 0, "%s", err.msg);
 }
 
 static void set(const char *key, const char *value)
 {
-	am_err err = { "" };
+	am_err err = {0};
 	ck_assert_msg(am_wf_set(&f, key, value, &err) == 0, "%s: %s", key, err.msg);
 }
 
 static void start(const am_sim_cfg *sc)
 {
-	am_err err = { "" };
+	am_err err = {0};
 	ck_assert_msg(am_wf_start(&f, sc, &err) == 0, "%s", err.msg);
 }
 
 static int64_t submit(const char *prompt, int64_t max_tokens, bool stream)
 {
-	am_err err = { "" };
+	am_err err = {0};
 	int64_t h = am_wf_submit(&f, prompt, max_tokens, stream, false, &err);
 	ck_assert_msg(h > 0, "%s", err.msg);
 	return h;
@@ -404,7 +404,7 @@ START_TEST(blocked_jobs_finish_when_a_command_raises_the_limit)
 	/* Part of the way: $0.003 holds about ten worst cases. */
 	const int64_t mid = 3000000000LL;
 	am_command c = { .kind = AM_CMD_SET_BUDGET_DAY, .value = mid };
-	am_err err = { "" };
+	am_err err = {0};
 	ck_assert_msg(f.ops.command(f.ops.ctx, &c, &err) == 0, "%s", err.msg);
 	int64_t spent = 0;
 	struct timespec t0, t;

@@ -77,7 +77,7 @@ static void load_fails(const char *shipped_text, const char *override_text, char
 	if (override_text)
 		write_file("override.json", override_text, op, sizeof op);
 	am_pricing *t = NULL;
-	am_err err = { { 0 } };
+	am_err err = {0};
 	int rc = am_pricing_load(&t, shipped_text ? sp : shipped, override_text ? op : NULL, &err);
 	ck_assert_msg(rc == -1, "load unexpectedly succeeded");
 	ck_assert_ptr_null(t);

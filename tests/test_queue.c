@@ -25,7 +25,7 @@ static const am_owner me = { "100:1000", NULL, NULL };
 
 static void setup(void)
 {
-	am_err err = { "" };
+	am_err err = {0};
 	ck_assert_msg(am_scratch_open(&sc, "queue", &err) == 0, "%s", err.msg);
 }
 
@@ -38,7 +38,7 @@ static int64_t add(const char *key, int64_t capacity)
 {
 	int64_t id = 0;
 	am_job_state st = AM_JOB_NSTATES;
-	am_err err = { "" };
+	am_err err = {0};
 	int rc =
 	    am_queue_add(sc.db, NULL, key, "{\"messages\":[]}", NULL, capacity, T0, &id, &st, &err);
 	ck_assert_msg(rc == 0, "add %s: rc %d %s", key ? key : "(none)", rc, err.msg);
@@ -49,7 +49,7 @@ static int64_t add(const char *key, int64_t capacity)
 
 static void set_state(int64_t id, am_job_state st)
 {
-	am_err err = { "" };
+	am_err err = {0};
 	ck_assert_msg(am_queue_update(sc.db, id, st, NULL, NULL, NULL, NULL, 0, T0, &err) == 0,
 	              "%s", err.msg);
 }
@@ -57,7 +57,7 @@ static void set_state(int64_t id, am_job_state st)
 static am_job_state state_of(int64_t id)
 {
 	am_job j;
-	am_err err = { "" };
+	am_err err = {0};
 	ck_assert_msg(am_queue_get(sc.db, id, &j, &err) == 0, "%s", err.msg);
 	am_job_state s = j.state;
 	am_job_clear(&j);
@@ -67,7 +67,7 @@ static am_job_state state_of(int64_t id)
 /* A usage row for the job: the proof that its answer was recorded. */
 static void record_usage(int64_t job_id)
 {
-	am_err err = { "" };
+	am_err err = {0};
 	ck_assert_msg(am_test_record_answer(sc.led, job_id, T0, &err) == 1, "%s", err.msg);
 }
 
@@ -94,7 +94,7 @@ START_TEST(add_stores_the_request_in_id_order)
 	int64_t a = add(NULL, 0), b = add(NULL, 0);
 	ck_assert_int_gt(b, a);
 	int64_t id = 0;
-	am_err err = { "" };
+	am_err err = {0};
 	ck_assert_int_eq(am_queue_add(sc.db, NULL, NULL, "{\"x\":1}", "claude-opus-4-5", 0, T0 + 5,
 	                              &id, NULL, &err),
 	                 0);
@@ -117,7 +117,7 @@ START_TEST(a_batch_key_resumes_instead_of_adding)
 	int64_t a = add("b1:aa:1", 0), b = add("b1:bb:2", 0);
 	int64_t id = 0;
 	am_job_state st = AM_JOB_NSTATES;
-	am_err err = { "" };
+	am_err err = {0};
 	/* The same key again: nothing is added; the existing job is named. */
 	ck_assert_int_eq(
 	    am_queue_add(sc.db, NULL, "b1:aa:1", "{\"other\":true}", NULL, 0, T0, &id, &st, &err),
@@ -147,7 +147,7 @@ START_TEST(a_full_queue_is_an_error_not_a_hang)
 	for (int i = 0; i < 3; i++)
 		ids[i] = add(NULL, 3);
 	int64_t id = -7;
-	am_err err = { "" };
+	am_err err = {0};
 	ck_assert_int_eq(am_queue_add(sc.db, NULL, NULL, "{}", NULL, 3, T0, &id, NULL, &err), -1);
 	ck_assert_ptr_nonnull(strstr(err.msg, "queue is full"));
 	ck_assert_int_eq(id, -7);
@@ -201,7 +201,7 @@ START_TEST(recovery_requeues_what_was_in_flight_and_closes_what_was_answered)
 	record_usage(dn);
 
 	int requeued = -1;
-	am_err err = { "" };
+	am_err err = {0};
 	ck_assert_msg(am_queue_recover(sc.db, &me, T0 + 99, &requeued, &err) == 0, "%s", err.msg);
 	ck_assert_int_eq(requeued, 2); /* w and f */
 	ck_assert_int_eq(state_of(q), AM_JOB_QUEUED);
@@ -248,7 +248,7 @@ START_TEST(load_unfinished_is_in_id_order_and_bounded)
 	set_state(ids[5], AM_JOB_WAITING_LIMIT);
 	am_job *jobs = NULL;
 	int n = -1;
-	am_err err = { "" };
+	am_err err = {0};
 	ck_assert_int_eq(am_queue_load_unfinished(sc.db, 0, &jobs, &n, &err), 0);
 	ck_assert_int_eq(n, 4);
 	const int64_t want[] = { ids[1], ids[3], ids[5], ids[6] };
@@ -279,7 +279,7 @@ END_TEST
 START_TEST(update_changes_only_what_it_is_given)
 {
 	int64_t id = add("b1:u:1", 0);
-	am_err err = { "" };
+	am_err err = {0};
 	ck_assert_int_eq(am_queue_update(sc.db, id, AM_JOB_IN_FLIGHT, "claude-haiku-4-5",
 	                                 "12 chars < 500", NULL, NULL, 1, T0 + 1, &err),
 	                 0);
@@ -306,7 +306,7 @@ END_TEST
 
 START_TEST(errors_name_the_queue_and_the_cause)
 {
-	am_err err = { "" };
+	am_err err = {0};
 	sqlite3_exec(sc.db, "DROP TABLE jobs", NULL, NULL, NULL);
 	int64_t id = 0, counts[AM_JOB_NSTATES];
 	ck_assert_int_eq(am_queue_add(sc.db, NULL, NULL, "{}", NULL, 0, T0, &id, NULL, &err), -1);

@@ -59,7 +59,7 @@ static am_owner me;
 
 static void setup(void)
 {
-	am_err err = { "" };
+	am_err err = {0};
 	ck_assert_msg(am_scratch_open(&sc, "queue_owner", &err) == 0, "%s", err.msg);
 	memset(&liveness, 0, sizeof liveness);
 	liveness.live[0] = LIVE;
@@ -74,7 +74,7 @@ static void teardown(void)
 static int64_t add_owned(const char *owner, am_job_state st)
 {
 	int64_t id = 0;
-	am_err err = { "" };
+	am_err err = {0};
 	ck_assert_msg(am_queue_add(sc.db, owner, NULL, "{\"messages\":[]}", NULL, 0, T0, &id, NULL,
 	                           &err) == 0,
 	              "%s", err.msg);
@@ -90,7 +90,7 @@ static const char *owner_of(sqlite3 *h, int64_t id, am_job_state *st)
 {
 	static char buf[AM_OWNER_MAX];
 	am_job j;
-	am_err err = { "" };
+	am_err err = {0};
 	ck_assert_msg(am_queue_get(h, id, &j, &err) == 0, "%s", err.msg);
 	snprintf(buf, sizeof buf, "%s", j.owner ? j.owner : "(null)");
 	if (st)
@@ -101,7 +101,7 @@ static const char *owner_of(sqlite3 *h, int64_t id, am_job_state *st)
 
 static void record_usage(int64_t job_id)
 {
-	am_err err = { "" };
+	am_err err = {0};
 	ck_assert_msg(am_test_record_answer(sc.led, job_id, T0, &err) == 1, "%s", err.msg);
 }
 
@@ -117,7 +117,7 @@ static void is(int64_t id, const char *owner, am_job_state st)
 static am_ledger *open_second(void)
 {
 	am_ledger *l = NULL;
-	am_err err = { "" };
+	am_err err = {0};
 	ck_assert_msg(am_ledger_open(&l, sc.path, NULL, &err) == 0, "%s", err.msg);
 	return l;
 }
@@ -125,7 +125,7 @@ static am_ledger *open_second(void)
 START_TEST(add_writes_the_owner_and_find_reads_it)
 {
 	int64_t id = 0;
-	am_err err = { "" };
+	am_err err = {0};
 	ck_assert_int_eq(am_queue_add(sc.db, ME, "b1:aa:1", "{}", NULL, 0, T0, &id, NULL, &err), 0);
 	ck_assert_str_eq(owner_of(sc.db, id, NULL), ME);
 	am_job j;
@@ -151,7 +151,7 @@ START_TEST(claim_takes_nobodys_own_and_dead_jobs_never_a_live_ones)
 	        d = add_owned(DEAD, AM_JOB_WAITING_LIMIT), l = add_owned(LIVE, AM_JOB_QUEUED),
 	        df = add_owned(DEAD, AM_JOB_FAILED);
 	char holder[AM_OWNER_MAX] = "";
-	am_err err = { "" };
+	am_err err = {0};
 	ck_assert_int_eq(am_queue_claim(sc.db, &me, n, holder, &err), 1);
 	ck_assert_int_eq(am_queue_claim(sc.db, &me, m, holder, &err), 1);
 	ck_assert_int_eq(am_queue_claim(sc.db, &me, d, holder, &err), 1);
@@ -201,7 +201,7 @@ START_TEST(claim_unfinished_takes_what_it_may_in_id_order)
 
 	int64_t *ids = NULL;
 	int cnt = -1;
-	am_err err = { "" };
+	am_err err = {0};
 	/* A bound counts only jobs we may take: the live process's five at the
 	 * front use none of it. */
 	ck_assert_msg(am_queue_claim_unfinished(sc.db, &me, 2, &ids, &cnt, &err) == 0, "%s",
@@ -254,7 +254,7 @@ static int other_won;
 
 static void other_claims_first(void)
 {
-	am_err err = { "" };
+	am_err err = {0};
 	other_won = am_queue_claim(am_ledger_db(other_led), &other, race_job, NULL, &err);
 }
 
@@ -271,7 +271,7 @@ START_TEST(of_two_claimers_exactly_one_wins)
 	liveness.hook = other_claims_first;
 	int64_t *ids = NULL;
 	int n = -1;
-	am_err err = { "" };
+	am_err err = {0};
 	ck_assert_msg(am_queue_claim_unfinished(sc.db, &me, 0, &ids, &n, &err) == 0, "%s", err.msg);
 	ck_assert_int_eq(other_won, 1);
 	assert_ids(ids, n, (int64_t[]){ mine }, 1);
@@ -308,7 +308,7 @@ static void *race(void *arg)
 {
 	racer *r = arg;
 	am_ledger *l = NULL;
-	am_err err = { "" };
+	am_err err = {0};
 	if (am_ledger_open(&l, sc.path, NULL, &err)) {
 		snprintf(r->err, sizeof r->err, "%s", err.msg);
 		pthread_barrier_wait(r->go);
@@ -373,7 +373,7 @@ START_TEST(recovery_leaves_a_live_owners_jobs_alone)
 	record_usage(la); /* the live process recorded it and is about to say done */
 	record_usage(da);
 	int requeued = -1;
-	am_err err = { "" };
+	am_err err = {0};
 	ck_assert_msg(am_queue_recover(sc.db, &me, T0 + 5, &requeued, &err) == 0, "%s", err.msg);
 	ck_assert_int_eq(requeued, 3); /* df, nw, mf */
 	is(lf, LIVE, AM_JOB_IN_FLIGHT);
@@ -400,7 +400,7 @@ END_TEST
 START_TEST(claims_join_an_open_transaction)
 {
 	int64_t d = add_owned(DEAD, AM_JOB_IN_FLIGHT);
-	am_err err = { "" };
+	am_err err = {0};
 	ck_assert_int_eq(am_ledger_begin(sc.led, &err), 0);
 	int requeued = 0;
 	ck_assert_msg(am_queue_recover(sc.db, &me, T0, &requeued, &err) == 0, "%s", err.msg);
@@ -423,7 +423,7 @@ START_TEST(a_version_1_ledger_migrates_with_its_jobs)
 	char old_path[620];
 	snprintf(old_path, sizeof old_path, "%s/v1.db", sc.dir);
 	am_ledger *l = NULL;
-	am_err err = { "" };
+	am_err err = {0};
 	am_ledger_opts o = { .schema_version = 1 };
 	ck_assert_msg(am_ledger_open(&l, old_path, &o, &err) == 0, "%s", err.msg);
 	ck_assert_int_eq(am_ledger_schema_version(l, NULL), 1);

@@ -27,7 +27,7 @@ static void setup(void)
 	tzset();
 	ck_assert_int_eq(am_test_tmpdir("report", dir, sizeof dir), 0);
 	snprintf(db, sizeof db, "%s/aimeter.db", dir);
-	am_err err = { "" };
+	am_err err = {0};
 	ck_assert_msg(am_ledger_open(&l, db, NULL, &err) == 0, "%s", err.msg);
 }
 
@@ -53,7 +53,7 @@ static am_ledger_event event(const char *model, int64_t ts, am_usage u, int64_t 
 
 static void record(am_ledger_event ev)
 {
-	am_err err = { "" };
+	am_err err = {0};
 	ck_assert_msg(am_ledger_record(l, &ev, &err) == 1, "%s", err.msg);
 }
 
@@ -62,7 +62,7 @@ static char *render(int (*fn)(const am_ledger_summary *, FILE *, am_err *),
                     const char *from, const char *to, bool by_day)
 {
 	am_ledger_summary sum;
-	am_err err = { "" };
+	am_err err = {0};
 	ck_assert_msg(am_ledger_report(l, from, to, by_day, &sum, &err) == 0, "%s", err.msg);
 	char *buf = NULL;
 	size_t len = 0;
@@ -170,7 +170,7 @@ START_TEST(test_sums_over_10k_random_events)
 		total.unknown += !known;
 	}
 	/* Both write paths: one event per transaction, then batches. */
-	am_err err = { "" };
+	am_err err = {0};
 	for (int i = 0; i < 500; i++)
 		ck_assert_msg(am_ledger_record(l, &batch[i], &err) == 1, "%s", err.msg);
 	for (int i = 500; i < NEVENTS; i += 950) {

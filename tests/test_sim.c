@@ -464,7 +464,7 @@ START_TEST(text_rejects_bad_prompts)
 	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
 		json_t *j = json_loads(bad[i], 0, NULL);
 		am_simtext_prompt p;
-		am_err err = {{0}};
+		am_err err = {0};
 		ck_assert_msg(am_simtext_prompt_parse(j, &p, &err) == -1, "accepted %s", bad[i]);
 		ck_assert_msg(err.msg[0], "no message for %s", bad[i]);
 		json_decref(j);

@@ -9,6 +9,7 @@
 
 #include "check_run.h"
 #include "fmt.h"
+#include "text.h"
 #include "layout.h"
 #include "money.h"
 
@@ -255,7 +256,7 @@ END_TEST
 static char *san(const char *in, size_t len, bool ascii)
 {
 	static char out[4096];
-	fmt_sanitize(in, len, out, ascii, NULL);
+	am_text_sanitize(in, len, out, ascii, NULL);
 	return out;
 }
 
@@ -305,16 +306,16 @@ START_TEST(sanitise_streamed)
 {
 	/* "é" split across two chunks survives when the tail is held back. */
 	const char *s = "ab\xc3\xa9";
-	ck_assert_uint_eq(fmt_utf8_incomplete_tail(s, 3), 1);
-	ck_assert_uint_eq(fmt_utf8_incomplete_tail(s, 4), 0);
-	ck_assert_uint_eq(fmt_utf8_incomplete_tail("x\xe6\x97", 3), 2);
-	ck_assert_uint_eq(fmt_utf8_incomplete_tail("x\r", 2), 1);
-	ck_assert_uint_eq(fmt_utf8_incomplete_tail("x\x80", 2), 0); /* stray: not incomplete */
+	ck_assert_uint_eq(am_utf8_incomplete_tail(s, 3), 1);
+	ck_assert_uint_eq(am_utf8_incomplete_tail(s, 4), 0);
+	ck_assert_uint_eq(am_utf8_incomplete_tail("x\xe6\x97", 3), 2);
+	ck_assert_uint_eq(am_utf8_incomplete_tail("x\r", 2), 1);
+	ck_assert_uint_eq(am_utf8_incomplete_tail("x\x80", 2), 0); /* stray: not incomplete */
 	/* a tab's stop depends on what came before, across chunks */
-	fmt_san st = {0};
+	am_text_san st = {0};
 	char out[64];
-	fmt_sanitize("abc", 3, out, false, &st);
-	fmt_sanitize("\tx", 2, out, false, &st);
+	am_text_sanitize("abc", 3, out, false, &st);
+	am_text_sanitize("\tx", 2, out, false, &st);
 	ck_assert_str_eq(out, " x");
 }
 END_TEST

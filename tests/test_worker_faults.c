@@ -1,4 +1,4 @@
-/* The worker under errors that every further call would hit (issue 7):
+/* The worker under errors that every further call would hit:
  * with halt_on_fatal (batch, ask) an authentication failure ends the loop
  * with a "stopped:" notice and leaves the jobs it did not send queued in
  * the database; without it (the console) the worker pauses and keeps

@@ -65,7 +65,7 @@ static void add(const char *owner, am_job_state st, int n)
 		         "{\"max_tokens\":8,\"messages\":[{\"role\":\"user\",\"content\":\"%s %d\"}]}",
 		         owner ? owner : "nobody", i);
 		int64_t id;
-		am_err err = { "" };
+		am_err err = {0};
 		ck_assert_msg(am_queue_add(am_ledger_db(led), owner, NULL, req, NULL, 0, 1, &id, NULL,
 		                           &err) == 0,
 		              "%s", err.msg);
@@ -77,7 +77,7 @@ static void add(const char *owner, am_job_state st, int n)
 
 START_TEST(a_worker_leaves_a_live_processs_jobs_alone)
 {
-	am_err err = { "" };
+	am_err err = {0};
 	ck_assert_msg(am_wf_init(&f, "worker_owner", &err) == 0, "%s", err.msg);
 	ck_assert_msg(am_ledger_open(&led, f.db, NULL, &err) == 0, "%s", err.msg);
 	atomic_store(&other_alive, true);

@@ -15,6 +15,7 @@
 
 #include "err.h"
 #include "fmt.h"
+#include "text.h"
 #include "money.h"
 
 struct entry {
@@ -32,7 +33,7 @@ struct job {
 	char model[64], reason[96], status[160];
 	char *raw;            /* the answer as received, for the conversation */
 	size_t raw_len, raw_cap, san_upto;
-	fmt_san san;
+	am_text_san san;
 	bool truncated;
 	bool blocked;
 };
@@ -143,7 +144,7 @@ static uint64_t entry_add(ui_console *c, ui_tx_kind kind)
 }
 
 /* Appends untrusted bytes, sanitised. */
-static void entry_append(ui_console *c, struct entry *e, const char *s, size_t len, fmt_san *st)
+static void entry_append(ui_console *c, struct entry *e, const char *s, size_t len, am_text_san *st)
 {
 	if (!e)
 		return;
@@ -156,7 +157,7 @@ static void entry_append(ui_console *c, struct entry *e, const char *s, size_t l
 		e->text = am_xrealloc(e->text, cap);
 		e->cap = cap;
 	}
-	e->len += fmt_sanitize(s, len, e->text + e->len, c->ascii, st);
+	e->len += am_text_sanitize(s, len, e->text + e->len, c->ascii, st);
 	e->wrap_w = 0;
 }
 
@@ -264,7 +265,7 @@ static void job_take_delta(ui_console *c, struct job *j, const char *s, size_t l
 	j->raw_len += len;
 	j->raw[j->raw_len] = '\0';
 	/* Paint only whole characters; the rest waits for the next piece. */
-	size_t upto = j->raw_len - fmt_utf8_incomplete_tail(j->raw, j->raw_len);
+	size_t upto = j->raw_len - am_utf8_incomplete_tail(j->raw, j->raw_len);
 	struct entry *ans = entry_find(c, j->ans_seq);
 	if (ans && upto > j->san_upto)
 		entry_append(c, ans, j->raw + j->san_upto, upto - j->san_upto, &j->san);

@@ -5,7 +5,7 @@
  * answer, error, notice), applies the engine's events to them (answers
  * grow with AM_EV_DELTA), and builds the am_prompt of the next turn from
  * the exchanges that completed since the last /new. Untrusted text is
- * sanitised (fmt_sanitize) as it arrives, so what is stored is safe to
+ * sanitised (am_text_sanitize) as it arrives, so what is stored is safe to
  * paint. Pure and single-threaded: owned by the UI thread; no curses.
  *
  * Bounded: at most UI_CON_MAX_ENTRIES entries and UI_CON_MAX_BYTES of

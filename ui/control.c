@@ -92,7 +92,7 @@ unsigned ui_ctl_pump(ui_ctl *c, int max_events)
 
 static unsigned apply(ui_ctl *c, const am_command *cmd, const char *done_msg)
 {
-	am_err err = {{0}};
+	am_err err = {0};
 	if (c->ops->command(c->ops->ctx, cmd, &err)) {
 		ui_console_add(c->con, UI_TX_ERROR, err.msg[0] ? err.msg : "the engine refused");
 		return UI_R_CONSOLE;
@@ -106,7 +106,7 @@ static unsigned apply(ui_ctl *c, const am_command *cmd, const char *done_msg)
 static unsigned submit(ui_ctl *c, const char *text)
 {
 	am_prompt p;
-	am_err err = {{0}};
+	am_err err = {0};
 	int64_t id = -1;
 	ui_console_prompt(c->con, text, &p);
 	p.system = c->system;
@@ -176,7 +176,7 @@ static void done_message(const ui_cmd *cmd, char *msg, size_t n)
 unsigned ui_ctl_line(ui_ctl *c, const char *line)
 {
 	ui_cmd cmd;
-	am_err err = {{0}};
+	am_err err = {0};
 	const char *p = line;
 	while (*p == ' ')
 		p++;

@@ -630,7 +630,7 @@ static int demo_submit(void *ctx, const am_prompt *p, int64_t *job_id, am_err *e
 	pthread_mutex_lock(&d->mu);
 	if (d->njobs == MAX_JOBS || d->ev_len + 4 > EV_RING) {
 		pthread_mutex_unlock(&d->mu);
-		return am_err_set(err, "the queue is full (%d prompts); wait for some to finish", MAX_JOBS);
+		return am_err_setc(err, AM_E_FULL, "the queue is full (%d prompts); wait for some to finish", MAX_JOBS);
 	}
 	struct job *j = am_xcalloc(1, sizeof *j);
 	j->id = ++d->next_id;

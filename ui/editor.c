@@ -8,6 +8,7 @@
 
 #include "err.h"
 #include "fmt.h"
+#include "text.h"
 
 struct ui_editor {
 	wchar_t buf[UI_ED_MAX];
@@ -62,7 +63,7 @@ static char *to_utf8(const wchar_t *w, int len)
 {
 	char *s = am_xmalloc((size_t)len * 4 + 1), *p = s;
 	for (int i = 0; i < len; i++)
-		p += fmt_utf8_encode((uint32_t)w[i], p);
+		p += am_utf8_encode((uint32_t)w[i], p);
 	*p = '\0';
 	return s;
 }
@@ -73,7 +74,7 @@ static void load(ui_editor *ed, const char *s)
 	ed->len = 0;
 	for (size_t i = 0; i < n && ed->len < UI_ED_MAX - 1;) {
 		uint32_t cp;
-		int k = fmt_utf8_decode(s + i, n - i, &cp);
+		int k = am_utf8_decode(s + i, n - i, &cp);
 		i += k ? (size_t)k : 1;
 		ed->buf[ed->len++] = (wchar_t)cp;
 	}
@@ -191,7 +192,7 @@ void ui_editor_view(const ui_editor *ed, int width, char *buf, size_t n, int *cu
 	for (int i = start; i < ed->len; i++) {
 		int cw = cells(ed->buf[i]);
 		char tmp[4];
-		int k = fmt_utf8_encode((uint32_t)ed->buf[i], tmp);
+		int k = am_utf8_encode((uint32_t)ed->buf[i], tmp);
 		if (used + cw > width || o + (size_t)k + 1 > n)
 			break;
 		memcpy(buf + o, tmp, (size_t)k);

@@ -327,7 +327,7 @@ static void loop(struct ui *u)
 int ui_run(const am_engine_ops *ops, const ui_options *opt)
 {
 	struct ui *u = am_xcalloc(1, sizeof *u);
-	am_err err = {{0}};
+	am_err err = {0};
 	setlocale(LC_ALL, "");
 	u->ops = ops;
 	if (opt)

@@ -12,7 +12,7 @@
 #include "app.h"
 #include "cli.h"
 #include "commands.h"
-#include "fmt.h"
+#include "text.h"
 #include "money.h"
 
 enum { O_MODEL = 1, O_MAX, O_SYSTEM, O_NOCACHE, O_STREAM, O_NOSTREAM, O_JSON, O_SIM };
@@ -47,13 +47,13 @@ static char *read_stdin(void)
 	return buf;
 }
 
-/* The answer on a terminal goes through fmt_sanitize: it is untrusted
+/* The answer on a terminal goes through am_text_sanitize: it is untrusted
  * text, and escape sequences in it could move the cursor, retitle the
  * window or write the clipboard. A pipe or a file gets it byte for byte.
  * A character split between two chunks waits in carry for the rest. */
 typedef struct answer_out {
 	bool safe;
-	fmt_san st;
+	am_text_san st;
 	char carry[8];
 	size_t ncarry;
 } answer_out;
@@ -69,9 +69,9 @@ static void answer_put(answer_out *o, const char *s, size_t len, bool last)
 	char *in = am_xmalloc(n + 1);
 	memcpy(in, o->carry, o->ncarry);
 	memcpy(in + o->ncarry, s, len);
-	size_t keep = last ? 0 : fmt_utf8_incomplete_tail(in, n);
+	size_t keep = last ? 0 : am_utf8_incomplete_tail(in, n);
 	char *out = am_xmalloc(4 * (n - keep) + 1);
-	fwrite(out, 1, fmt_sanitize(in, n - keep, out, false, &o->st), stdout);
+	fwrite(out, 1, am_text_sanitize(in, n - keep, out, false, &o->st), stdout);
 	fflush(stdout);
 	memcpy(o->carry, in + n - keep, keep);
 	o->ncarry = keep;

@@ -411,7 +411,7 @@ int cmd_batch(int argc, char **argv)
 				lj->id = am_xstrdup(bl.id);
 			am_batch_line_free(&bl);
 			if (ar < 0) {
-				if (strstr(err.msg, "queue is full"))
+				if (err.code == AM_E_FULL)
 					break; /* room comes back as jobs finish */
 				fprintf(stderr, "%saimeter batch: %s\n", tty ? "\r\033[K" : "", err.msg);
 				atomic_store(&interrupted, 1);

@@ -1,4 +1,4 @@
-/* bench_batch: `aimeter batch` over a large file (issue 7: batches of
+/* bench_batch: `aimeter batch` over a large file (batches of
  * 100k lines), against the simulator with no limits and no latency.
  *
  *   AIMETER_BIN=build/release/aimeter bench_batch [LINES]   (default 100000)

@@ -6,7 +6,7 @@
  * monotonic clock read plus ticket_init + acquire (granted at once: the
  * pool's rates are far above anything reached) + settle (a refund on ITOK
  * and OTOK, as a typical response uses less than it reserved), both calls
- * with that one `now`: the figure ratelimit.md §10 calls "acquire + settle
+ * with that one `now`: the figure "acquire + settle
  * with the clock read". A real pass settles other tickets than it grants;
  * same calls, same cost.
  *

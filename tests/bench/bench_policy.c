@@ -161,7 +161,7 @@ static void bench_cache(void)
 		samples[i] = now_ns() - t;
 	}
 	printf("cache_put_evict_us %.1f us\n", (double)median(N - CAP) / 1e3);
-	am_snap_cache s;
+	am_cache_counts s;
 	am_cache_stats(c, &s);
 	if (s.entries != CAP)
 		fprintf(stderr, "bench_policy: %lld entries, expected %d\n", (long long)s.entries, CAP);

@@ -9,7 +9,7 @@
 #   ui_idle_cpu_percent       CPU of the whole process over BENCH_IDLE_SECONDS idle
 #   ui_streaming_cpu_percent  CPU while BENCH_ANSWERS answers stream in
 #   ui_rss_mb                 resident memory after the answers
-# Goals (issue 6): idle < 0.5%, RSS < 20 MB, first frame < 150 ms with a
+# Goals: idle < 0.5%, RSS < 20 MB, first frame < 150 ms with a
 # 1M-row ledger (prepare the ledger and pass its flags as ARGS; the script
 # does not care which engine runs). On the real pipeline:
 #   tests/bench/make_ledger.sh /tmp/big.db 1000000

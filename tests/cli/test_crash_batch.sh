@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Crashes (issue 7): `aimeter batch` killed with SIGKILL at random points,
+# Crashes: `aimeter batch` killed with SIGKILL at random points,
 # re-run, killed again, and finally run to the end. After every kill the
 # ledger invariants hold (a done job has exactly one row, no other job has
 # one), and after the final run every line is a job, done, recorded

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Database faults (issue 7): a read-only ledger, a corrupted one, one locked
+# Database faults: a read-only ledger, a corrupted one, one locked
 # by another process (at start, and mid-run for longer than the busy
 # timeout), and a disk that fills up mid-run. Each gives a clear error,
 # nothing crashes, no job is lost and no ledger row is lost or doubled: a

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The simulator's random faults drive a batch and a series of streamed
-# asks (issue 7): 10% 529, 5% 500, 5% bodies cut off and 5% mid-stream
+# asks: 10% 529, 5% 500, 5% bodies cut off and 5% mid-stream
 # errors. Every job ends done, or failed with its error; the ledger holds
 # exactly the answers that arrived whole - one row per answer the
 # simulator delivered complete, none for a broken one, none twice.

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Network faults (issue 7): the simulator dropping connections, a server
+# Network faults: the simulator dropping connections, a server
 # that is gone, a name that does not resolve, and a TLS server with a
 # self-signed certificate. Each ends in a clear error after a bounded
 # number of tries - never a hang, never a crash - and a batch loses no job:

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Input limits (issue 7): a prompt bigger than the rate limiter's bucket,
+# Input limits: a prompt bigger than the rate limiter's bucket,
 # one bigger than the API's 32 MB request cap, 10 MB answers (refused
 # cleanly over client.max_response_bytes, handled whole under it), invalid
 # UTF-8 in batch lines, control characters in answers, and a batch larger

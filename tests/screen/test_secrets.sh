@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Secrets (issue 7). With a recognisable API key, run ask, batch, config,
+# Secrets. With a recognisable API key, run ask, batch, config,
 # report, a failing call, and the dashboard (in tmux, against a separate
 # simulator that demands the key), then search everything aimeter wrote or
 # showed - the ledger and its -wal/-shm while the dashboard runs and after,

@@ -24,7 +24,7 @@ am_rl *lf_new(const am_rl_pool_cfg *pools, int n, int backfill, int64_t now)
 	cfg.npools = n;
 	cfg.backfill_scan = backfill;
 	am_rl *rl = NULL;
-	am_err err = { { 0 } };
+	am_err err = {0};
 	if (am_rl_create(&rl, &cfg, now, &err) < 0)
 		ck_abort_msg("am_rl_create: %s", err.msg);
 	return rl;
@@ -33,7 +33,7 @@ am_rl *lf_new(const am_rl_pool_cfg *pools, int n, int backfill, int64_t now)
 void lf_ticket(am_rl *rl, am_rl_ticket *t, int pool, int64_t req, int64_t in, int64_t out)
 {
 	int64_t c[AM_RL_NCOST] = { req, in, out };
-	am_err err = { { 0 } };
+	am_err err = {0};
 	if (am_rl_ticket_init(rl, t, pool, c, t, &err) < 0)
 		ck_abort_msg("am_rl_ticket_init: %s", err.msg);
 }

@@ -36,7 +36,7 @@ void am_pf_init(am_pf *f, const char *tag, const char *config_json)
 void am_pf_start_sim(am_pf *f, const am_sim_cfg *cfg)
 {
 	am_pf_stop_sim(f);
-	am_err err = { "" };
+	am_err err = {0};
 	ck_assert_msg(am_sim_start(&f->sim, cfg, &err) == 0, "simulator: %s", err.msg);
 }
 

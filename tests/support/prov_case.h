@@ -1,7 +1,7 @@
 /* prov_case: one provider fixture case under tests/fixtures/anthropic.
  *
  * A case is <name>.json or <name>.sse (the response body, copied from
- * api-facts.md), an optional <name>.headers (raw response header lines) and
+ * the provider's documented examples), an optional <name>.headers (raw response header lines) and
  * <name>.want (a JSON object of expectations: status, ok | error,
  * retryable, text, model, usage, rl, retry_after_ns, events, ...). */
 #ifndef AIMETER_TEST_PROV_CASE_H

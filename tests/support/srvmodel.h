@@ -2,7 +2,7 @@
  * fake-clock tests of the client limiter (and anything else that needs a
  * server that says 429 the way the docs describe).
  *
- * Accounting (api-facts §4.1, ratelimit.md §0): three continuously refilled
+ * Accounting, as the provider documents it: three continuously refilled
  * token buckets (requests, input tokens, output tokens), each `limit` units
  * per period with its own capacity. A request is admitted only when every
  * bucket holds its cost; admission charges 1 request, the actual input

@@ -55,7 +55,7 @@ struct model {
 	int64_t min_cache; /* shortest cacheable prefix */
 };
 
-/* Aliases answer with their dated snapshot (api-facts §6.1); dated ids and
+/* Aliases answer with their dated snapshot; dated ids and
  * the newer undated ids answer as themselves. */
 static const struct model models[] = {
     {"claude-opus-4-5", "claude-opus-4-5-20251101", 64000, 4096},

@@ -1,7 +1,7 @@
 /* anthropic (prov_): the Anthropic Messages API as pure data work.
  *
  * Everything here is free of I/O, clocks and threads, so it is tested on
- * fixtures (api-facts.md §1–§5): building request bodies, parsing JSON
+ * fixtures (tests/fixtures/anthropic): building request bodies, parsing JSON
  * answers, accumulating a streamed answer from its SSE events, classifying
  * errors into retryable and final, parsing the rate-limit headers, and the
  * retry policy. The libcurl transport (client.h) uses these; so may tests

@@ -546,7 +546,7 @@ void am_budget_burn_at(am_budget *b, const am_budget_now *now, am_budget_burn *o
 	}
 }
 
-void am_budget_snapshot(am_budget *b, const am_budget_now *now, am_snap_budget *out)
+void am_budget_snapshot(am_budget *b, const am_budget_now *now, am_budget_view *out)
 {
 	am_budget_burn burn;
 	am_budget_burn_at(b, now, &burn); /* rolls first */

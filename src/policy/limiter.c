@@ -1,7 +1,7 @@
 /* limiter: GCRA buckets per pool dimension, a FIFO of tickets per pool, and
  * the corrections that keep the model at or below the provider's buckets
  * (settle, header calibration, 429). See limiter.h for the model and the
- * contract; ratelimit.md §3.1 and §8 for the derivation.
+ * contract, and the reasons behind its choices.
  *
  * Representation. Each dimension keeps its TAT in monotonic ns and derives
  * everything else from its parameters. The emission interval T is held as a
@@ -37,7 +37,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "engine.h"
 
 __extension__ typedef __int128 i128;
 __extension__ typedef unsigned __int128 u128;
@@ -1733,40 +1732,6 @@ void am_rl_stats(am_rl *rl, int pool, int64_t now, am_rl_pool_stats *out)
 		out->head_blocked_by = blk;
 	}
 	lock_give(&p->lk);
-}
-
-void am_rl_snap_pool(am_rl *rl, int pool, int64_t now, struct am_snap_pool *out)
-{
-	static const int order[AM_RL_NDIMS] = { AM_RL_REQ, AM_RL_REQ_SHORT, AM_RL_ITOK,
-						AM_RL_OTOK };
-	am_rl_pool_stats st;
-	am_rl_stats(rl, pool, now, &st);
-	memset(out, 0, sizeof *out);
-	snprintf(out->name, sizeof out->name, "%s", st.name);
-	for (int k = 0; k < AM_RL_NDIMS && out->ndims < AM_SNAP_MAX_DIMS; k++) {
-		const am_rl_dim_stats *s = &st.dim[order[k]];
-		if (!s->limited)
-			continue;
-		am_snap_dim *o = &out->dim[out->ndims++];
-		snprintf(o->name, sizeof o->name, "%s", s->name);
-		o->level = s->level;
-		o->capacity = s->capacity;
-		o->limit = order[k] == AM_RL_REQ_SHORT
-				   ? max64(1, clamp64((i128)s->limit * NS_PER_S / s->period_ns))
-				   : clamp64((i128)s->limit * PERIOD_DEFAULT / s->period_ns);
-		o->share_ppm = s->share_ppm;
-		o->has_server = s->has_server;
-		o->server_remaining = s->server_remaining;
-		o->server_reset_ns = s->server_reset_ns;
-		o->cooldown_until_ns = s->cooldown_until_ns;
-		o->blocks_head = st.head_blocked_by == order[k];
-	}
-	out->queue_depth = st.queue_depth;
-	out->in_flight = st.in_flight;
-	out->concurrency_cap = st.max_in_flight;
-	out->head_wait_ns = st.head_wait_ns;
-	out->head_ready_in_ns = st.head_ready_in_ns;
-	out->n429 = st.n429;
 }
 
 void am_rl_export(am_rl *rl, int pool, am_rl_raw *out)

@@ -83,7 +83,7 @@ static int times(int64_t v, int64_t num, int64_t den, const char *what, int64_t 
 }
 
 /* The 1h write price: LiteLLM's when it is the documented 2x input, else
- * `fallback` with a warning (LiteLLM carries wrong 1h prices, §6.3). */
+ * `fallback` with a warning (LiteLLM carries wrong 1h prices). */
 static void one_hour(bool have, int64_t litellm, int64_t twice_input, int64_t fallback,
                      bool from_table, const char *label, int64_t *out, struct sb *warn)
 {

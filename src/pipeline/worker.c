@@ -42,6 +42,7 @@
 #include "evq.h"
 #include "ledger.h"
 #include "limiter.h"
+#include "snapshot.h"
 #include "log.h"
 #include "money.h"
 #include "queue.h"
@@ -826,7 +827,7 @@ static void fire_alerts(am_worker *w, const am_budget_alerts *al)
 
 static bool counts_cache_reads(const char *model)
 {
-	/* Claude Haiku 3.5 counts cache reads toward ITPM (api-facts §4.1). */
+	/* Claude Haiku 3.5 is the one model whose cache reads count toward ITPM. */
 	return model && strstr(model, "3-5-haiku") != NULL;
 }
 
@@ -1897,7 +1898,7 @@ static void publish(am_worker *w, int64_t now, bool force)
 	int order[AM_SNAP_MAX_POOLS];
 	s.npools = pools_that_matter(w, now, order, AM_SNAP_MAX_POOLS);
 	for (int i = 0; i < s.npools; i++)
-		am_rl_snap_pool(w->rl, order[i], now, &s.pool[i]);
+		am_snap_pool_fill(w->rl, order[i], now, &s.pool[i]);
 	s.nmodels = w->nmodels;
 	memset(&s.total, 0, sizeof s.total);
 	snprintf(s.total.model, sizeof s.total.model, "total");
@@ -2495,7 +2496,7 @@ static int inbox_put(am_worker *w, inbox_item *it, am_err *err)
 	if (it->kind == IN_SUBMIT && w->queue_capacity > 0 &&
 	    atomic_load(&w->unfinished) >= w->queue_capacity) {
 		pthread_mutex_unlock(&w->mu);
-		return am_err_set(err, "queue is full (%" PRId64 " jobs)", w->queue_capacity);
+		return am_err_setc(err, AM_E_FULL, "queue is full (%" PRId64 " jobs)", w->queue_capacity);
 	}
 	if (it->kind == IN_SUBMIT)
 		atomic_fetch_add(&w->unfinished, 1);

@@ -161,7 +161,7 @@ static int add(sqlite3 *db, am_queue_stmts *qs, const char *owner, const char *b
 		if (n < 0)
 			return -1;
 		if (n >= capacity)
-			return am_err_set(err, "queue is full (%lld unfinished jobs; capacity %lld)",
+			return am_err_setc(err, AM_E_FULL, "queue is full (%lld unfinished jobs; capacity %lld)",
 			                  (long long)n, (long long)capacity);
 	}
 	if (!(st = get_stmt(db, qs, Q_INSERT)))

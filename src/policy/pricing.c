@@ -277,7 +277,8 @@ static int scaled_exact(int64_t v, int64_t num, int64_t den, int64_t *out)
 }
 
 /* Cache prices an override entry for a new model left out: the documented
- * multipliers of the input price (api-facts §1.4). */
+ * multipliers of the input price (1.25x for a 5-minute write, 2x for a
+ * 1-hour write, 0.1x for a read). */
 static int derive_cache_prices(am_price *p, unsigned present, am_err *err)
 {
 	static const struct {

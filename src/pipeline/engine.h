@@ -17,13 +17,15 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "budget.h"
+#include "cache.h"
 #include "err.h"
 #include "usage.h"
 
 /* ---- the snapshot ------------------------------------------------------- */
 
 enum { AM_SNAP_MAX_POOLS = 8, AM_SNAP_MAX_DIMS = 4, AM_SNAP_MAX_MODELS = 16,
-       AM_SNAP_SPARK = 60, AM_SNAP_MAX_ALERTS = 4 };
+       AM_SNAP_SPARK = AM_BUDGET_RING_MINUTES, AM_SNAP_MAX_ALERTS = AM_BUDGET_MAX_ALERTS };
 
 typedef struct am_snap_dim {
 	char name[8];              /* "RPM", "RPM/s", "ITPM", "OTPM" */
@@ -57,31 +59,9 @@ typedef struct am_snap_model {
 	bool price_known;
 } am_snap_model;
 
-typedef struct am_snap_cache {
-	bool enabled;
-	int64_t hits, misses, entries, bytes;
-	int64_t saved_pusd, saved_tokens;
-	int64_t ttl_s;
-} am_snap_cache;
+typedef am_cache_counts am_snap_cache;   /* cache.h */
 
-typedef enum am_budget_state { AM_BUDGET_OK, AM_BUDGET_ALERT, AM_BUDGET_OVER } am_budget_state;
-
-typedef struct am_snap_budget {
-	int64_t day_spent_pusd;
-	int64_t day_limit_pusd;       /* 0 = no daily limit */
-	int64_t month_spent_pusd;
-	int64_t month_limit_pusd;     /* 0 = no monthly limit */
-	int64_t reserved_pusd;        /* held by calls in flight */
-	int nalerts;
-	int alert_pct[AM_SNAP_MAX_ALERTS];
-	am_budget_state state;
-	int64_t burn_pusd_per_hour;   /* over the last 15 minutes */
-	int64_t projected_eod_pusd;   /* spent + burn × hours left today */
-	int64_t limit_hit_wall_ns;    /* 0 = not at this pace today */
-	int64_t spend_per_min[AM_SNAP_SPARK]; /* oldest first, last = current minute */
-	int blocked_jobs;
-	bool unknown_prices;          /* some spend today has no known price */
-} am_snap_budget;
+typedef am_budget_view am_snap_budget;  /* budget.h */
 
 typedef struct am_snapshot {
 	uint64_t seq;                 /* increases with every publication */

@@ -37,7 +37,6 @@
 #include <jansson.h>
 
 #include "config.h"
-#include "engine.h"
 #include "err.h"
 
 enum { AM_SEL_MAX_RULES = 8, AM_SEL_MAX_TIERS = 8, AM_SEL_MODEL_MAX = 128, AM_SEL_REASON_MAX = 96 };
@@ -83,7 +82,7 @@ void am_sel_config_default(am_sel_config *out);
 typedef struct am_sel_input {
 	const char *model;   /* the request's explicit model; NULL, "" or "auto" = none, then
 	                      * cfg->pinned applies */
-	int64_t chars;       /* prompt length in code points (am_sel_prompt_chars) */
+	int64_t chars;       /* prompt length in code points (am_sel_body_chars) */
 	int budget_pct;      /* used share of the tightest budget limit, floor; < 0 = no limit */
 	bool after_529;      /* the previous attempt of this job got a 529 */
 } am_sel_input;
@@ -109,12 +108,9 @@ void am_sel_choose(const am_sel_config *cfg, const am_sel_input *in, am_sel_choi
  * stable count. NULL counts 0. */
 int64_t am_sel_count_chars(const char *utf8);
 
-/* The prompt length the rules see: code points of the last turn whose role
- * is "user" (0 when there is none). */
-int64_t am_sel_prompt_chars(const am_prompt *p);
-
-/* The same for a Messages request body: the last "user" message's content,
- * a string or the sum of its "text" blocks. 0 when there is none. */
+/* The prompt length the rules see, from a Messages request body: code points
+ * of the last "user" message's content, a string or the sum of its "text"
+ * blocks. 0 when there is none. */
 int64_t am_sel_body_chars(const json_t *body);
 
 /* The tier index of a model in cfg (see above), -1 when it has none. */

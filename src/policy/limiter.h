@@ -43,7 +43,7 @@
  *    the pool state byte-identical.
  *  - Oversize: a cost above a bucket's capacity fails at once (AM_RL_E2BIG).
  *
- * Where this differs from ratelimit.md §8 (and why):
+ * Where this departs from a plain GCRA limiter (and why):
  *  - No clock object and no timers inside: `now` is an argument and
  *    am_rl_next_event_ns() tells the caller's event loop when to wake (house
  *    rule: policy code takes time as a parameter).
@@ -81,7 +81,6 @@
 #include "err.h"
 #include "rlheaders.h"
 
-struct am_snap_pool; /* engine.h */
 
 enum {
 	AM_RL_REQ = 0,
@@ -346,9 +345,6 @@ typedef struct am_rl_pool_stats {
 
 /* Copies a pool's figures at `now` (not clamped into the pool: read-only). */
 void am_rl_stats(am_rl *rl, int pool, int64_t now, am_rl_pool_stats *out);
-
-/* Fills the dashboard's am_snap_pool (engine.h) for a pool at `now`. */
-void am_rl_snap_pool(am_rl *rl, int pool, int64_t now, struct am_snap_pool *out);
 
 /* The pool's complete mutable state as plain integers: one TAT per dimension
  * (what a shared store would hold), plus the local bookkeeping. For tests

@@ -1,6 +1,6 @@
 /* usage: the token counts of one API call, as the provider reports them.
  *
- * Field meanings follow Anthropic's `usage` object (api-facts §1.4):
+ * Field meanings follow Anthropic's `usage` object:
  * input_tokens counts only tokens after the last cache breakpoint;
  * cache_write_5m + cache_write_1h == cache_creation_input_tokens (when the
  * response carries no `cache_creation` breakdown, all of it is 5m). */

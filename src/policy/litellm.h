@@ -11,8 +11,7 @@
  * long-context prices (above 200,000 input tokens), deprecation_date.
  * A field LiteLLM leaves out keeps the table's value (for a model the table
  * does not know: the documented multipliers of input, 1.25x / 2x / 0.1x).
- * LiteLLM's 1h write price is known to be wrong for some models (api-facts
- * §6.3); where it is not 2x the input price, the table's value (or 2x input
+ * LiteLLM's 1h write price is known to be wrong for some models; where it is not 2x the input price, the table's value (or 2x input
  * for a new model) is kept and the item carries a warning.
  * Batch: LiteLLM has no batch fields for Anthropic; the 50% discount stays.
  * Not thread-safe per result; results are independent. */

@@ -173,14 +173,6 @@ int64_t am_sel_count_chars(const char *s)
 	return n;
 }
 
-int64_t am_sel_prompt_chars(const am_prompt *p)
-{
-	for (int i = p->nturns - 1; i >= 0; i--)
-		if (p->turns[i].role && strcmp(p->turns[i].role, "user") == 0)
-			return am_sel_count_chars(p->turns[i].text);
-	return 0;
-}
-
 int64_t am_sel_body_chars(const json_t *body)
 {
 	const json_t *msgs = json_object_get(body, "messages");

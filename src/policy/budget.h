@@ -49,15 +49,35 @@
 #include <stdint.h>
 
 #include "config.h"
-#include "engine.h"
 #include "err.h"
 #include "pricing.h"
 
 enum {
-	AM_BUDGET_MAX_ALERTS = AM_SNAP_MAX_ALERTS,
+	AM_BUDGET_MAX_ALERTS = 4,
 	AM_BUDGET_BURN_MINUTES = 15,  /* the burn-rate window */
-	AM_BUDGET_RING_MINUTES = AM_SNAP_SPARK
+	AM_BUDGET_RING_MINUTES = 60   /* spend per minute kept for the sparkline */
 };
+
+typedef enum am_budget_state { AM_BUDGET_OK, AM_BUDGET_ALERT, AM_BUDGET_OVER } am_budget_state;
+
+/* What the budget shows its observers: am_budget_snapshot fills every field but
+ * blocked_jobs, which counts jobs held in the pipeline and is the caller's. */
+typedef struct am_budget_view {
+	int64_t day_spent_pusd;
+	int64_t day_limit_pusd;       /* 0 = no daily limit */
+	int64_t month_spent_pusd;
+	int64_t month_limit_pusd;     /* 0 = no monthly limit */
+	int64_t reserved_pusd;        /* held by calls in flight */
+	int nalerts;
+	int alert_pct[AM_BUDGET_MAX_ALERTS];
+	am_budget_state state;
+	int64_t burn_pusd_per_hour;   /* over the last 15 minutes */
+	int64_t projected_eod_pusd;   /* spent + burn × hours left today */
+	int64_t limit_hit_wall_ns;    /* 0 = not at this pace today */
+	int64_t spend_per_min[AM_BUDGET_RING_MINUTES]; /* oldest first, last = current minute */
+	int blocked_jobs;
+	bool unknown_prices;          /* some spend today has no known price */
+} am_budget_view;
 
 typedef struct am_budget_config {
 	int64_t day_limit_pusd;    /* 0 = no daily limit */
@@ -255,7 +275,7 @@ void am_budget_burn_at(am_budget *b, const am_budget_now *now, am_budget_burn *o
  * blocked_jobs is left as it is (the worker counts those). State: OVER when
  * a period's spend reached its limit, ALERT when it reached the lowest
  * threshold, else OK. Rolls the periods forward first. */
-void am_budget_snapshot(am_budget *b, const am_budget_now *now, am_snap_budget *out);
+void am_budget_snapshot(am_budget *b, const am_budget_now *now, am_budget_view *out);
 
 /* ---- alert output --------------------------------------------------------- */
 

@@ -583,7 +583,7 @@ int am_cache_clear(am_cache *c, am_err *err)
 }
 
 
-void am_cache_stats(const am_cache *c, am_snap_cache *out)
+void am_cache_stats(const am_cache *c, am_cache_counts *out)
 {
 	out->enabled = c->cfg.enabled;
 	out->hits = c->hits;

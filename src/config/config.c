@@ -25,13 +25,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "engine.h"
 #include "money.h"
 #include "paths.h"
-
-_Static_assert((int)AM_CONFIG_MAX_ALERTS == (int)AM_SNAP_MAX_ALERTS, "alerts fit the snapshot");
-_Static_assert((int)AM_CONFIG_MAX_POOLS <= (int)AM_SNAP_MAX_POOLS, "pools fit the snapshot");
-_Static_assert(AM_CONFIG_POOL_MAX <= sizeof(((am_snap_pool *)0)->name), "pool names fit");
 
 enum { FILE_MAX_BYTES = 1 << 20, KEY_FILE_MAX_BYTES = 4096, PATH_KEY_MAX = 256, SCAN_DEPTH = 64 };
 

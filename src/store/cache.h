@@ -47,11 +47,18 @@
 #include <sqlite3.h>
 
 #include "config.h"
-#include "engine.h"
 #include "err.h"
 #include "usage.h"
 
 #define AM_CACHE_KEY_LEN 32
+
+/* The cache's counters, as its observers see them. */
+typedef struct am_cache_counts {
+	bool enabled;
+	int64_t hits, misses, entries, bytes;
+	int64_t saved_pusd, saved_tokens;
+	int64_t ttl_s;
+} am_cache_counts;
 
 typedef struct am_cache_config {
 	bool enabled;
@@ -131,8 +138,8 @@ bool am_cache_enabled(const am_cache *c);
 /* Re-reads entries and bytes from the table. */
 int am_cache_refresh(am_cache *c, am_err *err);
 
-/* Fills *out (all of am_snap_cache). saved_tokens counts every token of the
+/* Fills *out (all of am_cache_counts). saved_tokens counts every token of the
  * original call: input, cache writes, cache reads and output. */
-void am_cache_stats(const am_cache *c, am_snap_cache *out);
+void am_cache_stats(const am_cache *c, am_cache_counts *out);
 
 #endif

@@ -1,6 +1,6 @@
 /* anthropic (prov_): request bodies, responses, the stream accumulator,
  * error classes, response headers and the retry policy of the Anthropic
- * Messages API (api-facts.md §1–§5). Pure functions over bytes and jansson
+ * Messages API. Pure functions over bytes and jansson
  * trees: no I/O, no clock, no globals, so every rule is checked on the
  * documented examples. Numbers in headers are parsed by hand (exact integer
  * nanoseconds) because strtod follows the locale, which the UI sets. */
@@ -435,7 +435,7 @@ static am_prov_errkind kind_of_status(int status)
 	}
 }
 
-/* Both spend limits (api-facts §3): the tier's monthly cap is a 429 marked
+/* Both spend limits: the tier's monthly cap is a 429 marked
  * in error.details, a limit the user set is a 400 told by its message.
  * Retrying either would only hammer a closed door, so both are final. */
 #define TIER_CAP_CODE "enforced_spend_limit_reached"
@@ -514,7 +514,7 @@ void am_prov_usage_from_raw(const am_prov_raw_usage *raw, am_usage *u)
 	if (!raw->has_cc && raw->has_breakdown &&
 	    __builtin_add_overflow(raw->cc_5m, raw->cc_1h, &total))
 		total = INT64_MAX;
-	/* The breakdown sums to the total (api-facts §1.4); if a later event
+	/* The breakdown sums to the total; if a later event
 	 * moved the total without a breakdown, the rest is 5m, the default TTL. */
 	int64_t h1 = raw->has_breakdown ? raw->cc_1h : 0;
 	if (h1 > total)

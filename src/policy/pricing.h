@@ -78,7 +78,7 @@ int am_cost(const am_price *price, const am_usage *u, bool batch,
  * thread. */
 const char *am_pricing_default_path(void);
 
-/* ---- additions (issue 2) ------------------------------------------------ */
+/* ---- additions ------------------------------------------------------ */
 
 struct json_t;
 

@@ -13,6 +13,19 @@ int am_err_set(am_err *err, const char *fmt, ...)
 	if (err) {
 		va_list ap;
 		va_start(ap, fmt);
+		err->code = AM_E_FAIL;
+		vsnprintf(err->msg, sizeof err->msg, fmt, ap);
+		va_end(ap);
+	}
+	return -1;
+}
+
+int am_err_setc(am_err *err, am_err_code code, const char *fmt, ...)
+{
+	if (err) {
+		va_list ap;
+		va_start(ap, fmt);
+		err->code = code;
 		vsnprintf(err->msg, sizeof err->msg, fmt, ap);
 		va_end(ap);
 	}
