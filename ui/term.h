@@ -16,28 +16,7 @@
 
 #include "curses_inc.h"
 #include "err.h"
-
-#define UI_ROLES(X)                                                 \
-	X(NORMAL)      /* plain text */                                 \
-	X(DIM)         /* secondary figures, rules, the meta line */    \
-	X(TITLE)       /* panel titles, table headings */               \
-	X(BORDER)      /* box lines */                                  \
-	X(ACCENT)      /* the prompt mark, the cursor */                \
-	X(CALM)        /* plenty of headroom, ok */                     \
-	X(WARN)        /* at an alert, a queue waiting */               \
-	X(ALARM)       /* over a limit, cool-down, errors */            \
-	X(BADGE_SIM)   /* the SIMULATOR badge */                        \
-	X(BADGE_LIVE)  /* the live badge */                             \
-	X(YOU)         /* "you ▸" */                                    \
-	X(KEY)         /* key names in the hint line */                 \
-	X(BAR_EMPTY)   /* the unfilled part of a bar */
-
-typedef enum ui_role {
-#define UI_ROLE_ENUM(r) UI_ROLE_##r,
-	UI_ROLES(UI_ROLE_ENUM)
-#undef UI_ROLE_ENUM
-	UI_ROLE_COUNT
-} ui_role;
+#include "roles.h"
 
 typedef struct ui_term {
 	bool ascii;   /* the locale is not UTF-8 (or forced): ASCII glyphs only */

@@ -1,0 +1,48 @@
+/* panels: the text of each dashboard panel, built from a snapshot as rich
+ * lines (rline.h) placed in the panel's rectangle. No curses here: the
+ * painter (paint.c) frames the panel and puts the rows on screen as they
+ * are, so what a panel says is tested without a terminal.
+ *
+ * The words repeat what the colours say (ok / alert / over budget,
+ * cool-down, blocks head) so the screen reads the same with NO_COLOR and
+ * for colour-blind users. ASCII mode swaps every glyph for a plain one.
+ * The full and the compact layout share each panel's builder; `compact`
+ * picks the fewer words. Pure (times are passed in); any thread. */
+#ifndef AIMETER_UI_PANELS_H
+#define AIMETER_UI_PANELS_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "engine.h"
+#include "rline.h"
+
+typedef struct ui_glyphs {
+	const char *dot, *mark, *live, *cursor, *hl, *vl, *tl, *tr, *bl, *br, *arrow, *blocks, *up,
+	    *reset;
+} ui_glyphs;
+
+/* The UTF-8 glyphs, or the plain ones of ASCII mode. */
+const ui_glyphs *ui_glyphs_get(bool ascii);
+
+typedef struct ui_panel_ctx {
+	const am_snapshot *snap;
+	const char *version;        /* shown in the full header */
+	int64_t now_mono, now_wall; /* cool-downs are mono, clocks and resets wall */
+	bool ascii;                 /* ASCII glyphs only */
+	bool compact;               /* the compact layout's words */
+} ui_panel_ctx;
+
+/* Each builder fills `out` for a w × h rectangle: the panel's inside when
+ * it is framed (the painter draws the frame and the title), the panel's
+ * whole rectangle when it is not (the header, the key hints, the "too
+ * small" line and the compact cache rule). */
+void ui_panel_header(const ui_panel_ctx *c, int w, ui_block *out);
+void ui_panel_budget(const ui_panel_ctx *c, int w, int h, ui_block *out);
+void ui_panel_limits(const ui_panel_ctx *c, int w, int h, ui_block *out);
+void ui_panel_models(const ui_panel_ctx *c, int w, int h, ui_block *out);
+void ui_panel_cache(const ui_panel_ctx *c, int w, int h, ui_block *out);
+void ui_panel_hints(int w, ui_block *out);
+void ui_panel_toosmall(int w, ui_block *out);
+
+#endif
