@@ -1,6 +1,8 @@
-/* paint: the thin curses layer that places fmt's strings into the layout's
- * rectangles with colour roles. Painting reads the view and never changes
- * the model (the console's line-count cache aside). UI thread only. */
+/* paint: the thin curses layer that puts the panels' rich lines (panels.h)
+ * into the layout's rectangles in their roles' attributes, and paints the
+ * console, the input line and the help. Painting reads the view and never
+ * changes the model (the console's line-count cache aside). UI thread
+ * only. */
 #ifndef AIMETER_UI_PAINT_H
 #define AIMETER_UI_PAINT_H
 
