@@ -486,6 +486,69 @@ START_TEST(test_settings)
 }
 END_TEST
 
+static int stop_at_first(void *ctx, const char *k, const char *val, int64_t ns)
+{
+	(void)k, (void)val, (void)ns;
+	++*(int *)ctx;
+	return 7;
+}
+
+/* Peeking at the saved settings reads a ledger as it is: no file, no table
+ * and an old schema are all "nothing saved" or the rows there, and nothing
+ * is created or migrated on the way. */
+START_TEST(test_settings_peek_changes_nothing)
+{
+	am_err err = {0};
+	char seen[256] = "";
+	ck_assert_int_eq(am_ledger_settings_peek("", collect_setting, seen, &err), 0);
+	ck_assert_int_eq(am_ledger_settings_peek(db, collect_setting, seen, &err), 0);
+	ck_assert_int_eq(access(db, F_OK), -1); /* not created */
+	ck_assert_str_eq(seen, "");
+
+	/* A ledger of schema 1 with two settings: read, not migrated. */
+	am_ledger_opts v1 = { .schema_version = 1 };
+	am_ledger *l = NULL;
+	ck_assert_msg(am_ledger_open(&l, db, &v1, &err) == 0, "%s", err.msg);
+	ck_assert_int_eq(am_ledger_setting_set(l, "limits.rpm", "50", 101, &err), 0);
+	ck_assert_int_eq(am_ledger_setting_set(l, "budget.daily_usd", "25", 100, &err), 0);
+	am_ledger_close(l);
+	ck_assert_int_eq(am_ledger_settings_peek(db, collect_setting, seen, &err), 0);
+	ck_assert_str_eq(seen, "budget.daily_usd=25@100;limits.rpm=50@101;");
+	sqlite3 *h;
+	ck_assert_int_eq(sqlite3_open_v2(db, &h, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
+	sqlite3_stmt *st;
+	ck_assert_int_eq(sqlite3_prepare_v2(h, "PRAGMA user_version", -1, &st, NULL), SQLITE_OK);
+	ck_assert_int_eq(sqlite3_step(st), SQLITE_ROW);
+	ck_assert_int_eq(sqlite3_column_int(st, 0), 1);
+	sqlite3_finalize(st);
+	sqlite3_close(h);
+
+	/* A non-zero return stops the walk and is returned. */
+	int calls = 0;
+	ck_assert_int_eq(am_ledger_settings_peek(db, stop_at_first, &calls, &err), 7);
+	ck_assert_int_eq(calls, 1);
+
+	/* An SQLite file without the table: nothing saved. */
+	char other[700];
+	snprintf(other, sizeof other, "%s/other.db", dir);
+	ck_assert_int_eq(sqlite3_open(other, &h), SQLITE_OK);
+	ck_assert_int_eq(sqlite3_exec(h, "CREATE TABLE t(x)", NULL, NULL, NULL), SQLITE_OK);
+	sqlite3_close(h);
+	seen[0] = '\0';
+	ck_assert_int_eq(am_ledger_settings_peek(other, collect_setting, seen, &err), 0);
+	ck_assert_str_eq(seen, "");
+
+	/* A file that is no database: an error in SQLite's words. */
+	char junk[700];
+	snprintf(junk, sizeof junk, "%s/junk.db", dir);
+	char text[4096];
+	memset(text, 'x', sizeof text);
+	write_file(junk, text, sizeof text);
+	ck_assert_int_eq(am_ledger_settings_peek(junk, collect_setting, seen, &err), -1);
+	ck_assert_msg(strstr(err.msg, "not a database"), "%s", err.msg);
+}
+END_TEST
+
 /* ---- local days ------------------------------------------------------------ */
 
 static void expect_day(int64_t ns, const char *want)
@@ -892,6 +955,7 @@ static Suite *ledger_suite(void)
 	tcase_add_test(tc, test_caller_transaction_is_atomic);
 	tcase_add_test(tc, test_summary_follows_edits);
 	tcase_add_test(tc, test_settings);
+	tcase_add_test(tc, test_settings_peek_changes_nothing);
 	tcase_add_test(tc, test_day_boundaries_non_utc);
 	tcase_add_test(tc, test_parse_day);
 	tcase_add_test(tc, test_two_processes_write_at_once);

@@ -73,15 +73,9 @@ static void teardown(void)
 
 static int64_t add_owned(const char *owner, am_job_state st)
 {
-	int64_t id = 0;
 	am_err err = {0};
-	ck_assert_msg(am_queue_add(sc.db, owner, NULL, "{\"messages\":[]}", NULL, 0, T0, &id, NULL,
-	                           &err) == 0,
-	              "%s", err.msg);
-	if (st != AM_JOB_QUEUED)
-		ck_assert_msg(am_queue_update(sc.db, id, st, NULL, NULL, NULL, NULL, 0, T0, &err) ==
-		                  0,
-		              "%s", err.msg);
+	int64_t id = am_test_add_job(sc.db, owner, NULL, st, T0, &err);
+	ck_assert_msg(id > 0, "%s", err.msg);
 	return id;
 }
 

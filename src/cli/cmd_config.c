@@ -3,16 +3,15 @@
  * console saved in the ledger's settings table). The API key is shown
  * masked. `--keys` lists every key with its type, default and meaning.
  *
- * The settings table is read with a read-only SQLite connection that never
+ * The settings table is read with am_ledger_settings_peek, which never
  * creates or migrates the database: looking at the configuration must not
  * change anything on disk. */
-#include <sqlite3.h>
 #include <stdio.h>
 #include <string.h>
-#include <sys/stat.h>
 
 #include "cli.h"
 #include "commands.h"
+#include "ledger.h"
 
 enum { OPT_JSON = 1, OPT_KEYS };
 
@@ -23,46 +22,27 @@ static const am_cli_opt opts[] = {
     {NULL, NULL, NULL, 0, NULL},
 };
 
-/* Re-applies the run-time settings saved in the ledger (table settings,
- * columns key and value), as every command that runs the pipeline does. A
- * missing database or table just means nothing was changed at run time. */
+/* Re-applies the run-time settings saved in the ledger, as every command
+ * that runs the pipeline does. A missing database or table just means
+ * nothing was changed at run time. */
+static int restore_one(void *ctx, const char *key, const char *value, int64_t updated_ns)
+{
+	am_config *cfg = ctx;
+	am_err err;
+	(void)updated_ns;
+	int seen = am_config_nwarnings(cfg);
+	if (am_config_restore(cfg, key, value, &err) < 0)
+		fprintf(stderr, "aimeter: warning: saved setting ignored: %s\n", err.msg);
+	am_cli_print_warnings(cfg, seen);
+	return 0;
+}
+
 static void apply_saved_settings(am_config *cfg)
 {
-	struct stat st;
-	sqlite3 *db = NULL;
-	sqlite3_stmt *st_rows = NULL;
-	if (!cfg->db[0] || stat(cfg->db, &st) != 0)
-		return;
-	int rc = sqlite3_open_v2(cfg->db, &db, SQLITE_OPEN_READONLY, NULL);
-	if (rc == SQLITE_OK) {
-		sqlite3_busy_timeout(db, 2000);
-		rc = sqlite3_prepare_v2(db, "SELECT key, value FROM settings ORDER BY key", -1,
-		                        &st_rows, NULL);
-	}
-	if (rc != SQLITE_OK) {
-		const char *msg = db ? sqlite3_errmsg(db) : sqlite3_errstr(rc);
-		if (!strstr(msg, "no such table"))
-			fprintf(stderr, "aimeter: warning: %s: cannot read saved settings: %s\n",
-			        cfg->db, msg);
-		sqlite3_close(db);
-		return;
-	}
-	while ((rc = sqlite3_step(st_rows)) == SQLITE_ROW) {
-		const char *key = (const char *)sqlite3_column_text(st_rows, 0);
-		const char *value = (const char *)sqlite3_column_text(st_rows, 1);
-		am_err err;
-		if (!key || !value)
-			continue;
-		int seen = am_config_nwarnings(cfg);
-		if (am_config_restore(cfg, key, value, &err) < 0)
-			fprintf(stderr, "aimeter: warning: saved setting ignored: %s\n", err.msg);
-		am_cli_print_warnings(cfg, seen);
-	}
-	if (rc != SQLITE_DONE)
+	am_err err;
+	if (am_ledger_settings_peek(cfg->db, restore_one, cfg, &err) < 0)
 		fprintf(stderr, "aimeter: warning: %s: cannot read saved settings: %s\n", cfg->db,
-		        sqlite3_errmsg(db));
-	sqlite3_finalize(st_rows);
-	sqlite3_close(db);
+		        err.msg);
 }
 
 static void print_keys(bool json)

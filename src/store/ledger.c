@@ -1033,3 +1033,37 @@ int am_ledger_settings_each(am_ledger *l, am_ledger_setting_fn fn, void *ctx, am
 	sqlite3_reset(s);
 	return status;
 }
+
+int am_ledger_settings_peek(const char *path, am_ledger_setting_fn fn, void *ctx, am_err *err)
+{
+	struct stat sb;
+	if (!path || !*path || stat(path, &sb) != 0)
+		return 0;
+	sqlite3 *db = NULL;
+	sqlite3_stmt *s = NULL;
+	int rc = sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL);
+	if (rc == SQLITE_OK) {
+		sqlite3_busy_timeout(db, 2000);
+		rc = sqlite3_prepare_v2(db, "SELECT key, value, updated_ns FROM settings ORDER BY key",
+		                        -1, &s, NULL);
+	}
+	if (rc != SQLITE_OK) {
+		const char *msg = db ? sqlite3_errmsg(db) : sqlite3_errstr(rc);
+		int status = strstr(msg, "no such table") ? 0 : am_err_set(err, "%s", msg);
+		sqlite3_close(db);
+		return status;
+	}
+	int stop = 0;
+	while (!stop && (rc = sqlite3_step(s)) == SQLITE_ROW) {
+		const char *k = (const char *)sqlite3_column_text(s, 0);
+		const char *v = (const char *)sqlite3_column_text(s, 1);
+		if (k && v)
+			stop = fn(ctx, k, v, sqlite3_column_int64(s, 2));
+	}
+	int status = stop;
+	if (!stop && rc != SQLITE_DONE)
+		status = am_err_set(err, "%s", sqlite3_errmsg(db));
+	sqlite3_finalize(s);
+	sqlite3_close(db);
+	return status;
+}

@@ -198,4 +198,15 @@ typedef int (*am_ledger_setting_fn)(void *ctx, const char *key, const char *valu
                                     int64_t updated_ns);
 int am_ledger_settings_each(am_ledger *l, am_ledger_setting_fn fn, void *ctx, am_err *err);
 
+/* The settings saved in the ledger file at `path`, read without opening it
+ * as a ledger: a read-only connection of its own (any thread) that never
+ * creates, migrates or writes anything, so that looking at the
+ * configuration changes nothing on disk. Calls fn for each row in key order
+ * (a row with a NULL key or value is skipped); a non-zero return from fn
+ * stops the walk and is returned. 0 when path is "" or no file, or the file
+ * has no settings table (nothing was saved). -1 + err with SQLite's own
+ * message (e.g. "file is not a database") when the file cannot be read;
+ * rows already passed to fn stay passed. */
+int am_ledger_settings_peek(const char *path, am_ledger_setting_fn fn, void *ctx, am_err *err);
+
 #endif

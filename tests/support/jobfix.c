@@ -1,4 +1,4 @@
-/* jobfix: a ledger row standing for a job's answer. */
+/* jobfix: jobs in a given state, and a ledger row standing for a job's answer. */
 #include "jobfix.h"
 
 int am_test_record_answer(am_ledger *l, int64_t job_id, int64_t ts_ns, am_err *err)
@@ -9,4 +9,16 @@ int am_test_record_answer(am_ledger *l, int64_t job_id, int64_t ts_ns, am_err *e
 		.price_known = true, .cost_pusd = 1000, .latency_ms = -1, .source = "batch",
 	};
 	return am_ledger_record(l, &ev, err);
+}
+
+int64_t am_test_add_job(sqlite3 *db, const char *owner, const char *key, am_job_state st,
+                        int64_t ts_ns, am_err *err)
+{
+	int64_t id = 0;
+	if (am_queue_add(db, owner, key, "{\"messages\":[]}", NULL, 0, ts_ns, &id, NULL, err) != 0)
+		return -1;
+	if (st != AM_JOB_QUEUED &&
+	    am_queue_update(db, id, st, NULL, NULL, NULL, NULL, 0, ts_ns, err) != 0)
+		return -1;
+	return id;
 }

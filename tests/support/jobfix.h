@@ -4,8 +4,17 @@
 
 #include <stdint.h>
 
+#include <sqlite3.h>
+
 #include "err.h"
 #include "ledger.h"
+#include "queue.h"
+
+/* Adds a job (request "{\"messages\":[]}") owned by `owner` (NULL =
+ * nobody) with batch key `key` (may be NULL) at ts_ns, and sets its state
+ * to `st`. Returns its id, or -1 + err. */
+int64_t am_test_add_job(sqlite3 *db, const char *owner, const char *key, am_job_state st,
+                        int64_t ts_ns, am_err *err);
 
 /* Records a small priced Haiku answer (10 in, 5 out, 1000 pUSD) for job_id
  * at ts_ns: the ledger row that proves the job's call completed. Returns
