@@ -319,10 +319,8 @@ static void arm(am_demo *d, int64_t now)
 static void pump(am_demo *d)
 {
 	uint64_t ticks;
-	if (read(d->tfd, &ticks, sizeof ticks) < 0) {
-		/* EAGAIN: the timer has not fired; nothing to clear */
-	}
-	d->armed_for = 0;
+	if (read(d->tfd, &ticks, sizeof ticks) > 0)
+		d->armed_for = 0; /* it fired (and is clear now); EAGAIN: still set */
 	int64_t now = am_clock_mono(d->clock);
 	if (now >= d->next_watch || now >= d->next_prompt) {
 		am_snapshot s;
