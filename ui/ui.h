@@ -2,8 +2,8 @@
  *
  * This header is curses-free so that the CLI can start the UI without
  * seeing curses; ui/curses_inc.h is the one header that includes curses.
- * The UI is written against am_engine_ops (src/engine.h): the real pipeline,
- * the built-in demo engine (ui/demo_engine.h) or a test fake. */
+ * The UI is written against am_engine_ops (src/engine.h): the real pipeline
+ * (also under --demo, src/cli/demo.h) or a test fake. */
 #ifndef AIMETER_UI_H
 #define AIMETER_UI_H
 

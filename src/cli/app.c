@@ -6,30 +6,34 @@
 
 int am_app_open(am_app *a, const am_cli *c, const am_config *cfg, bool sim)
 {
-	am_err err;
 	memset(a, 0, sizeof *a);
 	a->cmd = c->cmd;
 	a->cfg = *cfg;
 	if (am_cli_load_pricing(c, cfg, &a->pricing, NULL, 0))
 		return 1;
-	if (sim || !a->cfg.api_key[0]) {
-		am_sim_cfg sc;
-		am_sim_cfg_default(&sc);
-		sc.rpm = a->cfg.sim.rpm;
-		sc.itpm = a->cfg.sim.itpm;
-		sc.otpm = a->cfg.sim.otpm;
-		sc.rpm_burst = a->cfg.sim.rpm_burst;
-		sc.latency_ms = (int)a->cfg.sim.latency_ms;
-		sc.tokens_per_second = (int)a->cfg.sim.tokens_per_second;
-		sc.seed = (uint64_t)a->cfg.sim.seed;
-		if (am_sim_start(&a->sim, &sc, &err)) {
-			fprintf(stderr, "aimeter %s: simulator: %s\n", a->cmd, err.msg);
-			return 1;
-		}
-		snprintf(a->base_url, sizeof a->base_url, "%s", am_sim_url(a->sim));
-	} else {
-		snprintf(a->base_url, sizeof a->base_url, "%s", a->cfg.base_url);
+	if (sim || !a->cfg.api_key[0])
+		return am_app_start_sim(a);
+	snprintf(a->base_url, sizeof a->base_url, "%s", a->cfg.base_url);
+	return 0;
+}
+
+int am_app_start_sim(am_app *a)
+{
+	am_err err;
+	am_sim_cfg sc;
+	am_sim_cfg_default(&sc);
+	sc.rpm = a->cfg.sim.rpm;
+	sc.itpm = a->cfg.sim.itpm;
+	sc.otpm = a->cfg.sim.otpm;
+	sc.rpm_burst = a->cfg.sim.rpm_burst;
+	sc.latency_ms = (int)a->cfg.sim.latency_ms;
+	sc.tokens_per_second = (int)a->cfg.sim.tokens_per_second;
+	sc.seed = (uint64_t)a->cfg.sim.seed;
+	if (am_sim_start(&a->sim, &sc, &err)) {
+		fprintf(stderr, "aimeter %s: simulator: %s\n", a->cmd, err.msg);
+		return 1;
 	}
+	snprintf(a->base_url, sizeof a->base_url, "%s", am_sim_url(a->sim));
 	return 0;
 }
 

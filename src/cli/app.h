@@ -29,6 +29,11 @@ typedef struct am_app {
  * status after printing one line; am_app_close is safe either way. */
 int am_app_open(am_app *a, const am_cli *c, const am_config *cfg, bool sim);
 
+/* Starts the simulator from cfg.sim and points base_url at it (done by
+ * am_app_open when it has to). For a caller that filled cmd, cfg and
+ * pricing itself. Returns 0 or 1 after printing the error. */
+int am_app_start_sim(am_app *a);
+
 /* Starts the worker. Returns 0 or 1 after printing the error. */
 int am_app_start(am_app *a, const char *source, bool persist_settings);
 

@@ -1,8 +1,9 @@
 /* dashboard: the live console, and this command's composition root: parse
  * the flags, load the configuration and prices, start the simulator when
  * there is no API key (or --sim), start the worker, run the UI on this
- * thread, then tear down in reverse. The UI sees only am_engine_ops, so
- * --demo swaps in the scripted demo engine. */
+ * thread, then tear down in reverse. The UI sees only am_engine_ops; with
+ * --demo they are the same pipeline's, on a private simulator and ledger,
+ * fed by the scripted load of demo.h. */
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
@@ -11,7 +12,7 @@
 #include "cli.h"
 #include "clock.h"
 #include "commands.h"
-#include "demo_engine.h"
+#include "demo.h"
 #include "ui.h"
 
 enum { O_DEMO = 1, O_SIM, O_ASCII, O_NOCOLOR, O_KEYS };
@@ -19,7 +20,8 @@ enum { QUIT_GRACE_MS = 3000 };
 
 static const am_cli_opt opts[] = {
 	{ "sim", NULL, "use the built-in simulator even with an API key", O_SIM, NULL },
-	{ "demo", NULL, "run on the scripted demo engine (no network, not real spend)", O_DEMO,
+	{ "demo", NULL,
+	  "a scripted load on the simulator, with a temporary ledger (no key, no spend)", O_DEMO,
 	  NULL },
 	{ "ascii", NULL, "plain ASCII glyphs (automatic when the locale is not UTF-8)", O_ASCII,
 	  NULL },
@@ -47,6 +49,29 @@ static void settled_snapshot(const am_engine_ops *ops, am_snapshot *s)
 	}
 }
 
+/* The selector's tiers, for the model key to cycle through. */
+static void tier_models(const am_config *cfg, const char **models, ui_options *opt)
+{
+	for (int i = 0; i < cfg->selector.ntiers; i++)
+		models[i] = cfg->selector.tier[i].model;
+	opt->models = cfg->selector.ntiers ? models : NULL;
+	opt->nmodels = cfg->selector.ntiers;
+}
+
+/* --demo: neither the user's config nor ledger is read (demo.h). */
+static int run_demo(ui_options *opt)
+{
+	am_demo *d = am_demo_start();
+	if (!d)
+		return 1;
+	const char *models[AM_CONFIG_MAX_TIERS];
+	tier_models(am_demo_config(d), models, opt);
+	am_engine_ops ops = am_demo_ops(d);
+	int rc = ui_run(&ops, opt);
+	am_demo_stop(d);
+	return rc;
+}
+
 int cmd_dashboard(int argc, char **argv)
 {
 	ui_options opt = { 0 };
@@ -66,12 +91,8 @@ int cmd_dashboard(int argc, char **argv)
 		case O_KEYS: ui_print_keys_markdown(stdout); return 0;
 		}
 	}
-	if (demo) {
-		ui_demo *engine = ui_demo_new();
-		int rc = ui_run(ui_demo_ops(engine), &opt);
-		ui_demo_free(engine);
-		return rc;
-	}
+	if (demo)
+		return run_demo(&opt);
 	am_config cfg;
 	int rc = am_cli_load_config(&c, &cfg);
 	if (rc)
@@ -84,10 +105,7 @@ int cmd_dashboard(int argc, char **argv)
 		return rc;
 	}
 	const char *models[AM_CONFIG_MAX_TIERS];
-	for (int i = 0; i < app.cfg.selector.ntiers; i++)
-		models[i] = app.cfg.selector.tier[i].model;
-	opt.models = app.cfg.selector.ntiers ? models : NULL;
-	opt.nmodels = app.cfg.selector.ntiers;
+	tier_models(&app.cfg, models, &opt);
 	if (app.cfg.ui.color == AM_COLOR_NEVER)
 		opt.no_color = true;
 	opt.max_fps = (int)app.cfg.ui.refresh_hz;

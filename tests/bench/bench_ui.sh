@@ -3,8 +3,9 @@
 #
 #   tests/bench/bench_ui.sh [ARGS...]
 #
-# Runs `aimeter dashboard ARGS` (default: --demo) in a private tmux server
-# at 120x40 and prints, one figure a line:
+# Runs `aimeter dashboard ARGS` (default: --sim with a private ledger and
+# config; not --demo, whose scripted load never lets it idle) in a private
+# tmux server at 120x40 and prints, one figure a line:
 #   ui_first_frame_ms         launch until the first full frame is on screen
 #   ui_idle_cpu_percent       CPU of the whole process over BENCH_IDLE_SECONDS idle
 #   ui_streaming_cpu_percent  CPU while BENCH_ANSWERS answers stream in
@@ -23,12 +24,16 @@ bin=${AIMETER_BIN:-$top/build/release/aimeter}
 idle=${BENCH_IDLE_SECONDS:-30}
 answers=${BENCH_ANSWERS:-20}
 args=("$@")
-[ ${#args[@]} -gt 0 ] || args=(--demo)
+if [ ${#args[@]} -eq 0 ]; then
+	scratch=$(mktemp -d)
+	echo '{"sim":{"latency_ms":400,"tokens_per_second":80}}' >"$scratch/bench.json"
+	args=(--sim --db "$scratch/bench.db" --config "$scratch/bench.json")
+fi
 [ -x "$bin" ] || { echo "bench_ui: no binary at $bin (set AIMETER_BIN)" >&2; exit 1; }
 
 sock="aimeter-bench-$$"
 tm() { tmux -u -L "$sock" -f /dev/null "$@"; }
-trap 'tm kill-server 2>/dev/null || true' EXIT
+trap 'tm kill-server 2>/dev/null || true; [ -z "${scratch:-}" ] || rm -rf "$scratch"' EXIT
 screen() { tm capture-pane -p -t bench; }
 now_ns() { date +%s%N; }
 ticks() { # utime + stime of the process, in clock ticks

@@ -7,10 +7,10 @@
 #
 # The engine is chosen by AIMETER_SCREEN_ARGS. The default is the real
 # pipeline on the in-process simulator ("--sim" with the test's config
-# file, which write_config replaces); "--demo" runs the scripted demo
-# engine. The ledger, the settings the dashboard persists and the config
-# live in a private XDG home per test, so a test can quit and start again
-# on the same state.
+# file, which write_config replaces); "--demo" runs the same pipeline with
+# the demo's scripted load. The ledger, the settings the dashboard persists
+# and the config live in a private XDG home per test, so a test can quit
+# and start again on the same state.
 set -euo pipefail
 
 : "${AIMETER_BIN:?AIMETER_BIN must name the aimeter binary}"
