@@ -33,13 +33,13 @@
 #include <unistd.h>
 
 #include <jansson.h>
-#include <sqlite3.h>
 
 #include "anthropic.h"
 #include "budget.h"
 #include "cache.h"
 #include "client.h"
 #include "evq.h"
+#include "jobmarks.h"
 #include "ledger.h"
 #include "limiter.h"
 #include "snapshot.h"
@@ -47,6 +47,7 @@
 #include "money.h"
 #include "queue.h"
 #include "selector.h"
+#include "spend.h"
 
 enum {
 	MAX_MARKS = 256,
@@ -182,7 +183,7 @@ struct am_worker {
 		char reason[96];
 	} marks[MAX_MARKS];
 	int nmarks;
-	sqlite3_stmt *mark_stmt;
+	am_job_marks *jm;         /* writes the marks */
 	/* The pass transaction (see "the pass transaction"). fresh: the jobs
 	 * whose row is not committed yet (id 0: not even written). */
 	bool tx_open;
@@ -556,7 +557,7 @@ static void tx_abort(am_worker *w)
  * it back by itself (disk full, I/O error). */
 static void tx_check(am_worker *w)
 {
-	if (w->tx_open && sqlite3_get_autocommit(w->db))
+	if (w->tx_open && !am_ledger_in_transaction(w->ledger))
 		tx_lost(w);
 }
 
@@ -610,32 +611,12 @@ static void write_marks(am_worker *w)
 {
 	if (!w->nmarks)
 		return;
-	if (!w->mark_stmt &&
-	    sqlite3_prepare_v3(w->db,
-	                       /* Not "state IN (...)": SQLite builds a temporary
-	                        * table for a list of more than two values on every
-	                        * run, and freeing it made glibc give pages back to
-	                        * the kernel (madvise) and fault them in again on
-	                        * every call. */
-	                       "UPDATE jobs SET state=?1, model=coalesce(?2, model), "
-	                       "reason=coalesce(?3, reason), updated_ns=?4 WHERE id=?5 AND "
-	                       "state <> 'done' AND state <> 'failed' AND state <> 'cancelled' AND "
-	                       "state <> 'blocked_budget'",
-	                       -1, SQLITE_PREPARE_PERSISTENT, &w->mark_stmt, NULL) != SQLITE_OK) {
-		w->nmarks = 0;
-		return;
-	}
 	int64_t wall = now_wall(w);
 	for (int i = 0; i < w->nmarks; i++) {
 		struct state_mark *m = &w->marks[i];
-		sqlite3_stmt *st = w->mark_stmt;
-		sqlite3_bind_text(st, 1, am_job_state_name(m->st), -1, SQLITE_STATIC);
-		sqlite3_bind_text(st, 2, m->model[0] ? m->model : NULL, -1, SQLITE_STATIC);
-		sqlite3_bind_text(st, 3, m->reason[0] ? m->reason : NULL, -1, SQLITE_STATIC);
-		sqlite3_bind_int64(st, 4, wall);
-		sqlite3_bind_int64(st, 5, m->id);
-		sqlite3_step(st);
-		sqlite3_reset(st);
+		/* A failed mark shows in the commit, or is only shown. */
+		am_job_marks_write(w->jm, m->id, m->st, m->model[0] ? m->model : NULL,
+		                   m->reason[0] ? m->reason : NULL, wall, NULL);
 	}
 }
 
@@ -878,7 +859,7 @@ static int record_done(am_worker *w, wjob *j, const char *answered_model, const 
 	}
 	ev.job_id = j->id;
 	int added = am_ledger_record(w->ledger, &ev, err);
-	int64_t row = sqlite3_last_insert_rowid(w->db);
+	int64_t row = am_spend_last_row(w->ledger);
 	if (added < 0 ||
 	    (with_state && am_queue_update_s(w->qs, j->id, AM_JOB_DONE, j->model, j->reason, NULL,
 	                                     text ? text : "", j->attempts, ev.ts_ns, err))) {
@@ -1736,66 +1717,60 @@ static void day_rollover(am_worker *w, const am_budget_now *bn)
  * else remembered in own_rows until the scan passes them. At start the mark
  * is the last id in the snapshot today's totals came from. Returns the rows
  * read, -1 when the ledger cannot be read (the next scan tries again). */
+typedef struct foreign_scan {
+	am_worker *w;
+	am_budget_now bn;
+	int rows, counted, k;
+} foreign_scan;
+
+static void count_foreign_row(void *ctx, const am_spend_row *r)
+{
+	foreign_scan *fs = ctx;
+	am_worker *w = fs->w;
+	if (fs->rows++ == 0) {
+		/* Every row visible now was stamped before this moment. */
+		budget_now(w, &fs->bn);
+		day_rollover(w, &fs->bn);
+	}
+	w->seen_row = r->id;
+	while (fs->k < w->nown && w->own_rows[fs->k] < r->id)
+		fs->k++;
+	if (fs->k < w->nown && w->own_rows[fs->k] == r->id)
+		return;
+	bool ours;
+	/* An unknown price is charged as a reservation is: at our table's
+	 * price for the model, else at the dearest model's. */
+	int64_t charge = r->price_known ? r->cost_pusd
+	                                : price_usage(w, r->model ? r->model : "", &r->usage, &ours);
+	am_budget_alerts al;
+	am_err err;
+	if (am_budget_add_spent(w->budget, &fs->bn, r->day ? r->day : "", r->ts_ns, charge,
+	                        !r->price_known, &al, &err))
+		notice(w, "ledger row %" PRId64 ": %s", r->id, err.msg);
+	fire_alerts(w, &al);
+	if (r->day && r->model && !strcmp(r->day, w->today))
+		count_model(w, r->model, &r->usage, r->price_known, r->cost_pusd);
+	fs->counted++;
+}
+
 static int count_foreign(am_worker *w)
 {
-	static const char sql[] =
-	        "SELECT id, day, ts_ns, model, input_tokens, output_tokens, cache_write_5m,"
-	        " cache_write_1h, cache_read, cost_pusd, price_known FROM usage_events"
-	        " WHERE id > ?1 ORDER BY id LIMIT ?2";
-	sqlite3_stmt *st;
-	if (sqlite3_prepare_v2(w->db, sql, -1, &st, NULL) != SQLITE_OK) {
-		notice(w, "ledger: reading other processes' calls: %s", sqlite3_errmsg(w->db));
-		return -1;
-	}
-	sqlite3_bind_int64(st, 1, w->seen_row);
-	sqlite3_bind_int(st, 2, FOREIGN_ROWS);
-	am_budget_now bn;
-	int rows = 0, counted = 0, k = 0, rc;
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-		if (rows++ == 0) {
-			/* Every row visible now was stamped before this moment. */
-			budget_now(w, &bn);
-			day_rollover(w, &bn);
-		}
-		int64_t id = sqlite3_column_int64(st, 0);
-		w->seen_row = id;
-		while (k < w->nown && w->own_rows[k] < id)
-			k++;
-		if (k < w->nown && w->own_rows[k] == id)
-			continue;
-		const char *day = (const char *)sqlite3_column_text(st, 1);
-		const char *model = (const char *)sqlite3_column_text(st, 3);
-		am_usage u = { sqlite3_column_int64(st, 4), sqlite3_column_int64(st, 5),
-		               sqlite3_column_int64(st, 6), sqlite3_column_int64(st, 7),
-		               sqlite3_column_int64(st, 8) };
-		int64_t cost = sqlite3_column_int64(st, 9); /* NULL (0) when the price was unknown */
-		bool known = sqlite3_column_int(st, 10) != 0, ours;
-		/* An unknown price is charged as a reservation is: at our table's
-		 * price for the model, else at the dearest model's. */
-		int64_t charge = known ? cost : price_usage(w, model ? model : "", &u, &ours);
-		am_budget_alerts al;
-		am_err err;
-		if (am_budget_add_spent(w->budget, &bn, day ? day : "", sqlite3_column_int64(st, 2),
-		                        charge, !known, &al, &err))
-			notice(w, "ledger row %" PRId64 ": %s", id, err.msg);
-		fire_alerts(w, &al);
-		if (day && model && !strcmp(day, w->today))
-			count_model(w, model, &u, known, cost);
-		counted++;
-	}
-	if (rc != SQLITE_DONE)
-		notice(w, "ledger: reading other processes' calls: %s", sqlite3_errmsg(w->db));
-	sqlite3_finalize(st);
+	foreign_scan fs = { .w = w };
+	am_err err;
+	int rc = am_spend_rows_after(w->ledger, w->seen_row, FOREIGN_ROWS, count_foreign_row, &fs,
+	                             &err);
+	if (rc < 0)
+		notice(w, "ledger: %s", err.msg);
 	int passed = 0;
 	while (passed < w->nown && w->own_rows[passed] <= w->seen_row)
 		passed++;
 	w->nown -= passed;
 	memmove(w->own_rows, w->own_rows + passed, (size_t)w->nown * sizeof *w->own_rows);
-	if (counted) {
+	if (fs.counted) {
 		w->budget_changed = true; /* blocked jobs look again */
 		w->dirty = true;
 	}
-	return rc == SQLITE_DONE ? rows : -1;
+	return rc < 0 ? -1 : fs.rows;
 }
 
 /* Remembers a row this worker has just committed (see count_foreign). */
@@ -2222,49 +2197,39 @@ static int load_today(am_worker *w, const am_budget_now *bn, int64_t *day_spent,
 
 /* load_today in one read transaction with the mark count_foreign starts
  * from, so that no row is counted both ways. */
+typedef struct today_load {
+	am_worker *w;
+	const am_budget_now *bn;
+	int64_t *day_spent, *month_spent;
+	bool *unknown;
+} today_load;
+
+static int load_today_cb(void *ctx, am_err *err)
+{
+	today_load *t = ctx;
+	return load_today(t->w, t->bn, t->day_spent, t->month_spent, t->unknown, err);
+}
+
 static int load_today_marked(am_worker *w, const am_budget_now *bn, int64_t *day_spent,
                              int64_t *month_spent, bool *unknown, am_err *err)
 {
-	sqlite3_stmt *st = NULL;
-	int rc = sqlite3_exec(w->db, "BEGIN", NULL, NULL, NULL);
-	if (rc == SQLITE_OK)
-		rc = sqlite3_prepare_v2(w->db, "SELECT coalesce(max(id), 0) FROM usage_events", -1,
-		                        &st, NULL);
-	if (rc == SQLITE_OK && (rc = sqlite3_step(st)) == SQLITE_ROW) {
-		w->seen_row = sqlite3_column_int64(st, 0);
-		rc = SQLITE_OK;
-	}
-	if (rc != SQLITE_OK)
-		am_err_set(err, "ledger: %s", sqlite3_errmsg(w->db));
-	sqlite3_finalize(st);
-	if (rc == SQLITE_OK && load_today(w, bn, day_spent, month_spent, unknown, err))
-		rc = SQLITE_ERROR;
-	sqlite3_exec(w->db, rc == SQLITE_OK ? "COMMIT" : "ROLLBACK", NULL, NULL, NULL);
-	return rc == SQLITE_OK ? 0 : -1;
+	today_load t = { w, bn, day_spent, month_spent, unknown };
+	return am_spend_marked(w->ledger, &w->seen_row, load_today_cb, &t, err);
 }
 
 /* The burn rate and the spend sparkline look back an hour: after a restart
  * they start from what the ledger recorded in that hour, not from zero.
  * Reads by the ts_ns index, so a large ledger costs only its last hour. */
+static void burn_feed(void *ctx, int64_t ts_ns, int64_t cost_pusd)
+{
+	am_budget_burn_feed(ctx, ts_ns, cost_pusd);
+}
+
 static int load_recent_burn(am_worker *w, am_err *err)
 {
-	sqlite3_stmt *st = NULL;
 	int64_t since = now_wall(w) - (int64_t)AM_BUDGET_RING_MINUTES * 60 * AM_NS_PER_SEC;
-	if (sqlite3_prepare_v2(w->db,
-	                       "SELECT ts_ns, cost_pusd FROM usage_events"
-	                       " WHERE ts_ns >= ?1 AND cost_pusd > 0 AND id <= ?2",
-	                       -1, &st, NULL) != SQLITE_OK)
-		return am_err_set(err, "ledger: %s", sqlite3_errmsg(w->db));
-	sqlite3_bind_int64(st, 1, since);
-	sqlite3_bind_int64(st, 2, w->seen_row); /* later rows are count_foreign's */
-	int rc;
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW)
-		am_budget_burn_feed(w->budget, sqlite3_column_int64(st, 0),
-		                    sqlite3_column_int64(st, 1));
-	sqlite3_finalize(st);
-	if (rc != SQLITE_DONE)
-		return am_err_set(err, "ledger: %s", sqlite3_errmsg(w->db));
-	return 0;
+	/* Later rows than the mark are count_foreign's. */
+	return am_spend_recent(w->ledger, since, w->seen_row, burn_feed, w->budget, err);
 }
 
 static int restore_setting(void *ctx, const char *key, const char *value, int64_t updated_ns)
@@ -2284,6 +2249,7 @@ static int worker_init(am_worker *w, am_err *err)
 		return -1;
 	w->db = am_ledger_db(w->ledger);
 	w->qs = am_queue_stmts_new(w->db);
+	w->jm = am_job_marks_new(w->ledger);
 	if (w->opts.load_settings &&
 	    am_ledger_settings_each(w->ledger, restore_setting, &cfg, err))
 		return -1;
@@ -2388,8 +2354,8 @@ static void worker_teardown(am_worker *w)
 	am_rl_free(w->rl);
 	am_queue_stmts_free(w->qs);
 	w->qs = NULL;
-	sqlite3_finalize(w->mark_stmt);
-	w->mark_stmt = NULL;
+	am_job_marks_free(w->jm);
+	w->jm = NULL;
 	w->nmarks = 0;
 	free(w->fresh);
 	w->fresh = NULL;
