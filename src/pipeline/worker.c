@@ -193,7 +193,8 @@ struct am_worker {
 	am_log *log;                /* log_file; NULL = none */
 	uint64_t rng;               /* backoff jitter state */
 	sqlite3 *db;
-	am_client *client;
+	am_transport tp;            /* the calls' way out (transport.h) */
+	bool tp_live;               /* tp may be woken (under mu) */
 	am_rl *rl;
 	am_budget *budget;
 	am_cache *cache;
@@ -1287,7 +1288,7 @@ static void start_call(am_worker *w, wjob *j)
 	req.body_len = j->wire_len;
 	req.stream = j->stream;
 	am_client_cb cb = { on_headers, on_text, on_call_done, j };
-	j->xfer = am_client_start(w->client, &req, &cb, &err);
+	j->xfer = w->tp.ops->start(w->tp.ctx, &req, &cb, &err);
 	if (!j->xfer) {
 		jl_remove(&w->flight, j);
 		finish_failed(w, j, err.msg);
@@ -1548,7 +1549,7 @@ static void cancel_job(am_worker *w, int64_t handle, int64_t now)
 	if (j->xfer) {
 		/* The client reports the abort through on_call_done, which ends the job. */
 		j->cancelling = true;
-		am_client_cancel(w->client, j->xfer);
+		w->tp.ops->cancel(w->tp.ctx, j->xfer);
 		return;
 	}
 	jlist *l = list_of(w, j);
@@ -2003,7 +2004,7 @@ static void loop_pass(am_worker *w)
 	/* The pass transaction: the calls go out first, then the rows. */
 	if (w->tx_open || w->nfresh) {
 		if (w->sent)
-			am_client_run(w->client, 0, NULL);
+			w->tp.ops->run(w->tp.ctx, 0, NULL);
 		flush_writes(w);
 	}
 	w->sent = false;
@@ -2030,7 +2031,7 @@ static void loop_pass(am_worker *w)
 		wait_ms = 0;
 	if (wait_ms > MAX_TICK_MS)
 		wait_ms = MAX_TICK_MS;
-	am_client_run(w->client, (int)wait_ms, NULL);
+	w->tp.ops->run(w->tp.ctx, (int)wait_ms, NULL);
 	flush_writes(w);
 	/* Bars and the head's wait move with time, not only with events: live
 	 * while there is work, then once a second while the buckets refill
@@ -2049,6 +2050,18 @@ static void loop_pass(am_worker *w)
 
 /* ------------------------------------------------------------------------ */
 /* set-up                                                                     */
+
+void am_worker_client_opts(const am_config *cfg, const char *base_url, const char *api_key,
+                           const am_clock *clock, am_client_opts *co)
+{
+	am_client_opts_default(co);
+	co->base_url = base_url;
+	co->api_key = api_key;
+	co->connect_timeout_ms = cfg->client.connect_timeout_ms;
+	co->total_timeout_ms = cfg->client.timeout_ms;
+	co->max_response_bytes = (size_t)cfg->client.max_response_bytes;
+	co->clock = clock;
+}
 
 static void add_pool(am_worker *w, am_rl_pool_cfg *pools, int *n, const am_config *cfg,
                      const char *name)
@@ -2292,20 +2305,18 @@ static int worker_init(am_worker *w, am_err *err)
 	                                                  : DEFAULT_MAX_TOKENS;
 	w->stream_default = cfg.client.stream;
 
-	am_client_opts co;
-	am_client_opts_default(&co);
-	co.base_url = w->base_url;
-	co.api_key = w->api_key;
-	co.connect_timeout_ms = cfg.client.connect_timeout_ms;
-	co.total_timeout_ms = cfg.client.timeout_ms;
-	co.max_response_bytes = (size_t)cfg.client.max_response_bytes;
-	co.clock = w->clock;
-	am_client *client;
-	if (am_client_new(&client, &co, err))
-		return -1;
-	pthread_mutex_lock(&w->mu);
-	w->client = client;
-	pthread_mutex_unlock(&w->mu);
+	if (!w->tp.ops) {
+		/* No transport given: a libcurl client to base_url. */
+		am_client_opts co;
+		am_worker_client_opts(&cfg, w->base_url, w->api_key, w->clock, &co);
+		am_client *client;
+		if (am_client_new(&client, &co, err))
+			return -1;
+		pthread_mutex_lock(&w->mu);
+		w->tp = am_client_transport(client);
+		w->tp_live = true;
+		pthread_mutex_unlock(&w->mu);
+	}
 
 	am_log_write(w->log, now_wall(w), "started: %s%s, database %s", w->endpoint,
 	             w->opts.simulator ? " (simulator)" : "", w->db_path);
@@ -2325,10 +2336,12 @@ static void worker_teardown(am_worker *w)
 	 * process's budget object. */
 	w->tearing_down = true;
 	pthread_mutex_lock(&w->mu);
-	am_client *client = w->client;
-	w->client = NULL;
+	am_transport tp = w->tp;
+	w->tp_live = false;
+	memset(&w->tp, 0, sizeof w->tp);
 	pthread_mutex_unlock(&w->mu);
-	am_client_free(client);
+	if (tp.ops)
+		tp.ops->free(tp.ctx);
 	/* Jobs without a row get one now, to be resumed at the next start. */
 	am_err err;
 	if (w->ledger) {
@@ -2419,7 +2432,7 @@ static void *worker_main(void *arg)
 		w->paused = true;
 		int64_t end = now_mono(w) + (int64_t)w->grace_ms * AM_NS_PER_MS;
 		while (w->flight.n && now_mono(w) < end) {
-			am_client_run(w->client, 50, NULL);
+			w->tp.ops->run(w->tp.ctx, 50, NULL);
 			flush_writes(w); /* not holding the write lock while waiting */
 		}
 	}
@@ -2473,8 +2486,8 @@ static int inbox_put(am_worker *w, inbox_item *it, am_err *err)
 	w->inbox_tail = it;
 	w->inbox_n++;
 	w->quiet = false;
-	if (w->client)
-		am_client_wakeup(w->client);
+	if (w->tp_live)
+		w->tp.ops->wakeup(w->tp.ctx);
 	pthread_mutex_unlock(&w->mu);
 	return 0;
 }
@@ -2570,6 +2583,8 @@ am_engine_ops am_worker_ops(am_worker *w)
 /* What am_worker_start allocated, once its thread has ended (or never ran). */
 static void worker_free(am_worker *w)
 {
+	if (w->tp.ops) /* given, and the thread never ran */
+		w->tp.ops->free(w->tp.ctx);
 	if (w->config) {
 		am_config_wipe(w->config);
 		free(w->config);
@@ -2606,6 +2621,9 @@ am_worker *am_worker_start(const am_worker_opts *opts, am_err *err)
 	else
 		am_owner_self(&w->owner);
 	w->opts.owner = NULL;
+	w->tp = opts->transport;
+	w->tp_live = w->tp.ops != NULL;
+	memset(&w->opts.transport, 0, sizeof w->opts.transport);
 	pthread_mutex_init(&w->mu, NULL);
 	pthread_cond_init(&w->init_cv, NULL);
 	w->evq = am_evq_new(4096, err);
@@ -2637,8 +2655,8 @@ fail:
 static void wake_worker(am_worker *w)
 {
 	pthread_mutex_lock(&w->mu);
-	if (w->client)
-		am_client_wakeup(w->client);
+	if (w->tp_live)
+		w->tp.ops->wakeup(w->tp.ctx);
 	pthread_mutex_unlock(&w->mu);
 }
 
@@ -2647,8 +2665,8 @@ void am_worker_poke(am_worker *w)
 	pthread_mutex_lock(&w->mu);
 	atomic_store(&w->poked, true);
 	w->quiet = false;
-	if (w->client)
-		am_client_wakeup(w->client);
+	if (w->tp_live)
+		w->tp.ops->wakeup(w->tp.ctx);
 	pthread_mutex_unlock(&w->mu);
 }
 
