@@ -1037,11 +1037,6 @@ static int build_wire(am_worker *w, wjob *j, am_err *err)
 	return 0;
 }
 
-/* Records j's held answer and the job's end, then tells the observers.
- * Returns false, keeping everything, when the ledger cannot be written:
- * the caller parks the job on the unrecorded list and the loop tries again
- * (an answer that was paid for is not thrown away while the process lives;
- * if it dies first, recovery re-queues the job, which has no ledger row). */
 /* The cache keeps an answer's text only, so only answers that are all text
  * can be replayed: a tool call (tool_use) or a paused turn cannot. An answer
  * cut at max_tokens or at a stop sequence is the whole answer to that
@@ -1052,6 +1047,11 @@ static bool text_answer(const char *stop_reason)
 	       !strcmp(stop_reason, "stop_sequence");
 }
 
+/* Records j's held answer and the job's end, then tells the observers.
+ * Returns false, keeping everything, when the ledger cannot be written:
+ * the caller parks the job on the unrecorded list and the loop tries again
+ * (an answer that was paid for is not thrown away while the process lives;
+ * if it dies first, recovery re-queues the job, which has no ledger row). */
 static bool land(am_worker *w, wjob *j)
 {
 	held_answer *h = j->held;
@@ -1930,24 +1930,41 @@ static void update_quiet(am_worker *w, int64_t now)
 	pthread_mutex_unlock(&w->mu);
 }
 
-static void loop_pass(am_worker *w)
+/* The clock's day, the budget's minute, and what other processes spent. */
+static void tally_tick(am_worker *w, int64_t now, am_budget_now *bn)
 {
-	int64_t now = now_mono(w);
-	am_budget_now bn;
-	budget_now(w, &bn);
-	day_rollover(w, &bn);
-	am_budget_tick(w->budget, &bn);
+	budget_now(w, bn);
+	day_rollover(w, bn);
+	am_budget_tick(w->budget, bn);
 	foreign_tick(w, now);
+}
 
+/* Submissions and commands from the inbox, and the jobs another connection
+ * added (after a poke). */
+static void intake(am_worker *w, int64_t now)
+{
 	take_inbox(w, now);
 	if (atomic_exchange(&w->poked, false))
 		scan_db(w);
+}
+
+/* Answers that arrived while the ledger could not be written, once its
+ * next try is due. */
+static void record_unrecorded(am_worker *w, int64_t now)
+{
 	if (w->unrecorded.n && now >= w->db_retry_at)
 		land_unrecorded(w);
-	/* While the ledger cannot be written, no new call is started. */
-	bool hold = w->paused || w->unrecorded.n || now < w->db_retry_at;
+}
 
-	/* Due retries go back to the front, oldest first. */
+/* While paused, or while the ledger cannot be written, no new call starts. */
+static bool holding(const am_worker *w, int64_t now)
+{
+	return w->paused || w->unrecorded.n || now < w->db_retry_at;
+}
+
+/* Due retries go back to the front, oldest first. */
+static void requeue_due_retries(am_worker *w, int64_t now)
+{
 	for (wjob *j = w->retry_list.head, *next; j; j = next) {
 		next = j->next;
 		if (j->not_before <= now) {
@@ -1956,21 +1973,29 @@ static void loop_pass(am_worker *w)
 			jl_insert_by_id(&w->pending, j);
 		}
 	}
+}
 
-	if (!hold) {
-		if (w->budget_changed) {
-			w->budget_changed = false;
-			retry_blocked(w, &bn, now);
-		}
-		while (w->pending.head && w->limit.n + w->flight.n < w->concurrency) {
-			wjob *j = jl_pop(&w->pending);
-			dispatch(w, j, &bn, now);
-			if (w->pending.head == j)
-				break; /* could not go this pass (reservations or queue full) */
-		}
+/* Pending jobs, oldest first, through selector, cache, budget and into the
+ * limiter while fewer than `concurrency` are there or in flight; blocked
+ * jobs first when the budget changed. */
+static void admit(am_worker *w, const am_budget_now *bn, int64_t now)
+{
+	if (w->budget_changed) {
+		w->budget_changed = false;
+		retry_blocked(w, bn, now);
 	}
+	while (w->pending.head && w->limit.n + w->flight.n < w->concurrency) {
+		wjob *j = jl_pop(&w->pending);
+		dispatch(w, j, bn, now);
+		if (w->pending.head == j)
+			break; /* could not go this pass (reservations or queue full) */
+	}
+}
 
-	/* Start what the limiter granted. */
+/* Starts the calls the limiter granted; while holding, gives their tokens
+ * back instead. */
+static void send_granted(am_worker *w, int64_t now, bool hold)
+{
 	am_rl_ticket *granted[64];
 	int n;
 	while ((n = am_rl_poll(w->rl, now, granted, 64)) > 0) {
@@ -2000,21 +2025,33 @@ static void loop_pass(am_worker *w)
 		if (n < 64)
 			break;
 	}
+}
 
-	/* The pass transaction: the calls go out first, then the rows. */
+/* The pass transaction: the calls go out first, then the rows. */
+static void record_pass(am_worker *w)
+{
 	if (w->tx_open || w->nfresh) {
 		if (w->sent)
 			w->tp.ops->run(w->tp.ctx, 0, NULL);
 		flush_writes(w);
 	}
 	w->sent = false;
+}
 
+/* What the jobs in the limiter wait for, at most every snapshot period. */
+static void publish_waiting(am_worker *w, int64_t now)
+{
 	if (now - w->last_wait_check >= SNAPSHOT_PERIOD_MS * AM_NS_PER_MS) {
 		w->last_wait_check = now;
 		refresh_waiting(w, now);
 	}
+}
 
-	/* Wait for I/O until the next thing that needs the loop. */
+/* Waits for answers until the next thing that needs the loop (a limiter
+ * grant, a retry, the ledger's next try, the snapshot), at most
+ * MAX_TICK_MS; the transport reports what finished (on_call_done). */
+static void collect(am_worker *w, int64_t now)
+{
 	int64_t next = am_rl_next_event_ns(w->rl, now);
 	for (wjob *j = w->retry_list.head; j; j = j->next)
 		if (j->not_before < next)
@@ -2032,11 +2069,14 @@ static void loop_pass(am_worker *w)
 	if (wait_ms > MAX_TICK_MS)
 		wait_ms = MAX_TICK_MS;
 	w->tp.ops->run(w->tp.ctx, (int)wait_ms, NULL);
-	flush_writes(w);
-	/* Bars and the head's wait move with time, not only with events: live
-	 * while there is work, then once a second while the buckets refill
-	 * (a minute at most), then not at all. */
-	now = now_mono(w);
+}
+
+/* The snapshot and the quiet flag. Bars and the head's wait move with
+ * time, not only with events: live while there is work, then once a
+ * second while the buckets refill (a minute at most), then not at all. */
+static void publish_pass(am_worker *w)
+{
+	int64_t now = now_mono(w);
 	if (w->pending.n || w->retry_list.n || w->limit.n || w->flight.n) {
 		w->last_busy = now;
 		w->dirty = true;
@@ -2046,6 +2086,26 @@ static void loop_pass(am_worker *w)
 	}
 	publish(w, now, false);
 	update_quiet(w, now);
+}
+
+/* One pass of the loop: the clock is read once and `now` passed down. */
+static void loop_pass(am_worker *w)
+{
+	int64_t now = now_mono(w);
+	am_budget_now bn;
+	tally_tick(w, now, &bn);
+	intake(w, now);
+	record_unrecorded(w, now);
+	bool hold = holding(w, now);
+	requeue_due_retries(w, now);
+	if (!hold)
+		admit(w, &bn, now);
+	send_granted(w, now, hold);
+	record_pass(w);
+	publish_waiting(w, now);
+	collect(w, now);
+	flush_writes(w);
+	publish_pass(w);
 }
 
 /* ------------------------------------------------------------------------ */
