@@ -94,6 +94,19 @@ bool am_test_wait_snap(am_test_obs *o, am_snapshot *s,
 	}
 }
 
+bool am_test_wait_for(am_test_obs *o, bool (*pred)(void *), void *arg)
+{
+	int64_t end = now_ms() + o->wait_ms;
+	for (;;) {
+		if (pred(arg))
+			return true;
+		if (now_ms() > end)
+			return false;
+		wait_wake(o);
+		drain(o);
+	}
+}
+
 bool am_test_wait_event(am_test_obs *o, am_event_kind kind, int64_t job, const char *text,
                         am_event *out)
 {

@@ -45,6 +45,10 @@ void am_test_obs_drain(am_test_obs *o);
 bool am_test_wait_snap(am_test_obs *o, am_snapshot *s,
                        bool (*pred)(const am_snapshot *, const void *), const void *arg);
 
+/* Waits until pred(arg) holds, draining events into the backlog while it
+ * waits on the wake fd. */
+bool am_test_wait_for(am_test_obs *o, bool (*pred)(void *), void *arg);
+
 /* Waits for an event of `kind` for `job` (0 = any job) whose text contains
  * `text` (NULL = any); copies it into *out (NULL ok) with its text in
  * out->error and takes it out of the backlog. Earlier events stay. */
