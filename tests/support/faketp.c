@@ -42,6 +42,7 @@ struct am_ft {
 	_Atomic int64_t started;
 	_Atomic int pending;
 	int idle_real_us;
+	bool manual;
 };
 
 static int64_t ft_mono(void *ctx)
@@ -104,6 +105,15 @@ const am_clock *am_ft_clock(am_ft *f)
 void am_ft_advance(am_ft *f, int64_t ns)
 {
 	atomic_fetch_add(&f->mono, ns);
+	pthread_mutex_lock(&f->mu);
+	f->woken = true;
+	pthread_cond_signal(&f->cv);
+	pthread_mutex_unlock(&f->mu);
+}
+
+void am_ft_set_manual(am_ft *f, bool manual)
+{
+	f->manual = manual;
 }
 
 int64_t am_ft_started(am_ft *f)
@@ -238,7 +248,7 @@ static uint64_t ft_start(void *ctx, const am_client_req *req, const am_client_cb
 		            json_is_integer(mt) ? (int64_t)json_integer_value(mt) : 0 };
 	am_ft_answer a;
 	memset(&a, 0, sizeof a);
-	a.latency_ns = AM_NS_PER_MS;
+	a.latency_ns = f->manual ? 0 : AM_NS_PER_MS;
 	if (f->script)
 		f->script(f->ctx, &call, &a);
 	make_answer(c, &call, &a);
@@ -349,6 +359,22 @@ static int ft_run(void *ctx, int timeout_ms, am_err *err)
 	am_ft *f = ctx;
 	if (deliver_due(f))
 		return atomic_load(&f->pending);
+	if (f->manual) {
+		/* Only the test moves time: wait for it, or for a wakeup. */
+		pthread_mutex_lock(&f->mu);
+		if (!f->woken && timeout_ms > 0) {
+			struct timespec ts;
+			clock_gettime(CLOCK_REALTIME, &ts);
+			ts.tv_nsec += (long)(timeout_ms % 1000) * 1000000L;
+			ts.tv_sec += timeout_ms / 1000 + ts.tv_nsec / 1000000000L;
+			ts.tv_nsec %= 1000000000L;
+			pthread_cond_timedwait(&f->cv, &f->mu, &ts);
+		}
+		f->woken = false;
+		pthread_mutex_unlock(&f->mu);
+		deliver_due(f);
+		return atomic_load(&f->pending);
+	}
 	bool answering = false; /* a call is on its way to an answer */
 	for (ft_call *c = f->calls; c && !answering; c = c->next)
 		answering = !c->hang;

@@ -10,7 +10,7 @@
  * once). A run with no call pending also yields to the other threads for
  * a moment (a real wait of at most idle_real_us, cut short by wakeup), so
  * an idle worker does not spin. The test may move the clock too
- * (am_ft_advance).
+ * (am_ft_advance), or alone (am_ft_set_manual).
  *
  * Threads: the transport's operations run on the worker's thread, its
  * script too; wakeup, the clock and the counters are safe from any. */
@@ -62,7 +62,7 @@ typedef struct am_ft_answer {
 typedef void (*am_ft_script_fn)(void *ctx, const am_ft_call *call, am_ft_answer *ans);
 
 /* A fake at mono_ns and wall_ns. NULL script = every call gets the
- * default answer, 1 ms later. */
+ * default answer, 1 ms later (manual time: at once). */
 am_ft *am_ft_new(int64_t mono_ns, int64_t wall_ns, am_ft_script_fn script, void *ctx);
 
 /* Frees the fake (after the worker that used it has stopped). */
@@ -83,5 +83,12 @@ int am_ft_pending(am_ft *f);
 
 /* The real wait of a run with no call pending (default 1000 us). */
 void am_ft_set_idle_real_us(am_ft *f, int us);
+
+/* Manual time: the clock moves only by am_ft_advance (which ends a wait in
+ * run), so what depends on time - a limiter's wait, a backoff - stays put
+ * until the test moves it. run answers the calls due and otherwise waits
+ * for real, up to its timeout, for a wakeup or an advance. Set before the
+ * worker starts. */
+void am_ft_set_manual(am_ft *f, bool manual);
 
 #endif

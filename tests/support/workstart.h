@@ -24,13 +24,24 @@ am_worker *am_test_worker(const char *json, const am_pricing *pricing, const cha
                           const char *base_url, const char *source, bool settings,
                           am_err *err);
 
+/* Like am_test_worker, with the calls going out through the fake
+ * transport ft (faketp.h) on its clock. */
+struct am_ft;
+am_worker *am_test_worker_ft(const char *json, const am_pricing *pricing, const char *db_path,
+                             struct am_ft *ft, const char *source, bool settings, am_err *err);
+
 /* An observer of one worker, as a test drives it: the events drained but
  * not asked for yet (text deltas are dropped), and waits bounded by
- * wait_ms on the wake fd. Set ops and wait_ms; zero the rest. */
+ * wait_ms on the wake fd. Set ops and wait_ms (and ft, step_ns); zero the
+ * rest. */
 enum { AM_TEST_BACKLOG = 512 };
 typedef struct am_test_obs {
 	am_engine_ops ops;
 	int wait_ms;
+	/* A worker on a fake clock in manual time: each round of a wait moves
+	 * it step_ns on (time passes only while the test waits). */
+	struct am_ft *ft;
+	int64_t step_ns;
 	am_event backlog[AM_TEST_BACKLOG];
 	int nbacklog;
 } am_test_obs;
