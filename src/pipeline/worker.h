@@ -1,13 +1,13 @@
 /* worker: the pipeline. One background thread takes jobs from the persisted
  * queue and sends each through
  *     model selector -> response cache -> budget guard -> rate limiter
- *     -> client (libcurl multi, many transfers at once) -> ledger
+ *     -> transport (the libcurl client: many transfers at once) -> ledger
  * and publishes a snapshot and events for its observer (engine.h).
  *
  * Threads and ownership (see README "Architecture"):
- *  - The worker thread owns its SQLite connection, the libcurl multi handle,
- *    the limiter, the budget, the cache and the selector state. Nothing else
- *    touches them.
+ *  - The worker thread owns its SQLite connection, the transport, the
+ *    limiter, the budget, the cache and the selector state. Nothing else
+ *    touches them (an observer may only wake the transport).
  *  - Observers (the UI thread, `ask`, `batch`) talk to it only through
  *    am_worker_ops() (submit, snapshot, drain, command, wake fd) and
  *    am_worker_poke/stop. None of these blocks on the network or the disk.

@@ -24,7 +24,7 @@
 #include "rlheaders.h"
 
 /* One call. The body and headers are copied; nothing is borrowed after
- * am_client_start returns. */
+ * start returns. */
 typedef struct am_client_req {
 	am_prov_endpoint endpoint;
 	const char *body;           /* JSON, from am_prov_build_body */
@@ -37,10 +37,10 @@ typedef struct am_client_req {
 } am_client_req;
 
 /* How a transfer reports. Any callback may be NULL; ctx is passed back.
- * on_headers and on_text run inside libcurl: they may call am_client_start
- * and am_client_cancel (both take effect at the next am_client_run) but
- * never am_client_run or am_client_free. on_done runs from am_client_run
- * (or am_client_free) after the transfer has left libcurl. */
+ * on_headers and on_text run inside the transport's run (the client: inside
+ * libcurl): they may start and cancel calls (both take effect at the next
+ * run) but never run or free the transport. on_done runs from run (or
+ * free) after the call has left the transport. */
 typedef struct am_client_cb {
 	/* The final response's status and parsed rate-limit headers, once,
 	 * before any text. rl is valid during the call. */
