@@ -88,7 +88,8 @@ void am_ft_set_idle_real_us(am_ft *f, int us);
  * run), so what depends on time - a limiter's wait, a backoff - stays put
  * until the test moves it. run answers the calls due and otherwise waits
  * for real, up to its timeout, for a wakeup or an advance. Set before the
- * worker starts. */
+ * worker starts. A grace at am_worker_stop runs on this clock too: stop a
+ * worker with calls that never answer with a grace of 0. */
 void am_ft_set_manual(am_ft *f, bool manual);
 
 #endif
