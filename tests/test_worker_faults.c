@@ -3,29 +3,30 @@
  * with a "stopped:" notice and leaves the jobs it did not send queued in
  * the database; without it (the console) the worker pauses and keeps
  * running. Jobs go in the way batch adds them: through the queue on a
- * second connection, then a poke. Real time, bounded waits: the simulator
- * is a real HTTP server on loopback. */
+ * second connection, then a poke. The calls go to a fake transport whose
+ * every answer is a 401, on its fake clock; the test waits on the worker's
+ * events, bounded. */
 #include <check.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "check_run.h"
 #include "clock.h"
 #include "config.h"
 #include "engine.h"
+#include "faketp.h"
 #include "ledger.h"
 #include "pricing.h"
 #include "queue.h"
-#include "sim.h"
 #include "tmpdir.h"
 #include "worker.h"
+#include "workstart.h"
 
-enum { NJOBS = 12, CONCURRENCY = 2 };
+enum { NJOBS = 12, CONCURRENCY = 2, WAIT_MS = 10000 };
 
 static char dir[512], db_path[600];
-static am_sim *sim;
+static am_ft *ft;          /* the transport of the running worker */
 static am_pricing *pricing;
 static am_ledger *batch_ledger; /* batch's own connection, opened first as batch does */
 
@@ -33,11 +34,7 @@ static void setup(void)
 {
 	ck_assert_int_eq(am_test_tmpdir("worker_faults", dir, sizeof dir), 0);
 	snprintf(db_path, sizeof db_path, "%s/ledger.db", dir);
-	am_sim_cfg sc;
-	am_sim_cfg_default(&sc);
-	sc.api_key = "sk-the-right-key";
 	am_err err;
-	ck_assert_msg(am_sim_start(&sim, &sc, &err) == 0, "%s", err.msg);
 	ck_assert_msg(am_pricing_load(&pricing, am_pricing_default_path(), NULL, &err) == 0, "%s",
 	              err.msg);
 	/* Before any worker thread: opening calls tzset(), which is not safe
@@ -48,13 +45,25 @@ static void setup(void)
 static void teardown(void)
 {
 	am_ledger_close(batch_ledger);
-	am_sim_stop(sim);
+	am_ft_free(ft);
+	ft = NULL;
 	am_pricing_free(pricing);
 	am_test_rmtree(dir);
 }
 
+/* The provider refuses the key of every call. */
+static void refuse_key(void *ctx, const am_ft_call *call, am_ft_answer *ans)
+{
+	(void)ctx;
+	(void)call;
+	ans->status = 401;
+	ans->error_message = "invalid x-api-key";
+	ans->latency_ns = 5 * AM_NS_PER_MS;
+}
+
 static am_worker *start(bool halt_on_fatal)
 {
+	ft = am_ft_new(1000 * AM_NS_PER_SEC, am_clock_wall(am_clock_system()), refuse_key, NULL);
 	am_config cfg;
 	am_config_init(&cfg);
 	cfg.worker.concurrency = CONCURRENCY;
@@ -64,10 +73,9 @@ static am_worker *start(bool halt_on_fatal)
 	memset(&wo, 0, sizeof wo);
 	wo.config = &cfg;
 	wo.pricing = pricing;
-	wo.clock = am_clock_system();
+	wo.clock = am_ft_clock(ft);
 	wo.db_path = db_path;
-	wo.base_url = am_sim_url(sim);
-	wo.api_key = "sk-a-wrong-key";
+	wo.transport = am_ft_transport(ft);
 	wo.source = "batch";
 	wo.halt_on_fatal = halt_on_fatal;
 	am_err err;
@@ -95,29 +103,26 @@ static void add_jobs(am_worker *w)
 	am_worker_poke(w);
 }
 
-static void sleep_ms(int ms)
+static bool finished(void *w)
 {
-	struct timespec ts = { ms / 1000, (long)(ms % 1000) * 1000000L };
-	nanosleep(&ts, NULL);
+	return am_worker_finished(w);
 }
 
-/* Drains events into a text of notices; true when one contains `want`. */
-static bool drain_notices(am_worker *w, const char *want, char *seen, size_t n)
+static bool paused(void *w)
 {
 	am_engine_ops ops = am_worker_ops(w);
-	am_event evs[64];
-	int k;
-	bool found = false;
-	while ((k = ops.drain(ops.ctx, evs, 64)) > 0)
-		for (int i = 0; i < k; i++) {
-			if (evs[i].kind == AM_EV_NOTICE && evs[i].text) {
-				size_t len = strlen(seen);
-				snprintf(seen + len, n - len, "%s\n", evs[i].text);
-				found |= strstr(evs[i].text, want) != NULL;
-			}
-			am_event_free(&evs[i]);
-		}
-	return found;
+	am_snapshot snap;
+	ops.snapshot(ops.ctx, &snap);
+	return snap.paused;
+}
+
+static am_test_obs obs;
+
+static void observe(am_worker *w)
+{
+	memset(&obs, 0, sizeof obs);
+	obs.ops = am_worker_ops(w);
+	obs.wait_ms = WAIT_MS;
 }
 
 static void states(int64_t counts[AM_JOB_NSTATES])
@@ -129,15 +134,15 @@ static void states(int64_t counts[AM_JOB_NSTATES])
 START_TEST(halt_on_fatal_ends_the_loop_and_keeps_the_rest_queued)
 {
 	am_worker *w = start(true);
+	observe(w);
 	add_jobs(w);
-	char seen[4096] = "";
-	bool stopped = false;
-	for (int i = 0; i < 400 && !am_worker_finished(w); i++)
-		sleep_ms(25);
+	am_test_wait_for(&obs, finished, w);
 	ck_assert_msg(am_worker_finished(w), "the worker did not end after an auth failure");
-	stopped = drain_notices(w, "stopped: ", seen, sizeof seen);
-	ck_assert_msg(stopped, "no 'stopped:' notice; notices:\n%s", seen);
-	ck_assert_msg(strstr(seen, "auth") != NULL, "the notice does not say why:\n%s", seen);
+	am_event ev;
+	bool stopped = am_test_wait_event(&obs, AM_EV_NOTICE, 0, "stopped: ", &ev);
+	ck_assert_msg(stopped, "no 'stopped:' notice");
+	ck_assert_msg(strstr(ev.error, "auth") != NULL, "the notice does not say why: %s", ev.error);
+	am_test_obs_clear(&obs);
 	am_worker_stop(w, 0);
 	int64_t c[AM_JOB_NSTATES];
 	states(c);
@@ -145,28 +150,21 @@ START_TEST(halt_on_fatal_ends_the_loop_and_keeps_the_rest_queued)
 	ck_assert_int_ge(c[AM_JOB_FAILED], 1);
 	ck_assert_int_le(c[AM_JOB_FAILED], CONCURRENCY);
 	ck_assert_int_eq(c[AM_JOB_FAILED] + c[AM_JOB_QUEUED], NJOBS);
-	am_sim_stats st;
-	am_sim_get_stats(sim, &st);
-	ck_assert_int_le(st.requests, CONCURRENCY); /* auth errors are not retried */
+	ck_assert_int_le(am_ft_started(ft), CONCURRENCY); /* auth errors are not retried */
 }
 END_TEST
 
 START_TEST(without_it_the_worker_pauses_and_runs_on)
 {
 	am_worker *w = start(false);
+	observe(w);
 	add_jobs(w);
-	am_engine_ops ops = am_worker_ops(w);
-	am_snapshot snap;
-	memset(&snap, 0, sizeof snap);
-	for (int i = 0; i < 400 && !snap.paused; i++) {
-		sleep_ms(25);
-		ops.snapshot(ops.ctx, &snap);
-	}
-	ck_assert_msg(snap.paused, "the worker did not pause after an auth failure");
-	char seen[4096] = "";
-	sleep_ms(300);
-	ck_assert_msg(drain_notices(w, "paused: ", seen, sizeof seen), "notices:\n%s", seen);
+	am_test_wait_for(&obs, paused, w);
+	ck_assert_msg(paused(w), "the worker did not pause after an auth failure");
+	ck_assert_msg(am_test_wait_event(&obs, AM_EV_NOTICE, 0, "paused: ", NULL),
+	              "no 'paused:' notice");
 	ck_assert(!am_worker_finished(w));
+	am_test_obs_clear(&obs);
 	am_worker_stop(w, 0);
 	int64_t c[AM_JOB_NSTATES];
 	states(c);

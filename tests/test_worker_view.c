@@ -3,9 +3,10 @@
  * today's table rebuilt from the ledger at start, jobs left by an earlier
  * run, and prompt submission racing the worker.
  *
- * Each test runs the real worker against the in-process simulator on
- * loopback, with a ledger in a private directory. Waits are for real I/O
- * (the worker thread and the simulator) and bounded. */
+ * Each test runs the real worker with a ledger in a private directory; its
+ * calls go to a fake transport on a fake clock that only the test moves
+ * (what a waiting job hears stays put). Waits are for the worker's events,
+ * bounded. */
 #include <check.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -14,11 +15,11 @@
 #include "check_run.h"
 #include "clock.h"
 #include "config.h"
+#include "faketp.h"
 #include "ledger.h"
 #include "money.h"
 #include "pricing.h"
 #include "queue.h"
-#include "sim.h"
 #include "tmpdir.h"
 #include "workstart.h"
 #include "worker.h"
@@ -28,7 +29,7 @@ enum { WAIT_MS = 15000 };
 
 static char dir[512], db_path[600];
 static am_pricing *pricing;
-static am_sim *sim;
+static am_ft *ft;
 static am_worker *worker;
 static am_engine_ops ops;
 static am_test_obs obs; /* its events drained, not asked for yet */
@@ -39,9 +40,8 @@ static void setup(void)
 	ck_assert_int_eq(am_test_tmpdir("worker_view", dir, sizeof dir), 0);
 	snprintf(db_path, sizeof db_path, "%s/ledger.db", dir);
 	ck_assert_msg(am_test_pricing(&pricing, &err) == 0, "%s", err.msg);
-	am_sim_cfg sc;
-	am_sim_cfg_default(&sc);
-	ck_assert_msg(am_sim_start(&sim, &sc, &err) == 0, "%s", err.msg);
+	ft = am_ft_new(1000 * AM_NS_PER_SEC, am_clock_wall(am_clock_system()), NULL, NULL);
+	am_ft_set_manual(ft, true);
 	worker = NULL;
 }
 
@@ -49,7 +49,7 @@ static void teardown(void)
 {
 	am_test_obs_clear(&obs);
 	am_worker_stop(worker, 0);
-	am_sim_stop(sim);
+	am_ft_free(ft);
 	am_pricing_free(pricing);
 	am_test_rmtree(dir);
 }
@@ -58,11 +58,13 @@ static void teardown(void)
 static void start(const char *json)
 {
 	am_err err;
-	worker = am_test_worker(json, pricing, db_path, am_sim_url(sim), "console", true, &err);
+	worker = am_test_worker_ft(json, pricing, db_path, ft, "console", true, &err);
 	ck_assert_msg(worker != NULL, "%s", err.msg);
 	ops = am_worker_ops(worker);
 	obs.ops = ops;
 	obs.wait_ms = WAIT_MS;
+	obs.ft = ft;
+	obs.step_ns = 100 * AM_NS_PER_MS; /* a snapshot period */
 }
 
 static bool wait_snap(am_snapshot *s, bool (*pred)(const am_snapshot *, const void *),

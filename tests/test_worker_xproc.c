@@ -5,22 +5,22 @@
  *
  * "Another process" is either a second ledger connection that records rows
  * the way `batch`, `ask` or `aimeter record` do, or a second real worker on
- * the same file. Workers run against the in-process simulator on loopback
- * with no latency; waits are bounded waits for the worker threads (each
- * scans the ledger about once a second). */
+ * the same file. Each worker calls a fake transport that answers at once,
+ * on a fake clock of its own that moves only while the test waits for it
+ * (each worker scans the ledger about once a second of its clock); waits
+ * are bounded waits for the worker's events. */
 #include <check.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "check_run.h"
 #include "clock.h"
 #include "config.h"
+#include "faketp.h"
 #include "ledger.h"
 #include "money.h"
 #include "pricing.h"
-#include "sim.h"
 #include "tmpdir.h"
 #include "workstart.h"
 #include "worker.h"
@@ -31,12 +31,12 @@ enum { WAIT_MS = 15000 };
 /* A worker and the events drained from it but not asked for yet. */
 typedef struct peer {
 	am_worker *w;
+	am_ft *ft;
 	am_test_obs obs;
 } peer;
 
 static char dir[512], db_path[600];
 static am_pricing *pricing;
-static am_sim *sim;
 static peer p1, p2;
 static am_ledger *other; /* the other process's connection */
 
@@ -50,11 +50,6 @@ static void setup(void)
 	ck_assert_int_eq(am_test_tmpdir("worker_xproc", dir, sizeof dir), 0);
 	snprintf(db_path, sizeof db_path, "%s/ledger.db", dir);
 	ck_assert_msg(am_test_pricing(&pricing, &err) == 0, "%s", err.msg);
-	am_sim_cfg sc;
-	am_sim_cfg_default(&sc);
-	sc.latency_ms = 0;
-	sc.tokens_per_second = 0;
-	ck_assert_msg(am_sim_start(&sim, &sc, &err) == 0, "%s", err.msg);
 	memset(&p1, 0, sizeof p1);
 	memset(&p2, 0, sizeof p2);
 	other = NULL;
@@ -65,6 +60,8 @@ static void peer_stop(peer *p)
 	am_test_obs_clear(&p->obs);
 	am_worker_stop(p->w, 0);
 	p->w = NULL;
+	am_ft_free(p->ft);
+	p->ft = NULL;
 }
 
 static void teardown(void)
@@ -72,19 +69,32 @@ static void teardown(void)
 	peer_stop(&p1);
 	peer_stop(&p2);
 	am_ledger_close(other);
-	am_sim_stop(sim);
 	am_pricing_free(pricing);
 	am_test_rmtree(dir);
+}
+
+/* Every answer is cut at max_tokens: a call costs exactly its max_tokens
+ * of output. */
+static void cut_at_max_tokens(void *ctx, const am_ft_call *call, am_ft_answer *ans)
+{
+	(void)ctx;
+	ans->output_tokens = call->max_tokens;
+	ans->stop_reason = "max_tokens";
 }
 
 /* Starts a worker on `json` (a config file's text) as the dashboard does. */
 static void start(peer *p, const char *json, const char *source)
 {
 	am_err err;
-	p->w = am_test_worker(json, pricing, db_path, am_sim_url(sim), source, false, &err);
+	p->ft = am_ft_new(1000 * AM_NS_PER_SEC, am_clock_wall(am_clock_system()), cut_at_max_tokens,
+	                  NULL);
+	am_ft_set_manual(p->ft, true);
+	p->w = am_test_worker_ft(json, pricing, db_path, p->ft, source, false, &err);
 	ck_assert_msg(p->w != NULL, "%s", err.msg);
 	p->obs.ops = am_worker_ops(p->w);
 	p->obs.wait_ms = WAIT_MS;
+	p->obs.ft = p->ft;
+	p->obs.step_ns = 250 * AM_NS_PER_MS;
 }
 
 /* pred with an integer argument, for am_test_wait_snap. */
@@ -113,8 +123,8 @@ static bool wait_event(peer *p, am_event_kind kind, int64_t job, const char *tex
 	return am_test_wait_event(&p->obs, kind, job, text, out);
 }
 
-/* A short prompt with a 10-token answer (the simulator's answers are at
- * least 12 tokens long, so the call costs exactly 10 output tokens). */
+/* A short prompt with a 10-token answer (cut_at_max_tokens: the call
+ * costs exactly 10 output tokens). */
 static int64_t submit(peer *p, const char *text, const char *model)
 {
 	am_turn t = { "user", text };

@@ -53,6 +53,15 @@ int am_app_start(am_app *a, const char *source, bool persist_settings)
 	wo.persist_settings = persist_settings;
 	wo.load_settings = true;
 	wo.halt_on_fatal = a->halt_on_fatal;
+	/* The calls go out through the libcurl client. */
+	am_client_opts co;
+	am_worker_client_opts(&a->cfg, wo.base_url, wo.api_key, wo.clock, &co);
+	am_client *client;
+	if (am_client_new(&client, &co, &err)) {
+		fprintf(stderr, "aimeter %s: %s\n", a->cmd, err.msg);
+		return 1;
+	}
+	wo.transport = am_client_transport(client);
 	a->worker = am_worker_start(&wo, &err);
 	if (!a->worker) {
 		fprintf(stderr, "aimeter %s: %s\n", a->cmd, err.msg);

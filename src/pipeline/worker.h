@@ -1,13 +1,13 @@
 /* worker: the pipeline. One background thread takes jobs from the persisted
  * queue and sends each through
  *     model selector -> response cache -> budget guard -> rate limiter
- *     -> client (libcurl multi, many transfers at once) -> ledger
+ *     -> transport (the libcurl client: many transfers at once) -> ledger
  * and publishes a snapshot and events for its observer (engine.h).
  *
  * Threads and ownership (see README "Architecture"):
- *  - The worker thread owns its SQLite connection, the libcurl multi handle,
- *    the limiter, the budget, the cache and the selector state. Nothing else
- *    touches them.
+ *  - The worker thread owns its SQLite connection, the transport, the
+ *    limiter, the budget, the cache and the selector state. Nothing else
+ *    touches them (an observer may only wake the transport).
  *  - Observers (the UI thread, `ask`, `batch`) talk to it only through
  *    am_worker_ops() (submit, snapshot, drain, command, wake fd) and
  *    am_worker_poke/stop. None of these blocks on the network or the disk.
@@ -22,12 +22,14 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "client.h"
 #include "clock.h"
 #include "config.h"
 #include "engine.h"
 #include "err.h"
 #include "owner.h"
 #include "pricing.h"
+#include "transport.h"
 
 typedef struct am_worker am_worker;
 
@@ -54,7 +56,18 @@ typedef struct am_worker_opts {
 	 * NULL = this process (am_owner_self). Tests pass another id, or a
 	 * liveness check, to play several processes in one. */
 	const am_owner *owner;
+	/* The calls' way out (transport.h), given to the worker: it frees it
+	 * (ops->free) when it stops, or when am_worker_start fails. It must be
+	 * free to move to the worker's thread, and to see the clock above.
+	 * ops NULL: the worker makes a libcurl client to base_url with api_key
+	 * and the config's client settings (am_worker_client_opts). */
+	am_transport transport;
 } am_worker_opts;
+
+/* The libcurl client's options for a worker: base_url, api_key (both
+ * borrowed until am_client_new), clock and the config's client.* keys. */
+void am_worker_client_opts(const am_config *cfg, const char *base_url, const char *api_key,
+                           const am_clock *clock, am_client_opts *co);
 
 /* Opens the database (in the worker thread), recovers the queue, loads
  * today's totals, applies saved settings and starts the thread. Returns

@@ -682,3 +682,37 @@ void am_client_free(am_client *c)
 	free(c);
 	curl_global_cleanup();
 }
+
+/* ---- the client as a transport (transport.h) ---------------------------- */
+
+static uint64_t tp_start(void *ctx, const am_client_req *req, const am_client_cb *cb, am_err *err)
+{
+	return am_client_start(ctx, req, cb, err);
+}
+
+static int tp_cancel(void *ctx, uint64_t id)
+{
+	return am_client_cancel(ctx, id);
+}
+
+static int tp_run(void *ctx, int timeout_ms, am_err *err)
+{
+	return am_client_run(ctx, timeout_ms, err);
+}
+
+static void tp_wakeup(void *ctx)
+{
+	am_client_wakeup(ctx);
+}
+
+static void tp_free(void *ctx)
+{
+	am_client_free(ctx);
+}
+
+am_transport am_client_transport(am_client *c)
+{
+	static const am_transport_ops ops = { tp_start, tp_cancel, tp_run, tp_wakeup, tp_free };
+	am_transport t = { &ops, c };
+	return t;
+}

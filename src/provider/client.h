@@ -28,6 +28,7 @@
 #include "clock.h"
 #include "err.h"
 #include "rlheaders.h"
+#include "transport.h"
 
 typedef struct am_client_opts {
 	const char *base_url;       /* NULL = https://api.anthropic.com; http(s) only.
@@ -54,37 +55,6 @@ int am_client_new(am_client **out, const am_client_opts *opts, am_err *err);
 /* Cancels every transfer still queued or in flight - their on_done runs
  * from here with AM_PERR_CANCELLED - then frees the client. Safe with NULL. */
 void am_client_free(am_client *c);
-
-/* One call. The body and headers are copied; nothing is borrowed after
- * am_client_start returns. */
-typedef struct am_client_req {
-	am_prov_endpoint endpoint;
-	const char *body;           /* JSON, from am_prov_build_body */
-	size_t body_len;            /* 0 = strlen(body) */
-	bool stream;                /* the body asked for SSE: parse the answer as events */
-	const char *const *headers; /* extra "Name: value" lines (anthropic-beta, or the
-	                               simulator's x-sim-fault in tests); x-api-key is refused */
-	size_t nheaders;
-	int64_t timeout_ms; /* 0 = opts.total_timeout_ms */
-} am_client_req;
-
-/* How a transfer reports. Any callback may be NULL; ctx is passed back.
- * on_headers and on_text run inside libcurl: they may call am_client_start
- * and am_client_cancel (both take effect at the next am_client_run) but
- * never am_client_run or am_client_free. on_done runs from am_client_run
- * (or am_client_free) after the transfer has left libcurl. */
-typedef struct am_client_cb {
-	/* The final response's status and parsed rate-limit headers, once,
-	 * before any text. rl is valid during the call. */
-	void (*on_headers)(void *ctx, int status, const am_rl_headers *rl);
-	/* A piece of the answer as it arrives (streams only; not NUL-terminated). */
-	void (*on_text)(void *ctx, const char *text, size_t len);
-	/* The outcome. r is valid during the call; to keep the text, take
-	 * r->text and set it to NULL. Cancelled transfers report
-	 * AM_PERR_CANCELLED (with whatever usage a stream had reported). */
-	void (*on_done)(void *ctx, am_prov_result *r);
-	void *ctx;
-} am_client_cb;
 
 /* Queues a transfer. Returns its id (> 0), or 0 with err when the request
  * is malformed (no body, a bad extra header) or max_transfers are already
@@ -118,6 +88,10 @@ typedef struct am_client_stats {
 	int64_t bytes_received;     /* response bodies, as delivered */
 } am_client_stats;
 void am_client_get_stats(const am_client *c, am_client_stats *out);
+
+/* The client as the worker's transport (transport.h): start, cancel, run
+ * and wakeup are the functions above, and free is am_client_free. */
+am_transport am_client_transport(am_client *c);
 
 /* The base URL in use ("https://api.anthropic.com"), owned by the client. */
 const char *am_client_base_url(const am_client *c);

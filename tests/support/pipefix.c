@@ -4,12 +4,14 @@
 #include <check.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -133,19 +135,29 @@ int am_pf_spawn(am_pf *f, const char *in_path, const char *const *argv)
 
 int am_pf_wait(int pid, int timeout_s)
 {
+	/* The process's pidfd becomes readable when it exits: wait on that,
+	 * not on a timer. */
+	int pfd = (int)syscall(SYS_pidfd_open, (pid_t)pid, 0);
+	ck_assert_msg(pfd >= 0, "pidfd_open: %s", strerror(errno));
 	struct timespec t0, t;
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	for (;;) {
 		int st = 0;
 		pid_t r = waitpid(pid, &st, WNOHANG);
-		if (r == pid)
+		if (r == pid) {
+			close(pfd);
 			return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+		}
 		ck_assert_int_eq(r, 0);
 		clock_gettime(CLOCK_MONOTONIC, &t);
-		if (t.tv_sec - t0.tv_sec >= timeout_s)
+		int64_t left_ms = (int64_t)timeout_s * 1000 - ((int64_t)(t.tv_sec - t0.tv_sec) * 1000 +
+		                                               (t.tv_nsec - t0.tv_nsec) / 1000000);
+		if (left_ms <= 0) {
+			close(pfd);
 			return -1;
-		/* Waiting for a real process: bounded, polled every 10 ms. */
-		nanosleep(&(struct timespec){ 0, 10 * 1000 * 1000 }, NULL);
+		}
+		struct pollfd p = { pfd, POLLIN, 0 };
+		poll(&p, 1, (int)left_ms);
 	}
 }
 

@@ -8,6 +8,7 @@
 
 #include "clock.h"
 #include "config.h"
+#include "faketp.h"
 
 int am_test_pricing(am_pricing **out, am_err *err)
 {
@@ -17,18 +18,23 @@ int am_test_pricing(am_pricing **out, am_err *err)
 	return am_pricing_load(out, prices, NULL, err);
 }
 
-am_worker *am_test_worker(const char *json, const am_pricing *pricing, const char *db_path,
-                          const char *base_url, const char *source, bool settings,
-                          am_err *err)
+/* Starts a worker on `json`, with transport t (ops NULL: the client to
+ * base_url) on clock. */
+static am_worker *start_worker(const char *json, const am_pricing *pricing, const char *db_path,
+                               const char *base_url, const am_clock *clock, am_transport t,
+                               const char *source, bool settings, am_err *err)
 {
 	am_config cfg;
 	char *const no_env[] = { NULL };
-	if (am_config_load_text(&cfg, json, strlen(json), "test", no_env, err))
+	if (am_config_load_text(&cfg, json, strlen(json), "test", no_env, err)) {
+		if (t.ops)
+			t.ops->free(t.ctx);
 		return NULL;
+	}
 	am_worker_opts wo = { 0 };
 	wo.config = &cfg;
 	wo.pricing = pricing;
-	wo.clock = am_clock_system();
+	wo.clock = clock;
 	wo.db_path = db_path;
 	wo.base_url = base_url;
 	wo.api_key = "test-key";
@@ -36,9 +42,26 @@ am_worker *am_test_worker(const char *json, const am_pricing *pricing, const cha
 	wo.source = source;
 	wo.persist_settings = settings;
 	wo.load_settings = settings;
+	wo.transport = t;
 	am_worker *w = am_worker_start(&wo, err);
 	am_config_wipe(&cfg);
 	return w;
+}
+
+am_worker *am_test_worker(const char *json, const am_pricing *pricing, const char *db_path,
+                          const char *base_url, const char *source, bool settings,
+                          am_err *err)
+{
+	am_transport none = { 0 };
+	return start_worker(json, pricing, db_path, base_url, am_clock_system(), none, source,
+	                    settings, err);
+}
+
+am_worker *am_test_worker_ft(const char *json, const am_pricing *pricing, const char *db_path,
+                             struct am_ft *ft, const char *source, bool settings, am_err *err)
+{
+	return start_worker(json, pricing, db_path, NULL, am_ft_clock(ft), am_ft_transport(ft),
+	                    source, settings, err);
 }
 
 void am_test_obs_clear(am_test_obs *o)
@@ -55,6 +78,8 @@ static int64_t now_ms(void)
 
 static void wait_wake(am_test_obs *o)
 {
+	if (o->ft)
+		am_ft_advance(o->ft, o->step_ns);
 	struct pollfd p = { o->ops.wake_fd(o->ops.ctx), POLLIN, 0 };
 	poll(&p, 1, 50);
 }
@@ -91,6 +116,19 @@ bool am_test_wait_snap(am_test_obs *o, am_snapshot *s,
 		if (now_ms() > end)
 			return false;
 		wait_wake(o);
+	}
+}
+
+bool am_test_wait_for(am_test_obs *o, bool (*pred)(void *), void *arg)
+{
+	int64_t end = now_ms() + o->wait_ms;
+	for (;;) {
+		if (pred(arg))
+			return true;
+		if (now_ms() > end)
+			return false;
+		wait_wake(o);
+		drain(o);
 	}
 }
 

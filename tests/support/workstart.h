@@ -24,13 +24,24 @@ am_worker *am_test_worker(const char *json, const am_pricing *pricing, const cha
                           const char *base_url, const char *source, bool settings,
                           am_err *err);
 
+/* Like am_test_worker, with the calls going out through the fake
+ * transport ft (faketp.h) on its clock. */
+struct am_ft;
+am_worker *am_test_worker_ft(const char *json, const am_pricing *pricing, const char *db_path,
+                             struct am_ft *ft, const char *source, bool settings, am_err *err);
+
 /* An observer of one worker, as a test drives it: the events drained but
  * not asked for yet (text deltas are dropped), and waits bounded by
- * wait_ms on the wake fd. Set ops and wait_ms; zero the rest. */
+ * wait_ms on the wake fd. Set ops and wait_ms (and ft, step_ns); zero the
+ * rest. */
 enum { AM_TEST_BACKLOG = 512 };
 typedef struct am_test_obs {
 	am_engine_ops ops;
 	int wait_ms;
+	/* A worker on a fake clock in manual time: each round of a wait moves
+	 * it step_ns on (time passes only while the test waits). */
+	struct am_ft *ft;
+	int64_t step_ns;
 	am_event backlog[AM_TEST_BACKLOG];
 	int nbacklog;
 } am_test_obs;
@@ -44,6 +55,10 @@ void am_test_obs_drain(am_test_obs *o);
 /* Waits until pred(snapshot, arg) holds; the snapshot is left in *s. */
 bool am_test_wait_snap(am_test_obs *o, am_snapshot *s,
                        bool (*pred)(const am_snapshot *, const void *), const void *arg);
+
+/* Waits until pred(arg) holds, draining events into the backlog while it
+ * waits on the wake fd. */
+bool am_test_wait_for(am_test_obs *o, bool (*pred)(void *), void *arg);
 
 /* Waits for an event of `kind` for `job` (0 = any job) whose text contains
  * `text` (NULL = any); copies it into *out (NULL ok) with its text in

@@ -17,7 +17,7 @@ declare -A allow=(
 	[store]="config base sqlite3 crypto"
 	[policy]="config base"
 	[provider]="base curl"
-	[pipeline]="store policy provider config base sqlite3"
+	[pipeline]="store policy provider config base"
 	[sim]="base mhd"
 	[ui]="pipeline base ncursesw"
 )

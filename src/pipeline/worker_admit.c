@@ -1,0 +1,202 @@
+/* worker_admit: a pending job on its way to a call - the selector picks
+ * its model, the cache may answer it, the budget reserves its worst case
+ * (or blocks it), and the limiter takes its ticket. */
+#include "worker_int.h"
+
+static void to_blocked(am_worker *w, wjob *j, const char *why)
+{
+	j->st = W_BLOCKED;
+	wk_db_update(w, j, AM_JOB_BLOCKED_BUDGET, why, NULL); /* first: it may give j its id */
+	jl_insert_by_id(&w->blocked, j);
+	wk_event_basic(w, AM_EV_BLOCKED, j, why);
+}
+
+static void select_model(am_worker *w, wjob *j, const am_budget_now *bn)
+{
+	am_sel_input in;
+	memset(&in, 0, sizeof in);
+	const char *pinned = j->model_req;
+	if (!pinned && strcmp(w->model_mode, "auto"))
+		pinned = w->model_mode;
+	in.model = pinned;
+	in.chars = am_sel_body_chars(j->body);
+	in.budget_pct = am_budget_used_pct(w->budget, bn);
+	in.after_529 = j->after_529;
+	am_sel_choice ch;
+	am_sel_choose(&w->sel, &in, &ch);
+	snprintf(j->model, sizeof j->model, "%s", ch.model);
+	snprintf(j->reason, sizeof j->reason, "%s", ch.reason);
+}
+
+static int build_wire(am_worker *w, wjob *j, am_err *err)
+{
+	/* Shallow: the fields set here are the only ones that differ from the
+	 * job's body, and nothing below changes a shared value. */
+	json_t *b = json_copy(j->body);
+	json_object_set_new(b, "model", json_string(j->model));
+	if (!json_is_integer(json_object_get(b, "max_tokens")))
+		json_object_set_new(b, "max_tokens", json_integer(w->default_max_tokens));
+	if (j->stream)
+		json_object_set_new(b, "stream", json_true());
+	else
+		json_object_del(b, "stream");
+	free(j->wire);
+	j->wire = json_dumps(b, JSON_COMPACT);
+	j->cacheable = !j->no_cache && am_cache_key(b, j->key, NULL) == 0;
+	json_decref(b);
+	if (!j->wire)
+		return am_err_set(err, "cannot serialise the request");
+	j->wire_len = strlen(j->wire);
+	return 0;
+}
+
+static void answer_from_cache(am_worker *w, wjob *j, am_cache_answer *a)
+{
+	/* A hit costs nothing and saves what the original call cost. */
+	held_answer *h = am_xcalloc(1, sizeof *h);
+	snprintf(h->model, sizeof h->model, "%s", a->model);
+	h->usage = a->usage;
+	h->known = true;
+	h->cached = true;
+	h->saved = a->cost_pusd;
+	h->latency_ms = (now_mono(w) - j->t_submit) / AM_NS_PER_MS;
+	h->status = 200;
+	snprintf(h->stop_reason, sizeof h->stop_reason, "%s", a->stop_reason);
+	h->text = a->text;
+	a->text = NULL;
+	j->held = h;
+	wk_event_basic(w, AM_EV_STARTED, j, NULL);
+	wk_land_or_hold(w, j);
+}
+
+/* Takes j (already off the pending list) through cache, budget and limiter.
+ * Returns false when dispatching must stop for this pass. */
+static void dispatch(am_worker *w, wjob *j, const am_budget_now *bn, int64_t now)
+{
+	am_err err;
+	if (!j->model[0] || j->after_529)
+		select_model(w, j, bn);
+	if (build_wire(w, j, &err)) {
+		wk_finish_failed(w, j, err.msg);
+		return;
+	}
+	if (j->attempts == 0 && !j->after_529)
+		wk_event_basic(w, AM_EV_QUEUED, j, NULL);
+
+	if (j->cacheable && w->cache && am_cache_enabled(w->cache)) {
+		am_cache_answer a;
+		am_cache_result res = AM_CACHE_MISS;
+		memset(&a, 0, sizeof a);
+		if (am_cache_get(w->cache, j->key, now_wall(w), &a, &res, &err) == 0 &&
+		    res == AM_CACHE_HIT) {
+			answer_from_cache(w, j, &a);
+			am_cache_answer_free(&a);
+			return;
+		}
+		am_cache_answer_free(&a);
+	}
+
+	int pool = am_rl_pool_for_model(w->rl, j->model);
+	int64_t max_tokens = json_int(j->body, "max_tokens", w->default_max_tokens);
+	int64_t est = am_rl_estimate_input(w->rl, j->model, (int64_t)j->wire_len);
+
+	if (!j->budget_held) {
+		am_budget_estimate be = { est, max_tokens,
+		                          strstr(j->wire, "\"cache_control\"") != NULL };
+		am_budget_cost bc;
+		const am_price *p = am_pricing_lookup(w->pricing, j->model);
+		if (am_budget_worst_case(p, am_pricing_most_expensive(w->pricing), &be, &bc, &err)) {
+			wk_finish_failed(w, j, err.msg);
+			return;
+		}
+		am_budget_grant g;
+		if (am_budget_reserve(w->budget, bn, &bc, &g, &err)) {
+			/* The reservation table is full: try again later. */
+			j->st = W_PENDING;
+			jl_push_front(&w->pending, j);
+			return;
+		}
+		if (g.verdict != AM_BUDGET_RESERVED) {
+			to_blocked(w, j, g.why);
+			return;
+		}
+		j->budget_id = g.id;
+		j->budget_held = true;
+		j->reserved_pusd = g.amount_pusd;
+	}
+
+	int64_t cost[AM_RL_NCOST] = { 1, est, max_tokens };
+	if (am_rl_ticket_init(w->rl, &j->ticket, pool, cost, j, &err)) {
+		wk_finish_failed(w, j, err.msg);
+		return;
+	}
+	int rc = am_rl_acquire(w->rl, &j->ticket, now, &err);
+	if (rc < 0) {
+		if (j->ticket.code == AM_RL_EFULL) {
+			j->st = W_PENDING;
+			jl_push_front(&w->pending, j);
+			return;
+		}
+		wk_finish_failed(w, j, err.msg);
+		return;
+	}
+	j->ticket_live = true;
+	if (rc == 1) {
+		wk_start_call(w, j);
+	} else {
+		j->st = W_LIMIT;
+		j->wait_key[0] = '\0';
+		jl_push(&w->limit, j);
+		wk_mark_state(w, j, AM_JOB_WAITING_LIMIT);
+	}
+}
+
+static void retry_blocked(am_worker *w, const am_budget_now *bn, int64_t now)
+{
+	/* Blocked jobs go again in id order; the first that is still blocked
+	 * stops the scan (the budget only grows tighter behind it). */
+	while (w->blocked.head && !w->paused) {
+		wjob *j = jl_pop(&w->blocked);
+		int before = w->blocked.n;
+		j->st = W_PENDING;
+		dispatch(w, j, bn, now);
+		if (j && w->blocked.n > before)
+			break;
+	}
+}
+
+/* While paused, or while the ledger cannot be written, no new call starts. */
+bool wk_holding(const am_worker *w, int64_t now)
+{
+	return w->paused || w->unrecorded.n || now < w->db_retry_at;
+}
+
+/* Due retries go back to the front, oldest first. */
+void wk_requeue_due_retries(am_worker *w, int64_t now)
+{
+	for (wjob *j = w->retry_list.head, *next; j; j = next) {
+		next = j->next;
+		if (j->not_before <= now) {
+			jl_remove(&w->retry_list, j);
+			j->st = W_PENDING;
+			jl_insert_by_id(&w->pending, j);
+		}
+	}
+}
+
+/* Pending jobs, oldest first, through selector, cache, budget and into the
+ * limiter while fewer than `concurrency` are there or in flight; blocked
+ * jobs first when the budget changed. */
+void wk_admit(am_worker *w, const am_budget_now *bn, int64_t now)
+{
+	if (w->budget_changed) {
+		w->budget_changed = false;
+		retry_blocked(w, bn, now);
+	}
+	while (w->pending.head && w->limit.n + w->flight.n < w->concurrency) {
+		wjob *j = jl_pop(&w->pending);
+		dispatch(w, j, bn, now);
+		if (w->pending.head == j)
+			break; /* could not go this pass (reservations or queue full) */
+	}
+}

@@ -1,0 +1,383 @@
+/* worker_int: what the files of the worker share (worker.c describes the
+ * loop and its phases). Everything here belongs to the worker thread,
+ * except the fields of am_worker marked as shared with observers. */
+#ifndef AIMETER_WORKER_INT_H
+#define AIMETER_WORKER_INT_H
+
+#include "worker.h"
+
+#include <inttypes.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <jansson.h>
+
+#include "anthropic.h"
+#include "budget.h"
+#include "cache.h"
+#include "evq.h"
+#include "jobmarks.h"
+#include "ledger.h"
+#include "limiter.h"
+#include "log.h"
+#include "money.h"
+#include "queue.h"
+#include "selector.h"
+#include "snapshot.h"
+#include "spend.h"
+
+enum {
+	MAX_MARKS = 256,
+	SNAPSHOT_PERIOD_MS = 100,
+	REFILL_WINDOW_MS = 61000,  /* a bucket spent at the end of busy work is full again */
+	MAX_TICK_MS = 250,
+	DB_RETRY_MS = 1000,      /* after a failed ledger write: next try, no new calls */
+	DB_GIVE_UP = 3,          /* halt_on_fatal: failed rounds of writes before halting */
+	DEFAULT_MAX_TOKENS = 1024,
+	MAX_MODELS = AM_SNAP_MAX_MODELS
+};
+
+/* Reading what other processes recorded (count_foreign). */
+enum { FOREIGN_SCAN_MS = 1000, FOREIGN_ROWS = 10000, OWN_ROWS_MAX = 1024 };
+
+typedef enum wstate {
+	W_PENDING,   /* in the FIFO, not yet through the selector */
+	W_RETRY,     /* waiting for its backoff to pass */
+	W_BLOCKED,   /* the budget said no */
+	W_LIMIT,     /* holds a reservation; in the limiter's queue */
+	W_FLIGHT,    /* the call is on the wire */
+	W_UNRECORDED, /* answered, but the ledger write failed: tried again */
+	W_FINISHED
+} wstate;
+
+/* An answer that arrived (a paid call or a cache hit): everything the
+ * ledger row and the done event need, kept until the ledger takes it. */
+typedef struct held_answer {
+	char model[AM_PROV_MODEL_MAX];
+	am_usage usage;
+	bool known, cached;
+	int64_t cost, saved, latency_ms;
+	int status;
+	char request_id[AM_PROV_ID_MAX];
+	char stop_reason[40];
+	char *text;
+} held_answer;
+
+typedef struct wjob {
+	int64_t handle;          /* engine job id: what events carry */
+	int64_t id;              /* jobs.id */
+	json_t *body;            /* the Messages request; "model" may be absent */
+	char *model_req;         /* pinned model, NULL = auto */
+	char model[128];
+	char reason[96];
+	const char *source;      /* ledger source */
+	bool no_cache;
+	bool stream;
+	bool answer_is_output;   /* batch: its answer is read back from its row */
+	bool after_529;
+	int attempts;
+	wstate st;
+	int64_t not_before;      /* W_RETRY: mono ns */
+	int64_t t_submit;        /* mono ns */
+	int64_t t_sent;
+	am_rl_ticket ticket;
+	bool ticket_live;
+	int64_t budget_id;
+	bool budget_held;
+	int64_t reserved_pusd;
+	uint8_t key[AM_CACHE_KEY_LEN];
+	bool cacheable;
+	char *wire;              /* the body as sent */
+	size_t wire_len;
+	uint64_t xfer;           /* client transfer id; 0 = none */
+	bool cancelling;         /* cancel_job asked the client to abort it */
+	char wait_key[24];       /* W_LIMIT: the reason last sent in AM_EV_WAITING */
+	held_answer *held;       /* W_UNRECORDED (and while landing) */
+	struct am_worker *w;
+	struct wjob *next;       /* the list it is on */
+	struct wjob *all_next;   /* every live job */
+	struct wjob *all_prev;
+} wjob;
+
+typedef struct jlist {
+	wjob *head, *tail;
+	int n;
+} jlist;
+
+typedef struct inbox_item {
+	enum { IN_SUBMIT, IN_COMMAND } kind;
+	int64_t handle;
+	json_t *body;
+	char *model;
+	bool no_cache, stream;
+	am_command cmd;
+	struct inbox_item *next;
+} inbox_item;
+
+typedef struct model_total {
+	am_snap_model m;
+} model_total;
+
+struct am_worker {
+	/* ---- shared with observers (mutex) ---- */
+	pthread_mutex_t mu;
+	inbox_item *inbox, *inbox_tail;
+	int inbox_n;
+	am_snapshot snap;           /* the published snapshot */
+	atomic_bool stop;
+	atomic_bool finished;
+	atomic_bool poked;
+	atomic_int_fast64_t next_handle;
+	atomic_int unfinished;      /* jobs the worker knows that are not final */
+	int64_t queue_capacity;
+	am_evq *evq;
+	pthread_t thread;
+	int grace_ms;
+	bool quiet;                 /* see am_worker_quiet */
+	bool quiet_paused;
+
+	/* ---- worker thread only ---- */
+	am_worker_opts opts;
+	am_config *config;          /* our copy of opts.config */
+	const am_pricing *pricing;
+	const am_clock *clock;
+	char db_path[1024];
+	char base_url[512];
+	char api_key[256];
+	char endpoint[64];
+	am_ledger *ledger;
+	am_owner owner;             /* whose jobs this worker sends (jobs.owner) */
+	am_queue_stmts *qs;         /* the queue's hot statements on db */
+	/* Progress states (waiting_limit, in_flight) are written after the pass
+	 * has sent its calls, in one transaction, not before each send: crash
+	 * recovery treats them like queued, so they are for people reading the
+	 * jobs table, and a commit in front of every call would add its latency
+	 * to every call. */
+	struct state_mark {
+		int64_t id;
+		am_job_state st;
+		char model[128];
+		char reason[96];
+	} marks[MAX_MARKS];
+	int nmarks;
+	am_job_marks *jm;         /* writes the marks */
+	/* The pass transaction (see "the pass transaction"). fresh: the jobs
+	 * whose row is not committed yet (id 0: not even written). */
+	bool tx_open;
+	wjob **fresh;
+	int nfresh, fresh_cap;
+	bool sent;                  /* this pass started a call */
+	am_log *log;                /* log_file; NULL = none */
+	uint64_t rng;               /* backoff jitter state */
+	sqlite3 *db;
+	am_transport tp;            /* the calls' way out (transport.h) */
+	bool tp_live;               /* tp may be woken (under mu) */
+	am_rl *rl;
+	am_budget *budget;
+	am_cache *cache;
+	am_sel_config sel;
+	am_budget_config bcfg;
+	am_prov_retry_cfg retry;
+	char model_mode[128];       /* "auto" or pinned */
+	char alert_command[1024];
+	bool bell;
+	bool paused;
+	int64_t concurrency;
+	int64_t default_max_tokens;
+	bool stream_default;
+	wjob *all;
+	jlist pending, retry_list, blocked, limit, flight;
+	jlist unrecorded;           /* answers waiting for a ledger write */
+	int db_fails;               /* ledger writes failed in a row */
+	int64_t db_retry_at;        /* mono ns: no new calls before this */
+	bool halted;                /* halt_on_fatal: the loop ends */
+	bool need_db_scan;
+	char today[11];
+	am_budget_now bn;           /* budget_now's last conversion */
+	bool bn_valid;
+	int nmodels;
+	model_total models[MAX_MODELS];
+	int64_t done, failed;
+	bool dirty;
+	int64_t last_snap_mono;
+	int64_t last_wait_check;    /* mono ns: waiting reasons refreshed */
+	int64_t last_busy;          /* mono ns: something was queued or in flight */
+	bool budget_changed;
+	bool tearing_down;
+	/* Per pool and dimension (REQ, ITOK, OTOK): the user set this limit (or
+	 * learn_from_headers is off), so it is a ceiling over what the provider
+	 * reports; otherwise it is only a starting guess that the provider's
+	 * reported limit replaces. */
+	int64_t ceiling[AM_RL_MAX_POOLS][AM_RL_NCOST];
+	/* Ledger rows up to seen_row are counted; own_rows holds, ascending, the
+	 * ids above it that this worker wrote (count_foreign skips them). */
+	int64_t seen_row;
+	int64_t own_rows[OWN_ROWS_MAX];
+	int nown;
+	int64_t next_foreign_scan;  /* mono ns */
+	am_err init_err;
+	int init_state;             /* 0 starting, 1 ok, -1 failed */
+	pthread_cond_t init_cv;
+};
+
+static inline void jl_push(jlist *l, wjob *j)
+{
+	j->next = NULL;
+	if (l->tail)
+		l->tail->next = j;
+	else
+		l->head = j;
+	l->tail = j;
+	l->n++;
+}
+
+static inline void jl_push_front(jlist *l, wjob *j)
+{
+	j->next = l->head;
+	l->head = j;
+	if (!l->tail)
+		l->tail = j;
+	l->n++;
+}
+
+static inline wjob *jl_pop(jlist *l)
+{
+	wjob *j = l->head;
+	if (j) {
+		l->head = j->next;
+		if (!l->head)
+			l->tail = NULL;
+		l->n--;
+		j->next = NULL;
+	}
+	return j;
+}
+
+static inline void jl_remove(jlist *l, wjob *j)
+{
+	wjob **pp = &l->head, *prev = NULL;
+	while (*pp && *pp != j) {
+		prev = *pp;
+		pp = &(*pp)->next;
+	}
+	if (!*pp)
+		return;
+	*pp = j->next;
+	if (l->tail == j)
+		l->tail = prev;
+	l->n--;
+	j->next = NULL;
+}
+
+/* Inserts j before the first job with a larger id (FIFO by age). */
+static inline void jl_insert_by_id(jlist *l, wjob *j)
+{
+	if (!l->tail || l->tail->id < j->id) {
+		jl_push(l, j); /* the usual case, and O(1): loading jobs in id order */
+		return;
+	}
+	wjob **pp = &l->head, *prev = NULL;
+	while (*pp && (*pp)->id < j->id) {
+		prev = *pp;
+		pp = &(*pp)->next;
+	}
+	j->next = *pp;
+	*pp = j;
+	if (!j->next)
+		l->tail = j;
+	(void)prev;
+	l->n++;
+}
+
+static inline int64_t now_mono(am_worker *w)
+{
+	return am_clock_mono(w->clock);
+}
+
+static inline int64_t now_wall(am_worker *w)
+{
+	return am_clock_wall(w->clock);
+}
+
+static inline int64_t json_int(const json_t *o, const char *k, int64_t def)
+{
+	json_t *v = json_object_get(o, k);
+	return json_is_integer(v) ? (int64_t)json_integer_value(v) : def;
+}
+
+/* worker_jobs.c */
+model_total *wk_model_slot(am_worker *w, const char *model);
+void wk_free_held(wjob *j);
+void wk_all_add(am_worker *w, wjob *j);
+void wk_free_job(am_worker *w, wjob *j);
+jlist *wk_list_of(am_worker *w, wjob *j);
+
+/* worker_publish.c */
+void wk_event_basic(am_worker *w, am_event_kind kind, const wjob *j, const char *text);
+void wk_notice(am_worker *w, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+void wk_emit_done(am_worker *w, wjob *j, const char *model, const am_usage *u, bool known,
+                  int64_t cost, bool cached, int64_t latency_ms, int status);
+void wk_wait_duration(int64_t ns, char *buf, size_t n);
+void wk_limit_wait_reason(am_worker *w, int pool, int64_t now, char *text, size_t n, char *key,
+                          size_t kn);
+void wk_publish(am_worker *w, int64_t now, bool force);
+bool wk_idle(am_worker *w);
+void wk_publish_waiting(am_worker *w, int64_t now);
+void wk_publish_pass(am_worker *w);
+
+/* worker_record.c */
+void wk_fresh_add(am_worker *w, wjob *j);
+void wk_fresh_forget(am_worker *w, const wjob *j);
+void wk_tx_abort(am_worker *w);
+int wk_ensure_row(am_worker *w, wjob *j, am_err *err);
+int wk_tx_commit(am_worker *w, am_err *err);
+void wk_db_update(am_worker *w, wjob *j, am_job_state st, const char *error, const char *result);
+void wk_flush_writes(am_worker *w);
+void wk_mark_state(am_worker *w, wjob *j, am_job_state st);
+void wk_finish_failed(am_worker *w, wjob *j, const char *error);
+void wk_land_or_hold(am_worker *w, wjob *j);
+void wk_record_unrecorded(am_worker *w, int64_t now);
+void wk_record_pass(am_worker *w);
+
+/* worker_tally.c */
+void wk_release_budget(am_worker *w, wjob *j);
+void wk_budget_now(am_worker *w, am_budget_now *bn);
+void wk_fire_alerts(am_worker *w, const am_budget_alerts *al);
+int64_t wk_price_usage(am_worker *w, const char *model, const am_usage *u, bool *known);
+void wk_count_model(am_worker *w, const char *model, const am_usage *u, bool known, int64_t cost);
+void wk_own_row(am_worker *w, int64_t id);
+void wk_tally_tick(am_worker *w, int64_t now, am_budget_now *bn);
+int wk_load_today_marked(am_worker *w, const am_budget_now *bn, int64_t *day_spent,
+                         int64_t *month_spent, bool *unknown, am_err *err);
+int wk_load_recent_burn(am_worker *w, am_err *err);
+
+/* worker_intake.c */
+void wk_scan_db(am_worker *w);
+void wk_take_inbox(am_worker *w, int64_t now);
+void wk_intake(am_worker *w, int64_t now);
+
+/* worker_admit.c */
+bool wk_holding(const am_worker *w, int64_t now);
+void wk_requeue_due_retries(am_worker *w, int64_t now);
+void wk_admit(am_worker *w, const am_budget_now *bn, int64_t now);
+
+/* worker_send.c */
+void wk_start_call(am_worker *w, wjob *j);
+void wk_send_granted(am_worker *w, int64_t now, bool hold);
+
+/* worker_collect.c */
+void wk_on_call_done(void *ctx, am_prov_result *r);
+void wk_collect(am_worker *w, int64_t now);
+
+/* worker_setup.c */
+int wk_setup(am_worker *w, am_err *err);
+void wk_teardown(am_worker *w);
+
+/* worker.c */
+void wk_halt(am_worker *w, const char *why);
+
+#endif

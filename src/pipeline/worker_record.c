@@ -1,0 +1,436 @@
+/* worker_record: what reaches the database - the pass transaction (the
+ * rows of new jobs and their progress states), the ledger row of each
+ * answer with its job's final state, answers held while the ledger cannot
+ * be written, and the cache. */
+#include "worker_int.h"
+
+/* A ledger write failed. New calls wait DB_RETRY_MS (each would want a
+ * write too); a batch gives up after DB_GIVE_UP rounds, a retry period
+ * apart, that all failed (failures within one round count once). */
+static void db_trouble(am_worker *w, const am_err *err)
+{
+	if (w->tearing_down)
+		return;
+	int64_t now = now_mono(w);
+	if (now < w->db_retry_at)
+		return; /* the same round of writes as the last failure */
+	w->db_fails++;
+	w->db_retry_at = now + (int64_t)DB_RETRY_MS * AM_NS_PER_MS;
+	if (w->db_fails == 1)
+		wk_notice(w, "ledger: %s — no new calls until it can be written", err->msg);
+	if (w->opts.halt_on_fatal && w->db_fails >= DB_GIVE_UP) {
+		char why[AM_ERR_MAX + 64];
+		snprintf(why, sizeof why, "the ledger cannot be written: %s", err->msg);
+		wk_halt(w, why);
+	}
+}
+
+static void db_ok(am_worker *w)
+{
+	if (!w->db_fails)
+		return;
+	w->db_fails = 0;
+	w->db_retry_at = 0;
+	wk_notice(w, "ledger: writable again");
+}
+
+/* ---- the pass transaction ------------------------------------------------
+ *
+ * A prompt taken from the inbox becomes a job in memory at once and gets
+ * its row after the pass has put its calls on the wire: one transaction
+ * at the end of the pass writes the new rows and the progress states
+ * (marks) of the pass. Writing a row, and above all committing it, costs
+ * more than everything else the worker does before a send; done after it,
+ * it overlaps the provider's work, and a pass that takes many prompts
+ * commits once.
+ *
+ * The price: until that commit the job exists only in the worker, as the
+ * prompt did while it sat in the inbox, so a crash in the microseconds
+ * between a send and the commit loses the job after its call went out
+ * (paid, not recorded): the window an answer already has between its
+ * arrival and its ledger commit.
+ *
+ * A write about a job that has no row yet writes the row first, in the
+ * same transaction (ensure_row): a cache hit's ledger row, a failure, a
+ * budget block. When a commit fails, or SQLite rolls a transaction back
+ * after an error, the rows written in it are gone: those jobs go back to
+ * id 0 and are written again later, never under an id that SQLite may
+ * hand out again. Invariant: a job with id 0 is in fresh. */
+
+void wk_fresh_add(am_worker *w, wjob *j)
+{
+	if (w->nfresh == w->fresh_cap) {
+		w->fresh_cap = w->fresh_cap ? 2 * w->fresh_cap : 64;
+		w->fresh = am_xrealloc(w->fresh, (size_t)w->fresh_cap * sizeof *w->fresh);
+	}
+	w->fresh[w->nfresh++] = j;
+}
+
+/* Keeps the order: rows are written in submit order, so job ids follow it. */
+void wk_fresh_forget(am_worker *w, const wjob *j)
+{
+	for (int i = 0; i < w->nfresh; i++)
+		if (w->fresh[i] == j) {
+			memmove(&w->fresh[i], &w->fresh[i + 1],
+			        (size_t)(w->nfresh - i - 1) * sizeof *w->fresh);
+			w->nfresh--;
+			return;
+		}
+}
+
+static int tx_begin(am_worker *w, am_err *err)
+{
+	if (w->tx_open)
+		return 0;
+	if (am_ledger_begin(w->ledger, err))
+		return -1;
+	w->tx_open = true;
+	return 0;
+}
+
+/* The open transaction is gone (rolled back), and the rows written in it.
+ * Marks of those jobs go too, as their ids may be handed out again. */
+static void tx_lost(am_worker *w)
+{
+	for (int i = 0; i < w->nfresh; i++) {
+		int64_t id = w->fresh[i]->id;
+		if (!id)
+			continue;
+		for (int k = 0; k < w->nmarks;)
+			if (w->marks[k].id == id)
+				w->marks[k] = w->marks[--w->nmarks];
+			else
+				k++;
+		w->fresh[i]->id = 0;
+	}
+	w->tx_open = false;
+}
+
+void wk_tx_abort(am_worker *w)
+{
+	if (!w->tx_open)
+		return;
+	am_ledger_rollback(w->ledger);
+	tx_lost(w);
+}
+
+/* After a failed statement inside the transaction: SQLite may have rolled
+ * it back by itself (disk full, I/O error). */
+static void tx_check(am_worker *w)
+{
+	if (w->tx_open && !am_ledger_in_transaction(w->ledger))
+		tx_lost(w);
+}
+
+/* Writes j's row, as queued, then the state it has reached. */
+static int write_row(am_worker *w, wjob *j, am_err *err)
+{
+	char *req = json_dumps(j->body, JSON_COMPACT);
+	if (!req)
+		return am_err_set(err, "cannot serialise the request");
+	int64_t id = 0;
+	int rc = am_queue_add_s(w->qs, w->owner.id, NULL, req, j->model_req, 0, now_wall(w), &id,
+	                        NULL, err);
+	free(req);
+	if (rc < 0) {
+		tx_check(w);
+		return -1;
+	}
+	j->id = id;
+	if (j->st == W_FLIGHT)
+		wk_mark_state(w, j, AM_JOB_IN_FLIGHT);
+	else if (j->st == W_LIMIT)
+		wk_mark_state(w, j, AM_JOB_WAITING_LIMIT);
+	return 0;
+}
+
+/* Gives j a row if it has none, in the open transaction (opened if need
+ * be; the pass commits it): the rows of the jobs taken before j first, so
+ * that ids keep the order of submission. j == NULL: every fresh job. */
+int wk_ensure_row(am_worker *w, wjob *j, am_err *err)
+{
+	if (j ? j->id != 0 : !w->nfresh)
+		return 0;
+	if (tx_begin(w, err))
+		return -1;
+	for (int i = 0; i < w->nfresh; i++) {
+		wjob *k = w->fresh[i];
+		if (!k->id && write_row(w, k, err))
+			return -1;
+		if (k == j)
+			return 0;
+	}
+	return 0;
+}
+
+/* Writes the progress states noted since the last flush (see marks) into
+ * the open transaction. A job that has since ended keeps its final state:
+ * the update only moves jobs that are still unfinished. */
+static void write_marks(am_worker *w)
+{
+	if (!w->nmarks)
+		return;
+	int64_t wall = now_wall(w);
+	for (int i = 0; i < w->nmarks; i++) {
+		struct state_mark *m = &w->marks[i];
+		/* A failed mark shows in the commit, or is only shown. */
+		am_job_marks_write(w->jm, m->id, m->st, m->model[0] ? m->model : NULL,
+		                   m->reason[0] ? m->reason : NULL, wall, NULL);
+	}
+}
+
+/* Commits the open transaction with the pending marks. On failure the
+ * marks of jobs that kept their rows stay for the next flush. */
+int wk_tx_commit(am_worker *w, am_err *err)
+{
+	if (!w->tx_open)
+		return 0;
+	write_marks(w);
+	tx_check(w);
+	if (!w->tx_open)
+		return am_err_set(err, "ledger %s: the transaction was rolled back", w->db_path);
+	if (am_ledger_commit(w->ledger, err)) {
+		tx_lost(w);
+		return -1;
+	}
+	w->tx_open = false;
+	w->nmarks = 0;
+	int keep = 0;
+	for (int i = 0; i < w->nfresh; i++)
+		if (!w->fresh[i]->id)
+			w->fresh[keep++] = w->fresh[i];
+	w->nfresh = keep;
+	return 0;
+}
+
+void wk_db_update(am_worker *w, wjob *j, am_job_state st, const char *error, const char *result)
+{
+	am_err err;
+	if (wk_ensure_row(w, j, &err) ||
+	    am_queue_update_s(w->qs, j->id, st, j->model[0] ? j->model : NULL,
+	                      j->reason[0] ? j->reason : NULL, error, result, j->attempts,
+	                      now_wall(w), &err)) {
+		tx_check(w);
+		db_trouble(w, &err);
+	} else {
+		db_ok(w);
+	}
+}
+
+/* Writes what the pass has to write: the rows of new jobs (with the state
+ * each has reached), the marks, anything already in the open transaction;
+ * one commit. */
+void wk_flush_writes(am_worker *w)
+{
+	bool rows = w->nfresh && now_mono(w) >= w->db_retry_at;
+	if (!w->nmarks && !w->tx_open && !rows)
+		return;
+	am_err err;
+	if (tx_begin(w, &err)) {
+		/* Not now (locked, full): the states catch up at the next flush. */
+		if (w->nmarks == MAX_MARKS)
+			w->nmarks = 0;
+		if (rows)
+			db_trouble(w, &err);
+		return;
+	}
+	if (rows)
+		wk_ensure_row(w, NULL, &err); /* a failure shows in the commit */
+	if (wk_tx_commit(w, &err))
+		db_trouble(w, &err);
+	else
+		db_ok(w);
+}
+
+void wk_mark_state(am_worker *w, wjob *j, am_job_state st)
+{
+	if (!j->id)
+		return; /* no row yet: the row it gets carries the state then */
+	if (w->nmarks == MAX_MARKS && w->tx_open) {
+		write_marks(w); /* into the open transaction, which commits them */
+		w->nmarks = 0;
+	}
+	if (w->nmarks == MAX_MARKS)
+		wk_flush_writes(w);
+	if (w->nmarks == MAX_MARKS)
+		return; /* the database is not taking writes: the state is only shown */
+	struct state_mark *m = &w->marks[w->nmarks++];
+	m->id = j->id;
+	m->st = st;
+	snprintf(m->model, sizeof m->model, "%s", j->model);
+	snprintf(m->reason, sizeof m->reason, "%s", j->reason);
+}
+
+void wk_finish_failed(am_worker *w, wjob *j, const char *error)
+{
+	int64_t now = now_mono(w);
+	if (j->ticket_live) {
+		am_rl_cancel(w->rl, &j->ticket, now);
+		j->ticket_live = false;
+	}
+	wk_release_budget(w, j);
+	j->st = W_FINISHED;
+	wk_db_update(w, j, AM_JOB_FAILED, error, NULL);
+	am_log_write(w->log, now_wall(w), "job %" PRId64 " failed (%s): %s", j->id,
+	             j->model[0] ? j->model : "no model", error);
+	am_event ev;
+	memset(&ev, 0, sizeof ev);
+	ev.kind = AM_EV_FAILED;
+	ev.job_id = j->handle;
+	snprintf(ev.model, sizeof ev.model, "%s", j->model);
+	snprintf(ev.reason, sizeof ev.reason, "%s", j->reason);
+	snprintf(ev.error, sizeof ev.error, "%s", error);
+	am_evq_push(w->evq, &ev);
+	w->failed++;
+	w->dirty = true;
+	wk_free_job(w, j);
+}
+
+/* Records one finished call (or cache hit): its ledger row, and with it
+ * the job's final state and answer when with_state. The ledger row is what
+ * makes a job done (recovery and scan_db go by it), so a job may take its
+ * "done" a moment later (see land). */
+static int record_done(am_worker *w, wjob *j, const char *answered_model, const am_usage *u,
+                       bool known, int64_t cost, bool cached, int64_t saved, int64_t latency_ms,
+                       int status, const char *request_id, const char *text, bool with_state,
+                       am_err *err)
+{
+	am_ledger_event ev;
+	memset(&ev, 0, sizeof ev);
+	ev.job_id = j->id;
+	ev.ts_ns = now_wall(w);
+	ev.model_requested = j->model_req ? j->model_req : j->model;
+	ev.model = answered_model;
+	ev.reason = j->reason;
+	ev.usage = *u;
+	ev.price_known = known;
+	ev.cost_pusd = known ? cost : 0;
+	ev.cached = cached;
+	ev.saved_pusd = saved;
+	ev.latency_ms = latency_ms;
+	ev.http_status = status;
+	ev.request_id = request_id;
+	ev.source = j->source;
+	if (tx_begin(w, err))
+		return -1;
+	if (wk_ensure_row(w, j, err)) {
+		wk_tx_abort(w);
+		return -1;
+	}
+	ev.job_id = j->id;
+	int added = am_ledger_record(w->ledger, &ev, err);
+	int64_t row = am_spend_last_row(w->ledger);
+	if (added < 0 ||
+	    (with_state && am_queue_update_s(w->qs, j->id, AM_JOB_DONE, j->model, j->reason, NULL,
+	                                     text ? text : "", j->attempts, ev.ts_ns, err))) {
+		wk_tx_abort(w);
+		return -1;
+	}
+	if (wk_tx_commit(w, err))
+		return -1;
+	if (added)
+		wk_own_row(w, row); /* only once committed: a rolled-back id may be reused */
+	return 0;
+}
+
+/* The cache keeps an answer's text only, so only answers that are all text
+ * can be replayed: a tool call (tool_use) or a paused turn cannot. An answer
+ * cut at max_tokens or at a stop sequence is the whole answer to that
+ * request, whose key includes both. */
+static bool text_answer(const char *stop_reason)
+{
+	return !strcmp(stop_reason, "end_turn") || !strcmp(stop_reason, "max_tokens") ||
+	       !strcmp(stop_reason, "stop_sequence");
+}
+
+/* Records j's held answer and the job's end, then tells the observers.
+ * Returns false, keeping everything, when the ledger cannot be written:
+ * the caller parks the job on the unrecorded list and the loop tries again
+ * (an answer that was paid for is not thrown away while the process lives;
+ * if it dies first, recovery re-queues the job, which has no ledger row). */
+static bool land(am_worker *w, wjob *j)
+{
+	held_answer *h = j->held;
+	am_err err;
+	/* A batch job's answer is its output, read back from the job's row: it
+	 * lands with the ledger row. Anyone else's was just told; its row takes
+	 * "done" and the text right after the observer hears, out of the
+	 * answer's way (a crash between the two leaves the row without the
+	 * text, and done by its ledger row). */
+	if (record_done(w, j, h->model, &h->usage, h->known, h->cost, h->cached, h->saved,
+	                h->latency_ms, h->status, h->cached ? NULL : h->request_id, h->text,
+	                j->answer_is_output, &err)) {
+		db_trouble(w, &err);
+		return false;
+	}
+	db_ok(w);
+	wk_count_model(w, h->model, &h->usage, h->known, h->cost);
+	/* A stream's text went out as it arrived. */
+	if ((h->cached || !j->stream) && h->text && *h->text)
+		wk_event_basic(w, AM_EV_DELTA, j, h->text);
+	wk_emit_done(w, j, h->model, &h->usage, h->known, h->cost, h->cached, h->latency_ms,
+	             h->status);
+	/* The observer has heard; the rest can follow, in the transaction the
+	 * loop commits after this round of answers (one commit for all). */
+	am_err terr;
+	bool tx = tx_begin(w, &terr) == 0;
+	if (!j->answer_is_output) {
+		if (tx)
+			wk_db_update(w, j, AM_JOB_DONE, NULL, h->text ? h->text : "");
+		else
+			db_trouble(w, &terr);
+	}
+	if (!h->cached && j->cacheable && w->cache && text_answer(h->stop_reason)) {
+		am_cache_answer a;
+		memset(&a, 0, sizeof a);
+		snprintf(a.model, sizeof a.model, "%s", h->model);
+		snprintf(a.stop_reason, sizeof a.stop_reason, "%s", h->stop_reason);
+		a.text = h->text ? h->text : (char *)"";
+		a.usage = h->usage;
+		a.cost_pusd = h->known ? h->cost : 0;
+		if (am_cache_put(w->cache, j->key, &a, now_wall(w), NULL, &err))
+			wk_notice(w, "cache: %s", err.msg);
+	}
+	j->st = W_FINISHED;
+	wk_free_job(w, j);
+	return true;
+}
+
+void wk_land_or_hold(am_worker *w, wjob *j)
+{
+	if (!land(w, j)) {
+		j->st = W_UNRECORDED;
+		jl_push(&w->unrecorded, j);
+	}
+}
+
+/* Tries the parked answers again, oldest first, until one fails. */
+static void land_unrecorded(am_worker *w)
+{
+	wjob *j;
+	while ((j = jl_pop(&w->unrecorded))) {
+		if (!land(w, j)) {
+			jl_push_front(&w->unrecorded, j);
+			return;
+		}
+	}
+}
+
+/* Answers that arrived while the ledger could not be written, once its
+ * next try is due. */
+void wk_record_unrecorded(am_worker *w, int64_t now)
+{
+	if (w->unrecorded.n && now >= w->db_retry_at)
+		land_unrecorded(w);
+}
+
+/* The pass transaction: the calls go out first, then the rows. */
+void wk_record_pass(am_worker *w)
+{
+	if (w->tx_open || w->nfresh) {
+		if (w->sent)
+			w->tp.ops->run(w->tp.ctx, 0, NULL);
+		wk_flush_writes(w);
+	}
+	w->sent = false;
+}

@@ -1,0 +1,302 @@
+/* The worker through its transport seam: what a call's answer carries -
+ * status, rate-limit headers, a stream's pieces, usage - reaches the
+ * limiter, the observer and the ledger; a 429's retry-after holds the job
+ * on the clock; an overloaded answer is retried after a backoff; a
+ * cancelled call ends cancelled. The calls go to a fake transport on a
+ * fake clock that only the test moves. */
+#include <check.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "check_run.h"
+#include "clock.h"
+#include "faketp.h"
+#include "ledger.h"
+#include "pricing.h"
+#include "queue.h"
+#include "tmpdir.h"
+#include "workstart.h"
+#include "worker.h"
+
+enum { MAX_EVENTS = 1024, ROUNDS = 400 };
+
+static char dir[512], db_path[600];
+static am_pricing *pricing;
+static am_ft *ft;
+static am_worker *worker;
+static am_engine_ops ops;
+static am_event evs[MAX_EVENTS];
+static int nev;
+
+static const char *const config =
+        "{\"limits\": {\"rpm\": 100000, \"itpm\": 100000000, \"otpm\": 100000000},"
+        " \"cache\": {\"enabled\": false}}";
+
+static void setup(void)
+{
+	am_err err;
+	ck_assert_int_eq(am_test_tmpdir("worker_transport", dir, sizeof dir), 0);
+	snprintf(db_path, sizeof db_path, "%s/ledger.db", dir);
+	ck_assert_msg(am_test_pricing(&pricing, &err) == 0, "%s", err.msg);
+	worker = NULL;
+	ft = NULL;
+	nev = 0;
+}
+
+static void teardown(void)
+{
+	for (int i = 0; i < nev; i++)
+		am_event_free(&evs[i]);
+	am_worker_stop(worker, 0);
+	am_ft_free(ft);
+	am_pricing_free(pricing);
+	am_test_rmtree(dir);
+}
+
+static void start(am_ft_script_fn script)
+{
+	ft = am_ft_new(1000 * AM_NS_PER_SEC, am_clock_wall(am_clock_system()), script, NULL);
+	am_ft_set_manual(ft, true);
+	am_err err;
+	worker = am_test_worker_ft(config, pricing, db_path, ft, "console", false, &err);
+	ck_assert_msg(worker != NULL, "%s", err.msg);
+	ops = am_worker_ops(worker);
+}
+
+/* Takes what the worker queued, deltas included, waiting on the wake fd. */
+static void pump(void)
+{
+	struct pollfd p = { ops.wake_fd(ops.ctx), POLLIN, 0 };
+	poll(&p, 1, 20);
+	nev += ops.drain(ops.ctx, evs + nev, MAX_EVENTS - nev);
+}
+
+static int find(am_event_kind kind, int64_t job)
+{
+	for (int i = 0; i < nev; i++)
+		if (evs[i].kind == kind && evs[i].job_id == job)
+			return i;
+	return -1;
+}
+
+/* Pumps until an event of kind for job arrives, moving the clock step_ns
+ * a round. Returns its index, or -1 (bounded). */
+static int wait_for(am_event_kind kind, int64_t job, int64_t step_ns)
+{
+	for (int r = 0; r < ROUNDS; r++) {
+		int i = find(kind, job);
+		if (i >= 0)
+			return i;
+		if (step_ns)
+			am_ft_advance(ft, step_ns);
+		pump();
+	}
+	return find(kind, job);
+}
+
+static int64_t submit(const char *text, bool stream)
+{
+	am_turn t = { "user", text };
+	am_prompt p = { 0 };
+	p.turns = &t;
+	p.nturns = 1;
+	p.stream = stream;
+	p.max_tokens = 64;
+	p.model = "claude-haiku-4-5";
+	int64_t id = -1;
+	am_err err;
+	ck_assert_msg(ops.submit(ops.ctx, &p, &id, &err) == 0, "%s", err.msg);
+	return id;
+}
+
+/* ---- a stream --------------------------------------------------------- */
+
+static void stream_in_pieces(void *ctx, const am_ft_call *call, am_ft_answer *a)
+{
+	(void)ctx;
+	ck_assert(call->stream);
+	static const char *const chunks[] = {
+		"event: message_start\ndata: {\"type\":\"message_start\",\"message\":{\"id\":\"msg_1\","
+		"\"type\":\"message\",\"role\":\"assistant\",\"model\":\"claude-haiku-4-5-20251001\","
+		"\"content\":[],\"stop_reason\":null,\"usage\":{\"input_tokens\":120,"
+		"\"output_tokens\":1}}}\n\n",
+		"event: content_block_start\ndata: {\"type\":\"content_block_start\",\"index\":0,"
+		"\"content_block\":{\"type\":\"text\",\"text\":\"\"}}\n\n",
+		"event: content_block_delta\ndata: {\"type\":\"content_block_delta\",\"index\":0,"
+		"\"delta\":{\"type\":\"text_delta\",\"text\":\"Hel\"}}\n\n",
+		/* An event split across two reads. */
+		"event: content_block_delta\ndata: {\"type\":\"content_block_delta\",\"ind",
+		"ex\":0,\"delta\":{\"type\":\"text_delta\",\"text\":\"lo\"}}\n\n",
+		"event: message_delta\ndata: {\"type\":\"message_delta\",\"delta\":{\"stop_reason\":"
+		"\"end_turn\"},\"usage\":{\"output_tokens\":42}}\n\n",
+		"event: message_stop\ndata: {\"type\":\"message_stop\"}\n\n",
+	};
+	for (size_t i = 0; i < sizeof chunks / sizeof *chunks; i++)
+		a->chunks[a->nchunks++] = chunks[i];
+	a->headers[a->nheaders++] = "request-id: req_stream_1";
+}
+
+START_TEST(a_stream_reaches_the_observer_piece_by_piece)
+{
+	start(stream_in_pieces);
+	int64_t job = submit("hello", true);
+	int done = wait_for(AM_EV_DONE, job, 0);
+	ck_assert_msg(done >= 0, "no done event");
+	char text[64] = "";
+	int pieces = 0;
+	for (int i = 0; i < done; i++)
+		if (evs[i].kind == AM_EV_DELTA && evs[i].job_id == job) {
+			snprintf(text + strlen(text), sizeof text - strlen(text), "%s", evs[i].text);
+			pieces++;
+		}
+	ck_assert_str_eq(text, "Hello");
+	ck_assert_int_eq(pieces, 2);
+	ck_assert_int_eq(evs[done].usage.input_tokens, 120);
+	ck_assert_int_eq(evs[done].usage.output_tokens, 42);
+	ck_assert_int_eq(evs[done].http_status, 200);
+	ck_assert(evs[done].price_known);
+	am_usage u = { .input_tokens = 120, .output_tokens = 42 };
+	int64_t cost = 0;
+	ck_assert(am_cost(am_pricing_lookup(pricing, "claude-haiku-4-5"), &u, false, &cost, NULL) ==
+	          0);
+	ck_assert_int_eq(evs[done].cost_pusd, cost);
+	am_worker_stop(worker, 0);
+	worker = NULL;
+
+	/* The ledger row carries the answered model and the request id. */
+	am_ledger *l;
+	am_err err;
+	ck_assert_msg(am_ledger_open(&l, db_path, NULL, &err) == 0, "%s", err.msg);
+	am_ledger_summary s;
+	ck_assert_msg(am_ledger_report(l, "2000-01-01", "2999-12-31", false, &s, &err) == 0, "%s",
+	              err.msg);
+	ck_assert_int_eq(s.nrows, 1);
+	ck_assert_str_eq(s.rows[0].model, "claude-haiku-4-5-20251001");
+	ck_assert_int_eq(s.rows[0].output_tokens, 42);
+	am_ledger_summary_free(&s);
+	am_ledger_close(l);
+}
+END_TEST
+
+/* ---- a 429 ------------------------------------------------------------- */
+
+static void limited_once(void *ctx, const am_ft_call *call, am_ft_answer *a)
+{
+	(void)ctx;
+	if (call->n == 1) {
+		a->status = 429;
+		a->error_message = "Number of request tokens has exceeded your per-minute rate limit";
+		a->headers[a->nheaders++] = "retry-after: 30";
+	}
+}
+
+START_TEST(a_429_holds_the_job_for_its_retry_after)
+{
+	start(limited_once);
+	int64_t job = submit("hello", false);
+	int w = wait_for(AM_EV_WAITING, job, 0);
+	ck_assert_msg(w >= 0, "no waiting event after the 429");
+	ck_assert_msg(strstr(evs[w].text, "cool-down") && strstr(evs[w].text, "429"), "'%s'",
+	              evs[w].text);
+	/* 29 seconds on, the call has not gone again. */
+	for (int i = 0; i < 29; i++) {
+		am_ft_advance(ft, AM_NS_PER_SEC);
+		pump();
+	}
+	ck_assert_int_eq(am_ft_started(ft), 1);
+	ck_assert_int_lt(find(AM_EV_DONE, job), 0);
+	int done = wait_for(AM_EV_DONE, job, AM_NS_PER_SEC);
+	ck_assert_msg(done >= 0, "not done after the retry-after");
+	ck_assert_int_eq(am_ft_started(ft), 2);
+	ck_assert_int_lt(find(AM_EV_FAILED, job), 0);
+}
+END_TEST
+
+/* ---- overloaded -------------------------------------------------------- */
+
+static void overloaded_twice(void *ctx, const am_ft_call *call, am_ft_answer *a)
+{
+	(void)ctx;
+	if (call->n <= 2)
+		a->status = 529;
+}
+
+START_TEST(an_overloaded_call_is_retried_after_a_backoff)
+{
+	start(overloaded_twice);
+	int64_t job = submit("hello", false);
+	int w = wait_for(AM_EV_WAITING, job, 0);
+	ck_assert_msg(w >= 0, "no waiting event after the 529");
+	ck_assert_msg(strstr(evs[w].text, "retry 1 in "), "'%s'", evs[w].text);
+	/* The backoff is on the clock: without time, no second call. */
+	for (int i = 0; i < 5; i++)
+		pump();
+	ck_assert_int_eq(am_ft_started(ft), 1);
+	int done = wait_for(AM_EV_DONE, job, 100 * AM_NS_PER_MS);
+	ck_assert_msg(done >= 0, "not done after two 529s");
+	ck_assert_int_eq(am_ft_started(ft), 3);
+}
+END_TEST
+
+/* ---- cancel ------------------------------------------------------------ */
+
+static void never_answers(void *ctx, const am_ft_call *call, am_ft_answer *a)
+{
+	(void)ctx;
+	(void)call;
+	a->hang = true;
+}
+
+static bool one_pending(void *arg)
+{
+	(void)arg;
+	pump();
+	return am_ft_pending(ft) == 1;
+}
+
+START_TEST(a_cancelled_call_ends_cancelled)
+{
+	start(never_answers);
+	int64_t job = submit("hello", false);
+	bool sent = false;
+	for (int r = 0; r < ROUNDS && !sent; r++)
+		sent = one_pending(NULL);
+	ck_assert_msg(sent, "the call never went out");
+	am_command c = { 0 };
+	c.kind = AM_CMD_CANCEL_JOB;
+	c.value = job;
+	am_err err;
+	ck_assert_msg(ops.command(ops.ctx, &c, &err) == 0, "%s", err.msg);
+	ck_assert_msg(wait_for(AM_EV_CANCELLED, job, 0) >= 0, "no cancelled event");
+	ck_assert_int_eq(am_ft_pending(ft), 0);
+	am_worker_stop(worker, 0);
+	worker = NULL;
+	am_ledger *l;
+	ck_assert_msg(am_ledger_open(&l, db_path, NULL, &err) == 0, "%s", err.msg);
+	int64_t counts[AM_JOB_NSTATES];
+	ck_assert_msg(am_queue_counts(am_ledger_db(l), counts, &err) == 0, "%s", err.msg);
+	ck_assert_int_eq(counts[AM_JOB_CANCELLED], 1);
+	am_ledger_close(l);
+}
+END_TEST
+
+static Suite *suite(void)
+{
+	Suite *s = suite_create("worker_transport");
+	TCase *tc = tcase_create("transport");
+	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_set_timeout(tc, 60);
+	tcase_add_test(tc, a_stream_reaches_the_observer_piece_by_piece);
+	tcase_add_test(tc, a_429_holds_the_job_for_its_retry_after);
+	tcase_add_test(tc, an_overloaded_call_is_retried_after_a_backoff);
+	tcase_add_test(tc, a_cancelled_call_ends_cancelled);
+	suite_add_tcase(s, tc);
+	return s;
+}
+
+int main(void)
+{
+	return check_run(suite());
+}
