@@ -227,9 +227,14 @@ START_TEST(an_overloaded_call_is_retried_after_a_backoff)
 {
 	start(overloaded_twice);
 	int64_t job = submit("hello", false);
-	int w = wait_for(AM_EV_WAITING, job, 0);
-	ck_assert_msg(w >= 0, "no waiting event after the 529");
-	ck_assert_msg(strstr(evs[w].text, "retry 1 in "), "'%s'", evs[w].text);
+	int w = wait_for(AM_EV_RETRY, job, 0);
+	ck_assert_msg(w >= 0, "no retry event after the 529");
+	ck_assert_int_eq(evs[w].attempt, 1);
+	ck_assert_msg(evs[w].retry_in_ns > 0, "retry in %lld ns", (long long)evs[w].retry_in_ns);
+	ck_assert_msg(evs[w].error[0], "the retry names no error");
+	char line[400];
+	am_event_retry_text(&evs[w], line, sizeof line);
+	ck_assert_msg(strncmp(line, "retry 1 in ", 11) == 0, "'%s'", line);
 	/* The backoff is on the clock: without time, no second call. */
 	for (int i = 0; i < 5; i++)
 		pump();

@@ -391,6 +391,9 @@ bool ui_console_event(ui_console *c, const am_event *ev)
 	case AM_EV_WAITING:
 		snprintf(j->status, sizeof j->status, "waiting for %s", ev->text ? ev->text : "a limit");
 		break;
+	case AM_EV_RETRY:
+		am_event_retry_text(ev, j->status, sizeof j->status);
+		break;
 	case AM_EV_BLOCKED:
 		j->blocked = true;
 		snprintf(j->status, sizeof j->status, "blocked by the budget%s%s",

@@ -244,13 +244,15 @@ int cmd_ask(int argc, char **argv)
 				rc = 3;
 			} else if (ev->kind == AM_EV_ALERT && ev->text) {
 				fprintf(stderr, "\a%s\n", ev->text);
-			} else if (ev->job_id == job && ev->kind == AM_EV_WAITING && ev->text &&
-			           (tty || !strncmp(ev->text, "retry ", 6))) {
-				/* A retry (the provider failed) is always worth a line;
-				 * waiting for a limit only on a terminal, so that in
+			} else if (ev->job_id == job && ev->kind == AM_EV_RETRY) {
+				/* A retry (the provider failed) is always worth a line. */
+				char line[400];
+				am_event_retry_text(ev, line, sizeof line);
+				fprintf(stderr, "aimeter ask: %s\n", line);
+			} else if (ev->job_id == job && ev->kind == AM_EV_WAITING && ev->text && tty) {
+				/* Waiting for a limit only on a terminal, so that in
 				 * scripts stderr stays the summary line. */
-				fprintf(stderr, "aimeter ask: %s%s\n",
-				        strncmp(ev->text, "retry ", 6) ? "waiting for " : "", ev->text);
+				fprintf(stderr, "aimeter ask: waiting for %s\n", ev->text);
 			}
 			am_event_free(ev);
 		}

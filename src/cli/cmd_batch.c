@@ -20,15 +20,16 @@
 #include "commands.h"
 #include "ledger.h"
 
-enum { O_OUT = 1, O_CONC, O_RPM, O_ITPM, O_OTPM, O_BUDGET, O_NOCACHE, O_SIM };
+enum { O_OUT = 1, O_CONC, O_BUDGET, O_NOCACHE, O_SIM, O_DIM /* + am_dim */ };
 
 static const am_cli_opt opts[] = {
 	{ "out", "FILE", "write results (JSONL, input order) to FILE (default stdout)", O_OUT, NULL },
 	{ "concurrency", "N", "calls in flight at most (this run only)", O_CONC,
 	  "worker.concurrency" },
-	{ "rpm", "N", "requests per minute (this run only)", O_RPM, "limits.rpm" },
-	{ "itpm", "N", "input tokens per minute (this run only)", O_ITPM, "limits.itpm" },
-	{ "otpm", "N", "output tokens per minute (this run only)", O_OTPM, "limits.otpm" },
+#define DIM_OPT(id, key, label, unit, what) \
+	{ #key, "N", what " (this run only)", O_DIM + AM_DIM_##id, "limits." #key },
+	AM_DIMS(DIM_OPT)
+#undef DIM_OPT
 	{ "budget", "USD", "daily budget for this run (saved settings are unchanged)", O_BUDGET,
 	  "budget.daily_usd" },
 	{ "no-cache", NULL, "do not use the response cache", O_NOCACHE, NULL },

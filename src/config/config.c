@@ -246,8 +246,11 @@ static const struct key keys[] = {
 #define NKEYS (sizeof keys / sizeof keys[0])
 _Static_assert(NKEYS <= AM_CONFIG_MAX_KEYS, "the source array holds every key");
 
-static const char *const lim_names[AM_LIM_N] = {"rpm", "itpm", "otpm", "rpm_burst",
-                                                "max_in_flight"};
+static const char *const lim_names[AM_LIM_N] = {
+#define LIM_NAME(id, key, label, unit, what) [AM_LIM_##id] = #key,
+	AM_DIMS(LIM_NAME)
+#undef LIM_NAME
+	[AM_LIM_RPM_BURST] = "rpm_burst", [AM_LIM_MAX_IN_FLIGHT] = "max_in_flight"};
 
 static void *field(am_config *cfg, const struct key *k)
 {
@@ -284,14 +287,18 @@ static bool is_section(const char *name)
 
 static int64_t *lim_field(am_config_limits *l, int i)
 {
-	int64_t *f[AM_LIM_N] = {&l->rpm, &l->itpm, &l->otpm, &l->rpm_burst, &l->max_in_flight};
+	int64_t *f[AM_LIM_N] = {
+#define LIM_PTR(id, key, label, unit, what) [AM_LIM_##id] = &l->key,
+		AM_DIMS(LIM_PTR)
+#undef LIM_PTR
+		[AM_LIM_RPM_BURST] = &l->rpm_burst, [AM_LIM_MAX_IN_FLIGHT] = &l->max_in_flight};
 	return f[i];
 }
 
 static int64_t lim_get(const am_config_limits *l, int i)
 {
-	const int64_t f[AM_LIM_N] = {l->rpm, l->itpm, l->otpm, l->rpm_burst, l->max_in_flight};
-	return f[i];
+	am_config_limits copy = *l;
+	return *lim_field(&copy, i);
 }
 
 static const struct key *lim_key(int i)

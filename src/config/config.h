@@ -58,6 +58,7 @@
 
 #include <jansson.h>
 
+#include "dims.h"
 #include "err.h"
 
 enum {
@@ -99,11 +100,20 @@ typedef enum am_config_color {
  * provider may enforce "60 RPM" as 1 request per second): 0 = max(1,
  * ceil(rpm / 60)). max_in_flight caps calls in flight in the pool. */
 typedef struct am_config_limits {
-	int64_t rpm, itpm, otpm, rpm_burst, max_in_flight;
+#define AM_LIM_FIELD_(id, key, label, unit, what) int64_t key;
+	AM_DIMS(AM_LIM_FIELD_) /* rpm, itpm, otpm */
+#undef AM_LIM_FIELD_
+	int64_t rpm_burst, max_in_flight;
 } am_config_limits;
 
-/* Fields of am_config_limits, for the per-pool bit masks. */
-enum { AM_LIM_RPM, AM_LIM_ITPM, AM_LIM_OTPM, AM_LIM_RPM_BURST, AM_LIM_MAX_IN_FLIGHT, AM_LIM_N };
+/* Fields of am_config_limits, for the per-pool bit masks: the dimensions
+ * first (AM_LIM_RPM == AM_DIM_RPM, ...), then the two that are not. */
+enum {
+#define AM_LIM_ENUM_(id, key, label, unit, what) AM_LIM_##id = AM_DIM_##id,
+	AM_DIMS(AM_LIM_ENUM_)
+#undef AM_LIM_ENUM_
+	AM_LIM_RPM_BURST = AM_DIM_N, AM_LIM_MAX_IN_FLIGHT, AM_LIM_N
+};
 
 /* A pool that overrides some of limits.* ("limits.pools.opus-4.rpm"). */
 typedef struct am_config_pool {

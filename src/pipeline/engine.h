@@ -19,6 +19,7 @@
 
 #include "budget.h"
 #include "cache.h"
+#include "dims.h"
 #include "err.h"
 #include "usage.h"
 
@@ -85,6 +86,7 @@ typedef struct am_snapshot {
 typedef enum am_event_kind {
 	AM_EV_QUEUED,       /* accepted; model and reason are known */
 	AM_EV_WAITING,      /* waiting for a limit: text names it ("OTPM 1.2s") */
+	AM_EV_RETRY,        /* the call failed and goes again: attempt, retry_in_ns, error */
 	AM_EV_BLOCKED,      /* blocked by the budget */
 	AM_EV_STARTED,      /* sent */
 	AM_EV_DELTA,        /* text: a piece of the answer */
@@ -108,14 +110,27 @@ typedef struct am_event {
 	int64_t latency_ms;
 	int http_status;
 	char error[256];
+	int attempt;         /* AM_EV_RETRY: the attempt that failed (1 = the first send) */
+	int64_t retry_in_ns; /* AM_EV_RETRY: how long until it is sent again */
 } am_event;
 
 void am_event_free(am_event *ev);
 
+/* A short duration for people: tenths of a second under a minute ("1.5s"),
+ * else minutes and seconds ("2m05s"). Negative reads as 0. */
+void am_duration_text(int64_t ns, char *buf, size_t n);
+
+/* An AM_EV_RETRY in words: "retry 2 in 1.5s after <error>". */
+void am_event_retry_text(const am_event *ev, char *buf, size_t n);
+
 /* ---- commands ------------------------------------------------------------ */
 
 typedef enum am_cmd_kind {
-	AM_CMD_SET_RPM, AM_CMD_SET_ITPM, AM_CMD_SET_OTPM,  /* value = per minute; pool "" = all */
+	/* AM_CMD_SET_RPM, _ITPM, _OTPM, one per row of dims.h and in its order:
+	 * value = per minute (0 = none); pool "" = all */
+#define AM_CMD_SET_DIM_(id, key, label, unit, what) AM_CMD_SET_##id,
+	AM_DIMS(AM_CMD_SET_DIM_)
+#undef AM_CMD_SET_DIM_
 	AM_CMD_SET_BUDGET_DAY, AM_CMD_SET_BUDGET_MONTH,     /* value = pUSD; 0 = none */
 	AM_CMD_SET_ALERT_PCT,                               /* value = percent */
 	AM_CMD_SET_MODEL,                                   /* text = "auto" or a model id */
@@ -123,6 +138,12 @@ typedef enum am_cmd_kind {
 	AM_CMD_PAUSE, AM_CMD_RESUME,
 	AM_CMD_CANCEL_JOB                                   /* value = job id (the handle) */
 } am_cmd_kind;
+
+/* The dimension a set-limit command sets, or -1 for any other command. */
+static inline int am_cmd_limit_dim(am_cmd_kind k)
+{
+	return k >= AM_CMD_SET_RPM && k < AM_CMD_SET_RPM + AM_DIM_N ? (int)(k - AM_CMD_SET_RPM) : -1;
+}
 
 typedef struct am_command {
 	am_cmd_kind kind;

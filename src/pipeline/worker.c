@@ -218,9 +218,9 @@ static int ops_command(void *ctx, const am_command *cmd, am_err *err)
 {
 	am_worker *w = ctx;
 	switch (cmd->kind) {
-	case AM_CMD_SET_RPM:
-	case AM_CMD_SET_ITPM:
-	case AM_CMD_SET_OTPM:
+#define SET_DIM_CASE(id, key, label, unit, what) case AM_CMD_SET_##id:
+	AM_DIMS(SET_DIM_CASE)
+#undef SET_DIM_CASE
 		if (cmd->value < 0 || cmd->value > 1000000000000LL)
 			return am_err_set(err, "a limit must be between 0 (none) and 10^12 per minute");
 		break;

@@ -128,11 +128,7 @@ static void call_failed(am_worker *w, wjob *j, am_prov_result *r, int64_t now)
 	j->not_before = now + delay;
 	j->st = W_RETRY;
 	jl_push(&w->retry_list, j);
-	char why[300];
-	char t[32];
-	wk_wait_duration(delay, t, sizeof t);
-	snprintf(why, sizeof why, "retry %d in %s after %s", j->attempts, t, msg);
-	wk_event_basic(w, AM_EV_WAITING, j, why);
+	wk_emit_retry(w, j, delay, msg);
 }
 
 /* Called by the client on the worker thread (from am_client_run). */

@@ -124,13 +124,11 @@ static void apply_command(am_worker *w, const am_command *c, int64_t now)
 				pool = i;
 	}
 	switch (c->kind) {
-	case AM_CMD_SET_RPM:
-	case AM_CMD_SET_ITPM:
-	case AM_CMD_SET_OTPM: {
-		int dim = c->kind == AM_CMD_SET_RPM ? AM_RL_REQ
-		          : c->kind == AM_CMD_SET_ITPM ? AM_RL_ITOK : AM_RL_OTOK;
-		const char *name = c->kind == AM_CMD_SET_RPM ? "rpm"
-		                   : c->kind == AM_CMD_SET_ITPM ? "itpm" : "otpm";
+#define SET_DIM_CASE(id, key, label, unit, what) case AM_CMD_SET_##id:
+	AM_DIMS(SET_DIM_CASE) {
+#undef SET_DIM_CASE
+		int dim = am_cmd_limit_dim(c->kind); /* the limiter's numbering (worker_setup.c) */
+		const char *name = am_dim_info_of((am_dim)dim)->key;
 		if (am_rl_set_limit(w->rl, pool, dim, c->value, now, &err)) {
 			wk_notice(w, "%s", err.msg);
 			return;

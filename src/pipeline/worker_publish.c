@@ -24,6 +24,21 @@ void wk_event_basic(am_worker *w, am_event_kind kind, const wjob *j, const char 
 	w->dirty = true;
 }
 
+void wk_emit_retry(am_worker *w, const wjob *j, int64_t delay_ns, const char *why)
+{
+	am_event ev;
+	memset(&ev, 0, sizeof ev);
+	ev.kind = AM_EV_RETRY;
+	ev.job_id = j->handle;
+	snprintf(ev.model, sizeof ev.model, "%s", j->model);
+	snprintf(ev.reason, sizeof ev.reason, "%s", j->reason);
+	ev.attempt = j->attempts;
+	ev.retry_in_ns = delay_ns;
+	snprintf(ev.error, sizeof ev.error, "%s", why);
+	am_evq_push(w->evq, &ev);
+	w->dirty = true;
+}
+
 void wk_notice(am_worker *w, const char *fmt, ...)
 {
 	char buf[512];
@@ -55,18 +70,6 @@ void wk_emit_done(am_worker *w, wjob *j, const char *model, const am_usage *u, b
 	w->dirty = true;
 }
 
-void wk_wait_duration(int64_t ns, char *buf, size_t n)
-{
-	/* Display only: tenths under a minute, else minutes and seconds. */
-	if (ns < 0)
-		ns = 0;
-	if (ns < 60 * AM_NS_PER_SEC)
-		snprintf(buf, n, "%.1fs", (double)ns / AM_NS_PER_SEC);
-	else
-		snprintf(buf, n, "%" PRId64 "m%02" PRId64 "s", (int64_t)(ns / (60 * AM_NS_PER_SEC)),
-		         (int64_t)(ns / AM_NS_PER_SEC % 60));
-}
-
 /* Why the jobs in a pool's limiter queue wait, in words for the console
  * ("OTPM 1.2s", "RPM cool-down 4.0s after a 429", "a free slot (8 in
  * flight)"), and a key that changes only when the reason does, so each job
@@ -84,7 +87,7 @@ void wk_limit_wait_reason(am_worker *w, int pool, int64_t now, char *text, size_
 			cd = d;
 	char t[32];
 	if (cd >= 0) {
-		wk_wait_duration(st.dim[cd].cooldown_until_ns - now, t, sizeof t);
+		am_duration_text(st.dim[cd].cooldown_until_ns - now, t, sizeof t);
 		snprintf(key, kn, "%s cool-down", st.dim[cd].name);
 		snprintf(text, n, "%s cool-down %s after a 429", st.dim[cd].name, t);
 	} else if (st.head_blocked_by == AM_RL_BLOCK_CONC) {
@@ -92,7 +95,7 @@ void wk_limit_wait_reason(am_worker *w, int pool, int64_t now, char *text, size_
 		snprintf(text, n, "a free slot (%d in flight)", st.in_flight);
 	} else if (st.head_blocked_by >= 0 && st.head_blocked_by < AM_RL_NDIMS) {
 		const char *dim = st.dim[st.head_blocked_by].name;
-		wk_wait_duration(st.head_ready_in_ns, t, sizeof t);
+		am_duration_text(st.head_ready_in_ns, t, sizeof t);
 		snprintf(key, kn, "%s", dim);
 		snprintf(text, n, "%s %s", dim, t);
 	}

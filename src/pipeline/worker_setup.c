@@ -3,6 +3,14 @@
  * and its end. */
 #include "worker_int.h"
 
+/* The dimensions a user sets (dims.h) are the limiter's first ones, in the
+ * same order, so a dimension's number means the same on both sides. */
+_Static_assert((int)AM_DIM_RPM == (int)AM_RL_REQ && (int)AM_DIM_ITPM == (int)AM_RL_ITOK &&
+                   (int)AM_DIM_OTPM == (int)AM_RL_OTOK,
+               "dims.h follows the limiter's numbering");
+_Static_assert((int)AM_DIM_N == (int)AM_RL_NCOST, "one limiter cost per dimension");
+_Static_assert(AM_LIM_RPM == 0 && AM_LIM_OTPM == AM_DIM_N - 1, "limit fields start with the dims");
+
 void am_worker_client_opts(const am_config *cfg, const char *base_url, const char *api_key,
                            const am_clock *clock, am_client_opts *co)
 {
@@ -26,11 +34,14 @@ static void add_pool(am_worker *w, am_rl_pool_cfg *pools, int *n, const am_confi
 	am_config_limits lim;
 	unsigned explicit_mask = 0;
 	am_config_pool_limits(cfg, name, &lim, &explicit_mask);
-	static const int fields[AM_RL_NCOST] = { AM_LIM_RPM, AM_LIM_ITPM, AM_LIM_OTPM };
-	const int64_t vals[AM_RL_NCOST] = { lim.rpm, lim.itpm, lim.otpm };
-	for (int d = 0; d < AM_RL_NCOST; d++)
+	const int64_t vals[AM_DIM_N] = {
+#define LIM_VAL(id, key, label, unit, what) [AM_DIM_##id] = lim.key,
+		AM_DIMS(LIM_VAL)
+#undef LIM_VAL
+	};
+	for (int d = 0; d < AM_DIM_N; d++)
 		w->ceiling[*n][d] = !cfg->limits.learn_from_headers ||
-		                            (explicit_mask & (1u << fields[d]))
+		                            (explicit_mask & (1u << (AM_LIM_RPM + d)))
 		                    ? vals[d] : -1;
 	am_rl_pool_cfg *pc = &pools[(*n)++];
 	am_rl_pool_cfg_init(pc, name, lim.rpm, lim.itpm, lim.otpm);
