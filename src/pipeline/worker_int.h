@@ -321,6 +321,8 @@ void wk_event_basic(am_worker *w, am_event_kind kind, const wjob *j, const char 
 void wk_notice(am_worker *w, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 void wk_emit_done(am_worker *w, wjob *j, const char *model, const am_usage *u, bool known,
                   int64_t cost, bool cached, int64_t latency_ms, int status);
+/* An event about job j (NULL: none): kind, handle, model and reason set, the rest zero. */
+void wk_event_init(am_event *ev, am_event_kind kind, const wjob *j);
 void wk_emit_retry(am_worker *w, const wjob *j, int64_t delay_ns, const char *why);
 void wk_limit_wait_reason(am_worker *w, int pool, int64_t now, char *text, size_t n, char *key,
                           size_t kn);

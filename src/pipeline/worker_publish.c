@@ -3,16 +3,21 @@
  * dashboard), and whether the worker is quiet. */
 #include "worker_int.h"
 
+void wk_event_init(am_event *ev, am_event_kind kind, const wjob *j)
+{
+	memset(ev, 0, sizeof *ev);
+	ev->kind = kind;
+	ev->job_id = j ? j->handle : 0;
+	if (j) {
+		snprintf(ev->model, sizeof ev->model, "%s", j->model);
+		snprintf(ev->reason, sizeof ev->reason, "%s", j->reason);
+	}
+}
+
 void wk_event_basic(am_worker *w, am_event_kind kind, const wjob *j, const char *text)
 {
 	am_event ev;
-	memset(&ev, 0, sizeof ev);
-	ev.kind = kind;
-	ev.job_id = j ? j->handle : 0;
-	if (j) {
-		snprintf(ev.model, sizeof ev.model, "%s", j->model);
-		snprintf(ev.reason, sizeof ev.reason, "%s", j->reason);
-	}
+	wk_event_init(&ev, kind, j);
 	ev.text = text ? am_xstrdup(text) : NULL;
 	/* Progress rides with the next wake (the answer, or the snapshot this
 	 * pass makes due within SNAPSHOT_PERIOD_MS): an observer woken for each
@@ -27,11 +32,7 @@ void wk_event_basic(am_worker *w, am_event_kind kind, const wjob *j, const char 
 void wk_emit_retry(am_worker *w, const wjob *j, int64_t delay_ns, const char *why)
 {
 	am_event ev;
-	memset(&ev, 0, sizeof ev);
-	ev.kind = AM_EV_RETRY;
-	ev.job_id = j->handle;
-	snprintf(ev.model, sizeof ev.model, "%s", j->model);
-	snprintf(ev.reason, sizeof ev.reason, "%s", j->reason);
+	wk_event_init(&ev, AM_EV_RETRY, j);
 	ev.attempt = j->attempts;
 	ev.retry_in_ns = delay_ns;
 	snprintf(ev.error, sizeof ev.error, "%s", why);

@@ -274,11 +274,7 @@ void wk_finish_failed(am_worker *w, wjob *j, const char *error)
 	am_log_write(w->log, now_wall(w), "job %" PRId64 " failed (%s): %s", j->id,
 	             j->model[0] ? j->model : "no model", error);
 	am_event ev;
-	memset(&ev, 0, sizeof ev);
-	ev.kind = AM_EV_FAILED;
-	ev.job_id = j->handle;
-	snprintf(ev.model, sizeof ev.model, "%s", j->model);
-	snprintf(ev.reason, sizeof ev.reason, "%s", j->reason);
+	wk_event_init(&ev, AM_EV_FAILED, j);
 	snprintf(ev.error, sizeof ev.error, "%s", error);
 	am_evq_push(w->evq, &ev);
 	w->failed++;
