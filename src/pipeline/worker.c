@@ -1765,9 +1765,11 @@ static int count_foreign(am_worker *w)
 			continue;
 		const char *day = (const char *)sqlite3_column_text(st, 1);
 		const char *model = (const char *)sqlite3_column_text(st, 3);
-		am_usage u = { sqlite3_column_int64(st, 4), sqlite3_column_int64(st, 5),
-		               sqlite3_column_int64(st, 6), sqlite3_column_int64(st, 7),
-		               sqlite3_column_int64(st, 8) };
+		am_usage u = { .input_tokens = sqlite3_column_int64(st, 4),
+		               .output_tokens = sqlite3_column_int64(st, 5),
+		               .cache_write_5m = sqlite3_column_int64(st, 6),
+		               .cache_write_1h = sqlite3_column_int64(st, 7),
+		               .cache_read = sqlite3_column_int64(st, 8) };
 		int64_t cost = sqlite3_column_int64(st, 9); /* NULL (0) when the price was unknown */
 		bool known = sqlite3_column_int(st, 10) != 0, ours;
 		/* An unknown price is charged as a reservation is: at our table's
