@@ -546,6 +546,30 @@ START_TEST(usage_served_fields_stream)
 }
 END_TEST
 
+/* What a request asks that the budget must reserve for. */
+START_TEST(request_billing_asks)
+{
+	json_t *b = json_loads("{\"speed\":\"fast\",\"tools\":[{\"type\":\"web_search_20250305\","
+	                       "\"name\":\"web_search\",\"max_uses\":3},{\"type\":\"custom\"},"
+	                       "{\"type\":\"web_search_20260209\",\"name\":\"web_search\"}]}",
+	                       0, NULL);
+	bool fast = false;
+	int64_t n = -1;
+	am_prov_request_billing(b, 10, &fast, &n);
+	ck_assert(fast);
+	ck_assert_int_eq(n, 13); /* 3, and the default 10 for the tool without max_uses */
+	json_decref(b);
+	b = json_loads("{\"speed\":\"standard\",\"tools\":\"junk\"}", 0, NULL);
+	am_prov_request_billing(b, 10, &fast, &n);
+	ck_assert(!fast);
+	ck_assert_int_eq(n, 0);
+	json_decref(b);
+	am_prov_request_billing(NULL, 10, &fast, &n);
+	ck_assert(!fast);
+	ck_assert_int_eq(n, 0);
+}
+END_TEST
+
 START_TEST(stream_malformed_known_event_is_protocol_error)
 {
 	am_prov_stream s;
@@ -894,6 +918,7 @@ static Suite *suite(void)
 	tcase_add_test(t, stream_delta_overrides_and_cache_breakdown);
 	tcase_add_test(t, usage_served_fields_plain);
 	tcase_add_test(t, usage_served_fields_stream);
+	tcase_add_test(t, request_billing_asks);
 	tcase_add_test(t, stream_malformed_known_event_is_protocol_error);
 	tcase_add_test(t, stream_overlong_event_and_text_cap);
 	tcase_add_test(t, usage_from_raw_rules);

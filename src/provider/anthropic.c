@@ -1244,3 +1244,27 @@ int64_t am_prov_retry_delay(const am_prov_retry_cfg *c, int retry, const am_rl_h
 		rnd01 = 1.0;
 	return d - (int64_t)((double)d * 0.25 * rnd01);
 }
+
+/* ---- what a request asks that is billed beyond tokens --------------------- */
+
+void am_prov_request_billing(const json_t *body, int64_t default_uses, bool *fast,
+                             int64_t *web_searches)
+{
+	const char *speed = jstr(body, "speed");
+	*fast = speed && !strcmp(speed, "fast");
+	*web_searches = 0;
+	size_t i;
+	const json_t *t;
+	json_array_foreach(json_object_get(body, "tools"), i, t)
+	{
+		const char *type = jstr(t, "type");
+		if (!type || strncmp(type, "web_search_", 11))
+			continue;
+		int64_t uses = default_uses;
+		const json_t *mu = json_object_get(t, "max_uses");
+		if (json_is_integer(mu) && json_integer_value(mu) >= 0)
+			uses = (int64_t)json_integer_value(mu);
+		if (__builtin_add_overflow(*web_searches, uses, web_searches))
+			*web_searches = INT64_MAX;
+	}
+}

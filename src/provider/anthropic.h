@@ -309,6 +309,14 @@ void am_prov_headers_line(am_prov_headers *h, const char *line, size_t len);
  * dropped (has_retry_after stays false). Call once the block is complete. */
 void am_prov_headers_finish(am_prov_headers *h, int64_t now_wall_ns);
 
+/* What a Messages request body asks that is billed beyond tokens: *fast
+ * when "speed" is "fast"; *web_searches the sum over its web_search_* tools
+ * of max_uses, `default_uses` for a tool that sets none. Bodies it cannot
+ * read ask for nothing. */
+struct json_t;
+void am_prov_request_billing(const struct json_t *body, int64_t default_uses, bool *fast,
+                             int64_t *web_searches);
+
 /* RFC 3339 date-time ("2025-02-24T22:25:32Z", fractional seconds, Z or
  * +hh:mm/-hh:mm offsets; 't', 'z' and a space separator are accepted) to ns
  * since the Unix epoch. Returns 0, or -1 on anything else. */
