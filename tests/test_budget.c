@@ -836,9 +836,8 @@ START_TEST(config_from_the_config_file)
 }
 END_TEST
 
-/* The worst case covers fast mode, US-only inference wherever it can
- * apply, and web searches (worked out by hand from the shipped rates). */
-START_TEST(worst_case_covers_every_billed_dimension)
+/* data/pricing.json, loaded (fails the test when it cannot be). */
+static am_pricing *shipped_table(void)
 {
 	char path[1024];
 	const char *src = getenv("AIMETER_SOURCE_DIR");
@@ -846,6 +845,15 @@ START_TEST(worst_case_covers_every_billed_dimension)
 	am_pricing *p = NULL;
 	am_err err = {0};
 	ck_assert_msg(am_pricing_load(&p, path, NULL, &err) == 0, "%s", err.msg);
+	return p;
+}
+
+/* The worst case covers fast mode, US-only inference wherever it can
+ * apply, and web searches (worked out by hand from the shipped rates). */
+START_TEST(worst_case_covers_every_billed_dimension)
+{
+	am_pricing *p = shipped_table();
+	am_err err = {0};
 	const am_price *dear = am_pricing_most_expensive(p);
 	am_budget_cost c;
 	struct {
@@ -900,12 +908,8 @@ END_TEST
 
 START_TEST(unknown_model_at_the_shipped_tables_dearest)
 {
-	char path[1024];
-	const char *src = getenv("AIMETER_SOURCE_DIR");
-	snprintf(path, sizeof path, "%s/data/pricing.json", src ? src : AIMETER_SOURCE_DIR);
-	am_pricing *p = NULL;
+	am_pricing *p = shipped_table();
 	am_err err = {0};
-	ck_assert_msg(am_pricing_load(&p, path, NULL, &err) == 0, "%s", err.msg);
 	const am_price *dear = am_pricing_most_expensive(p);
 	ck_assert_ptr_nonnull(dear);
 	ck_assert_ptr_null(am_pricing_lookup(p, "claude-nonexistent-9"));

@@ -72,6 +72,20 @@ static void count_statuses(const char *path, int *ok, int *blocked, int *failed)
 	fclose(fp);
 }
 
+/* Runs `batch IN --out OUT --concurrency N --budget USD`, which must stop
+ * with jobs blocked (exit 3) and no call over its reservation. */
+static void run_over_budget(const char *in, const char *out, const char *concurrency,
+                            const char *usd)
+{
+	int rc = am_pf_run(&f, NULL, 55,
+	                   (const char *const[]){ "batch", in, "--out", out, "--concurrency",
+	                                          concurrency, "--budget", usd, NULL });
+	char *err = am_pf_slurp(f.err);
+	ck_assert_msg(rc == 3, "exit %d; stderr:\n%s", rc, err);
+	ck_assert_msg(!strstr(err, "more than its reservation"), "%s", err);
+	free(err);
+}
+
 START_TEST(two_hundred_at_once_never_overshoot_and_finish_when_raised)
 {
 	char cfg[512];
@@ -88,13 +102,7 @@ START_TEST(two_hundred_at_once_never_overshoot_and_finish_when_raised)
 
 	/* $0.02 holds about a third of the 200 calls. */
 	const int64_t limit = 20000000000LL;
-	int rc = am_pf_run(&f, NULL, 55,
-	                   (const char *const[]){ "batch", in, "--out", out, "--concurrency", "200",
-	                                          "--budget", "0.02", NULL });
-	char *err = am_pf_slurp(f.err);
-	ck_assert_msg(rc == 3, "exit %d; stderr:\n%s", rc, err);
-	ck_assert_msg(!strstr(err, "more than its reservation"), "%s", err);
-	free(err);
+	run_over_budget(in, out, "200", "0.02");
 
 	sqlite3 *db = am_pf_db(&f);
 	int64_t done = am_pf_i64(db, "SELECT count(*) FROM jobs WHERE state = 'done'");
@@ -134,10 +142,10 @@ START_TEST(two_hundred_at_once_never_overshoot_and_finish_when_raised)
 	/* A higher limit for the re-run: the blocked ones finish, the done
 	 * ones are not sent again. */
 	snprintf(out, sizeof out, "%s/out2.jsonl", f.dir);
-	rc = am_pf_run(&f, NULL, 55,
-	               (const char *const[]){ "batch", in, "--out", out, "--concurrency", "200",
-	                                      "--budget", "5", NULL });
-	err = am_pf_slurp(f.err);
+	int rc = am_pf_run(&f, NULL, 55,
+	                   (const char *const[]){ "batch", in, "--out", out, "--concurrency", "200",
+	                                          "--budget", "5", NULL });
+	char *err = am_pf_slurp(f.err);
 	ck_assert_msg(rc == 0, "exit %d; stderr:\n%s", rc, err);
 	free(err);
 	am_sim_stats s2;
@@ -187,13 +195,7 @@ START_TEST(fast_us_and_web_search_never_cross_the_limit)
 	free(text);
 	snprintf(out, sizeof out, "%s/out.jsonl", f.dir);
 	const int64_t limit = 100000000000LL; /* $0.10: about three such calls */
-	int rc = am_pf_run(&f, NULL, 55,
-	                   (const char *const[]){ "batch", in, "--out", out, "--concurrency", "40",
-	                                          "--budget", "0.10", NULL });
-	char *err = am_pf_slurp(f.err);
-	ck_assert_msg(rc == 3, "exit %d; stderr:\n%s", rc, err);
-	ck_assert_msg(!strstr(err, "more than its reservation"), "%s", err);
-	free(err);
+	run_over_budget(in, out, "40", "0.10");
 	sqlite3 *db = am_pf_db(&f);
 	int64_t done = am_pf_i64(db, "SELECT count(*) FROM jobs WHERE state = 'done'");
 	ck_assert_int_ge(done, 1);
