@@ -562,6 +562,17 @@ START_TEST(test_import_real_file)
 	ck_assert_str_eq(it->price.tier, "");
 	ck_assert_str_eq(it->price.source, "override");
 	ck_assert_ptr_null(it->warning);
+	/* a new model takes LiteLLM's multipliers and search fee */
+	ck_assert_int_eq(it->price.fast_pct, 600);
+	ck_assert_int_eq(it->price.geo_us_pct, 110);
+	ck_assert_int_eq(it->price.web_search_pusd, 10000000000LL);
+	/* a known one keeps the table's (Opus 4.8's fast mode is 2x, not
+	 * LiteLLM's 6x), and the import says so */
+	it = item(&r, "claude-opus-4-8");
+	ck_assert_int_eq(it->status, AM_LITELLM_UNCHANGED);
+	ck_assert_int_eq(it->price.fast_pct, 200);
+	ck_assert_ptr_nonnull(it->warning);
+	assert_has(it->warning, "fast multiplier 600%");
 
 	it = item(&r, "claude-opus-4-6-20260205");
 	ck_assert_int_eq(it->status, AM_LITELLM_ADDED);

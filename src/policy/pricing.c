@@ -31,8 +31,6 @@
 #define FORMAT_NAME    "aimeter-pricing"
 #define FORMAT_VERSION 1
 #define FORMAT_UNIT    "USD per million tokens"
-/* The web search fee when an entry names none: $10 per 1,000 searches. */
-#define AM_WEB_SEARCH_PUSD (AM_PUSD_PER_USD / 100)
 
 enum {
 	F_INPUT = 1 << 0,

@@ -16,6 +16,9 @@
 
 enum { AM_PRICE_MAX_EARLIER = 4 };
 
+/* The web search fee when an entry names none: $10 per 1,000 searches. */
+#define AM_WEB_SEARCH_PUSD (1000000000000LL / 100)
+
 typedef struct am_price {
 	char model[128];          /* id or alias as it appears in the table */
 	char canonical[128];      /* the dated id an alias resolves to ("" if none) */
