@@ -139,6 +139,41 @@ static void list_text(const am_pricing *t)
 	}
 }
 
+/* The models the ledger at db_path has recorded without a price, with
+ * their calls and tokens, and how to price them. Nothing when there is no
+ * ledger there (this never creates one) or it has no such rows. */
+static void list_unpriced(const char *db_path)
+{
+	if (!db_path || !*db_path || access(db_path, F_OK) != 0)
+		return;
+	am_ledger *l = NULL;
+	am_ledger_opts o = { .readonly = true };
+	am_err err;
+	if (am_ledger_open(&l, db_path, &o, &err))
+		return;
+	am_ledger_summary sum;
+	memset(&sum, 0, sizeof sum);
+	if (am_ledger_report(l, "0001-01-01", "9999-12-31", false, &sum, &err) == 0 &&
+	    sum.total.unknown_count > 0) {
+		printf("\nSeen in the ledger without a price (%s):\n", db_path);
+		for (size_t i = 0; i < sum.nrows; i++) {
+			const am_ledger_row *r = &sum.rows[i];
+			if (r->unknown_count == 0)
+				continue;
+			char calls[32], in[32], out[32];
+			am_report_group(r->unknown_count, calls, sizeof calls);
+			am_report_group(r->input_tokens + r->cache_write + r->cache_read, in, sizeof in);
+			am_report_group(r->output_tokens, out, sizeof out);
+			printf("  %s: %s call%s, %s input + %s output tokens\n", r->model, calls,
+			       r->unknown_count == 1 ? "" : "s", in, out);
+		}
+		printf("Give them prices in the override file (by hand, or aimeter pricing import\n"
+		       "FILE), then run 'aimeter pricing reprice' to price those calls.\n");
+	}
+	am_ledger_summary_free(&sum);
+	am_ledger_close(l);
+}
+
 static void print_json(json_t *doc)
 {
 	char *s = json_dumps(doc, JSON_INDENT(2));
@@ -475,8 +510,11 @@ int cmd_pricing(int argc, char **argv)
 	am_pricing *table;
 	status = am_cli_load_pricing(&c, have_config ? &cfg : NULL, &table, override_path,
 	                             sizeof override_path);
-	if (have_config)
+	char db_path[AM_CONFIG_PATH_MAX] = "";
+	if (have_config) {
+		snprintf(db_path, sizeof db_path, "%s", cfg.db);
 		am_config_wipe(&cfg);
+	}
 	if (status)
 		return 1;
 	int rc = 0;
@@ -484,8 +522,10 @@ int cmd_pricing(int argc, char **argv)
 		rc = run_import(table, file, override_path, dry_run, json);
 	else if (json)
 		list_json(table);
-	else
+	else {
 		list_text(table);
+		list_unpriced(db_path);
+	}
 	am_pricing_free(table);
 	return rc;
 }

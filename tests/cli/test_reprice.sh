@@ -51,6 +51,12 @@ rc=0; "$bin" pricing reprice --since 2026-13-01 2>/dev/null || rc=$?
 rc=0; "$bin" pricing --all 2>/dev/null || rc=$?
 [ "$rc" = 2 ] || fail "--all without reprice exited $rc"
 
+# --- the listing names what the ledger has seen without a price -------------
+out=$("$bin" pricing)
+has "$out" 'Seen in the ledger without a price'
+has "$out" 'claude-mythos-5-2: 1 call, 1,000,000 input + 1,000,000 output tokens'
+has "$out" 'aimeter pricing reprice'
+
 # --- nothing to price yet ------------------------------------------------------
 out=$("$bin" pricing reprice)
 has "$out" '1 row still without a price'
@@ -72,6 +78,8 @@ after=$(total)
 [ "$after" = "48.539" ] || fail "total after: $after (want 0.539 + 48)"
 [ "$(sqlite3 "$db" "SELECT count(*) FROM usage_events WHERE price_known = 0")" = 0 ] ||
 	fail "a row is still unknown"
+out=$("$bin" pricing)
+[[ $out != *'without a price'* ]] || fail "the listing still names unpriced models: $out"
 
 # --- a correction: --all re-prices priced rows in the range --------------------
 cat >"$override" <<'JSON'
