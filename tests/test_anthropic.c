@@ -482,6 +482,94 @@ START_TEST(stream_delta_overrides_and_cache_breakdown)
 }
 END_TEST
 
+/* What was served and billed beyond tokens, from a plain answer. */
+START_TEST(usage_served_fields_plain)
+{
+	const char *body =
+	    "{\"id\":\"msg_1\",\"type\":\"message\",\"role\":\"assistant\",\"model\":"
+	    "\"claude-opus-5-5\",\"content\":[{\"type\":\"server_tool_use\",\"id\":\"srvtoolu_1\","
+	    "\"name\":\"web_search\",\"input\":{\"query\":\"q\"}},{\"type\":\"text\",\"text\":\"hi\"}],"
+	    "\"stop_reason\":\"end_turn\",\"usage\":{\"input_tokens\":11,\"output_tokens\":36,"
+	    "\"server_tool_use\":{\"web_search_requests\":3,\"web_fetch_requests\":1,"
+	    "\"code_execution_requests\":2},\"service_tier\":\"standard\",\"inference_geo\":\"us\","
+	    "\"speed\":\"fast\"}}";
+	am_prov_result r;
+	am_prov_result_init(&r);
+	ck_assert_int_eq(am_prov_parse_message(body, strlen(body), &r, NULL, NULL), 0);
+	ck_assert_int_eq(r.usage.web_search_requests, 3);
+	ck_assert_int_eq(r.usage.web_fetch_requests, 1);
+	ck_assert_int_eq(r.usage.code_execution_requests, 2);
+	ck_assert_str_eq(r.usage.speed, "fast");
+	ck_assert_str_eq(r.usage.inference_geo, "us");
+	ck_assert_str_eq(r.usage.service_tier, "standard");
+	ck_assert_str_eq(r.text, "hi");
+	am_prov_result_free(&r);
+	/* a value that is not a plain word is left out, not stored */
+	const char *odd = "{\"type\":\"message\",\"content\":[],\"usage\":{\"input_tokens\":1,"
+	                  "\"output_tokens\":1,\"speed\":\"FAST\\u001b[2J\",\"inference_geo\":7,"
+	                  "\"server_tool_use\":{\"web_search_requests\":-4}}}";
+	am_prov_result_init(&r);
+	ck_assert_int_eq(am_prov_parse_message(odd, strlen(odd), &r, NULL, NULL), 0);
+	ck_assert_str_eq(r.usage.speed, "");
+	ck_assert_str_eq(r.usage.inference_geo, "");
+	ck_assert_int_eq(r.usage.web_search_requests, 0);
+	am_prov_result_free(&r);
+}
+END_TEST
+
+/* ... and from a stream: message_start says what was served, the
+ * cumulative message_delta usage carries the searches. */
+START_TEST(usage_served_fields_stream)
+{
+	am_prov_stream s;
+	am_prov_stream_init(&s, 0, 0, NULL, NULL);
+	feed_all(&s,
+	         "event: message_start\ndata: {\"type\":\"message_start\",\"message\":{\"id\":\"m1\","
+	         "\"model\":\"claude-opus-4-8\",\"usage\":{\"input_tokens\":10,\"output_tokens\":1,"
+	         "\"service_tier\":\"standard\",\"inference_geo\":\"us\",\"speed\":\"fast\"}}}\n\n"
+	         "event: message_delta\ndata: {\"type\":\"message_delta\",\"delta\":{\"stop_reason\":"
+	         "\"end_turn\"},\"usage\":{\"output_tokens\":40,\"server_tool_use\":"
+	         "{\"web_search_requests\":2}}}\n\n"
+	         "event: message_stop\ndata: {\"type\":\"message_stop\"}\n\n");
+	am_prov_result r;
+	am_prov_result_init(&r);
+	am_prov_stream_finish(&s, &r);
+	ck_assert_int_eq(r.err, AM_PERR_NONE);
+	ck_assert_int_eq(r.usage.input_tokens, 10);
+	ck_assert_int_eq(r.usage.output_tokens, 40);
+	ck_assert_int_eq(r.usage.web_search_requests, 2);
+	ck_assert_str_eq(r.usage.speed, "fast");
+	ck_assert_str_eq(r.usage.inference_geo, "us");
+	ck_assert_str_eq(r.usage.service_tier, "standard");
+	am_prov_result_free(&r);
+	am_prov_stream_free(&s);
+}
+END_TEST
+
+/* What a request asks that the budget must reserve for. */
+START_TEST(request_billing_asks)
+{
+	json_t *b = json_loads("{\"speed\":\"fast\",\"tools\":[{\"type\":\"web_search_20250305\","
+	                       "\"name\":\"web_search\",\"max_uses\":3},{\"type\":\"custom\"},"
+	                       "{\"type\":\"web_search_20260209\",\"name\":\"web_search\"}]}",
+	                       0, NULL);
+	bool fast = false;
+	int64_t n = -1;
+	am_prov_request_billing(b, 10, &fast, &n);
+	ck_assert(fast);
+	ck_assert_int_eq(n, 13); /* 3, and the default 10 for the tool without max_uses */
+	json_decref(b);
+	b = json_loads("{\"speed\":\"standard\",\"tools\":\"junk\"}", 0, NULL);
+	am_prov_request_billing(b, 10, &fast, &n);
+	ck_assert(!fast);
+	ck_assert_int_eq(n, 0);
+	json_decref(b);
+	am_prov_request_billing(NULL, 10, &fast, &n);
+	ck_assert(!fast);
+	ck_assert_int_eq(n, 0);
+}
+END_TEST
+
 START_TEST(stream_malformed_known_event_is_protocol_error)
 {
 	am_prov_stream s;
@@ -828,6 +916,9 @@ static Suite *suite(void)
 	suite_add_tcase(s, t);
 	t = tcase_create("stream");
 	tcase_add_test(t, stream_delta_overrides_and_cache_breakdown);
+	tcase_add_test(t, usage_served_fields_plain);
+	tcase_add_test(t, usage_served_fields_stream);
+	tcase_add_test(t, request_billing_asks);
 	tcase_add_test(t, stream_malformed_known_event_is_protocol_error);
 	tcase_add_test(t, stream_overlong_event_and_text_cap);
 	tcase_add_test(t, usage_from_raw_rules);

@@ -110,9 +110,27 @@ START_TEST(result_lines)
 	json_t *u = json_object_get(o, "usage");
 	ck_assert_int_eq(json_integer_value(json_object_get(u, "cache_creation_input_tokens")), 5);
 	ck_assert_int_eq(json_integer_value(json_object_get(u, "cache_read_input_tokens")), 4);
+	ck_assert_ptr_null(json_object_get(u, "server_tool_use"));
+	ck_assert_ptr_null(json_object_get(u, "speed"));
 	ck_assert(json_is_false(json_object_get(o, "cached")));
 	ck_assert(json_is_null(json_object_get(o, "error")));
 	ck_assert_ptr_null(strchr(s, '\n'));
+	json_decref(o);
+	free(s);
+
+	/* what was served and billed beyond tokens */
+	r.usage.web_search_requests = 3;
+	snprintf(r.usage.speed, sizeof r.usage.speed, "fast");
+	snprintf(r.usage.inference_geo, sizeof r.usage.inference_geo, "us");
+	s = am_batch_format_result(&r);
+	o = json_loads(s, 0, NULL);
+	u = json_object_get(o, "usage");
+	ck_assert_int_eq(json_integer_value(json_object_get(json_object_get(u, "server_tool_use"),
+	                                                    "web_search_requests")),
+	                 3);
+	ck_assert_str_eq(json_string_value(json_object_get(u, "speed")), "fast");
+	ck_assert_str_eq(json_string_value(json_object_get(u, "inference_geo")), "us");
+	ck_assert_ptr_null(json_object_get(u, "service_tier"));
 	json_decref(o);
 	free(s);
 

@@ -836,7 +836,8 @@ START_TEST(config_from_the_config_file)
 }
 END_TEST
 
-START_TEST(unknown_model_at_the_shipped_tables_dearest)
+/* data/pricing.json, loaded (fails the test when it cannot be). */
+static am_pricing *shipped_table(void)
 {
 	char path[1024];
 	const char *src = getenv("AIMETER_SOURCE_DIR");
@@ -844,6 +845,71 @@ START_TEST(unknown_model_at_the_shipped_tables_dearest)
 	am_pricing *p = NULL;
 	am_err err = {0};
 	ck_assert_msg(am_pricing_load(&p, path, NULL, &err) == 0, "%s", err.msg);
+	return p;
+}
+
+/* The worst case covers fast mode, US-only inference wherever it can
+ * apply, and web searches (worked out by hand from the shipped rates). */
+START_TEST(worst_case_covers_every_billed_dimension)
+{
+	am_pricing *p = shipped_table();
+	am_err err = {0};
+	const am_price *dear = am_pricing_most_expensive(p);
+	am_budget_cost c;
+	struct {
+		const char *model;
+		bool fast;
+		int64_t searches;
+		int64_t pusd;
+	} cases[] = {
+		/* Opus 4.6, fast: (1000×5 + 1000×25) µ$ × 6 × 1.1 */
+		{ "claude-opus-4-6", true, 0, 198000000000LL },
+		/* Opus 4.8, fast: 30000 µ$ × 2 × 1.1 */
+		{ "claude-opus-4-8", true, 0, 66000000000LL },
+		/* Opus 5.5, not fast: (4000 + 20000) µ$ × 1.1 (a workspace default) */
+		{ "claude-opus-5-5", false, 0, 26400000000LL },
+		/* Sonnet 4.5: no US premium, no fast mode: 3000 + 15000 µ$ */
+		{ "claude-sonnet-4-5", false, 0, 18000000000LL },
+		/* ... and 5 searches at $0.01 */
+		{ "claude-sonnet-4-5", false, 5, 68000000000LL },
+		/* Sonnet 5.5 has no fast mode (the API refuses): 12000 µ$ × 1.1 */
+		{ "claude-sonnet-5-5", true, 0, 13200000000LL },
+		/* Haiku 5.5, 3 searches: 600 µ$ × 1.1 + $0.03 */
+		{ "claude-haiku-5-5", false, 3, 30660000000LL },
+		/* unknown, fast: the dearest (15/75, no US premium) × 6: 90000 µ$ × 6 */
+		{ "claude-nonexistent-9", true, 0, 540000000000LL },
+	};
+	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+		am_budget_estimate e = { .input_tokens = 1000, .max_tokens = 1000,
+			                 .fast = cases[i].fast, .web_searches = cases[i].searches };
+		ck_assert_int_eq(am_budget_worst_case(am_pricing_lookup(p, cases[i].model), dear, &e,
+		                                      &c, &err), 0);
+		ck_assert_msg(c.pusd == cases[i].pusd, "%s fast=%d searches=%lld: %lld, want %lld",
+		              cases[i].model, cases[i].fast, (long long)cases[i].searches,
+		              (long long)c.pusd, (long long)cases[i].pusd);
+		/* never below what such a call can cost */
+		am_usage u = { .input_tokens = 1000, .output_tokens = 1000,
+			       .web_search_requests = cases[i].searches };
+		snprintf(u.inference_geo, sizeof u.inference_geo, "us");
+		const am_price *q = am_pricing_lookup(p, cases[i].model);
+		if (q && (!cases[i].fast || q->fast_pct > 0)) {
+			if (cases[i].fast)
+				snprintf(u.speed, sizeof u.speed, "fast");
+			int64_t actual;
+			ck_assert_int_eq(am_cost(q, &u, false, &actual, &err), 0);
+			ck_assert_int_le(actual, c.pusd);
+		}
+	}
+	am_budget_estimate bad = { .input_tokens = 1, .web_searches = -1 };
+	ck_assert_int_eq(am_budget_worst_case(dear, dear, &bad, &c, &err), -1);
+	am_pricing_free(p);
+}
+END_TEST
+
+START_TEST(unknown_model_at_the_shipped_tables_dearest)
+{
+	am_pricing *p = shipped_table();
+	am_err err = {0};
 	const am_price *dear = am_pricing_most_expensive(p);
 	ck_assert_ptr_nonnull(dear);
 	ck_assert_ptr_null(am_pricing_lookup(p, "claude-nonexistent-9"));
@@ -1018,6 +1084,7 @@ static Suite *suite(void)
 	tcase_add_test(tc, now_local_utc_and_dst);
 	tcase_add_test(tc, config_from_the_config_file);
 	tcase_add_test(tc, unknown_model_at_the_shipped_tables_dearest);
+	tcase_add_test(tc, worst_case_covers_every_billed_dimension);
 	tcase_add_test(tc, spend_from_elsewhere_counts_by_its_day);
 	tcase_add_test(tc, spend_from_elsewhere_blocks_and_alerts_once);
 	tcase_add_test(tc, spend_from_elsewhere_errors_change_nothing);

@@ -271,42 +271,206 @@ struct example {
 	am_usage u;
 	bool batch;
 	const char *usd;
+	const char *day; /* NULL: the current rates */
 };
+
+#define CALL U(10000, 2000, 1000, 1000, 10000)
+#define U(i, o, w5, w1, r)                                                                \
+	{ .input_tokens = (i), .output_tokens = (o), .cache_write_5m = (w5),                 \
+	  .cache_write_1h = (w1), .cache_read = (r) }
 
 static const struct example examples[] = {
 	/* The documentation's full-field example on Opus 4.6: 2095 in, 503 out,
 	 * 2051 cache write (no breakdown -> 5m), 2051 read:
 	 * 2095×5 + 503×25 + 2051×6.25 + 2051×0.5 = 36,894.25 µ$ */
-	{ "claude-opus-4-6", { 2095, 503, 2051, 0, 2051 }, false, "0.03689425" },
-	{ "claude-opus-4-6", { 2095, 503, 2051, 0, 2051 }, true, "0.018447125" },
+	{ "claude-opus-4-6", U(2095, 503, 2051, 0, 2051), false, "0.03689425", NULL },
+	{ "claude-opus-4-6", U(2095, 503, 2051, 0, 2051), true, "0.018447125", NULL },
 	/* A constructed cache hit on Haiku 4.5: 12 in, 2048 read, 6 out:
 	 * 12×1 + 2048×0.1 + 6×5 = 246.8 µ$ */
-	{ "claude-haiku-4-5-20251001", { 12, 6, 0, 0, 2048 }, false, "0.0002468" },
+	{ "claude-haiku-4-5-20251001", U(12, 6, 0, 0, 2048), false, "0.0002468", NULL },
 	/* The minimal example, 100 in / 50 out, on Sonnet 4.5: 300 + 750 µ$ */
-	{ "claude-sonnet-4-5", { 100, 50, 0, 0, 0 }, false, "0.00105" },
+	{ "claude-sonnet-4-5", U(100, 50, 0, 0, 0), false, "0.00105", NULL },
 	/* money.h: Haiku 3's batch cache read is $0.015/MTok */
-	{ "claude-3-haiku-20240307", { 0, 0, 0, 0, 1 }, true, "0.000000015" },
+	{ "claude-3-haiku-20240307", U(0, 0, 0, 0, 1), true, "0.000000015", NULL },
 	/* Haiku 3.5's 1h write is $1.6/MTok (LiteLLM's 6 is wrong) */
-	{ "claude-3-5-haiku-20241022", { 0, 0, 0, 1000000, 0 }, false, "1.6" },
+	{ "claude-3-5-haiku-20241022", U(0, 0, 0, 1000000, 0), false, "1.6", NULL },
 	/* Opus 4.5 is $5/$25, not the article's $15/$75 */
-	{ "claude-opus-4-5", { 1000000, 1000000, 0, 0, 0 }, false, "30" },
+	{ "claude-opus-4-5", U(1000000, 1000000, 0, 0, 0), false, "30", NULL },
 	/* Haiku 4.5 is $1/$5, not $0.25/$1.25 */
-	{ "claude-haiku-4-5", { 1000000, 1000000, 0, 0, 0 }, false, "6" },
+	{ "claude-haiku-4-5", U(1000000, 1000000, 0, 0, 0), false, "6", NULL },
 	/* Long context on Sonnet 4.5: at exactly 200,000 input the base
 	 * prices hold; one more token and every token costs $6 in / $22.50 out. */
-	{ "claude-sonnet-4-5-20250929", { 200000, 1000, 0, 0, 0 }, false, "0.615" },
-	{ "claude-sonnet-4-5-20250929", { 200001, 1000, 0, 0, 0 }, false, "1.222506" },
-	{ "claude-sonnet-4-5-20250929", { 200001, 1000, 0, 0, 0 }, true, "0.611253" },
+	{ "claude-sonnet-4-5-20250929", U(200000, 1000, 0, 0, 0), false, "0.615", NULL },
+	{ "claude-sonnet-4-5-20250929", U(200001, 1000, 0, 0, 0), false, "1.222506", NULL },
+	{ "claude-sonnet-4-5-20250929", U(200001, 1000, 0, 0, 0), true, "0.611253", NULL },
 	/* Total input counts cache reads and writes: 100k+50k+25k+25k = 200k is
 	 * still base; one more read token switches to 7.50 / 12 / 0.60. */
-	{ "claude-sonnet-4-20250514", { 100000, 1000, 50000, 25000, 25000 }, false, "0.66" },
-	{ "claude-sonnet-4-20250514", { 100000, 1000, 50000, 25000, 25001 }, false,
-	  "1.3125006" },
+	{ "claude-sonnet-4-20250514", U(100000, 1000, 50000, 25000, 25000), false, "0.66", NULL },
+	{ "claude-sonnet-4-20250514", U(100000, 1000, 50000, 25000, 25001), false,
+	  "1.3125006", NULL },
 	/* Sonnet 4.6 has no long-context premium in the table. */
-	{ "claude-sonnet-4-6", { 200001, 1000, 0, 0, 0 }, false, "0.615003" },
+	{ "claude-sonnet-4-6", U(200001, 1000, 0, 0, 0), false, "0.615003", NULL },
 	/* The most expensive: Opus 4.1 output, a million tokens = $75. */
-	{ "claude-opus-4-1", { 0, 1000000, 0, 0, 0 }, false, "75" },
+	{ "claude-opus-4-1", U(0, 1000000, 0, 0, 0), false, "75", NULL },
+	/* The current line-up and the older models, one call each:
+	 * 10,000 in, 2,000 out, 1,000 5m writes, 1,000 1h writes, 10,000 reads
+	 * (prompt size 22,000; every band's base). In µ$:
+	 * Opus 5.5 (4/20/5/8/0.20): 40000+40000+5000+8000+2000 = 95000 */
+	{ "claude-opus-5-5", CALL, false, "0.095", NULL },
+	/* Opus 5 and 4.5 to 4.8 (5/25/6.25/10/0.50):
+	 * 50000+50000+6250+10000+5000 = 121250 */
+	{ "claude-opus-5", CALL, false, "0.12125", NULL },
+	{ "claude-opus-4-8", CALL, false, "0.12125", NULL },
+	{ "claude-opus-4-7", CALL, false, "0.12125", NULL },
+	{ "claude-opus-4-6", CALL, false, "0.12125", NULL },
+	{ "claude-opus-4-5-20251101", CALL, false, "0.12125", NULL },
+	/* Opus 4.1 and 4 (15/75/18.75/30/1.50): 150000+150000+18750+30000+15000 */
+	{ "claude-opus-4-1-20250805", CALL, false, "0.36375", NULL },
+	{ "claude-opus-4-20250514", CALL, false, "0.36375", NULL },
+	/* Sonnet 5.5 (2/10/2.50/4, read 0.10 from 2026-10-07, 0.20 before):
+	 * 20000+20000+2500+4000+1000 = 47500; before the cut 48500 */
+	{ "claude-sonnet-5-5", CALL, false, "0.0475", NULL },
+	{ "claude-sonnet-5-5", CALL, false, "0.0475", "2026-10-07" },
+	{ "claude-sonnet-5-5", CALL, false, "0.0485", "2026-10-06" },
+	{ "claude-sonnet-5-5", CALL, false, "0.0485", "2026-06-30" },
+	/* ... batch before the cut: half of 48500 */
+	{ "claude-sonnet-5-5", CALL, true, "0.02425", "2026-10-06" },
+	/* Sonnet 5 (2/10/2.50/4/0.20): 48500 */
+	{ "claude-sonnet-5", CALL, false, "0.0485", NULL },
+	/* Sonnet 4.6, 4.5, 4 (3/15/3.75/6/0.30): 30000+30000+3750+6000+3000 */
+	{ "claude-sonnet-4-6", CALL, false, "0.07275", NULL },
+	{ "claude-sonnet-4-5-20250929", CALL, false, "0.07275", NULL },
+	{ "claude-sonnet-4-20250514", CALL, false, "0.07275", NULL },
+	/* Haiku 5.5 (0.10/0.50/0.125/0.20/0.01): 1000+1000+125+200+100 = 2425 */
+	{ "claude-haiku-5-5", CALL, false, "0.002425", NULL },
+	{ "claude-haiku-5-5", CALL, true, "0.0012125", NULL },
+	/* Haiku 4.5 (1/5/1.25/2/0.10): 10000+10000+1250+2000+1000 = 24250 */
+	{ "claude-haiku-4-5-20251001", CALL, false, "0.02425", NULL },
+	/* Haiku 3.5 (0.80/4/1/1.6/0.08): 8000+8000+1000+1600+800 = 19400 */
+	{ "claude-3-5-haiku-20241022", CALL, false, "0.0194", NULL },
+	/* Haiku 3 (0.25/1.25/0.30/0.50/0.03): 2500+2500+300+500+300 = 6100 */
+	{ "claude-3-haiku-20240307", CALL, false, "0.0061", NULL },
+	/* Fable 5.2 (8/40/10/16/0.20): 80000+80000+10000+16000+2000 */
+	{ "claude-fable-5-2", CALL, false, "0.188", NULL },
+	/* Fable 5.1 (10/50/12.50/20/0.25): 100000+100000+12500+20000+2500 */
+	{ "claude-fable-5-1", CALL, false, "0.235", NULL },
+	/* Fable 5 (10/50/12.50/20/1): 100000+100000+12500+20000+10000 */
+	{ "claude-fable-5", CALL, false, "0.2425", NULL },
+	/* Batch halves the tokens: Opus 5, 121250 / 2 */
+	{ "claude-opus-5", CALL, true, "0.060625", NULL },
+	/* Haiku 5.5's band: a prompt of exactly 100,000 (80,000 + 5,000 +
+	 * 5,000 + 10,000) is base: 8000+1000+625+1000+100 = 10725 µ$ */
+	{ "claude-haiku-5-5", U(80000, 2000, 5000, 5000, 10000), false, "0.010725", NULL },
+	/* one more read token and all of it is 5x (0.50/2.50/0.625/1/0.05):
+	 * 40000+5000+3125+5000+500.05 = 53625.05 µ$ */
+	{ "claude-haiku-5-5", U(80000, 2000, 5000, 5000, 10001), false, "0.05362505", NULL },
+	{ "claude-haiku-5-5", U(80000, 2000, 5000, 5000, 10001), true, "0.026812525", NULL },
 };
+
+/* The same calls with what the response said was served. */
+struct served {
+	const char *model;
+	am_usage u;
+	bool batch;
+	const char *usd;
+};
+
+#define SERVED(speed_, geo_, tier_, searches)                                             \
+	{ .input_tokens = 10000, .output_tokens = 2000, .cache_write_5m = 1000,              \
+	  .cache_write_1h = 1000, .cache_read = 10000, .web_search_requests = (searches),     \
+	  .speed = speed_, .inference_geo = geo_, .service_tier = tier_ }
+
+static const struct served served[] = {
+	/* Fast mode: 6x on Opus 4.6 and 4.7 (121250 × 6), 2x on Opus 4.8, 5, 5.5 */
+	{ "claude-opus-4-6", SERVED("fast", "", "", 0), false, "0.7275" },
+	{ "claude-opus-4-7", SERVED("fast", "", "", 0), false, "0.7275" },
+	{ "claude-opus-4-8", SERVED("fast", "", "", 0), false, "0.2425" },
+	{ "claude-opus-5", SERVED("fast", "", "", 0), false, "0.2425" },
+	{ "claude-opus-5-5", SERVED("fast", "", "", 0), false, "0.19" },
+	{ "claude-opus-5-5", SERVED("standard", "global", "standard", 0), false, "0.095" },
+	/* US-only inference: 1.1x from Opus 4.6 and Sonnet 4.6 on: 95000 × 1.1 */
+	{ "claude-opus-5-5", SERVED("", "us", "", 0), false, "0.1045" },
+	{ "claude-opus-4-6", SERVED("", "us", "", 0), false, "0.133375" },
+	{ "claude-sonnet-4-6", SERVED("", "us", "", 0), false, "0.080025" },
+	{ "claude-haiku-5-5", SERVED("", "us", "", 0), false, "0.0026675" },
+	/* ... older models are unchanged (they report "not_available") */
+	{ "claude-sonnet-4-5-20250929", SERVED("", "us", "", 0), false, "0.07275" },
+	{ "claude-haiku-4-5-20251001", SERVED("", "not_available", "", 0), false, "0.02425" },
+	/* they stack: 95000 × 2 × 1.1 = 209000 */
+	{ "claude-opus-5-5", SERVED("fast", "us", "", 0), false, "0.209" },
+	/* 6 × 1.1 on Opus 4.6: 121250 × 6.6 = 800250 */
+	{ "claude-opus-4-6", SERVED("fast", "us", "", 0), false, "0.80025" },
+	/* Web search, $10 per 1,000: 3 searches are $0.03 on top */
+	{ "claude-opus-5-5", SERVED("", "", "", 3), false, "0.125" },
+	/* ... not discounted by batch (47500 + 30000) nor raised by geo */
+	{ "claude-opus-5-5", SERVED("", "", "", 3), true, "0.0775" },
+	{ "claude-opus-5-5", SERVED("", "us", "", 3), false, "0.1345" },
+	/* service_tier "batch" is a batch call even when the caller did not say */
+	{ "claude-opus-5", SERVED("", "", "batch", 0), false, "0.060625" },
+	/* batch and geo: 121250 × 1.1 / 2 */
+	{ "claude-opus-5", SERVED("", "us", "batch", 0), false, "0.0666875" },
+};
+
+START_TEST(test_served_examples)
+{
+	const struct served *e = &served[_i];
+	const am_price *p = am_pricing_lookup(table, e->model);
+	ck_assert_msg(p != NULL, "%s missing", e->model);
+	int64_t c;
+	am_err err;
+	char got[32];
+	ck_assert_msg(am_cost(p, &e->u, e->batch, &c, &err) == 0, "%s: %s", e->model, err.msg);
+	am_money_format(c, got, sizeof got);
+	ck_assert_msg(!strcmp(got, e->usd), "%s (speed %s, geo %s, tier %s, %lld searches): got "
+	              "%s, want %s", e->model, e->u.speed, e->u.inference_geo, e->u.service_tier,
+	              (long long)e->u.web_search_requests, got, e->usd);
+}
+END_TEST
+
+/* Band and multipliers together: Haiku 5.5 above 100,000 in the US,
+ * 53625.05 × 1.1 = 58987.555 µ$. */
+START_TEST(test_band_with_geo)
+{
+	const am_price *p = am_pricing_lookup(table, "claude-haiku-5-5");
+	am_usage u = U(80000, 2000, 5000, 5000, 10001);
+	snprintf(u.inference_geo, sizeof u.inference_geo, "us");
+	int64_t c;
+	ck_assert_int_eq(am_cost(p, &u, false, &c, NULL), 0);
+	ck_assert_int_eq(c, 58987555000LL);
+}
+END_TEST
+
+START_TEST(test_refused_combinations)
+{
+	am_err err;
+	int64_t c = 7;
+	/* fast mode is never batched */
+	am_usage u = SERVED("fast", "", "", 0);
+	const am_price *p = am_pricing_lookup(table, "claude-opus-5-5");
+	ck_assert_int_eq(am_cost(p, &u, true, &c, &err), -1);
+	ck_assert_ptr_nonnull(strstr(err.msg, "batch"));
+	am_usage b = SERVED("fast", "", "batch", 0);
+	ck_assert_int_eq(am_cost(p, &b, false, &c, &err), -1);
+	/* a model without a fast-mode price */
+	p = am_pricing_lookup(table, "claude-sonnet-5-5");
+	ck_assert_int_eq(am_cost(p, &u, false, &c, &err), -1);
+	ck_assert_ptr_nonnull(strstr(err.msg, "fast"));
+	/* a malformed day; negative searches */
+	am_usage n = SERVED("", "", "", -1);
+	ck_assert_int_eq(am_cost(p, &n, false, &c, &err), -1);
+	am_usage ok = SERVED("", "", "", 0);
+	ck_assert_int_eq(am_cost_on(p, &ok, false, "2026-13-01", &c, &err), -1);
+	ck_assert_int_eq(c, 7);
+	/* the day only moves the rates its entry names */
+	int64_t r[5];
+	am_price_rates_on(p, "2026-10-06", r);
+	ck_assert_int_eq(r[4], 200000);
+	ck_assert_int_eq(r[0], 2000000);
+	am_price_rates_on(p, "2026-10-07", r);
+	ck_assert_int_eq(r[4], 100000);
+}
+END_TEST
+
 
 START_TEST(test_documented_examples)
 {
@@ -314,8 +478,29 @@ START_TEST(test_documented_examples)
 	const am_price *p = am_pricing_lookup(table, e->model);
 	ck_assert_msg(p != NULL, "%s missing", e->model);
 	char got[32];
-	cost_str(p, &e->u, e->batch, got, sizeof got);
-	ck_assert_msg(!strcmp(got, e->usd), "%s: got %s, want %s", e->model, got, e->usd);
+	int64_t c;
+	am_err err;
+	ck_assert_msg(am_cost_on(p, &e->u, e->batch, e->day, &c, &err) == 0, "%s: %s", e->model,
+	              err.msg);
+	am_money_format(c, got, sizeof got);
+	ck_assert_msg(!strcmp(got, e->usd), "%s on %s: got %s, want %s", e->model,
+	              e->day ? e->day : "today", got, e->usd);
+}
+END_TEST
+
+/* Every model of the shipped table has a hand-worked example above. */
+START_TEST(test_every_table_model_has_an_example)
+{
+	const char *id;
+	json_t *m;
+	json_object_foreach (json_object_get(doc, "models"), id, m) {
+		bool found = false;
+		for (size_t i = 0; i < sizeof examples / sizeof examples[0] && !found; i++) {
+			const am_price *p = am_pricing_lookup(table, examples[i].model);
+			found = p && (!strcmp(p->model, id) || !strcmp(p->canonical, id));
+		}
+		ck_assert_msg(found, "%s has no worked example", id);
+	}
 }
 END_TEST
 
@@ -478,6 +663,10 @@ static Suite *cost_suite(void)
 	tcase_add_test(tc, test_every_model_mixed_call);
 	tcase_add_loop_test(tc, test_documented_examples, 0,
 	                    (int)(sizeof examples / sizeof examples[0]));
+	tcase_add_loop_test(tc, test_served_examples, 0, (int)(sizeof served / sizeof served[0]));
+	tcase_add_test(tc, test_band_with_geo);
+	tcase_add_test(tc, test_refused_combinations);
+	tcase_add_test(tc, test_every_table_model_has_an_example);
 	tcase_add_test(tc, test_long_context_sums_by_hand);
 	tcase_add_test(tc, test_unknown_model);
 	tcase_add_test(tc, test_most_expensive);

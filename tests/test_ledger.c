@@ -43,6 +43,7 @@ static int64_t utc_ns(int y, int mo, int d, int h, int mi, int s)
 
 /* 2024-06-15 12:00 UTC: a plain day in every zone these tests use. */
 #define NOON_NS utc_ns(2024, 6, 15, 12, 0, 0)
+#define AM_PUSD_PER_USD_TEST 1000000000000LL
 
 static am_ledger_event event(const char *model, int64_t ts, int64_t in, int64_t out,
                              int64_t cost, bool known)
@@ -180,6 +181,158 @@ START_TEST(test_migration_from_empty_and_each_version)
 	ck_assert_str_eq(got, want);
 	free(got);
 	free(want);
+}
+END_TEST
+
+/* PRAGMA user_version holds any 32-bit integer: a negative one is refused
+ * by name, before it can pick a migration. */
+START_TEST(test_negative_schema_version_refused)
+{
+	char path[620];
+	snprintf(path, sizeof path, "%s/negative.db", dir);
+	sqlite3 *h;
+	ck_assert_int_eq(sqlite3_open(path, &h), SQLITE_OK);
+	ck_assert_int_eq(sqlite3_exec(h, "CREATE TABLE t(x); PRAGMA user_version = -1", NULL, NULL,
+	                              NULL),
+	                 SQLITE_OK);
+	sqlite3_close(h);
+	am_ledger *l = NULL;
+	am_err err = {0};
+	ck_assert_int_eq(am_ledger_open(&l, path, NULL, &err), -1);
+	ck_assert_ptr_null(l);
+	ck_assert_msg(strstr(err.msg, "-1") && strstr(err.msg, "not an aimeter ledger"), "%s",
+	              err.msg);
+	am_ledger_opts ro = { .readonly = true };
+	ck_assert_int_eq(am_ledger_open(&l, path, &ro, &err), -1);
+	ck_assert_msg(strstr(err.msg, "-1"), "%s", err.msg);
+}
+END_TEST
+
+/* Schema v3 keeps every billed dimension of a call; a v2 row reads as a
+ * plain call. */
+START_TEST(test_v3_keeps_every_billed_dimension)
+{
+	char path[620];
+	snprintf(path, sizeof path, "%s/v2.db", dir);
+	am_ledger *old = NULL;
+	am_ledger_opts o = { .schema_version = 2 };
+	am_err err = {0};
+	ck_assert_msg(am_ledger_open(&old, path, &o, &err) == 0, "%s", err.msg);
+	am_ledger_event ev = event("claude-opus-4-6", NOON_NS, 10, 20, 30, true);
+	ck_assert_int_eq(am_ledger_record(old, &ev, &err), 1);
+	am_ledger_close(old);
+
+	am_ledger *l = open_ok(path);
+	ck_assert_int_eq(query_i64(l, "SELECT count(*) FROM usage_events WHERE speed IS NULL AND "
+	                              "inference_geo IS NULL AND service_tier IS NULL AND "
+	                              "web_search_requests = 0 AND estimated = 0"),
+	                 1);
+	ev = event("claude-opus-5-5", NOON_NS + 1, 100, 200, 300, true);
+	snprintf(ev.usage.speed, sizeof ev.usage.speed, "fast");
+	snprintf(ev.usage.inference_geo, sizeof ev.usage.inference_geo, "us");
+	snprintf(ev.usage.service_tier, sizeof ev.usage.service_tier, "standard");
+	ev.usage.web_search_requests = 3;
+	ev.usage.web_fetch_requests = 2;
+	ev.usage.code_execution_requests = 1;
+	ev.estimated = true;
+	ck_assert_int_eq(am_ledger_record(l, &ev, &err), 1);
+	ck_assert_int_eq(query_i64(l, "SELECT count(*) FROM usage_events WHERE speed = 'fast' AND "
+	                              "inference_geo = 'us' AND service_tier = 'standard' AND "
+	                              "web_search_requests = 3 AND web_fetch_requests = 2 AND "
+	                              "code_execution_requests = 1 AND estimated = 1"),
+	                 1);
+	ev.job_id = 0;
+	ev.usage.web_search_requests = -1;
+	ck_assert_int_eq(am_ledger_record(l, &ev, &err), -1);
+	am_ledger_close(l);
+}
+END_TEST
+
+/* A test pricing: $1 per input token for model "m", unknown otherwise;
+ * counts what it saw. */
+struct pricer {
+	int calls;
+	int64_t searches;
+};
+
+static int price_m(void *ctx, const am_ledger_stored *row, bool *known, int64_t *cost,
+                   am_err *err)
+{
+	struct pricer *p = ctx;
+	(void)err;
+	p->calls++;
+	p->searches += row->usage.web_search_requests;
+	if (strcmp(row->model, "m"))
+		return 0; /* unchanged */
+	*known = true;
+	*cost = row->usage.input_tokens * AM_PUSD_PER_USD_TEST;
+	return 0;
+}
+
+START_TEST(test_reprice_unknown_then_all)
+{
+	am_ledger *l = open_ok(db);
+	am_err err = {0};
+	am_ledger_event a = event("m", NOON_NS, 2, 1, 0, false);
+	a.usage.web_search_requests = 4;
+	am_ledger_event b = event("m", NOON_NS + 1, 3, 1, 5, true);
+	am_ledger_event c = event("other", NOON_NS + 2, 7, 1, 0, false);
+	am_ledger_event d = event("m", utc_ns(2024, 6, 20, 12, 0, 0), 9, 1, 0, false);
+	ck_assert_int_eq(am_ledger_record(l, &a, &err), 1);
+	ck_assert_int_eq(am_ledger_record(l, &b, &err), 1);
+	ck_assert_int_eq(am_ledger_record(l, &c, &err), 1);
+	ck_assert_int_eq(am_ledger_record(l, &d, &err), 1);
+	int64_t spend, unknown;
+	ck_assert_int_eq(am_ledger_spend(l, "2024-06-15", "2024-06-15", &spend, &unknown, &err), 0);
+	ck_assert_int_eq(spend, 5);
+	ck_assert_int_eq(unknown, 2);
+
+	/* a dry run reports and writes nothing */
+	struct pricer p = { 0, 0 };
+	am_ledger_reprice_report r;
+	ck_assert_msg(am_ledger_reprice(l, "2024-06-15", "2024-06-15", false, true, price_m, &p,
+	                                &r, &err) == 0, "%s", err.msg);
+	ck_assert_int_eq(p.calls, 2); /* the unknown rows of the day only */
+	ck_assert_int_eq(p.searches, 4);
+	ck_assert_int_eq(r.total.newly_known, 1);
+	ck_assert_int_eq(r.total.still_unknown, 1);
+	am_ledger_reprice_report_free(&r);
+	ck_assert_int_eq(am_ledger_spend(l, "2024-06-15", "2024-06-15", &spend, &unknown, &err), 0);
+	ck_assert_int_eq(spend, 5);
+
+	/* the unknown row of "m" gets its price: the total moves by exactly it */
+	ck_assert_int_eq(am_ledger_reprice(l, "2024-06-15", "2024-06-15", false, false, price_m, &p,
+	                                   &r, &err), 0);
+	ck_assert_uint_eq(r.n, 2);
+	ck_assert_str_eq(r.models[0].model, "m");
+	ck_assert_int_eq(r.models[0].changed, 1);
+	ck_assert_int_eq(r.models[0].before_pusd, 0);
+	ck_assert_int_eq(r.models[0].after_pusd, 2 * AM_PUSD_PER_USD_TEST);
+	ck_assert_str_eq(r.models[1].model, "other");
+	ck_assert_int_eq(r.models[1].changed, 0);
+	ck_assert_int_eq(r.total.after_pusd - r.total.before_pusd, 2 * AM_PUSD_PER_USD_TEST);
+	am_ledger_reprice_report_free(&r);
+	ck_assert_int_eq(am_ledger_spend(l, "2024-06-15", "2024-06-15", &spend, &unknown, &err), 0);
+	ck_assert_int_eq(spend, 5 + 2 * AM_PUSD_PER_USD_TEST);
+	ck_assert_int_eq(unknown, 1);
+
+	/* --all re-prices the priced row too ($3 instead of 5 pUSD) */
+	ck_assert_int_eq(am_ledger_reprice(l, "2024-06-15", "2024-06-15", true, false, price_m, &p,
+	                                   &r, &err), 0);
+	ck_assert_int_eq(r.total.rows, 3);
+	ck_assert_int_eq(r.total.changed, 1);
+	ck_assert_int_eq(r.total.before_pusd, 5 + 2 * AM_PUSD_PER_USD_TEST);
+	ck_assert_int_eq(r.total.after_pusd, 5 * AM_PUSD_PER_USD_TEST);
+	am_ledger_reprice_report_free(&r);
+	ck_assert_int_eq(am_ledger_spend(l, "2024-06-15", "2024-06-15", &spend, &unknown, &err), 0);
+	ck_assert_int_eq(spend, 5 * AM_PUSD_PER_USD_TEST);
+	/* the day outside the range was left alone */
+	ck_assert_int_eq(am_ledger_spend(l, "2024-06-20", "2024-06-20", &spend, &unknown, &err), 0);
+	ck_assert_int_eq(unknown, 1);
+	ck_assert_int_eq(am_ledger_reprice(l, "2024-06-16", "2024-06-15", true, false, price_m, &p,
+	                                   &r, &err), -1);
+	am_ledger_reprice_report_free(&r);
+	am_ledger_close(l);
 }
 END_TEST
 
@@ -949,6 +1102,9 @@ static Suite *ledger_suite(void)
 	tcase_add_test(tc, test_open_creates_private_wal_db);
 	tcase_add_test(tc, test_migration_from_empty_and_each_version);
 	tcase_add_test(tc, test_newer_schema_and_foreign_db_refused);
+	tcase_add_test(tc, test_negative_schema_version_refused);
+	tcase_add_test(tc, test_v3_keeps_every_billed_dimension);
+	tcase_add_test(tc, test_reprice_unknown_then_all);
 	tcase_add_test(tc, test_round_trip_every_field);
 	tcase_add_test(tc, test_idempotent_by_job_id);
 	tcase_add_test(tc, test_bad_events_write_nothing);

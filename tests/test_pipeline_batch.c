@@ -6,7 +6,10 @@
  *    counted, and the ledger's Σ cost_pusd equals the sum recomputed here
  *    from the usage rows and data/pricing.json;
  *  - the response cache: the same prompts again (a new batch file, then
- *    `ask`) are answered without a call, cost 0 and record what they saved. */
+ *    `ask`) are answered without a call, cost 0 and record what they saved;
+ *  - full-body lines that ask for fast mode, US inference and web search
+ *    are recorded with what the simulator reported it served, at exactly
+ *    the price of that usage (worked out here from the published rates). */
 #include <check.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -192,6 +195,91 @@ START_TEST(three_hundred_jobs_under_limits_no_429_exact_ledger)
 }
 END_TEST
 
+START_TEST(fast_us_and_web_search_priced_as_served)
+{
+	am_pf_init(&f, "pipe-dims",
+	           "{\"limits\": {\"rpm\": 100000, \"itpm\": 10000000, \"otpm\": 10000000},"
+	           " \"budget\": {\"daily_usd\": \"0\"}, \"cache\": {\"enabled\": false}}");
+	am_sim_cfg sc;
+	am_sim_cfg_default(&sc);
+	sc.seed = 3;
+	sc.api_key = f.key;
+	sc.default_geo = "us"; /* a workspace default: no request says it */
+	am_pf_start_sim(&f, &sc);
+	const char *lines =
+	    "{\"id\":\"a\",\"model\":\"claude-opus-5-5\",\"max_tokens\":40,\"speed\":\"fast\","
+	    "\"inference_geo\":\"us\",\"tools\":[{\"type\":\"web_search_20250305\",\"name\":"
+	    "\"web_search\",\"max_uses\":2}],\"messages\":[{\"role\":\"user\",\"content\":"
+	    "\"Fast and searched\"}]}\n"
+	    "{\"id\":\"b\",\"model\":\"claude-opus-4-6\",\"max_tokens\":40,\"speed\":\"fast\","
+	    "\"messages\":[{\"role\":\"user\",\"content\":\"Fast asked, standard served\"}]}\n"
+	    "{\"id\":\"c\",\"model\":\"claude-sonnet-5-5\",\"max_tokens\":40,\"tools\":[{\"type\":"
+	    "\"web_search_20260209\",\"name\":\"web_search\"}],\"messages\":[{\"role\":\"user\","
+	    "\"content\":\"One search\"}]}\n"
+	    "{\"id\":\"d\",\"model\":\"claude-haiku-4-5\",\"max_tokens\":40,\"messages\":[{\"role\":"
+	    "\"user\",\"content\":\"Plain\"}]}\n";
+	char in[700], out[700];
+	snprintf(in, sizeof in, "%s", am_pf_write(&f, "in.jsonl", lines));
+	snprintf(out, sizeof out, "%s/out.jsonl", f.dir);
+	int rc = am_pf_run(&f, NULL, 55, (const char *const[]){ "batch", in, "--out", out, NULL });
+	char *err = am_pf_slurp(f.err);
+	ck_assert_msg(rc == 0, "exit %d; stderr:\n%s", rc, err);
+	free(err);
+
+	/* model, speed, geo, searches served; then $/MTok in and out, and the
+	 * multipliers in percent (fast 2x on Opus 5.5; 1.1x in the US from
+	 * Opus 4.6 and Sonnet 4.6 on; Haiku 4.5 reports not_available) */
+	static const struct {
+		const char *model, *speed, *geo;
+		int64_t searches, in, out, pct;
+	} want[] = {
+		{ "claude-opus-5-5", "fast", "us", 2, 4000000, 20000000, 220 },
+		{ "claude-opus-4-6", "standard", "us", 0, 5000000, 25000000, 110 },
+		{ "claude-sonnet-5-5", "", "us", 1, 2000000, 10000000, 110 },
+		{ "claude-haiku-4-5-20251001", "", "not_available", 0, 1000000, 5000000, 100 },
+	};
+	sqlite3 *db = am_pf_db(&f);
+	int64_t sum = 0;
+	for (size_t i = 0; i < 4; i++) {
+		sqlite3_stmt *st;
+		ck_assert(sqlite3_prepare_v2(db,
+		                             "SELECT input_tokens, output_tokens, cache_write_5m + "
+		                             "cache_write_1h + cache_read, coalesce(speed, ''), "
+		                             "inference_geo, web_search_requests, cost_pusd, price_known "
+		                             "FROM usage_events WHERE model = ?1",
+		                             -1, &st, NULL) == SQLITE_OK);
+		sqlite3_bind_text(st, 1, want[i].model, -1, SQLITE_STATIC);
+		ck_assert_msg(sqlite3_step(st) == SQLITE_ROW, "no row for %s", want[i].model);
+		int64_t in_t = sqlite3_column_int64(st, 0), out_t = sqlite3_column_int64(st, 1);
+		ck_assert_int_eq(sqlite3_column_int64(st, 2), 0);
+		ck_assert_str_eq((const char *)sqlite3_column_text(st, 3), want[i].speed);
+		ck_assert_str_eq((const char *)sqlite3_column_text(st, 4), want[i].geo);
+		ck_assert_int_eq(sqlite3_column_int64(st, 5), want[i].searches);
+		ck_assert_int_eq(sqlite3_column_int(st, 7), 1);
+		int64_t tokens = in_t * want[i].in + out_t * want[i].out;
+		ck_assert_int_eq(tokens * want[i].pct % 100, 0);
+		int64_t cost = tokens * want[i].pct / 100 + want[i].searches * 10000000000LL;
+		ck_assert_msg(sqlite3_column_int64(st, 6) == cost, "%s: recorded %lld, want %lld",
+		              want[i].model, (long long)sqlite3_column_int64(st, 6), (long long)cost);
+		sum += cost;
+		sqlite3_finalize(st);
+	}
+	ck_assert_int_eq(am_pf_i64(db, "SELECT sum(cost_pusd) FROM usage_daily"), sum);
+	sqlite3_close(db);
+	/* The results file carries the same money, line by line. */
+	char *res = am_pf_slurp(out);
+	int64_t listed = 0;
+	for (char *line = strtok(res, "\n"); line; line = strtok(NULL, "\n")) {
+		json_t *o = json_loads(line, 0, NULL);
+		ck_assert_ptr_nonnull(o);
+		listed += usd_to_pusd(json_string_value(json_object_get(o, "cost_usd")));
+		json_decref(o);
+	}
+	free(res);
+	ck_assert_int_eq(listed, sum);
+}
+END_TEST
+
 START_TEST(cache_hits_are_counted_and_cost_nothing)
 {
 	am_pf_init(&f, "pipe-cache", config_limits);
@@ -295,6 +383,7 @@ int main(void)
 	tcase_set_timeout(tc, 120);
 	tcase_add_test(tc, three_hundred_jobs_under_limits_no_429_exact_ledger);
 	tcase_add_test(tc, cache_hits_are_counted_and_cost_nothing);
+	tcase_add_test(tc, fast_us_and_web_search_priced_as_served);
 	suite_add_tcase(s, tc);
 	return check_run(s);
 }

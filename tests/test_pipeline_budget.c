@@ -72,6 +72,20 @@ static void count_statuses(const char *path, int *ok, int *blocked, int *failed)
 	fclose(fp);
 }
 
+/* Runs `batch IN --out OUT --concurrency N --budget USD`, which must stop
+ * with jobs blocked (exit 3) and no call over its reservation. */
+static void run_over_budget(const char *in, const char *out, const char *concurrency,
+                            const char *usd)
+{
+	int rc = am_pf_run(&f, NULL, 55,
+	                   (const char *const[]){ "batch", in, "--out", out, "--concurrency",
+	                                          concurrency, "--budget", usd, NULL });
+	char *err = am_pf_slurp(f.err);
+	ck_assert_msg(rc == 3, "exit %d; stderr:\n%s", rc, err);
+	ck_assert_msg(!strstr(err, "more than its reservation"), "%s", err);
+	free(err);
+}
+
 START_TEST(two_hundred_at_once_never_overshoot_and_finish_when_raised)
 {
 	char cfg[512];
@@ -88,13 +102,7 @@ START_TEST(two_hundred_at_once_never_overshoot_and_finish_when_raised)
 
 	/* $0.02 holds about a third of the 200 calls. */
 	const int64_t limit = 20000000000LL;
-	int rc = am_pf_run(&f, NULL, 55,
-	                   (const char *const[]){ "batch", in, "--out", out, "--concurrency", "200",
-	                                          "--budget", "0.02", NULL });
-	char *err = am_pf_slurp(f.err);
-	ck_assert_msg(rc == 3, "exit %d; stderr:\n%s", rc, err);
-	ck_assert_msg(!strstr(err, "more than its reservation"), "%s", err);
-	free(err);
+	run_over_budget(in, out, "200", "0.02");
 
 	sqlite3 *db = am_pf_db(&f);
 	int64_t done = am_pf_i64(db, "SELECT count(*) FROM jobs WHERE state = 'done'");
@@ -134,10 +142,10 @@ START_TEST(two_hundred_at_once_never_overshoot_and_finish_when_raised)
 	/* A higher limit for the re-run: the blocked ones finish, the done
 	 * ones are not sent again. */
 	snprintf(out, sizeof out, "%s/out2.jsonl", f.dir);
-	rc = am_pf_run(&f, NULL, 55,
-	               (const char *const[]){ "batch", in, "--out", out, "--concurrency", "200",
-	                                      "--budget", "5", NULL });
-	err = am_pf_slurp(f.err);
+	int rc = am_pf_run(&f, NULL, 55,
+	                   (const char *const[]){ "batch", in, "--out", out, "--concurrency", "200",
+	                                          "--budget", "5", NULL });
+	char *err = am_pf_slurp(f.err);
 	ck_assert_msg(rc == 0, "exit %d; stderr:\n%s", rc, err);
 	free(err);
 	am_sim_stats s2;
@@ -154,6 +162,52 @@ START_TEST(two_hundred_at_once_never_overshoot_and_finish_when_raised)
 	sqlite3_close(db);
 	count_statuses(out, &ok, &nblocked, &failed);
 	ck_assert_int_eq(ok, 200);
+}
+END_TEST
+
+/* Calls that are billed beyond their tokens at standard rates: fast mode,
+ * US-only inference (the workspace default here, so the requests do not
+ * say it) and web searches. The reservations cover them, so the limit
+ * holds; reserving tokens at standard rates would let every call through
+ * and spend many times the limit. */
+START_TEST(fast_us_and_web_search_never_cross_the_limit)
+{
+	char cfg[512];
+	config_open(cfg, sizeof cfg, 0);
+	am_pf_init(&f, "pipe-budget-dims", cfg);
+	am_sim_cfg sc;
+	am_sim_cfg_default(&sc);
+	sc.latency_ms = 300; /* all in flight together */
+	sc.seed = 5;
+	sc.default_geo = "us";
+	am_pf_start_sim(&f, &sc);
+	size_t cap = 40 * 320 + 1, len = 0;
+	char *text = calloc(1, cap);
+	for (int i = 1; i <= 40; i++)
+		len += (size_t)snprintf(text + len, cap - len,
+		                        "{\"id\":%d,\"model\":\"claude-opus-5-5\",\"max_tokens\":64,"
+		                        "\"speed\":\"fast\",\"tools\":[{\"type\":\"web_search_20250305\","
+		                        "\"name\":\"web_search\",\"max_uses\":3}],\"messages\":[{\"role\":"
+		                        "\"user\",\"content\":\"Search question %d\"}]}\n",
+		                        i, i);
+	char in[700], out[700];
+	snprintf(in, sizeof in, "%s", am_pf_write(&f, "in.jsonl", text));
+	free(text);
+	snprintf(out, sizeof out, "%s/out.jsonl", f.dir);
+	const int64_t limit = 100000000000LL; /* $0.10: about three such calls */
+	run_over_budget(in, out, "40", "0.10");
+	sqlite3 *db = am_pf_db(&f);
+	int64_t done = am_pf_i64(db, "SELECT count(*) FROM jobs WHERE state = 'done'");
+	ck_assert_int_ge(done, 1);
+	ck_assert_int_eq(am_pf_i64(db, "SELECT count(*) FROM usage_events WHERE speed = 'fast' AND "
+	                               "inference_geo = 'us' AND web_search_requests = 3"),
+	                 done);
+	int64_t spent = am_pf_i64(db, "SELECT coalesce(sum(cost_pusd), 0) FROM usage_events");
+	ck_assert_msg(spent <= limit, "spent %lld pUSD over a limit of %lld", (long long)spent,
+	              (long long)limit);
+	/* each call cost more than its three searches: the limit was the bound */
+	ck_assert_int_gt(spent, done * 30000000000LL);
+	sqlite3_close(db);
 }
 END_TEST
 
@@ -218,6 +272,7 @@ int main(void)
 	tcase_add_checked_fixture(tc, NULL, teardown);
 	tcase_set_timeout(tc, 150);
 	tcase_add_test(tc, two_hundred_at_once_never_overshoot_and_finish_when_raised);
+	tcase_add_test(tc, fast_us_and_web_search_never_cross_the_limit);
 	tcase_add_test(tc, a_rerun_retries_failed_jobs_before_and_after_blocked_ones);
 	suite_add_tcase(s, tc);
 	return check_run(s);

@@ -122,6 +122,9 @@ static const char *const required_ids[] = {
 	"claude-sonnet-4-5-20250929", "claude-sonnet-4-0",      "claude-sonnet-4-20250514",
 	"claude-4-sonnet-20250514", "claude-haiku-4-5",         "claude-haiku-4-5-20251001",
 	"claude-3-5-haiku-latest",  "claude-3-5-haiku-20241022", "claude-3-haiku-20240307",
+	"claude-opus-5-5",          "claude-opus-5",            "claude-sonnet-5-5",
+	"claude-sonnet-5",          "claude-haiku-5-5",         "claude-fable-5-2",
+	"claude-fable-5-1",         "claude-fable-5",
 };
 
 START_TEST(test_shipped_has_every_model)
@@ -129,7 +132,7 @@ START_TEST(test_shipped_has_every_model)
 	am_pricing *t = load_with(NULL);
 	for (size_t i = 0; i < sizeof required_ids / sizeof required_ids[0]; i++)
 		ck_assert_msg(am_pricing_lookup(t, required_ids[i]), "%s missing", required_ids[i]);
-	ck_assert_uint_eq(am_pricing_count(t), 21);
+	ck_assert_uint_eq(am_pricing_count(t), 29);
 	ck_assert_str_eq(am_pricing_shipped_path(t), shipped);
 	ck_assert_ptr_null(am_pricing_override_path(t));
 	for (size_t i = 0; i < am_pricing_count(t); i++) {
@@ -142,12 +145,18 @@ START_TEST(test_shipped_has_every_model)
 		              "%s tier '%s'", p->model, p->tier);
 		/* The documented multipliers hold for every shipped model but
 		 * Haiku 3, whose 5m write ($0.30) and read ($0.03) are rounded up
-		 * from $0.3125 and $0.025. */
+		 * from $0.3125 and $0.025, and the reads that are cheaper than
+		 * 0.1x: Opus 5.5 and Sonnet 5.5 at 0.05x, Fable 5.1 and 5.2 at
+		 * 0.025x. */
 		ck_assert_int_eq(p->cache_write_1h, p->input * 2);
-		if (strcmp(p->model, "claude-3-haiku-20240307")) {
+		if (strcmp(p->model, "claude-3-haiku-20240307"))
 			ck_assert_int_eq(p->cache_write_5m * 4, p->input * 5);
+		if (!strcmp(p->model, "claude-opus-5-5") || !strcmp(p->model, "claude-sonnet-5-5"))
+			ck_assert_int_eq(p->cache_read * 20, p->input);
+		else if (!strncmp(p->model, "claude-fable-5-", 15))
+			ck_assert_int_eq(p->cache_read * 40, p->input);
+		else if (strcmp(p->model, "claude-3-haiku-20240307"))
 			ck_assert_int_eq(p->cache_read * 10, p->input);
-		}
 		if (i)
 			ck_assert_int_lt(strcmp(am_pricing_at(t, i - 1)->model, p->model), 0);
 	}
@@ -293,7 +302,7 @@ START_TEST(test_override_missing_is_fine)
 	am_err err;
 	ck_assert_int_eq(am_pricing_load(&t, shipped, path, &err), 0);
 	ck_assert_ptr_null(am_pricing_override_path(t));
-	ck_assert_uint_eq(am_pricing_count(t), 21);
+	ck_assert_uint_eq(am_pricing_count(t), 29);
 	am_pricing_free(t);
 }
 END_TEST
@@ -533,9 +542,9 @@ START_TEST(test_import_real_file)
 	import_fixture(t, "model_prices_and_context_window.json", &r);
 	ck_assert_uint_eq(r.n, 26);
 	ck_assert_uint_eq(r.other_entries, 192);
-	ck_assert_uint_eq(r.added, 9);
+	ck_assert_uint_eq(r.added, 6);
 	ck_assert_uint_eq(r.changed, 0);
-	ck_assert_uint_eq(r.unchanged, 17);
+	ck_assert_uint_eq(r.unchanged, 20);
 	ck_assert_uint_eq(r.skipped, 0);
 	ck_assert_str_eq(r.source_name, "model_prices_and_context_window.json");
 	for (size_t i = 0; i < r.n; i++) {
@@ -545,14 +554,25 @@ START_TEST(test_import_real_file)
 	}
 	ck_assert_ptr_null(find_item(&r, "gpt-4o"));
 
-	const am_litellm_item *it = item(&r, "claude-sonnet-5");
+	const am_litellm_item *it = item(&r, "claude-mythos-5");
 	ck_assert_int_eq(it->status, AM_LITELLM_ADDED);
-	assert_prices(&it->price, 2000000, 10000000, 2500000, 4000000, 200000);
+	assert_prices(&it->price, 10000000, 50000000, 12500000, 20000000, 1000000);
 	ck_assert_int_eq(it->price.batch_discount_pct, 50);
-	ck_assert_str_eq(it->price.pool, "claude-sonnet-5");
-	ck_assert_str_eq(it->price.tier, "sonnet");
+	ck_assert_str_eq(it->price.pool, "claude-mythos-5");
+	ck_assert_str_eq(it->price.tier, "");
 	ck_assert_str_eq(it->price.source, "override");
 	ck_assert_ptr_null(it->warning);
+	/* a new model takes LiteLLM's multipliers and search fee */
+	ck_assert_int_eq(it->price.fast_pct, 600);
+	ck_assert_int_eq(it->price.geo_us_pct, 110);
+	ck_assert_int_eq(it->price.web_search_pusd, 10000000000LL);
+	/* a known one keeps the table's (Opus 4.8's fast mode is 2x, not
+	 * LiteLLM's 6x), and the import says so */
+	it = item(&r, "claude-opus-4-8");
+	ck_assert_int_eq(it->status, AM_LITELLM_UNCHANGED);
+	ck_assert_int_eq(it->price.fast_pct, 200);
+	ck_assert_ptr_nonnull(it->warning);
+	assert_has(it->warning, "fast multiplier 600%");
 
 	it = item(&r, "claude-opus-4-6-20260205");
 	ck_assert_int_eq(it->status, AM_LITELLM_ADDED);
@@ -720,7 +740,7 @@ START_TEST(test_import_creates_private_dir)
 	ck_assert_int_eq(stat(override, &st), 0);
 	ck_assert_int_eq(st.st_mode & 0777, 0600);
 	ck_assert_msg(am_pricing_load(&t, shipped, override, &err) == 0, "%s", err.msg);
-	ck_assert_uint_eq(am_pricing_count(t), 21 + 9);
+	ck_assert_uint_eq(am_pricing_count(t), 29 + 6);
 	ck_assert_int_eq(am_pricing_lookup(t, "claude-3-opus-20240229")->cache_write_1h, 30000000);
 	am_pricing_free(t);
 }

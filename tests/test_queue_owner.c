@@ -438,7 +438,7 @@ START_TEST(a_version_1_ledger_migrates_with_its_jobs)
 
 	ck_assert_msg(am_ledger_open(&l, old_path, NULL, &err) == 0, "%s", err.msg);
 	h = am_ledger_db(l);
-	ck_assert_int_eq(am_ledger_schema_version(l, NULL), 2);
+	ck_assert_int_eq(am_ledger_schema_version(l, NULL), AM_LEDGER_SCHEMA_VERSION);
 	ck_assert_int_eq(am_pf_i64(h, "SELECT count(*) FROM jobs"), 3);
 	ck_assert_int_eq(am_pf_i64(h, "SELECT count(*) FROM jobs WHERE owner IS NULL"), 3);
 	ck_assert_int_eq(am_pf_i64(h, "SELECT count(*) FROM usage_events WHERE job_id = 1"), 1);

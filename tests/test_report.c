@@ -73,13 +73,17 @@ static char *render(int (*fn)(const am_ledger_summary *, FILE *, am_err *),
 	return buf;
 }
 
+#define TOK(i, o, w5, w1, r)                                                              \
+	((am_usage){ .input_tokens = (i), .output_tokens = (o), .cache_write_5m = (w5),      \
+	             .cache_write_1h = (w1), .cache_read = (r) })
+
 static void small_ledger(void)
 {
 	int64_t noon = june_ns(15) + 12 * 3600 * AM_NS_PER_SEC;
-	record(event("claude-haiku-4-5", noon, (am_usage){ 100, 50, 10, 5, 1000 }, 123456789, true));
-	record(event("claude-haiku-4-5", noon + 1, (am_usage){ 1, 2, 0, 0, 0 }, 1, true));
-	record(event("mystery", noon + 2, (am_usage){ 1234567, 3, 0, 0, 0 }, 0, false));
-	record(event("claude-haiku-4-5", june_ns(16), (am_usage){ 9, 9, 9, 9, 9 }, 9, true));
+	record(event("claude-haiku-4-5", noon, TOK(100, 50, 10, 5, 1000), 123456789, true));
+	record(event("claude-haiku-4-5", noon + 1, TOK(1, 2, 0, 0, 0), 1, true));
+	record(event("mystery", noon + 2, TOK(1234567, 3, 0, 0, 0), 0, false));
+	record(event("claude-haiku-4-5", june_ns(16), TOK(9, 9, 9, 9, 9), 9, true));
 }
 
 START_TEST(test_json_shape_exact)
@@ -149,8 +153,9 @@ START_TEST(test_sums_over_10k_random_events)
 		int m = (int)rnd_below(NMODELS);
 		int day = 10 + (int)rnd_below(7); /* June 10..16; the report covers 11..15 */
 		int64_t ts = june_ns(day) + rnd_below(86400LL * AM_NS_PER_SEC);
-		am_usage u = { rnd_below(200000), rnd_below(64000), rnd_below(50000),
-			       rnd_below(50000), rnd_below(1000000) };
+		am_usage u = { .input_tokens = rnd_below(200000), .output_tokens = rnd_below(64000),
+			       .cache_write_5m = rnd_below(50000), .cache_write_1h = rnd_below(50000),
+			       .cache_read = rnd_below(1000000) };
 		bool known = m == 5 ? false : m == 4 ? rnd_below(3) != 0 : true;
 		int64_t cost = known ? rnd_below(2000000000000LL) : 0; /* up to $2 */
 		batch[i] = event(models[m], ts, u, cost, known);
@@ -249,7 +254,7 @@ END_TEST
 START_TEST(test_csv_rows_by_day)
 {
 	small_ledger();
-	record(event("we\"ird,model", june_ns(16), (am_usage){ 1, 1, 0, 0, 0 }, 1500000000000, true));
+	record(event("we\"ird,model", june_ns(16), TOK(1, 1, 0, 0, 0), 1500000000000, true));
 	char *got = render(am_report_csv, "2024-06-15", "2024-06-16", true);
 	ck_assert_str_eq(got,
 		"day,model,requests,input_tokens,output_tokens,cache_creation_input_tokens,"
@@ -265,7 +270,7 @@ END_TEST
 START_TEST(test_table_aligned_with_totals)
 {
 	small_ledger();
-	am_ledger_event hit = event("claude-haiku-4-5", june_ns(15) + 5, (am_usage){ 10, 10, 0, 0, 0 },
+	am_ledger_event hit = event("claude-haiku-4-5", june_ns(15) + 5, TOK(10, 10, 0, 0, 0),
 	                            0, true);
 	hit.cached = true;
 	hit.saved_pusd = 2500000000000; /* $2.50 */

@@ -706,6 +706,126 @@ START_TEST(auth_and_version_errors)
 }
 END_TEST
 
+/* What today's SDKs send: version 2026-10-21 and a bearer token. */
+START_TEST(todays_sdk_headers)
+{
+	am_sim_cfg cfg;
+	am_sim_cfg_default(&cfg);
+	cfg.api_key = "sk-sim-secret";
+	am_sim *sim = start(&cfg);
+	struct resp r;
+	const char *bearer[] = {"Authorization: Bearer sk-sim-secret",
+	                        "anthropic-version: 2026-10-21", NULL};
+	call(sim, "/v1/messages", HELLO("claude-opus-5-5", 10), true, bearer, &r);
+	ck_assert_msg(r.status == 200, "%ld %.300s", r.status, r.body ? r.body : "");
+	json_t *j = parse(&r);
+	ck_assert_str_eq(jstr(j, "model"), "claude-opus-5-5");
+	json_decref(j);
+	resp_free(&r);
+
+	const char *wrong[] = {"Authorization: Bearer sk-other", "anthropic-version: 2026-10-21",
+	                       NULL};
+	call(sim, "/v1/messages", HELLO("claude-opus-5-5", 10), true, wrong, &r);
+	ck_assert_int_eq(r.status, 401);
+	resp_free(&r);
+
+	/* 2026-10-21 removed the sampling parameters; 2023-06-01 keeps them */
+	const char *temp = "{\"model\":\"claude-haiku-5-5\",\"max_tokens\":5,\"temperature\":0.5,"
+	                   "\"messages\":[{\"role\":\"user\",\"content\":\"Hello\"}]}";
+	call(sim, "/v1/messages", temp, true, bearer, &r);
+	ck_assert_int_eq(r.status, 400);
+	ck_assert_ptr_nonnull(strstr(r.body, "temperature"));
+	resp_free(&r);
+	const char *old[] = {"x-api-key: sk-sim-secret", "anthropic-version: 2023-06-01", NULL};
+	call(sim, "/v1/messages", temp, true, old, &r);
+	ck_assert_int_eq(r.status, 200);
+	resp_free(&r);
+	finish(sim);
+}
+END_TEST
+
+/* Fast mode, data residency and web search, served and reported. */
+START_TEST(served_dimensions_in_usage)
+{
+	am_sim_cfg cfg;
+	am_sim_cfg_default(&cfg);
+	am_sim *sim = start(&cfg);
+	json_t *j = post_json(sim,
+	                      "{\"model\":\"claude-opus-5-5\",\"max_tokens\":20,\"speed\":\"fast\","
+	                      "\"inference_geo\":\"us\",\"tools\":[{\"type\":\"web_search_20250305\","
+	                      "\"name\":\"web_search\",\"max_uses\":3}],"
+	                      "\"messages\":[{\"role\":\"user\",\"content\":\"Hello\"}]}",
+	                      200);
+	ck_assert_str_eq(jstr(j, "usage.speed"), "fast");
+	ck_assert_str_eq(jstr(j, "usage.inference_geo"), "us");
+	ck_assert_int_eq(jint(j, "usage.server_tool_use.web_search_requests"), 3);
+	json_decref(j);
+
+	/* Opus 4.6 serves fast quietly as standard; older models say the
+	 * geo is not available; nothing asked, nothing reported */
+	j = post_json(sim,
+	              "{\"model\":\"claude-opus-4-6\",\"max_tokens\":5,\"speed\":\"fast\","
+	              "\"messages\":[{\"role\":\"user\",\"content\":\"Hello\"}]}",
+	              200);
+	ck_assert_str_eq(jstr(j, "usage.speed"), "standard");
+	ck_assert_str_eq(jstr(j, "usage.inference_geo"), "global");
+	json_decref(j);
+	j = post_json(sim, HELLO("claude-haiku-4-5", 5), 200);
+	ck_assert_str_eq(jstr(j, "usage.inference_geo"), "not_available");
+	ck_assert_ptr_null(jpath(j, "usage.speed"));
+	ck_assert_ptr_null(jpath(j, "usage.server_tool_use"));
+	json_decref(j);
+
+	/* refused: fast where there is none, a geo on an older model, junk */
+	j = post_json(sim,
+	              "{\"model\":\"claude-sonnet-5-5\",\"max_tokens\":5,\"speed\":\"fast\","
+	              "\"messages\":[{\"role\":\"user\",\"content\":\"Hello\"}]}",
+	              400);
+	json_decref(j);
+	j = post_json(sim,
+	              "{\"model\":\"claude-sonnet-4-5\",\"max_tokens\":5,\"inference_geo\":\"us\","
+	              "\"messages\":[{\"role\":\"user\",\"content\":\"Hello\"}]}",
+	              400);
+	json_decref(j);
+	j = post_json(sim,
+	              "{\"model\":\"claude-opus-5\",\"max_tokens\":5,\"speed\":\"warp\","
+	              "\"messages\":[{\"role\":\"user\",\"content\":\"Hello\"}]}",
+	              400);
+	json_decref(j);
+
+	/* streamed: message_start says what was served, message_delta counts
+	 * the searches */
+	struct resp r;
+	post(sim,
+	     "{\"model\":\"claude-opus-4-8\",\"max_tokens\":8,\"stream\":true,\"speed\":\"fast\","
+	     "\"tools\":[{\"type\":\"web_search_20260209\",\"name\":\"web_search\"}],"
+	     "\"messages\":[{\"role\":\"user\",\"content\":\"Hello\"}]}",
+	     &r);
+	ck_assert_int_eq(r.status, 200);
+	struct event ev[64];
+	int n = sse_events(r.body, ev, 64);
+	ck_assert_int_gt(n, 2);
+	ck_assert_str_eq(jstr(ev[0].data, "message.usage.speed"), "fast");
+	ck_assert_str_eq(jstr(ev[0].data, "message.usage.inference_geo"), "global");
+	bool counted = false;
+	for (int i = 0; i < n; i++)
+		if (!strcmp(ev[i].name, "message_delta"))
+			counted = jint(ev[i].data, "usage.server_tool_use.web_search_requests") == 1;
+	ck_assert(counted);
+	events_free(ev, n);
+	resp_free(&r);
+	finish(sim);
+
+	/* a workspace default sets the geo without the request saying so */
+	cfg.default_geo = "us";
+	sim = start(&cfg);
+	j = post_json(sim, HELLO("claude-sonnet-5-5", 5), 200);
+	ck_assert_str_eq(jstr(j, "usage.inference_geo"), "us");
+	json_decref(j);
+	finish(sim);
+}
+END_TEST
+
 START_TEST(request_validation)
 {
 	static const struct {
@@ -1747,6 +1867,8 @@ static Suite *suite(void)
 	tcase_add_test(srv, json_answer_has_the_documented_shape);
 	tcase_add_test(srv, sse_follows_the_documented_sequence);
 	tcase_add_test(srv, auth_and_version_errors);
+	tcase_add_test(srv, todays_sdk_headers);
+	tcase_add_test(srv, served_dimensions_in_usage);
 	tcase_add_test(srv, request_validation);
 	tcase_add_test(srv, bodies_over_32mb_get_413);
 	tcase_add_test(srv, count_tokens_matches_message_usage);

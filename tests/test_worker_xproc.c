@@ -228,7 +228,7 @@ static int64_t spark_sum(const am_snapshot *s)
 /* What a row of an unpriced model is charged: the dearest model's prices. */
 static int64_t dearest_cost(int64_t in, int64_t out)
 {
-	am_usage u = { in, out, 0, 0, 0 };
+	am_usage u = { .input_tokens = in, .output_tokens = out };
 	int64_t c = 0;
 	ck_assert_int_eq(am_cost(am_pricing_most_expensive(pricing), &u, false, &c, NULL), 0);
 	return c;

@@ -33,6 +33,7 @@ enum {
 	O_OUTPUT_TOKENS, /* numbers: see fields[] */
 	O_API_KEY,
 	O_OUTPUT_TEXT,
+	O_GEO,
 	O_RETRY_AFTER,
 	O_END
 };
@@ -61,6 +62,8 @@ static const am_cli_opt opts[] = {
     {"output-text", "TEXT", "answer every call with TEXT (UTF-8; a token per word)",
      O_OUTPUT_TEXT, NULL},
     {"api-key", "KEY", "the x-api-key to require (default: any non-empty key)", O_API_KEY, NULL},
+    {"inference-geo", "G", "the workspace's default inference_geo, global or us (default global)",
+     O_GEO, NULL},
     {"retry-after-ms", NULL, "also send retry-after-ms on 429s", O_RETRY_AFTER, NULL},
     {NULL, NULL, NULL, 0, NULL},
 };
@@ -146,6 +149,12 @@ int cmd_sim(int argc, char **argv)
 				return am_cli_usage_error(
 				    c.cmd, "option '--output-text' needs a non-empty TEXT");
 			cfg.output_text = c.value;
+			break;
+		case O_GEO:
+			if (strcmp(c.value, "us") && strcmp(c.value, "global"))
+				return am_cli_usage_error(c.cmd, "--inference-geo: expected global or us, "
+				                                 "not '%s'", c.value);
+			cfg.default_geo = c.value;
 			break;
 		case O_RETRY_AFTER:
 			cfg.retry_after_ms = true;

@@ -220,6 +220,9 @@ static const struct key keys[] = {
     {INFO("budget.max_reservations", "integer", "4096", "budget reservations outstanding at most",
           NULL),
      INT(budget.max_reservations, 1, 1000000)},
+    {INFO("budget.web_search_uses", "integer", "10",
+          "web searches reserved for a web search tool that sets no max_uses", NULL),
+     INT(budget.web_search_uses, 0, 1000000)},
 
     {INFO("ui.color", "enum", "auto", "auto, always or never", "NO_COLOR"), .kind = K_ENUM,
      AT(ui.color), .choices = color_names, .env_weak = true, .env_value = "never"},

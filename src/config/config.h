@@ -204,6 +204,7 @@ typedef struct am_config {
 		char alert_command[AM_CONFIG_COMMAND_MAX]; /* run by /bin/sh; "" = none */
 		bool bell;
 		int64_t max_reservations;
+		int64_t web_search_uses; /* reserved for a web search tool without max_uses */
 	} budget;
 
 	struct {

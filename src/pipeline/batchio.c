@@ -162,13 +162,29 @@ char *am_batch_format_result(const am_batch_result *r)
 	json_object_set_new(o, "model", am_jsonlex_string(r->model));
 	json_object_set_new(o, "text", am_jsonlex_string(r->text));
 	if (r->has_usage) {
-		json_object_set_new(
-			o, "usage",
-			json_pack("{s:I, s:I, s:I, s:I}", "input_tokens", (json_int_t)r->usage.input_tokens,
-			          "output_tokens", (json_int_t)r->usage.output_tokens,
-			          "cache_creation_input_tokens",
-			          (json_int_t)(r->usage.cache_write_5m + r->usage.cache_write_1h),
-			          "cache_read_input_tokens", (json_int_t)r->usage.cache_read));
+		const am_usage *u = &r->usage;
+		json_t *uo = json_pack("{s:I, s:I, s:I, s:I}", "input_tokens", (json_int_t)u->input_tokens,
+		                       "output_tokens", (json_int_t)u->output_tokens,
+		                       "cache_creation_input_tokens",
+		                       (json_int_t)(u->cache_write_5m + u->cache_write_1h),
+		                       "cache_read_input_tokens", (json_int_t)u->cache_read);
+		/* The billed dimensions beyond tokens, only when the answer had them. */
+		if (u->web_search_requests || u->web_fetch_requests || u->code_execution_requests) {
+			json_t *st = json_object();
+			json_object_set_new(st, "web_search_requests",
+			                    json_integer((json_int_t)u->web_search_requests));
+			json_object_set_new(st, "web_fetch_requests",
+			                    json_integer((json_int_t)u->web_fetch_requests));
+			json_object_set_new(st, "code_execution_requests",
+			                    json_integer((json_int_t)u->code_execution_requests));
+			json_object_set_new(uo, "server_tool_use", st);
+		}
+		const char *const tag_key[] = { "speed", "inference_geo", "service_tier" };
+		const char *const tag_val[] = { u->speed, u->inference_geo, u->service_tier };
+		for (int i = 0; i < 3; i++)
+			if (tag_val[i][0])
+				json_object_set_new(uo, tag_key[i], am_jsonlex_string(tag_val[i]));
+		json_object_set_new(o, "usage", uo);
 	} else {
 		json_object_set_new(o, "usage", json_null());
 	}

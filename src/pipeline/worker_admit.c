@@ -101,8 +101,9 @@ static void dispatch(am_worker *w, wjob *j, const am_budget_now *bn, int64_t now
 	int64_t est = am_rl_estimate_input(w->rl, j->model, (int64_t)j->wire_len);
 
 	if (!j->budget_held) {
-		am_budget_estimate be = { est, max_tokens,
-		                          strstr(j->wire, "\"cache_control\"") != NULL };
+		am_budget_estimate be = { .input_tokens = est, .max_tokens = max_tokens,
+		                          .cache_writes = strstr(j->wire, "\"cache_control\"") != NULL };
+		am_prov_request_billing(j->body, w->bcfg.web_search_uses, &be.fast, &be.web_searches);
 		am_budget_cost bc;
 		const am_price *p = am_pricing_lookup(w->pricing, j->model);
 		if (am_budget_worst_case(p, am_pricing_most_expensive(w->pricing), &be, &bc, &err)) {

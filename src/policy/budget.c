@@ -86,6 +86,7 @@ int am_budget_config_from(const am_config *cfg, am_budget_config *out, am_err *e
 		return am_err_set(err, "budget: max_reservations %lld is above %d",
 		                  (long long)cfg->budget.max_reservations, MAX_SLOTS);
 	out->max_reservations = (int)cfg->budget.max_reservations;
+	out->web_search_uses = cfg->budget.web_search_uses;
 	return am_budget_config_check(out, err);
 }
 
@@ -235,7 +236,7 @@ int am_budget_worst_case(const am_price *price, const am_price *most_expensive,
                          const am_budget_estimate *est, am_budget_cost *out, am_err *err)
 {
 	memset(out, 0, sizeof *out);
-	if (est->input_tokens < 0 || est->max_tokens < 0)
+	if (est->input_tokens < 0 || est->max_tokens < 0 || est->web_searches < 0)
 		return am_err_set(err, "budget: negative token estimate");
 	const am_price *p = price;
 	if (!p) {
@@ -253,9 +254,21 @@ int am_budget_worst_case(const am_price *price, const am_price *most_expensive,
 	if (est->cache_writes)
 		in = max3(in, lc ? p->lc_cache_write_5m : p->cache_write_5m,
 		          lc ? p->lc_cache_write_1h : p->cache_write_1h);
-	int64_t a, c;
+	int64_t a, c, tokens, fees;
 	if (am_money_mul(est->input_tokens, in, &a) < 0 ||
-	    am_money_mul(est->max_tokens, outp, &c) < 0 || am_money_add(a, c, &out->pusd) < 0)
+	    am_money_mul(est->max_tokens, outp, &c) < 0 || am_money_add(a, c, &tokens) < 0)
+		return am_err_set(err, "budget: the worst-case cost overflows");
+	/* Multipliers in percent, the product rounded up. */
+	int fast = 100, geo = 100;
+	if (est->fast && p->fast_pct > 0)
+		fast = p->fast_pct;
+	if (est->fast && out->unknown_price && fast < AM_BUDGET_UNKNOWN_FAST_PCT)
+		fast = AM_BUDGET_UNKNOWN_FAST_PCT;
+	if (p->geo_us_pct > 100)
+		geo = p->geo_us_pct;
+	i128 scaled = ((i128)tokens * fast * geo + 100 * 100 - 1) / (100 * 100);
+	if (scaled > INT64_MAX || am_money_mul(est->web_searches, p->web_search_pusd, &fees) < 0 ||
+	    am_money_add((int64_t)scaled, fees, &out->pusd) < 0)
 		return am_err_set(err, "budget: the worst-case cost overflows");
 	return 0;
 }

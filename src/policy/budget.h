@@ -85,6 +85,7 @@ typedef struct am_budget_config {
 	int nalerts;
 	int alert_pct[AM_BUDGET_MAX_ALERTS]; /* each 1..100, strictly increasing */
 	int max_reservations;      /* outstanding at once; a bound, not a tuning knob */
+	int64_t web_search_uses;   /* searches reserved for a web search tool without max_uses */
 } am_budget_config;
 
 /* Thresholds 1..100, strictly increasing, at most AM_BUDGET_MAX_ALERTS;
@@ -135,7 +136,15 @@ typedef struct am_budget_estimate {
 	int64_t input_tokens;  /* estimated total input of the request */
 	int64_t max_tokens;    /* the request's max_tokens: the output bound */
 	bool cache_writes;     /* the request has cache_control breakpoints */
+	bool fast;             /* the request asks "speed": "fast" */
+	int64_t web_searches;  /* the searches its web search tools may make */
 } am_budget_estimate;
+
+/* A model the table does not know is reserved at the dearest model's rates
+ * and US multiplier (those rates are far above any model's US price), and
+ * when it asks for fast mode at 6x, the largest fast multiplier any model
+ * has, unless the dearest's own is larger. */
+enum { AM_BUDGET_UNKNOWN_FAST_PCT = 600 };
 
 typedef struct am_budget_cost {
 	int64_t pusd;          /* the amount to reserve */
@@ -143,16 +152,22 @@ typedef struct am_budget_cost {
 	bool unknown_price;    /* priced at the most expensive known model */
 } am_budget_cost;
 
-/* The worst-case cost of a call: input × input price + max_tokens × output
- * price, where
+/* The worst-case cost of a call: (input × input price + max_tokens × output
+ * price) × multipliers + searches × search fee, where
  *  - price NULL (unknown model) means `most_expensive`'s prices
  *    (am_pricing_most_expensive); both NULL is an error;
  *  - with cache_writes, input is priced at the dearest of base input, 5m and
  *    1h cache-write prices (a breakpoint can turn every input token into a
  *    1h write at 2× input);
  *  - when the estimate exceeds the long-context threshold, the long-context
- *    prices apply.
- * The batch discount is ignored (worst case). A known price with input and
+ *    prices apply;
+ *  - fast asked: the model's fast-mode multiplier (a model without fast mode
+ *    refuses such a call, so none applies);
+ *  - the US-only multiplier always, where the model has one: a workspace
+ *    default can set it without the request saying so;
+ *  - web_searches × the model's search fee.
+ * The total rounds up to a whole pUSD. The batch discount is ignored (worst
+ * case). A known price with input and
  * output 0 is exempt. -1 + err on NULL prices, negative counts or overflow. */
 int am_budget_worst_case(const am_price *price, const am_price *most_expensive,
                          const am_budget_estimate *est, am_budget_cost *out, am_err *err);

@@ -106,6 +106,60 @@ static void one_hour(bool have, int64_t litellm, int64_t twice_input, int64_t fa
 		       mtok(fallback, b, sizeof b));
 }
 
+/* A LiteLLM number as an exact pUSD-scaled value ("1.1" -> 1.1e12). */
+static int scaled(json_t *v, int64_t *out, am_err *err)
+{
+	char text[96];
+	return am_jsonlex_decimal_text(v, text, sizeof text, err) ||
+	               am_money_parse_usd(text, out, err)
+	           ? -1
+	           : 0;
+}
+
+/* Fast-mode and US multipliers (provider_specific_entry {"fast", "us"}) and
+ * the search fee (search_context_cost_per_query, USD per search): taken for
+ * a model the table lacks; for a known model the table's stay, with a
+ * warning when LiteLLM says otherwise (it has been wrong before). */
+static int read_multipliers(json_t *e, const am_price *old, am_price *p, struct sb *warn,
+                            am_err *err)
+{
+	json_t *pse = json_object_get(e, "provider_specific_entry");
+	static const char *const keys[] = { "fast", "us" };
+	int *slot[] = { &p->fast_pct, &p->geo_us_pct };
+	for (int i = 0; i < 2 && json_is_object(pse); i++) {
+		json_t *v = json_object_get(pse, keys[i]);
+		int64_t x;
+		if (!v || json_is_null(v))
+			continue;
+		if (scaled(v, &x, err) || x % (AM_PUSD_PER_USD / 100) || x <= 0 ||
+		    x > 100 * AM_PUSD_PER_USD)
+			return am_err_set(err, "provider_specific_entry.%s: expected a multiplier from "
+			                       "0.01 to 100", keys[i]);
+		int pct = (int)(x / (AM_PUSD_PER_USD / 100));
+		int have = old ? (i == 0 ? old->fast_pct : old->geo_us_pct) : 0;
+		if (!old)
+			*slot[i] = pct;
+		else if (pct != (have > 0 ? have : 100))
+			sb_add(warn, "LiteLLM's %s multiplier %d%% differs from the table's %d%%; "
+			       "keeping the table's", keys[i], pct, have > 0 ? have : 100);
+	}
+	json_t *search = json_object_get(e, "search_context_cost_per_query");
+	json_t *medium = json_is_object(search)
+	                     ? json_object_get(search, "search_context_size_medium")
+	                     : NULL;
+	int64_t fee;
+	if (medium && !json_is_null(medium)) {
+		if (scaled(medium, &fee, err) || fee < 0)
+			return am_err_set(err, "search_context_cost_per_query: expected USD per search");
+		if (!old)
+			p->web_search_pusd = fee;
+		else if (fee != old->web_search_pusd)
+			sb_add(warn, "LiteLLM's web search fee differs from the table's; keeping the "
+			       "table's");
+	}
+	return 0;
+}
+
 static int read_long_context(json_t *e, const am_price *old, am_price *p, struct sb *warn,
                              am_err *err)
 {
@@ -155,6 +209,8 @@ static int build_entry(const am_pricing *eff, const char *id, json_t *e, const a
 	} else {
 		memset(p, 0, sizeof *p);
 		p->batch_discount_pct = 50;
+		p->geo_us_pct = 100;
+		p->web_search_pusd = AM_WEB_SEARCH_PUSD;
 		am_pricing_guess_family(eff, id, p);
 	}
 	snprintf(p->model, sizeof p->model, "%s", id);
@@ -191,7 +247,7 @@ static int build_entry(const am_pricing *eff, const char *id, json_t *e, const a
 	one_hour(have_h, h, twice, old ? old->cache_write_1h : twice, old != NULL, "1h cache-write",
 	         &p->cache_write_1h, warn);
 
-	if (read_long_context(e, old, p, warn, err))
+	if (read_long_context(e, old, p, warn, err) || read_multipliers(e, old, p, warn, err))
 		return -1;
 
 	json_t *dep = json_object_get(e, "deprecation_date");

@@ -209,6 +209,83 @@ static int copy_string(const json_t *v, char *dst, size_t n, bool allow_empty, c
 	return 0;
 }
 
+/* An exact decimal (a string or a number) scaled by 1e12, as money is. */
+static int parse_scaled(const json_t *v, int64_t *out, am_err *err)
+{
+	char text[96];
+	if (am_jsonlex_decimal_text(v, text, sizeof text, err) ||
+	    am_money_parse_usd(text, out, err))
+		return -1;
+	return 0;
+}
+
+/* A multiplier as an exact decimal ("6", "1.1") in percent, 1% to 10000%. */
+static int parse_pct(const json_t *v, int *out, am_err *err)
+{
+	int64_t pusd;
+	if (parse_scaled(v, &pusd, err))
+		return -1;
+	if (pusd % (AM_PUSD_PER_USD / 100) || pusd < AM_PUSD_PER_USD / 100 ||
+	    pusd > 100 * AM_PUSD_PER_USD)
+		return am_err_set(err, "expected a multiplier from 0.01 to 100 in steps of 0.01");
+	*out = (int)(pusd / (AM_PUSD_PER_USD / 100));
+	return 0;
+}
+
+/* A fee in USD per 1,000 uses, as pUSD per use (exactly). */
+static int parse_per_1000(const json_t *v, int64_t *out, am_err *err)
+{
+	int64_t pusd;
+	if (parse_scaled(v, &pusd, err))
+		return -1;
+	if (pusd < 0 || pusd % 1000)
+		return am_err_set(err, "expected a non-negative USD amount per 1,000 uses");
+	*out = pusd / 1000;
+	return 0;
+}
+
+/* "earlier": [{"until": "YYYY-MM-DD", <base rates that held before it>}],
+ * sorted by until; each entry names at least one rate. */
+static int parse_earlier(json_t *v, am_price *p, am_err *err)
+{
+	if (!json_is_array(v))
+		return am_err_set(err, "expected an array");
+	if (json_array_size(v) > AM_PRICE_MAX_EARLIER)
+		return am_err_set(err, "at most %d entries", AM_PRICE_MAX_EARLIER);
+	int n = 0;
+	size_t i;
+	json_t *e;
+	json_array_foreach (v, i, e) {
+		struct am_price_earlier *pe = &p->earlier[n];
+		memset(pe, 0, sizeof *pe);
+		if (!json_is_object(e))
+			return am_err_set(err, "[%zu]: expected an object", i);
+		const char *key;
+		json_t *child;
+		json_object_foreach (e, key, child) {
+			size_t k = price_field_index(key);
+			if (k < NPRICE) {
+				if (parse_mtok(child, &pe->rate[k], err))
+					return am_err_prefix(err, "[%zu].%s", i, key);
+				pe->fields |= 1u << k;
+			} else if (!strcmp(key, "until")) {
+				if (!json_is_string(child) || !valid_date(json_string_value(child)))
+					return am_err_set(err, "[%zu].until: expected \"YYYY-MM-DD\"", i);
+				memcpy(pe->until, json_string_value(child), 11);
+			} else if (strcmp(key, "note") && strcmp(key, "source")) {
+				return am_err_set(err, "[%zu]: unknown key '%s'", i, key);
+			}
+		}
+		if (!pe->until[0] || !pe->fields)
+			return am_err_set(err, "[%zu]: needs \"until\" and at least one rate", i);
+		if (n > 0 && strcmp(p->earlier[n - 1].until, pe->until) >= 0)
+			return am_err_set(err, "[%zu]: entries must be in increasing order of until", i);
+		n++;
+	}
+	p->nearlier = n;
+	return 0;
+}
+
 /* Applies the fields of one model object onto *p; *present gets the flags of
  * the fields it named. Errors are relative to the entry (the caller adds the
  * file and id). */
@@ -256,7 +333,19 @@ static int parse_entry(json_t *obj, am_price *p, unsigned *present, am_err *err)
 				return am_err_set(err, "tier: expected \"haiku\", \"sonnet\", "
 				                       "\"opus\" or \"\"");
 			*present |= F_TIER;
-		} else if (!strcmp(key, "name") || !strcmp(key, "note")) {
+		} else if (!strcmp(key, "fast_multiplier") || !strcmp(key, "us_multiplier")) {
+			int *slot = key[0] == 'f' ? &p->fast_pct : &p->geo_us_pct;
+			if (json_is_null(v))
+				*slot = key[0] == 'f' ? 0 : 100;
+			else if (parse_pct(v, slot, err))
+				return am_err_prefix(err, "%s", key);
+		} else if (!strcmp(key, "web_search_per_1000")) {
+			if (parse_per_1000(v, &p->web_search_pusd, err))
+				return am_err_prefix(err, "%s", key);
+		} else if (!strcmp(key, "earlier")) {
+			if (parse_earlier(v, p, err))
+				return am_err_prefix(err, "earlier");
+		} else if (!strcmp(key, "name") || !strcmp(key, "note") || !strcmp(key, "source")) {
 			if (!json_is_string(v) && !json_is_null(v))
 				return am_err_set(err, "%s: expected a string", key);
 		} else {
@@ -342,8 +431,11 @@ static int parse_models(json_t *models, const char *file, bool shipped, struct r
 				known = true;
 			}
 		}
-		if (!known)
+		if (!known) {
 			base.batch_discount_pct = 50;
+			base.geo_us_pct = 100;
+			base.web_search_pusd = AM_WEB_SEARCH_PUSD;
+		}
 		unsigned present;
 		if (parse_entry(obj, &base, &present, err))
 			return am_err_prefix(err, "%s: models.\"%s\"", file, id);
@@ -648,12 +740,35 @@ const char *am_pricing_override_path(const am_pricing *p)
 
 /* ---- cost ---------------------------------------------------------------- */
 
-int am_cost(const am_price *price, const am_usage *u, bool batch, int64_t *out_pusd, am_err *err)
+void am_price_rates_on(const am_price *price, const char *day, int64_t rate[5])
+{
+	for (size_t k = 0; k < NPRICE; k++)
+		rate[k] = price_get(price, price_fields[k].off);
+	if (!day || !day[0])
+		return;
+	/* Latest change first, so an older entry has the last word for the
+	 * days before it. */
+	for (int i = price->nearlier - 1; i >= 0; i--) {
+		const struct am_price_earlier *e = &price->earlier[i];
+		if (strcmp(day, e->until) >= 0)
+			break;
+		for (size_t k = 0; k < NPRICE; k++)
+			if (e->fields & (1u << k))
+				rate[k] = e->rate[k];
+	}
+}
+
+__extension__ typedef __int128 i128;
+
+int am_cost_on(const am_price *price, const am_usage *u, bool batch, const char *day,
+               int64_t *out_pusd, am_err *err)
 {
 	static const char *const names[] = { "uncached input", "5m cache write", "1h cache write",
 		                             "cache read", "output" };
 	const int64_t tokens[] = { u->input_tokens, u->cache_write_5m, u->cache_write_1h,
 		                   u->cache_read, u->output_tokens };
+	if (day && day[0] && !valid_date(day))
+		return am_err_set(err, "'%s' is not a day (YYYY-MM-DD)", day);
 	int64_t total_input = 0;
 	for (size_t i = 0; i < 5; i++) {
 		if (tokens[i] < 0)
@@ -662,14 +777,24 @@ int am_cost(const am_price *price, const am_usage *u, bool batch, int64_t *out_p
 		if (i < 4 && am_money_add(total_input, tokens[i], &total_input))
 			return am_err_set(err, "total input token count overflows");
 	}
+	if (u->web_search_requests < 0)
+		return am_err_set(err, "web search: negative count %lld",
+		                  (long long)u->web_search_requests);
+	batch = batch || !strcmp(u->service_tier, "batch");
+	bool fast = am_usage_fast(u);
+	if (fast && batch)
+		return am_err_set(err, "fast mode does not combine with batch pricing");
+	if (fast && price->fast_pct <= 0)
+		return am_err_set(err, "%s has no fast-mode price", price->model);
 	bool lc = price->long_context_threshold > 0 && total_input > price->long_context_threshold;
-	const int64_t rate[] = {
-		lc ? price->lc_input : price->input,
-		lc ? price->lc_cache_write_5m : price->cache_write_5m,
-		lc ? price->lc_cache_write_1h : price->cache_write_1h,
-		lc ? price->lc_cache_read : price->cache_read,
-		lc ? price->lc_output : price->output,
-	};
+	int64_t day_rate[NPRICE];
+	am_price_rates_on(price, day, day_rate);
+	/* tokens[] order: input, 5m write, 1h write, read, output */
+	static const size_t field_of[5] = { 0, 2, 3, 4, 1 };
+	int64_t rate[5];
+	for (size_t i = 0; i < 5; i++)
+		rate[i] = lc ? price_get(price, price_fields[field_of[i]].lc_off)
+		             : day_rate[field_of[i]];
 	int64_t sum = 0, part;
 	for (size_t i = 0; i < 5; i++) {
 		if (am_money_mul(tokens[i], rate[i], &part))
@@ -678,15 +803,24 @@ int am_cost(const am_price *price, const am_usage *u, bool batch, int64_t *out_p
 		if (am_money_add(sum, part, &sum))
 			return am_err_set(err, "cost of a call to %s overflows", price->model);
 	}
-	if (batch && price->batch_discount_pct > 0) {
-		/* sum × keep / 100 without overflow: sum = 100q + r. Half a pUSD
-		 * rounds up; with published prices the division is exact. */
-		int64_t keep = 100 - price->batch_discount_pct;
-		int64_t q = sum / 100, r = sum % 100;
-		sum = q * keep + (r * keep + 50) / 100;
-	}
+	/* Every multiplier is in percent; divide once, at the end, so a rate
+	 * times 1.1 times 6 times 0.5 stays exact. */
+	i128 num = (i128)sum * (fast ? price->fast_pct : 100) *
+	           (am_usage_geo_us(u) && price->geo_us_pct > 0 ? price->geo_us_pct : 100) *
+	           (batch ? 100 - price->batch_discount_pct : 100);
+	const i128 den = (i128)100 * 100 * 100;
+	i128 q = (num + den / 2) / den;
+	int64_t fee;
+	if (q > INT64_MAX || am_money_mul(u->web_search_requests, price->web_search_pusd, &fee) ||
+	    am_money_add((int64_t)q, fee, &sum))
+		return am_err_set(err, "cost of a call to %s overflows", price->model);
 	*out_pusd = sum;
 	return 0;
+}
+
+int am_cost(const am_price *price, const am_usage *u, bool batch, int64_t *out_pusd, am_err *err)
+{
+	return am_cost_on(price, u, batch, NULL, out_pusd, err);
 }
 
 /* ---- paths and serialization -------------------------------------------- */
@@ -761,5 +895,29 @@ json_t *am_price_to_json(const am_price *price)
 	                                                   : json_null());
 	json_object_set_new(o, "pool", json_string(price->pool));
 	json_object_set_new(o, "tier", json_string(price->tier));
+	char buf[32];
+	if (price->fast_pct > 0) {
+		am_money_format((int64_t)price->fast_pct * (AM_PUSD_PER_USD / 100), buf, sizeof buf);
+		json_object_set_new(o, "fast_multiplier", json_string(buf));
+	}
+	if (price->geo_us_pct != 100 && price->geo_us_pct > 0) {
+		am_money_format((int64_t)price->geo_us_pct * (AM_PUSD_PER_USD / 100), buf, sizeof buf);
+		json_object_set_new(o, "us_multiplier", json_string(buf));
+	}
+	am_money_format(price->web_search_pusd * 1000, buf, sizeof buf);
+	json_object_set_new(o, "web_search_per_1000", json_string(buf));
+	if (price->nearlier > 0) {
+		json_t *a = json_array();
+		for (int i = 0; i < price->nearlier; i++) {
+			const struct am_price_earlier *e = &price->earlier[i];
+			json_t *eo = json_object();
+			json_object_set_new(eo, "until", json_string(e->until));
+			for (size_t k = 0; k < NPRICE; k++)
+				if (e->fields & (1u << k))
+					json_object_set_new(eo, price_fields[k].key, mtok_json(e->rate[k]));
+			json_array_append_new(a, eo);
+		}
+		json_object_set_new(o, "earlier", a);
+	}
 	return o;
 }

@@ -14,6 +14,11 @@
 #include "err.h"
 #include "usage.h"
 
+enum { AM_PRICE_MAX_EARLIER = 4 };
+
+/* The web search fee when an entry names none: $10 per 1,000 searches. */
+#define AM_WEB_SEARCH_PUSD (1000000000000LL / 100)
+
 typedef struct am_price {
 	char model[128];          /* id or alias as it appears in the table */
 	char canonical[128];      /* the dated id an alias resolves to ("" if none) */
@@ -31,6 +36,21 @@ typedef struct am_price {
 	char pool[32];              /* rate-limit pool name ("opus-4", "sonnet-4", ...) */
 	char tier[16];              /* "haiku" | "sonnet" | "opus" | "" : the selector's tiers */
 	char source[16];            /* "shipped" | "override" */
+	/* Multipliers in percent of every token rate (cache rates included):
+	 * fast mode (usage.speed "fast"; 0 = the model has no fast-mode price)
+	 * and US-only inference (usage.inference_geo "us"; 100 = no premium). */
+	int fast_pct;
+	int geo_us_pct;
+	int64_t web_search_pusd;    /* fee per web search (not discounted, not multiplied) */
+	/* Rates that held before a day: earlier[i] gives, for calls before
+	 * earlier[i].until, the base rates named in `fields` (bits by rate
+	 * index: input, output, 5m write, 1h write, read). Sorted by until. */
+	int nearlier;
+	struct am_price_earlier {
+		char until[11];         /* "YYYY-MM-DD", the first day of the next rates */
+		unsigned fields;
+		int64_t rate[5];
+	} earlier[AM_PRICE_MAX_EARLIER];
 } am_price;
 
 typedef struct am_pricing am_pricing;
@@ -69,6 +89,28 @@ const am_price *am_pricing_most_expensive(const am_pricing *p);
  * Thread-safe: reads only its arguments. */
 int am_cost(const am_price *price, const am_usage *u, bool batch,
             int64_t *out_pusd, am_err *err);
+
+/* am_cost at the rates in force on `day` ("YYYY-MM-DD", UTC; NULL or "" =
+ * the current rates), and with every billed dimension of the usage:
+ *   - the band: the long-context rates when the prompt size exceeds the
+ *     threshold (this is the one mechanism for every size band);
+ *   - the rates of the day: the base rates an `earlier` entry names apply
+ *     to calls before its `until` day;
+ *   - fast mode (u->speed "fast") multiplies every token rate by fast_pct,
+ *     US-only inference (u->inference_geo "us") by geo_us_pct; they stack,
+ *     and the cache rates move with them;
+ *   - batch (the flag, or u->service_tier "batch") takes batch_discount_pct
+ *     off the token cost; fast mode with batch is an error (the provider
+ *     offers no such call), as is fast mode on a model without a fast price;
+ *   - web searches add web_search_pusd each, after every multiplier.
+ * Token cost = sum(tokens × rate) × fast × geo × (100 - batch pct), divided
+ * by 100^3 at the end, half a pUSD rounding up: exact for published rates.
+ * A negative count, a malformed day or overflow is an error. */
+int am_cost_on(const am_price *price, const am_usage *u, bool batch, const char *day,
+               int64_t *out_pusd, am_err *err);
+
+/* The day's base rates (input, output, 5m write, 1h write, read). */
+void am_price_rates_on(const am_price *price, const char *day, int64_t rate[5]);
 
 /* Where the shipped table lives: $AIMETER_DATA_DIR/pricing.json when that
  * variable is set (even if the file is missing, so the error names it), else

@@ -477,6 +477,21 @@ void am_prov_classify_http(int status, const char *body, size_t len, int should_
 
 /* ---- usage and non-streaming answers -------------------------------------- */
 
+/* A served-what tag ("fast", "us", "batch"): kept when the field is a
+ * short word of [a-z0-9_-]; anything else leaves the previous value. */
+static void usage_tag(char dst[AM_USAGE_TAG_MAX], const json_t *usage, const char *key)
+{
+	const char *v = jstr(usage, key);
+	size_t n = v ? strlen(v) : 0;
+	if (n == 0 || n >= AM_USAGE_TAG_MAX)
+		return;
+	for (size_t i = 0; i < n; i++)
+		if (!((v[i] >= 'a' && v[i] <= 'z') || (v[i] >= '0' && v[i] <= '9') || v[i] == '_' ||
+		      v[i] == '-'))
+			return;
+	memcpy(dst, v, n + 1);
+}
+
 static void raw_usage_merge(am_prov_raw_usage *u, const json_t *usage)
 {
 	if (!json_is_object(usage))
@@ -489,6 +504,15 @@ static void raw_usage_merge(am_prov_raw_usage *u, const json_t *usage)
 		u->has_cc = true;
 	if (jcount(usage, "cache_read_input_tokens", &u->cache_read))
 		u->has_cr = true;
+	const json_t *st = json_object_get(usage, "server_tool_use");
+	if (json_is_object(st)) {
+		jcount(st, "web_search_requests", &u->web_search);
+		jcount(st, "web_fetch_requests", &u->web_fetch);
+		jcount(st, "code_execution_requests", &u->code_execution);
+	}
+	usage_tag(u->speed, usage, "speed");
+	usage_tag(u->inference_geo, usage, "inference_geo");
+	usage_tag(u->service_tier, usage, "service_tier");
 	const json_t *cc = json_object_get(usage, "cache_creation");
 	if (json_is_object(cc)) {
 		int64_t m5 = 0, h1 = 0;
@@ -521,6 +545,12 @@ void am_prov_usage_from_raw(const am_prov_raw_usage *raw, am_usage *u)
 		h1 = total;
 	u->cache_write_1h = h1;
 	u->cache_write_5m = total - h1;
+	u->web_search_requests = raw->web_search;
+	u->web_fetch_requests = raw->web_fetch;
+	u->code_execution_requests = raw->code_execution;
+	memcpy(u->speed, raw->speed, sizeof u->speed);
+	memcpy(u->inference_geo, raw->inference_geo, sizeof u->inference_geo);
+	memcpy(u->service_tier, raw->service_tier, sizeof u->service_tier);
 }
 
 static void usage_meta(am_prov_result *r, const json_t *usage)
@@ -1213,4 +1243,28 @@ int64_t am_prov_retry_delay(const am_prov_retry_cfg *c, int retry, const am_rl_h
 	if (rnd01 > 1.0)
 		rnd01 = 1.0;
 	return d - (int64_t)((double)d * 0.25 * rnd01);
+}
+
+/* ---- what a request asks that is billed beyond tokens --------------------- */
+
+void am_prov_request_billing(const json_t *body, int64_t default_uses, bool *fast,
+                             int64_t *web_searches)
+{
+	const char *speed = jstr(body, "speed");
+	*fast = speed && !strcmp(speed, "fast");
+	*web_searches = 0;
+	size_t i;
+	const json_t *t;
+	json_array_foreach(json_object_get(body, "tools"), i, t)
+	{
+		const char *type = jstr(t, "type");
+		if (!type || strncmp(type, "web_search_", 11))
+			continue;
+		int64_t uses = default_uses;
+		const json_t *mu = json_object_get(t, "max_uses");
+		if (json_is_integer(mu) && json_integer_value(mu) >= 0)
+			uses = (int64_t)json_integer_value(mu);
+		if (__builtin_add_overflow(*web_searches, uses, web_searches))
+			*web_searches = INT64_MAX;
+	}
 }

@@ -221,6 +221,10 @@ typedef void (*am_prov_text_fn)(void *ctx, const char *text, size_t len);
 typedef struct am_prov_raw_usage {
 	bool has_input, has_output, has_cc, has_cr, has_breakdown;
 	int64_t input, output, cache_creation, cache_read, cc_5m, cc_1h;
+	/* server_tool_use counts and what was served (see usage.h) */
+	int64_t web_search, web_fetch, code_execution;
+	char speed[AM_USAGE_TAG_MAX], inference_geo[AM_USAGE_TAG_MAX],
+	    service_tier[AM_USAGE_TAG_MAX];
 } am_prov_raw_usage;
 
 typedef struct am_prov_stream {
@@ -270,7 +274,10 @@ void am_prov_stream_finish(am_prov_stream *s, am_prov_result *r);
 void am_prov_stream_free(am_prov_stream *s);
 
 /* Usage from the raw fields: cache_creation 5m/1h from the breakdown when
- * present (what the breakdown does not cover counts as 5m), else all 5m. */
+ * present (what the breakdown does not cover counts as 5m), else all 5m;
+ * server_tool_use's web_search_requests, web_fetch_requests and
+ * code_execution_requests, and speed, inference_geo and service_tier as
+ * reported (a value that is not a plain lower-case word is left out). */
 void am_prov_usage_from_raw(const am_prov_raw_usage *raw, am_usage *u);
 
 /* ---- response headers ----------------------------------------------------- */
@@ -301,6 +308,14 @@ void am_prov_headers_line(am_prov_headers *h, const char *line, size_t len);
  * (or to now_wall_ns when the response has no Date). Negative results are
  * dropped (has_retry_after stays false). Call once the block is complete. */
 void am_prov_headers_finish(am_prov_headers *h, int64_t now_wall_ns);
+
+/* What a Messages request body asks that is billed beyond tokens: *fast
+ * when "speed" is "fast"; *web_searches the sum over its web_search_* tools
+ * of max_uses, `default_uses` for a tool that sets none. Bodies it cannot
+ * read ask for nothing. */
+struct json_t;
+void am_prov_request_billing(const struct json_t *body, int64_t default_uses, bool *fast,
+                             int64_t *web_searches);
 
 /* RFC 3339 date-time ("2025-02-24T22:25:32Z", fractional seconds, Z or
  * +hh:mm/-hh:mm offsets; 't', 'z' and a space separator are accepted) to ns

@@ -26,6 +26,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/socket.h>
 #include <time.h>
 
@@ -84,6 +85,33 @@ static const struct model models[] = {
     {"claude-sonnet-4-6", "claude-sonnet-4-6", 64000, 1024},
     {"claude-sonnet-5", "claude-sonnet-5", 64000, 1024},
     {"claude-fable-5", "claude-fable-5", 64000, 1024},
+    {"claude-opus-5-5", "claude-opus-5-5", 128000, 4096},
+    {"claude-sonnet-5-5", "claude-sonnet-5-5", 128000, 1024},
+    {"claude-haiku-5-5", "claude-haiku-5-5", 128000, 4096},
+    {"claude-fable-5-1", "claude-fable-5-1", 128000, 1024},
+    {"claude-fable-5-2", "claude-fable-5-2", 128000, 1024},
+};
+
+/* Whether an id is one of `ids` (NULL-terminated). */
+static bool id_in(const char *id, const char *const *ids)
+{
+	for (; *ids; ids++)
+		if (!strcmp(id, *ids))
+			return true;
+	return false;
+}
+
+/* Fast mode: served fast on these; Opus 4.6 accepts it and serves standard. */
+static const char *const fast_ids[] = { "claude-opus-4-7", "claude-opus-4-8", "claude-opus-5",
+	                                "claude-opus-5-5", "claude-fable-5-2", NULL };
+static const char *const fast_quiet_ids[] = { "claude-opus-4-6", NULL };
+
+/* Data residency: Opus 4.6, Sonnet 4.6 and every later model. */
+static const char *const geo_ids[] = {
+	"claude-opus-4-6",   "claude-opus-4-7",  "claude-opus-4-8",   "claude-opus-5",
+	"claude-opus-5-5",   "claude-sonnet-4-6", "claude-sonnet-5",  "claude-sonnet-5-5",
+	"claude-haiku-5-5",  "claude-fable-5",   "claude-fable-5-1", "claude-fable-5-2",
+	NULL
 };
 
 /* `sim-fault-<fault>` names a test hook that behaves like a model. */
@@ -502,7 +530,13 @@ struct params {
 	const char *stops[AM_SIMTEXT_MAX_STOPS];
 	size_t n_stops;
 	am_simtext_prompt prompt;
+	bool new_version;         /* anthropic-version 2026-10-21 */
+	bool fast;                /* "speed": "fast" asked */
+	bool speed_asked;         /* a "speed" field was there */
+	const char *geo;          /* "inference_geo" asked; NULL = none */
+	int64_t web_searches;     /* searches a web_search tool makes; 0 = no tool */
 };
+
 
 static bool blank(const char *s)
 {
@@ -525,11 +559,47 @@ __attribute__((format(printf, 3, 4))) static unsigned reject(am_err *err, unsign
 	return status;
 }
 
+/* speed, inference_geo and a web_search tool. Returns 0 or a status. */
+static unsigned parse_served(const json_t *req, struct params *p, am_err *err)
+{
+	const json_t *sp = json_object_get(req, "speed");
+	if (sp) {
+		const char *v = json_string_value(sp);
+		if (!v || (strcmp(v, "fast") && strcmp(v, "standard")))
+			return reject(err, 400, "speed: Input should be 'standard' or 'fast'");
+		p->speed_asked = true;
+		p->fast = !strcmp(v, "fast");
+	}
+	const json_t *geo = json_object_get(req, "inference_geo");
+	if (geo) {
+		const char *v = json_string_value(geo);
+		if (!v || (strcmp(v, "us") && strcmp(v, "global")))
+			return reject(err, 400, "inference_geo: Input should be 'global' or 'us'");
+		p->geo = v;
+	}
+	const json_t *tools = json_object_get(req, "tools");
+	size_t i;
+	const json_t *t;
+	json_array_foreach(tools, i, t)
+	{
+		const char *type = json_string_value(json_object_get(t, "type"));
+		if (!type || strncmp(type, "web_search_", 11))
+			continue;
+		const json_t *mu = json_object_get(t, "max_uses");
+		if (mu && (!json_is_integer(mu) || json_integer_value(mu) < 1))
+			return reject(err, 400, "tools.%zu.max_uses: Input should be greater than 0", i);
+		p->web_searches += mu ? (int64_t)json_integer_value(mu) : 1;
+	}
+	return 0;
+}
+
 /* Validates a request body. Returns 0, or the HTTP status to answer with
  * and the message in err. */
-static unsigned parse_params(const json_t *req, enum endpoint ep, struct params *p, am_err *err)
+static unsigned parse_params(const json_t *req, enum endpoint ep, bool new_version,
+                             struct params *p, am_err *err)
 {
 	memset(p, 0, sizeof *p);
+	p->new_version = new_version;
 	const json_t *model = json_object_get(req, "model");
 	if (!model)
 		return reject(err, 400, "model: Field required");
@@ -573,6 +643,18 @@ static unsigned parse_params(const json_t *req, enum endpoint ep, struct params 
 				              "containing non-whitespace");
 			p->stops[p->n_stops++] = json_string_value(v);
 		}
+		if (p->new_version) {
+			static const char *const gone[] = { "temperature", "top_p", "top_k" };
+			for (size_t g = 0; g < 3; g++)
+				if (json_object_get(req, gone[g]))
+					return reject(err, 400,
+					              "%s: Extra inputs are not permitted in "
+					              "anthropic-version 2026-10-21",
+					              gone[g]);
+		}
+		unsigned bad = parse_served(req, p, err);
+		if (bad)
+			return bad;
 	}
 	if (am_simtext_prompt_parse(req, &p->prompt, err))
 		return 400; /* err already says why */
@@ -589,6 +671,11 @@ static unsigned parse_params(const json_t *req, enum endpoint ep, struct params 
 			return reject(err, 404, "model: %.200s", name);
 		p->answer_model = p->model->id;
 	}
+	if (p->fast && !id_in(p->answer_model, fast_ids) &&
+	    !id_in(p->answer_model, fast_quiet_ids) && p->model != &hook_model)
+		return reject(err, 400, "speed: fast mode is not supported on %s", p->answer_model);
+	if (p->geo && !id_in(p->answer_model, geo_ids) && p->model != &hook_model)
+		return reject(err, 400, "inference_geo: not supported on %s", p->answer_model);
 	if (ep == EP_MESSAGES && p->max_tokens > p->model->max_out)
 		return reject(err, 400,
 		              "max_tokens: %lld > %lld, which is the maximum allowed number of "
@@ -607,16 +694,49 @@ struct answer {
 	int64_t input, write_5m, write_1h, read, max_tokens;
 	char *stop_seq; /* the matched stop sequence, owned */
 	am_simtext_answer text;
+	const char *speed;    /* usage.speed; NULL = not reported */
+	const char *geo;      /* usage.inference_geo; NULL = not reported */
+	int64_t web_searches; /* usage.server_tool_use.web_search_requests */
 };
+
+/* What was served, from what was asked (see sim.h). */
+static void answer_served(const am_sim *s, const struct params *p, struct answer *a)
+{
+	if (p->speed_asked)
+		a->speed = p->fast && id_in(p->answer_model, fast_ids) ? "fast" : "standard";
+	if (id_in(p->answer_model, geo_ids))
+		a->geo = p->geo ? p->geo : s->cfg.default_geo ? s->cfg.default_geo : "global";
+	else if (p->model != &hook_model)
+		a->geo = "not_available";
+	a->web_searches = p->web_searches;
+}
+
+/* The server_tool_use object, or NULL when no server tool ran. */
+static json_t *server_tool_json(const struct answer *a)
+{
+	if (a->web_searches <= 0)
+		return NULL;
+	return json_pack("{s:I,s:I}", "web_search_requests", (json_int_t)a->web_searches,
+	                 "web_fetch_requests", (json_int_t)0);
+}
 
 static json_t *usage_json(const struct answer *a, int64_t output_tokens)
 {
-	return json_pack("{s:I,s:I,s:I,s:{s:I,s:I},s:I,s:s}", "input_tokens", (json_int_t)a->input,
-	                 "cache_creation_input_tokens", (json_int_t)(a->write_5m + a->write_1h),
-	                 "cache_read_input_tokens", (json_int_t)a->read, "cache_creation",
-	                 "ephemeral_5m_input_tokens", (json_int_t)a->write_5m,
-	                 "ephemeral_1h_input_tokens", (json_int_t)a->write_1h, "output_tokens",
-	                 (json_int_t)output_tokens, "service_tier", "standard");
+	json_t *u = json_pack("{s:I,s:I,s:I,s:{s:I,s:I},s:I,s:s}", "input_tokens",
+	                      (json_int_t)a->input, "cache_creation_input_tokens",
+	                      (json_int_t)(a->write_5m + a->write_1h), "cache_read_input_tokens",
+	                      (json_int_t)a->read, "cache_creation", "ephemeral_5m_input_tokens",
+	                      (json_int_t)a->write_5m, "ephemeral_1h_input_tokens",
+	                      (json_int_t)a->write_1h, "output_tokens", (json_int_t)output_tokens,
+	                      "service_tier", "standard");
+	if (a->speed)
+		json_object_set_new(u, "speed", json_string(a->speed));
+	if (a->geo)
+		json_object_set_new(u, "inference_geo", json_string(a->geo));
+	json_t *st = server_tool_json(a);
+	if (st)
+		json_object_set_new(u, "server_tool_use", st);
+	return u;
 }
 
 static const char *stop_reason(const struct answer *a)
@@ -788,13 +908,19 @@ static bool next_event(struct stream *st)
 		    json_pack("{s:s,s:i}", "type", "content_block_stop", "index", 0));
 		st->phase = PH_MSG_DELTA;
 		return true;
-	case PH_MSG_DELTA:
+	case PH_MSG_DELTA: {
+		/* The usage here is cumulative; it carries the searches. */
+		json_t *du = json_pack("{s:I}", "output_tokens", (json_int_t)t->n_tokens);
+		json_t *tool = server_tool_json(&st->a);
+		if (tool)
+			json_object_set_new(du, "server_tool_use", tool);
 		sse(&st->out, "message_delta",
-		    json_pack("{s:s,s:{s:s,s:s?},s:{s:I}}", "type", "message_delta", "delta",
+		    json_pack("{s:s,s:{s:s,s:s?},s:o}", "type", "message_delta", "delta",
 		              "stop_reason", stop_reason(&st->a), "stop_sequence", st->a.stop_seq,
-		              "usage", "output_tokens", (json_int_t)t->n_tokens));
+		              "usage", du));
 		st->phase = PH_MSG_STOP;
 		return true;
+	}
 	case PH_MSG_STOP:
 		sse(&st->out, "message_stop", json_pack("{s:s}", "type", "message_stop"));
 		stream_settle(st, true);
@@ -1004,6 +1130,7 @@ static enum MHD_Result answer_call(am_sim *s, struct MHD_Connection *conn, struc
 	base62(a.msg_id + 6, 22, am_simtext_mix(s->cfg.seed ^ rq->seq ^ 0x6d7367ULL),
 	       am_simtext_mix(rq->seq + 17));
 	snprintf(a.model, sizeof a.model, "%s", p->answer_model);
+	answer_served(s, p, &a);
 	uint64_t h = am_simtext_mix(s->cfg.seed);
 	h = am_simtext_hash(h, p->answer_model, strlen(p->answer_model));
 	h = am_simtext_mix(h ^ p->prompt.hash);
@@ -1102,6 +1229,13 @@ static enum MHD_Result handle(am_sim *s, struct MHD_Connection *conn, struct req
 	}
 
 	const char *key = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "x-api-key");
+	if (!key || !*key) {
+		/* Today's SDKs may send the key as a bearer token instead. */
+		const char *auth =
+		    MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Authorization");
+		if (auth && !strncasecmp(auth, "Bearer ", 7) && auth[7])
+			key = auth + 7;
+	}
 	if (!key || !*key)
 		return send_error(s, conn, rq, 401, "authentication_error",
 		                  "x-api-key header is required", NULL);
@@ -1112,7 +1246,8 @@ static enum MHD_Result handle(am_sim *s, struct MHD_Connection *conn, struct req
 	if (!ver || !*ver)
 		return send_error(s, conn, rq, 400, "invalid_request_error",
 		                  "anthropic-version: header is required", NULL);
-	if (strcmp(ver, "2023-06-01") && strcmp(ver, "2023-01-01")) {
+	bool new_version = !strcmp(ver, "2026-10-21");
+	if (strcmp(ver, "2023-06-01") && strcmp(ver, "2023-01-01") && !new_version) {
 		char msg[160];
 		snprintf(msg, sizeof msg, "anthropic-version: invalid version '%.64s'", ver);
 		return send_error(s, conn, rq, 400, "invalid_request_error", msg, NULL);
@@ -1133,7 +1268,7 @@ static enum MHD_Result handle(am_sim *s, struct MHD_Connection *conn, struct req
 	}
 	struct params p;
 	am_err err;
-	unsigned bad = parse_params(req, rq->ep, &p, &err);
+	unsigned bad = parse_params(req, rq->ep, new_version, &p, &err);
 	enum MHD_Result ret;
 	if (bad) {
 		ret = send_error(s, conn, rq, bad, error_type(bad), err.msg, NULL);

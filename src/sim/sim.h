@@ -59,6 +59,16 @@
  *       bytes (0..64 MiB; default cfg.output_bytes) by repeating each
  *       token's text in place; output_tokens is unchanged. For tests of
  *       large answers, which max_tokens alone cannot produce.
+ *   Served dimensions: a request's "speed": "fast" is served fast on the
+ *   models that have fast mode (Opus 4.7, 4.8, 5, 5.5, Fable 5.2; Opus 4.6
+ *   quietly serves it standard) and refused with 400 elsewhere; usage.speed
+ *   says which. "inference_geo" ("us" | "global", else the workspace
+ *   default) is refused with 400 on models before Opus 4.6 / Sonnet 4.6,
+ *   whose usage says "not_available". A web_search_* tool makes max_uses
+ *   searches (1 when unset), counted in usage.server_tool_use. Versions
+ *   2023-06-01 and 2026-10-21 are accepted (the latter refuses temperature,
+ *   top_p and top_k), and the key may come as x-api-key or as
+ *   "Authorization: Bearer <key>".
  *   A model named "sim-fault-<fault>" (e.g. sim-fault-spend_limit) acts like
  *   the header, for clients that cannot add headers. */
 #ifndef AIMETER_SIM_H
@@ -94,6 +104,9 @@ typedef struct am_sim_cfg {
 	int64_t output_tokens;      /* every answer's natural length (1..1000000; still cut by
 	                             * max_tokens); 0 = from seed, model and prompt. The request
 	                             * header x-sim-output-tokens overrides it. */
+	/* Addition (billed dimensions): */
+	const char *default_geo;    /* the workspace's default_inference_geo ("us" | "global");
+	                             * NULL = "global". A request's inference_geo wins. */
 } am_sim_cfg;
 
 typedef struct am_sim am_sim;

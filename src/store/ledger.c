@@ -179,11 +179,30 @@ static const char *const schema_v2[] = {
 	NULL,
 };
 
+/* ---- schema v3: every billed dimension of a call ------------------------- */
+
+/* Version 3: what a call was billed for beyond its tokens, so that any row
+ * can be priced again: what was served (speed, inference_geo,
+ * service_tier; NULL = the response did not say), the server-tool counts,
+ * and `estimated` (the answer was cut short: the counts are what arrived).
+ * Rows of a v2 file read as standard, unreported, no tools. */
+static const char *const schema_v3[] = {
+	"ALTER TABLE usage_events ADD COLUMN speed TEXT;\n",
+	"ALTER TABLE usage_events ADD COLUMN inference_geo TEXT;\n",
+	"ALTER TABLE usage_events ADD COLUMN service_tier TEXT;\n",
+	"ALTER TABLE usage_events ADD COLUMN web_search_requests INTEGER NOT NULL DEFAULT 0;\n",
+	"ALTER TABLE usage_events ADD COLUMN web_fetch_requests INTEGER NOT NULL DEFAULT 0;\n",
+	"ALTER TABLE usage_events ADD COLUMN code_execution_requests INTEGER NOT NULL DEFAULT 0;\n",
+	"ALTER TABLE usage_events ADD COLUMN estimated INTEGER NOT NULL DEFAULT 0;\n",
+	NULL,
+};
+
 /* migrations[i] brings a database from version i to i + 1: its statements,
  * NULL-terminated, run in one transaction. */
 static const char *const *const migrations[] = {
 	schema_v1,
 	schema_v2,
+	schema_v3,
 };
 
 _Static_assert(sizeof migrations / sizeof migrations[0] == AM_LEDGER_SCHEMA_VERSION,
@@ -193,7 +212,7 @@ _Static_assert(sizeof migrations / sizeof migrations[0] == AM_LEDGER_SCHEMA_VERS
 
 enum stmt_id {
 	ST_BEGIN, ST_COMMIT, ST_ROLLBACK, ST_SAVEPOINT, ST_RELEASE, ST_ROLLBACK_TO,
-	ST_INSERT_EVENT,
+	ST_INSERT_EVENT, ST_INSERT_EVENT_V2,
 	ST_REPORT, ST_REPORT_BY_DAY, ST_SPEND,
 	ST_SETTING_GET, ST_SETTING_SET, ST_SETTING_DEL, ST_SETTINGS_ALL,
 	ST_COUNT
@@ -212,6 +231,17 @@ static const char *const stmt_sql[ST_COUNT] = {
 	[ST_RELEASE] = "RELEASE am_ledger",
 	[ST_ROLLBACK_TO] = "ROLLBACK TO am_ledger",
 	[ST_INSERT_EVENT] =
+		"INSERT INTO usage_events(job_id, ts_ns, day, model_requested, model, reason,"
+		" input_tokens, output_tokens, cache_write_5m, cache_write_1h, cache_read,"
+		" cost_pusd, price_known, batch, cached, saved_pusd, latency_ms, http_status,"
+		" request_id, error, source, speed, inference_geo, service_tier,"
+		" web_search_requests, web_fetch_requests, code_execution_requests, estimated)"
+		" VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16,"
+		" ?17, ?18, ?19, ?20, ?21, ?22, ?23, ?24, ?25, ?26, ?27, ?28)"
+		" ON CONFLICT(job_id) DO NOTHING",
+	/* A ledger kept at an older schema (am_ledger_opts.schema_version)
+	 * records the columns it has. */
+	[ST_INSERT_EVENT_V2] =
 		"INSERT INTO usage_events(job_id, ts_ns, day, model_requested, model, reason,"
 		" input_tokens, output_tokens, cache_write_5m, cache_write_1h, cache_read,"
 		" cost_pusd, price_known, batch, cached, saved_pusd, latency_ms, http_status,"
@@ -238,6 +268,7 @@ struct am_ledger {
 	char *path;
 	int busy_ms;
 	bool readonly;
+	int schema;  /* the version the file was brought to */
 	sqlite3_stmt *stmt[ST_COUNT];
 };
 
@@ -439,15 +470,28 @@ static int check_foreign(am_ledger *l, am_err *err)
 	return 0;
 }
 
+/* A version this build can bring forward: 0 (a new file) up to ours. A
+ * negative one (PRAGMA user_version is any 32-bit integer) is no ledger
+ * version at all, and must never index migrations[]. */
+static int check_version(am_ledger *l, int v, am_err *err)
+{
+	if (v < 0)
+		return am_err_set(err, "ledger %s has schema version %d, which no aimeter writes: "
+		                  "it is damaged or not an aimeter ledger", l->path, v);
+	if (v > AM_LEDGER_SCHEMA_VERSION)
+		return am_err_set(err, "ledger %s has schema version %d, newer than this aimeter "
+		                  "understands (%d): upgrade aimeter", l->path, v,
+		                  AM_LEDGER_SCHEMA_VERSION);
+	return 0;
+}
+
 static int migrate(am_ledger *l, int target, am_err *err)
 {
 	int v;
 	if (read_version(l, &v, err))
 		return -1;
-	if (v > AM_LEDGER_SCHEMA_VERSION)
-		return am_err_set(err, "ledger %s has schema version %d, newer than this aimeter "
-		                  "understands (%d): upgrade aimeter", l->path, v,
-		                  AM_LEDGER_SCHEMA_VERSION);
+	if (check_version(l, v, err))
+		return -1;
 	if (v == target)
 		return 0;
 	if (v > target)
@@ -459,7 +503,7 @@ static int migrate(am_ledger *l, int target, am_err *err)
 	if (am_ledger_begin(l, err))
 		return am_err_prefix(err, "migrating");
 	/* Another process may have migrated while we waited for the lock. */
-	if (read_version(l, &v, err))
+	if (read_version(l, &v, err) || check_version(l, v, err))
 		goto fail;
 	if (v == 0 && check_foreign(l, err))
 		goto fail;
@@ -647,6 +691,7 @@ int am_ledger_open(am_ledger **out, const char *path, const am_ledger_opts *opts
 		goto fail;
 	if (migrate(l, target, err))
 		goto fail;
+	l->schema = target;
 	tzset();
 	*out = l;
 	return 0;
@@ -738,6 +783,10 @@ static int check_event(const am_ledger_event *ev, am_err *err)
 	if (u->input_tokens < 0 || u->output_tokens < 0 || u->cache_write_5m < 0 ||
 	    u->cache_write_1h < 0 || u->cache_read < 0)
 		return am_err_set(err, "usage event for %s has a negative token count", ev->model);
+	if (u->web_search_requests < 0 || u->web_fetch_requests < 0 ||
+	    u->code_execution_requests < 0)
+		return am_err_set(err, "usage event for %s has a negative server-tool count",
+		                  ev->model);
 	if ((ev->price_known && ev->cost_pusd < 0) || ev->saved_pusd < 0)
 		return am_err_set(err, "usage event for %s has a negative amount", ev->model);
 	if (ev->job_id < 0)
@@ -767,13 +816,27 @@ static void bind_i64_or_null(sqlite3_stmt *s, int i, bool present, int64_t v)
 		sqlite3_bind_null(s, i);
 }
 
+/* The columns schema v3 added: every billed dimension beyond tokens. */
+static void bind_v3(sqlite3_stmt *s, const am_ledger_event *ev)
+{
+	const am_usage *u = &ev->usage;
+	bind_text_or_null(s, 22, u->speed[0] ? u->speed : NULL);
+	bind_text_or_null(s, 23, u->inference_geo[0] ? u->inference_geo : NULL);
+	bind_text_or_null(s, 24, u->service_tier[0] ? u->service_tier : NULL);
+	sqlite3_bind_int64(s, 25, u->web_search_requests);
+	sqlite3_bind_int64(s, 26, u->web_fetch_requests);
+	sqlite3_bind_int64(s, 27, u->code_execution_requests);
+	sqlite3_bind_int(s, 28, ev->estimated);
+}
+
 /* Inserts one event inside the current write unit: 1 added, 0 duplicate. */
 static int insert_event(am_ledger *l, const am_ledger_event *ev, am_err *err)
 {
 	char day[AM_LEDGER_DAY_LEN];
 	if (check_event(ev, err) || am_ledger_day(ev->ts_ns, day, err))
 		return -1;
-	sqlite3_stmt *s = stmt(l, ST_INSERT_EVENT, err);
+	bool v3 = l->schema >= 3;
+	sqlite3_stmt *s = stmt(l, v3 ? ST_INSERT_EVENT : ST_INSERT_EVENT_V2, err);
 	if (!s)
 		return -1;
 	bind_i64_or_null(s, 1, ev->job_id > 0, ev->job_id);
@@ -797,6 +860,8 @@ static int insert_event(am_ledger *l, const am_ledger_event *ev, am_err *err)
 	bind_text_or_null(s, 19, ev->request_id);
 	bind_text_or_null(s, 20, ev->error);
 	sqlite3_bind_text(s, 21, ev->source, -1, SQLITE_STATIC);
+	if (v3)
+		bind_v3(s, ev);
 	int rc = sqlite3_step(s);
 	int added = sqlite3_changes(l->db) > 0;
 	if (rc != SQLITE_DONE)
@@ -1066,4 +1131,181 @@ int am_ledger_settings_peek(const char *path, am_ledger_setting_fn fn, void *ctx
 	sqlite3_finalize(s);
 	sqlite3_close(db);
 	return status;
+}
+
+/* ---- pricing rows again (schema v3) ---------------------------------------- */
+
+/* Every column a price depends on, for the rows of a day range. */
+#define REPRICE_SELECT                                                                    \
+	"SELECT id, ts_ns, day, model, input_tokens, output_tokens, cache_write_5m,"          \
+	" cache_write_1h, cache_read, web_search_requests, web_fetch_requests,"               \
+	" code_execution_requests, speed, inference_geo, service_tier, batch, cached,"        \
+	" price_known, coalesce(cost_pusd, 0), estimated FROM usage_events"                   \
+	" WHERE day BETWEEN ?1 AND ?2 AND cached = 0"
+
+struct reprice_change {
+	int64_t id;
+	bool known;
+	int64_t cost;
+};
+
+static void copy_tag(char dst[AM_USAGE_TAG_MAX], sqlite3_stmt *s, int col)
+{
+	const char *v = (const char *)sqlite3_column_text(s, col);
+	snprintf(dst, AM_USAGE_TAG_MAX, "%s", v ? v : "");
+}
+
+static am_ledger_repriced *reprice_slot(am_ledger_reprice_report *r, const char *model)
+{
+	for (size_t i = 0; i < r->n; i++)
+		if (!strcmp(r->models[i].model, model))
+			return &r->models[i];
+	r->models = am_xrealloc(r->models, (r->n + 1) * sizeof *r->models);
+	am_ledger_repriced *m = &r->models[r->n++];
+	memset(m, 0, sizeof *m);
+	m->model = am_xstrdup(model);
+	return m;
+}
+
+static int cmp_repriced(const void *a, const void *b)
+{
+	return strcmp(((const am_ledger_repriced *)a)->model,
+	              ((const am_ledger_repriced *)b)->model);
+}
+
+/* Adds one row's before and after to a model's figures and the total. */
+static int reprice_count(am_ledger *l, am_ledger_repriced *m, am_ledger_repriced *t,
+                         const am_ledger_stored *row, bool known, int64_t cost, am_err *err)
+{
+	am_ledger_repriced *both[2] = { m, t };
+	for (int k = 0; k < 2; k++) {
+		am_ledger_repriced *x = both[k];
+		x->rows++;
+		x->changed += known != row->price_known || (known && cost != row->cost_pusd);
+		x->newly_known += known && !row->price_known;
+		x->still_unknown += !known;
+		if ((row->price_known &&
+		     __builtin_add_overflow(x->before_pusd, row->cost_pusd, &x->before_pusd)) ||
+		    (known && __builtin_add_overflow(x->after_pusd, cost, &x->after_pusd)))
+			return am_err_set(err, "ledger %s: a re-priced total exceeds the exact int64 "
+			                  "range", l->path);
+	}
+	return 0;
+}
+
+int am_ledger_reprice(am_ledger *l, const char *from_day, const char *to_day, bool all,
+                      bool dry_run, am_ledger_price_fn fn, void *ctx,
+                      am_ledger_reprice_report *out, am_err *err)
+{
+	memset(out, 0, sizeof *out);
+	out->total.model = am_xstrdup("");
+	if (check_range(from_day, to_day, err))
+		return -1;
+	bool nested;
+	if (unit_begin(l, &nested, err))
+		return -1;
+	sqlite3_stmt *s = NULL, *up = NULL;
+	struct reprice_change *ch = NULL;
+	size_t nch = 0, cap = 0;
+	int rc = sqlite3_prepare_v2(l->db, all ? REPRICE_SELECT : REPRICE_SELECT " AND price_known = 0",
+	                            -1, &s, NULL);
+	if (rc != SQLITE_OK) {
+		fail(l, rc, "reading rows to price again", err);
+		goto fail;
+	}
+	sqlite3_bind_text(s, 1, from_day, -1, SQLITE_STATIC);
+	sqlite3_bind_text(s, 2, to_day, -1, SQLITE_STATIC);
+	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+		am_ledger_stored row;
+		memset(&row, 0, sizeof row);
+		row.id = sqlite3_column_int64(s, 0);
+		row.ts_ns = sqlite3_column_int64(s, 1);
+		const char *day = (const char *)sqlite3_column_text(s, 2);
+		snprintf(row.day, sizeof row.day, "%s", day ? day : "");
+		const char *model = (const char *)sqlite3_column_text(s, 3);
+		row.model = model ? model : "";
+		int64_t *count[] = { &row.usage.input_tokens, &row.usage.output_tokens,
+			             &row.usage.cache_write_5m, &row.usage.cache_write_1h,
+			             &row.usage.cache_read, &row.usage.web_search_requests,
+			             &row.usage.web_fetch_requests, &row.usage.code_execution_requests };
+		for (int i = 0; i < 8; i++)
+			*count[i] = sqlite3_column_int64(s, 4 + i);
+		copy_tag(row.usage.speed, s, 12);
+		copy_tag(row.usage.inference_geo, s, 13);
+		copy_tag(row.usage.service_tier, s, 14);
+		row.batch = sqlite3_column_int(s, 15) != 0;
+		row.cached = sqlite3_column_int(s, 16) != 0;
+		row.price_known = sqlite3_column_int(s, 17) != 0;
+		row.cost_pusd = sqlite3_column_int64(s, 18);
+		row.estimated = sqlite3_column_int(s, 19) != 0;
+		bool known = row.price_known;
+		int64_t cost = row.cost_pusd;
+		if (fn(ctx, &row, &known, &cost, err))
+			goto fail;
+		if (known && cost < 0) {
+			am_err_set(err, "row %lld: a negative price", (long long)row.id);
+			goto fail;
+		}
+		if (reprice_count(l, reprice_slot(out, row.model), &out->total, &row, known, cost,
+		                  err))
+			goto fail;
+		if (known != row.price_known || (known && cost != row.cost_pusd)) {
+			if (nch == cap) {
+				cap = cap ? 2 * cap : 64;
+				ch = am_xrealloc(ch, cap * sizeof *ch);
+			}
+			ch[nch++] = (struct reprice_change){ row.id, known, known ? cost : 0 };
+		}
+	}
+	if (rc != SQLITE_DONE) {
+		fail(l, rc, "reading rows to price again", err);
+		goto fail;
+	}
+	sqlite3_finalize(s);
+	s = NULL;
+	if (!dry_run && nch) {
+		rc = sqlite3_prepare_v2(l->db, "UPDATE usage_events SET price_known = ?2,"
+		                        " cost_pusd = ?3 WHERE id = ?1", -1, &up, NULL);
+		if (rc != SQLITE_OK) {
+			fail(l, rc, "pricing rows again", err);
+			goto fail;
+		}
+		for (size_t i = 0; i < nch; i++) {
+			sqlite3_bind_int64(up, 1, ch[i].id);
+			sqlite3_bind_int(up, 2, ch[i].known);
+			bind_i64_or_null(up, 3, ch[i].known, ch[i].cost);
+			rc = sqlite3_step(up);
+			sqlite3_reset(up);
+			if (rc != SQLITE_DONE) {
+				fail(l, rc, "pricing rows again", err);
+				goto fail;
+			}
+		}
+		sqlite3_finalize(up);
+		up = NULL;
+	}
+	free(ch);
+	qsort(out->models, out->n, sizeof *out->models, cmp_repriced);
+	if (dry_run) {
+		unit_rollback(l, nested);
+		return 0;
+	}
+	return unit_commit(l, nested, err);
+fail:
+	sqlite3_finalize(s);
+	sqlite3_finalize(up);
+	free(ch);
+	unit_rollback(l, nested);
+	return -1;
+}
+
+void am_ledger_reprice_report_free(am_ledger_reprice_report *r)
+{
+	if (!r)
+		return;
+	for (size_t i = 0; i < r->n; i++)
+		free(r->models[i].model);
+	free(r->models);
+	free(r->total.model);
+	memset(r, 0, sizeof *r);
 }

@@ -33,7 +33,7 @@
 #include "usage.h"
 
 /* The schema version this build writes (PRAGMA user_version). */
-#define AM_LEDGER_SCHEMA_VERSION 2
+#define AM_LEDGER_SCHEMA_VERSION 3
 
 /* Default busy timeout: how long a write waits for another writer. */
 #define AM_LEDGER_BUSY_TIMEOUT_MS 5000
@@ -106,7 +106,7 @@ typedef struct am_ledger_event {
 	const char *model_requested; /* may be NULL */
 	const char *model;           /* the model the response named; required */
 	const char *reason;          /* selection reason; may be NULL */
-	am_usage usage;              /* every field >= 0 */
+	am_usage usage;              /* every count >= 0; every billed dimension is kept */
 	bool price_known;            /* false: model missing from the price table */
 	int64_t cost_pusd;           /* >= 0; ignored (stored NULL) when !price_known */
 	bool batch;                  /* priced at the batch discount */
@@ -117,6 +117,7 @@ typedef struct am_ledger_event {
 	const char *request_id;      /* provider request-id; may be NULL */
 	const char *error;           /* may be NULL */
 	const char *source;          /* "ask", "batch", "console" or "record" */
+	bool estimated;              /* cut short: the counts are what had arrived */
 } am_ledger_event;
 
 /* Local calendar day ("YYYY-MM-DD") of a wall time, by localtime_r: the
@@ -178,6 +179,51 @@ void am_ledger_summary_free(am_ledger_summary *s);
  * which the guard treats conservatively. */
 int am_ledger_spend(am_ledger *l, const char *from_day, const char *to_day,
                     int64_t *out_pusd, int64_t *out_unknown, am_err *err);
+
+/* ---- pricing rows again ---------------------------------------------------- */
+
+/* One stored call, as far as its price goes. */
+typedef struct am_ledger_stored {
+	int64_t id;
+	int64_t ts_ns;
+	char day[AM_LEDGER_DAY_LEN];  /* the local day the row counts toward */
+	const char *model;            /* valid during the callback only */
+	am_usage usage;               /* every billed dimension (schema v3) */
+	bool batch, cached, price_known, estimated;
+	int64_t cost_pusd;            /* 0 when the price is unknown */
+} am_ledger_stored;
+
+/* The new price of a row: return 0 with *known and *cost_pusd set (the
+ * row's own values leave it unchanged), or -1 with err to stop. */
+typedef int (*am_ledger_price_fn)(void *ctx, const am_ledger_stored *row, bool *known,
+                                  int64_t *cost_pusd, am_err *err);
+
+/* What a re-pricing changed, per model and in total. */
+typedef struct am_ledger_repriced {
+	char *model;                  /* heap; "" for the total */
+	int64_t rows;                 /* rows looked at */
+	int64_t changed;              /* rows whose price or cost moved */
+	int64_t newly_known;          /* unknown before, priced now */
+	int64_t still_unknown;
+	int64_t before_pusd, after_pusd; /* known-price cost before and after */
+} am_ledger_repriced;
+
+typedef struct am_ledger_reprice_report {
+	size_t n;
+	am_ledger_repriced *models;   /* by model id */
+	am_ledger_repriced total;
+} am_ledger_reprice_report;
+
+/* Prices the rows of local days from..to again with fn, in ONE transaction:
+ * all rows when `all`, else only those whose price was unknown. Cache hits
+ * (cost 0 by definition) are left alone. Rows whose result differs are
+ * updated (the per-day summary follows through its trigger). dry_run
+ * computes the report and writes nothing. Free the report with
+ * am_ledger_reprice_report_free (also after an error). */
+int am_ledger_reprice(am_ledger *l, const char *from_day, const char *to_day, bool all,
+                      bool dry_run, am_ledger_price_fn fn, void *ctx,
+                      am_ledger_reprice_report *out, am_err *err);
+void am_ledger_reprice_report_free(am_ledger_reprice_report *r);
 
 /* ---- settings (limits and budgets changed at run time) ------------------ */
 

@@ -24,9 +24,11 @@ int am_spend_rows_after(am_ledger *l, int64_t after, int max, am_spend_row_fn fn
 		r.day = (const char *)sqlite3_column_text(st, 1);
 		r.ts_ns = sqlite3_column_int64(st, 2);
 		r.model = (const char *)sqlite3_column_text(st, 3);
-		r.usage = (am_usage){ sqlite3_column_int64(st, 4), sqlite3_column_int64(st, 5),
-		                      sqlite3_column_int64(st, 6), sqlite3_column_int64(st, 7),
-		                      sqlite3_column_int64(st, 8) };
+		r.usage = (am_usage){ .input_tokens = sqlite3_column_int64(st, 4),
+		                      .output_tokens = sqlite3_column_int64(st, 5),
+		                      .cache_write_5m = sqlite3_column_int64(st, 6),
+		                      .cache_write_1h = sqlite3_column_int64(st, 7),
+		                      .cache_read = sqlite3_column_int64(st, 8) };
 		r.cost_pusd = sqlite3_column_int64(st, 9);
 		r.price_known = sqlite3_column_int(st, 10) != 0;
 		rows++;

@@ -99,8 +99,8 @@ has "$err" "$tmp/nowhere/pricing.json"
 # --- import ------------------------------------------------------------------
 run 0 pricing import "$fixture" --dry-run
 has "$out" "26 anthropic entries"
-has "$out" "9 added, 0 changed, 17 unchanged, 0 skipped"
-has "$out" "claude-sonnet-5"
+has "$out" "6 added, 0 changed, 20 unchanged, 0 skipped"
+has "$out" "claude-mythos-5"
 has "$out" "warning: LiteLLM's 1h cache-write price \$6/MTok"
 has "$out" "dry run"
 [ ! -e "$override" ] || fail "--dry-run wrote $override"
@@ -113,8 +113,8 @@ has "$out" "wrote $override"
 
 run 0 pricing
 has "$out" "override: $override"
-grep -Eq '^claude-sonnet-5 +2\.00 +10\.00 +2\.50 +4\.00 +0\.20 .* override$' <<<"$out" ||
-	fail "imported sonnet 5 row: $(grep sonnet-5 <<<"$out")"
+grep -Eq '^claude-mythos-5 +10\.00 +50\.00 +12\.50 +20\.00 +1\.00 .* override$' <<<"$out" ||
+	fail "imported mythos 5 row: $(grep mythos-5 <<<"$out")"
 grep -Eq '^claude-3-opus-20240229 +15\.00 +75\.00 +18\.75 +30\.00 ' <<<"$out" ||
 	fail "claude-3-opus 1h must be 30, not LiteLLM's 6"
 

@@ -91,11 +91,13 @@ check_usage --port --port 70000
 check_usage --fault-529 --fault-529 1.5
 check_usage --seed --seed
 check_usage --api-key --api-key
+check_usage --inference-geo --inference-geo eu
 
 # 4. --help lists every flag and exits 0
 "$bin" sim --help >"$tmp/help.out" || fail "--help failed"
 for f in --port --rpm --itpm --otpm --rpm-burst --count-rpm --latency-ms --tokens-per-second \
-	--fault-529 --fault-500 --fault-midstream --fault-truncate --seed --api-key --retry-after-ms --help; do
+	--fault-529 --fault-500 --fault-midstream --fault-truncate --seed --api-key --retry-after-ms \
+	--inference-geo --help; do
 	grep -q -- "$f" "$tmp/help.out" || fail "--help does not mention $f"
 done
 
@@ -104,5 +106,14 @@ start_sim c
 port=${url##*:}
 timeout 10 "$bin" sim --port "$port" >/dev/null 2>"$tmp/d.err"; rc=$?
 [ "$rc" -eq 1 ] || fail "second sim on port $port exited $rc"
+kill -TERM "$pid"; wait "$pid"
+
+# 6. today's SDK headers (a bearer key, version 2026-10-21) and a workspace
+# default geo that the request does not say
+start_sim e --inference-geo us
+body5='{"model":"claude-sonnet-5-5","max_tokens":5,"messages":[{"role":"user","content":"Hi"}]}'
+resp=$(request "$url" /v1/messages "$body5" "Authorization: Bearer k" "anthropic-version: 2026-10-21")
+grep -q '^HTTP/1.1 200' <<<"$resp" || fail "expected 200 for a bearer key: $resp"
+grep -q '"inference_geo":"us"' <<<"$resp" || fail "expected the workspace default geo: $resp"
 kill -TERM "$pid"; wait "$pid"
 echo "test_sim.sh: ok"

@@ -9,6 +9,21 @@
 
 #include "pricing.h"
 
+static inline bool fuzz_same_earlier(const am_price *a, const am_price *b)
+{
+	if (a->nearlier != b->nearlier)
+		return false;
+	for (int i = 0; i < a->nearlier; i++) {
+		const struct am_price_earlier *x = &a->earlier[i], *y = &b->earlier[i];
+		if (strcmp(x->until, y->until) || x->fields != y->fields)
+			return false;
+		for (int k = 0; k < 5; k++)
+			if ((x->fields & (1u << k)) && x->rate[k] != y->rate[k])
+				return false;
+	}
+	return true;
+}
+
 static inline bool fuzz_same_price(const am_price *a, const am_price *b)
 {
 	return !strcmp(a->model, b->model) && !strcmp(a->canonical, b->canonical) &&
@@ -20,7 +35,9 @@ static inline bool fuzz_same_price(const am_price *a, const am_price *b)
 	       a->lc_cache_write_5m == b->lc_cache_write_5m &&
 	       a->lc_cache_write_1h == b->lc_cache_write_1h && a->lc_cache_read == b->lc_cache_read &&
 	       !strcmp(a->deprecation_date, b->deprecation_date) && !strcmp(a->pool, b->pool) &&
-	       !strcmp(a->tier, b->tier);
+	       !strcmp(a->tier, b->tier) && a->fast_pct == b->fast_pct &&
+	       a->geo_us_pct == b->geo_us_pct && a->web_search_pusd == b->web_search_pusd &&
+	       fuzz_same_earlier(a, b);
 }
 
 #endif

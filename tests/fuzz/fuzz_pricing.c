@@ -57,12 +57,20 @@ static void check_entry(const am_pricing *t, const am_price *p)
 		FUZZ_CHECK(fuzz_same_price(&copy, p));
 	}
 	/* A cost for every entry, or an overflow error: never a wrapped value. */
+#define U(i, o, w5, w1, r)                                                                \
+	{ .input_tokens = (i), .output_tokens = (o), .cache_write_5m = (w5),                 \
+	  .cache_write_1h = (w1), .cache_read = (r) }
 	static const am_usage uses[] = {
-		{ 1, 1, 1, 1, 1 },
-		{ 1000000, 64000, 0, 0, 0 },
-		{ 300000, 1, 2, 3, 4 },
-		{ INT64_MAX / 4, 0, 0, 0, 1 },
+		U(1, 1, 1, 1, 1),
+		U(1000000, 64000, 0, 0, 0),
+		U(300000, 1, 2, 3, 4),
+		U(INT64_MAX / 4, 0, 0, 0, 1),
+		/* served fast in the US with searches: an error where the model
+		 * has no fast price, else a cost */
+		{ .input_tokens = 1000, .output_tokens = 1000, .web_search_requests = 5,
+		  .speed = "fast", .inference_geo = "us" },
 	};
+#undef U
 	for (size_t i = 0; i < sizeof uses / sizeof uses[0]; i++)
 		for (int batch = 0; batch < 2; batch++) {
 			int64_t cost = -1, full = -1;
