@@ -30,3 +30,16 @@ aimeter_install_deps() {
 	# shellcheck disable=SC2086
 	apt-get install -y -q --no-install-recommends $missing >&2
 }
+
+# npm, for the SDK test's set-up (scripts/sdk): some images ship a nodejs that
+# carries npm; Debian's own nodejs needs the npm package beside it.
+aimeter_install_npm() {
+	command -v npm >/dev/null && return 0
+	if [ "$(id -u)" -ne 0 ]; then
+		echo "the SDK test needs npm: sudo apt-get install -y npm" >&2
+		exit 1
+	fi
+	export DEBIAN_FRONTEND=noninteractive
+	apt-get install -y -q --no-install-recommends npm >&2 ||
+		{ apt-get update -q >&2 && apt-get install -y -q --no-install-recommends npm >&2; }
+}
