@@ -19,6 +19,7 @@
 #include "clock.h"
 #include "commands.h"
 #include "ledger.h"
+#include "outfile.h"
 
 enum { O_OUT = 1, O_CONC, O_RPM, O_ITPM, O_OTPM, O_BUDGET, O_NOCACHE, O_SIM };
 
@@ -110,14 +111,27 @@ int cmd_batch(int argc, char **argv)
 		return 1;
 	}
 
+	/* The results replace --out only once they are all written, and never
+	 * the prompts they come from. */
+	am_outfile out = { 0 };
+	am_err err;
+	if (out_path && am_same_file(fileno(in), out_path)) {
+		if (in != stdin)
+			fclose(in);
+		am_config_wipe(&cfg);
+		return am_cli_usage_error("batch", "--out %s is the input file; results would "
+		                          "overwrite the prompts", out_path);
+	}
+	if (out_path && am_outfile_open(&out, out_path, &err)) {
+		fprintf(stderr, "aimeter batch: %s\n", err.msg);
+		if (in != stdin)
+			fclose(in);
+		am_config_wipe(&cfg);
+		return 1;
+	}
 	am_app app;
 	rc = am_app_open(&app, &c, &cfg, sim);
 	am_config_wipe(&cfg);
-	FILE *out = NULL;
-	if (!rc && out_path && !(out = fopen(out_path, "w"))) {
-		fprintf(stderr, "aimeter batch: cannot write %s: %s\n", out_path, strerror(errno));
-		rc = 1;
-	}
 	am_ledger *ledger = NULL;
 	if (!rc)
 		rc = am_cli_open_ledger("batch", app.cfg.db, false, &ledger);
@@ -127,8 +141,7 @@ int cmd_batch(int argc, char **argv)
 	if (rc) {
 		if (in != stdin)
 			fclose(in);
-		if (out)
-			fclose(out);
+		am_outfile_abort(&out);
 		am_ledger_close(ledger);
 		am_app_close(&app, 0);
 		return rc;
@@ -138,7 +151,7 @@ int cmd_batch(int argc, char **argv)
 	am_batch_run_opts ro = {
 		.in = in,
 		.in_name = path,
-		.out = out ? out : stdout,
+		.out = out.f ? out.f : stdout,
 		.msgs = stderr,
 		.tty = isatty(2),
 		.no_cache = no_cache,
@@ -154,8 +167,10 @@ int cmd_batch(int argc, char **argv)
 	print_verdict(&oc);
 	if (in != stdin)
 		fclose(in);
-	if (out && fclose(out) != 0 && rc == 0) {
-		fprintf(stderr, "aimeter batch: cannot write %s: %s\n", out_path, strerror(errno));
+	if (!out.f || oc.end != AM_BATCH_END_DONE) {
+		am_outfile_abort(&out);
+	} else if (am_outfile_commit(&out, &err)) {
+		fprintf(stderr, "aimeter batch: %s\n", err.msg);
 		rc = 1;
 	}
 	am_ledger_close(ledger);
