@@ -312,6 +312,12 @@ static int write_results(run *r, am_err *err)
 			status = am_err_set(err, "cannot write the results: %s", strerror(errno));
 		free(s);
 	}
+	/* The lines sit in the stream's buffer until here: a full disk or a
+	 * closed pipe shows only at the flush. */
+	errno = 0;
+	if (!status && (fflush(r->o->out) == EOF || ferror(r->o->out)))
+		status = am_err_set(err, "cannot write the results: %s",
+		                    errno ? strerror(errno) : "write error");
 	am_queue_outcomes_free(rd);
 	return status;
 }
