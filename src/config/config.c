@@ -93,6 +93,11 @@ static const struct key keys[] = {
     {INFO("base_url", "url", "https://api.anthropic.com", "the Messages API endpoint",
           "ANTHROPIC_BASE_URL"),
      STR(base_url, chk_url)},
+    {INFO("allow_insecure_http", "bool", "false",
+          "accept a plain http:// base_url to a host other than loopback (the key then travels "
+          "in cleartext)",
+          NULL),
+     BOOL(allow_insecure_http)},
     {INFO("db", "path", "", "the ledger database (\"\" = $XDG_DATA_HOME/aimeter/aimeter.db)",
           "AIMETER_DB"),
      STR(db, chk_path), .defpath = am_path_default_db, .empty = "unknown: HOME unset"},
