@@ -21,6 +21,7 @@
 #include <arpa/inet.h>
 #include <curl/curl.h>
 #include <netinet/in.h>
+#include <sys/socket.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -337,6 +338,15 @@ static void easy_put(am_client *c, CURL *e)
 	}
 }
 
+/* Connections are opened close-on-exec in one step, so that no program
+ * aimeter starts (alert_command) inherits a socket to the API. */
+static curl_socket_t open_socket(void *ctx, curlsocktype purpose, struct curl_sockaddr *a)
+{
+	(void)ctx;
+	(void)purpose;
+	return socket(a->family, a->socktype | SOCK_CLOEXEC, a->protocol);
+}
+
 static int configure(am_client *c, xfer *x)
 {
 	CURL *e = x->easy;
@@ -365,6 +375,7 @@ static int configure(am_client *c, xfer *x)
 	SET(CURLOPT_HTTP_VERSION, (long)CURL_HTTP_VERSION_2TLS);
 	SET(CURLOPT_TCP_KEEPALIVE, 1L);
 	SET(CURLOPT_PROTOCOLS_STR, "http,https");
+	SET(CURLOPT_OPENSOCKETFUNCTION, open_socket);
 	if (tls)
 		SET(CURLOPT_PIPEWAIT, 1L); /* prefer a multiplexed stream to a new connection */
 #undef SET
