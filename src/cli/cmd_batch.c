@@ -20,6 +20,7 @@
 #include "commands.h"
 #include "ledger.h"
 #include "outfile.h"
+#include "say.h"
 
 enum { O_OUT = 1, O_CONC, O_RPM, O_ITPM, O_OTPM, O_BUDGET, O_NOCACHE, O_SIM };
 
@@ -68,7 +69,7 @@ static void print_verdict(const am_batch_outcome *oc)
 		        oc->eof ? "" : " and the rest of the file is not read yet");
 		break;
 	case AM_BATCH_END_WRITE:
-		fprintf(stderr, "aimeter batch: %s\n", oc->err.msg);
+		am_say(stderr, "aimeter batch: %s\n", oc->err.msg);
 		break;
 	case AM_BATCH_END_DONE:
 		break;

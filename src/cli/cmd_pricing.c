@@ -11,6 +11,7 @@
 
 #include <jansson.h>
 
+#include "say.h"
 #include "cli.h"
 #include "commands.h"
 #include "litellm.h"
@@ -47,7 +48,7 @@ static const bool right[COLS] = { false, true, true, true, true, true, true, fal
 
 static void row_cells(const am_price *p, char cells[COLS][64])
 {
-	snprintf(cells[0], 64, "%s", p->model);
+	am_say_copy(cells[0], 64, p->model);
 	price_cell(p->input, cells[1], 64);
 	price_cell(p->output, cells[2], 64);
 	price_cell(p->cache_write_5m, cells[3], 64);
@@ -67,9 +68,9 @@ static void row_cells(const am_price *p, char cells[COLS][64])
 	} else {
 		snprintf(cells[7], 64, "-");
 	}
-	snprintf(cells[8], 64, "%s", p->pool);
+	am_say_copy(cells[8], 64, p->pool);
 	snprintf(cells[9], 64, "%s", p->deprecation_date[0] ? p->deprecation_date : "-");
-	snprintf(cells[10], 64, "%s", p->source);
+	am_say_copy(cells[10], 64, p->source);
 }
 
 static void print_row(char cells[COLS][64], const size_t width[COLS])
@@ -124,13 +125,13 @@ static void list_text(const am_pricing *t)
 	for (size_t i = 0; i < am_pricing_count(t); i++) {
 		const am_price *p = am_pricing_at(t, i);
 		if (am_price_is_alias(p))
-			printf("  %-*s -> %s\n", (int)aw, p->model, p->canonical);
+			am_say(stdout, "  %-*s -> %s\n", (int)aw, p->model, p->canonical);
 	}
 }
 
 static void print_json(json_t *doc)
 {
-	char *s = json_dumps(doc, JSON_INDENT(2));
+	char *s = am_say_json(doc, JSON_INDENT(2));
 	if (s)
 		printf("%s\n", s);
 	free(s);
@@ -182,20 +183,20 @@ static void import_report_text(const char *file, const am_litellm_result *r)
 	for (size_t i = 0; i < r->n; i++)
 		if (strlen(r->items[i].model) > w)
 			w = strlen(r->items[i].model);
-	printf("%s: %zu anthropic entries (%zu other entries not read: other providers, "
+	am_say(stdout, "%s: %zu anthropic entries (%zu other entries not read: other providers, "
 	       "sample_spec)\n",
 	       file, r->n, r->other_entries);
 	for (size_t i = 0; i < r->n; i++) {
 		const am_litellm_item *it = &r->items[i];
 		if (it->detail)
-			printf("  %-*s  %s (%s)\n", (int)w, it->model, status_word(it->status),
+			am_say(stdout, "  %-*s  %s (%s)\n", (int)w, it->model, status_word(it->status),
 			       it->detail);
 		else
-			printf("  %-*s  %s\n", (int)w, it->model, status_word(it->status));
+			am_say(stdout, "  %-*s  %s\n", (int)w, it->model, status_word(it->status));
 		if (it->warning)
-			printf("  %-*s  warning: %s\n", (int)w, "", it->warning);
+			am_say(stdout, "  %-*s  warning: %s\n", (int)w, "", it->warning);
 	}
-	printf("%zu added, %zu changed, %zu unchanged, %zu skipped\n", r->added, r->changed,
+	am_say(stdout, "%zu added, %zu changed, %zu unchanged, %zu skipped\n", r->added, r->changed,
 	       r->unchanged, r->skipped);
 }
 
@@ -232,12 +233,12 @@ static int run_import(am_pricing *table, const char *file, const char *override_
 	am_litellm_result r;
 	am_err err;
 	if (am_litellm_import(table, file, &r, &err)) {
-		fprintf(stderr, "aimeter pricing import: %s\n", err.msg);
+		am_say(stderr, "aimeter pricing import: %s\n", err.msg);
 		return 1;
 	}
 	bool write = !dry_run && r.added + r.changed > 0;
 	if (write && am_litellm_write_override(table, &r, override_path, &err)) {
-		fprintf(stderr, "aimeter pricing import: %s\n", err.msg);
+		am_say(stderr, "aimeter pricing import: %s\n", err.msg);
 		am_litellm_result_free(&r);
 		return 1;
 	}

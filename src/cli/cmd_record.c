@@ -15,6 +15,7 @@
 #include "ledger.h"
 #include "pricing.h"
 #include "report.h"
+#include "say.h"
 
 enum { O_MODEL = 1, O_IN, O_OUT, O_CW5, O_CW1, O_CR, O_BATCH };
 
@@ -119,10 +120,10 @@ int cmd_record(int argc, char **argv)
 	am_report_group(u.output_tokens, out, sizeof out);
 	if (known) {
 		am_report_usd(cost, usd, sizeof usd);
-		printf("recorded %s: %s input + %s output tokens%s, cost %s\n", model, in, out,
+		am_say(stdout, "recorded %s: %s input + %s output tokens%s, cost %s\n", model, in, out,
 		       batch ? " (batch)" : "", usd);
 	} else {
-		printf("recorded %s: %s input + %s output tokens%s, price unknown (not in the totals)\n",
+		am_say(stdout, "recorded %s: %s input + %s output tokens%s, price unknown (not in the totals)\n",
 		       model, in, out, batch ? " (batch)" : "");
 	}
 	return 0;

@@ -1,6 +1,8 @@
 /* aimeter: the executable's entry point. It finds the subcommand and hands
  * over; each command is a composition root of its own (see app.h). */
 #include <errno.h>
+#include <langinfo.h>
+#include <locale.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
@@ -64,6 +66,17 @@ static int finish_stdout(const char *cmd, int rc)
 	return rc ? rc : 1;
 }
 
+/* What aimeter prints is UTF-8 whatever the locale says, and the
+ * sanitizer asks wcwidth which characters are printable: with the
+ * environment's character type when it is UTF-8, else C.UTF-8 (in the C
+ * locale every non-ASCII character would count as unprintable). */
+static void utf8_ctype(void)
+{
+	const char *set = setlocale(LC_CTYPE, "") ? nl_langinfo(CODESET) : "";
+	if (strcmp(set, "UTF-8") != 0)
+		setlocale(LC_CTYPE, "C.UTF-8");
+}
+
 static int run(int argc, char **argv)
 {
 	if (argc >= 2 && (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h"))) {
@@ -87,6 +100,7 @@ static int run(int argc, char **argv)
 int main(int argc, char **argv)
 {
 	no_core_dumps();
+	utf8_ctype();
 	int rc = run(argc, argv);
 	const char *cmd = argc >= 2 && argv[1][0] != '-' ? argv[1] : NULL;
 	return finish_stdout(cmd, rc);
