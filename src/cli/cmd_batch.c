@@ -105,7 +105,7 @@ int cmd_batch(int argc, char **argv)
 	int rc = am_cli_load_config(&c, &cfg);
 	if (rc)
 		return rc;
-	FILE *in = strcmp(path, "-") ? fopen(path, "r") : stdin;
+	FILE *in = strcmp(path, "-") ? fopen(path, "re") : stdin;
 	if (!in) {
 		fprintf(stderr, "aimeter batch: cannot open %s: %s\n", path, strerror(errno));
 		am_config_wipe(&cfg);

@@ -1464,7 +1464,7 @@ int am_config_load_text(am_config *cfg, const char *text, size_t len, const char
 static int read_file(const char *path, char **out, size_t *len, am_err *err)
 {
 	struct stat st;
-	FILE *f = fopen(path, "rb");
+	FILE *f = fopen(path, "rbe"); /* e: close-on-exec */
 	if (!f)
 		return errno == ENOENT ? 1 : am_err_set(err, "%s: %s", path, strerror(errno));
 	if (fstat(fileno(f), &st) != 0 || !S_ISREG(st.st_mode)) {
