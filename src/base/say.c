@@ -95,7 +95,7 @@ char *am_say_json(const json_t *j, size_t flags)
 		         (unsigned char)s[i + 1] >= 0x80 && (unsigned char)s[i + 1] <= 0x9F)
 			cp = (unsigned char)s[++i];
 		if (cp)
-			m += (size_t)sprintf(out + m, "\\u%04x", cp);
+			m += (size_t)sprintf(out + m, "\\u%04X", cp);
 		else
 			out[m++] = s[i];
 	}

@@ -26,7 +26,7 @@ void am_say_copy(char *out, size_t n, const char *s);
 
 /* json_dumps(j, flags), with the controls JSON leaves raw escaped too:
  * DEL and the C1 controls (U+0080..U+009F, which a terminal may obey)
- * become \u007f, \u0080... The text stays valid JSON meaning the same.
+ * become \u007F, \u0080... The text stays valid JSON meaning the same.
  * The caller frees it (free); NULL when jansson fails. */
 char *am_say_json(const json_t *j, size_t flags);
 
