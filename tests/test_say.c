@@ -141,6 +141,15 @@ START_TEST(test_outfile_all_or_nothing)
 	snprintf(cmd, sizeof cmd, "%s/absent", dir);
 	ck_assert(!am_same_file(fd, cmd));
 	close(fd);
+	/* A device is written in place, never replaced; a directory refused. */
+	ck_assert_int_eq(am_outfile_open(&o, "/dev/null", &err), 0);
+	fputs("gone\n", o.f);
+	ck_assert_int_eq(am_outfile_commit(&o, &err), 0);
+	ck_assert_int_eq(stat("/dev/null", &st), 0);
+	ck_assert(S_ISCHR(st.st_mode));
+	ck_assert_int_eq(am_outfile_open(&o, dir, &err), -1);
+	ck_assert_ptr_nonnull(strstr(err.msg, "directory"));
+	am_outfile_abort(&o);
 	/* A directory that does not exist: a clear error. */
 	snprintf(cmd, sizeof cmd, "%s/no/such/out", dir);
 	ck_assert_int_eq(am_outfile_open(&o, cmd, &err), -1);

@@ -18,11 +18,26 @@ int am_outfile_open(am_outfile *o, const char *path, am_err *err)
 	int n = snprintf(o->path, sizeof o->path, "%s", real ? real : path);
 	free(real);
 	if (n < 0 || (size_t)n >= sizeof o->path ||
-	    snprintf(o->tmp, sizeof o->tmp, "%s.XXXXXX", o->path) >= (int)sizeof o->tmp)
+	    snprintf(o->tmp, sizeof o->tmp, "%s.XXXXXX", o->path) >= (int)sizeof o->tmp) {
+		o->tmp[0] = '\0';
 		return am_err_set(err, "%s: path is too long", path);
+	}
 	struct stat st;
+	bool exists = stat(o->path, &st) == 0;
+	if (exists && S_ISDIR(st.st_mode)) {
+		o->tmp[0] = '\0';
+		return am_err_set(err, "cannot write %s: it is a directory", path);
+	}
+	if (exists && !S_ISREG(st.st_mode)) {
+		/* A device or a pipe (/dev/stdout, /dev/null, a FIFO) cannot be
+		 * replaced, and need not be: written in place. */
+		o->tmp[0] = '\0';
+		if (!(o->f = fopen(o->path, "we")))
+			return am_err_set(err, "cannot write %s: %s", path, strerror(errno));
+		return 0;
+	}
 	mode_t mode;
-	if (stat(o->path, &st) == 0) {
+	if (exists) {
 		mode = st.st_mode & 07777;
 	} else {
 		mode_t mask = umask(077);
@@ -30,8 +45,10 @@ int am_outfile_open(am_outfile *o, const char *path, am_err *err)
 		mode = 0666 & ~mask;
 	}
 	int fd = mkostemp(o->tmp, O_CLOEXEC); /* created 0600 */
-	if (fd < 0)
+	if (fd < 0) {
+		o->tmp[0] = '\0';
 		return am_err_set(err, "cannot write %s: %s", path, strerror(errno));
+	}
 	if (fchmod(fd, mode) != 0 || !(o->f = fdopen(fd, "w"))) {
 		am_err_set(err, "cannot write %s: %s", path, strerror(errno));
 		close(fd);
@@ -45,20 +62,21 @@ int am_outfile_open(am_outfile *o, const char *path, am_err *err)
 int am_outfile_commit(am_outfile *o, am_err *err)
 {
 	errno = 0;
-	bool ok = fflush(o->f) == 0 && !ferror(o->f) && fsync(fileno(o->f)) == 0;
+	bool ok = fflush(o->f) == 0 && !ferror(o->f) && (!o->tmp[0] || fsync(fileno(o->f)) == 0);
 	int e = errno;
 	if (fclose(o->f) != 0 && ok) {
 		ok = false;
 		e = errno;
 	}
 	o->f = NULL;
-	if (ok && rename(o->tmp, o->path) != 0) {
+	if (ok && o->tmp[0] && rename(o->tmp, o->path) != 0) {
 		ok = false;
 		e = errno;
 	}
 	if (!ok) {
 		am_err_set(err, "cannot write %s: %s", o->path, e ? strerror(e) : "write error");
-		unlink(o->tmp);
+		if (o->tmp[0])
+			unlink(o->tmp);
 	}
 	o->tmp[0] = '\0';
 	return ok ? 0 : -1;

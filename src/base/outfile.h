@@ -17,9 +17,10 @@ typedef struct am_outfile {
 } am_outfile;
 
 /* Creates the temporary file beside `path` (a symlink's target when path is
- * one), with the mode the target has, else 0666 less the umask. Reads the
- * umask: call it before other threads create files. Returns 0, or -1 with
- * err naming the path. */
+ * one), with the mode the target has, else 0666 less the umask. A target
+ * that is a device or a pipe (/dev/null, /dev/stdout) is written in place;
+ * a directory is an error. Reads the umask: call it before other threads
+ * create files. Returns 0, or -1 with err naming the path. */
 int am_outfile_open(am_outfile *o, const char *path, am_err *err);
 
 /* Flushes, syncs and closes the temporary file and renames it over the

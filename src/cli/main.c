@@ -55,12 +55,13 @@ static void no_core_dumps(void)
 static int finish_stdout(const char *cmd, int rc)
 {
 	bool bad = ferror(stdout) != 0;
-	errno = 0;
-	if (fclose(stdout) != 0)
+	int e = 0; /* the cause, when the final flush tells it */
+	if (fclose(stdout) != 0) {
 		bad = true;
+		e = errno;
+	}
 	if (!bad)
 		return rc;
-	int e = errno;
 	fprintf(stderr, "aimeter%s%s: cannot write to standard output%s%s\n", cmd ? " " : "",
 	        cmd ? cmd : "", e ? ": " : "", e ? strerror(e) : "");
 	return rc ? rc : 1;
