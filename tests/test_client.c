@@ -589,6 +589,40 @@ START_TEST(network_failure_and_setup_errors)
 }
 END_TEST
 
+/* Plain http sends the key in cleartext: accepted only to this machine
+ * (however the authority is spelled) or when the config allows it. */
+START_TEST(plain_http_only_to_loopback)
+{
+	static const char *const local[] = {
+	    "http://127.0.0.1:9", "http://127.8.9.10", "http://localhost:8080/", "http://LOCALHOST",
+	    "http://[::1]:9", "http://user:pw@127.0.0.1:9", "https://example.com"};
+	static const char *const remote[] = {
+	    "http://example.com",         "http://api.anthropic.com:80", "http://10.0.0.1:9",
+	    "http://127.0.0.1@evil.test", "http://localhost.evil.test",  "http://[::2]:9",
+	    "http://128.0.0.1",           "HTTP://example.com/v1"};
+	am_client_opts o;
+	am_client_opts_default(&o);
+	o.api_key = KEY;
+	am_client *c;
+	am_err err;
+	for (size_t i = 0; i < sizeof local / sizeof local[0]; i++) {
+		o.base_url = local[i];
+		ck_assert_msg(am_client_new(&c, &o, &err) == 0, "%s: %s", local[i], err.msg);
+		am_client_free(c);
+	}
+	for (size_t i = 0; i < sizeof remote / sizeof remote[0]; i++) {
+		o.base_url = remote[i];
+		o.allow_insecure_http = false;
+		ck_assert_msg(am_client_new(&c, &o, &err) == -1, "%s accepted", remote[i]);
+		ck_assert_ptr_nonnull(strstr(err.msg, "allow_insecure_http"));
+		ck_assert_ptr_null(strstr(err.msg, KEY));
+		o.allow_insecure_http = true;
+		ck_assert_msg(am_client_new(&c, &o, &err) == 0, "%s: %s", remote[i], err.msg);
+		am_client_free(c);
+	}
+}
+END_TEST
+
 START_TEST(response_size_cap)
 {
 	env e;
@@ -771,6 +805,7 @@ static Suite *suite(void)
 	tcase_add_test(t, bucket_429_then_policy);
 	tcase_add_test(t, timeout_is_retryable);
 	tcase_add_test(t, network_failure_and_setup_errors);
+	tcase_add_test(t, plain_http_only_to_loopback);
 	tcase_add_test(t, response_size_cap);
 	tcase_add_test(t, cancellation);
 	tcase_add_test(t, wakeup_ends_the_wait);

@@ -776,6 +776,28 @@ START_TEST(test_import_errors)
 }
 END_TEST
 
+/* A model named twice is refused, naming it: otherwise the last price of
+ * the two would win without a word. */
+START_TEST(test_import_duplicate_key)
+{
+	am_pricing *t = load_with(NULL);
+	am_litellm_result r;
+	am_err err;
+	char path[600];
+	write_file("dup.json",
+	           "{\"claude-dup-1\": {\"litellm_provider\": \"anthropic\", \"mode\": \"chat\", "
+	           "\"input_cost_per_token\": 1e-06, \"output_cost_per_token\": 5e-06},\n"
+	           " \"claude-dup-1\": {\"litellm_provider\": \"anthropic\", \"mode\": \"chat\", "
+	           "\"input_cost_per_token\": 0, \"output_cost_per_token\": 0}}",
+	           path, sizeof path);
+	ck_assert_int_eq(am_litellm_import(t, path, &r, &err), -1);
+	assert_has(err.msg, "duplicate");
+	assert_has(err.msg, "claude-dup-1");
+	assert_has(err.msg, "dup.json:2:");
+	am_pricing_free(t);
+}
+END_TEST
+
 static Suite *pricing_suite(void)
 {
 	Suite *s = suite_create("pricing");
@@ -802,6 +824,7 @@ static Suite *pricing_suite(void)
 	tcase_add_test(tc, test_import_writes_override);
 	tcase_add_test(tc, test_import_creates_private_dir);
 	tcase_add_test(tc, test_import_errors);
+	tcase_add_test(tc, test_import_duplicate_key);
 	suite_add_tcase(s, tc);
 	return s;
 }

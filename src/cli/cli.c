@@ -1,6 +1,7 @@
 /* cli: table-driven flag parsing, usage errors and config loading shared by
  * the subcommands. The tables double as the --help text, so a flag cannot
  * exist without its help line. */
+#include "say.h"
 #include "cli.h"
 
 #include <ctype.h>
@@ -44,7 +45,7 @@ int am_cli_usage_error(const char *cmd, const char *fmt, ...)
 	for (char *p = msg; *p; p++)
 		if (*p == '\n' || *p == '\r')
 			*p = ' ';
-	fprintf(stderr, "aimeter %s: %s (see 'aimeter %s --help')\n", cmd, msg, cmd);
+	am_say(stderr, "aimeter %s: %s (see 'aimeter %s --help')\n", cmd, msg, cmd);
 	return 2;
 }
 
@@ -240,7 +241,7 @@ int am_cli_usd(am_cli *c, int64_t *out_pusd)
 void am_cli_print_warnings(const am_config *cfg, int from)
 {
 	for (int i = from; i < am_config_nwarnings(cfg); i++)
-		fprintf(stderr, "aimeter: warning: %s\n", am_config_warning(cfg, i));
+		am_say(stderr, "aimeter: warning: %s\n", am_config_warning(cfg, i));
 	if (cfg->warnings_dropped)
 		fprintf(stderr, "aimeter: warning: %d more warnings not shown\n",
 		        cfg->warnings_dropped);

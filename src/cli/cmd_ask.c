@@ -14,6 +14,7 @@
 #include "commands.h"
 #include "text.h"
 #include "money.h"
+#include "say.h"
 
 enum { O_MODEL = 1, O_MAX, O_SYSTEM, O_NOCACHE, O_STREAM, O_NOSTREAM, O_JSON, O_SIM };
 
@@ -90,7 +91,7 @@ static void summary(const am_event *ev, int64_t job_ms)
 		snprintf(cost, sizeof cost, "price unknown");
 	long long in = (long long)(ev->usage.input_tokens + ev->usage.cache_write_5m +
 	                           ev->usage.cache_write_1h + ev->usage.cache_read);
-	fprintf(stderr, "%s · %s · %lld in / %lld out · %s · %.1fs\n", ev->model, ev->reason, in,
+	am_say(stderr, "%s · %s · %lld in / %lld out · %s · %.1fs\n", ev->model, ev->reason, in,
 	        (long long)ev->usage.output_tokens, cost,
 	        (double)(ev->latency_ms ? ev->latency_ms : job_ms) / 1000.0);
 }
@@ -174,7 +175,7 @@ int cmd_ask(int argc, char **argv)
 	int64_t job = 0;
 	am_err err;
 	if (ops.submit(ops.ctx, &p, &job, &err)) {
-		fprintf(stderr, "aimeter ask: %s\n", err.msg);
+		am_say(stderr, "aimeter ask: %s\n", err.msg);
 		free(prompt);
 		am_app_close(&app, 0);
 		return 1;
@@ -222,8 +223,9 @@ int cmd_ask(int argc, char **argv)
 			} else if (ev->job_id == job && ev->kind == AM_EV_DONE && rc < 0) {
 				if (json) {
 					json_t *o = result_json(ev, text);
-					char *s = json_dumps(o, JSON_COMPACT);
-					puts(s);
+					char *s = am_say_json(o, JSON_COMPACT);
+					if (s)
+						puts(s);
 					free(s);
 					json_decref(o);
 				} else {
@@ -234,25 +236,26 @@ int cmd_ask(int argc, char **argv)
 				summary(ev, 0);
 				rc = 0;
 			} else if (ev->job_id == job && ev->kind == AM_EV_FAILED && rc < 0) {
-				fprintf(stderr, "aimeter ask: %s\n", ev->error);
+				am_say(stderr, "aimeter ask: %s\n", ev->error);
 				rc = 1;
 			} else if (ev->job_id == job && ev->kind == AM_EV_BLOCKED && rc < 0) {
-				fprintf(stderr, "aimeter ask: blocked by the budget: %s\n",
+				am_say(stderr, "aimeter ask: blocked by the budget: %s\n",
 				        ev->text ? ev->text : "");
 				am_command cancel = { .kind = AM_CMD_CANCEL_JOB, .value = job };
 				ops.command(ops.ctx, &cancel, NULL);
 				rc = 3;
 			} else if (ev->kind == AM_EV_ALERT && ev->text) {
-				fprintf(stderr, "\a%s\n", ev->text);
+				fputc('\a', stderr); /* the bell is ours; the text is sanitized */
+				am_say(stderr, "%s\n", ev->text);
 			} else if (ev->job_id == job && ev->kind == AM_EV_RETRY) {
 				/* A retry (the provider failed) is always worth a line. */
 				char line[400];
 				am_event_retry_text(ev, line, sizeof line);
-				fprintf(stderr, "aimeter ask: %s\n", line);
+				am_say(stderr, "aimeter ask: %s\n", line);
 			} else if (ev->job_id == job && ev->kind == AM_EV_WAITING && ev->text && tty) {
 				/* Waiting for a limit only on a terminal, so that in
 				 * scripts stderr stays the summary line. */
-				fprintf(stderr, "aimeter ask: waiting for %s\n", ev->text);
+				am_say(stderr, "aimeter ask: waiting for %s\n", ev->text);
 			}
 			am_event_free(ev);
 		}

@@ -19,6 +19,8 @@
 #include "clock.h"
 #include "commands.h"
 #include "ledger.h"
+#include "outfile.h"
+#include "say.h"
 
 enum { O_OUT = 1, O_CONC, O_BUDGET, O_NOCACHE, O_SIM, O_DIM /* + am_dim */ };
 
@@ -68,7 +70,7 @@ static void print_verdict(const am_batch_outcome *oc)
 		        oc->eof ? "" : " and the rest of the file is not read yet");
 		break;
 	case AM_BATCH_END_WRITE:
-		fprintf(stderr, "aimeter batch: %s\n", oc->err.msg);
+		am_say(stderr, "aimeter batch: %s\n", oc->err.msg);
 		break;
 	case AM_BATCH_END_DONE:
 		break;
@@ -104,21 +106,34 @@ int cmd_batch(int argc, char **argv)
 	int rc = am_cli_load_config(&c, &cfg);
 	if (rc)
 		return rc;
-	FILE *in = strcmp(path, "-") ? fopen(path, "r") : stdin;
+	FILE *in = strcmp(path, "-") ? fopen(path, "re") : stdin;
 	if (!in) {
 		fprintf(stderr, "aimeter batch: cannot open %s: %s\n", path, strerror(errno));
 		am_config_wipe(&cfg);
 		return 1;
 	}
 
+	/* The results replace --out only once they are all written, and never
+	 * the prompts they come from. */
+	am_outfile out = { 0 };
+	am_err err;
+	if (out_path && am_same_file(fileno(in), out_path)) {
+		if (in != stdin)
+			fclose(in);
+		am_config_wipe(&cfg);
+		return am_cli_usage_error("batch", "--out %s is the input file; results would "
+		                          "overwrite the prompts", out_path);
+	}
+	if (out_path && am_outfile_open(&out, out_path, &err)) {
+		fprintf(stderr, "aimeter batch: %s\n", err.msg);
+		if (in != stdin)
+			fclose(in);
+		am_config_wipe(&cfg);
+		return 1;
+	}
 	am_app app;
 	rc = am_app_open(&app, &c, &cfg, sim);
 	am_config_wipe(&cfg);
-	FILE *out = NULL;
-	if (!rc && out_path && !(out = fopen(out_path, "w"))) {
-		fprintf(stderr, "aimeter batch: cannot write %s: %s\n", out_path, strerror(errno));
-		rc = 1;
-	}
 	am_ledger *ledger = NULL;
 	if (!rc)
 		rc = am_cli_open_ledger("batch", app.cfg.db, false, &ledger);
@@ -128,8 +143,7 @@ int cmd_batch(int argc, char **argv)
 	if (rc) {
 		if (in != stdin)
 			fclose(in);
-		if (out)
-			fclose(out);
+		am_outfile_abort(&out);
 		am_ledger_close(ledger);
 		am_app_close(&app, 0);
 		return rc;
@@ -139,7 +153,7 @@ int cmd_batch(int argc, char **argv)
 	am_batch_run_opts ro = {
 		.in = in,
 		.in_name = path,
-		.out = out ? out : stdout,
+		.out = out.f ? out.f : stdout,
 		.msgs = stderr,
 		.tty = isatty(2),
 		.no_cache = no_cache,
@@ -155,8 +169,10 @@ int cmd_batch(int argc, char **argv)
 	print_verdict(&oc);
 	if (in != stdin)
 		fclose(in);
-	if (out && fclose(out) != 0 && rc == 0) {
-		fprintf(stderr, "aimeter batch: cannot write %s: %s\n", out_path, strerror(errno));
+	if (!out.f || oc.end != AM_BATCH_END_DONE) {
+		am_outfile_abort(&out);
+	} else if (am_outfile_commit(&out, &err)) {
+		fprintf(stderr, "aimeter batch: %s\n", err.msg);
 		rc = 1;
 	}
 	am_ledger_close(ledger);

@@ -122,5 +122,5 @@ int cmd_config(int argc, char **argv)
 		am_config_print(&cfg, stdout);
 	}
 	am_config_wipe(&cfg);
-	return fflush(stdout) == 0 ? 0 : 1;
+	return 0; /* main checks that stdout was written */
 }

@@ -12,6 +12,7 @@
 
 #include <jansson.h>
 
+#include "say.h"
 #include "cli.h"
 #include "clock.h"
 #include "commands.h"
@@ -58,7 +59,7 @@ static const bool right[COLS] = { false, true, true, true, true, true, true, fal
 
 static void row_cells(const am_price *p, char cells[COLS][64])
 {
-	snprintf(cells[0], 64, "%s", p->model);
+	am_say_copy(cells[0], 64, p->model);
 	price_cell(p->input, cells[1], 64);
 	price_cell(p->output, cells[2], 64);
 	price_cell(p->cache_write_5m, cells[3], 64);
@@ -78,9 +79,9 @@ static void row_cells(const am_price *p, char cells[COLS][64])
 	} else {
 		snprintf(cells[7], 64, "-");
 	}
-	snprintf(cells[8], 64, "%s", p->pool);
+	am_say_copy(cells[8], 64, p->pool);
 	snprintf(cells[9], 64, "%s", p->deprecation_date[0] ? p->deprecation_date : "-");
-	snprintf(cells[10], 64, "%s", p->source);
+	am_say_copy(cells[10], 64, p->source);
 }
 
 static void print_row(char cells[COLS][64], const size_t width[COLS])
@@ -135,7 +136,7 @@ static void list_text(const am_pricing *t)
 	for (size_t i = 0; i < am_pricing_count(t); i++) {
 		const am_price *p = am_pricing_at(t, i);
 		if (am_price_is_alias(p))
-			printf("  %-*s -> %s\n", (int)aw, p->model, p->canonical);
+			am_say(stdout, "  %-*s -> %s\n", (int)aw, p->model, p->canonical);
 	}
 }
 
@@ -164,7 +165,7 @@ static void list_unpriced(const char *db_path)
 			am_report_group(r->unknown_count, calls, sizeof calls);
 			am_report_group(r->input_tokens + r->cache_write + r->cache_read, in, sizeof in);
 			am_report_group(r->output_tokens, out, sizeof out);
-			printf("  %s: %s call%s, %s input + %s output tokens\n", r->model, calls,
+			am_say(stdout, "  %s: %s call%s, %s input + %s output tokens\n", r->model, calls,
 			       r->unknown_count == 1 ? "" : "s", in, out);
 		}
 		printf("Give them prices in the override file (by hand, or aimeter pricing import\n"
@@ -176,7 +177,7 @@ static void list_unpriced(const char *db_path)
 
 static void print_json(json_t *doc)
 {
-	char *s = json_dumps(doc, JSON_INDENT(2));
+	char *s = am_say_json(doc, JSON_INDENT(2));
 	if (s)
 		printf("%s\n", s);
 	free(s);
@@ -228,20 +229,20 @@ static void import_report_text(const char *file, const am_litellm_result *r)
 	for (size_t i = 0; i < r->n; i++)
 		if (strlen(r->items[i].model) > w)
 			w = strlen(r->items[i].model);
-	printf("%s: %zu anthropic entries (%zu other entries not read: other providers, "
+	am_say(stdout, "%s: %zu anthropic entries (%zu other entries not read: other providers, "
 	       "sample_spec)\n",
 	       file, r->n, r->other_entries);
 	for (size_t i = 0; i < r->n; i++) {
 		const am_litellm_item *it = &r->items[i];
 		if (it->detail)
-			printf("  %-*s  %s (%s)\n", (int)w, it->model, status_word(it->status),
+			am_say(stdout, "  %-*s  %s (%s)\n", (int)w, it->model, status_word(it->status),
 			       it->detail);
 		else
-			printf("  %-*s  %s\n", (int)w, it->model, status_word(it->status));
+			am_say(stdout, "  %-*s  %s\n", (int)w, it->model, status_word(it->status));
 		if (it->warning)
-			printf("  %-*s  warning: %s\n", (int)w, "", it->warning);
+			am_say(stdout, "  %-*s  warning: %s\n", (int)w, "", it->warning);
 	}
-	printf("%zu added, %zu changed, %zu unchanged, %zu skipped\n", r->added, r->changed,
+	am_say(stdout, "%zu added, %zu changed, %zu unchanged, %zu skipped\n", r->added, r->changed,
 	       r->unchanged, r->skipped);
 }
 
@@ -278,12 +279,12 @@ static int run_import(am_pricing *table, const char *file, const char *override_
 	am_litellm_result r;
 	am_err err;
 	if (am_litellm_import(table, file, &r, &err)) {
-		fprintf(stderr, "aimeter pricing import: %s\n", err.msg);
+		am_say(stderr, "aimeter pricing import: %s\n", err.msg);
 		return 1;
 	}
 	bool write = !dry_run && r.added + r.changed > 0;
 	if (write && am_litellm_write_override(table, &r, override_path, &err)) {
-		fprintf(stderr, "aimeter pricing import: %s\n", err.msg);
+		am_say(stderr, "aimeter pricing import: %s\n", err.msg);
 		am_litellm_result_free(&r);
 		return 1;
 	}
@@ -359,7 +360,7 @@ static void repriced_line(const am_ledger_repriced *m, int w)
 	am_report_usd(m->before_pusd, before, sizeof before);
 	am_report_usd(m->after_pusd, after, sizeof after);
 	am_money_format(m->after_pusd - m->before_pusd, delta, sizeof delta);
-	printf("%-*s  %6lld  %7lld  %6lld  %7lld  %14s  %14s  %s%s\n", w,
+	am_say(stdout, "%-*s  %6lld  %7lld  %6lld  %7lld  %14s  %14s  %s%s\n", w,
 	       m->model[0] ? m->model : "total", (long long)m->rows, (long long)m->changed,
 	       (long long)m->newly_known, (long long)m->still_unknown, before, after,
 	       m->after_pusd >= m->before_pusd ? "+$" : "-$",

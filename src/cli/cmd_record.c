@@ -17,6 +17,7 @@
 #include "ledger.h"
 #include "pricing.h"
 #include "report.h"
+#include "say.h"
 
 enum { O_MODEL = 1, O_IN, O_OUT, O_CW5, O_CW1, O_CR, O_BATCH, O_SPEED, O_GEO, O_SEARCH, O_AT };
 
@@ -165,10 +166,10 @@ int cmd_record(int argc, char **argv)
 		         u.web_search_requests == 1 ? "" : "es");
 	if (known) {
 		am_report_usd(cost, usd, sizeof usd);
-		printf("recorded %s: %s input + %s output tokens%s, cost %s\n", model, in, out, extra,
-		       usd);
+		am_say(stdout, "recorded %s: %s input + %s output tokens%s, cost %s\n", model, in, out,
+		       extra, usd);
 	} else {
-		printf("recorded %s: %s input + %s output tokens%s, price unknown (not in the totals)\n",
+		am_say(stdout, "recorded %s: %s input + %s output tokens%s, price unknown (not in the totals)\n",
 		       model, in, out, extra);
 	}
 	return 0;

@@ -1,7 +1,13 @@
 /* aimeter: the executable's entry point. It finds the subcommand and hands
  * over; each command is a composition root of its own (see app.h). */
+#include <errno.h>
+#include <langinfo.h>
+#include <locale.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
 
 #include "commands.h"
 
@@ -33,7 +39,46 @@ static void usage(FILE *out)
 	        "  --version    show the version\n");
 }
 
-int main(int argc, char **argv)
+/* A core file or a debugger attached by another user would hold the API
+ * key in clear: no process of aimeter may dump core or be traced, set
+ * before any command reads the key (and inherited by the alert command). */
+static void no_core_dumps(void)
+{
+	struct rlimit rl = { 0, 0 };
+	if (setrlimit(RLIMIT_CORE, &rl) != 0 || prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) != 0)
+		fprintf(stderr, "aimeter: warning: cannot disable core dumps: %s\n", strerror(errno));
+}
+
+/* Everything a command printed on stdout has to have reached it: a write
+ * that failed anywhere (the stream keeps its error flag) or the final flush
+ * makes a successful command fail, with one line saying so. */
+static int finish_stdout(const char *cmd, int rc)
+{
+	bool bad = ferror(stdout) != 0;
+	int e = 0; /* the cause, when the final flush tells it */
+	if (fclose(stdout) != 0) {
+		bad = true;
+		e = errno;
+	}
+	if (!bad)
+		return rc;
+	fprintf(stderr, "aimeter%s%s: cannot write to standard output%s%s\n", cmd ? " " : "",
+	        cmd ? cmd : "", e ? ": " : "", e ? strerror(e) : "");
+	return rc ? rc : 1;
+}
+
+/* What aimeter prints is UTF-8 whatever the locale says, and the
+ * sanitizer asks wcwidth which characters are printable: with the
+ * environment's character type when it is UTF-8, else C.UTF-8 (in the C
+ * locale every non-ASCII character would count as unprintable). */
+static void utf8_ctype(void)
+{
+	const char *set = setlocale(LC_CTYPE, "") ? nl_langinfo(CODESET) : "";
+	if (strcmp(set, "UTF-8") != 0)
+		setlocale(LC_CTYPE, "C.UTF-8");
+}
+
+static int run(int argc, char **argv)
 {
 	if (argc >= 2 && (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h"))) {
 		usage(stdout);
@@ -51,4 +96,13 @@ int main(int argc, char **argv)
 			return commands[i].fn(argc - 1, argv + 1);
 	fprintf(stderr, "aimeter: unknown command '%s' (see 'aimeter --help')\n", argv[1]);
 	return 2;
+}
+
+int main(int argc, char **argv)
+{
+	no_core_dumps();
+	utf8_ctype();
+	int rc = run(argc, argv);
+	const char *cmd = argc >= 2 && argv[1][0] != '-' ? argv[1] : NULL;
+	return finish_stdout(cmd, rc);
 }

@@ -93,6 +93,11 @@ static const struct key keys[] = {
     {INFO("base_url", "url", "https://api.anthropic.com", "the Messages API endpoint",
           "ANTHROPIC_BASE_URL"),
      STR(base_url, chk_url)},
+    {INFO("allow_insecure_http", "bool", "false",
+          "accept a plain http:// base_url to a host other than loopback (the key then travels "
+          "in cleartext)",
+          NULL),
+     BOOL(allow_insecure_http)},
     {INFO("db", "path", "", "the ledger database (\"\" = $XDG_DATA_HOME/aimeter/aimeter.db)",
           "AIMETER_DB"),
      STR(db, chk_path), .defpath = am_path_default_db, .empty = "unknown: HOME unset"},
@@ -1469,7 +1474,7 @@ int am_config_load_text(am_config *cfg, const char *text, size_t len, const char
 static int read_file(const char *path, char **out, size_t *len, am_err *err)
 {
 	struct stat st;
-	FILE *f = fopen(path, "rb");
+	FILE *f = fopen(path, "rbe"); /* e: close-on-exec */
 	if (!f)
 		return errno == ENOENT ? 1 : am_err_set(err, "%s: %s", path, strerror(errno));
 	if (fstat(fileno(f), &st) != 0 || !S_ISREG(st.st_mode)) {

@@ -147,6 +147,7 @@ typedef struct am_config {
 	/* ---- top level ---- */
 	char api_key_file[AM_CONFIG_PATH_MAX]; /* "" = none */
 	char base_url[AM_CONFIG_URL_MAX];      /* no trailing '/' */
+	bool allow_insecure_http;              /* http:// beyond loopback accepted */
 	char db[AM_CONFIG_PATH_MAX];           /* resolved; "" only when HOME is unknown */
 	char pricing_file[AM_CONFIG_PATH_MAX]; /* the price override file, resolved */
 	char timezone[AM_CONFIG_TZ_MAX];       /* IANA name or POSIX TZ; "" = system */

@@ -1,4 +1,5 @@
 /* batch: the running policy of `aimeter batch`, see batch.h. */
+#include "say.h"
 #include "batch.h"
 
 #include <errno.h>
@@ -185,8 +186,9 @@ static int add_lines(run *r, int most)
 			snprintf(num, sizeof num, "%" PRId64, r->lineno);
 			lj->id = am_xstrdup(num);
 			lj->bad = am_xstrdup(err.msg);
-			fprintf(r->o->msgs, "%s%s:%" PRId64 ": %s (skipped)\n", r->cr, r->o->in_name,
-			        r->lineno, err.msg);
+			fputs(r->cr, r->o->msgs); /* ours: clears the progress line */
+			am_say(r->o->msgs, "%s:%" PRId64 ": %s (skipped)\n", r->o->in_name,
+			       r->lineno, err.msg);
 			r->nlines++;
 			r->bad++;
 			r->pending = NULL;
@@ -205,7 +207,8 @@ static int add_lines(run *r, int most)
 			am_batch_line_free(&bl);
 			if (err.code == AM_E_FULL)
 				break; /* room comes back as jobs finish */
-			fprintf(r->o->msgs, "%saimeter batch: %s\n", r->cr, err.msg);
+			fputs(r->cr, r->o->msgs); /* ours: clears the progress line */
+			am_say(r->o->msgs, "aimeter batch: %s\n", err.msg);
 			r->stopped = true;
 			break;
 		}
@@ -231,10 +234,12 @@ static void print_events(run *r, const am_engine_ops *ops)
 	int n;
 	while ((n = ops->drain(ops->ctx, evs, 64)) > 0)
 		for (int i = 0; i < n; i++) {
-			if (evs[i].kind == AM_EV_ALERT && evs[i].text)
-				fprintf(r->o->msgs, "%s%s\n", r->cr, evs[i].text);
-			else if (evs[i].kind == AM_EV_NOTICE && evs[i].text)
-				fprintf(r->o->msgs, "%saimeter batch: %s\n", r->cr, evs[i].text);
+			bool alert = evs[i].kind == AM_EV_ALERT;
+			if ((alert || evs[i].kind == AM_EV_NOTICE) && evs[i].text) {
+				fputs(r->cr, r->o->msgs); /* ours: clears the progress line */
+				am_say(r->o->msgs, "%s%s\n", alert ? "" : "aimeter batch: ",
+				       evs[i].text);
+			}
 			am_event_free(&evs[i]);
 		}
 }
@@ -312,6 +317,12 @@ static int write_results(run *r, am_err *err)
 			status = am_err_set(err, "cannot write the results: %s", strerror(errno));
 		free(s);
 	}
+	/* The lines sit in the stream's buffer until here: a full disk or a
+	 * closed pipe shows only at the flush. */
+	errno = 0;
+	if (!status && (fflush(r->o->out) == EOF || ferror(r->o->out)))
+		status = am_err_set(err, "cannot write the results: %s",
+		                    errno ? strerror(errno) : "write error");
 	am_queue_outcomes_free(rd);
 	return status;
 }

@@ -21,6 +21,7 @@ void am_worker_client_opts(const am_config *cfg, const char *base_url, const cha
 	co->total_timeout_ms = cfg->client.timeout_ms;
 	co->max_response_bytes = (size_t)cfg->client.max_response_bytes;
 	co->clock = clock;
+	co->allow_insecure_http = cfg->allow_insecure_http;
 }
 
 static void add_pool(am_worker *w, am_rl_pool_cfg *pools, int *n, const am_config *cfg,

@@ -2,10 +2,16 @@
  * of a call, today's table, and the spend other processes record on the
  * same ledger (count_foreign); at start, today's totals and the last
  * hour's burn. */
+#define _GNU_SOURCE /* posix_spawn_file_actions_addclosefrom_np */
 #include "worker_int.h"
 
+#include <errno.h>
+#include <signal.h>
+#include <spawn.h>
 #include <sys/wait.h>
 #include <unistd.h>
+
+extern char **environ;
 
 void wk_release_budget(am_worker *w, wjob *j)
 {
@@ -39,25 +45,72 @@ void wk_budget_now(am_worker *w, am_budget_now *bn)
 	}
 }
 
+/* The alert command gets the alert's AIMETER_* variables and only the few
+ * inherited ones a shell command needs: never the API key or anything
+ * else of this process's environment. */
+static int alert_envp(const am_budget_env *env, char **envp, int cap)
+{
+	static const char *const keep[] = { "PATH=", "HOME=", "LANG=", "LC_ALL=", "LC_CTYPE=",
+		                            "TZ=" };
+	int n = 0;
+	for (int i = 0; env->env[i] && n < cap - 1; i++)
+		envp[n++] = env->env[i];
+	bool path = false;
+	for (size_t k = 0; k < sizeof keep / sizeof keep[0]; k++)
+		for (char **e = environ; e && *e && n < cap - 2; e++)
+			if (!strncmp(*e, keep[k], strlen(keep[k]))) {
+				envp[n++] = *e;
+				path = path || k == 0;
+				break;
+			}
+	if (!path)
+		envp[n++] = (char *)"PATH=/usr/local/bin:/usr/bin:/bin";
+	envp[n] = NULL;
+	return n;
+}
+
+/* Runs alert_command with posix_spawn (no fork of this threaded process,
+ * nothing run between fork and exec): /bin/sh starts the command in the
+ * background and exits at once, so the worker waits only for that and
+ * leaves nothing to reap. The child gets no descriptor of this process but
+ * 0-2 (the connections, the ledger, curl's wakeup pair: closefrom, on top
+ * of close-on-exec where aimeter opens them), default signal dispositions
+ * and an empty signal mask. */
 static void run_alert_command(am_worker *w, const am_budget_alert *a)
 {
 	if (!w->alert_command[0])
 		return;
 	am_budget_env env;
 	am_budget_alert_env(a, &env);
-	pid_t pid = fork();
-	if (pid == 0) {
-		/* A grandchild runs the command, so nobody has to reap it later. */
-		if (fork() == 0) {
-			for (int i = 0; env.env[i]; i++)
-				putenv(env.env[i]);
-			execl("/bin/sh", "sh", "-c", w->alert_command, (char *)NULL);
-			_exit(127);
-		}
-		_exit(0);
+	char *envp[16];
+	alert_envp(&env, envp, 16);
+	char *argv[] = { (char *)"sh", (char *)"-c",
+		         (char *)"/bin/sh -c \"$1\" aimeter-alert &", (char *)"sh",
+		         w->alert_command, NULL };
+	posix_spawn_file_actions_t fa;
+	posix_spawnattr_t at;
+	sigset_t none, all;
+	sigemptyset(&none);
+	sigfillset(&all);
+	posix_spawn_file_actions_init(&fa);
+	posix_spawnattr_init(&at);
+#if defined(__GLIBC__) && (__GLIBC__ > 2 || __GLIBC_MINOR__ >= 34)
+	posix_spawn_file_actions_addclosefrom_np(&fa, 3);
+#endif
+	posix_spawnattr_setsigmask(&at, &none);
+	posix_spawnattr_setsigdefault(&at, &all);
+	posix_spawnattr_setflags(&at, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
+	pid_t pid;
+	int rc = posix_spawn(&pid, "/bin/sh", &fa, &at, argv, envp);
+	posix_spawn_file_actions_destroy(&fa);
+	posix_spawnattr_destroy(&at);
+	if (rc != 0) {
+		am_log_write(w->log, now_wall(w), "alert_command: cannot start /bin/sh: %s",
+		             strerror(rc));
+		return;
 	}
-	if (pid > 0)
-		waitpid(pid, NULL, 0);
+	while (waitpid(pid, NULL, 0) < 0 && errno == EINTR)
+		;
 }
 
 void wk_fire_alerts(am_worker *w, const am_budget_alerts *al)

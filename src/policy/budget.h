@@ -304,8 +304,8 @@ void am_budget_alert_line(const am_budget_alert *a, char *buf, size_t n);
  *   AIMETER_LIMIT_USD  exact decimal ("10")
  *   AIMETER_PERIOD     "day" | "month"
  *   AIMETER_DAY        the local day "YYYY-MM-DD"
- * env[] is NULL-terminated, pointing into var[]; add these to the inherited
- * environment (putenv in the child, or a merged envp for execve). */
+ * env[] is NULL-terminated, pointing into var[]: the alert command's
+ * environment, with no more of the caller's than it needs. */
 typedef struct am_budget_env {
 	char var[5][64];
 	char *env[6];

@@ -373,7 +373,7 @@ int am_litellm_import(const am_pricing *effective, const char *path, am_litellm_
 {
 	memset(out, 0, sizeof *out);
 	json_t *root;
-	if (am_jsonlex_load_file(path, false, &root, NULL, err))
+	if (am_jsonlex_load_file(path, true, &root, NULL, err))
 		return -1;
 	if (!json_is_object(root)) {
 		json_decref(root);

@@ -18,7 +18,10 @@
  * in front of the shared one instead of copying it. */
 #include "client.h"
 
+#include <arpa/inet.h>
 #include <curl/curl.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -125,6 +128,40 @@ static bool has_line_break(const char *s)
 	return strpbrk(s, "\r\n") != NULL;
 }
 
+/* Whether an http:// URL's host is this machine: "localhost", 127.0.0.0/8
+ * or [::1], read the way curl reads the authority (userinfo before the
+ * last '@', port after the host). Anything else could be on the network. */
+static bool loopback_host(const char *url)
+{
+	const char *auth = url + strlen("http://");
+	size_t alen = strcspn(auth, "/?#");
+	const char *at = NULL;
+	for (const char *p = auth; p < auth + alen; p++)
+		if (*p == '@')
+			at = p;
+	const char *h = at ? at + 1 : auth;
+	size_t hlen = (size_t)(auth + alen - h);
+	char host[256];
+	if (*h == '[') {
+		const char *close = memchr(h, ']', hlen);
+		if (!close || (size_t)(close - h - 1) >= sizeof host)
+			return false;
+		memcpy(host, h + 1, (size_t)(close - h - 1));
+		host[close - h - 1] = '\0';
+		struct in6_addr a6;
+		return inet_pton(AF_INET6, host, &a6) == 1 && IN6_IS_ADDR_LOOPBACK(&a6);
+	}
+	hlen = strcspn(h, ":/?#");
+	if (hlen == 0 || hlen >= sizeof host)
+		return false;
+	memcpy(host, h, hlen);
+	host[hlen] = '\0';
+	struct in_addr a4;
+	if (inet_pton(AF_INET, host, &a4) == 1)
+		return (ntohl(a4.s_addr) >> 24) == 127;
+	return !strcasecmp(host, "localhost");
+}
+
 static char *join(const char *a, const char *b)
 {
 	size_t la = strlen(a), lb = strlen(b);
@@ -160,6 +197,12 @@ int am_client_new(am_client **out, const am_client_opts *opts, am_err *err)
 		return am_err_set(err, "base URL '%.200s' is not http:// or https://", base);
 	if (has_line_break(base))
 		return am_err_set(err, "base URL contains a line break");
+	if (!strncasecmp(base, "http://", 7) && !o.allow_insecure_http && !loopback_host(base))
+		return am_err_set(err,
+		                  "base URL '%.200s' is plain http to a host other than loopback: the "
+		                  "API key would travel in cleartext; use https://, or set "
+		                  "allow_insecure_http to true in the config to accept it",
+		                  base);
 	if (o.api_key && has_line_break(o.api_key))
 		return am_err_set(err, "the API key contains a line break");
 	if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)
@@ -295,6 +338,15 @@ static void easy_put(am_client *c, CURL *e)
 	}
 }
 
+/* Connections are opened close-on-exec in one step, so that no program
+ * aimeter starts (alert_command) inherits a socket to the API. */
+static curl_socket_t open_socket(void *ctx, curlsocktype purpose, struct curl_sockaddr *a)
+{
+	(void)ctx;
+	(void)purpose;
+	return socket(a->family, a->socktype | SOCK_CLOEXEC, a->protocol);
+}
+
 static int configure(am_client *c, xfer *x)
 {
 	CURL *e = x->easy;
@@ -323,6 +375,7 @@ static int configure(am_client *c, xfer *x)
 	SET(CURLOPT_HTTP_VERSION, (long)CURL_HTTP_VERSION_2TLS);
 	SET(CURLOPT_TCP_KEEPALIVE, 1L);
 	SET(CURLOPT_PROTOCOLS_STR, "http,https");
+	SET(CURLOPT_OPENSOCKETFUNCTION, open_socket);
 	if (tls)
 		SET(CURLOPT_PIPEWAIT, 1L); /* prefer a multiplexed stream to a new connection */
 #undef SET

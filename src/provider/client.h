@@ -41,6 +41,7 @@ typedef struct am_client_opts {
 	long max_host_connections;  /* 0 = no limit (HTTP/2 multiplexes anyway) */
 	int max_transfers;          /* queued + in flight; 0 = 1024 */
 	const am_clock *clock;      /* latency and Date fallback; NULL = system */
+	bool allow_insecure_http;   /* accept http:// to a host other than loopback */
 } am_client_opts;
 
 /* Fills o with the defaults above (all zeros / NULL). */

@@ -3,6 +3,7 @@
  * Each renderer only reads the summary; the numbers were summed exactly by
  * the ledger. The table computes its column widths from the cells it is
  * about to print, so it stays aligned for any figure size. */
+#include "say.h"
 #include "report.h"
 
 #include <inttypes.h>
@@ -80,28 +81,37 @@ int am_report_json(const am_ledger_summary *s, FILE *out, am_err *err)
 	json_object_set_new(total, "requests", json_integer(s->total.requests));
 	json_object_set_new(total, "cost_usd", money_json(s->total.cost_pusd));
 	json_object_set_new(root, "total", total);
-	int rc = json_dumpf(root, out, JSON_COMPACT | JSON_PRESERVE_ORDER);
+	char *text = am_say_json(root, JSON_COMPACT | JSON_PRESERVE_ORDER);
 	json_decref(root);
-	if (rc != 0 || fputc('\n', out) == EOF)
+	int rc = text ? fputs(text, out) : EOF;
+	free(text);
+	if (rc == EOF || fputc('\n', out) == EOF)
 		return am_err_set(err, "cannot write the report");
 	return 0;
 }
 
 /* ---- CSV ------------------------------------------------------------------- */
 
-static void csv_field(FILE *out, const char *v)
+/* A field from the ledger: sanitized (a control becomes caret text, so a
+ * line break cannot forge a row and an escape cannot reach a terminal),
+ * then quoted when it holds a comma or a quote. */
+static void csv_field(FILE *out, const char *raw)
 {
+	size_t cap = 4 * strlen(raw) + 1;
+	char *v = am_xmalloc(cap);
+	am_say_copy(v, cap, raw);
 	if (!strpbrk(v, ",\"\r\n")) {
 		fputs(v, out);
-		return;
+	} else {
+		fputc('"', out);
+		for (const char *p = v; *p; p++) {
+			if (*p == '"')
+				fputc('"', out);
+			fputc(*p, out);
+		}
+		fputc('"', out);
 	}
-	fputc('"', out);
-	for (; *v; v++) {
-		if (*v == '"')
-			fputc('"', out);
-		fputc(*v, out);
-	}
-	fputc('"', out);
+	free(v);
 }
 
 int am_report_csv(const am_ledger_summary *s, FILE *out, am_err *err)
@@ -177,11 +187,12 @@ int am_report_table(const am_ledger_summary *s, FILE *out, am_err *err)
 		snprintf(cells[0].c[i], sizeof cells[0].c[i], "%s", headers[i]);
 	for (size_t i = 0; i < n; i++) {
 		const am_ledger_row *r = &s->rows[i];
-		char label[160];
+		char label[160], model[140];
+		am_say_copy(model, sizeof model, r->model);
 		if (*r->day)
-			snprintf(label, sizeof label, "%s %s", r->day, r->model);
+			snprintf(label, sizeof label, "%s %s", r->day, model);
 		else
-			snprintf(label, sizeof label, "%s", r->model);
+			snprintf(label, sizeof label, "%s", model);
 		row_cells(r, label, &cells[i + 1]);
 	}
 	row_cells(&s->total, "TOTAL", &cells[n + 1]);
@@ -217,7 +228,7 @@ int am_report_table(const am_ledger_summary *s, FILE *out, am_err *err)
 		for (size_t i = 0; i < n; i++) {
 			const am_ledger_row *r = &s->rows[i];
 			if (r->unknown_count > 0 && (!last || strcmp(last, r->model))) {
-				fprintf(out, "%s %s", last ? "," : "", r->model);
+				am_say(out, "%s %s", last ? "," : "", r->model);
 				last = r->model;
 			}
 		}

@@ -73,7 +73,7 @@ exactly_once "$db"
 # 3. DNS failure: .invalid never resolves (RFC 6761), so no network is
 #    reached. The connect timeout bounds a resolver that does not answer.
 
-export ANTHROPIC_BASE_URL=http://nonexistent.invalid
+export ANTHROPIC_BASE_URL=https://nonexistent.invalid
 db=$tmp/dns.db
 write_config "$tmp/dns.json" "$db" '"client":{"max_retries":1,"connect_timeout_ms":3000}'
 export AIMETER_CONFIG=$tmp/dns.json
