@@ -13,6 +13,7 @@
 #include "control.h"
 #include "editor.h"
 #include "fake_engine.h"
+#include "keys.h"
 #include "money.h"
 
 #define USD AM_PUSD_PER_USD
@@ -426,18 +427,121 @@ START_TEST(editor_view_scrolls)
 	char buf[128];
 	int col;
 	type(ed, L"abcdefghij");
-	ui_editor_view(ed, 5, buf, sizeof buf, &col);
+	ui_editor_view(ed, 5, "|", buf, sizeof buf, &col);
 	ck_assert_str_eq(buf, "ghij");
 	ck_assert_int_eq(col, 4);
 	ui_editor_op(ed, UI_ED_HOME);
-	ui_editor_view(ed, 5, buf, sizeof buf, &col);
+	ui_editor_view(ed, 5, "|", buf, sizeof buf, &col);
 	ck_assert_str_eq(buf, "abcde");
 	ck_assert_int_eq(col, 0);
 	take(ed);
 	type(ed, L"日本語");
-	ui_editor_view(ed, 10, buf, sizeof buf, &col);
+	ui_editor_view(ed, 10, "|", buf, sizeof buf, &col);
 	ck_assert_int_eq(col, 6); /* wide characters take two cells */
 	ui_editor_free(ed);
+}
+END_TEST
+
+/* A long text, several lines of it, neither cut nor split: what is taken
+ * is what went in, byte for byte. */
+START_TEST(editor_holds_long_multiline_text)
+{
+	ui_editor *ed = ui_editor_new();
+	size_t n = 20000;
+	char *in = malloc(n + 1), *want = malloc(n + 1);
+	for (size_t i = 0; i < n; i++) {
+		in[i] = i % 100 == 99 ? '\r' : (char)('a' + i % 26);
+		want[i] = in[i] == '\r' ? '\n' : in[i];
+	}
+	in[n] = want[n] = '\0';
+	ck_assert_int_eq(ui_editor_insert_text(ed, in, n), (long)n);
+	ck_assert_int_eq(ui_editor_len(ed), (int)n);
+	ck_assert_int_eq(ui_editor_lines(ed), (int)(n / 100) + 1);
+	char *got = ui_editor_take(ed);
+	ck_assert_str_eq(got, want);
+	free(got);
+	/* typed keys are not cut either, and a newline is one of them */
+	for (size_t i = 0; i < n; i++)
+		ck_assert(ui_editor_insert(ed, i == 5000 ? L'\n' : L'x'));
+	ck_assert_int_eq(ui_editor_len(ed), (int)n);
+	ck_assert_int_eq(ui_editor_lines(ed), 2);
+	/* a block that does not fit is refused whole */
+	ck_assert_int_eq(ui_editor_len(ed), (int)n);
+	char *big = malloc(UI_ED_MAX);
+	memset(big, 'y', UI_ED_MAX);
+	ck_assert_int_eq(ui_editor_insert_text(ed, big, UI_ED_MAX), -1);
+	ck_assert_int_eq(ui_editor_len(ed), (int)n);
+	free(ui_editor_take(ed));
+	ck_assert_int_eq(ui_editor_insert_text(ed, big, UI_ED_MAX), UI_ED_MAX);
+	ck_assert(!ui_editor_insert(ed, L'z'));
+	ck_assert_int_eq(ui_editor_len(ed), UI_ED_MAX);
+	free(ui_editor_take(ed));
+	/* CR LF is one newline; escape bytes in a paste are dropped */
+	const char *mixed = "a\r\nb\x1b[31mc\td";
+	ck_assert_int_eq(ui_editor_insert_text(ed, mixed, strlen(mixed)), 10);
+	char buf[64];
+	int col;
+	ui_editor_view(ed, 40, "|", buf, sizeof buf, &col);
+	ck_assert_str_eq(buf, "a|b[31mc d");
+	got = ui_editor_take(ed);
+	ck_assert_str_eq(got, "a\nb[31mc\td");
+	free(got);
+	free(big);
+	free(in);
+	free(want);
+	ui_editor_free(ed);
+}
+END_TEST
+
+/* ---- escape sequences curses left over ------------------------------------------------- */
+
+static ui_esc esc(const char *s)
+{
+	size_t n = strlen(s);
+	/* fed one byte at a time, as the reader does */
+	for (size_t i = 0; i < n; i++)
+		ck_assert_msg(!ui_esc_complete(s, i) || i == n, "'%s' complete after %zu", s, i);
+	ck_assert_msg(ui_esc_complete(s, n), "'%s' not complete", s);
+	return ui_esc_decode(s, n);
+}
+
+START_TEST(escape_sequences)
+{
+	ck_assert_int_eq(esc("[4~").kind, UI_ESC_END); /* tmux's End */
+	ck_assert_int_eq(esc("[8~").kind, UI_ESC_END);
+	ck_assert_int_eq(esc("[F").kind, UI_ESC_END);
+	ck_assert_int_eq(esc("OF").kind, UI_ESC_END);
+	ck_assert_int_eq(esc("[1;5F").kind, UI_ESC_END);
+	ck_assert_int_eq(esc("[1~").kind, UI_ESC_HOME);
+	ck_assert_int_eq(esc("[7~").kind, UI_ESC_HOME);
+	ck_assert_int_eq(esc("OH").kind, UI_ESC_HOME);
+	ck_assert_int_eq(esc("[H").kind, UI_ESC_HOME);
+	ck_assert_int_eq(esc("[3~").kind, UI_ESC_DELETE);
+	ck_assert_int_eq(esc("[3;5~").kind, UI_ESC_DELETE);
+	ck_assert_int_eq(esc("[5~").kind, UI_ESC_PGUP);
+	ck_assert_int_eq(esc("[6~").kind, UI_ESC_PGDN);
+	ck_assert_int_eq(esc("[200~").kind, UI_ESC_PASTE_BEGIN);
+	ck_assert_int_eq(esc("[201~").kind, UI_ESC_PASTE_END);
+	ck_assert_int_eq(esc("[27;2;13~").kind, UI_ESC_NEWLINE); /* Shift-Enter */
+	ck_assert_int_eq(esc("[13;2u").kind, UI_ESC_NEWLINE);
+	ck_assert_int_eq(esc("\r").kind, UI_ESC_NEWLINE); /* Alt-Enter */
+	ck_assert_int_eq(esc("[21~").ch, 10);
+	ck_assert_int_eq(esc("OP").ch, 1);
+	ui_esc a = esc("r");
+	ck_assert_int_eq(a.kind, UI_ESC_ALT);
+	ck_assert_int_eq(a.ch, 'r');
+	/* unknown ones are swallowed whole, whatever their length */
+	ck_assert_int_eq(esc("[2~").kind, UI_ESC_NONE);
+	ck_assert_int_eq(esc("[?1;2c").kind, UI_ESC_NONE);
+	ck_assert_int_eq(esc("[1;2P").kind, UI_ESC_NONE);
+	ck_assert_int_eq(esc("[99;99;99;99;99~").kind, UI_ESC_NONE);
+	ck_assert_int_eq(esc("[[A").kind, UI_ESC_NONE);
+	ck_assert_int_eq(esc("Oz").kind, UI_ESC_NONE);
+	/* ESC alone, and ESC O with nothing after it (Alt-O) */
+	ck_assert_int_eq(ui_esc_decode("", 0).kind, UI_ESC_ALONE);
+	ck_assert(!ui_esc_complete("O", 1));
+	ck_assert_int_eq(ui_esc_decode("O", 1).kind, UI_ESC_ALT);
+	ck_assert_int_eq(ui_esc_decode("[12", 3).kind, UI_ESC_NONE);
 }
 END_TEST
 
@@ -518,6 +622,8 @@ static Suite *suite(void)
 	suite_add_tcase(s, t);
 	TCase *m = tcase_create("models");
 	tcase_add_test(m, console_scrolls_and_bounds);
+	tcase_add_test(m, editor_holds_long_multiline_text);
+	tcase_add_test(m, escape_sequences);
 	tcase_add_test(m, editor_editing);
 	tcase_add_test(m, editor_history);
 	tcase_add_test(m, editor_view_scrolls);

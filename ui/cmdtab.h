@@ -73,7 +73,9 @@ typedef enum ui_cmd_id {
 	X("Backspace, Delete", "delete a character")                            \
 	X("Ctrl-U, Ctrl-K", "delete to the start, or to the end, of the line")  \
 	X("Ctrl-W", "delete the word before the cursor")                        \
-	X("Enter", "send the prompt or run the command")                        \
+	X("Enter", "send the prompt (every line of it) or run the command")     \
+	X("Alt-Enter, Shift-Enter", "add a line to the prompt")                 \
+	X("paste", "a pasted block is one prompt, whole, however many lines")   \
 	X("Esc", "back to the bottom of the console")                           \
 	X("Ctrl-L", "paint the whole screen again")
 

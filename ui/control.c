@@ -6,6 +6,7 @@
  * the figures stay readable. Every engine error is shown in the console. */
 #include "control.h"
 
+#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -29,6 +30,16 @@ void ui_ctl_done(ui_ctl *c)
 {
 	ui_console_free(c->con);
 	c->con = NULL;
+}
+
+void ui_ctl_status(ui_ctl *c, ui_role role, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(c->status, sizeof c->status, fmt, ap);
+	va_end(ap);
+	c->status_role = role;
+	c->status_seq++;
 }
 
 #define SAME(a, b, field) (!memcmp(&(a)->field, &(b)->field, sizeof (a)->field))

@@ -14,6 +14,7 @@
 #include "cmdtab.h"
 #include "console.h"
 #include "engine.h"
+#include "roles.h"
 
 /* Reaction bits. */
 enum {
@@ -42,6 +43,11 @@ typedef struct ui_ctl {
 	int nmodels;
 	const char *system;     /* system prompt for every turn, or NULL */
 	bool more;              /* the last pump stopped at max_events: pump again soon */
+	/* The status line: the answer to the last command or key, shown for a
+	 * while in place of the key hints. status_seq grows with each one. */
+	char status[256];
+	ui_role status_role;
+	unsigned status_seq;
 } ui_ctl;
 
 /* Sets up a controller over ops (not owned); console output plain ASCII
@@ -56,6 +62,10 @@ unsigned ui_ctl_pump(ui_ctl *c, int max_events);
 
 /* Handles a line typed on the input line: a /command or a prompt. */
 unsigned ui_ctl_line(ui_ctl *c, const char *line);
+
+/* Sets the status line (role CALM/DIM for done, WARN/ALARM for refused). */
+__attribute__((format(printf, 3, 4))) void ui_ctl_status(ui_ctl *c, ui_role role,
+                                                         const char *fmt, ...);
 
 /* Handles a hotkey action. */
 unsigned ui_ctl_action(ui_ctl *c, ui_act act);

@@ -172,7 +172,13 @@ static void paint_whole(ui_view *v, ui_rect r, void (*build)(int, ui_block *))
 
 static void paint_hints(ui_view *v, ui_rect r)
 {
-	paint_whole(v, r, ui_panel_hints);
+	ui_block b;
+	if (!v->status) {
+		paint_whole(v, r, ui_panel_hints);
+		return;
+	}
+	ui_panel_status(v->status, v->status_role, r.w, &b);
+	paint_rows(v, r, &b);
 }
 
 static void paint_toosmall(ui_view *v, ui_rect r)
@@ -269,22 +275,55 @@ static void paint_console(ui_view *v, ui_rect r)
 
 /* ---- input and hints -------------------------------------------------------------- */
 
+/* Enough for the visible part of the input at any terminal width. */
+enum { INPUT_VIEW_BYTES = 8192 };
+
+/* "3 lines · 20,000 chars" after the text when it has several lines or
+ * does not fit: what Enter will send is more than the field shows. */
+static bool input_size(const ui_view *v, char *buf, size_t n)
+{
+	ui_rect r = v->lay->r[UI_P_INPUT];
+	int len = ui_editor_len(v->ed), lines = ui_editor_lines(v->ed);
+	char chars[32];
+	if (lines <= 1 && len < r.w - 4)
+		return false;
+	fmt_count(chars, sizeof chars, len);
+	if (lines > 1)
+		snprintf(buf, n, "%d lines%s%s chars", lines, G(v)->dot, chars);
+	else
+		snprintf(buf, n, "%s chars", chars);
+	return true;
+}
+
+/* Cells for the text: the field, less the size remark when it shows. */
+static int input_width(const ui_view *v, ui_rect r)
+{
+	char size[64];
+	int w = r.w - 4;
+	if (input_size(v, size, sizeof size) && w - fmt_width(size, strlen(size)) - 1 >= 10)
+		w -= fmt_width(size, strlen(size)) + 1;
+	return w;
+}
+
 static void paint_input(ui_view *v, ui_rect r)
 {
 	const ui_glyphs *g = G(v);
-	char mark[16], buf[UI_ED_MAX * 4 + 1];
+	char mark[16], buf[INPUT_VIEW_BYTES];
 	int col;
 	snprintf(mark, sizeof mark, " %s ", g->mark);
 	put(v, r.y, r.x, r.w, UI_ROLE_ACCENT, mark);
-	int x = r.x + 3, w = r.w - 4;
+	int x = r.x + 3, w = input_width(v, r);
 	if (w <= 0)
 		return;
 	if (ui_editor_len(v->ed) == 0) {
 		put(v, r.y, x, w, UI_ROLE_DIM, "type a prompt and press Enter, or /help");
 		return;
 	}
-	ui_editor_view(v->ed, w, buf, sizeof buf, &col);
+	ui_editor_view(v->ed, w, g->newline, buf, sizeof buf, &col);
 	put(v, r.y, x, w, UI_ROLE_NORMAL, buf);
+	char size[64];
+	if (input_size(v, size, sizeof size))
+		put(v, r.y, x + w + 1, r.w - 4 - w, UI_ROLE_DIM, size);
 }
 
 void ui_paint_panel(ui_view *v, ui_panel p)
@@ -352,9 +391,9 @@ void ui_paint_cursor(const ui_view *v)
 		return;
 	}
 	ui_rect r = v->lay->r[UI_P_INPUT];
-	char buf[UI_ED_MAX * 4 + 1];
+	char buf[INPUT_VIEW_BYTES];
 	int col;
-	ui_editor_view(v->ed, r.w - 4, buf, sizeof buf, &col);
+	ui_editor_view(v->ed, input_width(v, r), G(v)->newline, buf, sizeof buf, &col);
 	curs_set(1);
 	move(r.y, r.x + 3 + col);
 }

@@ -21,9 +21,9 @@ typedef ui_rline line;
 static const ui_glyphs utf8_glyphs = {" \u00b7 ", "\u25b8", "\u25cf", "\u258d",
                                       "\u2500", "\u2502", "\u250c", "\u2510",
                                       "\u2514", "\u2518", "\u2192", "\u25c0",
-                                      "\u2191", "\u21bb"};
+                                      "\u2191", "\u21bb", "\u21b5"};
 static const ui_glyphs ascii_glyphs = {" - ", ">", "*", "_", "-", "|", "+", "+",
-                                       "+", "+", "->", "<", "^", "reset "};
+                                       "+", "+", "->", "<", "^", "reset ", "|"};
 
 const ui_glyphs *ui_glyphs_get(bool ascii)
 {
@@ -871,4 +871,10 @@ void ui_panel_toosmall(int w, ui_block *out)
 	segf(ui_block_row(out, 0, 0, w), UI_ROLE_WARN,
 	     w >= 34 ? "terminal too small: need %dx%d" : "too small (%dx%d)", UI_MIN_COLS,
 	     UI_MIN_ROWS);
+}
+
+void ui_panel_status(const char *text, ui_role role, int w, ui_block *out)
+{
+	ui_block_clear(out);
+	segf(ui_block_row(out, 0, 0, w), role, " %s", text);
 }

@@ -19,7 +19,7 @@
 
 typedef struct ui_glyphs {
 	const char *dot, *mark, *live, *cursor, *hl, *vl, *tl, *tr, *bl, *br, *arrow, *blocks, *up,
-	    *reset;
+	    *reset, *newline;
 } ui_glyphs;
 
 /* The UTF-8 glyphs, or the plain ones of ASCII mode. */
@@ -44,5 +44,8 @@ void ui_panel_models(const ui_panel_ctx *c, int w, int h, ui_block *out);
 void ui_panel_cache(const ui_panel_ctx *c, int w, int h, ui_block *out);
 void ui_panel_hints(int w, ui_block *out);
 void ui_panel_toosmall(int w, ui_block *out);
+/* The status line (the answer to the last command or key) in the hint
+ * line's place. */
+void ui_panel_status(const char *text, ui_role role, int w, ui_block *out);
 
 #endif
