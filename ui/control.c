@@ -145,9 +145,7 @@ static void done_message(const ui_cmd *cmd, char *msg, size_t n)
 		break;
 	case AM_CMD_SET_BUDGET_DAY:
 	case AM_CMD_SET_BUDGET_MONTH:
-		fmt_money_cents(v, sizeof v, e->value);
-		if (e->value % (AM_PUSD_PER_USD / 100))
-			am_money_format_display(e->value, 12, v, sizeof v); /* show it exactly */
+		fmt_money_limit(v, sizeof v, e->value);
 		if (e->value == 0)
 			snprintf(msg, n, "%s budget removed (saved)",
 			         e->kind == AM_CMD_SET_BUDGET_DAY ? "daily" : "monthly");
@@ -263,8 +261,8 @@ static unsigned step_budget(ui_ctl *c, bool up)
 		to = cent;
 	am_command cmd = {.kind = AM_CMD_SET_BUDGET_DAY, .value = to, .persist = true};
 	char msg[120], a[32], b[32];
-	fmt_money_cents(a, sizeof a, from);
-	fmt_money_cents(b, sizeof b, to);
+	fmt_money_limit(a, sizeof a, from);
+	fmt_money_limit(b, sizeof b, to);
 	snprintf(msg, sizeof msg, "daily budget %s -> %s", a, b);
 	return apply(c, &cmd, msg);
 }

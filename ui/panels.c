@@ -152,10 +152,10 @@ static void budget_figs(const am_snap_budget *b, struct budget_figs *f)
 	fmt_money(f->spent, sizeof f->spent, b->day_spent_pusd);
 	fmt_money_cents(f->burn, sizeof f->burn, b->burn_pusd_per_hour);
 	fmt_money_cents(f->eod, sizeof f->eod, b->projected_eod_pusd);
-	fmt_money_cents(f->lim, sizeof f->lim, b->day_limit_pusd);
+	fmt_money_limit(f->lim, sizeof f->lim, b->day_limit_pusd);
 	fmt_pct(f->pct, sizeof f->pct, b->day_spent_pusd, b->day_limit_pusd, 0);
-	fmt_money_cents(f->mspent, sizeof f->mspent, b->month_spent_pusd);
-	fmt_money_cents(f->mlim, sizeof f->mlim, b->month_limit_pusd);
+	fmt_money(f->mspent, sizeof f->mspent, b->month_spent_pusd);
+	fmt_money_limit(f->mlim, sizeof f->mlim, b->month_limit_pusd);
 	fmt_pct(f->mpct, sizeof f->mpct, b->month_spent_pusd, b->month_limit_pusd, 0);
 }
 
