@@ -441,17 +441,16 @@ START_TEST(limits_full)
 	area(120, 40, UI_P_LIMITS, &w, &h);
 	ui_panel_limits(&c, w, h, &blk);
 	ck_dump(&blk, false,
-	        "title: {TITLE}Rate limits{DIM} · sonnet-4 pool\n"
-	        "0+0: {NORMAL}RPM   {CALM}████████████{BAR_EMPTY}░░░{NORMAL}      40 / 50"
+	        "title: {TITLE}Rate limits{DIM} · in use / limit{DIM} · sonnet-4 pool\n"
+	        "0+0: {NORMAL}RPM   {CALM}███{BAR_EMPTY}░░░░░░░░░░░░{NORMAL}      10 / 50"
 	        "{NORMAL}  {CALM}ok\n"
-	        "1+0: {NORMAL}RPM/s {CALM}███████████████{NORMAL}        1 / 1{NORMAL}  {CALM}ok\n"
-	        "2+0: {NORMAL}ITPM  {CALM}██████████{BAR_EMPTY}░░░░░{NORMAL}    20k / 30k"
+	        "1+0: {NORMAL}ITPM  {CALM}█████{BAR_EMPTY}░░░░░░░░░░{NORMAL}    10k / 30k"
 	        "{NORMAL}  {CALM}ok\n"
-	        "3+0: {NORMAL}OTPM  {CALM}█████████████▏{BAR_EMPTY}░{NORMAL}      7k / 8k"
+	        "2+0: {NORMAL}OTPM  {CALM}█▉{BAR_EMPTY}░░░░░░░░░░░░░{NORMAL}      1k / 8k"
 	        "{NORMAL}  {CALM}ok\n"
-	        "4+0: {WARN}queue 2{NORMAL} · {NORMAL}in flight 1{NORMAL}/4{DIM} · 429s 0\n"
-	        "5+0: {TITLE}haiku-3-5{DIM}  RPM {CALM}50/50{DIM}  ITPM {CALM}50k/50k{DIM}  OTPM "
-	        "{CALM}10k/10k\n");
+	        "3+0: {WARN}queue 2{NORMAL} · {NORMAL}in flight 1{NORMAL}/4{DIM} · 429s 0\n"
+	        "4+0: {TITLE}haiku-3-5{DIM}  RPM {CALM}0/50{DIM}  ITPM {CALM}0/50k{DIM}  OTPM "
+	        "{CALM}0/10k\n");
 	snap.pool[0].dim[0].has_server = true;
 	snap.pool[0].dim[0].server_remaining = 38;
 	snap.pool[0].dim[0].server_reset_ns = WALL + 20 * SEC;
@@ -459,44 +458,55 @@ START_TEST(limits_full)
 	area(100, 30, UI_P_LIMITS, &w, &h);
 	ui_panel_limits(&c, w, h, &blk);
 	ck_dump(&blk, false,
-	        "title: {TITLE}Rate limits{DIM} · sonnet-4 pool\n"
-	        "0+0: {NORMAL}RPM   {CALM}████{BAR_EMPTY}░{NORMAL}      40 / 50{NORMAL}  "
-	        "{DIM}srv 38{DIM} ↻20s\n"
-	        "1+0: {NORMAL}RPM/s {CALM}█████{NORMAL}        1 / 1{NORMAL}  {CALM}ok\n"
-	        "2+0: {NORMAL}ITPM  {CALM}███▎{BAR_EMPTY}░{NORMAL}    20k / 30k{NORMAL}  "
-	        "{CALM}ok\n"
-	        "3+0: {NORMAL}OTPM  {CALM}████▍{NORMAL}      7k / 8k{NORMAL}  {CALM}ok\n"
-	        "4+0: {WARN}queue 2{NORMAL} · {NORMAL}in flight 1{NORMAL}/4{DIM} · 429s 0"
+	        "title: {TITLE}Rate limits{DIM} · in use / limit{DIM} · sonnet-4 pool\n"
+	        "0+0: {NORMAL}RPM   {CALM}█{BAR_EMPTY}░░░░{NORMAL}      10 / 50{NORMAL}  "
+	        "{DIM}srv 38 left{DIM} ↻20s\n"
+	        "1+0: {NORMAL}ITPM  {CALM}█▋{BAR_EMPTY}░░░{NORMAL}    10k / 30k{NORMAL}  {CALM}ok\n"
+	        "2+0: {NORMAL}OTPM  {CALM}▋{BAR_EMPTY}░░░░{NORMAL}      1k / 8k{NORMAL}  {CALM}ok\n"
+	        "3+0: {WARN}queue 2{NORMAL} · {NORMAL}in flight 1{NORMAL}/4{DIM} · 429s 0"
 	        "{WARN} · share 50%\n"
-	        "5+0: {TITLE}haiku-3-5{DIM} RPM {CALM}50/50\n");
+	        "4+0: {TITLE}haiku-3-5{DIM}  RPM {CALM}0/50{DIM}  ITPM {CALM}0/50k{DIM}  OTPM "
+	        "{CALM}0/10k\n");
 	/* The pool in a cool-down takes the detail; the blocked one is brief. */
 	trouble(&snap);
 	area(120, 40, UI_P_LIMITS, &w, &h);
 	ui_panel_limits(&c, w, h, &blk);
 	ck_dump(&blk, false,
-	        "title: {TITLE}Rate limits{DIM} · haiku-3-5 pool\n"
-	        "0+0: {NORMAL}RPM   {ALARM}███████████████{NORMAL}      50 / 50{NORMAL}  "
+	        "title: {TITLE}Rate limits{DIM} · in use / limit{DIM} · haiku-3-5 pool\n"
+	        "0+0: {NORMAL}RPM   {BAR_EMPTY}░░░░░░░░░░░░░░░{NORMAL}       0 / 50{NORMAL}  "
 	        "{ALARM}cool-down 8s\n"
-	        "1+0: {NORMAL}ITPM  {CALM}███████████████{NORMAL}    50k / 50k{NORMAL}  {CALM}ok\n"
-	        "2+0: {NORMAL}OTPM  {CALM}███████████████{NORMAL}    10k / 10k{NORMAL}  {CALM}ok\n"
+	        "1+0: {NORMAL}ITPM  {BAR_EMPTY}░░░░░░░░░░░░░░░{NORMAL}      0 / 50k{NORMAL}  "
+	        "{CALM}ok\n"
+	        "2+0: {NORMAL}OTPM  {BAR_EMPTY}░░░░░░░░░░░░░░░{NORMAL}      0 / 10k{NORMAL}  "
+	        "{CALM}ok\n"
 	        "3+0: {NORMAL}queue 0{NORMAL} · {NORMAL}in flight 0{ALARM} · 429s 2\n"
-	        "4+0: {TITLE}sonnet-4{DIM}  RPM {CALM}40/50{DIM}  ITPM {WARN}100/30k{DIM}  OTPM "
-	        "{CALM}7k/8k{WARN}  q2 f1\n");
+	        "4+0: {TITLE}sonnet-4{DIM}  RPM {CALM}10/50{DIM}  ITPM {WARN}30k/30k{DIM}  OTPM "
+	        "{CALM}1k/8k{WARN}  q2 f1\n");
 	snap.pool[1].dim[0].cooldown_until_ns = 0;
 	ui_panel_limits(&c, w, h, &blk);
 	ck_dump(&blk, true,
-	        "title: {TITLE}Rate limits{DIM} · sonnet-4 pool\n"
-	        "0+0: {NORMAL}RPM   {CALM}████████████{BAR_EMPTY}░░░{NORMAL}      40 / 50"
+	        "title: {TITLE}Rate limits{DIM} · in use / limit{DIM} · sonnet-4 pool\n"
+	        "0+0: {NORMAL}RPM   {CALM}███{BAR_EMPTY}░░░░░░░░░░░░{NORMAL}      10 / 50"
 	        "{NORMAL}  {CALM}ok\n"
-	        "1+0: {NORMAL}RPM/s {CALM}███████████████{NORMAL}        1 / 1{NORMAL}  {CALM}ok\n"
-	        "2+0: {WARN}ITPM  {BAR_EMPTY}░░░░░░░░░░░░░░░{NORMAL}    100 / 30k{NORMAL}  "
+	        "1+0: {WARN}ITPM  {WARN}██████████████▉{NORMAL}    30k / 30k{NORMAL}  "
 	        "{WARN}◀ blocks head{DIM} 12s\n"
-	        "3+0: {NORMAL}OTPM  {CALM}█████████████▏{BAR_EMPTY}░{NORMAL}      7k / 8k"
+	        "2+0: {NORMAL}OTPM  {CALM}█▉{BAR_EMPTY}░░░░░░░░░░░░░{NORMAL}      1k / 8k"
 	        "{NORMAL}  {CALM}ok\n"
-	        "4+0: {WARN}queue 2{NORMAL} · {NORMAL}in flight 1{NORMAL}/4"
+	        "3+0: {WARN}queue 2{NORMAL} · {NORMAL}in flight 1{NORMAL}/4"
 	        "{WARN} · head waits 3.0s{DIM} · 429s 0\n"
-	        "5+0: {TITLE}haiku-3-5{ALARM} 429s 2{DIM}  RPM {CALM}50/50{DIM}  ITPM "
-	        "{CALM}50k/50k{DIM}  OTPM {CALM}10k/10k\n");
+	        "4+0: {TITLE}haiku-3-5{ALARM} 429s 2{DIM}  RPM {CALM}0/50{DIM}  ITPM {CALM}0/50k"
+	        "{DIM}  OTPM {CALM}0/10k\n");
+	/* RPM/s shows only when it is what the queue head waits for: a bar
+	 * that is full whenever a call was just sent says nothing else. */
+	busy(&snap);
+	area(120, 40, UI_P_LIMITS, &w, &h);
+	ui_panel_limits(&c, w, h, &blk);
+	ck_assert_ptr_null(strstr(dump(&blk, false), "RPM/s"));
+	snap.pool[0].dim[1].level = 0;
+	snap.pool[0].dim[1].blocks_head = true;
+	ui_panel_limits(&c, w, h, &blk);
+	ck_assert_ptr_nonnull(strstr(dump(&blk, false),
+	                             "1+0: {WARN}RPM/s {ALARM}███████████████{NORMAL}        1 / 1"));
 	snap.npools = 0;
 	ui_panel_limits(&c, w, h, &blk);
 	ck_dump(&blk, false,
@@ -513,46 +523,48 @@ START_TEST(limits_compact)
 	area(80, 24, UI_P_LIMITS, &w, &h);
 	ui_panel_limits(&c, w, h, &blk);
 	ck_dump(&blk, false,
-	        "title: {TITLE}Rate limits{DIM} · sonnet-4 pool\n"
-	        "0+0: {NORMAL}RPM {CALM}█████████▌{BAR_EMPTY}░░{NORMAL} 40/50{NORMAL}  ITPM "
-	        "{CALM}████████{BAR_EMPTY}░░░░{NORMAL} 20k/30k{NORMAL}  OTPM {CALM}██████████▌"
-	        "{BAR_EMPTY}░{NORMAL} 7k/8k\n"
+	        "title: {TITLE}Rate limits{DIM} · in use / limit{DIM} · sonnet-4 pool\n"
+	        "0+0: {DIM}in use:{NORMAL}  RPM {CALM}█▊{BAR_EMPTY}░░░░░░░{NORMAL} 10/50{NORMAL}  ITPM "
+	        "{CALM}███{BAR_EMPTY}░░░░░░{NORMAL} 10k/30k{NORMAL}  OTPM {CALM}█▏{BAR_EMPTY}░░░░░░░"
+	        "{NORMAL} 1k/8k\n"
 	        "1+0: {DIM}sonnet-4: {WARN}q2{NORMAL} f1{NORMAL}/4{DIM} · 429s 0{NORMAL}   "
-	        "{TITLE}haiku-3-5{DIM} RPM {CALM}50/50\n");
+	        "{TITLE}haiku-3-5{DIM} RPM {CALM}0/50\n");
 	area(60, 20, UI_P_LIMITS, &w, &h);
 	ui_panel_limits(&c, w, h, &blk);
 	ck_dump(&blk, false,
-	        "title: {TITLE}Rate limits{DIM} · sonnet-4 pool\n"
-	        "0+0: {NORMAL}RPM {CALM}████{BAR_EMPTY}░{NORMAL} 40/50{NORMAL}  ITPM {CALM}███▎"
-	        "{BAR_EMPTY}░{NORMAL} 20k/30k{NORMAL}  OTPM {CALM}████▍{NORMAL} 7k/8k\n"
+	        "title: {TITLE}Rate limits{DIM} · in use / limit{DIM} · sonnet-4 pool\n"
+	        "0+0: {NORMAL}RPM {CALM}█{BAR_EMPTY}░░░░{NORMAL} 10/50{NORMAL}  ITPM {CALM}█▋"
+	        "{BAR_EMPTY}░░░{NORMAL} 10k/30k{NORMAL}  OTPM {CALM}▋{BAR_EMPTY}░░░░"
+	        "{NORMAL} 1k/8k\n"
 	        "1+0: {DIM}sonnet-4: {WARN}q2{NORMAL} f1{NORMAL}/4{DIM} · 429s 0{NORMAL}   "
-	        "{TITLE}haiku-3-5{DIM} RPM {CALM}50/50\n");
+	        "{TITLE}haiku-3-5{DIM} RPM {CALM}0/50\n");
 	trouble(&snap);
 	area(80, 24, UI_P_LIMITS, &w, &h);
 	ui_panel_limits(&c, w, h, &blk);
 	ck_dump(&blk, false,
-	        "title: {TITLE}Rate limits{DIM} · haiku-3-5 pool\n"
-	        "0+0: {ALARM}cool-down 8s{NORMAL}  RPM {ALARM}███████{ALARM} 50/50{NORMAL}  ITPM "
-	        "{CALM}███████{NORMAL} 50k/50k{NORMAL}  OTPM {CALM}███████{NORMAL} 10k/10k\n"
-	        "1+0: {DIM}haiku-3-5: {NORMAL}q0{NORMAL} f0{ALARM} · 429s 2{NORMAL}   "
-	        "{TITLE}sonnet-4{DIM} ITPM {WARN}100/30k{WARN} q2 f1\n");
+	        "title: {TITLE}Rate limits{DIM} · in use / limit{DIM} · haiku-3-5 pool\n"
+	        "0+0: {ALARM}cool-down 8s{DIM}  in use:{NORMAL}  RPM {BAR_EMPTY}░░░░░░{ALARM} 0/50"
+	        "{NORMAL}  ITPM {BAR_EMPTY}░░░░░░{NORMAL} 0/50k{NORMAL}  OTPM {BAR_EMPTY}░░░░░░"
+	        "{NORMAL} 0/10k\n"
+	        "1+0: {DIM}haiku-3-5: {NORMAL}q0{NORMAL} f0{ALARM} · 429s 2{NORMAL}   {TITLE}sonnet-4"
+	        "{DIM} ITPM {WARN}30k/30k{WARN} q2 f1\n");
 	snap.pool[1].dim[0].cooldown_until_ns = 0;
 	area(60, 20, UI_P_LIMITS, &w, &h);
 	ui_panel_limits(&c, w, h, &blk);
 	ck_dump(&blk, false,
-	        "title: {TITLE}Rate limits{DIM} · sonnet-4 pool\n"
-	        "0+0: {NORMAL}RPM {CALM}████{BAR_EMPTY}░{NORMAL} 40/50{WARN}  ITPM "
-	        "{BAR_EMPTY}░░░░░{WARN} 100/30k{NORMAL}  OTPM {CALM}████▍{NORMAL} 7k/8k\n"
+	        "title: {TITLE}Rate limits{DIM} · in use / limit{DIM} · sonnet-4 pool\n"
+	        "0+0: {NORMAL}RPM {CALM}█{BAR_EMPTY}░░░░{NORMAL} 10/50{WARN}  ITPM {WARN}████▉"
+	        "{WARN} 30k/30k{NORMAL}  OTPM {CALM}▋{BAR_EMPTY}░░░░{NORMAL} 1k/8k\n"
 	        "1+0: {DIM}sonnet-4: {WARN}q2{NORMAL} f1{NORMAL}/4{DIM} · 429s 0{NORMAL}   "
-	        "{TITLE}haiku-3-5{DIM} RPM {CALM}50/50{ALARM} 429s 2\n");
+	        "{TITLE}haiku-3-5{DIM} RPM {CALM}0/50{ALARM} 429s 2\n");
 	c.ascii = true;
 	ui_panel_limits(&c, w, h, &blk);
 	ck_dump(&blk, true,
-	        "title: {TITLE}Rate limits{DIM} - sonnet-4 pool\n"
-	        "0+0: {NORMAL}RPM {CALM}####{BAR_EMPTY}.{NORMAL} 40/50{WARN}  ITPM "
-	        "{BAR_EMPTY}.....{WARN} 100/30k{NORMAL}  OTPM {CALM}####-{NORMAL} 7k/8k\n"
+	        "title: {TITLE}Rate limits{DIM} - in use / limit{DIM} - sonnet-4 pool\n"
+	        "0+0: {NORMAL}RPM {CALM}#{BAR_EMPTY}....{NORMAL} 10/50{WARN}  ITPM {WARN}####="
+	        "{WARN} 30k/30k{NORMAL}  OTPM {CALM}={BAR_EMPTY}....{NORMAL} 1k/8k\n"
 	        "1+0: {DIM}sonnet-4: {WARN}q2{NORMAL} f1{NORMAL}/4{DIM} - 429s 0{NORMAL}   "
-	        "{TITLE}haiku-3-5{DIM} RPM {CALM}50/50{ALARM} 429s 2\n");
+	        "{TITLE}haiku-3-5{DIM} RPM {CALM}0/50{ALARM} 429s 2\n");
 	snap.npools = 0;
 	ui_panel_limits(&c, w, h, &blk);
 	ck_dump(&blk, false,

@@ -348,12 +348,37 @@ static ui_role dim_role(const am_snap_dim *d, int64_t now)
 	return UI_ROLE_CALM;
 }
 
+/* What of a dimension is in use, on the scale of its limit: a bar means
+ * what htop's meters mean, the filled part is taken (by calls in the last
+ * minute, or held back at start, when the buckets begin part-full). A
+ * bucket in debt (a call larger than what was left) counts past the
+ * limit. */
+static int64_t dim_used(const am_snap_dim *d)
+{
+	int64_t cap = d->capacity > 0 ? d->capacity : d->limit;
+	int64_t level = d->level > cap ? cap : d->level;
+	if (cap <= 0)
+		return 0;
+	if (cap == d->limit)
+		return cap - level;
+	int64_t debt = level < 0 ? -level : 0;
+	return fmt_scale(cap - (level > 0 ? level : 0), cap, d->limit) +
+	       fmt_scale(debt, cap, d->limit);
+}
+
 static void level_text(const am_snap_dim *d, char *buf, size_t n, bool spaced)
 {
 	char a[16], b[16];
-	fmt_tokens(a, sizeof a, d->level > 0 ? d->level : 0);
+	fmt_tokens(a, sizeof a, dim_used(d));
 	fmt_tokens(b, sizeof b, d->limit);
 	snprintf(buf, n, spaced ? "%s / %s" : "%s/%s", a, b);
+}
+
+/* RPM/s is the short-window guard of RPM: always near full on an idle
+ * pool, it says something only when it is what holds the queue back. */
+static bool dim_hidden(const ui_panel_ctx *c, const am_snap_dim *d)
+{
+	return !strcmp(d->name, "RPM/s") && !d->blocks_head && d->cooldown_until_ns <= c->now_mono;
 }
 
 /* A dimension's name after `pre`, then its level in its role. */
@@ -389,7 +414,7 @@ static void dim_status(const ui_panel_ctx *c, const am_snap_pool *p, const am_sn
 		}
 	} else if (d->has_server) {
 		fmt_tokens(t, sizeof t, d->server_remaining);
-		segf(l, UI_ROLE_DIM, "srv %s", t);
+		segf(l, UI_ROLE_DIM, "srv %s left", t);
 		if (d->server_reset_ns > c->now_wall) {
 			fmt_countdown_ns(t, sizeof t, d->server_reset_ns - c->now_wall);
 			segf(l, UI_ROLE_DIM, " %s%s", g->reset, t);
@@ -494,7 +519,7 @@ static void pool_oneline(const ui_panel_ctx *c, const am_snap_pool *p, line *l)
 	pool_cooldown(c, p, " ", l);
 	pool_n429(p, l);
 	for (int k = 0; k < p->ndims && k < AM_SNAP_MAX_DIMS; k++)
-		if (strcmp(p->dim[k].name, "RPM/s"))
+		if (!dim_hidden(c, &p->dim[k]))
 			level_segs(c, "  ", &p->dim[k], l);
 	pool_queue(p, "  ", l);
 }
@@ -512,7 +537,7 @@ static void pool_brief(const ui_panel_ctx *c, const am_snap_pool *p, line *l)
 		const am_snap_dim *d = &p->dim[k];
 		int64_t cap = d->capacity > 0 ? d->capacity : d->limit;
 		int64_t ppm = fmt_scale(d->level, cap, 1000000);
-		if (strcmp(d->name, "RPM/s") && ppm < tight_ppm) {
+		if (!dim_hidden(c, d) && ppm < tight_ppm) {
 			tight_ppm = ppm;
 			tight = d;
 		}
@@ -531,14 +556,16 @@ static void limits_full(const ui_panel_ctx *c, int w, int h, ui_block *out)
 	const am_snap_pool *p = &s->pool[focus];
 	const int name_w = 6, num_w = 13, stat_w = 20;
 	int bar_w = w - name_w - num_w - stat_w - 2;
-	for (int k = 0; k < p->ndims && k < AM_SNAP_MAX_DIMS && y < h; k++, y++) {
+	for (int k = 0; k < p->ndims && k < AM_SNAP_MAX_DIMS && y < h; k++) {
 		const am_snap_dim *d = &p->dim[k];
-		line *l = ui_block_row(out, y, 0, w);
+		if (dim_hidden(c, d))
+			continue;
+		line *l = ui_block_row(out, y++, 0, w);
 		char t[40], padded[64];
 		ui_role role = dim_role(d, c->now_mono);
 		fmt_pad(padded, sizeof padded, d->name, name_w, false);
 		seg(l, d->blocks_head ? UI_ROLE_WARN : UI_ROLE_NORMAL, padded);
-		bar_segs(c, l, bar_w, d->level, d->capacity > 0 ? d->capacity : d->limit, role);
+		bar_segs(c, l, bar_w, dim_used(d), d->limit, role);
 		level_text(d, t, sizeof t, true);
 		fmt_pad(padded, sizeof padded, t, num_w, true);
 		seg(l, UI_ROLE_NORMAL, padded);
@@ -576,7 +603,7 @@ static void limits_compact(const ui_panel_ctx *c, int w, int h, ui_block *out)
 	char t[40];
 	int ndims = 0, fixed = 0;
 	for (int k = 0; k < p->ndims && k < AM_SNAP_MAX_DIMS; k++) {
-		if (!strcmp(p->dim[k].name, "RPM/s"))
+		if (dim_hidden(c, &p->dim[k]))
 			continue;
 		level_text(&p->dim[k], t, sizeof t, false);
 		fixed += (int)strlen(p->dim[k].name) + 2 + (int)strlen(t) + 2;
@@ -585,6 +612,11 @@ static void limits_compact(const ui_panel_ctx *c, int w, int h, ui_block *out)
 	/* A cool-down leads the line so a narrow screen still shows it. */
 	if (pool_cooldown(c, p, "", l))
 		fixed += line_width(l);
+	/* The legend, when there is room for it and some bar. */
+	if (w >= 60) {
+		seg(l, UI_ROLE_DIM, l->n ? "  in use:" : "in use:");
+		fixed += l->n == 1 ? 7 : 9;
+	}
 	int bar_w = ndims ? (w - fixed - 2) / ndims : 0;
 	if (bar_w > 14)
 		bar_w = 14;
@@ -592,12 +624,12 @@ static void limits_compact(const ui_panel_ctx *c, int w, int h, ui_block *out)
 		bar_w = 0;
 	for (int k = 0; k < p->ndims && k < AM_SNAP_MAX_DIMS; k++) {
 		const am_snap_dim *d = &p->dim[k];
-		if (!strcmp(d->name, "RPM/s"))
+		if (dim_hidden(c, d))
 			continue;
 		ui_role role = dim_role(d, c->now_mono);
 		segf(l, d->blocks_head ? UI_ROLE_WARN : UI_ROLE_NORMAL, "%s%s ", l->n ? "  " : "",
 		     d->name);
-		bar_segs(c, l, bar_w, d->level, d->capacity > 0 ? d->capacity : d->limit, role);
+		bar_segs(c, l, bar_w, dim_used(d), d->limit, role);
 		level_text(d, t, sizeof t, false);
 		segf(l, role == UI_ROLE_CALM ? UI_ROLE_NORMAL : role, " %s", t);
 	}
@@ -631,6 +663,9 @@ void ui_panel_limits(const ui_panel_ctx *c, int w, int h, ui_block *out)
 	const am_snapshot *s = c->snap;
 	ui_block_clear(out);
 	seg(&out->title, UI_ROLE_TITLE, "Rate limits");
+	/* The legend: bars and figures are what is used, of the limit. */
+	if (s->npools > 0)
+		segf(&out->title, UI_ROLE_DIM, "%sin use / limit", G(c)->dot);
 	if (s->npools > 0)
 		segf(&out->title, UI_ROLE_DIM, "%s%s pool", G(c)->dot, s->pool[focus_pool(c)].name);
 	if (s->npools == 0)
