@@ -243,6 +243,14 @@ START_TEST(prompt_streams_and_converses)
 	ck_contains(t, "haiku-4-5 · 214 in / 61 out · $0.0005 · 0.8s");
 	ck_assert_ptr_null(strstr(t, "<cursor>"));
 	ck_assert_int_eq(ui_console_turns(ctl.con), 1);
+	/* the figures again where the answer ends */
+	ck_contains(t, "|Hi café ^[[2Jthere\n7|└ haiku-4-5 · 214 in / 61 out · $0.0005 · 0.8s\n");
+	int64_t tokens, cost;
+	bool unknown;
+	ui_console_context(ctl.con, &tokens, &cost, &unknown);
+	ck_assert_int_eq(tokens, 275);
+	ck_assert_int_eq(cost, 500000000LL);
+	ck_assert(!unknown);
 
 	/* The next prompt carries the conversation, raw answer included. */
 	ui_ctl_line(&ctl, "and more?");
@@ -265,6 +273,8 @@ START_TEST(prompt_streams_and_converses)
 	ck_assert_int_eq(fe.nturns, 1);
 	ck_assert_str_eq(fe.turn_text[0], "fresh");
 	ck_assert_int_eq(ui_console_turns(ctl.con), 0);
+	ui_console_context(ctl.con, &tokens, &cost, &unknown);
+	ck_assert_int_eq(tokens + cost, 0);
 	/* "//" sends a prompt that starts with a slash */
 	ui_ctl_line(&ctl, "//etc/hosts?");
 	ck_assert_str_eq(fe.turn_text[0], "/etc/hosts?");

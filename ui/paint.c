@@ -217,6 +217,7 @@ static void con_line(void *ctx, int row, const ui_tx_line *tl)
 		break;
 	}
 	case UI_TX_META:
+	case UI_TX_SUMMARY:
 	case UI_TX_NOTICE:
 		r = UI_ROLE_DIM;
 		break;
@@ -243,9 +244,18 @@ static void paint_console(ui_view *v, ui_rect r)
 	const ui_glyphs *g = G(v);
 	int turns = ui_console_turns(v->con);
 	ui_rline_add(&t, UI_ROLE_TITLE, "Console");
-	if (turns)
-		ui_rline_addf(&t, UI_ROLE_DIM, "%sconversation of %d turn%s (/new to start over)",
-		              g->dot, turns, turns == 1 ? "" : "s");
+	if (turns) {
+		int64_t tokens, cost;
+		bool unknown;
+		char tok[16], money[40];
+		ui_console_context(v->con, &tokens, &cost, &unknown);
+		fmt_tokens(tok, sizeof tok, tokens);
+		fmt_money(money, sizeof money, cost);
+		ui_rline_addf(&t, UI_ROLE_DIM, "%sconversation of %d turn%s%s%s tokens of context%s%s%s",
+		              g->dot, turns, turns == 1 ? "" : "s", g->dot, tok, g->dot, money,
+		              unknown ? " + unknown prices" : "");
+		ui_rline_addf(&t, UI_ROLE_DIM, " (/new to start over)");
+	}
 	if (v->scroll > 0)
 		ui_rline_addf(&t, UI_ROLE_WARN, "%s%s %d lines back (PgDn)", g->dot, g->up,
 		              v->scroll);
