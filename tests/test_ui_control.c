@@ -92,10 +92,18 @@ START_TEST(commands_reach_engine)
 	ck_assert_int_eq(fe.cmds[9].kind, AM_CMD_RESUME);
 	for (int i = 0; i < fe.ncmds; i++)
 		ck_assert(fe.cmds[i].persist);
-	const char *t = transcript(ctl.con, 100, 40);
-	ck_contains(t, "RPM limit 10 per minute for every pool (saved)");
-	ck_contains(t, "daily budget $5.00 (saved)");
 	ck_assert_int_eq(fe.nsubmits, 0);
+	/* what each did is said on the status line, not in the conversation */
+	ck_assert_str_eq(ctl.status, "resumed: sending again");
+	ck_assert_int_eq(ctl.status_seq, 10);
+	ck_assert_int_eq(ui_console_entries(ctl.con), 0);
+	ui_ctl_line(&ctl, "/rpm 10");
+	ck_assert_str_eq(ctl.status, "RPM limit 10 per minute for every pool (saved)");
+	ck_assert_int_eq(ctl.status_role, UI_ROLE_CALM);
+	ui_ctl_line(&ctl, "/budget 5");
+	ck_assert_str_eq(ctl.status, "daily budget $5.00 (saved)");
+	ui_ctl_line(&ctl, "/budget 0.001");
+	ck_assert_str_eq(ctl.status, "daily budget $0.001 (saved)");
 }
 END_TEST
 
@@ -106,21 +114,22 @@ START_TEST(bad_commands_show_errors)
 	                                  "/budget 1.0000000000001",    "/alert 0",    "/alert 101",
 	                                  "/model",      "/cache maybe", "/pause now",  "/frob",
 	                                  "/rpm10"};
+	char said[sizeof bad / sizeof bad[0]][256];
 	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+		unsigned seq = ctl.status_seq;
 		unsigned r = ui_ctl_line(&ctl, bad[i]);
-		ck_assert_msg(r & UI_R_CONSOLE, "%s", bad[i]);
+		ck_assert_msg(r & UI_R_HINTS, "%s", bad[i]);
+		/* every error is said on the status line, as an alarm */
+		ck_assert_uint_eq(ctl.status_seq, seq + 1);
+		ck_assert_int_eq(ctl.status_role, UI_ROLE_ALARM);
+		snprintf(said[i], sizeof said[i], "%s", ctl.status);
 	}
 	ck_assert_int_eq(fe.ncmds, 0);
 	ck_assert_int_eq(fe.nsubmits, 0);
-	const char *t = transcript(ctl.con, 120, 60);
-	ck_contains(t, "unknown command '/frob': try /help");
-	ck_contains(t, "/rpm N [POOL]: needs a whole number of requests per minute");
-	ck_contains(t, "a budget cannot be negative");
-	/* every error is an error line */
-	int lines = 0;
-	for (const char *p = t; (p = strstr(p, "\n")); p++)
-		lines++;
-	ck_assert_int_eq(lines, (int)(sizeof bad / sizeof bad[0]));
+	ck_assert_int_eq(ui_console_entries(ctl.con), 0);
+	ck_assert_str_eq(said[14], "unknown command '/frob': try /help");
+	ck_contains(said[1], "/rpm N [POOL]: needs a whole number of requests per minute");
+	ck_contains(said[6], "a budget cannot be negative");
 }
 END_TEST
 
@@ -138,7 +147,8 @@ START_TEST(engine_refusal_is_shown)
 {
 	fe.refuse_commands = "unknown model 'claude-x'";
 	ui_ctl_line(&ctl, "/model claude-x");
-	ck_contains(transcript(ctl.con, 100, 10), "unknown model 'claude-x'");
+	ck_assert_str_eq(ctl.status, "unknown model 'claude-x'");
+	ck_assert_int_eq(ctl.status_role, UI_ROLE_ALARM);
 	ck_assert_int_eq(fe.ncmds, 0);
 }
 END_TEST
@@ -162,7 +172,51 @@ START_TEST(hotkeys_step_each_pool)
 	ck_assert_int_eq(fe.cmds[2].kind, AM_CMD_SET_OTPM);
 	ck_assert_int_eq(fe.cmds[2].value, 7200);
 	ck_assert_int_eq(fe.cmds[3].value, 9000);
-	ck_contains(transcript(ctl.con, 100, 10), "RPM 50 -> 55 per minute (sonnet-4)");
+	ck_assert_str_eq(ctl.status, "OTPM limit per minute: sonnet-4 8,000 -> 7,200, haiku-4-5 "
+	                             "10,000 -> 9,000 (saved)");
+	ck_assert_int_eq(ui_console_entries(ctl.con), 0);
+}
+END_TEST
+
+/* A step down and then up returns where it started (100 -> 90 -> 100, not
+ * 99), and so does up then down; further steps go on by 10%. */
+START_TEST(hotkey_steps_undo_each_other)
+{
+	fake_engine_add_pool(&fe, "sonnet-4", 100, 40000, 8000);
+	fake_engine_add_pool(&fe, "haiku-4-5", 7, 50000, 10000);
+	fake_engine_publish(&fe);
+	ui_ctl_pump(&ctl, 10);
+	static const struct {
+		int key;
+		int64_t sonnet, haiku;
+	} steps[] = {
+		{UI_KEY_F(2), 90, 6}, {UI_KEY_F(3), 100, 7}, {UI_KEY_F(3), 110, 8},
+		{UI_KEY_F(2), 100, 7}, {UI_KEY_F(2), 90, 6}, {UI_KEY_F(2), 81, 5},
+		{UI_KEY_F(3), 90, 6},
+	};
+	for (size_t i = 0; i < sizeof steps / sizeof steps[0]; i++) {
+		ui_ctl_action(&ctl, ui_key_action(steps[i].key));
+		ck_assert_int_eq(fe.cmds[fe.ncmds - 2].value, steps[i].sonnet);
+		ck_assert_int_eq(fe.cmds[fe.ncmds - 1].value, steps[i].haiku);
+		fe.snap.pool[0].dim[0].limit = steps[i].sonnet;
+		fe.snap.pool[1].dim[0].limit = steps[i].haiku;
+		fake_engine_publish(&fe);
+		ui_ctl_pump(&ctl, 10);
+	}
+	ck_assert_str_eq(ctl.status,
+	                 "RPM limit per minute: sonnet-4 81 -> 90, haiku-4-5 5 -> 6 (saved)");
+	/* the budget keys too, though they step to whole cents */
+	fe.snap.budget.day_limit_pusd = USD / 1000;
+	fake_engine_publish(&fe);
+	ui_ctl_pump(&ctl, 10);
+	ui_ctl_action(&ctl, UI_ACT_BUDGET_UP);
+	ck_assert_int_eq(fe.cmds[fe.ncmds - 1].value, USD / 100);
+	fe.snap.budget.day_limit_pusd = USD / 100;
+	fake_engine_publish(&fe);
+	ui_ctl_pump(&ctl, 10);
+	ui_ctl_action(&ctl, UI_ACT_BUDGET_DOWN);
+	ck_assert_int_eq(fe.cmds[fe.ncmds - 1].value, USD / 1000);
+	ck_assert_str_eq(ctl.status, "daily budget $0.01 -> $0.001 (saved)");
 }
 END_TEST
 
@@ -170,7 +224,7 @@ START_TEST(hotkeys_budget_pause_model_cache)
 {
 	ui_ctl_action(&ctl, UI_ACT_BUDGET_UP);
 	ck_assert_int_eq(fe.ncmds, 0); /* no budget yet */
-	ck_contains(transcript(ctl.con, 100, 10), "no daily budget is set");
+	ck_contains(ctl.status, "no daily budget is set");
 
 	fe.snap.budget.day_limit_pusd = 10 * USD;
 	fe.snap.cache.enabled = true;
@@ -623,6 +677,7 @@ static Suite *suite(void)
 	tcase_add_test(t, local_commands);
 	tcase_add_test(t, engine_refusal_is_shown);
 	tcase_add_test(t, hotkeys_step_each_pool);
+	tcase_add_test(t, hotkey_steps_undo_each_other);
 	tcase_add_test(t, hotkeys_budget_pause_model_cache);
 	tcase_add_test(t, keys_map_to_actions);
 	tcase_add_test(t, prompt_streams_and_converses);

@@ -3,7 +3,9 @@
  *
  * The -/+ keys step each pool's own limit (a pool-wide /rpm would flatten
  * pools with different limits), and the budget keys step to whole cents so
- * the figures stay readable. Every engine error is shown in the console. */
+ * the figures stay readable; a step the other way right after one goes
+ * back to where it started (100 -> 90 -> 100). What a command or key did,
+ * or why it was refused, goes to the status line, not the conversation. */
 #include "control.h"
 
 #include <stdarg.h>
@@ -101,17 +103,24 @@ unsigned ui_ctl_pump(ui_ctl *c, int max_events)
 	return d;
 }
 
-static unsigned apply(ui_ctl *c, const am_command *cmd, const char *done_msg)
+/* Sends one command; on refusal the status line says why. Returns 0 when
+ * it was taken. */
+static int send_cmd(ui_ctl *c, const am_command *cmd)
 {
 	am_err err = {0};
 	if (c->ops->command(c->ops->ctx, cmd, &err)) {
-		ui_console_add(c->con, UI_TX_ERROR, err.msg[0] ? err.msg : "the engine refused");
-		return UI_R_CONSOLE;
+		ui_ctl_status(c, UI_ROLE_ALARM, "%s", err.msg[0] ? err.msg : "the engine refused");
+		return -1;
 	}
-	if (done_msg)
-		ui_console_add(c->con, UI_TX_NOTICE, done_msg);
+	return 0;
+}
+
+static unsigned apply(ui_ctl *c, const am_command *cmd, const char *done_msg)
+{
+	if (!send_cmd(c, cmd) && done_msg)
+		ui_ctl_status(c, UI_ROLE_CALM, "%s", done_msg);
 	/* The panels change when the engine's next snapshot says so. */
-	return UI_R_CONSOLE;
+	return UI_R_HINTS;
 }
 
 static unsigned submit(ui_ctl *c, const char *text)
@@ -194,8 +203,8 @@ unsigned ui_ctl_line(ui_ctl *c, const char *line)
 	if (!ui_cmd_is_command(p))
 		return submit(c, p[0] == '/' ? p + 1 : p); /* "//x" sends "/x" */
 	if (ui_cmd_parse(p, &cmd, &err)) {
-		ui_console_add(c->con, UI_TX_ERROR, err.msg);
-		return UI_R_CONSOLE;
+		ui_ctl_status(c, UI_ROLE_ALARM, "%s", err.msg);
+		return UI_R_HINTS;
 	}
 	switch (cmd.id) {
 	case UI_CMD_HELP:
@@ -204,8 +213,8 @@ unsigned ui_ctl_line(ui_ctl *c, const char *line)
 		return UI_R_QUIT;
 	case UI_CMD_NEW:
 		ui_console_new_conversation(c->con);
-		ui_console_add(c->con, UI_TX_NOTICE, "new conversation: earlier turns are not sent");
-		return UI_R_CONSOLE;
+		ui_ctl_status(c, UI_ROLE_CALM, "new conversation: earlier turns are not sent");
+		return UI_R_CONSOLE | UI_R_HINTS;
 	default:
 		break;
 	}
@@ -214,11 +223,46 @@ unsigned ui_ctl_line(ui_ctl *c, const char *line)
 	return apply(c, &cmd.engine, msg);
 }
 
-/* Steps one per-minute dimension of every pool that has it. */
+/* The value a -/+ key moves `from` to: 10% down or up, or back to where
+ * the last step of this setting started when this one goes the other way
+ * from where it ended, so steps undo each other exactly. */
+static int64_t step_value(ui_ctl *c, am_cmd_kind kind, const char *pool, int64_t from, bool up,
+                          bool *undo)
+{
+	for (int i = 0; i < c->nsteps; i++) {
+		const struct ui_step *s = &c->steps[i];
+		if (s->kind == kind && !strcmp(s->pool, pool) && s->to == from &&
+		    (up ? s->from > s->to : s->from < s->to)) {
+			*undo = true;
+			return s->from;
+		}
+	}
+	*undo = false;
+	return up ? ui_step_up(from) : ui_step_down(from);
+}
+
+static void step_remember(ui_ctl *c, am_cmd_kind kind, const char *pool, int64_t from, int64_t to)
+{
+	int i = 0;
+	while (i < c->nsteps && !(c->steps[i].kind == kind && !strcmp(c->steps[i].pool, pool)))
+		i++;
+	if (i == UI_CTL_STEPS)
+		i = 0; /* full: the oldest memory goes (a step still works, it only rounds) */
+	else if (i == c->nsteps)
+		c->nsteps++;
+	c->steps[i].kind = kind;
+	snprintf(c->steps[i].pool, sizeof c->steps[i].pool, "%s", pool);
+	c->steps[i].from = from;
+	c->steps[i].to = to;
+}
+
+/* Steps one per-minute dimension of every pool that has it; the status
+ * line lists every pool's step in one line. */
 static unsigned step_dim(ui_ctl *c, const char *dim, am_cmd_kind kind, bool up)
 {
-	unsigned d = 0;
+	char msg[sizeof c->status];
 	int changed = 0;
+	snprintf(msg, sizeof msg, "%s limit per minute:", dim);
 	for (int i = 0; i < c->snap.npools; i++) {
 		const am_snap_pool *pl = &c->snap.pool[i];
 		for (int k = 0; k < pl->ndims && k < AM_SNAP_MAX_DIMS; k++) {
@@ -226,23 +270,26 @@ static unsigned step_dim(ui_ctl *c, const char *dim, am_cmd_kind kind, bool up)
 				continue;
 			am_command cmd = {.kind = kind, .persist = true};
 			int64_t from = pl->dim[k].limit;
-			cmd.value = up ? ui_step_up(from) : ui_step_down(from);
+			bool undo;
+			cmd.value = step_value(c, kind, pl->name, from, up, &undo);
 			snprintf(cmd.pool, sizeof cmd.pool, "%s", pl->name);
-			char msg[200], a[32], b[32];
+			if (send_cmd(c, &cmd))
+				return UI_R_HINTS;
+			step_remember(c, kind, pl->name, from, cmd.value);
+			char a[32], b[32];
 			fmt_count(a, sizeof a, from);
 			fmt_count(b, sizeof b, cmd.value);
-			snprintf(msg, sizeof msg, "%s %s -> %s per minute (%s)", dim, a, b, pl->name);
-			d |= apply(c, &cmd, msg);
+			size_t len = strlen(msg);
+			snprintf(msg + len, sizeof msg - len, "%s %s %s -> %s", changed ? "," : "",
+			         pl->name, a, b);
 			changed++;
 		}
 	}
-	if (!changed) {
-		char msg[120];
-		snprintf(msg, sizeof msg, "no pool has an %s limit to change yet", dim);
-		ui_console_add(c->con, UI_TX_ERROR, msg);
-		d |= UI_R_CONSOLE;
-	}
-	return d;
+	if (!changed)
+		ui_ctl_status(c, UI_ROLE_ALARM, "no pool has an %s limit to change yet", dim);
+	else
+		ui_ctl_status(c, UI_ROLE_CALM, "%s (saved)", msg);
+	return UI_R_HINTS;
 }
 
 static unsigned step_budget(ui_ctl *c, bool up)
@@ -250,21 +297,27 @@ static unsigned step_budget(ui_ctl *c, bool up)
 	const int64_t cent = AM_PUSD_PER_USD / 100;
 	int64_t from = c->snap.budget.day_limit_pusd;
 	if (from <= 0) {
-		ui_console_add(c->con, UI_TX_ERROR, "no daily budget is set: use /budget USD");
-		return UI_R_CONSOLE;
+		ui_ctl_status(c, UI_ROLE_ALARM, "no daily budget is set: use /budget USD");
+		return UI_R_HINTS;
 	}
-	int64_t to = up ? ui_step_up(from) : ui_step_down(from);
-	to = (to + cent / 2) / cent * cent;
-	if (to == from)
-		to = up ? from + cent : from - cent;
-	if (to < cent)
-		to = cent;
+	bool undo;
+	int64_t to = step_value(c, AM_CMD_SET_BUDGET_DAY, "", from, up, &undo);
+	if (!undo) {
+		to = (to + cent / 2) / cent * cent;
+		if (to == from)
+			to = up ? from + cent : from - cent;
+		if (to < cent)
+			to = cent;
+	}
 	am_command cmd = {.kind = AM_CMD_SET_BUDGET_DAY, .value = to, .persist = true};
-	char msg[120], a[32], b[32];
+	if (send_cmd(c, &cmd))
+		return UI_R_HINTS;
+	step_remember(c, AM_CMD_SET_BUDGET_DAY, "", from, to);
+	char a[32], b[32];
 	fmt_money_limit(a, sizeof a, from);
 	fmt_money_limit(b, sizeof b, to);
-	snprintf(msg, sizeof msg, "daily budget %s -> %s", a, b);
-	return apply(c, &cmd, msg);
+	ui_ctl_status(c, UI_ROLE_CALM, "daily budget %s -> %s (saved)", a, b);
+	return UI_R_HINTS;
 }
 
 static unsigned cycle_model(ui_ctl *c)

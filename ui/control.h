@@ -34,6 +34,16 @@ enum {
 	UI_R_PANELS = 0xFFu     /* every panel */
 };
 
+enum { UI_CTL_STEPS = 3 * AM_SNAP_MAX_POOLS + 1 };
+
+/* The last -/+ step of one setting (per pool), so the next step the other
+ * way can return to exactly where it started. */
+struct ui_step {
+	am_cmd_kind kind;
+	char pool[32];
+	int64_t from, to;
+};
+
 typedef struct ui_ctl {
 	const am_engine_ops *ops;
 	am_snapshot snap;       /* the latest copy; zero until the first pump */
@@ -48,6 +58,8 @@ typedef struct ui_ctl {
 	char status[256];
 	ui_role status_role;
 	unsigned status_seq;
+	struct ui_step steps[UI_CTL_STEPS];
+	int nsteps;
 } ui_ctl;
 
 /* Sets up a controller over ops (not owned); console output plain ASCII
