@@ -109,7 +109,7 @@ END_TEST
 
 START_TEST(bad_commands_show_errors)
 {
-	static const char *const bad[] = {"/rpm",        "/rpm abc",    "/rpm 0",      "/rpm -3",
+	static const char *const bad[] = {"/rpm",        "/rpm abc",    "/rpm 12x",    "/rpm -3",
 	                                  "/rpm 5 a b",  "/budget",     "/budget -5",  "/budget x",
 	                                  "/budget 1.0000000000001",    "/alert 0",    "/alert 101",
 	                                  "/model",      "/cache maybe", "/pause now",  "/frob",
@@ -130,6 +130,29 @@ START_TEST(bad_commands_show_errors)
 	ck_assert_str_eq(said[14], "unknown command '/frob': try /help");
 	ck_contains(said[1], "/rpm N [POOL]: needs a whole number of requests per minute");
 	ck_contains(said[6], "a budget cannot be negative");
+	/* trailing junk and a number too large are told apart */
+	ck_assert_str_eq(said[2], "/rpm N [POOL]: '12x' has 'x' after the number");
+	ui_ctl_line(&ctl, "/rpm 99999999999999999999");
+	ck_assert_str_eq(ctl.status,
+	                 "/rpm N [POOL]: 99999999999999999999 is too large: at most 1,000,000,000,000");
+	ui_ctl_line(&ctl, "/alert 101");
+	ck_assert_str_eq(ctl.status, "/alert PCT: 101 is too large: at most 100");
+	ui_ctl_line(&ctl, "/alert x");
+	ck_assert_str_eq(ctl.status, "/alert PCT: needs a percentage from 1 to 100");
+	ck_assert_int_eq(fe.ncmds, 0);
+}
+END_TEST
+
+/* 0 is no limit, as the config file takes it. */
+START_TEST(zero_limit_is_none)
+{
+	ui_ctl_line(&ctl, "/rpm 0");
+	ui_ctl_line(&ctl, "/otpm 0 sonnet-4");
+	ck_assert_int_eq(fe.ncmds, 2);
+	ck_assert_int_eq(fe.cmds[0].kind, AM_CMD_SET_RPM);
+	ck_assert_int_eq(fe.cmds[0].value, 0);
+	ck_assert_int_eq(fe.cmds[1].value, 0);
+	ck_assert_str_eq(ctl.status, "OTPM limit none (unlimited) for pool sonnet-4 (saved)");
 }
 END_TEST
 
@@ -150,6 +173,41 @@ START_TEST(engine_refusal_is_shown)
 	ck_assert_str_eq(ctl.status, "unknown model 'claude-x'");
 	ck_assert_int_eq(ctl.status_role, UI_ROLE_ALARM);
 	ck_assert_int_eq(fe.ncmds, 0);
+}
+END_TEST
+
+/* Tab completes command names, then the words each command takes. */
+START_TEST(tab_completes)
+{
+	char out[256];
+	fake_engine_add_pool(&fe, "sonnet-4", 50, 40000, 8000);
+	fake_engine_add_pool(&fe, "haiku-4-5", 50, 40000, 8000);
+	fake_engine_publish(&fe);
+	ui_ctl_pump(&ctl, 10);
+	ck_assert(ui_ctl_complete(&ctl, "/bu", out, sizeof out));
+	ck_assert_str_eq(out, "/budget ");
+	/* several fit: their common start, and the status line lists them */
+	ck_assert(!ui_ctl_complete(&ctl, "/r", out, sizeof out));
+	ck_assert_str_eq(ctl.status, "/rpm  /resume");
+	ck_assert(ui_ctl_complete(&ctl, "/ca", out, sizeof out));
+	ck_assert_str_eq(out, "/cache ");
+	ck_assert(ui_ctl_complete(&ctl, "/cache c", out, sizeof out));
+	ck_assert_str_eq(out, "/cache clear ");
+	ck_assert(ui_ctl_complete(&ctl, "/model claude-o", out, sizeof out));
+	ck_assert_str_eq(out, "/model claude-opus-4-5 ");
+	ck_assert(ui_ctl_complete(&ctl, "/model a", out, sizeof out));
+	ck_assert_str_eq(out, "/model auto ");
+	ck_assert(ui_ctl_complete(&ctl, "/model cl", out, sizeof out));
+	ck_assert_str_eq(out, "/model claude-");
+	ck_assert(ui_ctl_complete(&ctl, "/rpm 40 h", out, sizeof out));
+	ck_assert_str_eq(out, "/rpm 40 haiku-4-5 ");
+	ck_assert(ui_ctl_complete(&ctl, "/itpm 9000 ", out, sizeof out) == false);
+	ck_assert_str_eq(ctl.status, "sonnet-4  haiku-4-5");
+	/* nothing to complete: prompts, the number argument, unknown words */
+	ck_assert(!ui_ctl_complete(&ctl, "hello", out, sizeof out));
+	ck_assert(!ui_ctl_complete(&ctl, "/rpm 4", out, sizeof out));
+	ck_assert(!ui_ctl_complete(&ctl, "/zz", out, sizeof out));
+	ck_assert(!ui_ctl_complete(&ctl, "/rpm 40 x", out, sizeof out));
 }
 END_TEST
 
@@ -675,6 +733,8 @@ static Suite *suite(void)
 	tcase_add_test(t, commands_reach_engine);
 	tcase_add_test(t, bad_commands_show_errors);
 	tcase_add_test(t, local_commands);
+	tcase_add_test(t, zero_limit_is_none);
+	tcase_add_test(t, tab_completes);
 	tcase_add_test(t, engine_refusal_is_shown);
 	tcase_add_test(t, hotkeys_step_each_pool);
 	tcase_add_test(t, hotkey_steps_undo_each_other);

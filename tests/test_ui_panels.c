@@ -730,7 +730,9 @@ START_TEST(hints_widths)
 	        "0+0: {WARN}terminal too small: need 40x6\n");
 	ui_panel_toosmall(20, &blk);
 	ck_dump(&blk, false,
-	        "0+0: {WARN}too small (40x6)\n");
+	        "0+0: {WARN}too small: need 40x6\n");
+	ui_panel_toosmall(12, &blk);
+	ck_dump(&blk, false, "0+0: {WARN}need 40x6\n");
 }
 END_TEST
 

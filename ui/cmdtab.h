@@ -15,9 +15,10 @@
 
 /* Input-line commands: X(id, name, argument synopsis, help). */
 #define UI_COMMANDS(X)                                                                   \
-	X(RPM, "rpm", "N [POOL]", "set the requests-per-minute limit (every pool, or POOL)") \
-	X(ITPM, "itpm", "N [POOL]", "set the input-tokens-per-minute limit")                \
-	X(OTPM, "otpm", "N [POOL]", "set the output-tokens-per-minute limit")               \
+	X(RPM, "rpm", "N [POOL]",                                                            \
+	  "set the requests-per-minute limit (every pool, or POOL; 0 = none)")               \
+	X(ITPM, "itpm", "N [POOL]", "set the input-tokens-per-minute limit (0 = none)")      \
+	X(OTPM, "otpm", "N [POOL]", "set the output-tokens-per-minute limit (0 = none)")     \
 	X(BUDGET, "budget", "USD", "set today's budget, e.g. /budget 12.50 (0 = none)")      \
 	X(MONTH, "month", "USD", "set the monthly budget (0 = none)")                       \
 	X(ALERT, "alert", "PCT", "warn when today's spend reaches PCT% of the budget")      \
@@ -77,6 +78,7 @@ typedef enum ui_cmd_id {
 	X("Alt-Enter, Shift-Enter", "add a line to the prompt")                 \
 	X("paste", "a pasted block is one prompt, whole, however many lines")   \
 	X("Esc", "back to the bottom of the console")                           \
+	X("Tab", "complete a /command, then its model id, pool name or word")    \
 	X("Ctrl-L", "paint the whole screen again")
 
 typedef enum ui_act {

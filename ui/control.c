@@ -148,9 +148,11 @@ static void done_message(const ui_cmd *cmd, char *msg, size_t n)
 	case AM_CMD_SET_ITPM:
 	case AM_CMD_SET_OTPM:
 		fmt_count(v, sizeof v, e->value);
-		snprintf(msg, n, "%s limit %s per minute for %s (saved)",
+		if (e->value == 0)
+			snprintf(v, sizeof v, "none");
+		snprintf(msg, n, "%s limit %s%s for %s (saved)",
 		         e->kind == AM_CMD_SET_RPM ? "RPM" : e->kind == AM_CMD_SET_ITPM ? "ITPM" : "OTPM",
-		         v, where);
+		         v, e->value ? " per minute" : " (unlimited)", where);
 		break;
 	case AM_CMD_SET_BUDGET_DAY:
 	case AM_CMD_SET_BUDGET_MONTH:
@@ -375,4 +377,100 @@ unsigned ui_ctl_action(ui_ctl *c, ui_act act)
 		break;
 	}
 	return 0;
+}
+
+/* ---- Tab completion -------------------------------------------------------------------- */
+
+enum { COMPLETE_MAX = 64 };
+
+struct words {
+	const char *w[COMPLETE_MAX];
+	int n;
+};
+
+static void word_add(struct words *ws, const char *w)
+{
+	for (int i = 0; i < ws->n; i++)
+		if (!strcmp(ws->w[i], w))
+			return;
+	if (ws->n < COMPLETE_MAX && w[0])
+		ws->w[ws->n++] = w;
+}
+
+/* The words the arg-th argument (1-based) of command `name` can be. */
+static void arg_words(const ui_ctl *c, const char *name, int arg, struct words *ws)
+{
+	static const char *const cache_words[] = {"on", "off", "clear"};
+	if (!strcmp(name, "model") && arg == 1) {
+		word_add(ws, "auto");
+		for (int i = 0; i < c->nmodels; i++)
+			word_add(ws, c->models[i]);
+		for (int i = 0; i < c->snap.nmodels && i < AM_SNAP_MAX_MODELS; i++)
+			word_add(ws, c->snap.model[i].model);
+	} else if (!strcmp(name, "cache") && arg == 1) {
+		for (size_t i = 0; i < sizeof cache_words / sizeof cache_words[0]; i++)
+			word_add(ws, cache_words[i]);
+	} else if ((!strcmp(name, "rpm") || !strcmp(name, "itpm") || !strcmp(name, "otpm")) &&
+	           arg == 2) {
+		for (int i = 0; i < c->snap.npools && i < AM_SNAP_MAX_POOLS; i++)
+			word_add(ws, c->snap.pool[i].name);
+	}
+}
+
+bool ui_ctl_complete(ui_ctl *c, const char *line, char *out, size_t n)
+{
+	static const char *const names[] = {
+#define UI_CMD_NAME(id, name, args, help) name,
+		UI_COMMANDS(UI_CMD_NAME)
+#undef UI_CMD_NAME
+	};
+	struct words all = {{0}, 0}, fit = {{0}, 0};
+	if (!ui_cmd_is_command(line) || strchr(line, '\n'))
+		return false;
+	while (*line == ' ')
+		line++;
+	const char *word = strrchr(line, ' ');
+	word = word ? word + 1 : line + 1;
+	if (word == line + 1) {
+		for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
+			word_add(&all, names[i]);
+	} else {
+		char name[32];
+		int arg = 0;
+		size_t k = 0;
+		for (const char *p = line + 1; *p && *p != ' ' && k < sizeof name - 1; p++)
+			name[k++] = *p;
+		name[k] = '\0';
+		for (const char *p = line; p < word; p++)
+			arg += p[0] == ' ' && p[1] != ' ';
+		arg_words(c, name, arg, &all);
+	}
+	size_t wl = strlen(word);
+	for (int i = 0; i < all.n; i++)
+		if (!strncmp(all.w[i], word, wl))
+			word_add(&fit, all.w[i]);
+	if (fit.n == 0)
+		return false;
+	/* The longest start every fitting word shares. */
+	size_t common = strlen(fit.w[0]);
+	for (int i = 1; i < fit.n; i++) {
+		size_t j = 0;
+		while (j < common && fit.w[i][j] == fit.w[0][j])
+			j++;
+		common = j;
+	}
+	if (fit.n > 1) {
+		char list[sizeof c->status] = "";
+		for (int i = 0; i < fit.n; i++) {
+			size_t len = strlen(list);
+			snprintf(list + len, sizeof list - len, "%s%s%s", i ? "  " : "",
+			         word == line + 1 ? "/" : "", fit.w[i]);
+		}
+		ui_ctl_status(c, UI_ROLE_DIM, "%s", list);
+	}
+	if (common == wl && fit.n > 1)
+		return false;
+	int len = snprintf(out, n, "%.*s%.*s%s", (int)(word - line), line, (int)common, fit.w[0],
+	                   fit.n == 1 ? " " : "");
+	return len > 0 && (size_t)len < n;
 }

@@ -75,6 +75,14 @@ unsigned ui_ctl_pump(ui_ctl *c, int max_events);
 /* Handles a line typed on the input line: a /command or a prompt. */
 unsigned ui_ctl_line(ui_ctl *c, const char *line);
 
+/* Tab: completes the last word of an input line that is a command: the
+ * command's name, then the words it takes (model ids and "auto" for
+ * /model, pool names for /rpm, /itpm and /otpm, on/off/clear for /cache).
+ * Writes the completed line to out and returns true when it grew; when
+ * several words fit, completes their common start and lists them on the
+ * status line. */
+bool ui_ctl_complete(ui_ctl *c, const char *line, char *out, size_t n);
+
 /* Sets the status line (role CALM/DIM for done, WARN/ALARM for refused). */
 __attribute__((format(printf, 3, 4))) void ui_ctl_status(ui_ctl *c, ui_role role,
                                                          const char *fmt, ...);

@@ -227,6 +227,21 @@ bool ui_editor_blank(const ui_editor *ed)
 	return true;
 }
 
+char *ui_editor_text(const ui_editor *ed)
+{
+	return to_utf8(ed->buf, ed->len);
+}
+
+bool ui_editor_at_end(const ui_editor *ed)
+{
+	return ed->cur == ed->len;
+}
+
+void ui_editor_set(ui_editor *ed, const char *s)
+{
+	load(ed, s);
+}
+
 char *ui_editor_take(ui_editor *ed)
 {
 	char *s = to_utf8(ed->buf, ed->len);

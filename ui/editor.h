@@ -61,6 +61,14 @@ bool ui_editor_blank(const ui_editor *ed);
  * when it is not blank and differs from the last entry, and clears it. */
 char *ui_editor_take(ui_editor *ed);
 
+/* A copy of the text as UTF-8 (heap, caller frees), and whether the
+ * cursor is at its end. */
+char *ui_editor_text(const ui_editor *ed);
+bool ui_editor_at_end(const ui_editor *ed);
+
+/* Replaces the text (as a completion does), the cursor at its end. */
+void ui_editor_set(ui_editor *ed, const char *s);
+
 /* The visible part of the text for a field `width` cells wide, scrolled so
  * the cursor shows: UTF-8 into buf; *cursor_col is the cursor's cell. A
  * newline shows as `nl` (one cell, e.g. "↵"), a tab as a space. */

@@ -903,9 +903,12 @@ void ui_panel_hints(int w, ui_block *out)
 void ui_panel_toosmall(int w, ui_block *out)
 {
 	ui_block_clear(out);
+	/* "need", so the size reads as what is wanted, not what there is. */
 	segf(ui_block_row(out, 0, 0, w), UI_ROLE_WARN,
-	     w >= 34 ? "terminal too small: need %dx%d" : "too small (%dx%d)", UI_MIN_COLS,
-	     UI_MIN_ROWS);
+	     w >= 34   ? "terminal too small: need %dx%d"
+	     : w >= 20 ? "too small: need %dx%d"
+	               : "need %dx%d",
+	     UI_MIN_COLS, UI_MIN_ROWS);
 }
 
 void ui_panel_status(const char *text, ui_role role, int w, ui_block *out)

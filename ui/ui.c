@@ -343,6 +343,18 @@ static void escape(struct ui *u, ui_esc e)
 	}
 }
 
+/* Tab: completes a /command and its words when the cursor ends the line. */
+static void complete(struct ui *u)
+{
+	char out[1024];
+	char *line = ui_editor_text(u->ed);
+	if (ui_editor_at_end(u->ed) && ui_ctl_complete(&u->ctl, line, out, sizeof out)) {
+		ui_editor_set(u->ed, out);
+		u->dirty |= UI_R_INPUT;
+	}
+	free(line);
+}
+
 static void handle_key(struct ui *u, int fn, wint_t k)
 {
 	if (fn == KEY_CODE_YES && k == KEY_RESIZE) {
@@ -375,6 +387,8 @@ static void handle_key(struct ui *u, int fn, wint_t k)
 	}
 	if (k == '\r' || k == '\n') {
 		submit_line(u);
+	} else if (k == '\t') {
+		complete(u);
 	} else if (k == 3) {
 		u->quit = true;
 	} else if (k == 12) {
