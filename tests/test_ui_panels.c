@@ -780,6 +780,40 @@ START_TEST(builders_curses_free)
 }
 END_TEST
 
+/* ---- the input line's remark ------------------------------------------------------------ */
+
+START_TEST(input_remark)
+{
+	char b[160];
+	ui_input_info in = {.chars = 11, .lines = 1, .fits = true, .model_mode = "auto"};
+	ui_input_remark(&in, false, b, sizeof b);
+	ck_assert_str_eq(b, "≈3 tok → auto");
+	/* the context is sent again; a pinned model is named */
+	in.context_tokens = 3280;
+	in.model_mode = "claude-opus-4-5-20251101";
+	ui_input_remark(&in, false, b, sizeof b);
+	ck_assert_str_eq(b, "≈3.3k tok → opus-4-5");
+	in.chars = 20126;
+	in.lines = 200;
+	in.fits = false;
+	in.context_tokens = 0;
+	ui_input_remark(&in, true, b, sizeof b);
+	ck_assert_str_eq(b, "200 lines - 20,126 chars - ~5k tok -> opus-4-5");
+	/* a command has no call to preview; empty text says nothing */
+	in.command = true;
+	in.lines = 1;
+	ui_input_remark(&in, false, b, sizeof b);
+	ck_assert_str_eq(b, "20,126 chars");
+	in.fits = true;
+	ui_input_remark(&in, false, b, sizeof b);
+	ck_assert_str_eq(b, "");
+	in.chars = 0;
+	in.command = false;
+	ui_input_remark(&in, false, b, sizeof b);
+	ck_assert_str_eq(b, "");
+}
+END_TEST
+
 static Suite *suite(void)
 {
 	Suite *s = suite_create("ui_panels");
@@ -795,6 +829,7 @@ static Suite *suite(void)
 	tcase_add_test(t, models_widths);
 	tcase_add_test(t, cache_widths);
 	tcase_add_test(t, hints_widths);
+	tcase_add_test(t, input_remark);
 	tcase_add_test(t, builders_curses_free);
 	suite_add_tcase(s, t);
 	return s;

@@ -232,6 +232,21 @@ char *ui_editor_text(const ui_editor *ed)
 	return to_utf8(ed->buf, ed->len);
 }
 
+void ui_editor_head(const ui_editor *ed, char *buf, size_t n)
+{
+	size_t o = 0;
+	for (int i = 0; i < ed->len; i++) {
+		char tmp[4];
+		int k = am_utf8_encode((uint32_t)ed->buf[i], tmp);
+		if (o + (size_t)k + 1 > n)
+			break;
+		memcpy(buf + o, tmp, (size_t)k);
+		o += (size_t)k;
+	}
+	if (n)
+		buf[o] = '\0';
+}
+
 bool ui_editor_at_end(const ui_editor *ed)
 {
 	return ed->cur == ed->len;

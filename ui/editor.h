@@ -66,6 +66,9 @@ char *ui_editor_take(ui_editor *ed);
 char *ui_editor_text(const ui_editor *ed);
 bool ui_editor_at_end(const ui_editor *ed);
 
+/* The text's first characters as UTF-8, as many as fit in n bytes. */
+void ui_editor_head(const ui_editor *ed, char *buf, size_t n);
+
 /* Replaces the text (as a completion does), the cursor at its end. */
 void ui_editor_set(ui_editor *ed, const char *s);
 

@@ -288,30 +288,31 @@ static void paint_console(ui_view *v, ui_rect r)
 /* Enough for the visible part of the input at any terminal width. */
 enum { INPUT_VIEW_BYTES = 8192 };
 
-/* "3 lines · 20,000 chars" after the text when it has several lines or
- * does not fit: what Enter will send is more than the field shows. */
-static bool input_size(const ui_view *v, char *buf, size_t n)
+/* The remark after the text (panels.c: ui_input_remark). */
+static void input_remark(const ui_view *v, char *buf, size_t n)
 {
 	ui_rect r = v->lay->r[UI_P_INPUT];
-	int len = ui_editor_len(v->ed), lines = ui_editor_lines(v->ed);
-	char chars[32];
-	if (lines <= 1 && len < r.w - 4)
-		return false;
-	fmt_count(chars, sizeof chars, len);
-	if (lines > 1)
-		snprintf(buf, n, "%d lines%s%s chars", lines, G(v)->dot, chars);
-	else
-		snprintf(buf, n, "%s chars", chars);
-	return true;
+	int64_t tokens, cost;
+	bool unknown;
+	char head[256];
+	ui_input_info in = {.chars = ui_editor_len(v->ed),
+	                    .lines = ui_editor_lines(v->ed),
+	                    .model_mode = v->snap->model_mode};
+	in.fits = in.lines <= 1 && in.chars < r.w - 4;
+	ui_editor_head(v->ed, head, sizeof head);
+	in.command = ui_cmd_is_command(head);
+	ui_console_context(v->con, &tokens, &cost, &unknown);
+	in.context_tokens = tokens;
+	ui_input_remark(&in, v->term->ascii, buf, n);
 }
 
-/* Cells for the text: the field, less the size remark when it shows. */
-static int input_width(const ui_view *v, ui_rect r)
+/* Cells for the text: the field, less the remark when it shows and
+ * leaves the text room. */
+static int input_width(ui_rect r, const char *remark)
 {
-	char size[64];
-	int w = r.w - 4;
-	if (input_size(v, size, sizeof size) && w - fmt_width(size, strlen(size)) - 1 >= 10)
-		w -= fmt_width(size, strlen(size)) + 1;
+	int w = r.w - 4, rw = fmt_width(remark, strlen(remark));
+	if (rw && w - rw - 1 >= 10)
+		w -= rw + 1;
 	return w;
 }
 
@@ -322,7 +323,9 @@ static void paint_input(ui_view *v, ui_rect r)
 	int col;
 	snprintf(mark, sizeof mark, " %s ", g->mark);
 	put(v, r.y, r.x, r.w, UI_ROLE_ACCENT, mark);
-	int x = r.x + 3, w = input_width(v, r);
+	char remark[160];
+	input_remark(v, remark, sizeof remark);
+	int x = r.x + 3, w = input_width(r, remark);
 	if (w <= 0)
 		return;
 	if (ui_editor_len(v->ed) == 0) {
@@ -331,9 +334,8 @@ static void paint_input(ui_view *v, ui_rect r)
 	}
 	ui_editor_view(v->ed, w, g->newline, buf, sizeof buf, &col);
 	put(v, r.y, x, w, UI_ROLE_NORMAL, buf);
-	char size[64];
-	if (input_size(v, size, sizeof size))
-		put(v, r.y, x + w + 1, r.w - 4 - w, UI_ROLE_DIM, size);
+	if (w < r.w - 4)
+		put(v, r.y, x + w + 1, r.w - 4 - w, UI_ROLE_DIM, remark);
 }
 
 void ui_paint_panel(ui_view *v, ui_panel p)
@@ -401,9 +403,10 @@ void ui_paint_cursor(const ui_view *v)
 		return;
 	}
 	ui_rect r = v->lay->r[UI_P_INPUT];
-	char buf[INPUT_VIEW_BYTES];
+	char buf[INPUT_VIEW_BYTES], remark[160];
 	int col;
-	ui_editor_view(v->ed, input_width(v, r), G(v)->newline, buf, sizeof buf, &col);
+	input_remark(v, remark, sizeof remark);
+	ui_editor_view(v->ed, input_width(r, remark), G(v)->newline, buf, sizeof buf, &col);
 	curs_set(1);
 	move(r.y, r.x + 3 + col);
 }

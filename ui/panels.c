@@ -916,3 +916,31 @@ void ui_panel_status(const char *text, ui_role role, int w, ui_block *out)
 	ui_block_clear(out);
 	segf(ui_block_row(out, 0, 0, w), role, " %s", text);
 }
+
+void ui_input_remark(const ui_input_info *in, bool ascii, char *buf, size_t n)
+{
+	const ui_glyphs *g = ui_glyphs_get(ascii);
+	char chars[32], tok[16], model[64];
+	size_t len;
+	if (!n)
+		return;
+	buf[0] = '\0';
+	if (in->chars == 0)
+		return;
+	fmt_count(chars, sizeof chars, in->chars);
+	if (in->lines > 1)
+		snprintf(buf, n, "%d lines%s%s chars", in->lines, g->dot, chars);
+	else if (!in->fits)
+		snprintf(buf, n, "%s chars", chars);
+	if (in->command)
+		return;
+	fmt_tokens(tok, sizeof tok, in->context_tokens + (in->chars + 3) / 4);
+	const char *mode = in->model_mode && in->model_mode[0] ? in->model_mode : "auto";
+	if (strcmp(mode, "auto"))
+		ui_model_short(mode, model, sizeof model);
+	else
+		snprintf(model, sizeof model, "auto");
+	len = strlen(buf);
+	snprintf(buf + len, n - len, "%s%s%s tok %s %s", len ? g->dot : "", ascii ? "~" : "\u2248",
+	         tok, g->arrow, model);
+}

@@ -524,6 +524,9 @@ static void loop(struct ui *u)
 			unsigned r = ui_ctl_pump(&u->ctl, 512);
 			if (r & UI_R_CONSOLE)
 				r |= UI_R_HEADER;
+			/* The input's preview names the model and the context. */
+			if (r & UI_R_HEADER)
+				r |= UI_R_INPUT;
 			react(u, r);
 		}
 		/* Keys, and KEY_RESIZE after a SIGWINCH interrupted poll. */
