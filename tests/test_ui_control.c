@@ -615,6 +615,55 @@ START_TEST(editor_holds_long_multiline_text)
 }
 END_TEST
 
+struct rows {
+	char buf[512];
+};
+
+static void row_cb(void *ctx, int row, const char *text)
+{
+	struct rows *r = ctx;
+	size_t n = strlen(r->buf);
+	snprintf(r->buf + n, sizeof r->buf - n, "%d:%s\n", row, text);
+}
+
+/* Up and Down move between the lines of a prompt, then walk the history;
+ * the rows view shows the window of lines that holds the cursor. */
+START_TEST(editor_lines_and_rows)
+{
+	ui_editor *ed = ui_editor_new();
+	type(ed, L"earlier");
+	free(ui_editor_take(ed));
+	const char *text = "one\ntwo two\nthree\nfour";
+	ui_editor_insert_text(ed, text, strlen(text));
+	struct rows r = {""};
+	int row, col;
+	ck_assert_int_eq(ui_editor_view_rows(ed, 20, 2, row_cb, &r, &row, &col), 2);
+	ck_assert_str_eq(r.buf, "0:three\n1:four\n");
+	ck_assert_int_eq(row, 1);
+	ck_assert_int_eq(col, 4);
+	ck_assert(ui_editor_op(ed, UI_ED_UP)); /* to "three", column 4 */
+	ck_assert(ui_editor_op(ed, UI_ED_UP)); /* "two two", column 4 */
+	ui_editor_insert(ed, L'X');
+	r.buf[0] = '\0';
+	ui_editor_view_rows(ed, 20, 3, row_cb, &r, &row, &col);
+	ck_assert_str_eq(r.buf, "0:two Xtwo\n1:three\n2:four\n");
+	ck_assert_int_eq(row, 0);
+	ck_assert_int_eq(col, 5);
+	ck_assert(ui_editor_op(ed, UI_ED_UP)); /* "one" is shorter: its end */
+	ck_assert(ui_editor_op(ed, UI_ED_DOWN));
+	ck_assert(ui_editor_op(ed, UI_ED_UP));
+	ck_assert(ui_editor_op(ed, UI_ED_UP)); /* past the first line: the history */
+	ck_assert_str_eq(take(ed), "earlier");
+	/* a line wider than the field scrolls to the cursor */
+	type(ed, L"abcdefghij");
+	r.buf[0] = '\0';
+	ui_editor_view_rows(ed, 5, 3, row_cb, &r, &row, &col);
+	ck_assert_str_eq(r.buf, "0:ghij\n");
+	ck_assert_int_eq(col, 4);
+	ui_editor_free(ed);
+}
+END_TEST
+
 /* ---- escape sequences curses left over ------------------------------------------------- */
 
 static ui_esc esc(const char *s)
@@ -749,6 +798,7 @@ static Suite *suite(void)
 	tcase_add_test(m, console_scrolls_and_bounds);
 	tcase_add_test(m, editor_holds_long_multiline_text);
 	tcase_add_test(m, escape_sequences);
+	tcase_add_test(m, editor_lines_and_rows);
 	tcase_add_test(m, editor_editing);
 	tcase_add_test(m, editor_history);
 	tcase_add_test(m, editor_view_scrolls);

@@ -70,7 +70,7 @@ typedef enum ui_cmd_id {
  * handling itself is in ui.c's edit map): X(keys, help). */
 #define UI_EDIT_KEYS(X)                                                         \
 	X("Left/Right, Home/End", "move on the input line (Ctrl-A, Ctrl-E too)") \
-	X("Up/Down", "walk back and forth through what you typed before")       \
+	X("Up/Down", "move between the prompt's lines, then through what you typed before") \
 	X("Backspace, Delete", "delete a character")                            \
 	X("Ctrl-U, Ctrl-K", "delete to the start, or to the end, of the line")  \
 	X("Ctrl-W", "delete the word before the cursor")                        \

@@ -140,10 +140,49 @@ static void load(ui_editor *ed, const char *s)
 	ui_editor_insert_text(ed, s, strlen(s));
 }
 
+/* Where the line holding position `at` starts. */
+static int line_start(const ui_editor *ed, int at)
+{
+	while (at > 0 && ed->buf[at - 1] != L'\n')
+		at--;
+	return at;
+}
+
+static int line_end(const ui_editor *ed, int at)
+{
+	while (at < ed->len && ed->buf[at] != L'\n')
+		at++;
+	return at;
+}
+
+/* Moves the cursor a line up (dir < 0) or down, to the same column or
+ * the line's end; false on the first or last line. */
+static bool move_line(ui_editor *ed, int dir)
+{
+	int ls = line_start(ed, ed->cur), col = ed->cur - ls, to;
+	if (dir < 0) {
+		if (ls == 0)
+			return false;
+		to = line_start(ed, ls - 1);
+	} else {
+		int le = line_end(ed, ed->cur);
+		if (le == ed->len)
+			return false;
+		to = le + 1;
+	}
+	int end = line_end(ed, to);
+	ed->cur = to + col < end ? to + col : end;
+	return true;
+}
+
 bool ui_editor_op(ui_editor *ed, ui_ed_op op)
 {
 	int c = ed->cur;
 	switch (op) {
+	case UI_ED_UP:
+		return move_line(ed, -1) || ui_editor_op(ed, UI_ED_HIST_PREV);
+	case UI_ED_DOWN:
+		return move_line(ed, 1) || ui_editor_op(ed, UI_ED_HIST_NEXT);
 	case UI_ED_LEFT:
 		ed->cur = c > 0 ? c - 1 : 0;
 		break;
@@ -273,6 +312,66 @@ char *ui_editor_take(ui_editor *ed)
 	ed->draft = NULL;
 	ed->len = ed->cur = 0;
 	return s;
+}
+
+/* Characters [from, to) into buf as UTF-8, at most width cells (tabs as
+ * spaces); returns the bytes written. */
+static size_t render(const ui_editor *ed, int from, int to, int width, char *buf, size_t n)
+{
+	size_t o = 0;
+	int used = 0;
+	for (int i = from; i < to; i++) {
+		char tmp[4];
+		int cw = cells(ed->buf[i]);
+		int k = am_utf8_encode(ed->buf[i] == L'\t' ? ' ' : (uint32_t)ed->buf[i], tmp);
+		if (used + cw > width || o + (size_t)k + 1 > n)
+			break;
+		memcpy(buf + o, tmp, (size_t)k);
+		o += (size_t)k;
+		used += cw;
+	}
+	if (n)
+		buf[o] = '\0';
+	return o;
+}
+
+int ui_editor_view_rows(const ui_editor *ed, int width, int rows, ui_ed_row_cb cb, void *ctx,
+                        int *cur_row, int *cur_col)
+{
+	char buf[8192];
+	int nlines = ui_editor_lines(ed), cl = 0;
+	for (int i = 0; i < ed->cur; i++)
+		cl += ed->buf[i] == L'\n';
+	int first = nlines - rows < cl ? nlines - rows : cl;
+	if (first < 0)
+		first = 0;
+	/* Skip to the first line shown. */
+	int at = 0;
+	for (int l = 0; l < first; l++)
+		at = line_end(ed, at) + 1;
+	*cur_row = cl - first;
+	*cur_col = 0;
+	int row = 0;
+	for (; row < rows && at <= ed->len; row++) {
+		int end = line_end(ed, at), start = at;
+		if (row == *cur_row) {
+			/* Scroll right just enough that the cursor cell shows. */
+			int w = 0;
+			for (int i = at; i < ed->cur; i++)
+				w += cells(ed->buf[i]);
+			while (start < ed->cur && w > width - 1)
+				w -= cells(ed->buf[start++]);
+			*cur_col = w;
+		}
+		render(ed, start, end, width, buf, sizeof buf);
+		cb(ctx, row, buf);
+		if (end == ed->len) {
+			row++;
+			break;
+		}
+		at = end + 1;
+	}
+	return row;
 }
 
 void ui_editor_view(const ui_editor *ed, int width, const char *nl, char *buf, size_t n,

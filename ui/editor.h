@@ -25,7 +25,8 @@ typedef enum ui_ed_op {
 	UI_ED_KILL_LINE,  /* Ctrl-U: delete from the start to the cursor */
 	UI_ED_KILL_END,   /* Ctrl-K: delete from the cursor to the end */
 	UI_ED_KILL_WORD,  /* Ctrl-W: delete the word before the cursor */
-	UI_ED_HIST_PREV, UI_ED_HIST_NEXT
+	UI_ED_HIST_PREV, UI_ED_HIST_NEXT,
+	UI_ED_UP, UI_ED_DOWN /* a line up or down; from the first or last line, history */
 } ui_ed_op;
 
 typedef struct ui_editor ui_editor;
@@ -71,6 +72,15 @@ void ui_editor_head(const ui_editor *ed, char *buf, size_t n);
 
 /* Replaces the text (as a completion does), the cursor at its end. */
 void ui_editor_set(ui_editor *ed, const char *s);
+
+/* The text in a field `width` cells wide and `rows` high: the window of
+ * lines that holds the cursor's, each cut to the width (the cursor's line
+ * scrolled so the cursor shows; a tab shows as a space). cb gets each row
+ * from the top as UTF-8; *cur_row and *cur_col say where the cursor is.
+ * Returns the rows used. */
+typedef void (*ui_ed_row_cb)(void *ctx, int row, const char *text);
+int ui_editor_view_rows(const ui_editor *ed, int width, int rows, ui_ed_row_cb cb, void *ctx,
+                        int *cur_row, int *cur_col);
 
 /* The visible part of the text for a field `width` cells wide, scrolled so
  * the cursor shows: UTF-8 into buf; *cursor_col is the cursor's cell. A

@@ -316,6 +316,24 @@ static int input_width(ui_rect r, const char *remark)
 	return w;
 }
 
+struct input_paint {
+	ui_view *v;
+	int y, x, w;
+};
+
+static void input_row(void *ctx, int row, const char *text)
+{
+	struct input_paint *ip = ctx;
+	put(ip->v, ip->y + row, ip->x, ip->w, UI_ROLE_NORMAL, text);
+}
+
+static void no_row(void *ctx, int row, const char *text)
+{
+	(void)ctx;
+	(void)row;
+	(void)text;
+}
+
 static void paint_input(ui_view *v, ui_rect r)
 {
 	const ui_glyphs *g = G(v);
@@ -332,8 +350,15 @@ static void paint_input(ui_view *v, ui_rect r)
 		put(v, r.y, x, w, UI_ROLE_DIM, "type a prompt and press Enter, or /help");
 		return;
 	}
-	ui_editor_view(v->ed, w, g->newline, buf, sizeof buf, &col);
-	put(v, r.y, x, w, UI_ROLE_NORMAL, buf);
+	if (r.h > 1) {
+		/* Several rows: the text's lines as they are. */
+		struct input_paint ip = {v, r.y, x, w};
+		int row;
+		ui_editor_view_rows(v->ed, w, r.h, input_row, &ip, &row, &col);
+	} else {
+		ui_editor_view(v->ed, w, g->newline, buf, sizeof buf, &col);
+		put(v, r.y, x, w, UI_ROLE_NORMAL, buf);
+	}
 	if (w < r.w - 4)
 		put(v, r.y, x + w + 1, r.w - 4 - w, UI_ROLE_DIM, remark);
 }
@@ -405,10 +430,14 @@ void ui_paint_cursor(const ui_view *v)
 	ui_rect r = v->lay->r[UI_P_INPUT];
 	char buf[INPUT_VIEW_BYTES], remark[160];
 	int col;
+	int row = 0;
 	input_remark(v, remark, sizeof remark);
-	ui_editor_view(v->ed, input_width(r, remark), G(v)->newline, buf, sizeof buf, &col);
+	if (r.h > 1)
+		ui_editor_view_rows(v->ed, input_width(r, remark), r.h, no_row, NULL, &row, &col);
+	else
+		ui_editor_view(v->ed, input_width(r, remark), G(v)->newline, buf, sizeof buf, &col);
 	curs_set(1);
-	move(r.y, r.x + 3 + col);
+	move(r.y + row, r.x + 3 + col);
 }
 
 bool ui_view_has_countdown(const ui_view *v)

@@ -50,6 +50,7 @@ struct ui {
 	int help_scroll;
 	int scroll;
 	int max_scroll;
+	int input_want; /* rows the input asked for at the last layout */
 	int64_t now_mono, now_wall;
 	/* A bracketed paste being received: its bytes, whole or refused. */
 	bool pasting;
@@ -71,12 +72,42 @@ static const unsigned panel_bit[UI_P_COUNT] = {
 	[UI_P_INPUT] = UI_R_INPUT,   [UI_P_HINTS] = UI_R_HINTS,     [UI_P_TOOSMALL] = UI_R_PANELS,
 };
 
+enum { UI_INPUT_MAX_ROWS = 6 };
+
+static int input_rows_wanted(const struct ui *u)
+{
+	int l = ui_editor_lines(u->ed);
+	return l > UI_INPUT_MAX_ROWS ? UI_INPUT_MAX_ROWS : l;
+}
+
+/* A text of several lines gets as many rows (up to UI_INPUT_MAX_ROWS),
+ * taken from the bottom of the console above it, which keeps at least
+ * three rows of its own. */
+static void grow_input(struct ui *u)
+{
+	ui_rect *in = &u->lay.r[UI_P_INPUT], *con = &u->lay.r[UI_P_CONSOLE];
+	int more = input_rows_wanted(u) - 1;
+	u->input_want = more + 1;
+	if (more <= 0 || !ui_layout_has(&u->lay, UI_P_INPUT) ||
+	    !ui_layout_has(&u->lay, UI_P_CONSOLE) || con->y + con->h != in->y)
+		return;
+	int spare = con->h - (u->lay.boxed ? 5 : 3);
+	if (more > spare)
+		more = spare;
+	if (more <= 0)
+		return;
+	con->h -= more;
+	in->y -= more;
+	in->h += more;
+}
+
 static void relayout(struct ui *u)
 {
 	const am_snapshot *s = &u->ctl.snap;
 	ui_layout_hint h = {s->nmodels, s->npools, s->npools ? s->pool[0].ndims : 4};
 	getmaxyx(stdscr, u->rows, u->cols);
 	ui_layout_compute(u->cols, u->rows, &h, &u->lay);
+	grow_input(u);
 	u->dirty |= UI_R_PANELS | UI_R_CLEAR;
 }
 
@@ -136,7 +167,7 @@ static bool edit_key(struct ui *u, int fn, wint_t k)
 		{true, KEY_LEFT, UI_ED_LEFT},       {true, KEY_RIGHT, UI_ED_RIGHT},
 		{true, KEY_HOME, UI_ED_HOME},       {true, KEY_END, UI_ED_END},
 		{true, KEY_BACKSPACE, UI_ED_BACKSPACE}, {true, KEY_DC, UI_ED_DELETE},
-		{true, KEY_UP, UI_ED_HIST_PREV},    {true, KEY_DOWN, UI_ED_HIST_NEXT},
+		{true, KEY_UP, UI_ED_UP},           {true, KEY_DOWN, UI_ED_DOWN},
 		{false, 1, UI_ED_HOME},             {false, 5, UI_ED_END},
 		{false, 2, UI_ED_LEFT},             {false, 6, UI_ED_RIGHT},
 		{false, 8, UI_ED_BACKSPACE},        {false, 127, UI_ED_BACKSPACE},
@@ -295,8 +326,8 @@ static void escape(struct ui *u, ui_esc e)
 	} edit[] = {
 		{UI_ESC_HOME, UI_ED_HOME},       {UI_ESC_END, UI_ED_END},
 		{UI_ESC_DELETE, UI_ED_DELETE},   {UI_ESC_LEFT, UI_ED_LEFT},
-		{UI_ESC_RIGHT, UI_ED_RIGHT},     {UI_ESC_UP, UI_ED_HIST_PREV},
-		{UI_ESC_DOWN, UI_ED_HIST_NEXT},
+		{UI_ESC_RIGHT, UI_ED_RIGHT},     {UI_ESC_UP, UI_ED_UP},
+		{UI_ESC_DOWN, UI_ED_DOWN},
 	};
 	if (u->pasting) {
 		if (e.kind == UI_ESC_PASTE_END)
@@ -409,6 +440,8 @@ static void read_keys(struct ui *u)
 	/* Bounded so a paste cannot starve the engine side. */
 	for (int i = 0; i < 4096 && (r = wget_wch(stdscr, &k)) != ERR && !u->quit; i++)
 		handle_key(u, r, k);
+	if (input_rows_wanted(u) != u->input_want)
+		relayout(u);
 }
 
 /* A new status message shows in the hint line for a while; without a

@@ -24,6 +24,12 @@ tm paste-buffer -p -t main
 # The whole paste waits on the input line, as one prompt of 200 lines.
 wait_for "200 lines"
 screen | grep -q "you ▸" && fail "a line of the paste was sent on its own"
+# The input grew to show the last lines, the cursor's, one a row.
+wait_for "▸ line 195 x"
+for l in 196 197 198 199; do
+	screen | grep -qE "^   line $l x" || fail "line $l is not a row of the input"
+done
+screen | grep -qE "^   END-OF-PASTE" || fail "the last line is not a row of the input"
 tm send-keys -t main Enter
 wait_for "END-OF-PASTE"
 wait_for ' in / [0-9,]+ out' -E
@@ -36,7 +42,9 @@ screen | grep -qE ' [5-9],[0-9]{3} in / ' || fail "the input tokens do not refle
 tm send-keys -t main -l "first line"
 tm send-keys -t main M-Enter
 tm send-keys -t main -l "second line"
-wait_for "2 lines"
+wait_for "2 lines · 22 chars"
+wait_for "▸ first line"
+wait_for "^   second line" -E
 tm send-keys -t main Enter
 wait_for "you ▸ first line"
 wait_for "second line"
