@@ -3,6 +3,7 @@
  * as a draft and comes back after the newest entry, as in shells. */
 #include "editor.h"
 
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -271,19 +272,34 @@ char *ui_editor_text(const ui_editor *ed)
 	return to_utf8(ed->buf, ed->len);
 }
 
-void ui_editor_head(const ui_editor *ed, char *buf, size_t n)
+/* Characters [from, to) into buf as UTF-8, at most width cells: a tab
+ * as a space, a newline as nl. Returns the bytes written. */
+static size_t render(const ui_editor *ed, int from, int to, int width, const char *nl, char *buf,
+                     size_t n)
 {
 	size_t o = 0;
-	for (int i = 0; i < ed->len; i++) {
-		char tmp[4];
-		int k = am_utf8_encode((uint32_t)ed->buf[i], tmp);
-		if (o + (size_t)k + 1 > n)
+	int used = 0;
+	for (int i = from; i < to; i++) {
+		char tmp[16];
+		int cw = cells(ed->buf[i]), k;
+		if (ed->buf[i] == L'\n')
+			k = snprintf(tmp, sizeof tmp, "%s", nl);
+		else
+			k = am_utf8_encode(ed->buf[i] == L'\t' ? ' ' : (uint32_t)ed->buf[i], tmp);
+		if (k < 0 || (size_t)k >= sizeof tmp || used + cw > width || o + (size_t)k + 1 > n)
 			break;
 		memcpy(buf + o, tmp, (size_t)k);
 		o += (size_t)k;
+		used += cw;
 	}
 	if (n)
 		buf[o] = '\0';
+	return o;
+}
+
+void ui_editor_head(const ui_editor *ed, char *buf, size_t n)
+{
+	render(ed, 0, ed->len, INT_MAX, "\n", buf, n);
 }
 
 bool ui_editor_at_end(const ui_editor *ed)
@@ -314,27 +330,6 @@ char *ui_editor_take(ui_editor *ed)
 	return s;
 }
 
-/* Characters [from, to) into buf as UTF-8, at most width cells (tabs as
- * spaces); returns the bytes written. */
-static size_t render(const ui_editor *ed, int from, int to, int width, char *buf, size_t n)
-{
-	size_t o = 0;
-	int used = 0;
-	for (int i = from; i < to; i++) {
-		char tmp[4];
-		int cw = cells(ed->buf[i]);
-		int k = am_utf8_encode(ed->buf[i] == L'\t' ? ' ' : (uint32_t)ed->buf[i], tmp);
-		if (used + cw > width || o + (size_t)k + 1 > n)
-			break;
-		memcpy(buf + o, tmp, (size_t)k);
-		o += (size_t)k;
-		used += cw;
-	}
-	if (n)
-		buf[o] = '\0';
-	return o;
-}
-
 int ui_editor_view_rows(const ui_editor *ed, int width, int rows, ui_ed_row_cb cb, void *ctx,
                         int *cur_row, int *cur_col)
 {
@@ -363,7 +358,7 @@ int ui_editor_view_rows(const ui_editor *ed, int width, int rows, ui_ed_row_cb c
 				w -= cells(ed->buf[start++]);
 			*cur_col = w;
 		}
-		render(ed, start, end, width, buf, sizeof buf);
+		render(ed, start, end, width, "", buf, sizeof buf);
 		cb(ctx, row, buf);
 		if (end == ed->len) {
 			row++;
@@ -384,22 +379,5 @@ void ui_editor_view(const ui_editor *ed, int width, const char *nl, char *buf, s
 	while (start < ed->cur && w > width - 1)
 		w -= cells(ed->buf[start++]);
 	*cursor_col = w;
-	size_t o = 0;
-	int used = 0;
-	for (int i = start; i < ed->len; i++) {
-		int cw = cells(ed->buf[i]);
-		char tmp[16];
-		int k;
-		if (ed->buf[i] == L'\n')
-			k = snprintf(tmp, sizeof tmp, "%s", nl);
-		else
-			k = am_utf8_encode(ed->buf[i] == L'\t' ? ' ' : (uint32_t)ed->buf[i], tmp);
-		if (k < 0 || (size_t)k >= sizeof tmp || used + cw > width || o + (size_t)k + 1 > n)
-			break;
-		memcpy(buf + o, tmp, (size_t)k);
-		o += (size_t)k;
-		used += cw;
-	}
-	if (n)
-		buf[o] = '\0';
+	render(ed, start, ed->len, width, nl, buf, n);
 }
