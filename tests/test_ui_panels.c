@@ -524,8 +524,8 @@ START_TEST(limits_compact)
 	ui_panel_limits(&c, w, h, &blk);
 	ck_dump(&blk, false,
 	        "title: {TITLE}Rate limits{DIM} · in use / limit{DIM} · sonnet-4 pool\n"
-	        "0+0: {DIM}in use:{NORMAL}  RPM {CALM}█▊{BAR_EMPTY}░░░░░░░{NORMAL} 10/50{NORMAL}  ITPM "
-	        "{CALM}███{BAR_EMPTY}░░░░░░{NORMAL} 10k/30k{NORMAL}  OTPM {CALM}█▏{BAR_EMPTY}░░░░░░░"
+	        "0+0: {DIM}in use:{NORMAL} RPM {CALM}██{BAR_EMPTY}░░░░░░░░{NORMAL} 10/50{NORMAL}  ITPM "
+	        "{CALM}███▎{BAR_EMPTY}░░░░░░{NORMAL} 10k/30k{NORMAL}  OTPM {CALM}█▎{BAR_EMPTY}░░░░░░░░"
 	        "{NORMAL} 1k/8k\n"
 	        "1+0: {DIM}sonnet-4: {WARN}q2{NORMAL} f1{NORMAL}/4{DIM} · 429s 0{NORMAL}   "
 	        "{TITLE}haiku-3-5{DIM} RPM {CALM}0/50\n");
@@ -543,7 +543,7 @@ START_TEST(limits_compact)
 	ui_panel_limits(&c, w, h, &blk);
 	ck_dump(&blk, false,
 	        "title: {TITLE}Rate limits{DIM} · in use / limit{DIM} · haiku-3-5 pool\n"
-	        "0+0: {ALARM}cool-down 8s{DIM}  in use:{NORMAL}  RPM {BAR_EMPTY}░░░░░░{ALARM} 0/50"
+	        "0+0: {ALARM}cool-down 8s{DIM}  in use:{NORMAL} RPM {BAR_EMPTY}░░░░░░{ALARM} 0/50"
 	        "{NORMAL}  ITPM {BAR_EMPTY}░░░░░░{NORMAL} 0/50k{NORMAL}  OTPM {BAR_EMPTY}░░░░░░"
 	        "{NORMAL} 0/10k\n"
 	        "1+0: {DIM}haiku-3-5: {NORMAL}q0{NORMAL} f0{ALARM} · 429s 2{NORMAL}   {TITLE}sonnet-4"

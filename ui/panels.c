@@ -613,9 +613,10 @@ static void limits_compact(const ui_panel_ctx *c, int w, int h, ui_block *out)
 	if (pool_cooldown(c, p, "", l))
 		fixed += line_width(l);
 	/* The legend, when there is room for it and some bar. */
-	if (w >= 60) {
+	bool legend = w >= 60;
+	if (legend) {
 		seg(l, UI_ROLE_DIM, l->n ? "  in use:" : "in use:");
-		fixed += l->n == 1 ? 7 : 9;
+		fixed += l->n == 1 ? 6 : 8; /* its space after takes the first "  "'s place */
 	}
 	int bar_w = ndims ? (w - fixed - 2) / ndims : 0;
 	if (bar_w > 14)
@@ -627,8 +628,9 @@ static void limits_compact(const ui_panel_ctx *c, int w, int h, ui_block *out)
 		if (dim_hidden(c, d))
 			continue;
 		ui_role role = dim_role(d, c->now_mono);
-		segf(l, d->blocks_head ? UI_ROLE_WARN : UI_ROLE_NORMAL, "%s%s ", l->n ? "  " : "",
-		     d->name);
+		segf(l, d->blocks_head ? UI_ROLE_WARN : UI_ROLE_NORMAL, "%s%s ",
+		     !l->n ? "" : legend ? " " : "  ", d->name);
+		legend = false;
 		bar_segs(c, l, bar_w, dim_used(d), d->limit, role);
 		level_text(d, t, sizeof t, false);
 		segf(l, role == UI_ROLE_CALM ? UI_ROLE_NORMAL : role, " %s", t);
