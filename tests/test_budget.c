@@ -631,7 +631,7 @@ START_TEST(alert_line_and_environment)
 	a.spent_pusd = usd("0.035462");
 	a.limit_pusd = usd("0.001");
 	am_budget_alert_line(&a, line, sizeof line);
-	ck_assert_str_eq(line, "budget alert: 3546% of the daily limit (past the 50% alert): "
+	ck_assert_str_eq(line, "budget alert: 50% of the daily limit passed, spend at 3546%: "
 	                       "$0.035 of $0.001 spent (2025-03-14)");
 }
 END_TEST

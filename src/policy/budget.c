@@ -598,9 +598,9 @@ void am_budget_alert_line(const am_budget_alert *a, char *buf, size_t n)
 	const char *period = a->period == AM_BUDGET_DAY ? "daily" : "monthly";
 	const char *when = a->period == AM_BUDGET_DAY ? a->day : a->month;
 	if (at > a->pct)
-		snprintf(buf, n, "budget alert: %lld%% of the %s limit (past the %d%% alert): %s of %s "
+		snprintf(buf, n, "budget alert: %d%% of the %s limit passed, spend at %lld%%: %s of %s "
 		         "spent (%s)",
-		         (long long)(at > 999999 ? 999999 : at), period, a->pct, spent, limit, when);
+		         a->pct, period, (long long)(at > 999999 ? 999999 : at), spent, limit, when);
 	else
 		snprintf(buf, n, "budget alert: %d%% of the %s limit: %s of %s spent (%s)", a->pct,
 		         period, spent, limit, when);

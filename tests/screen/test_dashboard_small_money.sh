@@ -14,11 +14,11 @@ wait_for 'of $0.001 '
 wait_for 'daily budget $0.001 (saved)'
 screen | grep -qF '$0.001000' && fail "the amount carries zeros that say nothing"
 screen | grep -qF 'of $0.00 ' && fail "the limit reads as nothing"
-wait_for 'budget alert: [0-9]+% of the daily limit \(past the 5% alert\): \$[0-9.]+ of \$0\.001 spent' -E
+wait_for 'budget alert: 5% of the daily limit passed, spend at [0-9]+%: \$[0-9.]+ of \$0\.001 spent' -E
 bar=$(screen | grep -oE '\$[0-9.]+ of \$0\.001 [^%]* [0-9]+%' | head -1)
-alert=$(screen | grep -oE 'budget alert: [0-9]+%.*spent' | tail -1)
+alert=$(screen | grep -oE 'budget alert: .*spent' | tail -1)
 bar_pct=$(grep -oE '[0-9]+%$' <<<"$bar")
 bar_spent=$(grep -oE '^\$[0-9.]+' <<<"$bar")
-[[ "$alert" == "budget alert: $bar_pct "* ]] || fail "the alert ($alert) and the bar ($bar) disagree on the percentage"
+[[ "$alert" == *"spend at $bar_pct:"* ]] || fail "the alert ($alert) and the bar ($bar) disagree on the percentage"
 [[ "$alert" == *": $bar_spent of \$0.001 spent" ]] || fail "the alert ($alert) and the bar ($bar) disagree on the spend"
 quit F10
