@@ -176,6 +176,38 @@ START_TEST(engine_refusal_is_shown)
 }
 END_TEST
 
+/* /cancel cancels the last prompt still running, /cancel all every one;
+ * with none running it says so. */
+START_TEST(cancel_prompts)
+{
+	ui_ctl_line(&ctl, "/cancel");
+	ck_assert_int_eq(fe.ncmds, 0);
+	ck_assert_str_eq(ctl.status, "no prompt is queued, waiting or running");
+	ui_ctl_line(&ctl, "first");
+	ui_ctl_line(&ctl, "second");
+	ui_ctl_line(&ctl, "third");
+	fake_engine_push_done(&fe, 2, "claude-haiku-4-5", 10, 10, 1000, 100, false);
+	ui_ctl_pump(&ctl, 10);
+	ui_ctl_line(&ctl, "/cancel");
+	ck_assert_int_eq(fe.ncmds, 1);
+	ck_assert_int_eq(fe.cmds[0].kind, AM_CMD_CANCEL_JOB);
+	ck_assert_int_eq(fe.cmds[0].value, 3);
+	ck_assert_str_eq(ctl.status, "cancelling job 3");
+	fake_engine_push(&fe, AM_EV_CANCELLED, 3, NULL);
+	ui_ctl_pump(&ctl, 10);
+	ck_contains(transcript(ctl.con, 80, 30), "cancelled");
+	ui_ctl_line(&ctl, "fourth");
+	ui_ctl_line(&ctl, "/cancel all");
+	ck_assert_int_eq(fe.ncmds, 3);
+	ck_assert_int_eq(fe.cmds[1].value, 1);
+	ck_assert_int_eq(fe.cmds[2].value, 4);
+	ck_assert_str_eq(ctl.status, "cancelling 2 prompts");
+	ui_ctl_line(&ctl, "/cancel some");
+	ck_assert_int_eq(fe.ncmds, 3);
+	ck_assert_int_eq(ctl.status_role, UI_ROLE_ALARM);
+}
+END_TEST
+
 /* Tab completes command names, then the words each command takes. */
 START_TEST(tab_completes)
 {
@@ -189,7 +221,9 @@ START_TEST(tab_completes)
 	/* several fit: their common start, and the status line lists them */
 	ck_assert(!ui_ctl_complete(&ctl, "/r", out, sizeof out));
 	ck_assert_str_eq(ctl.status, "/rpm  /resume");
-	ck_assert(ui_ctl_complete(&ctl, "/ca", out, sizeof out));
+	ck_assert(!ui_ctl_complete(&ctl, "/ca", out, sizeof out));
+	ck_assert_str_eq(ctl.status, "/cache  /cancel");
+	ck_assert(ui_ctl_complete(&ctl, "/cac", out, sizeof out));
 	ck_assert_str_eq(out, "/cache ");
 	ck_assert(ui_ctl_complete(&ctl, "/cache c", out, sizeof out));
 	ck_assert_str_eq(out, "/cache clear ");
@@ -784,6 +818,7 @@ static Suite *suite(void)
 	tcase_add_test(t, local_commands);
 	tcase_add_test(t, zero_limit_is_none);
 	tcase_add_test(t, tab_completes);
+	tcase_add_test(t, cancel_prompts);
 	tcase_add_test(t, engine_refusal_is_shown);
 	tcase_add_test(t, hotkeys_step_each_pool);
 	tcase_add_test(t, hotkey_steps_undo_each_other);

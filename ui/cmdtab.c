@@ -204,6 +204,13 @@ int ui_cmd_parse(const char *line, ui_cmd *out, am_err *err)
 		c->kind = id == UI_CMD_PAUSE ? AM_CMD_PAUSE : AM_CMD_RESUME;
 		out->has_engine_cmd = true;
 		return 0;
+	case UI_CMD_CANCEL:
+		/* The controller picks the jobs: value 0 = the last, 1 = all. */
+		if (nargs > 1 || (nargs == 1 && strcmp(w[0], "all")))
+			return usage_err(err, UI_CMD_CANCEL, "takes nothing, or 'all'");
+		c->kind = AM_CMD_CANCEL_JOB;
+		c->value = nargs == 1;
+		return 0;
 	case UI_CMD_NEW:
 	case UI_CMD_HELP:
 	case UI_CMD_QUIT:

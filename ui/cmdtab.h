@@ -26,6 +26,8 @@
 	X(CACHE, "cache", "on|off|clear", "switch the response cache on or off, or empty it") \
 	X(PAUSE, "pause", "", "stop sending; prompts wait in the queue")                    \
 	X(RESUME, "resume", "", "send again")                                               \
+	X(CANCEL, "cancel", "[all]",                                                         \
+	  "cancel the last prompt still queued, waiting or running (all: every one)")        \
 	X(NEW, "new", "", "start a new conversation (forget the earlier turns)")            \
 	X(HELP, "help", "", "show this help")                                               \
 	X(QUIT, "quit", "", "leave; calls in flight finish or stay queued for next time")

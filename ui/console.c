@@ -515,6 +515,24 @@ int ui_console_running(const ui_console *c)
 	return c->njobs;
 }
 
+int ui_console_running_ids(const ui_console *c, int64_t *ids, int max)
+{
+	int n = 0;
+	for (int i = 0; i < c->njobs && n < max; i++) {
+		int64_t id = c->jobs[i]->id;
+		if (id < 0)
+			continue;
+		/* Insertion sort: ids grow with submission. */
+		int k = n++;
+		while (k > 0 && ids[k - 1] > id) {
+			ids[k] = ids[k - 1];
+			k--;
+		}
+		ids[k] = id;
+	}
+	return n;
+}
+
 /* ---- layout ------------------------------------------------------------------ */
 
 static int wrap_width(const struct entry *e, int width)

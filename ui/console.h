@@ -77,6 +77,10 @@ int ui_console_entries(const ui_console *c);
 /* Jobs still running (submitted and not done, failed or cancelled). */
 int ui_console_running(const ui_console *c);
 
+/* The engine's ids of the running jobs it accepted, oldest first, at most
+ * max into ids; returns how many. */
+int ui_console_running_ids(const ui_console *c, int64_t *ids, int max);
+
 /* One painted line of the transcript. */
 typedef struct ui_tx_line {
 	ui_tx_kind kind;

@@ -193,6 +193,29 @@ static void done_message(const ui_cmd *cmd, char *msg, size_t n)
 	}
 }
 
+/* /cancel: the last running prompt, or all of them. The console marks
+ * each "cancelled" when the engine says it is. */
+static unsigned cancel(ui_ctl *c, bool all)
+{
+	int64_t ids[UI_CON_MAX_JOBS];
+	int n = ui_console_running_ids(c->con, ids, UI_CON_MAX_JOBS), done = 0;
+	if (n == 0) {
+		ui_ctl_status(c, UI_ROLE_WARN, "no prompt is queued, waiting or running");
+		return UI_R_HINTS;
+	}
+	for (int i = all ? 0 : n - 1; i < n; i++) {
+		am_command cmd = {.kind = AM_CMD_CANCEL_JOB, .value = ids[i]};
+		if (send_cmd(c, &cmd))
+			return UI_R_HINTS;
+		done++;
+	}
+	if (done == 1)
+		ui_ctl_status(c, UI_ROLE_CALM, "cancelling job %lld", (long long)ids[n - 1]);
+	else
+		ui_ctl_status(c, UI_ROLE_CALM, "cancelling %d prompts", done);
+	return UI_R_HINTS;
+}
+
 unsigned ui_ctl_line(ui_ctl *c, const char *line)
 {
 	ui_cmd cmd;
@@ -213,6 +236,8 @@ unsigned ui_ctl_line(ui_ctl *c, const char *line)
 		return UI_R_HELP;
 	case UI_CMD_QUIT:
 		return UI_R_QUIT;
+	case UI_CMD_CANCEL:
+		return cancel(c, cmd.engine.value != 0);
 	case UI_CMD_NEW:
 		ui_console_new_conversation(c->con);
 		ui_ctl_status(c, UI_ROLE_CALM, "new conversation: earlier turns are not sent");
