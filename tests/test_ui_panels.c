@@ -659,7 +659,7 @@ START_TEST(cache_widths)
 	area(120, 40, UI_P_CACHE, &w, &h);
 	ui_panel_cache(&c, w, h, &blk);
 	ck_dump(&blk, false,
-	        "title: {TITLE}Cache\n"
+	        "title: {TITLE}Cache{DIM} · since start\n"
 	        "0+0: {NORMAL}hit rate  25.0% {CALM}████{BAR_EMPTY}░░░░░░░░░░░░\n"
 	        "1+0: {NORMAL}hits 25 · misses 75\n"
 	        "2+0: {CALM}saved $0.081{NORMAL} · 41k tokens\n"
@@ -669,7 +669,7 @@ START_TEST(cache_widths)
 	c.ascii = true;
 	ui_panel_cache(&c, w, h, &blk);
 	ck_dump(&blk, true,
-	        "title: {TITLE}Cache\n"
+	        "title: {TITLE}Cache{DIM} - since start\n"
 	        "0+0: {NORMAL}hit rate  25.0% {CALM}####{BAR_EMPTY}............\n"
 	        "1+0: {NORMAL}hits 25 - misses 75\n"
 	        "2+0: {CALM}saved $0.081{NORMAL} - 41k tokens\n"
@@ -695,7 +695,7 @@ START_TEST(cache_widths)
 	area(120, 40, UI_P_CACHE, &w, &h);
 	ui_panel_cache(&c, w, h, &blk);
 	ck_dump(&blk, false,
-	        "title: {TITLE}Cache{WARN} · off\n"
+	        "title: {TITLE}Cache{DIM} · since start{WARN} · off\n"
 	        "0+0: {WARN}off: /cache on or Alt-c\n"
 	        "1+0: {NORMAL}hits 25 · misses 75\n"
 	        "2+0: {CALM}saved $0.081{NORMAL} · 41k tokens\n"

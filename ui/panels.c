@@ -825,6 +825,7 @@ void ui_panel_cache(const ui_panel_ctx *c, int w, int h, ui_block *out)
 			segf(l, UI_ROLE_DIM, "%s%s/%lld%ssaved %s, %s tok%s%s entr%s, %s ", g->dot,
 			     hits, (long long)lookups, g->dot, saved, tok, g->dot, ent, entries,
 			     bytes);
+			segf_fit(l, w - 3, UI_ROLE_DIM, "since start ");
 		} else {
 			seg(l, UI_ROLE_DIM, "cache off ");
 		}
@@ -836,6 +837,8 @@ void ui_panel_cache(const ui_panel_ctx *c, int w, int h, ui_block *out)
 		return;
 	}
 	seg(&out->title, UI_ROLE_TITLE, "Cache");
+	/* Its counts are this process's, while the models table is the day's. */
+	segf(&out->title, UI_ROLE_DIM, "%ssince start", g->dot);
 	if (!k->enabled)
 		segf(&out->title, UI_ROLE_WARN, "%soff", g->dot);
 	line *l[4];
