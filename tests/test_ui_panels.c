@@ -644,8 +644,15 @@ START_TEST(models_widths)
 	        "title: {TITLE}Models{DIM} · today\n"
 	        "0+0: {DIM}model                {DIM}  req     in    out cache r      cost\n"
 	        "1+0: {DIM}no calls today yet\n"
-	        "4+0: {TITLE}total                {TITLE}    0{TITLE}      0{TITLE}      0"
-	        "{TITLE}       0{TITLE}    $0.000\n");
+	        "4+0: {TITLE}total                {TITLE}    0{TITLE}      0{TITLE}      0{TITLE}       0"
+	        "{TITLE}     $0.00\n");
+
+	/* A sum under a cent reads as the budget and the answers write it. */
+	snap.nmodels = 1;
+	snap.model[0] = model("claude-haiku-4-5", 1, 100, 100, 0, 0, 35 * USD / 10000);
+	snap.total = snap.model[0];
+	ui_panel_models(&c, w, h, &blk);
+	ck_assert_ptr_nonnull(strstr(dump(&blk, false), " $0.0035\n"));
 }
 END_TEST
 

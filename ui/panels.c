@@ -726,11 +726,10 @@ static void model_row(const struct model_cols *mc, const am_snap_model *m, bool 
 	}
 	int cost_w = compact ? 10 : 11;
 	if (m->price_known || (total && m->cost_pusd > 0)) {
-		/* One precision down the column, finer only for tiny sums. */
-		if (m->cost_pusd >= AM_PUSD_PER_USD / 1000 || m->cost_pusd == 0)
-			am_money_format_display(m->cost_pusd, 3, num, sizeof num);
-		else
-			fmt_money(num, sizeof num, m->cost_pusd);
+		/* The precision every other figure on screen uses for the same
+		 * amount (the budget's spend, an answer's cost), so a sum reads
+		 * the same in both places ($0.0035, not $0.004 here). */
+		fmt_money(num, sizeof num, m->cost_pusd);
 		if (!m->price_known)
 			snprintf(num + strlen(num), sizeof num - strlen(num), "+?");
 		fmt_pad(cell, sizeof cell, num, cost_w, true);
