@@ -1,16 +1,13 @@
 #!/usr/bin/env bash
 # The smaller points: a number with junk after it and a number too large
-# get different messages; /rpm 0 is taken as "no limit", as in the config;
-# Tab completes /commands and their words; the "too small" line says the
-# size it needs.
+# get different messages; Tab completes /commands and their words; the
+# "too small" line says the size it needs.
 . "$(dirname "$0")/lib.sh"
 start 120 40
 type_line "/rpm 12x"
 wait_for "/rpm N [POOL]: '12x' has 'x' after the number"
 type_line "/rpm 99999999999999999999"
 wait_for "/rpm N [POOL]: 99999999999999999999 is too large: at most 1,000,000,000,000"
-type_line "/rpm 0"
-wait_for "RPM limit none (unlimited) for every pool"
 # Tab: "/bu" becomes "/budget ", then the amount is typed.
 tm send-keys -t main -l "/bu"
 tm send-keys -t main Tab
