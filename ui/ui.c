@@ -58,12 +58,16 @@ struct ui {
 	size_t paste_len, paste_cap;
 	long paste_chars;
 	bool paste_over;
+	int64_t paste_seen; /* mono ns of its last byte */
 	/* The status line: shown until status_until (mono ns). */
 	unsigned status_seen;
 	int64_t status_until;
 };
 
 enum { UI_PASTE_MAX_BYTES = UI_ED_MAX * 4 };
+/* A paste whose end marker has not come after this long of silence ends
+ * anyway, so a lost marker cannot swallow every later key. */
+#define UI_PASTE_STALL_NS AM_NS_PER_SEC
 #define UI_STATUS_NS (6 * AM_NS_PER_SEC)
 
 static const unsigned panel_bit[UI_P_COUNT] = {
@@ -246,6 +250,7 @@ static void status(struct ui *u, ui_role role, const char *fmt, ...)
 static void paste_begin(struct ui *u)
 {
 	u->pasting = true;
+	u->paste_seen = u->now_mono;
 	u->paste_len = 0;
 	u->paste_chars = 0;
 	u->paste_over = false;
@@ -273,6 +278,7 @@ static void paste_key(struct ui *u, int fn, wint_t k)
 		k = '\n';
 	}
 	n = am_utf8_encode((uint32_t)k, tmp);
+	u->paste_seen = u->now_mono;
 	u->paste_chars++;
 	if (u->paste_over || u->paste_len + (size_t)n > UI_PASTE_MAX_BYTES) {
 		u->paste_over = true;
@@ -515,6 +521,8 @@ static int next_timeout(const struct ui *u, int64_t last_paint, int64_t frame_ns
 {
 	if (u->ctl.more)
 		return 0;
+	if (u->pasting)
+		return 250; /* to end a paste whose end marker is lost */
 	if (u->dirty) {
 		int64_t wait = last_paint + frame_ns - u->now_mono;
 		return wait > 0 ? (int)((wait + AM_NS_PER_MS - 1) / AM_NS_PER_MS) : 0;
@@ -564,6 +572,8 @@ static void loop(struct ui *u)
 		}
 		/* Keys, and KEY_RESIZE after a SIGWINCH interrupted poll. */
 		read_keys(u);
+		if (u->pasting && u->now_mono - u->paste_seen > UI_PASTE_STALL_NS)
+			paste_end(u); /* the terminal never sent the end marker */
 		take_status(u);
 		int64_t second = u->now_wall / AM_NS_PER_SEC;
 		if (second != last_second) {

@@ -19,4 +19,11 @@ tm send-keys -t main Enter
 wait_for "you ▸ abcYZ"
 screen | grep -qE '~|4~|1~' && fail "part of an escape sequence reached the input"
 screen | grep -qE '▸ abcYZ[^ ]' && fail "the prompt holds more than was typed"
+# A paste whose end marker never comes ends after a second of silence:
+# what arrived is on the input line and the keys work again.
+tm send-keys -t main -l $'\e[200~lost end'
+wait_for "▸ lost end"
+tm send-keys -t main -l "!"
+tm send-keys -t main Enter
+wait_for "you ▸ lost end!"
 quit F10
