@@ -622,8 +622,17 @@ START_TEST(alert_line_and_environment)
 	ck_assert_str_eq(env.env[1], "AIMETER_SPENT_USD=0.000000000123");
 	ck_assert_str_eq(env.env[3], "AIMETER_PERIOD=month");
 	am_budget_alert_line(&a, line, sizeof line);
-	ck_assert_str_eq(line, "budget alert: 80% of the monthly limit: $0.000000 of $10.00 "
+	ck_assert_str_eq(line, "budget alert: 80% of the monthly limit: $0.00 of $10.00 "
 	                       "spent (2025-03)");
+	/* a limit below one call's cost: the line says where the spend stands,
+	 * in figures that show the limit */
+	a.period = AM_BUDGET_DAY;
+	a.pct = 50;
+	a.spent_pusd = usd("0.035462");
+	a.limit_pusd = usd("0.001");
+	am_budget_alert_line(&a, line, sizeof line);
+	ck_assert_str_eq(line, "budget alert: 50% of the daily limit passed, spend at 3546%: "
+	                       "$0.035 of $0.001 spent (2025-03-14)");
 }
 END_TEST
 

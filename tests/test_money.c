@@ -228,6 +228,28 @@ static const struct display_case display_cases[] = {
 	{ 1, 20, "$0.000000000001" },        /* clamped to 12 */
 };
 
+START_TEST(test_format_short)
+{
+	char buf[64];
+	am_money_format_short(1000000000LL, 12, buf, sizeof buf); /* $0.001 */
+	ck_assert_str_eq(buf, "$0.001");
+	am_money_format_short(12500000000000LL, 12, buf, sizeof buf);
+	ck_assert_str_eq(buf, "$12.50");
+	am_money_format_short(3500000000LL, 12, buf, sizeof buf);
+	ck_assert_str_eq(buf, "$0.0035");
+	am_money_format_short(0, 12, buf, sizeof buf);
+	ck_assert_str_eq(buf, "$0.00");
+	am_money_format_short(1234567890000000LL, 2, buf, sizeof buf);
+	ck_assert_str_eq(buf, "$1,234.57");
+	am_money_format_short(35462000000LL, 3, buf, sizeof buf);
+	ck_assert_str_eq(buf, "$0.035");
+	am_money_format_short(-1000000000LL, 6, buf, sizeof buf);
+	ck_assert_str_eq(buf, "-$0.001");
+	am_money_format_short(123, 12, buf, sizeof buf);
+	ck_assert_str_eq(buf, "$0.000000000123");
+}
+END_TEST
+
 START_TEST(test_format_display)
 {
 	const struct display_case *c = &display_cases[_i];
@@ -329,6 +351,7 @@ static Suite *money_suite(void)
 	tcase_add_test(tc, test_format_truncates_safely);
 	tcase_add_loop_test(tc, test_format_per_mtok, 0, N(mtok_fmt_cases));
 	tcase_add_loop_test(tc, test_format_display, 0, N(display_cases));
+	tcase_add_test(tc, test_format_short);
 	suite_add_tcase(s, tc);
 	tc = tcase_create("round_trip");
 	tcase_add_test(tc, test_round_trip_usd);

@@ -13,6 +13,7 @@
 #include "control.h"
 #include "editor.h"
 #include "fake_engine.h"
+#include "keys.h"
 #include "money.h"
 
 #define USD AM_PUSD_PER_USD
@@ -91,35 +92,67 @@ START_TEST(commands_reach_engine)
 	ck_assert_int_eq(fe.cmds[9].kind, AM_CMD_RESUME);
 	for (int i = 0; i < fe.ncmds; i++)
 		ck_assert(fe.cmds[i].persist);
-	const char *t = transcript(ctl.con, 100, 40);
-	ck_contains(t, "RPM limit 10 per minute for every pool (saved)");
-	ck_contains(t, "daily budget $5.00 (saved)");
 	ck_assert_int_eq(fe.nsubmits, 0);
+	/* what each did is said on the status line, not in the conversation */
+	ck_assert_str_eq(ctl.status, "resumed: sending again");
+	ck_assert_int_eq(ctl.status_seq, 10);
+	ck_assert_int_eq(ui_console_entries(ctl.con), 0);
+	ui_ctl_line(&ctl, "/rpm 10");
+	ck_assert_str_eq(ctl.status, "RPM limit 10 per minute for every pool (saved)");
+	ck_assert_int_eq(ctl.status_role, UI_ROLE_CALM);
+	ui_ctl_line(&ctl, "/budget 5");
+	ck_assert_str_eq(ctl.status, "daily budget $5.00 (saved)");
+	ui_ctl_line(&ctl, "/budget 0.001");
+	ck_assert_str_eq(ctl.status, "daily budget $0.001 (saved)");
 }
 END_TEST
 
 START_TEST(bad_commands_show_errors)
 {
-	static const char *const bad[] = {"/rpm",        "/rpm abc",    "/rpm 0",      "/rpm -3",
+	static const char *const bad[] = {"/rpm",        "/rpm abc",    "/rpm 12x",    "/rpm -3",
 	                                  "/rpm 5 a b",  "/budget",     "/budget -5",  "/budget x",
 	                                  "/budget 1.0000000000001",    "/alert 0",    "/alert 101",
 	                                  "/model",      "/cache maybe", "/pause now",  "/frob",
 	                                  "/rpm10"};
+	char said[sizeof bad / sizeof bad[0]][256];
 	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+		unsigned seq = ctl.status_seq;
 		unsigned r = ui_ctl_line(&ctl, bad[i]);
-		ck_assert_msg(r & UI_R_CONSOLE, "%s", bad[i]);
+		ck_assert_msg(r & UI_R_HINTS, "%s", bad[i]);
+		/* every error is said on the status line, as an alarm */
+		ck_assert_uint_eq(ctl.status_seq, seq + 1);
+		ck_assert_int_eq(ctl.status_role, UI_ROLE_ALARM);
+		snprintf(said[i], sizeof said[i], "%s", ctl.status);
 	}
 	ck_assert_int_eq(fe.ncmds, 0);
 	ck_assert_int_eq(fe.nsubmits, 0);
-	const char *t = transcript(ctl.con, 120, 60);
-	ck_contains(t, "unknown command '/frob': try /help");
-	ck_contains(t, "/rpm N [POOL]: needs a whole number of requests per minute");
-	ck_contains(t, "a budget cannot be negative");
-	/* every error is an error line */
-	int lines = 0;
-	for (const char *p = t; (p = strstr(p, "\n")); p++)
-		lines++;
-	ck_assert_int_eq(lines, (int)(sizeof bad / sizeof bad[0]));
+	ck_assert_int_eq(ui_console_entries(ctl.con), 0);
+	ck_assert_str_eq(said[14], "unknown command '/frob': try /help");
+	ck_contains(said[1], "/rpm N [POOL]: needs a whole number of requests per minute");
+	ck_contains(said[6], "a budget cannot be negative");
+	/* trailing junk and a number too large are told apart */
+	ck_assert_str_eq(said[2], "/rpm N [POOL]: '12x' has 'x' after the number");
+	ui_ctl_line(&ctl, "/rpm 99999999999999999999");
+	ck_assert_str_eq(ctl.status,
+	                 "/rpm N [POOL]: 99999999999999999999 is too large: at most 1,000,000,000,000");
+	ui_ctl_line(&ctl, "/alert 101");
+	ck_assert_str_eq(ctl.status, "/alert PCT: 101 is too large: at most 100");
+	ui_ctl_line(&ctl, "/alert x");
+	ck_assert_str_eq(ctl.status, "/alert PCT: needs a percentage from 1 to 100");
+	ck_assert_int_eq(fe.ncmds, 0);
+}
+END_TEST
+
+/* 0 is no limit, as the config file takes it. */
+START_TEST(zero_limit_is_none)
+{
+	ui_ctl_line(&ctl, "/rpm 0");
+	ui_ctl_line(&ctl, "/otpm 0 sonnet-4");
+	ck_assert_int_eq(fe.ncmds, 2);
+	ck_assert_int_eq(fe.cmds[0].kind, AM_CMD_SET_RPM);
+	ck_assert_int_eq(fe.cmds[0].value, 0);
+	ck_assert_int_eq(fe.cmds[1].value, 0);
+	ck_assert_str_eq(ctl.status, "OTPM limit none (unlimited) for pool sonnet-4 (saved)");
 }
 END_TEST
 
@@ -137,8 +170,78 @@ START_TEST(engine_refusal_is_shown)
 {
 	fe.refuse_commands = "unknown model 'claude-x'";
 	ui_ctl_line(&ctl, "/model claude-x");
-	ck_contains(transcript(ctl.con, 100, 10), "unknown model 'claude-x'");
+	ck_assert_str_eq(ctl.status, "unknown model 'claude-x'");
+	ck_assert_int_eq(ctl.status_role, UI_ROLE_ALARM);
 	ck_assert_int_eq(fe.ncmds, 0);
+}
+END_TEST
+
+/* /cancel cancels the last prompt still running, /cancel all every one;
+ * with none running it says so. */
+START_TEST(cancel_prompts)
+{
+	ui_ctl_line(&ctl, "/cancel");
+	ck_assert_int_eq(fe.ncmds, 0);
+	ck_assert_str_eq(ctl.status, "no prompt is queued, waiting or running");
+	ui_ctl_line(&ctl, "first");
+	ui_ctl_line(&ctl, "second");
+	ui_ctl_line(&ctl, "third");
+	fake_engine_push_done(&fe, 2, "claude-haiku-4-5", 10, 10, 1000, 100, false);
+	ui_ctl_pump(&ctl, 10);
+	ui_ctl_line(&ctl, "/cancel");
+	ck_assert_int_eq(fe.ncmds, 1);
+	ck_assert_int_eq(fe.cmds[0].kind, AM_CMD_CANCEL_JOB);
+	ck_assert_int_eq(fe.cmds[0].value, 3);
+	ck_assert_str_eq(ctl.status, "cancelling job 3");
+	fake_engine_push(&fe, AM_EV_CANCELLED, 3, NULL);
+	ui_ctl_pump(&ctl, 10);
+	ck_contains(transcript(ctl.con, 80, 30), "cancelled");
+	ui_ctl_line(&ctl, "fourth");
+	ui_ctl_line(&ctl, "/cancel all");
+	ck_assert_int_eq(fe.ncmds, 3);
+	ck_assert_int_eq(fe.cmds[1].value, 1);
+	ck_assert_int_eq(fe.cmds[2].value, 4);
+	ck_assert_str_eq(ctl.status, "cancelling 2 prompts");
+	ui_ctl_line(&ctl, "/cancel some");
+	ck_assert_int_eq(fe.ncmds, 3);
+	ck_assert_int_eq(ctl.status_role, UI_ROLE_ALARM);
+}
+END_TEST
+
+/* Tab completes command names, then the words each command takes. */
+START_TEST(tab_completes)
+{
+	char out[256];
+	fake_engine_add_pool(&fe, "sonnet-4", 50, 40000, 8000);
+	fake_engine_add_pool(&fe, "haiku-4-5", 50, 40000, 8000);
+	fake_engine_publish(&fe);
+	ui_ctl_pump(&ctl, 10);
+	ck_assert(ui_ctl_complete(&ctl, "/bu", out, sizeof out));
+	ck_assert_str_eq(out, "/budget ");
+	/* several fit: their common start, and the status line lists them */
+	ck_assert(!ui_ctl_complete(&ctl, "/r", out, sizeof out));
+	ck_assert_str_eq(ctl.status, "/rpm  /resume");
+	ck_assert(!ui_ctl_complete(&ctl, "/ca", out, sizeof out));
+	ck_assert_str_eq(ctl.status, "/cache  /cancel");
+	ck_assert(ui_ctl_complete(&ctl, "/cac", out, sizeof out));
+	ck_assert_str_eq(out, "/cache ");
+	ck_assert(ui_ctl_complete(&ctl, "/cache c", out, sizeof out));
+	ck_assert_str_eq(out, "/cache clear ");
+	ck_assert(ui_ctl_complete(&ctl, "/model claude-o", out, sizeof out));
+	ck_assert_str_eq(out, "/model claude-opus-4-5 ");
+	ck_assert(ui_ctl_complete(&ctl, "/model a", out, sizeof out));
+	ck_assert_str_eq(out, "/model auto ");
+	ck_assert(ui_ctl_complete(&ctl, "/model cl", out, sizeof out));
+	ck_assert_str_eq(out, "/model claude-");
+	ck_assert(ui_ctl_complete(&ctl, "/rpm 40 h", out, sizeof out));
+	ck_assert_str_eq(out, "/rpm 40 haiku-4-5 ");
+	ck_assert(ui_ctl_complete(&ctl, "/itpm 9000 ", out, sizeof out) == false);
+	ck_assert_str_eq(ctl.status, "sonnet-4  haiku-4-5");
+	/* nothing to complete: prompts, the number argument, unknown words */
+	ck_assert(!ui_ctl_complete(&ctl, "hello", out, sizeof out));
+	ck_assert(!ui_ctl_complete(&ctl, "/rpm 4", out, sizeof out));
+	ck_assert(!ui_ctl_complete(&ctl, "/zz", out, sizeof out));
+	ck_assert(!ui_ctl_complete(&ctl, "/rpm 40 x", out, sizeof out));
 }
 END_TEST
 
@@ -161,7 +264,51 @@ START_TEST(hotkeys_step_each_pool)
 	ck_assert_int_eq(fe.cmds[2].kind, AM_CMD_SET_OTPM);
 	ck_assert_int_eq(fe.cmds[2].value, 7200);
 	ck_assert_int_eq(fe.cmds[3].value, 9000);
-	ck_contains(transcript(ctl.con, 100, 10), "RPM 50 -> 55 per minute (sonnet-4)");
+	ck_assert_str_eq(ctl.status, "OTPM limit per minute: sonnet-4 8,000 -> 7,200, haiku-4-5 "
+	                             "10,000 -> 9,000 (saved)");
+	ck_assert_int_eq(ui_console_entries(ctl.con), 0);
+}
+END_TEST
+
+/* A step down and then up returns where it started (100 -> 90 -> 100, not
+ * 99), and so does up then down; further steps go on by 10%. */
+START_TEST(hotkey_steps_undo_each_other)
+{
+	fake_engine_add_pool(&fe, "sonnet-4", 100, 40000, 8000);
+	fake_engine_add_pool(&fe, "haiku-4-5", 7, 50000, 10000);
+	fake_engine_publish(&fe);
+	ui_ctl_pump(&ctl, 10);
+	static const struct {
+		int key;
+		int64_t sonnet, haiku;
+	} steps[] = {
+		{UI_KEY_F(2), 90, 6}, {UI_KEY_F(3), 100, 7}, {UI_KEY_F(3), 110, 8},
+		{UI_KEY_F(2), 100, 7}, {UI_KEY_F(2), 90, 6}, {UI_KEY_F(2), 81, 5},
+		{UI_KEY_F(3), 90, 6},
+	};
+	for (size_t i = 0; i < sizeof steps / sizeof steps[0]; i++) {
+		ui_ctl_action(&ctl, ui_key_action(steps[i].key));
+		ck_assert_int_eq(fe.cmds[fe.ncmds - 2].value, steps[i].sonnet);
+		ck_assert_int_eq(fe.cmds[fe.ncmds - 1].value, steps[i].haiku);
+		fe.snap.pool[0].dim[0].limit = steps[i].sonnet;
+		fe.snap.pool[1].dim[0].limit = steps[i].haiku;
+		fake_engine_publish(&fe);
+		ui_ctl_pump(&ctl, 10);
+	}
+	ck_assert_str_eq(ctl.status,
+	                 "RPM limit per minute: sonnet-4 81 -> 90, haiku-4-5 5 -> 6 (saved)");
+	/* the budget keys too, though they step to whole cents */
+	fe.snap.budget.day_limit_pusd = USD / 1000;
+	fake_engine_publish(&fe);
+	ui_ctl_pump(&ctl, 10);
+	ui_ctl_action(&ctl, UI_ACT_BUDGET_UP);
+	ck_assert_int_eq(fe.cmds[fe.ncmds - 1].value, USD / 100);
+	fe.snap.budget.day_limit_pusd = USD / 100;
+	fake_engine_publish(&fe);
+	ui_ctl_pump(&ctl, 10);
+	ui_ctl_action(&ctl, UI_ACT_BUDGET_DOWN);
+	ck_assert_int_eq(fe.cmds[fe.ncmds - 1].value, USD / 1000);
+	ck_assert_str_eq(ctl.status, "daily budget $0.01 -> $0.001 (saved)");
 }
 END_TEST
 
@@ -169,7 +316,7 @@ START_TEST(hotkeys_budget_pause_model_cache)
 {
 	ui_ctl_action(&ctl, UI_ACT_BUDGET_UP);
 	ck_assert_int_eq(fe.ncmds, 0); /* no budget yet */
-	ck_contains(transcript(ctl.con, 100, 10), "no daily budget is set");
+	ck_contains(ctl.status, "no daily budget is set");
 
 	fe.snap.budget.day_limit_pusd = 10 * USD;
 	fe.snap.cache.enabled = true;
@@ -242,6 +389,14 @@ START_TEST(prompt_streams_and_converses)
 	ck_contains(t, "haiku-4-5 · 214 in / 61 out · $0.0005 · 0.8s");
 	ck_assert_ptr_null(strstr(t, "<cursor>"));
 	ck_assert_int_eq(ui_console_turns(ctl.con), 1);
+	/* the figures again where the answer ends */
+	ck_contains(t, "|Hi café ^[[2Jthere\n7|└ haiku-4-5 · 214 in / 61 out · $0.0005 · 0.8s\n");
+	int64_t tokens, cost;
+	bool unknown;
+	ui_console_context(ctl.con, &tokens, &cost, &unknown);
+	ck_assert_int_eq(tokens, 275);
+	ck_assert_int_eq(cost, 500000000LL);
+	ck_assert(!unknown);
 
 	/* The next prompt carries the conversation, raw answer included. */
 	ui_ctl_line(&ctl, "and more?");
@@ -264,6 +419,8 @@ START_TEST(prompt_streams_and_converses)
 	ck_assert_int_eq(fe.nturns, 1);
 	ck_assert_str_eq(fe.turn_text[0], "fresh");
 	ck_assert_int_eq(ui_console_turns(ctl.con), 0);
+	ui_console_context(ctl.con, &tokens, &cost, &unknown);
+	ck_assert_int_eq(tokens + cost, 0);
 	/* "//" sends a prompt that starts with a slash */
 	ui_ctl_line(&ctl, "//etc/hosts?");
 	ck_assert_str_eq(fe.turn_text[0], "/etc/hosts?");
@@ -426,18 +583,170 @@ START_TEST(editor_view_scrolls)
 	char buf[128];
 	int col;
 	type(ed, L"abcdefghij");
-	ui_editor_view(ed, 5, buf, sizeof buf, &col);
+	ui_editor_view(ed, 5, "|", buf, sizeof buf, &col);
 	ck_assert_str_eq(buf, "ghij");
 	ck_assert_int_eq(col, 4);
 	ui_editor_op(ed, UI_ED_HOME);
-	ui_editor_view(ed, 5, buf, sizeof buf, &col);
+	ui_editor_view(ed, 5, "|", buf, sizeof buf, &col);
 	ck_assert_str_eq(buf, "abcde");
 	ck_assert_int_eq(col, 0);
 	take(ed);
 	type(ed, L"日本語");
-	ui_editor_view(ed, 10, buf, sizeof buf, &col);
+	ui_editor_view(ed, 10, "|", buf, sizeof buf, &col);
 	ck_assert_int_eq(col, 6); /* wide characters take two cells */
 	ui_editor_free(ed);
+}
+END_TEST
+
+/* A long text, several lines of it, neither cut nor split: what is taken
+ * is what went in, byte for byte. */
+START_TEST(editor_holds_long_multiline_text)
+{
+	ui_editor *ed = ui_editor_new();
+	size_t n = 20000;
+	char *in = malloc(n + 1), *want = malloc(n + 1);
+	for (size_t i = 0; i < n; i++) {
+		in[i] = i % 100 == 99 ? '\r' : (char)('a' + i % 26);
+		want[i] = in[i] == '\r' ? '\n' : in[i];
+	}
+	in[n] = want[n] = '\0';
+	ck_assert_int_eq(ui_editor_insert_text(ed, in, n), (long)n);
+	ck_assert_int_eq(ui_editor_len(ed), (int)n);
+	ck_assert_int_eq(ui_editor_lines(ed), (int)(n / 100) + 1);
+	char *got = ui_editor_take(ed);
+	ck_assert_str_eq(got, want);
+	free(got);
+	/* typed keys are not cut either, and a newline is one of them */
+	for (size_t i = 0; i < n; i++)
+		ck_assert(ui_editor_insert(ed, i == 5000 ? L'\n' : L'x'));
+	ck_assert_int_eq(ui_editor_len(ed), (int)n);
+	ck_assert_int_eq(ui_editor_lines(ed), 2);
+	/* a block that does not fit is refused whole */
+	ck_assert_int_eq(ui_editor_len(ed), (int)n);
+	char *big = malloc(UI_ED_MAX);
+	memset(big, 'y', UI_ED_MAX);
+	ck_assert_int_eq(ui_editor_insert_text(ed, big, UI_ED_MAX), -1);
+	ck_assert_int_eq(ui_editor_len(ed), (int)n);
+	free(ui_editor_take(ed));
+	ck_assert_int_eq(ui_editor_insert_text(ed, big, UI_ED_MAX), UI_ED_MAX);
+	ck_assert(!ui_editor_insert(ed, L'z'));
+	ck_assert_int_eq(ui_editor_len(ed), UI_ED_MAX);
+	free(ui_editor_take(ed));
+	/* CR LF is one newline; escape bytes in a paste are dropped */
+	const char *mixed = "a\r\nb\x1b[31mc\td";
+	ck_assert_int_eq(ui_editor_insert_text(ed, mixed, strlen(mixed)), 10);
+	char buf[64];
+	int col;
+	ui_editor_view(ed, 40, "|", buf, sizeof buf, &col);
+	ck_assert_str_eq(buf, "a|b[31mc d");
+	got = ui_editor_take(ed);
+	ck_assert_str_eq(got, "a\nb[31mc\td");
+	free(got);
+	free(big);
+	free(in);
+	free(want);
+	ui_editor_free(ed);
+}
+END_TEST
+
+struct rows {
+	char buf[512];
+};
+
+static void row_cb(void *ctx, int row, const char *text)
+{
+	struct rows *r = ctx;
+	size_t n = strlen(r->buf);
+	snprintf(r->buf + n, sizeof r->buf - n, "%d:%s\n", row, text);
+}
+
+/* Up and Down move between the lines of a prompt, then walk the history;
+ * the rows view shows the window of lines that holds the cursor. */
+START_TEST(editor_lines_and_rows)
+{
+	ui_editor *ed = ui_editor_new();
+	type(ed, L"earlier");
+	free(ui_editor_take(ed));
+	const char *text = "one\ntwo two\nthree\nfour";
+	ui_editor_insert_text(ed, text, strlen(text));
+	struct rows r = {""};
+	int row, col;
+	ck_assert_int_eq(ui_editor_view_rows(ed, 20, 2, row_cb, &r, &row, &col), 2);
+	ck_assert_str_eq(r.buf, "0:three\n1:four\n");
+	ck_assert_int_eq(row, 1);
+	ck_assert_int_eq(col, 4);
+	ck_assert(ui_editor_op(ed, UI_ED_UP)); /* to "three", column 4 */
+	ck_assert(ui_editor_op(ed, UI_ED_UP)); /* "two two", column 4 */
+	ui_editor_insert(ed, L'X');
+	r.buf[0] = '\0';
+	ui_editor_view_rows(ed, 20, 3, row_cb, &r, &row, &col);
+	ck_assert_str_eq(r.buf, "0:two Xtwo\n1:three\n2:four\n");
+	ck_assert_int_eq(row, 0);
+	ck_assert_int_eq(col, 5);
+	ck_assert(ui_editor_op(ed, UI_ED_UP)); /* "one" is shorter: its end */
+	ck_assert(ui_editor_op(ed, UI_ED_DOWN));
+	ck_assert(ui_editor_op(ed, UI_ED_UP));
+	ck_assert(ui_editor_op(ed, UI_ED_UP)); /* past the first line: the history */
+	ck_assert_str_eq(take(ed), "earlier");
+	/* a line wider than the field scrolls to the cursor */
+	type(ed, L"abcdefghij");
+	r.buf[0] = '\0';
+	ui_editor_view_rows(ed, 5, 3, row_cb, &r, &row, &col);
+	ck_assert_str_eq(r.buf, "0:ghij\n");
+	ck_assert_int_eq(col, 4);
+	ui_editor_free(ed);
+}
+END_TEST
+
+/* ---- escape sequences curses left over ------------------------------------------------- */
+
+static ui_esc esc(const char *s)
+{
+	size_t n = strlen(s);
+	/* fed one byte at a time, as the reader does */
+	for (size_t i = 0; i < n; i++)
+		ck_assert_msg(!ui_esc_complete(s, i) || i == n, "'%s' complete after %zu", s, i);
+	ck_assert_msg(ui_esc_complete(s, n), "'%s' not complete", s);
+	return ui_esc_decode(s, n);
+}
+
+START_TEST(escape_sequences)
+{
+	ck_assert_int_eq(esc("[4~").kind, UI_ESC_END); /* tmux's End */
+	ck_assert_int_eq(esc("[8~").kind, UI_ESC_END);
+	ck_assert_int_eq(esc("[F").kind, UI_ESC_END);
+	ck_assert_int_eq(esc("OF").kind, UI_ESC_END);
+	ck_assert_int_eq(esc("[1;5F").kind, UI_ESC_END);
+	ck_assert_int_eq(esc("[1~").kind, UI_ESC_HOME);
+	ck_assert_int_eq(esc("[7~").kind, UI_ESC_HOME);
+	ck_assert_int_eq(esc("OH").kind, UI_ESC_HOME);
+	ck_assert_int_eq(esc("[H").kind, UI_ESC_HOME);
+	ck_assert_int_eq(esc("[3~").kind, UI_ESC_DELETE);
+	ck_assert_int_eq(esc("[3;5~").kind, UI_ESC_DELETE);
+	ck_assert_int_eq(esc("[5~").kind, UI_ESC_PGUP);
+	ck_assert_int_eq(esc("[6~").kind, UI_ESC_PGDN);
+	ck_assert_int_eq(esc("[200~").kind, UI_ESC_PASTE_BEGIN);
+	ck_assert_int_eq(esc("[201~").kind, UI_ESC_PASTE_END);
+	ck_assert_int_eq(esc("[27;2;13~").kind, UI_ESC_NEWLINE); /* Shift-Enter */
+	ck_assert_int_eq(esc("[13;2u").kind, UI_ESC_NEWLINE);
+	ck_assert_int_eq(esc("\r").kind, UI_ESC_NEWLINE); /* Alt-Enter */
+	ck_assert_int_eq(esc("[21~").ch, 10);
+	ck_assert_int_eq(esc("OP").ch, 1);
+	ui_esc a = esc("r");
+	ck_assert_int_eq(a.kind, UI_ESC_ALT);
+	ck_assert_int_eq(a.ch, 'r');
+	/* unknown ones are swallowed whole, whatever their length */
+	ck_assert_int_eq(esc("[2~").kind, UI_ESC_NONE);
+	ck_assert_int_eq(esc("[?1;2c").kind, UI_ESC_NONE);
+	ck_assert_int_eq(esc("[1;2P").kind, UI_ESC_NONE);
+	ck_assert_int_eq(esc("[99;99;99;99;99~").kind, UI_ESC_NONE);
+	ck_assert_int_eq(esc("[[A").kind, UI_ESC_NONE);
+	ck_assert_int_eq(esc("Oz").kind, UI_ESC_NONE);
+	/* ESC alone, and ESC O with nothing after it (Alt-O) */
+	ck_assert_int_eq(ui_esc_decode("", 0).kind, UI_ESC_ALONE);
+	ck_assert(!ui_esc_complete("O", 1));
+	ck_assert_int_eq(ui_esc_decode("O", 1).kind, UI_ESC_ALT);
+	ck_assert_int_eq(ui_esc_decode("[12", 3).kind, UI_ESC_NONE);
 }
 END_TEST
 
@@ -507,8 +816,12 @@ static Suite *suite(void)
 	tcase_add_test(t, commands_reach_engine);
 	tcase_add_test(t, bad_commands_show_errors);
 	tcase_add_test(t, local_commands);
+	tcase_add_test(t, zero_limit_is_none);
+	tcase_add_test(t, tab_completes);
+	tcase_add_test(t, cancel_prompts);
 	tcase_add_test(t, engine_refusal_is_shown);
 	tcase_add_test(t, hotkeys_step_each_pool);
+	tcase_add_test(t, hotkey_steps_undo_each_other);
 	tcase_add_test(t, hotkeys_budget_pause_model_cache);
 	tcase_add_test(t, keys_map_to_actions);
 	tcase_add_test(t, prompt_streams_and_converses);
@@ -518,6 +831,9 @@ static Suite *suite(void)
 	suite_add_tcase(s, t);
 	TCase *m = tcase_create("models");
 	tcase_add_test(m, console_scrolls_and_bounds);
+	tcase_add_test(m, editor_holds_long_multiline_text);
+	tcase_add_test(m, escape_sequences);
+	tcase_add_test(m, editor_lines_and_rows);
 	tcase_add_test(m, editor_editing);
 	tcase_add_test(m, editor_history);
 	tcase_add_test(m, editor_view_scrolls);

@@ -441,17 +441,16 @@ START_TEST(limits_full)
 	area(120, 40, UI_P_LIMITS, &w, &h);
 	ui_panel_limits(&c, w, h, &blk);
 	ck_dump(&blk, false,
-	        "title: {TITLE}Rate limits{DIM} · sonnet-4 pool\n"
-	        "0+0: {NORMAL}RPM   {CALM}████████████{BAR_EMPTY}░░░{NORMAL}      40 / 50"
+	        "title: {TITLE}Rate limits{DIM} · in use / limit{DIM} · sonnet-4 pool\n"
+	        "0+0: {NORMAL}RPM   {CALM}███{BAR_EMPTY}░░░░░░░░░░░░{NORMAL}      10 / 50"
 	        "{NORMAL}  {CALM}ok\n"
-	        "1+0: {NORMAL}RPM/s {CALM}███████████████{NORMAL}        1 / 1{NORMAL}  {CALM}ok\n"
-	        "2+0: {NORMAL}ITPM  {CALM}██████████{BAR_EMPTY}░░░░░{NORMAL}    20k / 30k"
+	        "1+0: {NORMAL}ITPM  {CALM}█████{BAR_EMPTY}░░░░░░░░░░{NORMAL}    10k / 30k"
 	        "{NORMAL}  {CALM}ok\n"
-	        "3+0: {NORMAL}OTPM  {CALM}█████████████▏{BAR_EMPTY}░{NORMAL}      7k / 8k"
+	        "2+0: {NORMAL}OTPM  {CALM}█▉{BAR_EMPTY}░░░░░░░░░░░░░{NORMAL}      1k / 8k"
 	        "{NORMAL}  {CALM}ok\n"
-	        "4+0: {WARN}queue 2{NORMAL} · {NORMAL}in flight 1{NORMAL}/4{DIM} · 429s 0\n"
-	        "5+0: {TITLE}haiku-3-5{DIM}  RPM {CALM}50/50{DIM}  ITPM {CALM}50k/50k{DIM}  OTPM "
-	        "{CALM}10k/10k\n");
+	        "3+0: {WARN}queue 2{NORMAL} · {NORMAL}in flight 1{NORMAL}/4{DIM} · 429s 0\n"
+	        "4+0: {TITLE}haiku-3-5{DIM}  RPM {CALM}0/50{DIM}  ITPM {CALM}0/50k{DIM}  OTPM "
+	        "{CALM}0/10k\n");
 	snap.pool[0].dim[0].has_server = true;
 	snap.pool[0].dim[0].server_remaining = 38;
 	snap.pool[0].dim[0].server_reset_ns = WALL + 20 * SEC;
@@ -459,44 +458,55 @@ START_TEST(limits_full)
 	area(100, 30, UI_P_LIMITS, &w, &h);
 	ui_panel_limits(&c, w, h, &blk);
 	ck_dump(&blk, false,
-	        "title: {TITLE}Rate limits{DIM} · sonnet-4 pool\n"
-	        "0+0: {NORMAL}RPM   {CALM}████{BAR_EMPTY}░{NORMAL}      40 / 50{NORMAL}  "
-	        "{DIM}srv 38{DIM} ↻20s\n"
-	        "1+0: {NORMAL}RPM/s {CALM}█████{NORMAL}        1 / 1{NORMAL}  {CALM}ok\n"
-	        "2+0: {NORMAL}ITPM  {CALM}███▎{BAR_EMPTY}░{NORMAL}    20k / 30k{NORMAL}  "
-	        "{CALM}ok\n"
-	        "3+0: {NORMAL}OTPM  {CALM}████▍{NORMAL}      7k / 8k{NORMAL}  {CALM}ok\n"
-	        "4+0: {WARN}queue 2{NORMAL} · {NORMAL}in flight 1{NORMAL}/4{DIM} · 429s 0"
+	        "title: {TITLE}Rate limits{DIM} · in use / limit{DIM} · sonnet-4 pool\n"
+	        "0+0: {NORMAL}RPM   {CALM}█{BAR_EMPTY}░░░░{NORMAL}      10 / 50{NORMAL}  "
+	        "{DIM}srv 38 left{DIM} ↻20s\n"
+	        "1+0: {NORMAL}ITPM  {CALM}█▋{BAR_EMPTY}░░░{NORMAL}    10k / 30k{NORMAL}  {CALM}ok\n"
+	        "2+0: {NORMAL}OTPM  {CALM}▋{BAR_EMPTY}░░░░{NORMAL}      1k / 8k{NORMAL}  {CALM}ok\n"
+	        "3+0: {WARN}queue 2{NORMAL} · {NORMAL}in flight 1{NORMAL}/4{DIM} · 429s 0"
 	        "{WARN} · share 50%\n"
-	        "5+0: {TITLE}haiku-3-5{DIM} RPM {CALM}50/50\n");
+	        "4+0: {TITLE}haiku-3-5{DIM}  RPM {CALM}0/50{DIM}  ITPM {CALM}0/50k{DIM}  OTPM "
+	        "{CALM}0/10k\n");
 	/* The pool in a cool-down takes the detail; the blocked one is brief. */
 	trouble(&snap);
 	area(120, 40, UI_P_LIMITS, &w, &h);
 	ui_panel_limits(&c, w, h, &blk);
 	ck_dump(&blk, false,
-	        "title: {TITLE}Rate limits{DIM} · haiku-3-5 pool\n"
-	        "0+0: {NORMAL}RPM   {ALARM}███████████████{NORMAL}      50 / 50{NORMAL}  "
+	        "title: {TITLE}Rate limits{DIM} · in use / limit{DIM} · haiku-3-5 pool\n"
+	        "0+0: {NORMAL}RPM   {BAR_EMPTY}░░░░░░░░░░░░░░░{NORMAL}       0 / 50{NORMAL}  "
 	        "{ALARM}cool-down 8s\n"
-	        "1+0: {NORMAL}ITPM  {CALM}███████████████{NORMAL}    50k / 50k{NORMAL}  {CALM}ok\n"
-	        "2+0: {NORMAL}OTPM  {CALM}███████████████{NORMAL}    10k / 10k{NORMAL}  {CALM}ok\n"
+	        "1+0: {NORMAL}ITPM  {BAR_EMPTY}░░░░░░░░░░░░░░░{NORMAL}      0 / 50k{NORMAL}  "
+	        "{CALM}ok\n"
+	        "2+0: {NORMAL}OTPM  {BAR_EMPTY}░░░░░░░░░░░░░░░{NORMAL}      0 / 10k{NORMAL}  "
+	        "{CALM}ok\n"
 	        "3+0: {NORMAL}queue 0{NORMAL} · {NORMAL}in flight 0{ALARM} · 429s 2\n"
-	        "4+0: {TITLE}sonnet-4{DIM}  RPM {CALM}40/50{DIM}  ITPM {WARN}100/30k{DIM}  OTPM "
-	        "{CALM}7k/8k{WARN}  q2 f1\n");
+	        "4+0: {TITLE}sonnet-4{DIM}  RPM {CALM}10/50{DIM}  ITPM {WARN}30k/30k{DIM}  OTPM "
+	        "{CALM}1k/8k{WARN}  q2 f1\n");
 	snap.pool[1].dim[0].cooldown_until_ns = 0;
 	ui_panel_limits(&c, w, h, &blk);
 	ck_dump(&blk, true,
-	        "title: {TITLE}Rate limits{DIM} · sonnet-4 pool\n"
-	        "0+0: {NORMAL}RPM   {CALM}████████████{BAR_EMPTY}░░░{NORMAL}      40 / 50"
+	        "title: {TITLE}Rate limits{DIM} · in use / limit{DIM} · sonnet-4 pool\n"
+	        "0+0: {NORMAL}RPM   {CALM}███{BAR_EMPTY}░░░░░░░░░░░░{NORMAL}      10 / 50"
 	        "{NORMAL}  {CALM}ok\n"
-	        "1+0: {NORMAL}RPM/s {CALM}███████████████{NORMAL}        1 / 1{NORMAL}  {CALM}ok\n"
-	        "2+0: {WARN}ITPM  {BAR_EMPTY}░░░░░░░░░░░░░░░{NORMAL}    100 / 30k{NORMAL}  "
+	        "1+0: {WARN}ITPM  {WARN}██████████████▉{NORMAL}    30k / 30k{NORMAL}  "
 	        "{WARN}◀ blocks head{DIM} 12s\n"
-	        "3+0: {NORMAL}OTPM  {CALM}█████████████▏{BAR_EMPTY}░{NORMAL}      7k / 8k"
+	        "2+0: {NORMAL}OTPM  {CALM}█▉{BAR_EMPTY}░░░░░░░░░░░░░{NORMAL}      1k / 8k"
 	        "{NORMAL}  {CALM}ok\n"
-	        "4+0: {WARN}queue 2{NORMAL} · {NORMAL}in flight 1{NORMAL}/4"
+	        "3+0: {WARN}queue 2{NORMAL} · {NORMAL}in flight 1{NORMAL}/4"
 	        "{WARN} · head waits 3.0s{DIM} · 429s 0\n"
-	        "5+0: {TITLE}haiku-3-5{ALARM} 429s 2{DIM}  RPM {CALM}50/50{DIM}  ITPM "
-	        "{CALM}50k/50k{DIM}  OTPM {CALM}10k/10k\n");
+	        "4+0: {TITLE}haiku-3-5{ALARM} 429s 2{DIM}  RPM {CALM}0/50{DIM}  ITPM {CALM}0/50k"
+	        "{DIM}  OTPM {CALM}0/10k\n");
+	/* RPM/s shows only when it is what the queue head waits for: a bar
+	 * that is full whenever a call was just sent says nothing else. */
+	busy(&snap);
+	area(120, 40, UI_P_LIMITS, &w, &h);
+	ui_panel_limits(&c, w, h, &blk);
+	ck_assert_ptr_null(strstr(dump(&blk, false), "RPM/s"));
+	snap.pool[0].dim[1].level = 0;
+	snap.pool[0].dim[1].blocks_head = true;
+	ui_panel_limits(&c, w, h, &blk);
+	ck_assert_ptr_nonnull(strstr(dump(&blk, false),
+	                             "1+0: {WARN}RPM/s {ALARM}███████████████{NORMAL}        1 / 1"));
 	snap.npools = 0;
 	ui_panel_limits(&c, w, h, &blk);
 	ck_dump(&blk, false,
@@ -513,46 +523,48 @@ START_TEST(limits_compact)
 	area(80, 24, UI_P_LIMITS, &w, &h);
 	ui_panel_limits(&c, w, h, &blk);
 	ck_dump(&blk, false,
-	        "title: {TITLE}Rate limits{DIM} · sonnet-4 pool\n"
-	        "0+0: {NORMAL}RPM {CALM}█████████▌{BAR_EMPTY}░░{NORMAL} 40/50{NORMAL}  ITPM "
-	        "{CALM}████████{BAR_EMPTY}░░░░{NORMAL} 20k/30k{NORMAL}  OTPM {CALM}██████████▌"
-	        "{BAR_EMPTY}░{NORMAL} 7k/8k\n"
+	        "title: {TITLE}Rate limits{DIM} · in use / limit{DIM} · sonnet-4 pool\n"
+	        "0+0: {DIM}in use:{NORMAL} RPM {CALM}██{BAR_EMPTY}░░░░░░░░{NORMAL} 10/50{NORMAL}  ITPM "
+	        "{CALM}███▎{BAR_EMPTY}░░░░░░{NORMAL} 10k/30k{NORMAL}  OTPM {CALM}█▎{BAR_EMPTY}░░░░░░░░"
+	        "{NORMAL} 1k/8k\n"
 	        "1+0: {DIM}sonnet-4: {WARN}q2{NORMAL} f1{NORMAL}/4{DIM} · 429s 0{NORMAL}   "
-	        "{TITLE}haiku-3-5{DIM} RPM {CALM}50/50\n");
+	        "{TITLE}haiku-3-5{DIM} RPM {CALM}0/50\n");
 	area(60, 20, UI_P_LIMITS, &w, &h);
 	ui_panel_limits(&c, w, h, &blk);
 	ck_dump(&blk, false,
-	        "title: {TITLE}Rate limits{DIM} · sonnet-4 pool\n"
-	        "0+0: {NORMAL}RPM {CALM}████{BAR_EMPTY}░{NORMAL} 40/50{NORMAL}  ITPM {CALM}███▎"
-	        "{BAR_EMPTY}░{NORMAL} 20k/30k{NORMAL}  OTPM {CALM}████▍{NORMAL} 7k/8k\n"
+	        "title: {TITLE}Rate limits{DIM} · in use / limit{DIM} · sonnet-4 pool\n"
+	        "0+0: {NORMAL}RPM {CALM}█{BAR_EMPTY}░░░░{NORMAL} 10/50{NORMAL}  ITPM {CALM}█▋"
+	        "{BAR_EMPTY}░░░{NORMAL} 10k/30k{NORMAL}  OTPM {CALM}▋{BAR_EMPTY}░░░░"
+	        "{NORMAL} 1k/8k\n"
 	        "1+0: {DIM}sonnet-4: {WARN}q2{NORMAL} f1{NORMAL}/4{DIM} · 429s 0{NORMAL}   "
-	        "{TITLE}haiku-3-5{DIM} RPM {CALM}50/50\n");
+	        "{TITLE}haiku-3-5{DIM} RPM {CALM}0/50\n");
 	trouble(&snap);
 	area(80, 24, UI_P_LIMITS, &w, &h);
 	ui_panel_limits(&c, w, h, &blk);
 	ck_dump(&blk, false,
-	        "title: {TITLE}Rate limits{DIM} · haiku-3-5 pool\n"
-	        "0+0: {ALARM}cool-down 8s{NORMAL}  RPM {ALARM}███████{ALARM} 50/50{NORMAL}  ITPM "
-	        "{CALM}███████{NORMAL} 50k/50k{NORMAL}  OTPM {CALM}███████{NORMAL} 10k/10k\n"
-	        "1+0: {DIM}haiku-3-5: {NORMAL}q0{NORMAL} f0{ALARM} · 429s 2{NORMAL}   "
-	        "{TITLE}sonnet-4{DIM} ITPM {WARN}100/30k{WARN} q2 f1\n");
+	        "title: {TITLE}Rate limits{DIM} · in use / limit{DIM} · haiku-3-5 pool\n"
+	        "0+0: {ALARM}cool-down 8s{DIM}  in use:{NORMAL} RPM {BAR_EMPTY}░░░░░░{ALARM} 0/50"
+	        "{NORMAL}  ITPM {BAR_EMPTY}░░░░░░{NORMAL} 0/50k{NORMAL}  OTPM {BAR_EMPTY}░░░░░░"
+	        "{NORMAL} 0/10k\n"
+	        "1+0: {DIM}haiku-3-5: {NORMAL}q0{NORMAL} f0{ALARM} · 429s 2{NORMAL}   {TITLE}sonnet-4"
+	        "{DIM} ITPM {WARN}30k/30k{WARN} q2 f1\n");
 	snap.pool[1].dim[0].cooldown_until_ns = 0;
 	area(60, 20, UI_P_LIMITS, &w, &h);
 	ui_panel_limits(&c, w, h, &blk);
 	ck_dump(&blk, false,
-	        "title: {TITLE}Rate limits{DIM} · sonnet-4 pool\n"
-	        "0+0: {NORMAL}RPM {CALM}████{BAR_EMPTY}░{NORMAL} 40/50{WARN}  ITPM "
-	        "{BAR_EMPTY}░░░░░{WARN} 100/30k{NORMAL}  OTPM {CALM}████▍{NORMAL} 7k/8k\n"
+	        "title: {TITLE}Rate limits{DIM} · in use / limit{DIM} · sonnet-4 pool\n"
+	        "0+0: {NORMAL}RPM {CALM}█{BAR_EMPTY}░░░░{NORMAL} 10/50{WARN}  ITPM {WARN}████▉"
+	        "{WARN} 30k/30k{NORMAL}  OTPM {CALM}▋{BAR_EMPTY}░░░░{NORMAL} 1k/8k\n"
 	        "1+0: {DIM}sonnet-4: {WARN}q2{NORMAL} f1{NORMAL}/4{DIM} · 429s 0{NORMAL}   "
-	        "{TITLE}haiku-3-5{DIM} RPM {CALM}50/50{ALARM} 429s 2\n");
+	        "{TITLE}haiku-3-5{DIM} RPM {CALM}0/50{ALARM} 429s 2\n");
 	c.ascii = true;
 	ui_panel_limits(&c, w, h, &blk);
 	ck_dump(&blk, true,
-	        "title: {TITLE}Rate limits{DIM} - sonnet-4 pool\n"
-	        "0+0: {NORMAL}RPM {CALM}####{BAR_EMPTY}.{NORMAL} 40/50{WARN}  ITPM "
-	        "{BAR_EMPTY}.....{WARN} 100/30k{NORMAL}  OTPM {CALM}####-{NORMAL} 7k/8k\n"
+	        "title: {TITLE}Rate limits{DIM} - in use / limit{DIM} - sonnet-4 pool\n"
+	        "0+0: {NORMAL}RPM {CALM}#{BAR_EMPTY}....{NORMAL} 10/50{WARN}  ITPM {WARN}####="
+	        "{WARN} 30k/30k{NORMAL}  OTPM {CALM}={BAR_EMPTY}....{NORMAL} 1k/8k\n"
 	        "1+0: {DIM}sonnet-4: {WARN}q2{NORMAL} f1{NORMAL}/4{DIM} - 429s 0{NORMAL}   "
-	        "{TITLE}haiku-3-5{DIM} RPM {CALM}50/50{ALARM} 429s 2\n");
+	        "{TITLE}haiku-3-5{DIM} RPM {CALM}0/50{ALARM} 429s 2\n");
 	snap.npools = 0;
 	ui_panel_limits(&c, w, h, &blk);
 	ck_dump(&blk, false,
@@ -632,8 +644,15 @@ START_TEST(models_widths)
 	        "title: {TITLE}Models{DIM} · today\n"
 	        "0+0: {DIM}model                {DIM}  req     in    out cache r      cost\n"
 	        "1+0: {DIM}no calls today yet\n"
-	        "4+0: {TITLE}total                {TITLE}    0{TITLE}      0{TITLE}      0"
-	        "{TITLE}       0{TITLE}    $0.000\n");
+	        "4+0: {TITLE}total                {TITLE}    0{TITLE}      0{TITLE}      0{TITLE}       0"
+	        "{TITLE}     $0.00\n");
+
+	/* A sum under a cent reads as the budget and the answers write it. */
+	snap.nmodels = 1;
+	snap.model[0] = model("claude-haiku-4-5", 1, 100, 100, 0, 0, 35 * USD / 10000);
+	snap.total = snap.model[0];
+	ui_panel_models(&c, w, h, &blk);
+	ck_assert_ptr_nonnull(strstr(dump(&blk, false), " $0.0035\n"));
 }
 END_TEST
 
@@ -647,7 +666,7 @@ START_TEST(cache_widths)
 	area(120, 40, UI_P_CACHE, &w, &h);
 	ui_panel_cache(&c, w, h, &blk);
 	ck_dump(&blk, false,
-	        "title: {TITLE}Cache\n"
+	        "title: {TITLE}Cache{DIM} · since start\n"
 	        "0+0: {NORMAL}hit rate  25.0% {CALM}████{BAR_EMPTY}░░░░░░░░░░░░\n"
 	        "1+0: {NORMAL}hits 25 · misses 75\n"
 	        "2+0: {CALM}saved $0.081{NORMAL} · 41k tokens\n"
@@ -657,7 +676,7 @@ START_TEST(cache_widths)
 	c.ascii = true;
 	ui_panel_cache(&c, w, h, &blk);
 	ck_dump(&blk, true,
-	        "title: {TITLE}Cache\n"
+	        "title: {TITLE}Cache{DIM} - since start\n"
 	        "0+0: {NORMAL}hit rate  25.0% {CALM}####{BAR_EMPTY}............\n"
 	        "1+0: {NORMAL}hits 25 - misses 75\n"
 	        "2+0: {CALM}saved $0.081{NORMAL} - 41k tokens\n"
@@ -683,7 +702,7 @@ START_TEST(cache_widths)
 	area(120, 40, UI_P_CACHE, &w, &h);
 	ui_panel_cache(&c, w, h, &blk);
 	ck_dump(&blk, false,
-	        "title: {TITLE}Cache{WARN} · off\n"
+	        "title: {TITLE}Cache{DIM} · since start{WARN} · off\n"
 	        "0+0: {WARN}off: /cache on or Alt-c\n"
 	        "1+0: {NORMAL}hits 25 · misses 75\n"
 	        "2+0: {CALM}saved $0.081{NORMAL} · 41k tokens\n"
@@ -718,7 +737,9 @@ START_TEST(hints_widths)
 	        "0+0: {WARN}terminal too small: need 40x6\n");
 	ui_panel_toosmall(20, &blk);
 	ck_dump(&blk, false,
-	        "0+0: {WARN}too small (40x6)\n");
+	        "0+0: {WARN}too small: need 40x6\n");
+	ui_panel_toosmall(12, &blk);
+	ck_dump(&blk, false, "0+0: {WARN}need 40x6\n");
 }
 END_TEST
 
@@ -766,6 +787,40 @@ START_TEST(builders_curses_free)
 }
 END_TEST
 
+/* ---- the input line's remark ------------------------------------------------------------ */
+
+START_TEST(input_remark)
+{
+	char b[160];
+	ui_input_info in = {.chars = 11, .lines = 1, .fits = true, .model_mode = "auto"};
+	ui_input_remark(&in, false, b, sizeof b);
+	ck_assert_str_eq(b, "≈3 tok → auto");
+	/* the context is sent again; a pinned model is named */
+	in.context_tokens = 3280;
+	in.model_mode = "claude-opus-4-5-20251101";
+	ui_input_remark(&in, false, b, sizeof b);
+	ck_assert_str_eq(b, "≈3.3k tok → opus-4-5");
+	in.chars = 20126;
+	in.lines = 200;
+	in.fits = false;
+	in.context_tokens = 0;
+	ui_input_remark(&in, true, b, sizeof b);
+	ck_assert_str_eq(b, "200 lines - 20,126 chars - ~5k tok -> opus-4-5");
+	/* a command has no call to preview; empty text says nothing */
+	in.command = true;
+	in.lines = 1;
+	ui_input_remark(&in, false, b, sizeof b);
+	ck_assert_str_eq(b, "20,126 chars");
+	in.fits = true;
+	ui_input_remark(&in, false, b, sizeof b);
+	ck_assert_str_eq(b, "");
+	in.chars = 0;
+	in.command = false;
+	ui_input_remark(&in, false, b, sizeof b);
+	ck_assert_str_eq(b, "");
+}
+END_TEST
+
 static Suite *suite(void)
 {
 	Suite *s = suite_create("ui_panels");
@@ -781,6 +836,7 @@ static Suite *suite(void)
 	tcase_add_test(t, models_widths);
 	tcase_add_test(t, cache_widths);
 	tcase_add_test(t, hints_widths);
+	tcase_add_test(t, input_remark);
 	tcase_add_test(t, builders_curses_free);
 	suite_add_tcase(s, t);
 	return s;

@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "fmt.h"
 #include "money.h"
 
 struct cmd_info {
@@ -64,15 +65,31 @@ static int split_args(const char *s, char w[][128], int max)
 	return n;
 }
 
-static int parse_count(const char *s, int64_t lo, int64_t hi, int64_t *out)
+/* A whole number in [lo, hi]. On error, why goes into why: something
+ * after the digits, or out of range; "" when s is no number at all (the
+ * caller says what it wants). */
+static int parse_count(const char *s, int64_t lo, int64_t hi, int64_t *out, char *why, size_t n)
 {
-	char *end;
+	char *end, lo_s[32], hi_s[32];
+	why[0] = '\0';
 	if (!isdigit((unsigned char)s[0]))
 		return -1;
 	errno = 0;
 	long long v = strtoll(s, &end, 10);
-	if (errno || *end || v < lo || v > hi)
+	if (*end) {
+		snprintf(why, n, "'%.40s' has '%.20s' after the number", s, end);
 		return -1;
+	}
+	fmt_count(lo_s, sizeof lo_s, lo);
+	fmt_count(hi_s, sizeof hi_s, hi);
+	if (errno == ERANGE || v > hi) {
+		snprintf(why, n, "%.40s is too large: at most %s", s, hi_s);
+		return -1;
+	}
+	if (v < lo) {
+		snprintf(why, n, "%.40s is too small: at least %s", s, lo_s);
+		return -1;
+	}
 	*out = v;
 	return 0;
 }
@@ -121,10 +138,14 @@ int ui_cmd_parse(const char *line, ui_cmd *out, am_err *err)
 		static const am_cmd_kind kinds[] = {AM_CMD_SET_RPM, AM_CMD_SET_ITPM, AM_CMD_SET_OTPM};
 		static const char *const units[] = {"requests", "input tokens", "output tokens"};
 		int idx = id - UI_CMD_RPM;
-		if (nargs < 1 || nargs > 2 || parse_count(w[0], 1, 1000000000000LL, &c->value)) {
-			char why[96];
-			snprintf(why, sizeof why, "needs a whole number of %s per minute, at least 1",
-			         units[idx]);
+		char why[160];
+		/* 0 is no limit, as in the config file. */
+		if (nargs < 1 || nargs > 2 ||
+		    parse_count(w[0], 0, 1000000000000LL, &c->value, why, sizeof why)) {
+			if (!why[0])
+				snprintf(why, sizeof why,
+				         "needs a whole number of %s per minute (0 = no limit)",
+				         units[idx]);
 			return usage_err(err, (ui_cmd_id)id, why);
 		}
 		c->kind = kinds[idx];
@@ -150,8 +171,10 @@ int ui_cmd_parse(const char *line, ui_cmd *out, am_err *err)
 		size_t len = nargs == 1 ? strlen(w[0]) : 0;
 		if (len && w[0][len - 1] == '%')
 			w[0][len - 1] = '\0';
-		if (nargs != 1 || parse_count(w[0], 1, 100, &c->value))
-			return usage_err(err, UI_CMD_ALERT, "needs a percentage from 1 to 100");
+		char why[160];
+		if (nargs != 1 || parse_count(w[0], 1, 100, &c->value, why, sizeof why))
+			return usage_err(err, UI_CMD_ALERT,
+			                 why[0] && nargs == 1 ? why : "needs a percentage from 1 to 100");
 		c->kind = AM_CMD_SET_ALERT_PCT;
 		out->has_engine_cmd = true;
 		return 0;
@@ -180,6 +203,13 @@ int ui_cmd_parse(const char *line, ui_cmd *out, am_err *err)
 			return usage_err(err, (ui_cmd_id)id, "takes no arguments");
 		c->kind = id == UI_CMD_PAUSE ? AM_CMD_PAUSE : AM_CMD_RESUME;
 		out->has_engine_cmd = true;
+		return 0;
+	case UI_CMD_CANCEL:
+		/* The controller picks the jobs: value 0 = the last, 1 = all. */
+		if (nargs > 1 || (nargs == 1 && strcmp(w[0], "all")))
+			return usage_err(err, UI_CMD_CANCEL, "takes nothing, or 'all'");
+		c->kind = AM_CMD_CANCEL_JOB;
+		c->value = nargs == 1;
 		return 0;
 	case UI_CMD_NEW:
 	case UI_CMD_HELP:

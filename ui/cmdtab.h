@@ -15,9 +15,10 @@
 
 /* Input-line commands: X(id, name, argument synopsis, help). */
 #define UI_COMMANDS(X)                                                                   \
-	X(RPM, "rpm", "N [POOL]", "set the requests-per-minute limit (every pool, or POOL)") \
-	X(ITPM, "itpm", "N [POOL]", "set the input-tokens-per-minute limit")                \
-	X(OTPM, "otpm", "N [POOL]", "set the output-tokens-per-minute limit")               \
+	X(RPM, "rpm", "N [POOL]",                                                            \
+	  "set the requests-per-minute limit (every pool, or POOL; 0 = none)")               \
+	X(ITPM, "itpm", "N [POOL]", "set the input-tokens-per-minute limit (0 = none)")      \
+	X(OTPM, "otpm", "N [POOL]", "set the output-tokens-per-minute limit (0 = none)")     \
 	X(BUDGET, "budget", "USD", "set today's budget, e.g. /budget 12.50 (0 = none)")      \
 	X(MONTH, "month", "USD", "set the monthly budget (0 = none)")                       \
 	X(ALERT, "alert", "PCT", "warn when today's spend reaches PCT% of the budget")      \
@@ -25,6 +26,8 @@
 	X(CACHE, "cache", "on|off|clear", "switch the response cache on or off, or empty it") \
 	X(PAUSE, "pause", "", "stop sending; prompts wait in the queue")                    \
 	X(RESUME, "resume", "", "send again")                                               \
+	X(CANCEL, "cancel", "[all]",                                                         \
+	  "cancel the last prompt still queued, waiting or running (all: every one)")        \
 	X(NEW, "new", "", "start a new conversation (forget the earlier turns)")            \
 	X(HELP, "help", "", "show this help")                                               \
 	X(QUIT, "quit", "", "leave; calls in flight finish or stay queued for next time")
@@ -69,12 +72,15 @@ typedef enum ui_cmd_id {
  * handling itself is in ui.c's edit map): X(keys, help). */
 #define UI_EDIT_KEYS(X)                                                         \
 	X("Left/Right, Home/End", "move on the input line (Ctrl-A, Ctrl-E too)") \
-	X("Up/Down", "walk back and forth through what you typed before")       \
+	X("Up/Down", "move between the prompt's lines, then through what you typed before") \
 	X("Backspace, Delete", "delete a character")                            \
 	X("Ctrl-U, Ctrl-K", "delete to the start, or to the end, of the line")  \
 	X("Ctrl-W", "delete the word before the cursor")                        \
-	X("Enter", "send the prompt or run the command")                        \
+	X("Enter", "send the prompt (every line of it) or run the command")     \
+	X("Alt-Enter, Shift-Enter", "add a line to the prompt")                 \
+	X("paste", "a pasted block is one prompt, whole, however many lines")   \
 	X("Esc", "back to the bottom of the console")                           \
+	X("Tab", "complete a /command, then its model id, pool name or word")    \
 	X("Ctrl-L", "paint the whole screen again")
 
 typedef enum ui_act {

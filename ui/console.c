@@ -29,7 +29,7 @@ struct entry {
 
 struct job {
 	int64_t id;           /* -1 until the engine accepted it */
-	uint64_t meta_seq, ans_seq;
+	uint64_t meta_seq, ans_seq, sum_seq;
 	char model[64], reason[96], status[160];
 	char *raw;            /* the answer as received, for the conversation */
 	size_t raw_len, raw_cap, san_upto;
@@ -54,6 +54,8 @@ struct ui_console {
 	struct exchange ex[UI_CON_MAX_TURNS + 1];
 	int nex;
 	am_turn turns[2 * (UI_CON_MAX_TURNS + 1)];
+	int64_t ctx_tokens, ctx_cost; /* the conversation's context and cost */
+	bool ctx_unknown;
 };
 
 ui_console *ui_console_new(bool ascii)
@@ -223,22 +225,30 @@ void ui_model_short(const char *model, char *buf, size_t n)
 	snprintf(buf, n, "%.*s", (int)len, m);
 }
 
+/* The meta line: model, the reason it was chosen (with_reason), status. */
+static void meta_text(const ui_console *c, const struct job *j, bool with_reason, char *line,
+                      size_t n)
+{
+	char model[64];
+	const char *dot = c->ascii ? " - " : " \u00b7 ";
+	line[0] = '\0';
+	if (j->model[0]) {
+		ui_model_short(j->model, model, sizeof model);
+		snprintf(line, n, "%s%s", model, dot);
+	}
+	if (with_reason && j->reason[0])
+		snprintf(line + strlen(line), n - strlen(line), "%s%s", j->reason, dot);
+	snprintf(line + strlen(line), n - strlen(line), "%s", j->status);
+}
+
 /* Rewrites the job's meta line and moves the cursor to where text grows. */
 static void job_refresh(ui_console *c, struct job *j, bool live)
 {
 	struct entry *meta = entry_find(c, j->meta_seq);
 	struct entry *ans = entry_find(c, j->ans_seq);
 	if (meta) {
-		char line[512], model[64];
-		const char *dot = c->ascii ? " - " : " \u00b7 ";
-		line[0] = '\0';
-		if (j->model[0]) {
-			ui_model_short(j->model, model, sizeof model);
-			snprintf(line, sizeof line, "%s%s", model, dot);
-		}
-		if (j->reason[0])
-			snprintf(line + strlen(line), sizeof line - strlen(line), "%s%s", j->reason, dot);
-		snprintf(line + strlen(line), sizeof line - strlen(line), "%s", j->status);
+		char line[512];
+		meta_text(c, j, true, line, sizeof line);
 		entry_set(c, meta, line);
 		meta->cursor = live && (!ans || ans->len == 0);
 	}
@@ -291,6 +301,7 @@ void ui_console_prompt(ui_console *c, const char *text, am_prompt *p)
 	j->id = -1;
 	j->meta_seq = entry_add(c, UI_TX_META);
 	j->ans_seq = entry_add(c, UI_TX_ANSWER);
+	j->sum_seq = entry_add(c, UI_TX_SUMMARY);
 	snprintf(j->status, sizeof j->status, "submitting");
 	if (c->njobs == UI_CON_MAX_JOBS) /* the oldest silent job gives way */
 		job_remove(c, c->jobs[0]);
@@ -413,11 +424,24 @@ bool ui_console_event(ui_console *c, const am_event *ev)
 			job_take_delta(c, j, ev->text, strlen(ev->text));
 		job_flush(c, j);
 		status_done(c, j, ev);
+		/* The figures again under the answer, where a long one ends. */
+		struct entry *sum = entry_find(c, j->sum_seq);
+		if (sum && j->raw_len) {
+			char t[512];
+			snprintf(t, sizeof t, "%s ", c->ascii ? "--" : "\u2514");
+			meta_text(c, j, false, t + strlen(t), sizeof t - strlen(t));
+			entry_set(c, sum, t);
+		}
 		int x = exchange_find(c, j->id);
 		if (x >= 0) {
 			if (j->raw_len) {
 				c->ex[x].assistant = j->raw;
 				j->raw = NULL;
+				c->ctx_tokens = am_usage_total_input(&ev->usage) + ev->usage.output_tokens;
+				if (ev->price_known)
+					c->ctx_cost += ev->cost_pusd;
+				else
+					c->ctx_unknown = true;
 			} else {
 				exchange_drop(c, x); /* an empty turn would be refused next time */
 			}
@@ -464,6 +488,16 @@ void ui_console_new_conversation(ui_console *c)
 	/* Running exchanges go too: their answers belong to the old talk. */
 	while (c->nex)
 		exchange_drop(c, c->nex - 1);
+	c->ctx_tokens = c->ctx_cost = 0;
+	c->ctx_unknown = false;
+}
+
+void ui_console_context(const ui_console *c, int64_t *tokens, int64_t *cost_pusd,
+                        bool *price_unknown)
+{
+	*tokens = c->ctx_tokens;
+	*cost_pusd = c->ctx_cost;
+	*price_unknown = c->ctx_unknown;
 }
 
 int ui_console_turns(const ui_console *c)
@@ -482,6 +516,24 @@ int ui_console_entries(const ui_console *c)
 int ui_console_running(const ui_console *c)
 {
 	return c->njobs;
+}
+
+int ui_console_running_ids(const ui_console *c, int64_t *ids, int max)
+{
+	int n = 0;
+	for (int i = 0; i < c->njobs && n < max; i++) {
+		int64_t id = c->jobs[i]->id;
+		if (id < 0)
+			continue;
+		/* Insertion sort: ids grow with submission. */
+		int k = n++;
+		while (k > 0 && ids[k - 1] > id) {
+			ids[k] = ids[k - 1];
+			k--;
+		}
+		ids[k] = id;
+	}
+	return n;
 }
 
 /* ---- layout ------------------------------------------------------------------ */
@@ -506,7 +558,7 @@ static int entry_lines(struct entry *e, int width)
 	if (e->kind == UI_TX_SPACER)
 		return 1;
 	if (e->len == 0 && !(e->cursor && e->kind != UI_TX_ANSWER))
-		return e->kind == UI_TX_ANSWER ? 0 : 1;
+		return e->kind == UI_TX_ANSWER || e->kind == UI_TX_SUMMARY ? 0 : 1;
 	if (e->wrap_w != width) {
 		e->wrap_lines = fmt_wrap(e->text, shown_len(e), wrap_width(e, width), NULL, NULL);
 		e->wrap_w = width;

@@ -35,7 +35,8 @@ typedef enum ui_tx_kind {
 	UI_TX_ANSWER,
 	UI_TX_ERROR,
 	UI_TX_NOTICE,
-	UI_TX_ALERT
+	UI_TX_ALERT,
+	UI_TX_SUMMARY /* the meta line again when the answer ends (none before) */
 } ui_tx_kind;
 
 typedef struct ui_console ui_console;
@@ -60,6 +61,13 @@ bool ui_console_event(ui_console *c, const am_event *ev);
 /* Forgets the conversation (the transcript stays). */
 void ui_console_new_conversation(ui_console *c);
 
+/* The conversation so far: the tokens of its context (what the last
+ * completed call sent and received, which the next turn sends again) and
+ * what its calls cost. *price_unknown when a call's price was unknown
+ * (its cost is not in *cost_pusd). */
+void ui_console_context(const ui_console *c, int64_t *tokens, int64_t *cost_pusd,
+                        bool *price_unknown);
+
 /* Completed exchanges currently in the conversation. */
 int ui_console_turns(const ui_console *c);
 
@@ -68,6 +76,10 @@ int ui_console_entries(const ui_console *c);
 
 /* Jobs still running (submitted and not done, failed or cancelled). */
 int ui_console_running(const ui_console *c);
+
+/* The engine's ids of the running jobs it accepted, oldest first, at most
+ * max into ids; returns how many. */
+int ui_console_running_ids(const ui_console *c, int64_t *ids, int max);
 
 /* One painted line of the transcript. */
 typedef struct ui_tx_line {

@@ -3,9 +3,12 @@
  *
  * The -/+ keys step each pool's own limit (a pool-wide /rpm would flatten
  * pools with different limits), and the budget keys step to whole cents so
- * the figures stay readable. Every engine error is shown in the console. */
+ * the figures stay readable; a step the other way right after one goes
+ * back to where it started (100 -> 90 -> 100). What a command or key did,
+ * or why it was refused, goes to the status line, not the conversation. */
 #include "control.h"
 
+#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -29,6 +32,16 @@ void ui_ctl_done(ui_ctl *c)
 {
 	ui_console_free(c->con);
 	c->con = NULL;
+}
+
+void ui_ctl_status(ui_ctl *c, ui_role role, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(c->status, sizeof c->status, fmt, ap);
+	va_end(ap);
+	c->status_role = role;
+	c->status_seq++;
 }
 
 #define SAME(a, b, field) (!memcmp(&(a)->field, &(b)->field, sizeof (a)->field))
@@ -90,17 +103,24 @@ unsigned ui_ctl_pump(ui_ctl *c, int max_events)
 	return d;
 }
 
-static unsigned apply(ui_ctl *c, const am_command *cmd, const char *done_msg)
+/* Sends one command; on refusal the status line says why. Returns 0 when
+ * it was taken. */
+static int send_cmd(ui_ctl *c, const am_command *cmd)
 {
 	am_err err = {0};
 	if (c->ops->command(c->ops->ctx, cmd, &err)) {
-		ui_console_add(c->con, UI_TX_ERROR, err.msg[0] ? err.msg : "the engine refused");
-		return UI_R_CONSOLE;
+		ui_ctl_status(c, UI_ROLE_ALARM, "%s", err.msg[0] ? err.msg : "the engine refused");
+		return -1;
 	}
-	if (done_msg)
-		ui_console_add(c->con, UI_TX_NOTICE, done_msg);
+	return 0;
+}
+
+static unsigned apply(ui_ctl *c, const am_command *cmd, const char *done_msg)
+{
+	if (!send_cmd(c, cmd) && done_msg)
+		ui_ctl_status(c, UI_ROLE_CALM, "%s", done_msg);
 	/* The panels change when the engine's next snapshot says so. */
-	return UI_R_CONSOLE;
+	return UI_R_HINTS;
 }
 
 static unsigned submit(ui_ctl *c, const char *text)
@@ -128,15 +148,15 @@ static void done_message(const ui_cmd *cmd, char *msg, size_t n)
 	case AM_CMD_SET_ITPM:
 	case AM_CMD_SET_OTPM:
 		fmt_count(v, sizeof v, e->value);
-		snprintf(msg, n, "%s limit %s per minute for %s (saved)",
+		if (e->value == 0)
+			snprintf(v, sizeof v, "none");
+		snprintf(msg, n, "%s limit %s%s for %s (saved)",
 		         e->kind == AM_CMD_SET_RPM ? "RPM" : e->kind == AM_CMD_SET_ITPM ? "ITPM" : "OTPM",
-		         v, where);
+		         v, e->value ? " per minute" : " (unlimited)", where);
 		break;
 	case AM_CMD_SET_BUDGET_DAY:
 	case AM_CMD_SET_BUDGET_MONTH:
-		fmt_money_cents(v, sizeof v, e->value);
-		if (e->value % (AM_PUSD_PER_USD / 100))
-			am_money_format_display(e->value, 12, v, sizeof v); /* show it exactly */
+		fmt_money_limit(v, sizeof v, e->value);
 		if (e->value == 0)
 			snprintf(msg, n, "%s budget removed (saved)",
 			         e->kind == AM_CMD_SET_BUDGET_DAY ? "daily" : "monthly");
@@ -173,6 +193,29 @@ static void done_message(const ui_cmd *cmd, char *msg, size_t n)
 	}
 }
 
+/* /cancel: the last running prompt, or all of them. The console marks
+ * each "cancelled" when the engine says it is. */
+static unsigned cancel(ui_ctl *c, bool all)
+{
+	int64_t ids[UI_CON_MAX_JOBS];
+	int n = ui_console_running_ids(c->con, ids, UI_CON_MAX_JOBS), done = 0;
+	if (n == 0) {
+		ui_ctl_status(c, UI_ROLE_WARN, "no prompt is queued, waiting or running");
+		return UI_R_HINTS;
+	}
+	for (int i = all ? 0 : n - 1; i < n; i++) {
+		am_command cmd = {.kind = AM_CMD_CANCEL_JOB, .value = ids[i]};
+		if (send_cmd(c, &cmd))
+			return UI_R_HINTS;
+		done++;
+	}
+	if (done == 1)
+		ui_ctl_status(c, UI_ROLE_CALM, "cancelling job %lld", (long long)ids[n - 1]);
+	else
+		ui_ctl_status(c, UI_ROLE_CALM, "cancelling %d prompts", done);
+	return UI_R_HINTS;
+}
+
 unsigned ui_ctl_line(ui_ctl *c, const char *line)
 {
 	ui_cmd cmd;
@@ -185,18 +228,20 @@ unsigned ui_ctl_line(ui_ctl *c, const char *line)
 	if (!ui_cmd_is_command(p))
 		return submit(c, p[0] == '/' ? p + 1 : p); /* "//x" sends "/x" */
 	if (ui_cmd_parse(p, &cmd, &err)) {
-		ui_console_add(c->con, UI_TX_ERROR, err.msg);
-		return UI_R_CONSOLE;
+		ui_ctl_status(c, UI_ROLE_ALARM, "%s", err.msg);
+		return UI_R_HINTS;
 	}
 	switch (cmd.id) {
 	case UI_CMD_HELP:
 		return UI_R_HELP;
 	case UI_CMD_QUIT:
 		return UI_R_QUIT;
+	case UI_CMD_CANCEL:
+		return cancel(c, cmd.engine.value != 0);
 	case UI_CMD_NEW:
 		ui_console_new_conversation(c->con);
-		ui_console_add(c->con, UI_TX_NOTICE, "new conversation: earlier turns are not sent");
-		return UI_R_CONSOLE;
+		ui_ctl_status(c, UI_ROLE_CALM, "new conversation: earlier turns are not sent");
+		return UI_R_CONSOLE | UI_R_HINTS;
 	default:
 		break;
 	}
@@ -205,11 +250,46 @@ unsigned ui_ctl_line(ui_ctl *c, const char *line)
 	return apply(c, &cmd.engine, msg);
 }
 
-/* Steps one per-minute dimension of every pool that has it. */
+/* The value a -/+ key moves `from` to: 10% down or up, or back to where
+ * the last step of this setting started when this one goes the other way
+ * from where it ended, so steps undo each other exactly. */
+static int64_t step_value(ui_ctl *c, am_cmd_kind kind, const char *pool, int64_t from, bool up,
+                          bool *undo)
+{
+	for (int i = 0; i < c->nsteps; i++) {
+		const struct ui_step *s = &c->steps[i];
+		if (s->kind == kind && !strcmp(s->pool, pool) && s->to == from &&
+		    (up ? s->from > s->to : s->from < s->to)) {
+			*undo = true;
+			return s->from;
+		}
+	}
+	*undo = false;
+	return up ? ui_step_up(from) : ui_step_down(from);
+}
+
+static void step_remember(ui_ctl *c, am_cmd_kind kind, const char *pool, int64_t from, int64_t to)
+{
+	int i = 0;
+	while (i < c->nsteps && !(c->steps[i].kind == kind && !strcmp(c->steps[i].pool, pool)))
+		i++;
+	if (i == UI_CTL_STEPS)
+		i = 0; /* full: the oldest memory goes (a step still works, it only rounds) */
+	else if (i == c->nsteps)
+		c->nsteps++;
+	c->steps[i].kind = kind;
+	snprintf(c->steps[i].pool, sizeof c->steps[i].pool, "%s", pool);
+	c->steps[i].from = from;
+	c->steps[i].to = to;
+}
+
+/* Steps one per-minute dimension of every pool that has it; the status
+ * line lists every pool's step in one line. */
 static unsigned step_dim(ui_ctl *c, const char *dim, am_cmd_kind kind, bool up)
 {
-	unsigned d = 0;
+	char msg[sizeof c->status];
 	int changed = 0;
+	snprintf(msg, sizeof msg, "%s limit per minute:", dim);
 	for (int i = 0; i < c->snap.npools; i++) {
 		const am_snap_pool *pl = &c->snap.pool[i];
 		for (int k = 0; k < pl->ndims && k < AM_SNAP_MAX_DIMS; k++) {
@@ -217,23 +297,26 @@ static unsigned step_dim(ui_ctl *c, const char *dim, am_cmd_kind kind, bool up)
 				continue;
 			am_command cmd = {.kind = kind, .persist = true};
 			int64_t from = pl->dim[k].limit;
-			cmd.value = up ? ui_step_up(from) : ui_step_down(from);
+			bool undo;
+			cmd.value = step_value(c, kind, pl->name, from, up, &undo);
 			snprintf(cmd.pool, sizeof cmd.pool, "%s", pl->name);
-			char msg[200], a[32], b[32];
+			if (send_cmd(c, &cmd))
+				return UI_R_HINTS;
+			step_remember(c, kind, pl->name, from, cmd.value);
+			char a[32], b[32];
 			fmt_count(a, sizeof a, from);
 			fmt_count(b, sizeof b, cmd.value);
-			snprintf(msg, sizeof msg, "%s %s -> %s per minute (%s)", dim, a, b, pl->name);
-			d |= apply(c, &cmd, msg);
+			size_t len = strlen(msg);
+			snprintf(msg + len, sizeof msg - len, "%s %s %s -> %s", changed ? "," : "",
+			         pl->name, a, b);
 			changed++;
 		}
 	}
-	if (!changed) {
-		char msg[120];
-		snprintf(msg, sizeof msg, "no pool has an %s limit to change yet", dim);
-		ui_console_add(c->con, UI_TX_ERROR, msg);
-		d |= UI_R_CONSOLE;
-	}
-	return d;
+	if (!changed)
+		ui_ctl_status(c, UI_ROLE_ALARM, "no pool has an %s limit to change yet", dim);
+	else
+		ui_ctl_status(c, UI_ROLE_CALM, "%s (saved)", msg);
+	return UI_R_HINTS;
 }
 
 static unsigned step_budget(ui_ctl *c, bool up)
@@ -241,21 +324,27 @@ static unsigned step_budget(ui_ctl *c, bool up)
 	const int64_t cent = AM_PUSD_PER_USD / 100;
 	int64_t from = c->snap.budget.day_limit_pusd;
 	if (from <= 0) {
-		ui_console_add(c->con, UI_TX_ERROR, "no daily budget is set: use /budget USD");
-		return UI_R_CONSOLE;
+		ui_ctl_status(c, UI_ROLE_ALARM, "no daily budget is set: use /budget USD");
+		return UI_R_HINTS;
 	}
-	int64_t to = up ? ui_step_up(from) : ui_step_down(from);
-	to = (to + cent / 2) / cent * cent;
-	if (to == from)
-		to = up ? from + cent : from - cent;
-	if (to < cent)
-		to = cent;
+	bool undo;
+	int64_t to = step_value(c, AM_CMD_SET_BUDGET_DAY, "", from, up, &undo);
+	if (!undo) {
+		to = (to + cent / 2) / cent * cent;
+		if (to == from)
+			to = up ? from + cent : from - cent;
+		if (to < cent)
+			to = cent;
+	}
 	am_command cmd = {.kind = AM_CMD_SET_BUDGET_DAY, .value = to, .persist = true};
-	char msg[120], a[32], b[32];
-	fmt_money_cents(a, sizeof a, from);
-	fmt_money_cents(b, sizeof b, to);
-	snprintf(msg, sizeof msg, "daily budget %s -> %s", a, b);
-	return apply(c, &cmd, msg);
+	if (send_cmd(c, &cmd))
+		return UI_R_HINTS;
+	step_remember(c, AM_CMD_SET_BUDGET_DAY, "", from, to);
+	char a[32], b[32];
+	fmt_money_limit(a, sizeof a, from);
+	fmt_money_limit(b, sizeof b, to);
+	ui_ctl_status(c, UI_ROLE_CALM, "daily budget %s -> %s (saved)", a, b);
+	return UI_R_HINTS;
 }
 
 static unsigned cycle_model(ui_ctl *c)
@@ -313,4 +402,100 @@ unsigned ui_ctl_action(ui_ctl *c, ui_act act)
 		break;
 	}
 	return 0;
+}
+
+/* ---- Tab completion -------------------------------------------------------------------- */
+
+enum { COMPLETE_MAX = 64 };
+
+struct words {
+	const char *w[COMPLETE_MAX];
+	int n;
+};
+
+static void word_add(struct words *ws, const char *w)
+{
+	for (int i = 0; i < ws->n; i++)
+		if (!strcmp(ws->w[i], w))
+			return;
+	if (ws->n < COMPLETE_MAX && w[0])
+		ws->w[ws->n++] = w;
+}
+
+/* The words the arg-th argument (1-based) of command `name` can be. */
+static void arg_words(const ui_ctl *c, const char *name, int arg, struct words *ws)
+{
+	static const char *const cache_words[] = {"on", "off", "clear"};
+	if (!strcmp(name, "model") && arg == 1) {
+		word_add(ws, "auto");
+		for (int i = 0; i < c->nmodels; i++)
+			word_add(ws, c->models[i]);
+		for (int i = 0; i < c->snap.nmodels && i < AM_SNAP_MAX_MODELS; i++)
+			word_add(ws, c->snap.model[i].model);
+	} else if (!strcmp(name, "cache") && arg == 1) {
+		for (size_t i = 0; i < sizeof cache_words / sizeof cache_words[0]; i++)
+			word_add(ws, cache_words[i]);
+	} else if ((!strcmp(name, "rpm") || !strcmp(name, "itpm") || !strcmp(name, "otpm")) &&
+	           arg == 2) {
+		for (int i = 0; i < c->snap.npools && i < AM_SNAP_MAX_POOLS; i++)
+			word_add(ws, c->snap.pool[i].name);
+	}
+}
+
+bool ui_ctl_complete(ui_ctl *c, const char *line, char *out, size_t n)
+{
+	static const char *const names[] = {
+#define UI_CMD_NAME(id, name, args, help) name,
+		UI_COMMANDS(UI_CMD_NAME)
+#undef UI_CMD_NAME
+	};
+	struct words all = {{0}, 0}, fit = {{0}, 0};
+	if (!ui_cmd_is_command(line) || strchr(line, '\n'))
+		return false;
+	while (*line == ' ')
+		line++;
+	const char *word = strrchr(line, ' ');
+	word = word ? word + 1 : line + 1;
+	if (word == line + 1) {
+		for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
+			word_add(&all, names[i]);
+	} else {
+		char name[32];
+		int arg = 0;
+		size_t k = 0;
+		for (const char *p = line + 1; *p && *p != ' ' && k < sizeof name - 1; p++)
+			name[k++] = *p;
+		name[k] = '\0';
+		for (const char *p = line; p < word; p++)
+			arg += p[0] == ' ' && p[1] != ' ';
+		arg_words(c, name, arg, &all);
+	}
+	size_t wl = strlen(word);
+	for (int i = 0; i < all.n; i++)
+		if (!strncmp(all.w[i], word, wl))
+			word_add(&fit, all.w[i]);
+	if (fit.n == 0)
+		return false;
+	/* The longest start every fitting word shares. */
+	size_t common = strlen(fit.w[0]);
+	for (int i = 1; i < fit.n; i++) {
+		size_t j = 0;
+		while (j < common && fit.w[i][j] == fit.w[0][j])
+			j++;
+		common = j;
+	}
+	if (fit.n > 1) {
+		char list[sizeof c->status] = "";
+		for (int i = 0; i < fit.n; i++) {
+			size_t len = strlen(list);
+			snprintf(list + len, sizeof list - len, "%s%s%s", i ? "  " : "",
+			         word == line + 1 ? "/" : "", fit.w[i]);
+		}
+		ui_ctl_status(c, UI_ROLE_DIM, "%s", list);
+	}
+	if (common == wl && fit.n > 1)
+		return false;
+	int len = snprintf(out, n, "%.*s%.*s%s", (int)(word - line), line, (int)common, fit.w[0],
+	                   fit.n == 1 ? " " : "");
+	return len > 0 && (size_t)len < n;
 }

@@ -14,6 +14,7 @@
 #include "cmdtab.h"
 #include "console.h"
 #include "engine.h"
+#include "roles.h"
 
 /* Reaction bits. */
 enum {
@@ -33,6 +34,16 @@ enum {
 	UI_R_PANELS = 0xFFu     /* every panel */
 };
 
+enum { UI_CTL_STEPS = 3 * AM_SNAP_MAX_POOLS + 1 };
+
+/* The last -/+ step of one setting (per pool), so the next step the other
+ * way can return to exactly where it started. */
+struct ui_step {
+	am_cmd_kind kind;
+	char pool[32];
+	int64_t from, to;
+};
+
 typedef struct ui_ctl {
 	const am_engine_ops *ops;
 	am_snapshot snap;       /* the latest copy; zero until the first pump */
@@ -42,6 +53,13 @@ typedef struct ui_ctl {
 	int nmodels;
 	const char *system;     /* system prompt for every turn, or NULL */
 	bool more;              /* the last pump stopped at max_events: pump again soon */
+	/* The status line: the answer to the last command or key, shown for a
+	 * while in place of the key hints. status_seq grows with each one. */
+	char status[256];
+	ui_role status_role;
+	unsigned status_seq;
+	struct ui_step steps[UI_CTL_STEPS];
+	int nsteps;
 } ui_ctl;
 
 /* Sets up a controller over ops (not owned); console output plain ASCII
@@ -56,6 +74,18 @@ unsigned ui_ctl_pump(ui_ctl *c, int max_events);
 
 /* Handles a line typed on the input line: a /command or a prompt. */
 unsigned ui_ctl_line(ui_ctl *c, const char *line);
+
+/* Tab: completes the last word of an input line that is a command: the
+ * command's name, then the words it takes (model ids and "auto" for
+ * /model, pool names for /rpm, /itpm and /otpm, on/off/clear for /cache).
+ * Writes the completed line to out and returns true when it grew; when
+ * several words fit, completes their common start and lists them on the
+ * status line. */
+bool ui_ctl_complete(ui_ctl *c, const char *line, char *out, size_t n);
+
+/* Sets the status line (role CALM/DIM for done, WARN/ALARM for refused). */
+__attribute__((format(printf, 3, 4))) void ui_ctl_status(ui_ctl *c, ui_role role,
+                                                         const char *fmt, ...);
 
 /* Handles a hotkey action. */
 unsigned ui_ctl_action(ui_ctl *c, ui_act act);

@@ -149,6 +149,11 @@ int fmt_money_cents(char *buf, size_t n, int64_t pusd)
 	return am_money_format_display(pusd, 2, buf, n);
 }
 
+int fmt_money_limit(char *buf, size_t n, int64_t pusd)
+{
+	return am_money_format_short(pusd, 12, buf, n);
+}
+
 int fmt_money(char *buf, size_t n, int64_t pusd)
 {
 	int64_t a = pusd < 0 ? (pusd == INT64_MIN ? INT64_MAX : -pusd) : pusd;

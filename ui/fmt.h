@@ -51,6 +51,9 @@ int fmt_rebucket(const int64_t *v, int nv, int cells, int64_t *out, int *nout);
  * "<$0.0001"; 0 is "$0.00". fmt_money_cents always uses 2 decimals. */
 int fmt_money(char *buf, size_t n, int64_t pusd);
 int fmt_money_cents(char *buf, size_t n, int64_t pusd);
+/* A limit someone set (a budget), exactly, without zeros that say
+ * nothing: "$0.001", "$12.50", "$10.00". */
+int fmt_money_limit(char *buf, size_t n, int64_t pusd);
 
 /* A whole number with thousands separators: 48210 -> "48,210". */
 int fmt_count(char *buf, size_t n, int64_t v);

@@ -172,7 +172,13 @@ static void paint_whole(ui_view *v, ui_rect r, void (*build)(int, ui_block *))
 
 static void paint_hints(ui_view *v, ui_rect r)
 {
-	paint_whole(v, r, ui_panel_hints);
+	ui_block b;
+	if (!v->status) {
+		paint_whole(v, r, ui_panel_hints);
+		return;
+	}
+	ui_panel_status(v->status, v->status_role, r.w, &b);
+	paint_rows(v, r, &b);
 }
 
 static void paint_toosmall(ui_view *v, ui_rect r)
@@ -211,6 +217,7 @@ static void con_line(void *ctx, int row, const ui_tx_line *tl)
 		break;
 	}
 	case UI_TX_META:
+	case UI_TX_SUMMARY:
 	case UI_TX_NOTICE:
 		r = UI_ROLE_DIM;
 		break;
@@ -237,9 +244,18 @@ static void paint_console(ui_view *v, ui_rect r)
 	const ui_glyphs *g = G(v);
 	int turns = ui_console_turns(v->con);
 	ui_rline_add(&t, UI_ROLE_TITLE, "Console");
-	if (turns)
-		ui_rline_addf(&t, UI_ROLE_DIM, "%sconversation of %d turn%s (/new to start over)",
-		              g->dot, turns, turns == 1 ? "" : "s");
+	if (turns) {
+		int64_t tokens, cost;
+		bool unknown;
+		char tok[16], money[40];
+		ui_console_context(v->con, &tokens, &cost, &unknown);
+		fmt_tokens(tok, sizeof tok, tokens);
+		fmt_money(money, sizeof money, cost);
+		ui_rline_addf(&t, UI_ROLE_DIM, "%sconversation of %d turn%s%s%s tokens of context%s%s%s",
+		              g->dot, turns, turns == 1 ? "" : "s", g->dot, tok, g->dot, money,
+		              unknown ? " + unknown prices" : "");
+		ui_rline_addf(&t, UI_ROLE_DIM, " (/new to start over)");
+	}
 	if (v->scroll > 0)
 		ui_rline_addf(&t, UI_ROLE_WARN, "%s%s %d lines back (PgDn)", g->dot, g->up,
 		              v->scroll);
@@ -269,22 +285,82 @@ static void paint_console(ui_view *v, ui_rect r)
 
 /* ---- input and hints -------------------------------------------------------------- */
 
+/* Enough for the visible part of the input at any terminal width. */
+enum { INPUT_VIEW_BYTES = 8192 };
+
+/* The remark after the text (panels.c: ui_input_remark). */
+static void input_remark(const ui_view *v, char *buf, size_t n)
+{
+	ui_rect r = v->lay->r[UI_P_INPUT];
+	int64_t tokens, cost;
+	bool unknown;
+	char head[256];
+	ui_input_info in = {.chars = ui_editor_len(v->ed),
+	                    .lines = ui_editor_lines(v->ed),
+	                    .model_mode = v->snap->model_mode};
+	in.fits = in.lines <= 1 && in.chars < r.w - 4;
+	ui_editor_head(v->ed, head, sizeof head);
+	in.command = ui_cmd_is_command(head);
+	ui_console_context(v->con, &tokens, &cost, &unknown);
+	in.context_tokens = tokens;
+	ui_input_remark(&in, v->term->ascii, buf, n);
+}
+
+/* Cells for the text: the field, less the remark when it shows and
+ * leaves the text room. */
+static int input_width(ui_rect r, const char *remark)
+{
+	int w = r.w - 4, rw = fmt_width(remark, strlen(remark));
+	if (rw && w - rw - 1 >= 10)
+		w -= rw + 1;
+	return w;
+}
+
+struct input_paint {
+	ui_view *v;
+	int y, x, w;
+};
+
+static void input_row(void *ctx, int row, const char *text)
+{
+	struct input_paint *ip = ctx;
+	put(ip->v, ip->y + row, ip->x, ip->w, UI_ROLE_NORMAL, text);
+}
+
+static void no_row(void *ctx, int row, const char *text)
+{
+	(void)ctx;
+	(void)row;
+	(void)text;
+}
+
 static void paint_input(ui_view *v, ui_rect r)
 {
 	const ui_glyphs *g = G(v);
-	char mark[16], buf[UI_ED_MAX * 4 + 1];
+	char mark[16], buf[INPUT_VIEW_BYTES];
 	int col;
 	snprintf(mark, sizeof mark, " %s ", g->mark);
 	put(v, r.y, r.x, r.w, UI_ROLE_ACCENT, mark);
-	int x = r.x + 3, w = r.w - 4;
+	char remark[160];
+	input_remark(v, remark, sizeof remark);
+	int x = r.x + 3, w = input_width(r, remark);
 	if (w <= 0)
 		return;
 	if (ui_editor_len(v->ed) == 0) {
 		put(v, r.y, x, w, UI_ROLE_DIM, "type a prompt and press Enter, or /help");
 		return;
 	}
-	ui_editor_view(v->ed, w, buf, sizeof buf, &col);
-	put(v, r.y, x, w, UI_ROLE_NORMAL, buf);
+	if (r.h > 1) {
+		/* Several rows: the text's lines as they are. */
+		struct input_paint ip = {v, r.y, x, w};
+		int row;
+		ui_editor_view_rows(v->ed, w, r.h, input_row, &ip, &row, &col);
+	} else {
+		ui_editor_view(v->ed, w, g->newline, buf, sizeof buf, &col);
+		put(v, r.y, x, w, UI_ROLE_NORMAL, buf);
+	}
+	if (w < r.w - 4)
+		put(v, r.y, x + w + 1, r.w - 4 - w, UI_ROLE_DIM, remark);
 }
 
 void ui_paint_panel(ui_view *v, ui_panel p)
@@ -352,11 +428,16 @@ void ui_paint_cursor(const ui_view *v)
 		return;
 	}
 	ui_rect r = v->lay->r[UI_P_INPUT];
-	char buf[UI_ED_MAX * 4 + 1];
+	char buf[INPUT_VIEW_BYTES], remark[160];
 	int col;
-	ui_editor_view(v->ed, r.w - 4, buf, sizeof buf, &col);
+	int row = 0;
+	input_remark(v, remark, sizeof remark);
+	if (r.h > 1)
+		ui_editor_view_rows(v->ed, input_width(r, remark), r.h, no_row, NULL, &row, &col);
+	else
+		ui_editor_view(v->ed, input_width(r, remark), G(v)->newline, buf, sizeof buf, &col);
 	curs_set(1);
-	move(r.y, r.x + 3 + col);
+	move(r.y + row, r.x + 3 + col);
 }
 
 bool ui_view_has_countdown(const ui_view *v)

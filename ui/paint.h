@@ -29,6 +29,8 @@ typedef struct ui_view {
 	int help_scroll;
 	int help_lines;             /* out: lines in the help text */
 	int cols, rows;
+	const char *status;         /* the status line, shown in place of the hints; or NULL */
+	ui_role status_role;
 } ui_view;
 
 /* Repaints one panel (clears its rectangle first). */

@@ -21,9 +21,9 @@ typedef ui_rline line;
 static const ui_glyphs utf8_glyphs = {" \u00b7 ", "\u25b8", "\u25cf", "\u258d",
                                       "\u2500", "\u2502", "\u250c", "\u2510",
                                       "\u2514", "\u2518", "\u2192", "\u25c0",
-                                      "\u2191", "\u21bb"};
+                                      "\u2191", "\u21bb", "\u21b5"};
 static const ui_glyphs ascii_glyphs = {" - ", ">", "*", "_", "-", "|", "+", "+",
-                                       "+", "+", "->", "<", "^", "reset "};
+                                       "+", "+", "->", "<", "^", "reset ", "|"};
 
 const ui_glyphs *ui_glyphs_get(bool ascii)
 {
@@ -152,10 +152,10 @@ static void budget_figs(const am_snap_budget *b, struct budget_figs *f)
 	fmt_money(f->spent, sizeof f->spent, b->day_spent_pusd);
 	fmt_money_cents(f->burn, sizeof f->burn, b->burn_pusd_per_hour);
 	fmt_money_cents(f->eod, sizeof f->eod, b->projected_eod_pusd);
-	fmt_money_cents(f->lim, sizeof f->lim, b->day_limit_pusd);
+	fmt_money_limit(f->lim, sizeof f->lim, b->day_limit_pusd);
 	fmt_pct(f->pct, sizeof f->pct, b->day_spent_pusd, b->day_limit_pusd, 0);
-	fmt_money_cents(f->mspent, sizeof f->mspent, b->month_spent_pusd);
-	fmt_money_cents(f->mlim, sizeof f->mlim, b->month_limit_pusd);
+	fmt_money(f->mspent, sizeof f->mspent, b->month_spent_pusd);
+	fmt_money_limit(f->mlim, sizeof f->mlim, b->month_limit_pusd);
 	fmt_pct(f->mpct, sizeof f->mpct, b->month_spent_pusd, b->month_limit_pusd, 0);
 }
 
@@ -348,12 +348,37 @@ static ui_role dim_role(const am_snap_dim *d, int64_t now)
 	return UI_ROLE_CALM;
 }
 
+/* What of a dimension is in use, on the scale of its limit: a bar means
+ * what htop's meters mean, the filled part is taken (by calls in the last
+ * minute, or held back at start, when the buckets begin part-full). A
+ * bucket in debt (a call larger than what was left) counts past the
+ * limit. */
+static int64_t dim_used(const am_snap_dim *d)
+{
+	int64_t cap = d->capacity > 0 ? d->capacity : d->limit;
+	int64_t level = d->level > cap ? cap : d->level;
+	if (cap <= 0)
+		return 0;
+	if (cap == d->limit)
+		return cap - level;
+	int64_t debt = level < 0 ? -level : 0;
+	return fmt_scale(cap - (level > 0 ? level : 0), cap, d->limit) +
+	       fmt_scale(debt, cap, d->limit);
+}
+
 static void level_text(const am_snap_dim *d, char *buf, size_t n, bool spaced)
 {
 	char a[16], b[16];
-	fmt_tokens(a, sizeof a, d->level > 0 ? d->level : 0);
+	fmt_tokens(a, sizeof a, dim_used(d));
 	fmt_tokens(b, sizeof b, d->limit);
 	snprintf(buf, n, spaced ? "%s / %s" : "%s/%s", a, b);
+}
+
+/* RPM/s is the short-window guard of RPM: always near full on an idle
+ * pool, it says something only when it is what holds the queue back. */
+static bool dim_hidden(const ui_panel_ctx *c, const am_snap_dim *d)
+{
+	return !strcmp(d->name, "RPM/s") && !d->blocks_head && d->cooldown_until_ns <= c->now_mono;
 }
 
 /* A dimension's name after `pre`, then its level in its role. */
@@ -389,7 +414,7 @@ static void dim_status(const ui_panel_ctx *c, const am_snap_pool *p, const am_sn
 		}
 	} else if (d->has_server) {
 		fmt_tokens(t, sizeof t, d->server_remaining);
-		segf(l, UI_ROLE_DIM, "srv %s", t);
+		segf(l, UI_ROLE_DIM, "srv %s left", t);
 		if (d->server_reset_ns > c->now_wall) {
 			fmt_countdown_ns(t, sizeof t, d->server_reset_ns - c->now_wall);
 			segf(l, UI_ROLE_DIM, " %s%s", g->reset, t);
@@ -494,7 +519,7 @@ static void pool_oneline(const ui_panel_ctx *c, const am_snap_pool *p, line *l)
 	pool_cooldown(c, p, " ", l);
 	pool_n429(p, l);
 	for (int k = 0; k < p->ndims && k < AM_SNAP_MAX_DIMS; k++)
-		if (strcmp(p->dim[k].name, "RPM/s"))
+		if (!dim_hidden(c, &p->dim[k]))
 			level_segs(c, "  ", &p->dim[k], l);
 	pool_queue(p, "  ", l);
 }
@@ -512,7 +537,7 @@ static void pool_brief(const ui_panel_ctx *c, const am_snap_pool *p, line *l)
 		const am_snap_dim *d = &p->dim[k];
 		int64_t cap = d->capacity > 0 ? d->capacity : d->limit;
 		int64_t ppm = fmt_scale(d->level, cap, 1000000);
-		if (strcmp(d->name, "RPM/s") && ppm < tight_ppm) {
+		if (!dim_hidden(c, d) && ppm < tight_ppm) {
 			tight_ppm = ppm;
 			tight = d;
 		}
@@ -531,14 +556,16 @@ static void limits_full(const ui_panel_ctx *c, int w, int h, ui_block *out)
 	const am_snap_pool *p = &s->pool[focus];
 	const int name_w = 6, num_w = 13, stat_w = 20;
 	int bar_w = w - name_w - num_w - stat_w - 2;
-	for (int k = 0; k < p->ndims && k < AM_SNAP_MAX_DIMS && y < h; k++, y++) {
+	for (int k = 0; k < p->ndims && k < AM_SNAP_MAX_DIMS && y < h; k++) {
 		const am_snap_dim *d = &p->dim[k];
-		line *l = ui_block_row(out, y, 0, w);
+		if (dim_hidden(c, d))
+			continue;
+		line *l = ui_block_row(out, y++, 0, w);
 		char t[40], padded[64];
 		ui_role role = dim_role(d, c->now_mono);
 		fmt_pad(padded, sizeof padded, d->name, name_w, false);
 		seg(l, d->blocks_head ? UI_ROLE_WARN : UI_ROLE_NORMAL, padded);
-		bar_segs(c, l, bar_w, d->level, d->capacity > 0 ? d->capacity : d->limit, role);
+		bar_segs(c, l, bar_w, dim_used(d), d->limit, role);
 		level_text(d, t, sizeof t, true);
 		fmt_pad(padded, sizeof padded, t, num_w, true);
 		seg(l, UI_ROLE_NORMAL, padded);
@@ -576,7 +603,7 @@ static void limits_compact(const ui_panel_ctx *c, int w, int h, ui_block *out)
 	char t[40];
 	int ndims = 0, fixed = 0;
 	for (int k = 0; k < p->ndims && k < AM_SNAP_MAX_DIMS; k++) {
-		if (!strcmp(p->dim[k].name, "RPM/s"))
+		if (dim_hidden(c, &p->dim[k]))
 			continue;
 		level_text(&p->dim[k], t, sizeof t, false);
 		fixed += (int)strlen(p->dim[k].name) + 2 + (int)strlen(t) + 2;
@@ -585,6 +612,12 @@ static void limits_compact(const ui_panel_ctx *c, int w, int h, ui_block *out)
 	/* A cool-down leads the line so a narrow screen still shows it. */
 	if (pool_cooldown(c, p, "", l))
 		fixed += line_width(l);
+	/* The legend, when there is room for it and some bar. */
+	bool legend = w >= 60;
+	if (legend) {
+		seg(l, UI_ROLE_DIM, l->n ? "  in use:" : "in use:");
+		fixed += l->n == 1 ? 6 : 8; /* its space after takes the first "  "'s place */
+	}
 	int bar_w = ndims ? (w - fixed - 2) / ndims : 0;
 	if (bar_w > 14)
 		bar_w = 14;
@@ -592,12 +625,13 @@ static void limits_compact(const ui_panel_ctx *c, int w, int h, ui_block *out)
 		bar_w = 0;
 	for (int k = 0; k < p->ndims && k < AM_SNAP_MAX_DIMS; k++) {
 		const am_snap_dim *d = &p->dim[k];
-		if (!strcmp(d->name, "RPM/s"))
+		if (dim_hidden(c, d))
 			continue;
 		ui_role role = dim_role(d, c->now_mono);
-		segf(l, d->blocks_head ? UI_ROLE_WARN : UI_ROLE_NORMAL, "%s%s ", l->n ? "  " : "",
-		     d->name);
-		bar_segs(c, l, bar_w, d->level, d->capacity > 0 ? d->capacity : d->limit, role);
+		segf(l, d->blocks_head ? UI_ROLE_WARN : UI_ROLE_NORMAL, "%s%s ",
+		     !l->n ? "" : legend ? " " : "  ", d->name);
+		legend = false;
+		bar_segs(c, l, bar_w, dim_used(d), d->limit, role);
 		level_text(d, t, sizeof t, false);
 		segf(l, role == UI_ROLE_CALM ? UI_ROLE_NORMAL : role, " %s", t);
 	}
@@ -631,6 +665,9 @@ void ui_panel_limits(const ui_panel_ctx *c, int w, int h, ui_block *out)
 	const am_snapshot *s = c->snap;
 	ui_block_clear(out);
 	seg(&out->title, UI_ROLE_TITLE, "Rate limits");
+	/* The legend: bars and figures are what is used, of the limit. */
+	if (s->npools > 0)
+		segf(&out->title, UI_ROLE_DIM, "%sin use / limit", G(c)->dot);
 	if (s->npools > 0)
 		segf(&out->title, UI_ROLE_DIM, "%s%s pool", G(c)->dot, s->pool[focus_pool(c)].name);
 	if (s->npools == 0)
@@ -689,11 +726,10 @@ static void model_row(const struct model_cols *mc, const am_snap_model *m, bool 
 	}
 	int cost_w = compact ? 10 : 11;
 	if (m->price_known || (total && m->cost_pusd > 0)) {
-		/* One precision down the column, finer only for tiny sums. */
-		if (m->cost_pusd >= AM_PUSD_PER_USD / 1000 || m->cost_pusd == 0)
-			am_money_format_display(m->cost_pusd, 3, num, sizeof num);
-		else
-			fmt_money(num, sizeof num, m->cost_pusd);
+		/* The precision every other figure on screen uses for the same
+		 * amount (the budget's spend, an answer's cost), so a sum reads
+		 * the same in both places ($0.0035, not $0.004 here). */
+		fmt_money(num, sizeof num, m->cost_pusd);
 		if (!m->price_known)
 			snprintf(num + strlen(num), sizeof num - strlen(num), "+?");
 		fmt_pad(cell, sizeof cell, num, cost_w, true);
@@ -788,6 +824,7 @@ void ui_panel_cache(const ui_panel_ctx *c, int w, int h, ui_block *out)
 			segf(l, UI_ROLE_DIM, "%s%s/%lld%ssaved %s, %s tok%s%s entr%s, %s ", g->dot,
 			     hits, (long long)lookups, g->dot, saved, tok, g->dot, ent, entries,
 			     bytes);
+			segf_fit(l, w - 3, UI_ROLE_DIM, "since start ");
 		} else {
 			seg(l, UI_ROLE_DIM, "cache off ");
 		}
@@ -799,6 +836,8 @@ void ui_panel_cache(const ui_panel_ctx *c, int w, int h, ui_block *out)
 		return;
 	}
 	seg(&out->title, UI_ROLE_TITLE, "Cache");
+	/* Its counts are this process's, while the models table is the day's. */
+	segf(&out->title, UI_ROLE_DIM, "%ssince start", g->dot);
 	if (!k->enabled)
 		segf(&out->title, UI_ROLE_WARN, "%soff", g->dot);
 	line *l[4];
@@ -868,7 +907,44 @@ void ui_panel_hints(int w, ui_block *out)
 void ui_panel_toosmall(int w, ui_block *out)
 {
 	ui_block_clear(out);
+	/* "need", so the size reads as what is wanted, not what there is. */
 	segf(ui_block_row(out, 0, 0, w), UI_ROLE_WARN,
-	     w >= 34 ? "terminal too small: need %dx%d" : "too small (%dx%d)", UI_MIN_COLS,
-	     UI_MIN_ROWS);
+	     w >= 34   ? "terminal too small: need %dx%d"
+	     : w >= 20 ? "too small: need %dx%d"
+	               : "need %dx%d",
+	     UI_MIN_COLS, UI_MIN_ROWS);
+}
+
+void ui_panel_status(const char *text, ui_role role, int w, ui_block *out)
+{
+	ui_block_clear(out);
+	segf(ui_block_row(out, 0, 0, w), role, " %s", text);
+}
+
+void ui_input_remark(const ui_input_info *in, bool ascii, char *buf, size_t n)
+{
+	const ui_glyphs *g = ui_glyphs_get(ascii);
+	char chars[32], tok[16], model[64];
+	size_t len;
+	if (!n)
+		return;
+	buf[0] = '\0';
+	if (in->chars == 0)
+		return;
+	fmt_count(chars, sizeof chars, in->chars);
+	if (in->lines > 1)
+		snprintf(buf, n, "%d lines%s%s chars", in->lines, g->dot, chars);
+	else if (!in->fits)
+		snprintf(buf, n, "%s chars", chars);
+	if (in->command)
+		return;
+	fmt_tokens(tok, sizeof tok, in->context_tokens + (in->chars + 3) / 4);
+	const char *mode = in->model_mode && in->model_mode[0] ? in->model_mode : "auto";
+	if (strcmp(mode, "auto"))
+		ui_model_short(mode, model, sizeof model);
+	else
+		snprintf(model, sizeof model, "auto");
+	len = strlen(buf);
+	snprintf(buf + len, n - len, "%s%s%s tok %s %s", len ? g->dot : "", ascii ? "~" : "\u2248",
+	         tok, g->arrow, model);
 }

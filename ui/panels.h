@@ -19,7 +19,7 @@
 
 typedef struct ui_glyphs {
 	const char *dot, *mark, *live, *cursor, *hl, *vl, *tl, *tr, *bl, *br, *arrow, *blocks, *up,
-	    *reset;
+	    *reset, *newline;
 } ui_glyphs;
 
 /* The UTF-8 glyphs, or the plain ones of ASCII mode. */
@@ -44,5 +44,23 @@ void ui_panel_models(const ui_panel_ctx *c, int w, int h, ui_block *out);
 void ui_panel_cache(const ui_panel_ctx *c, int w, int h, ui_block *out);
 void ui_panel_hints(int w, ui_block *out);
 void ui_panel_toosmall(int w, ui_block *out);
+/* What the input line says after the text: its size when Enter would
+ * send more than the field shows ("200 lines · 20,126 chars"), and for a
+ * prompt a preview of the call: the tokens it sends, estimated (about 4
+ * characters a token, plus the conversation's context) and the model that
+ * will answer ("≈3.3k tok → opus-4-5", or "→ auto" when the selector
+ * chooses). "" when there is nothing to say. */
+typedef struct ui_input_info {
+	int chars, lines;
+	bool fits;               /* the whole text shows in the field */
+	bool command;            /* the text is a /command */
+	int64_t context_tokens;  /* the conversation's, sent again with the prompt */
+	const char *model_mode;  /* the snapshot's: "auto" or the pinned model */
+} ui_input_info;
+void ui_input_remark(const ui_input_info *in, bool ascii, char *buf, size_t n);
+
+/* The status line (the answer to the last command or key) in the hint
+ * line's place. */
+void ui_panel_status(const char *text, ui_role role, int w, ui_block *out);
 
 #endif

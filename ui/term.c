@@ -27,10 +27,24 @@ bool ui_term_locale_is_utf8(void)
 	return cs && (!strcasecmp(cs, "UTF-8") || !strcasecmp(cs, "utf8"));
 }
 
+/* Bracketed paste: the terminal wraps a paste in ESC [ 200 ~ and
+ * ESC [ 201 ~ so that a pasted block is one input, not keys typed (and
+ * its newlines not Enter). Plain write(2): restore() runs in signal
+ * handlers too. */
+static void bracketed_paste(bool on)
+{
+	static const char set[] = "\033[?2004h", reset[] = "\033[?2004l";
+	if (write(STDOUT_FILENO, on ? set : reset, (on ? sizeof set : sizeof reset) - 1) < 0) {
+		/* A terminal that is gone needs no mode reset. */
+	}
+}
+
 static void restore(void)
 {
-	if (atomic_exchange(&term_live, false))
+	if (atomic_exchange(&term_live, false)) {
+		bracketed_paste(false);
 		endwin();
+	}
 }
 
 static void on_quit_signal(int sig)
@@ -156,6 +170,9 @@ int ui_term_open(ui_term *t, bool force_ascii, bool no_color, am_err *err)
 	}
 	setup_roles(t);
 	curs_set(1);
+	/* After curses' own start-up output, so the mode is set in order. */
+	refresh();
+	bracketed_paste(true);
 	return 0;
 }
 

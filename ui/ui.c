@@ -11,6 +11,7 @@
 
 #include <errno.h>
 #include <locale.h>
+#include <stdarg.h>
 #include <poll.h>
 #include <stdlib.h>
 #include <string.h>
@@ -21,9 +22,12 @@
 #include "control.h"
 #include "curses_inc.h"
 #include "editor.h"
+#include "fmt.h"
+#include "keys.h"
 #include "layout.h"
 #include "paint.h"
 #include "term.h"
+#include "text.h"
 
 #ifndef AIMETER_VERSION
 #define AIMETER_VERSION "?"
@@ -46,8 +50,25 @@ struct ui {
 	int help_scroll;
 	int scroll;
 	int max_scroll;
+	int input_want; /* rows the input asked for at the last layout */
 	int64_t now_mono, now_wall;
+	/* A bracketed paste being received: its bytes, whole or refused. */
+	bool pasting;
+	char *paste;
+	size_t paste_len, paste_cap;
+	long paste_chars;
+	bool paste_over;
+	int64_t paste_seen; /* mono ns of its last byte */
+	/* The status line: shown until status_until (mono ns). */
+	unsigned status_seen;
+	int64_t status_until;
 };
+
+enum { UI_PASTE_MAX_BYTES = UI_ED_MAX * 4 };
+/* A paste whose end marker has not come after this long of silence ends
+ * anyway, so a lost marker cannot swallow every later key. */
+#define UI_PASTE_STALL_NS AM_NS_PER_SEC
+#define UI_STATUS_NS (6 * AM_NS_PER_SEC)
 
 static const unsigned panel_bit[UI_P_COUNT] = {
 	[UI_P_HEADER] = UI_R_HEADER, [UI_P_BUDGET] = UI_R_BUDGET,   [UI_P_LIMITS] = UI_R_LIMITS,
@@ -55,12 +76,42 @@ static const unsigned panel_bit[UI_P_COUNT] = {
 	[UI_P_INPUT] = UI_R_INPUT,   [UI_P_HINTS] = UI_R_HINTS,     [UI_P_TOOSMALL] = UI_R_PANELS,
 };
 
+enum { UI_INPUT_MAX_ROWS = 6 };
+
+static int input_rows_wanted(const struct ui *u)
+{
+	int l = ui_editor_lines(u->ed);
+	return l > UI_INPUT_MAX_ROWS ? UI_INPUT_MAX_ROWS : l;
+}
+
+/* A text of several lines gets as many rows (up to UI_INPUT_MAX_ROWS),
+ * taken from the bottom of the console above it, which keeps at least
+ * three rows of its own. */
+static void grow_input(struct ui *u)
+{
+	ui_rect *in = &u->lay.r[UI_P_INPUT], *con = &u->lay.r[UI_P_CONSOLE];
+	int more = input_rows_wanted(u) - 1;
+	u->input_want = more + 1;
+	if (more <= 0 || !ui_layout_has(&u->lay, UI_P_INPUT) ||
+	    !ui_layout_has(&u->lay, UI_P_CONSOLE) || con->y + con->h != in->y)
+		return;
+	int spare = con->h - (u->lay.boxed ? 5 : 3);
+	if (more > spare)
+		more = spare;
+	if (more <= 0)
+		return;
+	con->h -= more;
+	in->y -= more;
+	in->h += more;
+}
+
 static void relayout(struct ui *u)
 {
 	const am_snapshot *s = &u->ctl.snap;
 	ui_layout_hint h = {s->nmodels, s->npools, s->npools ? s->pool[0].ndims : 4};
 	getmaxyx(stdscr, u->rows, u->cols);
 	ui_layout_compute(u->cols, u->rows, &h, &u->lay);
+	grow_input(u);
 	u->dirty |= UI_R_PANELS | UI_R_CLEAR;
 }
 
@@ -120,7 +171,7 @@ static bool edit_key(struct ui *u, int fn, wint_t k)
 		{true, KEY_LEFT, UI_ED_LEFT},       {true, KEY_RIGHT, UI_ED_RIGHT},
 		{true, KEY_HOME, UI_ED_HOME},       {true, KEY_END, UI_ED_END},
 		{true, KEY_BACKSPACE, UI_ED_BACKSPACE}, {true, KEY_DC, UI_ED_DELETE},
-		{true, KEY_UP, UI_ED_HIST_PREV},    {true, KEY_DOWN, UI_ED_HIST_NEXT},
+		{true, KEY_UP, UI_ED_UP},           {true, KEY_DOWN, UI_ED_DOWN},
 		{false, 1, UI_ED_HOME},             {false, 5, UI_ED_END},
 		{false, 2, UI_ED_LEFT},             {false, 6, UI_ED_RIGHT},
 		{false, 8, UI_ED_BACKSPACE},        {false, 127, UI_ED_BACKSPACE},
@@ -155,10 +206,200 @@ static void help_key(struct ui *u, int fn, wint_t k)
 	u->dirty |= UI_R_PANELS | UI_R_CLEAR;
 }
 
+/* The rest of an escape sequence curses did not decode: up to a whole
+ * sequence, waiting a little for bytes still on their way. */
+static ui_esc read_escape(void)
+{
+	char s[UI_ESC_MAX];
+	size_t n = 0;
+	wint_t k;
+	int r;
+	while (n < sizeof s && !ui_esc_complete(s, n)) {
+		/* Curses waited ESCDELAY for the first byte already. */
+		wtimeout(stdscr, n ? 25 : 0);
+		r = wget_wch(stdscr, &k);
+		if (r == ERR)
+			break;
+		if (r == KEY_CODE_YES || k >= 0x80) {
+			/* A decoded key or a non-ASCII character is no part of a
+			 * sequence: it comes again as itself. */
+			if (r == KEY_CODE_YES)
+				ungetch((int)k);
+			else
+				unget_wch((wchar_t)k);
+			break;
+		}
+		s[n++] = (char)k;
+	}
+	nodelay(stdscr, TRUE);
+	return ui_esc_decode(s, n);
+}
+
+static void status(struct ui *u, ui_role role, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+static void status(struct ui *u, ui_role role, const char *fmt, ...)
+{
+	char msg[sizeof u->ctl.status];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof msg, fmt, ap);
+	va_end(ap);
+	ui_ctl_status(&u->ctl, role, "%s", msg);
+}
+
+static void paste_begin(struct ui *u)
+{
+	u->pasting = true;
+	u->paste_seen = u->now_mono;
+	u->paste_len = 0;
+	u->paste_chars = 0;
+	u->paste_over = false;
+}
+
+static void paste_byte_room(struct ui *u, size_t more)
+{
+	if (u->paste_len + more <= u->paste_cap)
+		return;
+	size_t cap = u->paste_cap ? u->paste_cap : 4096;
+	while (cap < u->paste_len + more)
+		cap *= 2;
+	u->paste = am_xrealloc(u->paste, cap);
+	u->paste_cap = cap;
+}
+
+/* One key inside a bracketed paste: kept, never acted on. */
+static void paste_key(struct ui *u, int fn, wint_t k)
+{
+	char tmp[4];
+	int n;
+	if (fn == KEY_CODE_YES) {
+		if (k != KEY_ENTER)
+			return;
+		k = '\n';
+	}
+	n = am_utf8_encode((uint32_t)k, tmp);
+	u->paste_seen = u->now_mono;
+	u->paste_chars++;
+	if (u->paste_over || u->paste_len + (size_t)n > UI_PASTE_MAX_BYTES) {
+		u->paste_over = true;
+		return;
+	}
+	paste_byte_room(u, (size_t)n);
+	memcpy(u->paste + u->paste_len, tmp, (size_t)n);
+	u->paste_len += (size_t)n;
+}
+
+/* The paste ended: it goes into the input whole, or not at all and the
+ * status line says why. */
+static void paste_end(struct ui *u)
+{
+	char chars[32], max[32];
+	u->pasting = false;
+	long n = u->paste_over ? -1 : ui_editor_insert_text(u->ed, u->paste, u->paste_len);
+	fmt_count(chars, sizeof chars, u->paste_chars);
+	fmt_count(max, sizeof max, UI_ED_MAX);
+	if (n < 0)
+		status(u, UI_ROLE_ALARM,
+		       "paste of %s characters refused: the input holds at most %s; nothing was "
+		       "inserted",
+		       chars, max);
+	else if (ui_editor_lines(u->ed) > 1)
+		status(u, UI_ROLE_DIM,
+		       "pasted %s characters; Enter sends all %d lines as one prompt, Alt-Enter "
+		       "adds a line",
+		       chars, ui_editor_lines(u->ed));
+	u->dirty |= UI_R_INPUT;
+	if (u->paste_cap > (1u << 20)) { /* give a big paste's memory back */
+		free(u->paste);
+		u->paste = NULL;
+		u->paste_cap = 0;
+	}
+}
+
+static void insert_newline(struct ui *u)
+{
+	if (ui_editor_insert(u->ed, L'\n'))
+		u->dirty |= UI_R_INPUT;
+	else
+		status(u, UI_ROLE_ALARM, "the input is full: nothing more can be added");
+}
+
+static void escape(struct ui *u, ui_esc e)
+{
+	static const struct {
+		ui_esc_kind kind;
+		ui_ed_op op;
+	} edit[] = {
+		{UI_ESC_HOME, UI_ED_HOME},       {UI_ESC_END, UI_ED_END},
+		{UI_ESC_DELETE, UI_ED_DELETE},   {UI_ESC_LEFT, UI_ED_LEFT},
+		{UI_ESC_RIGHT, UI_ED_RIGHT},     {UI_ESC_UP, UI_ED_UP},
+		{UI_ESC_DOWN, UI_ED_DOWN},
+	};
+	if (u->pasting) {
+		if (e.kind == UI_ESC_PASTE_END)
+			paste_end(u);
+		return; /* any other sequence inside a paste is dropped whole */
+	}
+	for (size_t i = 0; i < sizeof edit / sizeof edit[0]; i++)
+		if (edit[i].kind == e.kind) {
+			ui_editor_op(u->ed, edit[i].op);
+			u->dirty |= UI_R_INPUT;
+			return;
+		}
+	switch (e.kind) {
+	case UI_ESC_ALT:
+		react(u, ui_ctl_action(&u->ctl, ui_key_action(UI_KEY_ALT(e.ch))));
+		break;
+	case UI_ESC_FKEY:
+		react(u, ui_ctl_action(&u->ctl, ui_key_action(UI_KEY_F(e.ch))));
+		break;
+	case UI_ESC_PGUP:
+		react(u, ui_ctl_action(&u->ctl, ui_key_action(UI_KEY_PGUP)));
+		break;
+	case UI_ESC_PGDN:
+		react(u, ui_ctl_action(&u->ctl, ui_key_action(UI_KEY_PGDN)));
+		break;
+	case UI_ESC_NEWLINE:
+		insert_newline(u);
+		break;
+	case UI_ESC_ENTER:
+		submit_line(u);
+		break;
+	case UI_ESC_PASTE_BEGIN:
+		paste_begin(u);
+		break;
+	case UI_ESC_ALONE:
+		/* A lone ESC returns to the bottom of the console. */
+		if (u->scroll) {
+			u->scroll = 0;
+			u->dirty |= UI_R_CONSOLE;
+		}
+		break;
+	default:
+		break; /* swallowed whole */
+	}
+}
+
+/* Tab: completes a /command and its words when the cursor ends the line. */
+static void complete(struct ui *u)
+{
+	char out[1024];
+	char *line = ui_editor_text(u->ed);
+	if (ui_editor_at_end(u->ed) && ui_ctl_complete(&u->ctl, line, out, sizeof out)) {
+		ui_editor_set(u->ed, out);
+		u->dirty |= UI_R_INPUT;
+	}
+	free(line);
+}
+
 static void handle_key(struct ui *u, int fn, wint_t k)
 {
 	if (fn == KEY_CODE_YES && k == KEY_RESIZE) {
 		relayout(u);
+		return;
+	}
+	if (u->pasting && k != 27) {
+		paste_key(u, fn, k);
 		return;
 	}
 	if (u->help) {
@@ -178,19 +419,13 @@ static void handle_key(struct ui *u, int fn, wint_t k)
 		return;
 	}
 	if (k == 27) {
-		/* ESC then a key is Alt-key; a lone ESC returns to the bottom. */
-		wint_t k2;
-		int r2 = wget_wch(stdscr, &k2);
-		if (r2 == OK && k2 > 0x20 && k2 < 0x7f)
-			react(u, ui_ctl_action(&u->ctl, ui_key_action(UI_KEY_ALT((int)k2))));
-		else if (r2 == ERR && u->scroll) {
-			u->scroll = 0;
-			u->dirty |= UI_R_CONSOLE;
-		}
+		escape(u, read_escape());
 		return;
 	}
 	if (k == '\r' || k == '\n') {
 		submit_line(u);
+	} else if (k == '\t') {
+		complete(u);
 	} else if (k == 3) {
 		u->quit = true;
 	} else if (k == 12) {
@@ -199,6 +434,8 @@ static void handle_key(struct ui *u, int fn, wint_t k)
 	} else if (!edit_key(u, fn, k) && k >= 0x20) {
 		if (ui_editor_insert(u->ed, (wchar_t)k))
 			u->dirty |= UI_R_INPUT;
+		else if (ui_editor_len(u->ed) >= UI_ED_MAX)
+			status(u, UI_ROLE_ALARM, "the input is full: nothing more can be added");
 	}
 }
 
@@ -209,6 +446,25 @@ static void read_keys(struct ui *u)
 	/* Bounded so a paste cannot starve the engine side. */
 	for (int i = 0; i < 4096 && (r = wget_wch(stdscr, &k)) != ERR && !u->quit; i++)
 		handle_key(u, r, k);
+	if (input_rows_wanted(u) != u->input_want)
+		relayout(u);
+}
+
+/* A new status message shows in the hint line for a while; without a
+ * hint line (the smallest layouts) it goes to the console instead. */
+static void take_status(struct ui *u)
+{
+	if (u->ctl.status_seq == u->status_seen)
+		return;
+	u->status_seen = u->ctl.status_seq;
+	if (!ui_layout_has(&u->lay, UI_P_HINTS)) {
+		bool bad = u->ctl.status_role == UI_ROLE_ALARM || u->ctl.status_role == UI_ROLE_WARN;
+		ui_console_add(u->ctl.con, bad ? UI_TX_ERROR : UI_TX_NOTICE, u->ctl.status);
+		u->dirty |= UI_R_CONSOLE;
+		return;
+	}
+	u->status_until = u->now_mono + UI_STATUS_NS;
+	u->dirty |= UI_R_HINTS;
 }
 
 static void read_clock(struct ui *u)
@@ -235,7 +491,9 @@ static void paint(struct ui *u)
 	               .help_scroll = u->help_scroll,
 	               .help_lines = v->help_lines,
 	               .cols = u->cols,
-	               .rows = u->rows};
+	               .rows = u->rows,
+	               .status = u->status_until ? u->ctl.status : NULL,
+	               .status_role = u->ctl.status_role};
 	if (u->dirty & UI_R_CLEAR)
 		erase();
 	for (int p = 0; p < UI_P_COUNT; p++) {
@@ -263,6 +521,8 @@ static int next_timeout(const struct ui *u, int64_t last_paint, int64_t frame_ns
 {
 	if (u->ctl.more)
 		return 0;
+	if (u->pasting)
+		return 250; /* to end a paste whose end marker is lost */
 	if (u->dirty) {
 		int64_t wait = last_paint + frame_ns - u->now_mono;
 		return wait > 0 ? (int)((wait + AM_NS_PER_MS - 1) / AM_NS_PER_MS) : 0;
@@ -305,13 +565,23 @@ static void loop(struct ui *u)
 			unsigned r = ui_ctl_pump(&u->ctl, 512);
 			if (r & UI_R_CONSOLE)
 				r |= UI_R_HEADER;
+			/* The input's preview names the model and the context. */
+			if (r & UI_R_HEADER)
+				r |= UI_R_INPUT;
 			react(u, r);
 		}
 		/* Keys, and KEY_RESIZE after a SIGWINCH interrupted poll. */
 		read_keys(u);
+		if (u->pasting && u->now_mono - u->paste_seen > UI_PASTE_STALL_NS)
+			paste_end(u); /* the terminal never sent the end marker */
+		take_status(u);
 		int64_t second = u->now_wall / AM_NS_PER_SEC;
 		if (second != last_second) {
 			last_second = second;
+			if (u->status_until && u->now_mono >= u->status_until) {
+				u->status_until = 0;
+				u->dirty |= UI_R_HINTS;
+			}
 			u->dirty |= UI_R_HEADER;
 			u->view.snap = &u->ctl.snap;
 			if (ui_view_has_countdown(&u->view))
@@ -350,6 +620,7 @@ int ui_run(const am_engine_ops *ops, const ui_options *opt)
 	loop(u);
 	ui_term_close(&u->term);
 	ui_editor_free(u->ed);
+	free(u->paste);
 	ui_ctl_done(&u->ctl);
 	free(u);
 	return 0;

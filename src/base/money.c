@@ -210,6 +210,19 @@ int am_money_format_per_mtok(int64_t pusd_per_token, char *buf, size_t n)
 	return format_scaled(pusd_per_token, 6, buf, n);
 }
 
+int am_money_format_short(int64_t pusd, int max_decimals, char *buf, size_t n)
+{
+	char t[64];
+	am_money_format_display(pusd, max_decimals, t, sizeof t);
+	char *dot = strchr(t, '.');
+	if (dot) {
+		size_t len = strlen(t);
+		while (len > (size_t)(dot - t) + 3 && t[len - 1] == '0')
+			t[--len] = '\0';
+	}
+	return snprintf(buf, n, "%s", t);
+}
+
 int am_money_format_display(int64_t pusd, int decimals, char *buf, size_t n)
 {
 	if (decimals < 0)

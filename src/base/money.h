@@ -45,6 +45,11 @@ int am_money_format(int64_t pusd, char *buf, size_t n);
  * amount that rounds to zero shows no sign ("$0.00"). */
 int am_money_format_display(int64_t pusd, int decimals, char *buf, size_t n);
 
+/* The display form with no zeros that say nothing: rounded to
+ * max_decimals, then trailing zeros trimmed down to cents: "$0.001",
+ * "$12.50", "$0.0035" (max_decimals 12 shows an amount exactly). */
+int am_money_format_short(int64_t pusd, int max_decimals, char *buf, size_t n);
+
 /* Price per million tokens back to its decimal string ("3.75"). */
 int am_money_format_per_mtok(int64_t pusd_per_token, char *buf, size_t n);
 

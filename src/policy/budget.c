@@ -275,11 +275,24 @@ int am_budget_worst_case(const am_price *price, const am_price *most_expensive,
 
 /* ---- reservations ------------------------------------------------------------------ */
 
+/* Spend for people as the dashboard shows it: below a dollar three
+ * decimals, below a cent four (six below $0.0001), never a zero that says
+ * nothing ("$0.0002", not "$0.000202"). */
 static void fmt_usd(int64_t pusd, char *buf, size_t n)
 {
-	/* Cents hide sub-cent calls; show those with six decimals. */
-	int dec = pusd != 0 && pusd < AM_PUSD_PER_USD / 100 && pusd > -AM_PUSD_PER_USD / 100 ? 6 : 2;
-	am_money_format_display(pusd, dec, buf, n);
+	int64_t a = pusd < 0 ? -(pusd / 2) * 2 : pusd; /* no overflow at INT64_MIN */
+	int dec = a >= AM_PUSD_PER_USD        ? 2
+	          : a >= AM_PUSD_PER_USD / 100 ? 3
+	          : a >= AM_PUSD_PER_USD / 10000 ? 4
+	          : a                          ? 6
+	                                       : 2;
+	am_money_format_short(pusd, dec, buf, n);
+}
+
+/* A limit someone set, exactly ("$0.001", "$10.00"). */
+static void fmt_limit(int64_t pusd, char *buf, size_t n)
+{
+	am_money_format_short(pusd, 12, buf, n);
 }
 
 static bool fits(const am_budget *b, int period, int64_t amount)
@@ -291,7 +304,7 @@ static bool fits(const am_budget *b, int period, int64_t amount)
 static void explain_block(const am_budget *b, int period, int64_t amount, char *why, size_t n)
 {
 	char lim[40], spent[40], held[40], this[40];
-	fmt_usd(limit_of(b, period), lim, sizeof lim);
+	fmt_limit(limit_of(b, period), lim, sizeof lim);
 	fmt_usd(b->spent[period], spent, sizeof spent);
 	fmt_usd(b->reserved, held, sizeof held);
 	fmt_usd(amount, this, sizeof this);
@@ -591,10 +604,19 @@ void am_budget_alert_line(const am_budget_alert *a, char *buf, size_t n)
 {
 	char spent[40], limit[40];
 	fmt_usd(a->spent_pusd, spent, sizeof spent);
-	fmt_usd(a->limit_pusd, limit, sizeof limit);
-	snprintf(buf, n, "budget alert: %d%% of the %s limit: %s of %s spent (%s)", a->pct,
-	         a->period == AM_BUDGET_DAY ? "daily" : "monthly", spent, limit,
-	         a->period == AM_BUDGET_DAY ? a->day : a->month);
+	fmt_limit(a->limit_pusd, limit, sizeof limit);
+	/* One call can carry the spend far past the threshold (a limit below
+	 * one call's cost); the line then says where the spend stands. */
+	i128 at = a->limit_pusd > 0 ? (i128)a->spent_pusd * 100 / a->limit_pusd : 0;
+	const char *period = a->period == AM_BUDGET_DAY ? "daily" : "monthly";
+	const char *when = a->period == AM_BUDGET_DAY ? a->day : a->month;
+	if (at > a->pct)
+		snprintf(buf, n, "budget alert: %d%% of the %s limit passed, spend at %lld%%: %s of %s "
+		         "spent (%s)",
+		         a->pct, period, (long long)(at > 999999 ? 999999 : at), spent, limit, when);
+	else
+		snprintf(buf, n, "budget alert: %d%% of the %s limit: %s of %s spent (%s)", a->pct,
+		         period, spent, limit, when);
 }
 
 void am_budget_alert_env(const am_budget_alert *a, am_budget_env *out)

@@ -1,0 +1,21 @@
+#!/usr/bin/env bash
+# While a prompt is typed, the input line previews the call: the tokens it
+# will send (estimated, the conversation's context included) and the model
+# that answers (auto, or the pinned one). A /command has no preview.
+. "$(dirname "$0")/lib.sh"
+start 120 40
+tm send-keys -t main -l "hello there, how are you"
+wait_for '▸ hello there, how are you +≈6 tok → auto' -E
+tm send-keys -t main C-u
+type_line "/model claude-haiku-4-5"
+wait_for 'model: claude-haiku-4-5'
+tm send-keys -t main -l "/rpm 5"
+sleep 0.3
+screen | grep -q '▸ /rpm 5 .*tok →' && fail "a command got a call preview"
+tm send-keys -t main C-u
+type_line "hello there, how are you"
+wait_for ' in / [0-9,]+ out' -E
+# The next prompt carries the first exchange: the estimate grows by it.
+tm send-keys -t main -l "and now?"
+wait_for '▸ and now\? +≈[0-9]{2,} tok → haiku-4-5' -E
+quit F10
