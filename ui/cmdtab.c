@@ -8,8 +8,18 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "dims.h"
 #include "fmt.h"
 #include "money.h"
+
+/* The limit commands and their keys follow the dimensions' table (dims.h),
+ * so a command or key maps to its dimension by its offset. */
+_Static_assert(UI_CMD_ITPM - UI_CMD_RPM == AM_DIM_ITPM && UI_CMD_OTPM - UI_CMD_RPM == AM_DIM_OTPM,
+               "the limit commands follow dims.h");
+_Static_assert((UI_ACT_ITPM_DOWN - UI_ACT_RPM_DOWN) / 2 == AM_DIM_ITPM &&
+                   (UI_ACT_OTPM_DOWN - UI_ACT_RPM_DOWN) / 2 == AM_DIM_OTPM &&
+                   UI_ACT_RPM_UP == UI_ACT_RPM_DOWN + 1 && UI_ACT_OTPM_UP == UI_ACT_OTPM_DOWN + 1,
+               "the limit keys come in down/up pairs in dims.h's order");
 
 struct cmd_info {
 	const char *name, *args, *help;
@@ -135,9 +145,7 @@ int ui_cmd_parse(const char *line, ui_cmd *out, am_err *err)
 	case UI_CMD_RPM:
 	case UI_CMD_ITPM:
 	case UI_CMD_OTPM: {
-		static const am_cmd_kind kinds[] = {AM_CMD_SET_RPM, AM_CMD_SET_ITPM, AM_CMD_SET_OTPM};
-		static const char *const units[] = {"requests", "input tokens", "output tokens"};
-		int idx = id - UI_CMD_RPM;
+		int idx = id - UI_CMD_RPM; /* an am_dim: the commands follow dims.h */
 		char why[160];
 		/* 0 is no limit, as in the config file. */
 		if (nargs < 1 || nargs > 2 ||
@@ -145,10 +153,10 @@ int ui_cmd_parse(const char *line, ui_cmd *out, am_err *err)
 			if (!why[0])
 				snprintf(why, sizeof why,
 				         "needs a whole number of %s per minute (0 = no limit)",
-				         units[idx]);
+				         am_dim_info_of((am_dim)idx)->unit);
 			return usage_err(err, (ui_cmd_id)id, why);
 		}
-		c->kind = kinds[idx];
+		c->kind = (am_cmd_kind)(AM_CMD_SET_RPM + idx);
 		if (nargs == 2)
 			snprintf(c->pool, sizeof c->pool, "%s", w[1]);
 		out->has_engine_cmd = true;

@@ -144,15 +144,15 @@ static void done_message(const ui_cmd *cmd, char *msg, size_t n)
 	char v[48], where[64];
 	snprintf(where, sizeof where, e->pool[0] ? "pool %s" : "every pool", e->pool);
 	switch (e->kind) {
-	case AM_CMD_SET_RPM:
-	case AM_CMD_SET_ITPM:
-	case AM_CMD_SET_OTPM:
+#define SET_DIM_CASE(id, key, label, unit, what) case AM_CMD_SET_##id:
+	AM_DIMS(SET_DIM_CASE)
+#undef SET_DIM_CASE
 		fmt_count(v, sizeof v, e->value);
 		if (e->value == 0)
 			snprintf(v, sizeof v, "none");
 		snprintf(msg, n, "%s limit %s%s for %s (saved)",
-		         e->kind == AM_CMD_SET_RPM ? "RPM" : e->kind == AM_CMD_SET_ITPM ? "ITPM" : "OTPM",
-		         v, e->value ? " per minute" : " (unlimited)", where);
+		         am_dim_info_of((am_dim)am_cmd_limit_dim(e->kind))->label, v,
+		         e->value ? " per minute" : " (unlimited)", where);
 		break;
 	case AM_CMD_SET_BUDGET_DAY:
 	case AM_CMD_SET_BUDGET_MONTH:
@@ -374,15 +374,14 @@ unsigned ui_ctl_action(ui_ctl *c, ui_act act)
 		return UI_R_SCROLL_UP;
 	case UI_ACT_SCROLL_DOWN:
 		return UI_R_SCROLL_DOWN;
-	case UI_ACT_RPM_DOWN:
-	case UI_ACT_RPM_UP:
-		return step_dim(c, "RPM", AM_CMD_SET_RPM, act == UI_ACT_RPM_UP);
-	case UI_ACT_ITPM_DOWN:
-	case UI_ACT_ITPM_UP:
-		return step_dim(c, "ITPM", AM_CMD_SET_ITPM, act == UI_ACT_ITPM_UP);
-	case UI_ACT_OTPM_DOWN:
-	case UI_ACT_OTPM_UP:
-		return step_dim(c, "OTPM", AM_CMD_SET_OTPM, act == UI_ACT_OTPM_UP);
+	case UI_ACT_RPM_DOWN: case UI_ACT_RPM_UP:
+	case UI_ACT_ITPM_DOWN: case UI_ACT_ITPM_UP:
+	case UI_ACT_OTPM_DOWN: case UI_ACT_OTPM_UP: {
+		/* down/up pairs in dims.h's order (checked in cmdtab.c) */
+		am_dim d = (am_dim)((act - UI_ACT_RPM_DOWN) / 2);
+		return step_dim(c, am_dim_info_of(d)->label, (am_cmd_kind)(AM_CMD_SET_RPM + d),
+		                (act - UI_ACT_RPM_DOWN) % 2 == 1);
+	}
 	case UI_ACT_BUDGET_DOWN:
 	case UI_ACT_BUDGET_UP:
 		return step_budget(c, act == UI_ACT_BUDGET_UP);
