@@ -12,6 +12,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <sqlite3.h>
+
 #include "check_run.h"
 #include "clock.h"
 #include "config.h"
@@ -258,6 +260,52 @@ START_TEST(unknown_prices_count_after_a_restart)
 }
 END_TEST
 
+static bool two_requests(const am_snapshot *s, const void *arg)
+{
+	(void)arg;
+	return s->nmodels > 0 && s->model[0].requests >= 2;
+}
+
+/* A dated id and its alias share a row of today's table, whose sums the
+ * ledger's own per-model checks do not cover: a sum that would leave int64
+ * stays at its largest value and the row no longer claims an exact cost
+ * (it never wraps around to a negative count). The second row is written
+ * by another process the way an older aimeter could. */
+START_TEST(today_sums_never_wrap)
+{
+	am_ledger *l;
+	am_err err;
+	ck_assert_msg(am_ledger_open(&l, db_path, &(am_ledger_opts){ 0 }, &err) == 0, "%s",
+	              err.msg);
+	int64_t now = am_clock_wall(am_clock_system());
+	am_ledger_event ev = { 0 };
+	ev.ts_ns = now - AM_NS_PER_SEC;
+	ev.model = "claude-haiku-4-5";
+	ev.usage.input_tokens = INT64_MAX - 5;
+	ev.price_known = true;
+	ev.cost_pusd = USD;
+	ev.source = "record";
+	ck_assert_int_eq(am_ledger_record(l, &ev, &err), 1);
+
+	start("{}");
+	am_snapshot s;
+	ck_assert(wait_snap(&s, has_models, NULL));
+	ck_assert(s.model[0].price_known);
+	char day[AM_LEDGER_DAY_LEN], sql[512];
+	ck_assert_int_eq(am_ledger_day(now, day, &err), 0);
+	snprintf(sql, sizeof sql,
+	         "INSERT INTO usage_events(ts_ns, day, model, input_tokens, cost_pusd, price_known,"
+	         " source) VALUES(%lld, '%s', 'claude-haiku-4-5-20251001', 10, 1, 1, 'record')",
+	         (long long)now, day);
+	ck_assert_int_eq(sqlite3_exec(am_ledger_db(l), sql, NULL, NULL, NULL), SQLITE_OK);
+	am_ledger_close(l);
+	ck_assert_msg(wait_snap(&s, two_requests, NULL), "the other row was not counted");
+	ck_assert_int_eq(s.nmodels, 1);
+	ck_assert_int_eq(s.model[0].input, INT64_MAX);
+	ck_assert(!s.model[0].price_known);
+}
+END_TEST
+
 /* A job an earlier run left queued (a quit during its call) is announced
  * and sent. */
 START_TEST(jobs_left_queued_are_resumed)
@@ -315,6 +363,7 @@ static Suite *suite(void)
 	tcase_add_test(tc, waiting_jobs_hear_what_they_wait_for);
 	tcase_add_test(tc, burn_and_today_come_from_the_ledger);
 	tcase_add_test(tc, unknown_prices_count_after_a_restart);
+	tcase_add_test(tc, today_sums_never_wrap);
 	tcase_add_test(tc, jobs_left_queued_are_resumed);
 	tcase_add_test(tc, submissions_race_the_worker);
 	suite_add_tcase(s, tc);

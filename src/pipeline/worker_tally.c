@@ -87,18 +87,40 @@ int64_t wk_price_usage(am_worker *w, const char *model, const am_usage *u, bool 
 	return cost;
 }
 
+/* *acc += v, or false (with *acc at INT64_MAX) when the sum leaves int64. */
+static bool add_count(int64_t *acc, int64_t v)
+{
+	if (!__builtin_add_overflow(*acc, v, acc))
+		return true;
+	*acc = INT64_MAX;
+	return false;
+}
+
+/* Adds to a row of today's table. A figure that would leave int64 stays
+ * at its largest value and the row stops claiming an exact cost: no total
+ * is shown wrapped around. */
+static void add_model(model_total *m, int64_t requests, int64_t input, int64_t output,
+                      int64_t cache_write, int64_t cache_read, bool known, int64_t cost)
+{
+	bool exact = add_count(&m->m.requests, requests);
+	exact &= add_count(&m->m.input, input);
+	exact &= add_count(&m->m.output, output);
+	exact &= add_count(&m->m.cache_write, cache_write);
+	exact &= add_count(&m->m.cache_read, cache_read);
+	exact &= add_count(&m->m.cost_pusd, cost); /* the known part */
+	if (!known || !exact)
+		m->m.price_known = false;
+}
+
 void wk_count_model(am_worker *w, const char *model, const am_usage *u, bool known, int64_t cost)
 {
-	model_total *m = wk_model_slot(w, model);
-	m->m.requests++;
-	m->m.input += u->input_tokens;
-	m->m.output += u->output_tokens;
-	m->m.cache_write += u->cache_write_5m + u->cache_write_1h;
-	m->m.cache_read += u->cache_read;
-	if (known)
-		m->m.cost_pusd += cost;
-	else
-		m->m.price_known = false;
+	int64_t cw;
+	if (__builtin_add_overflow(u->cache_write_5m, u->cache_write_1h, &cw)) {
+		cw = INT64_MAX;
+		known = false;
+	}
+	add_model(wk_model_slot(w, model), 1, u->input_tokens, u->output_tokens, cw, u->cache_read,
+	          known, known ? cost : 0);
 }
 
 static void day_rollover(am_worker *w, const am_budget_now *bn)
@@ -250,14 +272,9 @@ static int load_today(am_worker *w, const am_budget_now *bn, int64_t *day_spent,
 		return -1;
 	w->nmodels = 0;
 	for (size_t i = 0; i < s.nrows && i < MAX_MODELS; i++) {
-		model_total *m = wk_model_slot(w, s.rows[i].model);
-		m->m.requests += s.rows[i].requests;
-		m->m.input += s.rows[i].input_tokens;
-		m->m.output += s.rows[i].output_tokens;
-		m->m.cache_write += s.rows[i].cache_write;
-		m->m.cache_read += s.rows[i].cache_read;
-		m->m.cost_pusd += s.rows[i].cost_pusd;
-		m->m.price_known = m->m.price_known && s.rows[i].price_known;
+		const am_ledger_row *r = &s.rows[i];
+		add_model(wk_model_slot(w, r->model), r->requests, r->input_tokens, r->output_tokens,
+		          r->cache_write, r->cache_read, r->price_known, r->cost_pusd);
 	}
 	*day_spent = s.total.cost_pusd + unknown_charge(w, &s);
 	*unknown = !s.total.price_known;
