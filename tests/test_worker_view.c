@@ -8,11 +8,14 @@
  * (what a waiting job hears stays put). Waits are for the worker's events,
  * bounded. */
 #include <check.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include <sqlite3.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
 
 #include "check_run.h"
 #include "clock.h"
@@ -306,6 +309,47 @@ START_TEST(today_sums_never_wrap)
 }
 END_TEST
 
+static bool quiet(void *w)
+{
+	return am_worker_quiet(w, NULL);
+}
+
+/* Never send what cannot be recorded: with the ledger unable to grow (a
+ * full disk, here a file size limit just above the log's present size) a
+ * new prompt's call does not go out, the worker says why, and the call
+ * goes once the ledger takes writes again. */
+START_TEST(a_call_waits_until_its_row_is_written)
+{
+	start("{\"limits\": {\"rpm\": 0, \"itpm\": 0, \"otpm\": 0}}");
+	int64_t first = submit("first");
+	ck_assert(wait_event(AM_EV_DONE, first, NULL, NULL));
+	ck_assert_int_eq(am_ft_started(ft), 1);
+	/* Everything of the first call written: only the new row needs room. */
+	ck_assert(am_test_wait_for(&obs, quiet, worker));
+
+	char wal[620];
+	snprintf(wal, sizeof wal, "%s-wal", db_path);
+	struct stat st;
+	ck_assert_int_eq(stat(wal, &st), 0);
+	struct rlimit was, full = { 0, 0 };
+	ck_assert_int_eq(getrlimit(RLIMIT_FSIZE, &was), 0);
+	full.rlim_cur = (rlim_t)st.st_size;
+	full.rlim_max = was.rlim_max;
+	signal(SIGXFSZ, SIG_IGN);
+	ck_assert_int_eq(setrlimit(RLIMIT_FSIZE, &full), 0);
+
+	int64_t second = submit("second");
+	am_event ev;
+	bool told = wait_event(AM_EV_NOTICE, 0, "no new calls until it can be written", &ev);
+	int64_t started = am_ft_started(ft);
+	ck_assert_int_eq(setrlimit(RLIMIT_FSIZE, &was), 0);
+	ck_assert_msg(told, "no word that the ledger cannot be written");
+	ck_assert_msg(started == 1, "%lld calls sent before the job had a row", (long long)started);
+	ck_assert(wait_event(AM_EV_DONE, second, NULL, NULL));
+	ck_assert_int_eq(am_ft_started(ft), 2);
+}
+END_TEST
+
 /* A job an earlier run left queued (a quit during its call) is announced
  * and sent. */
 START_TEST(jobs_left_queued_are_resumed)
@@ -364,6 +408,7 @@ static Suite *suite(void)
 	tcase_add_test(tc, burn_and_today_come_from_the_ledger);
 	tcase_add_test(tc, unknown_prices_count_after_a_restart);
 	tcase_add_test(tc, today_sums_never_wrap);
+	tcase_add_test(tc, a_call_waits_until_its_row_is_written);
 	tcase_add_test(tc, jobs_left_queued_are_resumed);
 	tcase_add_test(tc, submissions_race_the_worker);
 	suite_add_tcase(s, tc);

@@ -29,19 +29,39 @@ static const am_cli_opt opts[] = {
 	{ NULL, NULL, NULL, 0, NULL },
 };
 
-static char *read_stdin(void)
+/* The prompt on stdin, whole: NULL + err when it cannot be sent as it is.
+ * A NUL byte is refused, not cut at (the prompt is a C string from here on,
+ * and JSON text would carry it as "\u0000" only by changing it). */
+static char *read_stdin(am_err *err)
 {
+	enum { MAX_PROMPT = 64 * 1024 * 1024 };
 	size_t cap = 4096, len = 0;
 	char *buf = am_xmalloc(cap);
 	size_t n;
 	while ((n = fread(buf + len, 1, cap - len - 1, stdin)) > 0) {
 		len += n;
 		if (len + 1 == cap) {
-			if (cap > 64u * 1024 * 1024)
-				break;
+			if (cap > MAX_PROMPT) {
+				free(buf);
+				am_err_set(err, "the prompt on stdin is larger than %d MiB",
+				           MAX_PROMPT / (1024 * 1024));
+				return NULL;
+			}
 			cap *= 2;
 			buf = am_xrealloc(buf, cap);
 		}
+	}
+	if (ferror(stdin)) {
+		free(buf);
+		am_err_set(err, "cannot read the prompt from stdin: %s", strerror(errno));
+		return NULL;
+	}
+	const char *nul = memchr(buf, '\0', len);
+	if (nul) {
+		am_err_set(err, "the prompt on stdin holds a NUL byte (at byte %zu); remove it, e.g. "
+		           "with tr -d '\\000'", (size_t)(nul - buf));
+		free(buf);
+		return NULL;
 	}
 	buf[len] = '\0';
 	return buf;
@@ -150,7 +170,13 @@ int cmd_ask(int argc, char **argv)
 	int rc = am_cli_load_config(&c, &cfg);
 	if (rc)
 		return rc;
-	char *prompt = !strcmp(arg, "-") ? read_stdin() : am_xstrdup(arg);
+	am_err rerr;
+	char *prompt = !strcmp(arg, "-") ? read_stdin(&rerr) : am_xstrdup(arg);
+	if (!prompt) {
+		am_config_wipe(&cfg);
+		fprintf(stderr, "aimeter ask: %s\n", rerr.msg);
+		return 2;
+	}
 	if (!*prompt) {
 		free(prompt);
 		return am_cli_usage_error("ask", "the prompt is empty");

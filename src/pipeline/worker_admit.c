@@ -193,7 +193,8 @@ void wk_admit(am_worker *w, const am_budget_now *bn, int64_t now)
 		w->budget_changed = false;
 		retry_blocked(w, bn, now);
 	}
-	while (w->pending.head && w->limit.n + w->flight.n < w->concurrency) {
+	while (w->pending.head && w->limit.n + w->flight.n < w->concurrency &&
+	       !wk_holding(w, now)) {
 		wjob *j = jl_pop(&w->pending);
 		dispatch(w, j, bn, now);
 		if (w->pending.head == j)

@@ -333,6 +333,8 @@ void wk_publish_pass(am_worker *w);
 void wk_fresh_add(am_worker *w, wjob *j);
 void wk_fresh_forget(am_worker *w, const wjob *j);
 void wk_tx_abort(am_worker *w);
+void wk_db_trouble(am_worker *w, const am_err *err);
+void wk_db_ok(am_worker *w);
 int wk_ensure_row(am_worker *w, wjob *j, am_err *err);
 int wk_tx_commit(am_worker *w, am_err *err);
 void wk_db_update(am_worker *w, wjob *j, am_job_state st, const char *error, const char *result);

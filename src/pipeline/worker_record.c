@@ -7,7 +7,7 @@
 /* A ledger write failed. New calls wait DB_RETRY_MS (each would want a
  * write too); a batch gives up after DB_GIVE_UP rounds, a retry period
  * apart, that all failed (failures within one round count once). */
-static void db_trouble(am_worker *w, const am_err *err)
+void wk_db_trouble(am_worker *w, const am_err *err)
 {
 	if (w->tearing_down)
 		return;
@@ -25,7 +25,7 @@ static void db_trouble(am_worker *w, const am_err *err)
 	}
 }
 
-static void db_ok(am_worker *w)
+void wk_db_ok(am_worker *w)
 {
 	if (!w->db_fails)
 		return;
@@ -36,19 +36,13 @@ static void db_ok(am_worker *w)
 
 /* ---- the pass transaction ------------------------------------------------
  *
- * A prompt taken from the inbox becomes a job in memory at once and gets
- * its row after the pass has put its calls on the wire: one transaction
- * at the end of the pass writes the new rows and the progress states
- * (marks) of the pass. Writing a row, and above all committing it, costs
- * more than everything else the worker does before a send; done after it,
- * it overlaps the provider's work, and a pass that takes many prompts
- * commits once.
- *
- * The price: until that commit the job exists only in the worker, as the
- * prompt did while it sat in the inbox, so a crash in the microseconds
- * between a send and the commit loses the job after its call went out
- * (paid, not recorded): the window an answer already has between its
- * arrival and its ledger commit.
+ * A prompt taken from the inbox becomes a job in memory at once. Its row
+ * is committed before its call goes out (wk_start_call: one commit for the
+ * rows of every job taken so far), so a call is never paid for without a
+ * row to record it against; a ledger that cannot take the row holds the
+ * call back instead. The progress states of the pass (marks) and the rows
+ * of jobs that wait (for the limiter, the budget) go in one transaction at
+ * the end of the pass.
  *
  * A write about a job that has no row yet writes the row first, in the
  * same transaction (ensure_row): a cache hit's ledger row, a failure, a
@@ -211,9 +205,9 @@ void wk_db_update(am_worker *w, wjob *j, am_job_state st, const char *error, con
 	                      j->reason[0] ? j->reason : NULL, error, result, j->attempts,
 	                      now_wall(w), &err)) {
 		tx_check(w);
-		db_trouble(w, &err);
+		wk_db_trouble(w, &err);
 	} else {
-		db_ok(w);
+		wk_db_ok(w);
 	}
 }
 
@@ -231,15 +225,15 @@ void wk_flush_writes(am_worker *w)
 		if (w->nmarks == MAX_MARKS)
 			w->nmarks = 0;
 		if (rows)
-			db_trouble(w, &err);
+			wk_db_trouble(w, &err);
 		return;
 	}
 	if (rows)
 		wk_ensure_row(w, NULL, &err); /* a failure shows in the commit */
 	if (wk_tx_commit(w, &err))
-		db_trouble(w, &err);
+		wk_db_trouble(w, &err);
 	else
-		db_ok(w);
+		wk_db_ok(w);
 }
 
 void wk_mark_state(am_worker *w, wjob *j, am_job_state st)
@@ -360,10 +354,10 @@ static bool land(am_worker *w, wjob *j)
 	if (record_done(w, j, h->model, &h->usage, h->known, h->cost, h->cached, h->saved,
 	                h->latency_ms, h->status, h->cached ? NULL : h->request_id, h->text,
 	                j->answer_is_output, &err)) {
-		db_trouble(w, &err);
+		wk_db_trouble(w, &err);
 		return false;
 	}
-	db_ok(w);
+	wk_db_ok(w);
 	wk_count_model(w, h->model, &h->usage, h->known, h->cost);
 	/* A stream's text went out as it arrived. */
 	if ((h->cached || !j->stream) && h->text && *h->text)
@@ -378,7 +372,7 @@ static bool land(am_worker *w, wjob *j)
 		if (tx)
 			wk_db_update(w, j, AM_JOB_DONE, NULL, h->text ? h->text : "");
 		else
-			db_trouble(w, &terr);
+			wk_db_trouble(w, &terr);
 	}
 	if (!h->cached && j->cacheable && w->cache && text_answer(h->stop_reason)) {
 		am_cache_answer a;
@@ -424,7 +418,7 @@ void wk_record_unrecorded(am_worker *w, int64_t now)
 		land_unrecorded(w);
 }
 
-/* The pass transaction: the calls go out first, then the rows. */
+/* The pass transaction: the marks and the rows of jobs not sent yet. */
 void wk_record_pass(am_worker *w)
 {
 	if (w->tx_open || w->nfresh) {

@@ -71,6 +71,28 @@ static void copy_n(char *dst, size_t cap, const char *s, size_t n)
 
 #define COPY(dst, s) copy_n((dst), sizeof(dst), (s), strlen(s))
 
+/* Appends answer text. A NUL in it (the server may send "\u0000") goes in
+ * as U+2400 SYMBOL FOR NULL: the answer stays one C string, so every layer
+ * after this one - the ledger's row, the cache, the observer, a results
+ * file - keeps all of it instead of cutting it at the NUL or refusing it. */
+static int append_answer(am_bbuf *b, const char *p, size_t n)
+{
+	static const char nul_symbol[] = "\xE2\x90\x80";
+	while (n) {
+		const char *z = memchr(p, '\0', n);
+		size_t run = z ? (size_t)(z - p) : n;
+		if (am_bbuf_append(b, p, run) != 0)
+			return -1;
+		if (!z)
+			break;
+		if (am_bbuf_append(b, nul_symbol, sizeof nul_symbol - 1) != 0)
+			return -1;
+		p = z + 1;
+		n -= run + 1;
+	}
+	return 0;
+}
+
 static const char *jstr(const json_t *obj, const char *key)
 {
 	return json_string_value(json_object_get(obj, key));
@@ -534,7 +556,7 @@ static json_t *load_object(const char *body, size_t len, bool *premature, const 
 	json_error_t je;
 	if (premature)
 		*premature = false;
-	json_t *root = json_loadb(body, len, 0, &je);
+	json_t *root = json_loadb(body, len, JSON_ALLOW_NUL, &je);
 	if (!root) {
 		if (premature)
 			*premature = json_error_code(&je) == json_error_premature_end_of_input;
@@ -577,7 +599,7 @@ int am_prov_parse_message(const char *body, size_t len, am_prov_result *r, bool 
 		const char *bt = jstr(blk, "type");
 		const json_t *t = json_object_get(blk, "text");
 		if (bt && !strcmp(bt, "text") && json_is_string(t))
-			am_bbuf_append(&text, json_string_value(t), json_string_length(t));
+			append_answer(&text, json_string_value(t), json_string_length(t));
 	}
 	free(r->text);
 	r->text_len = text.len;
@@ -680,13 +702,13 @@ static int on_text_delta(am_prov_stream *s, const json_t *delta, am_err *err)
 	/* thinking, signature and input_json deltas are not answer text. */
 	if (!dt || strcmp(dt, "text_delta") || !json_is_string(t))
 		return 0;
-	const char *p = json_string_value(t);
-	size_t n = json_string_length(t);
-	if (am_bbuf_append(&s->text, p, n) != 0)
+	size_t before = s->text.len;
+	if (append_answer(&s->text, json_string_value(t), json_string_length(t)) != 0)
 		return stream_fail(s, AM_PERR_RESPONSE_TOO_BIG, err,
 		                   "the streamed answer exceeds the size limit");
+	size_t n = s->text.len - before;
 	if (s->on_text && !s->silent && n)
-		s->on_text(s->ctx, p, n);
+		s->on_text(s->ctx, s->text.data + before, n);
 	return 0;
 }
 
@@ -709,7 +731,7 @@ static int on_sse_event(void *ctx, const char *event, const char *data, size_t l
 		return 0;
 	}
 	json_error_t je;
-	json_t *obj = json_loadb(data, len, 0, &je);
+	json_t *obj = json_loadb(data, len, JSON_ALLOW_NUL, &je);
 	if (!json_is_object(obj)) {
 		json_decref(obj);
 		if (unnamed) {

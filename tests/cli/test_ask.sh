@@ -45,6 +45,12 @@ ask --sim --no-stream --no-cache --max-tokens 12 "What is a token bucket?"
 echo "Is a token bucket fair?" | "$bin" ask --sim --max-tokens 9 - >"$tmp/out" 2>"$tmp/err" ||
 	fail "stdin prompt failed: $(cat "$tmp/err")"
 grep -Eq "$summary_re" "$tmp/err" || fail "stdin summary: $(cat "$tmp/err")"
+# A NUL byte on stdin is refused with a message, not cut at: nothing is sent.
+printf 'first half\0second half' | "$bin" ask --sim - >"$tmp/out" 2>"$tmp/err"
+rc=$?
+[ "$rc" -eq 2 ] || fail "a NUL on stdin exited $rc, want 2: $(cat "$tmp/err")"
+grep -q 'NUL byte (at byte 10)' "$tmp/err" || fail "NUL on stdin: $(cat "$tmp/err")"
+[ ! -s "$tmp/out" ] || fail "a prompt with a NUL was answered: $(cat "$tmp/out")"
 
 ask --sim --json --max-tokens 5 --model claude-opus-4-5 --system "Be brief." "hi there"
 [ "$rc" -eq 0 ] || fail "--json exited $rc: $(cat "$tmp/err")"
