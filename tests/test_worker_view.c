@@ -350,6 +350,72 @@ START_TEST(a_call_waits_until_its_row_is_written)
 }
 END_TEST
 
+/* The server answers a call for the alias with its dated id and a long
+ * answer: $0.005 at Haiku 4.5's price. */
+static void dated_long_answer(void *ctx, const am_ft_call *call, am_ft_answer *a)
+{
+	(void)ctx;
+	(void)call;
+	a->model = "claude-haiku-4-5-20251001";
+	a->output_tokens = 1000;
+}
+
+static int64_t query(const char *sql)
+{
+	sqlite3 *db;
+	sqlite3_stmt *st;
+	ck_assert_int_eq(sqlite3_open_v2(db_path, &db, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
+	ck_assert_int_eq(sqlite3_prepare_v2(db, sql, -1, &st, NULL), SQLITE_OK);
+	ck_assert_int_eq(sqlite3_step(st), SQLITE_ROW);
+	int64_t v = sqlite3_column_int64(st, 0);
+	sqlite3_finalize(st);
+	sqlite3_close(db);
+	return v;
+}
+
+/* An override that prices the alias at zero (and so detaches it from its
+ * dated id, which keeps its price): the calls are still reserved at the
+ * dearest price they may be billed at and charged at that same price, so
+ * the day's spend stays under the cap and the rest is blocked. Reserving
+ * at the alias's zero let every call through. */
+START_TEST(an_alias_priced_at_zero_keeps_the_cap)
+{
+	am_err err;
+	char ovr[640];
+	snprintf(ovr, sizeof ovr, "%s/pricing.json", dir);
+	FILE *f = fopen(ovr, "w");
+	ck_assert_ptr_nonnull(f);
+	fputs("{\"version\": 1, \"models\": {\"claude-haiku-4-5\": {\"input\": \"0\", "
+	      "\"output\": \"0\", \"cache_write_5m\": \"0\", \"cache_write_1h\": \"0\", "
+	      "\"cache_read\": \"0\"}}}\n", f);
+	fclose(f);
+	am_pricing_free(pricing);
+	ck_assert_msg(am_pricing_load(&pricing, am_pricing_default_path(), ovr, &err) == 0, "%s",
+	              err.msg);
+	ck_assert_int_eq(am_pricing_lookup(pricing, "claude-haiku-4-5")->output, 0);
+	am_ft_free(ft);
+	ft = am_ft_new(1000 * AM_NS_PER_SEC, am_clock_wall(am_clock_system()), dated_long_answer,
+	               NULL);
+	am_ft_set_manual(ft, true);
+	start("{\"limits\": {\"rpm\": 0, \"itpm\": 0, \"otpm\": 0}, \"cache\": {\"enabled\": "
+	      "false}, \"budget\": {\"daily_usd\": \"0.012\"}, \"selector\": {\"model\": "
+	      "\"claude-haiku-4-5\"}}");
+	for (int i = 0; i < 5; i++) {
+		char text[16];
+		snprintf(text, sizeof text, "prompt %d", i);
+		submit(text);
+	}
+	ck_assert(am_test_wait_for(&obs, quiet, worker));
+	int64_t spent = query("SELECT coalesce(sum(cost_pusd), 0) FROM usage_events");
+	int64_t blocked = query("SELECT count(*) FROM jobs WHERE state = 'blocked_budget'");
+	ck_assert_msg(spent <= 12 * USD / 1000, "spent %lld pUSD over a cap of $0.012",
+	              (long long)spent);
+	ck_assert_int_eq(query("SELECT count(*) FROM usage_events"), 2);
+	ck_assert_int_eq(spent, 2 * (10 * 1000000LL + 1000 * 5000000LL)); /* the dated id's price */
+	ck_assert_int_eq(blocked, 3);
+}
+END_TEST
+
 /* A job an earlier run left queued (a quit during its call) is announced
  * and sent. */
 START_TEST(jobs_left_queued_are_resumed)
@@ -409,6 +475,7 @@ static Suite *suite(void)
 	tcase_add_test(tc, unknown_prices_count_after_a_restart);
 	tcase_add_test(tc, today_sums_never_wrap);
 	tcase_add_test(tc, a_call_waits_until_its_row_is_written);
+	tcase_add_test(tc, an_alias_priced_at_zero_keeps_the_cap);
 	tcase_add_test(tc, jobs_left_queued_are_resumed);
 	tcase_add_test(tc, submissions_race_the_worker);
 	suite_add_tcase(s, tc);

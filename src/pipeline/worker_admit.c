@@ -104,7 +104,8 @@ static void dispatch(am_worker *w, wjob *j, const am_budget_now *bn, int64_t now
 		am_budget_estimate be = { est, max_tokens,
 		                          strstr(j->wire, "\"cache_control\"") != NULL };
 		am_budget_cost bc;
-		const am_price *p = am_pricing_lookup(w->pricing, j->model);
+		j->priced = wk_resolve_price(w, j->model, &j->price);
+		const am_price *p = j->priced ? &j->price : NULL;
 		if (am_budget_worst_case(p, am_pricing_most_expensive(w->pricing), &be, &bc, &err)) {
 			wk_finish_failed(w, j, err.msg);
 			return;

@@ -29,7 +29,7 @@ static void call_succeeded(am_worker *w, wjob *j, am_prov_result *r, int64_t now
 	settle_limiter(w, j, r, now);
 	const char *model = r->model[0] ? r->model : j->model;
 	bool known;
-	int64_t cost = wk_price_usage(w, model, &r->usage, &known);
+	int64_t cost = wk_price_answer(w, j, model, &r->usage, &known);
 	am_budget_now bn;
 	wk_budget_now(w, &bn);
 	if (j->budget_held) {

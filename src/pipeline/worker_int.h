@@ -89,6 +89,8 @@ typedef struct wjob {
 	int64_t budget_id;
 	bool budget_held;
 	int64_t reserved_pusd;
+	am_price price;          /* wk_resolve_price of model, when priced */
+	bool priced;             /* price holds the resolution its reservation used */
 	uint8_t key[AM_CACHE_KEY_LEN];
 	bool cacheable;
 	char *wire;              /* the body as sent */
@@ -349,7 +351,10 @@ void wk_record_pass(am_worker *w);
 void wk_release_budget(am_worker *w, wjob *j);
 void wk_budget_now(am_worker *w, am_budget_now *bn);
 void wk_fire_alerts(am_worker *w, const am_budget_alerts *al);
+bool wk_resolve_price(const am_worker *w, const char *model, am_price *out);
 int64_t wk_price_usage(am_worker *w, const char *model, const am_usage *u, bool *known);
+int64_t wk_price_answer(am_worker *w, const wjob *j, const char *model, const am_usage *u,
+                        bool *known);
 void wk_count_model(am_worker *w, const char *model, const am_usage *u, bool known, int64_t cost);
 void wk_own_row(am_worker *w, int64_t id);
 void wk_tally_tick(am_worker *w, int64_t now, am_budget_now *bn);
