@@ -516,6 +516,22 @@ START_TEST(nul_in_an_answer_is_kept_visible)
 	ck_assert_str_eq(x.buf, "\xE2\x90\x80x");
 	am_prov_result_free(&r);
 	am_prov_stream_free(&s);
+
+	/* A delta that passes the size limit once its NUL is spelt out goes in
+	 * whole or not at all: the text stays what the observer was given. */
+	struct texts y = {"", 0};
+	am_prov_stream_init(&s, 0, 3, collect, &y);
+	const char *ev = "event: content_block_delta\ndata: {\"type\":\"content_block_delta\","
+	                 "\"index\":0,\"delta\":{\"type\":\"text_delta\",\"text\":\"a\\u0000\"}}\n\n";
+	am_err err2;
+	ck_assert_int_eq(am_prov_stream_feed(&s, ev, strlen(ev), &err2), -1);
+	am_prov_result_init(&r);
+	am_prov_stream_finish(&s, &r);
+	ck_assert_int_eq(r.err, AM_PERR_RESPONSE_TOO_BIG);
+	ck_assert_str_eq(r.text, "");
+	ck_assert_int_eq(y.calls, 0);
+	am_prov_result_free(&r);
+	am_prov_stream_free(&s);
 }
 END_TEST
 

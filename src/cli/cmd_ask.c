@@ -106,6 +106,8 @@ static void summary(const am_event *ev, int64_t job_ms)
 		snprintf(cost, sizeof cost, "$0 (cache hit)");
 	else if (ev->price_known)
 		am_money_format_display(ev->cost_pusd, 6, cost, sizeof cost);
+	else if (ev->error[0])
+		snprintf(cost, sizeof cost, "not exact (suspect usage)");
 	else
 		snprintf(cost, sizeof cost, "price unknown");
 	long long in = (long long)(ev->usage.input_tokens + ev->usage.cache_write_5m +
@@ -113,6 +115,8 @@ static void summary(const am_event *ev, int64_t job_ms)
 	fprintf(stderr, "%s · %s · %lld in / %lld out · %s · %.1fs\n", ev->model, ev->reason, in,
 	        (long long)ev->usage.output_tokens, cost,
 	        (double)(ev->latency_ms ? ev->latency_ms : job_ms) / 1000.0);
+	if (ev->error[0])
+		fprintf(stderr, "aimeter ask: %s\n", ev->error);
 }
 
 static json_t *result_json(const am_event *ev, const char *text)

@@ -99,6 +99,8 @@ static void dispatch(am_worker *w, wjob *j, const am_budget_now *bn, int64_t now
 	int pool = am_rl_pool_for_model(w->rl, j->model);
 	int64_t max_tokens = json_int(j->body, "max_tokens", w->default_max_tokens);
 	int64_t est = am_rl_estimate_input(w->rl, j->model, (int64_t)j->wire_len);
+	j->est_input = est;
+	j->max_tokens = max_tokens;
 
 	if (!j->budget_held) {
 		am_budget_estimate be = { est, max_tokens,

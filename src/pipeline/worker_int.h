@@ -64,6 +64,8 @@ typedef struct held_answer {
 	int status;
 	char request_id[AM_PROV_ID_MAX];
 	char stop_reason[40];
+	char suspect[128];       /* "" or why its usage was not trusted (the
+	                            ledger row's error; the cost is then not exact) */
 	char *text;
 } held_answer;
 
@@ -89,6 +91,8 @@ typedef struct wjob {
 	int64_t budget_id;
 	bool budget_held;
 	int64_t reserved_pusd;
+	int64_t est_input;       /* input tokens the reservation assumed */
+	int64_t max_tokens;      /* output tokens it assumed */
 	am_price price;          /* wk_resolve_price of model, when priced */
 	bool priced;             /* price holds the resolution its reservation used */
 	uint8_t key[AM_CACHE_KEY_LEN];
@@ -322,7 +326,7 @@ jlist *wk_list_of(am_worker *w, wjob *j);
 void wk_event_basic(am_worker *w, am_event_kind kind, const wjob *j, const char *text);
 void wk_notice(am_worker *w, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 void wk_emit_done(am_worker *w, wjob *j, const char *model, const am_usage *u, bool known,
-                  int64_t cost, bool cached, int64_t latency_ms, int status);
+                  int64_t cost, bool cached, int64_t latency_ms, int status, const char *note);
 void wk_wait_duration(int64_t ns, char *buf, size_t n);
 void wk_limit_wait_reason(am_worker *w, int pool, int64_t now, char *text, size_t n, char *key,
                           size_t kn);

@@ -287,7 +287,7 @@ void wk_finish_failed(am_worker *w, wjob *j, const char *error)
 static int record_done(am_worker *w, wjob *j, const char *answered_model, const am_usage *u,
                        bool known, int64_t cost, bool cached, int64_t saved, int64_t latency_ms,
                        int status, const char *request_id, const char *text, bool with_state,
-                       am_err *err)
+                       const char *note, am_err *err)
 {
 	am_ledger_event ev;
 	memset(&ev, 0, sizeof ev);
@@ -304,6 +304,7 @@ static int record_done(am_worker *w, wjob *j, const char *answered_model, const 
 	ev.latency_ms = latency_ms;
 	ev.http_status = status;
 	ev.request_id = request_id;
+	ev.error = note && *note ? note : NULL;
 	ev.source = j->source;
 	if (tx_begin(w, err))
 		return -1;
@@ -353,7 +354,7 @@ static bool land(am_worker *w, wjob *j)
 	 * text, and done by its ledger row). */
 	if (record_done(w, j, h->model, &h->usage, h->known, h->cost, h->cached, h->saved,
 	                h->latency_ms, h->status, h->cached ? NULL : h->request_id, h->text,
-	                j->answer_is_output, &err)) {
+	                j->answer_is_output, h->suspect, &err)) {
 		wk_db_trouble(w, &err);
 		return false;
 	}
@@ -363,7 +364,7 @@ static bool land(am_worker *w, wjob *j)
 	if ((h->cached || !j->stream) && h->text && *h->text)
 		wk_event_basic(w, AM_EV_DELTA, j, h->text);
 	wk_emit_done(w, j, h->model, &h->usage, h->known, h->cost, h->cached, h->latency_ms,
-	             h->status);
+	             h->status, h->suspect);
 	/* The observer has heard; the rest can follow, in the transaction the
 	 * loop commits after this round of answers (one commit for all). */
 	am_err terr;

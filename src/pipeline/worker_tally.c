@@ -137,26 +137,32 @@ bool wk_resolve_price(const am_worker *w, const char *model, am_price *out)
 	return true;
 }
 
+/* The cost of u at p (NULL: the dearest known model's price); -1 when it
+ * leaves int64. */
 static int64_t cost_at(const am_worker *w, const am_price *p, const am_usage *u)
 {
 	int64_t cost = 0;
 	if (!p)
 		p = am_pricing_most_expensive(w->pricing);
 	if (p && am_cost(p, u, false, &cost, NULL))
-		cost = INT64_MAX / 4;
+		return -1;
 	return cost;
 }
 
+/* For the budget's view of rows priced elsewhere: an overflowing cost
+ * counts as a huge one (it blocks, it never lets spending through). */
 int64_t wk_price_usage(am_worker *w, const char *model, const am_usage *u, bool *known)
 {
 	am_price p;
 	*known = wk_resolve_price(w, model, &p);
-	return cost_at(w, *known ? &p : NULL, u);
+	int64_t cost = cost_at(w, *known ? &p : NULL, u);
+	return cost < 0 ? INT64_MAX / 4 : cost;
 }
 
 /* An answer of job j under `model` (the id the server answered with): at
  * the resolution its reservation used when that is the model asked for or
- * one of its dated ids, else at the answering model's own. */
+ * one of its dated ids, else at the answering model's own. -1 when the
+ * cost leaves int64 (the caller treats the answer's usage as suspect). */
 int64_t wk_price_answer(am_worker *w, const wjob *j, const char *model, const am_usage *u,
                         bool *known)
 {
@@ -165,7 +171,9 @@ int64_t wk_price_answer(am_worker *w, const wjob *j, const char *model, const am
 		*known = true;
 		return cost_at(w, &j->price, u);
 	}
-	return wk_price_usage(w, model, u, known);
+	am_price p;
+	*known = wk_resolve_price(w, model, &p);
+	return cost_at(w, *known ? &p : NULL, u);
 }
 
 /* *acc += v, or false (with *acc at INT64_MAX) when the sum leaves int64. */

@@ -78,15 +78,21 @@ static void copy_n(char *dst, size_t cap, const char *s, size_t n)
 static int append_answer(am_bbuf *b, const char *p, size_t n)
 {
 	static const char nul_symbol[] = "\xE2\x90\x80";
+	size_t start = b->len;
 	while (n) {
 		const char *z = memchr(p, '\0', n);
 		size_t run = z ? (size_t)(z - p) : n;
-		if (am_bbuf_append(b, p, run) != 0)
+		if (am_bbuf_append(b, p, run) != 0 ||
+		    (z && am_bbuf_append(b, nul_symbol, sizeof nul_symbol - 1) != 0)) {
+			/* All or nothing, as one append: the text stays what the
+			 * observer was given. */
+			b->len = start;
+			if (b->data)
+				b->data[start] = '\0';
 			return -1;
+		}
 		if (!z)
 			break;
-		if (am_bbuf_append(b, nul_symbol, sizeof nul_symbol - 1) != 0)
-			return -1;
 		p = z + 1;
 		n -= run + 1;
 	}
@@ -499,23 +505,48 @@ void am_prov_classify_http(int status, const char *body, size_t len, int should_
 
 /* ---- usage and non-streaming answers -------------------------------------- */
 
+/* A usage figure: true with *out when it is an integer in
+ * 0..AM_PROV_MAX_TOKENS; absent or null: false; anything else (negative,
+ * huge, a float, a string): false, and noted in u->bad when it is the
+ * first. */
+static bool ucount(am_prov_raw_usage *u, const json_t *obj, const char *key, int64_t *out)
+{
+	const json_t *v = json_object_get(obj, key);
+	if (!v || json_is_null(v))
+		return false;
+	if (json_is_integer(v) && json_integer_value(v) >= 0 &&
+	    json_integer_value(v) <= AM_PROV_MAX_TOKENS) {
+		*out = json_integer_value(v);
+		return true;
+	}
+	if (!u->bad[0]) {
+		const char *what = json_is_integer(v)   ? (json_integer_value(v) < 0 ? "negative"
+		                                                                     : "out of bounds")
+		                   : json_is_real(v)    ? "not an integer"
+		                   : json_is_string(v)  ? "a string"
+		                                        : "not a number";
+		snprintf(u->bad, sizeof u->bad, "%.60s is %s", key, what);
+	}
+	return false;
+}
+
 static void raw_usage_merge(am_prov_raw_usage *u, const json_t *usage)
 {
 	if (!json_is_object(usage))
 		return;
-	if (jcount(usage, "input_tokens", &u->input))
+	if (ucount(u, usage, "input_tokens", &u->input))
 		u->has_input = true;
-	if (jcount(usage, "output_tokens", &u->output))
+	if (ucount(u, usage, "output_tokens", &u->output))
 		u->has_output = true;
-	if (jcount(usage, "cache_creation_input_tokens", &u->cache_creation))
+	if (ucount(u, usage, "cache_creation_input_tokens", &u->cache_creation))
 		u->has_cc = true;
-	if (jcount(usage, "cache_read_input_tokens", &u->cache_read))
+	if (ucount(u, usage, "cache_read_input_tokens", &u->cache_read))
 		u->has_cr = true;
 	const json_t *cc = json_object_get(usage, "cache_creation");
 	if (json_is_object(cc)) {
 		int64_t m5 = 0, h1 = 0;
-		bool a = jcount(cc, "ephemeral_5m_input_tokens", &m5);
-		bool b = jcount(cc, "ephemeral_1h_input_tokens", &h1);
+		bool a = ucount(u, cc, "ephemeral_5m_input_tokens", &m5);
+		bool b = ucount(u, cc, "ephemeral_1h_input_tokens", &h1);
 		if (a || b) {
 			u->has_breakdown = true;
 			u->cc_5m = m5;
@@ -543,6 +574,16 @@ void am_prov_usage_from_raw(const am_prov_raw_usage *raw, am_usage *u)
 		h1 = total;
 	u->cache_write_1h = h1;
 	u->cache_write_5m = total - h1;
+}
+
+void am_prov_usage_check(const am_prov_raw_usage *raw, am_prov_result *r)
+{
+	const char *why = raw->bad[0]       ? raw->bad
+	                  : !raw->has_input  ? "input_tokens is missing"
+	                  : !raw->has_output ? "output_tokens is missing"
+	                                     : NULL;
+	r->usage_suspect = why != NULL;
+	snprintf(r->usage_why, sizeof r->usage_why, "%s", why ? why : "");
 }
 
 static void usage_meta(am_prov_result *r, const json_t *usage)
@@ -608,6 +649,7 @@ int am_prov_parse_message(const char *body, size_t len, am_prov_result *r, bool 
 	am_prov_raw_usage raw = {0};
 	raw_usage_merge(&raw, usage);
 	am_prov_usage_from_raw(&raw, &r->usage);
+	am_prov_usage_check(&raw, r);
 	usage_meta(r, usage);
 	r->has_usage = true;
 	r->usage_final = true;
@@ -830,6 +872,7 @@ void am_prov_stream_finish(am_prov_stream *s, am_prov_result *r)
 	COPY(r->service_tier, s->service_tier);
 	r->has_usage = s->started || s->u.has_input || s->u.has_output;
 	am_prov_usage_from_raw(&s->u, &r->usage);
+	am_prov_usage_check(&s->u, r);
 	free(r->text);
 	r->text_len = s->text.len;
 	r->text = am_bbuf_take(&s->text);
