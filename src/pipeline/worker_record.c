@@ -294,7 +294,12 @@ static int record_done(am_worker *w, wjob *j, const char *answered_model, const 
 	ev.job_id = j->id;
 	ev.ts_ns = now_wall(w);
 	ev.model_requested = j->model_req ? j->model_req : j->model;
-	ev.model = answered_model;
+	/* The built-in simulator's answers are not spend: their rows name the
+	 * model as "simulated:<model>", so every report (by model) keeps them
+	 * apart from real calls. */
+	char sim_model[AM_PROV_MODEL_MAX + 16];
+	snprintf(sim_model, sizeof sim_model, "%s%s", AM_LEDGER_SIMULATED, answered_model);
+	ev.model = w->opts.simulator ? sim_model : answered_model;
 	ev.reason = j->reason;
 	ev.usage = *u;
 	ev.price_known = known;
