@@ -416,6 +416,29 @@ START_TEST(an_alias_priced_at_zero_keeps_the_cap)
 }
 END_TEST
 
+/* A progress state the ledger refuses (here a trigger of the test's own)
+ * fails the commit it was in, which says so: it is never committed without
+ * it, the result of the write unread. */
+START_TEST(a_refused_state_fails_its_commit)
+{
+	am_ledger *l;
+	am_err err;
+	ck_assert_msg(am_ledger_open(&l, db_path, &(am_ledger_opts){ 0 }, &err) == 0, "%s",
+	              err.msg);
+	ck_assert_int_eq(sqlite3_exec(am_ledger_db(l),
+	                              "CREATE TRIGGER no_flight BEFORE UPDATE OF state ON jobs "
+	                              "WHEN NEW.state = 'in_flight' BEGIN "
+	                              "SELECT RAISE(ABORT, 'in_flight refused'); END",
+	                              NULL, NULL, NULL),
+	                 SQLITE_OK);
+	am_ledger_close(l);
+	start("{\"limits\": {\"rpm\": 0, \"itpm\": 0, \"otpm\": 0}}");
+	submit("hello");
+	ck_assert_msg(wait_event(AM_EV_NOTICE, 0, "in_flight refused", NULL),
+	              "the refused state was not reported");
+}
+END_TEST
+
 /* A job an earlier run left queued (a quit during its call) is announced
  * and sent. */
 START_TEST(jobs_left_queued_are_resumed)
@@ -476,6 +499,7 @@ static Suite *suite(void)
 	tcase_add_test(tc, today_sums_never_wrap);
 	tcase_add_test(tc, a_call_waits_until_its_row_is_written);
 	tcase_add_test(tc, an_alias_priced_at_zero_keeps_the_cap);
+	tcase_add_test(tc, a_refused_state_fails_its_commit);
 	tcase_add_test(tc, jobs_left_queued_are_resumed);
 	tcase_add_test(tc, submissions_race_the_worker);
 	suite_add_tcase(s, tc);

@@ -160,26 +160,30 @@ int wk_ensure_row(am_worker *w, wjob *j, am_err *err)
 /* Writes the progress states noted since the last flush (see marks) into
  * the open transaction. A job that has since ended keeps its final state:
  * the update only moves jobs that are still unfinished. */
-static void write_marks(am_worker *w)
+static int write_marks(am_worker *w, am_err *err)
 {
-	if (!w->nmarks)
-		return;
 	int64_t wall = now_wall(w);
 	for (int i = 0; i < w->nmarks; i++) {
 		struct state_mark *m = &w->marks[i];
-		/* A failed mark shows in the commit, or is only shown. */
-		am_job_marks_write(w->jm, m->id, m->st, m->model[0] ? m->model : NULL,
-		                   m->reason[0] ? m->reason : NULL, wall, NULL);
+		if (am_job_marks_write(w->jm, m->id, m->st, m->model[0] ? m->model : NULL,
+		                       m->reason[0] ? m->reason : NULL, wall, err))
+			return -1;
 	}
+	return 0;
 }
 
-/* Commits the open transaction with the pending marks. On failure the
- * marks of jobs that kept their rows stay for the next flush. */
+/* Commits the open transaction with the pending marks. A mark that cannot
+ * be written fails the commit (the transaction is rolled back, never
+ * committed without it). On failure the marks of jobs that kept their rows
+ * stay for the next flush. */
 int wk_tx_commit(am_worker *w, am_err *err)
 {
 	if (!w->tx_open)
 		return 0;
-	write_marks(w);
+	if (write_marks(w, err)) {
+		wk_tx_abort(w);
+		return -1;
+	}
 	tx_check(w);
 	if (!w->tx_open)
 		return am_err_set(err, "ledger %s: the transaction was rolled back", w->db_path);
@@ -241,8 +245,14 @@ void wk_mark_state(am_worker *w, wjob *j, am_job_state st)
 	if (!j->id)
 		return; /* no row yet: the row it gets carries the state then */
 	if (w->nmarks == MAX_MARKS && w->tx_open) {
-		write_marks(w); /* into the open transaction, which commits them */
-		w->nmarks = 0;
+		/* Into the open transaction, which commits them. */
+		am_err err;
+		if (write_marks(w, &err)) {
+			wk_tx_abort(w);
+			wk_db_trouble(w, &err);
+		} else {
+			w->nmarks = 0;
+		}
 	}
 	if (w->nmarks == MAX_MARKS)
 		wk_flush_writes(w);
