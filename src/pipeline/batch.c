@@ -156,8 +156,9 @@ static int enqueue(run *r, am_batch_line *bl, int64_t *id, am_err *err)
 	if (cr < 0)
 		return -1;
 	/* A re-run retries what failed before; what is done stays done. */
-	if (prev == AM_JOB_FAILED || prev == AM_JOB_CANCELLED)
-		am_queue_update(r->db, *id, AM_JOB_QUEUED, NULL, NULL, NULL, NULL, 0, 0, NULL);
+	if ((prev == AM_JOB_FAILED || prev == AM_JOB_CANCELLED) &&
+	    am_queue_update(r->db, *id, AM_JOB_QUEUED, NULL, NULL, NULL, NULL, 0, 0, err))
+		return -1;
 	return 1;
 }
 
