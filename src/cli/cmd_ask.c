@@ -216,6 +216,7 @@ int cmd_ask(int argc, char **argv)
 	am_event evs[64];
 	bool tty = isatty(2);
 	answer_out out = { .safe = isatty(1) };
+	char last_notice[AM_ERR_MAX + 64] = "";
 	while (rc < 0) {
 		struct pollfd pfd = { ops.wake_fd(ops.ctx), POLLIN, 0 };
 		if (poll(&pfd, 1, 1000) < 0 && errno != EINTR)
@@ -274,6 +275,10 @@ int cmd_ask(int argc, char **argv)
 				rc = 3;
 			} else if (ev->kind == AM_EV_ALERT && ev->text) {
 				fprintf(stderr, "\a%s\n", ev->text);
+			} else if (ev->kind == AM_EV_NOTICE && ev->text) {
+				/* Kept for an early end: why the worker stopped (a
+				 * ledger it cannot write, say). */
+				snprintf(last_notice, sizeof last_notice, "%s", ev->text);
 			} else if (ev->job_id == job && ev->kind == AM_EV_WAITING && ev->text &&
 			           (tty || !strncmp(ev->text, "retry ", 6))) {
 				/* A retry (the provider failed) is always worth a line;
@@ -285,7 +290,10 @@ int cmd_ask(int argc, char **argv)
 			am_event_free(ev);
 		}
 		if (rc < 0 && finished && n < 64) {
-			fprintf(stderr, "aimeter ask: the worker stopped unexpectedly\n");
+			if (last_notice[0])
+				fprintf(stderr, "aimeter ask: %s\n", last_notice);
+			else
+				fprintf(stderr, "aimeter ask: the worker stopped unexpectedly\n");
 			rc = 1;
 		}
 	}
