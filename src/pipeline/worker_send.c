@@ -40,7 +40,10 @@ static void on_text(void *ctx, const char *text, size_t len)
  * halts on a fatal error says why. False when the call must wait. */
 static bool row_committed(am_worker *w, wjob *j, int64_t now)
 {
-	if (j->id)
+	/* A row may be written and not committed yet: another job's write in
+	 * this pass (a budget block, a failure) writes the rows of the jobs
+	 * taken before it into the open transaction. */
+	if (j->id && !w->tx_open)
 		return true;
 	am_err err;
 	if (wk_ensure_row(w, NULL, &err) || wk_tx_commit(w, &err)) {
