@@ -546,6 +546,59 @@ START_TEST(usage_served_fields_stream)
 }
 END_TEST
 
+/* A NUL in an answer ("\u0000") is kept, as U+2400, in a Message and in a
+ * stream: the answer is readable, so its call is recorded, and its text is
+ * one C string that no later layer cuts short. */
+START_TEST(nul_in_an_answer_is_kept_visible)
+{
+	const char *msg = "{\"type\":\"message\",\"model\":\"m\",\"content\":[{\"type\":\"text\","
+	                  "\"text\":\"a\\u0000b\\u0000\"}],\"stop_reason\":\"end_turn\","
+	                  "\"usage\":{\"input_tokens\":3,\"output_tokens\":4}}";
+	am_prov_result r;
+	am_prov_result_init(&r);
+	am_err err = {0};
+	ck_assert_msg(am_prov_parse_message(msg, strlen(msg), &r, NULL, &err) == 0, "%s", err.msg);
+	ck_assert_str_eq(r.text, "a\xE2\x90\x80" "b\xE2\x90\x80");
+	ck_assert_uint_eq(r.text_len, strlen(r.text));
+	ck_assert_int_eq(r.usage.output_tokens, 4);
+	am_prov_result_free(&r);
+
+	struct texts x = {"", 0};
+	am_prov_stream s;
+	am_prov_stream_init(&s, 0, 0, collect, &x);
+	feed_all(&s, "event: message_start\ndata: {\"type\":\"message_start\",\"message\":{"
+	             "\"model\":\"m\",\"usage\":{\"input_tokens\":3,\"output_tokens\":1}}}\n\n"
+	             "event: content_block_delta\ndata: {\"type\":\"content_block_delta\","
+	             "\"index\":0,\"delta\":{\"type\":\"text_delta\",\"text\":\"\\u0000x\"}}\n\n"
+	             "event: message_delta\ndata: {\"type\":\"message_delta\",\"delta\":{"
+	             "\"stop_reason\":\"end_turn\"},\"usage\":{\"output_tokens\":2}}\n\n"
+	             "event: message_stop\ndata: {\"type\":\"message_stop\"}\n\n");
+	am_prov_result_init(&r);
+	am_prov_stream_finish(&s, &r);
+	ck_assert_int_eq(r.err, AM_PERR_NONE);
+	ck_assert_str_eq(r.text, "\xE2\x90\x80x");
+	ck_assert_str_eq(x.buf, "\xE2\x90\x80x");
+	am_prov_result_free(&r);
+	am_prov_stream_free(&s);
+
+	/* A delta that passes the size limit once its NUL is spelt out goes in
+	 * whole or not at all: the text stays what the observer was given. */
+	struct texts y = {"", 0};
+	am_prov_stream_init(&s, 0, 3, collect, &y);
+	const char *ev = "event: content_block_delta\ndata: {\"type\":\"content_block_delta\","
+	                 "\"index\":0,\"delta\":{\"type\":\"text_delta\",\"text\":\"a\\u0000\"}}\n\n";
+	am_err err2;
+	ck_assert_int_eq(am_prov_stream_feed(&s, ev, strlen(ev), &err2), -1);
+	am_prov_result_init(&r);
+	am_prov_stream_finish(&s, &r);
+	ck_assert_int_eq(r.err, AM_PERR_RESPONSE_TOO_BIG);
+	ck_assert_str_eq(r.text, "");
+	ck_assert_int_eq(y.calls, 0);
+	am_prov_result_free(&r);
+	am_prov_stream_free(&s);
+}
+END_TEST
+
 /* What a request asks that the budget must reserve for. */
 START_TEST(request_billing_asks)
 {
@@ -919,6 +972,7 @@ static Suite *suite(void)
 	tcase_add_test(t, usage_served_fields_plain);
 	tcase_add_test(t, usage_served_fields_stream);
 	tcase_add_test(t, request_billing_asks);
+	tcase_add_test(t, nul_in_an_answer_is_kept_visible);
 	tcase_add_test(t, stream_malformed_known_event_is_protocol_error);
 	tcase_add_test(t, stream_overlong_event_and_text_cap);
 	tcase_add_test(t, usage_from_raw_rules);

@@ -1,6 +1,6 @@
 /* test_batchq: the batch runner's reads of the queue on a real ledger: the
- * key of a file's line, the tally of a run's jobs (only batch jobs in the
- * run's id range, cost from their usage rows) and each job's outcome as the
+ * key of a file's line, the tally of a run's own jobs (by id, cost from
+ * their usage rows) and each job's outcome as the
  * results file needs it. */
 #include <check.h>
 #include <stdio.h>
@@ -54,37 +54,80 @@ START_TEST(a_line_key_is_its_hash_and_number)
 }
 END_TEST
 
-START_TEST(the_tally_counts_the_batch_jobs_of_the_range)
+static am_queue_run *run_of(sqlite3 *db, const int64_t *ids, int n)
 {
 	am_err err = {0};
-	int64_t before = add("b1:00:1", AM_JOB_DONE); /* an earlier run, out of range */
-	int64_t lo = add("b1:01:1", AM_JOB_DONE);
-	add("b1:02:2", AM_JOB_DONE);
-	add("b1:03:3", AM_JOB_FAILED);
-	add("b1:04:4", AM_JOB_CANCELLED);
-	add("b1:05:5", AM_JOB_BLOCKED_BUDGET);
-	add("b1:06:6", AM_JOB_QUEUED);
-	add("b1:07:7", AM_JOB_IN_FLIGHT);
-	add(NULL, AM_JOB_DONE);                 /* not a batch job: in range, not counted */
-	int64_t hi = add("b1:08:8", AM_JOB_WAITING_LIMIT);
+	am_queue_run *r = am_queue_run_new(db, &err);
+	ck_assert_msg(r != NULL, "%s", err.msg);
+	for (int i = 0; i < n; i++)
+		ck_assert_msg(am_queue_run_add(r, ids[i], &err) == 0, "%s", err.msg);
+	return r;
+}
+
+START_TEST(the_tally_counts_the_jobs_of_the_run)
+{
+	am_err err = {0};
+	int64_t before = add("b1:00:1", AM_JOB_DONE); /* an earlier run's */
+	int64_t ids[] = {
+		add("b1:01:1", AM_JOB_DONE),      add("b1:02:2", AM_JOB_DONE),
+		add("b1:03:3", AM_JOB_FAILED),    add("b1:04:4", AM_JOB_CANCELLED),
+		add("b1:05:5", AM_JOB_BLOCKED_BUDGET), add("b1:06:6", AM_JOB_QUEUED),
+		add("b1:07:7", AM_JOB_IN_FLIGHT), add("b1:08:8", AM_JOB_WAITING_LIMIT),
+	};
 	int64_t after = add("b1:09:9", AM_JOB_FAILED);
-	ck_assert_int_eq(am_test_record_answer(sc.led, lo, T0, &err), 1);
-	ck_assert_int_eq(am_test_record_answer(sc.led, lo + 1, T0, &err), 1);
+	ck_assert_int_eq(am_test_record_answer(sc.led, ids[0], T0, &err), 1);
+	ck_assert_int_eq(am_test_record_answer(sc.led, ids[1], T0, &err), 1);
 	ck_assert_int_eq(am_test_record_answer(sc.led, before, T0, &err), 1);
 	ck_assert_int_eq(am_test_record_answer(sc.led, after, T0, &err), 1);
 
+	am_queue_run *r = run_of(sc.db, ids, 8);
+	ck_assert_int_eq(am_queue_run_add(r, ids[3], &err), 0); /* noted twice, counted once */
 	am_queue_tally t;
-	ck_assert_msg(am_queue_batch_tally(sc.db, lo, hi, &t, &err) == 0, "%s", err.msg);
+	ck_assert_msg(am_queue_run_tally(r, &t, &err) == 0, "%s", err.msg);
 	ck_assert_int_eq(t.done, 2);
 	ck_assert_int_eq(t.failed, 2);
 	ck_assert_int_eq(t.blocked, 1);
 	ck_assert_int_eq(t.unfinished, 3);
 	ck_assert_int_eq(t.cost_pusd, 2000);
+	am_queue_run_free(r);
 
-	/* An empty range (no job added yet) is all zero. */
+	/* A run with no job yet is all zero. */
+	r = run_of(sc.db, NULL, 0);
 	memset(&t, 0x55, sizeof t);
-	ck_assert_int_eq(am_queue_batch_tally(sc.db, INT64_MAX, 0, &t, &err), 0);
+	ck_assert_int_eq(am_queue_run_tally(r, &t, &err), 0);
 	ck_assert_int_eq(t.done + t.failed + t.blocked + t.unfinished + t.cost_pusd, 0);
+	am_queue_run_free(r);
+}
+END_TEST
+
+/* Two batches at once: their inserts interleave ids, and each counts only
+ * its own jobs and their cost (a range lo..hi of ids would count both). */
+START_TEST(two_runs_at_once_count_apart)
+{
+	am_err err = {0};
+	int64_t a[3], b[3];
+	for (int i = 0; i < 3; i++) {
+		char k[32];
+		snprintf(k, sizeof k, "b1:a%d:%d", i, i + 1);
+		a[i] = add(k, AM_JOB_DONE);
+		snprintf(k, sizeof k, "b1:b%d:%d", i, i + 1);
+		b[i] = add(k, i ? AM_JOB_FAILED : AM_JOB_QUEUED);
+	}
+	ck_assert_int_eq(am_test_record_answer(sc.led, a[0], T0, &err), 1);
+	ck_assert_int_eq(am_test_record_answer(sc.led, a[2], T0, &err), 1);
+	am_queue_run *ra = run_of(sc.db, a, 3), *rb = run_of(sc.db, b, 3);
+	am_queue_tally t;
+	ck_assert_msg(am_queue_run_tally(ra, &t, &err) == 0, "%s", err.msg);
+	ck_assert_int_eq(t.done, 3);
+	ck_assert_int_eq(t.failed + t.blocked + t.unfinished, 0);
+	ck_assert_int_eq(t.cost_pusd, 2000);
+	ck_assert_msg(am_queue_run_tally(rb, &t, &err) == 0, "%s", err.msg);
+	ck_assert_int_eq(t.done, 0);
+	ck_assert_int_eq(t.failed, 2);
+	ck_assert_int_eq(t.unfinished, 1);
+	ck_assert_int_eq(t.cost_pusd, 0);
+	am_queue_run_free(ra);
+	am_queue_run_free(rb);
 }
 END_TEST
 
@@ -149,9 +192,13 @@ START_TEST(errors_are_reported)
 	sqlite3 *db;
 	ck_assert_int_eq(sqlite3_open(":memory:", &db), SQLITE_OK);
 	am_err err = {0};
+	am_queue_run *r = am_queue_run_new(db, &err);
+	ck_assert_msg(r != NULL, "%s", err.msg);
+	ck_assert_int_eq(am_queue_run_add(r, 1, &err), 0);
 	am_queue_tally t;
-	ck_assert_int_eq(am_queue_batch_tally(db, 1, 10, &t, &err), -1);
+	ck_assert_int_eq(am_queue_run_tally(r, &t, &err), -1);
 	ck_assert_msg(strstr(err.msg, "counting the jobs of a batch"), "%s", err.msg);
+	am_queue_run_free(r);
 	err.msg[0] = '\0';
 	ck_assert_ptr_null(am_queue_outcomes_new(db, &err));
 	ck_assert_msg(strstr(err.msg, "reading the outcomes of jobs"), "%s", err.msg);
@@ -165,7 +212,8 @@ static Suite *batchq_suite(void)
 	TCase *tc = tcase_create("batchq");
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_add_test(tc, a_line_key_is_its_hash_and_number);
-	tcase_add_test(tc, the_tally_counts_the_batch_jobs_of_the_range);
+	tcase_add_test(tc, the_tally_counts_the_jobs_of_the_run);
+	tcase_add_test(tc, two_runs_at_once_count_apart);
 	tcase_add_test(tc, an_outcome_has_the_answer_and_its_usage);
 	tcase_add_test(tc, errors_are_reported);
 	suite_add_tcase(s, tc);

@@ -108,7 +108,8 @@ START_TEST(result_messages_are_utf8)
 END_TEST
 
 /* A cache_creation breakdown without a total summed the two counts in
- * int64: signed overflow (undefined behaviour) on hostile numbers. */
+ * int64: signed overflow (undefined behaviour) on hostile numbers. Such a
+ * count is now out of bounds: read as 0, and the usage is suspect. */
 START_TEST(cache_breakdown_sum_saturates)
 {
 	const char *body = "{\"type\":\"message\",\"content\":[],\"usage\":{\"cache_creation\":"
@@ -119,7 +120,9 @@ START_TEST(cache_breakdown_sum_saturates)
 	am_prov_finish_response(AM_PROV_MESSAGES, 200, body, strlen(body), -1, &r);
 	ck_assert_int_eq(r.err, AM_PERR_NONE);
 	ck_assert_int_eq(r.usage.cache_write_1h, 1);
-	ck_assert_int_eq(r.usage.cache_write_5m, INT64_MAX - 1);
+	ck_assert_int_eq(r.usage.cache_write_5m, 0);
+	ck_assert(r.usage_suspect);
+	ck_assert_str_eq(r.usage_why, "ephemeral_5m_input_tokens is out of bounds");
 	am_prov_result_free(&r);
 }
 END_TEST

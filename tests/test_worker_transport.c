@@ -10,6 +10,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <sqlite3.h>
+
 #include "check_run.h"
 #include "clock.h"
 #include "faketp.h"
@@ -287,6 +289,79 @@ START_TEST(a_cancelled_call_ends_cancelled)
 }
 END_TEST
 
+/* ---- usage figures out of bounds ---------------------------------------- */
+
+static const char *const bad_usage[] = {
+	"\"input_tokens\": 10, \"output_tokens\": -5",
+	"\"input_tokens\": 10, \"output_tokens\": 99999999999999",
+	"\"input_tokens\": 10.5, \"output_tokens\": 5",
+	"\"input_tokens\": \"10\", \"output_tokens\": 5",
+	"\"input_tokens\": 10",
+	"\"input_tokens\": 10, \"output_tokens\": 5, \"cache_read_input_tokens\": 9223372036854775807",
+};
+enum { NBAD = sizeof bad_usage / sizeof *bad_usage };
+
+static void usage_of_call(void *ctx, const am_ft_call *call, am_ft_answer *a)
+{
+	(void)ctx;
+	static char body[512];
+	const char *u = call->n <= NBAD ? bad_usage[call->n - 1]
+	                                : "\"input_tokens\": 10, \"output_tokens\": 5";
+	snprintf(body, sizeof body,
+	         "{\"type\": \"message\", \"id\": \"msg\", \"model\": \"claude-haiku-4-5-20251001\","
+	         " \"content\": [{\"type\": \"text\", \"text\": \"ok\"}], \"stop_reason\":"
+	         " \"end_turn\", \"usage\": {%s}}",
+	         u);
+	a->body = body;
+}
+
+/* A usage figure that is negative, huge, a float, a string or missing is
+ * not trusted: the answer is recorded with the usage its reservation
+ * assumed (64 output tokens here), its price not claimed as known, the
+ * ledger row and the observer saying why; the limiter carries no debt
+ * from it, so the next call goes at once. Before, such figures were
+ * recorded as 0 tokens at $0, exact, or as a debt of 10^14 tokens. */
+START_TEST(suspect_usage_is_never_exact)
+{
+	start(usage_of_call);
+	for (int i = 0; i <= NBAD; i++) {
+		int64_t job = submit("hello", false);
+		int k = wait_for(AM_EV_DONE, job, 0);
+		ck_assert_msg(k >= 0, "call %d: no answer", i + 1);
+		const am_event *ev = &evs[k];
+		if (i == NBAD) {
+			ck_assert(ev->price_known);
+			ck_assert_str_eq(ev->error, "");
+			ck_assert_int_eq(ev->usage.output_tokens, 5);
+			break;
+		}
+		ck_assert_msg(!ev->price_known, "call %d (%s) shown as exact", i + 1, bad_usage[i]);
+		ck_assert_msg(strstr(ev->error, "suspect usage"), "call %d: '%s'", i + 1, ev->error);
+		ck_assert_int_eq(ev->usage.output_tokens, 64);
+		ck_assert_int_eq(ev->usage.cache_read, 0);
+		ck_assert_int_gt(ev->cost_pusd, 0);
+	}
+	am_worker_stop(worker, 0);
+	worker = NULL;
+	am_ledger *l;
+	am_err err;
+	ck_assert_msg(am_ledger_open(&l, db_path, NULL, &err) == 0, "%s", err.msg);
+	sqlite3_stmt *st;
+	ck_assert_int_eq(sqlite3_prepare_v2(am_ledger_db(l),
+	                                    "SELECT count(*), sum(output_tokens = 64), "
+	                                    "sum(error LIKE 'suspect usage from the server: %'), "
+	                                    "sum(cost_pusd IS NULL) FROM usage_events "
+	                                    "WHERE price_known = 0",
+	                                    -1, &st, NULL),
+	                 SQLITE_OK);
+	ck_assert_int_eq(sqlite3_step(st), SQLITE_ROW);
+	for (int c = 0; c < 4; c++)
+		ck_assert_int_eq(sqlite3_column_int64(st, c), NBAD);
+	sqlite3_finalize(st);
+	am_ledger_close(l);
+}
+END_TEST
+
 static Suite *suite(void)
 {
 	Suite *s = suite_create("worker_transport");
@@ -297,6 +372,7 @@ static Suite *suite(void)
 	tcase_add_test(tc, a_429_holds_the_job_for_its_retry_after);
 	tcase_add_test(tc, an_overloaded_call_is_retried_after_a_backoff);
 	tcase_add_test(tc, a_cancelled_call_ends_cancelled);
+	tcase_add_test(tc, suspect_usage_is_never_exact);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -8,9 +8,14 @@
  * (what a waiting job hears stays put). Waits are for the worker's events,
  * bounded. */
 #include <check.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include <sqlite3.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
 
 #include "check_run.h"
 #include "clock.h"
@@ -258,6 +263,182 @@ START_TEST(unknown_prices_count_after_a_restart)
 }
 END_TEST
 
+static bool two_requests(const am_snapshot *s, const void *arg)
+{
+	(void)arg;
+	return s->nmodels > 0 && s->model[0].requests >= 2;
+}
+
+/* A dated id and its alias share a row of today's table, whose sums the
+ * ledger's own per-model checks do not cover: a sum that would leave int64
+ * stays at its largest value and the row no longer claims an exact cost
+ * (it never wraps around to a negative count). The second row is written
+ * by another process the way an older aimeter could. */
+START_TEST(today_sums_never_wrap)
+{
+	am_ledger *l;
+	am_err err;
+	ck_assert_msg(am_ledger_open(&l, db_path, &(am_ledger_opts){ 0 }, &err) == 0, "%s",
+	              err.msg);
+	int64_t now = am_clock_wall(am_clock_system());
+	am_ledger_event ev = { 0 };
+	ev.ts_ns = now - AM_NS_PER_SEC;
+	ev.model = "claude-haiku-4-5";
+	ev.usage.input_tokens = INT64_MAX - 5;
+	ev.price_known = true;
+	ev.cost_pusd = USD;
+	ev.source = "record";
+	ck_assert_int_eq(am_ledger_record(l, &ev, &err), 1);
+
+	start("{}");
+	am_snapshot s;
+	ck_assert(wait_snap(&s, has_models, NULL));
+	ck_assert(s.model[0].price_known);
+	char day[AM_LEDGER_DAY_LEN], sql[512];
+	ck_assert_int_eq(am_ledger_day(now, day, &err), 0);
+	snprintf(sql, sizeof sql,
+	         "INSERT INTO usage_events(ts_ns, day, model, input_tokens, cost_pusd, price_known,"
+	         " source) VALUES(%lld, '%s', 'claude-haiku-4-5-20251001', 10, 1, 1, 'record')",
+	         (long long)now, day);
+	ck_assert_int_eq(sqlite3_exec(am_ledger_db(l), sql, NULL, NULL, NULL), SQLITE_OK);
+	am_ledger_close(l);
+	ck_assert_msg(wait_snap(&s, two_requests, NULL), "the other row was not counted");
+	ck_assert_int_eq(s.nmodels, 1);
+	ck_assert_int_eq(s.model[0].input, INT64_MAX);
+	ck_assert(!s.model[0].price_known);
+}
+END_TEST
+
+static bool quiet(void *w)
+{
+	return am_worker_quiet(w, NULL);
+}
+
+/* Never send what cannot be recorded: with the ledger unable to grow (a
+ * full disk, here a file size limit just above the log's present size) a
+ * new prompt's call does not go out, the worker says why, and the call
+ * goes once the ledger takes writes again. */
+START_TEST(a_call_waits_until_its_row_is_written)
+{
+	start("{\"limits\": {\"rpm\": 0, \"itpm\": 0, \"otpm\": 0}}");
+	int64_t first = submit("first");
+	ck_assert(wait_event(AM_EV_DONE, first, NULL, NULL));
+	ck_assert_int_eq(am_ft_started(ft), 1);
+	/* Everything of the first call written: only the new row needs room. */
+	ck_assert(am_test_wait_for(&obs, quiet, worker));
+
+	char wal[620];
+	snprintf(wal, sizeof wal, "%s-wal", db_path);
+	struct stat st;
+	ck_assert_int_eq(stat(wal, &st), 0);
+	struct rlimit was, full = { 0, 0 };
+	ck_assert_int_eq(getrlimit(RLIMIT_FSIZE, &was), 0);
+	full.rlim_cur = (rlim_t)st.st_size;
+	full.rlim_max = was.rlim_max;
+	signal(SIGXFSZ, SIG_IGN);
+	ck_assert_int_eq(setrlimit(RLIMIT_FSIZE, &full), 0);
+
+	int64_t second = submit("second");
+	am_event ev;
+	bool told = wait_event(AM_EV_NOTICE, 0, "no new calls until it can be written", &ev);
+	int64_t started = am_ft_started(ft);
+	ck_assert_int_eq(setrlimit(RLIMIT_FSIZE, &was), 0);
+	ck_assert_msg(told, "no word that the ledger cannot be written");
+	ck_assert_msg(started == 1, "%lld calls sent before the job had a row", (long long)started);
+	ck_assert(wait_event(AM_EV_DONE, second, NULL, NULL));
+	ck_assert_int_eq(am_ft_started(ft), 2);
+}
+END_TEST
+
+/* The server answers a call for the alias with its dated id and a long
+ * answer: $0.005 at Haiku 4.5's price. */
+static void dated_long_answer(void *ctx, const am_ft_call *call, am_ft_answer *a)
+{
+	(void)ctx;
+	(void)call;
+	a->model = "claude-haiku-4-5-20251001";
+	a->output_tokens = 1000;
+}
+
+static int64_t query(const char *sql)
+{
+	sqlite3 *db;
+	sqlite3_stmt *st;
+	ck_assert_int_eq(sqlite3_open_v2(db_path, &db, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
+	ck_assert_int_eq(sqlite3_prepare_v2(db, sql, -1, &st, NULL), SQLITE_OK);
+	ck_assert_int_eq(sqlite3_step(st), SQLITE_ROW);
+	int64_t v = sqlite3_column_int64(st, 0);
+	sqlite3_finalize(st);
+	sqlite3_close(db);
+	return v;
+}
+
+/* An override that prices the alias at zero (and so detaches it from its
+ * dated id, which keeps its price): the calls are still reserved at the
+ * dearest price they may be billed at and charged at that same price, so
+ * the day's spend stays under the cap and the rest is blocked. Reserving
+ * at the alias's zero let every call through. */
+START_TEST(an_alias_priced_at_zero_keeps_the_cap)
+{
+	am_err err;
+	char ovr[640];
+	snprintf(ovr, sizeof ovr, "%s/pricing.json", dir);
+	FILE *f = fopen(ovr, "w");
+	ck_assert_ptr_nonnull(f);
+	fputs("{\"version\": 1, \"models\": {\"claude-haiku-4-5\": {\"input\": \"0\", "
+	      "\"output\": \"0\", \"cache_write_5m\": \"0\", \"cache_write_1h\": \"0\", "
+	      "\"cache_read\": \"0\"}}}\n", f);
+	fclose(f);
+	am_pricing_free(pricing);
+	ck_assert_msg(am_pricing_load(&pricing, am_pricing_default_path(), ovr, &err) == 0, "%s",
+	              err.msg);
+	ck_assert_int_eq(am_pricing_lookup(pricing, "claude-haiku-4-5")->output, 0);
+	am_ft_free(ft);
+	ft = am_ft_new(1000 * AM_NS_PER_SEC, am_clock_wall(am_clock_system()), dated_long_answer,
+	               NULL);
+	am_ft_set_manual(ft, true);
+	start("{\"limits\": {\"rpm\": 0, \"itpm\": 0, \"otpm\": 0}, \"cache\": {\"enabled\": "
+	      "false}, \"budget\": {\"daily_usd\": \"0.012\"}, \"selector\": {\"model\": "
+	      "\"claude-haiku-4-5\"}}");
+	for (int i = 0; i < 5; i++) {
+		char text[16];
+		snprintf(text, sizeof text, "prompt %d", i);
+		submit(text);
+	}
+	ck_assert(am_test_wait_for(&obs, quiet, worker));
+	int64_t spent = query("SELECT coalesce(sum(cost_pusd), 0) FROM usage_events");
+	int64_t blocked = query("SELECT count(*) FROM jobs WHERE state = 'blocked_budget'");
+	ck_assert_msg(spent <= 12 * USD / 1000, "spent %lld pUSD over a cap of $0.012",
+	              (long long)spent);
+	ck_assert_int_eq(query("SELECT count(*) FROM usage_events"), 2);
+	ck_assert_int_eq(spent, 2 * (10 * 1000000LL + 1000 * 5000000LL)); /* the dated id's price */
+	ck_assert_int_eq(blocked, 3);
+}
+END_TEST
+
+/* A progress state the ledger refuses (here a trigger of the test's own)
+ * fails the commit it was in, which says so: it is never committed without
+ * it, the result of the write unread. */
+START_TEST(a_refused_state_fails_its_commit)
+{
+	am_ledger *l;
+	am_err err;
+	ck_assert_msg(am_ledger_open(&l, db_path, &(am_ledger_opts){ 0 }, &err) == 0, "%s",
+	              err.msg);
+	ck_assert_int_eq(sqlite3_exec(am_ledger_db(l),
+	                              "CREATE TRIGGER no_flight BEFORE UPDATE OF state ON jobs "
+	                              "WHEN NEW.state = 'in_flight' BEGIN "
+	                              "SELECT RAISE(ABORT, 'in_flight refused'); END",
+	                              NULL, NULL, NULL),
+	                 SQLITE_OK);
+	am_ledger_close(l);
+	start("{\"limits\": {\"rpm\": 0, \"itpm\": 0, \"otpm\": 0}}");
+	submit("hello");
+	ck_assert_msg(wait_event(AM_EV_NOTICE, 0, "in_flight refused", NULL),
+	              "the refused state was not reported");
+}
+END_TEST
+
 /* A job an earlier run left queued (a quit during its call) is announced
  * and sent. */
 START_TEST(jobs_left_queued_are_resumed)
@@ -315,6 +496,10 @@ static Suite *suite(void)
 	tcase_add_test(tc, waiting_jobs_hear_what_they_wait_for);
 	tcase_add_test(tc, burn_and_today_come_from_the_ledger);
 	tcase_add_test(tc, unknown_prices_count_after_a_restart);
+	tcase_add_test(tc, today_sums_never_wrap);
+	tcase_add_test(tc, a_call_waits_until_its_row_is_written);
+	tcase_add_test(tc, an_alias_priced_at_zero_keeps_the_cap);
+	tcase_add_test(tc, a_refused_state_fails_its_commit);
 	tcase_add_test(tc, jobs_left_queued_are_resumed);
 	tcase_add_test(tc, submissions_race_the_worker);
 	suite_add_tcase(s, tc);

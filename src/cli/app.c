@@ -1,6 +1,8 @@
 /* app: building and tearing down what a pipeline command needs. */
 #include "app.h"
 
+#include "ledger.h"
+
 #include <stdio.h>
 #include <string.h>
 
@@ -11,7 +13,24 @@ int am_app_open(am_app *a, const am_cli *c, const am_config *cfg, bool sim)
 	a->cfg = *cfg;
 	if (am_cli_load_pricing(c, cfg, &a->pricing, NULL, 0))
 		return 1;
-	if (sim || !a->cfg.api_key[0])
+	if (!sim && !a->cfg.api_key[0]) {
+		/* No key: the built-in simulator, said out loud - unless the
+		 * config names an endpoint of its own, which would go unheard. */
+		static am_config defaults;
+		am_config_init(&defaults);
+		if (strcmp(a->cfg.base_url, defaults.base_url)) {
+			fprintf(stderr, "aimeter %s: no API key (ANTHROPIC_API_KEY is empty or unset) "
+			        "for %s: set it, or pass --sim for the built-in simulator\n", a->cmd,
+			        a->cfg.base_url);
+			return 1;
+		}
+		if (strcmp(a->cmd, "dashboard"))
+			fprintf(stderr, "aimeter %s: no API key (ANTHROPIC_API_KEY is empty or unset): "
+			        "using the built-in simulator; its calls are recorded as simulated "
+			        "(\"%s\" models), not as spend\n", a->cmd, AM_LEDGER_SIMULATED);
+		sim = true;
+	}
+	if (sim)
 		return am_app_start_sim(a);
 	snprintf(a->base_url, sizeof a->base_url, "%s", a->cfg.base_url);
 	return 0;

@@ -30,19 +30,39 @@ static const am_cli_opt opts[] = {
 	{ NULL, NULL, NULL, 0, NULL },
 };
 
-static char *read_stdin(void)
+/* The prompt on stdin, whole: NULL + err when it cannot be sent as it is.
+ * A NUL byte is refused, not cut at (the prompt is a C string from here on,
+ * and JSON text would carry it as "\u0000" only by changing it). */
+static char *read_stdin(am_err *err)
 {
+	enum { MAX_PROMPT = 64 * 1024 * 1024 };
 	size_t cap = 4096, len = 0;
 	char *buf = am_xmalloc(cap);
 	size_t n;
 	while ((n = fread(buf + len, 1, cap - len - 1, stdin)) > 0) {
 		len += n;
 		if (len + 1 == cap) {
-			if (cap > 64u * 1024 * 1024)
-				break;
+			if (cap > MAX_PROMPT) {
+				free(buf);
+				am_err_set(err, "the prompt on stdin is larger than %d MiB",
+				           MAX_PROMPT / (1024 * 1024));
+				return NULL;
+			}
 			cap *= 2;
 			buf = am_xrealloc(buf, cap);
 		}
+	}
+	if (ferror(stdin)) {
+		free(buf);
+		am_err_set(err, "cannot read the prompt from stdin: %s", strerror(errno));
+		return NULL;
+	}
+	const char *nul = memchr(buf, '\0', len);
+	if (nul) {
+		am_err_set(err, "the prompt on stdin holds a NUL byte (at byte %zu); remove it, e.g. "
+		           "with tr -d '\\000'", (size_t)(nul - buf));
+		free(buf);
+		return NULL;
 	}
 	buf[len] = '\0';
 	return buf;
@@ -87,6 +107,8 @@ static void summary(const am_event *ev, int64_t job_ms)
 		snprintf(cost, sizeof cost, "$0 (cache hit)");
 	else if (ev->price_known)
 		am_money_format_display(ev->cost_pusd, 6, cost, sizeof cost);
+	else if (ev->error[0])
+		snprintf(cost, sizeof cost, "not exact (suspect usage)");
 	else
 		snprintf(cost, sizeof cost, "price unknown");
 	long long in = (long long)(ev->usage.input_tokens + ev->usage.cache_write_5m +
@@ -94,6 +116,8 @@ static void summary(const am_event *ev, int64_t job_ms)
 	am_say(stderr, "%s · %s · %lld in / %lld out · %s · %.1fs\n", ev->model, ev->reason, in,
 	        (long long)ev->usage.output_tokens, cost,
 	        (double)(ev->latency_ms ? ev->latency_ms : job_ms) / 1000.0);
+	if (ev->error[0])
+		am_say(stderr, "aimeter ask: %s\n", ev->error);
 }
 
 static json_t *result_json(const am_event *ev, const char *text)
@@ -151,7 +175,13 @@ int cmd_ask(int argc, char **argv)
 	int rc = am_cli_load_config(&c, &cfg);
 	if (rc)
 		return rc;
-	char *prompt = !strcmp(arg, "-") ? read_stdin() : am_xstrdup(arg);
+	am_err rerr;
+	char *prompt = !strcmp(arg, "-") ? read_stdin(&rerr) : am_xstrdup(arg);
+	if (!prompt) {
+		am_config_wipe(&cfg);
+		fprintf(stderr, "aimeter ask: %s\n", rerr.msg);
+		return 2;
+	}
 	if (!*prompt) {
 		free(prompt);
 		return am_cli_usage_error("ask", "the prompt is empty");
@@ -187,6 +217,7 @@ int cmd_ask(int argc, char **argv)
 	am_event evs[64];
 	bool tty = isatty(2);
 	answer_out out = { .safe = isatty(1) };
+	char last_notice[AM_ERR_MAX + 64] = "";
 	while (rc < 0) {
 		struct pollfd pfd = { ops.wake_fd(ops.ctx), POLLIN, 0 };
 		if (poll(&pfd, 1, 1000) < 0 && errno != EINTR)
@@ -247,6 +278,10 @@ int cmd_ask(int argc, char **argv)
 			} else if (ev->kind == AM_EV_ALERT && ev->text) {
 				fputc('\a', stderr); /* the bell is ours; the text is sanitized */
 				am_say(stderr, "%s\n", ev->text);
+			} else if (ev->kind == AM_EV_NOTICE && ev->text) {
+				/* Kept for an early end: why the worker stopped (a
+				 * ledger it cannot write, say). */
+				snprintf(last_notice, sizeof last_notice, "%s", ev->text);
 			} else if (ev->job_id == job && ev->kind == AM_EV_RETRY) {
 				/* A retry (the provider failed) is always worth a line. */
 				char line[400];
@@ -260,7 +295,10 @@ int cmd_ask(int argc, char **argv)
 			am_event_free(ev);
 		}
 		if (rc < 0 && finished && n < 64) {
-			fprintf(stderr, "aimeter ask: the worker stopped unexpectedly\n");
+			if (last_notice[0])
+				fprintf(stderr, "aimeter ask: %s\n", last_notice);
+			else
+				fprintf(stderr, "aimeter ask: the worker stopped unexpectedly\n");
 			rc = 1;
 		}
 	}

@@ -42,7 +42,7 @@ typedef struct run {
 	int64_t t0;              /* when the run started, monotonic ns */
 	line_job *lines;
 	int64_t nlines, caplines;
-	int64_t lo_id, hi_id;    /* the run's jobs lie in lo_id..hi_id */
+	am_queue_run *jobs;      /* the run's own jobs, by id */
 	int64_t bad;             /* bad lines */
 	char *buf;               /* the line being read */
 	size_t bufcap;
@@ -157,8 +157,9 @@ static int enqueue(run *r, am_batch_line *bl, int64_t *id, am_err *err)
 	if (cr < 0)
 		return -1;
 	/* A re-run retries what failed before; what is done stays done. */
-	if (prev == AM_JOB_FAILED || prev == AM_JOB_CANCELLED)
-		am_queue_update(r->db, *id, AM_JOB_QUEUED, NULL, NULL, NULL, NULL, 0, 0, NULL);
+	if ((prev == AM_JOB_FAILED || prev == AM_JOB_CANCELLED) &&
+	    am_queue_update(r->db, *id, AM_JOB_QUEUED, NULL, NULL, NULL, NULL, 0, 0, err))
+		return -1;
 	return 1;
 }
 
@@ -212,14 +213,16 @@ static int add_lines(run *r, int most)
 			r->stopped = true;
 			break;
 		}
+		if (am_queue_run_add(r->jobs, id, &err)) {
+			am_batch_line_free(&bl);
+			fprintf(r->o->msgs, "%saimeter batch: %s\n", r->cr, err.msg);
+			r->stopped = true;
+			break;
+		}
 		line_job *lj = new_line(r);
 		lj->id = am_xstrdup(bl.id);
 		am_batch_line_free(&bl);
 		lj->job_id = id;
-		if (id < r->lo_id)
-			r->lo_id = id;
-		if (id > r->hi_id)
-			r->hi_id = id;
 		r->nlines++;
 		added++;
 		r->pending = NULL;
@@ -248,7 +251,7 @@ static void print_events(run *r, const am_engine_ops *ops)
 static int tally(run *r, am_queue_tally *t)
 {
 	am_err err;
-	int rc = am_queue_batch_tally(r->db, r->lo_id, r->hi_id, t, &err);
+	int rc = am_queue_run_tally(r->jobs, t, &err);
 	t->failed += r->bad;
 	return rc;
 }
@@ -382,11 +385,18 @@ int am_batch_run(const am_batch_run_opts *o, am_batch_outcome *out)
 	else
 		am_owner_self(&r.me);
 	r.cr = o->tty ? "\r\033[K" : "";
-	r.lo_id = INT64_MAX;
 	r.clk = o->clock ? o->clock : am_clock_system();
 	r.t0 = am_clock_mono(r.clk);
 
 	bool worker_ended = false;
+	r.jobs = am_queue_run_new(r.db, &out->err);
+	if (!r.jobs) {
+		am_queue_stmts_free(r.qs);
+		am_worker_stop(o->worker, 0);
+		fprintf(o->msgs, "aimeter batch: %s\n", out->err.msg);
+		out->end = AM_BATCH_END_INTERRUPTED;
+		return 1;
+	}
 	feed(&r, &worker_ended);
 	am_queue_stmts_free(r.qs);
 	free(r.buf);
@@ -430,5 +440,6 @@ int am_batch_run(const am_batch_run_opts *o, am_batch_outcome *out)
 		free(r.lines[i].id);
 	}
 	free(r.lines);
+	am_queue_run_free(r.jobs);
 	return status;
 }

@@ -40,7 +40,8 @@ typedef struct am_worker_opts {
 	const char *db_path;
 	const char *base_url;         /* provider endpoint */
 	const char *api_key;          /* copied into the client; never logged */
-	bool simulator;               /* figures are not real spend (header) */
+	bool simulator;               /* figures are not real spend (header; ledger rows
+	                                 name AM_LEDGER_SIMULATED models) */
 	const char *source;           /* ledger `source` of UI-submitted jobs: "console", "ask" */
 	bool persist_settings;        /* apply and save run-time settings (the console) */
 	bool load_settings;           /* apply saved run-time settings at start */

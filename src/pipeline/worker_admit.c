@@ -99,13 +99,16 @@ static void dispatch(am_worker *w, wjob *j, const am_budget_now *bn, int64_t now
 	int pool = am_rl_pool_for_model(w->rl, j->model);
 	int64_t max_tokens = json_int(j->body, "max_tokens", w->default_max_tokens);
 	int64_t est = am_rl_estimate_input(w->rl, j->model, (int64_t)j->wire_len);
+	j->est_input = est;
+	j->max_tokens = max_tokens;
 
 	if (!j->budget_held) {
 		am_budget_estimate be = { .input_tokens = est, .max_tokens = max_tokens,
 		                          .cache_writes = strstr(j->wire, "\"cache_control\"") != NULL };
 		am_prov_request_billing(j->body, w->bcfg.web_search_uses, &be.fast, &be.web_searches);
 		am_budget_cost bc;
-		const am_price *p = am_pricing_lookup(w->pricing, j->model);
+		j->priced = wk_resolve_price(w, j->model, &j->price);
+		const am_price *p = j->priced ? &j->price : NULL;
 		if (am_budget_worst_case(p, am_pricing_most_expensive(w->pricing), &be, &bc, &err)) {
 			wk_finish_failed(w, j, err.msg);
 			return;
@@ -194,7 +197,8 @@ void wk_admit(am_worker *w, const am_budget_now *bn, int64_t now)
 		w->budget_changed = false;
 		retry_blocked(w, bn, now);
 	}
-	while (w->pending.head && w->limit.n + w->flight.n < w->concurrency) {
+	while (w->pending.head && w->limit.n + w->flight.n < w->concurrency &&
+	       !wk_holding(w, now)) {
 		wjob *j = jl_pop(&w->pending);
 		dispatch(w, j, bn, now);
 		if (w->pending.head == j)

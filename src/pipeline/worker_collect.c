@@ -11,25 +11,63 @@ static bool counts_cache_reads(const char *model)
 	return model && strstr(model, "3-5-haiku") != NULL;
 }
 
-static void settle_limiter(am_worker *w, wjob *j, const am_prov_result *r, int64_t now)
+/* Settles the call's ticket at the usage it reported; at what it reserved
+ * when that usage is suspect (no debt of a trillion tokens, no refund). */
+static void settle_limiter(am_worker *w, wjob *j, const am_prov_result *r, bool suspect,
+                           int64_t now)
 {
 	int64_t in = r->usage.input_tokens + r->usage.cache_write_5m + r->usage.cache_write_1h;
 	if (counts_cache_reads(r->model))
 		in += r->usage.cache_read;
 	int64_t actual[AM_RL_NCOST] = { 1, in, r->usage.output_tokens };
+	if (suspect) {
+		actual[1] = j->est_input;
+		actual[2] = j->max_tokens;
+	}
 	am_rl_settle(w->rl, &j->ticket, actual, now);
 	if (!j->stream)
 		am_rl_observe(w->rl, &j->ticket, &r->rl, now); /* settled: calibrates only */
 	j->ticket_live = false;
-	am_rl_learn_input(w->rl, j->model, (int64_t)j->wire_len, am_usage_total_input(&r->usage));
+	if (!suspect)
+		am_rl_learn_input(w->rl, j->model, (int64_t)j->wire_len,
+		                  am_usage_total_input(&r->usage));
+}
+
+/* An answer whose usage cannot be trusted - a figure out of bounds, not an
+ * integer or missing (the parser says which), or a cost past int64 - is
+ * recorded with the usage its reservation assumed, its price not claimed
+ * as known (so reports never show it exact, and the budget charges it at
+ * the dearest known price after a restart), and charged now at the larger
+ * of its reservation and that usage's cost. */
+static int64_t suspect_cost(am_worker *w, wjob *j, am_usage *u)
+{
+	memset(u, 0, sizeof *u);
+	u->input_tokens = j->est_input;
+	u->output_tokens = j->max_tokens;
+	int64_t c = 0;
+	const am_price *dear = am_pricing_most_expensive(w->pricing);
+	if (!dear || am_cost(dear, u, false, &c, NULL))
+		c = INT64_MAX / 4;
+	return j->budget_held && j->reserved_pusd > c ? j->reserved_pusd : c;
 }
 
 static void call_succeeded(am_worker *w, wjob *j, am_prov_result *r, int64_t now)
 {
-	settle_limiter(w, j, r, now);
 	const char *model = r->model[0] ? r->model : j->model;
-	bool known;
-	int64_t cost = wk_price_usage(w, model, &r->usage, &known);
+	bool known = false;
+	int64_t cost = r->usage_suspect ? -1 : wk_price_answer(w, j, model, &r->usage, &known);
+	char suspect[128] = "";
+	if (cost < 0) {
+		snprintf(suspect, sizeof suspect, "suspect usage from the server: %s",
+		         r->usage_suspect ? r->usage_why : "its cost exceeds the int64 range");
+		cost = suspect_cost(w, j, &r->usage);
+		known = false;
+		char usd[48];
+		am_money_format(cost, usd, sizeof usd);
+		wk_notice(w, "job %" PRId64 ": %s; charged $%s against the budget, not as exact", j->id,
+		          suspect, usd);
+	}
+	settle_limiter(w, j, r, suspect[0] != '\0', now);
 	am_budget_now bn;
 	wk_budget_now(w, &bn);
 	if (j->budget_held) {
@@ -56,6 +94,7 @@ static void call_succeeded(am_worker *w, wjob *j, am_prov_result *r, int64_t now
 	h->status = r->http_status;
 	snprintf(h->request_id, sizeof h->request_id, "%s", r->request_id);
 	snprintf(h->stop_reason, sizeof h->stop_reason, "%s", r->stop_reason);
+	snprintf(h->suspect, sizeof h->suspect, "%s", suspect);
 	h->text = r->text;
 	r->text = NULL;
 	j->held = h;

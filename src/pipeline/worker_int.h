@@ -64,6 +64,8 @@ typedef struct held_answer {
 	int status;
 	char request_id[AM_PROV_ID_MAX];
 	char stop_reason[40];
+	char suspect[128];       /* "" or why its usage was not trusted (the
+	                            ledger row's error; the cost is then not exact) */
 	char *text;
 } held_answer;
 
@@ -89,6 +91,10 @@ typedef struct wjob {
 	int64_t budget_id;
 	bool budget_held;
 	int64_t reserved_pusd;
+	int64_t est_input;       /* input tokens the reservation assumed */
+	int64_t max_tokens;      /* output tokens it assumed */
+	am_price price;          /* wk_resolve_price of model, when priced */
+	bool priced;             /* price holds the resolution its reservation used */
 	uint8_t key[AM_CACHE_KEY_LEN];
 	bool cacheable;
 	char *wire;              /* the body as sent */
@@ -320,7 +326,7 @@ jlist *wk_list_of(am_worker *w, wjob *j);
 void wk_event_basic(am_worker *w, am_event_kind kind, const wjob *j, const char *text);
 void wk_notice(am_worker *w, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 void wk_emit_done(am_worker *w, wjob *j, const char *model, const am_usage *u, bool known,
-                  int64_t cost, bool cached, int64_t latency_ms, int status);
+                  int64_t cost, bool cached, int64_t latency_ms, int status, const char *note);
 /* An event about job j (NULL: none): kind, handle, model and reason set, the rest zero. */
 void wk_event_init(am_event *ev, am_event_kind kind, const wjob *j);
 void wk_emit_retry(am_worker *w, const wjob *j, int64_t delay_ns, const char *why);
@@ -335,6 +341,8 @@ void wk_publish_pass(am_worker *w);
 void wk_fresh_add(am_worker *w, wjob *j);
 void wk_fresh_forget(am_worker *w, const wjob *j);
 void wk_tx_abort(am_worker *w);
+void wk_db_trouble(am_worker *w, const am_err *err);
+void wk_db_ok(am_worker *w);
 int wk_ensure_row(am_worker *w, wjob *j, am_err *err);
 int wk_tx_commit(am_worker *w, am_err *err);
 void wk_db_update(am_worker *w, wjob *j, am_job_state st, const char *error, const char *result);
@@ -349,7 +357,10 @@ void wk_record_pass(am_worker *w);
 void wk_release_budget(am_worker *w, wjob *j);
 void wk_budget_now(am_worker *w, am_budget_now *bn);
 void wk_fire_alerts(am_worker *w, const am_budget_alerts *al);
+bool wk_resolve_price(const am_worker *w, const char *model, am_price *out);
 int64_t wk_price_usage(am_worker *w, const char *model, const am_usage *u, bool *known);
+int64_t wk_price_answer(am_worker *w, const wjob *j, const char *model, const am_usage *u,
+                        bool *known);
 void wk_count_model(am_worker *w, const char *model, const am_usage *u, bool known, int64_t cost);
 void wk_own_row(am_worker *w, int64_t id);
 void wk_tally_tick(am_worker *w, int64_t now, am_budget_now *bn);

@@ -52,7 +52,7 @@ void wk_notice(am_worker *w, const char *fmt, ...)
 }
 
 void wk_emit_done(am_worker *w, wjob *j, const char *model, const am_usage *u, bool known,
-                  int64_t cost, bool cached, int64_t latency_ms, int status)
+                  int64_t cost, bool cached, int64_t latency_ms, int status, const char *note)
 {
 	am_event ev;
 	memset(&ev, 0, sizeof ev);
@@ -66,6 +66,7 @@ void wk_emit_done(am_worker *w, wjob *j, const char *model, const am_usage *u, b
 	ev.cached = cached;
 	ev.latency_ms = latency_ms;
 	ev.http_status = status;
+	snprintf(ev.error, sizeof ev.error, "%s", note ? note : "");
 	am_evq_push(w->evq, &ev);
 	w->done++;
 	w->dirty = true;

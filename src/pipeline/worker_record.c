@@ -7,7 +7,7 @@
 /* A ledger write failed. New calls wait DB_RETRY_MS (each would want a
  * write too); a batch gives up after DB_GIVE_UP rounds, a retry period
  * apart, that all failed (failures within one round count once). */
-static void db_trouble(am_worker *w, const am_err *err)
+void wk_db_trouble(am_worker *w, const am_err *err)
 {
 	if (w->tearing_down)
 		return;
@@ -25,7 +25,7 @@ static void db_trouble(am_worker *w, const am_err *err)
 	}
 }
 
-static void db_ok(am_worker *w)
+void wk_db_ok(am_worker *w)
 {
 	if (!w->db_fails)
 		return;
@@ -36,19 +36,13 @@ static void db_ok(am_worker *w)
 
 /* ---- the pass transaction ------------------------------------------------
  *
- * A prompt taken from the inbox becomes a job in memory at once and gets
- * its row after the pass has put its calls on the wire: one transaction
- * at the end of the pass writes the new rows and the progress states
- * (marks) of the pass. Writing a row, and above all committing it, costs
- * more than everything else the worker does before a send; done after it,
- * it overlaps the provider's work, and a pass that takes many prompts
- * commits once.
- *
- * The price: until that commit the job exists only in the worker, as the
- * prompt did while it sat in the inbox, so a crash in the microseconds
- * between a send and the commit loses the job after its call went out
- * (paid, not recorded): the window an answer already has between its
- * arrival and its ledger commit.
+ * A prompt taken from the inbox becomes a job in memory at once. Its row
+ * is committed before its call goes out (wk_start_call: one commit for the
+ * rows of every job taken so far), so a call is never paid for without a
+ * row to record it against; a ledger that cannot take the row holds the
+ * call back instead. The progress states of the pass (marks) and the rows
+ * of jobs that wait (for the limiter, the budget) go in one transaction at
+ * the end of the pass.
  *
  * A write about a job that has no row yet writes the row first, in the
  * same transaction (ensure_row): a cache hit's ledger row, a failure, a
@@ -166,26 +160,30 @@ int wk_ensure_row(am_worker *w, wjob *j, am_err *err)
 /* Writes the progress states noted since the last flush (see marks) into
  * the open transaction. A job that has since ended keeps its final state:
  * the update only moves jobs that are still unfinished. */
-static void write_marks(am_worker *w)
+static int write_marks(am_worker *w, am_err *err)
 {
-	if (!w->nmarks)
-		return;
 	int64_t wall = now_wall(w);
 	for (int i = 0; i < w->nmarks; i++) {
 		struct state_mark *m = &w->marks[i];
-		/* A failed mark shows in the commit, or is only shown. */
-		am_job_marks_write(w->jm, m->id, m->st, m->model[0] ? m->model : NULL,
-		                   m->reason[0] ? m->reason : NULL, wall, NULL);
+		if (am_job_marks_write(w->jm, m->id, m->st, m->model[0] ? m->model : NULL,
+		                       m->reason[0] ? m->reason : NULL, wall, err))
+			return -1;
 	}
+	return 0;
 }
 
-/* Commits the open transaction with the pending marks. On failure the
- * marks of jobs that kept their rows stay for the next flush. */
+/* Commits the open transaction with the pending marks. A mark that cannot
+ * be written fails the commit (the transaction is rolled back, never
+ * committed without it). On failure the marks of jobs that kept their rows
+ * stay for the next flush. */
 int wk_tx_commit(am_worker *w, am_err *err)
 {
 	if (!w->tx_open)
 		return 0;
-	write_marks(w);
+	if (write_marks(w, err)) {
+		wk_tx_abort(w);
+		return -1;
+	}
 	tx_check(w);
 	if (!w->tx_open)
 		return am_err_set(err, "ledger %s: the transaction was rolled back", w->db_path);
@@ -211,9 +209,9 @@ void wk_db_update(am_worker *w, wjob *j, am_job_state st, const char *error, con
 	                      j->reason[0] ? j->reason : NULL, error, result, j->attempts,
 	                      now_wall(w), &err)) {
 		tx_check(w);
-		db_trouble(w, &err);
+		wk_db_trouble(w, &err);
 	} else {
-		db_ok(w);
+		wk_db_ok(w);
 	}
 }
 
@@ -231,15 +229,15 @@ void wk_flush_writes(am_worker *w)
 		if (w->nmarks == MAX_MARKS)
 			w->nmarks = 0;
 		if (rows)
-			db_trouble(w, &err);
+			wk_db_trouble(w, &err);
 		return;
 	}
 	if (rows)
 		wk_ensure_row(w, NULL, &err); /* a failure shows in the commit */
 	if (wk_tx_commit(w, &err))
-		db_trouble(w, &err);
+		wk_db_trouble(w, &err);
 	else
-		db_ok(w);
+		wk_db_ok(w);
 }
 
 void wk_mark_state(am_worker *w, wjob *j, am_job_state st)
@@ -247,8 +245,14 @@ void wk_mark_state(am_worker *w, wjob *j, am_job_state st)
 	if (!j->id)
 		return; /* no row yet: the row it gets carries the state then */
 	if (w->nmarks == MAX_MARKS && w->tx_open) {
-		write_marks(w); /* into the open transaction, which commits them */
-		w->nmarks = 0;
+		/* Into the open transaction, which commits them. */
+		am_err err;
+		if (write_marks(w, &err)) {
+			wk_tx_abort(w);
+			wk_db_trouble(w, &err);
+		} else {
+			w->nmarks = 0;
+		}
 	}
 	if (w->nmarks == MAX_MARKS)
 		wk_flush_writes(w);
@@ -289,14 +293,19 @@ void wk_finish_failed(am_worker *w, wjob *j, const char *error)
 static int record_done(am_worker *w, wjob *j, const char *answered_model, const am_usage *u,
                        bool known, int64_t cost, bool cached, int64_t saved, int64_t latency_ms,
                        int status, const char *request_id, const char *text, bool with_state,
-                       am_err *err)
+                       const char *note, am_err *err)
 {
 	am_ledger_event ev;
 	memset(&ev, 0, sizeof ev);
 	ev.job_id = j->id;
 	ev.ts_ns = now_wall(w);
 	ev.model_requested = j->model_req ? j->model_req : j->model;
-	ev.model = answered_model;
+	/* The built-in simulator's answers are not spend: their rows name the
+	 * model as "simulated:<model>", so every report (by model) keeps them
+	 * apart from real calls. */
+	char sim_model[AM_PROV_MODEL_MAX + 16];
+	snprintf(sim_model, sizeof sim_model, "%s%s", AM_LEDGER_SIMULATED, answered_model);
+	ev.model = w->opts.simulator ? sim_model : answered_model;
 	ev.reason = j->reason;
 	ev.usage = *u;
 	ev.price_known = known;
@@ -306,6 +315,7 @@ static int record_done(am_worker *w, wjob *j, const char *answered_model, const 
 	ev.latency_ms = latency_ms;
 	ev.http_status = status;
 	ev.request_id = request_id;
+	ev.error = note && *note ? note : NULL;
 	ev.source = j->source;
 	if (tx_begin(w, err))
 		return -1;
@@ -355,17 +365,17 @@ static bool land(am_worker *w, wjob *j)
 	 * text, and done by its ledger row). */
 	if (record_done(w, j, h->model, &h->usage, h->known, h->cost, h->cached, h->saved,
 	                h->latency_ms, h->status, h->cached ? NULL : h->request_id, h->text,
-	                j->answer_is_output, &err)) {
-		db_trouble(w, &err);
+	                j->answer_is_output, h->suspect, &err)) {
+		wk_db_trouble(w, &err);
 		return false;
 	}
-	db_ok(w);
+	wk_db_ok(w);
 	wk_count_model(w, h->model, &h->usage, h->known, h->cost);
 	/* A stream's text went out as it arrived. */
 	if ((h->cached || !j->stream) && h->text && *h->text)
 		wk_event_basic(w, AM_EV_DELTA, j, h->text);
 	wk_emit_done(w, j, h->model, &h->usage, h->known, h->cost, h->cached, h->latency_ms,
-	             h->status);
+	             h->status, h->suspect);
 	/* The observer has heard; the rest can follow, in the transaction the
 	 * loop commits after this round of answers (one commit for all). */
 	am_err terr;
@@ -374,7 +384,7 @@ static bool land(am_worker *w, wjob *j)
 		if (tx)
 			wk_db_update(w, j, AM_JOB_DONE, NULL, h->text ? h->text : "");
 		else
-			db_trouble(w, &terr);
+			wk_db_trouble(w, &terr);
 	}
 	if (!h->cached && j->cacheable && w->cache && text_answer(h->stop_reason)) {
 		am_cache_answer a;
@@ -420,7 +430,7 @@ void wk_record_unrecorded(am_worker *w, int64_t now)
 		land_unrecorded(w);
 }
 
-/* The pass transaction: the calls go out first, then the rows. */
+/* The pass transaction: the marks and the rows of jobs not sent yet. */
 void wk_record_pass(am_worker *w)
 {
 	if (w->tx_open || w->nfresh) {

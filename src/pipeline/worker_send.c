@@ -31,10 +31,43 @@ static void on_text(void *ctx, const char *text, size_t len)
 	am_evq_push(j->w->evq, &ev);
 }
 
+/* Never send what cannot be recorded: a call goes out only once its job's
+ * row is committed (with the rows of the jobs taken before it, in one
+ * commit). A ledger that cannot take the row - a full disk, a lock held
+ * too long - refuses the call before it is paid for: the job gives its
+ * tokens and its reservation back and waits in the queue (in memory) while
+ * the worker holds new calls and tries the ledger again; a command that
+ * halts on a fatal error says why. False when the call must wait. */
+static bool row_committed(am_worker *w, wjob *j, int64_t now)
+{
+	/* A row may be written and not committed yet: another job's write in
+	 * this pass (a budget block, a failure) writes the rows of the jobs
+	 * taken before it into the open transaction. */
+	if (j->id && !w->tx_open)
+		return true;
+	am_err err;
+	if (wk_ensure_row(w, NULL, &err) || wk_tx_commit(w, &err)) {
+		wk_tx_abort(w);
+		wk_db_trouble(w, &err);
+		if (j->ticket_live) {
+			am_rl_cancel(w->rl, &j->ticket, now);
+			j->ticket_live = false;
+		}
+		wk_release_budget(w, j);
+		j->st = W_PENDING;
+		jl_insert_by_id(&w->pending, j);
+		return false;
+	}
+	wk_db_ok(w);
+	return true;
+}
+
 void wk_start_call(am_worker *w, wjob *j)
 {
 	am_err err;
 	int64_t now = now_mono(w);
+	if (!row_committed(w, j, now))
+		return;
 	j->st = W_FLIGHT;
 	j->t_sent = now;
 	w->sent = true;
@@ -67,8 +100,9 @@ void wk_send_granted(am_worker *w, int64_t now, bool hold)
 			wjob *j = granted[i]->user;
 			jl_remove(&w->limit, j);
 			if (granted[i]->state == AM_RL_ST_GRANTED) {
-				if (hold) {
-					/* Granted while holding: give the tokens back and wait. */
+				if (hold || wk_holding(w, now)) {
+					/* Granted while holding (or since: the ledger just
+					 * refused a row): give the tokens back and wait. */
 					am_rl_cancel(w->rl, &j->ticket, now);
 					j->ticket_live = false;
 					wk_release_budget(w, j);

@@ -128,30 +128,141 @@ void wk_fire_alerts(am_worker *w, const am_budget_alerts *al)
 	}
 }
 
-int64_t wk_price_usage(am_worker *w, const char *model, const am_usage *u, bool *known)
+static int64_t dearer(int64_t a, int64_t b)
+{
+	return a > b ? a : b;
+}
+
+/* True when id is model's dated id: model, '-', then a date (digits). */
+static bool dated_id_of(const char *id, const char *model)
+{
+	size_t n = strlen(model);
+	if (strncmp(id, model, n) || id[n] != '-' || strlen(id + n + 1) < 8)
+		return false;
+	return strspn(id + n + 1, "0123456789") == strlen(id + n + 1);
+}
+
+/* Takes the dearer of each price of c into out. */
+static void take_dearer(am_price *out, const am_price *c)
+{
+	out->input = dearer(out->input, c->input);
+	out->output = dearer(out->output, c->output);
+	out->cache_write_5m = dearer(out->cache_write_5m, c->cache_write_5m);
+	out->cache_write_1h = dearer(out->cache_write_1h, c->cache_write_1h);
+	out->cache_read = dearer(out->cache_read, c->cache_read);
+	out->lc_input = dearer(out->lc_input, c->lc_input);
+	out->lc_output = dearer(out->lc_output, c->lc_output);
+	out->lc_cache_write_5m = dearer(out->lc_cache_write_5m, c->lc_cache_write_5m);
+	out->lc_cache_write_1h = dearer(out->lc_cache_write_1h, c->lc_cache_write_1h);
+	out->lc_cache_read = dearer(out->lc_cache_read, c->lc_cache_read);
+	if (!out->long_context_threshold ||
+	    (c->long_context_threshold && c->long_context_threshold < out->long_context_threshold))
+		out->long_context_threshold = c->long_context_threshold;
+	if (c->batch_discount_pct < out->batch_discount_pct)
+		out->batch_discount_pct = c->batch_discount_pct;
+}
+
+/* The one price the worker reserves a model's calls by and charges them
+ * at. A call for an alias ("claude-haiku-4-5") is answered, and billed,
+ * under a dated id ("claude-haiku-4-5-20251001"), and the table (with an
+ * override, which also detaches an alias it prices) may price the two
+ * apart. So the price of a model is the dearest, item by item (the lower
+ * long-context threshold, the smaller batch discount), of its own row, the
+ * row its alias points to and the rows of its dated ids: never less than
+ * what the call may be billed at. An alias priced at zero then no longer
+ * lets calls past the budget. False when the model has no price. */
+bool wk_resolve_price(const am_worker *w, const char *model, am_price *out)
 {
 	const am_price *p = am_pricing_lookup(w->pricing, model);
+	if (!p)
+		return false;
+	*out = *p;
+	const am_price *c = am_price_is_alias(p) ? am_pricing_lookup(w->pricing, p->canonical)
+	                                         : NULL;
+	if (c)
+		take_dearer(out, c);
+	size_t n = am_pricing_count(w->pricing);
+	for (size_t i = 0; i < n; i++) {
+		const am_price *d = am_pricing_at(w->pricing, i);
+		if (d != c && dated_id_of(d->model, model))
+			take_dearer(out, d);
+	}
+	return true;
+}
+
+/* The cost of u at p (NULL: the dearest known model's price); -1 when it
+ * leaves int64. */
+static int64_t cost_at(const am_worker *w, const am_price *p, const am_usage *u)
+{
 	int64_t cost = 0;
-	*known = p != NULL;
 	if (!p)
 		p = am_pricing_most_expensive(w->pricing);
 	if (p && am_cost(p, u, false, &cost, NULL))
-		cost = INT64_MAX / 4;
+		return -1;
 	return cost;
+}
+
+/* For the budget's view of rows priced elsewhere: an overflowing cost
+ * counts as a huge one (it blocks, it never lets spending through). */
+int64_t wk_price_usage(am_worker *w, const char *model, const am_usage *u, bool *known)
+{
+	am_price p;
+	*known = wk_resolve_price(w, model, &p);
+	int64_t cost = cost_at(w, *known ? &p : NULL, u);
+	return cost < 0 ? INT64_MAX / 4 : cost;
+}
+
+/* An answer of job j under `model` (the id the server answered with): at
+ * the resolution its reservation used when that is the model asked for or
+ * one of its dated ids, else at the answering model's own. -1 when the
+ * cost leaves int64 (the caller treats the answer's usage as suspect). */
+int64_t wk_price_answer(am_worker *w, const wjob *j, const char *model, const am_usage *u,
+                        bool *known)
+{
+	if (j->priced && (!strcmp(model, j->price.model) || !strcmp(model, j->price.canonical) ||
+	                  dated_id_of(model, j->price.model))) {
+		*known = true;
+		return cost_at(w, &j->price, u);
+	}
+	am_price p;
+	*known = wk_resolve_price(w, model, &p);
+	return cost_at(w, *known ? &p : NULL, u);
+}
+
+/* *acc += v, or false (with *acc at INT64_MAX) when the sum leaves int64. */
+static bool add_count(int64_t *acc, int64_t v)
+{
+	if (!__builtin_add_overflow(*acc, v, acc))
+		return true;
+	*acc = INT64_MAX;
+	return false;
+}
+
+/* Adds to a row of today's table. A figure that would leave int64 stays
+ * at its largest value and the row stops claiming an exact cost: no total
+ * is shown wrapped around. */
+static void add_model(model_total *m, int64_t requests, int64_t input, int64_t output,
+                      int64_t cache_write, int64_t cache_read, bool known, int64_t cost)
+{
+	bool exact = add_count(&m->m.requests, requests);
+	exact &= add_count(&m->m.input, input);
+	exact &= add_count(&m->m.output, output);
+	exact &= add_count(&m->m.cache_write, cache_write);
+	exact &= add_count(&m->m.cache_read, cache_read);
+	exact &= add_count(&m->m.cost_pusd, cost); /* the known part */
+	if (!known || !exact)
+		m->m.price_known = false;
 }
 
 void wk_count_model(am_worker *w, const char *model, const am_usage *u, bool known, int64_t cost)
 {
-	model_total *m = wk_model_slot(w, model);
-	m->m.requests++;
-	m->m.input += u->input_tokens;
-	m->m.output += u->output_tokens;
-	m->m.cache_write += u->cache_write_5m + u->cache_write_1h;
-	m->m.cache_read += u->cache_read;
-	if (known)
-		m->m.cost_pusd += cost;
-	else
-		m->m.price_known = false;
+	int64_t cw;
+	if (__builtin_add_overflow(u->cache_write_5m, u->cache_write_1h, &cw)) {
+		cw = INT64_MAX;
+		known = false;
+	}
+	add_model(wk_model_slot(w, model), 1, u->input_tokens, u->output_tokens, cw, u->cache_read,
+	          known, known ? cost : 0);
 }
 
 static void day_rollover(am_worker *w, const am_budget_now *bn)
@@ -303,14 +414,9 @@ static int load_today(am_worker *w, const am_budget_now *bn, int64_t *day_spent,
 		return -1;
 	w->nmodels = 0;
 	for (size_t i = 0; i < s.nrows && i < MAX_MODELS; i++) {
-		model_total *m = wk_model_slot(w, s.rows[i].model);
-		m->m.requests += s.rows[i].requests;
-		m->m.input += s.rows[i].input_tokens;
-		m->m.output += s.rows[i].output_tokens;
-		m->m.cache_write += s.rows[i].cache_write;
-		m->m.cache_read += s.rows[i].cache_read;
-		m->m.cost_pusd += s.rows[i].cost_pusd;
-		m->m.price_known = m->m.price_known && s.rows[i].price_known;
+		const am_ledger_row *r = &s.rows[i];
+		add_model(wk_model_slot(w, r->model), r->requests, r->input_tokens, r->output_tokens,
+		          r->cache_write, r->cache_read, r->price_known, r->cost_pusd);
 	}
 	*day_spent = s.total.cost_pusd + unknown_charge(w, &s);
 	*unknown = !s.total.price_known;

@@ -71,6 +71,34 @@ static void copy_n(char *dst, size_t cap, const char *s, size_t n)
 
 #define COPY(dst, s) copy_n((dst), sizeof(dst), (s), strlen(s))
 
+/* Appends answer text. A NUL in it (the server may send "\u0000") goes in
+ * as U+2400 SYMBOL FOR NULL: the answer stays one C string, so every layer
+ * after this one - the ledger's row, the cache, the observer, a results
+ * file - keeps all of it instead of cutting it at the NUL or refusing it. */
+static int append_answer(am_bbuf *b, const char *p, size_t n)
+{
+	static const char nul_symbol[] = "\xE2\x90\x80";
+	size_t start = b->len;
+	while (n) {
+		const char *z = memchr(p, '\0', n);
+		size_t run = z ? (size_t)(z - p) : n;
+		if (am_bbuf_append(b, p, run) != 0 ||
+		    (z && am_bbuf_append(b, nul_symbol, sizeof nul_symbol - 1) != 0)) {
+			/* All or nothing, as one append: the text stays what the
+			 * observer was given. */
+			b->len = start;
+			if (b->data)
+				b->data[start] = '\0';
+			return -1;
+		}
+		if (!z)
+			break;
+		p = z + 1;
+		n -= run + 1;
+	}
+	return 0;
+}
+
 static const char *jstr(const json_t *obj, const char *key)
 {
 	return json_string_value(json_object_get(obj, key));
@@ -492,23 +520,48 @@ static void usage_tag(char dst[AM_USAGE_TAG_MAX], const json_t *usage, const cha
 	memcpy(dst, v, n + 1);
 }
 
+/* A usage figure: true with *out when it is an integer in
+ * 0..AM_PROV_MAX_TOKENS; absent or null: false; anything else (negative,
+ * huge, a float, a string): false, and noted in u->bad when it is the
+ * first. */
+static bool ucount(am_prov_raw_usage *u, const json_t *obj, const char *key, int64_t *out)
+{
+	const json_t *v = json_object_get(obj, key);
+	if (!v || json_is_null(v))
+		return false;
+	if (json_is_integer(v) && json_integer_value(v) >= 0 &&
+	    json_integer_value(v) <= AM_PROV_MAX_TOKENS) {
+		*out = json_integer_value(v);
+		return true;
+	}
+	if (!u->bad[0]) {
+		const char *what = json_is_integer(v)   ? (json_integer_value(v) < 0 ? "negative"
+		                                                                     : "out of bounds")
+		                   : json_is_real(v)    ? "not an integer"
+		                   : json_is_string(v)  ? "a string"
+		                                        : "not a number";
+		snprintf(u->bad, sizeof u->bad, "%.60s is %s", key, what);
+	}
+	return false;
+}
+
 static void raw_usage_merge(am_prov_raw_usage *u, const json_t *usage)
 {
 	if (!json_is_object(usage))
 		return;
-	if (jcount(usage, "input_tokens", &u->input))
+	if (ucount(u, usage, "input_tokens", &u->input))
 		u->has_input = true;
-	if (jcount(usage, "output_tokens", &u->output))
+	if (ucount(u, usage, "output_tokens", &u->output))
 		u->has_output = true;
-	if (jcount(usage, "cache_creation_input_tokens", &u->cache_creation))
+	if (ucount(u, usage, "cache_creation_input_tokens", &u->cache_creation))
 		u->has_cc = true;
-	if (jcount(usage, "cache_read_input_tokens", &u->cache_read))
+	if (ucount(u, usage, "cache_read_input_tokens", &u->cache_read))
 		u->has_cr = true;
 	const json_t *st = json_object_get(usage, "server_tool_use");
 	if (json_is_object(st)) {
-		jcount(st, "web_search_requests", &u->web_search);
-		jcount(st, "web_fetch_requests", &u->web_fetch);
-		jcount(st, "code_execution_requests", &u->code_execution);
+		ucount(u, st, "web_search_requests", &u->web_search);
+		ucount(u, st, "web_fetch_requests", &u->web_fetch);
+		ucount(u, st, "code_execution_requests", &u->code_execution);
 	}
 	usage_tag(u->speed, usage, "speed");
 	usage_tag(u->inference_geo, usage, "inference_geo");
@@ -516,8 +569,8 @@ static void raw_usage_merge(am_prov_raw_usage *u, const json_t *usage)
 	const json_t *cc = json_object_get(usage, "cache_creation");
 	if (json_is_object(cc)) {
 		int64_t m5 = 0, h1 = 0;
-		bool a = jcount(cc, "ephemeral_5m_input_tokens", &m5);
-		bool b = jcount(cc, "ephemeral_1h_input_tokens", &h1);
+		bool a = ucount(u, cc, "ephemeral_5m_input_tokens", &m5);
+		bool b = ucount(u, cc, "ephemeral_1h_input_tokens", &h1);
 		if (a || b) {
 			u->has_breakdown = true;
 			u->cc_5m = m5;
@@ -553,6 +606,16 @@ void am_prov_usage_from_raw(const am_prov_raw_usage *raw, am_usage *u)
 	memcpy(u->service_tier, raw->service_tier, sizeof u->service_tier);
 }
 
+void am_prov_usage_check(const am_prov_raw_usage *raw, am_prov_result *r)
+{
+	const char *why = raw->bad[0]       ? raw->bad
+	                  : !raw->has_input  ? "input_tokens is missing"
+	                  : !raw->has_output ? "output_tokens is missing"
+	                                     : NULL;
+	r->usage_suspect = why != NULL;
+	snprintf(r->usage_why, sizeof r->usage_why, "%s", why ? why : "");
+}
+
 static void usage_meta(am_prov_result *r, const json_t *usage)
 {
 	copy_jstr(r->service_tier, sizeof r->service_tier, usage, "service_tier");
@@ -564,7 +627,7 @@ static json_t *load_object(const char *body, size_t len, bool *premature, const 
 	json_error_t je;
 	if (premature)
 		*premature = false;
-	json_t *root = json_loadb(body, len, 0, &je);
+	json_t *root = json_loadb(body, len, JSON_ALLOW_NUL, &je);
 	if (!root) {
 		if (premature)
 			*premature = json_error_code(&je) == json_error_premature_end_of_input;
@@ -607,7 +670,7 @@ int am_prov_parse_message(const char *body, size_t len, am_prov_result *r, bool 
 		const char *bt = jstr(blk, "type");
 		const json_t *t = json_object_get(blk, "text");
 		if (bt && !strcmp(bt, "text") && json_is_string(t))
-			am_bbuf_append(&text, json_string_value(t), json_string_length(t));
+			append_answer(&text, json_string_value(t), json_string_length(t));
 	}
 	free(r->text);
 	r->text_len = text.len;
@@ -616,6 +679,7 @@ int am_prov_parse_message(const char *body, size_t len, am_prov_result *r, bool 
 	am_prov_raw_usage raw = {0};
 	raw_usage_merge(&raw, usage);
 	am_prov_usage_from_raw(&raw, &r->usage);
+	am_prov_usage_check(&raw, r);
 	usage_meta(r, usage);
 	r->has_usage = true;
 	r->usage_final = true;
@@ -710,13 +774,13 @@ static int on_text_delta(am_prov_stream *s, const json_t *delta, am_err *err)
 	/* thinking, signature and input_json deltas are not answer text. */
 	if (!dt || strcmp(dt, "text_delta") || !json_is_string(t))
 		return 0;
-	const char *p = json_string_value(t);
-	size_t n = json_string_length(t);
-	if (am_bbuf_append(&s->text, p, n) != 0)
+	size_t before = s->text.len;
+	if (append_answer(&s->text, json_string_value(t), json_string_length(t)) != 0)
 		return stream_fail(s, AM_PERR_RESPONSE_TOO_BIG, err,
 		                   "the streamed answer exceeds the size limit");
+	size_t n = s->text.len - before;
 	if (s->on_text && !s->silent && n)
-		s->on_text(s->ctx, p, n);
+		s->on_text(s->ctx, s->text.data + before, n);
 	return 0;
 }
 
@@ -739,7 +803,7 @@ static int on_sse_event(void *ctx, const char *event, const char *data, size_t l
 		return 0;
 	}
 	json_error_t je;
-	json_t *obj = json_loadb(data, len, 0, &je);
+	json_t *obj = json_loadb(data, len, JSON_ALLOW_NUL, &je);
 	if (!json_is_object(obj)) {
 		json_decref(obj);
 		if (unnamed) {
@@ -838,6 +902,7 @@ void am_prov_stream_finish(am_prov_stream *s, am_prov_result *r)
 	COPY(r->service_tier, s->service_tier);
 	r->has_usage = s->started || s->u.has_input || s->u.has_output;
 	am_prov_usage_from_raw(&s->u, &r->usage);
+	am_prov_usage_check(&s->u, r);
 	free(r->text);
 	r->text_len = s->text.len;
 	r->text = am_bbuf_take(&s->text);

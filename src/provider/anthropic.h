@@ -159,6 +159,12 @@ typedef struct am_prov_result {
 	bool usage_final; /* false when a stream ended before message_delta:
 	                     the counts are what had arrived (still billed) */
 	am_usage usage;   /* count_tokens: usage.input_tokens is the count */
+	/* A usage figure outside its bounds (AM_PROV_MAX_TOKENS), not an
+	 * integer, or input_tokens or output_tokens missing: the figure reads
+	 * 0 in usage and usage_why says which (the caller must not trust the
+	 * counts for money or limits). */
+	bool usage_suspect;
+	char usage_why[96];
 	char *text;       /* heap, the answer's text (NULL when none) */
 	size_t text_len;
 	bool stream;               /* the answer came as SSE */
@@ -225,7 +231,17 @@ typedef struct am_prov_raw_usage {
 	int64_t web_search, web_fetch, code_execution;
 	char speed[AM_USAGE_TAG_MAX], inference_geo[AM_USAGE_TAG_MAX],
 	    service_tier[AM_USAGE_TAG_MAX];
+	char bad[96];   /* the first figure out of bounds ("" = none) */
 } am_prov_raw_usage;
+
+/* The most tokens one call may report in one usage field: a hundred times
+ * the largest context window. Beyond it (or below 0, or not an integer) a
+ * figure is suspect, never money. */
+enum { AM_PROV_MAX_TOKENS = 100000000 };
+
+/* The result's usage_suspect and usage_why from raw usage (a final answer
+ * must carry input_tokens and output_tokens). */
+void am_prov_usage_check(const am_prov_raw_usage *raw, am_prov_result *r);
 
 typedef struct am_prov_stream {
 	am_sse sse;

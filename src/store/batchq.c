@@ -27,15 +27,70 @@ static int fail(sqlite3 *db, int rc, const char *doing, am_err *err)
 	return am_ledger_sqlite_error(db, rc, doing, err);
 }
 
-static int run_range(sqlite3 *db, const char *sql, int64_t lo, int64_t hi, am_queue_tally *t,
+/* A run's own jobs: a table of their ids in the connection's temporary
+ * database (seen by no other connection, gone when it closes), so that a
+ * run counts exactly the jobs it queued or took over, whatever ids other
+ * runs' jobs got in between. */
+struct am_queue_run {
+	sqlite3 *db;
+	char name[32];
+	sqlite3_stmt *add;
+};
+
+am_queue_run *am_queue_run_new(sqlite3 *db, am_err *err)
+{
+	static _Atomic unsigned long next;
+	am_queue_run *r = calloc(1, sizeof *r);
+	if (!r) {
+		am_err_set(err, "out of memory");
+		return NULL;
+	}
+	r->db = db;
+	snprintf(r->name, sizeof r->name, "am_run_%lu", (unsigned long)++next);
+	char sql[128];
+	snprintf(sql, sizeof sql, "CREATE TEMP TABLE %s(id INTEGER PRIMARY KEY)", r->name);
+	int rc = sqlite3_exec(db, sql, NULL, NULL, NULL);
+	if (rc == SQLITE_OK) {
+		snprintf(sql, sizeof sql, "INSERT OR IGNORE INTO temp.%s(id) VALUES(?)", r->name);
+		rc = sqlite3_prepare_v3(db, sql, -1, SQLITE_PREPARE_PERSISTENT, &r->add, NULL);
+	}
+	if (rc != SQLITE_OK) {
+		fail(db, rc, "noting the jobs of a batch", err);
+		am_queue_run_free(r);
+		return NULL;
+	}
+	return r;
+}
+
+void am_queue_run_free(am_queue_run *r)
+{
+	if (!r)
+		return;
+	sqlite3_finalize(r->add);
+	char sql[64];
+	snprintf(sql, sizeof sql, "DROP TABLE IF EXISTS temp.%s", r->name);
+	sqlite3_exec(r->db, sql, NULL, NULL, NULL);
+	free(r);
+}
+
+int am_queue_run_add(am_queue_run *r, int64_t id, am_err *err)
+{
+	sqlite3_bind_int64(r->add, 1, id);
+	int rc = sqlite3_step(r->add);
+	sqlite3_reset(r->add);
+	return rc == SQLITE_DONE ? 0 : fail(r->db, rc, "noting the jobs of a batch", err);
+}
+
+/* Runs "<select> FROM temp.<the run's table> r <rest>". */
+static int run_count(am_queue_run *r, const char *select, const char *rest, am_queue_tally *t,
                      bool by_state, am_err *err)
 {
+	char sql[256];
+	snprintf(sql, sizeof sql, "%s FROM temp.%s r %s", select, r->name, rest);
 	sqlite3_stmt *st;
-	int rc = sqlite3_prepare_v2(db, sql, -1, &st, NULL);
+	int rc = sqlite3_prepare_v2(r->db, sql, -1, &st, NULL);
 	if (rc != SQLITE_OK)
-		return fail(db, rc, "counting the jobs of a batch", err);
-	sqlite3_bind_int64(st, 1, lo);
-	sqlite3_bind_int64(st, 2, hi);
+		return fail(r->db, rc, "counting the jobs of a batch", err);
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
 		if (!by_state) {
 			t->cost_pusd = sqlite3_column_int64(st, 0);
@@ -55,27 +110,19 @@ static int run_range(sqlite3 *db, const char *sql, int64_t lo, int64_t hi, am_qu
 			t->unfinished += n;
 	}
 	if (rc != SQLITE_DONE)
-		fail(db, rc, "counting the jobs of a batch", err);
+		fail(r->db, rc, "counting the jobs of a batch", err);
 	sqlite3_finalize(st);
 	return rc == SQLITE_DONE ? 0 : -1;
 }
 
-int am_queue_batch_tally(sqlite3 *db, int64_t lo_id, int64_t hi_id, am_queue_tally *out,
-                         am_err *err)
+int am_queue_run_tally(am_queue_run *r, am_queue_tally *out, am_err *err)
 {
 	memset(out, 0, sizeof *out);
-	if (lo_id > hi_id)
-		return 0;
-	if (run_range(db,
-	              "SELECT state, count(*) FROM jobs WHERE id BETWEEN ? AND ? AND "
-	              "batch_key LIKE 'b1:%' GROUP BY state",
-	              lo_id, hi_id, out, true, err))
+	if (run_count(r, "SELECT j.state, count(*)", "JOIN jobs j ON j.id = r.id GROUP BY j.state",
+	              out, true, err))
 		return -1;
-	return run_range(db,
-	                 "SELECT coalesce(sum(u.cost_pusd),0) FROM usage_events u JOIN jobs j "
-	                 "ON u.job_id = j.id WHERE j.id BETWEEN ? AND ? AND "
-	                 "j.batch_key LIKE 'b1:%'",
-	                 lo_id, hi_id, out, false, err);
+	return run_count(r, "SELECT coalesce(sum(u.cost_pusd),0)",
+	                 "JOIN usage_events u ON u.job_id = r.id", out, false, err);
 }
 
 struct am_queue_outcomes {

@@ -1,5 +1,5 @@
 /* batchq: the queue as `aimeter batch` sees it - the key of a file's line,
- * the tally of one run's jobs, and each job's outcome for the results file.
+ * the tally of one run's own jobs, and each job's outcome for the results file.
  *
  * A batch job's key is "b1:<the first 16 bytes of the line's SHA-256, in
  * hex>:<line number>": the same bytes on the same line of a file make the
@@ -31,8 +31,8 @@ enum { AM_QUEUE_BATCH_KEY_MAX = 80 };
 void am_queue_batch_key(const char *line, size_t len, int64_t lineno,
                         char out[AM_QUEUE_BATCH_KEY_MAX]);
 
-/* The batch jobs with lo_id <= id <= hi_id, by state (every job in the
- * range counted once), and what their calls cost. */
+/* What a run's jobs have come to, by state (every job counted once), and
+ * what their calls cost. */
 typedef struct am_queue_tally {
 	int64_t done;        /* done */
 	int64_t failed;      /* failed or cancelled */
@@ -41,11 +41,19 @@ typedef struct am_queue_tally {
 	int64_t cost_pusd;   /* Σ cost_pusd of their usage events, pUSD (unknown prices add 0) */
 } am_queue_tally;
 
-/* Fills *out (zeroed first; all zero for an empty range, lo_id > hi_id).
- * 0, or -1 + err (the ledger's wording; *out then holds no figures to
- * trust). */
-int am_queue_batch_tally(sqlite3 *db, int64_t lo_id, int64_t hi_id, am_queue_tally *out,
-                         am_err *err);
+/* A run's own jobs, known by id (not by a range of ids: the jobs of two
+ * runs at once interleave). Kept in the connection's temporary database:
+ * free it before the connection closes. NULL + err on failure. */
+typedef struct am_queue_run am_queue_run;
+am_queue_run *am_queue_run_new(sqlite3 *db, am_err *err);
+void am_queue_run_free(am_queue_run *r);
+
+/* Notes job `id` as one of the run's (again: no effect). 0, or -1 + err. */
+int am_queue_run_add(am_queue_run *r, int64_t id, am_err *err);
+
+/* Fills *out (zeroed first; all zero for a run with no jobs). 0, or -1 +
+ * err (the ledger's wording; *out then holds no figures to trust). */
+int am_queue_run_tally(am_queue_run *r, am_queue_tally *out, am_err *err);
 
 /* One job's outcome: its state and answer, and its usage event if its call
  * reached the ledger. The strings belong to the reader and stay valid until

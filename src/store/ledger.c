@@ -213,7 +213,7 @@ _Static_assert(sizeof migrations / sizeof migrations[0] == AM_LEDGER_SCHEMA_VERS
 enum stmt_id {
 	ST_BEGIN, ST_COMMIT, ST_ROLLBACK, ST_SAVEPOINT, ST_RELEASE, ST_ROLLBACK_TO,
 	ST_INSERT_EVENT, ST_INSERT_EVENT_V2,
-	ST_REPORT, ST_REPORT_BY_DAY, ST_SPEND,
+	ST_REPORT, ST_REPORT_BY_DAY, ST_SPEND, ST_DAY_TOTAL,
 	ST_SETTING_GET, ST_SETTING_SET, ST_SETTING_DEL, ST_SETTINGS_ALL,
 	ST_COUNT
 };
@@ -255,6 +255,7 @@ static const char *const stmt_sql[ST_COUNT] = {
 	                     " WHERE day BETWEEN ?1 AND ?2 GROUP BY day, model ORDER BY day, model",
 	[ST_SPEND] = "SELECT SUM(cost_pusd), SUM(unknown_count) FROM usage_daily"
 	             " WHERE day BETWEEN ?1 AND ?2",
+	[ST_DAY_TOTAL] = "SELECT '', '', " DAILY_SUMS " FROM usage_daily WHERE day = ?1",
 	[ST_SETTING_GET] = "SELECT value FROM settings WHERE key = ?1",
 	[ST_SETTING_SET] = "INSERT INTO settings(key, value, updated_ns) VALUES(?1, ?2, ?3)"
 	                   " ON CONFLICT(key) DO UPDATE SET value = excluded.value,"
@@ -829,6 +830,33 @@ static void bind_v3(sqlite3_stmt *s, const am_ledger_event *ev)
 	sqlite3_bind_int(s, 28, ev->estimated);
 }
 
+static int read_row(am_ledger *l, sqlite3_stmt *s, am_ledger_row *r, am_err *err);
+
+/* The day's totals across models, as a report or the budget reads them,
+ * must stay exact: an event that would take one past int64 is refused
+ * when it is recorded (the caller rolls back), not left to make every
+ * later read of the day fail. Each model's row is kept exact by the
+ * usage_daily CHECK; this checks their sums. */
+static int check_day_total(am_ledger *l, const char *day, am_err *err)
+{
+	sqlite3_stmt *s = stmt(l, ST_DAY_TOTAL, err);
+	if (!s)
+		return -1;
+	sqlite3_bind_text(s, 1, day, -1, SQLITE_STATIC);
+	int rc = sqlite3_step(s), status = 0;
+	am_ledger_row r;
+	memset(&r, 0, sizeof r);
+	if (rc != SQLITE_ROW)
+		status = fail(l, rc, "recording a usage event", err);
+	else if (read_row(l, s, &r, err))
+		status = -1;
+	free(r.model);
+	sqlite3_reset(s);
+	if (status)
+		am_err_prefix(err, "refused: the totals of %s across models", day);
+	return status;
+}
+
 /* Inserts one event inside the current write unit: 1 added, 0 duplicate. */
 static int insert_event(am_ledger *l, const am_ledger_event *ev, am_err *err)
 {
@@ -868,7 +896,9 @@ static int insert_event(am_ledger *l, const am_ledger_event *ev, am_err *err)
 		fail(l, rc, "recording a usage event", err);
 	sqlite3_reset(s);
 	sqlite3_clear_bindings(s);
-	return rc == SQLITE_DONE ? added : -1;
+	if (rc != SQLITE_DONE)
+		return -1;
+	return added && check_day_total(l, day, err) ? -1 : added;
 }
 
 int am_ledger_record(am_ledger *l, const am_ledger_event *ev, am_err *err)

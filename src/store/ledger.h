@@ -35,6 +35,10 @@
 /* The schema version this build writes (PRAGMA user_version). */
 #define AM_LEDGER_SCHEMA_VERSION 3
 
+/* The model of a row of the built-in simulator's begins with this: its
+ * calls were never paid for, and reports list them apart by model. */
+#define AM_LEDGER_SIMULATED "simulated:"
+
 /* Default busy timeout: how long a write waits for another writer. */
 #define AM_LEDGER_BUSY_TIMEOUT_MS 5000
 

@@ -234,6 +234,21 @@ int am_report_table(const am_ledger_summary *s, FILE *out, am_err *err)
 		}
 		fprintf(out, ".\n  Give them a price in the override file (see 'aimeter pricing').\n");
 	}
+	/* The built-in simulator's rows: in the table by their own names, and
+	 * said apart here, so that they are never read as spend. */
+	int64_t sim_req = 0, sim_pusd = 0;
+	for (size_t i = 0; i < n; i++)
+		if (!strncmp(s->rows[i].model, AM_LEDGER_SIMULATED, strlen(AM_LEDGER_SIMULATED))) {
+			sim_req += s->rows[i].requests;
+			sim_pusd += s->rows[i].cost_pusd;
+		}
+	if (sim_req > 0) {
+		char usd[48];
+		am_report_usd(sim_pusd, usd, sizeof usd);
+		fprintf(out, "\nSimulated: %" PRId64 " request%s (%s of the total) went to the built-in "
+		        "simulator (\"%s\" models), never paid for.\n", sim_req,
+		        sim_req == 1 ? "" : "s", usd, AM_LEDGER_SIMULATED);
+	}
 	if (s->total.cached > 0) {
 		char saved[48];
 		am_report_usd(s->total.saved_pusd, saved, sizeof saved);

@@ -61,8 +61,16 @@ int am_spend_marked(am_ledger *l, int64_t *mark, int (*fn)(void *ctx, am_err *er
 	sqlite3_finalize(st);
 	if (rc == SQLITE_OK && fn(ctx, err))
 		rc = SQLITE_ERROR;
-	sqlite3_exec(db, rc == SQLITE_OK ? "COMMIT" : "ROLLBACK", NULL, NULL, NULL);
-	return rc == SQLITE_OK ? 0 : -1;
+	if (rc != SQLITE_OK) {
+		sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
+		return -1;
+	}
+	if ((rc = sqlite3_exec(db, "COMMIT", NULL, NULL, NULL)) != SQLITE_OK) {
+		am_ledger_sqlite_error(db, rc, "reading today's spend", err);
+		sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
+		return -1;
+	}
+	return 0;
 }
 
 int am_spend_recent(am_ledger *l, int64_t since_ns, int64_t upto,

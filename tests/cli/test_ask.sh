@@ -45,6 +45,12 @@ ask --sim --no-stream --no-cache --max-tokens 12 "What is a token bucket?"
 echo "Is a token bucket fair?" | "$bin" ask --sim --max-tokens 9 - >"$tmp/out" 2>"$tmp/err" ||
 	fail "stdin prompt failed: $(cat "$tmp/err")"
 grep -Eq "$summary_re" "$tmp/err" || fail "stdin summary: $(cat "$tmp/err")"
+# A NUL byte on stdin is refused with a message, not cut at: nothing is sent.
+printf 'first half\0second half' | "$bin" ask --sim - >"$tmp/out" 2>"$tmp/err"
+rc=$?
+[ "$rc" -eq 2 ] || fail "a NUL on stdin exited $rc, want 2: $(cat "$tmp/err")"
+grep -q 'NUL byte (at byte 10)' "$tmp/err" || fail "NUL on stdin: $(cat "$tmp/err")"
+[ ! -s "$tmp/out" ] || fail "a prompt with a NUL was answered: $(cat "$tmp/out")"
 
 ask --sim --json --max-tokens 5 --model claude-opus-4-5 --system "Be brief." "hi there"
 [ "$rc" -eq 0 ] || fail "--json exited $rc: $(cat "$tmp/err")"
@@ -93,4 +99,21 @@ ANTHROPIC_BASE_URL=$url ANTHROPIC_API_KEY=$key "$bin" ask --model sim-fault-401 
 	>"$tmp/out" 2>"$tmp/err"
 grep -q 'HTTP 401' "$tmp/err" || fail "401 via env: $(cat "$tmp/err")"
 grep -rqF "$key" "$tmp/out" "$tmp/err" "$tmp/data" && fail "the API key was shown or stored"
+
+# No key (unset or empty): the built-in simulator, said on stderr, its rows
+# marked simulated and listed apart by report; with an endpoint of one's
+# own configured, a refusal instead of a silent simulator.
+for empty in unset empty; do
+	if [ $empty = unset ]; then ask --max-tokens 4 "no key"; else ANTHROPIC_API_KEY= ask --max-tokens 4 "no key"; fi
+	[ "$rc" -eq 0 ] || fail "ask without a key ($empty) exited $rc: $(cat "$tmp/err")"
+	grep -q 'no API key (ANTHROPIC_API_KEY is empty or unset): using the built-in simulator' \
+		"$tmp/err" || fail "no word of the simulator ($empty): $(cat "$tmp/err")"
+done
+"$bin" report >"$tmp/report" 2>&1 || fail "report: $(cat "$tmp/report")"
+grep -q '^simulated:claude-haiku-4-5-20251001 ' "$tmp/report" || fail "simulated rows not apart: $(cat "$tmp/report")"
+grep -q '^Simulated: .* never paid for' "$tmp/report" || fail "report: $(cat "$tmp/report")"
+ANTHROPIC_BASE_URL=$url ask "no key"
+[ "$rc" -eq 1 ] || fail "no key with ANTHROPIC_BASE_URL exited $rc"
+grep -q "no API key (ANTHROPIC_API_KEY is empty or unset) for $url" "$tmp/err" ||
+	fail "no key with ANTHROPIC_BASE_URL: $(cat "$tmp/err")"
 echo "test_ask: ok"

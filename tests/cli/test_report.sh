@@ -115,4 +115,17 @@ expect_usage_error "extra" record --model m --input 1 --output 1 extra
 
 # Nothing above that failed wrote an event.
 [ "$(sqlite3 "$db" 'SELECT count(*) FROM usage_events')" = 3 ] || fail "a failed command wrote"
+
+# A row whose day total across models would leave int64 is refused when
+# recorded, with the day named; the day stays readable (it used to make
+# report and every ask fail until midnight).
+big=$tmp/big.db
+"$bin" record --db "$big" --model claude-haiku-4-5 --input 0 --output 1200000000000 >/dev/null ||
+	fail "the first big row"
+rc=0
+err=$("$bin" record --db "$big" --model claude-sonnet-4-5 --input 0 --output 400000000000 2>&1) || rc=$?
+[ "$rc" -eq 1 ] || fail "a row overflowing the day's total exited $rc: $err"
+expect_contains "$err" "refused: the totals of $today across models"
+expect_contains "$err" "int64"
+"$bin" report --db "$big" >/dev/null 2>&1 || fail "the day is not readable: $("$bin" report --db "$big" 2>&1)"
 echo "ok"

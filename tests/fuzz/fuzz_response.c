@@ -3,7 +3,9 @@
  * Two choice bytes (HTTP status, x-should-retry, endpoint, size limits and a
  * chunk size), then a body. The body is read twice:
  *  - as a complete response: am_prov_finish_response. A 2xx Message is
- *    checked against jansson read directly (text blocks, usage fields), and
+ *    checked against jansson read directly (text blocks, usage fields: a
+ *    figure that is negative, huge, a float, a string or missing makes the
+ *    usage suspect, and every figure stays within its bounds), and
  *    every result is checked for sane, NUL-terminated UTF-8 strings and an
  *    error decision that matches the documented rules;
  *  - as an SSE stream: the accumulator fed in one piece and in small chunks
@@ -22,10 +24,15 @@
 static const int statuses[16] = { 200, 200, 200, 201, 400, 401, 402, 403,
 	                          404, 408, 409, 413, 429, 500, 529, 302 };
 
+/* Every figure within its bounds, whatever the server sent (a cache
+ * write total made of two breakdown figures may reach twice the bound). */
 static void check_usage(const am_usage *u)
 {
 	FUZZ_CHECK(u->input_tokens >= 0 && u->output_tokens >= 0 && u->cache_read >= 0);
 	FUZZ_CHECK(u->cache_write_5m >= 0 && u->cache_write_1h >= 0);
+	FUZZ_CHECK(u->input_tokens <= AM_PROV_MAX_TOKENS && u->output_tokens <= AM_PROV_MAX_TOKENS);
+	FUZZ_CHECK(u->cache_read <= AM_PROV_MAX_TOKENS && u->cache_write_1h <= AM_PROV_MAX_TOKENS);
+	FUZZ_CHECK(u->cache_write_5m <= 2 * (int64_t)AM_PROV_MAX_TOKENS);
 }
 
 /* What every result must look like, however it came about. */
@@ -52,42 +59,54 @@ static void check_result(const am_prov_result *r)
 		FUZZ_CHECK(r->text_len == 0);
 	}
 	check_usage(&r->usage);
+	/* Suspect usage says why; trusted usage says nothing. */
+	FUZZ_CHECK_UTF8_CSTR(r->usage_why);
+	FUZZ_CHECK(r->usage_suspect == (r->usage_why[0] != '\0'));
 }
 
-/* A count the way the API defines it: a non-negative JSON integer, else 0. */
-static int64_t count_of(const json_t *obj, const char *key, bool *present)
+/* A count the way the API defines it: a JSON integer in
+ * 0..AM_PROV_MAX_TOKENS, else 0. Anything else that is present and not
+ * null (negative, huge, a float, a string, an object) sets *bad. */
+static int64_t count_of(const json_t *obj, const char *key, bool *present, bool *bad)
 {
 	const json_t *v = json_object_get(obj, key);
-	bool ok = json_is_integer(v) && json_integer_value(v) >= 0;
+	bool ok = json_is_integer(v) && json_integer_value(v) >= 0 &&
+	          json_integer_value(v) <= AM_PROV_MAX_TOKENS;
 	if (present)
 		*present = ok;
+	if (!ok && v && !json_is_null(v))
+		*bad = true;
 	return ok ? json_integer_value(v) : 0;
 }
 
 /* A successful Message parse agrees with jansson read directly. */
 static void check_message(const char *body, size_t len, const am_prov_result *r)
 {
-	json_t *root = json_loadb(body, len, 0, NULL);
+	json_t *root = json_loadb(body, len, JSON_ALLOW_NUL, NULL);
 	FUZZ_CHECK(json_is_object(root));
 	const json_t *usage = json_object_get(root, "usage");
 	FUZZ_CHECK(json_is_object(usage));
-	FUZZ_CHECK(r->usage.input_tokens == count_of(usage, "input_tokens", NULL));
-	FUZZ_CHECK(r->usage.output_tokens == count_of(usage, "output_tokens", NULL));
-	FUZZ_CHECK(r->usage.cache_read == count_of(usage, "cache_read_input_tokens", NULL));
-	bool has_cc, has5, has1;
-	int64_t cc = count_of(usage, "cache_creation_input_tokens", &has_cc);
+	bool has_in, has_out, has_cc, has5, has1, bad = false;
+	FUZZ_CHECK(r->usage.input_tokens == count_of(usage, "input_tokens", &has_in, &bad));
+	FUZZ_CHECK(r->usage.output_tokens == count_of(usage, "output_tokens", &has_out, &bad));
+	FUZZ_CHECK(r->usage.cache_read == count_of(usage, "cache_read_input_tokens", NULL, &bad));
+	int64_t cc = count_of(usage, "cache_creation_input_tokens", &has_cc, &bad);
 	const json_t *bd = json_object_get(usage, "cache_creation");
-	int64_t m5 = count_of(bd, "ephemeral_5m_input_tokens", &has5);
-	int64_t h1 = count_of(bd, "ephemeral_1h_input_tokens", &has1);
+	int64_t m5 = 0, h1 = 0;
+	if (json_is_object(bd)) {
+		m5 = count_of(bd, "ephemeral_5m_input_tokens", &has5, &bad);
+		h1 = count_of(bd, "ephemeral_1h_input_tokens", &has1, &bad);
+	} else {
+		has5 = has1 = false;
+	}
+	/* Negative, huge, float, string or missing: suspect, never exact. */
+	FUZZ_CHECK(r->usage_suspect == (bad || !has_in || !has_out));
 	if (has_cc) {
 		/* The total is what is billed; the split may only move tokens. */
 		FUZZ_CHECK(r->usage.cache_write_5m + r->usage.cache_write_1h == cc);
 		FUZZ_CHECK(r->usage.cache_write_1h == (h1 < cc ? h1 : cc));
 	} else if (has5 || has1) {
-		/* A sum past int64 saturates. */
-		int64_t sum;
-		if (__builtin_add_overflow(m5, h1, &sum))
-			m5 = INT64_MAX - h1;
+		/* Bounded figures: their sum cannot overflow. */
 		FUZZ_CHECK(r->usage.cache_write_5m == m5 && r->usage.cache_write_1h == h1);
 	} else {
 		FUZZ_CHECK(r->usage.cache_write_5m == 0 && r->usage.cache_write_1h == 0);
@@ -100,9 +119,13 @@ static void check_message(const char *body, size_t len, const am_prov_result *r)
 	json_array_foreach(json_object_get(root, "content"), i, blk) {
 		const json_t *t = json_object_get(blk, "text");
 		const char *bt = json_string_value(json_object_get(blk, "type"));
-		if (bt && !strcmp(bt, "text") && json_is_string(t))
-			FUZZ_CHECK(am_bbuf_append(&text, json_string_value(t), json_string_length(t)) ==
-			           0);
+		if (!bt || strcmp(bt, "text") || !json_is_string(t))
+			continue;
+		/* A NUL in the answer reads as U+2400. */
+		const char *p = json_string_value(t);
+		for (size_t k = 0; k < json_string_length(t); k++)
+			FUZZ_CHECK((p[k] ? am_bbuf_append(&text, p + k, 1)
+			                 : am_bbuf_append(&text, "\xE2\x90\x80", 3)) == 0);
 	}
 	FUZZ_CHECK(r->text && text.len == r->text_len && !memcmp(am_bbuf_str(&text), r->text,
 	                                                          text.len));
@@ -198,6 +221,7 @@ static void same_result(const am_prov_result *a, const am_prov_result *b)
 	FUZZ_CHECK(!strcmp(a->service_tier, b->service_tier));
 	FUZZ_CHECK(a->has_usage == b->has_usage && a->usage_final == b->usage_final);
 	FUZZ_CHECK(!memcmp(&a->usage, &b->usage, sizeof a->usage));
+	FUZZ_CHECK(a->usage_suspect == b->usage_suspect && !strcmp(a->usage_why, b->usage_why));
 	FUZZ_CHECK(a->missing_message_stop == b->missing_message_stop);
 	FUZZ_CHECK(a->text_len == b->text_len && !memcmp(a->text, b->text, a->text_len));
 }

@@ -53,7 +53,7 @@ int am_wf_start(am_wf *f, const am_sim_cfg *sc, am_err *err)
 	wo.db_path = f->db;
 	wo.base_url = am_sim_url(f->sim);
 	wo.api_key = "sk-workfix";
-	wo.simulator = true;
+	wo.simulator = false; /* its rows are the ones real calls make */
 	wo.source = "console";
 	wo.owner = f->owner;
 	f->w = am_worker_start(&wo, err);

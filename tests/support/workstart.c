@@ -38,7 +38,7 @@ static am_worker *start_worker(const char *json, const am_pricing *pricing, cons
 	wo.db_path = db_path;
 	wo.base_url = base_url;
 	wo.api_key = "test-key";
-	wo.simulator = true;
+	wo.simulator = false; /* its rows are the ones real calls make */
 	wo.source = source;
 	wo.persist_settings = settings;
 	wo.load_settings = settings;
