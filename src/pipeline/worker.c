@@ -252,8 +252,14 @@ static int refuse_model(const am_worker *w, const char *model, am_err *err)
 			return 0;
 		name_list(names, sizeof names, w->sel.tier[i].model);
 	}
-	for (size_t i = 0; i < am_pricing_count(w->pricing); i++)
-		name_list(names, sizeof names, am_pricing_at(w->pricing, i)->model);
+	for (size_t i = 0; i < am_pricing_count(w->pricing); i++) {
+		const char *m = am_pricing_at(w->pricing, i)->model;
+		bool tier = false;
+		for (int k = 0; k < w->sel.ntiers && !tier; k++)
+			tier = !strcmp(w->sel.tier[k].model, m);
+		if (!tier)
+			name_list(names, sizeof names, m);
+	}
 	return am_err_set(err, "unknown model '%s': use auto or a known one (%s); a new model "
 	                  "needs a price in the pricing file first", model, names);
 }

@@ -401,8 +401,9 @@ void wk_settings_poll(am_worker *w, int64_t now)
 	for (int k = 0; k < nch; k++) {
 		const struct wk_setting *row = &r.rows[changed[k]];
 		am_command c;
-		if (!command_of_setting(row->key, row->value, &c))
-			continue;
+		if (!command_of_setting(row->key, row->value, &c) ||
+		    (c.pool[0] && pool_by_name(w, c.pool) < 0))
+			continue; /* not a run-time setting, or a pool this worker lacks */
 		apply_command(w, &c, now);
 		wk_notice(w, "another process set %s = %s", row->key, row->value);
 	}
