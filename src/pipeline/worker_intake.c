@@ -398,6 +398,7 @@ void wk_settings_poll(am_worker *w, int64_t now)
 			changed[b] = changed[b - 1];
 			changed[b - 1] = t;
 		}
+	char said[400] = "";
 	for (int k = 0; k < nch; k++) {
 		const struct wk_setting *row = &r.rows[changed[k]];
 		am_command c;
@@ -405,9 +406,12 @@ void wk_settings_poll(am_worker *w, int64_t now)
 		    (c.pool[0] && pool_by_name(w, c.pool) < 0))
 			continue; /* not a run-time setting, or a pool this worker lacks */
 		apply_command(w, &c, now);
-		wk_notice(w, "another process set %s = %s", row->key, row->value);
+		size_t n = strlen(said);
+		snprintf(said + n, sizeof said - n, "%s%s = %s", n ? ", " : "", row->key, row->value);
 	}
 	free(changed);
+	if (said[0]) /* one line for what one look found */
+		wk_notice(w, "another process set %s", said);
 	wk_settings_forget(w);
 	w->seen_set = r.rows;
 	w->nseen_set = r.n;
