@@ -601,7 +601,19 @@ START_TEST(limit_change_continuity)
 	ck_assert_int_eq(am_rl_next_event_ns(rl, T0), T0 + 1200 * MS);
 	ck_assert_int_eq(am_rl_set_limit(rl, 0, AM_RL_REQ, 5, T0, &err), 0);
 	ck_assert_int_eq(am_rl_next_event_ns(rl, T0), T0 + 12 * LF_S);
-	ck_assert_int_eq(am_rl_set_limit(rl, 0, AM_RL_REQ, 0, T0, &err), -1);
+	/* 0 = no limit, as in the config: the queued head goes at once, and so
+	 * does any number after it */
+	ck_assert_int_eq(am_rl_set_limit(rl, 0, AM_RL_REQ, 0, T0, &err), 0);
+	ck_assert_int_le(am_rl_next_event_ns(rl, T0), T0);
+	poll_at(rl, T0);
+	ck_assert_int_eq(t.state, AM_RL_ST_GRANTED);
+	settle_as_charged(rl, &t, T0);
+	for (int i = 0; i < 1000; i++) {
+		lf_ticket(rl, &t, 0, 1, 0, 0);
+		ck_assert_int_eq(try1(rl, &t, T0, &r), 1);
+		settle_as_charged(rl, &t, T0);
+	}
+	ck_assert_int_eq(am_rl_set_limit(rl, 0, AM_RL_REQ, -1, T0, &err), -1);
 	ck_assert_int_eq(am_rl_set_limit(rl, 5, AM_RL_REQ, 10, T0, &err), -1);
 	am_rl_free(rl);
 }

@@ -448,7 +448,7 @@ START_TEST(limits_full)
 	        "{NORMAL}  {CALM}ok\n"
 	        "2+0: {NORMAL}OTPM  {CALM}█▉{BAR_EMPTY}░░░░░░░░░░░░░{NORMAL}      1k / 8k"
 	        "{NORMAL}  {CALM}ok\n"
-	        "3+0: {WARN}queue 2{NORMAL} · {NORMAL}in flight 1{NORMAL}/4{DIM} · 429s 0\n"
+	        "3+0: {WARN}waiting 2{NORMAL} · {NORMAL}in flight 1{NORMAL}/4{DIM} · 429s 0\n"
 	        "4+0: {TITLE}haiku-3-5{DIM}  RPM {CALM}0/50{DIM}  ITPM {CALM}0/50k{DIM}  OTPM "
 	        "{CALM}0/10k\n");
 	snap.pool[0].dim[0].has_server = true;
@@ -463,7 +463,7 @@ START_TEST(limits_full)
 	        "{DIM}srv 38 left{DIM} ↻20s\n"
 	        "1+0: {NORMAL}ITPM  {CALM}█▋{BAR_EMPTY}░░░{NORMAL}    10k / 30k{NORMAL}  {CALM}ok\n"
 	        "2+0: {NORMAL}OTPM  {CALM}▋{BAR_EMPTY}░░░░{NORMAL}      1k / 8k{NORMAL}  {CALM}ok\n"
-	        "3+0: {WARN}queue 2{NORMAL} · {NORMAL}in flight 1{NORMAL}/4{DIM} · 429s 0"
+	        "3+0: {WARN}waiting 2{NORMAL} · {NORMAL}in flight 1{NORMAL}/4{DIM} · 429s 0"
 	        "{WARN} · share 50%\n"
 	        "4+0: {TITLE}haiku-3-5{DIM}  RPM {CALM}0/50{DIM}  ITPM {CALM}0/50k{DIM}  OTPM "
 	        "{CALM}0/10k\n");
@@ -479,9 +479,9 @@ START_TEST(limits_full)
 	        "{CALM}ok\n"
 	        "2+0: {NORMAL}OTPM  {BAR_EMPTY}░░░░░░░░░░░░░░░{NORMAL}      0 / 10k{NORMAL}  "
 	        "{CALM}ok\n"
-	        "3+0: {NORMAL}queue 0{NORMAL} · {NORMAL}in flight 0{ALARM} · 429s 2\n"
+	        "3+0: {NORMAL}waiting 0{NORMAL} · {NORMAL}in flight 0{ALARM} · 429s 2\n"
 	        "4+0: {TITLE}sonnet-4{DIM}  RPM {CALM}10/50{DIM}  ITPM {WARN}30k/30k{DIM}  OTPM "
-	        "{CALM}1k/8k{WARN}  q2 f1\n");
+	        "{CALM}1k/8k{WARN}  w2 f1\n");
 	snap.pool[1].dim[0].cooldown_until_ns = 0;
 	ui_panel_limits(&c, w, h, &blk);
 	ck_dump(&blk, true,
@@ -492,7 +492,7 @@ START_TEST(limits_full)
 	        "{WARN}◀ blocks head{DIM} 12s\n"
 	        "2+0: {NORMAL}OTPM  {CALM}█▉{BAR_EMPTY}░░░░░░░░░░░░░{NORMAL}      1k / 8k"
 	        "{NORMAL}  {CALM}ok\n"
-	        "3+0: {WARN}queue 2{NORMAL} · {NORMAL}in flight 1{NORMAL}/4"
+	        "3+0: {WARN}waiting 2{NORMAL} · {NORMAL}in flight 1{NORMAL}/4"
 	        "{WARN} · head waits 3.0s{DIM} · 429s 0\n"
 	        "4+0: {TITLE}haiku-3-5{ALARM} 429s 2{DIM}  RPM {CALM}0/50{DIM}  ITPM {CALM}0/50k"
 	        "{DIM}  OTPM {CALM}0/10k\n");
@@ -527,7 +527,7 @@ START_TEST(limits_compact)
 	        "0+0: {DIM}in use:{NORMAL} RPM {CALM}██{BAR_EMPTY}░░░░░░░░{NORMAL} 10/50{NORMAL}  ITPM "
 	        "{CALM}███▎{BAR_EMPTY}░░░░░░{NORMAL} 10k/30k{NORMAL}  OTPM {CALM}█▎{BAR_EMPTY}░░░░░░░░"
 	        "{NORMAL} 1k/8k\n"
-	        "1+0: {DIM}sonnet-4: {WARN}q2{NORMAL} f1{NORMAL}/4{DIM} · 429s 0{NORMAL}   "
+	        "1+0: {DIM}sonnet-4: {WARN}w2{NORMAL} f1{NORMAL}/4{DIM} · 429s 0{NORMAL}   "
 	        "{TITLE}haiku-3-5{DIM} RPM {CALM}0/50\n");
 	area(60, 20, UI_P_LIMITS, &w, &h);
 	ui_panel_limits(&c, w, h, &blk);
@@ -536,7 +536,7 @@ START_TEST(limits_compact)
 	        "0+0: {NORMAL}RPM {CALM}█{BAR_EMPTY}░░░░{NORMAL} 10/50{NORMAL}  ITPM {CALM}█▋"
 	        "{BAR_EMPTY}░░░{NORMAL} 10k/30k{NORMAL}  OTPM {CALM}▋{BAR_EMPTY}░░░░"
 	        "{NORMAL} 1k/8k\n"
-	        "1+0: {DIM}sonnet-4: {WARN}q2{NORMAL} f1{NORMAL}/4{DIM} · 429s 0{NORMAL}   "
+	        "1+0: {DIM}sonnet-4: {WARN}w2{NORMAL} f1{NORMAL}/4{DIM} · 429s 0{NORMAL}   "
 	        "{TITLE}haiku-3-5{DIM} RPM {CALM}0/50\n");
 	trouble(&snap);
 	area(80, 24, UI_P_LIMITS, &w, &h);
@@ -546,8 +546,8 @@ START_TEST(limits_compact)
 	        "0+0: {ALARM}cool-down 8s{DIM}  in use:{NORMAL} RPM {BAR_EMPTY}░░░░░░{ALARM} 0/50"
 	        "{NORMAL}  ITPM {BAR_EMPTY}░░░░░░{NORMAL} 0/50k{NORMAL}  OTPM {BAR_EMPTY}░░░░░░"
 	        "{NORMAL} 0/10k\n"
-	        "1+0: {DIM}haiku-3-5: {NORMAL}q0{NORMAL} f0{ALARM} · 429s 2{NORMAL}   {TITLE}sonnet-4"
-	        "{DIM} ITPM {WARN}30k/30k{WARN} q2 f1\n");
+	        "1+0: {DIM}haiku-3-5: {NORMAL}w0{NORMAL} f0{ALARM} · 429s 2{NORMAL}   {TITLE}sonnet-4"
+	        "{DIM} ITPM {WARN}30k/30k{WARN} w2 f1\n");
 	snap.pool[1].dim[0].cooldown_until_ns = 0;
 	area(60, 20, UI_P_LIMITS, &w, &h);
 	ui_panel_limits(&c, w, h, &blk);
@@ -555,7 +555,7 @@ START_TEST(limits_compact)
 	        "title: {TITLE}Rate limits{DIM} · in use / limit{DIM} · sonnet-4 pool\n"
 	        "0+0: {NORMAL}RPM {CALM}█{BAR_EMPTY}░░░░{NORMAL} 10/50{WARN}  ITPM {WARN}████▉"
 	        "{WARN} 30k/30k{NORMAL}  OTPM {CALM}▋{BAR_EMPTY}░░░░{NORMAL} 1k/8k\n"
-	        "1+0: {DIM}sonnet-4: {WARN}q2{NORMAL} f1{NORMAL}/4{DIM} · 429s 0{NORMAL}   "
+	        "1+0: {DIM}sonnet-4: {WARN}w2{NORMAL} f1{NORMAL}/4{DIM} · 429s 0{NORMAL}   "
 	        "{TITLE}haiku-3-5{DIM} RPM {CALM}0/50{ALARM} 429s 2\n");
 	c.ascii = true;
 	ui_panel_limits(&c, w, h, &blk);
@@ -563,7 +563,7 @@ START_TEST(limits_compact)
 	        "title: {TITLE}Rate limits{DIM} - in use / limit{DIM} - sonnet-4 pool\n"
 	        "0+0: {NORMAL}RPM {CALM}#{BAR_EMPTY}....{NORMAL} 10/50{WARN}  ITPM {WARN}####="
 	        "{WARN} 30k/30k{NORMAL}  OTPM {CALM}={BAR_EMPTY}....{NORMAL} 1k/8k\n"
-	        "1+0: {DIM}sonnet-4: {WARN}q2{NORMAL} f1{NORMAL}/4{DIM} - 429s 0{NORMAL}   "
+	        "1+0: {DIM}sonnet-4: {WARN}w2{NORMAL} f1{NORMAL}/4{DIM} - 429s 0{NORMAL}   "
 	        "{TITLE}haiku-3-5{DIM} RPM {CALM}0/50{ALARM} 429s 2\n");
 	snap.npools = 0;
 	ui_panel_limits(&c, w, h, &blk);

@@ -330,6 +330,94 @@ START_TEST(two_workers_guard_one_limit)
 }
 END_TEST
 
+/* ---- settings: one truth, shared by every process on the ledger ---------- */
+
+static int send_command(peer *p, am_cmd_kind kind, int64_t value, const char *pool,
+                        const char *text, am_err *err)
+{
+	am_command c = { 0 };
+	c.kind = kind;
+	c.value = value;
+	c.persist = true;
+	snprintf(c.pool, sizeof c.pool, "%s", pool ? pool : "");
+	snprintf(c.text, sizeof c.text, "%s", text ? text : "");
+	memset(err, 0, sizeof *err);
+	return p->obs.ops.command(p->obs.ops.ctx, &c, err);
+}
+
+static bool day_limit_is(const am_snapshot *s, int64_t v)
+{
+	return s->budget.day_limit_pusd == v;
+}
+
+static bool some_rpm_limit_is(const am_snapshot *s, int64_t v)
+{
+	for (int i = 0; i < s->npools; i++)
+		for (int d = 0; d < s->pool[i].ndims; d++)
+			if (!strcmp(s->pool[i].dim[d].name, "RPM") && s->pool[i].dim[d].limit == v)
+				return true;
+	return false;
+}
+
+static int count_setting(void *ctx, const char *key, const char *value, int64_t ns)
+{
+	(void)value;
+	(void)ns;
+	if (!strncmp(key, "limits.pools.", 13) && strstr(key, ".rpm"))
+		++*(int *)ctx;
+	return 0;
+}
+
+/* A budget and a global limit set in one worker reach the other on the same
+ * ledger within a few seconds of its clock; the global limit replaces the
+ * saved per-pool ones of its dimension; an unknown pool or model is refused
+ * at once, saying what is known. */
+START_TEST(settings_reach_the_other_worker)
+{
+	start(&p1, "{\"limits\": {\"rpm\": 100000}}", "console");
+	start(&p2, "{\"limits\": {\"rpm\": 100000}}", "console");
+	am_err err;
+	am_snapshot s;
+
+	ck_assert_int_eq(send_command(&p1, AM_CMD_SET_RPM, 100, "nosuchpool", NULL, &err), -1);
+	ck_assert_msg(strstr(err.msg, "no pool 'nosuchpool'") && strstr(err.msg, "default"), "%s",
+	              err.msg);
+	ck_assert_int_eq(send_command(&p1, AM_CMD_SET_MODEL, 0, NULL, "claude-foo-9", &err), -1);
+	ck_assert_msg(strstr(err.msg, "unknown model 'claude-foo-9'") &&
+	                      strstr(err.msg, "claude-haiku-4-5"),
+	              "%s", err.msg);
+	ck_assert_int_eq(send_command(&p1, AM_CMD_SET_MODEL, 0, NULL, "claude-haiku-4-5", &err), 0);
+
+	/* An F-key's per-pool limit, then a global one: the per-pool row goes. */
+	ck_assert_msg(send_command(&p1, AM_CMD_SET_RPM, 24, "default", NULL, &err) == 0, "%s",
+	              err.msg);
+	ck_assert(wait_event(&p2, AM_EV_NOTICE, 0, "limits.pools.default.rpm = 24", NULL));
+	ck_assert_msg(send_command(&p1, AM_CMD_SET_RPM, 4321, NULL, NULL, &err) == 0, "%s",
+	              err.msg);
+	ck_assert(wait_event(&p2, AM_EV_NOTICE, 0, "limits.rpm = 4321", NULL));
+	ck_assert_int_eq(am_ledger_open(&other, db_path, &(am_ledger_opts){ 0 }, &err), 0);
+	int per_pool = 0;
+	ck_assert_int_eq(am_ledger_settings_each(other, count_setting, &per_pool, &err), 0);
+	ck_assert_int_eq(per_pool, 0);
+	char *v = NULL;
+	ck_assert_int_eq(am_ledger_setting_get(other, "limits.rpm", &v, &err), 1);
+	ck_assert_str_eq(v, "4321");
+	free(v);
+	/* p2's limiter took it: a call shows its pool at 4321 RPM */
+	call(&p2, "after the change", "claude-haiku-4-5");
+	ck_assert(wait_snap(&p2, &s, some_rpm_limit_is, 4321));
+
+	ck_assert_msg(send_command(&p1, AM_CMD_SET_BUDGET_DAY, 7 * USD, NULL, NULL, &err) == 0,
+	              "%s", err.msg);
+	ck_assert(wait_snap(&p2, &s, day_limit_is, 7 * USD));
+	/* and the other way round */
+	ck_assert_msg(send_command(&p2, AM_CMD_SET_BUDGET_DAY, 3 * USD, NULL, NULL, &err) == 0,
+	              "%s", err.msg);
+	ck_assert(wait_snap(&p1, &s, day_limit_is, 3 * USD));
+	ck_assert_str_eq(s.model_mode, "claude-haiku-4-5");
+}
+END_TEST
+
 static Suite *suite(void)
 {
 	Suite *s = suite_create("worker_xproc");
@@ -338,6 +426,7 @@ static Suite *suite(void)
 	tcase_set_timeout(tc, 60);
 	tcase_add_test(tc, spend_recorded_elsewhere_counts_once_and_blocks);
 	tcase_add_test(tc, two_workers_guard_one_limit);
+	tcase_add_test(tc, settings_reach_the_other_worker);
 	suite_add_tcase(s, tc);
 	return s;
 }

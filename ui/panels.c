@@ -432,7 +432,9 @@ static void pool_summary(const ui_panel_ctx *c, const am_snap_pool *p, line *l, 
 	const ui_glyphs *g = G(c);
 	bool compact = c->compact;
 	char t[32];
-	segf(l, p->queue_depth ? UI_ROLE_WARN : UI_ROLE_NORMAL, compact ? "q%d" : "queue %d",
+	/* The pool's own count: prompts waiting for its limits ("waiting"), not
+	 * the header's queue (every prompt not sent yet, paused ones too). */
+	segf(l, p->queue_depth ? UI_ROLE_WARN : UI_ROLE_NORMAL, compact ? "w%d" : "waiting %d",
 	     p->queue_depth);
 	if (!compact)
 		seg(l, UI_ROLE_NORMAL, g->dot);
@@ -497,8 +499,8 @@ static bool pool_cooldown(const ui_panel_ctx *c, const am_snap_pool *p, const ch
 	return false;
 }
 
-/* A pool line's 429 count (when there were any) and its queue and calls
- * in flight after `pre` (when there are any). */
+/* A pool line's 429 count (when there were any) and its prompts waiting
+ * for its limits and calls in flight after `pre` (when there are any). */
 static void pool_n429(const am_snap_pool *p, line *l)
 {
 	if (p->n429)
@@ -508,7 +510,7 @@ static void pool_n429(const am_snap_pool *p, line *l)
 static void pool_queue(const am_snap_pool *p, const char *pre, line *l)
 {
 	if (p->queue_depth || p->in_flight)
-		segf(l, p->queue_depth ? UI_ROLE_WARN : UI_ROLE_DIM, "%sq%d f%d", pre,
+		segf(l, p->queue_depth ? UI_ROLE_WARN : UI_ROLE_DIM, "%sw%d f%d", pre,
 		     p->queue_depth, p->in_flight);
 }
 

@@ -45,7 +45,7 @@ typedef struct am_snap_pool {
 	char name[32];             /* "sonnet-4", ... */
 	int ndims;
 	am_snap_dim dim[AM_SNAP_MAX_DIMS];
-	int queue_depth;
+	int queue_depth;           /* prompts waiting for this pool's limits (the limiter's queue) */
 	int in_flight;
 	int concurrency_cap;
 	int64_t head_wait_ns;      /* how long the head has waited so far */

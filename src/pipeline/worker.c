@@ -214,6 +214,56 @@ static int ops_drain(void *ctx, am_event *out, int max)
 	return am_evq_drain(w->evq, out, max);
 }
 
+/* A list of names for a message: "a, b, c" (cut with "..." when long). */
+static void name_list(char *out, size_t cap, const char *name)
+{
+	size_t n = strlen(out);
+	if (n + 8 >= cap)
+		return;
+	if (n + strlen(name) + 6 >= cap) {
+		snprintf(out + n, cap - n, "%s...", n ? ", " : "");
+		return;
+	}
+	snprintf(out + n, cap - n, "%s%s", n ? ", " : "", name);
+}
+
+/* The pools are the limiter's, fixed once the worker has started (before
+ * am_worker_start returns, so this thread may read them). */
+static int refuse_pool(const am_worker *w, const char *pool, am_err *err)
+{
+	char names[160] = "";
+	for (int i = 0; i < am_rl_npools(w->rl); i++) {
+		if (!strcmp(am_rl_pool_name(w->rl, i), pool))
+			return 0;
+		name_list(names, sizeof names, am_rl_pool_name(w->rl, i));
+	}
+	return am_err_set(err, "no pool '%s' (the pools: %s)", pool, names);
+}
+
+/* A model must be one the price table or the selector knows: a call to any
+ * other would fail at the provider, or be charged at an unknown price. */
+static int refuse_model(const am_worker *w, const char *model, am_err *err)
+{
+	if (am_pricing_lookup(w->pricing, model))
+		return 0;
+	char names[200] = "";
+	for (int i = 0; i < w->sel.ntiers; i++) {
+		if (!strcmp(w->sel.tier[i].model, model))
+			return 0;
+		name_list(names, sizeof names, w->sel.tier[i].model);
+	}
+	for (size_t i = 0; i < am_pricing_count(w->pricing); i++) {
+		const char *m = am_pricing_at(w->pricing, i)->model;
+		bool tier = false;
+		for (int k = 0; k < w->sel.ntiers && !tier; k++)
+			tier = !strcmp(w->sel.tier[k].model, m);
+		if (!tier)
+			name_list(names, sizeof names, m);
+	}
+	return am_err_set(err, "unknown model '%s': use auto or a known one (%s); a new model "
+	                  "needs a price in the pricing file first", model, names);
+}
+
 static int ops_command(void *ctx, const am_command *cmd, am_err *err)
 {
 	am_worker *w = ctx;
@@ -223,6 +273,8 @@ static int ops_command(void *ctx, const am_command *cmd, am_err *err)
 #undef SET_DIM_CASE
 		if (cmd->value < 0 || cmd->value > 1000000000000LL)
 			return am_err_set(err, "a limit must be between 0 (none) and 10^12 per minute");
+		if (cmd->pool[0] && refuse_pool(w, cmd->pool, err))
+			return -1;
 		break;
 	case AM_CMD_SET_BUDGET_DAY:
 	case AM_CMD_SET_BUDGET_MONTH:
@@ -234,10 +286,8 @@ static int ops_command(void *ctx, const am_command *cmd, am_err *err)
 			return am_err_set(err, "the alert threshold is a percentage from 1 to 100");
 		break;
 	case AM_CMD_SET_MODEL:
-		if (strcmp(cmd->text, "auto") && !am_pricing_lookup(w->pricing, cmd->text) &&
-		    strncmp(cmd->text, "claude-", 7))
-			return am_err_set(err, "unknown model '%s' (try 'auto' or a claude-* id)",
-			                  cmd->text);
+		if (strcmp(cmd->text, "auto") && refuse_model(w, cmd->text, err))
+			return -1;
 		break;
 	default:
 		break;

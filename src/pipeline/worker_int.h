@@ -43,6 +43,7 @@ enum {
 
 /* Reading what other processes recorded (count_foreign). */
 enum { FOREIGN_SCAN_MS = 1000, FOREIGN_ROWS = 10000, OWN_ROWS_MAX = 1024 };
+enum { SETTINGS_POLL_MS = 1000 };
 
 typedef enum wstate {
 	W_PENDING,   /* in the FIFO, not yet through the selector */
@@ -225,6 +226,13 @@ struct am_worker {
 	int64_t own_rows[OWN_ROWS_MAX];
 	int nown;
 	int64_t next_foreign_scan;  /* mono ns */
+	/* The settings table as this worker last saw it (worker_intake.c):
+	 * another process's change is the difference, applied at the next poll. */
+	struct wk_setting *seen_set;
+	int nseen_set;
+	bool seen_loaded;
+	int64_t data_version;       /* the ledger's, at the last settings read */
+	int64_t next_settings_poll; /* mono ns */
 	am_err init_err;
 	int init_state;             /* 0 starting, 1 ok, -1 failed */
 	pthread_cond_t init_cv;
@@ -372,6 +380,11 @@ int wk_load_recent_burn(am_worker *w, am_err *err);
 void wk_scan_db(am_worker *w);
 void wk_take_inbox(am_worker *w, int64_t now);
 void wk_intake(am_worker *w, int64_t now);
+/* Applies the settings another process sharing the ledger changed since the
+ * last look (at most every SETTINGS_POLL_MS); wk_settings_forget frees what
+ * it keeps. */
+void wk_settings_poll(am_worker *w, int64_t now);
+void wk_settings_forget(am_worker *w);
 
 /* worker_admit.c */
 bool wk_holding(const am_worker *w, int64_t now);

@@ -3,6 +3,8 @@
  * another connection), cancellations. */
 #include "worker_int.h"
 
+#include <errno.h>
+
 static int cmp_id(const void *a, const void *b)
 {
 	int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
@@ -108,6 +110,97 @@ static void cancel_job(am_worker *w, int64_t handle, int64_t now)
 	wk_free_job(w, j);
 }
 
+/* ---- the settings as last seen ------------------------------------------------ */
+
+struct wk_setting {
+	char *key, *value;
+	int64_t updated_ns; /* wall ns it was saved at */
+};
+
+static struct wk_setting *seen_find(am_worker *w, const char *key)
+{
+	for (int i = 0; i < w->nseen_set; i++)
+		if (!strcmp(w->seen_set[i].key, key))
+			return &w->seen_set[i];
+	return NULL;
+}
+
+static void seen_put(am_worker *w, const char *key, const char *value)
+{
+	struct wk_setting *e = seen_find(w, key);
+	if (!e) {
+		w->seen_set = am_xrealloc(w->seen_set, (size_t)(w->nseen_set + 1) * sizeof *e);
+		e = &w->seen_set[w->nseen_set++];
+		e->key = am_xstrdup(key);
+		e->value = NULL;
+	}
+	free(e->value);
+	e->value = am_xstrdup(value);
+	e->updated_ns = 0;
+}
+
+/* Drops the per-pool keys of one dimension ("limits.pools.*.rpm"). */
+static void seen_drop_pools(am_worker *w, const char *dim)
+{
+	size_t nd = strlen(dim);
+	for (int i = 0; i < w->nseen_set;) {
+		const char *k = w->seen_set[i].key;
+		size_t nk = strlen(k);
+		if (!strncmp(k, "limits.pools.", 13) && nk > 13 + nd && k[nk - nd - 1] == '.' &&
+		    !strcmp(k + nk - nd, dim)) {
+			free(w->seen_set[i].key);
+			free(w->seen_set[i].value);
+			w->seen_set[i] = w->seen_set[--w->nseen_set];
+		} else {
+			i++;
+		}
+	}
+}
+
+void wk_settings_forget(am_worker *w)
+{
+	for (int i = 0; i < w->nseen_set; i++) {
+		free(w->seen_set[i].key);
+		free(w->seen_set[i].value);
+	}
+	free(w->seen_set);
+	w->seen_set = NULL;
+	w->nseen_set = 0;
+	w->seen_loaded = false;
+}
+
+/* The pool named `name`, or -1. */
+static int pool_by_name(const am_worker *w, const char *name)
+{
+	for (int i = 0; i < am_rl_npools(w->rl); i++)
+		if (!strcmp(am_rl_pool_name(w->rl, i), name))
+			return i;
+	return -1;
+}
+
+/* Saves a command's setting. A limit for every pool replaces the per-pool
+ * ones of its dimension, in the same transaction: they would win over it
+ * at the next start. */
+static void save_setting(am_worker *w, const am_command *c, const char *key, const char *val)
+{
+	int dim = am_cmd_limit_dim(c->kind);
+	char glob[64];
+	am_ledger_setting_op ops[2] = { { key, val }, { glob, NULL } };
+	int n = 1;
+	if (dim >= 0 && !c->pool[0]) {
+		snprintf(glob, sizeof glob, "limits.pools.*.%s", am_dim_info_of((am_dim)dim)->key);
+		n = 2;
+	}
+	am_err err;
+	if (am_ledger_settings_write(w->ledger, ops, n, now_wall(w), &err)) {
+		wk_notice(w, "could not save %s: %s", key, err.msg);
+		return;
+	}
+	if (n == 2)
+		seen_drop_pools(w, am_dim_info_of((am_dim)dim)->key);
+	seen_put(w, key, val);
+}
+
 static void apply_command(am_worker *w, const am_command *c, int64_t now)
 {
 	am_err err;
@@ -117,11 +210,12 @@ static void apply_command(am_worker *w, const am_command *c, int64_t now)
 	memset(&al, 0, sizeof al);
 	char key[96], val[64];
 	key[0] = val[0] = '\0';
-	int pool = -1;
-	if (c->pool[0]) {
-		for (int i = 0; i < am_rl_npools(w->rl); i++)
-			if (!strcmp(am_rl_pool_name(w->rl, i), c->pool))
-				pool = i;
+	int pool = c->pool[0] ? pool_by_name(w, c->pool) : -1;
+	if (c->pool[0] && pool < 0) {
+		/* ops_command refuses these; a setting another process saved for a
+		 * pool this one lacks changes nothing here */
+		wk_notice(w, "no pool '%s' here: its limit is not applied", c->pool);
+		return;
 	}
 	switch (c->kind) {
 #define SET_DIM_CASE(id, key, label, unit, what) case AM_CMD_SET_##id:
@@ -197,10 +291,132 @@ static void apply_command(am_worker *w, const am_command *c, int64_t now)
 		break;
 	}
 	wk_fire_alerts(w, &al);
-	if (c->persist && key[0] &&
-	    am_ledger_setting_set(w->ledger, key, val, now_wall(w), &err))
-		wk_notice(w, "could not save %s: %s", key, err.msg);
+	if (c->persist && key[0])
+		save_setting(w, c, key, val);
 	w->dirty = true;
+}
+
+/* ---- settings another process changed ----------------------------------------- */
+
+/* The command that a saved setting stands for; false for keys the worker
+ * does not apply at run time. */
+static bool command_of_setting(const char *key, const char *value, am_command *c)
+{
+	memset(c, 0, sizeof *c);
+	char *end;
+	if (!strncmp(key, "limits.", 7)) {
+		const char *rest = key + 7, *dimkey = rest;
+		if (!strncmp(rest, "pools.", 6)) {
+			const char *dot = strrchr(rest + 6, '.');
+			if (!dot || dot == rest + 6 || (size_t)(dot - (rest + 6)) >= sizeof c->pool)
+				return false;
+			memcpy(c->pool, rest + 6, (size_t)(dot - (rest + 6)));
+			dimkey = dot + 1;
+		}
+		int dim = am_dim_by_key(dimkey);
+		if (dim < 0)
+			return false;
+		c->kind = (am_cmd_kind)(AM_CMD_SET_RPM + dim);
+		errno = 0;
+		c->value = strtoll(value, &end, 10);
+		return !errno && end != value && !*end && c->value >= 0;
+	}
+	if (!strcmp(key, "budget.daily_usd") || !strcmp(key, "budget.monthly_usd")) {
+		c->kind = key[7] == 'd' ? AM_CMD_SET_BUDGET_DAY : AM_CMD_SET_BUDGET_MONTH;
+		am_err err;
+		return am_money_parse_usd(value, &c->value, &err) == 0 && c->value >= 0;
+	}
+	if (!strcmp(key, "budget.alert_pct")) {
+		c->kind = AM_CMD_SET_ALERT_PCT;
+		errno = 0;
+		c->value = strtoll(value, &end, 10);
+		return !errno && end != value && !*end && c->value >= 1 && c->value <= 100;
+	}
+	if (!strcmp(key, "selector.model")) {
+		c->kind = AM_CMD_SET_MODEL;
+		snprintf(c->text, sizeof c->text, "%s", value);
+		return true;
+	}
+	if (!strcmp(key, "cache.enabled")) {
+		c->kind = !strcmp(value, "true") ? AM_CMD_CACHE_ON : AM_CMD_CACHE_OFF;
+		return !strcmp(value, "true") || !strcmp(value, "false");
+	}
+	return false;
+}
+
+typedef struct settings_read {
+	am_worker *w;
+	struct wk_setting *rows;
+	int n;
+} settings_read;
+
+static int read_setting(void *ctx, const char *key, const char *value, int64_t updated_ns)
+{
+	settings_read *r = ctx;
+	r->rows = am_xrealloc(r->rows, (size_t)(r->n + 1) * sizeof *r->rows);
+	r->rows[r->n].key = am_xstrdup(key);
+	r->rows[r->n].value = am_xstrdup(value);
+	r->rows[r->n].updated_ns = updated_ns;
+	r->n++;
+	return 0;
+}
+
+void wk_settings_poll(am_worker *w, int64_t now)
+{
+	if (now < w->next_settings_poll)
+		return;
+	w->next_settings_poll = now + SETTINGS_POLL_MS * AM_NS_PER_MS;
+	am_err err;
+	int64_t ver = 0;
+	if (am_ledger_data_version(w->ledger, &ver, &err))
+		return; /* a busy file: the next poll looks again */
+	if (w->seen_loaded && ver == w->data_version)
+		return; /* nobody else committed anything */
+	settings_read r = { w, NULL, 0 };
+	if (am_ledger_settings_each(w->ledger, read_setting, &r, &err)) {
+		for (int i = 0; i < r.n; i++) {
+			free(r.rows[i].key);
+			free(r.rows[i].value);
+		}
+		free(r.rows);
+		return;
+	}
+	/* The first read is what the start applied (or chose not to): only
+	 * later differences are another process's changes, applied in the order
+	 * they were saved (a per-pool limit saved after a global one wins). */
+	bool first = !w->seen_loaded;
+	int *changed = am_xmalloc((size_t)(r.n + 1) * sizeof *changed), nch = 0;
+	for (int i = 0; i < r.n && !first; i++) {
+		const struct wk_setting *e = seen_find(w, r.rows[i].key);
+		if (!e || strcmp(e->value, r.rows[i].value))
+			changed[nch++] = i;
+	}
+	for (int a = 1; a < nch; a++) /* insertion sort by updated_ns: a few rows */
+		for (int b = a; b > 0 && r.rows[changed[b]].updated_ns <
+		                             r.rows[changed[b - 1]].updated_ns; b--) {
+			int t = changed[b];
+			changed[b] = changed[b - 1];
+			changed[b - 1] = t;
+		}
+	char said[400] = "";
+	for (int k = 0; k < nch; k++) {
+		const struct wk_setting *row = &r.rows[changed[k]];
+		am_command c;
+		if (!command_of_setting(row->key, row->value, &c) ||
+		    (c.pool[0] && pool_by_name(w, c.pool) < 0))
+			continue; /* not a run-time setting, or a pool this worker lacks */
+		apply_command(w, &c, now);
+		size_t n = strlen(said);
+		snprintf(said + n, sizeof said - n, "%s%s = %s", n ? ", " : "", row->key, row->value);
+	}
+	free(changed);
+	if (said[0]) /* one line for what one look found */
+		wk_notice(w, "another process set %s", said);
+	wk_settings_forget(w);
+	w->seen_set = r.rows;
+	w->nseen_set = r.n;
+	w->seen_loaded = true;
+	w->data_version = ver;
 }
 
 void wk_take_inbox(am_worker *w, int64_t now)

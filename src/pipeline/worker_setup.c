@@ -239,6 +239,7 @@ void wk_teardown(am_worker *w)
 	free(w->fresh);
 	w->fresh = NULL;
 	w->nfresh = w->fresh_cap = 0;
+	wk_settings_forget(w);
 	am_ledger_close(w->ledger);
 	am_log_close(w->log);
 	w->log = NULL;

@@ -378,6 +378,7 @@ void wk_tally_tick(am_worker *w, int64_t now, am_budget_now *bn)
 	day_rollover(w, bn);
 	am_budget_tick(w->budget, bn);
 	foreign_tick(w, now);
+	wk_settings_poll(w, now);
 }
 
 /* What the budget charges for a report's rows whose price was unknown,

@@ -1575,8 +1575,8 @@ int am_rl_set_limit(am_rl *rl, int pool, int dim, int64_t per_minute, int64_t no
 {
 	if (dim < 0 || dim >= AM_RL_NCOST)
 		return am_err_set(err, "rate limiter: no dimension %d", dim);
-	if (per_minute < 1)
-		return am_err_set(err, "rate limiter: %s must be at least 1 per minute",
+	if (per_minute < 0) /* 0 = no cap of the user's, as in the config */
+		return am_err_set(err, "rate limiter: %s cannot be negative (0 = no limit)",
 				  dim_names[dim]);
 	if (pool < -1 || pool >= rl->npools)
 		return am_err_set(err, "rate limiter: no pool %d", pool);

@@ -1163,6 +1163,52 @@ int am_ledger_settings_peek(const char *path, am_ledger_setting_fn fn, void *ctx
 	return status;
 }
 
+/* ---- settings written together, and changes made by other processes ---- */
+
+static int settings_op(am_ledger *l, const am_ledger_setting_op *op, int64_t now_ns, am_err *err)
+{
+	if (!op->key || !*op->key)
+		return am_err_set(err, "a setting needs a key");
+	if (op->value)
+		return setting_write(l, ST_SETTING_SET, op->key, op->value, now_ns, err);
+	sqlite3_stmt *s;
+	int rc = sqlite3_prepare_v2(l->db, "DELETE FROM settings WHERE key GLOB ?1", -1, &s, NULL);
+	if (rc != SQLITE_OK)
+		return fail(l, rc, "clearing settings", err);
+	sqlite3_bind_text(s, 1, op->key, -1, SQLITE_STATIC);
+	rc = sqlite3_step(s);
+	sqlite3_finalize(s);
+	return rc == SQLITE_DONE ? 0 : fail(l, rc, "clearing settings", err);
+}
+
+int am_ledger_settings_write(am_ledger *l, const am_ledger_setting_op *ops, int n,
+                             int64_t now_ns, am_err *err)
+{
+	bool nested;
+	if (unit_begin(l, &nested, err))
+		return -1;
+	for (int i = 0; i < n; i++) {
+		if (settings_op(l, &ops[i], now_ns, err)) {
+			unit_rollback(l, nested);
+			return -1;
+		}
+	}
+	return unit_commit(l, nested, err);
+}
+
+int am_ledger_data_version(am_ledger *l, int64_t *out, am_err *err)
+{
+	sqlite3_stmt *s;
+	int rc = sqlite3_prepare_v2(l->db, "PRAGMA data_version", -1, &s, NULL);
+	if (rc != SQLITE_OK)
+		return fail(l, rc, "reading the data version", err);
+	rc = sqlite3_step(s);
+	if (rc == SQLITE_ROW)
+		*out = sqlite3_column_int64(s, 0);
+	sqlite3_finalize(s);
+	return rc == SQLITE_ROW ? 0 : fail(l, rc, "reading the data version", err);
+}
+
 /* ---- pricing rows again (schema v3) ---------------------------------------- */
 
 /* Every column a price depends on, for the rows of a day range. */

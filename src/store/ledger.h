@@ -248,6 +248,26 @@ typedef int (*am_ledger_setting_fn)(void *ctx, const char *key, const char *valu
                                     int64_t updated_ns);
 int am_ledger_settings_each(am_ledger *l, am_ledger_setting_fn fn, void *ctx, am_err *err);
 
+/* ---- settings written together, and changes made by other processes ---- */
+
+/* One step of am_ledger_settings_write: value set = insert or replace key;
+ * value NULL = delete every key matching the GLOB pattern `key`
+ * ("limits.pools.*.rpm"). */
+typedef struct am_ledger_setting_op {
+	const char *key;
+	const char *value;
+} am_ledger_setting_op;
+
+/* Applies ops in order in one transaction (a savepoint inside the caller's):
+ * all of them or none. Sets are stamped updated_ns = now_ns. */
+int am_ledger_settings_write(am_ledger *l, const am_ledger_setting_op *ops, int n,
+                             int64_t now_ns, am_err *err);
+
+/* SQLite's data version of this connection: it changes when another
+ * connection (another process sharing the file) commits, never for this
+ * connection's own commits. A cheap check before re-reading the settings. */
+int am_ledger_data_version(am_ledger *l, int64_t *out, am_err *err);
+
 /* The settings saved in the ledger file at `path`, read without opening it
  * as a ledger: a read-only connection of its own (any thread) that never
  * creates, migrates or writes anything, so that looking at the
