@@ -69,9 +69,12 @@
  *  - 429 handling also keeps a per-dimension cooldown gate until retry-after,
  *    so a smaller request cannot slip in before the server's stated time.
  *
- * Threads: every function is thread-safe (one lock per pool; a separate lock
- * for the input estimator). A ticket is used by one thread at a time; when
- * am_rl_poll() grants it on the worker thread, that thread owns it next. */
+ * Ownership: one thread owns an am_rl - the worker thread (worker.h), which
+ * creates it, makes every call on it and frees it. The limiter is not
+ * thread-safe and takes no locks; no other thread may call any am_rl_
+ * function on it, not even the read-only figures (am_rl_stats): observers
+ * get those through the worker's snapshot. The tickets it holds are the
+ * worker's too. */
 #ifndef AIMETER_LIMITER_H
 #define AIMETER_LIMITER_H
 
