@@ -27,6 +27,7 @@ void am_rl_pool_cfg_init(am_rl_pool_cfg *pc, const char *name, int64_t rpm,
 	pc->max_in_flight = 64;
 	pc->max_queue = 4096;
 	pc->init_fill_ppm = 250000;
+	pc->learn_level = true;
 }
 
 void am_rl_cfg_init(am_rl_cfg *cfg)
@@ -69,7 +70,9 @@ static int pool_init(struct pool *p, const am_rl_pool_cfg *pc, const am_rl_cfg *
 					  "(bucket %lld ns) is out of range",
 					  pc->name, rl_dim_names[i], (long long)dc->limit,
 					  (long long)period, (long long)burst);
-		d->limit = d->limit_cfg = limit;
+		d->guarded = i == AM_RL_REQ_SHORT;
+		d->limit_cfg = limit;
+		d->limit = rl_dim_effective_limit(d);
 		d->period = period;
 		d->burst_ns = burst;
 		d->share = PPM;
@@ -84,11 +87,13 @@ static int pool_init(struct pool *p, const am_rl_pool_cfg *pc, const am_rl_cfg *
 		int64_t fill = i == AM_RL_REQ_SHORT ? PPM : pc->init_fill_ppm;
 		rl_dim_set_level(d, now, (int64_t)((i128)d->cap * fill / PPM));
 		d->fw_start = now;
+		d->calibrated = !pc->learn_level;
 	}
 	p->max_queue = pc->max_queue;
 	p->conc_cap = p->conc_cfg = pc->max_in_flight;
 	p->backfill = cfg->backfill_scan < 0 ? 0 : cfg->backfill_scan;
 	p->init_fill = pc->init_fill_ppm;
+	p->conf_lost = INT64_MIN;
 	p->last = now;
 	rl_pool_summarize(p);
 	int ring = cfg->grant_ring ? cfg->grant_ring : 1024;

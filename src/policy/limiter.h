@@ -133,6 +133,9 @@ typedef struct am_rl_pool_cfg {
 	int max_queue;            /* queued tickets at most */
 	int32_t init_fill_ppm;    /* level at creation, fraction of capacity
 	                           * (the short request bucket starts full) */
+	bool learn_level;         /* the starting levels are a guess: the first
+	                           * headers that bound a dimension from below
+	                           * set its level (am_rl_observe) */
 } am_rl_pool_cfg;
 
 /* A model id -> pool name entry. `model` matches exactly, or as a prefix when
@@ -160,7 +163,7 @@ typedef struct am_rl_cfg {
 
 /* Fills a pool config with the defaults: name, limits per minute (0 =
  * unlimited), 60 s buckets, 1 s short request bucket, 64 in flight, queue of
- * 4096, init fill 25%. */
+ * 4096, init fill 25%, learn_level on. */
 void am_rl_pool_cfg_init(am_rl_pool_cfg *pc, const char *name, int64_t rpm,
 			 int64_t itpm, int64_t otpm);
 
@@ -248,8 +251,17 @@ void am_rl_confirm(am_rl *rl, am_rl_ticket *t, int64_t now);
 
 /* Confirms t and calibrates its pool from the headers of t's response:
  * a changed `limit` is adopted with level continuity; remaining/reset give an
- * upper bound on the server's level, and the model is lowered to it (never
- * raised); the gap is counted as foreign consumption. For a ticket no longer
+ * upper bound on the server's level, and the model is lowered to it; the gap
+ * is counted as foreign consumption. They also give a lower bound (remaining
+ * less the rounding, the limit less what the reset time says is missing),
+ * and less every charge of ours the server may not have made yet it is what
+ * the server surely holds for us: in a pool that learns its level, the
+ * first response that bounds a dimension from below sets the model to it,
+ * up or down. So a new
+ * process that guessed its buckets low (init fill) uses what the server
+ * reports after its first answer; after that headers only lower (the
+ * model's slack below the bound absorbs what no header shows: input
+ * estimates that fell short, others' charges in flight). For a ticket no longer
  * held (cancelled) only limits and the figures shown are updated. For headers that describe the
  * server at the request's start (streaming) call this when they arrive; for a
  * response whose headers come with the body, call it after am_rl_settle. */

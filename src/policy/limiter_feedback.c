@@ -50,6 +50,65 @@ static int64_t header_upper(const struct dim *d, int c, const am_rl_bucket_hdr *
 	return u;
 }
 
+/* Lower bound on what the server holds for this process now, from the
+ * headers of tk's admitted response, or INT64_MIN when they cannot tell
+ * or when others spend from the same buckets (the server misses more of
+ * its limit than this pool ever charged).
+ * The server's level when it wrote them is at least remaining minus the
+ * rounding (tokens are rounded to the nearest thousand; a remaining of 0
+ * may hide a debt and tells nothing), and, for tokens, at least the
+ * reported limit minus the refill the reset time still needs (the two
+ * stamps have 1 s resolution: the true time to full is less than
+ * (reset - date) + 1 s; a token bucket holds its limit). From it goes
+ * every charge of ours the server may not have made by then: all that is
+ * granted and unconfirmed now, and every grant confirmed after tk was sent
+ * (it may have reached the server after tk). For input tokens also the
+ * charge of every grant the headers do reflect that is not settled yet:
+ * the server charged its actual input, and the settle still to come
+ * refunds what the estimate had above that (output refunds come on both
+ * sides alike). Refill since the headers and the server's refunds are
+ * left out: both only add. */
+static int64_t header_lower(const struct pool *p, const struct dim *d, int c,
+			    const am_rl_bucket_hdr *b, const am_rl_headers *h,
+			    const am_rl_ticket *tk)
+{
+	int64_t lo = INT64_MIN;
+	if (b->has_remaining && b->remaining > 0)
+		lo = b->remaining - (c == AM_RL_REQ ? 0 : TOKEN_ROUNDING);
+	if (c != AM_RL_REQ && b->has_reset && h->has_date && d->limit_srv > 0) {
+		int64_t l = d->limit_srv;
+		int64_t ttf = max64(0, clamp64((i128)b->reset_ns - h->date_ns + NS_PER_S));
+		i128 need = ((i128)l * ttf + d->period - 1) / d->period;
+		lo = max64(lo, clamp64((i128)l - need));
+	}
+	if (lo == INT64_MIN || p->conf_lost > tk->t_sent)
+		return INT64_MIN;
+	/* Alone? What the server misses of its limit must be ours: every
+	 * charge since the pool began (all still in the ring). Else others
+	 * are spending too, and their charges in flight are in no header. */
+	int64_t u = header_upper(d, c, b, h);
+	if (d->limit_srv <= 0 || u == INT64_MAX || p->next_gseq > p->ring_mask + 1)
+		return INT64_MIN;
+	i128 ours = 0;
+	for (uint64_t g = 0; g < p->next_gseq; g++) {
+		const struct gent *x = &p->ring[g & p->ring_mask];
+		ours += (i128)x->charge[c] + max64(0, x->adj[c]);
+	}
+	if ((i128)d->limit_srv - u > ours)
+		return INT64_MIN;
+	i128 pend = d->unconf;
+	for (uint64_t k = 0; k <= p->ring_mask; k++) {
+		const struct gent *x = &p->ring[k];
+		if (x->gseq == UINT64_MAX || x->t_conf == INT64_MAX) /* unconfirmed: in unconf */
+			continue;
+		if (x->gseq != tk->gseq && x->t_conf > tk->t_sent)
+			pend += (i128)x->charge[c] + max64(0, x->adj[c]);
+		else if (c == AM_RL_ITOK && x->open)
+			pend += x->charge[c];
+	}
+	return clamp64((i128)lo - pend);
+}
+
 static void foreign_add(struct dim *d, int64_t t, int64_t gap)
 {
 	if (t - d->fw_start >= FOREIGN_WIN_NS) {
@@ -62,8 +121,18 @@ static void foreign_add(struct dim *d, int64_t t, int64_t gap)
 	d->fw_sum = sadd(d->fw_sum, gap);
 }
 
-/* Lowers dimension c to what the headers allow. `admitted`: the server
- * charged tk before writing them (false for a 429). */
+/* Brings dimension c to what the headers allow. Lowers the model to the
+ * upper bound on the server's level (any response). At the first admitted
+ * response (`admitted`: the server charged tk before writing them; false
+ * for a 429, whose headers only lower) that bounds the dimension from
+ * below (header_lower), the level is set to that bound, up or down: it
+ * replaces the guess a new pool starts with (init fill) by what the server
+ * surely holds. After that the model follows its own
+ * refill and headers only lower it: at full load it runs a little below the
+ * lower bound (it subtracts charges the server may already have made, and
+ * debts land only at settle), and that slack is what absorbs an input
+ * estimate that fell short, or others' charges in flight, which no header
+ * shows. */
 static void calibrate(struct pool *p, am_rl_ticket *tk, const am_rl_headers *h,
 		      int64_t t, bool admitted)
 {
@@ -96,10 +165,16 @@ static void calibrate(struct pool *p, am_rl_ticket *tk, const am_rl_headers *h,
 		i128 refill = (i128)l * since / d->period;
 		int64_t target = clamp64((i128)u + refill - later);
 		int64_t level = rl_dim_level(d, t);
-		int64_t gap = level > target ? level - target : 0;
-		if (gap)
+		int64_t lo = admitted && !d->calibrated ? header_lower(p, d, c, b, h, tk) : INT64_MIN;
+		int64_t gap = 0;
+		if (lo != INT64_MIN) { /* the first bound from below: the guess goes */
+			d->calibrated = true;
+			rl_dim_set_level(d, t, min64(lo, target));
+		} else if (level > target) {
+			gap = level - target;
 			rl_dim_set_level(d, t, target);
-		foreign_add(d, t, gap);
+		}
+		foreign_add(d, t, gap); /* a wrong guess is no one's use */
 	}
 }
 
@@ -111,7 +186,7 @@ void am_rl_observe(am_rl *rl, am_rl_ticket *t, const am_rl_headers *h, int64_t n
 	int64_t tn = pool_sync(p, now);
 	bool live = rl_holds(t) || t->state == AM_RL_ST_SETTLED;
 	if (t->state == AM_RL_ST_GRANTED || t->state == AM_RL_ST_SENT) {
-		rl_unconfirm(p, t);
+		rl_unconfirm(p, t, tn);
 		t->state = AM_RL_ST_CONFIRMED;
 	}
 	calibrate(p, live ? t : NULL, h, tn, true);

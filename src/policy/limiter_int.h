@@ -61,6 +61,8 @@ struct dim {
 	int64_t limit_cfg, limit_cap, limit_srv;
 	int64_t period;
 	int64_t burst_ns;
+	bool guarded;           /* the short request bucket: runs a little slow
+	                         * (rl_dim_effective_limit) */
 	int64_t share;          /* ppm */
 	int64_t recover_at;
 	/* figures */
@@ -68,12 +70,18 @@ struct dim {
 	bool has_srv;
 	int64_t srv_rem, srv_reset;
 	int64_t fw_start, fw_sum, foreign_pm;
+	bool calibrated;        /* the level is no longer the starting guess
+	                         * (headers bounded it from below, or the pool
+	                         * does not learn its level) */
 };
 
 struct gent {                   /* one recent grant, for calibration */
 	uint64_t gseq;
 	int64_t charge[AM_RL_NCOST];
 	int64_t adj[AM_RL_NCOST];   /* debt - refund applied after the grant */
+	int64_t t_conf;             /* when it left the unconfirmed sums
+	                             * (INT64_MAX: not yet) */
+	bool open;                  /* not settled yet */
 };
 
 struct pool {
@@ -87,6 +95,8 @@ struct pool {
 	struct gent *ring;
 	uint64_t ring_mask;
 	int max_queue, conc_cfg, conc_ok, consec429;
+	int64_t conf_lost;      /* latest confirmation of a grant the ring had
+	                         * already forgotten */
 	int backfill;
 	int32_t init_fill;
 	struct dim d[AM_RL_NDIMS];
@@ -269,7 +279,7 @@ int64_t rl_plan_costs(const struct pool *p, const struct dim *dims,
 bool rl_oversize(const struct pool *p, const int64_t *cost, int *which);
 void rl_q_insert_by_seq(struct pool *p, am_rl_ticket *tk);
 struct gent *rl_ring_entry(struct pool *p, const am_rl_ticket *tk);
-void rl_unconfirm(struct pool *p, am_rl_ticket *tk);
+void rl_unconfirm(struct pool *p, am_rl_ticket *tk, int64_t t);
 void rl_settle_hold(struct pool *p, am_rl_ticket *tk, const int64_t *actual,
 		    int64_t t, am_rl_state final);
 bool rl_holds(const am_rl_ticket *tk);

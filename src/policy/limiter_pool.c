@@ -136,6 +136,8 @@ static void grant(struct pool *p, am_rl_ticket *tk, int64_t t)
 	e->charge[AM_RL_ITOK] = tk->cost[AM_RL_ITOK];
 	e->charge[AM_RL_OTOK] = tk->cost[AM_RL_OTOK];
 	e->adj[AM_RL_REQ] = e->adj[AM_RL_ITOK] = e->adj[AM_RL_OTOK] = 0;
+	e->t_conf = INT64_MAX;
+	e->open = true;
 	tk->gseq = g;
 	tk->t_grant = t;
 	tk->t_sent = t;
@@ -194,7 +196,17 @@ struct gent *rl_ring_entry(struct pool *p, const am_rl_ticket *tk)
 	return e->gseq == tk->gseq && p->next_gseq > tk->gseq ? e : NULL;
 }
 
-void rl_unconfirm(struct pool *p, am_rl_ticket *tk)
+/* Records when tk left the unconfirmed sums (the server had charged it by
+ * then), for calibration; a grant the ring has forgotten moves conf_lost. */
+static void mark_confirmed(struct pool *p, struct gent *e, int64_t t)
+{
+	if (e)
+		e->t_conf = t;
+	else if (t > p->conf_lost)
+		p->conf_lost = t;
+}
+
+void rl_unconfirm(struct pool *p, am_rl_ticket *tk, int64_t t)
 {
 	if (!tk->in_unconf)
 		return;
@@ -202,6 +214,7 @@ void rl_unconfirm(struct pool *p, am_rl_ticket *tk)
 		if (p->d[i].limit)
 			p->d[i].unconf -= tk->cost[i];
 	tk->in_unconf = false;
+	mark_confirmed(p, rl_ring_entry(p, tk), t);
 }
 
 /* One dimension's part of ending a hold: leave the unconfirmed sum (when
@@ -240,7 +253,10 @@ void rl_settle_hold(struct pool *p, am_rl_ticket *tk, const int64_t *actual,
 	int64_t n_out = settle_dim(&p->d[AM_RL_OTOK], unc, tk->cost[AM_RL_OTOK], d_out, t);
 	tk->in_unconf = false;
 	struct gent *e = rl_ring_entry(p, tk);
+	if (unc)
+		mark_confirmed(p, e, t);
 	if (e) {
+		e->open = false;
 		e->adj[AM_RL_REQ] += n_req;
 		e->adj[AM_RL_ITOK] += n_in;
 		e->adj[AM_RL_OTOK] += n_out;
@@ -523,8 +539,7 @@ void am_rl_confirm(am_rl *rl, am_rl_ticket *t, int64_t now)
 	if (!p)
 		return;
 	if (t->state == AM_RL_ST_GRANTED || t->state == AM_RL_ST_SENT) {
-		pool_sync(p, now);
-		rl_unconfirm(p, t);
+		rl_unconfirm(p, t, pool_sync(p, now));
 		t->state = AM_RL_ST_CONFIRMED;
 	}
 }
