@@ -113,10 +113,10 @@ START_TEST(calibration_counts_later_grants)
 END_TEST
 
 /* Randomised against the exact server, the pools starting at 25%: an
- * observation raises a dimension at most once (its first bound from
- * below), and never above what the server holds at that moment less every
- * charge of ours it has not made yet (tickets granted or sent, not yet
- * admitted); other clients take up to 90% of a bucket at random. */
+ * observation never raises a dimension above what the server holds at that
+ * moment less every charge of ours it has not made yet (tickets granted or
+ * sent, not yet admitted); after 400 operations other clients take up to
+ * 90% of a bucket at random. */
 START_TEST(calibration_raises_only_to_what_the_server_holds)
 {
 	uint64_t rs = 1000 + (uint64_t)_i;
@@ -162,7 +162,6 @@ START_TEST(calibration_raises_only_to_what_the_server_holds)
 					int64_t holds = srvm_level(srv, now, d) - pend;
 					ck_assert_msg(after[d] <= holds, "dim %d raised to %lld, server holds %lld",
 						      d, (long long)after[d], (long long)holds);
-					ck_assert_int_eq(raised[d], 1);
 				}
 				ck_assert_int_le(after[AM_RL_REQ_SHORT], before[AM_RL_REQ_SHORT]);
 			} else {

@@ -255,13 +255,14 @@ void am_rl_confirm(am_rl *rl, am_rl_ticket *t, int64_t now);
  * is counted as foreign consumption. They also give a lower bound (remaining
  * less the rounding, the limit less what the reset time says is missing),
  * and less every charge of ours the server may not have made yet it is what
- * the server surely holds for us: in a pool that learns its level, the
- * first response that bounds a dimension from below sets the model to it,
- * up or down. So a new
- * process that guessed its buckets low (init fill) uses what the server
- * reports after its first answer; after that headers only lower (the
- * model's slack below the bound absorbs what no header shows: input
- * estimates that fell short, others' charges in flight). For a ticket no longer
+ * the server surely holds for us. In a pool that learns its level, while
+ * the pool can tell that it is alone on the server (the server misses no
+ * more of its limit than the pool ever charged, and the pool's whole
+ * history is still in its grant ring), the model is raised to that bound,
+ * and the first such bound sets it even when lower. So a new process that
+ * guessed its buckets low (init fill) uses what the server reports from its
+ * first answer on; when others spend too, their charges in flight are in
+ * no header, and headers only lower. For a ticket no longer
  * held (cancelled) only limits and the figures shown are updated. For headers that describe the
  * server at the request's start (streaming) call this when they arrive; for a
  * response whose headers come with the body, call it after am_rl_settle. */

@@ -122,17 +122,14 @@ static void foreign_add(struct dim *d, int64_t t, int64_t gap)
 }
 
 /* Brings dimension c to what the headers allow. Lowers the model to the
- * upper bound on the server's level (any response). At the first admitted
+ * upper bound on the server's level (any response). For an admitted
  * response (`admitted`: the server charged tk before writing them; false
  * for a 429, whose headers only lower) that bounds the dimension from
- * below (header_lower), the level is set to that bound, up or down: it
- * replaces the guess a new pool starts with (init fill) by what the server
- * surely holds. After that the model follows its own
- * refill and headers only lower it: at full load it runs a little below the
- * lower bound (it subtracts charges the server may already have made, and
- * debts land only at settle), and that slack is what absorbs an input
- * estimate that fell short, or others' charges in flight, which no header
- * shows. */
+ * below (header_lower: only while the pool can tell that it is alone on
+ * the server), raises the model to that bound when it is higher; and the
+ * first such bound sets the level even when it is lower: it replaces the
+ * guess a new pool starts with (init fill) by what the server surely
+ * holds. */
 static void calibrate(struct pool *p, am_rl_ticket *tk, const am_rl_headers *h,
 		      int64_t t, bool admitted)
 {
@@ -165,10 +162,12 @@ static void calibrate(struct pool *p, am_rl_ticket *tk, const am_rl_headers *h,
 		i128 refill = (i128)l * since / d->period;
 		int64_t target = clamp64((i128)u + refill - later);
 		int64_t level = rl_dim_level(d, t);
-		int64_t lo = admitted && !d->calibrated ? header_lower(p, d, c, b, h, tk) : INT64_MIN;
+		int64_t lo = admitted ? header_lower(p, d, c, b, h, tk) : INT64_MIN;
 		int64_t gap = 0;
-		if (lo != INT64_MIN) { /* the first bound from below: the guess goes */
+		if (lo != INT64_MIN && !d->calibrated) { /* the guess goes */
 			d->calibrated = true;
+			rl_dim_set_level(d, t, min64(lo, target));
+		} else if (lo != INT64_MIN && lo > level) {
 			rl_dim_set_level(d, t, min64(lo, target));
 		} else if (level > target) {
 			gap = level - target;
