@@ -83,11 +83,15 @@ static int64_t header_lower(const struct pool *p, const struct dim *d, int c,
 	}
 	if (lo == INT64_MIN || p->conf_lost > tk->t_sent)
 		return INT64_MIN;
-	/* Alone? What the server misses of its limit must be ours: every
-	 * charge since the pool began (all still in the ring). Else others
-	 * are spending too, and their charges in flight are in no header. */
+	/* The server's bucket must be the one the model keeps: under a lower
+	 * cap of the user's (set_limit) the model is that cap's bucket, of
+	 * which no header says anything. Alone? What the server misses of its
+	 * limit must be ours: every charge since the pool began (all still in
+	 * the ring). Else others are spending too, and their charges in flight
+	 * are in no header. */
 	int64_t u = header_upper(d, c, b, h);
-	if (d->limit_srv <= 0 || u == INT64_MAX || p->next_gseq > p->ring_mask + 1)
+	if (d->limit_srv <= 0 || d->limit < d->limit_srv || u == INT64_MAX ||
+	    p->next_gseq > p->ring_mask + 1)
 		return INT64_MIN;
 	i128 ours = 0;
 	for (uint64_t g = 0; g < p->next_gseq; g++) {
