@@ -2,9 +2,11 @@
  * exact GCRA timings, FIFO and backfill, all-or-nothing grants, failure
  * atomicity, stale time, oversize, settle, run-time limits, next-event
  * timing, concurrency, utilization, numeric extremes (run under UBSan), the
- * model map, the input estimator and the dashboard snapshot. Calibration and
- * 429 handling are in test_limit_server.c. */
+ * model map, the input estimator, the dashboard snapshot, and many callers
+ * interleaved on the owner thread. Calibration and 429 handling are in
+ * test_limit_feedback.c. */
 #include <check.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -990,6 +992,132 @@ START_TEST(snapshot_fill)
 }
 END_TEST
 
+/* ---- many clients, one owner ------------------------------------------------ */
+
+/* A frozen clock and a full bucket of 1000 input tokens: of 4000 attempts
+ * at 7 each, exactly floor(1000 / 7) are granted, whatever came before. */
+START_TEST(frozen_clock_exact_grants)
+{
+	am_rl_pool_cfg pc = lf_pool("p", 0, 1000, 0); /* b = 1000 */
+	pc.max_in_flight = 100000;
+	am_rl *rl = lf_new(&pc, 1, 32, T0);
+	int granted = 0;
+	for (int i = 0; i < 4000; i++) {
+		am_rl_ticket t = { 0 };
+		lf_ticket(rl, &t, 0, 1, 7, 0);
+		granted += try1(rl, &t, T0, NULL);
+	}
+	ck_assert_int_eq(granted, 1000 / 7);
+	am_rl_free(rl);
+}
+END_TEST
+
+/* The worker's interleaving, on one thread: NCLIENT callers, each holding one
+ * ticket at a time, take turns in a random order with the poller (grants
+ * queue heads when next_event says so) and the dashboard (snapshot, input
+ * estimator). A caller reads its time one turn and uses it a later turn, so
+ * times arrive out of order and the clamp has work to do. Queued tickets are
+ * cancelled after a while (a cancel of a ticket the poller granted refunds
+ * it). At the end nothing is in flight, and on every dimension what was used
+ * is at most rate * elapsed + 1 (the bucket started empty; no debts). */
+#define NCLIENT 8
+
+struct client {
+	am_rl_ticket t;
+	int stage;       /* 0 idle, 1 time read, 2 granted, 3 queued */
+	int64_t now;     /* the time read at stage 1 */
+	int waits;
+};
+
+static bool busy(const struct client *cl)
+{
+	for (int i = 0; i < NCLIENT; i++)
+		if (cl[i].stage)
+			return true;
+	return false;
+}
+
+START_TEST(interleaved_clients_bounds)
+{
+	am_rl_pool_cfg pc = lf_pool("p", 6000, 3000000, 300000);
+	pc.short_window_ns = LF_S;
+	pc.init_fill_ppm = 0;
+	am_rl *rl = lf_new(&pc, 1, 8, T0);
+	uint64_t rs = 12345 + (uint64_t)_i;
+	struct client cl[NCLIENT];
+	memset(cl, 0, sizeof cl);
+	int64_t clock = T0, used[AM_RL_NCOST] = { 0, 0, 0 };
+	int left = 3000 * NCLIENT;
+	while (left > 0 || busy(cl)) {
+		int who = (int)lf_range(&rs, 0, NCLIENT + 1);
+		if (who == NCLIENT) { /* the poller */
+			if (am_rl_next_event_ns(rl, clock) <= clock)
+				poll_at(rl, clock);
+			continue;
+		}
+		if (who == NCLIENT + 1) { /* the dashboard */
+			am_snap_pool sp;
+			am_snap_pool_fill(rl, 0, clock, &sp);
+			LF_CHECK(sp.in_flight <= NCLIENT, "%d in flight", sp.in_flight);
+			am_rl_estimate_input(rl, "m", 1000);
+			am_rl_learn_input(rl, "m", 1000, 300);
+			continue;
+		}
+		struct client *c = &cl[who];
+		switch (c->stage) {
+		case 0:
+			if (left <= 0)
+				break;
+			left--;
+			c->now = clock;
+			clock += lf_range(&rs, 0, 200000);
+			c->stage = 1;
+			break;
+		case 1: {
+			lf_ticket(rl, &c->t, 0, 1, lf_range(&rs, 1, 3000), lf_range(&rs, 0, 500));
+			int rc = lf_range(&rs, 0, 1) ? try1(rl, &c->t, c->now, NULL)
+						     : acq(rl, &c->t, c->now);
+			c->stage = rc == 1 ? 2 : rc == 0 && c->t.state == AM_RL_ST_QUEUED ? 3 : 0;
+			c->waits = 0;
+			break;
+		}
+		case 2: {
+			am_rl_sent(rl, &c->t, clock);
+			int64_t a[AM_RL_NCOST] = { 1, c->t.cost[1] * lf_range(&rs, 50, 100) / 100,
+						   lf_range(&rs, 0, c->t.cost[2]) };
+			for (int d = 0; d < AM_RL_NCOST; d++)
+				used[d] += a[d];
+			am_rl_settle(rl, &c->t, a, clock);
+			LF_CHECK(c->t.state == AM_RL_ST_SETTLED, "state %d", c->t.state);
+			c->stage = 0;
+			break;
+		}
+		case 3:
+			if (++c->waits < 50) {
+				am_rl_pool_next_event_ns(rl, 0, clock);
+				break;
+			}
+			am_rl_cancel(rl, &c->t, clock);
+			LF_CHECK(c->t.state == AM_RL_ST_CANCELLED, "state %d", c->t.state);
+			c->stage = 0;
+			break;
+		}
+	}
+	int64_t elapsed = clock - T0;
+	am_rl_pool_stats st;
+	am_rl_stats(rl, 0, clock, &st);
+	ck_assert_int_eq(st.in_flight, 0);
+	ck_assert_int_eq(st.queue_depth, 0);
+	for (int d = 0; d < AM_RL_NCOST; d++) {
+		lf_i128 bound = (lf_i128)st.dim[d].limit * elapsed / st.dim[d].period_ns + 1;
+		ck_assert_msg(used[d] <= bound, "dim %d: %lld used, bound %lld", d,
+			      (long long)used[d], (long long)bound);
+		ck_assert_int_gt(used[d], 0);
+	}
+	am_rl_free(rl);
+}
+END_TEST
+
 static Suite *suite(void)
 {
 	Suite *s = suite_create("limit_core");
@@ -1018,6 +1146,8 @@ static Suite *suite(void)
 	tcase_add_test(tc, model_to_pool);
 	tcase_add_test(tc, input_estimator);
 	tcase_add_test(tc, snapshot_fill);
+	tcase_add_test(tc, frozen_clock_exact_grants);
+	tcase_add_loop_test(tc, interleaved_clients_bounds, 0, 4);
 	suite_add_tcase(s, tc);
 	return s;
 }

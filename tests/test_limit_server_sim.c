@@ -11,7 +11,8 @@
  * >= 99% of the binding limit over the steady-state window 180..900 s; with
  * the server's request bucket holding only 1 s of capacity, still 0 429s.
  * A negative control (client without its short request bucket) must see
- * 429s, so the simulation can fail. */
+ * 429s, so the simulation can fail. Two processes: a second limiter that
+ * starts while another spends draws no 429. */
 #include <check.h>
 #include <math.h>
 #include <stdint.h>
@@ -327,6 +328,168 @@ START_TEST(foreign_consumer)
 }
 END_TEST
 
+/* ---- two processes, one organisation -------------------------------------- */
+
+/* A second process starts while a first is spending: each has its own
+ * limiter with the defaults (buckets guessed at 25%), both draw on
+ * one server. A starts with a backlog that spends most of the server's
+ * bucket, then keeps spending at a steady pace; B starts 5 s later with a
+ * backlog of its own, when the server holds less than B's 25% guess. B's
+ * first answer tells it what the server holds: neither draws a 429.
+ * Time-stepped at 1 ms; headers at admission + one way (streaming). */
+enum { P_IDLE, P_QUEUED, P_SENT, P_HDR, P_GEN, P_DONE };
+
+struct pjob {
+	am_rl_ticket t;
+	int st;
+	int64_t at, srv_done, input, bytes, out;
+	bool rej;
+	int rej_dim;
+	am_rl_headers h;
+};
+
+struct proc {
+	am_rl *rl;
+	struct pjob job[64];
+	int workers, backlog;
+	int64_t start, think, in_mean, max_tokens, n429, done;
+	uint64_t rs;
+};
+
+static void proc_init(struct proc *p, int workers, int backlog, int64_t in_mean, int64_t start,
+		      int64_t think, uint64_t seed)
+{
+	memset(p, 0, sizeof *p);
+	am_rl_pool_cfg pc;
+	am_rl_pool_cfg_init(&pc, "sonnet-4", LIMITS[0], LIMITS[1], LIMITS[2]);
+	pc.max_in_flight = workers;
+	am_rl_cfg lc;
+	am_rl_cfg_init(&lc);
+	lc.pools = &pc;
+	lc.npools = 1;
+	am_err err;
+	ck_assert_int_eq(am_rl_create(&p->rl, &lc, start, &err), 0);
+	p->workers = workers;
+	p->backlog = backlog;
+	p->start = start;
+	p->think = think;
+	p->in_mean = in_mean;
+	p->max_tokens = workers == 64 ? 1024 : 256;
+	p->rs = seed;
+	for (int j = 0; j < workers; j++)
+		p->job[j].at = start;
+}
+
+static void proc_step(struct proc *p, srvm *srv, int64_t now)
+{
+	if (now < p->start)
+		return;
+	am_rl_ticket *out[64];
+	int n = am_rl_poll(p->rl, now, out, 64);
+	for (int k = 0; k < n; k++) {
+		struct pjob *jb = out[k]->user;
+		ck_assert_int_eq(out[k]->state, AM_RL_ST_GRANTED);
+		am_rl_sent(p->rl, &jb->t, now);
+		jb->st = P_SENT;
+		jb->at = now + ONE_WAY;
+	}
+	for (int j = 0; j < p->workers; j++) {
+		struct pjob *jb = &p->job[j];
+		if (jb->st == P_QUEUED || now < jb->at)
+			continue;
+		switch (jb->st) {
+		case P_IDLE: {
+			if (p->backlog > 0) {
+				p->backlog--;
+			} else if (!p->think) {
+				break;
+			}
+			jb->input = (int64_t)lf_lognormal(&p->rs, (double)p->in_mean, 0.3) + 1;
+			jb->bytes = (int64_t)((double)jb->input * 3.6 * (0.9 + 0.2 * lf_uniform(&p->rs)));
+			int64_t o = (int64_t)lf_lognormal(&p->rs, 400, 0.8);
+			jb->out = o > p->max_tokens ? p->max_tokens : o;
+			int64_t c[AM_RL_NCOST] = { 1, am_rl_estimate_input(p->rl, MODEL, jb->bytes),
+						   p->max_tokens };
+			am_err err = {0};
+			ck_assert_int_eq(am_rl_ticket_init(p->rl, &jb->t, 0, c, jb, &err), 0);
+			int rc = am_rl_acquire(p->rl, &jb->t, now, &err);
+			ck_assert_msg(rc >= 0, "acquire: %s", err.msg);
+			jb->st = rc ? P_SENT : P_QUEUED;
+			if (rc) {
+				am_rl_sent(p->rl, &jb->t, now);
+				jb->at = now + ONE_WAY;
+			}
+			break;
+		}
+		case P_SENT:
+			jb->rej_dim = -1;
+			jb->rej = !srvm_admit(srv, now, jb->input, p->max_tokens, &jb->h, &jb->rej_dim);
+			p->n429 += jb->rej;
+			jb->srv_done = now + 500 * MS + jb->out * LF_S / 60;
+			jb->st = P_HDR;
+			jb->at = now + ONE_WAY;
+			break;
+		case P_HDR:
+			if (jb->rej) {
+				am_rl_on_429(p->rl, &jb->t, &jb->h, jb->rej_dim, now);
+				jb->st = P_QUEUED;
+			} else {
+				am_rl_observe(p->rl, &jb->t, &jb->h, now);
+				jb->st = P_GEN;
+				jb->at = jb->srv_done;
+			}
+			break;
+		case P_GEN:
+			srvm_complete(srv, now, p->max_tokens, jb->out);
+			jb->st = P_DONE;
+			jb->at = now + ONE_WAY;
+			break;
+		case P_DONE: {
+			int64_t actual[3] = { 1, jb->input, jb->out };
+			am_rl_settle(p->rl, &jb->t, actual, now);
+			am_rl_learn_input(p->rl, MODEL, jb->bytes, jb->input);
+			p->done++;
+			jb->st = P_IDLE;
+			jb->at = now + p->think;
+			break;
+		}
+		}
+	}
+}
+
+START_TEST(second_process_no_429)
+{
+	srvm_cfg sc = { .limit = { LIMITS[0], LIMITS[1], LIMITS[2] },
+			.wall_offset_ns = 1700000000 * LF_S };
+	srvm *srv = srvm_new(&sc, T0);
+	static struct proc a, b;
+	/* A: 64 workers, inputs of ~7,000 tokens, a backlog of 64 calls (the
+	 * whole bucket), then each worker one call every 240 s (about 1/4 of
+	 * ITPM); B: 10 s later, 48 workers, inputs of ~2,000, max_tokens 256,
+	 * 150 calls */
+	proc_init(&a, 64, 64, 7000, T0, 240 * LF_S, 51 + (uint64_t)_i);
+	proc_init(&b, 48, 150, 2000, T0 + 10 * LF_S, 0, 61 + (uint64_t)_i);
+	int64_t srv_at_b = -1;
+	for (int64_t now = T0; now < T0 + 120 * LF_S; now += MS) {
+		if (now == b.start)
+			srv_at_b = srvm_level(srv, now, SRVM_ITOK);
+		proc_step(&a, srv, now);
+		proc_step(&b, srv, now);
+	}
+	fprintf(stderr, "two processes: server ITPM level %lld when B starts; A %lld done, %lld 429s; "
+		"B %lld done, %lld 429s\n", (long long)srv_at_b, (long long)a.done,
+		(long long)a.n429, (long long)b.done, (long long)b.n429);
+	/* the case is the one described: B's guess is more than the server holds */
+	ck_assert_int_lt(srv_at_b, LIMITS[1] / 4);
+	ck_assert_int_eq(b.done, 150);
+	ck_assert_int_eq(b.n429, 0);
+	ck_assert_int_eq(a.n429, 0);
+	am_rl_free(a.rl);
+	am_rl_free(b.rl);
+	srvm_free(srv);
+}
+END_TEST
+
 static Suite *suite(void)
 {
 	Suite *s = suite_create("limit_server_sim");
@@ -336,6 +499,7 @@ static Suite *suite(void)
 	tcase_add_loop_test(tc, one_second_request_bucket, 0, 2);
 	tcase_add_test(tc, negative_control_without_short_bucket);
 	tcase_add_loop_test(tc, foreign_consumer, 0, 3);
+	tcase_add_loop_test(tc, second_process_no_429, 0, 3);
 	suite_add_tcase(s, tc);
 	return s;
 }

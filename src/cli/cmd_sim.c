@@ -13,6 +13,7 @@
 
 #include "cli.h"
 #include "commands.h"
+#include "config.h"
 #include "sim.h"
 
 enum {
@@ -40,9 +41,11 @@ enum {
 
 static const am_cli_opt opts[] = {
     {"port", "N", "port on 127.0.0.1 (default 0: an ephemeral port)", O_PORT, NULL},
-    {"rpm", "N", "requests per minute (default 0: unlimited)", O_RPM, NULL},
-    {"itpm", "N", "input tokens per minute (default 0: unlimited)", O_ITPM, NULL},
-    {"otpm", "N", "output tokens per minute (default 0: unlimited)", O_OTPM, NULL},
+    {"rpm", "N", "requests per minute (default: sim.rpm's, 1000; 0: unlimited)", O_RPM, NULL},
+    {"itpm", "N", "input tokens per minute (default: sim.itpm's, 450000; 0: unlimited)", O_ITPM,
+     NULL},
+    {"otpm", "N", "output tokens per minute (default: sim.otpm's, 90000; 0: unlimited)", O_OTPM,
+     NULL},
     {"rpm-burst", "N", "request bucket capacity, e.g. rpm/60 for 1 s (default: rpm)", O_RPM_BURST,
      NULL},
     {"count-rpm", "N", "count_tokens requests per minute (default 0: unlimited)", O_COUNT_RPM,
@@ -129,6 +132,14 @@ int cmd_sim(int argc, char **argv)
 {
 	am_sim_cfg cfg;
 	am_sim_cfg_default(&cfg);
+	/* The limits default to the config's sim.* defaults, so that every
+	 * answer carries anthropic-ratelimit-* headers as the real API's do. */
+	am_config dc;
+	am_config_init(&dc);
+	cfg.rpm = dc.sim.rpm;
+	cfg.itpm = dc.sim.itpm;
+	cfg.otpm = dc.sim.otpm;
+	am_config_wipe(&dc);
 	am_cli c;
 	am_cli_init(&c, "sim", "[OPTIONS]",
 	            "Runs the Anthropic-compatible simulator on 127.0.0.1 and prints its URL\n"

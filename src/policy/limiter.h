@@ -69,9 +69,12 @@
  *  - 429 handling also keeps a per-dimension cooldown gate until retry-after,
  *    so a smaller request cannot slip in before the server's stated time.
  *
- * Threads: every function is thread-safe (one lock per pool; a separate lock
- * for the input estimator). A ticket is used by one thread at a time; when
- * am_rl_poll() grants it on the worker thread, that thread owns it next. */
+ * Ownership: one thread owns an am_rl - the worker thread (worker.h), which
+ * creates it, makes every call on it and frees it. The limiter is not
+ * thread-safe and takes no locks; no other thread may call any am_rl_
+ * function on it, not even the read-only figures (am_rl_stats): observers
+ * get those through the worker's snapshot. The tickets it holds are the
+ * worker's too. */
 #ifndef AIMETER_LIMITER_H
 #define AIMETER_LIMITER_H
 
@@ -130,6 +133,9 @@ typedef struct am_rl_pool_cfg {
 	int max_queue;            /* queued tickets at most */
 	int32_t init_fill_ppm;    /* level at creation, fraction of capacity
 	                           * (the short request bucket starts full) */
+	bool learn_level;         /* the starting levels are a guess: the first
+	                           * headers that bound a dimension from below
+	                           * set its level (am_rl_observe) */
 } am_rl_pool_cfg;
 
 /* A model id -> pool name entry. `model` matches exactly, or as a prefix when
@@ -157,7 +163,7 @@ typedef struct am_rl_cfg {
 
 /* Fills a pool config with the defaults: name, limits per minute (0 =
  * unlimited), 60 s buckets, 1 s short request bucket, 64 in flight, queue of
- * 4096, init fill 25%. */
+ * 4096, init fill 25%, learn_level on. */
 void am_rl_pool_cfg_init(am_rl_pool_cfg *pc, const char *name, int64_t rpm,
 			 int64_t itpm, int64_t otpm);
 
@@ -245,8 +251,18 @@ void am_rl_confirm(am_rl *rl, am_rl_ticket *t, int64_t now);
 
 /* Confirms t and calibrates its pool from the headers of t's response:
  * a changed `limit` is adopted with level continuity; remaining/reset give an
- * upper bound on the server's level, and the model is lowered to it (never
- * raised); the gap is counted as foreign consumption. For a ticket no longer
+ * upper bound on the server's level, and the model is lowered to it; the gap
+ * is counted as foreign consumption. They also give a lower bound (remaining
+ * less the rounding, the limit less what the reset time says is missing),
+ * and less every charge of ours the server may not have made yet it is what
+ * the server surely holds for us. In a pool that learns its level, while
+ * the pool can tell that it is alone on the server (the server misses no
+ * more of its limit than the pool ever charged, and the pool's whole
+ * history is still in its grant ring), the model is raised to that bound,
+ * and the first such bound sets it even when lower. So a new process that
+ * guessed its buckets low (init fill) uses what the server reports from its
+ * first answer on; when others spend too, their charges in flight are in
+ * no header, and headers only lower. For a ticket no longer
  * held (cancelled) only limits and the figures shown are updated. For headers that describe the
  * server at the request's start (streaming) call this when they arrive; for a
  * response whose headers come with the body, call it after am_rl_settle. */

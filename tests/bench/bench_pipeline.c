@@ -20,11 +20,29 @@
  *                             and the 429s over the whole run. Goals >= 0.97
  *                             and 0.
  *
+ *   small_limits_ideal_pct    a new user's batch at small limits: 150
+ *   small_limits_429s         prompts of 40-400 words, max_tokens 128,
+ *                             answers of 70 tokens, 300 ms to the answer,
+ *                             32 in flight, a fresh process (buckets
+ *                             guessed at init_fill_pct 25%), the simulator
+ *                             and the config at the same limits. The ideal
+ *                             time is what the simulator's buckets allow
+ *                             for what it admitted (its counters), counting
+ *                             the full buckets it starts with: the largest
+ *                             over RPM, ITPM, OTPM of (admitted - capacity)
+ *                             / rate. The figure is ideal / elapsed (first
+ *                             submit to last answer), at two sizes:
+ *                             "tier1x" (300 RPM with a 5-request bucket,
+ *                             60k ITPM, 6k OTPM) and "tier1" (Tier-1
+ *                             Sonnet: 50 RPM with a 1 s request bucket, 30k
+ *                             ITPM, 8k OTPM). Goals >= 90 and 0 429s.
+ *
  * The limit run lasts AIMETER_BENCH_LIMIT_S seconds of steady state
  * (default 120) after 30 s of warm-up; AIMETER_BENCH_SKIP_LIMIT=1 skips it.
  * The fraction is what the simulator admitted in the window over limit x
  * window, for each dimension (see bench_limits); the binding limit is the
- * one with the highest.
+ * one with the highest. AIMETER_BENCH_SKIP_SMALL=1 skips the small-limit
+ * runs; AIMETER_BENCH_SMALL_N sets their number of prompts (150).
  * Output: one line per figure, `<figure> <value> <unit>`. */
 #include <inttypes.h>
 #include <poll.h>
@@ -317,6 +335,91 @@ static void bench_limits(int window_s)
 	am_wf_free(&f);
 }
 
+/* ---- small limits ------------------------------------------------------------ */
+
+typedef struct small_size {
+	const char *name;
+	int64_t rpm, rpm_burst, itpm, otpm;
+} small_size;
+
+/* A prompt of 40..400 words, distinct per i. */
+static void small_prompt(int i, char *buf, size_t n)
+{
+	static const char *const words[] = { "river", "stone", "light", "paper", "quiet",
+					     "orbit", "maple", "cable", "north", "sugar" };
+	uint64_t x = (uint64_t)i * 0x9E3779B97F4A7C15ULL + 1;
+	x ^= x >> 29;
+	int nw = 40 + (int)(x % 361);
+	int len = snprintf(buf, n, "Prompt %d:", i);
+	for (int w = 0; w < nw && (size_t)len + 8 < n; w++) {
+		x = x * 6364136223846793005ULL + 1442695040888963407ULL;
+		len += snprintf(buf + len, n - (size_t)len, " %s", words[(x >> 33) % 10]);
+	}
+}
+
+static double ideal_s(int64_t admitted, int64_t cap, int64_t per_min)
+{
+	if (per_min <= 0 || admitted <= cap)
+		return 0;
+	return (double)(admitted - cap) * 60.0 / (double)per_min;
+}
+
+static void bench_small(const small_size *z, int n)
+{
+	am_sim_cfg sc;
+	am_sim_cfg_default(&sc);
+	sc.rpm = z->rpm;
+	sc.rpm_burst = z->rpm_burst;
+	sc.itpm = z->itpm;
+	sc.otpm = z->otpm;
+	sc.latency_ms = 300;
+	sc.output_tokens = 70;
+	char rpm[24], burst[24], itpm[24], otpm[24];
+	snprintf(rpm, sizeof rpm, "%" PRId64, z->rpm);
+	snprintf(burst, sizeof burst, "%" PRId64, z->rpm_burst);
+	snprintf(itpm, sizeof itpm, "%" PRId64, z->itpm);
+	snprintf(otpm, sizeof otpm, "%" PRId64, z->otpm);
+	const char *const keys[][2] = {
+		{ "limits.rpm", rpm },     { "limits.rpm_burst", burst },
+		{ "limits.itpm", itpm },   { "limits.otpm", otpm },
+		{ "limits.max_in_flight", "32" }, { "limits.init_fill_pct", "25" },
+		{ "worker.concurrency", "32" },   { "cache.enabled", "false" },
+	};
+	am_wf f = start_pipeline("bench-small", &sc, keys, (int)(sizeof keys / sizeof keys[0]));
+	tally t = { 0, 0, 0 };
+	static char prompt[4096];
+	int64_t t0 = mono();
+	for (int i = 0; i < n; i++) {
+		am_err err;
+		small_prompt(i, prompt, sizeof prompt);
+		am_turn turn = { "user", prompt };
+		am_prompt p = { &turn, 1, NULL, "claude-sonnet-4-5", 128, true, false };
+		int64_t id;
+		if (f.ops.submit(f.ops.ctx, &p, &id, &err))
+			die("submit", &err);
+	}
+	while (t.done + t.failed < n)
+		am_wf_pump(&f, 200, count_event, &t);
+	double elapsed = (double)(mono() - t0) / AM_NS_PER_SEC;
+	am_sim_stats st;
+	am_sim_get_stats(f.sim, &st);
+	int64_t adm = st.requests - st.rate_limited - st.overloaded - st.server_errors;
+	double i_req = ideal_s(adm, z->rpm_burst > 0 ? z->rpm_burst : z->rpm, z->rpm);
+	double i_in = ideal_s(st.input_tokens + st.cache_write_tokens, z->itpm, z->itpm);
+	double i_out = ideal_s(st.output_tokens, z->otpm, z->otpm);
+	double ideal = i_req > i_in ? i_req : i_in;
+	ideal = ideal > i_out ? ideal : i_out;
+	printf("small_limits_ideal_pct %.1f %% (%s)\n", 100.0 * ideal / elapsed, z->name);
+	printf("small_limits_429s %" PRId64 " responses (%s)\n", st.rate_limited, z->name);
+	fprintf(stderr,
+	        "bench_pipeline: %s: %d calls in %.1f s, ideal %.1f s (RPM %.1f, ITPM %.1f, OTPM "
+	        "%.1f s: %" PRId64 " requests, %" PRId64 " in, %" PRId64 " out); %" PRId64
+	        " done, %" PRId64 " failed\n",
+	        z->name, n, elapsed, ideal, i_req, i_in, i_out, adm,
+	        st.input_tokens + st.cache_write_tokens, st.output_tokens, t.done, t.failed);
+	am_wf_free(&f);
+}
+
 int main(void)
 {
 	clk = am_clock_system();
@@ -324,6 +427,17 @@ int main(void)
 	int n = e && atoi(e) > 0 ? atoi(e) : 20000;
 	bench_throughput(n);
 	bench_added(2000);
+	e = getenv("AIMETER_BENCH_SKIP_SMALL");
+	if (!e || strcmp(e, "1")) {
+		static const small_size sizes[] = {
+			{ "tier1x", 300, 5, 60000, 6000 },
+			{ "tier1", 50, 1, 30000, 8000 },
+		};
+		e = getenv("AIMETER_BENCH_SMALL_N");
+		int sn = e && atoi(e) > 0 ? atoi(e) : 150;
+		for (size_t k = 0; k < sizeof sizes / sizeof sizes[0]; k++)
+			bench_small(&sizes[k], sn);
+	}
 	e = getenv("AIMETER_BENCH_SKIP_LIMIT");
 	if (!e || strcmp(e, "1")) {
 		e = getenv("AIMETER_BENCH_LIMIT_S");

@@ -53,6 +53,10 @@ resp=$(request "$url" /v1/messages "$body" "x-api-key: k" "anthropic-version: 20
 grep -q '^HTTP/1.1 200' <<<"$resp" || fail "expected 200, got: $resp"
 grep -q '"model":"claude-haiku-4-5-20251001"' <<<"$resp" || fail "no dated model id: $resp"
 grep -qi '^request-id: req_' <<<"$resp" || fail "no request-id header"
+# the limits default to the config's sim.* section, announced on every answer
+grep -qi '^anthropic-ratelimit-requests-limit: 1000\b' <<<"$resp" || fail "no default RPM header: $resp"
+grep -qi '^anthropic-ratelimit-input-tokens-limit: 450000\b' <<<"$resp" || fail "no default ITPM header: $resp"
+grep -qi '^anthropic-ratelimit-output-tokens-limit: 90000\b' <<<"$resp" || fail "no default OTPM header: $resp"
 resp=$(request "$url" /v1/messages "$body" "anthropic-version: 2023-06-01")
 grep -q '^HTTP/1.1 401' <<<"$resp" || fail "expected 401 without a key: $resp"
 grep -q '"authentication_error"' <<<"$resp" || fail "no authentication_error: $resp"

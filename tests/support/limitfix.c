@@ -13,6 +13,7 @@ am_rl_pool_cfg lf_pool(const char *name, int64_t rpm, int64_t itpm, int64_t otpm
 	am_rl_pool_cfg_init(&pc, name, rpm, itpm, otpm);
 	pc.short_window_ns = 0;
 	pc.init_fill_ppm = 1000000;
+	pc.learn_level = false;
 	return pc;
 }
 

@@ -20,7 +20,8 @@ __extension__ typedef __int128 lf_i128;
 #define LF_S 1000000000LL
 #define LF_MIN (60 * LF_S)
 
-/* A pool config: limits per minute, a full bucket at start, no short
+/* A pool config: limits per minute, a full bucket at start (not a guess to
+ * learn), no short
  * request bucket (tests that want it set short_window_ns). */
 am_rl_pool_cfg lf_pool(const char *name, int64_t rpm, int64_t itpm, int64_t otpm);
 
