@@ -129,6 +129,11 @@ int wk_setup(am_worker *w, am_err *err)
 	w->db = am_ledger_db(w->ledger);
 	w->qs = am_queue_stmts_new(w->db);
 	w->jm = am_job_marks_new(w->ledger);
+	/* What other processes change from here on is told apart from what
+	 * is saved now: the poll's baseline is read before the settings this
+	 * start applies, so a change committed in between is applied again
+	 * (harmlessly) rather than taken for the baseline and missed. */
+	wk_settings_poll(w, 0);
 	if (w->opts.load_settings &&
 	    am_ledger_settings_each(w->ledger, restore_setting, &cfg, err))
 		return -1;
