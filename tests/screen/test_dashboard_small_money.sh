@@ -15,6 +15,8 @@ wait_for 'daily budget $0.001 (saved)'
 screen | grep -qF '$0.001000' && fail "the amount carries zeros that say nothing"
 screen | grep -qF 'of $0.00 ' && fail "the limit reads as nothing"
 wait_for 'budget alert: 5% of the daily limit passed, spend at [0-9]+%: \$[0-9.]+ of \$0\.001 spent' -E
+# The panel follows the alert by up to one snapshot: wait for its percentage.
+wait_for '\$[0-9.]+ of \$0\.001 [^%]* [0-9]+%' -E
 bar=$(screen | grep -oE '\$[0-9.]+ of \$0\.001 [^%]* [0-9]+%' | head -1)
 alert=$(screen | grep -oE 'budget alert: .*spent' | tail -1)
 bar_pct=$(grep -oE '[0-9]+%$' <<<"$bar")
