@@ -24,7 +24,10 @@ static void settle_limiter(am_worker *w, wjob *j, const am_prov_result *r, int64
 	am_rl_learn_input(w->rl, j->model, (int64_t)j->wire_len, am_usage_total_input(&r->usage));
 }
 
-static void call_succeeded(am_worker *w, wjob *j, am_prov_result *r, int64_t now)
+/* An answer arrived: complete (cut NULL), or cut short after message_start
+ * (worker_cut.c) with cut saying why and the job ending in `end`. */
+static void call_succeeded(am_worker *w, wjob *j, am_prov_result *r, int64_t now, const char *cut,
+                           am_job_state end)
 {
 	settle_limiter(w, j, r, now);
 	const char *model = r->model[0] ? r->model : j->model;
@@ -58,6 +61,11 @@ static void call_succeeded(am_worker *w, wjob *j, am_prov_result *r, int64_t now
 	snprintf(h->stop_reason, sizeof h->stop_reason, "%s", r->stop_reason);
 	h->text = r->text;
 	r->text = NULL;
+	if (cut) {
+		h->estimated = true;
+		h->end = end;
+		snprintf(h->error, sizeof h->error, "%s", cut);
+	}
 	j->held = h;
 	wk_land_or_hold(w, j);
 }
@@ -141,6 +149,15 @@ void wk_on_call_done(void *ctx, am_prov_result *r)
 	if (w->tearing_down)
 		return;
 	jl_remove(&w->flight, j);
+	if (wk_cut_short(j, r)) {
+		/* Billed from message_start on: recorded as estimated, and ended. */
+		bool cancelled = j->cancelling || r->err == AM_PERR_CANCELLED;
+		char msg[256];
+		am_prov_describe(r, msg, sizeof msg);
+		wk_estimate_cut(r);
+		call_succeeded(w, j, r, now, msg, cancelled ? AM_JOB_CANCELLED : AM_JOB_FAILED);
+		return;
+	}
 	if (j->cancelling || r->err == AM_PERR_CANCELLED) {
 		j->st = W_FINISHED;
 		if (j->ticket_live) {
@@ -154,7 +171,7 @@ void wk_on_call_done(void *ctx, am_prov_result *r)
 		return;
 	}
 	if (r->err == AM_PERR_NONE)
-		call_succeeded(w, j, r, now);
+		call_succeeded(w, j, r, now, NULL, AM_JOB_DONE);
 	else
 		call_failed(w, j, r, now);
 }

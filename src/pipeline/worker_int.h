@@ -65,6 +65,11 @@ typedef struct held_answer {
 	char request_id[AM_PROV_ID_MAX];
 	char stop_reason[40];
 	char *text;
+	/* Cut short after message_start (see worker_cut.c): recorded with
+	 * estimated counts, and the job ends in `end` with `error`. */
+	bool estimated;
+	am_job_state end;
+	char error[256];
 } held_answer;
 
 typedef struct wjob {
@@ -370,6 +375,10 @@ void wk_admit(am_worker *w, const am_budget_now *bn, int64_t now);
 /* worker_send.c */
 void wk_start_call(am_worker *w, wjob *j);
 void wk_send_granted(am_worker *w, int64_t now, bool hold);
+
+/* worker_cut.c */
+bool wk_cut_short(const wjob *j, const am_prov_result *r);
+void wk_estimate_cut(am_prov_result *r);
 
 /* worker_collect.c */
 void wk_on_call_done(void *ctx, am_prov_result *r);

@@ -33,7 +33,7 @@
 #include "usage.h"
 
 /* The schema version this build writes (PRAGMA user_version). */
-#define AM_LEDGER_SCHEMA_VERSION 3
+#define AM_LEDGER_SCHEMA_VERSION 4
 
 /* Default busy timeout: how long a write waits for another writer. */
 #define AM_LEDGER_BUSY_TIMEOUT_MS 5000
@@ -155,6 +155,7 @@ typedef struct am_ledger_row {
 	int64_t unknown_count;        /* rows with an unknown price */
 	int64_t cached;               /* cache hits */
 	int64_t saved_pusd;           /* what the cache hits saved */
+	int64_t estimated;            /* of requests: cut short, counts estimated */
 } am_ledger_row;
 
 typedef struct am_ledger_summary {

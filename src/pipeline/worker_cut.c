@@ -1,0 +1,35 @@
+/* worker_cut: an answer cut short after the provider began it.
+ *
+ * Once a stream's message_start has arrived the call is billed: its input
+ * as message_start reported it, and the output generated until the cut. So
+ * a stream that breaks off, errs or times out after message_start, or that
+ * is cancelled then (a user's cancel, a signal, a stop), is recorded like
+ * an answer - priced, settled against its budget reservation and the
+ * limiter, one ledger row - but flagged `estimated`, and its job ends
+ * there (never sent again: a second call would be paid again, and the
+ * ledger keeps one row per job). A cut before message_start charges
+ * nothing and follows the usual path (a retry, a failure, a cancel).
+ *
+ * The output count: the provider's last cumulative output_tokens, when a
+ * message_delta carried one, else what message_start said (usually 1);
+ * but never less than an estimate from the text that arrived, one token
+ * per EST_BYTES_PER_TOKEN bytes rounded up. Text in English runs at about
+ * four bytes a token, so three over-counts: an estimate of spend should
+ * err towards more, not less. */
+#include "worker_int.h"
+
+enum { EST_BYTES_PER_TOKEN = 3 };
+
+bool wk_cut_short(const wjob *j, const am_prov_result *r)
+{
+	(void)j;
+	return r->err != AM_PERR_NONE && r->stream && r->started;
+}
+
+void wk_estimate_cut(am_prov_result *r)
+{
+	int64_t len = (int64_t)r->text_len;
+	int64_t from_text = len / EST_BYTES_PER_TOKEN + (len % EST_BYTES_PER_TOKEN != 0);
+	if (r->usage.output_tokens < from_text)
+		r->usage.output_tokens = from_text;
+}
