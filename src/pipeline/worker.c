@@ -300,6 +300,8 @@ am_worker *am_worker_start(const am_worker_opts *opts, am_err *err)
 		w->owner = *opts->owner;
 	else
 		am_owner_self(&w->owner);
+	if (!w->owner.kind) /* what jobs.source says of its submissions */
+		w->owner.kind = opts->source ? opts->source : "console";
 	w->opts.owner = NULL;
 	w->tp = opts->transport;
 	w->tp_live = w->tp.ops != NULL;

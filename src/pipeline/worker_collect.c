@@ -154,7 +154,7 @@ void wk_on_call_done(void *ctx, am_prov_result *r)
 		bool cancelled = j->cancelling || r->err == AM_PERR_CANCELLED;
 		char msg[256];
 		am_prov_describe(r, msg, sizeof msg);
-		wk_estimate_cut(r);
+		wk_estimate_cut(j, r);
 		call_succeeded(w, j, r, now, msg, cancelled ? AM_JOB_CANCELLED : AM_JOB_FAILED);
 		return;
 	}

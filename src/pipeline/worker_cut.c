@@ -13,7 +13,8 @@
  * The output count: the provider's last cumulative output_tokens, when a
  * message_delta carried one, else what message_start said (usually 1);
  * but never less than an estimate from the text that arrived, one token
- * per EST_BYTES_PER_TOKEN bytes rounded up. Text in English runs at about
+ * per EST_BYTES_PER_TOKEN bytes rounded up (at most the request's
+ * max_tokens). Text in English runs at about
  * four bytes a token, so three over-counts: an estimate of spend should
  * err towards more, not less. */
 #include "worker_int.h"
@@ -26,10 +27,14 @@ bool wk_cut_short(const wjob *j, const am_prov_result *r)
 	return r->err != AM_PERR_NONE && r->stream && r->started;
 }
 
-void wk_estimate_cut(am_prov_result *r)
+void wk_estimate_cut(const wjob *j, am_prov_result *r)
 {
 	int64_t len = (int64_t)r->text_len;
 	int64_t from_text = len / EST_BYTES_PER_TOKEN + (len % EST_BYTES_PER_TOKEN != 0);
+	/* The model never writes past the request's max_tokens. */
+	int64_t max = json_int(j->body, "max_tokens", 0);
+	if (max > 0 && from_text > max)
+		from_text = max;
 	if (r->usage.output_tokens < from_text)
 		r->usage.output_tokens = from_text;
 }

@@ -378,7 +378,7 @@ void wk_send_granted(am_worker *w, int64_t now, bool hold);
 
 /* worker_cut.c */
 bool wk_cut_short(const wjob *j, const am_prov_result *r);
-void wk_estimate_cut(am_prov_result *r);
+void wk_estimate_cut(const wjob *j, am_prov_result *r);
 
 /* worker_collect.c */
 void wk_on_call_done(void *ctx, am_prov_result *r);

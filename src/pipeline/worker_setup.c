@@ -127,6 +127,7 @@ int wk_setup(am_worker *w, am_err *err)
 		return -1;
 	w->db = am_ledger_db(w->ledger);
 	w->qs = am_queue_stmts_new(w->db);
+	am_queue_stmts_source(w->qs, w->owner.kind);
 	w->jm = am_job_marks_new(w->ledger);
 	if (w->opts.load_settings &&
 	    am_ledger_settings_each(w->ledger, restore_setting, &cfg, err))
