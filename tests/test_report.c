@@ -258,11 +258,12 @@ START_TEST(test_csv_rows_by_day)
 	char *got = render(am_report_csv, "2024-06-15", "2024-06-16", true);
 	ck_assert_str_eq(got,
 		"day,model,requests,input_tokens,output_tokens,cache_creation_input_tokens,"
-		"cache_read_input_tokens,cost_usd,price_known,unknown_price_requests\r\n"
-		"2024-06-15,claude-haiku-4-5,2,101,52,15,1000,0.00012345679,true,0\r\n"
-		"2024-06-15,mystery,1,1234567,3,0,0,0,false,1\r\n"
-		"2024-06-16,claude-haiku-4-5,1,9,9,18,9,0.000000000009,true,0\r\n"
-		"2024-06-16,\"we\"\"ird,model\",1,1,1,0,0,1.5,true,0\r\n");
+		"cache_read_input_tokens,cost_usd,price_known,unknown_price_requests,"
+		"estimated_requests\r\n"
+		"2024-06-15,claude-haiku-4-5,2,101,52,15,1000,0.00012345679,true,0,0\r\n"
+		"2024-06-15,mystery,1,1234567,3,0,0,0,false,1,0\r\n"
+		"2024-06-16,claude-haiku-4-5,1,9,9,18,9,0.000000000009,true,0,0\r\n"
+		"2024-06-16,\"we\"\"ird,model\",1,1,1,0,0,1.5,true,0,0\r\n");
 	free(got);
 }
 END_TEST
