@@ -246,8 +246,10 @@ static int load_today(am_worker *w, const am_budget_now *bn, int64_t *day_spent,
                       int64_t *month_spent, bool *unknown, am_err *err)
 {
 	am_ledger_summary s;
-	if (am_ledger_report(w->ledger, bn->day, bn->day, false, &s, err))
+	if (am_ledger_report(w->ledger, bn->day, bn->day, false, &s, err)) {
+		am_ledger_summary_free(&s);
 		return -1;
+	}
 	w->nmodels = 0;
 	for (size_t i = 0; i < s.nrows && i < MAX_MODELS; i++) {
 		model_total *m = wk_model_slot(w, s.rows[i].model);
@@ -258,6 +260,7 @@ static int load_today(am_worker *w, const am_budget_now *bn, int64_t *day_spent,
 		m->m.cache_read += s.rows[i].cache_read;
 		m->m.cost_pusd += s.rows[i].cost_pusd;
 		m->m.price_known = m->m.price_known && s.rows[i].price_known;
+		m->m.estimated += s.rows[i].estimated;
 	}
 	*day_spent = s.total.cost_pusd + unknown_charge(w, &s);
 	*unknown = !s.total.price_known;
