@@ -453,6 +453,40 @@ START_TEST(blocked_jobs_finish_when_a_command_raises_the_limit)
 }
 END_TEST
 
+/* ---- stopping mid-stream ----------------------------------------------------- */
+
+/* A worker stopped while a stream is under way (after message_start), with
+ * no grace: the begun stream is billed, so it is recorded once, estimated,
+ * and its job ends (it is not re-sent at the next start). */
+START_TEST(a_stop_mid_stream_records_what_began)
+{
+	init("pipe-wstop");
+	set("cache.enabled", "false");
+	am_sim_cfg sc;
+	am_sim_cfg_default(&sc);
+	sc.tokens_per_second = 20; /* a 400-token answer takes 20 s */
+	start(&sc);
+	static book b;
+	memset(&b, 0, sizeof b);
+	int64_t h = submit("A long story, please", 400, true);
+	b.j[b.n++].handle = h;
+	bool begun = false;
+	for (int i = 0; i < 100 && !begun; i++) {
+		am_wf_pump(&f, 100, on_event, &b);
+		begun = strlen(b.j[0].text) > 0;
+	}
+	ck_assert_msg(begun, "the stream never began");
+	am_wf_stop_worker(&f, 0);
+	ck_assert_int_eq(db_i64("SELECT count(*) FROM usage_events"), 1);
+	ck_assert_int_eq(db_i64("SELECT estimated FROM usage_events"), 1);
+	ck_assert_int_gt(db_i64("SELECT input_tokens FROM usage_events"), 0);
+	ck_assert_int_ge(db_i64("SELECT output_tokens FROM usage_events"), 1);
+	ck_assert_int_le(db_i64("SELECT output_tokens FROM usage_events"), 400);
+	ck_assert_int_gt(db_i64("SELECT cost_pusd FROM usage_events"), 0);
+	ck_assert_int_eq(db_i64("SELECT count(*) FROM jobs WHERE state = 'cancelled'"), 1);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("pipeline_worker");
@@ -463,6 +497,7 @@ int main(void)
 	tcase_add_test(tc, the_snapshot_counts_cache_hits_and_savings);
 	tcase_add_test(tc, a_fixed_answer_length_is_cut_by_max_tokens);
 	tcase_add_test(tc, blocked_jobs_finish_when_a_command_raises_the_limit);
+	tcase_add_test(tc, a_stop_mid_stream_records_what_began);
 	suite_add_tcase(s, tc);
 	return check_run(s);
 }

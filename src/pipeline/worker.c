@@ -119,6 +119,7 @@ static void *worker_main(void *arg)
 			wk_flush_writes(w); /* not holding the write lock while waiting */
 		}
 	}
+	wk_abandon_flight(w); /* what began is recorded, estimated */
 	wk_publish(w, now_mono(w), true);
 	wk_teardown(w);
 	atomic_store(&w->finished, true);

@@ -158,6 +158,8 @@ void wk_on_call_done(void *ctx, am_prov_result *r)
 		call_succeeded(w, j, r, now, msg, cancelled ? AM_JOB_CANCELLED : AM_JOB_FAILED);
 		return;
 	}
+	if (w->abandoning && !j->cancelling)
+		return; /* not begun, nothing billed: teardown re-queues it */
 	if (j->cancelling || r->err == AM_PERR_CANCELLED) {
 		j->st = W_FINISHED;
 		if (j->ticket_live) {

@@ -16,7 +16,10 @@
  * per EST_BYTES_PER_TOKEN bytes rounded up (at most the request's
  * max_tokens). Text in English runs at about
  * four bytes a token, so three over-counts: an estimate of spend should
- * err towards more, not less. */
+ * err towards more, not less.
+ *
+ * The same holds for the calls aimeter itself abandons when it stops
+ * (wk_abandon_flight). */
 #include "worker_int.h"
 
 enum { EST_BYTES_PER_TOKEN = 3 };
@@ -37,4 +40,24 @@ void wk_estimate_cut(const wjob *j, am_prov_result *r)
 		from_text = max;
 	if (r->usage.output_tokens < from_text)
 		r->usage.output_tokens = from_text;
+}
+
+/* Stopping with calls still on the wire (after the grace): they are
+ * cancelled here, while the worker can still record, so that a stream the
+ * provider had begun leaves its estimated row instead of vanishing (and
+ * being paid again when its job is re-sent). The calls that had not begun
+ * cost nothing: wk_on_call_done leaves their jobs in flight, and teardown
+ * puts them back to queued for the next start. */
+void wk_abandon_flight(am_worker *w)
+{
+	if (!w->flight.n || !w->tp.ops)
+		return;
+	w->abandoning = true;
+	for (wjob *j = w->flight.head; j; j = j->next)
+		if (j->xfer)
+			w->tp.ops->cancel(w->tp.ctx, j->xfer);
+	/* The transport reports the cancelled calls at its next run. */
+	for (int i = 0; i < 8 && w->flight.n; i++)
+		w->tp.ops->run(w->tp.ctx, 0, NULL);
+	wk_flush_writes(w);
 }

@@ -213,6 +213,7 @@ struct am_worker {
 	int64_t last_busy;          /* mono ns: something was queued or in flight */
 	bool budget_changed;
 	bool tearing_down;
+	bool abandoning;            /* stopping: the calls in flight are cancelled (worker_cut.c) */
 	/* Per pool and dimension (REQ, ITOK, OTOK): the user set this limit (or
 	 * learn_from_headers is off), so it is a ceiling over what the provider
 	 * reports; otherwise it is only a starting guess that the provider's
@@ -378,6 +379,7 @@ void wk_send_granted(am_worker *w, int64_t now, bool hold);
 
 /* worker_cut.c */
 bool wk_cut_short(const wjob *j, const am_prov_result *r);
+void wk_abandon_flight(am_worker *w);
 void wk_estimate_cut(const wjob *j, am_prov_result *r);
 
 /* worker_collect.c */
