@@ -113,6 +113,29 @@ static int64_t submit(const char *text, bool stream)
 	return id;
 }
 
+static int64_t haiku_cost(int64_t in, int64_t out)
+{
+	am_usage u = { .input_tokens = in, .output_tokens = out };
+	int64_t cost = 0;
+	ck_assert(am_cost(am_pricing_lookup(pricing, "claude-haiku-4-5"), &u, false, &cost, NULL) ==
+	          0);
+	return cost;
+}
+
+/* Stops the worker and reads the ledger's all-time report into *s; the
+ * ledger stays open for more questions (the caller closes it). */
+static am_ledger *stop_and_report(am_ledger_summary *s)
+{
+	am_worker_stop(worker, 0);
+	worker = NULL;
+	am_ledger *l;
+	am_err err;
+	ck_assert_msg(am_ledger_open(&l, db_path, NULL, &err) == 0, "%s", err.msg);
+	ck_assert_msg(am_ledger_report(l, "2000-01-01", "2999-12-31", false, s, &err) == 0, "%s",
+	              err.msg);
+	return l;
+}
+
 /* ---- a stream --------------------------------------------------------- */
 
 static void stream_in_pieces(void *ctx, const am_ft_call *call, am_ft_answer *a)
@@ -159,21 +182,11 @@ START_TEST(a_stream_reaches_the_observer_piece_by_piece)
 	ck_assert_int_eq(evs[done].usage.output_tokens, 42);
 	ck_assert_int_eq(evs[done].http_status, 200);
 	ck_assert(evs[done].price_known);
-	am_usage u = { .input_tokens = 120, .output_tokens = 42 };
-	int64_t cost = 0;
-	ck_assert(am_cost(am_pricing_lookup(pricing, "claude-haiku-4-5"), &u, false, &cost, NULL) ==
-	          0);
-	ck_assert_int_eq(evs[done].cost_pusd, cost);
-	am_worker_stop(worker, 0);
-	worker = NULL;
+	ck_assert_int_eq(evs[done].cost_pusd, haiku_cost(120, 42));
 
 	/* The ledger row carries the answered model and the request id. */
-	am_ledger *l;
-	am_err err;
-	ck_assert_msg(am_ledger_open(&l, db_path, NULL, &err) == 0, "%s", err.msg);
 	am_ledger_summary s;
-	ck_assert_msg(am_ledger_report(l, "2000-01-01", "2999-12-31", false, &s, &err) == 0, "%s",
-	              err.msg);
+	am_ledger *l = stop_and_report(&s);
 	ck_assert_int_eq(s.nrows, 1);
 	ck_assert_str_eq(s.rows[0].model, "claude-haiku-4-5-20251001");
 	ck_assert_int_eq(s.rows[0].output_tokens, 42);
@@ -335,23 +348,26 @@ static void cut_before_start(void *ctx, const am_ft_call *call, am_ft_answer *a)
 	a->chunks[a->nchunks++] = ": a comment\n\nevent: ping\ndata: {\"type\":\"ping\"}\n\n";
 }
 
-static int64_t haiku_cost(int64_t in, int64_t out)
+/* Sends one stream that script cuts after message_start; returns the index
+ * of its done event, which says it is estimated and why (*job: its handle). */
+static int cut_stream(am_ft_script_fn script, int64_t *job)
 {
-	am_usage u = { .input_tokens = in, .output_tokens = out };
-	int64_t cost = 0;
-	ck_assert(am_cost(am_pricing_lookup(pricing, "claude-haiku-4-5"), &u, false, &cost, NULL) ==
-	          0);
-	return cost;
+	start(script);
+	int64_t h = submit("hello", true);
+	int done = wait_for(AM_EV_DONE, h, 0);
+	ck_assert_msg(done >= 0, "no done event for the cut stream");
+	ck_assert(evs[done].estimated);
+	ck_assert_msg(strstr(evs[done].error, "cut off"), "'%s'", evs[done].error);
+	if (job)
+		*job = h;
+	return done;
 }
 
-/* The one ledger row of the run, read after the worker stopped. */
+/* Stops the worker: the ledger holds one row, estimated, and its job failed. */
 static void only_row(am_ledger_summary *s)
 {
-	am_ledger *l;
+	am_ledger *l = stop_and_report(s);
 	am_err err;
-	ck_assert_msg(am_ledger_open(&l, db_path, NULL, &err) == 0, "%s", err.msg);
-	ck_assert_msg(am_ledger_report(l, "2000-01-01", "2999-12-31", false, s, &err) == 0, "%s",
-	              err.msg);
 	sqlite3_stmt *st;
 	ck_assert_int_eq(sqlite3_prepare_v2(am_ledger_db(l),
 	                                    "SELECT count(*), sum(estimated) FROM usage_events", -1,
@@ -374,12 +390,8 @@ static void only_row(am_ledger_summary *s)
  * priced as usual, and counted against the budget; it is not sent again. */
 START_TEST(a_stream_cut_after_message_start_is_recorded_as_estimated)
 {
-	start(cut_after_start);
-	int64_t job = submit("hello", true);
-	int done = wait_for(AM_EV_DONE, job, 0);
-	ck_assert_msg(done >= 0, "no done event for the cut stream");
-	ck_assert(evs[done].estimated);
-	ck_assert_msg(strstr(evs[done].error, "cut off"), "'%s'", evs[done].error);
+	int64_t job;
+	int done = cut_stream(cut_after_start, &job);
 	ck_assert_int_eq(evs[done].usage.input_tokens, 1000);
 	ck_assert_int_eq(evs[done].usage.output_tokens, 7);
 	int64_t cost = haiku_cost(1000, 7);
@@ -397,8 +409,6 @@ START_TEST(a_stream_cut_after_message_start_is_recorded_as_estimated)
 	ck_assert_int_eq(snap.budget.reserved_pusd, 0);
 	ck_assert_int_eq(snap.total.estimated, 1);
 	ck_assert_int_eq(am_ft_started(ft), 1);
-	am_worker_stop(worker, 0);
-	worker = NULL;
 	am_ledger_summary s;
 	only_row(&s);
 	ck_assert_int_eq(s.total.input_tokens, 1000);
@@ -413,15 +423,9 @@ END_TEST
  * is larger. */
 START_TEST(a_cut_stream_keeps_the_last_reported_output)
 {
-	start(cut_after_usage);
-	int64_t job = submit("hello", true);
-	int done = wait_for(AM_EV_DONE, job, 0);
-	ck_assert_msg(done >= 0, "no done event for the cut stream");
-	ck_assert(evs[done].estimated);
+	int done = cut_stream(cut_after_usage, NULL);
 	ck_assert_int_eq(evs[done].usage.output_tokens, 30);
 	ck_assert_int_eq(evs[done].cost_pusd, haiku_cost(1000, 30));
-	am_worker_stop(worker, 0);
-	worker = NULL;
 	am_ledger_summary s;
 	only_row(&s);
 	am_ledger_summary_free(&s);
@@ -437,14 +441,8 @@ START_TEST(a_stream_cut_before_message_start_records_nothing)
 	int failed = wait_for(AM_EV_FAILED, job, 100 * AM_NS_PER_MS);
 	ck_assert_msg(failed >= 0, "no failed event");
 	ck_assert_int_lt(find(AM_EV_DONE, job), 0);
-	am_worker_stop(worker, 0);
-	worker = NULL;
-	am_ledger *l;
-	am_err err;
-	ck_assert_msg(am_ledger_open(&l, db_path, NULL, &err) == 0, "%s", err.msg);
 	am_ledger_summary s;
-	ck_assert_msg(am_ledger_report(l, "2000-01-01", "2999-12-31", false, &s, &err) == 0, "%s",
-	              err.msg);
+	am_ledger *l = stop_and_report(&s);
 	ck_assert_int_eq(s.nrows, 0);
 	ck_assert_int_eq(s.total.cost_pusd, 0);
 	am_ledger_summary_free(&s);
