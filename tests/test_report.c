@@ -86,6 +86,32 @@ static void small_ledger(void)
 	record(event("claude-haiku-4-5", june_ns(16), TOK(9, 9, 9, 9, 9), 9, true));
 }
 
+/* Rows cut short are counted per model and day and marked in every format;
+ * without any, JSON keeps its shape (test_json_shape_exact). */
+START_TEST(test_estimated_rows_are_marked)
+{
+	small_ledger();
+	am_ledger_event cut = event("claude-haiku-4-5", june_ns(16) + 1, TOK(7, 3, 0, 0, 0), 5, true);
+	cut.estimated = true;
+	record(cut);
+	char *got = render(am_report_json, "2024-06-16", "2024-06-16", false);
+	ck_assert_msg(strstr(got, "\"price_known\":true,\"estimated_requests\":1}"), "%s", got);
+	ck_assert_msg(strstr(got, "\"total\":{\"requests\":2,\"cost_usd\":\"0.000000000014\","
+	                          "\"estimated_requests\":1}"), "%s", got);
+	free(got);
+	got = render(am_report_csv, "2024-06-15", "2024-06-16", true);
+	ck_assert_msg(strstr(got, "2024-06-15,claude-haiku-4-5,2,101,52,15,1000,0.00012345679,true,0,0\r\n"
+	                          "2024-06-15,mystery,1,1234567,3,0,0,0,false,1,0\r\n"
+	                          "2024-06-16,claude-haiku-4-5,2,16,12,18,9,0.000000000014,true,0,1\r\n"),
+	              "%s", got);
+	free(got);
+	got = render(am_report_table, "2024-06-16", "2024-06-16", false);
+	ck_assert_msg(strstr(got, "$0.000000000014 est.\n"), "%s", got);
+	ck_assert_msg(strstr(got, "est.: 1 request was cut short"), "%s", got);
+	free(got);
+}
+END_TEST
+
 START_TEST(test_json_shape_exact)
 {
 	small_ledger();
@@ -343,6 +369,7 @@ static Suite *report_suite(void)
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_set_timeout(tc, 60);
 	tcase_add_test(tc, test_json_shape_exact);
+	tcase_add_test(tc, test_estimated_rows_are_marked);
 	tcase_add_test(tc, test_sums_over_10k_random_events);
 	tcase_add_test(tc, test_csv_rows_by_day);
 	tcase_add_test(tc, test_table_aligned_with_totals);
