@@ -108,6 +108,7 @@ static void catch_signals(void)
 /* Ends the process as the signal would have, once everything is closed. */
 static void die_of(int sig)
 {
+	fflush(stdout);
 	fflush(stderr);
 	signal(sig, SIG_DFL);
 	sigset_t set;
@@ -182,8 +183,10 @@ int cmd_ask(int argc, char **argv)
 	am_cli_init(&c, "ask", "[OPTIONS] PROMPT|-",
 	            "Sends one prompt through the queue, selector, cache, budget guard and rate\n"
 	            "limiter; prints the answer on stdout as it arrives and a summary on stderr.\n"
-	            "'-' reads the prompt from standard input. Exit status: 0 answered, 1 failed,\n"
-	            "2 usage error, 3 blocked by the budget.",
+	            "'-' reads the prompt from standard input. Exit status: 0 answered, 1 failed\n"
+	            "(an answer cut short is recorded as estimated, and is 1 too), 2 usage error,\n"
+	            "3 blocked by the budget. On SIGINT, SIGTERM, SIGHUP or a closed stdout the call\n"
+	            "is cancelled, what arrived is recorded, and aimeter ends by that signal.",
 	            opts, true, argc, argv);
 	c.max_args = -1; /* a second word gets the hint below */
 	for (int id; (id = am_cli_next(&c)) != AM_CLI_END;) {
@@ -306,10 +309,12 @@ int cmd_ask(int argc, char **argv)
 			           (ev->estimated || interrupted)) {
 				/* Cut short (a broken stream, or the interruption): what
 				 * arrived is recorded, as estimated. */
-				if (!json && !interrupted) {
+				if (!json && !interrupted)
 					answer_put(&out, "", 0, true);
+				/* A line of its own for what follows; a file or pipe
+				 * that was cut off by a signal keeps what arrived. */
+				if (!json && tlen && interrupted != SIGPIPE && (!interrupted || out.safe))
 					putchar('\n');
-				}
 				fprintf(stderr, "aimeter ask: %s\n", ev->error[0] ? ev->error : "cut short");
 				summary(ev, 0);
 				rc = 1;

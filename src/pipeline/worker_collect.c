@@ -153,7 +153,10 @@ void wk_on_call_done(void *ctx, am_prov_result *r)
 		/* Billed from message_start on: recorded as estimated, and ended. */
 		bool cancelled = j->cancelling || r->err == AM_PERR_CANCELLED;
 		char msg[256];
-		am_prov_describe(r, msg, sizeof msg);
+		if (cancelled)
+			snprintf(msg, sizeof msg, "cancelled after the answer began");
+		else
+			am_prov_describe(r, msg, sizeof msg);
 		wk_estimate_cut(j, r);
 		call_succeeded(w, j, r, now, msg, cancelled ? AM_JOB_CANCELLED : AM_JOB_FAILED);
 		return;

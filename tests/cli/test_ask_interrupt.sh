@@ -40,7 +40,8 @@ for sig in INT TERM HUP PIPE KILL; do
 		kill -$sig "$(ask_pid "$tag")"
 		wait $waiter
 		rc=$?
-		[ $rc != 0 ] || fail "$tag: exit 0 after SIG$sig"
+		# It ends by the signal itself (the status a shell gives that).
+		[ $rc = $((128 + $(kill -l $sig))) ] || fail "$tag: exit $rc after SIG$sig"
 	fi
 	job=$(q "$db" "SELECT id FROM jobs WHERE request LIKE '%$tag%'")
 	[ -n "$job" ] || fail "$tag: no job"
@@ -52,6 +53,9 @@ for sig in INT TERM HUP PIPE KILL; do
 	row=$(q "$db" "SELECT estimated, source, input_tokens > 0, output_tokens > 0, cost_pusd > 0
 		FROM usage_events WHERE job_id = $job")
 	[ "$row" = "1|ask|1|1|1" ] || fail "$tag: ledger row '$row'"
+	grep -q "cancelled after the answer began" "$tmp/$tag.err" &&
+		grep -q "≈.* · estimated (cut short)" "$tmp/$tag.err" ||
+		fail "$tag: the summary does not say it is estimated: $(cat "$tmp/$tag.err")"
 	state=$(q "$db" "SELECT state FROM jobs WHERE id = $job")
 	[ "$state" = cancelled ] || fail "$tag: job $state"
 done
