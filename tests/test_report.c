@@ -7,6 +7,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include <sqlite3.h>
 #include <time.h>
 
 #include "check_run.h"
@@ -108,6 +110,23 @@ START_TEST(test_estimated_rows_are_marked)
 	got = render(am_report_table, "2024-06-16", "2024-06-16", false);
 	ck_assert_msg(strstr(got, "$0.000000000014 est.\n"), "%s", got);
 	ck_assert_msg(strstr(got, "est.: 1 request was cut short"), "%s", got);
+	free(got);
+	/* The count follows the rows (triggers): moved to another day, then gone. */
+	sqlite3 *h = am_ledger_db(l);
+	ck_assert_int_eq(sqlite3_exec(h, "UPDATE usage_events SET day = '2024-06-15' "
+	                                  "WHERE estimated = 1", NULL, NULL, NULL),
+	                 SQLITE_OK);
+	got = render(am_report_json, "2024-06-16", "2024-06-16", false);
+	ck_assert_msg(!strstr(got, "estimated_requests"), "%s", got);
+	free(got);
+	got = render(am_report_json, "2024-06-15", "2024-06-15", false);
+	ck_assert_msg(strstr(got, "\"estimated_requests\":1}}"), "%s", got);
+	free(got);
+	ck_assert_int_eq(sqlite3_exec(h, "DELETE FROM usage_events WHERE estimated = 1", NULL, NULL,
+	                              NULL),
+	                 SQLITE_OK);
+	got = render(am_report_json, "2024-06-15", "2024-06-16", false);
+	ck_assert_msg(!strstr(got, "estimated_requests"), "%s", got);
 	free(got);
 }
 END_TEST

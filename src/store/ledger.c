@@ -197,16 +197,45 @@ static const char *const schema_v3[] = {
 	NULL,
 };
 
-/* ---- schema v4: whose kind of run a job is; estimated rows found fast ---- */
+/* ---- schema v4: whose kind of run a job is; the estimated rows ----------- */
+
+/* The estimated-row count of an event's day and model that an event adds to
+ * (when R.estimated) or takes from. */
+#define ESTIMATED_ADD(R)                                                               \
+	"INSERT INTO usage_estimated SELECT " R ".day, " R ".model, 1 WHERE "                \
+	R ".estimated != 0 ON CONFLICT(day, model) DO UPDATE SET requests = requests + 1;\n"
+#define ESTIMATED_SUB(R)                                                               \
+	"UPDATE usage_estimated SET requests = requests - 1 WHERE " R ".estimated != 0 "      \
+	"AND day = " R ".day AND model = " R ".model;\n"                                      \
+	"DELETE FROM usage_estimated WHERE day = " R ".day AND model = " R ".model "          \
+	"AND requests = 0;\n"
 
 /* Version 4: jobs.source, the kind of run that queued the job (ask, batch,
  * console; NULL = a v3 job, any kind's): a job abandoned by a dead process
  * is taken again only by a run of its own kind (queue.c), and an `ask`
- * job by none. And an index of the estimated rows (few), so that a report
- * finds them without reading every row of its days. */
+ * job by none. And usage_estimated, kept by triggers like usage_daily:
+ * per local day and model, the events cut short (estimated), so that a
+ * report counts them without reading usage_events. A v3 file has none
+ * (nothing set the flag before this version). */
 static const char *const schema_v4[] = {
 	"ALTER TABLE jobs ADD COLUMN source TEXT;\n",
-	"CREATE INDEX usage_events_estimated ON usage_events(day) WHERE estimated != 0;\n",
+	"CREATE TABLE usage_estimated(\n"
+	"  day TEXT NOT NULL,\n"
+	"  model TEXT NOT NULL,\n"
+	"  requests INTEGER NOT NULL,\n"
+	"  PRIMARY KEY(day, model)\n"
+	") WITHOUT ROWID;\n",
+	"CREATE TRIGGER usage_estimated_ins AFTER INSERT ON usage_events BEGIN\n"
+	ESTIMATED_ADD("NEW")
+	"END;\n",
+	"CREATE TRIGGER usage_estimated_del AFTER DELETE ON usage_events BEGIN\n"
+	ESTIMATED_SUB("OLD")
+	"END;\n",
+	"CREATE TRIGGER usage_estimated_upd AFTER UPDATE OF day, model, estimated ON usage_events\n"
+	"BEGIN\n"
+	ESTIMATED_SUB("OLD")
+	ESTIMATED_ADD("NEW")
+	"END;\n",
 	NULL,
 };
 
@@ -267,8 +296,8 @@ static const char *const stmt_sql[ST_COUNT] = {
 	              " WHERE day BETWEEN ?1 AND ?2 GROUP BY model ORDER BY model",
 	[ST_REPORT_BY_DAY] = "SELECT day, model, " DAILY_SUMS " FROM usage_daily"
 	                     " WHERE day BETWEEN ?1 AND ?2 GROUP BY day, model ORDER BY day, model",
-	[ST_ESTIMATED] = "SELECT day, model, count(*) FROM usage_events"
-	                 " WHERE estimated != 0 AND day BETWEEN ?1 AND ?2 GROUP BY day, model",
+	[ST_ESTIMATED] = "SELECT day, model, requests FROM usage_estimated"
+	                 " WHERE day BETWEEN ?1 AND ?2",
 	[ST_SPEND] = "SELECT SUM(cost_pusd), SUM(unknown_count) FROM usage_daily"
 	             " WHERE day BETWEEN ?1 AND ?2",
 	[ST_SETTING_GET] = "SELECT value FROM settings WHERE key = ?1",
@@ -967,9 +996,8 @@ static int add_to_total(am_ledger_row *t, const am_ledger_row *r)
 	return 0;
 }
 
-/* The estimated rows (cut short) of each report row, from usage_events
- * through its partial index: they are few, and usage_daily does not keep
- * them. */
+/* The estimated rows (cut short) of each report row, from usage_estimated
+ * (few rows: usage_daily does not keep them). */
 static int count_estimated(am_ledger *l, const char *from_day, const char *to_day, bool by_day,
                            am_ledger_summary *out, am_err *err)
 {
