@@ -215,7 +215,8 @@ static const char *const schema_v3[] = {
  * is taken again only by a run of its own kind (queue.c), and an `ask`
  * job by none. And usage_estimated, kept by triggers like usage_daily:
  * per local day and model, the events cut short (estimated), so that a
- * report counts them without reading usage_events. A v3 file has none
+ * report counts them without reading usage_events (and an exact event,
+ * the usual one, runs none of their statements). A v3 file has none
  * (nothing set the flag before this version). */
 static const char *const schema_v4[] = {
 	"ALTER TABLE jobs ADD COLUMN source TEXT;\n",
@@ -225,14 +226,16 @@ static const char *const schema_v4[] = {
 	"  requests INTEGER NOT NULL,\n"
 	"  PRIMARY KEY(day, model)\n"
 	") WITHOUT ROWID;\n",
-	"CREATE TRIGGER usage_estimated_ins AFTER INSERT ON usage_events BEGIN\n"
+	"CREATE TRIGGER usage_estimated_ins AFTER INSERT ON usage_events\n"
+	"WHEN NEW.estimated != 0 BEGIN\n"
 	ESTIMATED_ADD("NEW")
 	"END;\n",
-	"CREATE TRIGGER usage_estimated_del AFTER DELETE ON usage_events BEGIN\n"
+	"CREATE TRIGGER usage_estimated_del AFTER DELETE ON usage_events\n"
+	"WHEN OLD.estimated != 0 BEGIN\n"
 	ESTIMATED_SUB("OLD")
 	"END;\n",
 	"CREATE TRIGGER usage_estimated_upd AFTER UPDATE OF day, model, estimated ON usage_events\n"
-	"BEGIN\n"
+	"WHEN OLD.estimated != 0 OR NEW.estimated != 0 BEGIN\n"
 	ESTIMATED_SUB("OLD")
 	ESTIMATED_ADD("NEW")
 	"END;\n",
