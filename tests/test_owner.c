@@ -152,7 +152,7 @@ static bool never_alive(void *ctx, const char *owner)
 
 START_TEST(an_injected_check_decides)
 {
-	am_owner o = { "5:5", never_alive, &calls };
+	am_owner o = { "5:5", never_alive, &calls, NULL };
 	am_owner me;
 	am_owner_self(&me);
 	/* Judged dead by the injected check, though the process runs. */

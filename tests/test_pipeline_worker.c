@@ -82,6 +82,7 @@ typedef struct jobrec {
 	am_usage usage;
 	int64_t cost;
 	bool cached;
+	bool estimated;         /* done, cut short after message_start */
 	char error[256];
 } jobrec;
 
@@ -125,6 +126,8 @@ static void on_event(void *ctx, const am_event *ev)
 		r->usage = ev->usage;
 		r->cost = ev->cost_pusd;
 		r->cached = ev->cached;
+		r->estimated = ev->estimated;
+		snprintf(r->error, sizeof r->error, "%s", ev->error);
 		break;
 	case AM_EV_FAILED:
 	case AM_EV_CANCELLED:
@@ -234,13 +237,20 @@ START_TEST(streamed_calls_under_faults_end_exactly_once)
 	/* Let late duplicates, if any, arrive. */
 	am_wf_pump(&f, 200, on_event, &b);
 	ck_assert_int_eq(b.unknown, 0);
-	int done = 0, failed = 0;
+	int done = 0, failed = 0, estimated = 0;
 	for (int i = 0; i < n; i++) {
 		jobrec *r = &b.j[i];
 		ck_assert_msg(r->finals == 1, "job %lld ended %d times", (long long)r->handle,
 		              r->finals);
 		ck_assert_int_ge(r->started, 1);
-		if (r->done) {
+		if (r->done && r->estimated) {
+			/* A stream cut after message_start: recorded, estimated. */
+			estimated++;
+			ck_assert(r->usage.output_tokens >= 1 && r->usage.output_tokens <= 40);
+			ck_assert_int_gt(r->usage.input_tokens, 0);
+			ck_assert_msg(r->error[0], "job %lld: estimated without a reason",
+			              (long long)r->handle);
+		} else if (r->done) {
 			done++;
 			ck_assert(r->usage.output_tokens >= 1 && r->usage.output_tokens <= 40);
 			ck_assert_int_gt(strlen(r->text), 0);
@@ -257,6 +267,7 @@ START_TEST(streamed_calls_under_faults_end_exactly_once)
 	ck_assert_int_gt(ss.overloaded, 0);
 	ck_assert_int_gt(ss.server_errors, 0);
 	ck_assert_int_gt(ss.midstream_errors, 0);
+	ck_assert_int_gt(estimated, 0);
 	ck_assert_int_eq(ss.rate_limited, 0);
 
 	/* The database agrees: each done job once in the ledger, with the
@@ -266,11 +277,12 @@ START_TEST(streamed_calls_under_faults_end_exactly_once)
 	ck_assert_int_eq(db_i64("SELECT count(*) FROM jobs WHERE state = 'done'"), done);
 	ck_assert_int_eq(db_i64("SELECT count(*) FROM jobs WHERE state = 'failed' AND "
 	                        "error <> ''"),
-	                 failed);
-	ck_assert_int_eq(db_i64("SELECT count(*) FROM usage_events"), done);
-	ck_assert_int_eq(db_i64("SELECT count(DISTINCT job_id) FROM usage_events"), done);
+	                 failed + estimated);
+	ck_assert_int_eq(db_i64("SELECT count(*) FROM usage_events"), done + estimated);
+	ck_assert_int_eq(db_i64("SELECT count(*) FROM usage_events WHERE estimated = 1"), estimated);
+	ck_assert_int_eq(db_i64("SELECT count(DISTINCT job_id) FROM usage_events"), done + estimated);
 	ck_assert_int_eq(db_i64("SELECT count(*) FROM jobs j JOIN usage_events u ON u.job_id = "
-	                        "j.id WHERE j.state <> 'done'"),
+	                        "j.id WHERE j.state <> 'done' AND u.estimated = 0"),
 	                 0);
 	/* Each whole answer the simulator delivered is one row: nothing that
 	 * succeeded was sent again. */
@@ -441,6 +453,40 @@ START_TEST(blocked_jobs_finish_when_a_command_raises_the_limit)
 }
 END_TEST
 
+/* ---- stopping mid-stream ----------------------------------------------------- */
+
+/* A worker stopped while a stream is under way (after message_start), with
+ * no grace: the begun stream is billed, so it is recorded once, estimated,
+ * and its job ends (it is not re-sent at the next start). */
+START_TEST(a_stop_mid_stream_records_what_began)
+{
+	init("pipe-wstop");
+	set("cache.enabled", "false");
+	am_sim_cfg sc;
+	am_sim_cfg_default(&sc);
+	sc.tokens_per_second = 20; /* a 400-token answer takes 20 s */
+	start(&sc);
+	static book b;
+	memset(&b, 0, sizeof b);
+	int64_t h = submit("A long story, please", 400, true);
+	b.j[b.n++].handle = h;
+	bool begun = false;
+	for (int i = 0; i < 100 && !begun; i++) {
+		am_wf_pump(&f, 100, on_event, &b);
+		begun = strlen(b.j[0].text) > 0;
+	}
+	ck_assert_msg(begun, "the stream never began");
+	am_wf_stop_worker(&f, 0);
+	ck_assert_int_eq(db_i64("SELECT count(*) FROM usage_events"), 1);
+	ck_assert_int_eq(db_i64("SELECT estimated FROM usage_events"), 1);
+	ck_assert_int_gt(db_i64("SELECT input_tokens FROM usage_events"), 0);
+	ck_assert_int_ge(db_i64("SELECT output_tokens FROM usage_events"), 1);
+	ck_assert_int_le(db_i64("SELECT output_tokens FROM usage_events"), 400);
+	ck_assert_int_gt(db_i64("SELECT cost_pusd FROM usage_events"), 0);
+	ck_assert_int_eq(db_i64("SELECT count(*) FROM jobs WHERE state = 'cancelled'"), 1);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("pipeline_worker");
@@ -451,6 +497,7 @@ int main(void)
 	tcase_add_test(tc, the_snapshot_counts_cache_hits_and_savings);
 	tcase_add_test(tc, a_fixed_answer_length_is_cut_by_max_tokens);
 	tcase_add_test(tc, blocked_jobs_finish_when_a_command_raises_the_limit);
+	tcase_add_test(tc, a_stop_mid_stream_records_what_began);
 	suite_add_tcase(s, tc);
 	return check_run(s);
 }

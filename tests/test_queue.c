@@ -21,7 +21,7 @@ static am_scratch sc; /* the ledger under test */
 
 /* Recovery as this process sees it; the jobs here belong to nobody (their
  * owners are test_queue_owner's subject). */
-static const am_owner me = { "100:1000", NULL, NULL };
+static const am_owner me = { "100:1000", NULL, NULL, NULL };
 
 static void setup(void)
 {

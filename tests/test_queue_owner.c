@@ -63,7 +63,7 @@ static void setup(void)
 	ck_assert_msg(am_scratch_open(&sc, "queue_owner", &err) == 0, "%s", err.msg);
 	memset(&liveness, 0, sizeof liveness);
 	liveness.live[0] = LIVE;
-	me = (am_owner){ ME, fake_alive, &liveness };
+	me = (am_owner){ ME, fake_alive, &liveness, NULL };
 }
 
 static void teardown(void)
@@ -256,7 +256,7 @@ START_TEST(of_two_claimers_exactly_one_wins)
 {
 	other_led = open_second();
 	other_liveness = (fake){ .live = { ME } };
-	other = (am_owner){ LIVE, fake_alive, &other_liveness };
+	other = (am_owner){ LIVE, fake_alive, &other_liveness, NULL };
 	/* We have judged DEAD dead and are about to write when the other
 	 * process claims the job: our write must find the owner changed. */
 	race_job = add_owned(DEAD, AM_JOB_QUEUED);
@@ -336,7 +336,7 @@ START_TEST(two_threads_claiming_at_once_split_the_jobs)
 	for (int i = 0; i < 2; i++) {
 		memset(&r[i], 0, sizeof r[i]);
 		r[i].alive = (fake){ .live = { names[0], names[1] } };
-		r[i].owner = (am_owner){ "", fake_alive, &r[i].alive };
+		r[i].owner = (am_owner){ "", fake_alive, &r[i].alive, NULL };
 		snprintf(r[i].owner.id, sizeof r[i].owner.id, "%s", names[i]);
 		r[i].go = &go;
 	}
@@ -469,6 +469,69 @@ START_TEST(a_version_1_ledger_migrates_with_its_jobs)
 }
 END_TEST
 
+/* A job written by a run of `kind` (jobs.source), owned by owner, in flight. */
+static int64_t add_kind(const char *owner, const char *kind)
+{
+	am_queue_stmts *qs = am_queue_stmts_new(sc.db);
+	am_queue_stmts_source(qs, kind);
+	int64_t id = 0;
+	am_err err = {0};
+	ck_assert_msg(am_queue_add_s(qs, owner, NULL, "{}", NULL, 0, T0, &id, NULL, &err) == 0, "%s",
+	              err.msg);
+	am_queue_stmts_free(qs);
+	ck_assert_int_eq(am_queue_update(sc.db, id, AM_JOB_IN_FLIGHT, NULL, NULL, NULL, NULL, 1, T0,
+	                                 &err),
+	                 0);
+	return id;
+}
+
+/* A dead process's job goes again only by a run of its own kind, and an
+ * ask's by none: recovery ends it ("abandoned"), and no claim takes it. */
+START_TEST(a_dead_owners_job_is_taken_only_by_its_kind_and_an_ask_by_none)
+{
+	int64_t ask = add_kind(DEAD, "ask");
+	int64_t console = add_kind(DEAD, "console");
+	int64_t batch = add_kind(DEAD, "batch");
+	int64_t old = add_kind(DEAD, NULL); /* a v3 row: any kind's */
+	am_err err = {0};
+	const char *kinds[] = { "batch", "console", "ask" };
+	for (int k = 0; k < 3; k++) {
+		am_owner o = me;
+		o.kind = kinds[k];
+		int64_t *ids = NULL;
+		int n = 0;
+		/* A look at what it would take, rolled back afterwards. */
+		ck_assert_int_eq(sqlite3_exec(sc.db, "BEGIN", NULL, NULL, NULL), SQLITE_OK);
+		ck_assert_msg(am_queue_claim_unfinished(sc.db, &o, 0, &ids, &n, &err) == 0, "%s",
+		              err.msg);
+		bool took_ask = false, took_console = false, took_batch = false, took_old = false;
+		for (int i = 0; i < n; i++) {
+			took_ask |= ids[i] == ask;
+			took_console |= ids[i] == console;
+			took_batch |= ids[i] == batch;
+			took_old |= ids[i] == old;
+		}
+		free(ids);
+		ck_assert_int_eq(sqlite3_exec(sc.db, "ROLLBACK", NULL, NULL, NULL), SQLITE_OK);
+		ck_assert_msg(!took_ask, "a %s run took a dead ask's job", kinds[k]);
+		ck_assert_int_eq(took_console, k == 1);
+		ck_assert_int_eq(took_batch, k == 0);
+		ck_assert(took_old);
+	}
+	am_owner b = me;
+	b.kind = "batch";
+	ck_assert_msg(am_queue_recover(sc.db, &b, T0 + 1, NULL, &err) == 0, "%s", err.msg);
+	is(ask, DEAD, AM_JOB_FAILED);
+	is(console, DEAD, AM_JOB_QUEUED);
+	is(batch, DEAD, AM_JOB_QUEUED);
+	/* An ask whose answer was recorded is done, not abandoned. */
+	int64_t answered = add_kind(DEAD, "ask");
+	record_usage(answered);
+	ck_assert_msg(am_queue_recover(sc.db, &b, T0 + 2, NULL, &err) == 0, "%s", err.msg);
+	is(answered, DEAD, AM_JOB_DONE);
+}
+END_TEST
+
 int main(void)
 {
 	check_fixed_tz();
@@ -484,6 +547,7 @@ int main(void)
 	tcase_add_test(tc, recovery_leaves_a_live_owners_jobs_alone);
 	tcase_add_test(tc, claims_join_an_open_transaction);
 	tcase_add_test(tc, a_version_1_ledger_migrates_with_its_jobs);
+	tcase_add_test(tc, a_dead_owners_job_is_taken_only_by_its_kind_and_an_ask_by_none);
 	suite_add_tcase(s, tc);
 	return check_run(s);
 }

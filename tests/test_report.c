@@ -7,6 +7,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include <sqlite3.h>
 #include <time.h>
 
 #include "check_run.h"
@@ -85,6 +87,49 @@ static void small_ledger(void)
 	record(event("mystery", noon + 2, TOK(1234567, 3, 0, 0, 0), 0, false));
 	record(event("claude-haiku-4-5", june_ns(16), TOK(9, 9, 9, 9, 9), 9, true));
 }
+
+/* Rows cut short are counted per model and day and marked in every format;
+ * without any, JSON keeps its shape (test_json_shape_exact). */
+START_TEST(test_estimated_rows_are_marked)
+{
+	small_ledger();
+	am_ledger_event cut = event("claude-haiku-4-5", june_ns(16) + 1, TOK(7, 3, 0, 0, 0), 5, true);
+	cut.estimated = true;
+	record(cut);
+	char *got = render(am_report_json, "2024-06-16", "2024-06-16", false);
+	ck_assert_msg(strstr(got, "\"price_known\":true,\"estimated_requests\":1}"), "%s", got);
+	ck_assert_msg(strstr(got, "\"total\":{\"requests\":2,\"cost_usd\":\"0.000000000014\","
+	                          "\"estimated_requests\":1}"), "%s", got);
+	free(got);
+	got = render(am_report_csv, "2024-06-15", "2024-06-16", true);
+	ck_assert_msg(strstr(got, "2024-06-15,claude-haiku-4-5,2,101,52,15,1000,0.00012345679,true,0,0\r\n"
+	                          "2024-06-15,mystery,1,1234567,3,0,0,0,false,1,0\r\n"
+	                          "2024-06-16,claude-haiku-4-5,2,16,12,18,9,0.000000000014,true,0,1\r\n"),
+	              "%s", got);
+	free(got);
+	got = render(am_report_table, "2024-06-16", "2024-06-16", false);
+	ck_assert_msg(strstr(got, "$0.000000000014 est.\n"), "%s", got);
+	ck_assert_msg(strstr(got, "est.: 1 request was cut short"), "%s", got);
+	free(got);
+	/* The count follows the rows (triggers): moved to another day, then gone. */
+	sqlite3 *h = am_ledger_db(l);
+	ck_assert_int_eq(sqlite3_exec(h, "UPDATE usage_events SET day = '2024-06-15' "
+	                                  "WHERE estimated = 1", NULL, NULL, NULL),
+	                 SQLITE_OK);
+	got = render(am_report_json, "2024-06-16", "2024-06-16", false);
+	ck_assert_msg(!strstr(got, "estimated_requests"), "%s", got);
+	free(got);
+	got = render(am_report_json, "2024-06-15", "2024-06-15", false);
+	ck_assert_msg(strstr(got, "\"estimated_requests\":1}}"), "%s", got);
+	free(got);
+	ck_assert_int_eq(sqlite3_exec(h, "DELETE FROM usage_events WHERE estimated = 1", NULL, NULL,
+	                              NULL),
+	                 SQLITE_OK);
+	got = render(am_report_json, "2024-06-15", "2024-06-16", false);
+	ck_assert_msg(!strstr(got, "estimated_requests"), "%s", got);
+	free(got);
+}
+END_TEST
 
 START_TEST(test_json_shape_exact)
 {
@@ -258,11 +303,12 @@ START_TEST(test_csv_rows_by_day)
 	char *got = render(am_report_csv, "2024-06-15", "2024-06-16", true);
 	ck_assert_str_eq(got,
 		"day,model,requests,input_tokens,output_tokens,cache_creation_input_tokens,"
-		"cache_read_input_tokens,cost_usd,price_known,unknown_price_requests\r\n"
-		"2024-06-15,claude-haiku-4-5,2,101,52,15,1000,0.00012345679,true,0\r\n"
-		"2024-06-15,mystery,1,1234567,3,0,0,0,false,1\r\n"
-		"2024-06-16,claude-haiku-4-5,1,9,9,18,9,0.000000000009,true,0\r\n"
-		"2024-06-16,\"we\"\"ird,model\",1,1,1,0,0,1.5,true,0\r\n");
+		"cache_read_input_tokens,cost_usd,price_known,unknown_price_requests,"
+		"estimated_requests\r\n"
+		"2024-06-15,claude-haiku-4-5,2,101,52,15,1000,0.00012345679,true,0,0\r\n"
+		"2024-06-15,mystery,1,1234567,3,0,0,0,false,1,0\r\n"
+		"2024-06-16,claude-haiku-4-5,1,9,9,18,9,0.000000000009,true,0,0\r\n"
+		"2024-06-16,\"we\"\"ird,model\",1,1,1,0,0,1.5,true,0,0\r\n");
 	free(got);
 }
 END_TEST
@@ -342,6 +388,7 @@ static Suite *report_suite(void)
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_set_timeout(tc, 60);
 	tcase_add_test(tc, test_json_shape_exact);
+	tcase_add_test(tc, test_estimated_rows_are_marked);
 	tcase_add_test(tc, test_sums_over_10k_random_events);
 	tcase_add_test(tc, test_csv_rows_by_day);
 	tcase_add_test(tc, test_table_aligned_with_totals);

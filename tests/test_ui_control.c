@@ -361,6 +361,19 @@ END_TEST
 
 /* ---- prompts and the conversation ----------------------------------------------------- */
 
+/* An answer cut short: its summary line marks the counts and cost estimated. */
+START_TEST(a_cut_answer_is_marked_estimated)
+{
+	ui_ctl_line(&ctl, "hello");
+	fake_engine_push(&fe, AM_EV_STARTED, 1, NULL);
+	fake_engine_push(&fe, AM_EV_DELTA, 1, "Hi th");
+	fake_engine_push_done(&fe, 1, "claude-haiku-4-5-20251001", 214, 2, 500000000LL, 800, false);
+	fe.events[(fe.head + fe.nevents - 1) % FAKE_MAX_EVENTS].estimated = true;
+	ui_ctl_pump(&ctl, 100);
+	ck_contains(transcript(ctl.con, 80, 10), "haiku-4-5 · 214 in / \u22482 out · \u2248$0.0005 · 0.8s");
+}
+END_TEST
+
 START_TEST(prompt_streams_and_converses)
 {
 	ui_ctl_line(&ctl, "hello");
@@ -825,6 +838,7 @@ static Suite *suite(void)
 	tcase_add_test(t, hotkeys_budget_pause_model_cache);
 	tcase_add_test(t, keys_map_to_actions);
 	tcase_add_test(t, prompt_streams_and_converses);
+	tcase_add_test(t, a_cut_answer_is_marked_estimated);
 	tcase_add_test(t, submit_refused);
 	tcase_add_test(t, notices_and_unknown_jobs);
 	tcase_add_test(t, pump_is_bounded_and_dirty_bits_precise);

@@ -656,6 +656,26 @@ START_TEST(models_widths)
 }
 END_TEST
 
+/* Calls cut short (estimated counts) mark their model's cost and the
+ * total's with '~' (the column keeps its width); the other rows are as in
+ * models_widths. */
+START_TEST(models_estimated_mark)
+{
+	int w, h;
+	busy(&snap);
+	snap.model[2].estimated = 1;
+	snap.total.estimated = 1;
+	ui_panel_ctx c = ctx(&snap, false, false);
+	area(120, 40, UI_P_MODELS, &w, &h);
+	ui_panel_models(&c, w, h, &blk);
+	const char *got = dump(&blk, false);
+	ck_assert_msg(strstr(got, "{NORMAL}       200{NORMAL}        0{NORMAL}         0"
+	                          "{NORMAL}    $0.030~\n"), "%s", got);
+	ck_assert_msg(strstr(got, "{TITLE}    12,000{TITLE}    $0.492~\n"), "%s", got);
+	ck_assert_msg(strstr(got, "{NORMAL}     $0.312\n"), "%s", got);
+}
+END_TEST
+
 /* ---- cache -------------------------------------------------------------------------- */
 
 START_TEST(cache_widths)
@@ -834,6 +854,7 @@ static Suite *suite(void)
 	tcase_add_test(t, limits_full);
 	tcase_add_test(t, limits_compact);
 	tcase_add_test(t, models_widths);
+	tcase_add_test(t, models_estimated_mark);
 	tcase_add_test(t, cache_widths);
 	tcase_add_test(t, hints_widths);
 	tcase_add_test(t, input_remark);

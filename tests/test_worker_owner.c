@@ -88,7 +88,7 @@ START_TEST(a_worker_leaves_a_live_processs_jobs_alone)
 	add(NULL, AM_JOB_QUEUED, N_FREE);
 	add(CRASHED, AM_JOB_IN_FLIGHT, N_CRASHED);
 
-	am_owner me = { ME, fake_alive, NULL };
+	am_owner me = { ME, fake_alive, NULL, NULL };
 	f.owner = &me;
 	am_sim_cfg sc;
 	am_sim_cfg_default(&sc);

@@ -34,7 +34,7 @@ static int nev;
 
 static const char *const config =
         "{\"limits\": {\"rpm\": 100000, \"itpm\": 100000000, \"otpm\": 100000000},"
-        " \"cache\": {\"enabled\": false}}";
+        " \"cache\": {\"enabled\": false}, \"budget\": {\"daily_usd\": \"10\"}}";
 
 static void setup(void)
 {
@@ -113,6 +113,29 @@ static int64_t submit(const char *text, bool stream)
 	return id;
 }
 
+static int64_t haiku_cost(int64_t in, int64_t out)
+{
+	am_usage u = { .input_tokens = in, .output_tokens = out };
+	int64_t cost = 0;
+	ck_assert(am_cost(am_pricing_lookup(pricing, "claude-haiku-4-5"), &u, false, &cost, NULL) ==
+	          0);
+	return cost;
+}
+
+/* Stops the worker and reads the ledger's all-time report into *s; the
+ * ledger stays open for more questions (the caller closes it). */
+static am_ledger *stop_and_report(am_ledger_summary *s)
+{
+	am_worker_stop(worker, 0);
+	worker = NULL;
+	am_ledger *l;
+	am_err err;
+	ck_assert_msg(am_ledger_open(&l, db_path, NULL, &err) == 0, "%s", err.msg);
+	ck_assert_msg(am_ledger_report(l, "2000-01-01", "2999-12-31", false, s, &err) == 0, "%s",
+	              err.msg);
+	return l;
+}
+
 /* ---- a stream --------------------------------------------------------- */
 
 static void stream_in_pieces(void *ctx, const am_ft_call *call, am_ft_answer *a)
@@ -159,21 +182,11 @@ START_TEST(a_stream_reaches_the_observer_piece_by_piece)
 	ck_assert_int_eq(evs[done].usage.output_tokens, 42);
 	ck_assert_int_eq(evs[done].http_status, 200);
 	ck_assert(evs[done].price_known);
-	am_usage u = { .input_tokens = 120, .output_tokens = 42 };
-	int64_t cost = 0;
-	ck_assert(am_cost(am_pricing_lookup(pricing, "claude-haiku-4-5"), &u, false, &cost, NULL) ==
-	          0);
-	ck_assert_int_eq(evs[done].cost_pusd, cost);
-	am_worker_stop(worker, 0);
-	worker = NULL;
+	ck_assert_int_eq(evs[done].cost_pusd, haiku_cost(120, 42));
 
 	/* The ledger row carries the answered model and the request id. */
-	am_ledger *l;
-	am_err err;
-	ck_assert_msg(am_ledger_open(&l, db_path, NULL, &err) == 0, "%s", err.msg);
 	am_ledger_summary s;
-	ck_assert_msg(am_ledger_report(l, "2000-01-01", "2999-12-31", false, &s, &err) == 0, "%s",
-	              err.msg);
+	am_ledger *l = stop_and_report(&s);
 	ck_assert_int_eq(s.nrows, 1);
 	ck_assert_str_eq(s.rows[0].model, "claude-haiku-4-5-20251001");
 	ck_assert_int_eq(s.rows[0].output_tokens, 42);
@@ -362,6 +375,153 @@ START_TEST(suspect_usage_is_never_exact)
 }
 END_TEST
 
+/* ---- a stream cut short ------------------------------------------------ */
+
+#define CUT_START                                                                          \
+	"event: message_start\ndata: {\"type\":\"message_start\",\"message\":{\"id\":\"msg_c\","  \
+	"\"type\":\"message\",\"role\":\"assistant\",\"model\":\"claude-haiku-4-5-20251001\","   \
+	"\"content\":[],\"stop_reason\":null,\"usage\":{\"input_tokens\":1000,"                 \
+	"\"output_tokens\":1}}}\n\n"
+#define CUT_DELTA(t)                                                                       \
+	"event: content_block_delta\ndata: {\"type\":\"content_block_delta\",\"index\":0,"      \
+	"\"delta\":{\"type\":\"text_delta\",\"text\":\"" t "\"}}\n\n"
+
+/* message_start, then 20 bytes of text, then the connection ends. */
+static void cut_after_start(void *ctx, const am_ft_call *call, am_ft_answer *a)
+{
+	(void)ctx;
+	(void)call;
+	a->chunks[a->nchunks++] = CUT_START;
+	a->chunks[a->nchunks++] =
+	        "event: content_block_start\ndata: {\"type\":\"content_block_start\",\"index\":0,"
+	        "\"content_block\":{\"type\":\"text\",\"text\":\"\"}}\n\n";
+	a->chunks[a->nchunks++] = CUT_DELTA("Hello, wor");
+	a->chunks[a->nchunks++] = CUT_DELTA("ld! Hi th");
+	a->chunks[a->nchunks++] = "event: content_block_delta\ndata: {\"type\":\"cont";
+}
+
+/* The same, with a cumulative usage report in between that counts more
+ * output than the text shows. */
+static void cut_after_usage(void *ctx, const am_ft_call *call, am_ft_answer *a)
+{
+	(void)ctx;
+	(void)call;
+	a->chunks[a->nchunks++] = CUT_START;
+	a->chunks[a->nchunks++] = CUT_DELTA("Hello");
+	a->chunks[a->nchunks++] = "event: message_delta\ndata: {\"type\":\"message_delta\","
+	                          "\"delta\":{},\"usage\":{\"output_tokens\":30}}\n\n";
+}
+
+/* The connection ends before message_start: nothing was billed. */
+static void cut_before_start(void *ctx, const am_ft_call *call, am_ft_answer *a)
+{
+	(void)ctx;
+	(void)call;
+	a->chunks[a->nchunks++] = ": a comment\n\nevent: ping\ndata: {\"type\":\"ping\"}\n\n";
+}
+
+/* Sends one stream that script cuts after message_start; returns the index
+ * of its done event, which says it is estimated and why (*job: its handle). */
+static int cut_stream(am_ft_script_fn script, int64_t *job)
+{
+	start(script);
+	int64_t h = submit("hello", true);
+	int done = wait_for(AM_EV_DONE, h, 0);
+	ck_assert_msg(done >= 0, "no done event for the cut stream");
+	ck_assert(evs[done].estimated);
+	ck_assert_msg(strstr(evs[done].error, "cut off"), "'%s'", evs[done].error);
+	if (job)
+		*job = h;
+	return done;
+}
+
+/* Stops the worker: the ledger holds one row, estimated, and its job failed. */
+static void only_row(am_ledger_summary *s)
+{
+	am_ledger *l = stop_and_report(s);
+	am_err err;
+	sqlite3_stmt *st;
+	ck_assert_int_eq(sqlite3_prepare_v2(am_ledger_db(l),
+	                                    "SELECT count(*), sum(estimated) FROM usage_events", -1,
+	                                    &st, NULL),
+	                 SQLITE_OK);
+	ck_assert_int_eq(sqlite3_step(st), SQLITE_ROW);
+	ck_assert_int_eq(sqlite3_column_int(st, 0), 1);
+	ck_assert_int_eq(sqlite3_column_int(st, 1), 1);
+	sqlite3_finalize(st);
+	int64_t counts[AM_JOB_NSTATES];
+	ck_assert_msg(am_queue_counts(am_ledger_db(l), counts, &err) == 0, "%s", err.msg);
+	ck_assert_int_eq(counts[AM_JOB_FAILED], 1);
+	ck_assert_int_eq(counts[AM_JOB_QUEUED] + counts[AM_JOB_IN_FLIGHT], 0);
+	am_ledger_close(l);
+}
+
+/* A stream cut after message_start is billed: it is recorded once, as
+ * estimated - the input message_start reported, the output counted from the
+ * text that arrived (19 bytes: 7 tokens at 3 bytes a token, rounded up) -
+ * priced as usual, and counted against the budget; it is not sent again. */
+START_TEST(a_stream_cut_after_message_start_is_recorded_as_estimated)
+{
+	int64_t job;
+	int done = cut_stream(cut_after_start, &job);
+	ck_assert_int_eq(evs[done].usage.input_tokens, 1000);
+	ck_assert_int_eq(evs[done].usage.output_tokens, 7);
+	int64_t cost = haiku_cost(1000, 7);
+	ck_assert_int_eq(evs[done].cost_pusd, cost);
+	ck_assert_int_lt(find(AM_EV_RETRY, job), 0);
+	am_snapshot snap;
+	for (int r = 0; r < ROUNDS; r++) {
+		ops.snapshot(ops.ctx, &snap);
+		if (snap.budget.day_spent_pusd == cost && snap.total.estimated == 1)
+			break;
+		am_ft_advance(ft, 100 * AM_NS_PER_MS);
+		pump();
+	}
+	ck_assert_int_eq(snap.budget.day_spent_pusd, cost);
+	ck_assert_int_eq(snap.budget.reserved_pusd, 0);
+	ck_assert_int_eq(snap.total.estimated, 1);
+	ck_assert_int_eq(am_ft_started(ft), 1);
+	am_ledger_summary s;
+	only_row(&s);
+	ck_assert_int_eq(s.total.input_tokens, 1000);
+	ck_assert_int_eq(s.total.output_tokens, 7);
+	ck_assert_int_eq(s.total.cost_pusd, cost);
+	ck_assert_int_eq(s.total.estimated, 1);
+	am_ledger_summary_free(&s);
+}
+END_TEST
+
+/* The last cumulative output count wins over the text's estimate when it
+ * is larger. */
+START_TEST(a_cut_stream_keeps_the_last_reported_output)
+{
+	int done = cut_stream(cut_after_usage, NULL);
+	ck_assert_int_eq(evs[done].usage.output_tokens, 30);
+	ck_assert_int_eq(evs[done].cost_pusd, haiku_cost(1000, 30));
+	am_ledger_summary s;
+	only_row(&s);
+	am_ledger_summary_free(&s);
+}
+END_TEST
+
+/* Cut before message_start: no charge is recorded (the call is retried,
+ * and fails in the end like any broken call). */
+START_TEST(a_stream_cut_before_message_start_records_nothing)
+{
+	start(cut_before_start);
+	int64_t job = submit("hello", true);
+	int failed = wait_for(AM_EV_FAILED, job, 100 * AM_NS_PER_MS);
+	ck_assert_msg(failed >= 0, "no failed event");
+	ck_assert_int_lt(find(AM_EV_DONE, job), 0);
+	am_ledger_summary s;
+	am_ledger *l = stop_and_report(&s);
+	ck_assert_int_eq(s.nrows, 0);
+	ck_assert_int_eq(s.total.cost_pusd, 0);
+	am_ledger_summary_free(&s);
+	am_ledger_close(l);
+}
+END_TEST
+
 static Suite *suite(void)
 {
 	Suite *s = suite_create("worker_transport");
@@ -373,6 +533,9 @@ static Suite *suite(void)
 	tcase_add_test(tc, an_overloaded_call_is_retried_after_a_backoff);
 	tcase_add_test(tc, a_cancelled_call_ends_cancelled);
 	tcase_add_test(tc, suspect_usage_is_never_exact);
+	tcase_add_test(tc, a_stream_cut_after_message_start_is_recorded_as_estimated);
+	tcase_add_test(tc, a_cut_stream_keeps_the_last_reported_output);
+	tcase_add_test(tc, a_stream_cut_before_message_start_records_nothing);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -371,8 +371,10 @@ static void status_done(ui_console *c, struct job *j, const am_event *ev)
 		snprintf(lat, sizeof lat, "<0.1s");
 	else
 		fmt_duration_ns(lat, sizeof lat, ev->latency_ms * 1000000);
-	snprintf(j->status, sizeof j->status, "%s in / %s out%s%s%s%s%s", in, out, dot, cost, dot,
-	         lat, ev->cached ? (c->ascii ? " - cached" : " \u00b7 cached") : "");
+	/* Cut short: the counts and the cost are estimated. */
+	const char *est = ev->estimated ? (c->ascii ? "~" : "\u2248") : "";
+	snprintf(j->status, sizeof j->status, "%s in / %s%s out%s%s%s%s%s%s", in, est, out, dot, est,
+	         cost, dot, lat, ev->cached ? (c->ascii ? " - cached" : " \u00b7 cached") : "");
 }
 
 bool ui_console_event(ui_console *c, const am_event *ev)

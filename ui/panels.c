@@ -734,6 +734,8 @@ static void model_row(const struct model_cols *mc, const am_snap_model *m, bool 
 		fmt_money(num, sizeof num, m->cost_pusd);
 		if (!m->price_known)
 			snprintf(num + strlen(num), sizeof num - strlen(num), "+?");
+		else if (m->estimated > 0) /* some calls cut short: estimated */
+			snprintf(num + strlen(num), sizeof num - strlen(num), "~");
 		fmt_pad(cell, sizeof cell, num, cost_w, true);
 		seg(l, r, cell);
 	} else {

@@ -1,10 +1,13 @@
 /* aimeter ask: one prompt through the pipeline; the answer streams to
  * stdout, a one-line summary goes to stderr. */
 #include <errno.h>
+#include <fcntl.h>
 #include <poll.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <jansson.h>
@@ -79,6 +82,65 @@ typedef struct answer_out {
 	size_t ncarry;
 } answer_out;
 
+/* ---- interruptions ------------------------------------------------------
+ *
+ * SIGINT, SIGTERM, SIGHUP, or a reader that went away (SIGPIPE is ignored
+ * here, so a write to a closed pipe fails with EPIPE instead of killing
+ * the process): the call may already be billed, so it is not simply
+ * dropped. The job is cancelled through the engine, and the worker records
+ * what had arrived (estimated, when the provider had begun the answer)
+ * before the process ends, waiting at most INTERRUPT_WAIT_MS for that.
+ * Then the signal is raised again with its default action, so that the
+ * caller sees how the process ended. */
+enum { INTERRUPT_WAIT_MS = 5000 };
+
+static int sig_pipe[2] = { -1, -1 };
+static volatile sig_atomic_t got_signal;
+
+static void on_signal(int sig)
+{
+	int e = errno;
+	got_signal = sig;
+	if (sig_pipe[1] >= 0) {
+		ssize_t w = write(sig_pipe[1], "", 1);
+		(void)w;
+	}
+	errno = e;
+}
+
+static const int quit_signals[] = { SIGINT, SIGTERM, SIGHUP };
+
+static void catch_signals(void)
+{
+	if (pipe(sig_pipe) == 0) {
+		for (int i = 0; i < 2; i++) {
+			fcntl(sig_pipe[i], F_SETFL, O_NONBLOCK);
+			fcntl(sig_pipe[i], F_SETFD, FD_CLOEXEC);
+		}
+	}
+	struct sigaction sa;
+	memset(&sa, 0, sizeof sa);
+	sa.sa_handler = on_signal;
+	sigemptyset(&sa.sa_mask);
+	for (size_t i = 0; i < sizeof quit_signals / sizeof *quit_signals; i++)
+		sigaction(quit_signals[i], &sa, NULL);
+	signal(SIGPIPE, SIG_IGN);
+}
+
+/* Ends the process as the signal would have, once everything is closed. */
+static void die_of(int sig)
+{
+	fflush(stdout);
+	fflush(stderr);
+	signal(sig, SIG_DFL);
+	sigset_t set;
+	sigemptyset(&set);
+	sigaddset(&set, sig);
+	sigprocmask(SIG_UNBLOCK, &set, NULL);
+	raise(sig);
+	_exit(128 + sig);
+}
+
 static void answer_put(answer_out *o, const char *s, size_t len, bool last)
 {
 	if (!o->safe) {
@@ -113,10 +175,13 @@ static void summary(const am_event *ev, int64_t job_ms)
 		snprintf(cost, sizeof cost, "price unknown");
 	long long in = (long long)(ev->usage.input_tokens + ev->usage.cache_write_5m +
 	                           ev->usage.cache_write_1h + ev->usage.cache_read);
-	am_say(stderr, "%s · %s · %lld in / %lld out · %s · %.1fs\n", ev->model, ev->reason, in,
-	        (long long)ev->usage.output_tokens, cost,
-	        (double)(ev->latency_ms ? ev->latency_ms : job_ms) / 1000.0);
-	if (ev->error[0])
+	/* Cut short: the counts and the cost are estimated (≈). */
+	am_say(stderr, "%s · %s · %lld in / %s%lld out · %s%s · %.1fs%s\n", ev->model, ev->reason,
+	       in, ev->estimated ? "≈" : "", (long long)ev->usage.output_tokens,
+	       ev->estimated ? "≈" : "", cost,
+	       (double)(ev->latency_ms ? ev->latency_ms : job_ms) / 1000.0,
+	       ev->estimated ? " · estimated (cut short)" : "");
+	if (ev->error[0] && !ev->estimated)
 		am_say(stderr, "aimeter ask: %s\n", ev->error);
 }
 
@@ -124,14 +189,14 @@ static json_t *result_json(const am_event *ev, const char *text)
 {
 	char cost[32];
 	am_money_format(ev->cached ? 0 : ev->cost_pusd, cost, sizeof cost);
-	return json_pack("{s:s, s:s, s:s, s:{s:I, s:I, s:I, s:I}, s:o, s:b, s:I}", "model",
+	return json_pack("{s:s, s:s, s:s, s:{s:I, s:I, s:I, s:I}, s:o, s:b, s:I, s:b}", "model",
 	                 ev->model, "reason", ev->reason, "text", text ? text : "", "usage",
 	                 "input_tokens", (json_int_t)ev->usage.input_tokens, "output_tokens",
 	                 (json_int_t)ev->usage.output_tokens, "cache_creation_input_tokens",
 	                 (json_int_t)(ev->usage.cache_write_5m + ev->usage.cache_write_1h),
 	                 "cache_read_input_tokens", (json_int_t)ev->usage.cache_read, "cost_usd",
 	                 ev->price_known ? json_string(cost) : json_null(), "cached", ev->cached,
-	                 "latency_ms", (json_int_t)ev->latency_ms);
+	                 "latency_ms", (json_int_t)ev->latency_ms, "estimated", ev->estimated);
 }
 
 int cmd_ask(int argc, char **argv)
@@ -144,8 +209,10 @@ int cmd_ask(int argc, char **argv)
 	am_cli_init(&c, "ask", "[OPTIONS] PROMPT|-",
 	            "Sends one prompt through the queue, selector, cache, budget guard and rate\n"
 	            "limiter; prints the answer on stdout as it arrives and a summary on stderr.\n"
-	            "'-' reads the prompt from standard input. Exit status: 0 answered, 1 failed,\n"
-	            "2 usage error, 3 blocked by the budget.",
+	            "'-' reads the prompt from standard input. Exit status: 0 answered, 1 failed\n"
+	            "(an answer cut short is recorded as estimated, and is 1 too), 2 usage error,\n"
+	            "3 blocked by the budget. On SIGINT, SIGTERM, SIGHUP or a closed stdout the call\n"
+	            "is cancelled, what arrived is recorded, and aimeter ends by that signal.",
 	            opts, true, argc, argv);
 	c.max_args = -1; /* a second word gets the hint below */
 	for (int id; (id = am_cli_next(&c)) != AM_CLI_END;) {
@@ -204,6 +271,7 @@ int cmd_ask(int argc, char **argv)
 		p.stream = false;
 	int64_t job = 0;
 	am_err err;
+	catch_signals();
 	if (ops.submit(ops.ctx, &p, &job, &err)) {
 		am_say(stderr, "aimeter ask: %s\n", err.msg);
 		free(prompt);
@@ -218,10 +286,31 @@ int cmd_ask(int argc, char **argv)
 	bool tty = isatty(2);
 	answer_out out = { .safe = isatty(1) };
 	char last_notice[AM_ERR_MAX + 64] = "";
+	int interrupted = 0;      /* the signal that ends the run (SIGPIPE: stdout closed) */
+	bool stdout_failed = false; /* the interruption was a failed write, not a signal */
+	int64_t give_up_ms = 0;   /* after an interruption: the bounded wait left */
 	while (rc < 0) {
-		struct pollfd pfd = { ops.wake_fd(ops.ctx), POLLIN, 0 };
-		if (poll(&pfd, 1, 1000) < 0 && errno != EINTR)
+		struct pollfd pfd[2] = { { ops.wake_fd(ops.ctx), POLLIN, 0 }, { sig_pipe[0], POLLIN, 0 } };
+		int timeout = interrupted ? 100 : 1000;
+		if (poll(pfd, sig_pipe[0] >= 0 ? 2 : 1, timeout) < 0 && errno != EINTR)
 			break;
+		if (sig_pipe[0] >= 0 && (pfd[1].revents & POLLIN)) {
+			char drain[16];
+			while (read(sig_pipe[0], drain, sizeof drain) > 0)
+				;
+		}
+		if (!interrupted && (got_signal || (!json && ferror(stdout)))) {
+			/* Cancel the job; the worker records what arrived, then says so. */
+			interrupted = got_signal ? (int)got_signal : SIGPIPE;
+			stdout_failed = !got_signal;
+			give_up_ms = INTERRUPT_WAIT_MS;
+			am_command cancel = { .kind = AM_CMD_CANCEL_JOB, .value = job };
+			ops.command(ops.ctx, &cancel, NULL);
+		} else if (interrupted && (give_up_ms -= timeout) <= 0) {
+			fprintf(stderr, "aimeter ask: interrupted; the call's end was not recorded\n");
+			rc = 1;
+			break;
+		}
 		/* Read before draining: the events of a worker that has ended are
 		 * all in the queue by then. */
 		bool finished = am_worker_finished(app.worker);
@@ -236,7 +325,7 @@ int cmd_ask(int argc, char **argv)
 				}
 				memcpy(text + tlen, ev->text, add + 1);
 				tlen += add;
-				if (!json)
+				if (!json && !interrupted)
 					answer_put(&out, ev->text, add, false);
 			} else if (ev->job_id == job && ev->kind == AM_EV_STARTED && tlen > 0) {
 				/* A retry after a stream broke off: the answer starts over.
@@ -251,6 +340,22 @@ int cmd_ask(int argc, char **argv)
 				fprintf(stderr, "aimeter ask: the answer broke off; it starts again\n");
 				tlen = 0;
 				text[0] = '\0';
+			} else if (ev->job_id == job && ev->kind == AM_EV_DONE && rc < 0 &&
+			           (ev->estimated || interrupted)) {
+				/* Cut short (a broken stream, or the interruption): what
+				 * arrived is recorded, as estimated. */
+				if (!json && !interrupted)
+					answer_put(&out, "", 0, true);
+				/* A line of its own for what follows; a file or pipe
+				 * that was cut off by a signal keeps what arrived. */
+				if (!json && tlen && interrupted != SIGPIPE && (!interrupted || out.safe))
+					putchar('\n');
+				fprintf(stderr, "aimeter ask: %s\n", ev->error[0] ? ev->error : "cut short");
+				summary(ev, 0);
+				rc = 1;
+			} else if (ev->job_id == job && ev->kind == AM_EV_CANCELLED && interrupted &&
+			           rc < 0) {
+				rc = 1; /* cancelled before the provider began: nothing billed */
 			} else if (ev->job_id == job && ev->kind == AM_EV_DONE && rc < 0) {
 				if (json) {
 					json_t *o = result_json(ev, text);
@@ -305,5 +410,11 @@ int cmd_ask(int argc, char **argv)
 	free(text);
 	free(prompt);
 	am_app_close(&app, rc == 3 ? 2000 : 0);
-	return rc;
+	/* A reader that went away ends the run as SIGPIPE would; a write that
+	 * failed otherwise (a full disk) is an error, which main reports. */
+	struct stat so;
+	bool to_pipe = fstat(STDOUT_FILENO, &so) == 0 && (S_ISFIFO(so.st_mode) || S_ISSOCK(so.st_mode));
+	if (interrupted && (!stdout_failed || to_pipe))
+		die_of(interrupted);
+	return interrupted ? 1 : rc;
 }

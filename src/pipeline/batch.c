@@ -380,6 +380,7 @@ int am_batch_run(const am_batch_run_opts *o, am_batch_outcome *out)
 	r.o = o;
 	r.db = am_ledger_db(o->ledger);
 	r.qs = am_queue_stmts_new(r.db);
+	am_queue_stmts_source(r.qs, "batch");
 	if (o->owner)
 		r.me = *o->owner;
 	else

@@ -58,6 +58,7 @@ typedef struct am_snap_model {
 	int64_t requests, input, output, cache_write, cache_read;
 	int64_t cost_pusd;         /* excludes unknown-price calls */
 	bool price_known;
+	int64_t estimated;         /* of requests: cut short, counts estimated (≈) */
 } am_snap_model;
 
 typedef am_cache_counts am_snap_cache;   /* cache.h */
@@ -112,6 +113,10 @@ typedef struct am_event {
 	char error[256];
 	int attempt;         /* AM_EV_RETRY: the attempt that failed (1 = the first send) */
 	int64_t retry_in_ns; /* AM_EV_RETRY: how long until it is sent again */
+	/* AM_EV_DONE: the answer was cut short after the provider began it
+	 * (a broken stream, a cancel): usage holds the input it reported and
+	 * the output that arrived, estimated; error says why it ended. */
+	bool estimated;
 } am_event;
 
 void am_event_free(am_event *ev);

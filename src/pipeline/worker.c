@@ -119,6 +119,7 @@ static void *worker_main(void *arg)
 			wk_flush_writes(w); /* not holding the write lock while waiting */
 		}
 	}
+	wk_abandon_flight(w); /* what began is recorded, estimated */
 	wk_publish(w, now_mono(w), true);
 	wk_teardown(w);
 	atomic_store(&w->finished, true);
@@ -350,6 +351,8 @@ am_worker *am_worker_start(const am_worker_opts *opts, am_err *err)
 		w->owner = *opts->owner;
 	else
 		am_owner_self(&w->owner);
+	if (!w->owner.kind) /* what jobs.source says of its submissions */
+		w->owner.kind = opts->source ? opts->source : "console";
 	w->opts.owner = NULL;
 	w->tp = opts->transport;
 	w->tp_live = w->tp.ops != NULL;

@@ -51,7 +51,10 @@ static int64_t suspect_cost(am_worker *w, wjob *j, am_usage *u)
 	return j->budget_held && j->reserved_pusd > c ? j->reserved_pusd : c;
 }
 
-static void call_succeeded(am_worker *w, wjob *j, am_prov_result *r, int64_t now)
+/* An answer arrived: complete (cut NULL), or cut short after message_start
+ * (worker_cut.c) with cut saying why and the job ending in `end`. */
+static void call_succeeded(am_worker *w, wjob *j, am_prov_result *r, int64_t now, const char *cut,
+                           am_job_state end)
 {
 	const char *model = r->model[0] ? r->model : j->model;
 	bool known = false;
@@ -97,6 +100,11 @@ static void call_succeeded(am_worker *w, wjob *j, am_prov_result *r, int64_t now
 	snprintf(h->suspect, sizeof h->suspect, "%s", suspect);
 	h->text = r->text;
 	r->text = NULL;
+	if (cut) {
+		h->estimated = true;
+		h->end = end;
+		snprintf(h->error, sizeof h->error, "%s", cut);
+	}
 	j->held = h;
 	wk_land_or_hold(w, j);
 }
@@ -180,6 +188,20 @@ void wk_on_call_done(void *ctx, am_prov_result *r)
 	if (w->tearing_down)
 		return;
 	jl_remove(&w->flight, j);
+	if (wk_cut_short(j, r)) {
+		/* Billed from message_start on: recorded as estimated, and ended. */
+		bool cancelled = j->cancelling || r->err == AM_PERR_CANCELLED;
+		char msg[256];
+		if (cancelled)
+			snprintf(msg, sizeof msg, "cancelled after the answer began");
+		else
+			am_prov_describe(r, msg, sizeof msg);
+		wk_estimate_cut(j, r);
+		call_succeeded(w, j, r, now, msg, cancelled ? AM_JOB_CANCELLED : AM_JOB_FAILED);
+		return;
+	}
+	if (w->abandoning && !j->cancelling)
+		return; /* not begun, nothing billed: teardown re-queues it */
 	if (j->cancelling || r->err == AM_PERR_CANCELLED) {
 		j->st = W_FINISHED;
 		if (j->ticket_live) {
@@ -193,7 +215,7 @@ void wk_on_call_done(void *ctx, am_prov_result *r)
 		return;
 	}
 	if (r->err == AM_PERR_NONE)
-		call_succeeded(w, j, r, now);
+		call_succeeded(w, j, r, now, NULL, AM_JOB_DONE);
 	else
 		call_failed(w, j, r, now);
 }

@@ -68,6 +68,11 @@ typedef struct held_answer {
 	char suspect[128];       /* "" or why its usage was not trusted (the
 	                            ledger row's error; the cost is then not exact) */
 	char *text;
+	/* Cut short after message_start (see worker_cut.c): recorded with
+	 * estimated counts, and the job ends in `end` with `error`. */
+	bool estimated;
+	am_job_state end;
+	char error[256];
 } held_answer;
 
 typedef struct wjob {
@@ -215,6 +220,7 @@ struct am_worker {
 	int64_t last_busy;          /* mono ns: something was queued or in flight */
 	bool budget_changed;
 	bool tearing_down;
+	bool abandoning;            /* stopping: the calls in flight are cancelled (worker_cut.c) */
 	/* Per pool and dimension (REQ, ITOK, OTOK): the user set this limit (or
 	 * learn_from_headers is off), so it is a ceiling over what the provider
 	 * reports; otherwise it is only a starting guess that the provider's
@@ -394,6 +400,11 @@ void wk_admit(am_worker *w, const am_budget_now *bn, int64_t now);
 /* worker_send.c */
 void wk_start_call(am_worker *w, wjob *j);
 void wk_send_granted(am_worker *w, int64_t now, bool hold);
+
+/* worker_cut.c */
+bool wk_cut_short(const wjob *j, const am_prov_result *r);
+void wk_abandon_flight(am_worker *w);
+void wk_estimate_cut(const wjob *j, am_prov_result *r);
 
 /* worker_collect.c */
 void wk_on_call_done(void *ctx, am_prov_result *r);

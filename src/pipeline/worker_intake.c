@@ -30,7 +30,8 @@ static void load_job(am_worker *w, const am_job *job)
 	j->body = body;
 	j->model_req = job->model_requested ? am_xstrdup(job->model_requested) : NULL;
 	j->attempts = job->attempts;
-	j->source = "batch";
+	/* A dead console's prompt keeps its source; anything else is a batch's. */
+	j->source = job->source && !strcmp(job->source, "console") ? "console" : "batch";
 	j->answer_is_output = true;
 	j->stream = json_is_true(json_object_get(body, "stream"));
 	j->no_cache = json_is_true(json_object_get(body, "x-no-cache"));

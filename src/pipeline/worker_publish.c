@@ -67,6 +67,11 @@ void wk_emit_done(am_worker *w, wjob *j, const char *model, const am_usage *u, b
 	ev.latency_ms = latency_ms;
 	ev.http_status = status;
 	snprintf(ev.error, sizeof ev.error, "%s", note ? note : "");
+	if (j->held && j->held->estimated) {
+		ev.estimated = true;
+		if (!ev.error[0])
+			snprintf(ev.error, sizeof ev.error, "%s", j->held->error);
+	}
 	am_evq_push(w->evq, &ev);
 	w->done++;
 	w->dirty = true;
@@ -227,6 +232,7 @@ void wk_publish(am_worker *w, int64_t now, bool force)
 		s.total.cache_write += s.model[i].cache_write;
 		s.total.cache_read += s.model[i].cache_read;
 		s.total.cost_pusd += s.model[i].cost_pusd;
+		s.total.estimated += s.model[i].estimated;
 		if (!s.model[i].price_known)
 			s.total.price_known = false;
 	}

@@ -317,6 +317,8 @@ static int record_done(am_worker *w, wjob *j, const char *answered_model, const 
 	ev.request_id = request_id;
 	ev.error = note && *note ? note : NULL;
 	ev.source = j->source;
+	const held_answer *h = j->held;
+	ev.estimated = h && h->estimated;
 	if (tx_begin(w, err))
 		return -1;
 	if (wk_ensure_row(w, j, err)) {
@@ -327,7 +329,8 @@ static int record_done(am_worker *w, wjob *j, const char *answered_model, const 
 	int added = am_ledger_record(w->ledger, &ev, err);
 	int64_t row = am_spend_last_row(w->ledger);
 	if (added < 0 ||
-	    (with_state && am_queue_update_s(w->qs, j->id, AM_JOB_DONE, j->model, j->reason, NULL,
+	    (with_state && am_queue_update_s(w->qs, j->id, ev.estimated ? h->end : AM_JOB_DONE,
+	                                     j->model, j->reason, ev.estimated ? h->error : NULL,
 	                                     text ? text : "", j->attempts, ev.ts_ns, err))) {
 		wk_tx_abort(w);
 		return -1;
@@ -371,6 +374,8 @@ static bool land(am_worker *w, wjob *j)
 	}
 	wk_db_ok(w);
 	wk_count_model(w, h->model, &h->usage, h->known, h->cost);
+	if (h->estimated)
+		wk_model_slot(w, h->model)->m.estimated++;
 	/* A stream's text went out as it arrived. */
 	if ((h->cached || !j->stream) && h->text && *h->text)
 		wk_event_basic(w, AM_EV_DELTA, j, h->text);
@@ -382,7 +387,8 @@ static bool land(am_worker *w, wjob *j)
 	bool tx = tx_begin(w, &terr) == 0;
 	if (!j->answer_is_output) {
 		if (tx)
-			wk_db_update(w, j, AM_JOB_DONE, NULL, h->text ? h->text : "");
+			wk_db_update(w, j, h->estimated ? h->end : AM_JOB_DONE,
+			             h->estimated ? h->error : NULL, h->text ? h->text : "");
 		else
 			wk_db_trouble(w, &terr);
 	}

@@ -128,6 +128,7 @@ int wk_setup(am_worker *w, am_err *err)
 		return -1;
 	w->db = am_ledger_db(w->ledger);
 	w->qs = am_queue_stmts_new(w->db);
+	am_queue_stmts_source(w->qs, w->owner.kind);
 	w->jm = am_job_marks_new(w->ledger);
 	/* What other processes change from here on is told apart from what
 	 * is saved now: the poll's baseline is read before the settings this

@@ -411,13 +411,17 @@ static int load_today(am_worker *w, const am_budget_now *bn, int64_t *day_spent,
                       int64_t *month_spent, bool *unknown, am_err *err)
 {
 	am_ledger_summary s;
-	if (am_ledger_report(w->ledger, bn->day, bn->day, false, &s, err))
+	if (am_ledger_report(w->ledger, bn->day, bn->day, false, &s, err)) {
+		am_ledger_summary_free(&s);
 		return -1;
+	}
 	w->nmodels = 0;
 	for (size_t i = 0; i < s.nrows && i < MAX_MODELS; i++) {
 		const am_ledger_row *r = &s.rows[i];
-		add_model(wk_model_slot(w, r->model), r->requests, r->input_tokens, r->output_tokens,
-		          r->cache_write, r->cache_read, r->price_known, r->cost_pusd);
+		model_total *m = wk_model_slot(w, r->model);
+		add_model(m, r->requests, r->input_tokens, r->output_tokens, r->cache_write,
+		          r->cache_read, r->price_known, r->cost_pusd);
+		m->m.estimated += r->estimated;
 	}
 	*day_spent = s.total.cost_pusd + unknown_charge(w, &s);
 	*unknown = !s.total.price_known;

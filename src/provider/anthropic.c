@@ -901,6 +901,7 @@ void am_prov_stream_finish(am_prov_stream *s, am_prov_result *r)
 	COPY(r->stop_sequence, s->stop_sequence);
 	COPY(r->service_tier, s->service_tier);
 	r->has_usage = s->started || s->u.has_input || s->u.has_output;
+	r->started = s->started;
 	am_prov_usage_from_raw(&s->u, &r->usage);
 	am_prov_usage_check(&s->u, r);
 	free(r->text);

@@ -158,6 +158,8 @@ typedef struct am_prov_result {
 	bool has_usage;   /* usage holds what the provider reported */
 	bool usage_final; /* false when a stream ended before message_delta:
 	                     the counts are what had arrived (still billed) */
+	bool started;     /* a stream's message_start arrived: the call is billed,
+	                     whatever happens to the rest of it */
 	am_usage usage;   /* count_tokens: usage.input_tokens is the count */
 	/* A usage figure outside its bounds (AM_PROV_MAX_TOKENS), not an
 	 * integer, or input_tokens or output_tokens missing: the figure reads

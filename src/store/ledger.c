@@ -197,12 +197,58 @@ static const char *const schema_v3[] = {
 	NULL,
 };
 
+/* ---- schema v4: whose kind of run a job is; the estimated rows ----------- */
+
+/* The estimated-row count of an event's day and model that an event adds to
+ * (when R.estimated) or takes from. */
+#define ESTIMATED_ADD(R)                                                               \
+	"INSERT INTO usage_estimated SELECT " R ".day, " R ".model, 1 WHERE "                \
+	R ".estimated != 0 ON CONFLICT(day, model) DO UPDATE SET requests = requests + 1;\n"
+#define ESTIMATED_SUB(R)                                                               \
+	"UPDATE usage_estimated SET requests = requests - 1 WHERE " R ".estimated != 0 "      \
+	"AND day = " R ".day AND model = " R ".model;\n"                                      \
+	"DELETE FROM usage_estimated WHERE day = " R ".day AND model = " R ".model "          \
+	"AND requests = 0;\n"
+
+/* Version 4: jobs.source, the kind of run that queued the job (ask, batch,
+ * console; NULL = a v3 job, any kind's): a job abandoned by a dead process
+ * is taken again only by a run of its own kind (queue.c), and an `ask`
+ * job by none. And usage_estimated, kept by triggers like usage_daily:
+ * per local day and model, the events cut short (estimated), so that a
+ * report counts them without reading usage_events (and an exact event,
+ * the usual one, runs none of their statements). A v3 file has none
+ * (nothing set the flag before this version). */
+static const char *const schema_v4[] = {
+	"ALTER TABLE jobs ADD COLUMN source TEXT;\n",
+	"CREATE TABLE usage_estimated(\n"
+	"  day TEXT NOT NULL,\n"
+	"  model TEXT NOT NULL,\n"
+	"  requests INTEGER NOT NULL,\n"
+	"  PRIMARY KEY(day, model)\n"
+	") WITHOUT ROWID;\n",
+	"CREATE TRIGGER usage_estimated_ins AFTER INSERT ON usage_events\n"
+	"WHEN NEW.estimated != 0 BEGIN\n"
+	ESTIMATED_ADD("NEW")
+	"END;\n",
+	"CREATE TRIGGER usage_estimated_del AFTER DELETE ON usage_events\n"
+	"WHEN OLD.estimated != 0 BEGIN\n"
+	ESTIMATED_SUB("OLD")
+	"END;\n",
+	"CREATE TRIGGER usage_estimated_upd AFTER UPDATE OF day, model, estimated ON usage_events\n"
+	"WHEN OLD.estimated != 0 OR NEW.estimated != 0 BEGIN\n"
+	ESTIMATED_SUB("OLD")
+	ESTIMATED_ADD("NEW")
+	"END;\n",
+	NULL,
+};
+
 /* migrations[i] brings a database from version i to i + 1: its statements,
  * NULL-terminated, run in one transaction. */
 static const char *const *const migrations[] = {
 	schema_v1,
 	schema_v2,
 	schema_v3,
+	schema_v4,
 };
 
 _Static_assert(sizeof migrations / sizeof migrations[0] == AM_LEDGER_SCHEMA_VERSION,
@@ -213,7 +259,7 @@ _Static_assert(sizeof migrations / sizeof migrations[0] == AM_LEDGER_SCHEMA_VERS
 enum stmt_id {
 	ST_BEGIN, ST_COMMIT, ST_ROLLBACK, ST_SAVEPOINT, ST_RELEASE, ST_ROLLBACK_TO,
 	ST_INSERT_EVENT, ST_INSERT_EVENT_V2,
-	ST_REPORT, ST_REPORT_BY_DAY, ST_SPEND, ST_DAY_TOTAL,
+	ST_REPORT, ST_REPORT_BY_DAY, ST_ESTIMATED, ST_SPEND, ST_DAY_TOTAL,
 	ST_SETTING_GET, ST_SETTING_SET, ST_SETTING_DEL, ST_SETTINGS_ALL,
 	ST_COUNT
 };
@@ -253,6 +299,8 @@ static const char *const stmt_sql[ST_COUNT] = {
 	              " WHERE day BETWEEN ?1 AND ?2 GROUP BY model ORDER BY model",
 	[ST_REPORT_BY_DAY] = "SELECT day, model, " DAILY_SUMS " FROM usage_daily"
 	                     " WHERE day BETWEEN ?1 AND ?2 GROUP BY day, model ORDER BY day, model",
+	[ST_ESTIMATED] = "SELECT day, model, requests FROM usage_estimated"
+	                 " WHERE day BETWEEN ?1 AND ?2",
 	[ST_SPEND] = "SELECT SUM(cost_pusd), SUM(unknown_count) FROM usage_daily"
 	             " WHERE day BETWEEN ?1 AND ?2",
 	[ST_DAY_TOTAL] = "SELECT '', '', " DAILY_SUMS " FROM usage_daily WHERE day = ?1",
@@ -981,6 +1029,35 @@ static int add_to_total(am_ledger_row *t, const am_ledger_row *r)
 	return 0;
 }
 
+/* The estimated rows (cut short) of each report row, from usage_estimated
+ * (few rows: usage_daily does not keep them). */
+static int count_estimated(am_ledger *l, const char *from_day, const char *to_day, bool by_day,
+                           am_ledger_summary *out, am_err *err)
+{
+	sqlite3_stmt *s = stmt(l, ST_ESTIMATED, err);
+	if (!s)
+		return -1;
+	sqlite3_bind_text(s, 1, from_day, -1, SQLITE_STATIC);
+	sqlite3_bind_text(s, 2, to_day, -1, SQLITE_STATIC);
+	int rc;
+	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+		const char *day = (const char *)sqlite3_column_text(s, 0);
+		const char *model = (const char *)sqlite3_column_text(s, 1);
+		int64_t n = sqlite3_column_int64(s, 2);
+		for (size_t i = 0; i < out->nrows; i++) {
+			am_ledger_row *r = &out->rows[i];
+			if (!strcmp(r->model, model ? model : "") &&
+			    (!by_day || !strcmp(r->day, day ? day : ""))) {
+				r->estimated += n;
+				break;
+			}
+		}
+		out->total.estimated += n;
+	}
+	sqlite3_reset(s);
+	return rc == SQLITE_DONE ? 0 : fail(l, rc, "reading the report", err);
+}
+
 int am_ledger_report(am_ledger *l, const char *from_day, const char *to_day, bool by_day,
                      am_ledger_summary *out, am_err *err)
 {
@@ -1018,6 +1095,8 @@ int am_ledger_report(am_ledger *l, const char *from_day, const char *to_day, boo
 	if (status == 0 && rc != SQLITE_DONE)
 		status = fail(l, rc, "reading the report", err);
 	sqlite3_reset(s);
+	if (status == 0)
+		status = count_estimated(l, from_day, to_day, by_day, out, err);
 	return status;
 }
 

@@ -33,7 +33,7 @@
 #include "usage.h"
 
 /* The schema version this build writes (PRAGMA user_version). */
-#define AM_LEDGER_SCHEMA_VERSION 3
+#define AM_LEDGER_SCHEMA_VERSION 4
 
 /* The model of a row of the built-in simulator's begins with this: its
  * calls were never paid for, and reports list them apart by model. */
@@ -159,6 +159,7 @@ typedef struct am_ledger_row {
 	int64_t unknown_count;        /* rows with an unknown price */
 	int64_t cached;               /* cache hits */
 	int64_t saved_pusd;           /* what the cache hits saved */
+	int64_t estimated;            /* of requests: cut short, counts estimated */
 } am_ledger_row;
 
 typedef struct am_ledger_summary {

@@ -32,6 +32,10 @@ typedef struct am_owner {
 	char id[AM_OWNER_MAX];   /* this process's owner string */
 	am_owner_alive_fn alive; /* NULL = am_owner_alive */
 	void *ctx;               /* passed to alive */
+	/* The kind of run this process is, as jobs.source names it ("ask",
+	 * "batch", "console"); NULL = any. A dead process's job is taken only
+	 * by a run of its kind, and an "ask" job by none (queue.h). */
+	const char *kind;
 } am_owner;
 
 /* Fills *o for the calling process: id from getpid() and its start time,

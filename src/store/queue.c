@@ -38,6 +38,7 @@ void am_job_clear(am_job *j)
 	free(j->error);
 	free(j->result);
 	free(j->owner);
+	free(j->source);
 	memset(j, 0, sizeof *j);
 }
 
@@ -50,7 +51,8 @@ enum { Q_LOOKUP, Q_INSERT, Q_UPDATE, Q_N };
 static const char *const q_sql[Q_N] = {
 	[Q_LOOKUP] = "SELECT id, state FROM jobs WHERE batch_key = ?",
 	[Q_INSERT] = "INSERT INTO jobs(batch_key, state, request, model_requested, "
-	             "attempts, created_ns, updated_ns, owner) VALUES(?, 'queued', ?, ?, 0, ?, ?, ?)",
+	             "attempts, created_ns, updated_ns, owner, source) "
+	             "VALUES(?, 'queued', ?, ?, 0, ?, ?, ?, ?)",
 	[Q_UPDATE] = "UPDATE jobs SET state=?, model=coalesce(?, model), "
 	             "reason=coalesce(?, reason), error=coalesce(?, error), "
 	             "result=coalesce(?, result), attempts=?, updated_ns=? WHERE id=?",
@@ -59,7 +61,13 @@ static const char *const q_sql[Q_N] = {
 struct am_queue_stmts {
 	sqlite3 *db;
 	sqlite3_stmt *st[Q_N];
+	const char *source;
 };
+
+void am_queue_stmts_source(am_queue_stmts *qs, const char *source)
+{
+	qs->source = source;
+}
 
 am_queue_stmts *am_queue_stmts_new(sqlite3 *db)
 {
@@ -172,6 +180,7 @@ static int add(sqlite3 *db, am_queue_stmts *qs, const char *owner, const char *b
 	sqlite3_bind_int64(st, 4, now_ns);
 	sqlite3_bind_int64(st, 5, now_ns);
 	sqlite3_bind_text(st, 6, owner, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 7, qs ? qs->source : NULL, -1, SQLITE_STATIC);
 	int rc = sqlite3_step(st);
 	put_stmt(qs, st);
 	if (rc != SQLITE_DONE)
@@ -233,6 +242,18 @@ static bool may_take(verdicts *vs, const char *owner)
 		vs->v[vs->n++].takeable = ok;
 	}
 	return ok;
+}
+
+/* Whether me's kind of run may send a job of `source` that owner (one
+ * may_take allowed) left: its own jobs always; another's, when that
+ * owner is gone, only of its own kind, and an ask's never. */
+static bool kind_takes(const am_owner *me, const char *owner, const char *source)
+{
+	if (!owner || !strcmp(owner, me->id) || !source)
+		return true;
+	if (!strcmp(source, "ask"))
+		return false;
+	return !me->kind || !strcmp(source, me->kind);
 }
 
 #define CLAIM_SQL "UPDATE jobs SET owner = ?1 WHERE id = ?2 AND owner IS ?3"
@@ -334,11 +355,11 @@ out:
 
 /* Runs recovery's two updates for the jobs of one owner (NULL = nobody's);
  * adds the re-queued count to *n. */
-static int recover_owner(sqlite3 *db, sqlite3_stmt *done, sqlite3_stmt *requeue,
-                         const char *owner, int64_t now_ns, int *n)
+static int recover_owner(sqlite3 *db, sqlite3_stmt *done, sqlite3_stmt *abandon,
+                         sqlite3_stmt *requeue, const char *owner, int64_t now_ns, int *n)
 {
-	sqlite3_stmt *st[2] = { done, requeue };
-	for (int i = 0; i < 2; i++) {
+	sqlite3_stmt *st[3] = { done, abandon, requeue };
+	for (int i = 0; i < 3; i++) {
 		sqlite3_bind_int64(st[i], 1, now_ns);
 		sqlite3_bind_text(st[i], 2, owner, -1, SQLITE_STATIC);
 		int rc = sqlite3_step(st[i]);
@@ -354,7 +375,7 @@ int am_queue_recover(sqlite3 *db, const am_owner *me, int64_t now_ns, int *reque
                      am_err *err)
 {
 	static const char *const doing = "recovering unfinished jobs";
-	sqlite3_stmt *owners = NULL, *done = NULL, *requeue = NULL;
+	sqlite3_stmt *owners = NULL, *done = NULL, *abandon = NULL, *requeue = NULL;
 	bool nested;
 	if (unit_begin(db, &nested, err, doing))
 		return -1;
@@ -369,6 +390,11 @@ int am_queue_recover(sqlite3 *db, const am_owner *me, int64_t now_ns, int *reque
 	                       RECOVERABLE " AND owner IS ?2 AND id IN "
 	                       "(SELECT job_id FROM usage_events WHERE job_id IS NOT NULL)",
 	                       -1, &done, NULL) != SQLITE_OK ||
+	    sqlite3_prepare_v2(db,
+	                       "UPDATE jobs SET state='failed', updated_ns=?1, error='abandoned: "
+	                       "the ask that sent it ended' WHERE state IN " RECOVERABLE
+	                       " AND owner IS ?2 AND source = 'ask'",
+	                       -1, &abandon, NULL) != SQLITE_OK ||
 	    sqlite3_prepare_v2(db,
 	                       "UPDATE jobs SET state='queued', updated_ns=?1 WHERE state IN "
 	                       "('waiting_limit','in_flight') AND owner IS ?2",
@@ -387,9 +413,9 @@ int am_queue_recover(sqlite3 *db, const am_owner *me, int64_t now_ns, int *reque
 			mine = am_xrealloc(mine, (size_t)(cap = cap ? 2 * cap : 8) * sizeof *mine);
 		mine[nmine++] = am_xstrdup(o);
 	}
-	ok = rc == SQLITE_DONE && !recover_owner(db, done, requeue, NULL, now_ns, &n);
+	ok = rc == SQLITE_DONE && !recover_owner(db, done, abandon, requeue, NULL, now_ns, &n);
 	for (int i = 0; i < nmine; i++) {
-		if (ok && recover_owner(db, done, requeue, mine[i], now_ns, &n))
+		if (ok && recover_owner(db, done, abandon, requeue, mine[i], now_ns, &n))
 			ok = false;
 		free(mine[i]);
 	}
@@ -399,6 +425,7 @@ out:
 		db_fail(db, err, doing);
 	sqlite3_finalize(owners);
 	sqlite3_finalize(done);
+	sqlite3_finalize(abandon);
 	sqlite3_finalize(requeue);
 	if (unit_end(db, nested, ok, err, doing))
 		return -1;
@@ -424,11 +451,12 @@ static void row_to_job(sqlite3_stmt *st, am_job *j)
 	j->created_ns = sqlite3_column_int64(st, 10);
 	j->updated_ns = sqlite3_column_int64(st, 11);
 	j->owner = col_dup(st, 12);
+	j->source = col_dup(st, 13);
 }
 
 #define JOB_COLUMNS                                                                    \
 	"id, batch_key, state, request, model_requested, model, reason, attempts, error, " \
-	"result, created_ns, updated_ns, owner"
+	"result, created_ns, updated_ns, owner, source"
 
 int am_queue_load_unfinished(sqlite3 *db, int64_t limit, am_job **out, int *n, am_err *err)
 {
@@ -479,7 +507,7 @@ static int takeable(sqlite3 *db, const am_owner *me, int64_t limit, candidate **
 	if (sqlite3_prepare_v2(db,
 	                       /* A job with a ledger row is done, whatever its state
 	                        * says (the worker may not have written "done" yet). */
-	                       "SELECT id, owner FROM jobs WHERE state IN " UNFINISHED
+	                       "SELECT id, owner, source FROM jobs WHERE state IN " UNFINISHED
 	                       " AND NOT EXISTS "
 	                       "(SELECT 1 FROM usage_events u WHERE u.job_id = jobs.id) "
 	                       "ORDER BY id",
@@ -492,7 +520,8 @@ static int takeable(sqlite3 *db, const am_owner *me, int64_t limit, candidate **
 	candidate *v = NULL;
 	while (*n < limit && (rc = sqlite3_step(st)) == SQLITE_ROW) {
 		const char *owner = (const char *)sqlite3_column_text(st, 1);
-		if (!may_take(&vs, owner))
+		const char *source = (const char *)sqlite3_column_text(st, 2);
+		if (!may_take(&vs, owner) || !kind_takes(me, owner, source))
 			continue;
 		if (*n == cap) {
 			cap = cap ? cap * 2 : 256;

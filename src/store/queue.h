@@ -57,6 +57,7 @@ typedef struct am_job {
 	char *error;
 	char *result;
 	char *owner;            /* owner string; NULL = nobody */
+	char *source;           /* the kind of run that queued it; NULL = unknown (any) */
 	int64_t created_ns, updated_ns;
 } am_job;
 
@@ -76,7 +77,9 @@ int am_queue_add(sqlite3 *db, const char *owner, const char *batch_key,
 
 /* Crash recovery, see above, for the jobs `me` may take (owner NULL, me or
  * dead; see am_owner_claimable): the queued, waiting and in-flight jobs of
- * a live other process are its own business and stay as they are. One
+ * a live other process are its own business and stay as they are. An
+ * unanswered "ask" job of a dead process ends failed ("abandoned"): nobody
+ * sends it again (see am_queue_claim_unfinished). One
  * transaction. *requeued (may be NULL) counts jobs put back to queued.
  * Ownership does not change here: am_queue_claim_unfinished claims. */
 int am_queue_recover(sqlite3 *db, const am_owner *me, int64_t now_ns, int *requeued,
@@ -97,7 +100,10 @@ int am_queue_claim(sqlite3 *db, const am_owner *me, int64_t id, char holder[AM_O
 int am_queue_load_unfinished(sqlite3 *db, int64_t limit, am_job **out, int *n, am_err *err);
 void am_queue_free_list(am_job *jobs, int n);
 
-/* Claims for `me` the unfinished jobs it may take (owner NULL, me or dead)
+/* Claims for `me` the unfinished jobs it may take (owner NULL, me or dead;
+ * a dead process's job only when its source is NULL or me->kind, or me->kind
+ * is NULL, and never an "ask" job: the prompt of an `ask` that ended is
+ * that ask's alone, and no other run sends it)
  * and returns the ids of those it holds, in id order, at most `limit`
  * (0 = all): the jobs another connection added or put back to queued.
  * Jobs with a ledger row count as done and are left out. Claims are one
@@ -125,6 +131,9 @@ int am_queue_get(sqlite3 *db, int64_t id, am_job *out, am_err *err);
  * connection from closing). */
 typedef struct am_queue_stmts am_queue_stmts;
 am_queue_stmts *am_queue_stmts_new(sqlite3 *db);
+/* The jobs.source that am_queue_add_s writes from now on (borrowed;
+ * NULL = none): the kind of run adding them, see am_owner.kind. */
+void am_queue_stmts_source(am_queue_stmts *qs, const char *source);
 void am_queue_stmts_free(am_queue_stmts *qs);
 int am_queue_add_s(am_queue_stmts *qs, const char *owner, const char *batch_key,
                    const char *request_json, const char *model_requested, int64_t capacity,

@@ -75,11 +75,15 @@ int am_report_json(const am_ledger_summary *s, FILE *out, am_err *err)
 		json_object_set_new(m, "cache_read_input_tokens", json_integer(r->cache_read));
 		json_object_set_new(m, "cost_usd", money_json(r->cost_pusd));
 		json_object_set_new(m, "price_known", json_boolean(r->price_known));
+		if (r->estimated > 0)
+			json_object_set_new(m, "estimated_requests", json_integer(r->estimated));
 		json_array_append_new(models, m);
 	}
 	json_object_set_new(root, "models", models);
 	json_object_set_new(total, "requests", json_integer(s->total.requests));
 	json_object_set_new(total, "cost_usd", money_json(s->total.cost_pusd));
+	if (s->total.estimated > 0)
+		json_object_set_new(total, "estimated_requests", json_integer(s->total.estimated));
 	json_object_set_new(root, "total", total);
 	char *text = am_say_json(root, JSON_COMPACT | JSON_PRESERVE_ORDER);
 	json_decref(root);
@@ -117,7 +121,8 @@ static void csv_field(FILE *out, const char *raw)
 int am_report_csv(const am_ledger_summary *s, FILE *out, am_err *err)
 {
 	fputs("day,model,requests,input_tokens,output_tokens,cache_creation_input_tokens,"
-	      "cache_read_input_tokens,cost_usd,price_known,unknown_price_requests\r\n", out);
+	      "cache_read_input_tokens,cost_usd,price_known,unknown_price_requests,"
+	      "estimated_requests\r\n", out);
 	for (size_t i = 0; i < s->nrows; i++) {
 		const am_ledger_row *r = &s->rows[i];
 		char cost[32];
@@ -126,8 +131,9 @@ int am_report_csv(const am_ledger_summary *s, FILE *out, am_err *err)
 		fputc(',', out);
 		csv_field(out, r->model);
 		fprintf(out, ",%" PRId64 ",%" PRId64 ",%" PRId64 ",%" PRId64 ",%" PRId64 ",%s,%s,%" PRId64
-		        "\r\n", r->requests, r->input_tokens, r->output_tokens, r->cache_write,
-		        r->cache_read, cost, r->price_known ? "true" : "false", r->unknown_count);
+		        ",%" PRId64 "\r\n", r->requests, r->input_tokens, r->output_tokens,
+		        r->cache_write, r->cache_read, cost, r->price_known ? "true" : "false",
+		        r->unknown_count, r->estimated);
 	}
 	if (ferror(out))
 		return am_err_set(err, "cannot write the report");
@@ -164,6 +170,9 @@ static void row_cells(const am_ledger_row *r, const char *label, struct cells *o
 	else
 		snprintf(out->c[COL_COST], sizeof out->c[COL_COST], "%s%s", usd,
 		         r->unknown_count > 0 ? " *" : "");
+	if (r->estimated > 0) /* some of it cut short: see the note under the table */
+		snprintf(out->c[COL_COST] + strlen(out->c[COL_COST]),
+		         sizeof out->c[COL_COST] - strlen(out->c[COL_COST]), " est.");
 }
 
 static void print_cells(FILE *out, const struct cells *c, const size_t *width)
@@ -249,6 +258,10 @@ int am_report_table(const am_ledger_summary *s, FILE *out, am_err *err)
 		        "simulator (\"%s\" models), never paid for.\n", sim_req,
 		        sim_req == 1 ? "" : "s", usd, AM_LEDGER_SIMULATED);
 	}
+	if (s->total.estimated > 0)
+		fprintf(out, "%sest.: %" PRId64 " request%s cut short: counts and cost estimated from what "
+		        "arrived.\n", s->total.unknown_count > 0 ? "" : "\n", s->total.estimated,
+		        s->total.estimated == 1 ? " was" : "s were");
 	if (s->total.cached > 0) {
 		char saved[48];
 		am_report_usd(s->total.saved_pusd, saved, sizeof saved);

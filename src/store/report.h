@@ -20,14 +20,17 @@
  *  "total":{"requests":N,"cost_usd":"<exact>"}}
  * cost_usd sums the known-price calls only; price_known is false when some
  * of the model's calls have no price (their cost is not in cost_usd), and
- * total.cost_usd excludes every such call. Expects a summary by model (not
+ * total.cost_usd excludes every such call. A model (and the total) with
+ * calls cut short adds "estimated_requests":N, how many of its requests
+ * hold estimated counts (absent when none). Expects a summary by model (not
  * by day). */
 int am_report_json(const am_ledger_summary *s, FILE *out, am_err *err);
 
 /* RFC 4180 CSV with a header line and one line per row of `s` (by day when
  * the summary is by day, else "day" is empty):
  * day,model,requests,input_tokens,output_tokens,cache_creation_input_tokens,
- * cache_read_input_tokens,cost_usd,price_known,unknown_price_requests */
+ * cache_read_input_tokens,cost_usd,price_known,unknown_price_requests,
+ * estimated_requests (calls cut short, whose counts are estimated) */
 int am_report_csv(const am_ledger_summary *s, FILE *out, am_err *err);
 
 /* The table for people: a title naming the range, aligned columns with

@@ -105,9 +105,15 @@ exactly_once() {
 	v=$(q "$db" "SELECT count(*) FROM jobs j WHERE state = 'done' AND
 		(SELECT count(*) FROM usage_events u WHERE u.job_id = j.id) != 1")
 	[ "$v" = 0 ] || fail "$v done job(s) without exactly one ledger row in $db"
+	# A call cut short after the provider began it is billed: its row is
+	# estimated, and its job ended failed or cancelled.
 	v=$(q "$db" "SELECT count(*) FROM jobs j WHERE state != 'done' AND
-		EXISTS (SELECT 1 FROM usage_events u WHERE u.job_id = j.id)")
+		EXISTS (SELECT 1 FROM usage_events u WHERE u.job_id = j.id AND
+			NOT (u.estimated = 1 AND j.state IN ('failed', 'cancelled')))")
 	[ "$v" = 0 ] || fail "$v unfinished or failed job(s) with a ledger row in $db"
+	v=$(q "$db" "SELECT count(*) FROM usage_events u JOIN jobs j ON j.id = u.job_id
+		WHERE u.estimated = 1 AND j.state = 'done'")
+	[ "$v" = 0 ] || fail "$v done job(s) with an estimated ledger row in $db"
 	v=$(q "$db" "SELECT count(*) FROM usage_events WHERE job_id IS NULL OR
 		job_id NOT IN (SELECT id FROM jobs)")
 	[ "$v" = 0 ] || fail "$v ledger row(s) belong to no job in $db"
