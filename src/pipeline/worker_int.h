@@ -358,6 +358,9 @@ void wk_tx_abort(am_worker *w);
 void wk_db_trouble(am_worker *w, const am_err *err);
 void wk_db_ok(am_worker *w);
 int wk_ensure_row(am_worker *w, wjob *j, am_err *err);
+/* Whether j waits for its row's commit (no row yet, or one in the open
+ * transaction). */
+bool wk_is_fresh(const am_worker *w, const wjob *j);
 int wk_tx_commit(am_worker *w, am_err *err);
 void wk_db_update(am_worker *w, wjob *j, am_job_state st, const char *error, const char *result);
 void wk_flush_writes(am_worker *w);

@@ -116,6 +116,14 @@ static void tx_check(am_worker *w)
 		tx_lost(w);
 }
 
+bool wk_is_fresh(const am_worker *w, const wjob *j)
+{
+	for (int i = 0; i < w->nfresh; i++)
+		if (w->fresh[i] == j)
+			return true;
+	return false;
+}
+
 /* Writes j's row, as queued, then the state it has reached. */
 static int write_row(am_worker *w, wjob *j, am_err *err)
 {

@@ -42,8 +42,11 @@ static bool row_committed(am_worker *w, wjob *j, int64_t now)
 {
 	/* A row may be written and not committed yet: another job's write in
 	 * this pass (a budget block, a failure) writes the rows of the jobs
-	 * taken before it into the open transaction. */
-	if (j->id && !w->tx_open)
+	 * taken before it into the open transaction. Rows stay among the fresh
+	 * jobs until their commit, so a job with a row that is not fresh is
+	 * committed, whatever else the open transaction holds (the progress
+	 * marks of calls already sent need no commit before this one goes). */
+	if (j->id && !wk_is_fresh(w, j))
 		return true;
 	am_err err;
 	if (wk_ensure_row(w, NULL, &err) || wk_tx_commit(w, &err)) {
