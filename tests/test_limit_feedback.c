@@ -354,6 +354,31 @@ START_TEST(on_429_pauses_one_dimension)
 }
 END_TEST
 
+/* A retry-after of years (99,999,999 s) pauses the dimension for the cap,
+ * 60 s, as the retry policy does: not for the server's figure. */
+START_TEST(on_429_retry_after_is_capped)
+{
+	am_rl_pool_cfg pc = lf_pool("a", 1000, 100000, 10000);
+	am_rl *rl = lf_new(&pc, 1, 32, T0);
+	am_rl_ticket x = { 0 };
+	lf_ticket(rl, &x, 0, 1, 1000, 1000);
+	ck_assert_int_eq(acq(rl, &x, T0), 1);
+	am_rl_sent(rl, &x, T0);
+	am_rl_headers h;
+	memset(&h, 0, sizeof h);
+	h.has_retry_after = true;
+	h.retry_after_ns = 99999999 * LF_S;
+	am_rl_on_429(rl, &x, &h, AM_RL_REQ, T0);
+	am_rl_pool_stats st;
+	am_rl_stats(rl, 0, T0, &st);
+	ck_assert_int_eq(st.dim[AM_RL_REQ].cooldown_until_ns, T0 + 60 * LF_S);
+	ck_assert_int_le(am_rl_next_event_ns(rl, T0), T0 + 61 * LF_S);
+	am_rl_ticket *out[4];
+	ck_assert_int_eq(am_rl_poll(rl, T0 + 61 * LF_S, out, 4), 1);
+	am_rl_free(rl);
+}
+END_TEST
+
 START_TEST(on_429_from_headers_and_backoff)
 {
 	am_rl_pool_cfg pc = lf_pool("a", 1000, 100000, 10000);
@@ -499,6 +524,7 @@ static Suite *suite(void)
 	tcase_add_test(tc, cold_start_first_headers_raise);
 	tcase_add_test(tc, calibration_adopts_limit);
 	tcase_add_test(tc, on_429_pauses_one_dimension);
+	tcase_add_test(tc, on_429_retry_after_is_capped);
 	tcase_add_test(tc, on_429_from_headers_and_backoff);
 	tcase_add_test(tc, cooldown_and_recovery_hold_with_empty_queue);
 	tcase_add_test(tc, requeue_keeps_fifo);

@@ -256,7 +256,9 @@ void am_rl_on_429(am_rl *rl, am_rl_ticket *t, const am_rl_headers *h, int dim,
 		calibrate(p, t, h, tn, false);
 	if (dim < 0 || dim >= AM_RL_NCOST)
 		dim = infer_dim(p, t, h);
-	int64_t ra = h && h->has_retry_after && h->retry_after_ns > 0 ? h->retry_after_ns : -1;
+	int64_t ra = h && h->has_retry_after && h->retry_after_ns > 0
+	                     ? min64(h->retry_after_ns, RETRY_AFTER_MAX_NS)
+	                     : -1;
 	if (ra < 0) {
 		int n = p->consec429 < 4 ? p->consec429 : 4;
 		ra = min64(BACKOFF_MAX_NS, BACKOFF_BASE_NS << n);

@@ -40,6 +40,9 @@ __extension__ typedef unsigned __int128 u128;
 #define FOREIGN_WIN_NS (60 * NS_PER_S)
 #define BACKOFF_BASE_NS (500 * 1000000LL)
 #define BACKOFF_MAX_NS (8 * NS_PER_S)
+/* The longest pause a 429's retry-after may impose (the retry policy's cap
+ * too): a server that says "wait a year" must not stall a pool for one. */
+#define RETRY_AFTER_MAX_NS (60 * NS_PER_S)
 #define TOKEN_ROUNDING 500            /* remaining is rounded to 1000s */
 #define EST_RING 32
 
