@@ -4,6 +4,8 @@
  * The table is the shipped file (am_pricing_default_path) with the override
  * file laid over it: pricing.json beside the config file this run uses
  * (am_cli_load_pricing), by default $XDG_CONFIG_HOME/aimeter/pricing.json. */
+#include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,6 +15,7 @@
 #include <jansson.h>
 
 #include "say.h"
+#include "fetch.h"
 #include "cli.h"
 #include "clock.h"
 #include "commands.h"
@@ -273,12 +276,60 @@ static void import_report_json(const char *file, const am_litellm_result *r, boo
 	print_json(doc);
 }
 
+/* The most a fetched price list may weigh (LiteLLM's is about 1 MB). */
+enum { IMPORT_URL_MAX_BYTES = 64 << 20 };
+
+/* Fetches url into a private temporary file; its path in path (unlink it). */
+static int fetch_to_temp(const char *url, char *path, size_t n, am_err *err)
+{
+	am_bbuf b;
+	am_bbuf_init(&b, IMPORT_URL_MAX_BYTES);
+	if (am_fetch(url, &b, err)) {
+		am_bbuf_free(&b);
+		return -1;
+	}
+	const char *tmp = getenv("TMPDIR");
+	snprintf(path, n, "%s/aimeter-prices-XXXXXX", tmp && *tmp ? tmp : "/tmp");
+	int fd = mkstemp(path); /* 0600 */
+	if (fd >= 0)
+		fcntl(fd, F_SETFD, FD_CLOEXEC);
+	int status = 0;
+	if (fd < 0) {
+		status = am_err_set(err, "cannot create a temporary file in %s: %s",
+		                    tmp && *tmp ? tmp : "/tmp", strerror(errno));
+	} else {
+		for (size_t off = 0; off < b.len && !status;) {
+			ssize_t w = write(fd, b.data + off, b.len - off);
+			if (w < 0 && errno == EINTR)
+				continue;
+			if (w <= 0)
+				status = am_err_set(err, "cannot write %s: %s", path, strerror(errno));
+			else
+				off += (size_t)w;
+		}
+		if (close(fd) && !status)
+			status = am_err_set(err, "cannot write %s: %s", path, strerror(errno));
+		if (status)
+			unlink(path);
+	}
+	am_bbuf_free(&b);
+	return status;
+}
+
 static int run_import(am_pricing *table, const char *file, const char *override_path,
                       bool dry_run, bool json)
 {
 	am_litellm_result r;
 	am_err err;
-	if (am_litellm_import(table, file, &r, &err)) {
+	char fetched[4096] = "";
+	if (am_fetch_is_url(file) && fetch_to_temp(file, fetched, sizeof fetched, &err)) {
+		am_say(stderr, "aimeter pricing import: %s\n", err.msg);
+		return 1;
+	}
+	int irc = am_litellm_import(table, fetched[0] ? fetched : file, &r, &err);
+	if (fetched[0])
+		unlink(fetched);
+	if (irc) {
 		am_say(stderr, "aimeter pricing import: %s\n", err.msg);
 		return 1;
 	}
@@ -440,9 +491,10 @@ int cmd_pricing(int argc, char **argv)
 	const char *file = NULL, *since = NULL, *until = NULL;
 	am_cli c;
 	am_cli_init(
-	    &c, "pricing", "[import FILE | reprice [--since DAY] [--until DAY] [--all]] [OPTIONS]",
+	    &c, "pricing", "[import FILE|URL | reprice [--since DAY] [--until DAY] [--all]] [OPTIONS]",
 	    "List the effective price table (USD per million tokens), or import the Anthropic\n"
-	    "entries of a LiteLLM model_prices_and_context_window.json into the override file:\n"
+	    "entries of a LiteLLM model_prices_and_context_window.json (a file, or an https://\n"
+	    "URL such as LiteLLM's own on GitHub) into the override file:\n"
 	    "pricing.json beside the config file (--config, else $AIMETER_CONFIG, else\n"
 	    "$XDG_CONFIG_HOME/aimeter/). The config itself is not read, so it need not exist.\n"
 	    "The shipped table is $AIMETER_DATA_DIR/pricing.json, the source tree's data/, or\n"
@@ -487,7 +539,7 @@ int cmd_pricing(int argc, char **argv)
 		}
 	}
 	if (import && !file)
-		return am_cli_usage_error(c.cmd, "import needs a FILE");
+		return am_cli_usage_error(c.cmd, "import needs a FILE or an https:// URL");
 	if (dry_run && !import && !reprice)
 		return am_cli_usage_error(c.cmd, "--dry-run only applies to 'import' and 'reprice'");
 	if ((since || until || all) && !reprice)

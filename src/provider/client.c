@@ -131,7 +131,7 @@ static bool has_line_break(const char *s)
 /* Whether an http:// URL's host is this machine: "localhost", 127.0.0.0/8
  * or [::1], read the way curl reads the authority (userinfo before the
  * last '@', port after the host). Anything else could be on the network. */
-static bool loopback_host(const char *url)
+bool am_client_url_loopback(const char *url)
 {
 	const char *auth = url + strlen("http://");
 	size_t alen = strcspn(auth, "/?#");
@@ -197,7 +197,7 @@ int am_client_new(am_client **out, const am_client_opts *opts, am_err *err)
 		return am_err_set(err, "base URL '%.200s' is not http:// or https://", base);
 	if (has_line_break(base))
 		return am_err_set(err, "base URL contains a line break");
-	if (!strncasecmp(base, "http://", 7) && !o.allow_insecure_http && !loopback_host(base))
+	if (!strncasecmp(base, "http://", 7) && !o.allow_insecure_http && !am_client_url_loopback(base))
 		return am_err_set(err,
 		                  "base URL '%.200s' is plain http to a host other than loopback: the "
 		                  "API key would travel in cleartext; use https://, or set "

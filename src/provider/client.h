@@ -97,4 +97,8 @@ am_transport am_client_transport(am_client *c);
 /* The base URL in use ("https://api.anthropic.com"), owned by the client. */
 const char *am_client_base_url(const am_client *c);
 
+/* Whether an http:// URL's host is this machine: "localhost", 127.0.0.0/8
+ * or [::1], read the way curl reads the authority. */
+bool am_client_url_loopback(const char *http_url);
+
 #endif
