@@ -354,16 +354,24 @@ START_TEST(on_429_pauses_one_dimension)
 }
 END_TEST
 
+/* Pool "a" (1000 RPM, 100k ITPM, 10k OTPM) with ticket *x granted and sent
+ * at T0 for `in` input and `out` output tokens. */
+static am_rl *one_sent(am_rl_ticket *x, int64_t in, int64_t out)
+{
+	am_rl_pool_cfg pc = lf_pool("a", 1000, 100000, 10000);
+	am_rl *rl = lf_new(&pc, 1, 32, T0);
+	lf_ticket(rl, x, 0, 1, in, out);
+	ck_assert_int_eq(acq(rl, x, T0), 1);
+	am_rl_sent(rl, x, T0);
+	return rl;
+}
+
 /* A retry-after of years (99,999,999 s) pauses the dimension for the cap,
  * 60 s, as the retry policy does: not for the server's figure. */
 START_TEST(on_429_retry_after_is_capped)
 {
-	am_rl_pool_cfg pc = lf_pool("a", 1000, 100000, 10000);
-	am_rl *rl = lf_new(&pc, 1, 32, T0);
 	am_rl_ticket x = { 0 };
-	lf_ticket(rl, &x, 0, 1, 1000, 1000);
-	ck_assert_int_eq(acq(rl, &x, T0), 1);
-	am_rl_sent(rl, &x, T0);
+	am_rl *rl = one_sent(&x, 1000, 1000);
 	am_rl_headers h;
 	memset(&h, 0, sizeof h);
 	h.has_retry_after = true;
@@ -381,12 +389,8 @@ END_TEST
 
 START_TEST(on_429_from_headers_and_backoff)
 {
-	am_rl_pool_cfg pc = lf_pool("a", 1000, 100000, 10000);
-	am_rl *rl = lf_new(&pc, 1, 32, T0);
 	am_rl_ticket x = { 0 };
-	lf_ticket(rl, &x, 0, 1, 5000, 100);
-	ck_assert_int_eq(acq(rl, &x, T0), 1);
-	am_rl_sent(rl, &x, T0);
+	am_rl *rl = one_sent(&x, 5000, 100);
 	/* headers only: input tokens could not cover 5000; no retry-after */
 	am_rl_headers h;
 	memset(&h, 0, sizeof h);
@@ -425,12 +429,8 @@ END_TEST
  * the requeued ticket so the queue is empty, then ask for less than it did. */
 START_TEST(cooldown_and_recovery_hold_with_empty_queue)
 {
-	am_rl_pool_cfg pc = lf_pool("a", 1000, 100000, 10000);
-	am_rl *rl = lf_new(&pc, 1, 32, T0);
 	am_rl_ticket x = { 0 }, y = { 0 }, z = { 0 }, w = { 0 };
-	lf_ticket(rl, &x, 0, 1, 1000, 1000);
-	ck_assert_int_eq(acq(rl, &x, T0), 1);
-	am_rl_sent(rl, &x, T0);
+	am_rl *rl = one_sent(&x, 1000, 1000);
 	am_rl_headers h;
 	memset(&h, 0, sizeof h);
 	h.has_retry_after = true;
