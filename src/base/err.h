@@ -17,11 +17,7 @@
 typedef enum am_err_code {
 	AM_E_FAIL = 0,   /* nothing more specific to say */
 	AM_E_INVALID,    /* the input is wrong: a bad value, flag, file or request */
-	AM_E_FULL,       /* a bounded queue is full: try again when it drains */
-	AM_E_NOSPACE,    /* the disk is full */
-	AM_E_BUSY,       /* another process holds what is needed (a lock, a job) */
-	AM_E_BUDGET,     /* the budget refuses the spend */
-	AM_E_NOTFOUND    /* what was named does not exist */
+	AM_E_FULL        /* a bounded queue is full: try again when it drains */
 } am_err_code;
 
 typedef struct am_err {
