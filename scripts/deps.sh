@@ -3,7 +3,7 @@
 # the exact apt-get line and stops.
 AIMETER_PACKAGES="build-essential cmake pkg-config libncurses-dev libcurl4-openssl-dev \
 libjansson-dev libsqlite3-dev sqlite3 check libsubunit-dev libmicrohttpd-dev libssl-dev tmux clang \
-libclang-rt-14-dev procps openssl nodejs"
+libclang-rt-14-dev procps openssl nodejs redis-server libhiredis-dev"
 
 aimeter_missing_packages() {
 	local missing="" p
