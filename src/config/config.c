@@ -51,6 +51,7 @@ struct key {
 	const char *empty;          /* how "" reads in `aimeter config` */
 	bool env_weak;              /* the env variable ranks below the file */
 	const char *env_value;      /* the value the env variable stands for (NO_COLOR) */
+	bool secret;                /* printed masked */
 };
 
 /* What one application of a value knows about where it comes from. */
@@ -234,6 +235,28 @@ static const struct key keys[] = {
     {INFO("ui.refresh_hz", "integer", "10", "screen redraws per second at most", NULL),
      INT(ui.refresh_hz, 1, 60)},
 
+    {INFO("proxy.port", "integer", "0",
+          "port of the console's in-process proxy (0 = none; `aimeter proxy` takes any)", NULL),
+     INT(proxy.port, 0, 65535)},
+    {INFO("proxy.listen", "text", "127.0.0.1",
+          "address the proxy listens on (anything but loopback needs proxy.token)", NULL),
+     STR(proxy.listen, chk_text), .empty = "127.0.0.1"},
+    {INFO("proxy.max_wait_s", "integer", "60",
+          "longest a proxied call waits for the rate limiter before a 429", NULL),
+     INT(proxy.max_wait_s, 0, 86400)},
+    {INFO("proxy.use_own_key", "bool", "false",
+          "proxied calls without a key of their own use aimeter's", NULL),
+     BOOL(proxy.use_own_key)},
+    {INFO("proxy.cache", "bool", "false",
+          "proxied calls may be answered from the response cache (x-aimeter-cache: on asks)",
+          NULL),
+     BOOL(proxy.cache)},
+    {INFO("proxy.default_tag", "text", "",
+          "ledger tag of proxied calls without x-aimeter-tag or --tag", NULL),
+     STR(proxy.default_tag, chk_text)},
+    {INFO("proxy.token", "text", "",
+          "secret that proxy clients send as x-aimeter-token (required off loopback)", NULL),
+     STR(proxy.token, chk_text), .secret = true},
     {INFO("sim.rpm", "integer", "1000", "simulator: requests per minute (0 = unlimited)", NULL),
      INT(sim.rpm, 0, 1000000000)},
     {INFO("sim.itpm", "integer", "450000", "simulator: input tokens per minute", NULL),
@@ -1293,6 +1316,7 @@ static int resolve_key(am_config *cfg, char *const *envp, bool use_env, am_err *
 	if (!use_env && cfg->api_key[0] && cfg->api_key_src == AM_CFG_ENV)
 		return 0;
 	explicit_bzero(cfg->api_key, sizeof cfg->api_key);
+	explicit_bzero(cfg->proxy.token, sizeof cfg->proxy.token);
 	cfg->api_key_src = AM_CFG_DEFAULT;
 	return cfg->api_key_file[0] ? read_key_file(cfg, err) : 0;
 }
@@ -1971,6 +1995,10 @@ static void collect(const am_config *cfg, struct rows *rs)
 		r->src = cfg->src[i];
 		r->env = k->info.env;
 		r->empty = k->empty;
+		if (k->secret && json_string_length(r->value)) {
+			json_decref(r->value);
+			r->value = json_string("(set, not shown)");
+		}
 	}
 }
 

@@ -220,6 +220,16 @@ typedef struct am_config {
 		int64_t seed;
 	} sim;
 
+	struct {                 /* `aimeter proxy`, or the console's in-process proxy */
+		int64_t port;        /* 0 = none in the console; `aimeter proxy`: any free port */
+		char listen[64];     /* address; "" = 127.0.0.1 */
+		int64_t max_wait_s;  /* longest a proxied call waits for the limiter */
+		bool use_own_key;    /* clients without a key use aimeter's */
+		bool cache;          /* proxied calls may be answered from the cache */
+		char default_tag[64];
+		char token[AM_CONFIG_SECRET_MAX]; /* x-aimeter-token; needed off loopback */
+	} proxy;
+
 	/* ---- the secret: never print it (am_config_masked_key) ---- */
 	char api_key[AM_CONFIG_SECRET_MAX]; /* "" = none */
 	am_config_source api_key_src;       /* AM_CFG_ENV or AM_CFG_FILE (api_key_file) */

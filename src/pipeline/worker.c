@@ -58,6 +58,7 @@ static void loop_pass(am_worker *w)
 	if (!hold)
 		wk_admit(w, &bn, now);
 	wk_send_granted(w, now, hold);
+	wk_proxy_tick(w, now);
 	wk_record_pass(w);
 	wk_publish_waiting(w, now);
 	wk_collect(w, now);
@@ -429,9 +430,7 @@ void am_worker_stop(am_worker *w, int grace_ms)
 	pthread_mutex_lock(&w->mu);
 	for (inbox_item *it = w->inbox, *next; it; it = next) {
 		next = it->next;
-		json_decref(it->body);
-		free(it->model);
-		free(it);
+		wk_inbox_free(it);
 	}
 	pthread_mutex_unlock(&w->mu);
 	worker_free(w);

@@ -5,6 +5,10 @@
 
 static void to_blocked(am_worker *w, wjob *j, const char *why)
 {
+	if (j->proxied) {
+		wk_proxy_budget_refused(w, j, why);
+		return;
+	}
 	j->st = W_BLOCKED;
 	wk_db_update(w, j, AM_JOB_BLOCKED_BUDGET, why, NULL); /* first: it may give j its id */
 	jl_insert_by_id(&w->blocked, j);
@@ -30,6 +34,8 @@ static void select_model(am_worker *w, wjob *j, const am_budget_now *bn)
 
 static int build_wire(am_worker *w, wjob *j, am_err *err)
 {
+	if (j->proxied)
+		return wk_proxy_wire(j, err);
 	/* Shallow: the fields set here are the only ones that differ from the
 	 * job's body, and nothing below changes a shared value. */
 	json_t *b = json_copy(j->body);
@@ -74,13 +80,15 @@ static void answer_from_cache(am_worker *w, wjob *j, am_cache_answer *a)
 static void dispatch(am_worker *w, wjob *j, const am_budget_now *bn, int64_t now)
 {
 	am_err err;
-	if (!j->model[0] || j->after_529)
+	if (j->proxied)
+		wk_proxy_select(w, j);
+	else if (!j->model[0] || j->after_529)
 		select_model(w, j, bn);
 	if (build_wire(w, j, &err)) {
 		wk_finish_failed(w, j, err.msg);
 		return;
 	}
-	if (j->attempts == 0 && !j->after_529)
+	if (j->attempts == 0 && !j->after_529 && !j->proxied)
 		wk_event_basic(w, AM_EV_QUEUED, j, NULL);
 
 	if (j->cacheable && w->cache && am_cache_enabled(w->cache)) {
@@ -147,7 +155,7 @@ static void dispatch(am_worker *w, wjob *j, const am_budget_now *bn, int64_t now
 	j->ticket_live = true;
 	if (rc == 1) {
 		wk_start_call(w, j);
-	} else {
+	} else if (!(j->proxied && wk_proxy_wait_too_long(w, j, now))) {
 		j->st = W_LIMIT;
 		j->wait_key[0] = '\0';
 		jl_push(&w->limit, j);

@@ -23,6 +23,7 @@
 #include "jobmarks.h"
 #include "ledger.h"
 #include "limiter.h"
+#include "proxycall.h"
 #include "log.h"
 #include "money.h"
 #include "queue.h"
@@ -109,6 +110,14 @@ typedef struct wjob {
 	bool cancelling;         /* cancel_job asked the client to abort it */
 	char wait_key[24];       /* W_LIMIT: the reason last sent in AM_EV_WAITING */
 	held_answer *held;       /* W_UNRECORDED (and while landing) */
+	/* A call the proxy relays (worker_proxy.c): it has no jobs row; px is
+	 * its admission until the verdict, px_row its ledger row once granted. */
+	bool proxied;
+	am_proxy_call *px;
+	int64_t px_row;
+	int64_t px_deadline;     /* mono ns: refused with a 429 if not granted by then */
+	char tag[AM_PROXY_TAG_MAX];
+	char key_hint[AM_PROXY_HINT_MAX];
 	struct am_worker *w;
 	struct wjob *next;       /* the list it is on */
 	struct wjob *all_next;   /* every live job */
@@ -121,12 +130,15 @@ typedef struct jlist {
 } jlist;
 
 typedef struct inbox_item {
-	enum { IN_SUBMIT, IN_COMMAND } kind;
+	enum { IN_SUBMIT, IN_COMMAND, IN_PROXY, IN_PROXY_DONE } kind;
 	int64_t handle;
 	json_t *body;
 	char *model;
 	bool no_cache, stream;
 	am_command cmd;
+	am_proxy_call *pc;       /* IN_PROXY */
+	am_prov_result *res;     /* IN_PROXY_DONE (heap), with cut */
+	bool cut;
 	struct inbox_item *next;
 } inbox_item;
 
@@ -409,7 +421,24 @@ bool wk_cut_short(const wjob *j, const am_prov_result *r);
 void wk_abandon_flight(am_worker *w);
 void wk_estimate_cut(const wjob *j, am_prov_result *r);
 
+/* worker_proxy.c */
+void wk_proxy_take(am_worker *w, inbox_item *it, int64_t now);
+void wk_proxy_select(am_worker *w, wjob *j);
+int wk_proxy_wire(wjob *j, am_err *err);
+void wk_proxy_refuse(am_worker *w, wjob *j, int status, const char *type, int64_t retry_after_s,
+                     const char *fmt, ...) __attribute__((format(printf, 6, 7)));
+void wk_proxy_budget_refused(am_worker *w, wjob *j, const char *why);
+bool wk_proxy_wait_too_long(am_worker *w, wjob *j, int64_t now);
+void wk_proxy_grant(am_worker *w, wjob *j);
+void wk_proxy_tick(am_worker *w, int64_t now);
+int64_t wk_proxy_next_deadline(const am_worker *w);
+int wk_proxy_record(am_worker *w, wjob *j, const am_ledger_event *ev, am_err *err);
+void wk_inbox_free(inbox_item *it);
+void wk_proxy_done_item(am_worker *w, inbox_item *it, int64_t now);
+
 /* worker_collect.c */
+void wk_call_succeeded(am_worker *w, wjob *j, am_prov_result *r, int64_t now, const char *cut,
+                       am_job_state end);
 void wk_on_call_done(void *ctx, am_prov_result *r);
 void wk_collect(am_worker *w, int64_t now);
 

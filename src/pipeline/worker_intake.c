@@ -89,8 +89,9 @@ static void cancel_job(am_worker *w, int64_t handle, int64_t now)
 	wjob *j = w->all;
 	while (j && j->handle != handle)
 		j = j->all_next;
-	if (!j || j->st == W_FINISHED || j->st == W_UNRECORDED)
-		return; /* an answer that arrived is recorded, not cancelled */
+	if (!j || j->st == W_FINISHED || j->st == W_UNRECORDED || j->proxied)
+		return; /* an answer that arrived is recorded, not cancelled; a proxied
+		           call ends when its client does */
 	if (j->xfer) {
 		/* The client reports the abort through on_call_done, which ends the job. */
 		j->cancelling = true;
@@ -431,6 +432,15 @@ void wk_take_inbox(am_worker *w, int64_t now)
 		inbox_item *next = it->next;
 		if (it->kind == IN_COMMAND) {
 			apply_command(w, &it->cmd, now);
+		} else if (it->kind == IN_PROXY) {
+			if (atomic_load(&w->stop) || w->halted) {
+				wk_inbox_free(it); /* refused: aimeter is stopping */
+				it = next;
+				continue;
+			}
+			wk_proxy_take(w, it, now);
+		} else if (it->kind == IN_PROXY_DONE) {
+			wk_proxy_done_item(w, it, now);
 		} else {
 			wjob *j = am_xcalloc(1, sizeof *j);
 			j->w = w;
@@ -446,8 +456,7 @@ void wk_take_inbox(am_worker *w, int64_t now)
 			wk_fresh_add(w, j); /* its row is written at the end of the pass */
 			jl_push(&w->pending, j);
 		}
-		free(it->model);
-		free(it);
+		wk_inbox_free(it);
 		it = next;
 	}
 }

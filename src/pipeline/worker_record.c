@@ -211,6 +211,8 @@ int wk_tx_commit(am_worker *w, am_err *err)
 
 void wk_db_update(am_worker *w, wjob *j, am_job_state st, const char *error, const char *result)
 {
+	if (j->proxied)
+		return; /* no jobs row: its ledger row is its record */
 	am_err err;
 	if (wk_ensure_row(w, j, &err) ||
 	    am_queue_update_s(w->qs, j->id, st, j->model[0] ? j->model : NULL,
@@ -275,6 +277,10 @@ void wk_mark_state(am_worker *w, wjob *j, am_job_state st)
 
 void wk_finish_failed(am_worker *w, wjob *j, const char *error)
 {
+	if (j->px) {
+		wk_proxy_refuse(w, j, 400, "invalid_request_error", 0, "%s", error);
+		return;
+	}
 	int64_t now = now_mono(w);
 	if (j->ticket_live) {
 		am_rl_cancel(w->rl, &j->ticket, now);
@@ -327,6 +333,8 @@ static int record_done(am_worker *w, wjob *j, const char *answered_model, const 
 	ev.source = j->source;
 	const held_answer *h = j->held;
 	ev.estimated = h && h->estimated;
+	if (j->proxied) /* its row was written when the call was granted */
+		return wk_proxy_record(w, j, &ev, err);
 	if (tx_begin(w, err))
 		return -1;
 	if (wk_ensure_row(w, j, err)) {

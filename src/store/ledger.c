@@ -258,7 +258,7 @@ _Static_assert(sizeof migrations / sizeof migrations[0] == AM_LEDGER_SCHEMA_VERS
 
 enum stmt_id {
 	ST_BEGIN, ST_COMMIT, ST_ROLLBACK, ST_SAVEPOINT, ST_RELEASE, ST_ROLLBACK_TO,
-	ST_INSERT_EVENT, ST_INSERT_EVENT_V2,
+	ST_INSERT_EVENT, ST_INSERT_EVENT_V2, ST_REWRITE_EVENT, ST_FORGET_EVENT,
 	ST_REPORT, ST_REPORT_BY_DAY, ST_ESTIMATED, ST_SPEND, ST_DAY_TOTAL,
 	ST_SETTING_GET, ST_SETTING_SET, ST_SETTING_DEL, ST_SETTINGS_ALL,
 	ST_COUNT
@@ -295,6 +295,17 @@ static const char *const stmt_sql[ST_COUNT] = {
 		" VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16,"
 		" ?17, ?18, ?19, ?20, ?21)"
 		" ON CONFLICT(job_id) DO NOTHING",
+	/* The same columns and parameters as ST_INSERT_EVENT, for one row. */
+	[ST_REWRITE_EVENT] =
+		"UPDATE usage_events SET job_id = ?1, ts_ns = ?2, day = ?3, model_requested = ?4,"
+		" model = ?5, reason = ?6, input_tokens = ?7, output_tokens = ?8,"
+		" cache_write_5m = ?9, cache_write_1h = ?10, cache_read = ?11, cost_pusd = ?12,"
+		" price_known = ?13, batch = ?14, cached = ?15, saved_pusd = ?16, latency_ms = ?17,"
+		" http_status = ?18, request_id = ?19, error = ?20, source = ?21, speed = ?22,"
+		" inference_geo = ?23, service_tier = ?24, web_search_requests = ?25,"
+		" web_fetch_requests = ?26, code_execution_requests = ?27, estimated = ?28"
+		" WHERE id = ?29",
+	[ST_FORGET_EVENT] = "DELETE FROM usage_events WHERE id = ?1",
 	[ST_REPORT] = "SELECT '', model, " DAILY_SUMS " FROM usage_daily"
 	              " WHERE day BETWEEN ?1 AND ?2 GROUP BY model ORDER BY model",
 	[ST_REPORT_BY_DAY] = "SELECT day, model, " DAILY_SUMS " FROM usage_daily"
@@ -822,7 +833,7 @@ int am_ledger_parse_day(const char *s, am_err *err)
 
 /* ---- events ---------------------------------------------------------------- */
 
-static const char *const sources[] = { "ask", "batch", "console", "record" };
+static const char *const sources[] = { "ask", "batch", "console", "record", "proxy" };
 
 static int check_event(const am_ledger_event *ev, am_err *err)
 {
@@ -905,16 +916,9 @@ static int check_day_total(am_ledger *l, const char *day, am_err *err)
 	return status;
 }
 
-/* Inserts one event inside the current write unit: 1 added, 0 duplicate. */
-static int insert_event(am_ledger *l, const am_ledger_event *ev, am_err *err)
+/* Binds an event's columns (parameters 1..21, and 22..28 from schema v3). */
+static void bind_event(sqlite3_stmt *s, const am_ledger_event *ev, const char *day, bool v3)
 {
-	char day[AM_LEDGER_DAY_LEN];
-	if (check_event(ev, err) || am_ledger_day(ev->ts_ns, day, err))
-		return -1;
-	bool v3 = l->schema >= 3;
-	sqlite3_stmt *s = stmt(l, v3 ? ST_INSERT_EVENT : ST_INSERT_EVENT_V2, err);
-	if (!s)
-		return -1;
 	bind_i64_or_null(s, 1, ev->job_id > 0, ev->job_id);
 	sqlite3_bind_int64(s, 2, ev->ts_ns);
 	sqlite3_bind_text(s, 3, day, -1, SQLITE_STATIC);
@@ -938,6 +942,19 @@ static int insert_event(am_ledger *l, const am_ledger_event *ev, am_err *err)
 	sqlite3_bind_text(s, 21, ev->source, -1, SQLITE_STATIC);
 	if (v3)
 		bind_v3(s, ev);
+}
+
+/* Inserts one event inside the current write unit: 1 added, 0 duplicate. */
+static int insert_event(am_ledger *l, const am_ledger_event *ev, am_err *err)
+{
+	char day[AM_LEDGER_DAY_LEN];
+	if (check_event(ev, err) || am_ledger_day(ev->ts_ns, day, err))
+		return -1;
+	bool v3 = l->schema >= 3;
+	sqlite3_stmt *s = stmt(l, v3 ? ST_INSERT_EVENT : ST_INSERT_EVENT_V2, err);
+	if (!s)
+		return -1;
+	bind_event(s, ev, day, v3);
 	int rc = sqlite3_step(s);
 	int added = sqlite3_changes(l->db) > 0;
 	if (rc != SQLITE_DONE)
@@ -947,6 +964,53 @@ static int insert_event(am_ledger *l, const am_ledger_event *ev, am_err *err)
 	if (rc != SQLITE_DONE)
 		return -1;
 	return added && check_day_total(l, day, err) ? -1 : added;
+}
+
+int am_ledger_rewrite(am_ledger *l, int64_t id, const am_ledger_event *ev, am_err *err)
+{
+	char day[AM_LEDGER_DAY_LEN];
+	if (check_event(ev, err) || am_ledger_day(ev->ts_ns, day, err))
+		return -1;
+	if (l->schema < 3)
+		return am_err_set(err, "ledger %s: rewriting a row needs schema 3 or later", l->path);
+	bool nested;
+	if (unit_begin(l, &nested, err))
+		return -1;
+	sqlite3_stmt *s = stmt(l, ST_REWRITE_EVENT, err);
+	if (!s) {
+		unit_rollback(l, nested);
+		return -1;
+	}
+	bind_event(s, ev, day, true);
+	sqlite3_bind_int64(s, 29, id);
+	int rc = sqlite3_step(s);
+	bool changed = sqlite3_changes(l->db) > 0;
+	if (rc != SQLITE_DONE)
+		fail(l, rc, "rewriting a usage event", err);
+	sqlite3_reset(s);
+	sqlite3_clear_bindings(s);
+	if (rc == SQLITE_DONE && !changed) {
+		am_err_set(err, "ledger %s: no usage event %lld to rewrite", l->path, (long long)id);
+		rc = SQLITE_ERROR;
+	}
+	if (rc != SQLITE_DONE || check_day_total(l, day, err) || unit_commit(l, nested, err)) {
+		unit_rollback(l, nested);
+		return -1;
+	}
+	return 0;
+}
+
+int am_ledger_forget(am_ledger *l, int64_t id, am_err *err)
+{
+	sqlite3_stmt *s = stmt(l, ST_FORGET_EVENT, err);
+	if (!s)
+		return -1;
+	sqlite3_bind_int64(s, 1, id);
+	int rc = sqlite3_step(s);
+	if (rc != SQLITE_DONE)
+		fail(l, rc, "removing a usage event", err);
+	sqlite3_reset(s);
+	return rc == SQLITE_DONE ? 0 : -1;
 }
 
 int am_ledger_record(am_ledger *l, const am_ledger_event *ev, am_err *err)

@@ -120,7 +120,7 @@ typedef struct am_ledger_event {
 	int http_status;             /* 0 = none (NULL) */
 	const char *request_id;      /* provider request-id; may be NULL */
 	const char *error;           /* may be NULL */
-	const char *source;          /* "ask", "batch", "console" or "record" */
+	const char *source;          /* "ask", "batch", "console", "record" or "proxy" */
 	bool estimated;              /* cut short: the counts are what had arrived */
 } am_ledger_event;
 
@@ -137,6 +137,14 @@ int am_ledger_parse_day(const char *s, am_err *err);
  * in the ledger changes nothing. Returns 1 when the row was added, 0 when
  * the job was already recorded, -1 on error (nothing written). */
 int am_ledger_record(am_ledger *l, const am_ledger_event *ev, am_err *err);
+
+/* Replaces every column of the event with row id `id` (a proxied call's
+ * row, written estimated before its call and made exact after it) in one
+ * transaction (or a savepoint). -1 when there is no such row. */
+int am_ledger_rewrite(am_ledger *l, int64_t id, const am_ledger_event *ev, am_err *err);
+
+/* Removes the event with row id `id` (a proxied call that was never billed). */
+int am_ledger_forget(am_ledger *l, int64_t id, am_err *err);
 
 /* Appends n events in ONE transaction: all of them or none. Jobs already
  * recorded are skipped. Returns the number of rows added, or -1 (nothing
