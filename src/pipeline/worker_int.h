@@ -80,6 +80,7 @@ typedef struct wjob {
 	int64_t id;              /* jobs.id */
 	json_t *body;            /* the Messages request; "model" may be absent */
 	char *model_req;         /* pinned model, NULL = auto */
+	char *tag;               /* its ledger row's tag; NULL = untagged */
 	char model[128];
 	char reason[96];
 	const char *source;      /* ledger source */
@@ -125,6 +126,7 @@ typedef struct inbox_item {
 	int64_t handle;
 	json_t *body;
 	char *model;
+	char *tag;
 	bool no_cache, stream;
 	am_command cmd;
 	struct inbox_item *next;
