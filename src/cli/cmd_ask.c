@@ -266,7 +266,7 @@ int cmd_ask(int argc, char **argv)
 	am_engine_ops ops = am_worker_ops(app.worker);
 	am_turn turn = { "user", prompt };
 	am_prompt p = { &turn, 1, system, model, max_tokens, no_cache,
-	                stream < 0 ? app.cfg.client.stream : stream == 1 };
+	                stream < 0 ? app.cfg.client.stream : stream == 1, NULL };
 	if (json)
 		p.stream = false;
 	int64_t job = 0;

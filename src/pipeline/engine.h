@@ -172,6 +172,7 @@ typedef struct am_prompt {
 	int64_t max_tokens;    /* 0 = default */
 	bool no_cache;
 	bool stream;
+	const char *tag;       /* NULL or "" = untagged; else a valid tag (tag.h) */
 } am_prompt;
 
 /* ---- the interface ------------------------------------------------------- */

@@ -25,10 +25,11 @@
 
 #include "anthropic.h"
 #include "err.h"
+#include "tag.h"
 
 typedef struct am_worker am_worker;
 
-enum { AM_PROXY_TAG_MAX = 64, AM_PROXY_HINT_MAX = 8 };
+enum { AM_PROXY_TAG_MAX = AM_TAG_MAX + 1, AM_PROXY_HINT_MAX = 8 };
 
 typedef enum am_proxy_verdict {
 	AM_PROXY_WAITING,

@@ -81,6 +81,7 @@ typedef struct wjob {
 	int64_t id;              /* jobs.id */
 	json_t *body;            /* the Messages request; "model" may be absent */
 	char *model_req;         /* pinned model, NULL = auto */
+	char *tag;               /* its ledger row's tag; NULL = untagged */
 	char model[128];
 	char reason[96];
 	const char *source;      /* ledger source */
@@ -116,7 +117,6 @@ typedef struct wjob {
 	am_proxy_call *px;
 	int64_t px_row;
 	int64_t px_deadline;     /* mono ns: refused with a 429 if not granted by then */
-	char tag[AM_PROXY_TAG_MAX];
 	char key_hint[AM_PROXY_HINT_MAX];
 	struct am_worker *w;
 	struct wjob *next;       /* the list it is on */
@@ -134,6 +134,7 @@ typedef struct inbox_item {
 	int64_t handle;
 	json_t *body;
 	char *model;
+	char *tag;
 	bool no_cache, stream;
 	am_command cmd;
 	am_proxy_call *pc;       /* IN_PROXY */

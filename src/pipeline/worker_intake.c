@@ -29,6 +29,7 @@ static void load_job(am_worker *w, const am_job *job)
 	j->id = job->id;
 	j->body = body;
 	j->model_req = job->model_requested ? am_xstrdup(job->model_requested) : NULL;
+	j->tag = job->tag ? am_xstrdup(job->tag) : NULL;
 	j->attempts = job->attempts;
 	/* A dead console's prompt keeps its source; anything else is a batch's. */
 	j->source = job->source && !strcmp(job->source, "console") ? "console" : "batch";
@@ -448,6 +449,8 @@ void wk_take_inbox(am_worker *w, int64_t now)
 			j->body = it->body;
 			j->model_req = it->model;
 			it->model = NULL;
+			j->tag = it->tag;
+			it->tag = NULL;
 			j->no_cache = it->no_cache;
 			j->stream = it->stream;
 			j->source = w->opts.source ? w->opts.source : "console";

@@ -66,6 +66,7 @@ void wk_inbox_free(inbox_item *it)
 	}
 	json_decref(it->body);
 	free(it->model);
+	free(it->tag);
 	free(it);
 }
 
@@ -169,7 +170,7 @@ void wk_proxy_take(am_worker *w, inbox_item *it, int64_t now)
 	j->no_cache = true;
 	j->source = "proxy";
 	j->answer_is_output = true; /* no jobs row to carry a state */
-	snprintf(j->tag, sizeof j->tag, "%s", pc->tag);
+	j->tag = pc->tag[0] ? am_xstrdup(pc->tag) : NULL;
 	snprintf(j->key_hint, sizeof j->key_hint, "%s", pc->key_hint);
 	j->t_submit = now;
 	j->px_deadline = now + (pc->max_wait_ns > 0 ? pc->max_wait_ns : 0);
@@ -187,7 +188,7 @@ void wk_proxy_select(am_worker *w, wjob *j)
 {
 	(void)w;
 	snprintf(j->model, sizeof j->model, "%s", j->model_req);
-	snprintf(j->reason, sizeof j->reason, "proxy%s%s", j->tag[0] ? " " : "", j->tag);
+	snprintf(j->reason, sizeof j->reason, "proxy%s%s", j->tag ? " " : "", j->tag ? j->tag : "");
 }
 
 int wk_proxy_wire(wjob *j, am_err *err)
@@ -309,6 +310,8 @@ void wk_proxy_grant(am_worker *w, wjob *j)
 	ev.source = "proxy";
 	ev.error = "in flight: estimated at its reservation";
 	ev.estimated = true;
+	ev.tag = j->tag;
+	ev.key_hint = j->key_hint[0] ? j->key_hint : NULL;
 	am_err err;
 	int64_t row = 0;
 	if (!w->tx_open && am_ledger_begin(w->ledger, &err) == 0)

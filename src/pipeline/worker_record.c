@@ -131,8 +131,10 @@ static int write_row(am_worker *w, wjob *j, am_err *err)
 	if (!req)
 		return am_err_set(err, "cannot serialise the request");
 	int64_t id = 0;
+	am_queue_stmts_tag(w->qs, j->tag);
 	int rc = am_queue_add_s(w->qs, w->owner.id, NULL, req, j->model_req, 0, now_wall(w), &id,
 	                        NULL, err);
+	am_queue_stmts_tag(w->qs, NULL);
 	free(req);
 	if (rc < 0) {
 		tx_check(w);
@@ -331,6 +333,8 @@ static int record_done(am_worker *w, wjob *j, const char *answered_model, const 
 	ev.request_id = request_id;
 	ev.error = note && *note ? note : NULL;
 	ev.source = j->source;
+	ev.tag = j->tag;
+	ev.key_hint = j->key_hint[0] ? j->key_hint : NULL;
 	const held_answer *h = j->held;
 	ev.estimated = h && h->estimated;
 	if (j->proxied) /* its row was written when the call was granted */

@@ -53,8 +53,7 @@ bool am_px_forward_response_header(const char *name, size_t len)
 
 static bool tag_char(char c)
 {
-	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-	       strchr("._:/@+-", c) != NULL;
+	return c >= 0x21 && c <= 0x7e; /* printable ASCII, no space (tag.h) */
 }
 
 void am_px_tag(const char *header, const char *flag, const char *config,

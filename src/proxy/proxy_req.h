@@ -34,9 +34,10 @@ bool am_px_forward_request_header(const char *name);
  * content-length, which the server sets from the body it sends). */
 bool am_px_forward_response_header(const char *name, size_t len);
 
-/* The ledger's tag: the first non-empty of header, flag, config; its
- * characters outside [A-Za-z0-9._:/@+-] become '_', at most
- * AM_PROXY_TAG_MAX - 1 of them. "" when all are empty. */
+/* The ledger's tag: the first non-empty of header, flag, config; a
+ * character that is not printable ASCII (or is a space) becomes '_', at
+ * most AM_TAG_MAX of them, so that it always passes am_tag_check. "" when
+ * all are empty. */
 void am_px_tag(const char *header, const char *flag, const char *config,
                char out[AM_PROXY_TAG_MAX]);
 

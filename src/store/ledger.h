@@ -33,7 +33,7 @@
 #include "usage.h"
 
 /* The schema version this build writes (PRAGMA user_version). */
-#define AM_LEDGER_SCHEMA_VERSION 4
+#define AM_LEDGER_SCHEMA_VERSION 5
 
 /* The model of a row of the built-in simulator's begins with this: its
  * calls were never paid for, and reports list them apart by model. */
@@ -120,9 +120,16 @@ typedef struct am_ledger_event {
 	int http_status;             /* 0 = none (NULL) */
 	const char *request_id;      /* provider request-id; may be NULL */
 	const char *error;           /* may be NULL */
-	const char *source;          /* "ask", "batch", "console", "record" or "proxy" */
+	const char *source;          /* the kind of run: "ask", "batch", "console", "proxy",
+	                                "demo" or "record" */
 	bool estimated;              /* cut short: the counts are what had arrived */
+	const char *tag;             /* NULL or "" = untagged; else a valid tag (tag.h) */
+	const char *key_hint;        /* a proxied call: the last four characters of its
+	                                API key, never more; NULL otherwise */
 } am_ledger_event;
+
+/* The most of an API key a ledger row may hold (am_ledger_event.key_hint). */
+#define AM_LEDGER_KEY_HINT_MAX 4
 
 /* Local calendar day ("YYYY-MM-DD") of a wall time, by localtime_r: the
  * process's TZ as of its last tzset(). The ledger stores this per event, so
