@@ -25,7 +25,6 @@
 enum {
 	MAX_CONNECTIONS = 1024,
 	BLOCK = 32 * 1024,     /* bytes relayed per read */
-	MAX_HEADERS = 128,
 	QUERY_MAX = 8192
 };
 
@@ -99,49 +98,12 @@ static enum MHD_Result too_large(struct MHD_Connection *conn)
 
 /* ---- the request's headers and query -------------------------------------------- */
 
-typedef struct hdr_walk {
-	char *line[MAX_HEADERS];
-	size_t n;
-	const char *api_key, *authorization, *tag;
-	bool too_many;
-} hdr_walk;
-
 static enum MHD_Result on_header(void *cls, enum MHD_ValueKind kind, const char *key,
                                  const char *value)
 {
-	hdr_walk *h = cls;
 	(void)kind;
-	if (!key)
-		return MHD_YES;
-	if (!value)
-		value = "";
-	if (!strcasecmp(key, "x-api-key"))
-		h->api_key = value;
-	else if (!strcasecmp(key, "authorization"))
-		h->authorization = value;
-	else if (!strcasecmp(key, "x-aimeter-tag"))
-		h->tag = value;
-	if (!am_px_forward_request_header(key) || strpbrk(value, "\r\n"))
-		return MHD_YES;
-	if (h->n == MAX_HEADERS) {
-		h->too_many = true;
-		return MHD_YES;
-	}
-	size_t n = strlen(key) + strlen(value) + 3;
-	char *line = am_xmalloc(n);
-	/* "Name;" is how libcurl sends a header whose value is empty */
-	if (*value)
-		snprintf(line, n, "%s: %s", key, value);
-	else
-		snprintf(line, n, "%s;", key);
-	h->line[h->n++] = line;
+	am_px_headers_take(cls, key, value);
 	return MHD_YES;
-}
-
-static void hdr_walk_free(hdr_walk *h)
-{
-	for (size_t i = 0; i < h->n; i++)
-		free(h->line[i]);
 }
 
 static enum MHD_Result on_arg(void *cls, enum MHD_ValueKind kind, const char *key,
@@ -218,16 +180,16 @@ static void report_unanswered(am_proxy *p, int64_t handle, const char *why)
 static enum MHD_Result relay(am_proxy *p, struct MHD_Connection *conn, const char *url,
                              const char *method, px_conn *c)
 {
-	hdr_walk h;
+	am_px_headers h;
 	memset(&h, 0, sizeof h);
 	MHD_get_connection_values(conn, MHD_HEADER_KIND, on_header, &h);
 	if (h.too_many) {
-		hdr_walk_free(&h);
+		am_px_headers_free(&h);
 		return reply_error(conn, 431, "invalid_request_error", "too many request headers", 0);
 	}
 	char own_hdr[320];
 	if (!h.api_key && !h.authorization && p->o.use_own_key && p->own_key && *p->own_key &&
-	    h.n < MAX_HEADERS) {
+	    h.n < AM_PX_MAX_HEADERS) {
 		snprintf(own_hdr, sizeof own_hdr, "x-api-key: %s", p->own_key);
 		h.line[h.n++] = am_xstrdup(own_hdr);
 		memset(own_hdr, 0, sizeof own_hdr);
@@ -271,7 +233,7 @@ static enum MHD_Result relay(am_proxy *p, struct MHD_Connection *conn, const cha
 			enum MHD_Result ret = reply_error(conn, (unsigned)pc.status, pc.error_type,
 			                                  pc.message, pc.retry_after_s);
 			am_proxy_call_clear(&pc);
-			hdr_walk_free(&h);
+			am_px_headers_free(&h);
 			free(full);
 			return ret;
 		}
@@ -298,7 +260,7 @@ static enum MHD_Result relay(am_proxy *p, struct MHD_Connection *conn, const cha
 	req.cancel_ctx = p;
 	am_pass *pass = NULL;
 	int rc = am_pass_open(&pass, &req, &err);
-	hdr_walk_free(&h);
+	am_px_headers_free(&h);
 	free(full);
 	if (rc) {
 		if (recorded)

@@ -2,6 +2,7 @@
 #include "proxy_req.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
@@ -42,8 +43,49 @@ bool am_px_forward_request_header(const char *name)
 	for (size_t i = 0; i < sizeof own / sizeof own[0]; i++)
 		if (!strcasecmp(name, own[i]))
 			return false;
-	/* a name libcurl would take as a line of its own */
-	return strcspn(name, "\r\n:") == len;
+	/* only an HTTP token (RFC 9110): nothing libcurl would read as a line
+	 * end, a separator, or its empty-value form ("Name;") */
+	for (size_t i = 0; i < len; i++) {
+		char c = name[i];
+		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+		      strchr("!#$%&'*+-.^_`|~", c)))
+			return false;
+	}
+	return true;
+}
+
+void am_px_headers_take(am_px_headers *h, const char *name, const char *value)
+{
+	if (!name)
+		return;
+	if (!value)
+		value = "";
+	if (!strcasecmp(name, "x-api-key"))
+		h->api_key = value;
+	else if (!strcasecmp(name, "authorization"))
+		h->authorization = value;
+	else if (!strcasecmp(name, "x-aimeter-tag"))
+		h->tag = value;
+	if (!am_px_forward_request_header(name) || strpbrk(value, "\r\n"))
+		return;
+	if (h->n == AM_PX_MAX_HEADERS) {
+		h->too_many = true;
+		return;
+	}
+	size_t n = strlen(name) + strlen(value) + 3;
+	char *line = am_xmalloc(n);
+	if (*value)
+		snprintf(line, n, "%s: %s", name, value);
+	else
+		snprintf(line, n, "%s;", name);
+	h->line[h->n++] = line;
+}
+
+void am_px_headers_free(am_px_headers *h)
+{
+	for (size_t i = 0; i < h->n; i++)
+		free(h->line[i]);
+	h->n = 0;
 }
 
 bool am_px_forward_response_header(const char *name, size_t len)

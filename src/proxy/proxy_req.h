@@ -30,6 +30,21 @@ am_px_route am_px_route_of(const char *method, const char *path);
  * expect), not accept-encoding (answers must come back readable). */
 bool am_px_forward_request_header(const char *name);
 
+/* A request's headers as they arrive: the lines that go upstream ("Name:
+ * value", or "Name;" for an empty value, as libcurl sends it) and the
+ * values the proxy itself reads (borrowed from the caller's strings). */
+enum { AM_PX_MAX_HEADERS = 128 };
+typedef struct am_px_headers {
+	char *line[AM_PX_MAX_HEADERS];
+	size_t n;
+	bool too_many;          /* more than AM_PX_MAX_HEADERS to forward */
+	const char *api_key, *authorization, *tag;
+} am_px_headers;
+
+/* Takes one header; a value holding CR or LF is not forwarded. */
+void am_px_headers_take(am_px_headers *h, const char *name, const char *value);
+void am_px_headers_free(am_px_headers *h);
+
 /* Whether a response header comes back to the client (not hop-by-hop, not
  * content-length, which the server sets from the body it sends). */
 bool am_px_forward_response_header(const char *name, size_t len);

@@ -165,6 +165,32 @@ stop_sim "$sim2_pid"
 grep -q '(3 requests, 3 ok' "$tmp/s2.err" || fail "the refused call reached upstream: $(cat "$tmp/s2.err")"
 [ "$(sqlite3 "$tmp/p2.db" 'SELECT count(*) FROM usage_events')" = 3 ] || fail "budget: rows"
 
+# ---- 2b. the limiter: a call that would wait past proxy.max_wait_s gets a 429 -----
+cat >"$tmp/slow.json" <<'JSON'
+{
+  "limits": {"rpm": 1, "itpm": 1000000000, "otpm": 1000000000, "init_fill_pct": 100,
+             "learn_from_headers": false},
+  "proxy": {"max_wait_s": 1},
+  "budget": {"daily_usd": "0"}
+}
+JSON
+start_sim s5 --rpm 0 --itpm 0 --otpm 0 --latency-ms 0 --tokens-per-second 0
+sim5_pid=$sim_pid
+start_proxy p5 "$tmp/slow.json" "$sim_url"
+body='{"model":"claude-haiku-4-5","max_tokens":5,"messages":[{"role":"user","content":"Hi"}]}'
+code=$(curl -sS -o /dev/null -w '%{http_code}' "$px_url/v1/messages" -H 'x-api-key: k-1234' \
+	-H 'anthropic-version: 2023-06-01' -d "$body")
+[ "$code" = 200 ] || fail "limiter: the first call got $code"
+code=$(curl -sS -D "$tmp/rl.h" -o "$tmp/rl.b" -w '%{http_code}' "$px_url/v1/messages" \
+	-H 'x-api-key: k-1234' -H 'anthropic-version: 2023-06-01' -d "$body")
+[ "$code" = 429 ] || fail "limiter: the second call got $code, expected 429"
+grep -q '"type":"error","error":{"type":"rate_limit_error"' "$tmp/rl.b" || fail "429 shape: $(cat "$tmp/rl.b")"
+ra=$(tr -d '\r' <"$tmp/rl.h" | awk -F': ' 'tolower($1)=="retry-after"{print $2}')
+[[ $ra =~ ^[0-9]+$ ]] && [ "$ra" -ge 2 ] && [ "$ra" -le 61 ] || fail "retry-after '$ra'"
+kill -TERM "$px_pid"; wait "$px_pid"
+stop_sim "$sim5_pid"
+grep -q '(1 requests, 1 ok' "$tmp/s5.err" || fail "the held call reached upstream: $(cat "$tmp/s5.err")"
+
 # ---- 3. a client that goes away mid-stream ---------------------------------------
 start_sim s3 --rpm 0 --itpm 0 --otpm 0 --latency-ms 0 --tokens-per-second 40
 sim3_pid=$sim_pid
@@ -199,6 +225,13 @@ code=$(curl -sS -o /dev/null -w '%{http_code}' "$px_url/v1/messages" -H 'x-api-k
 	-H 'anthropic-version: 2023-06-01' \
 	-d '{"model":"claude-haiku-4-5","max_tokens":5,"messages":[{"role":"user","content":"Hi"}]}')
 [ "$code" = 401 ] || fail "the client's own key was not forwarded: $code"
+# an upstream 429 comes back as it was (and the call is not recorded: not billed)
+code=$(curl -sS -D "$tmp/u429.h" -o "$tmp/u429.b" -w '%{http_code}' "$px_url/v1/messages" \
+	-H 'x-api-key: k-only' -H 'anthropic-version: 2023-06-01' -H 'x-sim-fault: 429' \
+	-d '{"model":"claude-haiku-4-5","max_tokens":5,"messages":[{"role":"user","content":"Hi"}]}')
+[ "$code" = 429 ] || fail "upstream 429: $code"
+grep -qi '^retry-after: 1' "$tmp/u429.h" || fail "upstream 429: no retry-after"
+grep -q '"rate_limit_error"' "$tmp/u429.b" || fail "upstream 429 body: $(cat "$tmp/u429.b")"
 # other paths pass through, unrecorded
 code=$(curl -sS -o "$tmp/other" -w '%{http_code}' "$px_url/v1/models" -H 'x-api-key: k-only')
 [ "$code" = 404 ] || fail "another path: $code"
