@@ -13,6 +13,7 @@
 #include "cli.h"
 #include "commands.h"
 #include "proxy.h"
+#include "tag.h"
 
 enum { O_PORT = 1, O_LISTEN, O_TAG, O_SIM };
 
@@ -25,23 +26,6 @@ static const am_cli_opt opts[] = {
 	{ "sim", NULL, "relay to the built-in simulator instead of base_url", O_SIM, NULL },
 	{ NULL, NULL, NULL, 0, NULL },
 };
-
-/* Proxy options from the config; the worker and upstream from the app. */
-void am_cli_proxy_opts(const am_app *a, const char *tag, am_proxy_opts *po);
-void am_cli_proxy_opts(const am_app *a, const char *tag, am_proxy_opts *po)
-{
-	memset(po, 0, sizeof *po);
-	po->worker = a->worker;
-	po->listen = a->cfg.proxy.listen;
-	po->port = (uint16_t)a->cfg.proxy.port;
-	po->upstream = a->base_url;
-	po->own_key = a->sim ? "sim-key" : a->cfg.api_key;
-	po->use_own_key = a->cfg.proxy.use_own_key || a->sim;
-	po->token = a->cfg.proxy.token;
-	po->tag = tag;
-	po->default_tag = a->cfg.proxy.default_tag;
-	po->max_wait_ns = a->cfg.proxy.max_wait_s * 1000000000LL;
-}
 
 int cmd_proxy(int argc, char **argv)
 {
@@ -62,9 +46,13 @@ int cmd_proxy(int argc, char **argv)
 		case O_PORT:
 		case O_LISTEN:
 			break; /* bound to their config keys */
-		case O_TAG:
+		case O_TAG: {
+			am_err err;
+			if (am_tag_check(c.value, &err))
+				return am_cli_usage_error(c.cmd, "--tag: %s", err.msg);
 			tag = c.value;
 			break;
+		}
 		case O_SIM:
 			sim = true;
 			break;
@@ -89,12 +77,8 @@ int cmd_proxy(int argc, char **argv)
 		am_app_close(&a, 0);
 		return 1;
 	}
-	am_proxy_opts po;
-	am_cli_proxy_opts(&a, tag, &po);
 	am_proxy *px;
-	am_err err;
-	if (am_proxy_start(&px, &po, &err)) {
-		fprintf(stderr, "aimeter proxy: %s\n", err.msg);
+	if (am_app_start_proxy(&a, tag, &px)) {
 		am_app_close(&a, 0);
 		return 1;
 	}

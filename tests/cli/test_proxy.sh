@@ -52,6 +52,15 @@ stop_sim() { # stops $1 (pid) and prints its request count and ok count
 	wait "$1" 2>/dev/null
 }
 
+stop_proxy() { # stops the proxy $px_pid (named $1): a clean exit, no sanitizer report
+	kill -TERM "$px_pid"
+	wait "$px_pid"
+	local rc=$?
+	[ "$rc" -eq 0 ] || fail "proxy $1 exited $rc: $(tail -5 "$tmp/$1.err")"
+	grep -q 'Sanitizer' "$tmp/$1.err" && fail "proxy $1: $(grep -m3 -A3 Sanitizer "$tmp/$1.err")"
+	return 0
+}
+
 start_proxy() { # NAME CONFIG UPSTREAM ARGS...: sets $px_url, $px_pid
 	local name=$1 cfg=$2 up=$3; shift 3
 	ANTHROPIC_API_KEY=sk-own-key-0000 ANTHROPIC_BASE_URL=$up \
@@ -107,7 +116,7 @@ for i in $(seq 0 199); do
 done
 grep -q '"type":"message_stop"' "$tmp/via/0.b" || fail "a stream did not come through whole"
 
-kill -TERM "$px_pid"; wait "$px_pid"
+stop_proxy p1
 db=$tmp/p1.db
 q() { sqlite3 "$db" "$1"; }
 [ "$(q "SELECT count(*) FROM usage_events WHERE source = 'proxy'")" = 200 ] ||
@@ -160,7 +169,7 @@ grep -q '"type":"error","error":{"type":"invalid_request_error","message":"You h
 	fail "not the spend-limit shape: $(cat "$tmp/b4")"
 grep -q "aimeter's daily limit" "$tmp/b4" || fail "the message does not name aimeter's limit: $(cat "$tmp/b4")"
 grep -q 'regain access on 20[0-9-]* 00:00' "$tmp/b4" || fail "the message does not say when it resets: $(cat "$tmp/b4")"
-kill -TERM "$px_pid"; wait "$px_pid"
+stop_proxy p2
 stop_sim "$sim2_pid"
 grep -q '(3 requests, 3 ok' "$tmp/s2.err" || fail "the refused call reached upstream: $(cat "$tmp/s2.err")"
 [ "$(sqlite3 "$tmp/p2.db" 'SELECT count(*) FROM usage_events')" = 3 ] || fail "budget: rows"
@@ -187,7 +196,7 @@ code=$(curl -sS -D "$tmp/rl.h" -o "$tmp/rl.b" -w '%{http_code}' "$px_url/v1/mess
 grep -q '"type":"error","error":{"type":"rate_limit_error"' "$tmp/rl.b" || fail "429 shape: $(cat "$tmp/rl.b")"
 ra=$(tr -d '\r' <"$tmp/rl.h" | awk -F': ' 'tolower($1)=="retry-after"{print $2}')
 [[ $ra =~ ^[0-9]+$ ]] && [ "$ra" -ge 2 ] && [ "$ra" -le 61 ] || fail "retry-after '$ra'"
-kill -TERM "$px_pid"; wait "$px_pid"
+stop_proxy p5
 stop_sim "$sim5_pid"
 grep -q '(1 requests, 1 ok' "$tmp/s5.err" || fail "the held call reached upstream: $(cat "$tmp/s5.err")"
 
@@ -208,7 +217,7 @@ for _ in $(seq 1 100); do
 done
 [ "$row" = "1|1|1" ] || fail "cut stream: row '$row', expected estimated with the output so far"
 sleep 1 # the whole answer would take 10 s: upstream must have been cancelled by now
-kill -TERM "$px_pid"; wait "$px_pid"
+stop_proxy p3
 stop_sim "$sim3_pid"
 grep -q '(1 requests, 0 ok' "$tmp/s3.err" || fail "the upstream stream went on: $(cat "$tmp/s3.err")"
 
@@ -240,7 +249,7 @@ code=$(curl -sS -o "$tmp/big.out" -w '%{http_code}' "$px_url/v1/messages" -H 'x-
 	--data-binary @"$tmp/big")
 [ "$code" = 413 ] || fail "a 33 MB body: $code"
 grep -q '"type":"request_too_large"' "$tmp/big.out" || fail "413 shape: $(cat "$tmp/big.out")"
-kill -TERM "$px_pid"; wait "$px_pid"
+stop_proxy p4
 [ "$(sqlite3 "$tmp/p4.db" 'SELECT count(*) FROM usage_events')" = 1 ] || fail "p4: rows"
 # proxy.token: clients must send it as x-aimeter-token, which goes no further
 sed 's/"budget"/"proxy": {"token": "s3cret-tok"},\n  "budget"/' "$tmp/fast.json" >"$tmp/token.json"
@@ -254,10 +263,10 @@ code=$(curl -sS -o /dev/null -w '%{http_code}' "$px_url/v1/messages" -H 'x-api-k
 	-d '{"model":"claude-haiku-4-5","max_tokens":5,"messages":[{"role":"user","content":"Hi"}]}')
 [ "$code" = 200 ] || fail "with x-aimeter-token: $code"
 "$bin" config --config "$tmp/token.json" | grep -q 's3cret' && fail "aimeter config shows the token"
-kill -TERM "$px_pid"; wait "$px_pid"
+stop_proxy p6
 stop_sim "$sim4_pid"
 ANTHROPIC_API_KEY=k ANTHROPIC_BASE_URL=$sim_url "$bin" proxy --port 0 --listen 0.0.0.0 \
-	--config "$tmp/fast.json" --db "$tmp/p5.db" >"$tmp/p5.out" 2>"$tmp/p5.err"
+	--config "$tmp/fast.json" --db "$tmp/p7.db" >"$tmp/p7.out" 2>"$tmp/p7.err"
 [ $? -eq 1 ] || fail "a non-loopback listen without a token was accepted"
-grep -q 'proxy.token' "$tmp/p5.err" || fail "no hint about proxy.token: $(cat "$tmp/p5.err")"
+grep -q 'proxy.token' "$tmp/p7.err" || fail "no hint about proxy.token: $(cat "$tmp/p7.err")"
 echo ok
