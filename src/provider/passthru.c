@@ -23,9 +23,18 @@ enum {
 	POLL_MS = 1000
 };
 
+enum { POOL_HANDLES = 64 };
+
+/* Connections, DNS and idle transfer handles, shared by the threads. */
 struct am_pass_pool {
 	CURLSH *sh;
 	pthread_mutex_t mu[CURL_LOCK_DATA_LAST];
+	pthread_mutex_t idle_mu;
+	struct idle {
+		CURLM *multi;
+		CURL *easy;
+	} idle[POOL_HANDLES];
+	int nidle;
 };
 
 static void pool_lock(CURL *e, curl_lock_data d, curl_lock_access a, void *ctx)
@@ -48,6 +57,7 @@ am_pass_pool *am_pass_pool_new(void)
 	am_pass_pool *p = am_xcalloc(1, sizeof *p);
 	for (int i = 0; i < CURL_LOCK_DATA_LAST; i++)
 		pthread_mutex_init(&p->mu[i], NULL);
+	pthread_mutex_init(&p->idle_mu, NULL);
 	p->sh = curl_share_init();
 	if (p->sh) {
 		curl_share_setopt(p->sh, CURLSHOPT_LOCKFUNC, pool_lock);
@@ -63,11 +73,56 @@ void am_pass_pool_free(am_pass_pool *p)
 {
 	if (!p)
 		return;
+	for (int i = 0; i < p->nidle; i++) {
+		curl_easy_cleanup(p->idle[i].easy);
+		curl_multi_cleanup(p->idle[i].multi);
+	}
 	if (p->sh)
 		curl_share_cleanup(p->sh);
 	for (int i = 0; i < CURL_LOCK_DATA_LAST; i++)
 		pthread_mutex_destroy(&p->mu[i]);
+	pthread_mutex_destroy(&p->idle_mu);
 	free(p);
+}
+
+/* An idle pair of handles from the pool (reset), else new ones: a transfer
+ * then costs no handle set-up (a multi handle opens a wake-up socket). */
+static void take_handles(am_pass_pool *pool, CURLM **multi, CURL **easy)
+{
+	*multi = NULL;
+	*easy = NULL;
+	if (pool) {
+		pthread_mutex_lock(&pool->idle_mu);
+		if (pool->nidle) {
+			pool->nidle--;
+			*multi = pool->idle[pool->nidle].multi;
+			*easy = pool->idle[pool->nidle].easy;
+		}
+		pthread_mutex_unlock(&pool->idle_mu);
+	}
+	if (*easy) {
+		curl_easy_reset(*easy);
+		return;
+	}
+	*multi = curl_multi_init();
+	*easy = curl_easy_init();
+}
+
+/* Back to the pool (false: it is full, or there is none; free them). */
+static bool give_handles(am_pass_pool *pool, CURLM *multi, CURL *easy)
+{
+	if (!pool || !multi || !easy)
+		return false;
+	bool kept = false;
+	pthread_mutex_lock(&pool->idle_mu);
+	if (pool->nidle < POOL_HANDLES) {
+		pool->idle[pool->nidle].multi = multi;
+		pool->idle[pool->nidle].easy = easy;
+		pool->nidle++;
+		kept = true;
+	}
+	pthread_mutex_unlock(&pool->idle_mu);
+	return kept;
 }
 
 struct am_pass {
@@ -212,8 +267,7 @@ int am_pass_open(am_pass **out, const am_pass_req *req, am_err *err)
 	am_prov_headers_init(&p->ph);
 	am_bbuf_init(&p->pend, (size_t)MAX_BODY_KEPT);
 	am_bbuf_init(&p->body, (size_t)MAX_BODY_KEPT);
-	p->multi = curl_multi_init();
-	p->easy = curl_easy_init();
+	take_handles(req->pool, &p->multi, &p->easy);
 	if (!p->multi || !p->easy) {
 		am_pass_free(p);
 		return am_err_set(err, "cannot start a transfer (out of memory)");
@@ -393,11 +447,14 @@ void am_pass_free(am_pass *p)
 	if (!p)
 		return;
 	if (p->multi && p->easy)
-		curl_multi_remove_handle(p->multi, p->easy);
-	if (p->easy)
-		curl_easy_cleanup(p->easy);
-	if (p->multi)
-		curl_multi_cleanup(p->multi);
+		curl_multi_remove_handle(p->multi, p->easy); /* a transfer cut short closes its
+		                                               connection here */
+	if (!give_handles(p->req.pool, p->multi, p->easy)) {
+		if (p->easy)
+			curl_easy_cleanup(p->easy);
+		if (p->multi)
+			curl_multi_cleanup(p->multi);
+	}
 	curl_slist_free_all(p->hdrs);
 	clear_lines(p);
 	if (p->parse_sse)
