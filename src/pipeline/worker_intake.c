@@ -447,6 +447,7 @@ void wk_take_inbox(am_worker *w, int64_t now)
 			j->w = w;
 			j->handle = it->handle;
 			j->body = it->body;
+			it->body = NULL;
 			j->model_req = it->model;
 			it->model = NULL;
 			j->tag = it->tag;
