@@ -105,6 +105,7 @@ int am_app_start_proxy(am_app *a, const char *tag, am_proxy **out)
 	po.default_tag = a->cfg.proxy.default_tag;
 	po.max_wait_ns = a->cfg.proxy.max_wait_s * AM_NS_PER_SEC;
 	po.timeout_ms = a->cfg.client.timeout_ms;
+	po.cache = a->cfg.proxy.cache;
 	am_err err;
 	if (am_proxy_start(out, &po, &err)) {
 		fprintf(stderr, "aimeter %s: %s\n", a->cmd, err.msg);

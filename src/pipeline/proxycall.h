@@ -13,7 +13,10 @@
  * which reports the outcome once (am_worker_proxy_done); the worker settles
  * the limiter and the budget, rewrites the row with the exact usage and cost
  * (or leaves it estimated when the answer was cut short), and tells the
- * observer (an AM_EV_DONE naming the tag).
+ * observer (an AM_EV_DONE naming the tag). A call that may use the cache
+ * (pc->cache) and whose answer is there is answered by the worker instead
+ * (AM_PROXY_CACHED, recorded as a hit), and a granted one's answer is
+ * stored for the next.
  *
  * Threads: admit, wait and done may be called from any thread. */
 #ifndef AIMETER_PROXYCALL_H
@@ -34,7 +37,8 @@ enum { AM_PROXY_TAG_MAX = AM_TAG_MAX + 1, AM_PROXY_HINT_MAX = 8 };
 typedef enum am_proxy_verdict {
 	AM_PROXY_WAITING,
 	AM_PROXY_GRANTED,
-	AM_PROXY_REFUSED
+	AM_PROXY_REFUSED,
+	AM_PROXY_CACHED      /* answered from the response cache: send `answer` */
 } am_proxy_verdict;
 
 typedef struct am_proxy_call {
@@ -49,6 +53,7 @@ typedef struct am_proxy_call {
 	char tag[AM_PROXY_TAG_MAX];
 	char key_hint[AM_PROXY_HINT_MAX]; /* the client key's last four characters */
 	int64_t max_wait_ns;       /* the longest the limiter may hold it */
+	bool cache;                /* it may be answered from (and stored in) the cache */
 
 	/* ---- out: the verdict, set by the worker ---- */
 	pthread_mutex_t mu;
@@ -59,6 +64,8 @@ typedef struct am_proxy_call {
 	char message[320];         /* refused: error.message */
 	int64_t retry_after_s;     /* refused with 429: seconds; 0 = none */
 	int64_t handle;            /* granted: what am_worker_proxy_done names */
+	char *answer;              /* cached: the body to send (heap; the caller frees) */
+	bool answer_sse;           /* cached: it is an event stream */
 } am_proxy_call;
 
 /* Prepares pc (zeroes it, sets up its lock); am_proxy_call_clear undoes it. */

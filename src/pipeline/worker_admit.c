@@ -58,6 +58,7 @@ static int build_wire(am_worker *w, wjob *j, am_err *err)
 
 static void answer_from_cache(am_worker *w, wjob *j, am_cache_answer *a)
 {
+	wk_proxy_cached(w, j, a); /* a proxied call's client gets it now */
 	/* A hit costs nothing and saves what the original call cost. */
 	held_answer *h = am_xcalloc(1, sizeof *h);
 	snprintf(h->model, sizeof h->model, "%s", a->model);

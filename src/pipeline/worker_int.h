@@ -431,6 +431,7 @@ void wk_proxy_refuse(am_worker *w, wjob *j, int status, const char *type, int64_
 void wk_proxy_budget_refused(am_worker *w, wjob *j, const char *why);
 bool wk_proxy_wait_too_long(am_worker *w, wjob *j, int64_t now);
 void wk_proxy_grant(am_worker *w, wjob *j);
+void wk_proxy_cached(am_worker *w, wjob *j, const am_cache_answer *a);
 void wk_proxy_tick(am_worker *w, int64_t now);
 int64_t wk_proxy_next_deadline(const am_worker *w);
 int wk_proxy_record(am_worker *w, wjob *j, const am_ledger_event *ev, am_err *err);

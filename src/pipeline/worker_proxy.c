@@ -21,6 +21,8 @@ void am_proxy_call_clear(am_proxy_call *pc)
 {
 	json_decref(pc->json);
 	pc->json = NULL;
+	free(pc->answer);
+	pc->answer = NULL;
 	pthread_cond_destroy(&pc->cv);
 	pthread_mutex_destroy(&pc->mu);
 }
@@ -201,8 +203,36 @@ int wk_proxy_wire(wjob *j, am_err *err)
 	free(j->wire);
 	j->wire = am_xstrndup(pc->body ? pc->body : "", pc->body_len);
 	j->wire_len = pc->body_len;
+	/* Streamed or not, the same request has the same answer. */
 	j->cacheable = false;
+	if (pc->cache) {
+		json_t *b = json_copy(j->body);
+		json_object_del(b, "stream");
+		j->cacheable = am_cache_key(b, j->key, NULL) == 0;
+		json_decref(b);
+	}
 	return 0;
+}
+
+void wk_proxy_cached(am_worker *w, wjob *j, const am_cache_answer *a)
+{
+	(void)w;
+	am_proxy_call *pc = j->px;
+	if (!pc)
+		return;
+	char id[40];
+	snprintf(id, sizeof id, "msg_aimeter");
+	for (int i = 0; i < 10; i++)
+		snprintf(id + strlen(id), sizeof id - strlen(id), "%02x", j->key[i]);
+	pc->answer_sse = j->stream;
+	pc->answer = (j->stream ? am_prov_message_sse : am_prov_message_json)(
+	    id, a->model, a->text, a->stop_reason, a->stop_sequence, &a->usage);
+	j->px = NULL;
+	if (!pc->answer) {
+		refuse_call(pc, 500, "api_error", 0, "aimeter: the cached answer cannot be sent");
+		return;
+	}
+	decide(pc, AM_PROXY_CACHED);
 }
 
 /* "2026-12-07 00:00" local: when the period that blocked resets. */
@@ -285,7 +315,13 @@ int64_t wk_proxy_next_deadline(const am_worker *w)
  * reservation) when granted, rewritten when its outcome arrives. */
 int wk_proxy_record(am_worker *w, wjob *j, const am_ledger_event *ev, am_err *err)
 {
-	return am_ledger_rewrite(w->ledger, j->px_row, ev, err);
+	if (j->px_row)
+		return am_ledger_rewrite(w->ledger, j->px_row, ev, err);
+	/* a cache hit: no call, so no row written before it */
+	if (am_ledger_record(w->ledger, ev, err) < 0)
+		return -1;
+	wk_own_row(w, am_spend_last_row(w->ledger));
+	return 0;
 }
 
 void wk_proxy_grant(am_worker *w, wjob *j)
@@ -383,9 +419,12 @@ static void proxy_done(am_worker *w, int64_t handle, am_prov_result *r, bool cut
 	if (!j)
 		return;
 	jl_remove(&w->flight, j);
-	/* The console hears of a proxied call in one line: not its text. */
-	free(r->text);
-	r->text = NULL;
+	/* The text is kept only for the cache (the console hears of a proxied
+	 * call in one line, not its text). */
+	if (!j->cacheable) {
+		free(r->text);
+		r->text = NULL;
+	}
 	if (j->ticket_live && j->stream && r->http_status >= 200 && r->http_status < 300)
 		am_rl_observe(w->rl, &j->ticket, &r->rl, now);
 	if (r->err == AM_PERR_NONE && !cut) {

@@ -397,7 +397,7 @@ static bool land(am_worker *w, wjob *j)
 	if (h->estimated)
 		wk_model_slot(w, h->model)->m.estimated++;
 	/* A stream's text went out as it arrived. */
-	if ((h->cached || !j->stream) && h->text && *h->text)
+	if ((h->cached || !j->stream) && h->text && *h->text && !j->proxied)
 		wk_event_basic(w, AM_EV_DELTA, j, h->text);
 	wk_emit_done(w, j, h->model, &h->usage, h->known, h->cost, h->cached, h->latency_ms,
 	             h->status, h->suspect);

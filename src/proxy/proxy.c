@@ -90,6 +90,22 @@ static enum MHD_Result reply_error(struct MHD_Connection *conn, unsigned status,
 	return ret;
 }
 
+/* An answer from the response cache, written out as the API sends one. */
+static enum MHD_Result reply_cached(struct MHD_Connection *conn, am_proxy_call *pc)
+{
+	struct MHD_Response *r = MHD_create_response_from_buffer(strlen(pc->answer), pc->answer,
+	                                                         MHD_RESPMEM_MUST_FREE);
+	if (!r)
+		return MHD_NO;
+	pc->answer = NULL; /* the response frees it */
+	MHD_add_response_header(r, "content-type", pc->answer_sse ? "text/event-stream; charset=utf-8"
+	                                                          : "application/json");
+	MHD_add_response_header(r, "x-aimeter-cache", "hit");
+	enum MHD_Result ret = MHD_queue_response(conn, 200, r);
+	MHD_destroy_response(r);
+	return ret;
+}
+
 static enum MHD_Result too_large(struct MHD_Connection *conn)
 {
 	return reply_error(conn, 413, "request_too_large",
@@ -221,6 +237,7 @@ static enum MHD_Result relay(am_proxy *p, struct MHD_Connection *conn, const cha
 		am_px_tag(h.tag, p->tag, p->default_tag, pc.tag);
 		am_px_key_hint(h.api_key, h.authorization, pc.key_hint);
 		pc.max_wait_ns = p->o.max_wait_ns;
+		pc.cache = p->o.cache || (h.cache && !strcasecmp(h.cache, "on"));
 		am_proxy_verdict v = AM_PROXY_REFUSED;
 		if (am_worker_proxy_admit(p->o.worker, &pc, &err)) {
 			pc.status = 503;
@@ -228,6 +245,13 @@ static enum MHD_Result relay(am_proxy *p, struct MHD_Connection *conn, const cha
 			snprintf(pc.message, sizeof pc.message, "aimeter: %s", err.msg);
 		} else {
 			v = am_proxy_call_wait(&pc);
+		}
+		if (v == AM_PROXY_CACHED) {
+			enum MHD_Result ret = reply_cached(conn, &pc);
+			am_proxy_call_clear(&pc);
+			am_px_headers_free(&h);
+			free(full);
+			return ret;
 		}
 		if (v != AM_PROXY_GRANTED) {
 			enum MHD_Result ret = reply_error(conn, (unsigned)pc.status, pc.error_type,

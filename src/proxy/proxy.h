@@ -14,7 +14,9 @@
  * without one gets aimeter's key only when use_own_key is set. Headers
  * named x-aimeter-* are aimeter's (x-aimeter-tag, x-aimeter-token) and
  * never go upstream. Bodies over 32 MB get a 413 in the provider's shape.
- * Keys and headers are never logged.
+ * Keys and headers are never logged. The response cache answers a call only
+ * when asked (opts.cache, or the header x-aimeter-cache: on); such an
+ * answer carries x-aimeter-cache: hit.
  *
  * Threads: libmicrohttpd runs a thread per connection; each relays its own
  * transfer (passthru.h) and talks to the worker only through proxycall.h. */
@@ -42,6 +44,8 @@ typedef struct am_proxy_opts {
 	const char *default_tag;  /* proxy.default_tag: when neither says */
 	int64_t max_wait_ns;      /* longest a call waits for the limiter */
 	int64_t timeout_ms;       /* upstream transfer timeout; 0 = none */
+	bool cache;               /* proxy.cache: every call may use the response cache
+	                             (else only those sending x-aimeter-cache: on) */
 } am_proxy_opts;
 
 /* Starts serving. -1 + err when the address cannot be bound, or is not

@@ -66,6 +66,8 @@ void am_px_headers_take(am_px_headers *h, const char *name, const char *value)
 		h->authorization = value;
 	else if (!strcasecmp(name, "x-aimeter-tag"))
 		h->tag = value;
+	else if (!strcasecmp(name, "x-aimeter-cache"))
+		h->cache = value;
 	if (!am_px_forward_request_header(name) || strpbrk(value, "\r\n"))
 		return;
 	if (h->n == AM_PX_MAX_HEADERS) {

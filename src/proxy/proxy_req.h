@@ -38,7 +38,7 @@ typedef struct am_px_headers {
 	char *line[AM_PX_MAX_HEADERS];
 	size_t n;
 	bool too_many;          /* more than AM_PX_MAX_HEADERS to forward */
-	const char *api_key, *authorization, *tag;
+	const char *api_key, *authorization, *tag, *cache;
 } am_px_headers;
 
 /* Takes one header; a value holding CR or LF is not forwarded. */

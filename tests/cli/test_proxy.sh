@@ -9,6 +9,8 @@
 #     400 and never reaches the simulator;
 #  3. a client that goes away mid-stream: the upstream stream is cancelled
 #     and the call's row is there, estimated;
+#  3b. the response cache answers a call that asks for it (x-aimeter-cache:
+#     on), plain or streamed, as the API would, and records the hit;
 #  4. aimeter's own headers never go upstream; a body over 32 MB gets 413;
 #     a non-loopback --listen without proxy.token is refused.
 set -uo pipefail
@@ -220,6 +222,36 @@ sleep 1 # the whole answer would take 10 s: upstream must have been cancelled by
 stop_proxy p3
 stop_sim "$sim3_pid"
 grep -q '(1 requests, 0 ok' "$tmp/s3.err" || fail "the upstream stream went on: $(cat "$tmp/s3.err")"
+
+# ---- 3b. the response cache: only when a call asks (x-aimeter-cache: on) ---------
+start_sim s6 --rpm 0 --itpm 0 --otpm 0 --latency-ms 0 --tokens-per-second 0
+sim6_pid=$sim_pid
+start_proxy p8 "$tmp/fast.json" "$sim_url"
+body='{"model":"claude-haiku-4-5","max_tokens":30,"messages":[{"role":"user","content":"cache me"}]}'
+cached() { # OUT STREAM HEADER...: a call with $body, stream true or false
+	local out=$1 stream=$2; shift 2
+	curl -sS -D "$tmp/$out.h" -o "$tmp/$out.b" -w '%{http_code}' "$px_url/v1/messages" \
+		-H 'x-api-key: k-1234' -H 'anthropic-version: 2023-06-01' "$@" \
+		-d "${body%\}},\"stream\":$stream}"
+}
+[ "$(cached c1 false -H 'x-aimeter-cache: on')" = 200 ] || fail "cache: first call"
+[ "$(cached c2 false -H 'x-aimeter-cache: on')" = 200 ] || fail "cache: second call"
+[ "$(cached c3 true -H 'x-aimeter-cache: on')" = 200 ] || fail "cache: streamed call"
+[ "$(cached c4 false)" = 200 ] || fail "cache: a call that does not ask"
+grep -qi '^x-aimeter-cache: hit' "$tmp/c1.h" && fail "cache: the first call was a hit"
+grep -qi '^x-aimeter-cache: hit' "$tmp/c2.h" || fail "cache: the second call was not a hit"
+grep -qi '^x-aimeter-cache: hit' "$tmp/c3.h" || fail "cache: the streamed call was not a hit"
+grep -qi '^x-aimeter-cache: hit' "$tmp/c4.h" && fail "cache: a call that did not ask got a hit"
+text=$(grep -o '"text":"[^"]*"' "$tmp/c1.b")
+[ -n "$text" ] && grep -qF "$text" "$tmp/c2.b" || fail "cache: the hit's text differs: $(cat "$tmp/c2.b")"
+grep -qF "${text#\"text\":}" "$tmp/c3.b" || fail "cache: the streamed hit's text differs"
+grep -q 'event: message_stop' "$tmp/c3.b" || fail "cache: the streamed hit is not a whole stream"
+grep -q "$(grep -o '"output_tokens":[0-9]*' "$tmp/c1.b")" "$tmp/c2.b" || fail "cache: usage differs"
+stop_proxy p8
+stop_sim "$sim6_pid"
+grep -q '(2 requests, 2 ok' "$tmp/s6.err" || fail "cache: upstream counts: $(cat "$tmp/s6.err")"
+row=$(sqlite3 "$tmp/p8.db" "SELECT count(*), sum(cached), sum(cached * cost_pusd), sum(cached * saved_pusd) > 0 FROM usage_events")
+[ "$row" = "4|2|0|1" ] || fail "cache: rows '$row', expected 4 rows, 2 hits at no cost that saved"
 
 # ---- 4. aimeter's headers, body cap, listen ---------------------------------------
 start_sim s4 --rpm 0 --itpm 0 --otpm 0 --latency-ms 0 --tokens-per-second 0 --api-key k-only
