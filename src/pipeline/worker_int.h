@@ -130,7 +130,7 @@ typedef struct jlist {
 } jlist;
 
 typedef struct inbox_item {
-	enum { IN_SUBMIT, IN_COMMAND, IN_PROXY, IN_PROXY_DONE } kind;
+	enum { IN_SUBMIT, IN_COMMAND, IN_PROXY, IN_PROXY_DONE, IN_PROXY_STOP } kind;
 	int64_t handle;
 	json_t *body;
 	char *model;
@@ -433,6 +433,7 @@ bool wk_proxy_wait_too_long(am_worker *w, wjob *j, int64_t now);
 void wk_proxy_grant(am_worker *w, wjob *j);
 void wk_proxy_cached(am_worker *w, wjob *j, const am_cache_answer *a);
 void wk_proxy_tick(am_worker *w, int64_t now);
+void wk_proxy_refuse_all(am_worker *w);
 int64_t wk_proxy_next_deadline(const am_worker *w);
 int wk_proxy_record(am_worker *w, wjob *j, const am_ledger_event *ev, am_err *err);
 void wk_inbox_free(inbox_item *it);

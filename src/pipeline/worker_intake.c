@@ -442,6 +442,8 @@ void wk_take_inbox(am_worker *w, int64_t now)
 			wk_proxy_take(w, it, now);
 		} else if (it->kind == IN_PROXY_DONE) {
 			wk_proxy_done_item(w, it, now);
+		} else if (it->kind == IN_PROXY_STOP) {
+			wk_proxy_refuse_all(w);
 		} else {
 			wjob *j = am_xcalloc(1, sizeof *j);
 			j->w = w;

@@ -123,6 +123,15 @@ void am_worker_proxy_done(am_worker *w, int64_t handle, am_prov_result *r, bool 
 		wk_inbox_free(it); /* a worker that stopped records nothing more */
 }
 
+void am_worker_proxy_refuse_waiting(am_worker *w)
+{
+	inbox_item *it = am_xcalloc(1, sizeof *it);
+	it->kind = IN_PROXY_STOP;
+	am_err err;
+	if (proxy_put(w, it, &err))
+		free(it); /* stopped: nothing waits */
+}
+
 /* ---- admission ---------------------------------------------------------------- */
 
 void wk_proxy_refuse(am_worker *w, wjob *j, int status, const char *type, int64_t retry_after_s,
@@ -297,6 +306,17 @@ void wk_proxy_tick(am_worker *w, int64_t now)
 			                at == INT64_MAX ? 1 : ceil_secs(at - now),
 			                "aimeter's rate limiter held this request longer than "
 			                "proxy.max_wait_s allows");
+		}
+}
+
+void wk_proxy_refuse_all(am_worker *w)
+{
+	jlist *lists[] = { &w->limit, &w->pending, &w->blocked };
+	for (size_t k = 0; k < sizeof lists / sizeof lists[0]; k++)
+		for (wjob *j = lists[k]->head, *next; j; j = next) {
+			next = j->next;
+			if (j->px)
+				wk_proxy_refuse(w, j, 503, "api_error", 1, "aimeter's proxy is stopping");
 		}
 }
 

@@ -14,10 +14,13 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
 
 #include <jansson.h>
 #include <microhttpd.h>
 
+#include "clock.h"
 #include "passthru.h"
 #include "proxy_req.h"
 #include "proxycall.h"
@@ -25,7 +28,8 @@
 enum {
 	MAX_CONNECTIONS = 1024,
 	BLOCK = 32 * 1024,     /* bytes relayed per read */
-	QUERY_MAX = 8192
+	QUERY_MAX = 8192,
+	STOP_WAIT_MS = 2000    /* for the refused calls to be answered at stop */
 };
 
 struct am_proxy {
@@ -35,6 +39,7 @@ struct am_proxy {
 	char url[96];
 	am_pass_pool *pool;
 	atomic_bool stopping;
+	atomic_int waiting;       /* requests waiting for the worker's verdict */
 };
 
 /* One request, from its first header to its answer. */
@@ -244,7 +249,9 @@ static enum MHD_Result relay(am_proxy *p, struct MHD_Connection *conn, const cha
 			snprintf(pc.error_type, sizeof pc.error_type, "api_error");
 			snprintf(pc.message, sizeof pc.message, "aimeter: %s", err.msg);
 		} else {
+			atomic_fetch_add(&p->waiting, 1);
 			v = am_proxy_call_wait(&pc);
+			atomic_fetch_sub(&p->waiting, 1);
 		}
 		if (v == AM_PROXY_CACHED) {
 			enum MHD_Result ret = reply_cached(conn, &pc);
@@ -416,6 +423,7 @@ int am_proxy_start(am_proxy **out, const am_proxy_opts *opts, am_err *err)
 	p->default_tag = dup_or_null(opts->default_tag);
 	p->pool = am_pass_pool_new();
 	atomic_init(&p->stopping, false);
+	atomic_init(&p->waiting, 0);
 	p->d = MHD_start_daemon(flags, opts->port, NULL, NULL, on_request, p, MHD_OPTION_SOCK_ADDR,
 	                        (struct sockaddr *)&ss, MHD_OPTION_NOTIFY_COMPLETED, on_completed, p,
 	                        MHD_OPTION_CONNECTION_LIMIT, (unsigned)MAX_CONNECTIONS,
@@ -442,6 +450,24 @@ void am_proxy_stop(am_proxy *p)
 	if (!p)
 		return;
 	atomic_store(&p->stopping, true);
+	/* Calls waiting for the limiter are answered now (503), not at their
+	 * deadline: the daemon's stop waits for every connection's thread, and
+	 * closes their sockets, so the answers go out first. */
+	if (p->d && p->o.worker) {
+		MHD_socket ls = MHD_quiesce_daemon(p->d);
+		if (ls != MHD_INVALID_SOCKET)
+			close(ls);
+		am_worker_proxy_refuse_waiting(p->o.worker);
+		const am_clock *clk = am_clock_system();
+		int64_t end = am_clock_mono(clk) + STOP_WAIT_MS * AM_NS_PER_MS;
+		bool waited = false;
+		while (atomic_load(&p->waiting) > 0 && am_clock_mono(clk) < end) {
+			waited = true;
+			nanosleep(&(struct timespec){ 0, 10 * 1000 * 1000 }, NULL);
+		}
+		if (waited) /* their answers are on their way out */
+			nanosleep(&(struct timespec){ 0, 50 * 1000 * 1000 }, NULL);
+	}
 	if (p->d)
 		MHD_stop_daemon(p->d);
 	am_pass_pool_free(p->pool);

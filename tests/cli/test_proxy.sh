@@ -199,8 +199,25 @@ grep -q '"type":"error","error":{"type":"rate_limit_error"' "$tmp/rl.b" || fail 
 ra=$(tr -d '\r' <"$tmp/rl.h" | awk -F': ' 'tolower($1)=="retry-after"{print $2}')
 [[ $ra =~ ^[0-9]+$ ]] && [ "$ra" -ge 2 ] && [ "$ra" -le 61 ] || fail "retry-after '$ra'"
 stop_proxy p5
+
+# A call the limiter holds (within max_wait_s) when the proxy stops is
+# answered at once (503), and the proxy does not wait for its deadline.
+sed 's/"max_wait_s": 1/"max_wait_s": 120/' "$tmp/slow.json" >"$tmp/hold.json"
+start_proxy p9 "$tmp/hold.json" "$sim_url"
+code=$(curl -sS -o /dev/null -w '%{http_code}' "$px_url/v1/messages" -H 'x-api-key: k-1234' \
+	-H 'anthropic-version: 2023-06-01' -d "$body")
+[ "$code" = 200 ] || fail "hold: the first call got $code"
+curl -sS -o "$tmp/held.b" -w '%{http_code}' "$px_url/v1/messages" -H 'x-api-key: k-1234' \
+	-H 'anthropic-version: 2023-06-01' -d "$body" >"$tmp/held.code" 2>/dev/null &
+held=$!
+sleep 0.5
+t0=$SECONDS
+stop_proxy p9
+wait "$held"
+[ $((SECONDS - t0)) -le 5 ] || fail "hold: the proxy took $((SECONDS - t0)) s to stop"
+[ "$(cat "$tmp/held.code")" = 503 ] || fail "hold: the held call got $(cat "$tmp/held.code")"
 stop_sim "$sim5_pid"
-grep -q '(1 requests, 1 ok' "$tmp/s5.err" || fail "the held call reached upstream: $(cat "$tmp/s5.err")"
+grep -q '(2 requests, 2 ok' "$tmp/s5.err" || fail "the held call reached upstream: $(cat "$tmp/s5.err")"
 
 # ---- 3. a client that goes away mid-stream ---------------------------------------
 start_sim s3 --rpm 0 --itpm 0 --otpm 0 --latency-ms 0 --tokens-per-second 40
