@@ -54,7 +54,7 @@ static unsigned snapshot_diff(const am_snapshot *o, const am_snapshot *n)
 	    !SAME(o, n, waiting_limit) || !SAME(o, n, cache.enabled) || !SAME(o, n, cache.hits) ||
 	    !SAME(o, n, cache.misses))
 		d |= UI_R_HEADER;
-	if (!SAME(o, n, budget))
+	if (!SAME(o, n, budget) || !SAME(o, n, ntags) || !SAME(o, n, tag))
 		d |= UI_R_BUDGET;
 	if (!SAME(o, n, npools) || !SAME(o, n, pool) || !SAME(o, n, queue_depth) ||
 	    !SAME(o, n, in_flight))
@@ -63,7 +63,7 @@ static unsigned snapshot_diff(const am_snapshot *o, const am_snapshot *n)
 		d |= UI_R_MODELS;
 	if (!SAME(o, n, cache))
 		d |= UI_R_CACHE;
-	if (o->nmodels != n->nmodels || o->npools != n->npools ||
+	if (o->nmodels != n->nmodels || o->npools != n->npools || (o->ntags > 0) != (n->ntags > 0) ||
 	    (n->npools && o->pool[0].ndims != n->pool[0].ndims))
 		d |= UI_R_LAYOUT;
 	return d;
