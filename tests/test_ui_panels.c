@@ -414,6 +414,18 @@ START_TEST(budget_tags_line)
 	snap.ntags = 4;
 	ui_panel_budget(&c, w, 6, &blk);
 	ck_assert_int_eq(blk.n, 6);
+
+	/* Compact: on the second line before the sparkline, as many as fit in
+	 * half of what is left there, or none (never a lone "tags"). */
+	ui_panel_ctx cc = ctx(&snap, true, false);
+	ui_panel_budget(&cc, 160, 2, &blk);
+	got = dump(&blk, false);
+	ck_assert_msg(strstr(got, "{DIM} · tags {ALARM}nightly-evals $5.00/$5.00{WARN} · ci "
+	                          "$4.10/$5.00{NORMAL} · app:web $0.030{DIM}  {DIM}spend/"),
+	              "%s", got);
+	ui_panel_budget(&cc, 78, 2, &blk);
+	got = dump(&blk, false);
+	ck_assert_msg(!strstr(got, "tags"), "%s", got);
 }
 END_TEST
 

@@ -244,16 +244,16 @@ static void limit_segs(const ui_panel_ctx *c, const am_snap_budget *b, line *l)
 }
 
 /* Today's spend per tag, most first, each with its own limit when it has
- * one ("tags  evals $4.20/$5.00 · ci $0.80 · web $0.10"): warn at 80% of a
+ * one ("tags  evals $4.20/$5.00 · ci $0.80 · web $0.10"), after `lead`, as
+ * many tags as fit in `w` cells (none: nothing at all): warn at 80% of a
  * tag's limit, alarm when it is reached (that tag's prompts wait). */
-static void tags_segs(const ui_panel_ctx *c, int w, line *l)
+static void tags_segs(const ui_panel_ctx *c, const char *lead, int w, line *l)
 {
 	const am_snapshot *s = c->snap;
 	const ui_glyphs *g = G(c);
-	seg(l, UI_ROLE_DIM, "tags ");
 	for (int i = 0; i < s->ntags && i < AM_SNAP_MAX_TAGS; i++) {
 		const am_tagbudget_view *t = &s->tag[i];
-		char spent[40], lim[40];
+		char spent[40], lim[40], text[160];
 		fmt_money(spent, sizeof spent, t->spent_pusd);
 		ui_role role = UI_ROLE_NORMAL;
 		lim[0] = '\0';
@@ -266,7 +266,14 @@ static void tags_segs(const ui_panel_ctx *c, int w, line *l)
 			     : used >= t->limit_pusd / 5 * 4 ? UI_ROLE_WARN : UI_ROLE_CALM;
 		}
 		/* A tag is printable ASCII (tagbudget keeps no other). */
-		segf_fit(l, w, role, "%s%s %s%s", i ? g->dot : "", t->tag, spent, lim);
+		snprintf(text, sizeof text, "%s%s %s%s", i ? g->dot : "", t->tag, spent, lim);
+		if (i == 0) {
+			int need = fmt_width(lead, strlen(lead)) + 5 + fmt_width(text, strlen(text));
+			if (line_width(l) + need > w)
+				return;
+			segf(l, UI_ROLE_DIM, "%stags ", lead);
+		}
+		segf_fit(l, w, role, "%s", text);
 	}
 }
 
@@ -316,7 +323,7 @@ static void budget_full(const ui_panel_ctx *c, const struct budget_figs *f, int 
 	month_segs(c, b, f, w, l[4]);
 	spend_spark(c, b, w, true, l[5]);
 	if (c->snap->ntags > 0 && h > 6)
-		tags_segs(c, w, ui_block_row(out, 6, 0, w));
+		tags_segs(c, "", w, ui_block_row(out, 6, 0, w));
 	if (out->n > h)
 		out->n = h > 0 ? h : 0;
 }
@@ -349,6 +356,8 @@ static void budget_compact(const ui_panel_ctx *c, const struct budget_figs *f, i
 	line *m = ui_block_row(out, 1, 0, w);
 	month_segs(c, b, f, w, m);
 	limit_segs(c, b, m);
+	/* The tags that fit in half of what is left; the sparkline takes the rest. */
+	tags_segs(c, g->dot, line_width(m) + (w - line_width(m)) / 2, m);
 	seg(m, UI_ROLE_DIM, "  ");
 	spend_spark(c, b, w - line_width(m), false, m);
 }
