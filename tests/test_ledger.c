@@ -384,6 +384,106 @@ START_TEST(test_tags_migrate_and_round_trip)
 }
 END_TEST
 
+/* The report by tag: each tag's row and the untagged rest match the events
+ * summed directly, by day and over the range, and the rows add up to the
+ * report by model's total exactly. */
+START_TEST(test_report_by_tag_adds_up)
+{
+	am_ledger *l = open_ok(db);
+	am_err err = {0};
+	for (int i = 0; i < 90; i++) {
+		am_ledger_event ev = event(i % 3 ? "a" : "b",
+		                           NOON_NS + (int64_t)(i % 4) * 86400 * AM_NS_PER_SEC, i, 2 * i,
+		                           1000003 * i, i % 7 != 0);
+		ev.tag = i % 5 == 0 ? NULL : i % 5 == 1 ? "zeta" : i % 5 == 2 ? "alpha" : "nightly";
+		ev.estimated = i % 6 == 0;
+		ev.cached = i % 11 == 0;
+		ev.saved_pusd = ev.cached ? 5 : 0;
+		ck_assert_int_eq(am_ledger_record(l, &ev, &err), 1);
+	}
+	static const char raw[] =
+		"SELECT coalesce(tag, ''), count(*), sum(input_tokens), sum(output_tokens),"
+		" sum(coalesce(cost_pusd, 0)), sum(price_known = 0), sum(cached), sum(saved_pusd),"
+		" sum(estimated) FROM usage_events WHERE day BETWEEN '2024-06-16' AND '2024-06-17'"
+		" GROUP BY tag IS NULL, tag ORDER BY tag IS NULL, tag";
+	am_ledger_summary by_tag, by_model;
+	ck_assert_msg(am_ledger_report_tags(l, "2024-06-16", "2024-06-17", false, &by_tag, &err) == 0,
+	              "%s", err.msg);
+	ck_assert(by_tag.by_tag);
+	sqlite3_stmt *s;
+	ck_assert_int_eq(sqlite3_prepare_v2(am_ledger_db(l), raw, -1, &s, NULL), SQLITE_OK);
+	size_t n = 0;
+	while (sqlite3_step(s) == SQLITE_ROW) {
+		ck_assert_uint_lt(n, by_tag.nrows);
+		const am_ledger_row *r = &by_tag.rows[n++];
+		ck_assert_str_eq(r->model, (const char *)sqlite3_column_text(s, 0));
+		ck_assert(r->untagged == !*r->model);
+		int64_t got[] = { r->requests, r->input_tokens, r->output_tokens, r->cost_pusd,
+			          r->unknown_count, r->cached, r->saved_pusd, r->estimated };
+		for (int i = 0; i < 8; i++)
+			ck_assert_int_eq(got[i], sqlite3_column_int64(s, 1 + i));
+	}
+	sqlite3_finalize(s);
+	ck_assert_uint_eq(n, by_tag.nrows);
+	ck_assert_uint_eq(n, 4); /* alpha, nightly, zeta, untagged */
+	ck_assert_str_eq(by_tag.rows[0].model, "alpha");
+	ck_assert(by_tag.rows[3].untagged);
+	ck_assert_int_eq(am_ledger_report(l, "2024-06-16", "2024-06-17", false, &by_model, &err), 0);
+	ck_assert_int_eq(by_tag.total.cost_pusd, by_model.total.cost_pusd);
+	ck_assert_int_eq(by_tag.total.requests, by_model.total.requests);
+	ck_assert_int_eq(by_tag.total.estimated, by_model.total.estimated);
+	ck_assert_int_eq(by_tag.total.unknown_count, by_model.total.unknown_count);
+	am_ledger_summary_free(&by_tag);
+	am_ledger_summary_free(&by_model);
+
+	/* By day: each day's rows add up to that day's total. */
+	ck_assert_int_eq(am_ledger_report_tags(l, "2024-06-01", "2024-06-30", true, &by_tag, &err), 0);
+	ck_assert_int_eq(am_ledger_report(l, "2024-06-01", "2024-06-30", true, &by_model, &err), 0);
+	ck_assert_uint_eq(by_tag.nrows, 16);
+	ck_assert_int_eq(by_tag.total.cost_pusd, by_model.total.cost_pusd);
+	ck_assert_int_eq(by_tag.total.requests, 90);
+	for (size_t i = 0; i < by_tag.nrows; i++) {
+		int64_t day_total = 0, tags = 0;
+		for (size_t j = 0; j < by_model.nrows; j++)
+			if (!strcmp(by_model.rows[j].day, by_tag.rows[i].day))
+				day_total += by_model.rows[j].cost_pusd;
+		for (size_t j = 0; j < by_tag.nrows; j++)
+			if (!strcmp(by_tag.rows[j].day, by_tag.rows[i].day))
+				tags += by_tag.rows[j].cost_pusd;
+		ck_assert_int_eq(tags, day_total);
+	}
+	am_ledger_summary_free(&by_tag);
+	am_ledger_summary_free(&by_model);
+
+	/* A tag's spend, for its budget; nothing at all is an empty report. */
+	int64_t pusd = -1, unknown = -1, want;
+	ck_assert_int_eq(am_ledger_tag_spend(l, "nightly", "2024-06-15", "2024-06-15", &pusd,
+	                                     &unknown, &err), 0);
+	want = query_i64(l, "SELECT sum(coalesce(cost_pusd, 0)) FROM usage_events WHERE tag = "
+	                    "'nightly' AND day = '2024-06-15'");
+	ck_assert_int_eq(pusd, want);
+	ck_assert_int_gt(pusd, 0);
+	ck_assert_int_eq(am_ledger_tag_spend(l, "absent", "2024-06-15", "2024-06-15", &pusd,
+	                                     &unknown, &err), 0);
+	ck_assert_int_eq(pusd, 0);
+	ck_assert_int_eq(am_ledger_report_tags(l, "2025-01-01", "2025-01-31", false, &by_tag, &err),
+	                 0);
+	ck_assert_uint_eq(by_tag.nrows, 0);
+	ck_assert_int_eq(by_tag.total.requests, 0);
+	am_ledger_summary_free(&by_tag);
+
+	/* A hand edit that makes the summaries disagree is an error, not a
+	 * negative untagged row. */
+	ck_assert_int_eq(sqlite3_exec(am_ledger_db(l), "UPDATE usage_tag_daily SET cost_pusd = "
+	                              "cost_pusd + 1000000000000", NULL, NULL, NULL), SQLITE_OK);
+	ck_assert_int_eq(am_ledger_report_tags(l, "2024-06-01", "2024-06-30", false, &by_tag, &err),
+	                 -1);
+	ck_assert_msg(strstr(err.msg, "usage_tag_daily"), "%s", err.msg);
+	am_ledger_summary_free(&by_tag);
+	am_ledger_close(l);
+}
+END_TEST
+
 /* A test pricing: $1 per input token for model "m", unknown otherwise;
  * counts what it saw. */
 struct pricer {
@@ -1255,6 +1355,7 @@ static Suite *ledger_suite(void)
 	tcase_add_test(tc, test_negative_schema_version_refused);
 	tcase_add_test(tc, test_v3_keeps_every_billed_dimension);
 	tcase_add_test(tc, test_tags_migrate_and_round_trip);
+	tcase_add_test(tc, test_report_by_tag_adds_up);
 	tcase_add_test(tc, test_reprice_unknown_then_all);
 	tcase_add_test(tc, test_round_trip_every_field);
 	tcase_add_test(tc, test_idempotent_by_job_id);

@@ -166,6 +166,31 @@ START_TEST(local_commands)
 }
 END_TEST
 
+/* /tag NAME tags the prompts that follow; /tag alone untags them; a bad
+ * tag is refused and changes nothing. */
+START_TEST(tag_tags_the_next_prompts)
+{
+	ui_ctl_line(&ctl, "first");
+	ck_assert_str_eq(fe.last_tag, "");
+	ui_ctl_line(&ctl, "/tag nightly-evals");
+	ck_contains(ctl.status, "tagged nightly-evals");
+	ui_ctl_line(&ctl, "second");
+	ck_assert_str_eq(fe.last_tag, "nightly-evals");
+	ui_ctl_line(&ctl, "/tag two words");
+	ck_contains(ctl.status, "/tag");
+	ui_ctl_line(&ctl, "/tag caf\xc3\xa9");
+	ck_contains(ctl.status, "not printable ASCII");
+	ui_ctl_line(&ctl, "third");
+	ck_assert_str_eq(fe.last_tag, "nightly-evals");
+	ui_ctl_line(&ctl, "/tag");
+	ck_contains(ctl.status, "untagged");
+	ui_ctl_line(&ctl, "fourth");
+	ck_assert_str_eq(fe.last_tag, "");
+	ck_assert_int_eq(fe.nsubmits, 4);
+	ck_assert_int_eq(fe.ncmds, 0); /* the console's own state, nothing saved */
+}
+END_TEST
+
 START_TEST(engine_refusal_is_shown)
 {
 	fe.refuse_commands = "unknown model 'claude-x'";
@@ -855,6 +880,7 @@ static Suite *suite(void)
 	tcase_add_test(t, commands_reach_engine);
 	tcase_add_test(t, bad_commands_show_errors);
 	tcase_add_test(t, local_commands);
+	tcase_add_test(t, tag_tags_the_next_prompts);
 	tcase_add_test(t, zero_limit_is_none);
 	tcase_add_test(t, tab_completes);
 	tcase_add_test(t, cancel_prompts);

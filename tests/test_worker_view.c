@@ -461,7 +461,8 @@ END_TEST
 
 /* A job's tag reaches its ledger row: a submitted prompt's (am_prompt.tag)
  * and a queued job's (jobs.tag, as a batch writes it); an untagged prompt
- * stays untagged, and a bad tag is refused at submit. */
+ * stays untagged, a bad tag is refused at submit, and a stored one the
+ * ledger would refuse is dropped with a notice (the call is recorded). */
 START_TEST(tags_reach_the_ledger)
 {
 	am_ledger *l;
@@ -474,10 +475,19 @@ START_TEST(tags_reach_the_ledger)
 	                             "{\"messages\":[{\"role\":\"user\",\"content\":\"left\"}]}",
 	                             NULL, 0, am_clock_wall(am_clock_system()), &id, NULL, &err) == 0,
 	              "%s", err.msg);
+	/* And one whose tag was edited into something the ledger refuses. */
+	ck_assert_msg(am_queue_add_s(qs, NULL, NULL,
+	                             "{\"messages\":[{\"role\":\"user\",\"content\":\"odd\"}]}",
+	                             NULL, 0, am_clock_wall(am_clock_system()), &id, NULL, &err) == 0,
+	              "%s", err.msg);
 	am_queue_stmts_free(qs);
+	ck_assert_int_eq(sqlite3_exec(am_ledger_db(l), "UPDATE jobs SET tag = 'bad tag' WHERE id = "
+	                              "(SELECT max(id) FROM jobs)", NULL, NULL, NULL), SQLITE_OK);
 	am_ledger_close(l);
 
 	start("{}");
+	ck_assert(wait_event(AM_EV_NOTICE, 0, "recorded untagged", NULL));
+	ck_assert(wait_event(AM_EV_DONE, 0, NULL, NULL));
 	ck_assert(wait_event(AM_EV_DONE, 0, NULL, NULL));
 	am_turn t = { "user", "tagged" };
 	am_prompt p = { .turns = &t, .nturns = 1, .tag = "evals" };
@@ -505,7 +515,7 @@ START_TEST(tags_reach_the_ledger)
 	                 SQLITE_OK);
 	ck_assert_int_eq(sqlite3_step(st), SQLITE_ROW);
 	ck_assert_str_eq((const char *)sqlite3_column_text(st, 0),
-	                 "from-batch/from-batch,evals/evals,-/-");
+	                 "from-batch/from-batch,-/bad tag,evals/evals,-/-");
 	sqlite3_finalize(st);
 	sqlite3_close(db);
 }

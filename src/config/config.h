@@ -60,6 +60,7 @@
 
 #include "dims.h"
 #include "err.h"
+#include "tag.h"
 
 enum {
 	AM_CONFIG_PATH_MAX = 1024, /* sizes include the terminating NUL */
@@ -75,6 +76,7 @@ enum {
 	AM_CONFIG_MAX_POOLS = 8,
 	AM_CONFIG_MAX_MODEL_POOLS = 64,
 	AM_CONFIG_MAX_ALERTS = 4,
+	AM_CONFIG_MAX_TAG_BUDGETS = 32,
 	AM_CONFIG_MAX_WARNINGS = 16,
 	AM_CONFIG_WARNING_MAX = 256,
 	AM_CONFIG_MAX_KEYS = 64
@@ -136,6 +138,13 @@ typedef struct am_config_rule {
 	int64_t max_chars;
 	char model[AM_CONFIG_MODEL_MAX];
 } am_config_rule;
+
+/* "budget.tags": a tag's own daily limit ({"nightly-evals": "5"}). */
+typedef struct am_config_tag_budget {
+	char tag[AM_TAG_MAX + 1];
+	int64_t daily_pusd;            /* > 0 */
+	am_config_source src;
+} am_config_tag_budget;
 
 /* Selector tiers, cheapest first: the budget downgrade moves one down. */
 typedef struct am_config_tier {
@@ -206,6 +215,8 @@ typedef struct am_config {
 		bool bell;
 		int64_t max_reservations;
 		int64_t web_search_uses; /* reserved for a web search tool without max_uses */
+		int ntags;               /* budget.tags, in the order first set */
+		am_config_tag_budget tag[AM_CONFIG_MAX_TAG_BUDGETS];
 	} budget;
 
 	struct {

@@ -21,11 +21,12 @@
 #include "cache.h"
 #include "dims.h"
 #include "err.h"
+#include "tagbudget.h"
 #include "usage.h"
 
 /* ---- the snapshot ------------------------------------------------------- */
 
-enum { AM_SNAP_MAX_POOLS = 8, AM_SNAP_MAX_DIMS = 4, AM_SNAP_MAX_MODELS = 16,
+enum { AM_SNAP_MAX_POOLS = 8, AM_SNAP_MAX_DIMS = 4, AM_SNAP_MAX_MODELS = 16, AM_SNAP_MAX_TAGS = 6,
        AM_SNAP_SPARK = AM_BUDGET_RING_MINUTES, AM_SNAP_MAX_ALERTS = AM_BUDGET_MAX_ALERTS };
 
 typedef struct am_snap_dim {
@@ -80,6 +81,8 @@ typedef struct am_snapshot {
 	am_snap_model total;
 	am_snap_cache cache;
 	am_snap_budget budget;
+	int ntags;                    /* today's spend per tag, most first (budget.tags) */
+	am_tagbudget_view tag[AM_SNAP_MAX_TAGS];
 } am_snapshot;
 
 /* ---- events: what happened to each job, in order ------------------------ */

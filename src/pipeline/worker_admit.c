@@ -129,10 +129,25 @@ static void dispatch(am_worker *w, wjob *j, const am_budget_now *bn, int64_t now
 			jl_push_front(&w->pending, j);
 			return;
 		}
+		j->tag_blocked = false;
 		if (g.verdict != AM_BUDGET_RESERVED) {
 			to_blocked(w, j, g.why);
 			return;
 		}
+		/* The same worst case against the tag's own daily limit. */
+		am_tagbudget_grant tg;
+		if (am_tagbudget_reserve(w->tagb, bn->day, j->tag, g.amount_pusd, &tg, &err) ||
+		    tg.blocked) {
+			am_budget_cancel(w->budget, g.id, NULL);
+			if (!tg.blocked) {
+				wk_finish_failed(w, j, err.msg);
+				return;
+			}
+			j->tag_blocked = true;
+			to_blocked(w, j, tg.why);
+			return;
+		}
+		j->tag_held = tg.held;
 		j->budget_id = g.id;
 		j->budget_held = true;
 		j->reserved_pusd = g.amount_pusd;
@@ -166,15 +181,24 @@ static void dispatch(am_worker *w, wjob *j, const am_budget_now *bn, int64_t now
 
 static void retry_blocked(am_worker *w, const am_budget_now *bn, int64_t now)
 {
-	/* Blocked jobs go again in id order; the first that is still blocked
-	 * stops the scan (the budget only grows tighter behind it). */
-	while (w->blocked.head && !w->paused) {
-		wjob *j = jl_pop(&w->blocked);
+	/* Blocked jobs go again in id order; the first that the global budget
+	 * still blocks stops the scan (it only grows tighter behind it). One
+	 * that its tag's limit blocks does not: jobs of other tags behind it
+	 * may fit. Each job is tried once per scan. */
+	jlist todo = w->blocked;
+	memset(&w->blocked, 0, sizeof w->blocked);
+	while (todo.head && !w->paused) {
+		wjob *j = jl_pop(&todo);
 		int before = w->blocked.n;
 		j->st = W_PENDING;
 		dispatch(w, j, bn, now);
-		if (j && w->blocked.n > before)
+		/* j may be gone (failed, answered from the cache) unless blocked again. */
+		if (w->blocked.n > before && !j->tag_blocked)
 			break;
+	}
+	while (todo.head) {
+		wjob *j = jl_pop(&todo);
+		jl_insert_by_id(&w->blocked, j);
 	}
 }
 

@@ -88,6 +88,13 @@ void wk_call_succeeded(am_worker *w, wjob *j, am_prov_result *r, int64_t now, co
 		}
 		wk_fire_alerts(w, &al);
 	}
+	if (j->tag) {
+		am_err terr;
+		if (am_tagbudget_settle(w->tagb, bn.day, j->tag, j->tag_held ? j->reserved_pusd : 0,
+		                        cost, &terr))
+			wk_notice(w, "job %" PRId64 ": %s", j->id, terr.msg);
+		j->tag_held = false;
+	}
 	held_answer *h = am_xcalloc(1, sizeof *h);
 	snprintf(h->model, sizeof h->model, "%s", model);
 	h->usage = r->usage;

@@ -30,6 +30,7 @@
 #include "selector.h"
 #include "snapshot.h"
 #include "spend.h"
+#include "tagbudget.h"
 
 enum {
 	MAX_MARKS = 256,
@@ -98,6 +99,8 @@ typedef struct wjob {
 	bool ticket_live;
 	int64_t budget_id;
 	bool budget_held;
+	bool tag_held;           /* its tag's budget holds reserved_pusd too */
+	bool tag_blocked;        /* W_BLOCKED by its tag's limit, not the global one */
 	int64_t reserved_pusd;
 	int64_t est_input;       /* input tokens the reservation assumed */
 	int64_t max_tokens;      /* output tokens it assumed */
@@ -203,6 +206,7 @@ struct am_worker {
 	bool tp_live;               /* tp may be woken (under mu) */
 	am_rl *rl;
 	am_budget *budget;
+	am_tagbudget *tagb;         /* budget.tags: each tag's day */
 	am_cache *cache;
 	am_sel_config sel;
 	am_budget_config bcfg;

@@ -5,6 +5,8 @@
 
 #include <errno.h>
 
+#include "tag.h"
+
 static int cmp_id(const void *a, const void *b)
 {
 	int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
@@ -29,7 +31,13 @@ static void load_job(am_worker *w, const am_job *job)
 	j->id = job->id;
 	j->body = body;
 	j->model_req = job->model_requested ? am_xstrdup(job->model_requested) : NULL;
-	j->tag = job->tag ? am_xstrdup(job->tag) : NULL;
+	/* A tag the ledger would refuse (a hand-edited row) is dropped, not
+	 * left to fail the call's recording. */
+	am_err terr;
+	if (job->tag && am_tag_check(job->tag, &terr))
+		wk_notice(w, "job %" PRId64 ": %s; recorded untagged", job->id, terr.msg);
+	else if (job->tag && *job->tag)
+		j->tag = am_xstrdup(job->tag);
 	j->attempts = job->attempts;
 	/* A dead console's prompt keeps its source; anything else is a batch's. */
 	j->source = job->source && !strcmp(job->source, "console") ? "console" : "batch";

@@ -336,6 +336,7 @@ enum stmt_id {
 	ST_INSERT_EVENT, ST_INSERT_EVENT_V3, ST_INSERT_EVENT_V2, ST_REWRITE_EVENT,
 	ST_FORGET_EVENT,
 	ST_REPORT, ST_REPORT_BY_DAY, ST_ESTIMATED, ST_SPEND, ST_DAY_TOTAL,
+	ST_TAGS, ST_TAGS_BY_DAY, ST_TAG_TOTAL, ST_TAG_TOTAL_BY_DAY, ST_TAG_SPEND,
 	ST_SETTING_GET, ST_SETTING_SET, ST_SETTING_DEL, ST_SETTINGS_ALL,
 	ST_COUNT
 };
@@ -400,6 +401,20 @@ static const char *const stmt_sql[ST_COUNT] = {
 	[ST_SPEND] = "SELECT SUM(cost_pusd), SUM(unknown_count) FROM usage_daily"
 	             " WHERE day BETWEEN ?1 AND ?2",
 	[ST_DAY_TOTAL] = "SELECT '', '', " DAILY_SUMS " FROM usage_daily WHERE day = ?1",
+	/* By tag: the tags' rows, and the totals they are taken from (with the
+	 * estimated count, which usage_daily does not keep) for the untagged. */
+	[ST_TAGS] = "SELECT '', tag, " DAILY_SUMS ", SUM(estimated) FROM usage_tag_daily"
+	            " WHERE day BETWEEN ?1 AND ?2 GROUP BY tag ORDER BY tag",
+	[ST_TAGS_BY_DAY] = "SELECT day, tag, " DAILY_SUMS ", SUM(estimated) FROM usage_tag_daily"
+	                   " WHERE day BETWEEN ?1 AND ?2 GROUP BY day, tag ORDER BY day, tag",
+	[ST_TAG_TOTAL] = "SELECT '', '', " DAILY_SUMS ", (SELECT SUM(requests) FROM"
+	                 " usage_estimated WHERE day BETWEEN ?1 AND ?2) FROM usage_daily"
+	                 " WHERE day BETWEEN ?1 AND ?2",
+	[ST_TAG_TOTAL_BY_DAY] = "SELECT d.day, '', " DAILY_SUMS ", (SELECT SUM(e.requests) FROM"
+	                        " usage_estimated e WHERE e.day = d.day) FROM usage_daily d"
+	                        " WHERE d.day BETWEEN ?1 AND ?2 GROUP BY d.day ORDER BY d.day",
+	[ST_TAG_SPEND] = "SELECT SUM(cost_pusd), SUM(unknown_count) FROM usage_tag_daily"
+	                 " WHERE tag = ?3 AND day BETWEEN ?1 AND ?2",
 	[ST_SETTING_GET] = "SELECT value FROM settings WHERE key = ?1",
 	[ST_SETTING_SET] = "INSERT INTO settings(key, value, updated_ns) VALUES(?1, ?2, ?3)"
 	                   " ON CONFLICT(key) DO UPDATE SET value = excluded.value,"
@@ -1219,6 +1234,37 @@ static int count_estimated(am_ledger *l, const char *from_day, const char *to_da
 	return rc == SQLITE_DONE ? 0 : fail(l, rc, "reading the report", err);
 }
 
+/* Reads the rows of a report statement (columns: day, key, DAILY_SUMS and,
+ * with_estimated, the estimated count) into a growing array. */
+static int read_rows(am_ledger *l, enum stmt_id id, const char *from_day, const char *to_day,
+                     bool with_estimated, am_ledger_row **rows, size_t *n, am_err *err)
+{
+	sqlite3_stmt *s = stmt(l, id, err);
+	if (!s)
+		return -1;
+	sqlite3_bind_text(s, 1, from_day, -1, SQLITE_STATIC);
+	sqlite3_bind_text(s, 2, to_day, -1, SQLITE_STATIC);
+	size_t cap = 0;
+	int rc, status = 0;
+	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+		if (*n == cap) {
+			cap = cap ? cap * 2 : 16;
+			*rows = am_xrealloc(*rows, cap * sizeof **rows);
+		}
+		am_ledger_row *r = &(*rows)[(*n)++];
+		memset(r, 0, sizeof *r);
+		if (read_row(l, s, r, err) ||
+		    (with_estimated && col_i64(l, s, 12, &r->estimated, err))) {
+			status = -1;
+			break;
+		}
+	}
+	if (status == 0 && rc != SQLITE_DONE)
+		status = fail(l, rc, "reading the report", err);
+	sqlite3_reset(s);
+	return status;
+}
+
 int am_ledger_report(am_ledger *l, const char *from_day, const char *to_day, bool by_day,
                      am_ledger_summary *out, am_err *err)
 {
@@ -1229,33 +1275,12 @@ int am_ledger_report(am_ledger *l, const char *from_day, const char *to_day, boo
 		return -1;
 	snprintf(out->from, sizeof out->from, "%s", from_day);
 	snprintf(out->to, sizeof out->to, "%s", to_day);
-	sqlite3_stmt *s = stmt(l, by_day ? ST_REPORT_BY_DAY : ST_REPORT, err);
-	if (!s)
-		return -1;
-	sqlite3_bind_text(s, 1, from_day, -1, SQLITE_STATIC);
-	sqlite3_bind_text(s, 2, to_day, -1, SQLITE_STATIC);
-	size_t cap = 0;
-	int rc, status = 0;
-	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
-		if (out->nrows == cap) {
-			cap = cap ? cap * 2 : 16;
-			out->rows = am_xrealloc(out->rows, cap * sizeof *out->rows);
-		}
-		am_ledger_row *r = &out->rows[out->nrows++];
-		memset(r, 0, sizeof *r);
-		if (read_row(l, s, r, err)) {
-			status = -1;
-			break;
-		}
-		if (add_to_total(&out->total, r)) {
+	int status = read_rows(l, by_day ? ST_REPORT_BY_DAY : ST_REPORT, from_day, to_day, false,
+	                       &out->rows, &out->nrows, err);
+	for (size_t i = 0; status == 0 && i < out->nrows; i++)
+		if (add_to_total(&out->total, &out->rows[i]))
 			status = am_err_set(err, "ledger %s: the total over %s .. %s exceeds the int64 "
 			                    "range", l->path, from_day, to_day);
-			break;
-		}
-	}
-	if (status == 0 && rc != SQLITE_DONE)
-		status = fail(l, rc, "reading the report", err);
-	sqlite3_reset(s);
 	if (status == 0)
 		status = count_estimated(l, from_day, to_day, by_day, out, err);
 	return status;
@@ -1272,16 +1297,116 @@ void am_ledger_summary_free(am_ledger_summary *s)
 	memset(s, 0, sizeof *s);
 }
 
-int am_ledger_spend(am_ledger *l, const char *from_day, const char *to_day, int64_t *out_pusd,
-                    int64_t *out_unknown, am_err *err)
+/* ---- by tag ---------------------------------------------------------------- */
+
+/* t -= r, field by field; -1 when a field would go negative (the summary
+ * tables disagree: only a hand edit of them can do that). */
+static int take_from(am_ledger_row *t, const am_ledger_row *r)
+{
+	const int64_t *src[] = { &r->requests, &r->input_tokens, &r->output_tokens,
+		                 &r->cache_write, &r->cache_write_5m, &r->cache_write_1h,
+		                 &r->cache_read, &r->cost_pusd, &r->unknown_count, &r->cached,
+		                 &r->saved_pusd, &r->estimated };
+	int64_t *dst[] = { &t->requests, &t->input_tokens, &t->output_tokens, &t->cache_write,
+		           &t->cache_write_5m, &t->cache_write_1h, &t->cache_read, &t->cost_pusd,
+		           &t->unknown_count, &t->cached, &t->saved_pusd, &t->estimated };
+	for (size_t i = 0; i < sizeof dst / sizeof dst[0]; i++) {
+		if (*src[i] > *dst[i])
+			return -1;
+		*dst[i] -= *src[i];
+	}
+	t->price_known = t->unknown_count == 0;
+	return 0;
+}
+
+static void push_row(am_ledger_summary *out, size_t *cap, const am_ledger_row *r)
+{
+	if (out->nrows == *cap) {
+		*cap = *cap ? *cap * 2 : 16;
+		out->rows = am_xrealloc(out->rows, *cap * sizeof *out->rows);
+	}
+	out->rows[out->nrows++] = *r;
+}
+
+int am_ledger_report_tags(am_ledger *l, const char *from_day, const char *to_day, bool by_day,
+                          am_ledger_summary *out, am_err *err)
+{
+	memset(out, 0, sizeof *out);
+	out->by_tag = true;
+	out->total.model = am_xstrdup("");
+	out->total.price_known = true;
+	if (check_range(from_day, to_day, err))
+		return -1;
+	if (l->schema < 5)
+		return am_err_set(err, "ledger %s is kept at schema %d, which has no tags", l->path,
+		                  l->schema);
+	snprintf(out->from, sizeof out->from, "%s", from_day);
+	snprintf(out->to, sizeof out->to, "%s", to_day);
+	am_ledger_row *totals = NULL, *tags = NULL;
+	size_t ntotals = 0, ntags = 0, cap = 0, ti = 0;
+	int status = read_rows(l, by_day ? ST_TAG_TOTAL_BY_DAY : ST_TAG_TOTAL, from_day, to_day,
+	                       true, &totals, &ntotals, err);
+	if (status == 0)
+		status = read_rows(l, by_day ? ST_TAGS_BY_DAY : ST_TAGS, from_day, to_day, true, &tags,
+		                   &ntags, err);
+	/* Both lists are in day order (one day "" when not by day): each day's
+	 * tags, then what of the day's total no tag took. */
+	for (size_t d = 0; status == 0 && d < ntotals; d++) {
+		am_ledger_row *rest = &totals[d];
+		for (; ti < ntags && !strcmp(tags[ti].day, rest->day); ti++) {
+			if (take_from(rest, &tags[ti])) {
+				status = am_err_set(err, "ledger %s: the per-tag summary of %s exceeds the "
+				                    "day's total (usage_tag_daily was edited?)", l->path,
+				                    rest->day);
+				break;
+			}
+			push_row(out, &cap, &tags[ti]);
+			tags[ti].model = NULL; /* moved */
+		}
+		if (status == 0 && rest->requests > 0) {
+			rest->untagged = true;
+			push_row(out, &cap, rest);
+			rest->model = NULL;
+		}
+	}
+	if (status == 0 && ti < ntags)
+		status = am_err_set(err, "ledger %s: tagged calls on %s that the day's total does not "
+		                    "count (usage_tag_daily was edited?)", l->path, tags[ti].day);
+	for (size_t i = 0; status == 0 && i < out->nrows; i++)
+		if (add_to_total(&out->total, &out->rows[i]) ||
+		    __builtin_add_overflow(out->total.estimated, out->rows[i].estimated,
+		                           &out->total.estimated))
+			status = am_err_set(err, "ledger %s: the total over %s .. %s exceeds the int64 "
+			                    "range", l->path, from_day, to_day);
+	for (size_t i = 0; i < ntotals; i++)
+		free(totals[i].model);
+	for (size_t i = 0; i < ntags; i++)
+		free(tags[i].model);
+	free(totals);
+	free(tags);
+	return status;
+}
+
+/* Known-price spend and unknown-price count of one statement: ST_SPEND over
+ * every call, ST_TAG_SPEND over one tag's. */
+static int spend_of(am_ledger *l, enum stmt_id id, const char *tag, const char *from_day,
+                    const char *to_day, int64_t *out_pusd, int64_t *out_unknown, am_err *err)
 {
 	if (check_range(from_day, to_day, err))
 		return -1;
-	sqlite3_stmt *s = stmt(l, ST_SPEND, err);
+	if (tag && l->schema < 5) {
+		*out_pusd = 0;
+		if (out_unknown)
+			*out_unknown = 0;
+		return 0; /* no tags before schema 5 */
+	}
+	sqlite3_stmt *s = stmt(l, id, err);
 	if (!s)
 		return -1;
 	sqlite3_bind_text(s, 1, from_day, -1, SQLITE_STATIC);
 	sqlite3_bind_text(s, 2, to_day, -1, SQLITE_STATIC);
+	if (tag)
+		sqlite3_bind_text(s, 3, tag, -1, SQLITE_STATIC);
 	int rc = sqlite3_step(s);
 	int status = 0;
 	int64_t spend = 0, unknown = 0;
@@ -1290,12 +1415,27 @@ int am_ledger_spend(am_ledger *l, const char *from_day, const char *to_day, int6
 	else if (col_i64(l, s, 0, &spend, err) || col_i64(l, s, 1, &unknown, err))
 		status = -1;
 	sqlite3_reset(s);
+	sqlite3_clear_bindings(s);
 	if (status == 0) {
 		*out_pusd = spend;
 		if (out_unknown)
 			*out_unknown = unknown;
 	}
 	return status;
+}
+
+int am_ledger_spend(am_ledger *l, const char *from_day, const char *to_day, int64_t *out_pusd,
+                    int64_t *out_unknown, am_err *err)
+{
+	return spend_of(l, ST_SPEND, NULL, from_day, to_day, out_pusd, out_unknown, err);
+}
+
+int am_ledger_tag_spend(am_ledger *l, const char *tag, const char *from_day, const char *to_day,
+                        int64_t *out_pusd, int64_t *out_unknown, am_err *err)
+{
+	if (!tag || !*tag)
+		return am_err_set(err, "no tag given");
+	return spend_of(l, ST_TAG_SPEND, tag, from_day, to_day, out_pusd, out_unknown, err);
 }
 
 /* ---- settings -------------------------------------------------------------- */

@@ -175,10 +175,13 @@ typedef struct am_ledger_row {
 	int64_t cached;               /* cache hits */
 	int64_t saved_pusd;           /* what the cache hits saved */
 	int64_t estimated;            /* of requests: cut short, counts estimated */
+	bool untagged;                /* by tag: the calls without a tag (model "") */
 } am_ledger_row;
 
 typedef struct am_ledger_summary {
 	char from[AM_LEDGER_DAY_LEN], to[AM_LEDGER_DAY_LEN];
+	bool by_tag;                  /* rows are tags (am_ledger_report_tags): `model`
+	                                 holds the tag, "" in the untagged row */
 	size_t nrows;
 	am_ledger_row *rows;          /* by model; by day then model when by_day */
 	am_ledger_row total;          /* every row summed; model "" */
@@ -193,6 +196,20 @@ typedef struct am_ledger_summary {
 int am_ledger_report(am_ledger *l, const char *from_day, const char *to_day, bool by_day,
                      am_ledger_summary *out, am_err *err);
 void am_ledger_summary_free(am_ledger_summary *s);
+
+/* Spend per tag over the local days from..to inclusive, as am_ledger_report
+ * (by_day: one row per (day, tag)), with by_tag set: each tag's row in tag
+ * order, then the untagged calls' row (untagged, model "") when there are
+ * any. The untagged row is the days' totals less the tags' sums, so the
+ * rows add up to the total exactly. Reads usage_tag_daily and usage_daily
+ * (schema 5): a handful of rows at any ledger size. */
+int am_ledger_report_tags(am_ledger *l, const char *from_day, const char *to_day, bool by_day,
+                          am_ledger_summary *out, am_err *err);
+
+/* A tag's known-price spend over from..to inclusive, in pUSD, and its
+ * unknown-price event count (may be NULL), for a tag's daily budget. */
+int am_ledger_tag_spend(am_ledger *l, const char *tag, const char *from_day, const char *to_day,
+                        int64_t *out_pusd, int64_t *out_unknown, am_err *err);
 
 /* Known-price spend over from..to inclusive, in pUSD, for the budget guard.
  * *out_unknown (may be NULL) receives the number of unknown-price events,
