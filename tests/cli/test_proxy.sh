@@ -4,9 +4,11 @@
 #     the simulator answers the same requests directly (x-sim-seq fixes
 #     their ids), apart from hop-by-hop headers and the clock's; each is
 #     recorded once, source proxy, at its exact cost, with its tag and the
-#     key's last four characters (never more of it);
+#     key's last four characters (never more of it), and the tags add up in
+#     report --by tag --json;
 #  2. a budget that allows 3 calls: the 4th gets the provider's spend-limit
-#     400 and never reaches the simulator;
+#     400 and never reaches the simulator; a tag's own budget blocks that
+#     tag only; the limiter answers 429 rather than hold a call too long;
 #  3. a client that goes away mid-stream: the upstream stream is cancelled
 #     and the call's row is there, estimated;
 #  3b. the response cache answers a call that asks for it (x-aimeter-cache:
@@ -143,6 +145,31 @@ done
 # the tags add up, and hold the calls' costs
 tags=$(q "SELECT tag, count(*) FROM usage_events GROUP BY tag ORDER BY tag" | tr '\n' ' ')
 [ "$tags" = "app1|67 app2|66 cli-default|67 " ] || fail "tags: $tags"
+# report --by tag --json says the same: requests and exact cost per tag
+declare -A want_n=() want_c=()
+for i in $(seq 0 199); do
+	tag=cli-default
+	[ $((i % 3)) -ne 0 ] && tag=app$((i % 3))
+	in=$(grep -o '"input_tokens":[0-9]*' "$tmp/via/$i.b" | head -n1 | cut -d: -f2)
+	out=$(grep -o '"output_tokens":[0-9]*' "$tmp/via/$i.b" | tail -n1 | cut -d: -f2)
+	want_n[$tag]=$((${want_n[$tag]:-0} + 1))
+	want_c[$tag]=$((${want_c[$tag]:-0} + in * 1000000 + out * 5000000))
+done
+HOME=$tmp "$bin" report --db "$db" --by tag --json >"$tmp/bytag.json" || fail "report --by tag"
+usd_to_pusd() { # "0.000123" -> picodollars
+	local whole=${1%%.*} frac=
+	[[ $1 == *.* ]] && frac=${1#*.}
+	frac=$(printf '%-12s' "$frac" | tr ' ' 0)
+	echo $((10#$whole * 1000000000000 + 10#$frac))
+}
+for tag in app1 app2 cli-default; do
+	entry=$(grep -o "{\"tag\":\"$tag\",\"requests\":[0-9]*,[^}]*\"cost_usd\":\"[0-9.]*\"" "$tmp/bytag.json")
+	n=$(grep -o '"requests":[0-9]*' <<<"$entry" | cut -d: -f2)
+	c=$(grep -o '"cost_usd":"[0-9.]*"' <<<"$entry" | cut -d'"' -f4)
+	[ "$n" = "${want_n[$tag]}" ] || fail "report --by tag: $tag has $n requests, expected ${want_n[$tag]}"
+	[ "$(usd_to_pusd "$c")" = "${want_c[$tag]}" ] ||
+		fail "report --by tag: $tag costs \$$c, expected ${want_c[$tag]} pUSD"
+done
 # no key beyond its last four characters reached the ledger or the output
 sqlite3 "$db" .dump | grep -q 'sk-client' && fail "a client key is in the ledger"
 grep -q 'sk-' "$tmp/p1.out" "$tmp/p1.err" && fail "a key in the proxy's output"
@@ -175,6 +202,27 @@ stop_proxy p2
 stop_sim "$sim2_pid"
 grep -q '(3 requests, 3 ok' "$tmp/s2.err" || fail "the refused call reached upstream: $(cat "$tmp/s2.err")"
 [ "$(sqlite3 "$tmp/p2.db" 'SELECT count(*) FROM usage_events')" = 3 ] || fail "budget: rows"
+
+# A tag's own daily budget (budget.tags) blocks that tag only.
+sed 's/"daily_usd": "0"/"daily_usd": "0", "tags": {"capped": "0.0075"}/' "$tmp/fast.json" >"$tmp/tagcap.json"
+start_sim s7 --rpm 0 --itpm 0 --otpm 0 --latency-ms 0 --tokens-per-second 0
+sim7_pid=$sim_pid
+start_proxy p10 "$tmp/tagcap.json" "$sim_url"
+body='{"model":"claude-haiku-4-5","max_tokens":1000,"messages":[{"role":"user","content":"Hi"}]}'
+tagged() { # TAG: a call of $body under TAG; prints its status
+	curl -sS -o "$tmp/tag-$1.b" -w '%{http_code}' "$px_url/v1/messages" -H 'x-api-key: k-1234' \
+		-H 'anthropic-version: 2023-06-01' -H 'x-sim-output-tokens: 1000' -H "x-aimeter-tag: $1" \
+		-d "$body"
+}
+[ "$(tagged capped)" = 200 ] || fail "tag budget: the first capped call"
+[ "$(tagged capped)" = 400 ] || fail "tag budget: the second capped call was not refused"
+grep -q "You have reached your specified API usage limits: aimeter's tag capped's daily limit" \
+	"$tmp/tag-capped.b" || fail "tag budget: message $(cat "$tmp/tag-capped.b")"
+[ "$(tagged other)" = 200 ] || fail "tag budget: another tag was blocked"
+[ "$(tagged other)" = 200 ] || fail "tag budget: another tag was blocked (2)"
+stop_proxy p10
+stop_sim "$sim7_pid"
+grep -q '(3 requests, 3 ok' "$tmp/s7.err" || fail "tag budget: upstream counts: $(cat "$tmp/s7.err")"
 
 # ---- 2b. the limiter: a call that would wait past proxy.max_wait_s gets a 429 -----
 cat >"$tmp/slow.json" <<'JSON'
