@@ -190,8 +190,9 @@ static void stop_all(void)
 	pricing = NULL;
 }
 
-/* One call through the proxy: its status, and its body in *out (heap). */
-static int call(const char *tag, bool stream, int max_tokens, char **out)
+/* One call through the proxy (with one more header line when extra is
+ * not NULL): its status, and its body in *out (heap). */
+static int call_with(const char *tag, bool stream, int max_tokens, const char *extra, char **out)
 {
 	char url[200], body[256], tagh[100];
 	snprintf(url, sizeof url, "%s/v1/messages", am_proxy_url(proxy));
@@ -201,13 +202,13 @@ static int call(const char *tag, bool stream, int max_tokens, char **out)
 	         max_tokens, stream ? "true" : "false");
 	snprintf(tagh, sizeof tagh, "x-aimeter-tag: %s", tag);
 	const char *hdrs[] = { "x-api-key: sk-suite-key-7Q2z", "anthropic-version: 2023-06-01",
-	                       "content-type: application/json", tagh };
+	                       "content-type: application/json", extra ? extra : tagh, tagh };
 	am_pass_req req;
 	memset(&req, 0, sizeof req);
 	req.url = url;
 	req.method = "POST";
 	req.headers = hdrs;
-	req.nheaders = tag ? 4 : 3;
+	req.nheaders = extra ? 5 : 4;
 	req.body = body;
 	req.body_len = strlen(body);
 	am_pass *p;
@@ -225,6 +226,54 @@ static int call(const char *tag, bool stream, int max_tokens, char **out)
 	*out = am_bbuf_take(&b);
 	return status;
 }
+
+static int call(const char *tag, bool stream, int max_tokens, char **out)
+{
+	return call_with(tag, stream, max_tokens, NULL, out);
+}
+
+static bool pool_saw_429(const am_snapshot *s, const void *arg)
+{
+	(void)arg;
+	for (int i = 0; i < s->npools; i++)
+		if (s->pool[i].n429 > 0)
+			return true;
+	return false;
+}
+
+START_TEST(upstream_429_passed_back_and_feeds_the_limiter)
+{
+	start_all();
+	char *body = NULL;
+	int st = call_with("t", false, 8, "x-sim-fault: 429", &body);
+	ck_assert_int_eq(st, 429);
+	ck_assert_ptr_nonnull(strstr(body, "\"rate_limit_error\""));
+	free(body);
+	am_test_obs obs;
+	memset(&obs, 0, sizeof obs);
+	obs.ops = am_worker_ops(worker);
+	obs.wait_ms = WAIT_MS;
+	am_snapshot snap;
+	ck_assert_msg(am_test_wait_snap(&obs, &snap, pool_saw_429, NULL),
+	              "the limiter never heard of the 429");
+	/* the console hears of it as a failed call, and it leaves no row (not billed) */
+	am_event ev;
+	ck_assert(am_test_wait_event(&obs, AM_EV_FAILED, 0, NULL, &ev));
+	ck_assert_int_eq(ev.http_status, 429);
+	ck_assert(!strncmp(ev.reason, "proxy t", 7));
+	am_test_obs_clear(&obs);
+	stop_all();
+	sqlite3 *db;
+	ck_assert_int_eq(sqlite3_open_v2(db_path, &db, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
+	sqlite3_stmt *s;
+	ck_assert_int_eq(sqlite3_prepare_v2(db, "SELECT count(*) FROM usage_events", -1, &s, NULL),
+	                 SQLITE_OK);
+	ck_assert_int_eq(sqlite3_step(s), SQLITE_ROW);
+	ck_assert_int_eq(sqlite3_column_int(s, 0), 0);
+	sqlite3_finalize(s);
+	sqlite3_close(db);
+}
+END_TEST
 
 static void *client(void *arg)
 {
@@ -338,6 +387,7 @@ int main(void)
 	t = tcase_create("path");
 	tcase_set_timeout(t, 120);
 	tcase_add_test(t, concurrent_calls_recorded_once);
+	tcase_add_test(t, upstream_429_passed_back_and_feeds_the_limiter);
 	suite_add_tcase(s, t);
 	return check_run(s);
 }
