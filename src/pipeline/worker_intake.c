@@ -443,6 +443,7 @@ void wk_take_inbox(am_worker *w, int64_t now)
 			apply_command(w, &it->cmd, now);
 		} else if (it->kind == IN_PROXY) {
 			if (atomic_load(&w->stop) || w->halted) {
+				atomic_fetch_sub(&w->unfinished, 1);
 				wk_inbox_free(it); /* refused: aimeter is stopping */
 				it = next;
 				continue;

@@ -229,7 +229,16 @@ static enum MHD_Result relay(am_proxy *p, struct MHD_Connection *conn, const cha
 	am_err err;
 	bool recorded = false;
 	int64_t handle = 0;
-	if (route == AM_PX_MESSAGES && !am_px_parse_body(c->body.data, c->body.len, &b, &err)) {
+	if (route == AM_PX_MESSAGES && am_px_parse_body(c->body.data, c->body.len, &b, &err)) {
+		/* A body aimeter cannot read could not be budgeted or recorded:
+		 * it never goes upstream, where it might be read and paid for. */
+		char msg[AM_ERR_MAX + 32];
+		snprintf(msg, sizeof msg, "aimeter proxy: %s", err.msg);
+		am_px_headers_free(&h);
+		free(full);
+		return reply_error(conn, 400, "invalid_request_error", msg, 0);
+	}
+	if (route == AM_PX_MESSAGES) {
 		am_proxy_call pc;
 		am_proxy_call_init(&pc);
 		pc.body = c->body.data ? c->body.data : "";

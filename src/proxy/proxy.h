@@ -7,6 +7,8 @@
  *     (proxycall.h), relayed upstream unchanged, its answer relayed back as
  *     it arrives (SSE events are passed on as they come), recorded once
  *     with source "proxy", the tag and the key's last four characters.
+ *   A Messages body aimeter cannot read (not a JSON object with a model,
+ *     or a key given twice) is refused here with a 400, never sent.
  *   POST /v1/messages/count_tokens and every other path: passed upstream
  *     unchanged, not recorded.
  *

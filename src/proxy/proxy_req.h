@@ -79,8 +79,9 @@ typedef struct am_px_body {
 	bool stream;
 } am_px_body;
 
-/* 0, or -1 + err when the body is not a JSON object naming a model (such
- * a request is passed upstream to be refused there, and not recorded). */
+/* 0, or -1 + err when the body is not a JSON object naming a model, or
+ * names a key twice (the proxy refuses such a request itself: what it
+ * cannot read it cannot budget). */
 int am_px_parse_body(const char *body, size_t len, am_px_body *out, am_err *err);
 
 /* The provider's error shape: {"type":"error","error":{"type":..,

@@ -338,6 +338,16 @@ code=$(curl -sS -D "$tmp/u429.h" -o "$tmp/u429.b" -w '%{http_code}' "$px_url/v1/
 [ "$code" = 429 ] || fail "upstream 429: $code"
 grep -qi '^retry-after: 1' "$tmp/u429.h" || fail "upstream 429: no retry-after"
 grep -q '"rate_limit_error"' "$tmp/u429.b" || fail "upstream 429 body: $(cat "$tmp/u429.b")"
+# a Messages body aimeter cannot read is refused here, never sent (a key
+# given twice could be read upstream and paid for)
+for bad in '{"model":"claude-haiku-4-5","model":"claude-opus-4-5","max_tokens":5,"messages":[]}' \
+	'not json' '{"max_tokens":5}'; do
+	code=$(curl -sS -o "$tmp/bad.b" -w '%{http_code}' "$px_url/v1/messages" -H 'x-api-key: k-only' \
+		-H 'anthropic-version: 2023-06-01' -d "$bad")
+	[ "$code" = 400 ] || fail "unreadable body '$bad': $code"
+	grep -q '"type":"invalid_request_error","message":"aimeter proxy: ' "$tmp/bad.b" ||
+		fail "unreadable body: $(cat "$tmp/bad.b")"
+done
 # other paths pass through, unrecorded
 code=$(curl -sS -o "$tmp/other" -w '%{http_code}' "$px_url/v1/models" -H 'x-api-key: k-only')
 [ "$code" = 404 ] || fail "another path: $code"
@@ -362,6 +372,9 @@ code=$(curl -sS -o /dev/null -w '%{http_code}' "$px_url/v1/messages" -H 'x-api-k
 "$bin" config --config "$tmp/token.json" | grep -q 's3cret' && fail "aimeter config shows the token"
 stop_proxy p6
 stop_sim "$sim4_pid"
+# upstream saw the call, the wrong key, the 429, /v1/models and the call
+# with the token: not the refused bodies, the 413 or the call without a token
+grep -q '(5 requests' "$tmp/s4.err" || fail "upstream counts: $(cat "$tmp/s4.err")"
 ANTHROPIC_API_KEY=k ANTHROPIC_BASE_URL=$sim_url "$bin" proxy --port 0 --listen 0.0.0.0 \
 	--config "$tmp/fast.json" --db "$tmp/p7.db" >"$tmp/p7.out" 2>"$tmp/p7.err"
 [ $? -eq 1 ] || fail "a non-loopback listen without a token was accepted"
