@@ -243,6 +243,24 @@ static void limit_segs(const ui_panel_ctx *c, const am_snap_budget *b, line *l)
 		     b->blocked_jobs == 1 ? "" : "s");
 }
 
+/* Hosts sharing through Redis: the organisation's spend today and this
+ * host's part, or that Redis cannot be reached and what this host does. */
+static void org_segs(const ui_panel_ctx *c, line *l, int w)
+{
+	const am_snap_org *o = &c->snap->org;
+	const char *dot = l->n ? G(c)->dot : "";
+	if (!o->up) {
+		segf_fit(l, w, UI_ROLE_ALARM, "%sRedis unreachable: %s", dot,
+		         o->local ? "local limits and budget" : "calls held");
+		return;
+	}
+	char org[32], host[32];
+	fmt_money(org, sizeof org, o->day_pusd);
+	fmt_money(host, sizeof host, o->host_day_pusd);
+	int pct = o->day_pusd > 0 ? (int)((double)o->host_day_pusd * 100.0 / (double)o->day_pusd) : 0;
+	segf_fit(l, w, UI_ROLE_NORMAL, "%sorg %s today, this host %s (%d%%)", dot, org, host, pct);
+}
+
 static void budget_full(const ui_panel_ctx *c, const struct budget_figs *f, int w, int h,
                         ui_block *out)
 {
@@ -285,7 +303,10 @@ static void budget_full(const ui_panel_ctx *c, const struct budget_figs *f, int 
 	segf_fit(l[2], w - fmt_width(pace, strlen(pace)), UI_ROLE_DIM, " (15 min)");
 	seg(l[2], UI_ROLE_NORMAL, pace);
 
-	limit_segs(c, b, l[3]);
+	if (c->snap->org.on)
+		org_segs(c, l[3], w); /* the local pace says little about the organisation's */
+	else
+		limit_segs(c, b, l[3]);
 	month_segs(c, b, f, w, l[4]);
 	spend_spark(c, b, w, true, l[5]);
 	if (out->n > h)
@@ -320,6 +341,8 @@ static void budget_compact(const ui_panel_ctx *c, const struct budget_figs *f, i
 	line *m = ui_block_row(out, 1, 0, w);
 	month_segs(c, b, f, w, m);
 	limit_segs(c, b, m);
+	if (c->snap->org.on)
+		org_segs(c, m, w);
 	seg(m, UI_ROLE_DIM, "  ");
 	spend_spark(c, b, w - line_width(m), false, m);
 }

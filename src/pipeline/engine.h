@@ -65,6 +65,16 @@ typedef am_cache_counts am_snap_cache;   /* cache.h */
 
 typedef am_budget_view am_snap_budget;  /* budget.h */
 
+/* The organisation, when its hosts share limits and budget through Redis. */
+typedef struct am_snap_org {
+	bool on;                      /* redis.url is set */
+	bool up;                      /* Redis answers */
+	bool local;                   /* down, going on alone (redis.on_failure local) */
+	int64_t day_pusd, month_pusd; /* every host's spend */
+	int64_t reserved_pusd;        /* every live host's reservations */
+	int64_t host_day_pusd;        /* this host's part of day_pusd */
+} am_snap_org;
+
 typedef struct am_snapshot {
 	uint64_t seq;                 /* increases with every publication */
 	int64_t mono_ns, wall_ns;     /* when it was taken */
@@ -80,6 +90,7 @@ typedef struct am_snapshot {
 	am_snap_model total;
 	am_snap_cache cache;
 	am_snap_budget budget;
+	am_snap_org org;
 } am_snapshot;
 
 /* ---- events: what happened to each job, in order ------------------------ */
