@@ -424,6 +424,7 @@ void wk_admit(am_worker *w, const am_budget_now *bn, int64_t now);
 
 /* worker_send.c */
 void wk_start_call(am_worker *w, wjob *j);
+void wk_give_back(am_worker *w, wjob *j, int64_t now);
 void wk_send_granted(am_worker *w, int64_t now, bool hold);
 
 /* worker_cut.c */

@@ -94,6 +94,17 @@ void wk_start_call(am_worker *w, wjob *j)
 	}
 }
 
+/* A granted job that must not go now: its tokens and its reservation go
+ * back, and it waits in the pending list. */
+void wk_give_back(am_worker *w, wjob *j, int64_t now)
+{
+	am_rl_cancel(w->rl, &j->ticket, now);
+	j->ticket_live = false;
+	wk_release_budget(w, j);
+	j->st = W_PENDING;
+	jl_insert_by_id(&w->pending, j);
+}
+
 /* Starts the calls the limiter granted; while holding, gives their tokens
  * back instead. */
 void wk_send_granted(am_worker *w, int64_t now, bool hold)
@@ -108,11 +119,7 @@ void wk_send_granted(am_worker *w, int64_t now, bool hold)
 				if (hold || wk_holding(w, now)) {
 					/* Granted while holding (or since: the ledger just
 					 * refused a row): give the tokens back and wait. */
-					am_rl_cancel(w->rl, &j->ticket, now);
-					j->ticket_live = false;
-					wk_release_budget(w, j);
-					j->st = W_PENDING;
-					jl_insert_by_id(&w->pending, j);
+					wk_give_back(w, j, now);
 					continue;
 				}
 				if (wk_shared_gating(w))

@@ -361,11 +361,7 @@ void wk_shared_send(am_worker *w, int64_t now, bool hold)
 		if (hold || wk_holding(w, now) || (!shared_on(w) && w->on_failure == AM_REDIS_PAUSE)) {
 			/* Holding: the local tokens and the reservation go back. */
 			unwait(w, j);
-			am_rl_cancel(w->rl, &j->ticket, now);
-			j->ticket_live = false;
-			wk_release_budget(w, j);
-			j->st = W_PENDING;
-			jl_insert_by_id(&w->pending, j);
+			wk_give_back(w, j, now);
 			continue;
 		}
 		if (!shared_on(w)) {
