@@ -14,17 +14,27 @@
  * passes through a float. */
 #include "redis_int.h"
 
+/* One HMGET reads every dimension's fields at the start and one HSET
+ * writes what changed at the end (flush), so a script is three Redis calls
+ * whatever it does (each costs microseconds inside Redis): TIME, HMGET,
+ * HSET. The pool's hash lives a day from its creation and from every 64th
+ * grant; a pool left alone that long starts again at its init fill. */
 #define RL_COMMON                                                                              \
 	"local P = ARGV[1]\n"                                                                  \
 	"local K = P .. 'rl:' .. ARGV[2]\n"                                                    \
 	"local t = redis.call('TIME')\n"                                                       \
 	"local now = tonumber(t[1]) * 1000000 + tonumber(t[2])\n"                              \
+	"local F = {'tat', 'T', 'sh', 'rc', 'cd', 'g', 'cal'}\n"                               \
+	"local names = {}\n"                                                                   \
+	"for i = 0, 3 do for _, f in ipairs(F) do names[#names + 1] = f .. i end end\n"        \
+	"local R = redis.call('HMGET', K, unpack(names))\n"                                    \
+	"local W = {}\n"                                                                       \
 	"local function dim(i, limit, period, cap, init)\n"                                    \
-	"  local f = redis.call('HMGET', K, 'tat'..i, 'T'..i, 'sh'..i, 'rc'..i, 'cd'..i,\n"     \
-	"                       'g'..i, 'cal'..i)\n"                                           \
+	"  local b = i * 7\n"                                                                  \
 	"  local d = {i = i, cap = cap, period = period, limit = limit}\n"                     \
-	"  local sh = tonumber(f[3]) or 1000000\n"                                             \
-	"  local rc = tonumber(f[4]) or 0\n"                                                   \
+	"  local sh = tonumber(R[b + 3]) or 1000000\n"                                         \
+	"  local rc = tonumber(R[b + 4]) or 0\n"                                               \
+	"  d.sh0, d.rc0 = R[b + 3] and sh, R[b + 4] and rc\n"                                  \
 	"  if sh < 1000000 and rc <= now then\n"                                               \
 	"    local steps = math.floor((now - rc) / 60000000) + 1\n"                            \
 	"    sh = math.min(1000000, sh + steps * 10000)\n"                                     \
@@ -32,21 +42,34 @@
 	"  end\n"                                                                              \
 	"  d.sh, d.rc = sh, rc\n"                                                              \
 	"  d.T = period / (limit * sh / 1000000)\n"                                            \
-	"  local tat, T0 = tonumber(f[1]), tonumber(f[2])\n"                                   \
+	"  local tat, T0 = tonumber(R[b + 1]), tonumber(R[b + 2])\n"                           \
 	"  if not tat then\n"                                                                  \
 	"    tat = now + math.ceil((cap - math.floor(cap * init / 1000000)) * d.T)\n"          \
 	"  elseif T0 and T0 ~= d.T and tat > now then\n"                                       \
 	"    tat = now + math.ceil((tat - now) / T0 * d.T)\n"                                  \
 	"  end\n"                                                                              \
-	"  d.tat, d.cd, d.g, d.cal = tat, tonumber(f[5]) or 0, tonumber(f[6]) or 0, f[7]\n"    \
+	"  d.tat, d.cd, d.g, d.cal = tat, tonumber(R[b + 5]) or 0, tonumber(R[b + 6]) or 0,\n" \
+	"    R[b + 7]\n"                                                                       \
+	"  d.T0, d.cd0 = T0, d.cd\n"                                                           \
 	"  return d\n"                                                                         \
 	"end\n"                                                                                \
+	"local function put(f, v) W[#W + 1] = f; W[#W + 1] = v end\n"                          \
 	"local function save(d)\n"                                                             \
-	"  redis.call('HSET', K, 'tat'..d.i, string.format('%d', d.tat),\n"                    \
-	"    'T'..d.i, string.format('%.17g', d.T), 'sh'..d.i, string.format('%.17g', d.sh),\n" \
-	"    'rc'..d.i, string.format('%d', d.rc), 'cd'..d.i, string.format('%d', d.cd),\n"    \
-	"    'g'..d.i, string.format('%d', d.g))\n"                                            \
-	"  redis.call('PEXPIRE', K, 86400000)\n"                                               \
+	"  local i = d.i\n"                                                                    \
+	"  put('tat'..i, string.format('%d', d.tat))\n"                                       \
+	"  put('g'..i, string.format('%d', d.g))\n"                                            \
+	"  if d.T ~= d.T0 then put('T'..i, string.format('%.17g', d.T)) end\n"                 \
+	"  if d.sh ~= d.sh0 then put('sh'..i, string.format('%.17g', d.sh)) end\n"             \
+	"  if d.rc ~= d.rc0 then put('rc'..i, string.format('%d', d.rc)) end\n"                \
+	"  if d.cd ~= d.cd0 then put('cd'..i, string.format('%d', d.cd)) end\n"                \
+	"end\n"                                                                                \
+	"local function flush()\n"                                                             \
+	"  if #W > 0 then\n"                                                                   \
+	"    redis.call('HSET', K, unpack(W))\n"                                               \
+	"    if not R[1] or math.floor(tonumber(R[6]) or 0) % 64 == 0 then\n"                  \
+	"      redis.call('PEXPIRE', K, 86400000)\n"                                           \
+	"    end\n"                                                                            \
+	"  end\n"                                                                              \
 	"end\n"                                                                                \
 	"local function level(d) return d.cap - math.max(0, d.tat - now) / d.T end\n"          \
 	"local function set_level(d, lv) d.tat = now + math.ceil((d.cap - lv) * d.T) end\n"
@@ -77,6 +100,7 @@ static const char acquire_src[] = RL_COMMON
 	"  save(d)\n"
 	"  out[d.i + 2] = d.g\n"
 	"end\n"
+	"flush()\n"
 	"return out\n";
 
 /* ARGV: prefix, pool, since_us, then per dimension (4): limit, period_us,
@@ -103,7 +127,7 @@ static const char settle_src[] = RL_COMMON
 	"      local rem, rnd = tonumber(ARGV[b + 6]), tonumber(ARGV[b + 8])\n"
 	"      if not d.cal then\n"
 	"        set_level(d, math.min(d.cap, rem - rnd - after))\n"
-	"        redis.call('HSET', K, 'cal'..i, '1')\n"
+	"        put('cal'..i, '1')\n"
 	"      else\n"
 	"        local upper = rem + rnd + math.floor(since / d.T) - after\n"
 	"        if upper < level(d) then set_level(d, upper) end\n"
@@ -112,6 +136,7 @@ static const char settle_src[] = RL_COMMON
 	"    save(d)\n"
 	"  end\n"
 	"end\n"
+	"flush()\n"
 	"return 1\n";
 
 /* ARGV: prefix, pool, retry_us, then per dimension (4): limit, period_us,
@@ -139,6 +164,7 @@ static const char on429_src[] = RL_COMMON
 	"    save(d)\n"
 	"  end\n"
 	"end\n"
+	"flush()\n"
 	"return 1\n";
 
 /* ARGV: prefix, pool, dim, limit, period_us, cap, init_ppm.
