@@ -16,6 +16,7 @@
 #include <string.h>
 
 #include "check_run.h"
+#include "pipefix.h"
 #include "redisfix.h"
 #include "workfix.h"
 
@@ -98,11 +99,7 @@ static int64_t sql_i64(const char *db, const char *sql)
 	sqlite3 *h;
 	ck_assert_int_eq(sqlite3_open_v2(db, &h, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
 	sqlite3_busy_timeout(h, 5000);
-	sqlite3_stmt *st;
-	ck_assert_int_eq(sqlite3_prepare_v2(h, sql, -1, &st, NULL), SQLITE_OK);
-	ck_assert_int_eq(sqlite3_step(st), SQLITE_ROW);
-	int64_t v = sqlite3_column_int64(st, 0);
-	sqlite3_finalize(st);
+	int64_t v = am_pf_i64(h, "%s", sql);
 	sqlite3_close(h);
 	return v;
 }
