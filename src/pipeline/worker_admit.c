@@ -130,7 +130,10 @@ static void dispatch(am_worker *w, wjob *j, const am_budget_now *bn, int64_t now
 		char why[200];
 		int sh = wk_shared_reserve(w, j, bn, why, sizeof why);
 		if (sh <= 0) {
-			wk_release_budget(w, j);
+			/* Its local reservation goes back unused: no change of
+			 * the budget that would send the blocked jobs round again. */
+			am_budget_cancel(w->budget, j->budget_id, NULL);
+			j->budget_held = false;
 			if (sh == 0) {
 				to_blocked(w, j, why);
 			} else { /* Redis just went away: held until it is back */
