@@ -5,6 +5,7 @@
  * expire with their member), the shared cache, and a Redis that goes away
  * and comes back. */
 #include <check.h>
+#include <signal.h>
 #include <hiredis/hiredis.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -403,10 +404,22 @@ START_TEST(down_then_back)
 	int64_t wait, cost[AM_RL_NDIMS] = { 1, 0, 0, 1 };
 	am_err err = { 0 };
 	am_rf_stop(&rf, true);
+	/* A large write to a dead peer raises SIGPIPE: never the end of us. */
+	ck_assert_ptr_eq(signal(SIGPIPE, SIG_DFL) == SIG_ERR ? NULL : a, a);
+	uint8_t key[AM_CACHE_KEY_LEN] = { 1 };
+	am_cache_answer big;
+	memset(&big, 0, sizeof big);
+	big.text = malloc(8 << 20);
+	memset(big.text, 'x', (8 << 20) - 1);
+	big.text[(8 << 20) - 1] = '\0';
+	ck_assert_int_eq(am_redis_cache_put(a, key, &big, 60, 0, NULL, &err), -1);
+	free(big.text);
+	ck_assert(!am_redis_up(a));
+	ck_assert_int_eq(am_redis_ensure(a, mono() + 60 * S), -1); /* still down */
 	ck_assert_int_eq(am_redis_rl_acquire(a, &p, cost, &g, &wait, &err), -1);
 	ck_assert_int_eq(err.code, AM_E_FAIL);
 	ck_assert(!am_redis_up(a));
-	int64_t now = mono();
+	int64_t now = mono() + 60 * S;
 	ck_assert_int_eq(am_redis_ensure(a, now), -1); /* down, and the backoff holds */
 	ck_assert_int_eq(am_rf_restart(&rf), 0);
 	ck_assert_int_eq(am_redis_ensure(a, now), -1); /* not due yet: no connect attempt */

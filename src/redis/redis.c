@@ -5,6 +5,8 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -204,6 +206,45 @@ void am_redis_drop(am_redis *r, int64_t now, const char *why)
 	snprintf(r->why, sizeof r->why, "%s", why);
 }
 
+/* A write to a Redis that went away raises SIGPIPE, which would end the
+ * process (a batch, the console): hiredis writes with write(2), so the
+ * signal is blocked in this thread around each command and one it raised
+ * is taken off the pending set before the mask is restored. */
+typedef struct pipe_guard {
+	sigset_t old;
+	bool was_pending;
+} pipe_guard;
+
+static void guard_on(pipe_guard *g)
+{
+	sigset_t set, pend;
+	sigemptyset(&set);
+	sigaddset(&set, SIGPIPE);
+	pthread_sigmask(SIG_BLOCK, &set, &g->old);
+	g->was_pending = sigpending(&pend) == 0 && sigismember(&pend, SIGPIPE);
+}
+
+static void guard_off(pipe_guard *g)
+{
+	sigset_t set, pend;
+	sigemptyset(&set);
+	sigaddset(&set, SIGPIPE);
+	if (!g->was_pending && sigpending(&pend) == 0 && sigismember(&pend, SIGPIPE)) {
+		struct timespec zero = { 0, 0 };
+		sigtimedwait(&set, NULL, &zero);
+	}
+	pthread_sigmask(SIG_SETMASK, &g->old, NULL);
+}
+
+static redisReply *command(am_redis *r, int argc, const char **argv)
+{
+	pipe_guard g;
+	guard_on(&g);
+	redisReply *rep = redisCommandArgv(r->c, argc, argv, NULL);
+	guard_off(&g);
+	return rep;
+}
+
 /* A failure of the connection itself: dropped, the backoff grows. */
 static void conn_failed(am_redis *r, const char *what)
 {
@@ -221,7 +262,7 @@ redisReply *rx_cmd(am_redis *r, int argc, const char **argv, am_err *err)
 		am_err_setc(err, AM_E_FAIL, "Redis at %s is unreachable (%s)", r->where, r->why);
 		return NULL;
 	}
-	redisReply *rep = redisCommandArgv(r->c, argc, argv, NULL);
+	redisReply *rep = command(r, argc, argv);
 	if (!rep) {
 		conn_failed(r, "Redis");
 		am_err_setc(err, AM_E_FAIL, "Redis at %s is unreachable (%s)", r->where, r->why);
@@ -270,7 +311,7 @@ redisReply *rx_eval(am_redis *r, int s, int argc, const char **argv, am_err *err
 		if (!r->sha[s][0] && load_script(r, s, err))
 			return NULL;
 		a[1] = r->sha[s];
-		redisReply *rep = redisCommandArgv(r->c, argc + 3, a, NULL);
+		redisReply *rep = command(r, argc + 3, a);
 		if (!rep) {
 			conn_failed(r, "Redis");
 			am_err_setc(err, AM_E_FAIL, "Redis at %s is unreachable (%s)", r->where, r->why);
