@@ -105,6 +105,11 @@ void wk_limit_wait_reason(am_worker *w, int pool, int64_t now, char *text, size_
 		am_duration_text(st.head_ready_in_ns, t, sizeof t);
 		snprintf(key, kn, "%s", dim);
 		snprintf(text, n, "%s %s", dim, t);
+	} else if (w->nswait && w->swait_at[pool] > now) {
+		/* Granted here, waiting for the limits shared with other hosts. */
+		am_duration_text(w->swait_at[pool] - now, t, sizeof t);
+		snprintf(key, kn, "shared limit");
+		snprintf(text, n, "the organisation's limit %s", t);
 	}
 }
 
