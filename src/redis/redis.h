@@ -20,8 +20,9 @@
  * limiter's four: REQ, ITOK, OTOK, REQ_SHORT), the GCRA state the local
  * limiter keeps in its TAT (limiter.h), in microseconds of Redis time:
  * tat, the emission interval it was computed with, the share (cut by 10%
- * on a 429, floor 50%, +1% a minute back), the 429 cool-down and a net
- * counter of units granted (for header calibration). Acquire grants all
+ * on a 429, floor 50%, +1% a minute back), the 429 cool-down, a net
+ * counter of units granted (for header calibration) and whether headers
+ * have set its level yet (redis_scripts.c packs them in one field). Acquire grants all
  * dimensions or none in one round trip and otherwise says how long to
  * wait; settle refunds or charges the difference between the charge and
  * the usage, and calibrates from the response's headers. Queue order and

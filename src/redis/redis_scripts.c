@@ -3,10 +3,11 @@
  *
  * Limiter arithmetic. Time is Redis's TIME in whole microseconds; T, the
  * emission interval in microseconds per unit, is a Lua number (a double).
+ * Integers (TAT, counters) stay far below 2^53, so doubles hold them exactly.
  * A charge moves TAT by ceil(c * T) and a refund by floor(c * T), so
  * rounding never hands out a unit. A new bucket starts at its init fill; a
  * changed T (a share cut or recovery, a new limit) rescales the deficit,
- * keeping the level in units. Integers stay far below 2^53.
+ * keeping the level in units.
  *
  * Money arithmetic. Amounts are decimal strings of non-negative int64
  * picodollars; num() splits one into two exact parts (above and below
@@ -14,27 +15,28 @@
  * passes through a float. */
 #include "redis_int.h"
 
-/* One HMGET reads every dimension's fields at the start and one HSET
- * writes what changed at the end (flush), so a script is three Redis calls
- * whatever it does (each costs microseconds inside Redis): TIME, HMGET,
- * HSET. The pool's hash lives a day from its creation and from every 64th
- * grant; a pool left alone that long starts again at its init fill. */
+/* A pool is one hash, a dimension one field ("d0".."d3") holding its
+ * state packed as seven doubles (struct.pack, exact for these integers):
+ * tat, T, share, recover_at, cool-down, granted, calibrated. One HMGET
+ * reads them at the start and one HSET writes what changed at the end
+ * (flush): three Redis calls a script (TIME, HMGET, HSET), and no text to
+ * parse or format. The hash lives a day from its creation and from every
+ * 64th request granted; a pool left alone that long starts again at its
+ * init fill. */
 #define RL_COMMON                                                                              \
 	"local P = ARGV[1]\n"                                                                  \
 	"local K = P .. 'rl:' .. ARGV[2]\n"                                                    \
 	"local t = redis.call('TIME')\n"                                                       \
 	"local now = tonumber(t[1]) * 1000000 + tonumber(t[2])\n"                              \
-	"local F = {'tat', 'T', 'sh', 'rc', 'cd', 'g', 'cal'}\n"                               \
-	"local names = {}\n"                                                                   \
-	"for i = 0, 3 do for _, f in ipairs(F) do names[#names + 1] = f .. i end end\n"        \
-	"local R = redis.call('HMGET', K, unpack(names))\n"                                    \
-	"local W = {}\n"                                                                       \
+	"local R = redis.call('HMGET', K, 'd0', 'd1', 'd2', 'd3')\n"                           \
+	"local W, refresh = {}, false\n"                                                       \
 	"local function dim(i, limit, period, cap, init)\n"                                    \
-	"  local b = i * 7\n"                                                                  \
 	"  local d = {i = i, cap = cap, period = period, limit = limit}\n"                     \
-	"  local sh = tonumber(R[b + 3]) or 1000000\n"                                         \
-	"  local rc = tonumber(R[b + 4]) or 0\n"                                               \
-	"  d.sh0, d.rc0 = R[b + 3] and sh, R[b + 4] and rc\n"                                  \
+	"  local tat, T0, sh, rc, cd, g, cal\n"                                                \
+	"  if R[i + 1] then\n"                                                                 \
+	"    tat, T0, sh, rc, cd, g, cal = struct.unpack('<ddddddd', R[i + 1])\n"               \
+	"  end\n"                                                                              \
+	"  sh, rc = sh or 1000000, rc or 0\n"                                                  \
 	"  if sh < 1000000 and rc <= now then\n"                                               \
 	"    local steps = math.floor((now - rc) / 60000000) + 1\n"                            \
 	"    sh = math.min(1000000, sh + steps * 10000)\n"                                     \
@@ -42,34 +44,22 @@
 	"  end\n"                                                                              \
 	"  d.sh, d.rc = sh, rc\n"                                                              \
 	"  d.T = period / (limit * sh / 1000000)\n"                                            \
-	"  local tat, T0 = tonumber(R[b + 1]), tonumber(R[b + 2])\n"                           \
 	"  if not tat then\n"                                                                  \
 	"    tat = now + math.ceil((cap - math.floor(cap * init / 1000000)) * d.T)\n"          \
-	"  elseif T0 and T0 ~= d.T and tat > now then\n"                                       \
+	"  elseif T0 ~= d.T and tat > now then\n"                                              \
 	"    tat = now + math.ceil((tat - now) / T0 * d.T)\n"                                  \
 	"  end\n"                                                                              \
-	"  d.tat, d.cd, d.g, d.cal = tat, tonumber(R[b + 5]) or 0, tonumber(R[b + 6]) or 0,\n" \
-	"    R[b + 7]\n"                                                                       \
-	"  d.T0, d.cd0 = T0, d.cd\n"                                                           \
+	"  d.tat, d.cd, d.g, d.cal = tat, cd or 0, g or 0, cal or 0\n"                         \
 	"  return d\n"                                                                         \
 	"end\n"                                                                                \
-	"local function put(f, v) W[#W + 1] = f; W[#W + 1] = v end\n"                          \
 	"local function save(d)\n"                                                             \
-	"  local i = d.i\n"                                                                    \
-	"  put('tat'..i, string.format('%d', d.tat))\n"                                       \
-	"  put('g'..i, string.format('%d', d.g))\n"                                            \
-	"  if d.T ~= d.T0 then put('T'..i, string.format('%.17g', d.T)) end\n"                 \
-	"  if d.sh ~= d.sh0 then put('sh'..i, string.format('%.17g', d.sh)) end\n"             \
-	"  if d.rc ~= d.rc0 then put('rc'..i, string.format('%d', d.rc)) end\n"                \
-	"  if d.cd ~= d.cd0 then put('cd'..i, string.format('%d', d.cd)) end\n"                \
+	"  W[#W + 1] = 'd' .. d.i\n"                                                           \
+	"  W[#W + 1] = struct.pack('<ddddddd', d.tat, d.T, d.sh, d.rc, d.cd, d.g, d.cal)\n"     \
+	"  if not R[d.i + 1] or (d.i == 0 and d.g % 64 == 0) then refresh = true end\n"        \
 	"end\n"                                                                                \
 	"local function flush()\n"                                                             \
-	"  if #W > 0 then\n"                                                                   \
-	"    redis.call('HSET', K, unpack(W))\n"                                               \
-	"    if not R[1] or math.floor(tonumber(R[6]) or 0) % 64 == 0 then\n"                  \
-	"      redis.call('PEXPIRE', K, 86400000)\n"                                           \
-	"    end\n"                                                                            \
-	"  end\n"                                                                              \
+	"  if #W > 0 then redis.call('HSET', K, unpack(W)) end\n"                              \
+	"  if refresh then redis.call('PEXPIRE', K, 86400000) end\n"                           \
 	"end\n"                                                                                \
 	"local function level(d) return d.cap - math.max(0, d.tat - now) / d.T end\n"          \
 	"local function set_level(d, lv) d.tat = now + math.ceil((d.cap - lv) * d.T) end\n"
@@ -125,9 +115,9 @@ static const char settle_src[] = RL_COMMON
 	"    end\n"
 	"    if ARGV[b + 5] == '1' then\n"
 	"      local rem, rnd = tonumber(ARGV[b + 6]), tonumber(ARGV[b + 8])\n"
-	"      if not d.cal then\n"
+	"      if d.cal == 0 then\n"
 	"        set_level(d, math.min(d.cap, rem - rnd - after))\n"
-	"        put('cal'..i, '1')\n"
+	"        d.cal = 1\n"
 	"      else\n"
 	"        local upper = rem + rnd + math.floor(since / d.T) - after\n"
 	"        if upper < level(d) then set_level(d, upper) end\n"
