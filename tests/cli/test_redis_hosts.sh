@@ -39,5 +39,8 @@ limited=$(sim_stat hosts rate-limited)
 [ "$limited" = 0 ] || fail "$limited 429s from the shared limit"
 # The simulator's bucket starts with 10 and refills 10 a second.
 ratio=$(awk -v a="$t0" -v b="$t1" -v n=$((3 * n)) 'BEGIN { printf "%d", 100 * ((n - 10) / 10) / (b - a) }')
+# A loose floor (sanitizer builds, a busy machine): the hosts share the
+# pace, they do not take turns.
+[ "$ratio" -ge 50 ] || fail "the three hosts took twice the ideal time ($ratio%)"
 note "3 hosts: $((3 * n)) requests, 0 429s, $(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.1f", b - a }') s, ${ratio}% of the ideal pace"
 clean_stderr "$tmp"/h*.log
