@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "check_run.h"
 #include "pipefix.h"
@@ -276,6 +277,42 @@ START_TEST(redis_down_local_goes_on_alone)
 }
 END_TEST
 
+/* A limit changed on a host (the keyboard, or adopted from the provider's
+ * headers) reaches the shared buckets within a second: 1 request a second
+ * at start, 60,000 a minute after /rpm, and 20 calls go at once. */
+START_TEST(a_changed_limit_reaches_the_shared_buckets)
+{
+	am_sim_cfg sc;
+	am_sim_cfg_default(&sc);
+	sc.rpm = 0;
+	const char *const keys[][2] = { { "limits.rpm", "60" }, { "limits.rpm_burst", "1" },
+		                        { "cache.enabled", "false" } };
+	am_wf *a = start_host(&sc, keys, 3);
+	am_command cmd;
+	memset(&cmd, 0, sizeof cmd);
+	cmd.kind = AM_CMD_SET_RPM;
+	cmd.value = 60000;
+	am_err err = { 0 };
+	ck_assert_msg(a->ops.command(a->ops.ctx, &cmd, &err) == 0, "%s", err.msg);
+	tally ta = { 0 };
+	for (int i = 0; i < 150; i++) /* a publication tick and a half */
+		am_wf_pump(a, 10, on_event, &ta);
+	struct timespec t0, t1;
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	for (int i = 0; i < 20; i++) {
+		char prompt[64];
+		snprintf(prompt, sizeof prompt, "Fast question %d", i);
+		submit(a, prompt, 16, true);
+	}
+	for (int i = 0; i < 2000 && ta.done < 20; i++)
+		am_wf_pump(a, 10, on_event, &ta);
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	ck_assert_int_eq(ta.done, 20);
+	double secs = (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
+	ck_assert_msg(secs < 8, "20 calls took %.1f s: the shared bucket kept 1 a second", secs);
+}
+END_TEST
+
 static Suite *suite(void)
 {
 	Suite *s = suite_create("pipeline_redis");
@@ -286,6 +323,7 @@ static Suite *suite(void)
 	tcase_add_test(t, three_hosts_one_daily_budget);
 	tcase_add_test(t, redis_killed_mid_run_pause_holds_then_finishes);
 	tcase_add_test(t, redis_down_local_goes_on_alone);
+	tcase_add_test(t, a_changed_limit_reaches_the_shared_buckets);
 	suite_add_tcase(s, t);
 	return s;
 }

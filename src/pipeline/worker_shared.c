@@ -37,7 +37,8 @@ static void fnv(uint64_t *h, const char *s)
 	}
 }
 
-/* The shared figures of each pool, from the local limiter's settings. */
+/* The shared figures of each pool, from the local limiter's settings (its
+ * effective limits: configured, or adopted from the provider's headers). */
 static void build_pools(am_worker *w, int64_t now)
 {
 	for (int i = 0; i < am_rl_npools(w->rl) && i < AM_RL_MAX_POOLS; i++) {
@@ -239,6 +240,11 @@ void wk_shared_tick(am_worker *w, int64_t now)
 		return;
 	}
 	if (now >= w->next_publish) {
+		/* Limits the local limiter adopted from headers or the keyboard
+		 * since: the shared buckets follow (not while it runs alone at a
+		 * share of them, which is what going back restores). */
+		if (w->shared_was_up)
+			build_pools(w, now);
 		publish(w, now);
 		if (w->blocked.n)
 			w->budget_changed = true;
