@@ -158,7 +158,7 @@ START_TEST(grants_are_shared_by_every_connection)
 	for (int i = 0; i < 10; i++)
 		ck_assert_int_eq(acquire(i % 2 ? a : b, &p, 0, &g, &wait), 1);
 	ck_assert_int_eq(acquire(b, &p, 0, &g, &wait), 0);
-	ck_assert_msg(wait > 50 * MS && wait <= 100 * MS, "wait %lld", (long long)wait);
+	ck_assert_msg(wait > 0 && wait <= 100 * MS, "wait %lld", (long long)wait);
 	ck_assert_int_eq(acquire(a, &p, 0, &g, &wait), 0);
 	nap_ms((int)(wait / MS) + 2);
 	ck_assert_int_eq(acquire(a, &p, 0, &g, &wait), 1);
@@ -172,7 +172,10 @@ END_TEST
 START_TEST(all_or_nothing_and_refunds)
 {
 	am_redis *a = client("t2:");
-	am_redis_rl_pool p = pool("p", 6000, 100, 60000); /* ITOK bucket 60,000 */
+	/* Slow refills (1 request and 10 tokens a second), so that a busy
+	 * machine does not refill the buckets between two steps. */
+	am_redis_rl_pool p = pool("p", 60, 100, 600);
+	p.dim[AM_RL_ITOK].cap = 60000; /* ITOK bucket 60,000 */
 	am_redis_grant g;
 	int64_t wait;
 	am_redis_rl_view v;
@@ -189,7 +192,7 @@ START_TEST(all_or_nothing_and_refunds)
 	ck_assert_int_eq(acquire(a, &p, 20000, &g, &wait), 1);
 	ck_assert_int_eq(am_redis_rl_view_dim(a, &p, AM_RL_ITOK, &v, &err), 0);
 	ck_assert_int_ge(v.level, 30000);
-	ck_assert_int_le(v.level, 30100);
+	ck_assert_int_le(v.level, 30050);
 	/* A refund never fills past the capacity. */
 	int64_t big[AM_RL_NDIMS] = { 0, 1000000, 0, 0 };
 	ck_assert_int_eq(am_redis_rl_settle(a, &p, NULL, big, NULL, 0, &err), 0);
@@ -206,7 +209,7 @@ END_TEST
 START_TEST(a_429_pauses_every_host)
 {
 	am_redis *a = client("t3:"), *b = client("t3:");
-	am_redis_rl_pool p = pool("p", 6000, 100, 0);
+	am_redis_rl_pool p = pool("p", 60, 100, 0); /* refills 1 a second */
 	am_redis_grant g;
 	int64_t wait;
 	am_err err = { 0 };
