@@ -971,12 +971,44 @@ START_TEST(test_mutations_do_not_crash)
 }
 END_TEST
 
+/* The Redis keys: the URL from the file or AIMETER_REDIS_URL, its password
+ * never shown, the failure mode an enum. */
+START_TEST(test_redis_keys)
+{
+	am_config c;
+	am_err err = {0};
+	ck_assert_msg(load(&c, "{\"redis\":{\"url\":\"redis://ops:hunter22@10.1.2.3:6380/2\","
+	                       "\"on_failure\":\"local\",\"local_share_pct\":50}}",
+	                   NULL, &err) == 0,
+	              "%s", err.msg);
+	ck_assert_str_eq(c.redis.url, "redis://ops:hunter22@10.1.2.3:6380/2");
+	ck_assert_int_eq(c.redis.on_failure, AM_REDIS_LOCAL);
+	ck_assert_int_eq(c.redis.local_share_pct, 50);
+	char *shown = get(&c, "redis.url", NULL);
+	ck_assert_str_eq(shown, "redis://ops:(hidden)@10.1.2.3:6380/2");
+	free(shown);
+	char buf[8192];
+	FILE *f = fmemopen(buf, sizeof buf, "w");
+	am_config_print(&c, f);
+	fclose(f);
+	ck_assert_ptr_null(strstr(buf, "hunter22"));
+	ck_assert_int_eq(load(&c, "{\"redis\":{\"url\":\"http://x\"}}", NULL, &err), -1);
+	ck_assert_ptr_nonnull(strstr(err.msg, "redis.url"));
+	ck_assert_int_eq(load(&c, "{\"redis\":{\"on_failure\":\"ignore\"}}", NULL, &err), -1);
+	char *env[] = {(char *)"AIMETER_REDIS_URL=redis://127.0.0.1:7777", NULL};
+	ck_assert_msg(load(&c, "{}", env, &err) == 0, "%s", err.msg);
+	assert_value(&c, "redis.url", "redis://127.0.0.1:7777", AM_CFG_ENV);
+	assert_value(&c, "redis.prefix", "aimeter:", AM_CFG_DEFAULT);
+}
+END_TEST
+
 static Suite *config_suite(void)
 {
 	Suite *s = suite_create("config");
 	TCase *tc = tcase_create("config");
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_add_test(tc, test_defaults);
+	tcase_add_test(tc, test_redis_keys);
 	tcase_add_test(tc, test_every_key_round_trips);
 	tcase_add_test(tc, test_file_values_and_sources);
 	tcase_add_test(tc, test_dotted_keys_and_comments);

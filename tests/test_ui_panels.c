@@ -429,6 +429,30 @@ START_TEST(budget_tags_line)
 }
 END_TEST
 
+/* Hosts sharing a budget through Redis: the organisation's day and this
+ * host's part replace the local pace line; Redis away says what happens. */
+START_TEST(budget_org)
+{
+	int w, h;
+	busy(&snap);
+	snap.org = (am_snap_org){ .on = true, .up = true, .day_pusd = 3690000000000LL,
+	                          .host_day_pusd = 1230000000000LL };
+	ui_panel_ctx c = ctx(&snap, false, false);
+	area(120, 40, UI_P_BUDGET, &w, &h);
+	ui_panel_budget(&c, w, h, &blk);
+	ck_assert_ptr_nonnull(strstr(dump(&blk, false),
+	                             "3+0: {NORMAL}org $3.69 today, this host $1.23 (33%)\n"));
+	snap.org.up = false;
+	ui_panel_budget(&c, w, h, &blk);
+	ck_assert_ptr_nonnull(strstr(dump(&blk, false), "3+0: {ALARM}Redis unreachable: calls held\n"));
+	snap.org.local = true;
+	ui_panel_budget(&c, w, h, &blk);
+	ck_assert_ptr_nonnull(
+	    strstr(dump(&blk, false), "3+0: {ALARM}Redis unreachable: local limits and budget\n"));
+	memset(&snap.org, 0, sizeof snap.org);
+}
+END_TEST
+
 START_TEST(budget_compact)
 {
 	int w, h;
@@ -917,6 +941,7 @@ static Suite *suite(void)
 	tcase_add_test(t, header_ascii);
 	tcase_add_test(t, budget_full);
 	tcase_add_test(t, budget_tags_line);
+	tcase_add_test(t, budget_org);
 	tcase_add_test(t, budget_compact);
 	tcase_add_test(t, budget_ascii);
 	tcase_add_test(t, limits_full);

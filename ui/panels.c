@@ -277,6 +277,24 @@ static void tags_segs(const ui_panel_ctx *c, const char *lead, int w, line *l)
 	}
 }
 
+/* Hosts sharing through Redis: the organisation's spend today and this
+ * host's part, or that Redis cannot be reached and what this host does. */
+static void org_segs(const ui_panel_ctx *c, line *l, int w)
+{
+	const am_snap_org *o = &c->snap->org;
+	const char *dot = l->n ? G(c)->dot : "";
+	if (!o->up) {
+		segf_fit(l, w, UI_ROLE_ALARM, "%sRedis unreachable: %s", dot,
+		         o->local ? "local limits and budget" : "calls held");
+		return;
+	}
+	char org[32], host[32], pct[16];
+	fmt_money(org, sizeof org, o->day_pusd);
+	fmt_money(host, sizeof host, o->host_day_pusd);
+	fmt_pct(pct, sizeof pct, o->host_day_pusd, o->day_pusd, 0);
+	segf_fit(l, w, UI_ROLE_NORMAL, "%sorg %s today, this host %s (%s)", dot, org, host, pct);
+}
+
 static void budget_full(const ui_panel_ctx *c, const struct budget_figs *f, int w, int h,
                         ui_block *out)
 {
@@ -319,7 +337,10 @@ static void budget_full(const ui_panel_ctx *c, const struct budget_figs *f, int 
 	segf_fit(l[2], w - fmt_width(pace, strlen(pace)), UI_ROLE_DIM, " (15 min)");
 	seg(l[2], UI_ROLE_NORMAL, pace);
 
-	limit_segs(c, b, l[3]);
+	if (c->snap->org.on)
+		org_segs(c, l[3], w); /* the local pace says little about the organisation's */
+	else
+		limit_segs(c, b, l[3]);
 	month_segs(c, b, f, w, l[4]);
 	spend_spark(c, b, w, true, l[5]);
 	if (c->snap->ntags > 0 && h > 6)
@@ -356,6 +377,8 @@ static void budget_compact(const ui_panel_ctx *c, const struct budget_figs *f, i
 	line *m = ui_block_row(out, 1, 0, w);
 	month_segs(c, b, f, w, m);
 	limit_segs(c, b, m);
+	if (c->snap->org.on)
+		org_segs(c, m, w);
 	/* The tags that fit in half of what is left; the sparkline takes the rest. */
 	tags_segs(c, g->dot, line_width(m) + (w - line_width(m)) / 2, m);
 	seg(m, UI_ROLE_DIM, "  ");

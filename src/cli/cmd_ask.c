@@ -393,8 +393,12 @@ int cmd_ask(int argc, char **argv)
 				am_say(stderr, "%s\n", ev->text);
 			} else if (ev->kind == AM_EV_NOTICE && ev->text) {
 				/* Kept for an early end: why the worker stopped (a
-				 * ledger it cannot write, say). */
+				 * ledger it cannot write, say). Redis going away or
+				 * coming back changes what happens to this call (held,
+				 * or under local limits): said at once. */
 				snprintf(last_notice, sizeof last_notice, "%s", ev->text);
+				if (!strncmp(ev->text, "redis: ", 7))
+					am_say(stderr, "aimeter ask: %s\n", ev->text);
 			} else if (ev->job_id == job && ev->kind == AM_EV_RETRY) {
 				/* A retry (the provider failed) is always worth a line. */
 				char line[400];

@@ -81,6 +81,11 @@ static int chk_model_opt(const struct apply *, const struct key *, const char *,
 static int chk_tz(const struct apply *, const struct key *, const char *, char *, size_t, am_err *);
 
 static const char *const color_names[] = {"auto", "always", "never", NULL};
+static const char *const redis_failure_names[] = {"pause", "local", NULL};
+static int chk_redis_url(const struct apply *, const struct key *, const char *, char *, size_t,
+                         am_err *);
+static int chk_prefix(const struct apply *, const struct key *, const char *, char *, size_t,
+                      am_err *);
 
 #define INFO(name, type, def, help, env) .info = {name, type, def, help, env}
 #define AT(f) .off = offsetof(am_config, f), .size = sizeof(((am_config *)0)->f)
@@ -237,6 +242,29 @@ static const struct key keys[] = {
           "it would cross it (0 or \"\" = none)",
           NULL),
      .kind = K_TAGBUDGETS, AT(budget.tag)},
+
+    {INFO("redis.url", "url", "",
+          "redis://[user:pass@]host:port/db shared by the hosts of one organisation (\"\" = "
+          "none; rediss:// when hiredis has TLS)",
+          "AIMETER_REDIS_URL"),
+     STR(redis.url, chk_redis_url), .empty = "none"},
+    {INFO("redis.password_file", "path", "", "file holding the Redis password (mode 0600)", NULL),
+     STR(redis.password_file, chk_path), .empty = "none"},
+    {INFO("redis.prefix", "string", "aimeter:",
+          "every Redis key starts with it (one Redis, several organisations)", NULL),
+     STR(redis.prefix, chk_prefix)},
+    {INFO("redis.on_failure", "enum", "pause",
+          "Redis unreachable: pause (hold calls, keeps the hard cap) or local (local limits "
+          "and budget)",
+          NULL),
+     .kind = K_ENUM, AT(redis.on_failure), .choices = redis_failure_names},
+    {INFO("redis.local_share_pct", "integer", "33",
+          "on_failure local: the share of each limit this host takes alone", NULL),
+     INT(redis.local_share_pct, 1, 100)},
+    {INFO("redis.lease_s", "integer", "300",
+          "a budget reservation of a host that stopped answering expires after this long",
+          NULL),
+     INT(redis.lease_s, 5, 86400)},
 
     {INFO("ui.color", "enum", "auto", "auto, always or never", "NO_COLOR"), .kind = K_ENUM,
      AT(ui.color), .choices = color_names, .env_weak = true, .env_value = "never"},
@@ -507,6 +535,47 @@ static int chk_url(const struct apply *a, const struct key *k, const char *in, c
 	for (size_t len = strlen(out); len > 0 && out[len - 1] == '/'; len--)
 		out[len - 1] = '\0';
 	return 0;
+}
+
+/* The scheme and a host; the Redis layer parses the rest when it connects.
+ * A password inside the URL is kept, and shown masked (key_json). */
+static int chk_redis_url(const struct apply *a, const struct key *k, const char *in, char *out,
+                         size_t n, am_err *err)
+{
+	(void)a;
+	const char *rest = !strncmp(in, "redis://", 8)    ? in + 8
+	                   : !strncmp(in, "rediss://", 9) ? in + 9
+	                                                  : NULL;
+	if (*in && (!rest || !*rest || *rest == '/'))
+		return am_err_set(err, "%s: not a redis:// or rediss:// URL", k->info.name);
+	if (!printable_ascii(in))
+		return am_err_set(err, "%s: the URL contains a space or a control character",
+		                  k->info.name);
+	return copy_str(k->info.name, in, out, n, err);
+}
+
+static int chk_prefix(const struct apply *a, const struct key *k, const char *in, char *out,
+                      size_t n, am_err *err)
+{
+	(void)a;
+	if (!*in || !printable_ascii(in))
+		return am_err_set(err, "%s: printable characters without spaces, at least one",
+		                  k->info.name);
+	return copy_str(k->info.name, in, out, n, err);
+}
+
+/* "redis://user:pass@host" -> "redis://user:(hidden)@host": a password in
+ * the Redis URL is a secret and never shown. */
+static json_t *masked_url(const char *url)
+{
+	const char *s = strstr(url, "://");
+	const char *at = s ? strrchr(s, '@') : NULL;
+	const char *colon = s ? memchr(s + 3, ':', at ? (size_t)(at - s - 3) : 0) : NULL;
+	if (!at || !colon)
+		return json_string_nocheck(url);
+	char buf[AM_CONFIG_URL_MAX + 16];
+	snprintf(buf, sizeof buf, "%.*s:(hidden)%s", (int)(colon - url), url, at);
+	return json_string_nocheck(buf);
 }
 
 static int check_model_id(const char *name, const char *in, bool allow_star, am_err *err)
@@ -1768,6 +1837,8 @@ static json_t *key_json(const am_config *cfg, const struct key *k)
 		am_money_format(*(const int64_t *)f, buf, sizeof buf);
 		return json_string(buf);
 	case K_STR:
+		if (f == (const void *)cfg->redis.url)
+			return masked_url(f);
 		return json_string_nocheck(f);
 	case K_ENUM:
 		return json_string(k->choices[*(const int *)f]);

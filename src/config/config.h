@@ -91,6 +91,12 @@ typedef enum am_config_source {
 	AM_CFG_FLAG
 } am_config_source;
 
+/* redis.on_failure: what a host does while Redis cannot be reached. */
+typedef enum am_config_redis_failure {
+	AM_REDIS_PAUSE, /* hold every call until Redis is back (keeps the hard cap) */
+	AM_REDIS_LOCAL  /* go on with local limits at local_share_pct and the local budget */
+} am_config_redis_failure;
+
 typedef enum am_config_color {
 	AM_COLOR_AUTO, /* colours when the terminal has them */
 	AM_COLOR_ALWAYS,
@@ -218,6 +224,15 @@ typedef struct am_config {
 		int ntags;               /* budget.tags, in the order first set */
 		am_config_tag_budget tag[AM_CONFIG_MAX_TAG_BUDGETS];
 	} budget;
+
+	struct { /* limits, budget and cache shared by several hosts */
+		char url[AM_CONFIG_URL_MAX];           /* "" = none: everything stays local */
+		char password_file[AM_CONFIG_PATH_MAX]; /* "" = none; read, never shown */
+		char prefix[64];                       /* every key starts with it */
+		am_config_redis_failure on_failure;
+		int64_t local_share_pct; /* on_failure local: this share of each limit */
+		int64_t lease_s;         /* a budget reservation outlives its host this long */
+	} redis;
 
 	struct {
 		am_config_color color;

@@ -96,13 +96,13 @@ static void dispatch(am_worker *w, wjob *j, const am_budget_now *bn, int64_t now
 		am_cache_answer a;
 		am_cache_result res = AM_CACHE_MISS;
 		memset(&a, 0, sizeof a);
-		if (am_cache_get(w->cache, j->key, now_wall(w), &a, &res, &err) == 0 &&
-		    res == AM_CACHE_HIT) {
+		if ((am_cache_get(w->cache, j->key, now_wall(w), &a, &res, &err) == 0 &&
+		     res == AM_CACHE_HIT) ||
+		    (am_cache_answer_free(&a), wk_shared_cache_get(w, j, &a))) {
 			answer_from_cache(w, j, &a);
 			am_cache_answer_free(&a);
 			return;
 		}
-		am_cache_answer_free(&a);
 	}
 
 	int pool = am_rl_pool_for_model(w->rl, j->model);
@@ -151,6 +151,21 @@ static void dispatch(am_worker *w, wjob *j, const am_budget_now *bn, int64_t now
 		j->budget_id = g.id;
 		j->budget_held = true;
 		j->reserved_pusd = g.amount_pusd;
+		char why[200];
+		int sh = wk_shared_reserve(w, j, bn, why, sizeof why);
+		if (sh <= 0) {
+			/* Its local reservation goes back unused: no change of
+			 * the budget that would send the blocked jobs round again. */
+			am_budget_cancel(w->budget, j->budget_id, NULL);
+			j->budget_held = false;
+			if (sh == 0) {
+				to_blocked(w, j, why);
+			} else { /* Redis just went away: held until it is back */
+				j->st = W_PENDING;
+				jl_push_front(&w->pending, j);
+			}
+			return;
+		}
 	}
 
 	int64_t cost[AM_RL_NCOST] = { 1, est, max_tokens };
@@ -169,7 +184,10 @@ static void dispatch(am_worker *w, wjob *j, const am_budget_now *bn, int64_t now
 		return;
 	}
 	j->ticket_live = true;
-	if (rc == 1) {
+	if (rc == 1 && wk_shared_gating(w)) {
+		wk_shared_gate(w, j);
+		wk_mark_state(w, j, AM_JOB_WAITING_LIMIT);
+	} else if (rc == 1) {
 		wk_start_call(w, j);
 	} else if (!(j->proxied && wk_proxy_wait_too_long(w, j, now))) {
 		j->st = W_LIMIT;
@@ -205,7 +223,7 @@ static void retry_blocked(am_worker *w, const am_budget_now *bn, int64_t now)
 /* While paused, or while the ledger cannot be written, no new call starts. */
 bool wk_holding(const am_worker *w, int64_t now)
 {
-	return w->paused || w->unrecorded.n || now < w->db_retry_at;
+	return w->paused || w->unrecorded.n || now < w->db_retry_at || wk_shared_holding(w);
 }
 
 /* Due retries go back to the front, oldest first. */

@@ -27,6 +27,7 @@ static void settle_limiter(am_worker *w, wjob *j, const am_prov_result *r, bool 
 	am_rl_settle(w->rl, &j->ticket, actual, now);
 	if (!j->stream)
 		am_rl_observe(w->rl, &j->ticket, &r->rl, now); /* settled: calibrates only */
+	wk_shared_settle(w, j, actual, j->stream ? NULL : &r->rl, true, now);
 	j->ticket_live = false;
 	if (!suspect)
 		am_rl_learn_input(w->rl, j->model, (int64_t)j->wire_len,
@@ -95,6 +96,7 @@ void wk_call_succeeded(am_worker *w, wjob *j, am_prov_result *r, int64_t now, co
 			wk_notice(w, "job %" PRId64 ": %s", j->id, terr.msg);
 		j->tag_held = false;
 	}
+	wk_shared_settled(w, j, now);
 	held_answer *h = am_xcalloc(1, sizeof *h);
 	snprintf(h->model, sizeof h->model, "%s", model);
 	h->usage = r->usage;
@@ -153,6 +155,7 @@ static void call_failed(am_worker *w, wjob *j, am_prov_result *r, int64_t now)
 			am_rl_cancel(w->rl, &j->ticket, now);
 			j->ticket_live = false;
 		}
+		j->sgrant_live = false; /* it may have been charged: nothing back */
 		wk_finish_failed(w, j, msg);
 		return;
 	}
@@ -161,6 +164,7 @@ static void call_failed(am_worker *w, wjob *j, am_prov_result *r, int64_t now)
 		/* The limiter pauses that pool dimension and puts the ticket back at
 		 * the head of its queue; the budget reservation stays. */
 		am_rl_on_429(w->rl, &j->ticket, &r->rl, am_rl_dim_from_message(r->message), now);
+		wk_shared_on_429(w, j, &r->rl, am_rl_dim_from_message(r->message), now);
 		j->st = W_LIMIT;
 		jl_push(&w->limit, j);
 		char why[96];
@@ -177,6 +181,7 @@ static void call_failed(am_worker *w, wjob *j, am_prov_result *r, int64_t now)
 		am_rl_cancel(w->rl, &j->ticket, now);
 	}
 	j->ticket_live = false;
+	j->sgrant_live = false;
 	wk_release_budget(w, j);
 	int64_t delay = am_prov_retry_delay(&w->retry, j->attempts, &r->rl, jitter01(w));
 	j->not_before = now + delay;
@@ -233,6 +238,9 @@ void wk_on_call_done(void *ctx, am_prov_result *r)
 void wk_collect(am_worker *w, int64_t now)
 {
 	int64_t next = am_rl_next_event_ns(w->rl, now);
+	int64_t shared_next = wk_shared_next_event(w);
+	if (shared_next < next)
+		next = shared_next;
 	for (wjob *j = w->retry_list.head; j; j = j->next)
 		if (j->not_before < next)
 			next = j->not_before;

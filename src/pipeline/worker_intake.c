@@ -110,6 +110,11 @@ static void cancel_job(am_worker *w, int64_t handle, int64_t now)
 	jlist *l = wk_list_of(w, j);
 	if (l)
 		jl_remove(l, j);
+	if (j->swait) {
+		j->swait = false;
+		w->nswait--;
+		wk_shared_settle(w, j, NULL, NULL, true, now);
+	}
 	if (j->ticket_live) {
 		am_rl_cancel(w->rl, &j->ticket, now);
 		j->ticket_live = false;

@@ -422,6 +422,8 @@ static bool land(am_worker *w, wjob *j)
 		a.cost_pusd = h->known ? h->cost : 0;
 		if (am_cache_put(w->cache, j->key, &a, now_wall(w), NULL, &err))
 			wk_notice(w, "cache: %s", err.msg);
+		if (am_cache_enabled(w->cache))
+			wk_shared_cache_put(w, j, &a);
 	}
 	j->st = W_FINISHED;
 	wk_free_job(w, j);

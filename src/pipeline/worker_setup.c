@@ -169,6 +169,8 @@ int wk_setup(am_worker *w, am_err *err)
 	    wk_load_recent_burn(w, err))
 		return -1;
 
+	if (wk_shared_setup(w, &cfg, err))
+		return -1;
 	am_cache_config cc;
 	if (am_cache_config_from(&cfg, &cc, err))
 		return -1;
@@ -227,6 +229,7 @@ void wk_teardown(am_worker *w)
 			wk_tx_abort(w);
 	}
 	w->nfresh = 0;
+	wk_shared_teardown(w);
 	while (w->all) {
 		wjob *j = w->all;
 		if (j->id && (j->st == W_FLIGHT || j->st == W_LIMIT))

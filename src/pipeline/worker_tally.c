@@ -24,6 +24,7 @@ void wk_release_budget(am_worker *w, wjob *j)
 		j->budget_held = false;
 		w->budget_changed = true;
 	}
+	wk_shared_release(w, j);
 }
 
 /* The local day changes only at midnight: between a conversion and the
@@ -384,6 +385,7 @@ void wk_tally_tick(am_worker *w, int64_t now, am_budget_now *bn)
 	am_budget_tick(w->budget, bn);
 	foreign_tick(w, now);
 	wk_settings_poll(w, now);
+	wk_shared_tick(w, now);
 }
 
 /* What the budget charges for a report's rows whose price was unknown,
