@@ -79,7 +79,7 @@ enum {
 	AM_CONFIG_MAX_TAG_BUDGETS = 32,
 	AM_CONFIG_MAX_WARNINGS = 16,
 	AM_CONFIG_WARNING_MAX = 256,
-	AM_CONFIG_MAX_KEYS = 64
+	AM_CONFIG_MAX_KEYS = 96
 };
 
 /* In rank order: a higher source beats a lower one (see above). */
