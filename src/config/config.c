@@ -77,6 +77,7 @@ static int chk_model_opt(const struct apply *, const struct key *, const char *,
 static int chk_tz(const struct apply *, const struct key *, const char *, char *, size_t, am_err *);
 
 static const char *const color_names[] = {"auto", "always", "never", NULL};
+static const char *const via_names[] = {"messages", "batches", NULL};
 
 #define INFO(name, type, def, help, env) .info = {name, type, def, help, env}
 #define AT(f) .off = offsetof(am_config, f), .size = sizeof(((am_config *)0)->f)
@@ -228,6 +229,11 @@ static const struct key keys[] = {
     {INFO("budget.web_search_uses", "integer", "10",
           "web searches reserved for a web search tool that sets no max_uses", NULL),
      INT(budget.web_search_uses, 0, 1000000)},
+
+    {INFO("batch.via", "enum", "messages",
+          "how `aimeter batch` sends: messages (real time) or batches (Message Batches API, "
+          "half price, results within 24 h)", NULL),
+     .kind = K_ENUM, AT(batch.via), .choices = via_names},
 
     {INFO("ui.color", "enum", "auto", "auto, always or never", "NO_COLOR"), .kind = K_ENUM,
      AT(ui.color), .choices = color_names, .env_weak = true, .env_value = "never"},

@@ -372,6 +372,35 @@ static bool feed(run *r, bool *worker_ended)
 	return false;
 }
 
+/* Through the Message Batches API: the whole file queued, then the
+ * driver runs the jobs (false when it did not finish them). */
+static bool feed_batches(run *r, bool *worker_ended)
+{
+	while (!r->eof && !stop_asked(r)) {
+		add_lines(r, 100000);
+		if (r->held.n)
+			return false;
+	}
+	if (stop_asked(r))
+		return false;
+	am_bapi_opts bo = *r->o->via_batches;
+	bo.ledger = r->o->ledger;
+	bo.jobs = r->jobs;
+	bo.me = &r->me;
+	bo.msgs = r->o->msgs;
+	bo.tty = r->o->tty;
+	bo.clock = r->clk;
+	bo.stop = r->o->stop;
+	am_err err;
+	int rc = am_bapi_drive(&bo, &err);
+	if (rc < 0) {
+		fputs(r->cr, r->o->msgs);
+		am_say(r->o->msgs, "aimeter batch: %s\n", err.msg);
+		*worker_ended = true;
+	}
+	return rc == 0;
+}
+
 int am_batch_run(const am_batch_run_opts *o, am_batch_outcome *out)
 {
 	memset(out, 0, sizeof *out);
@@ -393,17 +422,22 @@ int am_batch_run(const am_batch_run_opts *o, am_batch_outcome *out)
 	r.jobs = am_queue_run_new(r.db, &out->err);
 	if (!r.jobs) {
 		am_queue_stmts_free(r.qs);
-		am_worker_stop(o->worker, 0);
+		if (o->worker)
+			am_worker_stop(o->worker, 0);
 		fprintf(o->msgs, "aimeter batch: %s\n", out->err.msg);
 		out->end = AM_BATCH_END_INTERRUPTED;
 		return 1;
 	}
-	feed(&r, &worker_ended);
+	if (o->via_batches)
+		feed_batches(&r, &worker_ended);
+	else
+		feed(&r, &worker_ended);
 	am_queue_stmts_free(r.qs);
 	free(r.buf);
 
 	bool stopped = stop_asked(&r);
-	am_worker_stop(o->worker, stopped ? 0 : 1000);
+	if (o->worker)
+		am_worker_stop(o->worker, stopped ? 0 : 1000);
 	am_queue_tally t;
 	tally(&r, &t);
 	out->lines = r.nlines;
@@ -413,6 +447,7 @@ int am_batch_run(const am_batch_run_opts *o, am_batch_outcome *out)
 	out->unfinished = t.unfinished;
 	out->cost_pusd = t.cost_pusd;
 	out->eof = r.eof;
+	out->via_batches = o->via_batches != NULL;
 	if (!r.held.n)
 		progress(&r, &t, 0, elapsed(&r), true);
 
@@ -434,7 +469,9 @@ int am_batch_run(const am_batch_run_opts *o, am_batch_outcome *out)
 		status = 1;
 	} else {
 		out->end = AM_BATCH_END_DONE;
-		status = t.blocked ? 3 : t.failed ? 1 : 0;
+		/* Through batches, a job left queued (expired, for the next run)
+		 * has no answer either. */
+		status = t.blocked ? 3 : t.failed || t.unfinished ? 1 : 0;
 	}
 	for (int64_t i = 0; i < r.nlines; i++) {
 		free(r.lines[i].bad);

@@ -1,0 +1,853 @@
+/* batchapi: a run's jobs through the Message Batches API, see batchapi.h. */
+#include "batchapi.h"
+
+#include <inttypes.h>
+#include <jansson.h>
+#include <poll.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "money.h"
+#include "pbatch.h"
+#include "say.h"
+
+enum { LIST_PAGE = 100, MAX_POLL_FAILS = 20, RESULTS_GROUP = 1000 };
+#define FIRST_POLL_NS (2 * AM_NS_PER_SEC)
+#define MAX_POLL_NS (60 * AM_NS_PER_SEC)
+/* How far from the intent's time a lost submit's batch may have been
+ * created (clock skew and the submit's own time). */
+#define FIND_WINDOW_NS ((int64_t)15 * 60 * AM_NS_PER_SEC)
+
+int64_t am_bapi_next_interval(int64_t prev_ns, double poll_s)
+{
+	if (poll_s > 0)
+		return (int64_t)(poll_s * (double)AM_NS_PER_SEC);
+	if (prev_ns <= 0)
+		return FIRST_POLL_NS;
+	int64_t next = prev_ns + prev_ns / 2;
+	return next > MAX_POLL_NS ? MAX_POLL_NS : next;
+}
+
+/* An open provider batch of the run. */
+typedef struct active {
+	am_pb_row row;
+	int64_t next_ns;      /* next poll, monotonic */
+	int64_t interval_ns;
+	int fails;            /* polls in a row that failed */
+} active;
+
+/* A set of job ids (open addressing; 0 is the empty slot). */
+typedef struct idset {
+	int64_t *v;
+	size_t n, cap;
+} idset;
+
+static bool idset_has(const idset *s, int64_t id)
+{
+	if (!s->cap)
+		return false;
+	for (size_t k = (size_t)id * 0x9e3779b97f4a7c15ULL & (s->cap - 1); s->v[k];
+	     k = (k + 1) & (s->cap - 1))
+		if (s->v[k] == id)
+			return true;
+	return false;
+}
+
+static void idset_add(idset *s, int64_t id)
+{
+	if (idset_has(s, id))
+		return;
+	if ((s->n + 1) * 2 > s->cap) {
+		idset old = *s;
+		s->cap = s->cap ? s->cap * 2 : 256;
+		s->v = am_xcalloc(s->cap, sizeof *s->v);
+		s->n = 0;
+		for (size_t i = 0; i < old.cap; i++)
+			if (old.v[i])
+				idset_add(s, old.v[i]);
+		free(old.v);
+	}
+	size_t k = (size_t)id * 0x9e3779b97f4a7c15ULL & (s->cap - 1);
+	while (s->v[k])
+		k = (k + 1) & (s->cap - 1);
+	s->v[k] = id;
+	s->n++;
+}
+
+typedef struct drv {
+	const am_bapi_opts *o;
+	sqlite3 *db;
+	const am_clock *clk;
+	const char *cr;
+	active *act;
+	int nact, capact;
+	idset deferred;           /* canceled/expired, left queued for the next run */
+	bool want_submit;
+	int64_t not_before;       /* mono: the batch endpoints asked us to wait */
+	int64_t backoff_ns;       /* after a refused submit */
+	int64_t ended_n, ended_sum_ns; /* batches ended in this run and their durations */
+	int64_t last_note;
+	int64_t t0;
+	am_err *err;
+} drv;
+
+static int64_t mono(const drv *d)
+{
+	return am_clock_mono(d->clk);
+}
+
+static int64_t wall(const drv *d)
+{
+	return am_clock_wall(d->clk);
+}
+
+static bool stopped(const drv *d)
+{
+	return d->o->stop && atomic_load(d->o->stop);
+}
+
+__attribute__((format(printf, 2, 3))) static void note(drv *d, const char *fmt, ...)
+{
+	fputs(d->cr, d->o->msgs); /* clears the progress line */
+	char line[AM_ERR_MAX * 2 + 128];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(line, sizeof line, fmt, ap);
+	va_end(ap);
+	am_say(d->o->msgs, "aimeter batch: %s\n", line);
+}
+
+static void add_active(drv *d, const am_pb_row *row)
+{
+	if (d->nact == d->capact) {
+		d->capact = d->capact ? d->capact * 2 : 8;
+		d->act = am_xrealloc(d->act, (size_t)d->capact * sizeof *d->act);
+	}
+	active *a = &d->act[d->nact++];
+	memset(a, 0, sizeof *a);
+	a->row = *row;
+	a->interval_ns = am_bapi_next_interval(0, d->o->poll_s);
+	a->next_ns = mono(d);
+}
+
+static void drop_active(drv *d, int i)
+{
+	d->act[i] = d->act[--d->nact];
+}
+
+/* The wait a refused call asks for: its retry-after, else a backoff. */
+static void wait_out(drv *d, const am_mb_reply *rep)
+{
+	int64_t w = rep->retry_after_ns;
+	if (w <= 0) {
+		d->backoff_ns = am_bapi_next_interval(d->backoff_ns, 0);
+		w = d->backoff_ns;
+	}
+	if (w > MAX_POLL_NS)
+		w = MAX_POLL_NS;
+	d->not_before = mono(d) + w;
+}
+
+static void remote_of(const am_mb_batch *b, am_pb_remote *r)
+{
+	memset(r, 0, sizeof *r);
+	r->provider_id = b->id;
+	r->state = !strcmp(b->status, "ended")       ? AM_PB_ENDED
+	           : !strcmp(b->status, "canceling") ? AM_PB_CANCELING
+	                                              : AM_PB_IN_PROGRESS;
+	r->processing = b->processing;
+	r->succeeded = b->succeeded;
+	r->errored = b->errored;
+	r->canceled = b->canceled;
+	r->expired = b->expired;
+	r->created_ns = b->created_ns;
+	r->ended_ns = b->ended_ns;
+	r->expires_ns = b->expires_ns;
+	r->results_url = b->results_url[0] ? b->results_url : NULL;
+}
+
+static void take_remote(active *a, const am_mb_batch *b)
+{
+	snprintf(a->row.provider_id, sizeof a->row.provider_id, "%s", b->id);
+	am_pb_remote r;
+	remote_of(b, &r);
+	a->row.state = r.state;
+	a->row.processing = b->processing;
+	a->row.succeeded = b->succeeded;
+	a->row.errored = b->errored;
+	a->row.canceled = b->canceled;
+	a->row.expired = b->expired;
+	a->row.created_ns = b->created_ns;
+	snprintf(a->row.results_url, sizeof a->row.results_url, "%s", b->results_url);
+}
+
+/* ---- results --------------------------------------------------------------- */
+
+typedef struct reader {
+	drv *d;
+	active *a;
+	bool in_tx;
+	int in_group;
+	int64_t lines, foreign;
+	int status;   /* -1 after a ledger error (d->err) */
+} reader;
+
+static int group_commit(reader *rd)
+{
+	if (!rd->in_tx)
+		return 0;
+	rd->in_tx = false;
+	rd->in_group = 0;
+	return am_ledger_commit(rd->d->o->ledger, rd->d->err);
+}
+
+static int settle_succeeded(reader *rd, int64_t job, am_mb_result *res)
+{
+	drv *d = rd->d;
+	const am_prov_result *m = &res->msg;
+	const am_price *price = am_pricing_lookup(d->o->pricing, m->model);
+	int64_t cost = 0, realtime = 0;
+	char day[AM_LEDGER_DAY_LEN];
+	int64_t now = wall(d);
+	if (am_ledger_day(now, day, d->err))
+		return -1;
+	am_usage rt = m->usage;
+	snprintf(rt.service_tier, sizeof rt.service_tier, "standard");
+	am_err perr;
+	bool known = price && !m->usage_suspect &&
+	             am_cost_on(price, &m->usage, true, day, &cost, &perr) == 0 &&
+	             am_cost_on(price, &rt, false, day, &realtime, &perr) == 0;
+	int s = am_pb_settle(d->db, rd->a->row.id, job, AM_PB_SUCCEEDED, known ? realtime : 0,
+	                     d->err);
+	if (s <= 0)
+		return s;
+	char sim_model[AM_PROV_MODEL_MAX + 16];
+	snprintf(sim_model, sizeof sim_model, "%s%s", AM_LEDGER_SIMULATED, m->model);
+	am_ledger_event ev;
+	memset(&ev, 0, sizeof ev);
+	ev.job_id = job;
+	ev.ts_ns = now;
+	ev.model = d->o->simulator ? sim_model : m->model;
+	ev.reason = "batch";
+	ev.usage = m->usage;
+	ev.price_known = known;
+	ev.cost_pusd = known ? cost : 0;
+	ev.batch = true;
+	ev.latency_ms = -1;
+	ev.http_status = 200;
+	ev.request_id = m->id[0] ? m->id : NULL;
+	ev.error = m->usage_suspect ? m->usage_why : NULL;
+	ev.source = "batch";
+	if (am_ledger_record(d->o->ledger, &ev, d->err) < 0)
+		return -1;
+	return am_pb_job_done(d->db, job, m->model, m->text, now, d->err);
+}
+
+static int settle_other(reader *rd, int64_t job, int attempts, const am_mb_result *res)
+{
+	drv *d = rd->d;
+	int64_t now = wall(d);
+	if (res->kind == AM_MB_ERRORED) {
+		if (am_pb_settle(d->db, rd->a->row.id, job, AM_PB_ERRORED, 0, d->err) <= 0)
+			return d->err->msg[0] ? -1 : 0;
+		char why[AM_ERR_MAX];
+		snprintf(why, sizeof why, "%s: %s%s%s", res->msg.error_type, res->msg.message,
+		         res->msg.request_id[0] ? " (request-id " : "",
+		         res->msg.request_id[0] ? res->msg.request_id : "");
+		if (res->msg.request_id[0])
+			strncat(why, ")", sizeof why - strlen(why) - 1);
+		bool last = attempts > d->o->max_retries;
+		return am_pb_job_state(d->db, job, last ? "failed" : "queued", why, 0, now, d->err);
+	}
+	bool expired = res->kind == AM_MB_EXPIRED;
+	if (am_pb_settle(d->db, rd->a->row.id, job, expired ? AM_PB_EXPIRED : AM_PB_CANCELED, 0,
+	                 d->err) <= 0)
+		return d->err->msg[0] ? -1 : 0;
+	const char *why = d->o->expire_fail
+	                      ? (expired ? "expired: the batch ended before this request ran"
+	                                 : "canceled: the batch was canceled before this request ran")
+	                      : (expired ? "expired; left queued for the next run"
+	                                 : "canceled; left queued for the next run");
+	if (!d->o->expire_fail)
+		idset_add(&d->deferred, job);
+	return am_pb_job_state(d->db, job, d->o->expire_fail ? "failed" : "queued", why, 1, now,
+	                       d->err);
+}
+
+static int on_line(void *ctx, const char *line, size_t len)
+{
+	reader *rd = ctx;
+	drv *d = rd->d;
+	rd->lines++;
+	am_mb_result res;
+	am_err perr;
+	if (am_mb_parse_result(line, len, &res, &perr)) {
+		rd->foreign++; /* unreadable: its job counts as missing */
+		return 0;
+	}
+	char *end;
+	long long job = strtoll(res.custom_id, &end, 10);
+	bool settled = false;
+	int64_t reserved = 0;
+	int attempts = 0;
+	int rc = 0;
+	d->err->msg[0] = '\0';
+	if (*end || job <= 0) {
+		rd->foreign++;
+		goto out;
+	}
+	if (!rd->in_tx) {
+		if (am_ledger_begin(d->o->ledger, d->err)) {
+			rc = -1;
+			goto out;
+		}
+		rd->in_tx = true;
+	}
+	int got = am_pb_link(d->db, rd->a->row.id, job, &settled, &reserved, &attempts, d->err);
+	if (got < 0) {
+		rc = -1;
+		goto out;
+	}
+	if (!got) {
+		rd->foreign++; /* another batch's line: not ours to record */
+		goto out;
+	}
+	if (settled)
+		goto out; /* read before a crash or an earlier read */
+	rc = res.kind == AM_MB_SUCCEEDED ? settle_succeeded(rd, job, &res)
+	                                 : settle_other(rd, job, attempts, &res);
+	rc = rc < 0 ? -1 : 0;
+	if (!rc && ++rd->in_group >= RESULTS_GROUP)
+		rc = group_commit(rd);
+out:
+	am_prov_result_free(&res.msg);
+	if (rc) {
+		if (rd->in_tx)
+			am_ledger_rollback(d->o->ledger);
+		rd->in_tx = false;
+		rd->status = -1;
+	}
+	return rc;
+}
+
+/* Reads the results of ended batch a. 1 when it is done, 0 to try again
+ * later, -1 + err (the ledger). */
+static int read_results(drv *d, active *a)
+{
+	reader rd = { .d = d, .a = a };
+	am_mb_reply rep;
+	am_err rerr;
+	int rc = 0;
+	if (a->row.results_url[0])
+		rc = am_mb_results(d->o->mb, a->row.results_url, 0, on_line, &rd, &rep, &rerr);
+	if (rd.status < 0)
+		return -1;
+	if (rc == 0 && group_commit(&rd))
+		return -1;
+	if (rc) {
+		if (rd.in_tx)
+			group_commit(&rd); /* what was settled stays settled */
+		if (rep.http_status == 429)
+			wait_out(d, &rep);
+		if (++a->fails >= MAX_POLL_FAILS)
+			return am_err_set(d->err, "cannot read the results of %s: %s",
+			                  a->row.provider_id, rerr.msg);
+		a->interval_ns = am_bapi_next_interval(a->interval_ns, d->o->poll_s);
+		a->next_ns = mono(d) + a->interval_ns;
+		return 0;
+	}
+	int64_t requeued = 0;
+	if (am_pb_finish(d->db, a->row.id, wall(d), &requeued, d->err))
+		return -1;
+	if (rd.foreign)
+		note(d, "%" PRId64 " result line%s of %s named no job of this batch (left alone)",
+		     rd.foreign, rd.foreign == 1 ? "" : "s", a->row.provider_id);
+	if (a->row.created_ns > 0) {
+		d->ended_n++;
+		d->ended_sum_ns += wall(d) - a->row.created_ns;
+	}
+	return 1;
+}
+
+/* ---- polling and finding lost submits --------------------------------------- */
+
+/* Polls a. 1 when it is done (results read), 0 otherwise, -1 + err. */
+static int poll_one(drv *d, active *a)
+{
+	am_mb_batch b;
+	am_mb_reply rep;
+	am_err perr;
+	if (am_mb_get(d->o->mb, a->row.provider_id, &b, &rep, &perr)) {
+		if (rep.http_status == 429)
+			wait_out(d, &rep);
+		else if (rep.http_status && !rep.retryable && rep.http_status != 404)
+			return am_err_set(d->err, "%s", perr.msg);
+		/* A new batch may 404 for a moment after its creation. */
+		if (++a->fails >= MAX_POLL_FAILS)
+			return am_err_set(d->err, "cannot poll %s: %s", a->row.provider_id, perr.msg);
+		a->interval_ns = am_bapi_next_interval(a->interval_ns, d->o->poll_s);
+		a->next_ns = mono(d) + a->interval_ns;
+		return 0;
+	}
+	a->fails = 0;
+	take_remote(a, &b);
+	am_pb_remote r;
+	remote_of(&b, &r);
+	if (am_pb_remote_set(d->db, a->row.id, &r, wall(d), d->err))
+		return -1;
+	if (r.state == AM_PB_ENDED)
+		return read_results(d, a);
+	a->interval_ns = am_bapi_next_interval(a->interval_ns, d->o->poll_s);
+	a->next_ns = mono(d) + a->interval_ns;
+	return 0;
+}
+
+/* A 'submitting' batch whose answer never came: looks through the
+ * provider's list for a batch created near the intent with as many
+ * requests that no other local batch holds. 1 found (now polled), 0 not
+ * there (its jobs go back to the queue), 2 try again later, -1 + err. */
+static int find_lost(drv *d, active *a)
+{
+	char after[AM_MB_ID_MAX] = "";
+	am_mb_batch best;
+	int64_t best_gap = -1;
+	for (;;) {
+		am_mb_batch *page;
+		int n;
+		bool more;
+		am_mb_reply rep;
+		am_err perr;
+		if (am_mb_list(d->o->mb, LIST_PAGE, after[0] ? after : NULL, &page, &n, &more, &rep,
+		               &perr)) {
+			if (rep.http_status == 429)
+				wait_out(d, &rep);
+			if (rep.http_status && !rep.retryable)
+				return am_err_set(d->err, "%s", perr.msg);
+			return 2;
+		}
+		bool older = false;
+		for (int i = 0; i < n; i++) {
+			int64_t gap = page[i].created_ns - a->row.intent_ns;
+			if (gap < -FIND_WINDOW_NS)
+				older = true;
+			if (gap < 0)
+				gap = -gap;
+			if (gap > FIND_WINDOW_NS || am_mb_total(&page[i]) != a->row.requests)
+				continue;
+			am_pb_row other;
+			int f = am_pb_find(d->db, page[i].id, &other, d->err);
+			if (f < 0) {
+				free(page);
+				return -1;
+			}
+			if (f == 0 && (best_gap < 0 || gap < best_gap)) {
+				best = page[i];
+				best_gap = gap;
+			}
+		}
+		if (n)
+			snprintf(after, sizeof after, "%s", page[n - 1].id);
+		free(page);
+		if (!more || older || !n)
+			break;
+	}
+	if (best_gap < 0) {
+		if (am_pb_lost(d->db, a->row.id, wall(d), d->err))
+			return -1;
+		return 0;
+	}
+	take_remote(a, &best);
+	am_pb_remote r;
+	remote_of(&best, &r);
+	if (am_pb_remote_set(d->db, a->row.id, &r, wall(d), d->err))
+		return -1;
+	fputs(d->cr, d->o->msgs);
+	am_say(d->o->msgs, "aimeter batch: found the batch %s submitted before a crash\n",
+	       best.id);
+	return 1;
+}
+
+/* ---- submitting ----------------------------------------------------------------- */
+
+typedef struct item {
+	int64_t id;
+	char *line;      /* {"custom_id":..,"params":..} */
+	size_t len;
+	am_budget_cost cost;
+	char *bad;       /* a request that cannot be sent: why */
+	bool over;       /* submitted too often already */
+} item;
+
+typedef struct collect {
+	drv *d;
+	item *v;
+	int64_t n, cap;
+} collect;
+
+/* The request as a batch line: the model chosen, max_tokens set, and the
+ * keys the batch API refuses (stream) or that are aimeter's own dropped. */
+static void make_line(drv *d, item *it, const char *request, const char *pinned)
+{
+	json_t *body = json_loads(request ? request : "", 0, NULL);
+	if (!json_is_object(body)) {
+		json_decref(body);
+		it->bad = am_xstrdup("the job's request is not a JSON object");
+		return;
+	}
+	json_object_del(body, "stream");
+	json_object_del(body, "x-no-cache");
+	am_sel_input in = { .model = pinned, .chars = am_sel_body_chars(body), .budget_pct = -1 };
+	am_sel_choice ch;
+	am_sel_choose(d->o->sel, &in, &ch);
+	json_object_set_new(body, "model", json_string(ch.model));
+	if (!json_is_integer(json_object_get(body, "max_tokens")))
+		json_object_set_new(body, "max_tokens", json_integer(d->o->default_max_tokens));
+	char cid[24];
+	snprintf(cid, sizeof cid, "%" PRId64, it->id);
+	json_t *line = json_pack("{s:s,s:O}", "custom_id", cid, "params", body);
+	it->line = json_dumps(line, JSON_COMPACT);
+	it->len = it->line ? strlen(it->line) : 0;
+	/* The worst case: every byte of the request a token (no tokenizer
+	 * makes more tokens than bytes), max_tokens out, at batch prices. */
+	am_budget_estimate be = { .input_tokens = (int64_t)it->len,
+	                          .max_tokens = json_integer_value(json_object_get(body, "max_tokens")),
+	                          .cache_writes = strstr(it->line, "\"cache_control\"") != NULL,
+	                          .batch = true };
+	am_prov_request_billing(body, d->o->budget.web_search_uses, &be.fast, &be.web_searches);
+	const am_price *p = am_pricing_lookup(d->o->pricing, ch.model);
+	am_err err;
+	if (am_budget_worst_case(p, am_pricing_most_expensive(d->o->pricing), &be, &it->cost, &err))
+		it->bad = am_xstrdup(err.msg);
+	json_decref(line);
+	json_decref(body);
+}
+
+static int on_waiting(void *ctx, int64_t job_id, const char *request, const char *pinned,
+                      int attempts)
+{
+	collect *c = ctx;
+	drv *d = c->d;
+	if (idset_has(&d->deferred, job_id))
+		return 0;
+	if (c->n == c->cap) {
+		c->cap = c->cap ? c->cap * 2 : 1024;
+		c->v = am_xrealloc(c->v, (size_t)c->cap * sizeof *c->v);
+	}
+	item *it = &c->v[c->n++];
+	memset(it, 0, sizeof *it);
+	it->id = job_id;
+	if (attempts > d->o->max_retries) {
+		it->over = true;
+		return 0;
+	}
+	make_line(d, it, request, pinned);
+	return 0;
+}
+
+/* Submits v[from..to) as one batch. 0 submitted (or left for the list to
+ * tell), 1 refused for now (jobs queued again), -1 + err. */
+static int submit(drv *d, item *v, int64_t from, int64_t to)
+{
+	int64_t n = to - from;
+	int64_t *ids = am_xmalloc((size_t)n * sizeof *ids);
+	int64_t *res = am_xmalloc((size_t)n * sizeof *res);
+	size_t bytes = 14;
+	for (int64_t i = 0; i < n; i++) {
+		ids[i] = v[from + i].id;
+		res[i] = v[from + i].cost.pusd;
+		bytes += v[from + i].len + 1;
+	}
+	int64_t local;
+	int rc = am_pb_intent(d->db, d->o->base_url, d->o->me->id, ids, res, n, (int64_t)bytes,
+	                      wall(d), &local, d->err);
+	free(ids);
+	free(res);
+	if (rc)
+		return -1;
+	char *body = am_xmalloc(bytes + 1), *p = body;
+	memcpy(p, "{\"requests\":[", 13);
+	p += 13;
+	for (int64_t i = from; i < to; i++) {
+		if (i > from)
+			*p++ = ',';
+		memcpy(p, v[i].line, v[i].len);
+		p += v[i].len;
+		free(v[i].line);
+		v[i].line = NULL;
+	}
+	*p++ = ']';
+	*p++ = '}';
+	*p = '\0';
+	am_mb_batch b;
+	am_mb_reply rep;
+	am_err serr;
+	rc = am_mb_create(d->o->mb, body, (size_t)(p - body), &b, &rep, &serr);
+	free(body);
+	am_pb_row row;
+	memset(&row, 0, sizeof row);
+	row.id = local;
+	row.requests = n;
+	row.intent_ns = wall(d);
+	row.state = AM_PB_SUBMITTING;
+	if (rc == 0) {
+		d->backoff_ns = 0;
+		am_pb_remote r;
+		remote_of(&b, &r);
+		if (am_pb_remote_set(d->db, local, &r, wall(d), d->err))
+			return -1;
+		add_active(d, &row);
+		take_remote(&d->act[d->nact - 1], &b);
+		active *a = &d->act[d->nact - 1];
+		a->next_ns = mono(d) + a->interval_ns;
+		return 0;
+	}
+	if (!rep.http_status) {
+		/* No answer: it may have arrived. The list will tell. */
+		add_active(d, &row);
+		d->act[d->nact - 1].next_ns = mono(d) + FIRST_POLL_NS;
+		note(d, "no answer to a submit (%s): looking for it in the provider's list",
+		     serr.msg);
+		return 0;
+	}
+	if (am_pb_lost(d->db, local, wall(d), d->err))
+		return -1;
+	if (!rep.retryable)
+		return am_err_set(d->err, "the provider refused a batch: %s", serr.msg);
+	wait_out(d, &rep);
+	return 1;
+}
+
+static void items_free(collect *c)
+{
+	for (int64_t i = 0; i < c->n; i++) {
+		free(c->v[i].line);
+		free(c->v[i].bad);
+	}
+	free(c->v);
+}
+
+/* The run's waiting jobs: reserved, packed and submitted, or blocked. */
+static int submit_waiting(drv *d)
+{
+	collect c = { .d = d };
+	if (am_pb_each_waiting(d->o->jobs, on_waiting, &c, d->err) < 0)
+		return -1;
+	int status = 0;
+	int64_t now = wall(d);
+	/* What may still be spent: the ledger's day and month, and every
+	 * reservation of a batch still out counted as spent. */
+	am_budget_now bn;
+	int64_t day = 0, month = 0, out = 0, unknown = 0;
+	char first[AM_LEDGER_DAY_LEN + 1];
+	am_budget *b = NULL;
+	if (am_budget_now_local(now, &bn, d->err) ||
+	    am_ledger_spend(d->o->ledger, bn.day, bn.day, &day, &unknown, d->err))
+		goto fail;
+	snprintf(first, sizeof first, "%s-01", bn.month);
+	if (am_ledger_spend(d->o->ledger, first, bn.day, &month, NULL, d->err) ||
+	    am_pb_outstanding(d->db, &out, d->err))
+		goto fail;
+	am_budget_config bc = d->o->budget;
+	bc.max_reservations = c.n + 1 > bc.max_reservations ? (int)(c.n + 1) : bc.max_reservations;
+	if (am_budget_new(&b, &bc, &bn, day + out, month + out, unknown > 0, d->err))
+		goto fail;
+	int64_t fit = 0;
+	const char *blocked_why = NULL;
+	am_budget_grant g;
+	for (int64_t i = 0; i < c.n; i++) {
+		item *it = &c.v[i];
+		if (it->over || it->bad) {
+			char why[AM_ERR_MAX];
+			snprintf(why, sizeof why, "%s", it->over ? "no result after every retry" : it->bad);
+			if (am_pb_job_state(d->db, it->id, "failed", why, 0, now, d->err))
+				goto fail;
+			continue;
+		}
+		if (!blocked_why) {
+			if (am_budget_reserve(b, &bn, &it->cost, &g, d->err))
+				goto fail;
+			if (g.verdict != AM_BUDGET_RESERVED)
+				blocked_why = g.why;
+		}
+		if (blocked_why) {
+			if (am_pb_job_state(d->db, it->id, "blocked_budget", blocked_why, 0, now, d->err))
+				goto fail;
+			continue;
+		}
+		if (&c.v[fit] != it) { /* packed to the front; the strings move with it */
+			c.v[fit] = *it;
+			it->line = NULL;
+			it->bad = NULL;
+		}
+		fit++;
+	}
+	int64_t max_n = d->o->max_requests > 0 ? d->o->max_requests : AM_MB_MAX_REQUESTS;
+	size_t max_b = d->o->max_bytes > 0 ? (size_t)d->o->max_bytes : AM_MB_MAX_BYTES;
+	int64_t from = 0;
+	size_t bytes = 14;
+	for (int64_t i = 0; i <= fit && status == 0; i++) {
+		bool full = i < fit && (i - from == max_n || bytes + c.v[i].len + 1 > max_b);
+		if (i > from && (i == fit || full)) {
+			status = submit(d, c.v, from, i);
+			if (status > 0) {
+				/* refused for now: the rest waits too (queued) */
+				d->want_submit = true;
+				status = 0;
+				break;
+			}
+			from = i;
+			bytes = 14;
+		}
+		if (i < fit)
+			bytes += c.v[i].len + 1;
+	}
+	c.n = c.n > fit ? c.n : fit;
+	am_budget_free(b);
+	items_free(&c);
+	return status;
+fail:
+	am_budget_free(b);
+	items_free(&c);
+	return -1;
+}
+
+/* ---- progress --------------------------------------------------------------------- */
+
+static void fmt_age(int64_t ns, char *buf, size_t n)
+{
+	int64_t s = ns / AM_NS_PER_SEC;
+	if (s < 0)
+		s = 0;
+	if (s >= 3600)
+		snprintf(buf, n, "%" PRId64 "h%02" PRId64 "m", s / 3600, s / 60 % 60);
+	else if (s >= 60)
+		snprintf(buf, n, "%" PRId64 "m%02" PRId64 "s", s / 60, s % 60);
+	else
+		snprintf(buf, n, "%" PRId64 "s", s);
+}
+
+static void progress(drv *d, bool force)
+{
+	int64_t el = (mono(d) - d->t0) / AM_NS_PER_SEC;
+	if (!force && !d->o->tty && el - d->last_note < 10)
+		return;
+	d->last_note = el;
+	am_queue_tally t;
+	am_err err;
+	if (am_queue_run_tally(d->o->jobs, &t, &err))
+		return;
+	int64_t in_batches = 0, oldest = 0, now = wall(d);
+	for (int i = 0; i < d->nact; i++) {
+		in_batches += d->act[i].row.requests;
+		int64_t age = now - (d->act[i].row.created_ns ? d->act[i].row.created_ns
+		                                               : d->act[i].row.intent_ns);
+		if (age > oldest)
+			oldest = age;
+	}
+	char cost[48], age[24], left[32] = "?";
+	am_money_format_display(t.cost_pusd, 4, cost, sizeof cost);
+	fmt_age(oldest, age, sizeof age);
+	if (d->ended_n && d->nact) {
+		int64_t avg = d->ended_sum_ns / d->ended_n;
+		fmt_age(avg > oldest ? avg - oldest : 0, left, sizeof left);
+	}
+	fprintf(d->o->msgs,
+	        "%sbatches %" PRId64 "/%" PRId64 " done · %" PRId64 " failed · %" PRId64
+	        " blocked · %" PRId64 " in %d batch%s · age %s · ~%s left · %s%s",
+	        d->cr, t.done, t.done + t.failed + t.blocked + t.unfinished, t.failed, t.blocked,
+	        in_batches, d->nact, d->nact == 1 ? "" : "es", age, left, cost,
+	        d->o->tty ? "" : "\n");
+	fflush(d->o->msgs);
+}
+
+/* ---- the loop ------------------------------------------------------------------------ */
+
+static bool claimable(void *ctx, const char *owner)
+{
+	return am_owner_claimable(ctx, owner);
+}
+
+int am_bapi_drive(const am_bapi_opts *o, am_err *err)
+{
+	drv d;
+	memset(&d, 0, sizeof d);
+	d.o = o;
+	d.db = am_ledger_db(o->ledger);
+	d.clk = o->clock ? o->clock : am_clock_system();
+	d.cr = o->tty ? "\r\033[K" : "";
+	d.err = err;
+	d.t0 = mono(&d);
+	d.want_submit = true;
+	int status = -1;
+	int64_t strays;
+	am_pb_row *rows = NULL;
+	int nrows = 0;
+	am_owner me = *o->me;
+	if (am_pb_strays(o->jobs, wall(&d), &strays, err) ||
+	    am_pb_open(d.db, o->jobs, claimable, &me, &rows, &nrows, err))
+		goto out;
+	for (int i = 0; i < nrows; i++) {
+		if (am_pb_set_owner(d.db, rows[i].id, o->me->id, err))
+			goto out;
+		add_active(&d, &rows[i]);
+	}
+	free(rows);
+	rows = NULL;
+
+	for (;;) {
+		if (stopped(&d)) {
+			status = 1;
+			break;
+		}
+		int64_t now = mono(&d);
+		bool waited = now < d.not_before;
+		for (int i = 0; i < d.nact && !waited; i++) {
+			active *a = &d.act[i];
+			if (a->next_ns > now)
+				continue;
+			bool lookup = a->row.state == AM_PB_SUBMITTING;
+			int r = lookup ? find_lost(&d, a) : poll_one(&d, a);
+			if (r < 0)
+				goto out;
+			if (lookup && r == 2) { /* the list could not be read: later */
+				a->interval_ns = am_bapi_next_interval(a->interval_ns, 0);
+				a->next_ns = mono(&d) + a->interval_ns;
+			} else if (lookup && r == 1) { /* found: polled from now on */
+				a->next_ns = mono(&d);
+			} else if ((lookup && r == 0) || (!lookup && r == 1)) { /* lost, or done */
+				drop_active(&d, i--);
+				d.want_submit = true;
+			}
+			waited = mono(&d) < d.not_before;
+		}
+		if (d.want_submit && mono(&d) >= d.not_before) {
+			d.want_submit = false;
+			if (submit_waiting(&d))
+				goto out;
+		}
+		progress(&d, false);
+		if (!d.nact && !d.want_submit) {
+			status = 0;
+			break;
+		}
+		/* Sleep to the next poll, waking for a stop at least every 200 ms. */
+		int64_t next = INT64_MAX;
+		for (int i = 0; i < d.nact; i++)
+			if (d.act[i].next_ns < next)
+				next = d.act[i].next_ns;
+		if (d.not_before > next || (d.want_submit && d.not_before > mono(&d)))
+			next = d.not_before;
+		int64_t wait_ms = (next - mono(&d)) / AM_NS_PER_MS;
+		if (wait_ms > 200)
+			wait_ms = 200;
+		if (wait_ms > 0)
+			poll(NULL, 0, (int)wait_ms);
+	}
+out:
+	progress(&d, true);
+	free(rows);
+	free(d.act);
+	free(d.deferred.v);
+	return status;
+}
