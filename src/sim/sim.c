@@ -1551,10 +1551,12 @@ static enum MHD_Result batch_create(am_sim *s, struct MHD_Connection *conn, stru
 		}
 		return send_error(s, conn, rq, 400, "invalid_request_error", msg, NULL);
 	}
+	/* Unique across simulator runs too, as the API's ids are: the time of
+	 * creation goes into the id. */
+	b->created_wall = am_clock_wall(s->clock);
 	memcpy(b->id, "msgbatch_01", 11);
 	base62(b->id + 11, 24, am_simtext_mix(s->cfg.seed ^ rq->seq ^ 0x626174ULL),
-	       am_simtext_mix(rq->seq + 29));
-	b->created_wall = am_clock_wall(s->clock);
+	       am_simtext_mix((uint64_t)b->created_wall ^ (rq->seq + 29)));
 	b->created_real = real_mono();
 	b->counts[BR_PROCESSING] = (int64_t)b->n;
 	int64_t repeated = 0;
