@@ -136,6 +136,18 @@ static void drop_active(drv *d, int i)
 	d->act[i] = d->act[--d->nact];
 }
 
+/* After a call the batch endpoints answered: with their request bucket
+ * empty, the next call waits for one request's refill (limit per minute),
+ * so polling keeps to their limit instead of meeting a 429. */
+static void pace(drv *d, const am_mb_reply *rep)
+{
+	if (rep->requests_remaining == 0 && rep->requests_limit > 0) {
+		int64_t at = mono(d) + 60 * AM_NS_PER_SEC / rep->requests_limit + AM_NS_PER_MS;
+		if (at > d->not_before)
+			d->not_before = at;
+	}
+}
+
 /* The wait a refused call asks for: its retry-after, else a backoff. */
 static void wait_out(drv *d, const am_mb_reply *rep)
 {
@@ -341,6 +353,8 @@ static int read_results(drv *d, active *a)
 	int rc = 0;
 	if (a->row.results_url[0])
 		rc = am_mb_results(d->o->mb, a->row.results_url, 0, on_line, &rd, &rep, &rerr);
+	if (a->row.results_url[0])
+		pace(d, &rep);
 	if (rd.status < 0)
 		return -1;
 	if (rc == 0 && group_commit(&rd))
@@ -375,10 +389,15 @@ static int read_results(drv *d, active *a)
 /* Polls a. 1 when it is done (results read), 0 otherwise, -1 + err. */
 static int poll_one(drv *d, active *a)
 {
+	/* Ended already: its results are what is left to read. */
+	if (a->row.state == AM_PB_ENDED)
+		return read_results(d, a);
 	am_mb_batch b;
 	am_mb_reply rep;
 	am_err perr;
-	if (am_mb_get(d->o->mb, a->row.provider_id, &b, &rep, &perr)) {
+	int grc = am_mb_get(d->o->mb, a->row.provider_id, &b, &rep, &perr);
+	pace(d, &rep);
+	if (grc) {
 		if (rep.http_status == 429)
 			wait_out(d, &rep);
 		else if (rep.http_status && !rep.retryable && rep.http_status != 404)
@@ -418,8 +437,10 @@ static int find_lost(drv *d, active *a)
 		bool more;
 		am_mb_reply rep;
 		am_err perr;
-		if (am_mb_list(d->o->mb, LIST_PAGE, after[0] ? after : NULL, &page, &n, &more, &rep,
-		               &perr)) {
+		int lrc = am_mb_list(d->o->mb, LIST_PAGE, after[0] ? after : NULL, &page, &n, &more,
+		                     &rep, &perr);
+		pace(d, &rep);
+		if (lrc) {
 			if (rep.http_status == 429)
 				wait_out(d, &rep);
 			if (rep.http_status && !rep.retryable)
@@ -584,6 +605,7 @@ static int submit(drv *d, item *v, int64_t from, int64_t to)
 	am_err serr;
 	rc = am_mb_create(d->o->mb, body, (size_t)(p - body), &b, &rep, &serr);
 	free(body);
+	pace(d, &rep);
 	am_pb_row row;
 	memset(&row, 0, sizeof row);
 	row.id = local;
@@ -689,6 +711,11 @@ static int submit_waiting(drv *d)
 	for (int64_t i = 0; i <= fit && status == 0; i++) {
 		bool full = i < fit && (i - from == max_n || bytes + c.v[i].len + 1 > max_b);
 		if (i > from && (i == fit || full)) {
+			/* The batch endpoints' limit holds between submits too. */
+			while (mono(d) < d->not_before && !stopped(d))
+				poll(NULL, 0, 50);
+			if (stopped(d))
+				break; /* the rest stays queued for the next run */
 			status = submit(d, c.v, from, i);
 			if (status > 0) {
 				/* refused for now: the rest waits too (queued) */
@@ -763,6 +790,16 @@ static void progress(drv *d, bool force)
 
 /* ---- the loop ------------------------------------------------------------------------ */
 
+/* The open batch whose poll is due the longest, or -1. */
+static int most_due(const drv *d, int64_t now)
+{
+	int best = -1;
+	for (int i = 0; i < d->nact; i++)
+		if (d->act[i].next_ns <= now && (best < 0 || d->act[i].next_ns < d->act[best].next_ns))
+			best = i;
+	return best;
+}
+
 static bool claimable(void *ctx, const char *owner)
 {
 	return am_owner_claimable(ctx, owner);
@@ -802,10 +839,10 @@ int am_bapi_drive(const am_bapi_opts *o, am_err *err)
 		}
 		int64_t now = mono(&d);
 		bool waited = now < d.not_before;
-		for (int i = 0; i < d.nact && !waited; i++) {
+		/* The due batches, the longest waiting first (none is starved when
+		 * a 429 lets only one call through at a time). */
+		for (int i; !waited && (i = most_due(&d, now)) >= 0;) {
 			active *a = &d.act[i];
-			if (a->next_ns > now)
-				continue;
 			bool lookup = a->row.state == AM_PB_SUBMITTING;
 			int r = lookup ? find_lost(&d, a) : poll_one(&d, a);
 			if (r < 0)
@@ -814,9 +851,9 @@ int am_bapi_drive(const am_bapi_opts *o, am_err *err)
 				a->interval_ns = am_bapi_next_interval(a->interval_ns, 0);
 				a->next_ns = mono(&d) + a->interval_ns;
 			} else if (lookup && r == 1) { /* found: polled from now on */
-				a->next_ns = mono(&d);
+				a->next_ns = mono(&d) + a->interval_ns;
 			} else if ((lookup && r == 0) || (!lookup && r == 1)) { /* lost, or done */
-				drop_active(&d, i--);
+				drop_active(&d, i);
 				d.want_submit = true;
 			}
 			waited = mono(&d) < d.not_before;

@@ -158,6 +158,7 @@ static int perform(am_mb *c, const char *method, const char *url, const char *bo
                    xfer *x, am_mb_reply *rep, am_err *err)
 {
 	memset(rep, 0, sizeof *rep);
+	rep->requests_limit = rep->requests_remaining = -1;
 	am_prov_headers_init(&x->h);
 	CURL *e = c->e;
 	curl_easy_reset(e);
@@ -185,6 +186,9 @@ static int perform(am_mb *c, const char *method, const char *url, const char *bo
 	snprintf(rep->request_id, sizeof rep->request_id, "%s", x->h.request_id);
 	if (x->h.rl.has_retry_after)
 		rep->retry_after_ns = x->h.rl.retry_after_ns;
+	const am_rl_bucket_hdr *rb = &x->h.rl.b[AM_RLH_REQUESTS];
+	rep->requests_limit = rb->has_limit ? rb->limit : -1;
+	rep->requests_remaining = rb->has_remaining ? rb->remaining : -1;
 	if (x->stopped)
 		return 0;
 	if (x->headers_done && (x->status < 200 || x->status > 299)) {

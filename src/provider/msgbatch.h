@@ -43,6 +43,8 @@ typedef struct am_mb_reply {
 	int http_status;
 	bool retryable;
 	int64_t retry_after_ns; /* 0 = none given */
+	/* anthropic-ratelimit-requests-{limit,remaining}: -1 = not sent */
+	int64_t requests_limit, requests_remaining;
 	char request_id[AM_PROV_ID_MAX];
 } am_mb_reply;
 

@@ -1719,8 +1719,16 @@ static enum MHD_Result batch_handle(am_sim *s, struct MHD_Connection *conn, stru
 		return send_rate_limited(s, conn, rq, wait, D_BATCH);
 
 	const char *rest = rq->path + 20; /* after /v1/messages/batches */
-	if (!*rest || !strcmp(rest, "/"))
-		return rq->get ? batch_list(s, conn, rq) : batch_create(s, conn, rq);
+	if (!*rest || !strcmp(rest, "/")) {
+		if (rq->get)
+			return batch_list(s, conn, rq);
+		/* A create takes latency_ms, as a call's first byte does (for
+		 * tests that stop a client in the middle of a submit). */
+		if (s->cfg.latency_ms > 0 &&
+		    !wait_until(s, real_mono() + (int64_t)s->cfg.latency_ms * AM_NS_PER_MS))
+			return MHD_NO;
+		return batch_create(s, conn, rq);
+	}
 	const char *id = rest + 1, *slash = strchr(id, '/');
 	size_t idlen = slash ? (size_t)(slash - id) : strlen(id);
 	const char *op = slash ? slash + 1 : "";

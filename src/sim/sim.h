@@ -46,7 +46,8 @@
  *   look, the requests not yet processed by then canceled); params are
  *   validated then (errored invalid_request_error), and cfg.batch_error_pct /
  *   batch_expire_pct make requests errored (api_error) or expired by a draw
- *   on the seed, the custom_id and how often it was submitted. Answers and
+ *   on the seed, the custom_id and how often it was submitted. A create
+ *   answers after cfg.latency_ms. Answers and
  *   usage are those /v1/messages would give (prompt cache included),
  *   service_tier "batch". The endpoints have their own request bucket
  *   (cfg.batch_rpm), sent as anthropic-ratelimit-requests-*.
