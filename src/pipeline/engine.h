@@ -21,6 +21,7 @@
 #include "cache.h"
 #include "dims.h"
 #include "err.h"
+#include "pbatch.h"
 #include "usage.h"
 
 /* ---- the snapshot ------------------------------------------------------- */
@@ -62,6 +63,7 @@ typedef struct am_snap_model {
 } am_snap_model;
 
 typedef am_cache_counts am_snap_cache;   /* cache.h */
+typedef am_pb_summary am_snap_batches;   /* pbatch.h: the provider's message batches */
 
 typedef am_budget_view am_snap_budget;  /* budget.h */
 
@@ -80,6 +82,7 @@ typedef struct am_snapshot {
 	am_snap_model total;
 	am_snap_cache cache;
 	am_snap_budget budget;
+	am_snap_batches batches;      /* read from the ledger every second */
 } am_snapshot;
 
 /* ---- events: what happened to each job, in order ------------------------ */

@@ -490,3 +490,58 @@ int am_pb_strays(am_queue_run *r, int64_t now_ns, int64_t *n, am_err *err)
 	}
 	return 0;
 }
+
+int am_pb_summary_read(sqlite3 *db, int64_t now_ns, am_pb_summary *out, am_err *err)
+{
+	const char *doing = "reading the batches' summary";
+	memset(out, 0, sizeof *out);
+	out->left_ns = -1;
+	sqlite3_stmt *st = NULL;
+	int rc = sqlite3_prepare_v2(
+	    db,
+	    "SELECT (SELECT count(*) FROM provider_batches WHERE state NOT IN ('done', 'lost')), "
+	    "(SELECT coalesce(sum(requests), 0) FROM provider_batches WHERE state NOT IN ('done', "
+	    "'lost')), "
+	    "(SELECT coalesce(sum(processing), 0) FROM provider_batches WHERE state NOT IN "
+	    "('done', 'lost')), "
+	    "(SELECT coalesce(sum(succeeded), 0) FROM provider_batches WHERE state NOT IN "
+	    "('done', 'lost')), "
+	    "(SELECT coalesce(sum(errored), 0) FROM provider_batches WHERE state NOT IN ('done', "
+	    "'lost')), "
+	    "(SELECT coalesce(sum(expired), 0) FROM provider_batches WHERE state NOT IN ('done', "
+	    "'lost')), "
+	    "(SELECT coalesce(sum(canceled), 0) FROM provider_batches WHERE state NOT IN "
+	    "('done', 'lost')), "
+	    "(SELECT coalesce(min(coalesce(created_ns, intent_ns)), 0) FROM provider_batches "
+	    "WHERE state NOT IN ('done', 'lost')), "
+	    "(SELECT avg(d) FROM (SELECT ended_ns - created_ns AS d FROM provider_batches WHERE "
+	    "ended_ns IS NOT NULL AND created_ns IS NOT NULL ORDER BY id DESC LIMIT 20)), "
+	    "(SELECT coalesce(sum(u.cost_pusd), 0) FROM provider_batch_jobs l JOIN usage_events u "
+	    "ON u.job_id = l.job_id WHERE l.outcome = 'succeeded'), "
+	    "(SELECT coalesce(sum(l.realtime_pusd), 0) FROM provider_batch_jobs l WHERE "
+	    "l.outcome = 'succeeded')",
+	    -1, &st, NULL);
+	if (rc != SQLITE_OK) {
+		sqlite3_finalize(st);
+		/* An older ledger has no batches. */
+		if (strstr(sqlite3_errmsg(db), "no such table"))
+			return 0;
+		return fail(db, rc, doing, err);
+	}
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW) {
+		int64_t *f[] = { &out->open, &out->requests, &out->processing, &out->succeeded,
+			         &out->errored, &out->expired, &out->canceled, &out->oldest_ns };
+		for (int i = 0; i < 8; i++)
+			*f[i] = sqlite3_column_int64(st, i);
+		if (out->open && sqlite3_column_type(st, 8) != SQLITE_NULL) {
+			int64_t avg = (int64_t)sqlite3_column_double(st, 8);
+			int64_t age = now_ns - out->oldest_ns;
+			out->left_ns = avg > age ? avg - age : 0;
+		}
+		out->cost_pusd = sqlite3_column_int64(st, 9);
+		out->saved_pusd = sqlite3_column_int64(st, 10) - out->cost_pusd;
+	}
+	sqlite3_finalize(st);
+	return rc == SQLITE_ROW ? 0 : fail(db, rc, doing, err);
+}

@@ -142,6 +142,22 @@ int am_pb_job_done(sqlite3 *db, int64_t id, const char *model, const char *text,
  * else queued. *n counts them. */
 int am_pb_strays(am_queue_run *r, int64_t now_ns, int64_t *n, am_err *err);
 
+/* The provider batches at a glance (the dashboard's line): those still
+ * open, their requests by state (as the provider last said), when the
+ * oldest was created, the time it has left by the mean processing time of
+ * the last 20 batches that ended (-1 when none has), and what succeeded
+ * requests cost and saved against real-time prices, all batches together. */
+typedef struct am_pb_summary {
+	int64_t open, requests, processing, succeeded, errored, expired, canceled;
+	int64_t oldest_ns;      /* wall ns; 0 = none open */
+	int64_t left_ns;        /* -1 = unknown */
+	int64_t cost_pusd, saved_pusd;
+} am_pb_summary;
+
+/* Fills *out (zeroed first) as of now_ns (wall). 0, or -1 + err. A ledger
+ * from before the batches schema reads as no batches. */
+int am_pb_summary_read(sqlite3 *db, int64_t now_ns, am_pb_summary *out, am_err *err);
+
 /* Marks job `id` with state and error (NULL leaves it), attempts given
  * back by `give_back` (a request the provider never ran). */
 int am_pb_job_state(sqlite3 *db, int64_t id, const char *state, const char *error, int give_back,
