@@ -21,28 +21,11 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "benchrun.h"
 #include "sim.h"
 #include "tmpdir.h"
 
 enum { ANSWER_BYTES = 1000 };
-
-static double now_s(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
-static int write_lines(const char *path, long n)
-{
-	FILE *f = fopen(path, "w");
-	if (!f)
-		return -1;
-	for (long i = 1; i <= n; i++)
-		fprintf(f, "{\"id\":\"q%ld\",\"prompt\":\"question number %ld\",\"max_tokens\":16}\n", i,
-		        i);
-	return fclose(f);
-}
 
 static long count_ok(const char *path)
 {
@@ -72,7 +55,7 @@ static int run(const char *bin, const char *dir, const char *url, long n, struct
 	snprintf(err, sizeof err, "%s/err-%ld.txt", dir, n);
 	snprintf(cfg, sizeof cfg, "%s/config-%ld.json", dir, n);
 	snprintf(db, sizeof db, "%s/ledger-%ld.db", dir, n);
-	if (write_lines(in, n))
+	if (am_bench_write_lines(in, n))
 		return fprintf(stderr, "bench_batches: cannot write %s\n", in), -1;
 	FILE *c = fopen(cfg, "w");
 	if (!c)
@@ -80,30 +63,10 @@ static int run(const char *bin, const char *dir, const char *url, long n, struct
 	fprintf(c, "{\"db\":\"%s\",\"budget\":{\"daily_usd\":\"0\"}}\n", db);
 	fclose(c);
 
-	double t0 = now_s();
-	pid_t pid = fork();
-	if (pid < 0)
+	char *const argv[] = { "aimeter", "batch", in, "--out", out, "--via", "batches",
+		               "--poll-s", "0.2", NULL };
+	if (am_bench_run(bin, argv, NULL, err, cfg, url, &r->seconds, &r->rss_kb))
 		return -1;
-	if (pid == 0) {
-		int fe = open(err, O_WRONLY | O_CREAT | O_TRUNC, 0600);
-		if (fe < 0 || dup2(fe, 2) < 0)
-			_exit(127);
-		setenv("AIMETER_CONFIG", cfg, 1);
-		setenv("ANTHROPIC_BASE_URL", url, 1);
-		setenv("ANTHROPIC_API_KEY", "sk-bench", 1);
-		execl(bin, "aimeter", "batch", in, "--out", out, "--via", "batches", "--poll-s", "0.2",
-		      (char *)NULL);
-		_exit(127);
-	}
-	int status;
-	struct rusage ru;
-	if (wait4(pid, &status, 0, &ru) < 0)
-		return -1;
-	r->seconds = now_s() - t0;
-	r->rss_kb = ru.ru_maxrss;
-	if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
-		return fprintf(stderr, "bench_batches: aimeter batch exited %d (see %s)\n",
-		               WIFEXITED(status) ? WEXITSTATUS(status) : -1, err), -1;
 	long ok = count_ok(out);
 	if (ok != n)
 		return fprintf(stderr, "bench_batches: %ld of %ld lines ok in %s\n", ok, n, out), -1;
