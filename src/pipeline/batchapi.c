@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "bbuf.h"
 #include "money.h"
 #include "pbatch.h"
 #include "say.h"
@@ -491,30 +492,53 @@ static int find_lost(drv *d, active *a)
 
 /* ---- submitting ----------------------------------------------------------------- */
 
-typedef struct item {
-	int64_t id;
-	char *line;      /* {"custom_id":..,"params":..} */
-	size_t len;
-	am_budget_cost cost;
-	char *bad;       /* a request that cannot be sent: why */
-	bool over;       /* submitted too often already */
-} item;
-
-typedef struct collect {
+/* One provider batch being packed from the waiting jobs, and what the scan
+ * decided about the jobs that do not go in it. */
+typedef struct pack {
 	drv *d;
-	item *v;
-	int64_t n, cap;
-} collect;
+	am_budget *budget;
+	am_budget_now bn;
+	int64_t max_n;
+	size_t max_b;
+	am_bbuf body;            /* {"requests":[ line, line, ... */
+	int64_t *ids, *res, n, cap;
+	bool full;               /* the next job did not fit: scan again after the submit */
+	char blocked_why[160];   /* the first job the budget refused: it and all after wait */
+	int64_t *blocked, nblocked, capblocked;
+	int64_t *failed, nfailed, capfailed;
+	char **why;              /* failed[i]'s reason */
+} pack;
 
-/* The request as a batch line: the model chosen, max_tokens set, and the
- * keys the batch API refuses (stream) or that are aimeter's own dropped. */
-static void make_line(drv *d, item *it, const char *request, const char *pinned)
+static void push_id(int64_t **v, int64_t *n, int64_t *cap, int64_t id)
+{
+	if (*n == *cap) {
+		*cap = *cap ? *cap * 2 : 256;
+		*v = am_xrealloc(*v, (size_t)*cap * sizeof **v);
+	}
+	(*v)[(*n)++] = id;
+}
+
+static void fail_job(pack *p, int64_t id, const char *why)
+{
+	int64_t cap = p->capfailed;
+	push_id(&p->failed, &p->nfailed, &p->capfailed, id);
+	if (cap != p->capfailed)
+		p->why = am_xrealloc(p->why, (size_t)p->capfailed * sizeof *p->why);
+	p->why[p->nfailed - 1] = am_xstrdup(why);
+}
+
+/* The request as a batch line ({"custom_id":..,"params":..}, heap): the
+ * model chosen, max_tokens set, the keys the batch API refuses (stream)
+ * or that are aimeter's own dropped; and its worst case at batch prices.
+ * NULL + why when it cannot be sent. */
+static char *make_line(drv *d, int64_t id, const char *request, const char *pinned,
+                       am_budget_cost *cost, char *why, size_t whyn)
 {
 	json_t *body = json_loads(request ? request : "", 0, NULL);
 	if (!json_is_object(body)) {
 		json_decref(body);
-		it->bad = am_xstrdup("the job's request is not a JSON object");
-		return;
+		snprintf(why, whyn, "the job's request is not a JSON object");
+		return NULL;
 	}
 	json_object_del(body, "stream");
 	json_object_del(body, "x-no-cache");
@@ -525,91 +549,100 @@ static void make_line(drv *d, item *it, const char *request, const char *pinned)
 	if (!json_is_integer(json_object_get(body, "max_tokens")))
 		json_object_set_new(body, "max_tokens", json_integer(d->o->default_max_tokens));
 	char cid[24];
-	snprintf(cid, sizeof cid, "%" PRId64, it->id);
+	snprintf(cid, sizeof cid, "%" PRId64, id);
 	json_t *line = json_pack("{s:s,s:O}", "custom_id", cid, "params", body);
-	it->line = json_dumps(line, JSON_COMPACT);
-	it->len = it->line ? strlen(it->line) : 0;
-	/* The worst case: every byte of the request a token (no tokenizer
-	 * makes more tokens than bytes), max_tokens out, at batch prices. */
-	am_budget_estimate be = { .input_tokens = (int64_t)it->len,
-	                          .max_tokens = json_integer_value(json_object_get(body, "max_tokens")),
-	                          .cache_writes = strstr(it->line, "\"cache_control\"") != NULL,
-	                          .batch = true };
+	char *text = json_dumps(line, JSON_COMPACT);
+	json_decref(line);
+	if (!text) {
+		json_decref(body);
+		snprintf(why, whyn, "the job's request cannot be written as a batch line");
+		return NULL;
+	}
+	/* Every byte of the request a token (no tokenizer makes more tokens
+	 * than bytes), max_tokens out, at batch prices. */
+	am_budget_estimate be = { .input_tokens = (int64_t)strlen(text),
+		                  .max_tokens = json_integer_value(json_object_get(body, "max_tokens")),
+		                  .cache_writes = strstr(text, "\"cache_control\"") != NULL,
+		                  .batch = true };
 	am_prov_request_billing(body, d->o->budget.web_search_uses, &be.fast, &be.web_searches);
+	json_decref(body);
 	const am_price *p = am_pricing_lookup(d->o->pricing, ch.model);
 	am_err err;
-	if (am_budget_worst_case(p, am_pricing_most_expensive(d->o->pricing), &be, &it->cost, &err))
-		it->bad = am_xstrdup(err.msg);
-	json_decref(line);
-	json_decref(body);
+	if (am_budget_worst_case(p, am_pricing_most_expensive(d->o->pricing), &be, cost, &err)) {
+		snprintf(why, whyn, "%s", err.msg);
+		free(text);
+		return NULL;
+	}
+	return text;
 }
 
 static int on_waiting(void *ctx, int64_t job_id, const char *request, const char *pinned,
                       int attempts)
 {
-	collect *c = ctx;
-	drv *d = c->d;
+	pack *p = ctx;
+	drv *d = p->d;
 	if (idset_has(&d->deferred, job_id))
 		return 0;
-	if (c->n == c->cap) {
-		c->cap = c->cap ? c->cap * 2 : 1024;
-		c->v = am_xrealloc(c->v, (size_t)c->cap * sizeof *c->v);
-	}
-	item *it = &c->v[c->n++];
-	memset(it, 0, sizeof *it);
-	it->id = job_id;
 	if (attempts > d->o->max_retries) {
-		it->over = true;
+		fail_job(p, job_id, "no result after every retry");
 		return 0;
 	}
-	make_line(d, it, request, pinned);
+	if (p->blocked_why[0]) {
+		push_id(&p->blocked, &p->nblocked, &p->capblocked, job_id);
+		return 0;
+	}
+	am_budget_cost cost;
+	char why[AM_ERR_MAX];
+	char *line = make_line(d, job_id, request, pinned, &cost, why, sizeof why);
+	if (!line) {
+		fail_job(p, job_id, why);
+		return 0;
+	}
+	size_t len = strlen(line);
+	if (p->n == p->max_n || p->body.len + len + 2 > p->max_b) {
+		free(line);
+		p->full = true;
+		return 1; /* this job opens the next batch */
+	}
+	am_budget_grant g;
+	am_err err;
+	if (am_budget_reserve(p->budget, &p->bn, &cost, &g, &err) ||
+	    g.verdict != AM_BUDGET_RESERVED) {
+		snprintf(p->blocked_why, sizeof p->blocked_why, "%s",
+		         g.verdict != AM_BUDGET_RESERVED ? g.why : err.msg);
+		push_id(&p->blocked, &p->nblocked, &p->capblocked, job_id);
+		free(line);
+		return 0;
+	}
+	am_bbuf_append(&p->body, p->n ? "," : "{\"requests\":[", p->n ? 1 : 13);
+	am_bbuf_append(&p->body, line, len);
+	free(line);
+	int64_t cap = p->cap;
+	push_id(&p->ids, &p->n, &p->cap, job_id);
+	if (cap != p->cap)
+		p->res = am_xrealloc(p->res, (size_t)p->cap * sizeof *p->res);
+	p->res[p->n - 1] = cost.exempt ? 0 : cost.pusd;
 	return 0;
 }
 
-/* Submits v[from..to) as one batch. 0 submitted (or left for the list to
- * tell), 1 refused for now (jobs queued again), -1 + err. */
-static int submit(drv *d, item *v, int64_t from, int64_t to)
+/* Submits the packed batch. 0 submitted (or left for the list to tell),
+ * 1 refused for now (its jobs queued again), -1 + err. */
+static int submit(drv *d, pack *p)
 {
-	int64_t n = to - from;
-	int64_t *ids = am_xmalloc((size_t)n * sizeof *ids);
-	int64_t *res = am_xmalloc((size_t)n * sizeof *res);
-	size_t bytes = 14;
-	for (int64_t i = 0; i < n; i++) {
-		ids[i] = v[from + i].id;
-		res[i] = v[from + i].cost.pusd;
-		bytes += v[from + i].len + 1;
-	}
 	int64_t local;
-	int rc = am_pb_intent(d->db, d->o->base_url, d->o->me->id, ids, res, n, (int64_t)bytes,
-	                      wall(d), &local, d->err);
-	free(ids);
-	free(res);
-	if (rc)
+	am_bbuf_append(&p->body, "]}", 2);
+	if (am_pb_intent(d->db, d->o->base_url, d->o->me->id, p->ids, p->res, p->n,
+	                 (int64_t)p->body.len, wall(d), &local, d->err))
 		return -1;
-	char *body = am_xmalloc(bytes + 1), *p = body;
-	memcpy(p, "{\"requests\":[", 13);
-	p += 13;
-	for (int64_t i = from; i < to; i++) {
-		if (i > from)
-			*p++ = ',';
-		memcpy(p, v[i].line, v[i].len);
-		p += v[i].len;
-		free(v[i].line);
-		v[i].line = NULL;
-	}
-	*p++ = ']';
-	*p++ = '}';
-	*p = '\0';
 	am_mb_batch b;
 	am_mb_reply rep;
 	am_err serr;
-	rc = am_mb_create(d->o->mb, body, (size_t)(p - body), &b, &rep, &serr);
-	free(body);
+	int rc = am_mb_create(d->o->mb, p->body.data, p->body.len, &b, &rep, &serr);
 	pace(d, &rep);
 	am_pb_row row;
 	memset(&row, 0, sizeof row);
 	row.id = local;
-	row.requests = n;
+	row.requests = p->n;
 	row.intent_ns = wall(d);
 	row.state = AM_PB_SUBMITTING;
 	if (rc == 0) {
@@ -619,8 +652,8 @@ static int submit(drv *d, item *v, int64_t from, int64_t to)
 		if (am_pb_remote_set(d->db, local, &r, wall(d), d->err))
 			return -1;
 		add_active(d, &row);
-		take_remote(&d->act[d->nact - 1], &b);
 		active *a = &d->act[d->nact - 1];
+		take_remote(a, &b);
 		a->next_ns = mono(d) + a->interval_ns;
 		return 0;
 	}
@@ -640,103 +673,92 @@ static int submit(drv *d, item *v, int64_t from, int64_t to)
 	return 1;
 }
 
-static void items_free(collect *c)
+/* Writes what a scan decided about the jobs left out of its batch. */
+static int settle_scan(drv *d, pack *p)
 {
-	for (int64_t i = 0; i < c->n; i++) {
-		free(c->v[i].line);
-		free(c->v[i].bad);
-	}
-	free(c->v);
+	int64_t now = wall(d);
+	for (int64_t i = 0; i < p->nfailed; i++)
+		if (am_pb_job_state(d->db, p->failed[i], "failed", p->why[i], 0, now, d->err))
+			return -1;
+	for (int64_t i = 0; i < p->nblocked; i++)
+		if (am_pb_job_state(d->db, p->blocked[i], "blocked_budget", p->blocked_why, 0, now,
+		                    d->err))
+			return -1;
+	return 0;
 }
 
-/* The run's waiting jobs: reserved, packed and submitted, or blocked. */
+static void pack_reset(pack *p)
+{
+	for (int64_t i = 0; i < p->nfailed; i++)
+		free(p->why[i]);
+	p->nfailed = p->nblocked = p->n = 0;
+	p->full = false;
+	am_bbuf_clear(&p->body);
+}
+
+/* The run's waiting jobs: reserved, packed one provider batch at a time
+ * (only that batch's lines in memory) and submitted, or blocked. */
 static int submit_waiting(drv *d)
 {
-	collect c = { .d = d };
-	if (am_pb_each_waiting(d->o->jobs, on_waiting, &c, d->err) < 0)
-		return -1;
-	int status = 0;
-	int64_t now = wall(d);
+	pack p;
+	memset(&p, 0, sizeof p);
+	p.d = d;
+	p.max_n = d->o->max_requests > 0 ? d->o->max_requests : AM_MB_MAX_REQUESTS;
+	p.max_b = d->o->max_bytes > 0 ? (size_t)d->o->max_bytes : AM_MB_MAX_BYTES;
+	am_bbuf_init(&p.body, p.max_b + 16);
+	int status = -1;
 	/* What may still be spent: the ledger's day and month, and every
 	 * reservation of a batch still out counted as spent. */
-	am_budget_now bn;
 	int64_t day = 0, month = 0, out = 0, unknown = 0;
 	char first[AM_LEDGER_DAY_LEN + 1];
-	am_budget *b = NULL;
-	if (am_budget_now_local(now, &bn, d->err) ||
-	    am_ledger_spend(d->o->ledger, bn.day, bn.day, &day, &unknown, d->err))
-		goto fail;
-	snprintf(first, sizeof first, "%s-01", bn.month);
-	if (am_ledger_spend(d->o->ledger, first, bn.day, &month, NULL, d->err) ||
+	if (am_budget_now_local(wall(d), &p.bn, d->err) ||
+	    am_ledger_spend(d->o->ledger, p.bn.day, p.bn.day, &day, &unknown, d->err))
+		goto out;
+	snprintf(first, sizeof first, "%s-01", p.bn.month);
+	if (am_ledger_spend(d->o->ledger, first, p.bn.day, &month, NULL, d->err) ||
 	    am_pb_outstanding(d->db, &out, d->err))
-		goto fail;
+		goto out;
 	am_budget_config bc = d->o->budget;
-	bc.max_reservations = c.n + 1 > bc.max_reservations ? (int)(c.n + 1) : bc.max_reservations;
-	if (am_budget_new(&b, &bc, &bn, day + out, month + out, unknown > 0, d->err))
-		goto fail;
-	int64_t fit = 0;
-	const char *blocked_why = NULL;
-	am_budget_grant g;
-	for (int64_t i = 0; i < c.n; i++) {
-		item *it = &c.v[i];
-		if (it->over || it->bad) {
-			char why[AM_ERR_MAX];
-			snprintf(why, sizeof why, "%s", it->over ? "no result after every retry" : it->bad);
-			if (am_pb_job_state(d->db, it->id, "failed", why, 0, now, d->err))
-				goto fail;
-			continue;
+	bc.max_reservations = AM_MB_MAX_REQUESTS; /* one batch's worth at a time, see below */
+	for (;;) {
+		/* A fresh budget per batch, counting the batches before it as
+		 * outstanding: a batch never holds more reservations than it has
+		 * requests. */
+		am_budget_free(p.budget);
+		p.budget = NULL;
+		if (am_pb_outstanding(d->db, &out, d->err) ||
+		    am_budget_new(&p.budget, &bc, &p.bn, day + out, month + out, unknown > 0, d->err))
+			goto out;
+		pack_reset(&p);
+		if (am_pb_each_waiting(d->o->jobs, on_waiting, &p, d->err) < 0 || settle_scan(d, &p))
+			goto out;
+		if (!p.n)
+			break;
+		while (mono(d) < d->not_before && !stopped(d))
+			poll(NULL, 0, 50); /* the batch endpoints' limit holds between submits */
+		if (stopped(d))
+			break; /* the rest stays queued for the next run */
+		int rc = submit(d, &p);
+		if (rc < 0)
+			goto out;
+		if (rc > 0) {
+			d->want_submit = true; /* refused for now: the rest waits too */
+			break;
 		}
-		if (!blocked_why) {
-			if (am_budget_reserve(b, &bn, &it->cost, &g, d->err))
-				goto fail;
-			if (g.verdict != AM_BUDGET_RESERVED)
-				blocked_why = g.why;
-		}
-		if (blocked_why) {
-			if (am_pb_job_state(d->db, it->id, "blocked_budget", blocked_why, 0, now, d->err))
-				goto fail;
-			continue;
-		}
-		if (&c.v[fit] != it) { /* packed to the front; the strings move with it */
-			c.v[fit] = *it;
-			it->line = NULL;
-			it->bad = NULL;
-		}
-		fit++;
+		if (!p.full)
+			break;
 	}
-	int64_t max_n = d->o->max_requests > 0 ? d->o->max_requests : AM_MB_MAX_REQUESTS;
-	size_t max_b = d->o->max_bytes > 0 ? (size_t)d->o->max_bytes : AM_MB_MAX_BYTES;
-	int64_t from = 0;
-	size_t bytes = 14;
-	for (int64_t i = 0; i <= fit && status == 0; i++) {
-		bool full = i < fit && (i - from == max_n || bytes + c.v[i].len + 1 > max_b);
-		if (i > from && (i == fit || full)) {
-			/* The batch endpoints' limit holds between submits too. */
-			while (mono(d) < d->not_before && !stopped(d))
-				poll(NULL, 0, 50);
-			if (stopped(d))
-				break; /* the rest stays queued for the next run */
-			status = submit(d, c.v, from, i);
-			if (status > 0) {
-				/* refused for now: the rest waits too (queued) */
-				d->want_submit = true;
-				status = 0;
-				break;
-			}
-			from = i;
-			bytes = 14;
-		}
-		if (i < fit)
-			bytes += c.v[i].len + 1;
-	}
-	c.n = c.n > fit ? c.n : fit;
-	am_budget_free(b);
-	items_free(&c);
+	status = 0;
+out:
+	pack_reset(&p);
+	am_budget_free(p.budget);
+	am_bbuf_free(&p.body);
+	free(p.ids);
+	free(p.res);
+	free(p.blocked);
+	free(p.failed);
+	free(p.why);
 	return status;
-fail:
-	am_budget_free(b);
-	items_free(&c);
-	return -1;
 }
 
 /* ---- progress --------------------------------------------------------------------- */

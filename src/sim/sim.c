@@ -1496,6 +1496,23 @@ static bool valid_custom_id(const char *id)
 	return true;
 }
 
+/* The custom_ids of one batch (open addressing over borrowed strings), to
+ * refuse a repeated one. */
+struct uniq {
+	const char **v;
+	size_t cap;
+};
+
+static bool uniq_add(struct uniq *u, const char *id)
+{
+	size_t k = str_hash(id) & (u->cap - 1);
+	for (; u->v[k]; k = (k + 1) & (u->cap - 1))
+		if (!strcmp(u->v[k], id))
+			return false;
+	u->v[k] = id;
+	return true;
+}
+
 /* POST /v1/messages/batches. The shape is checked here (custom_id, params,
  * unique ids, at most 100,000 requests); the params themselves only when
  * the batch is processed, as errored results. */
@@ -1516,7 +1533,12 @@ static enum MHD_Result batch_create(am_sim *s, struct MHD_Connection *conn, stru
 		snprintf(msg, sizeof msg, "requests: List should have at most %d items",
 		         BATCH_MAX_REQUESTS);
 	struct sbatch *b = NULL;
+	struct uniq uniq = { 0 };
 	if (!msg[0]) {
+		uniq.cap = 16;
+		while (uniq.cap < n * 2)
+			uniq.cap *= 2;
+		uniq.v = am_xcalloc(uniq.cap, sizeof *uniq.v);
 		b = am_xcalloc(1, sizeof *b);
 		b->reqs = am_xcalloc(n, sizeof *b->reqs);
 		for (size_t i = 0; i < n && !msg[0]; i++) {
@@ -1533,15 +1555,15 @@ static enum MHD_Result batch_create(am_sim *s, struct MHD_Connection *conn, stru
 				snprintf(b->reqs[i].custom_id, sizeof b->reqs[i].custom_id, "%s", cid);
 				b->reqs[i].params = json_dumps(params, JSON_COMPACT);
 				b->n = i + 1;
-				for (size_t k = 0; k < i && !msg[0]; k++)
-					if (!strcmp(b->reqs[k].custom_id, cid))
-						snprintf(msg, sizeof msg,
-						         "requests.%zu.custom_id: '%s' is not unique in the batch",
-						         i, cid);
+				if (!uniq_add(&uniq, b->reqs[i].custom_id))
+					snprintf(msg, sizeof msg,
+					         "requests.%zu.custom_id: '%s' is not unique in the batch", i,
+					         cid);
 			}
 		}
 	}
 	json_decref(body);
+	free(uniq.v);
 	if (msg[0]) {
 		if (b) {
 			for (size_t j = 0; j < b->n; j++)
