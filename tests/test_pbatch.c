@@ -13,6 +13,7 @@
 #include "check_run.h"
 #include "jobfix.h"
 #include "ledger.h"
+#include "owner.h"
 #include "pbatch.h"
 #include "queue.h"
 #include "scratch.h"
@@ -243,6 +244,34 @@ START_TEST(the_summary_for_the_dashboard)
 }
 END_TEST
 
+/* A real-time sender never takes a job in a provider batch still out:
+ * recovery leaves it in flight and the claim passes it by, until the batch
+ * is done or lost. */
+START_TEST(real_time_senders_leave_open_batches_alone)
+{
+	am_err err = {0};
+	int64_t j = add("k", AM_JOB_QUEUED);
+	int64_t res = 1;
+	int64_t b = intent(&j, &res, 1);
+	ck_assert_int_eq(am_pb_job_in_open_batch(sc.db, j, &err), 1);
+	am_owner me;
+	am_owner_self(&me);
+	int requeued = -1;
+	ck_assert_int_eq(am_queue_recover(sc.db, &me, T0, &requeued, &err), 0);
+	ck_assert_str_eq(state_of(j), "in_flight/1");
+	int64_t *ids;
+	int n;
+	ck_assert_int_eq(am_queue_claim_unfinished(sc.db, &me, 0, &ids, &n, &err), 0);
+	ck_assert_int_eq(n, 0);
+	free(ids);
+	ck_assert_int_eq(am_pb_lost(sc.db, b, T0, &err), 0);
+	ck_assert_int_eq(am_pb_job_in_open_batch(sc.db, j, &err), 0);
+	ck_assert_int_eq(am_queue_claim_unfinished(sc.db, &me, 0, &ids, &n, &err), 0);
+	ck_assert_int_eq(n, 1);
+	free(ids);
+}
+END_TEST
+
 static Suite *pbatch_suite(void)
 {
 	Suite *s = suite_create("pbatch");
@@ -252,6 +281,7 @@ static Suite *pbatch_suite(void)
 	tcase_add_test(tc, a_lost_submit_gives_its_jobs_back);
 	tcase_add_test(tc, the_waiting_jobs_and_the_strays_of_a_run);
 	tcase_add_test(tc, the_summary_for_the_dashboard);
+	tcase_add_test(tc, real_time_senders_leave_open_batches_alone);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -12,6 +12,7 @@
 #include "batchio.h"
 #include "batchq.h"
 #include "engine.h"
+#include "pbatch.h"
 #include "money.h"
 #include "queue.h"
 
@@ -129,7 +130,8 @@ static bool read_pending(run *r)
 
 /* Queues r->pending (a parsed request) as a job, taking over an earlier
  * run's job of the same line. 1 when queued (or resumed), 0 when a live
- * other process holds it, -1 + err (AM_E_FULL: no room yet). */
+ * other process holds it, 2 (real time only) when the job is in a provider
+ * batch still out, -1 + err (AM_E_FULL: no room yet). */
 static int enqueue(run *r, am_batch_line *bl, int64_t *id, am_err *err)
 {
 	char key[AM_QUEUE_BATCH_KEY_MAX];
@@ -156,6 +158,13 @@ static int enqueue(run *r, am_batch_line *bl, int64_t *id, am_err *err)
 	}
 	if (cr < 0)
 		return -1;
+	/* A job a batch run submitted to the provider is that run's to finish
+	 * from the batch's results: never sent again in real time. */
+	if (!r->o->via_batches) {
+		int ob = am_pb_job_in_open_batch(r->db, *id, err);
+		if (ob)
+			return ob < 0 ? -1 : 2;
+	}
 	/* A re-run retries what failed before; what is done stays done. */
 	if ((prev == AM_JOB_FAILED || prev == AM_JOB_CANCELLED) &&
 	    am_queue_update(r->db, *id, AM_JOB_QUEUED, NULL, NULL, NULL, NULL, 0, 0, err))
@@ -197,6 +206,17 @@ static int add_lines(run *r, int most)
 		}
 		int64_t id = 0;
 		int er = enqueue(r, &bl, &id, &err);
+		if (er == 2) {
+			line_job *lj = new_line(r);
+			lj->id = am_xstrdup(bl.id);
+			lj->bad = am_xstrdup("in a provider batch still out: run the file with --via "
+			                     "batches to finish it");
+			am_batch_line_free(&bl);
+			r->nlines++;
+			r->bad++;
+			r->pending = NULL;
+			continue;
+		}
 		if (er == 0) {
 			am_batch_line_free(&bl);
 			r->pending = NULL;

@@ -545,3 +545,21 @@ int am_pb_summary_read(sqlite3 *db, int64_t now_ns, am_pb_summary *out, am_err *
 	sqlite3_finalize(st);
 	return rc == SQLITE_ROW ? 0 : fail(db, rc, doing, err);
 }
+
+int am_pb_job_in_open_batch(sqlite3 *db, int64_t id, am_err *err)
+{
+	const char *doing = "looking for a job in the batches";
+	sqlite3_stmt *st = prep(db,
+	                        "SELECT 1 FROM provider_batch_jobs l JOIN provider_batches b ON "
+	                        "b.id = l.batch WHERE l.job_id = ? AND l.outcome IS NULL AND "
+	                        "b.state NOT IN ('done', 'lost')",
+	                        doing, err);
+	if (!st)
+		return -1;
+	sqlite3_bind_int64(st, 1, id);
+	int rc = sqlite3_step(st);
+	sqlite3_finalize(st);
+	if (rc == SQLITE_ROW)
+		return 1;
+	return rc == SQLITE_DONE ? 0 : fail(db, rc, doing, err);
+}

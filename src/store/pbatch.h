@@ -158,6 +158,10 @@ typedef struct am_pb_summary {
  * from before the batches schema reads as no batches. */
 int am_pb_summary_read(sqlite3 *db, int64_t now_ns, am_pb_summary *out, am_err *err);
 
+/* 1 when job `id` is in a provider batch still out (its result not read
+ * yet), 0 when not, -1 + err. */
+int am_pb_job_in_open_batch(sqlite3 *db, int64_t id, am_err *err);
+
 /* Marks job `id` with state and error (NULL leaves it), attempts given
  * back by `give_back` (a request the provider never ran). */
 int am_pb_job_state(sqlite3 *db, int64_t id, const char *state, const char *error, int give_back,
