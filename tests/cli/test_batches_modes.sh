@@ -2,7 +2,7 @@
 # A file whose jobs are in provider batches still out is never sent in real
 # time: a `batch` without --via batches (or a dashboard on the same ledger)
 # leaves those jobs alone and says how to finish them; the next run with
-# --via batches polls the batches it left and submits nothing again.
+# batch.via = batches polls the batches it left and submits nothing again.
 . "$(dirname "$0")/reliab_lib.sh"
 
 n=6
@@ -30,8 +30,10 @@ rc=$?
 stuck=$(jsonl_query "$tmp/rt.out" "SELECT count(*) FROM t WHERE json_extract(l, '\$.error') LIKE '%provider batch still out%'")
 [ "$stuck" = $n ] || fail "the lines do not say why: $(head -n1 "$tmp/rt.out")"
 [ "$(q "$db" "SELECT count(*) FROM usage_events")" = 0 ] || fail "a job was answered in real time"
-# Through batches again: the batch left is polled, nothing is submitted twice.
-am batch "$tmp/in.jsonl" --out "$tmp/b.out" --via batches --poll-s 0.1 2>"$tmp/b.err" ||
+# Through batches again, by the config's batch.via this time: the batch
+# left is polled, nothing is submitted twice.
+write_config "$tmp/m.json" "$db" '"batch":{"via":"batches"}'
+am batch "$tmp/in.jsonl" --out "$tmp/b.out" --poll-s 0.1 2>"$tmp/b.err" ||
 	fail "the batches run: $(tail -n2 "$tmp/b.err")"
 stop_sim "$sim_pid"
 [ "$(state_counts "$db")" = "done=$n" ] || fail "$(state_counts "$db")"
