@@ -16,9 +16,10 @@
 enum { LIST_PAGE = 100, MAX_POLL_FAILS = 20, RESULTS_GROUP = 1000 };
 #define FIRST_POLL_NS (2 * AM_NS_PER_SEC)
 #define MAX_POLL_NS (60 * AM_NS_PER_SEC)
-/* How far from the intent's time a lost submit's batch may have been
- * created (clock skew and the submit's own time). */
-#define FIND_WINDOW_NS ((int64_t)15 * 60 * AM_NS_PER_SEC)
+/* When a lost submit's batch may have been created: from a little before
+ * its intent (the clocks' skew) to the submit's timeout after it. */
+#define FIND_BEFORE_NS ((int64_t)2 * 60 * AM_NS_PER_SEC)
+#define FIND_AFTER_NS ((int64_t)12 * 60 * AM_NS_PER_SEC)
 
 int64_t am_bapi_next_interval(int64_t prev_ns, double poll_s)
 {
@@ -451,12 +452,13 @@ static int find_lost(drv *d, active *a)
 		bool older = false;
 		for (int i = 0; i < n; i++) {
 			int64_t gap = page[i].created_ns - a->row.intent_ns;
-			if (gap < -FIND_WINDOW_NS)
-				older = true;
+			if (gap < -FIND_BEFORE_NS)
+				older = true; /* the list is newest first: no need to read on */
+			if (gap < -FIND_BEFORE_NS || gap > FIND_AFTER_NS ||
+			    am_mb_total(&page[i]) != a->row.requests)
+				continue;
 			if (gap < 0)
 				gap = -gap;
-			if (gap > FIND_WINDOW_NS || am_mb_total(&page[i]) != a->row.requests)
-				continue;
 			am_pb_row other;
 			int f = am_pb_find(d->db, page[i].id, &other, d->err);
 			if (f < 0) {
