@@ -596,6 +596,52 @@ START_TEST(test_pools_and_model_map)
 }
 END_TEST
 
+/* budget.tags: exact USD per tag from strings and numbers, one row per
+ * tag, dynamic keys to set and remove one, and clear errors. */
+START_TEST(test_tag_budgets)
+{
+	am_config cfg;
+	am_err err = {0};
+	ck_assert_msg(load(&cfg, "{\"budget\": {\"tags\": {\"nightly-evals\": \"5\","
+	                         " \"app:web\": 0.000000000001, \"ci\": 3, \"_note\": \"x\"}}}",
+	                   NULL, &err) == 0, "%s", err.msg);
+	ck_assert_int_eq(cfg.budget.ntags, 3);
+	ck_assert_str_eq(cfg.budget.tag[0].tag, "nightly-evals");
+	ck_assert_int_eq(cfg.budget.tag[0].daily_pusd, 5 * AM_PUSD_PER_USD);
+	ck_assert_int_eq(cfg.budget.tag[1].daily_pusd, 1);
+	ck_assert_int_eq(cfg.budget.tag[2].daily_pusd, 3 * AM_PUSD_PER_USD);
+	assert_value(&cfg, "budget.tags", "{\"nightly-evals\":\"5\",\"app:web\":\"0.000000000001\","
+	             "\"ci\":\"3\"}", AM_CFG_FILE);
+	assert_value(&cfg, "budget.tags.ci", "3", AM_CFG_FILE);
+	ck_assert(am_config_set_from_string(&cfg, "budget.tags.ci", "7.25", AM_CFG_RUNTIME, &err) ==
+	          0);
+	assert_value(&cfg, "budget.tags.ci", "7.25", AM_CFG_RUNTIME);
+	ck_assert(am_config_set_from_string(&cfg, "budget.tags.app:web", "0", AM_CFG_RUNTIME, &err) ==
+	          0);
+	ck_assert_int_eq(cfg.budget.ntags, 2);
+	ck_assert(am_config_set_from_string(&cfg, "budget.tags", "{\"ci\": \"\"}", AM_CFG_RUNTIME,
+	                                    &err) == 0);
+	ck_assert_int_eq(cfg.budget.ntags, 1);
+	ck_assert_str_eq(cfg.budget.tag[0].tag, "nightly-evals");
+
+	static const struct {
+		const char *json, *needle;
+	} bad[] = {
+	    {"{\"budget\": {\"tags\": [\"x\"]}}", "expected an object"},
+	    {"{\"budget\": {\"tags\": {\"two words\": \"1\"}}}", "not a tag"},
+	    {"{\"budget\": {\"tags\": {\"t\": \"-1\"}}}", "budget.tags.t"},
+	    {"{\"budget\": {\"tags\": {\"t\": \"abc\"}}}", "budget.tags.t"},
+	    {"{\"budget\": {\"tags\": {\"t\": true}}}", "budget.tags.t"},
+	};
+	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+		ck_assert_msg(load(&cfg, bad[i].json, NULL, &err) == -1, "accepted %s", bad[i].json);
+		ck_assert_msg(strstr(err.msg, bad[i].needle), "%s -> %s", bad[i].json, err.msg);
+	}
+	ck_assert_int_eq(am_config_validate("budget.tags.x y", "1", &err), -1);
+	ck_assert_int_eq(am_config_validate("budget.tags.ok", "1.5", &err), 0);
+}
+END_TEST
+
 /* ---- the key ----------------------------------------------------------------- */
 
 START_TEST(test_api_key_file_and_mode_warning)
@@ -942,6 +988,7 @@ static Suite *config_suite(void)
 	tcase_add_test(tc, test_precedence);
 	tcase_add_test(tc, test_set_from_string);
 	tcase_add_test(tc, test_pools_and_model_map);
+	tcase_add_test(tc, test_tag_budgets);
 	tcase_add_test(tc, test_api_key_file_and_mode_warning);
 	tcase_add_test(tc, test_mask_never_shows_the_middle);
 	tcase_add_test(tc, test_print_and_json);

@@ -17,6 +17,7 @@
 #include "pbatch.h"
 #include "queue.h"
 #include "scratch.h"
+#include "tag.h"
 
 static am_scratch sc;
 
@@ -90,15 +91,16 @@ START_TEST(intent_answer_settle_finish)
 	bool settled;
 	int64_t reserved;
 	int attempts;
-	ck_assert_int_eq(am_pb_link(sc.db, b, j[0], &settled, &reserved, &attempts, &err), 1);
+	char tag[AM_TAG_MAX + 1];
+	ck_assert_int_eq(am_pb_link(sc.db, b, j[0], &settled, &reserved, &attempts, tag, &err), 1);
 	ck_assert(!settled);
 	ck_assert_int_eq(reserved, 100);
 	ck_assert_int_eq(attempts, 1);
 	ck_assert_int_eq(am_pb_settle(sc.db, b, j[0], AM_PB_SUCCEEDED, 180, &err), 1);
 	ck_assert_int_eq(am_pb_settle(sc.db, b, j[0], AM_PB_SUCCEEDED, 180, &err), 0);
-	ck_assert_int_eq(am_pb_link(sc.db, b, j[0], &settled, &reserved, &attempts, &err), 1);
+	ck_assert_int_eq(am_pb_link(sc.db, b, j[0], &settled, &reserved, &attempts, tag, &err), 1);
 	ck_assert(settled);
-	ck_assert_int_eq(am_pb_link(sc.db, b, 999, &settled, &reserved, &attempts, &err), 0);
+	ck_assert_int_eq(am_pb_link(sc.db, b, 999, &settled, &reserved, &attempts, tag, &err), 0);
 	ck_assert_int_eq(am_pb_job_done(sc.db, j[0], "claude-x", "hi", T0, &err), 0);
 	ck_assert_int_eq(am_pb_outstanding(sc.db, &out, &err), 0);
 	ck_assert_int_eq(out, 500);

@@ -25,6 +25,7 @@
 #include "ledger.h"
 #include "outfile.h"
 #include "say.h"
+#include "tag.h"
 
 enum {
 	O_OUT = 1,
@@ -32,6 +33,7 @@ enum {
 	O_BUDGET,
 	O_NOCACHE,
 	O_SIM,
+	O_TAG,
 	O_VIA,
 	O_POLL,
 	O_EXPIRE,
@@ -51,6 +53,7 @@ static const am_cli_opt opts[] = {
 	  "budget.daily_usd" },
 	{ "no-cache", NULL, "do not use the response cache", O_NOCACHE, NULL },
 	{ "sim", NULL, "use the built-in simulator even with an API key", O_SIM, NULL },
+	{ "tag", "T", "count the calls under tag T (a line's own \"tag\" wins)", O_TAG, NULL },
 	{ "via", "HOW", "messages (real time) or batches (Message Batches API, half price)", O_VIA,
 	  "batch.via" },
 	{ "poll-s", "S", "with --via batches: poll every S seconds (default: 2 s backing off to 60 s)",
@@ -140,15 +143,16 @@ static int batches_setup(am_app *app, am_bapi_opts *bo, am_sel_config *sel, am_m
 
 int cmd_batch(int argc, char **argv)
 {
-	const char *out_path = NULL, *path = NULL;
+	const char *out_path = NULL, *path = NULL, *tag = NULL;
 	bool no_cache = false, sim = false, expire_fail = false;
 	double poll_s = 0;
 	int64_t max_requests = 0;
+	am_err terr;
 	am_cli c;
 	am_cli_init(&c, "batch", "FILE.jsonl [OPTIONS]",
 	            "Runs every line of FILE through the pipeline at the highest rate the limits\n"
 	            "allow. A line is {\"prompt\": ..., \"model\"?, \"max_tokens\"?, \"system\"?,\n"
-	            "\"id\"?} or a full Messages body. Re-running the same file resumes: finished\n"
+	            "\"id\"?, \"tag\"?} or a full Messages body. Re-running the same file resumes: finished\n"
 	            "lines are not sent again. Exit status: 0 all done, 1 some failed, 2 usage\n"
 	            "error, 3 some blocked by the budget, 4 lines of the file belong to another\n"
 	            "aimeter process that still runs.",
@@ -161,6 +165,11 @@ int cmd_batch(int argc, char **argv)
 		case O_OUT: out_path = c.value; break;
 		case O_NOCACHE: no_cache = true; break;
 		case O_SIM: sim = true; break;
+		case O_TAG:
+			if (am_tag_check(c.value, &terr))
+				return am_cli_usage_error("batch", "--tag: %s", terr.msg);
+			tag = c.value;
+			break;
 		case O_POLL:
 			if (am_cli_real(&c, 0.01, 3600, &poll_s))
 				return c.exit_code;
@@ -241,6 +250,7 @@ int cmd_batch(int argc, char **argv)
 		.msgs = stderr,
 		.tty = isatty(2),
 		.no_cache = no_cache,
+		.tag = tag,
 		.queue_capacity = app.cfg.worker.queue_capacity,
 		.ledger = ledger,
 		.worker = app.worker,

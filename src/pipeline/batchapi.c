@@ -12,6 +12,7 @@
 #include "money.h"
 #include "pbatch.h"
 #include "say.h"
+#include "tag.h"
 
 enum { LIST_PAGE = 100, MAX_POLL_FAILS = 20, RESULTS_GROUP = 1000 };
 #define FIRST_POLL_NS (2 * AM_NS_PER_SEC)
@@ -216,7 +217,7 @@ static int group_commit(reader *rd)
 	return am_ledger_commit(rd->d->o->ledger, rd->d->err);
 }
 
-static int settle_succeeded(reader *rd, int64_t job, am_mb_result *res)
+static int settle_succeeded(reader *rd, int64_t job, const char *tag, am_mb_result *res)
 {
 	drv *d = rd->d;
 	const am_prov_result *m = &res->msg;
@@ -253,6 +254,7 @@ static int settle_succeeded(reader *rd, int64_t job, am_mb_result *res)
 	ev.request_id = m->id[0] ? m->id : NULL;
 	ev.error = m->usage_suspect ? m->usage_why : NULL;
 	ev.source = "batch";
+	ev.tag = tag[0] ? tag : NULL;
 	if (am_ledger_record(d->o->ledger, &ev, d->err) < 0)
 		return -1;
 	return am_pb_job_done(d->db, job, m->model, m->text, now, d->err);
@@ -318,7 +320,8 @@ static int on_line(void *ctx, const char *line, size_t len)
 		}
 		rd->in_tx = true;
 	}
-	int got = am_pb_link(d->db, rd->a->row.id, job, &settled, &reserved, &attempts, d->err);
+	char tag[AM_TAG_MAX + 1] = "";
+	int got = am_pb_link(d->db, rd->a->row.id, job, &settled, &reserved, &attempts, tag, d->err);
 	if (got < 0) {
 		rc = -1;
 		goto out;
@@ -329,7 +332,7 @@ static int on_line(void *ctx, const char *line, size_t len)
 	}
 	if (settled)
 		goto out; /* read before a crash or an earlier read */
-	rc = res.kind == AM_MB_SUCCEEDED ? settle_succeeded(rd, job, &res)
+	rc = res.kind == AM_MB_SUCCEEDED ? settle_succeeded(rd, job, tag, &res)
 	                                 : settle_other(rd, job, attempts, &res);
 	rc = rc < 0 ? -1 : 0;
 	if (!rc && ++rd->in_group >= RESULTS_GROUP)

@@ -21,12 +21,13 @@
 #include "cache.h"
 #include "dims.h"
 #include "err.h"
+#include "tagbudget.h"
 #include "pbatch.h"
 #include "usage.h"
 
 /* ---- the snapshot ------------------------------------------------------- */
 
-enum { AM_SNAP_MAX_POOLS = 8, AM_SNAP_MAX_DIMS = 4, AM_SNAP_MAX_MODELS = 16,
+enum { AM_SNAP_MAX_POOLS = 8, AM_SNAP_MAX_DIMS = 4, AM_SNAP_MAX_MODELS = 16, AM_SNAP_MAX_TAGS = 6,
        AM_SNAP_SPARK = AM_BUDGET_RING_MINUTES, AM_SNAP_MAX_ALERTS = AM_BUDGET_MAX_ALERTS };
 
 typedef struct am_snap_dim {
@@ -82,6 +83,8 @@ typedef struct am_snapshot {
 	am_snap_model total;
 	am_snap_cache cache;
 	am_snap_budget budget;
+	int ntags;                    /* today's spend per tag, most first (budget.tags) */
+	am_tagbudget_view tag[AM_SNAP_MAX_TAGS];
 	am_snap_batches batches;      /* read from the ledger every second */
 } am_snapshot;
 
@@ -175,6 +178,7 @@ typedef struct am_prompt {
 	int64_t max_tokens;    /* 0 = default */
 	bool no_cache;
 	bool stream;
+	const char *tag;       /* NULL or "" = untagged; else a valid tag (tag.h) */
 } am_prompt;
 
 /* ---- the interface ------------------------------------------------------- */

@@ -53,8 +53,8 @@ static int64_t suspect_cost(am_worker *w, wjob *j, am_usage *u)
 
 /* An answer arrived: complete (cut NULL), or cut short after message_start
  * (worker_cut.c) with cut saying why and the job ending in `end`. */
-static void call_succeeded(am_worker *w, wjob *j, am_prov_result *r, int64_t now, const char *cut,
-                           am_job_state end)
+void wk_call_succeeded(am_worker *w, wjob *j, am_prov_result *r, int64_t now, const char *cut,
+                       am_job_state end)
 {
 	const char *model = r->model[0] ? r->model : j->model;
 	bool known = false;
@@ -87,6 +87,13 @@ static void call_succeeded(am_worker *w, wjob *j, am_prov_result *r, int64_t now
 			          m);
 		}
 		wk_fire_alerts(w, &al);
+	}
+	if (j->tag) {
+		am_err terr;
+		if (am_tagbudget_settle(w->tagb, bn.day, j->tag, j->tag_held ? j->reserved_pusd : 0,
+		                        cost, &terr))
+			wk_notice(w, "job %" PRId64 ": %s", j->id, terr.msg);
+		j->tag_held = false;
 	}
 	held_answer *h = am_xcalloc(1, sizeof *h);
 	snprintf(h->model, sizeof h->model, "%s", model);
@@ -197,7 +204,7 @@ void wk_on_call_done(void *ctx, am_prov_result *r)
 		else
 			am_prov_describe(r, msg, sizeof msg);
 		wk_estimate_cut(j, r);
-		call_succeeded(w, j, r, now, msg, cancelled ? AM_JOB_CANCELLED : AM_JOB_FAILED);
+		wk_call_succeeded(w, j, r, now, msg, cancelled ? AM_JOB_CANCELLED : AM_JOB_FAILED);
 		return;
 	}
 	if (w->abandoning && !j->cancelling)
@@ -215,7 +222,7 @@ void wk_on_call_done(void *ctx, am_prov_result *r)
 		return;
 	}
 	if (r->err == AM_PERR_NONE)
-		call_succeeded(w, j, r, now, NULL, AM_JOB_DONE);
+		wk_call_succeeded(w, j, r, now, NULL, AM_JOB_DONE);
 	else
 		call_failed(w, j, r, now);
 }
@@ -231,6 +238,9 @@ void wk_collect(am_worker *w, int64_t now)
 			next = j->not_before;
 	if (w->db_retry_at > now && w->db_retry_at < next)
 		next = w->db_retry_at;
+	int64_t px = wk_proxy_next_deadline(w);
+	if (px < next)
+		next = px;
 	int64_t wait_ms = next == INT64_MAX ? MAX_TICK_MS : (next - now) / AM_NS_PER_MS + 1;
 	if (w->dirty) {
 		int64_t snap_due = SNAPSHOT_PERIOD_MS - (now - w->last_snap_mono) / AM_NS_PER_MS;

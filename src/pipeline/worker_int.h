@@ -23,12 +23,14 @@
 #include "jobmarks.h"
 #include "ledger.h"
 #include "limiter.h"
+#include "proxycall.h"
 #include "log.h"
 #include "money.h"
 #include "queue.h"
 #include "selector.h"
 #include "snapshot.h"
 #include "spend.h"
+#include "tagbudget.h"
 
 enum {
 	MAX_MARKS = 256,
@@ -80,6 +82,7 @@ typedef struct wjob {
 	int64_t id;              /* jobs.id */
 	json_t *body;            /* the Messages request; "model" may be absent */
 	char *model_req;         /* pinned model, NULL = auto */
+	char *tag;               /* its ledger row's tag; NULL = untagged */
 	char model[128];
 	char reason[96];
 	const char *source;      /* ledger source */
@@ -96,6 +99,8 @@ typedef struct wjob {
 	bool ticket_live;
 	int64_t budget_id;
 	bool budget_held;
+	bool tag_held;           /* its tag's budget holds reserved_pusd too */
+	bool tag_blocked;        /* W_BLOCKED by its tag's limit, not the global one */
 	int64_t reserved_pusd;
 	int64_t est_input;       /* input tokens the reservation assumed */
 	int64_t max_tokens;      /* output tokens it assumed */
@@ -109,6 +114,13 @@ typedef struct wjob {
 	bool cancelling;         /* cancel_job asked the client to abort it */
 	char wait_key[24];       /* W_LIMIT: the reason last sent in AM_EV_WAITING */
 	held_answer *held;       /* W_UNRECORDED (and while landing) */
+	/* A call the proxy relays (worker_proxy.c): it has no jobs row; px is
+	 * its admission until the verdict, px_row its ledger row once granted. */
+	bool proxied;
+	am_proxy_call *px;
+	int64_t px_row;
+	int64_t px_deadline;     /* mono ns: refused with a 429 if not granted by then */
+	char key_hint[AM_PROXY_HINT_MAX];
 	struct am_worker *w;
 	struct wjob *next;       /* the list it is on */
 	struct wjob *all_next;   /* every live job */
@@ -121,12 +133,16 @@ typedef struct jlist {
 } jlist;
 
 typedef struct inbox_item {
-	enum { IN_SUBMIT, IN_COMMAND } kind;
+	enum { IN_SUBMIT, IN_COMMAND, IN_PROXY, IN_PROXY_DONE, IN_PROXY_STOP } kind;
 	int64_t handle;
 	json_t *body;
 	char *model;
+	char *tag;
 	bool no_cache, stream;
 	am_command cmd;
+	am_proxy_call *pc;       /* IN_PROXY */
+	am_prov_result *res;     /* IN_PROXY_DONE (heap), with cut */
+	bool cut;
 	struct inbox_item *next;
 } inbox_item;
 
@@ -190,6 +206,7 @@ struct am_worker {
 	bool tp_live;               /* tp may be woken (under mu) */
 	am_rl *rl;
 	am_budget *budget;
+	am_tagbudget *tagb;         /* budget.tags: each tag's day */
 	am_cache *cache;
 	am_sel_config sel;
 	am_budget_config bcfg;
@@ -410,7 +427,26 @@ bool wk_cut_short(const wjob *j, const am_prov_result *r);
 void wk_abandon_flight(am_worker *w);
 void wk_estimate_cut(const wjob *j, am_prov_result *r);
 
+/* worker_proxy.c */
+void wk_proxy_take(am_worker *w, inbox_item *it, int64_t now);
+void wk_proxy_select(am_worker *w, wjob *j);
+int wk_proxy_wire(wjob *j, am_err *err);
+void wk_proxy_refuse(am_worker *w, wjob *j, int status, const char *type, int64_t retry_after_s,
+                     const char *fmt, ...) __attribute__((format(printf, 6, 7)));
+void wk_proxy_budget_refused(am_worker *w, wjob *j, const char *why);
+bool wk_proxy_wait_too_long(am_worker *w, wjob *j, int64_t now);
+void wk_proxy_grant(am_worker *w, wjob *j);
+void wk_proxy_cached(am_worker *w, wjob *j, const am_cache_answer *a);
+void wk_proxy_tick(am_worker *w, int64_t now);
+void wk_proxy_refuse_all(am_worker *w);
+int64_t wk_proxy_next_deadline(const am_worker *w);
+int wk_proxy_record(am_worker *w, wjob *j, const am_ledger_event *ev, am_err *err);
+void wk_inbox_free(inbox_item *it);
+void wk_proxy_done_item(am_worker *w, inbox_item *it, int64_t now);
+
 /* worker_collect.c */
+void wk_call_succeeded(am_worker *w, wjob *j, am_prov_result *r, int64_t now, const char *cut,
+                       am_job_state end);
 void wk_on_call_done(void *ctx, am_prov_result *r);
 void wk_collect(am_worker *w, int64_t now);
 

@@ -243,6 +243,7 @@ void wk_publish(am_worker *w, int64_t now, bool force)
 	wk_budget_now(w, &bn);
 	am_budget_snapshot(w->budget, &bn, &s.budget);
 	s.budget.blocked_jobs = w->blocked.n;
+	s.ntags = (int)am_tagbudget_top(w->tagb, bn.day, s.tag, AM_SNAP_MAX_TAGS);
 	pthread_mutex_lock(&w->mu);
 	s.seq = w->snap.seq + 1;
 	w->snap = s;

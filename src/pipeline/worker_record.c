@@ -131,8 +131,10 @@ static int write_row(am_worker *w, wjob *j, am_err *err)
 	if (!req)
 		return am_err_set(err, "cannot serialise the request");
 	int64_t id = 0;
+	am_queue_stmts_tag(w->qs, j->tag);
 	int rc = am_queue_add_s(w->qs, w->owner.id, NULL, req, j->model_req, 0, now_wall(w), &id,
 	                        NULL, err);
+	am_queue_stmts_tag(w->qs, NULL);
 	free(req);
 	if (rc < 0) {
 		tx_check(w);
@@ -211,6 +213,8 @@ int wk_tx_commit(am_worker *w, am_err *err)
 
 void wk_db_update(am_worker *w, wjob *j, am_job_state st, const char *error, const char *result)
 {
+	if (j->proxied)
+		return; /* no jobs row: its ledger row is its record */
 	am_err err;
 	if (wk_ensure_row(w, j, &err) ||
 	    am_queue_update_s(w->qs, j->id, st, j->model[0] ? j->model : NULL,
@@ -275,6 +279,10 @@ void wk_mark_state(am_worker *w, wjob *j, am_job_state st)
 
 void wk_finish_failed(am_worker *w, wjob *j, const char *error)
 {
+	if (j->px) {
+		wk_proxy_refuse(w, j, 400, "invalid_request_error", 0, "%s", error);
+		return;
+	}
 	int64_t now = now_mono(w);
 	if (j->ticket_live) {
 		am_rl_cancel(w->rl, &j->ticket, now);
@@ -325,8 +333,12 @@ static int record_done(am_worker *w, wjob *j, const char *answered_model, const 
 	ev.request_id = request_id;
 	ev.error = note && *note ? note : NULL;
 	ev.source = j->source;
+	ev.tag = j->tag;
+	ev.key_hint = j->key_hint[0] ? j->key_hint : NULL;
 	const held_answer *h = j->held;
 	ev.estimated = h && h->estimated;
+	if (j->proxied) /* its row was written when the call was granted */
+		return wk_proxy_record(w, j, &ev, err);
 	if (tx_begin(w, err))
 		return -1;
 	if (wk_ensure_row(w, j, err)) {
@@ -385,7 +397,7 @@ static bool land(am_worker *w, wjob *j)
 	if (h->estimated)
 		wk_model_slot(w, h->model)->m.estimated++;
 	/* A stream's text went out as it arrived. */
-	if ((h->cached || !j->stream) && h->text && *h->text)
+	if ((h->cached || !j->stream) && h->text && *h->text && !j->proxied)
 		wk_event_basic(w, AM_EV_DELTA, j, h->text);
 	wk_emit_done(w, j, h->model, &h->usage, h->known, h->cost, h->cached, h->latency_ms,
 	             h->status, h->suspect);

@@ -67,6 +67,10 @@ static bool row_committed(am_worker *w, wjob *j, int64_t now)
 
 void wk_start_call(am_worker *w, wjob *j)
 {
+	if (j->proxied) {
+		wk_proxy_grant(w, j);
+		return;
+	}
 	am_err err;
 	int64_t now = now_mono(w);
 	if (!row_committed(w, j, now))

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "ledger.h"
+#include "tag.h"
 
 static const char *const state_names[AM_PB_NSTATES] = {
 	"submitting", "in_progress", "canceling", "ended", "done", "lost",
@@ -366,11 +367,12 @@ int am_pb_set_owner(sqlite3 *db, int64_t id, const char *owner, am_err *err)
 }
 
 int am_pb_link(sqlite3 *db, int64_t id, int64_t job_id, bool *settled, int64_t *reserved,
-               int *attempts, am_err *err)
+               int *attempts, char *tag, am_err *err)
 {
 	const char *doing = "reading a job of a batch";
 	sqlite3_stmt *st = prep(db,
-	                        "SELECT l.outcome IS NOT NULL, l.reserved_pusd, j.attempts FROM "
+	                        "SELECT l.outcome IS NOT NULL, l.reserved_pusd, j.attempts, "
+	                        "coalesce(j.tag, '') FROM "
 	                        "provider_batch_jobs l JOIN jobs j ON j.id = l.job_id "
 	                        "WHERE l.batch = ? AND l.job_id = ?",
 	                        doing, err);
@@ -383,6 +385,7 @@ int am_pb_link(sqlite3 *db, int64_t id, int64_t job_id, bool *settled, int64_t *
 		*settled = sqlite3_column_int(st, 0);
 		*reserved = sqlite3_column_int64(st, 1);
 		*attempts = sqlite3_column_int(st, 2);
+		snprintf(tag, AM_TAG_MAX + 1, "%s", sqlite3_column_text(st, 3));
 	}
 	sqlite3_finalize(st);
 	if (rc == SQLITE_ROW)

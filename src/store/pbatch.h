@@ -99,10 +99,10 @@ int am_pb_list(sqlite3 *db, int limit, am_pb_row **rows, int *n, am_err *err);
 int am_pb_set_owner(sqlite3 *db, int64_t id, const char *owner, am_err *err);
 
 /* The link of job_id in local batch id: 1 with *settled (it has an
- * outcome), *reserved and the job's *attempts, 0 when the job is not in
- * that batch, -1. */
+ * outcome), *reserved, the job's *attempts and its tag (tag: AM_TAG_MAX + 1
+ * bytes; "" = untagged), 0 when the job is not in that batch, -1. */
 int am_pb_link(sqlite3 *db, int64_t id, int64_t job_id, bool *settled, int64_t *reserved,
-               int *attempts, am_err *err);
+               int *attempts, char *tag, am_err *err);
 
 typedef enum am_pb_outcome {
 	AM_PB_SUCCEEDED,

@@ -3,7 +3,8 @@
 #  - errored results are sent again in a new batch, up to client.max_retries
 #    retries, then the line fails with the provider's error (every custom_id
 #    submitted 1 + max_retries times, nothing recorded);
-#  - with some errored, the retries finish the rest: each job recorded once;
+#  - with some errored, the retries finish the rest: each job recorded once,
+#    under the run's --tag;
 #  - expired results: --on-expire fail fails the line; requeue (the default)
 #    leaves the job queued, and the next run sends it and finishes.
 . "$(dirname "$0")/reliab_lib.sh"
@@ -46,10 +47,12 @@ export ANTHROPIC_BASE_URL=$sim_url
 db=$tmp/some.db
 write_config "$tmp/some.json" "$db" '"client":{"max_retries":6}'
 export AIMETER_CONFIG=$tmp/some.json
-run_batches some
+run_batches some --tag retry-run
 stop_sim "$sim_pid"
 [ $rc = 0 ] || fail "some errored: exit $rc: $(tail -n2 "$tmp/some.err")"
 [ "$(state_counts "$db")" = "done=$n" ] || fail "some errored: $(state_counts "$db")"
+[ "$(q "$db" "SELECT count(*) FROM usage_events WHERE tag = 'retry-run'")" = $n ] ||
+	fail "the rows do not carry the run's tag"
 [ "$(sim_stat sim_some repeated)" -gt 0 ] || fail "no request errored: the test proves nothing"
 [ "$(sim_stat sim_some succeeded)" = $n ] || fail "succeeded at the simulator: $(sim_stat sim_some succeeded)"
 exactly_once "$db"

@@ -20,6 +20,7 @@ declare -A allow=(
 	[pipeline]="store policy provider config base"
 	[sim]="base mhd"
 	[ui]="pipeline base ncursesw"
+	[proxy]="pipeline provider base mhd"
 )
 
 declare -A path=()
