@@ -162,6 +162,29 @@ START_TEST(worst_case_known_price)
 }
 END_TEST
 
+/* Through the batch API the batch discount comes off, rounded up; the
+ * search fee stays whole. */
+START_TEST(worst_case_at_batch_prices)
+{
+	am_price s = sonnet(), o = opus41();
+	s.batch_discount_pct = 50;
+	s.web_search_pusd = AM_WEB_SEARCH_PUSD;
+	am_budget_cost c;
+	am_err err = {0};
+	am_budget_estimate e = {.input_tokens = 1001, .max_tokens = 3, .batch = true};
+	ck_assert_int_eq(am_budget_worst_case(&s, &o, &e, &c, &err), 0);
+	ck_assert_int_eq(c.pusd, (1001LL * 3000000 + 3LL * 15000000) / 2);
+	s.input = 3; /* an odd total: half rounds up */
+	e = (am_budget_estimate){.input_tokens = 1, .max_tokens = 0, .batch = true,
+	                         .web_searches = 2};
+	ck_assert_int_eq(am_budget_worst_case(&s, &o, &e, &c, &err), 0);
+	ck_assert_int_eq(c.pusd, 2 + 2 * AM_WEB_SEARCH_PUSD);
+	e.batch = false;
+	ck_assert_int_eq(am_budget_worst_case(&s, &o, &e, &c, &err), 0);
+	ck_assert_int_eq(c.pusd, 3 + 2 * AM_WEB_SEARCH_PUSD);
+}
+END_TEST
+
 START_TEST(worst_case_unknown_price_at_most_expensive)
 {
 	am_price o = opus41();
@@ -1071,6 +1094,7 @@ static Suite *suite(void)
 	Suite *s = suite_create("budget");
 	TCase *tc = tcase_create("core");
 	tcase_add_test(tc, worst_case_known_price);
+	tcase_add_test(tc, worst_case_at_batch_prices);
 	tcase_add_test(tc, worst_case_unknown_price_at_most_expensive);
 	tcase_add_test(tc, worst_case_zero_price_exempt_and_errors);
 	tcase_add_test(tc, reserve_settle_cancel_against_the_day_limit);

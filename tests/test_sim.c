@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include <strings.h>
 
 #include <curl/curl.h>
@@ -1851,6 +1852,153 @@ START_TEST(start_fails_on_a_taken_port)
 }
 END_TEST
 
+/* ---- message batches ---------------------------------------------------- */
+
+static json_t *batch_call(am_sim *sim, const char *path, const char *body, long want)
+{
+	struct resp r;
+	call(sim, path, body, false, NULL, &r);
+	ck_assert_msg(r.status == want, "%s: status %ld, wanted %ld: %.300s", path, r.status, want,
+	              r.body ? r.body : "");
+	json_t *j = parse(&r);
+	resp_free(&r);
+	return j;
+}
+
+#define BREQ(id, model) \
+	"{\"custom_id\":\"" id "\",\"params\":{\"model\":\"" model "\",\"max_tokens\":16," \
+	"\"messages\":[{\"role\":\"user\",\"content\":\"hello " id "\"}]}}"
+
+START_TEST(batches_lifecycle_shapes_and_results)
+{
+	am_sim_cfg cfg;
+	am_sim_cfg_default(&cfg);
+	cfg.batch_delay_ms = 300;
+	am_sim *sim = start(&cfg);
+	json_t *b = batch_call(sim, "/v1/messages/batches",
+	                       "{\"requests\":[" BREQ("a1", "claude-sonnet-4-5") "," BREQ(
+	                           "a2", "claude-haiku-4-5") "," BREQ("a3", "no-such-model") "]}",
+	                       200);
+	ck_assert_str_eq(jstr(b, "type"), "message_batch");
+	ck_assert_str_eq(jstr(b, "processing_status"), "in_progress");
+	ck_assert_int_eq(jint(b, "request_counts.processing"), 3);
+	ck_assert(json_is_null(json_object_get(b, "results_url")));
+	ck_assert(!strncmp(jstr(b, "id"), "msgbatch_01", 11));
+	char path[160], rpath[200];
+	snprintf(path, sizeof path, "/v1/messages/batches/%s", jstr(b, "id"));
+	snprintf(rpath, sizeof rpath, "%s/results", path);
+	json_decref(b);
+	json_decref(batch_call(sim, rpath, NULL, 400)); /* not ended yet */
+	usleep(350 * 1000);
+	b = batch_call(sim, path, NULL, 200);
+	ck_assert_str_eq(jstr(b, "processing_status"), "ended");
+	ck_assert_int_eq(jint(b, "request_counts.processing"), 0);
+	ck_assert_int_eq(jint(b, "request_counts.succeeded"), 2);
+	ck_assert_int_eq(jint(b, "request_counts.errored"), 1);
+	ck_assert_ptr_nonnull(strstr(jstr(b, "results_url"), rpath));
+	json_decref(b);
+
+	struct resp r;
+	call(sim, rpath, NULL, false, NULL, &r);
+	ck_assert_int_eq(r.status, 200);
+	int lines = 0, ok = 0, errored = 0;
+	for (char *save = NULL, *l = strtok_r(r.body, "\n", &save); l;
+	     l = strtok_r(NULL, "\n", &save)) {
+		json_t *j = json_loads(l, 0, NULL);
+		ck_assert_ptr_nonnull(j);
+		const char *type = jstr(j, "result.type");
+		if (!strcmp(type, "succeeded")) {
+			ok++;
+			ck_assert_str_eq(jstr(j, "result.message.usage.service_tier"), "batch");
+			ck_assert_int_gt(jint(j, "result.message.usage.output_tokens"), 0);
+		} else {
+			errored++;
+			ck_assert_str_eq(jstr(j, "custom_id"), "a3");
+			ck_assert_str_eq(jstr(j, "result.error.error.type"), "invalid_request_error");
+		}
+		lines++;
+		json_decref(j);
+	}
+	resp_free(&r);
+	ck_assert_int_eq(lines, 3);
+	ck_assert_int_eq(ok, 2);
+	ck_assert_int_eq(errored, 1);
+
+	/* A second batch, cancelled at once: every request canceled. */
+	b = batch_call(sim, "/v1/messages/batches",
+	               "{\"requests\":[" BREQ("a1", "claude-sonnet-4-5") "]}", 200);
+	snprintf(path, sizeof path, "/v1/messages/batches/%s/cancel", jstr(b, "id"));
+	json_decref(b);
+	b = batch_call(sim, path, "", 200);
+	ck_assert_str_eq(jstr(b, "processing_status"), "canceling");
+	json_decref(b);
+	/* The list: newest first, paged. */
+	b = batch_call(sim, "/v1/messages/batches?limit=1", NULL, 200);
+	ck_assert(json_is_true(json_object_get(b, "has_more")));
+	ck_assert_int_eq(json_array_size(json_object_get(b, "data")), 1);
+	ck_assert_str_eq(jstr(json_array_get(json_object_get(b, "data"), 0), "processing_status"),
+	                 "ended");
+	ck_assert_int_eq(jint(json_array_get(json_object_get(b, "data"), 0),
+	                      "request_counts.canceled"), 1);
+	char next[200];
+	snprintf(next, sizeof next, "/v1/messages/batches?limit=5&after_id=%s", jstr(b, "last_id"));
+	json_decref(b);
+	b = batch_call(sim, next, NULL, 200);
+	ck_assert(json_is_false(json_object_get(b, "has_more")));
+	ck_assert_int_eq(json_array_size(json_object_get(b, "data")), 1);
+	json_decref(b);
+
+	am_sim_stats st;
+	am_sim_get_stats(sim, &st);
+	ck_assert_int_eq(st.batches, 2);
+	ck_assert_int_eq(st.batch_requests, 4);
+	ck_assert_int_eq(st.batch_distinct, 3);
+	ck_assert_int_eq(st.batch_repeated, 1);
+	ck_assert_int_eq(st.batch_succeeded, 2);
+	ck_assert_int_eq(st.batch_canceled, 1);
+	ck_assert_int_gt(st.batch_output_tokens, 0);
+	finish(sim);
+}
+END_TEST
+
+START_TEST(batches_refuse_bad_shapes_and_inject_faults)
+{
+	am_sim_cfg cfg;
+	am_sim_cfg_default(&cfg);
+	cfg.batch_expire_pct = 100;
+	cfg.batch_rpm = 4;
+	am_sim *sim = start(&cfg);
+	json_t *e = batch_call(sim, "/v1/messages/batches",
+	                       "{\"requests\":[" BREQ("bad id", "claude-sonnet-4-5") "]}", 400);
+	ck_assert_str_eq(jstr(e, "error.type"), "invalid_request_error");
+	json_decref(e);
+	e = batch_call(sim, "/v1/messages/batches",
+	               "{\"requests\":[" BREQ("x", "claude-sonnet-4-5") "," BREQ(
+	                   "x", "claude-sonnet-4-5") "]}",
+	               400);
+	json_decref(e);
+	json_t *b = batch_call(sim, "/v1/messages/batches",
+	                       "{\"requests\":[" BREQ("e1", "claude-sonnet-4-5") "]}", 200);
+	char path[160];
+	snprintf(path, sizeof path, "/v1/messages/batches/%s", jstr(b, "id"));
+	json_decref(b);
+	b = batch_call(sim, path, NULL, 200);
+	ck_assert_int_eq(jint(b, "request_counts.expired"), 1);
+	json_decref(b);
+	/* The fifth call in the minute: the batch endpoints' own bucket. */
+	struct resp r;
+	call(sim, path, NULL, false, NULL, &r);
+	ck_assert_int_eq(r.status, 429);
+	ck_assert_int_ge(header_long(&r, "retry-after"), 1);
+	resp_free(&r);
+	/* The Messages endpoint is not limited by it. */
+	json_decref(post_json(sim, "{\"model\":\"claude-sonnet-4-5\",\"max_tokens\":4,"
+	                           "\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}]}", 200));
+	finish(sim);
+}
+END_TEST
+
+
 static Suite *suite(void)
 {
 	Suite *s = suite_create("sim");
@@ -1865,6 +2013,8 @@ static Suite *suite(void)
 	TCase *srv = tcase_create("server");
 	tcase_set_timeout(srv, 60);
 	tcase_add_test(srv, json_answer_has_the_documented_shape);
+	tcase_add_test(srv, batches_lifecycle_shapes_and_results);
+	tcase_add_test(srv, batches_refuse_bad_shapes_and_inject_faults);
 	tcase_add_test(srv, sse_follows_the_documented_sequence);
 	tcase_add_test(srv, auth_and_version_errors);
 	tcase_add_test(srv, todays_sdk_headers);

@@ -821,6 +821,56 @@ START_TEST(cache_widths)
 }
 END_TEST
 
+/* The provider's message batches: a fifth row of the Cache panel when
+ * there is room, the entries' row while batches are open when not, a word
+ * on the compact rule line; nothing before the first batch. */
+START_TEST(cache_shows_the_batches)
+{
+	int w, h;
+	busy(&snap);
+	ui_panel_ctx c = ctx(&snap, false, false);
+	area(120, 40, UI_P_CACHE, &w, &h);
+	ui_panel_cache(&c, w, 6, &blk);
+	ck_assert_int_eq(blk.n, 4); /* no batch yet: no line */
+	snap.batches = (am_snap_batches){ .open = 2, .requests = 1500, .processing = 1000,
+		                          .succeeded = 480, .errored = 20,
+		                          .oldest_ns = WALL - 754 * SEC, .left_ns = 1200 * SEC,
+		                          .cost_pusd = 600000000, .saved_pusd = 600000000 };
+	const char *top = "title: {TITLE}Cache{DIM} · since start\n"
+	                  "0+0: {NORMAL}hit rate  25.0% {CALM}████{BAR_EMPTY}░░░░░░░░░░░░\n"
+	                  "1+0: {NORMAL}hits 25 · misses 75\n"
+	                  "2+0: {CALM}saved $0.081{NORMAL} · 41k tokens\n";
+	char want[1024];
+	ui_panel_cache(&c, w, 6, &blk);
+	snprintf(want, sizeof want, "%s%s", top,
+	         "3+0: {DIM}70 entries · 300 KB{DIM} · ttl 24h\n"
+	         "4+0: {NORMAL}batches 2 open{DIM} · ~20m00s left\n"
+	         "5+0: {CALM}saved $0.0006{DIM} · 500/1,500 ended\n");
+	ck_dump(&blk, false, want);
+	ui_panel_cache(&c, w, 4, &blk); /* no room: in place of the entries */
+	ck_assert_msg(strstr(dump(&blk, false), "3+0: {NORMAL}batches 2 open{DIM} · {CALM}saved "
+	                                        "$0.0006{DIM} "),
+	              "%s", dump(&blk, false));
+	snap.batches.left_ns = -1; /* no batch has ended yet */
+	ui_panel_cache(&c, w, 6, &blk);
+	ck_assert_ptr_nonnull(strstr(dump(&blk, false), "~? left"));
+	snap.batches.open = 0; /* all ended: what they saved */
+	ui_panel_cache(&c, w, 6, &blk);
+	snprintf(want, sizeof want, "%s%s", top,
+	         "3+0: {DIM}70 entries · 300 KB{DIM} · ttl 24h\n"
+	         "4+0: {DIM}batches · {CALM}saved $0.0006\n");
+	ck_dump(&blk, false, want);
+	snap.batches.open = 3;
+	c.compact = true;
+	area(80, 24, UI_P_CACHE, &w, &h);
+	ui_panel_cache(&c, w, h, &blk);
+	ck_assert_msg(strstr(dump(&blk, false), "0+0: {BORDER}── {NORMAL}batches 3 open · "
+	                                        "{NORMAL}cache 25.0% hit"),
+	              "%s", dump(&blk, false));
+	memset(&snap.batches, 0, sizeof snap.batches);
+}
+END_TEST
+
 /* ---- hints and "too small" ---------------------------------------------------------- */
 
 START_TEST(hints_widths)
@@ -949,6 +999,7 @@ static Suite *suite(void)
 	tcase_add_test(t, models_widths);
 	tcase_add_test(t, models_estimated_mark);
 	tcase_add_test(t, cache_widths);
+	tcase_add_test(t, cache_shows_the_batches);
 	tcase_add_test(t, hints_widths);
 	tcase_add_test(t, input_remark);
 	tcase_add_test(t, builders_curses_free);

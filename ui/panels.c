@@ -860,6 +860,38 @@ void ui_panel_models(const ui_panel_ctx *c, int w, int h, ui_block *out)
 
 /* ---- cache ------------------------------------------------------------------------ */
 
+/* The provider's message batches: how many are open and the time left on
+ * `a`, the money batch prices saved and how many requests ended on `b`; or
+ * all on `a` when b is NULL, the saving first. */
+void ui_batches_lines(const ui_panel_ctx *c, ui_rline *a, ui_rline *b)
+{
+	const am_snap_batches *bt = &c->snap->batches;
+	const ui_glyphs *g = G(c);
+	char req[32], done[32], saved[40], left[24];
+	fmt_money(saved, sizeof saved, bt->saved_pusd);
+	if (!bt->open) {
+		segf(a, UI_ROLE_DIM, "batches%s", g->dot); /* none open */
+		segf(a, UI_ROLE_CALM, "saved %s", saved);
+		return;
+	}
+	fmt_count(req, sizeof req, bt->requests);
+	fmt_count(done, sizeof done, bt->succeeded + bt->errored + bt->expired + bt->canceled);
+	if (bt->left_ns >= 0)
+		fmt_duration_ns(left, sizeof left, bt->left_ns);
+	else
+		snprintf(left, sizeof left, "?");
+	segf(a, UI_ROLE_NORMAL, "batches %lld open", (long long)bt->open);
+	if (!b) { /* one row: the saving before the time, as far as it goes */
+		seg(a, UI_ROLE_DIM, g->dot);
+		segf(a, UI_ROLE_CALM, "saved %s", saved);
+		segf(a, UI_ROLE_DIM, "%s~%s left%s%s/%s ended", g->dot, left, g->dot, done, req);
+		return;
+	}
+	segf(a, UI_ROLE_DIM, "%s~%s left", g->dot, left);
+	segf(b, UI_ROLE_CALM, "saved %s", saved);
+	segf(b, UI_ROLE_DIM, "%s%s/%s ended", g->dot, done, req);
+}
+
 void ui_panel_cache(const ui_panel_ctx *c, int w, int h, ui_block *out)
 {
 	const am_snap_cache *k = &c->snap->cache;
@@ -884,6 +916,9 @@ void ui_panel_cache(const ui_panel_ctx *c, int w, int h, ui_block *out)
 		/* A rule line between the tables and the console. */
 		line *l = ui_block_row(out, 0, 0, w);
 		segf(l, UI_ROLE_BORDER, "%s%s ", g->hl, g->hl);
+		if (c->snap->batches.open) /* first: the rest may be cut */
+			segf(l, UI_ROLE_NORMAL, "batches %lld open%s", (long long)c->snap->batches.open,
+			     g->dot);
 		if (k->enabled) {
 			segf(l, UI_ROLE_NORMAL, "cache %s hit", rate);
 			segf(l, UI_ROLE_DIM, "%s%s/%lld%ssaved %s, %s tok%s%s entr%s, %s ", g->dot,
@@ -920,6 +955,20 @@ void ui_panel_cache(const ui_panel_ctx *c, int w, int h, ui_block *out)
 	segf(l[3], UI_ROLE_DIM, "%s entr%s%s%s", ent, entries, g->dot, bytes);
 	if (k->ttl_s > 0)
 		segf(l[3], UI_ROLE_DIM, "%sttl %s", g->dot, ttl);
+	/* Message batches, once there were any: two rows below when there is
+	 * room, one, or while some are open the entries' row. */
+	const am_snap_batches *bt = &c->snap->batches;
+	if (bt->open || bt->saved_pusd) {
+		if (h > 5 && bt->open) {
+			ui_rline *a = ui_block_row(out, 4, 0, w);
+			ui_batches_lines(c, a, ui_block_row(out, 5, 0, w));
+		} else if (h > 4) {
+			ui_batches_lines(c, ui_block_row(out, 4, 0, w), NULL);
+		} else if (bt->open) {
+			ui_rline_clear(l[3]);
+			ui_batches_lines(c, l[3], NULL);
+		}
+	}
 	if (out->n > h)
 		out->n = h > 0 ? h : 0;
 }

@@ -41,6 +41,10 @@ void ui_panel_header(const ui_panel_ctx *c, int w, ui_block *out);
 void ui_panel_budget(const ui_panel_ctx *c, int w, int h, ui_block *out);
 void ui_panel_limits(const ui_panel_ctx *c, int w, int h, ui_block *out);
 void ui_panel_models(const ui_panel_ctx *c, int w, int h, ui_block *out);
+/* The provider's message batches (the Cache panel shows them): open, time
+ * left on a; saved and requests ended on b, or after them on a (b NULL). */
+void ui_batches_lines(const ui_panel_ctx *c, ui_rline *a, ui_rline *b);
+
 void ui_panel_cache(const ui_panel_ctx *c, int w, int h, ui_block *out);
 void ui_panel_hints(int w, ui_block *out);
 void ui_panel_toosmall(int w, ui_block *out);

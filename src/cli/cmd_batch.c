@@ -15,6 +15,10 @@
 
 #include "app.h"
 #include "batch.h"
+#include "batchapi.h"
+#include "budget.h"
+#include "msgbatch.h"
+#include "selector.h"
 #include "cli.h"
 #include "clock.h"
 #include "commands.h"
@@ -23,7 +27,19 @@
 #include "say.h"
 #include "tag.h"
 
-enum { O_OUT = 1, O_CONC, O_BUDGET, O_NOCACHE, O_SIM, O_TAG, O_DIM /* + am_dim */ };
+enum {
+	O_OUT = 1,
+	O_CONC,
+	O_BUDGET,
+	O_NOCACHE,
+	O_SIM,
+	O_TAG,
+	O_VIA,
+	O_POLL,
+	O_EXPIRE,
+	O_MAXREQ,
+	O_DIM /* + am_dim */
+};
 
 static const am_cli_opt opts[] = {
 	{ "out", "FILE", "write results (JSONL, input order) to FILE (default stdout)", O_OUT, NULL },
@@ -38,6 +54,14 @@ static const am_cli_opt opts[] = {
 	{ "no-cache", NULL, "do not use the response cache", O_NOCACHE, NULL },
 	{ "sim", NULL, "use the built-in simulator even with an API key", O_SIM, NULL },
 	{ "tag", "T", "count the calls under tag T (a line's own \"tag\" wins)", O_TAG, NULL },
+	{ "via", "HOW", "messages (real time) or batches (Message Batches API, half price)", O_VIA,
+	  "batch.via" },
+	{ "poll-s", "S", "with --via batches: poll every S seconds (default: 2 s backing off to 60 s)",
+	  O_POLL, NULL },
+	{ "on-expire", "WHAT", "with --via batches: expired or canceled requests are left queued "
+	  "for the next run (requeue, the default) or failed (fail)", O_EXPIRE, NULL },
+	{ "max-requests", "N", "with --via batches: requests per provider batch at most "
+	  "(default 100000)", O_MAXREQ, NULL },
 	{ NULL, NULL, NULL, 0, NULL },
 };
 
@@ -65,6 +89,14 @@ static void print_verdict(const am_batch_outcome *oc)
 		                "same command again to resume\n");
 		break;
 	case AM_BATCH_END_WORKER:
+		if (oc->via_batches) {
+			fprintf(stderr, "aimeter batch: stopped early; %" PRId64 " unfinished job%s "
+			                "stay%s in the ledger — fix the cause above, then run the same "
+			                "command again to resume\n",
+			        oc->unfinished, oc->unfinished == 1 ? "" : "s",
+			        oc->unfinished == 1 ? "s" : "");
+			break;
+		}
 		fprintf(stderr, "aimeter batch: stopped early; %" PRId64 " unfinished job%s stay%s "
 		                "queued%s — fix the cause above, then run the same command again "
 		                "to resume\n",
@@ -79,10 +111,42 @@ static void print_verdict(const am_batch_outcome *oc)
 	}
 }
 
+/* What --via batches runs on instead of the worker: the provider's batch
+ * endpoints, the prices, the selector and the budget. 0, or 1 after
+ * printing why. */
+static int batches_setup(am_app *app, am_bapi_opts *bo, am_sel_config *sel, am_mb **mb)
+{
+	am_err err;
+	memset(bo, 0, sizeof *bo);
+	am_mb_opts mo = {
+		.base_url = app->base_url,
+		.api_key = app->sim ? "sim-key" : app->cfg.api_key,
+		.connect_timeout_ms = app->cfg.client.connect_timeout_ms,
+		.timeout_ms = app->cfg.client.timeout_ms,
+		.allow_insecure_http = app->cfg.allow_insecure_http,
+	};
+	if (am_sel_config_from(&app->cfg, sel, &err) ||
+	    am_budget_config_from(&app->cfg, &bo->budget, &err) || am_mb_open(mb, &mo, &err)) {
+		fprintf(stderr, "aimeter batch: %s\n", err.msg);
+		return 1;
+	}
+	bo->mb = *mb;
+	bo->base_url = app->base_url;
+	bo->pricing = app->pricing;
+	bo->sel = sel;
+	bo->budget.web_search_uses = app->cfg.budget.web_search_uses;
+	bo->default_max_tokens = app->cfg.client.max_tokens;
+	bo->max_retries = (int)app->cfg.client.max_retries;
+	bo->simulator = app->sim != NULL;
+	return 0;
+}
+
 int cmd_batch(int argc, char **argv)
 {
 	const char *out_path = NULL, *path = NULL, *tag = NULL;
-	bool no_cache = false, sim = false;
+	bool no_cache = false, sim = false, expire_fail = false;
+	double poll_s = 0;
+	int64_t max_requests = 0;
 	am_err terr;
 	am_cli c;
 	am_cli_init(&c, "batch", "FILE.jsonl [OPTIONS]",
@@ -105,6 +169,20 @@ int cmd_batch(int argc, char **argv)
 			if (am_tag_check(c.value, &terr))
 				return am_cli_usage_error("batch", "--tag: %s", terr.msg);
 			tag = c.value;
+			break;
+		case O_POLL:
+			if (am_cli_real(&c, 0.01, 3600, &poll_s))
+				return c.exit_code;
+			break;
+		case O_MAXREQ:
+			if (am_cli_int(&c, 1, AM_MB_MAX_REQUESTS, &max_requests))
+				return c.exit_code;
+			break;
+		case O_EXPIRE:
+			if (strcmp(c.value, "requeue") && strcmp(c.value, "fail"))
+				return am_cli_usage_error("batch", "--on-expire: expected requeue or fail, "
+				                                   "not '%s'", c.value);
+			expire_fail = !strcmp(c.value, "fail");
 			break;
 		}
 	}
@@ -139,6 +217,7 @@ int cmd_batch(int argc, char **argv)
 		am_config_wipe(&cfg);
 		return 1;
 	}
+	bool via_batches = cfg.batch.via == AM_BATCH_VIA_BATCHES;
 	am_app app;
 	rc = am_app_open(&app, &c, &cfg, sim);
 	am_config_wipe(&cfg);
@@ -146,9 +225,15 @@ int cmd_batch(int argc, char **argv)
 	if (!rc)
 		rc = am_cli_open_ledger("batch", app.cfg.db, false, &ledger);
 	app.halt_on_fatal = true;
-	if (!rc)
+	am_bapi_opts bo;
+	am_sel_config sel;
+	am_mb *mb = NULL;
+	if (!rc && via_batches)
+		rc = batches_setup(&app, &bo, &sel, &mb);
+	else if (!rc)
 		rc = am_app_start(&app, "batch", false);
 	if (rc) {
+		am_mb_close(mb);
 		if (in != stdin)
 			fclose(in);
 		am_outfile_abort(&out);
@@ -171,7 +256,14 @@ int cmd_batch(int argc, char **argv)
 		.worker = app.worker,
 		.clock = am_clock_system(),
 		.stop = &interrupted,
+		.via_batches = via_batches ? &bo : NULL,
 	};
+	if (via_batches) {
+		ro.queue_capacity = 0;
+		bo.poll_s = poll_s;
+		bo.expire_fail = expire_fail;
+		bo.max_requests = max_requests;
+	}
 	app.worker = NULL; /* the run stops it */
 	am_batch_outcome oc;
 	rc = am_batch_run(&ro, &oc);
@@ -184,6 +276,7 @@ int cmd_batch(int argc, char **argv)
 		fprintf(stderr, "aimeter batch: %s\n", err.msg);
 		rc = 1;
 	}
+	am_mb_close(mb);
 	am_ledger_close(ledger);
 	am_app_close(&app, 0);
 	return rc;

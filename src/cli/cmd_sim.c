@@ -31,7 +31,11 @@ enum {
 	O_FTRUNC,
 	O_SEED,
 	O_OUTPUT_BYTES,
-	O_OUTPUT_TOKENS, /* numbers: see fields[] */
+	O_OUTPUT_TOKENS,
+	O_BATCH_DELAY,
+	O_BATCH_RPM,
+	O_BATCH_ERR,
+	O_BATCH_EXP, /* numbers: see fields[] */
 	O_API_KEY,
 	O_OUTPUT_TEXT,
 	O_GEO,
@@ -64,6 +68,13 @@ static const am_cli_opt opts[] = {
      O_OUTPUT_TOKENS, NULL},
     {"output-text", "TEXT", "answer every call with TEXT (UTF-8; a token per word)",
      O_OUTPUT_TEXT, NULL},
+    {"batch-delay-ms", "N", "a message batch's processing time (default 0)", O_BATCH_DELAY, NULL},
+    {"batch-rpm", "N", "requests per minute to the batch endpoints (default 0: unlimited)",
+     O_BATCH_RPM, NULL},
+    {"batch-error-pct", "N", "percent of batch requests that end errored (default 0)",
+     O_BATCH_ERR, NULL},
+    {"batch-expire-pct", "N", "percent of batch requests that end expired (default 0)",
+     O_BATCH_EXP, NULL},
     {"api-key", "KEY", "the x-api-key to require (default: any non-empty key)", O_API_KEY, NULL},
     {"inference-geo", "G", "the workspace's default inference_geo, global or us (default global)",
      O_GEO, NULL},
@@ -96,6 +107,10 @@ static const struct field {
     [O_SEED] = {K_U64, F(seed), INT64_MAX},
     [O_OUTPUT_BYTES] = {K_I64, F(output_bytes), (int64_t)64 << 20},
     [O_OUTPUT_TOKENS] = {K_I64, F(output_tokens), 1000000},
+    [O_BATCH_DELAY] = {K_INT, F(batch_delay_ms), 86400000},
+    [O_BATCH_RPM] = {K_I64, F(batch_rpm), 100000000},
+    [O_BATCH_ERR] = {K_INT, F(batch_error_pct), 100},
+    [O_BATCH_EXP] = {K_INT, F(batch_expire_pct), 100},
 #undef F
 };
 
@@ -205,5 +220,17 @@ int cmd_sim(int argc, char **argv)
 	        (long long)st.input_tokens, (long long)st.output_tokens, (long long)st.overloaded,
 	        (long long)st.server_errors, (long long)st.midstream_errors,
 	        (long long)st.truncated);
+	if (st.batches)
+		fprintf(stderr,
+		        "aimeter sim: batches: %lld batches, %lld batch requests, %lld distinct "
+		        "custom_ids, %lld repeated, %lld succeeded, %lld errored, %lld expired, %lld "
+		        "canceled, %lld batch input, %lld batch output, %lld batch cache writes, %lld "
+		        "batch cache reads\n",
+		        (long long)st.batches, (long long)st.batch_requests,
+		        (long long)st.batch_distinct, (long long)st.batch_repeated,
+		        (long long)st.batch_succeeded, (long long)st.batch_errored,
+		        (long long)st.batch_expired, (long long)st.batch_canceled,
+		        (long long)st.batch_input_tokens, (long long)st.batch_output_tokens,
+		        (long long)st.batch_cache_write_tokens, (long long)st.batch_cache_read_tokens);
 	return 0;
 }

@@ -11,6 +11,7 @@
 	X(dashboard, cmd_dashboard, "open the live console (the default)")        \
 	X(ask,       cmd_ask,       "send one prompt and print the answer")       \
 	X(batch,     cmd_batch,     "run a JSONL file of prompts through the queue") \
+	X(batches,   cmd_batches,   "list or cancel the provider's message batches") \
 	X(report,    cmd_report,    "spend per model per day from the ledger")    \
 	X(record,    cmd_record,    "append one usage event by hand")             \
 	X(pricing,   cmd_pricing,   "list or import the price table")             \

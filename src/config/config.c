@@ -86,6 +86,7 @@ static int chk_redis_url(const struct apply *, const struct key *, const char *,
                          am_err *);
 static int chk_prefix(const struct apply *, const struct key *, const char *, char *, size_t,
                       am_err *);
+static const char *const via_names[] = {"messages", "batches", NULL};
 
 #define INFO(name, type, def, help, env) .info = {name, type, def, help, env}
 #define AT(f) .off = offsetof(am_config, f), .size = sizeof(((am_config *)0)->f)
@@ -265,6 +266,10 @@ static const struct key keys[] = {
           "a budget reservation of a host that stopped answering expires after this long",
           NULL),
      INT(redis.lease_s, 5, 86400)},
+    {INFO("batch.via", "enum", "messages",
+          "how `aimeter batch` sends: messages (real time) or batches (Message Batches API, "
+          "half price, results within 24 h)", NULL),
+     .kind = K_ENUM, AT(batch.via), .choices = via_names},
 
     {INFO("ui.color", "enum", "auto", "auto, always or never", "NO_COLOR"), .kind = K_ENUM,
      AT(ui.color), .choices = color_names, .env_weak = true, .env_value = "never"},

@@ -103,6 +103,12 @@ typedef enum am_config_color {
 	AM_COLOR_NEVER
 } am_config_color;
 
+/* How `aimeter batch` sends its lines (batch.via). */
+typedef enum am_config_batch_via {
+	AM_BATCH_VIA_MESSAGES, /* the Messages endpoint, as the limits allow */
+	AM_BATCH_VIA_BATCHES   /* the Message Batches API, at batch prices */
+} am_config_batch_via;
+
 /* One rate-limit pool's limits. Per minute; 0 = that dimension is not
  * enforced. rpm_burst is the capacity of the short request bucket (the
  * provider may enforce "60 RPM" as 1 request per second): 0 = max(1,
@@ -233,6 +239,10 @@ typedef struct am_config {
 		int64_t local_share_pct; /* on_failure local: this share of each limit */
 		int64_t lease_s;         /* a budget reservation outlives its host this long */
 	} redis;
+
+	struct {
+		am_config_batch_via via;
+	} batch;
 
 	struct {
 		am_config_color color;

@@ -12,6 +12,7 @@
 #include "batchio.h"
 #include "batchq.h"
 #include "engine.h"
+#include "pbatch.h"
 #include "money.h"
 #include "queue.h"
 
@@ -129,7 +130,8 @@ static bool read_pending(run *r)
 
 /* Queues r->pending (a parsed request) as a job, taking over an earlier
  * run's job of the same line. 1 when queued (or resumed), 0 when a live
- * other process holds it, -1 + err (AM_E_FULL: no room yet). */
+ * other process holds it, 2 (real time only) when the job is in a provider
+ * batch still out, -1 + err (AM_E_FULL: no room yet). */
 static int enqueue(run *r, am_batch_line *bl, int64_t *id, am_err *err)
 {
 	char key[AM_QUEUE_BATCH_KEY_MAX];
@@ -158,6 +160,13 @@ static int enqueue(run *r, am_batch_line *bl, int64_t *id, am_err *err)
 	}
 	if (cr < 0)
 		return -1;
+	/* A job a batch run submitted to the provider is that run's to finish
+	 * from the batch's results: never sent again in real time. */
+	if (!r->o->via_batches) {
+		int ob = am_pb_job_in_open_batch(r->db, *id, err);
+		if (ob)
+			return ob < 0 ? -1 : 2;
+	}
 	/* A re-run retries what failed before; what is done stays done. */
 	if ((prev == AM_JOB_FAILED || prev == AM_JOB_CANCELLED) &&
 	    am_queue_update(r->db, *id, AM_JOB_QUEUED, NULL, NULL, NULL, NULL, 0, 0, err))
@@ -199,6 +208,17 @@ static int add_lines(run *r, int most)
 		}
 		int64_t id = 0;
 		int er = enqueue(r, &bl, &id, &err);
+		if (er == 2) {
+			line_job *lj = new_line(r);
+			lj->id = am_xstrdup(bl.id);
+			lj->bad = am_xstrdup("in a provider batch still out: run the file with --via "
+			                     "batches to finish it");
+			am_batch_line_free(&bl);
+			r->nlines++;
+			r->bad++;
+			r->pending = NULL;
+			continue;
+		}
 		if (er == 0) {
 			am_batch_line_free(&bl);
 			r->pending = NULL;
@@ -374,6 +394,35 @@ static bool feed(run *r, bool *worker_ended)
 	return false;
 }
 
+/* Through the Message Batches API: the whole file queued, then the
+ * driver runs the jobs (false when it did not finish them). */
+static bool feed_batches(run *r, bool *worker_ended)
+{
+	while (!r->eof && !stop_asked(r)) {
+		add_lines(r, 100000);
+		if (r->held.n)
+			return false;
+	}
+	if (stop_asked(r))
+		return false;
+	am_bapi_opts bo = *r->o->via_batches;
+	bo.ledger = r->o->ledger;
+	bo.jobs = r->jobs;
+	bo.me = &r->me;
+	bo.msgs = r->o->msgs;
+	bo.tty = r->o->tty;
+	bo.clock = r->clk;
+	bo.stop = r->o->stop;
+	am_err err;
+	int rc = am_bapi_drive(&bo, &err);
+	if (rc < 0) {
+		fputs(r->cr, r->o->msgs);
+		am_say(r->o->msgs, "aimeter batch: %s\n", err.msg);
+		*worker_ended = true;
+	}
+	return rc == 0;
+}
+
 int am_batch_run(const am_batch_run_opts *o, am_batch_outcome *out)
 {
 	memset(out, 0, sizeof *out);
@@ -395,17 +444,22 @@ int am_batch_run(const am_batch_run_opts *o, am_batch_outcome *out)
 	r.jobs = am_queue_run_new(r.db, &out->err);
 	if (!r.jobs) {
 		am_queue_stmts_free(r.qs);
-		am_worker_stop(o->worker, 0);
+		if (o->worker)
+			am_worker_stop(o->worker, 0);
 		fprintf(o->msgs, "aimeter batch: %s\n", out->err.msg);
 		out->end = AM_BATCH_END_INTERRUPTED;
 		return 1;
 	}
-	feed(&r, &worker_ended);
+	if (o->via_batches)
+		feed_batches(&r, &worker_ended);
+	else
+		feed(&r, &worker_ended);
 	am_queue_stmts_free(r.qs);
 	free(r.buf);
 
 	bool stopped = stop_asked(&r);
-	am_worker_stop(o->worker, stopped ? 0 : 1000);
+	if (o->worker)
+		am_worker_stop(o->worker, stopped ? 0 : 1000);
 	am_queue_tally t;
 	tally(&r, &t);
 	out->lines = r.nlines;
@@ -415,6 +469,7 @@ int am_batch_run(const am_batch_run_opts *o, am_batch_outcome *out)
 	out->unfinished = t.unfinished;
 	out->cost_pusd = t.cost_pusd;
 	out->eof = r.eof;
+	out->via_batches = o->via_batches != NULL;
 	if (!r.held.n)
 		progress(&r, &t, 0, elapsed(&r), true);
 
@@ -436,7 +491,9 @@ int am_batch_run(const am_batch_run_opts *o, am_batch_outcome *out)
 		status = 1;
 	} else {
 		out->end = AM_BATCH_END_DONE;
-		status = t.blocked ? 3 : t.failed ? 1 : 0;
+		/* Through batches, a job left queued (expired, for the next run)
+		 * has no answer either. */
+		status = t.blocked ? 3 : t.failed || t.unfinished ? 1 : 0;
 	}
 	for (int64_t i = 0; i < r.nlines; i++) {
 		free(r.lines[i].bad);

@@ -34,6 +34,7 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include "batchapi.h"
 #include "clock.h"
 #include "err.h"
 #include "ledger.h"
@@ -56,13 +57,19 @@ typedef struct am_batch_run_opts {
 	const am_owner *owner;    /* NULL = this process (am_owner_self) */
 	const am_clock *clock;    /* progress rate and its 10-second pace; NULL = system */
 	atomic_int *stop;         /* non-zero (a signal handler) ends the run early; may be NULL */
+	/* Through the Message Batches API (batchapi.h) instead of the worker:
+	 * every line is queued first (no queue_capacity), then the driver runs
+	 * them; worker is NULL. Its ledger, jobs, me, msgs, tty, clock and stop
+	 * are filled here. NULL = the worker (the Messages endpoint). */
+	const am_bapi_opts *via_batches;
 } am_batch_run_opts;
 
 typedef enum am_batch_end {
 	AM_BATCH_END_DONE,        /* every job ended or is blocked; results written */
 	AM_BATCH_END_HELD,        /* lines of the file belong to a live other process */
 	AM_BATCH_END_INTERRUPTED, /* *stop was set, or a line could not be queued (printed) */
-	AM_BATCH_END_WORKER,      /* the worker ended early (its notices said why) */
+	AM_BATCH_END_WORKER,      /* the worker (or the batch driver) ended early; its notices
+	                           * said why */
 	AM_BATCH_END_WRITE,       /* writing the results failed: err */
 } am_batch_end;
 
@@ -79,6 +86,7 @@ typedef struct am_batch_outcome {
 	long held_pid;            /* HELD: the first holder's pid; 0 when unknown */
 	bool held_several;        /* HELD: more than one process holds lines */
 	am_err err;               /* WRITE: why */
+	bool via_batches;         /* ran through the Message Batches API */
 } am_batch_outcome;
 
 /* Runs the file (see above) and fills *out. Returns the exit status of

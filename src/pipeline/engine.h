@@ -22,6 +22,7 @@
 #include "dims.h"
 #include "err.h"
 #include "tagbudget.h"
+#include "pbatch.h"
 #include "usage.h"
 
 /* ---- the snapshot ------------------------------------------------------- */
@@ -63,6 +64,7 @@ typedef struct am_snap_model {
 } am_snap_model;
 
 typedef am_cache_counts am_snap_cache;   /* cache.h */
+typedef am_pb_summary am_snap_batches;   /* pbatch.h: the provider's message batches */
 
 typedef am_budget_view am_snap_budget;  /* budget.h */
 
@@ -94,6 +96,7 @@ typedef struct am_snapshot {
 	int ntags;                    /* today's spend per tag, most first (budget.tags) */
 	am_tagbudget_view tag[AM_SNAP_MAX_TAGS];
 	am_snap_org org;
+	am_snap_batches batches;      /* read from the ledger every second */
 } am_snapshot;
 
 /* ---- events: what happened to each job, in order ------------------------ */

@@ -254,6 +254,7 @@ struct am_worker {
 	int64_t own_rows[OWN_ROWS_MAX];
 	int nown;
 	int64_t next_foreign_scan;  /* mono ns */
+	am_snap_batches batches;    /* the provider's batches, read with the foreign rows */
 	/* The settings table as this worker last saw it (worker_intake.c):
 	 * another process's change is the difference, applied at the next poll. */
 	struct wk_setting *seen_set;

@@ -221,6 +221,7 @@ void wk_publish(am_worker *w, int64_t now, bool force)
 	s.waiting_limit = w->limit.n;
 	s.done = (int)w->done;
 	s.failed = (int)w->failed;
+	s.batches = w->batches;
 	int order[AM_SNAP_MAX_POOLS];
 	s.npools = pools_that_matter(w, now, order, AM_SNAP_MAX_POOLS);
 	for (int i = 0; i < s.npools; i++)

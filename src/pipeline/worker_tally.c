@@ -374,6 +374,10 @@ static void foreign_tick(am_worker *w, int64_t now)
 		return;
 	/* A full batch means more are waiting: go on at the next pass. */
 	int rows = count_foreign(w);
+	am_err err;
+	am_snap_batches b;
+	if (am_pb_summary_read(am_ledger_db(w->ledger), now_wall(w), &b, &err) == 0)
+		w->batches = b; /* a busy ledger keeps the last figures */
 	w->next_foreign_scan = rows == FOREIGN_ROWS ? now : now + FOREIGN_SCAN_MS * AM_NS_PER_MS;
 }
 

@@ -267,6 +267,8 @@ int am_budget_worst_case(const am_price *price, const am_price *most_expensive,
 	if (p->geo_us_pct > 100)
 		geo = p->geo_us_pct;
 	i128 scaled = ((i128)tokens * fast * geo + 100 * 100 - 1) / (100 * 100);
+	if (est->batch && p->batch_discount_pct > 0 && p->batch_discount_pct <= 100)
+		scaled = (scaled * (100 - p->batch_discount_pct) + 99) / 100;
 	if (scaled > INT64_MAX || am_money_mul(est->web_searches, p->web_search_pusd, &fees) < 0 ||
 	    am_money_add((int64_t)scaled, fees, &out->pusd) < 0)
 		return am_err_set(err, "budget: the worst-case cost overflows");

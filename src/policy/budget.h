@@ -138,6 +138,9 @@ typedef struct am_budget_estimate {
 	bool cache_writes;     /* the request has cache_control breakpoints */
 	bool fast;             /* the request asks "speed": "fast" */
 	int64_t web_searches;  /* the searches its web search tools may make */
+	bool batch;            /* sent through the Message Batches API: the price's batch
+	                        * discount comes off the token cost (rounded up; the search
+	                        * fee is not discounted) */
 } am_budget_estimate;
 
 /* A model the table does not know is reserved at the dearest model's rates
@@ -166,8 +169,8 @@ typedef struct am_budget_cost {
  *  - the US-only multiplier always, where the model has one: a workspace
  *    default can set it without the request saying so;
  *  - web_searches × the model's search fee.
- * The total rounds up to a whole pUSD. The batch discount is ignored (worst
- * case). A known price with input and
+ * The total rounds up to a whole pUSD. The batch discount applies only when
+ * est->batch says the call goes through the batch API. A known price with input and
  * output 0 is exempt. -1 + err on NULL prices, negative counts or overflow. */
 int am_budget_worst_case(const am_price *price, const am_price *most_expensive,
                          const am_budget_estimate *est, am_budget_cost *out, am_err *err);

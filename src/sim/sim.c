@@ -38,7 +38,9 @@
 #include "sim_text.h"
 
 #define BODY_MAX (32ull * 1024 * 1024)        /* the API's 32 MB request limit */
-#define BODY_TOTAL_MAX (256ull * 1024 * 1024) /* all bodies being read at once */
+#define BATCH_BODY_MAX (256ull * 1024 * 1024) /* a message batch: 256 MB */
+#define BODY_TOTAL_MAX (288ull * 1024 * 1024) /* all bodies being read at once */
+#define BATCH_MAX_REQUESTS 100000
 #define CACHE_ENTRIES 4096
 #define MAX_CONNECTIONS 1024
 #define STREAM_BLOCK 4096
@@ -128,8 +130,12 @@ static const struct model *find_model(const char *name)
 
 /* ---- the server object ----------------------------------------------- */
 
-enum dim { D_REQ, D_IN, D_OUT, D_COUNT, D_N };
-enum endpoint { EP_NONE, EP_MESSAGES, EP_COUNT };
+enum dim { D_REQ, D_IN, D_OUT, D_COUNT, D_BATCH, D_N };
+enum endpoint { EP_NONE, EP_MESSAGES, EP_COUNT, EP_BATCH };
+
+struct sbatch;
+struct req;
+struct am_sim;
 
 struct am_sim {
 	am_sim_cfg cfg; /* cfg.api_key points at api_key, cfg.output_text at output_text */
@@ -148,6 +154,12 @@ struct am_sim {
 	pthread_mutex_t wait_mu; /* stop flag and the waits of latency and pacing */
 	pthread_cond_t wait_cv;
 	atomic_bool stopping;
+
+	pthread_mutex_t bmu; /* the message batches and the custom_id counts */
+	struct sbatch **batches;         /* in creation order */
+	size_t nbatches, capbatches;
+	struct seen *seen;               /* custom_id -> times submitted (open addressing) */
+	size_t nseen, capseen;
 
 	atomic_uint_fast64_t seq;        /* requests numbered in arrival order */
 	atomic_uint_fast64_t body_bytes; /* bytes of request bodies held now */
@@ -349,6 +361,8 @@ struct req {
 	struct buf body;
 	bool too_large, overloaded;
 	char retry_after[64], retry_after_ms[64]; /* sent when non-empty */
+	bool get;        /* GET (the batch endpoints also take POST) */
+	char path[192];  /* the URL path, for the batch endpoints */
 };
 
 struct rl_out {
@@ -375,7 +389,11 @@ static void add_ratelimit_headers(am_sim *s, const struct req *rq, struct MHD_Re
 
 	struct rl_out out[4];
 	int n = 0;
-	if (rq->ep == EP_COUNT) {
+	if (rq->ep == EP_BATCH) {
+		if (v[D_BATCH].limit)
+			out[n++] = (struct rl_out){"requests", v[D_BATCH].limit,
+			                           v[D_BATCH].remaining, v[D_BATCH].full_ns, false};
+	} else if (rq->ep == EP_COUNT) {
 		if (v[D_COUNT].limit)
 			out[n++] = (struct rl_out){"requests", v[D_COUNT].limit,
 			                           v[D_COUNT].remaining, v[D_COUNT].full_ns, false};
@@ -697,6 +715,7 @@ struct answer {
 	const char *speed;    /* usage.speed; NULL = not reported */
 	const char *geo;      /* usage.inference_geo; NULL = not reported */
 	int64_t web_searches; /* usage.server_tool_use.web_search_requests */
+	const char *tier;     /* usage.service_tier; NULL = "standard" */
 };
 
 /* What was served, from what was asked (see sim.h). */
@@ -728,7 +747,7 @@ static json_t *usage_json(const struct answer *a, int64_t output_tokens)
 	                      (json_int_t)a->read, "cache_creation", "ephemeral_5m_input_tokens",
 	                      (json_int_t)a->write_5m, "ephemeral_1h_input_tokens",
 	                      (json_int_t)a->write_1h, "output_tokens", (json_int_t)output_tokens,
-	                      "service_tier", "standard");
+	                      "service_tier", a->tier ? a->tier : "standard");
 	if (a->speed)
 		json_object_set_new(u, "speed", json_string(a->speed));
 	if (a->geo)
@@ -1034,7 +1053,7 @@ static enum MHD_Result send_rate_limited(am_sim *s, struct MHD_Connection *conn,
                                          int64_t wait_ns, enum dim d)
 {
 	static const char *const what[] = {"requests", "input tokens", "output tokens",
-	                                   "token counting requests"};
+	                                   "token counting requests", "batch API requests"};
 	int64_t limit;
 	pthread_mutex_lock(&s->mu);
 	limit = s->b[d].limit;
@@ -1205,6 +1224,584 @@ static enum MHD_Result answer_call(am_sim *s, struct MHD_Connection *conn, struc
 	return send_reply(s, conn, rq, 200, r, "text/event-stream; charset=utf-8");
 }
 
+/* ---- message batches ------------------------------------------------------ */
+
+/* One request of a batch: its custom_id and params as sent, and from the
+ * batch's end on its result and the usage it was billed for. The answer
+ * text is made again from the params whenever the results are read (it is
+ * a function of them and the seed), so a batch holds no answers. */
+enum bres { BR_PROCESSING, BR_SUCCEEDED, BR_ERRORED, BR_CANCELED, BR_EXPIRED };
+
+struct sbreq {
+	char custom_id[65];
+	char *params;        /* compact JSON */
+	enum bres res;
+	bool invalid;        /* errored: the params were refused */
+	char why[160];       /* invalid: the message */
+	int64_t input, write_5m, write_1h, read;
+};
+
+struct sbatch {
+	char id[48];
+	int64_t created_wall, created_real; /* ns */
+	int64_t cancel_wall, ended_wall;    /* 0 = not yet */
+	int64_t cancel_real;
+	size_t n;
+	struct sbreq *reqs;
+	int64_t counts[5];                  /* by enum bres */
+	bool ended;
+};
+
+struct seen {
+	char *id; /* NULL = free slot */
+	int64_t n;
+};
+
+static uint64_t str_hash(const char *s)
+{
+	return am_simtext_hash(0x62617463ULL, s, strlen(s));
+}
+
+/* How many times custom_id was submitted before this one, counting this
+ * one in. Under bmu. */
+static int64_t seen_add(am_sim *s, const char *id)
+{
+	if ((s->nseen + 1) * 2 > s->capseen) {
+		size_t cap = s->capseen ? s->capseen * 2 : 1024;
+		struct seen *t = am_xcalloc(cap, sizeof *t);
+		for (size_t i = 0; i < s->capseen; i++) {
+			if (!s->seen[i].id)
+				continue;
+			size_t k = str_hash(s->seen[i].id) & (cap - 1);
+			while (t[k].id)
+				k = (k + 1) & (cap - 1);
+			t[k] = s->seen[i];
+		}
+		free(s->seen);
+		s->seen = t;
+		s->capseen = cap;
+	}
+	size_t k = str_hash(id) & (s->capseen - 1);
+	while (s->seen[k].id && strcmp(s->seen[k].id, id))
+		k = (k + 1) & (s->capseen - 1);
+	if (!s->seen[k].id) {
+		s->seen[k].id = am_xstrdup(id);
+		s->nseen++;
+	}
+	return ++s->seen[k].n;
+}
+
+static void batches_free(am_sim *s)
+{
+	for (size_t i = 0; i < s->nbatches; i++) {
+		struct sbatch *b = s->batches[i];
+		for (size_t j = 0; j < b->n; j++)
+			free(b->reqs[j].params);
+		free(b->reqs);
+		free(b);
+	}
+	free(s->batches);
+	for (size_t i = 0; i < s->capseen; i++)
+		free(s->seen[i].id);
+	free(s->seen);
+}
+
+static const char *const bres_name[] = { "processing", "succeeded", "errored", "canceled",
+	                                 "expired" };
+
+/* The usage of one request as the Messages endpoint would bill it (the
+ * prompt cache applied), or why its params are refused. */
+static void process_one(am_sim *s, struct sbreq *r)
+{
+	json_error_t je;
+	json_t *req = json_loads(r->params, 0, &je);
+	struct params p;
+	am_err err;
+	unsigned bad = req ? parse_params(req, EP_MESSAGES, false, &p, &err) : 400;
+	if (!bad && (p.stream || p.speed_asked || p.max_tokens < 1)) {
+		bad = 400;
+		am_err_set(&err, "%s", p.stream ? "stream: not supported in a message batch"
+		                       : p.speed_asked ? "speed: not supported in a message batch"
+		                                       : "max_tokens: must be at least 1");
+	}
+	if (bad) {
+		r->res = BR_ERRORED;
+		r->invalid = true;
+		snprintf(r->why, sizeof r->why, "%s", req ? err.msg : "params: not valid JSON");
+		json_decref(req);
+		return;
+	}
+	uint64_t scope = am_simtext_hash(0, p.answer_model, strlen(p.answer_model));
+	am_simcache_use use;
+	int64_t now = now_mono(s);
+	pthread_mutex_lock(&s->mu);
+	am_simcache_apply(&s->cache, &p.prompt, scope, p.model->min_cache, now, true, &use);
+	pthread_mutex_unlock(&s->mu);
+	r->read = use.read;
+	r->write_5m = use.write_5m;
+	r->write_1h = use.write_1h;
+	r->input = p.prompt.tokens - use.read - use.write_5m - use.write_1h;
+	r->res = BR_SUCCEEDED;
+	json_decref(req);
+}
+
+/* The answer of a succeeded request, made again from its params. */
+static int answer_of(am_sim *s, const struct sbreq *r, struct answer *a, uint64_t n)
+{
+	json_t *req = json_loads(r->params, 0, NULL);
+	struct params p;
+	am_err err;
+	if (!req || parse_params(req, EP_MESSAGES, false, &p, &err)) {
+		json_decref(req);
+		return -1;
+	}
+	memset(a, 0, sizeof *a);
+	memcpy(a->msg_id, "msg_01", 6);
+	uint64_t ch = str_hash(r->custom_id);
+	base62(a->msg_id + 6, 22, am_simtext_mix(s->cfg.seed ^ ch ^ 0x6d7367ULL),
+	       am_simtext_mix(n + 17));
+	snprintf(a->model, sizeof a->model, "%s", p.answer_model);
+	answer_served(s, &p, a);
+	a->tier = "batch";
+	a->input = r->input;
+	a->write_5m = r->write_5m;
+	a->write_1h = r->write_1h;
+	a->read = r->read;
+	a->max_tokens = p.max_tokens;
+	uint64_t h = am_simtext_mix(s->cfg.seed);
+	h = am_simtext_hash(h, p.answer_model, strlen(p.answer_model));
+	h = am_simtext_mix(h ^ p.prompt.hash);
+	am_simtext_answer_make(h, s->cfg.output_tokens, p.max_tokens, p.stops, p.n_stops, &a->text);
+	if (s->output_text)
+		answer_replace(&a->text, s->output_text, p.max_tokens);
+	answer_stretch(&a->text, s->cfg.output_bytes);
+	if (a->text.stop_index >= 0)
+		a->stop_seq = am_xstrdup(p.stops[a->text.stop_index]);
+	json_decref(req);
+	return 0;
+}
+
+/* Ends b when its processing time has passed, or when a cancel asked for
+ * it: the requests processed by then (a share of them in proportion to
+ * the time passed) succeed or error, the rest are canceled; the error and
+ * expiry knobs pick requests by a draw on their custom_id and how many
+ * times it was submitted. Under bmu. */
+static void batch_tick(am_sim *s, struct sbatch *b)
+{
+	if (b->ended)
+		return;
+	int64_t now = real_mono(), delay = (int64_t)s->cfg.batch_delay_ms * AM_NS_PER_MS;
+	bool due = now - b->created_real >= delay;
+	if (!due && !b->cancel_wall)
+		return;
+	size_t done = b->n;
+	if (!due && delay > 0)
+		done = (size_t)((double)b->n * (double)(b->cancel_real - b->created_real) /
+		                (double)delay);
+	am_sim_stats add = { 0 };
+	for (size_t i = 0; i < b->n; i++) {
+		struct sbreq *r = &b->reqs[i];
+		uint64_t x = am_simtext_mix(s->cfg.seed ^ am_simtext_mix(str_hash(r->custom_id)));
+		int64_t times = 0;
+		for (size_t k = str_hash(r->custom_id) & (s->capseen - 1); s->seen[k].id;
+		     k = (k + 1) & (s->capseen - 1))
+			if (!strcmp(s->seen[k].id, r->custom_id)) {
+				times = s->seen[k].n;
+				break;
+			}
+		x = am_simtext_mix(x ^ (uint64_t)times * 0x9e3779b97f4a7c15ULL);
+		int roll = (int)(x % 100), roll2 = (int)((x >> 20) % 100);
+		if (i >= done)
+			r->res = BR_CANCELED;
+		else if (roll < s->cfg.batch_expire_pct)
+			r->res = BR_EXPIRED;
+		else if (roll2 < s->cfg.batch_error_pct)
+			r->res = BR_ERRORED;
+		else
+			process_one(s, r);
+		b->counts[r->res]++;
+		if (r->res == BR_SUCCEEDED) {
+			add.batch_input_tokens += r->input;
+			add.batch_cache_write_tokens += r->write_5m + r->write_1h;
+			add.batch_cache_read_tokens += r->read;
+		}
+	}
+	b->counts[BR_PROCESSING] = 0;
+	b->ended = true;
+	b->ended_wall = am_clock_wall(s->clock);
+	pthread_mutex_lock(&s->mu);
+	s->stats.batch_input_tokens += add.batch_input_tokens;
+	s->stats.batch_cache_write_tokens += add.batch_cache_write_tokens;
+	s->stats.batch_cache_read_tokens += add.batch_cache_read_tokens;
+	s->stats.batch_succeeded += b->counts[BR_SUCCEEDED];
+	s->stats.batch_errored += b->counts[BR_ERRORED];
+	s->stats.batch_canceled += b->counts[BR_CANCELED];
+	s->stats.batch_expired += b->counts[BR_EXPIRED];
+	pthread_mutex_unlock(&s->mu);
+	/* Output tokens: the answers' lengths, a function of the params. */
+	int64_t out = 0;
+	for (size_t i = 0; i < b->n; i++) {
+		struct answer a;
+		if (b->reqs[i].res != BR_SUCCEEDED || answer_of(s, &b->reqs[i], &a, i))
+			continue;
+		out += a.text.n_tokens;
+		answer_free(&a);
+	}
+	pthread_mutex_lock(&s->mu);
+	s->stats.batch_output_tokens += out;
+	pthread_mutex_unlock(&s->mu);
+}
+
+/* RFC 3339 with microseconds, as the batch objects carry their times. */
+static void fmt_rfc3339_us(char *out, size_t n, int64_t wall_ns)
+{
+	time_t t = (time_t)(wall_ns / AM_NS_PER_SEC);
+	struct tm tm;
+	gmtime_r(&t, &tm);
+	snprintf(out, n, "%04d-%02d-%02dT%02d:%02d:%02d.%06lldZ", tm.tm_year + 1900,
+	         tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
+	         (long long)(wall_ns % AM_NS_PER_SEC / 1000));
+}
+
+static json_t *batch_json(const am_sim *s, const struct sbatch *b)
+{
+	char created[40], expires[40], ended[40], cancel[40], url[300];
+	fmt_rfc3339_us(created, sizeof created, b->created_wall);
+	fmt_rfc3339_us(expires, sizeof expires, b->created_wall + 24 * 3600 * AM_NS_PER_SEC);
+	fmt_rfc3339_us(ended, sizeof ended, b->ended_wall);
+	fmt_rfc3339_us(cancel, sizeof cancel, b->cancel_wall);
+	snprintf(url, sizeof url, "%s/v1/messages/batches/%s/results", s->url, b->id);
+	const char *status = b->ended ? "ended" : b->cancel_wall ? "canceling" : "in_progress";
+	return json_pack("{s:s,s:s,s:s,s:{s:I,s:I,s:I,s:I,s:I},s:s?,s:s,s:s,s:s?,s:s?,s:n}",
+	                 "id", b->id, "type", "message_batch", "processing_status", status,
+	                 "request_counts", "processing", (json_int_t)b->counts[BR_PROCESSING],
+	                 "succeeded", (json_int_t)b->counts[BR_SUCCEEDED], "errored",
+	                 (json_int_t)b->counts[BR_ERRORED], "canceled",
+	                 (json_int_t)b->counts[BR_CANCELED], "expired",
+	                 (json_int_t)b->counts[BR_EXPIRED], "ended_at",
+	                 b->ended ? ended : NULL, "created_at", created, "expires_at", expires,
+	                 "cancel_initiated_at", b->cancel_wall ? cancel : NULL, "results_url",
+	                 b->ended ? url : NULL, "archived_at");
+}
+
+static bool valid_custom_id(const char *id)
+{
+	size_t n = strlen(id);
+	if (n < 1 || n > 64)
+		return false;
+	for (const char *c = id; *c; c++)
+		if (!((*c >= 'a' && *c <= 'z') || (*c >= 'A' && *c <= 'Z') || (*c >= '0' && *c <= '9') ||
+		      *c == '_' || *c == '-'))
+			return false;
+	return true;
+}
+
+/* The custom_ids of one batch (open addressing over borrowed strings), to
+ * refuse a repeated one. */
+struct uniq {
+	const char **v;
+	size_t cap;
+};
+
+static bool uniq_add(struct uniq *u, const char *id)
+{
+	size_t k = str_hash(id) & (u->cap - 1);
+	for (; u->v[k]; k = (k + 1) & (u->cap - 1))
+		if (!strcmp(u->v[k], id))
+			return false;
+	u->v[k] = id;
+	return true;
+}
+
+/* POST /v1/messages/batches. The shape is checked here (custom_id, params,
+ * unique ids, at most 100,000 requests); the params themselves only when
+ * the batch is processed, as errored results. */
+static enum MHD_Result batch_create(am_sim *s, struct MHD_Connection *conn, struct req *rq)
+{
+	json_error_t je;
+	json_t *body = json_loadb(rq->body.p ? rq->body.p : "", rq->body.len, 0, &je);
+	json_t *reqs = json_object_get(body, "requests");
+	char msg[200] = "";
+	size_t n = json_array_size(reqs);
+	if (!body)
+		snprintf(msg, sizeof msg, "Invalid JSON in the request body: %s", je.text);
+	else if (!json_is_array(reqs))
+		snprintf(msg, sizeof msg, "requests: Field required");
+	else if (n == 0)
+		snprintf(msg, sizeof msg, "requests: List should have at least 1 item");
+	else if (n > BATCH_MAX_REQUESTS)
+		snprintf(msg, sizeof msg, "requests: List should have at most %d items",
+		         BATCH_MAX_REQUESTS);
+	struct sbatch *b = NULL;
+	struct uniq uniq = { 0 };
+	if (!msg[0]) {
+		uniq.cap = 16;
+		while (uniq.cap < n * 2)
+			uniq.cap *= 2;
+		uniq.v = am_xcalloc(uniq.cap, sizeof *uniq.v);
+		b = am_xcalloc(1, sizeof *b);
+		b->reqs = am_xcalloc(n, sizeof *b->reqs);
+		for (size_t i = 0; i < n && !msg[0]; i++) {
+			json_t *r = json_array_get(reqs, i);
+			const char *cid = json_string_value(json_object_get(r, "custom_id"));
+			json_t *params = json_object_get(r, "params");
+			if (!cid || !valid_custom_id(cid))
+				snprintf(msg, sizeof msg,
+				         "requests.%zu.custom_id: String should match pattern "
+				         "'^[a-zA-Z0-9_-]{1,64}$'", i);
+			else if (!json_is_object(params))
+				snprintf(msg, sizeof msg, "requests.%zu.params: Field required", i);
+			else {
+				snprintf(b->reqs[i].custom_id, sizeof b->reqs[i].custom_id, "%s", cid);
+				b->reqs[i].params = json_dumps(params, JSON_COMPACT);
+				b->n = i + 1;
+				if (!uniq_add(&uniq, b->reqs[i].custom_id))
+					snprintf(msg, sizeof msg,
+					         "requests.%zu.custom_id: '%s' is not unique in the batch", i,
+					         cid);
+			}
+		}
+	}
+	json_decref(body);
+	free(uniq.v);
+	if (msg[0]) {
+		if (b) {
+			for (size_t j = 0; j < b->n; j++)
+				free(b->reqs[j].params);
+			free(b->reqs);
+			free(b);
+		}
+		return send_error(s, conn, rq, 400, "invalid_request_error", msg, NULL);
+	}
+	/* Unique across simulator runs too, as the API's ids are: the time of
+	 * creation goes into the id. */
+	b->created_wall = am_clock_wall(s->clock);
+	memcpy(b->id, "msgbatch_01", 11);
+	base62(b->id + 11, 24, am_simtext_mix(s->cfg.seed ^ rq->seq ^ 0x626174ULL),
+	       am_simtext_mix((uint64_t)b->created_wall ^ (rq->seq + 29)));
+	b->created_real = real_mono();
+	b->counts[BR_PROCESSING] = (int64_t)b->n;
+	int64_t repeated = 0;
+	pthread_mutex_lock(&s->bmu);
+	for (size_t i = 0; i < b->n; i++)
+		repeated += seen_add(s, b->reqs[i].custom_id) > 1;
+	if (s->nbatches == s->capbatches) {
+		s->capbatches = s->capbatches ? s->capbatches * 2 : 16;
+		s->batches = am_xrealloc(s->batches, s->capbatches * sizeof *s->batches);
+	}
+	s->batches[s->nbatches++] = b;
+	int64_t distinct = (int64_t)s->nseen;
+	json_t *out = batch_json(s, b);
+	pthread_mutex_unlock(&s->bmu);
+	pthread_mutex_lock(&s->mu);
+	s->stats.batches++;
+	s->stats.batch_requests += (int64_t)b->n;
+	s->stats.batch_repeated += repeated;
+	s->stats.batch_distinct = distinct;
+	s->stats.ok++;
+	pthread_mutex_unlock(&s->mu);
+	return send_json(s, conn, rq, 200, out);
+}
+
+/* Under bmu. */
+static struct sbatch *batch_find(am_sim *s, const char *id, size_t len)
+{
+	for (size_t i = 0; i < s->nbatches; i++)
+		if (strlen(s->batches[i]->id) == len && !strncmp(s->batches[i]->id, id, len))
+			return s->batches[i];
+	return NULL;
+}
+
+/* GET /v1/messages/batches?limit=&after_id=&before_id=: most recent first. */
+static enum MHD_Result batch_list(am_sim *s, struct MHD_Connection *conn, struct req *rq)
+{
+	const char *after = MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, "after_id");
+	const char *before = MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, "before_id");
+	int64_t limit = 20;
+	const char *lv = MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, "limit");
+	if (lv) {
+		char *end;
+		long long v = strtoll(lv, &end, 10);
+		if (*end || v < 1 || v > 1000)
+			return send_error(s, conn, rq, 400, "invalid_request_error",
+			                  "limit: Input should be between 1 and 1000", NULL);
+		limit = v;
+	}
+	json_t *data = json_array();
+	bool more = false;
+	pthread_mutex_lock(&s->bmu);
+	/* Index i counts from the newest (0) to the oldest. */
+	size_t n = s->nbatches, from = 0, to = n;
+	for (size_t i = 0; i < n; i++) {
+		const char *id = s->batches[n - 1 - i]->id;
+		if (after && !strcmp(id, after))
+			from = i + 1;
+		if (before && !strcmp(id, before))
+			to = i;
+	}
+	if (before && !after && to > (size_t)limit) {
+		from = to - (size_t)limit;
+		more = true;
+	}
+	for (size_t i = from; i < to; i++) {
+		if ((int64_t)json_array_size(data) == limit) {
+			more = true;
+			break;
+		}
+		struct sbatch *b = s->batches[n - 1 - i];
+		batch_tick(s, b);
+		json_array_append_new(data, batch_json(s, b));
+	}
+	pthread_mutex_unlock(&s->bmu);
+	size_t nd = json_array_size(data);
+	const char *first = nd ? json_string_value(json_object_get(json_array_get(data, 0), "id"))
+	                       : NULL;
+	const char *last =
+	    nd ? json_string_value(json_object_get(json_array_get(data, nd - 1), "id")) : NULL;
+	json_t *page = json_pack("{s:o,s:b,s:s?,s:s?}", "data", data, "has_more", more,
+	                         "first_id", first, "last_id", last);
+	pthread_mutex_lock(&s->mu);
+	s->stats.ok++;
+	pthread_mutex_unlock(&s->mu);
+	return send_json(s, conn, rq, 200, page);
+}
+
+/* The results of an ended batch, one JSONL line at a time. */
+struct results {
+	am_sim *s;
+	struct sbatch *b; /* ended: immutable from then on */
+	size_t next;
+	struct buf out;
+	size_t off;
+};
+
+static ssize_t results_read(void *cls, uint64_t pos, char *buf, size_t max)
+{
+	struct results *rs = cls;
+	(void)pos;
+	while (rs->off == rs->out.len) {
+		if (rs->next == rs->b->n)
+			return MHD_CONTENT_READER_END_OF_STREAM;
+		rs->out.len = rs->off = 0;
+		const struct sbreq *r = &rs->b->reqs[rs->next];
+		json_t *res;
+		struct answer a;
+		if (r->res == BR_SUCCEEDED && !answer_of(rs->s, r, &a, rs->next)) {
+			res = json_pack("{s:s,s:o}", "type", "succeeded", "message",
+			                message_json(&a, true));
+			answer_free(&a);
+		} else if (r->res == BR_ERRORED || r->res == BR_SUCCEEDED) {
+			char rid[32];
+			memcpy(rid, "req_011C", 8);
+			base62(rid + 8, 20, am_simtext_mix(str_hash(r->custom_id)), rs->next + 3);
+			res = json_pack("{s:s,s:{s:s,s:{s:s,s:s},s:s}}", "type", "errored", "error",
+			                "type", "error", "error", "type",
+			                r->invalid ? "invalid_request_error" : "api_error", "message",
+			                r->invalid ? r->why : "Internal server error", "request_id",
+			                rid);
+		} else {
+			res = json_pack("{s:s}", "type", bres_name[r->res]);
+		}
+		json_t *line = json_pack("{s:s,s:o}", "custom_id", r->custom_id, "result", res);
+		char *text = json_dumps(line, JSON_COMPACT);
+		json_decref(line);
+		if (text) {
+			buf_add(&rs->out, text, strlen(text));
+			buf_add(&rs->out, "\n", 1);
+			free(text);
+		}
+		rs->next++;
+	}
+	size_t n = rs->out.len - rs->off;
+	if (n > max)
+		n = max;
+	memcpy(buf, rs->out.p + rs->off, n);
+	rs->off += n;
+	return (ssize_t)n;
+}
+
+static void results_free(void *cls)
+{
+	struct results *rs = cls;
+	free(rs->out.p);
+	free(rs);
+}
+
+/* The batch endpoints: their own request bucket (cfg.batch_rpm), then
+ * create, list, retrieve, cancel and results. */
+static enum MHD_Result batch_handle(am_sim *s, struct MHD_Connection *conn, struct req *rq)
+{
+	int64_t now = now_mono(s), wait;
+	pthread_mutex_lock(&s->mu);
+	wait = am_simbucket_wait_ns(&s->b[D_BATCH], 1, now);
+	if (wait == 0)
+		am_simbucket_take(&s->b[D_BATCH], 1, now);
+	pthread_mutex_unlock(&s->mu);
+	if (wait > 0)
+		return send_rate_limited(s, conn, rq, wait, D_BATCH);
+
+	const char *rest = rq->path + 20; /* after /v1/messages/batches */
+	if (!*rest || !strcmp(rest, "/")) {
+		if (rq->get)
+			return batch_list(s, conn, rq);
+		/* A create takes latency_ms, as a call's first byte does (for
+		 * tests that stop a client in the middle of a submit). */
+		if (s->cfg.latency_ms > 0 &&
+		    !wait_until(s, real_mono() + (int64_t)s->cfg.latency_ms * AM_NS_PER_MS))
+			return MHD_NO;
+		return batch_create(s, conn, rq);
+	}
+	const char *id = rest + 1, *slash = strchr(id, '/');
+	size_t idlen = slash ? (size_t)(slash - id) : strlen(id);
+	const char *op = slash ? slash + 1 : "";
+	pthread_mutex_lock(&s->bmu);
+	struct sbatch *b = batch_find(s, id, idlen);
+	if (!b) {
+		pthread_mutex_unlock(&s->bmu);
+		return send_error(s, conn, rq, 404, "not_found_error", "message batch not found",
+		                  NULL);
+	}
+	batch_tick(s, b);
+	if (!*op && rq->get) {
+		json_t *out = batch_json(s, b);
+		pthread_mutex_unlock(&s->bmu);
+		return send_json(s, conn, rq, 200, out);
+	}
+	if (!strcmp(op, "cancel") && !rq->get) {
+		if (!b->ended && !b->cancel_wall) {
+			b->cancel_wall = am_clock_wall(s->clock);
+			b->cancel_real = real_mono();
+		}
+		json_t *out = batch_json(s, b);
+		pthread_mutex_unlock(&s->bmu);
+		return send_json(s, conn, rq, 200, out);
+	}
+	if (!strcmp(op, "results") && rq->get) {
+		bool ended = b->ended;
+		pthread_mutex_unlock(&s->bmu);
+		if (!ended)
+			return send_error(s, conn, rq, 400, "invalid_request_error",
+			                  "message batch is still processing: no results yet", NULL);
+		struct results *rs = am_xcalloc(1, sizeof *rs);
+		rs->s = s;
+		rs->b = b;
+		struct MHD_Response *r = MHD_create_response_from_callback(
+		    MHD_SIZE_UNKNOWN, STREAM_BLOCK, results_read, rs, results_free);
+		if (!r) {
+			results_free(rs);
+			return MHD_NO;
+		}
+		pthread_mutex_lock(&s->mu);
+		s->stats.ok++;
+		pthread_mutex_unlock(&s->mu);
+		return send_reply(s, conn, rq, 200, r, "application/binary");
+	}
+	pthread_mutex_unlock(&s->bmu);
+	return send_error(s, conn, rq, rq->get ? 404 : 405,
+	                  rq->get ? "not_found_error" : "invalid_request_error",
+	                  rq->get ? "Not Found" : "Method Not Allowed", NULL);
+}
+
 static enum MHD_Result handle(am_sim *s, struct MHD_Connection *conn, struct req *rq)
 {
 	if (rq->too_large)
@@ -1252,6 +1849,9 @@ static enum MHD_Result handle(am_sim *s, struct MHD_Connection *conn, struct req
 		snprintf(msg, sizeof msg, "anthropic-version: invalid version '%.64s'", ver);
 		return send_error(s, conn, rq, 400, "invalid_request_error", msg, NULL);
 	}
+
+	if (rq->ep == EP_BATCH)
+		return batch_handle(s, conn, rq);
 
 	json_error_t je;
 	json_t *req = json_loadb(rq->body.p ? rq->body.p : "", rq->body.len, 0, &je);
@@ -1329,7 +1929,14 @@ static enum endpoint route(const char *url)
 		return EP_MESSAGES;
 	if (!strcmp(url, "/v1/messages/count_tokens"))
 		return EP_COUNT;
+	if (!strncmp(url, "/v1/messages/batches", 20) && (!url[20] || url[20] == '/'))
+		return EP_BATCH;
 	return EP_NONE;
+}
+
+static uint64_t body_max(const struct req *rq)
+{
+	return rq->ep == EP_BATCH ? BATCH_BODY_MAX : BODY_MAX;
 }
 
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url,
@@ -1360,12 +1967,15 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 		/* Answered before the body is read: MHD then closes the connection. */
 		if (rq->ep == EP_NONE)
 			return send_error(s, conn, rq, 404, "not_found_error", "Not Found", NULL);
-		if (strcmp(method, "POST"))
+		rq->get = !strcmp(method, "GET");
+		if (rq->ep == EP_BATCH)
+			snprintf(rq->path, sizeof rq->path, "%s", url);
+		if (strcmp(method, "POST") && !(rq->get && rq->ep == EP_BATCH))
 			return send_error(s, conn, rq, 405, "invalid_request_error",
 			                  "Method Not Allowed", NULL);
 		const char *cl = MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
 		                                             MHD_HTTP_HEADER_CONTENT_LENGTH);
-		if (cl && strtoull(cl, NULL, 10) > BODY_MAX)
+		if (cl && strtoull(cl, NULL, 10) > body_max(rq))
 			return send_status_error(s, conn, rq, 413);
 		return MHD_YES;
 	}
@@ -1374,7 +1984,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 		*upload_size = 0;
 		if (rq->too_large || rq->overloaded)
 			return MHD_YES;
-		if (rq->body.len + n > BODY_MAX)
+		if (rq->body.len + n > body_max(rq))
 			rq->too_large = true;
 		else if (atomic_fetch_add(&s->body_bytes, n) + n > BODY_TOTAL_MAX)
 			rq->overloaded = true;
@@ -1419,6 +2029,11 @@ static double prob(double p)
 	return p > 0 ? (p < 1 ? p : 1) : 0; /* NaN ends up 0 */
 }
 
+static int pct(int p)
+{
+	return p < 0 ? 0 : p > 100 ? 100 : p;
+}
+
 static void set_buckets(am_sim *s, int64_t now)
 {
 	const am_sim_cfg *c = &s->cfg;
@@ -1426,6 +2041,7 @@ static void set_buckets(am_sim *s, int64_t now)
 	am_simbucket_set(&s->b[D_IN], c->itpm, 0, now);
 	am_simbucket_set(&s->b[D_OUT], c->otpm, 0, now);
 	am_simbucket_set(&s->b[D_COUNT], c->count_rpm, 0, now);
+	am_simbucket_set(&s->b[D_BATCH], c->batch_rpm, 0, now);
 }
 
 int am_sim_start(am_sim **out, const am_sim_cfg *cfg, am_err *err)
@@ -1451,10 +2067,15 @@ int am_sim_start(am_sim **out, const am_sim_cfg *cfg, am_err *err)
 		s->cfg.latency_ms = 0;
 	if (s->cfg.tokens_per_second < 0)
 		s->cfg.tokens_per_second = 0;
+	s->cfg.batch_error_pct = pct(cfg->batch_error_pct);
+	s->cfg.batch_expire_pct = pct(cfg->batch_expire_pct);
+	if (s->cfg.batch_delay_ms < 0)
+		s->cfg.batch_delay_ms = 0;
 	if (s->cfg.output_tokens < 0 || s->cfg.output_tokens > OUTPUT_MAX)
 		s->cfg.output_tokens = s->cfg.output_tokens < 0 ? 0 : OUTPUT_MAX;
 	pthread_mutex_init(&s->mu, NULL);
 	pthread_mutex_init(&s->wait_mu, NULL);
+	pthread_mutex_init(&s->bmu, NULL);
 	pthread_condattr_t ca;
 	pthread_condattr_init(&ca);
 	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
@@ -1536,6 +2157,8 @@ void am_sim_stop(am_sim *s)
 	if (s->d)
 		MHD_stop_daemon(s->d);
 	am_simcache_free(&s->cache);
+	batches_free(s);
+	pthread_mutex_destroy(&s->bmu);
 	pthread_cond_destroy(&s->wait_cv);
 	pthread_mutex_destroy(&s->wait_mu);
 	pthread_mutex_destroy(&s->mu);

@@ -37,6 +37,20 @@
  *   content_block_start, ping, one content_block_delta per output token
  *   (paced at tokens_per_second), content_block_stop, message_delta (final
  *   stop_reason, cumulative output_tokens), message_stop.
+ * - Message Batches: POST /v1/messages/batches (at most 100,000 requests and
+ *   256 MB; custom_id checked, unique in the batch), GET .../{id}, GET
+ *   /v1/messages/batches (list, most recent first, limit/after_id/before_id,
+ *   has_more/first_id/last_id), POST .../{id}/cancel and GET .../{id}/results
+ *   (JSONL, streamed; 400 before the batch ends). Shapes as the API's. A batch
+ *   ends cfg.batch_delay_ms after its creation (a cancel ends it at the next
+ *   look, the requests not yet processed by then canceled); params are
+ *   validated then (errored invalid_request_error), and cfg.batch_error_pct /
+ *   batch_expire_pct make requests errored (api_error) or expired by a draw
+ *   on the seed, the custom_id and how often it was submitted. A create
+ *   answers after cfg.latency_ms. Answers and
+ *   usage are those /v1/messages would give (prompt cache included),
+ *   service_tier "batch". The endpoints have their own request bucket
+ *   (cfg.batch_rpm), sent as anthropic-ratelimit-requests-*.
  * - Test hooks (request headers):
  *     x-sim-fault: 400..599 | spend_limit | user_spend_limit | midstream | truncate | drop
  *       a status answers with that status and its documented error type
@@ -110,6 +124,13 @@ typedef struct am_sim_cfg {
 	/* Addition (billed dimensions): */
 	const char *default_geo;    /* the workspace's default_inference_geo ("us" | "global");
 	                             * NULL = "global". A request's inference_geo wins. */
+	/* Addition (Message Batches): */
+	int batch_delay_ms;         /* a batch's processing time (real time); 0 = ends at the
+	                             * first look after its creation */
+	int64_t batch_rpm;          /* requests per minute to the batch endpoints, a bucket of
+	                             * their own; 0 = unlimited */
+	int batch_error_pct;        /* 0..100: requests that end errored (api_error) */
+	int batch_expire_pct;       /* 0..100: requests that end expired */
 } am_sim_cfg;
 
 typedef struct am_sim am_sim;
@@ -139,6 +160,14 @@ uint16_t am_sim_port(const am_sim *s);
 typedef struct am_sim_stats {
 	int64_t requests, ok, rate_limited, overloaded, server_errors, midstream_errors, truncated;
 	int64_t input_tokens, output_tokens, cache_write_tokens, cache_read_tokens;
+	/* Message batches: batches created; requests in them (custom_ids
+	 * submitted); distinct custom_ids ever submitted; submissions of a
+	 * custom_id seen before; results by type; and the usage of the
+	 * succeeded ones (what a client must have recorded). */
+	int64_t batches, batch_requests, batch_distinct, batch_repeated;
+	int64_t batch_succeeded, batch_errored, batch_canceled, batch_expired;
+	int64_t batch_input_tokens, batch_output_tokens, batch_cache_write_tokens,
+	    batch_cache_read_tokens;
 } am_sim_stats;
 void am_sim_get_stats(const am_sim *s, am_sim_stats *out);
 

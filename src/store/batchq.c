@@ -34,8 +34,19 @@ static int fail(sqlite3 *db, int rc, const char *doing, am_err *err)
 struct am_queue_run {
 	sqlite3 *db;
 	char name[32];
+	char table[40];
 	sqlite3_stmt *add;
 };
+
+const char *am_queue_run_table(const am_queue_run *r)
+{
+	return r->table;
+}
+
+sqlite3 *am_queue_run_db(const am_queue_run *r)
+{
+	return r->db;
+}
 
 am_queue_run *am_queue_run_new(sqlite3 *db, am_err *err)
 {
@@ -47,6 +58,7 @@ am_queue_run *am_queue_run_new(sqlite3 *db, am_err *err)
 	}
 	r->db = db;
 	snprintf(r->name, sizeof r->name, "am_run_%lu", (unsigned long)++next);
+	snprintf(r->table, sizeof r->table, "temp.%s", r->name);
 	char sql[128];
 	snprintf(sql, sizeof sql, "CREATE TEMP TABLE %s(id INTEGER PRIMARY KEY)", r->name);
 	int rc = sqlite3_exec(db, sql, NULL, NULL, NULL);

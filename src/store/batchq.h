@@ -48,6 +48,11 @@ typedef struct am_queue_run am_queue_run;
 am_queue_run *am_queue_run_new(sqlite3 *db, am_err *err);
 void am_queue_run_free(am_queue_run *r);
 
+/* The run's table, "temp.am_run_<n>" (one column: id), for the store's
+ * other readers of a run's jobs. */
+const char *am_queue_run_table(const am_queue_run *r);
+sqlite3 *am_queue_run_db(const am_queue_run *r);
+
 /* Notes job `id` as one of the run's (again: no effect). 0, or -1 + err. */
 int am_queue_run_add(am_queue_run *r, int64_t id, am_err *err);
 

@@ -316,6 +316,46 @@ static const char *const schema_v5[] = {
 	NULL,
 };
 
+/* Message Batches: the provider's batches this ledger submitted, and which
+ * job went in which. A batch's row is written (state 'submitting', with its
+ * jobs) before the submit goes out, so that a submit whose answer was lost
+ * is looked for in the provider's list before its jobs are sent again. */
+static const char *const schema_v6[] = {
+	"CREATE TABLE provider_batches(\n"
+	"  id INTEGER PRIMARY KEY AUTOINCREMENT,\n"
+	"  provider_id TEXT UNIQUE,\n"
+	"  state TEXT NOT NULL CHECK(state IN ('submitting', 'in_progress', 'canceling',\n"
+	"    'ended', 'done', 'lost')),\n"
+	"  base_url TEXT NOT NULL,\n"
+	"  owner TEXT,\n"
+	"  requests INTEGER NOT NULL,\n"
+	"  bytes INTEGER NOT NULL,\n"
+	"  intent_ns INTEGER NOT NULL,\n"
+	"  created_ns INTEGER,\n"
+	"  ended_ns INTEGER,\n"
+	"  expires_ns INTEGER,\n"
+	"  processing INTEGER NOT NULL DEFAULT 0,\n"
+	"  succeeded INTEGER NOT NULL DEFAULT 0,\n"
+	"  errored INTEGER NOT NULL DEFAULT 0,\n"
+	"  canceled INTEGER NOT NULL DEFAULT 0,\n"
+	"  expired INTEGER NOT NULL DEFAULT 0,\n"
+	"  results_url TEXT,\n"
+	"  updated_ns INTEGER NOT NULL\n"
+	");\n",
+	"CREATE INDEX provider_batches_state ON provider_batches(state);\n",
+	"CREATE TABLE provider_batch_jobs(\n"
+	"  batch INTEGER NOT NULL REFERENCES provider_batches(id),\n"
+	"  job_id INTEGER NOT NULL REFERENCES jobs(id),\n"
+	"  reserved_pusd INTEGER NOT NULL,\n"
+	"  realtime_pusd INTEGER,\n"
+	"  outcome TEXT CHECK(outcome IN ('succeeded', 'errored', 'canceled', 'expired',\n"
+	"    'missing', 'lost')),\n"
+	"  PRIMARY KEY(batch, job_id)\n"
+	") WITHOUT ROWID;\n",
+	"CREATE INDEX provider_batch_jobs_job ON provider_batch_jobs(job_id);\n",
+	NULL,
+};
+
 /* migrations[i] brings a database from version i to i + 1: its statements,
  * NULL-terminated, run in one transaction. */
 static const char *const *const migrations[] = {
@@ -324,6 +364,7 @@ static const char *const *const migrations[] = {
 	schema_v3,
 	schema_v4,
 	schema_v5,
+	schema_v6,
 };
 
 _Static_assert(sizeof migrations / sizeof migrations[0] == AM_LEDGER_SCHEMA_VERSION,

@@ -361,6 +361,13 @@ out:
 /* The states recovery moves; blocked jobs wait for the budget as they are. */
 #define RECOVERABLE "('queued','waiting_limit','in_flight')"
 
+/* A job in a provider batch still out (pbatch.h) is the batch run's to
+ * settle from the batch's results: no real-time sender takes it. */
+#define NOT_IN_OPEN_BATCH                                                               \
+	" AND NOT EXISTS (SELECT 1 FROM provider_batch_jobs l JOIN provider_batches b ON " \
+	"b.id = l.batch WHERE l.job_id = jobs.id AND l.outcome IS NULL AND b.state NOT IN " \
+	"('done', 'lost'))"
+
 /* Runs recovery's two updates for the jobs of one owner (NULL = nobody's);
  * adds the re-queued count to *n. */
 static int recover_owner(sqlite3 *db, sqlite3_stmt *done, sqlite3_stmt *abandon,
@@ -405,7 +412,7 @@ int am_queue_recover(sqlite3 *db, const am_owner *me, int64_t now_ns, int *reque
 	                       -1, &abandon, NULL) != SQLITE_OK ||
 	    sqlite3_prepare_v2(db,
 	                       "UPDATE jobs SET state='queued', updated_ns=?1 WHERE state IN "
-	                       "('waiting_limit','in_flight') AND owner IS ?2",
+	                       "('waiting_limit','in_flight') AND owner IS ?2" NOT_IN_OPEN_BATCH,
 	                       -1, &requeue, NULL) != SQLITE_OK)
 		goto out;
 	/* The owners first, the updates after: a statement that writes the
@@ -518,8 +525,8 @@ static int takeable(sqlite3 *db, const am_owner *me, int64_t limit, candidate **
 	                        * says (the worker may not have written "done" yet). */
 	                       "SELECT id, owner, source FROM jobs WHERE state IN " UNFINISHED
 	                       " AND NOT EXISTS "
-	                       "(SELECT 1 FROM usage_events u WHERE u.job_id = jobs.id) "
-	                       "ORDER BY id",
+	                       "(SELECT 1 FROM usage_events u WHERE u.job_id = jobs.id)"
+	                       NOT_IN_OPEN_BATCH " ORDER BY id",
 	                       -1, &st, NULL) != SQLITE_OK)
 		return db_fail(db, err, "listing unfinished jobs");
 	if (limit <= 0)

@@ -21,25 +21,9 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "benchrun.h"
 #include "sim.h"
 #include "tmpdir.h"
-
-static double now_s(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
-static int write_lines(const char *path, long n)
-{
-	FILE *f = fopen(path, "w");
-	if (!f)
-		return -1;
-	for (long i = 1; i <= n; i++)
-		fprintf(f, "{\"id\":\"q%ld\",\"prompt\":\"question number %ld\",\"max_tokens\":16}\n", i, i);
-	return fclose(f);
-}
 
 /* Counts lines, and lines carrying "status":"ok" with the id in order. */
 static int check_output(const char *path, long n, long *ok)
@@ -79,7 +63,7 @@ static int run(const char *bin, const char *dir, const char *url, long n, struct
 	snprintf(cfg, sizeof cfg, "%s/config-%ld.json", dir, n);
 	snprintf(db, sizeof db, "%s/ledger-%ld.db", dir, n);
 	snprintf(wal, sizeof wal, "%s-wal", db);
-	if (write_lines(in, n))
+	if (am_bench_write_lines(in, n))
 		return fprintf(stderr, "bench_batch: cannot write %s\n", in), -1;
 	FILE *c = fopen(cfg, "w");
 	if (!c)
@@ -88,30 +72,9 @@ static int run(const char *bin, const char *dir, const char *url, long n, struct
 	           "\"budget\":{\"daily_usd\":\"0\"}}\n", db);
 	fclose(c);
 
-	double t0 = now_s();
-	pid_t pid = fork();
-	if (pid < 0)
+	char *const argv[] = { "aimeter", "batch", "--no-cache", in, NULL };
+	if (am_bench_run(bin, argv, out, err, cfg, url, &r->seconds, &r->rss_kb))
 		return -1;
-	if (pid == 0) {
-		int fo = open(out, O_WRONLY | O_CREAT | O_TRUNC, 0600);
-		int fe = open(err, O_WRONLY | O_CREAT | O_TRUNC, 0600);
-		if (fo < 0 || fe < 0 || dup2(fo, 1) < 0 || dup2(fe, 2) < 0)
-			_exit(127);
-		setenv("AIMETER_CONFIG", cfg, 1);
-		setenv("ANTHROPIC_BASE_URL", url, 1);
-		setenv("ANTHROPIC_API_KEY", "sk-bench", 1);
-		execl(bin, "aimeter", "batch", "--no-cache", in, (char *)NULL);
-		_exit(127);
-	}
-	int status;
-	struct rusage ru;
-	if (wait4(pid, &status, 0, &ru) < 0)
-		return -1;
-	r->seconds = now_s() - t0;
-	r->rss_kb = ru.ru_maxrss;
-	if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
-		return fprintf(stderr, "bench_batch: aimeter batch exited %d (see %s)\n",
-		               WIFEXITED(status) ? WEXITSTATUS(status) : -1, err), -1;
 	if (check_output(out, n, &r->ok) || r->ok != n)
 		return fprintf(stderr, "bench_batch: %ld of %ld lines ok in %s\n", r->ok, n, out), -1;
 	struct stat st;
