@@ -841,6 +841,31 @@ START_TEST(input_remark)
 }
 END_TEST
 
+/* With the engine's preview: the model the selector would choose and the
+ * worst case the budget would reserve. */
+START_TEST(input_remark_worst_case)
+{
+	char b[160];
+	am_preview pv = {.model = "claude-opus-4-5", .max_tokens = 1024,
+	                 .worst_pusd = 42100000000LL};
+	ui_input_info in = {.chars = 2400, .lines = 1, .fits = true, .model_mode = "auto",
+	                    .context_tokens = 2700, .preview = &pv};
+	ck_assert_int_eq(ui_input_tokens(in.chars, in.context_tokens), 3300);
+	ui_input_remark(&in, false, b, sizeof b);
+	ck_assert_str_eq(b, "≈3.3k tok → opus-4-5 · ≤ $0.042");
+	ui_input_remark(&in, true, b, sizeof b);
+	ck_assert_str_eq(b, "~3.3k tok -> opus-4-5 - <= $0.042");
+	pv.unknown_price = true;
+	snprintf(pv.model, sizeof pv.model, "claude-foo-9");
+	ui_input_remark(&in, false, b, sizeof b);
+	ck_assert_str_eq(b, "≈3.3k tok → foo-9 · ≤ $0.042 (price ?)");
+	/* a command is not previewed even when a preview is at hand */
+	in.command = true;
+	ui_input_remark(&in, false, b, sizeof b);
+	ck_assert_str_eq(b, "");
+}
+END_TEST
+
 static Suite *suite(void)
 {
 	Suite *s = suite_create("ui_panels");
@@ -858,6 +883,7 @@ static Suite *suite(void)
 	tcase_add_test(t, cache_widths);
 	tcase_add_test(t, hints_widths);
 	tcase_add_test(t, input_remark);
+	tcase_add_test(t, input_remark_worst_case);
 	tcase_add_test(t, builders_curses_free);
 	suite_add_tcase(s, t);
 	return s;

@@ -486,6 +486,84 @@ START_TEST(submissions_race_the_worker)
 }
 END_TEST
 
+/* The preview is the selector and the budget's worst case, pure: the model
+ * by length, the pinned model, the downgrade near the budget, and the
+ * reservation at the resolved price (input x input rate + max_tokens x
+ * output rate; an unknown model at the dearest known one's rates). */
+START_TEST(preview_is_the_policies_worst_case)
+{
+	am_sel_config sel;
+	am_sel_config_default(&sel);
+	am_snapshot s;
+	memset(&s, 0, sizeof s);
+	snprintf(s.model_mode, sizeof s.model_mode, "auto");
+	s.budget_pct = -1;
+	s.max_tokens = 1024;
+	am_preview_in in = {.chars = 2400, .input_tokens = 3300};
+	am_preview pv;
+	am_err err;
+	ck_assert_msg(am_engine_preview(&sel, pricing, &s, &in, &pv, &err) == 0, "%s", err.msg);
+	ck_assert_str_eq(pv.model, "claude-opus-4-5");
+	ck_assert_int_eq(pv.max_tokens, 1024);
+	ck_assert_int_eq(pv.worst_pusd, 3300 * 5000000LL + 1024 * 25000000LL); /* $0.0421 */
+	ck_assert(!pv.unknown_price);
+	in.chars = 100;
+	ck_assert(am_engine_preview(&sel, pricing, &s, &in, &pv, &err) == 0);
+	ck_assert_str_eq(pv.model, "claude-haiku-4-5");
+	ck_assert_int_eq(pv.worst_pusd, 3300 * 1000000LL + 1024 * 5000000LL);
+	/* the prompt's own max_tokens */
+	in.max_tokens = 10;
+	ck_assert(am_engine_preview(&sel, pricing, &s, &in, &pv, &err) == 0);
+	ck_assert_int_eq(pv.worst_pusd, 3300 * 1000000LL + 10 * 5000000LL);
+	in.max_tokens = 0;
+	/* the console's pinned model */
+	snprintf(s.model_mode, sizeof s.model_mode, "claude-sonnet-4-5");
+	ck_assert(am_engine_preview(&sel, pricing, &s, &in, &pv, &err) == 0);
+	ck_assert_str_eq(pv.model, "claude-sonnet-4-5");
+	ck_assert_int_eq(pv.worst_pusd, 3300 * 3000000LL + 1024 * 15000000LL);
+	/* near the budget a long prompt goes one tier down */
+	snprintf(s.model_mode, sizeof s.model_mode, "auto");
+	s.budget_pct = 85;
+	in.chars = 2400;
+	ck_assert(am_engine_preview(&sel, pricing, &s, &in, &pv, &err) == 0);
+	ck_assert_str_eq(pv.model, "claude-sonnet-4-5");
+	ck_assert_ptr_nonnull(strstr(pv.reason, "downgraded"));
+	/* a model without a price is reserved at the dearest's */
+	in.model = "claude-foo-9";
+	ck_assert(am_engine_preview(&sel, pricing, &s, &in, &pv, &err) == 0);
+	ck_assert_str_eq(pv.model, "claude-foo-9");
+	ck_assert(pv.unknown_price);
+	const am_price *d = am_pricing_most_expensive(pricing);
+	ck_assert_int_ge(pv.worst_pusd, 3300 * d->input + 1024 * d->output);
+}
+END_TEST
+
+/* The worker's preview op names the model its dispatch then picks, with
+ * the budget share and the default max_tokens it publishes. */
+START_TEST(preview_op_agrees_with_dispatch)
+{
+	start("{\"client\": {\"max_tokens\": 512}}");
+	am_snapshot s;
+	ck_assert(wait_snap(&s, pool_names_are, "haiku-4-5,sonnet-4,opus-4"));
+	ck_assert_int_eq(s.max_tokens, 512);
+	ck_assert(ops.preview != NULL);
+	char text[2100];
+	memset(text, 'x', sizeof text - 1);
+	text[sizeof text - 1] = '\0';
+	am_preview_in in = {.chars = (int64_t)strlen(text), .input_tokens = 600};
+	am_preview pv;
+	am_err err;
+	ck_assert_msg(ops.preview(ops.ctx, &s, &in, &pv, &err) == 0, "%s", err.msg);
+	ck_assert_int_eq(pv.max_tokens, 512);
+	ck_assert_int_eq(pv.worst_pusd, 600 * 5000000LL + 512 * 25000000LL);
+	int64_t job = submit(text);
+	am_event ev;
+	ck_assert(wait_event(AM_EV_QUEUED, job, NULL, &ev));
+	ck_assert_str_eq(ev.model, pv.model);
+	ck_assert_str_eq(ev.reason, pv.reason);
+}
+END_TEST
+
 static Suite *suite(void)
 {
 	Suite *s = suite_create("worker_view");
@@ -502,6 +580,8 @@ static Suite *suite(void)
 	tcase_add_test(tc, a_refused_state_fails_its_commit);
 	tcase_add_test(tc, jobs_left_queued_are_resumed);
 	tcase_add_test(tc, submissions_race_the_worker);
+	tcase_add_test(tc, preview_is_the_policies_worst_case);
+	tcase_add_test(tc, preview_op_agrees_with_dispatch);
 	suite_add_tcase(s, tc);
 	return s;
 }

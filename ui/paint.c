@@ -303,6 +303,15 @@ static void input_remark(const ui_view *v, char *buf, size_t n)
 	in.command = ui_cmd_is_command(head);
 	ui_console_context(v->con, &tokens, &cost, &unknown);
 	in.context_tokens = tokens;
+	/* The engine's policies say which model and what it may cost. */
+	am_preview pv;
+	am_err err;
+	if (!in.command && in.chars > 0 && v->ops && v->ops->preview) {
+		am_preview_in pi = {.chars = in.chars,
+		                    .input_tokens = ui_input_tokens(in.chars, tokens)};
+		if (v->ops->preview(v->ops->ctx, v->snap, &pi, &pv, &err) == 0)
+			in.preview = &pv;
+	}
 	ui_input_remark(&in, v->term->ascii, buf, n);
 }
 

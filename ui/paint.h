@@ -29,6 +29,7 @@ typedef struct ui_view {
 	int help_scroll;
 	int help_lines;             /* out: lines in the help text */
 	int cols, rows;
+	const am_engine_ops *ops;   /* asked for the input's preview (may be NULL) */
 	const char *status;         /* the status line, shown in place of the hints; or NULL */
 	ui_role status_role;
 } ui_view;

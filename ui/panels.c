@@ -942,8 +942,10 @@ void ui_input_remark(const ui_input_info *in, bool ascii, char *buf, size_t n)
 		snprintf(buf, n, "%s chars", chars);
 	if (in->command)
 		return;
-	fmt_tokens(tok, sizeof tok, in->context_tokens + (in->chars + 3) / 4);
+	fmt_tokens(tok, sizeof tok, ui_input_tokens(in->chars, in->context_tokens));
 	const char *mode = in->model_mode && in->model_mode[0] ? in->model_mode : "auto";
+	if (in->preview && in->preview->model[0])
+		mode = in->preview->model;
 	if (strcmp(mode, "auto"))
 		ui_model_short(mode, model, sizeof model);
 	else
@@ -951,4 +953,16 @@ void ui_input_remark(const ui_input_info *in, bool ascii, char *buf, size_t n)
 	len = strlen(buf);
 	snprintf(buf + len, n - len, "%s%s%s tok %s %s", len ? g->dot : "", ascii ? "~" : "\u2248",
 	         tok, g->arrow, model);
+	if (in->preview && in->preview->model[0]) {
+		char cost[32];
+		fmt_money(cost, sizeof cost, in->preview->worst_pusd);
+		len = strlen(buf);
+		snprintf(buf + len, n - len, "%s%s %s%s", g->dot, ascii ? "<=" : "\u2264", cost,
+		         in->preview->unknown_price ? " (price ?)" : "");
+	}
+}
+
+int64_t ui_input_tokens(int64_t chars, int64_t context_tokens)
+{
+	return context_tokens + (chars + 3) / 4;
 }

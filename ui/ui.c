@@ -492,6 +492,7 @@ static void paint(struct ui *u)
 	               .help_lines = v->help_lines,
 	               .cols = u->cols,
 	               .rows = u->rows,
+	               .ops = u->ops,
 	               .status = u->status_until ? u->ctl.status : NULL,
 	               .status_role = u->ctl.status_role};
 	if (u->dirty & UI_R_CLEAR)

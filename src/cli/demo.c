@@ -382,10 +382,17 @@ static int demo_wake_fd(void *ctx)
 	return ((am_demo *)ctx)->epfd;
 }
 
+static int demo_preview(void *ctx, const am_snapshot *snap, const am_preview_in *in,
+                        am_preview *out, am_err *err)
+{
+	am_demo *d = ctx;
+	return d->inner.preview(d->inner.ctx, snap, in, out, err);
+}
+
 am_engine_ops am_demo_ops(am_demo *d)
 {
 	return (am_engine_ops){ demo_submit, demo_snapshot, demo_drain, demo_command, demo_wake_fd,
-	                        d };
+	                        d, demo_preview };
 }
 
 const am_config *am_demo_config(const am_demo *d)

@@ -21,6 +21,8 @@
 #include "cache.h"
 #include "dims.h"
 #include "err.h"
+#include "pricing.h"
+#include "selector.h"
 #include "usage.h"
 
 /* ---- the snapshot ------------------------------------------------------- */
@@ -71,6 +73,9 @@ typedef struct am_snapshot {
 	bool simulator;               /* figures are not real spend */
 	char endpoint[64];            /* "api.anthropic.com" or "127.0.0.1:PORT" */
 	char model_mode[64];          /* "auto" or the pinned model */
+	int budget_pct;               /* the selector's budget input: used share of the
+	                               * tightest limit, floor; < 0 = no limit */
+	int64_t max_tokens;           /* a prompt's output bound when it sets none */
 	bool paused;
 	int queue_depth, in_flight, waiting_limit, done, failed;
 	int npools;                   /* the pools that matter, most active first */
@@ -174,6 +179,34 @@ typedef struct am_prompt {
 	bool stream;
 } am_prompt;
 
+/* ---- a preview: what a prompt would be sent to, and cost at worst ------- */
+
+typedef struct am_preview_in {
+	int64_t chars;         /* code points of the new user turn (the selector's length) */
+	int64_t input_tokens;  /* estimated input of the whole call, context included */
+	int64_t max_tokens;    /* 0 = the engine's default (the snapshot's) */
+	const char *model;     /* the prompt's own model; NULL or "auto" = the engine's mode */
+} am_preview_in;
+
+typedef struct am_preview {
+	char model[AM_SEL_MODEL_MAX];   /* the model the selector would choose now */
+	char reason[AM_SEL_REASON_MAX];
+	int64_t max_tokens;             /* the output bound the worst case assumes */
+	int64_t worst_pusd;             /* what the budget guard would reserve */
+	bool unknown_price;             /* priced at the dearest known model */
+} am_preview;
+
+/* The preview of one prompt, from the policies the worker applies to it:
+ * the selector (sel, with the snapshot's model mode and budget share) and
+ * the budget's worst case (am_budget_worst_case over the model's resolved
+ * price, am_pricing_resolve). Pure: the same inputs give the same answer,
+ * and the worker's own dispatch reaches the same model and reservation for
+ * the same input estimate. -1 + err when the prices cannot say (an empty
+ * table, an overflow). */
+int am_engine_preview(const am_sel_config *sel, const am_pricing *pricing,
+                      const am_snapshot *snap, const am_preview_in *in, am_preview *out,
+                      am_err *err);
+
 /* ---- the interface ------------------------------------------------------- */
 
 typedef struct am_engine_ops {
@@ -190,6 +223,11 @@ typedef struct am_engine_ops {
 	/* Readable when there is something new; see above. */
 	int (*wake_fd)(void *ctx);
 	void *ctx;
+	/* The preview of a prompt (am_engine_preview) against snap, the latest
+	 * snapshot the caller holds. NULL when the engine offers none; -1 + err
+	 * when it cannot say. Never blocks. */
+	int (*preview)(void *ctx, const am_snapshot *snap, const am_preview_in *in,
+	               am_preview *out, am_err *err);
 } am_engine_ops;
 
 #endif

@@ -305,9 +305,20 @@ static int ops_wake_fd(void *ctx)
 	return am_evq_fd(w->evq);
 }
 
+/* The selector's configuration and the price table are fixed once the
+ * worker has started (as refuse_model relies on); the rest comes from the
+ * caller's snapshot. */
+static int ops_preview(void *ctx, const am_snapshot *snap, const am_preview_in *in,
+                       am_preview *out, am_err *err)
+{
+	am_worker *w = ctx;
+	return am_engine_preview(&w->sel, w->pricing, snap, in, out, err);
+}
+
 am_engine_ops am_worker_ops(am_worker *w)
 {
-	am_engine_ops ops = { ops_submit, ops_snapshot, ops_drain, ops_command, ops_wake_fd, w };
+	am_engine_ops ops = { ops_submit, ops_snapshot, ops_drain, ops_command, ops_wake_fd, w,
+	                      ops_preview };
 	return ops;
 }
 

@@ -242,6 +242,8 @@ void wk_publish(am_worker *w, int64_t now, bool force)
 	wk_budget_now(w, &bn);
 	am_budget_snapshot(w->budget, &bn, &s.budget);
 	s.budget.blocked_jobs = w->blocked.n;
+	s.budget_pct = am_budget_used_pct(w->budget, &bn);
+	s.max_tokens = w->default_max_tokens;
 	pthread_mutex_lock(&w->mu);
 	s.seq = w->snap.seq + 1;
 	w->snap = s;

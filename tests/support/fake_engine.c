@@ -74,6 +74,19 @@ static int fake_wake_fd(void *ctx)
 	return ((fake_engine *)ctx)->wake[0];
 }
 
+static int fake_preview(void *ctx, const am_snapshot *snap, const am_preview_in *in,
+                        am_preview *out, am_err *err)
+{
+	fake_engine *f = ctx;
+	(void)snap;
+	f->preview_in = *in;
+	f->npreviews++;
+	if (!f->preview.model[0])
+		return am_err_set(err, "no preview");
+	*out = f->preview;
+	return 0;
+}
+
 void fake_engine_init(fake_engine *f)
 {
 	memset(f, 0, sizeof *f);
@@ -81,7 +94,8 @@ void fake_engine_init(fake_engine *f)
 		abort();
 	for (int i = 0; i < 2; i++)
 		fcntl(f->wake[i], F_SETFL, fcntl(f->wake[i], F_GETFL) | O_NONBLOCK);
-	f->ops = (am_engine_ops){fake_submit, fake_snapshot, fake_drain, fake_command, fake_wake_fd, f};
+	f->ops = (am_engine_ops){fake_submit, fake_snapshot, fake_drain, fake_command, fake_wake_fd, f,
+	                         fake_preview};
 	f->snap.seq = 1;
 	snprintf(f->snap.model_mode, sizeof f->snap.model_mode, "auto");
 }

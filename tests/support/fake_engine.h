@@ -29,6 +29,9 @@ typedef struct fake_engine {
 	const char *refuse_commands; /* non-NULL: command() fails with this */
 	const char *refuse_submit;   /* non-NULL: submit() fails with this */
 	int wake[2];
+	am_preview preview;         /* what preview() answers; model "" = it fails */
+	am_preview_in preview_in;   /* the last preview asked */
+	int npreviews;
 } fake_engine;
 
 void fake_engine_init(fake_engine *f);
