@@ -564,6 +564,61 @@ START_TEST(preview_op_agrees_with_dispatch)
 }
 END_TEST
 
+static void answer_in_ten_seconds(void *ctx, const am_ft_call *call, am_ft_answer *ans)
+{
+	(void)ctx;
+	(void)call;
+	ans->latency_ns = 10 * AM_NS_PER_SEC;
+}
+
+/* Single-flight: an identical request waits for the one on its way and is
+ * its cache hit; when that one ends without an answer (cancelled), the
+ * copy is sent itself. */
+START_TEST(an_identical_request_waits_for_the_first)
+{
+	am_ft_free(ft);
+	ft = am_ft_new(1000 * AM_NS_PER_SEC, am_clock_wall(am_clock_system()), answer_in_ten_seconds,
+	               NULL);
+	am_ft_set_manual(ft, true);
+	start("{\"limits\": {\"rpm\": 0, \"itpm\": 0, \"otpm\": 0}, \"cache\": {\"enabled\": true}}");
+	int64_t a = submit("the same question"), b = submit("the same question");
+	am_event ev;
+	ck_assert(wait_event(AM_EV_STARTED, a, NULL, NULL));
+	ck_assert(wait_event(AM_EV_WAITING, b, "identical request", NULL));
+	am_snapshot s;
+	ops.snapshot(ops.ctx, &s);
+	ck_assert_int_eq(s.queue_depth, 1); /* the copy still counts as queued */
+	ck_assert_int_eq(am_ft_started(ft), 1);
+	am_ft_advance(ft, 10 * AM_NS_PER_SEC);
+	ck_assert(wait_event(AM_EV_DONE, a, NULL, &ev));
+	ck_assert(!ev.cached);
+	ck_assert(wait_event(AM_EV_DONE, b, NULL, &ev));
+	ck_assert(ev.cached);
+	ck_assert_int_eq(ev.cost_pusd, 0);
+	ck_assert_int_eq(am_ft_started(ft), 1);
+
+	int64_t c = submit("another question"), d = submit("another question");
+	ck_assert(wait_event(AM_EV_STARTED, c, NULL, NULL));
+	ck_assert(wait_event(AM_EV_WAITING, d, "identical request", NULL));
+	am_command cmd = { .kind = AM_CMD_CANCEL_JOB, .value = c };
+	am_err err;
+	ck_assert(ops.command(ops.ctx, &cmd, &err) == 0);
+	ck_assert(wait_event(AM_EV_CANCELLED, c, NULL, NULL));
+	ck_assert(wait_event(AM_EV_STARTED, d, NULL, NULL));
+	ck_assert_int_eq(am_ft_started(ft), 3);
+	/* a waiting copy can be cancelled too */
+	int64_t e = submit("another question");
+	ck_assert(wait_event(AM_EV_WAITING, e, "identical request", NULL));
+	cmd.value = e;
+	ck_assert(ops.command(ops.ctx, &cmd, &err) == 0);
+	ck_assert(wait_event(AM_EV_CANCELLED, e, NULL, NULL));
+	am_ft_advance(ft, 10 * AM_NS_PER_SEC);
+	ck_assert(wait_event(AM_EV_DONE, d, NULL, &ev));
+	ck_assert(!ev.cached);
+	ck_assert_int_eq(am_ft_started(ft), 3);
+}
+END_TEST
+
 static Suite *suite(void)
 {
 	Suite *s = suite_create("worker_view");
@@ -582,6 +637,7 @@ static Suite *suite(void)
 	tcase_add_test(tc, submissions_race_the_worker);
 	tcase_add_test(tc, preview_is_the_policies_worst_case);
 	tcase_add_test(tc, preview_op_agrees_with_dispatch);
+	tcase_add_test(tc, an_identical_request_waits_for_the_first);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -52,6 +52,8 @@ typedef enum wstate {
 	W_LIMIT,     /* holds a reservation; in the limiter's queue */
 	W_FLIGHT,    /* the call is on the wire */
 	W_UNRECORDED, /* answered, but the ledger write failed: tried again */
+	W_TWIN,      /* waits for the answer of an identical request on its way
+	              * (same cache key): then a cache hit, or dispatched again */
 	W_FINISHED
 } wstate;
 
@@ -204,6 +206,7 @@ struct am_worker {
 	wjob *all;
 	jlist pending, retry_list, blocked, limit, flight;
 	jlist unrecorded;           /* answers waiting for a ledger write */
+	jlist twins;                /* W_TWIN: single-flight (worker_admit.c) */
 	int db_fails;               /* ledger writes failed in a row */
 	int64_t db_retry_at;        /* mono ns: no new calls before this */
 	bool halted;                /* halt_on_fatal: the loop ends */

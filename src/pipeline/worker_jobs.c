@@ -73,6 +73,7 @@ jlist *wk_list_of(am_worker *w, wjob *j)
 	case W_LIMIT: return &w->limit;
 	case W_FLIGHT: return &w->flight;
 	case W_UNRECORDED: return &w->unrecorded;
+	case W_TWIN: return &w->twins;
 	default: return NULL;
 	}
 }

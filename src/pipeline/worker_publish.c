@@ -211,7 +211,7 @@ void wk_publish(am_worker *w, int64_t now, bool force)
 	snprintf(s.endpoint, sizeof s.endpoint, "%s", w->endpoint);
 	snprintf(s.model_mode, sizeof s.model_mode, "%s", w->model_mode);
 	s.paused = w->paused;
-	s.queue_depth = w->pending.n + w->retry_list.n + w->limit.n;
+	s.queue_depth = w->pending.n + w->retry_list.n + w->limit.n + w->twins.n;
 	s.in_flight = w->flight.n;
 	s.waiting_limit = w->limit.n;
 	s.done = (int)w->done;
@@ -260,6 +260,7 @@ bool wk_idle(am_worker *w)
 	inbox = w->inbox_n;
 	pthread_mutex_unlock(&w->mu);
 	return !inbox && !w->pending.n && !w->retry_list.n && !w->limit.n && !w->flight.n &&
+	       !w->twins.n &&
 	       !w->unrecorded.n && !atomic_load(&w->poked);
 }
 
@@ -272,7 +273,7 @@ static void update_quiet(am_worker *w, int64_t now)
 	pthread_mutex_lock(&w->mu);
 	w->quiet = !w->inbox_n && !atomic_load(&w->poked) && !w->flight.n && !w->unrecorded.n &&
 	           now >= w->db_retry_at &&
-	           (w->paused || (!w->pending.n && !w->retry_list.n && !w->limit.n &&
+	           (w->paused || (!w->pending.n && !w->retry_list.n && !w->limit.n && !w->twins.n &&
 	                          !w->budget_changed));
 	w->quiet_paused = w->paused;
 	pthread_mutex_unlock(&w->mu);
@@ -293,7 +294,7 @@ void wk_publish_waiting(am_worker *w, int64_t now)
 void wk_publish_pass(am_worker *w)
 {
 	int64_t now = now_mono(w);
-	if (w->pending.n || w->retry_list.n || w->limit.n || w->flight.n) {
+	if (w->pending.n || w->retry_list.n || w->limit.n || w->flight.n || w->twins.n) {
 		w->last_busy = now;
 		w->dirty = true;
 	} else if (now - w->last_busy < REFILL_WINDOW_MS * AM_NS_PER_MS &&
