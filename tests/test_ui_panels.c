@@ -866,6 +866,102 @@ START_TEST(input_remark_worst_case)
 }
 END_TEST
 
+/* ---- the queue view --------------------------------------------------------------------- */
+
+static void queue_event(ui_console *con, am_event_kind kind, int64_t id, const char *model,
+                        const char *text)
+{
+	am_event ev;
+	memset(&ev, 0, sizeof ev);
+	ev.kind = kind;
+	ev.job_id = id;
+	snprintf(ev.model, sizeof ev.model, "%s", model ? model : "");
+	ev.text = text ? am_xstrdup(text) : NULL;
+	if (kind == AM_EV_FAILED)
+		snprintf(ev.error, sizeof ev.error, "%s", text);
+	ui_console_event(con, &ev);
+	am_event_free(&ev);
+}
+
+static void queue_prompt(ui_console *con, const char *text, int64_t id)
+{
+	am_prompt p;
+	ui_console_prompt(con, text, &p);
+	ui_console_submitted(con, id);
+}
+
+/* Every prompt not answered yet with why it waits, oldest first, then the
+ * ones that ended without an answer; outside text sanitised; the
+ * selection marked and kept in view. */
+START_TEST(queue_view)
+{
+	ui_console *con = ui_console_new(false);
+	ui_queue_row rows[16];
+	queue_prompt(con, "first\nquestion,   two lines", 1);
+	queue_prompt(con, "second", 2);
+	queue_prompt(con, "third", 3);
+	queue_prompt(con, "fourth", 4);
+	queue_prompt(con, "fifth", 5);
+	queue_event(con, AM_EV_QUEUED, 1, "claude-haiku-4-5", NULL);
+	queue_event(con, AM_EV_STARTED, 1, NULL, NULL);
+	queue_event(con, AM_EV_WAITING, 2, "claude-sonnet-4-5", "OTPM 1.2s");
+	queue_event(con, AM_EV_BLOCKED, 3, "claude-opus-4-5", "day limit $1.00 reached\x1b[2J");
+	queue_event(con, AM_EV_FAILED, 4, "claude-haiku-4-5", "HTTP 500\x1b]0;x\x07");
+	int n = ui_console_queue(con, rows, 16);
+	ck_assert_int_eq(n, 5);
+	ck_assert_int_eq(rows[0].state, UI_Q_SENT);
+	ck_assert_int_eq(rows[3].state, UI_Q_QUEUED);
+	ck_assert_int_eq(rows[4].state, UI_Q_FAILED);
+	ck_assert_str_eq(ui_console_prompt_text(con, 4), "fourth");
+	ui_panel_queue(rows, n, 1, false, false, 100, 10, &blk);
+	ck_dump(&blk, false,
+	        "title: {TITLE}Queue\n"
+	        "0+0: {TITLE}4 prompts not answered yet{CALM} · 1 in flight{WARN} · 1 waiting"
+	        "{ALARM} · 1 blocked{DIM} · 1 ended without an answer\n"
+	        "1+0: {DIM} {DIM} 1{DIM} · haiku-4-5{NORMAL} · first question, two lines{DIM} · "
+	        "{CALM}sent, waiting for the answer\n"
+	        "2+0: {ACCENT}▸{DIM} 2{DIM} · sonnet-4-5{NORMAL} · second{DIM} · "
+	        "{WARN}waiting for OTPM 1.2s\n"
+	        "3+0: {DIM} {DIM} 3{DIM} · opus-4-5{NORMAL} · third{DIM} · "
+	        "{ALARM}blocked by the budget: day limit $1.00 reached^[[2J\n"
+	        "4+0: {DIM} {DIM} 5{NORMAL} · fifth{DIM} · {NORMAL}queued\n"
+	        "5+0: {DIM} {DIM} 4{DIM} · haiku-4-5{NORMAL} · fourth{DIM} · {ALARM}HTTP 500^[]0;x^G\n"
+	        "9+0: {KEY}Up/Down select  c cancel  r send again  Esc close\n");
+	/* paused: a queued prompt says what it waits for; a short view keeps
+	 * the selection in sight; a narrow one drops the model */
+	ui_panel_queue(rows, n, 4, true, false, 50, 4, &blk);
+	ck_dump(&blk, false,
+	        "title: {TITLE}Queue\n"
+	        "0+0: {TITLE}4 prompts not answered yet{CALM} · 1 in flight\n"
+	        "1+0: {DIM} {DIM} 5{NORMAL} · fifth{DIM} · {WARN}paused: waits for /resume\n"
+	        "2+0: {ACCENT}▸{DIM} 4{NORMAL} · fourth{DIM} · {ALARM}HTTP 500^[]0;x^G\n"
+	        "3+0: {KEY}c cancel  r again  Esc close\n");
+	/* answered prompts leave; an ended one sent again leaves the view */
+	queue_event(con, AM_EV_DONE, 1, "claude-haiku-4-5", "ok");
+	ui_console_forget_ended(con, 4);
+	n = ui_console_queue(con, rows, 16);
+	ck_assert_int_eq(n, 3);
+	ck_assert_int_eq(rows[0].id, 2);
+	ck_assert_ptr_null(ui_console_prompt_text(con, 4));
+	queue_event(con, AM_EV_CANCELLED, 2, NULL, NULL);
+	queue_event(con, AM_EV_CANCELLED, 3, NULL, NULL);
+	queue_event(con, AM_EV_CANCELLED, 5, NULL, NULL);
+	n = ui_console_queue(con, rows, 16);
+	ui_panel_queue(rows, n, 0, false, true, 70, 5, &blk);
+	ck_dump(&blk, true,
+	        "title: {TITLE}Queue\n"
+	        "0+0: {DIM}nothing queued, waiting or in flight{DIM} - 3 ended without an answer\n"
+	        "1+0: {ACCENT}>{DIM} 5{NORMAL} - fifth{DIM} - {DIM}cancelled\n"
+	        "2+0: {DIM} {DIM} 3{DIM} - opus-4-5{NORMAL} - third{DIM} - {DIM}cancelled\n"
+	        "3+0: {DIM} {DIM} 2{DIM} - sonnet-4-5{NORMAL} - second{DIM} - {DIM}cancelled\n"
+	        "4+0: {KEY}Up/Down select  c cancel  r send again  Esc close\n");
+	ui_panel_queue(rows, 0, 0, false, false, 60, 5, &blk);
+	ck_dump(&blk, false, "title: {TITLE}Queue\n"
+	                     "0+0: {DIM}nothing queued, waiting or in flight\n");
+	ui_console_free(con);
+}
+END_TEST
+
 static Suite *suite(void)
 {
 	Suite *s = suite_create("ui_panels");
@@ -884,6 +980,7 @@ static Suite *suite(void)
 	tcase_add_test(t, hints_widths);
 	tcase_add_test(t, input_remark);
 	tcase_add_test(t, input_remark_worst_case);
+	tcase_add_test(t, queue_view);
 	tcase_add_test(t, builders_curses_free);
 	suite_add_tcase(s, t);
 	return s;

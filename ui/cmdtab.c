@@ -220,6 +220,7 @@ int ui_cmd_parse(const char *line, ui_cmd *out, am_err *err)
 		c->value = nargs == 1;
 		return 0;
 	case UI_CMD_NEW:
+	case UI_CMD_QUEUE:
 	case UI_CMD_HELP:
 	case UI_CMD_QUIT:
 		if (nargs)

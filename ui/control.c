@@ -10,6 +10,7 @@
 
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "fmt.h"
@@ -216,6 +217,58 @@ static unsigned cancel(ui_ctl *c, bool all)
 	return UI_R_HINTS;
 }
 
+/* Whether job id is still running (submitted, not answered or ended). */
+static bool job_running(const ui_ctl *c, int64_t id)
+{
+	int64_t ids[UI_CON_MAX_JOBS];
+	int n = ui_console_running_ids(c->con, ids, UI_CON_MAX_JOBS);
+	for (int i = 0; i < n; i++)
+		if (ids[i] == id)
+			return true;
+	return false;
+}
+
+unsigned ui_ctl_cancel_job(ui_ctl *c, int64_t id)
+{
+	if (id < 0 || !job_running(c, id)) {
+		ui_ctl_status(c, UI_ROLE_WARN, "job %lld is not queued, waiting or running",
+		              (long long)id);
+		return UI_R_HINTS;
+	}
+	am_command cmd = {.kind = AM_CMD_CANCEL_JOB, .value = id};
+	if (send_cmd(c, &cmd) == 0)
+		ui_ctl_status(c, UI_ROLE_CALM, "cancelling job %lld", (long long)id);
+	return UI_R_HINTS;
+}
+
+unsigned ui_ctl_retry_job(ui_ctl *c, int64_t id)
+{
+	const char *text = id >= 0 ? ui_console_prompt_text(c->con, id) : NULL;
+	if (!text) {
+		ui_ctl_status(c, UI_ROLE_WARN, "job %lld has no prompt to send again", (long long)id);
+		return UI_R_HINTS;
+	}
+	char *copy = am_xstrdup(text);
+	if (job_running(c, id)) {
+		am_command cmd = {.kind = AM_CMD_CANCEL_JOB, .value = id};
+		if (send_cmd(c, &cmd)) {
+			free(copy);
+			return UI_R_HINTS;
+		}
+	} else {
+		ui_console_forget_ended(c->con, id);
+	}
+	int before = ui_console_running(c->con);
+	unsigned r = submit(c, copy);
+	free(copy);
+	int64_t ids[UI_CON_MAX_JOBS];
+	int n = ui_console_running_ids(c->con, ids, UI_CON_MAX_JOBS);
+	if (ui_console_running(c->con) > before && n > 0)
+		ui_ctl_status(c, UI_ROLE_CALM, "job %lld sent again as job %lld", (long long)id,
+		              (long long)ids[n - 1]);
+	return r | UI_R_HINTS;
+}
+
 unsigned ui_ctl_line(ui_ctl *c, const char *line)
 {
 	ui_cmd cmd;
@@ -238,6 +291,8 @@ unsigned ui_ctl_line(ui_ctl *c, const char *line)
 		return UI_R_QUIT;
 	case UI_CMD_CANCEL:
 		return cancel(c, cmd.engine.value != 0);
+	case UI_CMD_QUEUE:
+		return UI_R_QUEUE;
 	case UI_CMD_NEW:
 		ui_console_new_conversation(c->con);
 		ui_ctl_status(c, UI_ROLE_CALM, "new conversation: earlier turns are not sent");
@@ -396,6 +451,8 @@ unsigned ui_ctl_action(ui_ctl *c, ui_act act)
 		return apply(c, &cmd, c->snap.cache.enabled ? "cache off" : "cache on");
 	case UI_ACT_NEW:
 		return ui_ctl_line(c, "/new");
+	case UI_ACT_QUEUE:
+		return UI_R_QUEUE;
 	case UI_ACT_NONE:
 	case UI_ACT_COUNT:
 		break;

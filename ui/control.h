@@ -31,6 +31,7 @@ enum {
 	UI_R_SCROLL_UP = 1u << 10,
 	UI_R_SCROLL_DOWN = 1u << 11,
 	UI_R_LAYOUT = 1u << 12, /* the number of models or pools changed */
+	UI_R_QUEUE = 1u << 13,  /* open the queue view */
 	UI_R_PANELS = 0xFFu     /* every panel */
 };
 
@@ -89,5 +90,12 @@ __attribute__((format(printf, 3, 4))) void ui_ctl_status(ui_ctl *c, ui_role role
 
 /* Handles a hotkey action. */
 unsigned ui_ctl_action(ui_ctl *c, ui_act act);
+
+/* The queue view's keys on the job it selects (ui_console_queue): cancel
+ * it (one not answered yet), or send its prompt again as a new job (one
+ * not answered yet is cancelled first; one that ended leaves the view).
+ * The status line says what was done. */
+unsigned ui_ctl_cancel_job(ui_ctl *c, int64_t id);
+unsigned ui_ctl_retry_job(ui_ctl *c, int64_t id);
 
 #endif

@@ -925,6 +925,96 @@ void ui_panel_status(const char *text, ui_role role, int w, ui_block *out)
 	segf(ui_block_row(out, 0, 0, w), role, " %s", text);
 }
 
+/* ---- the queue view ------------------------------------------------------------ */
+
+static ui_role queue_role(ui_q_state st)
+{
+	switch (st) {
+	case UI_Q_WAITING:
+	case UI_Q_RETRY: return UI_ROLE_WARN;
+	case UI_Q_BLOCKED:
+	case UI_Q_FAILED: return UI_ROLE_ALARM;
+	case UI_Q_SENT:
+	case UI_Q_STREAMING: return UI_ROLE_CALM;
+	case UI_Q_CANCELLED: return UI_ROLE_DIM;
+	default: return UI_ROLE_NORMAL;
+	}
+}
+
+static void queue_counts(const ui_queue_row *rows, int n, const ui_glyphs *g, int w, line *l)
+{
+	int live = 0, flight = 0, waiting = 0, blocked = 0, ended = 0;
+	for (int i = 0; i < n; i++) {
+		ui_q_state st = rows[i].state;
+		if (st == UI_Q_FAILED || st == UI_Q_CANCELLED) {
+			ended++;
+			continue;
+		}
+		live++;
+		flight += st == UI_Q_SENT || st == UI_Q_STREAMING;
+		waiting += st == UI_Q_WAITING || st == UI_Q_RETRY;
+		blocked += st == UI_Q_BLOCKED;
+	}
+	if (!live)
+		seg(l, UI_ROLE_DIM, "nothing queued, waiting or in flight");
+	else
+		segf(l, UI_ROLE_TITLE, "%d prompt%s not answered yet", live, live == 1 ? "" : "s");
+	if (flight)
+		segf_fit(l, w, UI_ROLE_CALM, "%s%d in flight", g->dot, flight);
+	if (waiting)
+		segf_fit(l, w, UI_ROLE_WARN, "%s%d waiting", g->dot, waiting);
+	if (blocked)
+		segf_fit(l, w, UI_ROLE_ALARM, "%s%d blocked", g->dot, blocked);
+	if (ended)
+		segf_fit(l, w, UI_ROLE_DIM, "%s%d ended without an answer", g->dot, ended);
+}
+
+void ui_panel_queue(const ui_queue_row *rows, int n, int sel, bool paused, bool ascii, int w,
+                    int h, ui_block *out)
+{
+	const ui_glyphs *g = ui_glyphs_get(ascii);
+	ui_block_clear(out);
+	seg(&out->title, UI_ROLE_TITLE, "Queue");
+	if (h < 1 || w < 1)
+		return;
+	queue_counts(rows, n, g, w, ui_block_row(out, 0, 0, w));
+	/* The keys go last when there is room for a row as well. */
+	bool keys = h >= 3 && n > 0;
+	int list = h - 1 - (keys ? 1 : 0);
+	if (list > UI_BLOCK_ROWS - 2)
+		list = UI_BLOCK_ROWS - 2;
+	if (sel >= n)
+		sel = n - 1;
+	int first = sel >= list ? sel - list + 1 : 0;
+	for (int i = first; i < n && i - first < list; i++) {
+		const ui_queue_row *r = &rows[i];
+		line *l = ui_block_row(out, 1 + i - first, 0, w);
+		char model[64];
+		ui_model_short(r->model, model, sizeof model);
+		seg(l, i == sel ? UI_ROLE_ACCENT : UI_ROLE_DIM, i == sel ? g->mark : " ");
+		/* "12 · haiku-4-5 · the prompt's start · what it waits for" */
+		if (r->id >= 0)
+			segf(l, UI_ROLE_DIM, " %lld", (long long)r->id);
+		if (model[0] && w >= 60)
+			segf(l, UI_ROLE_DIM, "%s%s", g->dot, model);
+		if (r->excerpt[0]) {
+			char ex[FMT_CELLS_BYTES(UI_Q_EXCERPT)];
+			int exw = w / 3 > 40 ? 40 : w / 3 < 12 ? 12 : w / 3;
+			fmt_fit(ex, sizeof ex, r->excerpt, exw, ascii);
+			segf(l, UI_ROLE_NORMAL, "%s%s", g->dot, ex);
+		}
+		seg(l, UI_ROLE_DIM, g->dot);
+		if (paused && r->state == UI_Q_QUEUED)
+			seg(l, UI_ROLE_WARN, "paused: waits for /resume");
+		else
+			seg(l, queue_role(r->state), r->why);
+	}
+	if (keys)
+		seg(ui_block_row(out, h - 1, 0, w), UI_ROLE_KEY,
+		    w >= 64 ? "Up/Down select  c cancel  r send again  Esc close"
+		            : "c cancel  r again  Esc close");
+}
+
 void ui_input_remark(const ui_input_info *in, bool ascii, char *buf, size_t n)
 {
 	const ui_glyphs *g = ui_glyphs_get(ascii);

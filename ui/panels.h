@@ -14,6 +14,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "console.h"
 #include "engine.h"
 #include "rline.h"
 
@@ -65,6 +66,16 @@ typedef struct ui_input_info {
  * a context of context_tokens (what the preview is asked for). */
 int64_t ui_input_tokens(int64_t chars, int64_t context_tokens);
 void ui_input_remark(const ui_input_info *in, bool ascii, char *buf, size_t n);
+
+/* The queue view (the queue key, /queue): a line of counts, then one row
+ * per prompt not answered yet (oldest first) and per prompt that ended
+ * without an answer (newest first): the job id, the model, why it waits
+ * or how it ended, and the prompt's start; the selected row marked; the
+ * keys on the last line. The rows scroll to keep the selection in view.
+ * While paused, a queued prompt says it waits for /resume.
+ * rows come from ui_console_queue (their text already sanitised). */
+void ui_panel_queue(const ui_queue_row *rows, int n, int sel, bool paused, bool ascii, int w,
+                    int h, ui_block *out);
 
 /* The status line (the answer to the last command or key) in the hint
  * line's place. */

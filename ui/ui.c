@@ -48,6 +48,8 @@ struct ui {
 	bool quit;
 	bool help;
 	int help_scroll;
+	bool queue;     /* the queue view is open */
+	int queue_sel;  /* its selected row */
 	int scroll;
 	int max_scroll;
 	int input_want; /* rows the input asked for at the last layout */
@@ -123,6 +125,11 @@ static void react(struct ui *u, unsigned r)
 	if (r & UI_R_HELP) {
 		u->help = true;
 		u->help_scroll = 0;
+		r |= UI_R_PANELS;
+	}
+	if (r & UI_R_QUEUE) {
+		u->queue = true;
+		u->queue_sel = 0;
 		r |= UI_R_PANELS;
 	}
 	if (r & UI_R_SCROLL_UP) {
@@ -204,6 +211,54 @@ static void help_key(struct ui *u, int fn, wint_t k)
 		u->help = false;
 	}
 	u->dirty |= UI_R_PANELS | UI_R_CLEAR;
+}
+
+/* ---- the queue view's keys ------------------------------------------------------- */
+
+static ui_queue_row queue_rows[UI_CON_MAX_JOBS + UI_CON_MAX_ENDED];
+
+static void queue_close(struct ui *u)
+{
+	u->queue = false;
+	u->dirty |= UI_R_PANELS | UI_R_CLEAR;
+}
+
+/* Up/Down move the selection; c (or Delete) cancels the selected prompt,
+ * r sends it again; Esc, q, Enter and the queue key close the view; an
+ * F-key closes it and does its job. */
+static void queue_key(struct ui *u, int fn, wint_t k, ui_esc_kind esc)
+{
+	if (fn != KEY_CODE_YES && k == 3) {
+		u->quit = true;
+		return;
+	}
+	int n = ui_console_queue(u->ctl.con, queue_rows, UI_CON_MAX_JOBS + UI_CON_MAX_ENDED);
+	bool up = (fn == KEY_CODE_YES && k == KEY_UP) || esc == UI_ESC_UP || k == 'k';
+	bool down = (fn == KEY_CODE_YES && k == KEY_DOWN) || esc == UI_ESC_DOWN || k == 'j';
+	int64_t id = u->queue_sel < n ? queue_rows[u->queue_sel].id : -1;
+	if (up || down) {
+		u->queue_sel += up ? -1 : 1;
+		if (u->queue_sel >= n)
+			u->queue_sel = n - 1;
+		if (u->queue_sel < 0)
+			u->queue_sel = 0;
+		u->dirty |= UI_R_CONSOLE;
+	} else if ((fn != KEY_CODE_YES && k == 'c') || (fn == KEY_CODE_YES && k == KEY_DC) ||
+	           esc == UI_ESC_DELETE) {
+		if (n)
+			react(u, ui_ctl_cancel_job(&u->ctl, id));
+	} else if (fn != KEY_CODE_YES && k == 'r') {
+		if (n)
+			react(u, ui_ctl_retry_job(&u->ctl, id) | UI_R_CONSOLE);
+	} else if (esc == UI_ESC_NONE && fn == KEY_CODE_YES && neutral_key(k) != UI_KEY_NONE) {
+		queue_close(u);
+		react(u, ui_ctl_action(&u->ctl, ui_key_action(neutral_key(k))));
+	} else if (esc == UI_ESC_FKEY) {
+		queue_close(u);
+	} else if (esc != UI_ESC_NONE || k == 'q' || k == '\r' || k == '\n' || k == 27 ||
+	           (fn == KEY_CODE_YES && k == KEY_ENTER)) {
+		queue_close(u);
+	}
 }
 
 /* The rest of an escape sequence curses did not decode: up to a whole
@@ -406,6 +461,20 @@ static void handle_key(struct ui *u, int fn, wint_t k)
 		help_key(u, fn, k);
 		return;
 	}
+	if (u->queue) {
+		ui_esc_kind esc = UI_ESC_NONE;
+		if (fn != KEY_CODE_YES && k == 27) {
+			ui_esc e = read_escape();
+			esc = e.kind == UI_ESC_NONE ? UI_ESC_ALONE : e.kind;
+			if (e.kind == UI_ESC_FKEY) {
+				queue_close(u);
+				react(u, ui_ctl_action(&u->ctl, ui_key_action(UI_KEY_F(e.ch))));
+				return;
+			}
+		}
+		queue_key(u, fn, k, esc);
+		return;
+	}
 	if (fn == KEY_CODE_YES) {
 		int nk = neutral_key(k);
 		if (nk != UI_KEY_NONE) {
@@ -490,6 +559,8 @@ static void paint(struct ui *u)
 	               .help = u->help,
 	               .help_scroll = u->help_scroll,
 	               .help_lines = v->help_lines,
+	               .queue = u->queue,
+	               .queue_sel = u->queue_sel,
 	               .cols = u->cols,
 	               .rows = u->rows,
 	               .ops = u->ops,
@@ -500,13 +571,16 @@ static void paint(struct ui *u)
 	for (int p = 0; p < UI_P_COUNT; p++) {
 		if (!(u->dirty & panel_bit[p]))
 			continue;
-		if (u->help && p != UI_P_HEADER && p != UI_P_HINTS && p != UI_P_TOOSMALL)
+		if ((u->help || u->queue) && p != UI_P_HEADER && p != UI_P_HINTS &&
+		    p != UI_P_TOOSMALL)
 			continue;
 		ui_paint_panel(v, (ui_panel)p);
 	}
 	if (u->help && (u->dirty & ~(unsigned)(UI_R_HEADER | UI_R_HINTS)))
 		ui_paint_help(v);
-	if (!u->help && (u->dirty & UI_R_CONSOLE)) {
+	else if (u->queue && (u->dirty & ~(unsigned)(UI_R_HEADER | UI_R_HINTS)))
+		ui_paint_queue(v);
+	if (!u->help && !u->queue && (u->dirty & UI_R_CONSOLE)) {
 		u->max_scroll = v->max_scroll;
 		if (u->scroll > u->max_scroll)
 			u->scroll = u->max_scroll;

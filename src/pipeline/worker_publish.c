@@ -211,7 +211,9 @@ void wk_publish(am_worker *w, int64_t now, bool force)
 	snprintf(s.endpoint, sizeof s.endpoint, "%s", w->endpoint);
 	snprintf(s.model_mode, sizeof s.model_mode, "%s", w->model_mode);
 	s.paused = w->paused;
-	s.queue_depth = w->pending.n + w->retry_list.n + w->limit.n + w->twins.n;
+	/* Every prompt not sent yet: blocked by the budget and waiting for an
+	 * identical one's answer too. */
+	s.queue_depth = w->pending.n + w->retry_list.n + w->limit.n + w->twins.n + w->blocked.n;
 	s.in_flight = w->flight.n;
 	s.waiting_limit = w->limit.n;
 	s.done = (int)w->done;
