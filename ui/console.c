@@ -52,6 +52,9 @@ struct ended {
 struct exchange {
 	char *user, *assistant; /* assistant NULL while pending */
 	int64_t job_id;
+	char *summary;          /* the answer's figures, once it ended */
+	int64_t tokens, cost;   /* the context it left, what it cost */
+	bool known;             /* cost known */
 };
 
 struct ui_console {
@@ -92,6 +95,7 @@ static void exchange_drop(ui_console *c, int i)
 {
 	free(c->ex[i].user);
 	free(c->ex[i].assistant);
+	free(c->ex[i].summary);
 	memmove(&c->ex[i], &c->ex[i + 1], (size_t)(c->nex - i - 1) * sizeof c->ex[0]);
 	c->nex--;
 }
@@ -358,7 +362,7 @@ void ui_console_prompt(ui_console *c, const char *text, am_prompt *p)
 		c->turns[nt++] = (am_turn){"user", c->ex[i].user};
 		c->turns[nt++] = (am_turn){"assistant", c->ex[i].assistant};
 	}
-	c->ex[c->nex++] = (struct exchange){am_xstrdup(text), NULL, -1};
+	c->ex[c->nex++] = (struct exchange){am_xstrdup(text), NULL, -1, NULL, 0, 0, false};
 	c->turns[nt++] = (am_turn){"user", c->ex[c->nex - 1].user};
 	memset(p, 0, sizeof *p);
 	p->turns = c->turns;
@@ -518,13 +522,19 @@ bool ui_console_event(ui_console *c, const am_event *ev)
 		int x = exchange_find(c, j->id);
 		if (x >= 0) {
 			if (j->raw_len) {
-				c->ex[x].assistant = j->raw;
+				struct exchange *xe = &c->ex[x];
+				xe->assistant = j->raw;
 				j->raw = NULL;
 				c->ctx_tokens = am_usage_total_input(&ev->usage) + ev->usage.output_tokens;
 				if (ev->price_known)
 					c->ctx_cost += ev->cost_pusd;
 				else
 					c->ctx_unknown = true;
+				if (sum)
+					xe->summary = am_xstrndup(sum->text, sum->len);
+				xe->tokens = c->ctx_tokens;
+				xe->cost = ev->price_known ? ev->cost_pusd : 0;
+				xe->known = ev->price_known;
 			} else {
 				exchange_drop(c, x); /* an empty turn would be refused next time */
 			}
@@ -767,4 +777,39 @@ void ui_console_forget_ended(ui_console *c, int64_t id)
 			c->nended--;
 			return;
 		}
+}
+
+/* ---- what is kept across restarts ------------------------------------------------- */
+
+bool ui_console_exchange_of(const ui_console *c, int64_t job_id, am_memo_exchange *out)
+{
+	for (int i = 0; i < c->nex; i++) {
+		const struct exchange *x = &c->ex[i];
+		if (x->job_id == job_id && x->assistant) {
+			*out = (am_memo_exchange){x->user, x->assistant, x->summary ? x->summary : "",
+			                          x->tokens, x->cost, x->known};
+			return true;
+		}
+	}
+	return false;
+}
+
+void ui_console_restore(ui_console *c, const am_memo_exchange *x)
+{
+	if (c->n > 0)
+		entry_add(c, UI_TX_SPACER);
+	ui_console_add(c, UI_TX_YOU, x->user);
+	ui_console_add(c, UI_TX_ANSWER, x->assistant);
+	if (x->summary && *x->summary)
+		ui_console_add(c, UI_TX_SUMMARY, x->summary);
+	if (c->nex == UI_CON_MAX_TURNS + 1)
+		exchange_drop(c, 0);
+	c->ex[c->nex++] = (struct exchange){am_xstrdup(x->user), am_xstrdup(x->assistant), -2,
+	                                    am_xstrdup(x->summary ? x->summary : ""), x->tokens,
+	                                    x->cost_pusd, x->price_known};
+	c->ctx_tokens = x->tokens;
+	if (x->price_known)
+		c->ctx_cost += x->cost_pusd;
+	else
+		c->ctx_unknown = true;
 }

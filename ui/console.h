@@ -19,6 +19,7 @@
 #include <stdint.h>
 
 #include "engine.h"
+#include "memo.h"
 
 enum {
 	UI_CON_MAX_ENTRIES = 2000,
@@ -110,6 +111,17 @@ const char *ui_console_prompt_text(const ui_console *c, int64_t id);
 
 /* Drops an ended prompt from the queue view (it was sent again). */
 void ui_console_forget_ended(ui_console *c, int64_t id);
+
+/* ---- what is kept across restarts (memo.h) --------------------------------- */
+
+/* The exchange job_id completed (after its AM_EV_DONE), borrowed: valid
+ * until the console changes. False when it left none (no answer). */
+bool ui_console_exchange_of(const ui_console *c, int64_t job_id, am_memo_exchange *out);
+
+/* Puts an exchange kept from an earlier run back: in the transcript (its
+ * text sanitised as it is added) and in the conversation, which goes on
+ * from it. */
+void ui_console_restore(ui_console *c, const am_memo_exchange *x);
 
 /* One painted line of the transcript. */
 typedef struct ui_tx_line {

@@ -94,6 +94,13 @@ unsigned ui_ctl_pump(ui_ctl *c, int max_events)
 		for (int i = 0; i < got; i++) {
 			if (ui_console_event(c->con, &ev[i]))
 				d |= UI_R_CONSOLE;
+			am_memo_exchange x;
+			/* An exchange that ended is kept for the next start. */
+			if (ev[i].kind == AM_EV_DONE && c->ops->remember &&
+			    ui_console_exchange_of(c->con, ev[i].job_id, &x)) {
+				am_err err;
+				c->ops->remember(c->ops->ctx, AM_MEMO_EXCHANGE, NULL, &x, &err);
+			}
 			am_event_free(&ev[i]);
 		}
 		max_events -= got;
@@ -269,6 +276,29 @@ unsigned ui_ctl_retry_job(ui_ctl *c, int64_t id)
 	return r | UI_R_HINTS;
 }
 
+void ui_ctl_remember_input(ui_ctl *c, const char *line)
+{
+	am_err err;
+	if (c->ops->remember && line[strspn(line, " \t\n")])
+		c->ops->remember(c->ops->ctx, AM_MEMO_INPUT, line, NULL, &err);
+}
+
+void ui_ctl_recall(ui_ctl *c, void (*input)(void *ctx, const char *line), void *ctx)
+{
+	am_memo m;
+	if (!c->ops->recall || !c->ops->recall(c->ops->ctx, &m))
+		return;
+	for (int i = 0; i < m.ninputs; i++)
+		input(ctx, m.inputs[i]);
+	for (int i = 0; i < m.nex; i++)
+		ui_console_restore(c->con, &m.ex[i]);
+	if (m.nex)
+		ui_console_add(c->con, UI_TX_NOTICE,
+		               "the last conversation, kept from the previous run: it goes on from "
+		               "here (/new starts afresh)");
+	am_memo_free(&m);
+}
+
 unsigned ui_ctl_line(ui_ctl *c, const char *line)
 {
 	ui_cmd cmd;
@@ -295,6 +325,10 @@ unsigned ui_ctl_line(ui_ctl *c, const char *line)
 		return UI_R_QUEUE;
 	case UI_CMD_NEW:
 		ui_console_new_conversation(c->con);
+		if (c->ops->remember) {
+			am_err e;
+			c->ops->remember(c->ops->ctx, AM_MEMO_FORGET, NULL, NULL, &e);
+		}
 		ui_ctl_status(c, UI_ROLE_CALM, "new conversation: earlier turns are not sent");
 		return UI_R_CONSOLE | UI_R_HINTS;
 	default:

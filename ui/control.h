@@ -73,6 +73,14 @@ void ui_ctl_done(ui_ctl *c);
  * a flood cannot starve the keyboard). Returns the panels that changed. */
 unsigned ui_ctl_pump(ui_ctl *c, int max_events);
 
+/* The console's memory in the ledger (engine.h: remember, recall): keeps
+ * a line typed on the input line (blank ones are not kept); and, at
+ * start, hands each line kept to input() (oldest first) and puts the last
+ * conversation back in the console. Exchanges that end and /new are kept
+ * by pump and line themselves. */
+void ui_ctl_remember_input(ui_ctl *c, const char *line);
+void ui_ctl_recall(ui_ctl *c, void (*input)(void *ctx, const char *line), void *ctx);
+
 /* Handles a line typed on the input line: a /command or a prompt. */
 unsigned ui_ctl_line(ui_ctl *c, const char *line);
 

@@ -150,6 +150,7 @@ static void react(struct ui *u, unsigned r)
 static void submit_line(struct ui *u)
 {
 	char *line = ui_editor_take(u->ed);
+	ui_ctl_remember_input(&u->ctl, line);
 	u->scroll = 0;
 	u->dirty |= UI_R_INPUT | UI_R_CONSOLE;
 	react(u, ui_ctl_line(&u->ctl, line));
@@ -669,6 +670,17 @@ static void loop(struct ui *u)
 	}
 }
 
+/* A line kept in the ledger is outside text by now: sanitised before the
+ * input line may show it. */
+static void recall_input(void *ctx, const char *line)
+{
+	size_t n = strlen(line);
+	char *san = am_xmalloc(4 * n + 1);
+	san[am_text_sanitize(line, n, san, false, NULL)] = '\0';
+	ui_editor_remember(ctx, san);
+	free(san);
+}
+
 int ui_run(const am_engine_ops *ops, const ui_options *opt)
 {
 	struct ui *u = am_xcalloc(1, sizeof *u);
@@ -687,6 +699,7 @@ int ui_run(const am_engine_ops *ops, const ui_options *opt)
 	ui_ctl_init(&u->ctl, ops, u->term.ascii, u->opt.models, u->opt.nmodels);
 	u->ctl.system = u->opt.system;
 	u->ed = ui_editor_new();
+	ui_ctl_recall(&u->ctl, recall_input, u->ed);
 	u->view.term = &u->term;
 	read_clock(u);
 	u->dirty |= ui_ctl_pump(&u->ctl, 512);

@@ -21,6 +21,7 @@
 #include "cache.h"
 #include "dims.h"
 #include "err.h"
+#include "memo.h"
 #include "pricing.h"
 #include "selector.h"
 #include "usage.h"
@@ -228,6 +229,15 @@ typedef struct am_engine_ops {
 	 * when it cannot say. Never blocks. */
 	int (*preview)(void *ctx, const am_snapshot *snap, const am_preview_in *in,
 	               am_preview *out, am_err *err);
+	/* The console's memory in the ledger (memo.h). remember keeps a line
+	 * typed (input), an exchange that ended (x) or forgets the conversation
+	 * (copied; written on the worker's next pass; -1 + err when it cannot
+	 * be queued). recall hands over what the ledger held at start, once
+	 * (the caller frees it with am_memo_free); false when there is none.
+	 * NULL when the engine keeps nothing. Never block. */
+	int (*remember)(void *ctx, am_memo_kind kind, const char *input,
+	                const am_memo_exchange *x, am_err *err);
+	bool (*recall)(void *ctx, am_memo *out);
 } am_engine_ops;
 
 #endif

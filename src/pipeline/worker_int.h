@@ -24,6 +24,7 @@
 #include "ledger.h"
 #include "limiter.h"
 #include "log.h"
+#include "memo.h"
 #include "money.h"
 #include "queue.h"
 #include "selector.h"
@@ -123,12 +124,15 @@ typedef struct jlist {
 } jlist;
 
 typedef struct inbox_item {
-	enum { IN_SUBMIT, IN_COMMAND } kind;
+	enum { IN_SUBMIT, IN_COMMAND, IN_MEMO } kind;
 	int64_t handle;
 	json_t *body;
 	char *model;
 	bool no_cache, stream;
 	am_command cmd;
+	am_memo_kind memo;          /* IN_MEMO: what to keep */
+	char *input;                /* IN_MEMO input */
+	am_memo_exchange ex;        /* IN_MEMO exchange (owned copies) */
 	struct inbox_item *next;
 } inbox_item;
 
@@ -242,6 +246,9 @@ struct am_worker {
 	bool seen_loaded;
 	int64_t data_version;       /* the ledger's, at the last settings read */
 	int64_t next_settings_poll; /* mono ns */
+	am_memo memo;               /* console_memory: read at start, until recall takes it
+	                             * (under mu) */
+	bool memo_loaded;
 	am_err init_err;
 	int init_state;             /* 0 starting, 1 ok, -1 failed */
 	pthread_cond_t init_cv;
@@ -391,6 +398,9 @@ int wk_load_recent_burn(am_worker *w, am_err *err);
 /* worker_intake.c */
 void wk_scan_db(am_worker *w);
 void wk_take_inbox(am_worker *w, int64_t now);
+void wk_inbox_item_free(inbox_item *it);
+/* The console's memory: what is left in the inbox is written (teardown). */
+void wk_keep_memos(am_worker *w);
 void wk_intake(am_worker *w, int64_t now);
 /* Applies the settings another process sharing the ledger changed since the
  * last look (at most every SETTINGS_POLL_MS); wk_settings_forget frees what

@@ -420,6 +420,60 @@ void wk_settings_poll(am_worker *w, int64_t now)
 	w->data_version = ver;
 }
 
+void wk_inbox_item_free(inbox_item *it)
+{
+	json_decref(it->body);
+	free(it->model);
+	free(it->input);
+	free(it->ex.user);
+	free(it->ex.assistant);
+	free(it->ex.summary);
+	free(it);
+}
+
+/* The console's memory (memo.h): a failed write is said once, as a notice;
+ * nothing else depends on it. */
+static void keep_memo(am_worker *w, const inbox_item *it)
+{
+	am_err err;
+	int rc = 0;
+	if (!w->ledger)
+		return;
+	switch (it->memo) {
+	case AM_MEMO_INPUT:
+		rc = am_memo_add_input(w->ledger, it->input, now_wall(w), &err);
+		break;
+	case AM_MEMO_EXCHANGE:
+		rc = am_memo_add_exchange(w->ledger, &it->ex, now_wall(w), &err);
+		break;
+	case AM_MEMO_FORGET:
+		rc = am_memo_forget_conversation(w->ledger, &err);
+		break;
+	}
+	if (rc)
+		wk_notice(w, "the console's history was not saved: %s", err.msg);
+}
+
+void wk_keep_memos(am_worker *w)
+{
+	pthread_mutex_lock(&w->mu);
+	inbox_item **pp = &w->inbox, *last = NULL;
+	while (*pp) {
+		inbox_item *it = *pp;
+		if (it->kind != IN_MEMO) {
+			last = it;
+			pp = &it->next;
+			continue;
+		}
+		*pp = it->next;
+		w->inbox_n--;
+		keep_memo(w, it);
+		wk_inbox_item_free(it);
+	}
+	w->inbox_tail = last;
+	pthread_mutex_unlock(&w->mu);
+}
+
 void wk_take_inbox(am_worker *w, int64_t now)
 {
 	pthread_mutex_lock(&w->mu);
@@ -431,6 +485,8 @@ void wk_take_inbox(am_worker *w, int64_t now)
 		inbox_item *next = it->next;
 		if (it->kind == IN_COMMAND) {
 			apply_command(w, &it->cmd, now);
+		} else if (it->kind == IN_MEMO) {
+			keep_memo(w, it);
 		} else {
 			wjob *j = am_xcalloc(1, sizeof *j);
 			j->w = w;
@@ -445,9 +501,9 @@ void wk_take_inbox(am_worker *w, int64_t now)
 			wk_all_add(w, j);
 			wk_fresh_add(w, j); /* its row is written at the end of the pass */
 			jl_push(&w->pending, j);
+			it->body = NULL;
 		}
-		free(it->model);
-		free(it);
+		wk_inbox_item_free(it);
 		it = next;
 	}
 }

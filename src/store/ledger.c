@@ -242,6 +242,28 @@ static const char *const schema_v4[] = {
 	NULL,
 };
 
+/* Version 5: the console's memory (memo.c): the lines typed on its input
+ * line and the exchanges of the conversation in progress, each table
+ * capped by its writer. */
+static const char *const schema_v5[] = {
+	"CREATE TABLE console_inputs(\n"
+	"  id INTEGER PRIMARY KEY,\n"
+	"  text TEXT NOT NULL,\n"
+	"  at_ns INTEGER NOT NULL\n"
+	");\n",
+	"CREATE TABLE console_turns(\n"
+	"  id INTEGER PRIMARY KEY,\n"
+	"  user TEXT NOT NULL,\n"
+	"  assistant TEXT NOT NULL,\n"
+	"  summary TEXT NOT NULL,\n"
+	"  tokens INTEGER NOT NULL,\n"
+	"  cost_pusd INTEGER NOT NULL,\n"
+	"  price_known INTEGER NOT NULL,\n"
+	"  at_ns INTEGER NOT NULL\n"
+	");\n",
+	NULL,
+};
+
 /* migrations[i] brings a database from version i to i + 1: its statements,
  * NULL-terminated, run in one transaction. */
 static const char *const *const migrations[] = {
@@ -249,6 +271,7 @@ static const char *const *const migrations[] = {
 	schema_v2,
 	schema_v3,
 	schema_v4,
+	schema_v5,
 };
 
 _Static_assert(sizeof migrations / sizeof migrations[0] == AM_LEDGER_SCHEMA_VERSION,

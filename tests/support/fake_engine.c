@@ -87,6 +87,33 @@ static int fake_preview(void *ctx, const am_snapshot *snap, const am_preview_in 
 	return 0;
 }
 
+static int fake_remember(void *ctx, am_memo_kind kind, const char *input,
+                         const am_memo_exchange *x, am_err *err)
+{
+	fake_engine *f = ctx;
+	(void)err;
+	if (f->nmemos < FAKE_MAX_MEMOS) {
+		struct fake_memo *m = &f->memos[f->nmemos++];
+		m->kind = kind;
+		snprintf(m->text, sizeof m->text, "%s", input ? input : x ? x->user : "");
+		snprintf(m->answer, sizeof m->answer, "%s", x ? x->assistant : "");
+		snprintf(m->summary, sizeof m->summary, "%s", x ? x->summary : "");
+		m->tokens = x ? x->tokens : 0;
+		m->cost_pusd = x ? x->cost_pusd : 0;
+	}
+	return 0;
+}
+
+static bool fake_recall(void *ctx, am_memo *out)
+{
+	fake_engine *f = ctx;
+	if (!f->recall.ninputs && !f->recall.nex)
+		return false;
+	*out = f->recall;
+	memset(&f->recall, 0, sizeof f->recall);
+	return true;
+}
+
 void fake_engine_init(fake_engine *f)
 {
 	memset(f, 0, sizeof *f);
@@ -95,7 +122,7 @@ void fake_engine_init(fake_engine *f)
 	for (int i = 0; i < 2; i++)
 		fcntl(f->wake[i], F_SETFL, fcntl(f->wake[i], F_GETFL) | O_NONBLOCK);
 	f->ops = (am_engine_ops){fake_submit, fake_snapshot, fake_drain, fake_command, fake_wake_fd, f,
-	                         fake_preview};
+	                         fake_preview, fake_remember, fake_recall};
 	f->snap.seq = 1;
 	snprintf(f->snap.model_mode, sizeof f->snap.model_mode, "auto");
 }
@@ -106,6 +133,7 @@ void fake_engine_free(fake_engine *f)
 	while (fake_drain(f, &ev, 1))
 		am_event_free(&ev);
 	clear_turns(f);
+	am_memo_free(&f->recall);
 	close(f->wake[0]);
 	close(f->wake[1]);
 }
