@@ -583,7 +583,7 @@ START_TEST(models_widths)
 	area(120, 40, UI_P_MODELS, &w, &h);
 	ui_panel_models(&c, w, h, &blk);
 	ck_dump(&blk, false,
-	        "title: {TITLE}Models{DIM} · today\n"
+	        "title: {TITLE}Models{DIM} · today{DIM} · short ids (report: dated)\n"
 	        "0+0: {DIM}model                   "
 	        "{DIM}   req     input    output  cache w   cache r       cost\n"
 	        "1+0: {NORMAL}claude-sonnet-4         {NORMAL}    12{NORMAL}    48,210"
@@ -598,7 +598,7 @@ START_TEST(models_widths)
 	area(100, 30, UI_P_MODELS, &w, &h);
 	ui_panel_models(&c, w, h, &blk);
 	ck_dump(&blk, false,
-	        "title: {TITLE}Models{DIM} · today\n"
+	        "title: {TITLE}Models{DIM} · today{DIM} · short ids (report: dated)\n"
 	        "0+0: {DIM}model            {DIM}   req     input    output   cache r       cost\n"
 	        "1+0: {NORMAL}claude-sonnet-4  {NORMAL}    12{NORMAL}    48,210{NORMAL}     9,120"
 	        "{NORMAL}    12,000{NORMAL}     $0.312\n"
@@ -612,8 +612,8 @@ START_TEST(models_widths)
 	area(80, 24, UI_P_MODELS, &w, &h);
 	ui_panel_models(&c, w, h, &blk);
 	ck_dump(&blk, false,
-	        "title: {TITLE}Models{DIM} · today\n"
-	        "0+0: {DIM}model                         "
+	        "title: {TITLE}Models{DIM} · today{DIM} · short ids (report: dated)\n"
+	        "0+0: {DIM}model (today)                 "
 	        "{DIM}  req     in    out cache r      cost\n"
 	        "1+0: {NORMAL}sonnet-4                      {NORMAL}   12{NORMAL}    48k"
 	        "{NORMAL}   9.1k{NORMAL}     12k{NORMAL}    $0.312\n"
@@ -627,8 +627,8 @@ START_TEST(models_widths)
 	area(60, 20, UI_P_MODELS, &w, &h);
 	ui_panel_models(&c, w, 4, &blk);
 	ck_dump(&blk, false,
-	        "title: {TITLE}Models{DIM} · today\n"
-	        "0+0: {DIM}model                {DIM}  req     in    out cache r      cost\n"
+	        "title: {TITLE}Models{DIM} · today{DIM} · short ids (report: dated)\n"
+	        "0+0: {DIM}model (today)        {DIM}  req     in    out cache r      cost\n"
 	        "1+0: {NORMAL}sonnet-4             {NORMAL}   12{NORMAL}    48k{NORMAL}   9.1k"
 	        "{NORMAL}     12k{NORMAL}    $0.312\n"
 	        "2+0: {NORMAL}3-5-haiku            {NORMAL}   30{NORMAL}    90k{NORMAL}    15k"
@@ -641,8 +641,8 @@ START_TEST(models_widths)
 	snap.budget.unknown_prices = false;
 	ui_panel_models(&c, w, h, &blk);
 	ck_dump(&blk, false,
-	        "title: {TITLE}Models{DIM} · today\n"
-	        "0+0: {DIM}model                {DIM}  req     in    out cache r      cost\n"
+	        "title: {TITLE}Models{DIM} · today{DIM} · short ids (report: dated)\n"
+	        "0+0: {DIM}model (today)        {DIM}  req     in    out cache r      cost\n"
 	        "1+0: {DIM}no calls today yet\n"
 	        "4+0: {TITLE}total                {TITLE}    0{TITLE}      0{TITLE}      0{TITLE}       0"
 	        "{TITLE}     $0.00\n");
@@ -653,6 +653,15 @@ START_TEST(models_widths)
 	snap.total = snap.model[0];
 	ui_panel_models(&c, w, h, &blk);
 	ck_assert_ptr_nonnull(strstr(dump(&blk, false), " $0.0035\n"));
+	/* the simulator's rows keep their mark, short */
+	snprintf(snap.model[0].model, sizeof snap.model[0].model,
+	         "simulated:claude-haiku-4-5-20251001");
+	ui_panel_models(&c, w, h, &blk);
+	ck_assert_ptr_nonnull(strstr(dump(&blk, false), "1+0: {NORMAL}sim:haiku-4-5 "));
+	c.compact = false;
+	area(120, 40, UI_P_MODELS, &w, &h);
+	ui_panel_models(&c, w, h, &blk);
+	ck_assert_ptr_nonnull(strstr(dump(&blk, false), "1+0: {NORMAL}sim:haiku-4-5 "));
 }
 END_TEST
 
@@ -706,13 +715,13 @@ START_TEST(cache_widths)
 	area(80, 24, UI_P_CACHE, &w, &h);
 	ui_panel_cache(&c, w, h, &blk);
 	ck_dump(&blk, false,
-	        "0+0: {BORDER}── {NORMAL}cache 25.0% hit"
-	        "{DIM} · 25/100 · saved $0.081, 41k tok · 1 entry, 300 KB {BORDER}──────────\n");
+	        "0+0: {BORDER}── {NORMAL}cache 25.0% hit{DIM} since start"
+	        "{DIM} · 25/100 · saved $0.081, 41k tok {BORDER}────────────────\n");
 	area(60, 20, UI_P_CACHE, &w, &h);
 	ui_panel_cache(&c, w, h, &blk);
 	ck_dump(&blk, false,
-	        "0+0: {BORDER}── {NORMAL}cache 25.0% hit"
-	        "{DIM} · 25/100 · saved $0.081, 41k tok · 1 ent…\n");
+	        "0+0: {BORDER}── {NORMAL}cache 25.0% hit{DIM} since start"
+	        "{DIM} · 25/100 · saved $0.081, 41k…\n");
 	trouble(&snap);
 	ui_panel_cache(&c, w, h, &blk);
 	ck_dump(&blk, false,

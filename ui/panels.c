@@ -8,6 +8,7 @@
 #include "console.h"
 #include "fmt.h"
 #include "layout.h"
+#include "ledger.h"
 #include "money.h"
 
 /* Short names for the builders below. */
@@ -685,13 +686,26 @@ void ui_panel_limits(const ui_panel_ctx *c, int w, int h, ui_block *out)
 
 static void model_name(const char *model, char *buf, size_t n)
 {
-	/* The date suffix goes; the family prefix stays when there is room. */
+	/* The date suffix goes; the family prefix stays when there is room.
+	 * The simulator's rows ("simulated:claude-...") read "sim:haiku-4-5". */
 	char s[64];
 	ui_model_short(model, s, sizeof s);
-	if (!strncmp(model, "claude-", 7))
+	if (!strncmp(model, AM_LEDGER_SIMULATED, strlen(AM_LEDGER_SIMULATED))) {
+		ui_model_short(model + strlen(AM_LEDGER_SIMULATED), s, sizeof s);
+		snprintf(buf, n, "sim:%s", s);
+	} else if (!strncmp(model, "claude-", 7))
 		snprintf(buf, n, "claude-%s", s);
 	else
 		snprintf(buf, n, "%s", s);
+}
+
+/* The shortest name: "haiku-4-5", "sim:haiku-4-5". */
+static void model_short_name(const char *model, char *buf, size_t n)
+{
+	if (!strncmp(model, AM_LEDGER_SIMULATED, strlen(AM_LEDGER_SIMULATED)))
+		model_name(model, buf, n);
+	else
+		ui_model_short(model, buf, n);
 }
 
 /* The table's shape at a width: which columns and how wide the names. */
@@ -708,7 +722,7 @@ static void model_row(const struct model_cols *mc, const am_snap_model *m, bool 
 	if (total)
 		snprintf(name, sizeof name, "total");
 	else if (mc->short_names)
-		ui_model_short(m->model, name, sizeof name);
+		model_short_name(m->model, name, sizeof name);
 	else
 		model_name(m->model, name, sizeof name);
 	fmt_pad(cell, sizeof cell, name, mc->name_w, false);
@@ -750,6 +764,8 @@ void ui_panel_models(const ui_panel_ctx *c, int w, int h, ui_block *out)
 	struct model_cols mc = {.compact = c->compact};
 	ui_block_clear(out);
 	title(c, out, "Models", "today");
+	/* The ids are the report's without the family prefix or the date. */
+	segf_fit(&out->title, w - 2, UI_ROLE_DIM, "%sshort ids (report: dated)", G(c)->dot);
 	int fixed = mc.compact ? 5 + 7 + 7 + 8 + 10 : 6 + 10 + 10 + 9 + 10 + 11;
 	/* A narrow full table gives up the cache-write column before the names. */
 	mc.no_cache_w = !mc.compact && w - fixed < 16;
@@ -762,7 +778,9 @@ void ui_panel_models(const ui_panel_ctx *c, int w, int h, ui_block *out)
 		mc.name_w = 8;
 	line *hd = ui_block_row(out, 0, 0, w);
 	char cell[64];
-	fmt_pad(cell, sizeof cell, "model", mc.name_w, false);
+	/* The compact table has no title to say what it counts. */
+	fmt_pad(cell, sizeof cell, mc.compact ? (mc.name_w >= 14 ? "model (today)" : "today") : "model",
+	        mc.name_w, false);
 	seg(hd, UI_ROLE_DIM, cell);
 	if (mc.compact)
 		seg(hd, UI_ROLE_DIM, "  req     in    out cache r      cost");
@@ -824,11 +842,14 @@ void ui_panel_cache(const ui_panel_ctx *c, int w, int h, ui_block *out)
 		line *l = ui_block_row(out, 0, 0, w);
 		segf(l, UI_ROLE_BORDER, "%s%s ", g->hl, g->hl);
 		if (k->enabled) {
+			/* Its counts are this process's, the models table's the day's. */
 			segf(l, UI_ROLE_NORMAL, "cache %s hit", rate);
-			segf(l, UI_ROLE_DIM, "%s%s/%lld%ssaved %s, %s tok%s%s entr%s, %s ", g->dot,
-			     hits, (long long)lookups, g->dot, saved, tok, g->dot, ent, entries,
-			     bytes);
-			segf_fit(l, w - 3, UI_ROLE_DIM, "since start ");
+			seg(l, UI_ROLE_DIM, " since start");
+			segf(l, UI_ROLE_DIM, "%s%s/%lld%ssaved %s, %s tok ", g->dot, hits,
+			     (long long)lookups, g->dot, saved, tok);
+			/* The cache's size is the first thing to go on a narrow line. */
+			segf_fit(l, w - 3, UI_ROLE_DIM, "%s%s entr%s, %s ", g->dot + 1, ent, entries,
+			         bytes);
 		} else {
 			seg(l, UI_ROLE_DIM, "cache off ");
 		}

@@ -407,8 +407,14 @@ void wk_settings_poll(am_worker *w, int64_t now)
 		    (c.pool[0] && pool_by_name(w, c.pool) < 0))
 			continue; /* not a run-time setting, or a pool this worker lacks */
 		apply_command(w, &c, now);
+		/* Money reads as money ("$4.25"), whatever digits the row holds. */
+		char val[48];
+		if (c.kind == AM_CMD_SET_BUDGET_DAY || c.kind == AM_CMD_SET_BUDGET_MONTH)
+			am_money_format_short(c.value, 12, val, sizeof val);
+		else
+			snprintf(val, sizeof val, "%s", row->value);
 		size_t n = strlen(said);
-		snprintf(said + n, sizeof said - n, "%s%s = %s", n ? ", " : "", row->key, row->value);
+		snprintf(said + n, sizeof said - n, "%s%s = %s", n ? ", " : "", row->key, val);
 	}
 	free(changed);
 	if (said[0]) /* one line for what one look found */

@@ -162,8 +162,12 @@ static int pools_that_matter(am_worker *w, int64_t now, int *order, int max)
 		np = AM_RL_MAX_POOLS;
 	int64_t score[AM_RL_MAX_POOLS] = { 0 };
 	bool want[AM_RL_MAX_POOLS] = { false };
+	size_t pl = strlen(AM_LEDGER_SIMULATED);
 	for (int i = 0; i < w->nmodels; i++) {
-		int p = am_rl_pool_for_model(w->rl, w->models[i].m.model);
+		const char *m = w->models[i].m.model;
+		if (!strncmp(m, AM_LEDGER_SIMULATED, pl))
+			m += pl; /* the simulator's calls count for their model's pool */
+		int p = am_rl_pool_for_model(w->rl, m);
 		if (p >= 0 && p < np && w->models[i].m.requests > 0) {
 			score[p] += w->models[i].m.requests;
 			want[p] = true;
