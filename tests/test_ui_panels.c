@@ -281,9 +281,10 @@ START_TEST(header_widths)
 	area(60, 20, UI_P_HEADER, &w, &h);
 	trouble(&snap);
 	ui_panel_header(&c, w, &blk);
+	/* every prompt not sent yet: 2 queued and 3 blocked by the budget */
 	ck_dump(&blk, false,
 	        "0+0: {TITLE} aimeter{NORMAL}  {BADGE_SIM} SIMULATOR {WARN}  PAUSED{NORMAL}  auto"
-	        "{WARN}  q2{NORMAL} …\n"
+	        "{WARN}  q5{NORMAL} …\n"
 	        "0+42: {DIM}14:32:07  {KEY}F1{NORMAL} help \n");
 	/* Narrower than twice the clock: the left part gets the whole line. */
 	ui_panel_header(&c, 34, &blk);

@@ -53,7 +53,7 @@ static unsigned snapshot_diff(const am_snapshot *o, const am_snapshot *n)
 	if (!SAME(o, n, simulator) || !SAME(o, n, endpoint) || !SAME(o, n, model_mode) ||
 	    !SAME(o, n, paused) || !SAME(o, n, queue_depth) || !SAME(o, n, in_flight) ||
 	    !SAME(o, n, waiting_limit) || !SAME(o, n, cache.enabled) || !SAME(o, n, cache.hits) ||
-	    !SAME(o, n, cache.misses))
+	    !SAME(o, n, cache.misses) || !SAME(o, n, budget.blocked_jobs))
 		d |= UI_R_HEADER;
 	if (!SAME(o, n, budget))
 		d |= UI_R_BUDGET;
@@ -283,20 +283,35 @@ void ui_ctl_remember_input(ui_ctl *c, const char *line)
 		c->ops->remember(c->ops->ctx, AM_MEMO_INPUT, line, NULL, &err);
 }
 
+struct recall {
+	ui_ctl *c;
+	void (*input)(void *ctx, const char *line);
+	void *ctx;
+	int nex;
+};
+
+static void recall_input(void *cb, const char *line)
+{
+	struct recall *r = cb;
+	r->input(r->ctx, line);
+}
+
+static void recall_exchange(void *cb, const am_memo_exchange *x)
+{
+	struct recall *r = cb;
+	ui_console_restore(r->c->con, x);
+	r->nex++;
+}
+
 void ui_ctl_recall(ui_ctl *c, void (*input)(void *ctx, const char *line), void *ctx)
 {
-	am_memo m;
-	if (!c->ops->recall || !c->ops->recall(c->ops->ctx, &m))
+	struct recall r = {c, input, ctx, 0};
+	if (!c->ops->recall || !c->ops->recall(c->ops->ctx, recall_input, recall_exchange, &r))
 		return;
-	for (int i = 0; i < m.ninputs; i++)
-		input(ctx, m.inputs[i]);
-	for (int i = 0; i < m.nex; i++)
-		ui_console_restore(c->con, &m.ex[i]);
-	if (m.nex)
+	if (r.nex)
 		ui_console_add(c->con, UI_TX_NOTICE,
 		               "the last conversation, kept from the previous run: it goes on from "
 		               "here (/new starts afresh)");
-	am_memo_free(&m);
 }
 
 unsigned ui_ctl_line(ui_ctl *c, const char *line)

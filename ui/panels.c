@@ -89,17 +89,19 @@ void ui_panel_header(const ui_panel_ctx *c, int w, ui_block *out)
 	int64_t lookups = s->cache.hits + s->cache.misses;
 	fmt_pct(hit, sizeof hit, s->cache.hits, lookups, 0);
 	const char *mode = s->model_mode[0] ? s->model_mode : "auto";
-	ui_role qrole = s->queue_depth ? UI_ROLE_WARN : UI_ROLE_NORMAL;
+	/* Every prompt not sent yet: those the budget blocks too. */
+	int queued = s->queue_depth + s->budget.blocked_jobs;
+	ui_role qrole = queued ? UI_ROLE_WARN : UI_ROLE_NORMAL;
 	if (compact) {
 		segf(L, UI_ROLE_NORMAL, "  %s", mode);
-		segf(L, qrole, "  q%d", s->queue_depth);
+		segf(L, qrole, "  q%d", queued);
 		segf(L, UI_ROLE_NORMAL, " f%d", s->in_flight);
 		segf(L, UI_ROLE_NORMAL, "  cache %s",
 		     s->cache.enabled ? (lookups ? hit : "on") : "off");
 		fmt_clock_hms(t, sizeof t, c->now_wall);
 	} else {
 		segf(L, UI_ROLE_NORMAL, "   model: %s", mode);
-		segf(L, qrole, "   queue %d", s->queue_depth);
+		segf(L, qrole, "   queue %d", queued);
 		segf(L, UI_ROLE_NORMAL, "  in flight %d", s->in_flight);
 		segf(L, UI_ROLE_NORMAL, "   cache %s", s->cache.enabled ? "on" : "off");
 		fmt_clock_day_hms(t, sizeof t, c->now_wall);

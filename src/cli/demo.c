@@ -396,10 +396,11 @@ static int demo_remember(void *ctx, am_memo_kind kind, const char *input,
 	return d->inner.remember(d->inner.ctx, kind, input, x, err);
 }
 
-static bool demo_recall(void *ctx, am_memo *out)
+static bool demo_recall(void *ctx, void (*input)(void *cb, const char *line),
+                        void (*exchange)(void *cb, const am_memo_exchange *x), void *cb)
 {
 	am_demo *d = ctx;
-	return d->inner.recall(d->inner.ctx, out);
+	return d->inner.recall(d->inner.ctx, input, exchange, cb);
 }
 
 am_engine_ops am_demo_ops(am_demo *d)

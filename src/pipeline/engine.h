@@ -78,7 +78,8 @@ typedef struct am_snapshot {
 	                               * tightest limit, floor; < 0 = no limit */
 	int64_t max_tokens;           /* a prompt's output bound when it sets none */
 	bool paused;
-	int queue_depth, in_flight, waiting_limit, done, failed;
+	int queue_depth, in_flight, waiting_limit, done, failed; /* queue_depth: not sent yet
+	                                                          * (budget.blocked_jobs aside) */
 	int npools;                   /* the pools that matter, most active first */
 	am_snap_pool pool[AM_SNAP_MAX_POOLS];
 	int nmodels;
@@ -232,12 +233,15 @@ typedef struct am_engine_ops {
 	/* The console's memory in the ledger (memo.h). remember keeps a line
 	 * typed (input), an exchange that ended (x) or forgets the conversation
 	 * (copied; written on the worker's next pass; -1 + err when it cannot
-	 * be queued). recall hands over what the ledger held at start, once
-	 * (the caller frees it with am_memo_free); false when there is none.
-	 * NULL when the engine keeps nothing. Never block. */
+	 * be queued). recall passes what the ledger held at start, once, oldest
+	 * first, to input() for each line and exchange() for each exchange
+	 * (both on the caller's thread, their arguments valid during the call);
+	 * false when there is nothing. NULL when the engine keeps nothing.
+	 * Never block. */
 	int (*remember)(void *ctx, am_memo_kind kind, const char *input,
 	                const am_memo_exchange *x, am_err *err);
-	bool (*recall)(void *ctx, am_memo *out);
+	bool (*recall)(void *ctx, void (*input)(void *cb, const char *line),
+	               void (*exchange)(void *cb, const am_memo_exchange *x), void *cb);
 } am_engine_ops;
 
 #endif

@@ -336,17 +336,22 @@ static int ops_remember(void *ctx, am_memo_kind kind, const char *input,
 	return 0;
 }
 
-static bool ops_recall(void *ctx, am_memo *out)
+static bool ops_recall(void *ctx, void (*input)(void *cb, const char *line),
+                       void (*exchange)(void *cb, const am_memo_exchange *x), void *cb)
 {
 	am_worker *w = ctx;
+	am_memo m;
 	pthread_mutex_lock(&w->mu);
-	bool have = w->memo_loaded;
-	if (have) {
-		*out = w->memo;
-		memset(&w->memo, 0, sizeof w->memo);
-		w->memo_loaded = false;
-	}
+	bool have = w->memo_loaded && (w->memo.ninputs || w->memo.nex);
+	m = w->memo;
+	memset(&w->memo, 0, sizeof w->memo);
+	w->memo_loaded = false;
 	pthread_mutex_unlock(&w->mu);
+	for (int i = 0; i < m.ninputs; i++)
+		input(cb, m.inputs[i]);
+	for (int i = 0; i < m.nex; i++)
+		exchange(cb, &m.ex[i]);
+	am_memo_free(&m);
 	return have;
 }
 

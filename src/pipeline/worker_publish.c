@@ -215,9 +215,9 @@ void wk_publish(am_worker *w, int64_t now, bool force)
 	snprintf(s.endpoint, sizeof s.endpoint, "%s", w->endpoint);
 	snprintf(s.model_mode, sizeof s.model_mode, "%s", w->model_mode);
 	s.paused = w->paused;
-	/* Every prompt not sent yet: blocked by the budget and waiting for an
-	 * identical one's answer too. */
-	s.queue_depth = w->pending.n + w->retry_list.n + w->limit.n + w->twins.n + w->blocked.n;
+	/* Waiting for an identical one's answer counts too (the budget's
+	 * blocked jobs are budget.blocked_jobs). */
+	s.queue_depth = w->pending.n + w->retry_list.n + w->limit.n + w->twins.n;
 	s.in_flight = w->flight.n;
 	s.waiting_limit = w->limit.n;
 	s.done = (int)w->done;

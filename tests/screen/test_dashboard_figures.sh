@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Figures agree on one screen: the models table says it counts today and
-# that its ids are the report's shortened (the simulator's rows marked
-# sim:), the cache says it counts since start, in the full and the compact
+# that its ids are the report's shortened, after a restart on the
+# simulator its calls are one row (not a second "simulated:" one), the
+# cache says it counts since start, in the full and the compact
 # layout; a budget another process saved reads as money ($4.25, not
 # 4.250000000000); a prompt blocked by the budget is in the header's queue.
 . "$(dirname "$0")/lib.sh"
@@ -10,7 +11,7 @@ start 120 40
 type_line "hello"
 wait_for "└ haiku-4-5 · "
 wait_for "Models · today · short ids (report: dated)"
-wait_for "│ sim:haiku-4-5 "
+wait_for "│ claude-haiku-4-5  "
 wait_for "Cache · since start"
 "$AIMETER_BIN" report --config "$config" | grep -q "simulated:claude-haiku-4-5-2" ||
 	fail "the report does not name the dated id"
@@ -28,5 +29,7 @@ quit F10
 
 start 80 24
 wait_for "model (today)"
-wait_for "cache - hit since start"
+wait_for "^ haiku-4-5 +1 " -E
+screen | grep -q "sim:" && fail "the simulator's calls are two rows after a restart"
+wait_for "cache [0-9.%-]+ hit since start" -E
 quit F10

@@ -1,11 +1,16 @@
 #!/usr/bin/env bash
 # While a prompt is typed, the input line previews the call: the tokens it
 # will send (estimated, the conversation's context included) and the model
-# that answers (auto, or the pinned one). A /command has no preview.
+# the selector would choose (or the pinned one) and the worst case the
+# budget would reserve for it. A /command has no preview.
 . "$(dirname "$0")/lib.sh"
 start 120 40
 tm send-keys -t main -l "hello there, how are you"
-wait_for '▸ hello there, how are you +≈6 tok → auto' -E
+wait_for '▸ hello there, how are you +≈6 tok → haiku-4-5 · ≤ \$0\.0051' -E
+tm send-keys -t main C-u
+# a long prompt goes to opus: 600 tokens in, 1,024 out at its prices
+tm send-keys -t main -l "$(printf 'x%.0s' $(seq 2400))"
+wait_for '≈600 tok → opus-4-5 · ≤ \$0\.029' -E
 tm send-keys -t main C-u
 type_line "/model claude-haiku-4-5"
 wait_for 'model: claude-haiku-4-5'

@@ -104,14 +104,17 @@ static int fake_remember(void *ctx, am_memo_kind kind, const char *input,
 	return 0;
 }
 
-static bool fake_recall(void *ctx, am_memo *out)
+static bool fake_recall(void *ctx, void (*input)(void *cb, const char *line),
+                        void (*exchange)(void *cb, const am_memo_exchange *x), void *cb)
 {
 	fake_engine *f = ctx;
-	if (!f->recall.ninputs && !f->recall.nex)
-		return false;
-	*out = f->recall;
-	memset(&f->recall, 0, sizeof f->recall);
-	return true;
+	bool have = f->recall.ninputs || f->recall.nex;
+	for (int i = 0; i < f->recall.ninputs; i++)
+		input(cb, f->recall.inputs[i]);
+	for (int i = 0; i < f->recall.nex; i++)
+		exchange(cb, &f->recall.ex[i]);
+	am_memo_free(&f->recall);
+	return have;
 }
 
 void fake_engine_init(fake_engine *f)
