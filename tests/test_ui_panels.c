@@ -967,7 +967,8 @@ START_TEST(queue_view)
 	        "4+0: {KEY}Up/Down select  c cancel  r send again  Esc close\n");
 	ui_panel_queue(rows, 0, 0, false, false, 60, 5, &blk);
 	ck_dump(&blk, false, "title: {TITLE}Queue\n"
-	                     "0+0: {DIM}nothing queued, waiting or in flight\n");
+	                     "0+0: {DIM}nothing queued, waiting or in flight\n"
+	                     "4+0: {KEY}Esc close\n");
 	ui_console_free(con);
 }
 END_TEST

@@ -1002,7 +1002,7 @@ void ui_panel_queue(const ui_queue_row *rows, int n, int sel, bool paused, bool 
 		return;
 	queue_counts(rows, n, g, w, ui_block_row(out, 0, 0, w));
 	/* The keys go last when there is room for a row as well. */
-	bool keys = h >= 3 && n > 0;
+	bool keys = h >= 3;
 	int list = h - 1 - (keys ? 1 : 0);
 	if (list > UI_BLOCK_ROWS - 2)
 		list = UI_BLOCK_ROWS - 2;
@@ -1034,8 +1034,9 @@ void ui_panel_queue(const ui_queue_row *rows, int n, int sel, bool paused, bool 
 	}
 	if (keys)
 		seg(ui_block_row(out, h - 1, 0, w), UI_ROLE_KEY,
-		    w >= 64 ? "Up/Down select  c cancel  r send again  Esc close"
-		            : "c cancel  r again  Esc close");
+		    n == 0    ? "Esc close"
+		    : w >= 64 ? "Up/Down select  c cancel  r send again  Esc close"
+		              : "c cancel  r again  Esc close");
 }
 
 void ui_input_remark(const ui_input_info *in, bool ascii, char *buf, size_t n)
