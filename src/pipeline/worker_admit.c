@@ -76,12 +76,12 @@ static void answer_from_cache(am_worker *w, wjob *j, am_cache_answer *a)
  * answer lands in the cache, so j waits for it instead of paying twice. */
 static const wjob *twin_on_its_way(const am_worker *w, const wjob *j)
 {
-	for (const wjob *o = w->all; o; o = o->all_next)
-		if (o != j && o->cacheable &&
-		    (o->st == W_LIMIT || o->st == W_FLIGHT || o->st == W_UNRECORDED ||
-		     o->st == W_RETRY) &&
-		    !memcmp(o->key, j->key, sizeof j->key))
-			return o;
+	/* Those lists hold about `concurrency` jobs, not the whole queue. */
+	const jlist *lists[] = { &w->limit, &w->flight, &w->unrecorded, &w->retry_list };
+	for (size_t i = 0; i < sizeof lists / sizeof lists[0]; i++)
+		for (const wjob *o = lists[i]->head; o; o = o->next)
+			if (o != j && o->cacheable && !memcmp(o->key, j->key, sizeof j->key))
+				return o;
 	return NULL;
 }
 
