@@ -234,6 +234,8 @@ static void queue_key(struct ui *u, int fn, wint_t k, ui_esc_kind esc)
 		return;
 	}
 	int n = ui_console_queue(u->ctl.con, queue_rows, UI_CON_MAX_JOBS + UI_CON_MAX_ENDED);
+	if (u->queue_sel >= n) /* rows left since the last key */
+		u->queue_sel = n > 0 ? n - 1 : 0;
 	bool up = (fn == KEY_CODE_YES && k == KEY_UP) || esc == UI_ESC_UP || k == 'k';
 	bool down = (fn == KEY_CODE_YES && k == KEY_DOWN) || esc == UI_ESC_DOWN || k == 'j';
 	int64_t id = u->queue_sel < n ? queue_rows[u->queue_sel].id : -1;

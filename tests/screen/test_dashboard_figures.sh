@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Figures agree on one screen: the models table says it counts today and
+# Figures agree on one screen: the models total and the budget spell an
+# amount alike; the models table says it counts today and
 # that its ids are the report's shortened, after a restart on the
 # simulator its calls are one row (not a second "simulated:" one), the
 # cache says it counts since start, in the full and the compact
@@ -13,6 +14,10 @@ wait_for "└ haiku-4-5 · "
 wait_for "Models · today · short ids (report: dated)"
 wait_for "│ claude-haiku-4-5  "
 wait_for "Cache · since start"
+# one amount, one spelling: the models total and the budget's spend
+wait_for '^│ total +1 ' -E
+tot=$(screen | grep -E '^│ total ' | grep -oE '\$[0-9.,]+' | tail -1)
+wait_for "│ $tot of \$10.00"
 "$AIMETER_BIN" report --config "$config" | grep -q "simulated:claude-haiku-4-5-2" ||
 	fail "the report does not name the dated id"
 # another process saves a budget with every digit
