@@ -50,6 +50,7 @@ struct ui {
 	int help_scroll;
 	bool queue;     /* the queue view is open */
 	int queue_sel;  /* its selected row */
+	int64_t queue_sel_id; /* the job of that row: the selection follows it */
 	int scroll;
 	int max_scroll;
 	int input_want; /* rows the input asked for at the last layout */
@@ -117,6 +118,8 @@ static void relayout(struct ui *u)
 	u->dirty |= UI_R_PANELS | UI_R_CLEAR;
 }
 
+static int queue_follow(struct ui *u);
+
 static void react(struct ui *u, unsigned r)
 {
 	int page = u->lay.r[UI_P_CONSOLE].h > 3 ? u->lay.r[UI_P_CONSOLE].h - 2 : 1;
@@ -130,8 +133,12 @@ static void react(struct ui *u, unsigned r)
 	if (r & UI_R_QUEUE) {
 		u->queue = true;
 		u->queue_sel = 0;
+		u->queue_sel_id = -1;
+		queue_follow(u);
 		r |= UI_R_PANELS;
 	}
+	if (u->queue && (r & UI_R_CONSOLE))
+		queue_follow(u); /* events moved the rows */
 	if (r & UI_R_SCROLL_UP) {
 		u->scroll += page;
 		if (u->scroll > u->max_scroll)
@@ -218,6 +225,23 @@ static void help_key(struct ui *u, int fn, wint_t k)
 
 static ui_queue_row queue_rows[UI_CON_MAX_JOBS + UI_CON_MAX_ENDED];
 
+/* The rows now, with the selection on the job it was on (a cancelled one
+ * moves down among the ended), or on the nearest row when that one left;
+ * returns how many rows. */
+static int queue_follow(struct ui *u)
+{
+	int n = ui_console_queue(u->ctl.con, queue_rows, UI_CON_MAX_JOBS + UI_CON_MAX_ENDED);
+	for (int i = 0; i < n; i++)
+		if (queue_rows[i].id == u->queue_sel_id) {
+			u->queue_sel = i;
+			return n;
+		}
+	if (u->queue_sel >= n)
+		u->queue_sel = n > 0 ? n - 1 : 0;
+	u->queue_sel_id = n ? queue_rows[u->queue_sel].id : -1;
+	return n;
+}
+
 static void queue_close(struct ui *u)
 {
 	u->queue = false;
@@ -233,9 +257,7 @@ static void queue_key(struct ui *u, int fn, wint_t k, ui_esc_kind esc)
 		u->quit = true;
 		return;
 	}
-	int n = ui_console_queue(u->ctl.con, queue_rows, UI_CON_MAX_JOBS + UI_CON_MAX_ENDED);
-	if (u->queue_sel >= n) /* rows left since the last key */
-		u->queue_sel = n > 0 ? n - 1 : 0;
+	int n = queue_follow(u);
 	bool up = (fn == KEY_CODE_YES && k == KEY_UP) || esc == UI_ESC_UP || k == 'k';
 	bool down = (fn == KEY_CODE_YES && k == KEY_DOWN) || esc == UI_ESC_DOWN || k == 'j';
 	int64_t id = u->queue_sel < n ? queue_rows[u->queue_sel].id : -1;
@@ -245,6 +267,7 @@ static void queue_key(struct ui *u, int fn, wint_t k, ui_esc_kind esc)
 			u->queue_sel = n - 1;
 		if (u->queue_sel < 0)
 			u->queue_sel = 0;
+		u->queue_sel_id = n ? queue_rows[u->queue_sel].id : -1;
 		u->dirty |= UI_R_CONSOLE;
 	} else if ((fn != KEY_CODE_YES && k == 'c') || (fn == KEY_CODE_YES && k == KEY_DC) ||
 	           esc == UI_ESC_DELETE) {

@@ -19,7 +19,7 @@ tm send-keys -t main Down
 wait_for "▸ 2 · second question"
 tm send-keys -t main c
 wait_for "cancelling job 2"
-wait_for "2 · second question · cancelled"
+wait_for "▸ 2 · second question · cancelled" # the selection follows it
 wait_for "1 ended without an answer"
 # the cancelled one sent again as a new job
 tm send-keys -t main r
