@@ -248,9 +248,10 @@ static void queue_close(struct ui *u)
 	u->dirty |= UI_R_PANELS | UI_R_CLEAR;
 }
 
-/* Up/Down move the selection; c (or Delete) cancels the selected prompt,
- * r sends it again; Esc, q, Enter and the queue key close the view; an
- * F-key closes it and does its job. */
+/* Up/Down (or j/k) move the selection; c (or Delete) cancels the
+ * selected prompt, r sends it again; Esc, q and Enter close the view; a
+ * function key closes it and does its job (handle_key sees to the keys
+ * that come as escape sequences). */
 static void queue_key(struct ui *u, int fn, wint_t k, ui_esc_kind esc)
 {
 	if (fn != KEY_CODE_YES && k == 3) {
@@ -279,10 +280,8 @@ static void queue_key(struct ui *u, int fn, wint_t k, ui_esc_kind esc)
 	} else if (esc == UI_ESC_NONE && fn == KEY_CODE_YES && neutral_key(k) != UI_KEY_NONE) {
 		queue_close(u);
 		react(u, ui_ctl_action(&u->ctl, ui_key_action(neutral_key(k))));
-	} else if (esc == UI_ESC_FKEY) {
-		queue_close(u);
-	} else if (esc != UI_ESC_NONE || k == 'q' || k == '\r' || k == '\n' || k == 27 ||
-	           (fn == KEY_CODE_YES && k == KEY_ENTER)) {
+	} else if (esc == UI_ESC_ALONE || (fn == KEY_CODE_YES && k == KEY_ENTER) ||
+	           (fn != KEY_CODE_YES && (k == 'q' || k == '\r' || k == '\n'))) {
 		queue_close(u);
 	}
 }
@@ -491,12 +490,20 @@ static void handle_key(struct ui *u, int fn, wint_t k)
 		ui_esc_kind esc = UI_ESC_NONE;
 		if (fn != KEY_CODE_YES && k == 27) {
 			ui_esc e = read_escape();
-			esc = e.kind == UI_ESC_NONE ? UI_ESC_ALONE : e.kind;
-			if (e.kind == UI_ESC_FKEY) {
+			if (e.kind == UI_ESC_NONE)
+				return; /* an unknown sequence, swallowed */
+			if (e.kind != UI_ESC_ALONE && e.kind != UI_ESC_UP && e.kind != UI_ESC_DOWN &&
+			    e.kind != UI_ESC_DELETE) {
+				/* Any other key (an F-key, an Alt key, a paste) closes
+				 * the view and does its own job; the queue key only
+				 * closes it. */
 				queue_close(u);
-				react(u, ui_ctl_action(&u->ctl, ui_key_action(UI_KEY_F(e.ch))));
+				if (e.kind != UI_ESC_ALT ||
+				    ui_key_action(UI_KEY_ALT(e.ch)) != UI_ACT_QUEUE)
+					escape(u, e);
 				return;
 			}
+			esc = e.kind;
 		}
 		queue_key(u, fn, k, esc);
 		return;

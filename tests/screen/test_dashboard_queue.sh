@@ -27,6 +27,15 @@ wait_for "job 2 sent again as job 3"
 wait_for "3 · second question · paused: waits for /resume"
 tm send-keys -t main Escape
 wait_gone "┌ Queue"
+# a paste while the view is open closes it and is one prompt, not one per line
+type_line "/queue"
+wait_for "┌ Queue"
+printf 'pasted one\npasted two' | tm load-buffer -b p -
+tm paste-buffer -p -b p -t main
+wait_gone "┌ Queue"
+wait_for "pasted two"
+screen | grep -q "you ▸ pasted one" && fail "the paste was sent line by line"
+tm send-keys -t main C-u
 type_line "/resume"
 wait_gone "PAUSED"
 wait_for "queue 0"
