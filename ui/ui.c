@@ -472,6 +472,33 @@ static void complete(struct ui *u)
 	free(line);
 }
 
+/* A key that came as an escape sequence while the help shows: the
+ * scrolling keys scroll it; an unknown sequence is swallowed whole (its
+ * tail never reaches the input line); any other key closes the help and
+ * does its own job (a paste is pasted, an F-key acts), the help key only
+ * closes it. */
+static void help_escape(struct ui *u, ui_esc e)
+{
+	static const struct {
+		ui_esc_kind kind;
+		wint_t key;
+	} scroll[] = {{UI_ESC_UP, KEY_UP}, {UI_ESC_DOWN, KEY_DOWN}, {UI_ESC_PGUP, KEY_PPAGE},
+	              {UI_ESC_PGDN, KEY_NPAGE}};
+	if (e.kind == UI_ESC_NONE)
+		return;
+	for (size_t i = 0; i < sizeof scroll / sizeof scroll[0]; i++)
+		if (scroll[i].kind == e.kind) {
+			help_key(u, KEY_CODE_YES, scroll[i].key);
+			return;
+		}
+	help_key(u, OK, 27); /* closes it */
+	ui_act act = e.kind == UI_ESC_ALT    ? ui_key_action(UI_KEY_ALT(e.ch))
+	             : e.kind == UI_ESC_FKEY ? ui_key_action(UI_KEY_F(e.ch))
+	                                     : UI_ACT_NONE;
+	if (e.kind != UI_ESC_ALONE && act != UI_ACT_HELP)
+		escape(u, e);
+}
+
 static void handle_key(struct ui *u, int fn, wint_t k)
 {
 	if (fn == KEY_CODE_YES && k == KEY_RESIZE) {
@@ -483,7 +510,10 @@ static void handle_key(struct ui *u, int fn, wint_t k)
 		return;
 	}
 	if (u->help) {
-		help_key(u, fn, k);
+		if (fn != KEY_CODE_YES && k == 27)
+			help_escape(u, read_escape());
+		else
+			help_key(u, fn, k);
 		return;
 	}
 	if (u->queue) {
