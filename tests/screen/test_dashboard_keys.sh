@@ -29,8 +29,7 @@ sleep 0.2
 screen | grep -qE '▸ .*(\[4~|4~)' && fail "the End key's tail reached the input under the help"
 tm send-keys -t main F1
 wait_for "┌ Help"
-printf 'help one\nhelp two' | tm load-buffer -b p -
-tm paste-buffer -p -b p -t main
+paste_text $'help one\nhelp two'
 wait_gone "┌ Help"
 wait_for "   help two"
 screen | grep -qE 'you ▸ .*help one' && fail "a paste under the help was sent"

@@ -30,8 +30,7 @@ wait_gone "┌ Queue"
 # a paste while the view is open closes it and is one prompt, not one per line
 type_line "/queue"
 wait_for "┌ Queue"
-printf 'pasted one\npasted two' | tm load-buffer -b p -
-tm paste-buffer -p -b p -t main
+paste_text $'pasted one\npasted two'
 wait_gone "┌ Queue"
 wait_for "pasted two"
 screen | grep -q "you ▸ pasted one" && fail "the paste was sent line by line"
