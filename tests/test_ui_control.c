@@ -514,6 +514,25 @@ START_TEST(memory_is_kept_and_recalled)
 }
 END_TEST
 
+/* A text's size in a JSON request, and the conversation's: escapes count
+ * twice (six for other controls), each turn its framing. */
+START_TEST(request_bytes)
+{
+	ck_assert_int_eq(ui_json_bytes("abc"), 3);
+	ck_assert_int_eq(ui_json_bytes("a\"b\\c\nd\te"), 13);
+	ck_assert_int_eq(ui_json_bytes("\x1b"), 6);
+	ck_assert_int_eq(ui_json_bytes("caf\xc3\xa9"), 5);
+	int64_t empty = ui_console_context_bytes(ctl.con);
+	ui_ctl_line(&ctl, "hello");
+	fake_engine_push(&fe, AM_EV_DELTA, 1, "Hi \"there\"");
+	fake_engine_push_done(&fe, 1, "claude-haiku-4-5", 10, 5, 1, 100, false);
+	ui_ctl_pump(&ctl, 100);
+	ck_assert_int_ge(ui_console_context_bytes(ctl.con), empty + 5 + 12);
+	ui_ctl_line(&ctl, "/new");
+	ck_assert_int_eq(ui_console_context_bytes(ctl.con), empty);
+}
+END_TEST
+
 START_TEST(submit_refused)
 {
 	fe.refuse_submit = "the queue is full";
@@ -913,6 +932,7 @@ static Suite *suite(void)
 	tcase_add_test(t, keys_map_to_actions);
 	tcase_add_test(t, prompt_streams_and_converses);
 	tcase_add_test(t, memory_is_kept_and_recalled);
+	tcase_add_test(t, request_bytes);
 	tcase_add_test(t, a_cut_answer_is_marked_estimated);
 	tcase_add_test(t, submit_refused);
 	tcase_add_test(t, notices_and_unknown_jobs);

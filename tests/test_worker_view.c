@@ -486,6 +486,8 @@ START_TEST(submissions_race_the_worker)
 }
 END_TEST
 
+static void answer_in_ten_seconds(void *ctx, const am_ft_call *call, am_ft_answer *ans);
+
 /* The preview is the selector and the budget's worst case, pure: the model
  * by length, the pinned model, the downgrade near the budget, and the
  * reservation at the resolved price (input x input rate + max_tokens x
@@ -535,6 +537,47 @@ START_TEST(preview_is_the_policies_worst_case)
 	ck_assert(pv.unknown_price);
 	const am_price *d = am_pricing_most_expensive(pricing);
 	ck_assert_int_ge(pv.worst_pusd, 3300 * d->input + 1024 * d->output);
+	/* the request's size: what the budget's estimator may charge for it,
+	 * when that is more (30,000 bytes at 1 token per 3 bytes, rounded up) */
+	in.model = NULL;
+	s.budget_pct = -1;
+	s.input_ppm = 333334;
+	in.bytes = 30000;
+	ck_assert(am_engine_preview(&sel, pricing, &s, &in, &pv, &err) == 0);
+	ck_assert_str_eq(pv.model, "claude-opus-4-5");
+	ck_assert_int_eq(pv.worst_pusd, 10001 * 5000000LL + 1024 * 25000000LL);
+	in.bytes = 300; /* less than the given estimate: that one stays */
+	ck_assert(am_engine_preview(&sel, pricing, &s, &in, &pv, &err) == 0);
+	ck_assert_int_eq(pv.worst_pusd, 3300 * 5000000LL + 1024 * 25000000LL);
+}
+END_TEST
+
+/* The preview's worst case is never below what the budget then reserves
+ * for the same prompt (a request no larger than the bytes it was told). */
+START_TEST(preview_bounds_the_reservation)
+{
+	am_ft_free(ft);
+	ft = am_ft_new(1000 * AM_NS_PER_SEC, am_clock_wall(am_clock_system()), answer_in_ten_seconds,
+	               NULL);
+	am_ft_set_manual(ft, true);
+	start("{\"budget\": {\"daily_usd\": \"100\"}, \"cache\": {\"enabled\": false}}");
+	am_snapshot s;
+	ck_assert(wait_snap(&s, pool_names_are, "haiku-4-5,sonnet-4,opus-4"));
+	ck_assert_int_gt(s.input_ppm, 0);
+	static char text[2101];
+	for (size_t i = 0; i < sizeof text - 1; i++)
+		text[i] = "ab\"\n"[i % 4]; /* quotes and newlines escape to two bytes */
+	am_preview_in in = {.chars = (int64_t)strlen(text), .input_tokens = 1,
+	                    .bytes = 2 * (int64_t)strlen(text) + 256 + 40};
+	am_preview pv;
+	am_err err;
+	ck_assert_msg(ops.preview(ops.ctx, &s, &in, &pv, &err) == 0, "%s", err.msg);
+	int64_t job = submit(text);
+	ck_assert(wait_event(AM_EV_STARTED, job, NULL, NULL));
+	ops.snapshot(ops.ctx, &s);
+	ck_assert_int_gt(s.budget.reserved_pusd, 0);
+	ck_assert_msg(s.budget.reserved_pusd <= pv.worst_pusd, "reserved %lld > preview %lld",
+	              (long long)s.budget.reserved_pusd, (long long)pv.worst_pusd);
 }
 END_TEST
 
@@ -637,6 +680,7 @@ static Suite *suite(void)
 	tcase_add_test(tc, submissions_race_the_worker);
 	tcase_add_test(tc, preview_is_the_policies_worst_case);
 	tcase_add_test(tc, preview_op_agrees_with_dispatch);
+	tcase_add_test(tc, preview_bounds_the_reservation);
 	tcase_add_test(tc, an_identical_request_waits_for_the_first);
 	suite_add_tcase(s, tc);
 	return s;

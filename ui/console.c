@@ -53,6 +53,7 @@ struct exchange {
 	char *user, *assistant; /* assistant NULL while pending */
 	int64_t job_id;
 	char *summary;          /* the answer's figures, once it ended */
+	int64_t bytes;          /* what its two turns add to a request (ui_json_bytes) */
 	int64_t tokens, cost;   /* the context it left, what it cost */
 	bool known;             /* cost known */
 };
@@ -362,7 +363,7 @@ void ui_console_prompt(ui_console *c, const char *text, am_prompt *p)
 		c->turns[nt++] = (am_turn){"user", c->ex[i].user};
 		c->turns[nt++] = (am_turn){"assistant", c->ex[i].assistant};
 	}
-	c->ex[c->nex++] = (struct exchange){am_xstrdup(text), NULL, -1, NULL, 0, 0, false};
+	c->ex[c->nex++] = (struct exchange){am_xstrdup(text), NULL, -1, NULL, 0, 0, 0, false};
 	c->turns[nt++] = (am_turn){"user", c->ex[c->nex - 1].user};
 	memset(p, 0, sizeof *p);
 	p->turns = c->turns;
@@ -456,6 +457,40 @@ static void ended_add(ui_console *c, struct job *j, ui_q_state st, const char *w
 	j->prompt = NULL;
 }
 
+int64_t ui_json_bytes(const char *s)
+{
+	/* The text's bytes, plus what escaping adds: \" \\ \n \r \t \b \f take
+	 * two bytes, other controls six (\u00XX). */
+	int64_t n = 0;
+	for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+		if (*p == '"' || *p == '\\' || *p == '\n' || *p == '\r' || *p == '\t' || *p == '\b' ||
+		    *p == '\f')
+			n += 2;
+		else if (*p < 0x20 || *p == 0x7f)
+			n += 6;
+		else
+			n++;
+	}
+	return n;
+}
+
+/* A turn's framing in the request: {"role":"assistant","content":""}, */
+enum { TURN_FRAMING = 40 };
+
+static int64_t exchange_bytes(const char *user, const char *assistant)
+{
+	return ui_json_bytes(user) + ui_json_bytes(assistant) + 2 * TURN_FRAMING;
+}
+
+int64_t ui_console_context_bytes(const ui_console *c)
+{
+	int64_t n = 0;
+	for (int i = 0; i < c->nex; i++)
+		if (c->ex[i].assistant)
+			n += c->ex[i].bytes;
+	return n + TURN_FRAMING; /* and the new turn's */
+}
+
 bool ui_console_event(ui_console *c, const am_event *ev)
 {
 	char line[512];
@@ -533,6 +568,7 @@ bool ui_console_event(ui_console *c, const am_event *ev)
 				if (sum)
 					xe->summary = am_xstrndup(sum->text, sum->len);
 				xe->tokens = c->ctx_tokens;
+				xe->bytes = exchange_bytes(xe->user, xe->assistant);
 				xe->cost = ev->price_known ? ev->cost_pusd : 0;
 				xe->known = ev->price_known;
 			} else {
@@ -805,7 +841,8 @@ void ui_console_restore(ui_console *c, const am_memo_exchange *x)
 	if (c->nex == UI_CON_MAX_TURNS + 1)
 		exchange_drop(c, 0);
 	c->ex[c->nex++] = (struct exchange){am_xstrdup(x->user), am_xstrdup(x->assistant), -2,
-	                                    am_xstrdup(x->summary ? x->summary : ""), x->tokens,
+	                                    am_xstrdup(x->summary ? x->summary : ""),
+	                                    exchange_bytes(x->user, x->assistant), x->tokens,
 	                                    x->cost_pusd, x->price_known};
 	c->ctx_tokens = x->tokens;
 	if (x->price_known)

@@ -69,6 +69,13 @@ void ui_console_new_conversation(ui_console *c);
 void ui_console_context(const ui_console *c, int64_t *tokens, int64_t *cost_pusd,
                         bool *price_unknown);
 
+/* The bytes a text takes in a JSON request (escaped). */
+int64_t ui_json_bytes(const char *s);
+
+/* The bytes the conversation adds to the next request: its completed
+ * turns, escaped and framed, and the new turn's framing. */
+int64_t ui_console_context_bytes(const ui_console *c);
+
 /* Completed exchanges currently in the conversation. */
 int ui_console_turns(const ui_console *c);
 

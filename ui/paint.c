@@ -5,6 +5,7 @@
 #include "paint.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "cmdtab.h"
@@ -288,6 +289,10 @@ static void paint_console(ui_view *v, ui_rect r)
 /* Enough for the visible part of the input at any terminal width. */
 enum { INPUT_VIEW_BYTES = 8192 };
 
+/* A request body's bytes besides its turns: {"messages":[],"model":"<up to
+ * 128>","max_tokens":N,"stream":true,"system":""}. */
+enum { UI_REQUEST_FRAMING = 256 };
+
 /* The remark after the text (panels.c: ui_input_remark). */
 static void input_remark(const ui_view *v, char *buf, size_t n)
 {
@@ -307,8 +312,15 @@ static void input_remark(const ui_view *v, char *buf, size_t n)
 	am_preview pv;
 	am_err err;
 	if (!in.command && in.chars > 0 && v->ops && v->ops->preview) {
+		/* The request's size, at least: the conversation's turns, the new
+		 * one and the body's other fields (model, max_tokens, system). */
+		char *text = ui_editor_text(v->ed);
+		int64_t bytes = ui_console_context_bytes(v->con) + ui_json_bytes(text) +
+		                UI_REQUEST_FRAMING + (v->system ? ui_json_bytes(v->system) : 0);
+		free(text);
 		am_preview_in pi = {.chars = in.chars,
-		                    .input_tokens = ui_input_tokens(in.chars, tokens)};
+		                    .input_tokens = ui_input_tokens(in.chars, tokens),
+		                    .bytes = bytes};
 		if (v->ops->preview(v->ops->ctx, v->snap, &pi, &pv, &err) == 0)
 			in.preview = &pv;
 	}

@@ -32,6 +32,7 @@ typedef struct ui_view {
 	int queue_sel;              /* its selected row */
 	int cols, rows;
 	const am_engine_ops *ops;   /* asked for the input's preview (may be NULL) */
+	const char *system;         /* the system prompt sent with every turn, or NULL */
 	const char *status;         /* the status line, shown in place of the hints; or NULL */
 	ui_role status_role;
 } ui_view;

@@ -627,6 +627,7 @@ static void paint(struct ui *u)
 	               .cols = u->cols,
 	               .rows = u->rows,
 	               .ops = u->ops,
+	               .system = u->ctl.system,
 	               .status = u->status_until ? u->ctl.status : NULL,
 	               .status_role = u->ctl.status_role};
 	if (u->dirty & UI_R_CLEAR)

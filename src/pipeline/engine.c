@@ -64,8 +64,14 @@ int am_engine_preview(const am_sel_config *sel, const am_pricing *pricing,
 	snprintf(out->reason, sizeof out->reason, "%s", ch.reason);
 	/* The budget's worst case, as the reservation prices it. */
 	out->max_tokens = in->max_tokens > 0 ? in->max_tokens : snap->max_tokens;
-	am_budget_estimate be = { .input_tokens = in->input_tokens > 0 ? in->input_tokens : 1,
-	                          .max_tokens = out->max_tokens };
+	int64_t input = in->input_tokens > 0 ? in->input_tokens : 1;
+	if (in->bytes > 0 && snap->input_ppm > 0) {
+		/* As the estimator rounds: up, and never below one token. */
+		__extension__ __int128 t = ((__int128)in->bytes * snap->input_ppm + 999999) / 1000000;
+		if (t > input)
+			input = t > INT64_MAX / 2 ? INT64_MAX / 2 : (int64_t)t;
+	}
+	am_budget_estimate be = { .input_tokens = input, .max_tokens = out->max_tokens };
 	am_price price;
 	bool priced = am_pricing_resolve(pricing, out->model, &price);
 	am_budget_cost bc;

@@ -77,6 +77,8 @@ typedef struct am_snapshot {
 	int budget_pct;               /* the selector's budget input: used share of the
 	                               * tightest limit, floor; < 0 = no limit */
 	int64_t max_tokens;           /* a prompt's output bound when it sets none */
+	int64_t input_ppm;            /* input tokens per request byte the budget may
+	                               * charge at most (am_rl_input_ratio_max) */
 	bool paused;
 	int queue_depth, in_flight, waiting_limit, done, failed; /* queue_depth: not sent yet
 	                                                          * (budget.blocked_jobs aside) */
@@ -186,6 +188,8 @@ typedef struct am_prompt {
 typedef struct am_preview_in {
 	int64_t chars;         /* code points of the new user turn (the selector's length) */
 	int64_t input_tokens;  /* estimated input of the whole call, context included */
+	int64_t bytes;         /* the request's size as sent (JSON), at least: the budget
+	                        * estimates its input from it (snapshot's input_ppm) */
 	int64_t max_tokens;    /* 0 = the engine's default (the snapshot's) */
 	const char *model;     /* the prompt's own model; NULL or "auto" = the engine's mode */
 } am_preview_in;
@@ -201,9 +205,11 @@ typedef struct am_preview {
 /* The preview of one prompt, from the policies the worker applies to it:
  * the selector (sel, with the snapshot's model mode and budget share) and
  * the budget's worst case (am_budget_worst_case over the model's resolved
- * price, am_pricing_resolve). Pure: the same inputs give the same answer,
- * and the worker's own dispatch reaches the same model and reservation for
- * the same input estimate. -1 + err when the prices cannot say (an empty
+ * price, am_pricing_resolve), its input the larger of input_tokens and
+ * what the budget's estimator may charge for `bytes`. Pure: the same
+ * inputs give the same answer; the worker's own dispatch reaches the same
+ * model, and a reservation no larger when its request is no larger than
+ * `bytes`. -1 + err when the prices cannot say (an empty
  * table, an overflow). */
 int am_engine_preview(const am_sel_config *sel, const am_pricing *pricing,
                       const am_snapshot *snap, const am_preview_in *in, am_preview *out,

@@ -250,6 +250,7 @@ void wk_publish(am_worker *w, int64_t now, bool force)
 	s.budget.blocked_jobs = w->blocked.n;
 	s.budget_pct = am_budget_used_pct(w->budget, &bn);
 	s.max_tokens = w->default_max_tokens;
+	s.input_ppm = am_rl_input_ratio_max(w->rl);
 	pthread_mutex_lock(&w->mu);
 	s.seq = w->snap.seq + 1;
 	w->snap = s;
