@@ -472,6 +472,8 @@ static void complete(struct ui *u)
 	free(line);
 }
 
+static void handle_key(struct ui *u, int fn, wint_t k);
+
 /* A key that came as an escape sequence while the help shows: the
  * scrolling keys scroll it; an unknown sequence is swallowed whole (its
  * tail never reaches the input line); any other key closes the help and
@@ -495,7 +497,9 @@ static void help_escape(struct ui *u, ui_esc e)
 	ui_act act = e.kind == UI_ESC_ALT    ? ui_key_action(UI_KEY_ALT(e.ch))
 	             : e.kind == UI_ESC_FKEY ? ui_key_action(UI_KEY_F(e.ch))
 	                                     : UI_ACT_NONE;
-	if (e.kind != UI_ESC_ALONE && act != UI_ACT_HELP)
+	if (e.kind == UI_ESC_ALT && act == UI_ACT_NONE)
+		handle_key(u, OK, (wint_t)e.ch); /* Esc, then a key typed fast after it */
+	else if (e.kind != UI_ESC_ALONE && act != UI_ACT_HELP)
 		escape(u, e);
 }
 
@@ -528,8 +532,11 @@ static void handle_key(struct ui *u, int fn, wint_t k)
 				 * the view and does its own job; the queue key only
 				 * closes it. */
 				queue_close(u);
-				if (e.kind != UI_ESC_ALT ||
-				    ui_key_action(UI_KEY_ALT(e.ch)) != UI_ACT_QUEUE)
+				ui_act act = e.kind == UI_ESC_ALT ? ui_key_action(UI_KEY_ALT(e.ch))
+				                                  : UI_ACT_NONE;
+				if (e.kind == UI_ESC_ALT && act == UI_ACT_NONE)
+					handle_key(u, OK, (wint_t)e.ch); /* Esc, then a key typed fast */
+				else if (act != UI_ACT_QUEUE)
 					escape(u, e);
 				return;
 			}
