@@ -18,6 +18,7 @@
 #include "check_run.h"
 #include "clock.h"
 #include "ledger.h"
+#include "memo.h"
 #include "tmpdir.h"
 
 static char dir[512];
@@ -1343,6 +1344,57 @@ START_TEST(test_overflowing_sums_are_errors)
 }
 END_TEST
 
+/* ---- the console's memory (memo.c) ---------------------------------------- */
+
+/* Inputs: the last AM_MEMO_MAX_INPUTS, oldest first, a repeat of the line
+ * before and an oversized line not kept; exchanges: the last
+ * AM_MEMO_MAX_TURNS, forgotten with the conversation. */
+START_TEST(test_memo_caps_and_order)
+{
+	am_ledger *l = open_ok(db);
+	am_err err;
+	char t[32];
+	for (int i = 0; i < AM_MEMO_MAX_INPUTS + 5; i++) {
+		snprintf(t, sizeof t, "line %d", i);
+		ck_assert_msg(am_memo_add_input(l, t, i, &err) == 0, "%s", err.msg);
+		ck_assert(am_memo_add_input(l, t, i, &err) == 0); /* the same again: not kept */
+	}
+	char *big = malloc(AM_MEMO_MAX_INPUT + 2);
+	memset(big, 'x', AM_MEMO_MAX_INPUT + 1);
+	big[AM_MEMO_MAX_INPUT + 1] = '\0';
+	ck_assert(am_memo_add_input(l, big, 0, &err) == 0);
+	free(big);
+	ck_assert(am_memo_add_input(l, "", 0, &err) == 0);
+	for (int i = 0; i < AM_MEMO_MAX_TURNS + 3; i++) {
+		snprintf(t, sizeof t, "q%d", i);
+		am_memo_exchange x = { t, "an answer \x1b[2J", "└ haiku-4-5 · $0.0004", 100 + i, 7, i % 2 };
+		ck_assert_msg(am_memo_add_exchange(l, &x, i, &err) == 0, "%s", err.msg);
+	}
+	am_memo m;
+	ck_assert_msg(am_memo_load(l, &m, &err) == 0, "%s", err.msg);
+	ck_assert_int_eq(m.ninputs, AM_MEMO_MAX_INPUTS);
+	ck_assert_str_eq(m.inputs[0], "line 5");
+	ck_assert_str_eq(m.inputs[AM_MEMO_MAX_INPUTS - 1], "line 1004");
+	ck_assert_int_eq(m.nex, AM_MEMO_MAX_TURNS);
+	ck_assert_str_eq(m.ex[0].user, "q3");
+	ck_assert_str_eq(m.ex[m.nex - 1].user, "q52");
+	ck_assert_str_eq(m.ex[m.nex - 1].assistant, "an answer \x1b[2J"); /* kept as received */
+	ck_assert_str_eq(m.ex[m.nex - 1].summary, "└ haiku-4-5 · $0.0004");
+	ck_assert_int_eq(m.ex[m.nex - 1].tokens, 152);
+	ck_assert_int_eq(m.ex[m.nex - 1].cost_pusd, 7);
+	ck_assert(!m.ex[m.nex - 1].price_known);
+	ck_assert(m.ex[m.nex - 2].price_known);
+	am_memo_free(&m);
+	ck_assert_int_eq(query_i64(l, "SELECT count(*) FROM console_inputs"), AM_MEMO_MAX_INPUTS);
+	ck_assert(am_memo_forget_conversation(l, &err) == 0);
+	ck_assert(am_memo_load(l, &m, &err) == 0);
+	ck_assert_int_eq(m.nex, 0);
+	ck_assert_int_eq(m.ninputs, AM_MEMO_MAX_INPUTS);
+	am_memo_free(&m);
+	am_ledger_close(l);
+}
+END_TEST
+
 static Suite *ledger_suite(void)
 {
 	Suite *s = suite_create("ledger");
@@ -1373,6 +1425,7 @@ static Suite *ledger_suite(void)
 	tcase_add_test(tc, test_locked_db_is_a_clear_error);
 	tcase_add_test(tc, test_disk_full_is_a_clear_error);
 	tcase_add_test(tc, test_overflowing_sums_are_errors);
+	tcase_add_test(tc, test_memo_caps_and_order);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -375,6 +375,43 @@ START_TEST(cache_hits_are_counted_and_cost_nothing)
 }
 END_TEST
 
+/* Single-flight: a prompt repeated inside one batch waits for its first
+ * copy's answer and is a cache hit, so the simulator hears each distinct
+ * prompt once (every line is dispatched in the same pass: concurrency 64). */
+START_TEST(a_prompt_repeated_in_one_batch_is_paid_once)
+{
+	am_pf_init(&f, "pipe-twins", config_limits);
+	start_limited_sim();
+	size_t cap = 12 * 256, len = 0;
+	char *text = calloc(1, cap);
+	for (int i = 0; i < 12; i++) {
+		char p[200];
+		prompt_of(100 + i % 3, p, sizeof p);
+		len += (size_t)snprintf(text + len, cap - len,
+		                        "{\"id\":\"t%d\",\"prompt\":\"%s\",\"max_tokens\":48}\n", i, p);
+	}
+	char in[700], out[700];
+	snprintf(in, sizeof in, "%s", am_pf_write(&f, "t.jsonl", text));
+	free(text);
+	snprintf(out, sizeof out, "%s/t.out", f.dir);
+	am_sim_stats s0, s1;
+	am_sim_get_stats(f.sim, &s0);
+	int rc = am_pf_run(&f, NULL, 50, (const char *const[]){ "batch", in, "--out", out, NULL });
+	ck_assert_msg(rc == 0, "exit %d", rc);
+	am_sim_get_stats(f.sim, &s1);
+	ck_assert_int_eq(s1.requests - s0.requests, 3);
+	sqlite3 *db = am_pf_db(&f);
+	ck_assert_int_eq(am_pf_i64(db, "SELECT count(*) FROM usage_events WHERE cached = 0"), 3);
+	ck_assert_int_eq(am_pf_i64(db, "SELECT count(*) FROM usage_events WHERE cached = 1 AND "
+	                               "cost_pusd = 0 AND saved_pusd > 0"),
+	                 9);
+	ck_assert_int_eq(am_pf_i64(db, "SELECT count(*) FROM jobs WHERE state = 'done'"), 12);
+	/* every copy has its first's answer */
+	ck_assert_int_eq(am_pf_i64(db, "SELECT count(DISTINCT request || result) FROM jobs"), 3);
+	sqlite3_close(db);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("pipeline_batch");
@@ -384,6 +421,7 @@ int main(void)
 	tcase_add_test(tc, three_hundred_jobs_under_limits_no_429_exact_ledger);
 	tcase_add_test(tc, cache_hits_are_counted_and_cost_nothing);
 	tcase_add_test(tc, fast_us_and_web_search_priced_as_served);
+	tcase_add_test(tc, a_prompt_repeated_in_one_batch_is_paid_once);
 	suite_add_tcase(s, tc);
 	return check_run(s);
 }

@@ -465,6 +465,99 @@ START_TEST(prompt_streams_and_converses)
 }
 END_TEST
 
+/* The console's memory: each line typed, each exchange that ends (prompt,
+ * raw answer, summary, context, cost) and /new reach the engine's
+ * remember; at start recall puts the kept lines in the input's history and
+ * the last conversation back in the console, sanitised, and the next
+ * prompt goes on from it. */
+static char recalled[4][64];
+static int nrecalled;
+
+static void take_recalled(void *ctx, const char *line)
+{
+	(void)ctx;
+	snprintf(recalled[nrecalled++ % 4], sizeof recalled[0], "%s", line);
+}
+
+START_TEST(memory_is_kept_and_recalled)
+{
+	ui_ctl_remember_input(&ctl, "hello");
+	ui_ctl_remember_input(&ctl, "   ");
+	ui_ctl_line(&ctl, "hello");
+	fake_engine_push(&fe, AM_EV_DELTA, 1, "Hi \x1b[2Jthere");
+	fake_engine_push_done(&fe, 1, "claude-haiku-4-5-20251001", 214, 61, 500000000LL, 800, false);
+	ui_ctl_pump(&ctl, 100);
+	ui_ctl_line(&ctl, "/new");
+	ck_assert_int_eq(fe.nmemos, 3);
+	ck_assert_int_eq(fe.memos[0].kind, AM_MEMO_INPUT);
+	ck_assert_str_eq(fe.memos[0].text, "hello");
+	ck_assert_int_eq(fe.memos[1].kind, AM_MEMO_EXCHANGE);
+	ck_assert_str_eq(fe.memos[1].text, "hello");
+	ck_assert_str_eq(fe.memos[1].answer, "Hi \x1b[2Jthere");
+	ck_assert_str_eq(fe.memos[1].summary, "└ haiku-4-5 · 214 in / 61 out · $0.0005 · 0.8s");
+	ck_assert_int_eq(fe.memos[1].tokens, 275);
+	ck_assert_int_eq(fe.memos[1].cost_pusd, 500000000LL);
+	ck_assert_int_eq(fe.memos[2].kind, AM_MEMO_FORGET);
+
+	/* a new start on what was kept */
+	ui_ctl_done(&ctl);
+	fe.recall.ninputs = 2;
+	fe.recall.inputs = calloc(2, sizeof *fe.recall.inputs);
+	fe.recall.inputs[0] = strdup("first line");
+	fe.recall.inputs[1] = strdup("/rpm 40");
+	fe.recall.nex = 1;
+	fe.recall.ex = calloc(1, sizeof *fe.recall.ex);
+	fe.recall.ex[0] = (am_memo_exchange){strdup("what is a token?"), strdup("A piece \x1b]0;x\x07of text."),
+	                                     strdup("└ haiku-4-5 · 9 in / 87 out · $0.0004"), 96,
+	                                     444000000LL, true};
+	ui_ctl_init(&ctl, &fe.ops, false, NULL, 0);
+	ui_ctl_pump(&ctl, 100);
+	nrecalled = 0;
+	ui_ctl_recall(&ctl, take_recalled, NULL);
+	ck_assert_int_eq(nrecalled, 2);
+	ck_assert_str_eq(recalled[0], "first line");
+	ck_assert_str_eq(recalled[1], "/rpm 40");
+	const char *t = transcript(ctl.con, 80, 10);
+	ck_contains(t, "what is a token?");
+	ck_contains(t, "A piece ^[]0;x^Gof text.");
+	ck_contains(t, "└ haiku-4-5 · 9 in / 87 out · $0.0004");
+	ck_contains(t, "kept from the previous run");
+	int64_t tokens, cost;
+	bool unknown;
+	ui_console_context(ctl.con, &tokens, &cost, &unknown);
+	ck_assert_int_eq(tokens, 96);
+	ck_assert_int_eq(cost, 444000000LL);
+	ck_assert_int_eq(ui_console_turns(ctl.con), 1);
+	ui_ctl_line(&ctl, "and then?");
+	ck_assert_int_eq(fe.nturns, 3);
+	ck_assert_str_eq(fe.turn_text[0], "what is a token?");
+	ck_assert_str_eq(fe.turn_text[1], "A piece \x1b]0;x\x07of text."); /* sent as received */
+	/* recall gives it once */
+	nrecalled = 0;
+	ui_ctl_recall(&ctl, take_recalled, NULL);
+	ck_assert_int_eq(nrecalled, 0);
+}
+END_TEST
+
+/* A text's size in a JSON request, and the conversation's: escapes count
+ * twice (six for other controls), each turn its framing. */
+START_TEST(request_bytes)
+{
+	ck_assert_int_eq(ui_json_bytes("abc"), 3);
+	ck_assert_int_eq(ui_json_bytes("a\"b\\c\nd\te"), 13);
+	ck_assert_int_eq(ui_json_bytes("\x1b"), 6);
+	ck_assert_int_eq(ui_json_bytes("caf\xc3\xa9"), 5);
+	int64_t empty = ui_console_context_bytes(ctl.con);
+	ui_ctl_line(&ctl, "hello");
+	fake_engine_push(&fe, AM_EV_DELTA, 1, "Hi \"there\"");
+	fake_engine_push_done(&fe, 1, "claude-haiku-4-5", 10, 5, 1, 100, false);
+	ui_ctl_pump(&ctl, 100);
+	ck_assert_int_ge(ui_console_context_bytes(ctl.con), empty + 5 + 12);
+	ui_ctl_line(&ctl, "/new");
+	ck_assert_int_eq(ui_console_context_bytes(ctl.con), empty);
+}
+END_TEST
+
 START_TEST(submit_refused)
 {
 	fe.refuse_submit = "the queue is full";
@@ -890,6 +983,8 @@ static Suite *suite(void)
 	tcase_add_test(t, hotkeys_budget_pause_model_cache);
 	tcase_add_test(t, keys_map_to_actions);
 	tcase_add_test(t, prompt_streams_and_converses);
+	tcase_add_test(t, memory_is_kept_and_recalled);
+	tcase_add_test(t, request_bytes);
 	tcase_add_test(t, a_cut_answer_is_marked_estimated);
 	tcase_add_test(t, submit_refused);
 	tcase_add_test(t, notices_and_unknown_jobs);

@@ -281,9 +281,10 @@ START_TEST(header_widths)
 	area(60, 20, UI_P_HEADER, &w, &h);
 	trouble(&snap);
 	ui_panel_header(&c, w, &blk);
+	/* every prompt not sent yet: 2 queued and 3 blocked by the budget */
 	ck_dump(&blk, false,
 	        "0+0: {TITLE} aimeter{NORMAL}  {BADGE_SIM} SIMULATOR {WARN}  PAUSED{NORMAL}  auto"
-	        "{WARN}  q2{NORMAL} …\n"
+	        "{WARN}  q5{NORMAL} …\n"
 	        "0+42: {DIM}14:32:07  {KEY}F1{NORMAL} help \n");
 	/* Narrower than twice the clock: the left part gets the whole line. */
 	ui_panel_header(&c, 34, &blk);
@@ -674,7 +675,7 @@ START_TEST(models_widths)
 	area(120, 40, UI_P_MODELS, &w, &h);
 	ui_panel_models(&c, w, h, &blk);
 	ck_dump(&blk, false,
-	        "title: {TITLE}Models{DIM} · today\n"
+	        "title: {TITLE}Models{DIM} · today{DIM} · short ids (report: dated)\n"
 	        "0+0: {DIM}model                   "
 	        "{DIM}   req     input    output  cache w   cache r       cost\n"
 	        "1+0: {NORMAL}claude-sonnet-4         {NORMAL}    12{NORMAL}    48,210"
@@ -689,7 +690,7 @@ START_TEST(models_widths)
 	area(100, 30, UI_P_MODELS, &w, &h);
 	ui_panel_models(&c, w, h, &blk);
 	ck_dump(&blk, false,
-	        "title: {TITLE}Models{DIM} · today\n"
+	        "title: {TITLE}Models{DIM} · today{DIM} · short ids (report: dated)\n"
 	        "0+0: {DIM}model            {DIM}   req     input    output   cache r       cost\n"
 	        "1+0: {NORMAL}claude-sonnet-4  {NORMAL}    12{NORMAL}    48,210{NORMAL}     9,120"
 	        "{NORMAL}    12,000{NORMAL}     $0.312\n"
@@ -703,8 +704,8 @@ START_TEST(models_widths)
 	area(80, 24, UI_P_MODELS, &w, &h);
 	ui_panel_models(&c, w, h, &blk);
 	ck_dump(&blk, false,
-	        "title: {TITLE}Models{DIM} · today\n"
-	        "0+0: {DIM}model                         "
+	        "title: {TITLE}Models{DIM} · today{DIM} · short ids (report: dated)\n"
+	        "0+0: {DIM}model (today)                 "
 	        "{DIM}  req     in    out cache r      cost\n"
 	        "1+0: {NORMAL}sonnet-4                      {NORMAL}   12{NORMAL}    48k"
 	        "{NORMAL}   9.1k{NORMAL}     12k{NORMAL}    $0.312\n"
@@ -718,8 +719,8 @@ START_TEST(models_widths)
 	area(60, 20, UI_P_MODELS, &w, &h);
 	ui_panel_models(&c, w, 4, &blk);
 	ck_dump(&blk, false,
-	        "title: {TITLE}Models{DIM} · today\n"
-	        "0+0: {DIM}model                {DIM}  req     in    out cache r      cost\n"
+	        "title: {TITLE}Models{DIM} · today{DIM} · short ids (report: dated)\n"
+	        "0+0: {DIM}model (today)        {DIM}  req     in    out cache r      cost\n"
 	        "1+0: {NORMAL}sonnet-4             {NORMAL}   12{NORMAL}    48k{NORMAL}   9.1k"
 	        "{NORMAL}     12k{NORMAL}    $0.312\n"
 	        "2+0: {NORMAL}3-5-haiku            {NORMAL}   30{NORMAL}    90k{NORMAL}    15k"
@@ -732,8 +733,8 @@ START_TEST(models_widths)
 	snap.budget.unknown_prices = false;
 	ui_panel_models(&c, w, h, &blk);
 	ck_dump(&blk, false,
-	        "title: {TITLE}Models{DIM} · today\n"
-	        "0+0: {DIM}model                {DIM}  req     in    out cache r      cost\n"
+	        "title: {TITLE}Models{DIM} · today{DIM} · short ids (report: dated)\n"
+	        "0+0: {DIM}model (today)        {DIM}  req     in    out cache r      cost\n"
 	        "1+0: {DIM}no calls today yet\n"
 	        "4+0: {TITLE}total                {TITLE}    0{TITLE}      0{TITLE}      0{TITLE}       0"
 	        "{TITLE}     $0.00\n");
@@ -744,6 +745,15 @@ START_TEST(models_widths)
 	snap.total = snap.model[0];
 	ui_panel_models(&c, w, h, &blk);
 	ck_assert_ptr_nonnull(strstr(dump(&blk, false), " $0.0035\n"));
+	/* the simulator's rows keep their mark, short */
+	snprintf(snap.model[0].model, sizeof snap.model[0].model,
+	         "simulated:claude-haiku-4-5-20251001");
+	ui_panel_models(&c, w, h, &blk);
+	ck_assert_ptr_nonnull(strstr(dump(&blk, false), "1+0: {NORMAL}sim:haiku-4-5 "));
+	c.compact = false;
+	area(120, 40, UI_P_MODELS, &w, &h);
+	ui_panel_models(&c, w, h, &blk);
+	ck_assert_ptr_nonnull(strstr(dump(&blk, false), "1+0: {NORMAL}sim:haiku-4-5 "));
 }
 END_TEST
 
@@ -797,13 +807,13 @@ START_TEST(cache_widths)
 	area(80, 24, UI_P_CACHE, &w, &h);
 	ui_panel_cache(&c, w, h, &blk);
 	ck_dump(&blk, false,
-	        "0+0: {BORDER}── {NORMAL}cache 25.0% hit"
-	        "{DIM} · 25/100 · saved $0.081, 41k tok · 1 entry, 300 KB {BORDER}──────────\n");
+	        "0+0: {BORDER}── {NORMAL}cache 25.0% hit{DIM} since start"
+	        "{DIM} · 25/100 · saved $0.081, 41k tok {BORDER}────────────────\n");
 	area(60, 20, UI_P_CACHE, &w, &h);
 	ui_panel_cache(&c, w, h, &blk);
 	ck_dump(&blk, false,
-	        "0+0: {BORDER}── {NORMAL}cache 25.0% hit"
-	        "{DIM} · 25/100 · saved $0.081, 41k tok · 1 ent…\n");
+	        "0+0: {BORDER}── {NORMAL}cache 25.0% hit{DIM} since start"
+	        "{DIM} · 25/100 · saved $0.081, 41k…\n");
 	trouble(&snap);
 	ui_panel_cache(&c, w, h, &blk);
 	ck_dump(&blk, false,
@@ -982,6 +992,128 @@ START_TEST(input_remark)
 }
 END_TEST
 
+/* With the engine's preview: the model the selector would choose and the
+ * worst case the budget would reserve. */
+START_TEST(input_remark_worst_case)
+{
+	char b[160];
+	am_preview pv = {.model = "claude-opus-4-5", .max_tokens = 1024,
+	                 .worst_pusd = 42100000000LL};
+	ui_input_info in = {.chars = 2400, .lines = 1, .fits = true, .model_mode = "auto",
+	                    .context_tokens = 2700, .preview = &pv};
+	ck_assert_int_eq(ui_input_tokens(in.chars, in.context_tokens), 3300);
+	ui_input_remark(&in, false, b, sizeof b);
+	ck_assert_str_eq(b, "≈3.3k tok → opus-4-5 · ≤ $0.042");
+	ui_input_remark(&in, true, b, sizeof b);
+	ck_assert_str_eq(b, "~3.3k tok -> opus-4-5 - <= $0.042");
+	pv.unknown_price = true;
+	snprintf(pv.model, sizeof pv.model, "claude-foo-9");
+	ui_input_remark(&in, false, b, sizeof b);
+	ck_assert_str_eq(b, "≈3.3k tok → foo-9 · ≤ $0.042 (price ?)");
+	/* a command is not previewed even when a preview is at hand */
+	in.command = true;
+	ui_input_remark(&in, false, b, sizeof b);
+	ck_assert_str_eq(b, "");
+}
+END_TEST
+
+/* ---- the queue view --------------------------------------------------------------------- */
+
+static void queue_event(ui_console *con, am_event_kind kind, int64_t id, const char *model,
+                        const char *text)
+{
+	am_event ev;
+	memset(&ev, 0, sizeof ev);
+	ev.kind = kind;
+	ev.job_id = id;
+	snprintf(ev.model, sizeof ev.model, "%s", model ? model : "");
+	ev.text = text ? am_xstrdup(text) : NULL;
+	if (kind == AM_EV_FAILED)
+		snprintf(ev.error, sizeof ev.error, "%s", text);
+	ui_console_event(con, &ev);
+	am_event_free(&ev);
+}
+
+static void queue_prompt(ui_console *con, const char *text, int64_t id)
+{
+	am_prompt p;
+	ui_console_prompt(con, text, &p);
+	ui_console_submitted(con, id);
+}
+
+/* Every prompt not answered yet with why it waits, oldest first, then the
+ * ones that ended without an answer; outside text sanitised; the
+ * selection marked and kept in view. */
+START_TEST(queue_view)
+{
+	ui_console *con = ui_console_new(false);
+	ui_queue_row rows[16];
+	queue_prompt(con, "first\nquestion,   two lines", 1);
+	queue_prompt(con, "second", 2);
+	queue_prompt(con, "third", 3);
+	queue_prompt(con, "fourth", 4);
+	queue_prompt(con, "fifth", 5);
+	queue_event(con, AM_EV_QUEUED, 1, "claude-haiku-4-5", NULL);
+	queue_event(con, AM_EV_STARTED, 1, NULL, NULL);
+	queue_event(con, AM_EV_WAITING, 2, "claude-sonnet-4-5", "OTPM 1.2s");
+	queue_event(con, AM_EV_BLOCKED, 3, "claude-opus-4-5", "day limit $1.00 reached\x1b[2J");
+	queue_event(con, AM_EV_FAILED, 4, "claude-haiku-4-5", "HTTP 500\x1b]0;x\x07");
+	int n = ui_console_queue(con, rows, 16);
+	ck_assert_int_eq(n, 5);
+	ck_assert_int_eq(rows[0].state, UI_Q_SENT);
+	ck_assert_int_eq(rows[3].state, UI_Q_QUEUED);
+	ck_assert_int_eq(rows[4].state, UI_Q_FAILED);
+	ck_assert_str_eq(ui_console_prompt_text(con, 4), "fourth");
+	ui_panel_queue(rows, n, 1, false, false, 100, 10, &blk);
+	ck_dump(&blk, false,
+	        "title: {TITLE}Queue\n"
+	        "0+0: {TITLE}4 prompts not answered yet{CALM} · 1 in flight{WARN} · 1 waiting"
+	        "{ALARM} · 1 blocked{DIM} · 1 ended without an answer\n"
+	        "1+0: {DIM} {DIM} 1{DIM} · haiku-4-5{NORMAL} · first question, two lines{DIM} · "
+	        "{CALM}sent, waiting for the answer\n"
+	        "2+0: {ACCENT}▸{DIM} 2{DIM} · sonnet-4-5{NORMAL} · second{DIM} · "
+	        "{WARN}waiting for OTPM 1.2s\n"
+	        "3+0: {DIM} {DIM} 3{DIM} · opus-4-5{NORMAL} · third{DIM} · "
+	        "{ALARM}blocked by the budget: day limit $1.00 reached^[[2J\n"
+	        "4+0: {DIM} {DIM} 5{NORMAL} · fifth{DIM} · {NORMAL}queued\n"
+	        "5+0: {DIM} {DIM} 4{DIM} · haiku-4-5{NORMAL} · fourth{DIM} · {ALARM}HTTP 500^[]0;x^G\n"
+	        "9+0: {KEY}Up/Down select  c cancel  r send again  Esc close\n");
+	/* paused: a queued prompt says what it waits for; a short view keeps
+	 * the selection in sight; a narrow one drops the model */
+	ui_panel_queue(rows, n, 4, true, false, 50, 4, &blk);
+	ck_dump(&blk, false,
+	        "title: {TITLE}Queue\n"
+	        "0+0: {TITLE}4 prompts not answered yet{CALM} · 1 in flight\n"
+	        "1+0: {DIM} {DIM} 5{NORMAL} · fifth{DIM} · {WARN}paused: waits for /resume\n"
+	        "2+0: {ACCENT}▸{DIM} 4{NORMAL} · fourth{DIM} · {ALARM}HTTP 500^[]0;x^G\n"
+	        "3+0: {KEY}c cancel  r again  Esc close\n");
+	/* answered prompts leave; an ended one sent again leaves the view */
+	queue_event(con, AM_EV_DONE, 1, "claude-haiku-4-5", "ok");
+	ui_console_forget_ended(con, 4);
+	n = ui_console_queue(con, rows, 16);
+	ck_assert_int_eq(n, 3);
+	ck_assert_int_eq(rows[0].id, 2);
+	ck_assert_ptr_null(ui_console_prompt_text(con, 4));
+	queue_event(con, AM_EV_CANCELLED, 2, NULL, NULL);
+	queue_event(con, AM_EV_CANCELLED, 3, NULL, NULL);
+	queue_event(con, AM_EV_CANCELLED, 5, NULL, NULL);
+	n = ui_console_queue(con, rows, 16);
+	ui_panel_queue(rows, n, 0, false, true, 70, 5, &blk);
+	ck_dump(&blk, true,
+	        "title: {TITLE}Queue\n"
+	        "0+0: {DIM}nothing queued, waiting or in flight{DIM} - 3 ended without an answer\n"
+	        "1+0: {ACCENT}>{DIM} 5{NORMAL} - fifth{DIM} - {DIM}cancelled\n"
+	        "2+0: {DIM} {DIM} 3{DIM} - opus-4-5{NORMAL} - third{DIM} - {DIM}cancelled\n"
+	        "3+0: {DIM} {DIM} 2{DIM} - sonnet-4-5{NORMAL} - second{DIM} - {DIM}cancelled\n"
+	        "4+0: {KEY}Up/Down select  c cancel  r send again  Esc close\n");
+	ui_panel_queue(rows, 0, 0, false, false, 60, 5, &blk);
+	ck_dump(&blk, false, "title: {TITLE}Queue\n"
+	                     "0+0: {DIM}nothing queued, waiting or in flight\n"
+	                     "4+0: {KEY}Esc close\n");
+	ui_console_free(con);
+}
+END_TEST
+
 static Suite *suite(void)
 {
 	Suite *s = suite_create("ui_panels");
@@ -1002,6 +1134,8 @@ static Suite *suite(void)
 	tcase_add_test(t, cache_shows_the_batches);
 	tcase_add_test(t, hints_widths);
 	tcase_add_test(t, input_remark);
+	tcase_add_test(t, input_remark_worst_case);
+	tcase_add_test(t, queue_view);
 	tcase_add_test(t, builders_curses_free);
 	suite_add_tcase(s, t);
 	return s;

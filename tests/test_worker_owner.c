@@ -59,11 +59,13 @@ static bool wait_count(const char *sql, int64_t want)
 
 static void add(const char *owner, am_job_state st, int n)
 {
+	/* Every prompt differs: identical ones would be answered once (single-flight). */
+	static int seq;
 	for (int i = 0; i < n; i++) {
 		char req[128];
 		snprintf(req, sizeof req,
 		         "{\"max_tokens\":8,\"messages\":[{\"role\":\"user\",\"content\":\"%s %d\"}]}",
-		         owner ? owner : "nobody", i);
+		         owner ? owner : "nobody", seq++);
 		int64_t id;
 		am_err err = {0};
 		ck_assert_msg(am_queue_add(am_ledger_db(led), owner, NULL, req, NULL, 0, 1, &id, NULL,

@@ -548,6 +548,182 @@ START_TEST(submissions_race_the_worker)
 }
 END_TEST
 
+static void answer_in_ten_seconds(void *ctx, const am_ft_call *call, am_ft_answer *ans);
+
+/* The preview is the selector and the budget's worst case, pure: the model
+ * by length, the pinned model, the downgrade near the budget, and the
+ * reservation at the resolved price (input x input rate + max_tokens x
+ * output rate; an unknown model at the dearest known one's rates). */
+START_TEST(preview_is_the_policies_worst_case)
+{
+	am_sel_config sel;
+	am_sel_config_default(&sel);
+	am_snapshot s;
+	memset(&s, 0, sizeof s);
+	snprintf(s.model_mode, sizeof s.model_mode, "auto");
+	s.budget_pct = -1;
+	s.max_tokens = 1024;
+	am_preview_in in = {.chars = 2400, .input_tokens = 3300};
+	am_preview pv;
+	am_err err;
+	ck_assert_msg(am_engine_preview(&sel, pricing, &s, &in, &pv, &err) == 0, "%s", err.msg);
+	ck_assert_str_eq(pv.model, "claude-opus-4-5");
+	ck_assert_int_eq(pv.max_tokens, 1024);
+	ck_assert_int_eq(pv.worst_pusd, 3300 * 5000000LL + 1024 * 25000000LL); /* $0.0421 */
+	ck_assert(!pv.unknown_price);
+	in.chars = 100;
+	ck_assert(am_engine_preview(&sel, pricing, &s, &in, &pv, &err) == 0);
+	ck_assert_str_eq(pv.model, "claude-haiku-4-5");
+	ck_assert_int_eq(pv.worst_pusd, 3300 * 1000000LL + 1024 * 5000000LL);
+	/* the prompt's own max_tokens */
+	in.max_tokens = 10;
+	ck_assert(am_engine_preview(&sel, pricing, &s, &in, &pv, &err) == 0);
+	ck_assert_int_eq(pv.worst_pusd, 3300 * 1000000LL + 10 * 5000000LL);
+	in.max_tokens = 0;
+	/* the console's pinned model */
+	snprintf(s.model_mode, sizeof s.model_mode, "claude-sonnet-4-5");
+	ck_assert(am_engine_preview(&sel, pricing, &s, &in, &pv, &err) == 0);
+	ck_assert_str_eq(pv.model, "claude-sonnet-4-5");
+	ck_assert_int_eq(pv.worst_pusd, 3300 * 3000000LL + 1024 * 15000000LL);
+	/* near the budget a long prompt goes one tier down */
+	snprintf(s.model_mode, sizeof s.model_mode, "auto");
+	s.budget_pct = 85;
+	in.chars = 2400;
+	ck_assert(am_engine_preview(&sel, pricing, &s, &in, &pv, &err) == 0);
+	ck_assert_str_eq(pv.model, "claude-sonnet-4-5");
+	ck_assert_ptr_nonnull(strstr(pv.reason, "downgraded"));
+	/* a model without a price is reserved at the dearest's */
+	in.model = "claude-foo-9";
+	ck_assert(am_engine_preview(&sel, pricing, &s, &in, &pv, &err) == 0);
+	ck_assert_str_eq(pv.model, "claude-foo-9");
+	ck_assert(pv.unknown_price);
+	const am_price *d = am_pricing_most_expensive(pricing);
+	ck_assert_int_ge(pv.worst_pusd, 3300 * d->input + 1024 * d->output);
+	/* the request's size: what the budget's estimator may charge for it,
+	 * when that is more (30,000 bytes at 1 token per 3 bytes, rounded up) */
+	in.model = NULL;
+	s.budget_pct = -1;
+	s.input_ppm = 333334;
+	in.bytes = 30000;
+	ck_assert(am_engine_preview(&sel, pricing, &s, &in, &pv, &err) == 0);
+	ck_assert_str_eq(pv.model, "claude-opus-4-5");
+	ck_assert_int_eq(pv.worst_pusd, 10001 * 5000000LL + 1024 * 25000000LL);
+	in.bytes = 300; /* less than the given estimate: that one stays */
+	ck_assert(am_engine_preview(&sel, pricing, &s, &in, &pv, &err) == 0);
+	ck_assert_int_eq(pv.worst_pusd, 3300 * 5000000LL + 1024 * 25000000LL);
+}
+END_TEST
+
+/* The preview's worst case is never below what the budget then reserves
+ * for the same prompt (a request no larger than the bytes it was told). */
+START_TEST(preview_bounds_the_reservation)
+{
+	am_ft_free(ft);
+	ft = am_ft_new(1000 * AM_NS_PER_SEC, am_clock_wall(am_clock_system()), answer_in_ten_seconds,
+	               NULL);
+	am_ft_set_manual(ft, true);
+	start("{\"budget\": {\"daily_usd\": \"100\"}, \"cache\": {\"enabled\": false}}");
+	am_snapshot s;
+	ck_assert(wait_snap(&s, pool_names_are, "haiku-4-5,sonnet-4,opus-4"));
+	ck_assert_int_gt(s.input_ppm, 0);
+	static char text[2101];
+	for (size_t i = 0; i < sizeof text - 1; i++)
+		text[i] = "ab\"\n"[i % 4]; /* quotes and newlines escape to two bytes */
+	am_preview_in in = {.chars = (int64_t)strlen(text), .input_tokens = 1,
+	                    .bytes = 2 * (int64_t)strlen(text) + 256 + 40};
+	am_preview pv;
+	am_err err;
+	ck_assert_msg(ops.preview(ops.ctx, &s, &in, &pv, &err) == 0, "%s", err.msg);
+	int64_t job = submit(text);
+	ck_assert(wait_event(AM_EV_STARTED, job, NULL, NULL));
+	ops.snapshot(ops.ctx, &s);
+	ck_assert_int_gt(s.budget.reserved_pusd, 0);
+	ck_assert_msg(s.budget.reserved_pusd <= pv.worst_pusd, "reserved %lld > preview %lld",
+	              (long long)s.budget.reserved_pusd, (long long)pv.worst_pusd);
+}
+END_TEST
+
+/* The worker's preview op names the model its dispatch then picks, with
+ * the budget share and the default max_tokens it publishes. */
+START_TEST(preview_op_agrees_with_dispatch)
+{
+	start("{\"client\": {\"max_tokens\": 512}}");
+	am_snapshot s;
+	ck_assert(wait_snap(&s, pool_names_are, "haiku-4-5,sonnet-4,opus-4"));
+	ck_assert_int_eq(s.max_tokens, 512);
+	ck_assert(ops.preview != NULL);
+	char text[2100];
+	memset(text, 'x', sizeof text - 1);
+	text[sizeof text - 1] = '\0';
+	am_preview_in in = {.chars = (int64_t)strlen(text), .input_tokens = 600};
+	am_preview pv;
+	am_err err;
+	ck_assert_msg(ops.preview(ops.ctx, &s, &in, &pv, &err) == 0, "%s", err.msg);
+	ck_assert_int_eq(pv.max_tokens, 512);
+	ck_assert_int_eq(pv.worst_pusd, 600 * 5000000LL + 512 * 25000000LL);
+	int64_t job = submit(text);
+	am_event ev;
+	ck_assert(wait_event(AM_EV_QUEUED, job, NULL, &ev));
+	ck_assert_str_eq(ev.model, pv.model);
+	ck_assert_str_eq(ev.reason, pv.reason);
+}
+END_TEST
+
+static void answer_in_ten_seconds(void *ctx, const am_ft_call *call, am_ft_answer *ans)
+{
+	(void)ctx;
+	(void)call;
+	ans->latency_ns = 10 * AM_NS_PER_SEC;
+}
+
+/* Single-flight: an identical request waits for the one on its way and is
+ * its cache hit; when that one ends without an answer (cancelled), the
+ * copy is sent itself. */
+START_TEST(an_identical_request_waits_for_the_first)
+{
+	am_ft_free(ft);
+	ft = am_ft_new(1000 * AM_NS_PER_SEC, am_clock_wall(am_clock_system()), answer_in_ten_seconds,
+	               NULL);
+	am_ft_set_manual(ft, true);
+	start("{\"limits\": {\"rpm\": 0, \"itpm\": 0, \"otpm\": 0}, \"cache\": {\"enabled\": true}}");
+	int64_t a = submit("the same question"), b = submit("the same question");
+	am_event ev;
+	ck_assert(wait_event(AM_EV_STARTED, a, NULL, NULL));
+	ck_assert(wait_event(AM_EV_WAITING, b, "identical request", NULL));
+	am_snapshot s;
+	ops.snapshot(ops.ctx, &s);
+	ck_assert_int_eq(s.queue_depth, 1); /* the copy still counts as queued */
+	ck_assert_int_eq(am_ft_started(ft), 1);
+	am_ft_advance(ft, 10 * AM_NS_PER_SEC);
+	ck_assert(wait_event(AM_EV_DONE, a, NULL, &ev));
+	ck_assert(!ev.cached);
+	ck_assert(wait_event(AM_EV_DONE, b, NULL, &ev));
+	ck_assert(ev.cached);
+	ck_assert_int_eq(ev.cost_pusd, 0);
+	ck_assert_int_eq(am_ft_started(ft), 1);
+
+	int64_t c = submit("another question"), d = submit("another question");
+	ck_assert(wait_event(AM_EV_STARTED, c, NULL, NULL));
+	ck_assert(wait_event(AM_EV_WAITING, d, "identical request", NULL));
+	am_command cmd = { .kind = AM_CMD_CANCEL_JOB, .value = c };
+	am_err err;
+	ck_assert(ops.command(ops.ctx, &cmd, &err) == 0);
+	ck_assert(wait_event(AM_EV_CANCELLED, c, NULL, NULL));
+	ck_assert(wait_event(AM_EV_STARTED, d, NULL, NULL));
+	ck_assert_int_eq(am_ft_started(ft), 3);
+	/* a waiting copy can be cancelled too */
+	int64_t e = submit("another question");
+	ck_assert(wait_event(AM_EV_WAITING, e, "identical request", NULL));
+	cmd.value = e;
+	ck_assert(ops.command(ops.ctx, &cmd, &err) == 0);
+	ck_assert(wait_event(AM_EV_CANCELLED, e, NULL, NULL));
+	am_ft_advance(ft, 10 * AM_NS_PER_SEC);
+	ck_assert(wait_event(AM_EV_DONE, d, NULL, &ev));
+	ck_assert(!ev.cached);
+	ck_assert_int_eq(am_ft_started(ft), 3);
+}
+END_TEST
+
 static Suite *suite(void)
 {
 	Suite *s = suite_create("worker_view");
@@ -565,6 +741,10 @@ static Suite *suite(void)
 	tcase_add_test(tc, jobs_left_queued_are_resumed);
 	tcase_add_test(tc, tags_reach_the_ledger);
 	tcase_add_test(tc, submissions_race_the_worker);
+	tcase_add_test(tc, preview_is_the_policies_worst_case);
+	tcase_add_test(tc, preview_op_agrees_with_dispatch);
+	tcase_add_test(tc, preview_bounds_the_reservation);
+	tcase_add_test(tc, an_identical_request_waits_for_the_first);
 	suite_add_tcase(s, tc);
 	return s;
 }

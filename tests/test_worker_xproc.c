@@ -415,6 +415,12 @@ START_TEST(settings_reach_the_other_worker)
 	              "%s", err.msg);
 	ck_assert(wait_snap(&p1, &s, day_limit_is, 3 * USD));
 	ck_assert_str_eq(s.model_mode, "claude-haiku-4-5");
+	/* money in the notice reads as money, whatever digits the row holds */
+	ck_assert(wait_event(&p1, AM_EV_NOTICE, 0, "budget.daily_usd = $3.00", NULL));
+	ck_assert_int_eq(am_ledger_setting_set(other, "budget.daily_usd", "4.250000000000",
+	                                       am_clock_wall(am_clock_system()), &err), 0);
+	ck_assert(wait_event(&p1, AM_EV_NOTICE, 0, "budget.daily_usd = $4.25", NULL));
+	ck_assert(wait_snap(&p1, &s, day_limit_is, 425 * USD / 100));
 }
 END_TEST
 

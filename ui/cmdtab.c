@@ -232,6 +232,7 @@ int ui_cmd_parse(const char *line, ui_cmd *out, am_err *err)
 		return 0;
 	}
 	case UI_CMD_NEW:
+	case UI_CMD_QUEUE:
 	case UI_CMD_HELP:
 	case UI_CMD_QUIT:
 		if (nargs)

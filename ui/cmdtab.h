@@ -28,6 +28,8 @@
 	X(RESUME, "resume", "", "send again")                                               \
 	X(CANCEL, "cancel", "[all]",                                                         \
 	  "cancel the last prompt still queued, waiting or running (all: every one)")        \
+	X(QUEUE, "queue", "",                                                                \
+	  "list the prompts not answered yet and why each waits; cancel or send one again") \
 	X(NEW, "new", "", "start a new conversation (forget the earlier turns)")            \
 	X(TAG, "tag", "[NAME]", "count the next prompts under tag NAME (none: untagged)")    \
 	X(HELP, "help", "", "show this help")                                               \
@@ -66,6 +68,7 @@ typedef enum ui_cmd_id {
 	X(MODEL, UI_KEY_F(12), UI_KEY_ALT('m'), "model", "cycle the model: auto, then each model") \
 	X(CACHE, UI_KEY_NONE, UI_KEY_ALT('c'), "", "switch the response cache on or off")        \
 	X(NEW, UI_KEY_NONE, UI_KEY_ALT('n'), "", "start a new conversation")                     \
+	X(QUEUE, UI_KEY_NONE, UI_KEY_ALT('u'), "", "the queue: what waits, and why (/queue)")    \
 	X(SCROLL_UP, UI_KEY_PGUP, UI_KEY_NONE, "", "scroll the console back")                    \
 	X(SCROLL_DOWN, UI_KEY_PGDN, UI_KEY_NONE, "", "scroll the console forward")
 

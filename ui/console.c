@@ -36,11 +36,26 @@ struct job {
 	am_text_san san;
 	bool truncated;
 	bool blocked;
+	ui_q_state st;
+	char *prompt;         /* as typed, for sending it again */
+	char excerpt[UI_Q_EXCERPT];
+};
+
+/* A prompt that ended without an answer (queue view). */
+struct ended {
+	int64_t id;
+	ui_q_state st;
+	char model[64], why[160], excerpt[UI_Q_EXCERPT];
+	char *prompt;
 };
 
 struct exchange {
 	char *user, *assistant; /* assistant NULL while pending */
 	int64_t job_id;
+	char *summary;          /* the answer's figures, once it ended */
+	int64_t bytes;          /* what its two turns add to a request (ui_json_bytes) */
+	int64_t tokens, cost;   /* the context it left, what it cost */
+	bool known;             /* cost known */
 };
 
 struct ui_console {
@@ -56,6 +71,8 @@ struct ui_console {
 	am_turn turns[2 * (UI_CON_MAX_TURNS + 1)];
 	int64_t ctx_tokens, ctx_cost; /* the conversation's context and cost */
 	bool ctx_unknown;
+	struct ended ended[UI_CON_MAX_ENDED]; /* newest first */
+	int nended;
 };
 
 ui_console *ui_console_new(bool ascii)
@@ -70,6 +87,7 @@ static void job_free(struct job *j)
 {
 	if (j) {
 		free(j->raw);
+		free(j->prompt);
 		free(j);
 	}
 }
@@ -78,6 +96,7 @@ static void exchange_drop(ui_console *c, int i)
 {
 	free(c->ex[i].user);
 	free(c->ex[i].assistant);
+	free(c->ex[i].summary);
 	memmove(&c->ex[i], &c->ex[i + 1], (size_t)(c->nex - i - 1) * sizeof c->ex[0]);
 	c->nex--;
 }
@@ -93,6 +112,8 @@ void ui_console_free(ui_console *c)
 		job_free(c->jobs[i]);
 	while (c->nex)
 		exchange_drop(c, c->nex - 1);
+	for (int i = 0; i < c->nended; i++)
+		free(c->ended[i].prompt);
 	free(c);
 }
 
@@ -292,6 +313,28 @@ static void job_flush(ui_console *c, struct job *j)
 		entry_append(c, ans, " [answer cut at 1 MiB]", 22, NULL);
 }
 
+static void san_copy(const char *in, bool ascii, char *out, size_t n);
+
+void ui_excerpt(const char *text, bool ascii, char *out, size_t n)
+{
+	/* One line: newlines and runs of blanks read as one space. */
+	char flat[UI_Q_EXCERPT];
+	size_t k = 0;
+	bool blank = false;
+	for (const char *p = text; *p && k + 1 < sizeof flat; p++) {
+		bool b = *p == '\n' || *p == '\r' || *p == '\t' || *p == ' ';
+		if (b && (blank || k == 0)) {
+			blank = true;
+			continue;
+		}
+		flat[k++] = b ? ' ' : *p;
+		blank = b;
+	}
+	k -= am_utf8_incomplete_tail(flat, k);
+	flat[k] = '\0';
+	san_copy(flat, ascii, out, n);
+}
+
 void ui_console_prompt(ui_console *c, const char *text, am_prompt *p)
 {
 	if (c->n > 0)
@@ -303,6 +346,9 @@ void ui_console_prompt(ui_console *c, const char *text, am_prompt *p)
 	j->ans_seq = entry_add(c, UI_TX_ANSWER);
 	j->sum_seq = entry_add(c, UI_TX_SUMMARY);
 	snprintf(j->status, sizeof j->status, "submitting");
+	j->st = UI_Q_SUBMITTING;
+	j->prompt = am_xstrdup(text);
+	ui_excerpt(text, c->ascii, j->excerpt, sizeof j->excerpt);
 	if (c->njobs == UI_CON_MAX_JOBS) /* the oldest silent job gives way */
 		job_remove(c, c->jobs[0]);
 	c->jobs[c->njobs++] = j;
@@ -317,7 +363,7 @@ void ui_console_prompt(ui_console *c, const char *text, am_prompt *p)
 		c->turns[nt++] = (am_turn){"user", c->ex[i].user};
 		c->turns[nt++] = (am_turn){"assistant", c->ex[i].assistant};
 	}
-	c->ex[c->nex++] = (struct exchange){am_xstrdup(text), NULL, -1};
+	c->ex[c->nex++] = (struct exchange){am_xstrdup(text), NULL, -1, NULL, 0, 0, 0, false};
 	c->turns[nt++] = (am_turn){"user", c->ex[c->nex - 1].user};
 	memset(p, 0, sizeof *p);
 	p->turns = c->turns;
@@ -331,6 +377,7 @@ void ui_console_submitted(ui_console *c, int64_t job_id)
 	int x = exchange_find(c, -1);
 	if (j) {
 		j->id = job_id;
+		j->st = UI_Q_QUEUED;
 		snprintf(j->status, sizeof j->status, "queued");
 		job_refresh(c, j, true);
 	}
@@ -395,6 +442,73 @@ static void proxied_line(const ui_console *c, const am_event *ev, char *buf, siz
 	snprintf(buf + used, n - used, "%s", fig);
 }
 
+/* Outside text, sanitised and cut to fit out (n <= 160). */
+static void san_copy(const char *in, bool ascii, char *out, size_t n)
+{
+	char san[4 * 160 + 1];
+	size_t len = strlen(in);
+	if (n > 160)
+		n = 160;
+	if (len > n - 1)
+		len = n - 1;
+	len -= am_utf8_incomplete_tail(in, len);
+	len = am_text_sanitize(in, len, san, ascii, NULL);
+	if (len > n - 1)
+		len = n - 1 - am_utf8_incomplete_tail(san, n - 1); /* whole characters */
+	snprintf(out, n, "%.*s", (int)len, san);
+}
+
+/* Keeps a prompt that ended without an answer, newest first. */
+static void ended_add(ui_console *c, struct job *j, ui_q_state st, const char *why)
+{
+	if (c->nended == UI_CON_MAX_ENDED)
+		free(c->ended[--c->nended].prompt);
+	memmove(&c->ended[1], &c->ended[0], (size_t)c->nended * sizeof c->ended[0]);
+	c->nended++;
+	struct ended *e = &c->ended[0];
+	e->id = j->id;
+	e->st = st;
+	snprintf(e->model, sizeof e->model, "%s", j->model);
+	san_copy(why, c->ascii, e->why, sizeof e->why);
+	memcpy(e->excerpt, j->excerpt, sizeof e->excerpt);
+	e->prompt = j->prompt;
+	j->prompt = NULL;
+}
+
+int64_t ui_json_bytes(const char *s)
+{
+	/* The text's bytes, plus what escaping adds: \" \\ \n \r \t \b \f take
+	 * two bytes, other controls six (\u00XX). */
+	int64_t n = 0;
+	for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+		if (*p == '"' || *p == '\\' || *p == '\n' || *p == '\r' || *p == '\t' || *p == '\b' ||
+		    *p == '\f')
+			n += 2;
+		else if (*p < 0x20 || *p == 0x7f)
+			n += 6;
+		else
+			n++;
+	}
+	return n;
+}
+
+/* A turn's framing in the request: {"role":"assistant","content":""}, */
+enum { TURN_FRAMING = 40 };
+
+static int64_t exchange_bytes(const char *user, const char *assistant)
+{
+	return ui_json_bytes(user) + ui_json_bytes(assistant) + 2 * TURN_FRAMING;
+}
+
+int64_t ui_console_context_bytes(const ui_console *c)
+{
+	int64_t n = 0;
+	for (int i = 0; i < c->nex; i++)
+		if (c->ex[i].assistant)
+			n += c->ex[i].bytes;
+	return n + TURN_FRAMING; /* and the new turn's */
+}
+
 bool ui_console_event(ui_console *c, const am_event *ev)
 {
 	char line[512];
@@ -422,26 +536,32 @@ bool ui_console_event(ui_console *c, const am_event *ev)
 		snprintf(j->reason, sizeof j->reason, "%s", ev->reason);
 	switch (ev->kind) {
 	case AM_EV_QUEUED:
+		j->st = UI_Q_QUEUED;
 		snprintf(j->status, sizeof j->status, "queued");
 		break;
 	case AM_EV_WAITING:
+		j->st = UI_Q_WAITING;
 		snprintf(j->status, sizeof j->status, "waiting for %s", ev->text ? ev->text : "a limit");
 		break;
 	case AM_EV_RETRY:
+		j->st = UI_Q_RETRY;
 		am_event_retry_text(ev, j->status, sizeof j->status);
 		break;
 	case AM_EV_BLOCKED:
+		j->st = UI_Q_BLOCKED;
 		j->blocked = true;
 		snprintf(j->status, sizeof j->status, "blocked by the budget%s%s",
 		         ev->text ? ": " : "", ev->text ? ev->text : "");
 		break;
 	case AM_EV_STARTED:
+		j->st = UI_Q_SENT;
 		j->blocked = false;
 		snprintf(j->status, sizeof j->status, "sent, waiting for the answer");
 		break;
 	case AM_EV_DELTA:
 		if (ev->text)
 			job_take_delta(c, j, ev->text, strlen(ev->text));
+		j->st = UI_Q_STREAMING;
 		snprintf(j->status, sizeof j->status, "streaming");
 		break;
 	case AM_EV_DONE: {
@@ -460,13 +580,20 @@ bool ui_console_event(ui_console *c, const am_event *ev)
 		int x = exchange_find(c, j->id);
 		if (x >= 0) {
 			if (j->raw_len) {
-				c->ex[x].assistant = j->raw;
+				struct exchange *xe = &c->ex[x];
+				xe->assistant = j->raw;
 				j->raw = NULL;
 				c->ctx_tokens = am_usage_total_input(&ev->usage) + ev->usage.output_tokens;
 				if (ev->price_known)
 					c->ctx_cost += ev->cost_pusd;
 				else
 					c->ctx_unknown = true;
+				if (sum)
+					xe->summary = am_xstrndup(sum->text, sum->len);
+				xe->tokens = c->ctx_tokens;
+				xe->bytes = exchange_bytes(xe->user, xe->assistant);
+				xe->cost = ev->price_known ? ev->cost_pusd : 0;
+				xe->known = ev->price_known;
 			} else {
 				exchange_drop(c, x); /* an empty turn would be refused next time */
 			}
@@ -497,6 +624,7 @@ bool ui_console_event(ui_console *c, const am_event *ev)
 		int x = exchange_find(c, j->id);
 		if (x >= 0)
 			exchange_drop(c, x);
+		ended_add(c, j, failed ? UI_Q_FAILED : UI_Q_CANCELLED, failed ? line : "cancelled");
 		job_remove(c, j);
 		return true;
 	}
@@ -643,4 +771,105 @@ int ui_console_render(ui_console *c, int width, int rows, int scroll, ui_tx_cb c
 		at += nl;
 	}
 	return max_scroll;
+}
+
+/* ---- the queue view ----------------------------------------------------------------- */
+
+int ui_console_queue(const ui_console *c, ui_queue_row *rows, int max)
+{
+	int n = 0;
+	/* The running jobs by id (submitting ones, -1, first). */
+	int64_t ids[UI_CON_MAX_JOBS];
+	int nids = 0;
+	for (int i = 0; i < c->njobs; i++)
+		ids[nids++] = c->jobs[i]->id;
+	for (int a = 1; a < nids; a++)
+		for (int b = a; b > 0 && ids[b - 1] > ids[b]; b--) {
+			int64_t t = ids[b];
+			ids[b] = ids[b - 1];
+			ids[b - 1] = t;
+		}
+	for (int i = 0; i < nids && n < max; i++) {
+		const struct job *j = NULL;
+		for (int k = 0; k < c->njobs && !j; k++)
+			if (c->jobs[k]->id == ids[i])
+				j = c->jobs[k];
+		ui_queue_row *r = &rows[n++];
+		memset(r, 0, sizeof *r);
+		r->id = j->id;
+		r->state = j->st;
+		snprintf(r->model, sizeof r->model, "%s", j->model);
+		san_copy(j->status, c->ascii, r->why, sizeof r->why); /* the engine's words */
+		memcpy(r->excerpt, j->excerpt, sizeof r->excerpt);
+	}
+	for (int i = 0; i < c->nended && n < max; i++) {
+		const struct ended *e = &c->ended[i];
+		ui_queue_row *r = &rows[n++];
+		memset(r, 0, sizeof *r);
+		r->id = e->id;
+		r->state = e->st;
+		snprintf(r->model, sizeof r->model, "%s", e->model);
+		snprintf(r->why, sizeof r->why, "%s", e->why);
+		memcpy(r->excerpt, e->excerpt, sizeof r->excerpt);
+	}
+	return n;
+}
+
+const char *ui_console_prompt_text(const ui_console *c, int64_t id)
+{
+	for (int i = 0; i < c->njobs; i++)
+		if (c->jobs[i]->id == id)
+			return c->jobs[i]->prompt;
+	for (int i = 0; i < c->nended; i++)
+		if (c->ended[i].id == id)
+			return c->ended[i].prompt;
+	return NULL;
+}
+
+void ui_console_forget_ended(ui_console *c, int64_t id)
+{
+	for (int i = 0; i < c->nended; i++)
+		if (c->ended[i].id == id) {
+			free(c->ended[i].prompt);
+			memmove(&c->ended[i], &c->ended[i + 1],
+			        (size_t)(c->nended - i - 1) * sizeof c->ended[0]);
+			c->nended--;
+			return;
+		}
+}
+
+/* ---- what is kept across restarts ------------------------------------------------- */
+
+bool ui_console_exchange_of(const ui_console *c, int64_t job_id, am_memo_exchange *out)
+{
+	for (int i = 0; i < c->nex; i++) {
+		const struct exchange *x = &c->ex[i];
+		if (x->job_id == job_id && x->assistant) {
+			*out = (am_memo_exchange){x->user, x->assistant, x->summary ? x->summary : "",
+			                          x->tokens, x->cost, x->known};
+			return true;
+		}
+	}
+	return false;
+}
+
+void ui_console_restore(ui_console *c, const am_memo_exchange *x)
+{
+	if (c->n > 0)
+		entry_add(c, UI_TX_SPACER);
+	ui_console_add(c, UI_TX_YOU, x->user);
+	ui_console_add(c, UI_TX_ANSWER, x->assistant);
+	if (x->summary && *x->summary)
+		ui_console_add(c, UI_TX_SUMMARY, x->summary);
+	if (c->nex == UI_CON_MAX_TURNS + 1)
+		exchange_drop(c, 0);
+	c->ex[c->nex++] = (struct exchange){am_xstrdup(x->user), am_xstrdup(x->assistant), -2,
+	                                    am_xstrdup(x->summary ? x->summary : ""),
+	                                    exchange_bytes(x->user, x->assistant), x->tokens,
+	                                    x->cost_pusd, x->price_known};
+	c->ctx_tokens = x->tokens;
+	if (x->price_known)
+		c->ctx_cost += x->cost_pusd;
+	else
+		c->ctx_unknown = true;
 }

@@ -19,6 +19,7 @@
 #include <stdint.h>
 
 #include "engine.h"
+#include "memo.h"
 
 enum {
 	UI_CON_MAX_ENTRIES = 2000,
@@ -68,6 +69,13 @@ void ui_console_new_conversation(ui_console *c);
 void ui_console_context(const ui_console *c, int64_t *tokens, int64_t *cost_pusd,
                         bool *price_unknown);
 
+/* The bytes a text takes in a JSON request (escaped). */
+int64_t ui_json_bytes(const char *s);
+
+/* The bytes the conversation adds to the next request: its completed
+ * turns, escaped and framed, and the new turn's framing. */
+int64_t ui_console_context_bytes(const ui_console *c);
+
 /* Completed exchanges currently in the conversation. */
 int ui_console_turns(const ui_console *c);
 
@@ -80,6 +88,47 @@ int ui_console_running(const ui_console *c);
 /* The engine's ids of the running jobs it accepted, oldest first, at most
  * max into ids; returns how many. */
 int ui_console_running_ids(const ui_console *c, int64_t *ids, int max);
+
+/* ---- the queue view ------------------------------------------------------ */
+
+/* Where a prompt stands: not answered yet, or ended without an answer
+ * (kept a while, the last UI_CON_MAX_ENDED, so it can be sent again). */
+typedef enum ui_q_state {
+	UI_Q_SUBMITTING, UI_Q_QUEUED, UI_Q_WAITING, UI_Q_RETRY, UI_Q_BLOCKED, UI_Q_SENT,
+	UI_Q_STREAMING, UI_Q_FAILED, UI_Q_CANCELLED
+} ui_q_state;
+
+enum { UI_CON_MAX_ENDED = 8, UI_Q_EXCERPT = 96 };
+
+typedef struct ui_queue_row {
+	int64_t id;                  /* the engine's job id (-1 while submitting) */
+	ui_q_state state;
+	char model[64];              /* as the engine named it; "" before */
+	char why[160];               /* what it waits for, or how it ended (sanitised) */
+	char excerpt[UI_Q_EXCERPT];  /* the prompt's start on one line (sanitised) */
+} ui_queue_row;
+
+/* The prompts not answered yet, oldest first, then the ones that ended
+ * without an answer, newest first; at most max rows. */
+int ui_console_queue(const ui_console *c, ui_queue_row *rows, int max);
+
+/* The prompt of a job not answered yet or ended without an answer, as
+ * typed (for sending it again); NULL when unknown. */
+const char *ui_console_prompt_text(const ui_console *c, int64_t id);
+
+/* Drops an ended prompt from the queue view (it was sent again). */
+void ui_console_forget_ended(ui_console *c, int64_t id);
+
+/* ---- what is kept across restarts (memo.h) --------------------------------- */
+
+/* The exchange job_id completed (after its AM_EV_DONE), borrowed: valid
+ * until the console changes. False when it left none (no answer). */
+bool ui_console_exchange_of(const ui_console *c, int64_t job_id, am_memo_exchange *out);
+
+/* Puts an exchange kept from an earlier run back: in the transcript (its
+ * text sanitised as it is added) and in the conversation, which goes on
+ * from it. */
+void ui_console_restore(ui_console *c, const am_memo_exchange *x);
 
 /* One painted line of the transcript. */
 typedef struct ui_tx_line {
@@ -100,6 +149,10 @@ typedef struct ui_tx_line {
 typedef void (*ui_tx_cb)(void *ctx, int row, const ui_tx_line *line);
 int ui_console_render(ui_console *c, int width, int rows, int scroll, ui_tx_cb cb,
                       void *ctx);
+
+/* The start of a text on one line (blanks and newlines as one space),
+ * sanitised, for a list. */
+void ui_excerpt(const char *text, bool ascii, char *out, size_t n);
 
 /* Short model name for people: "claude-haiku-4-5-20251001" -> "haiku-4-5". */
 void ui_model_short(const char *model, char *buf, size_t n);

@@ -10,6 +10,7 @@
 
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "fmt.h"
@@ -52,7 +53,7 @@ static unsigned snapshot_diff(const am_snapshot *o, const am_snapshot *n)
 	if (!SAME(o, n, simulator) || !SAME(o, n, endpoint) || !SAME(o, n, model_mode) ||
 	    !SAME(o, n, paused) || !SAME(o, n, queue_depth) || !SAME(o, n, in_flight) ||
 	    !SAME(o, n, waiting_limit) || !SAME(o, n, cache.enabled) || !SAME(o, n, cache.hits) ||
-	    !SAME(o, n, cache.misses))
+	    !SAME(o, n, cache.misses) || !SAME(o, n, budget.blocked_jobs))
 		d |= UI_R_HEADER;
 	if (!SAME(o, n, budget) || !SAME(o, n, ntags) || !SAME(o, n, tag))
 		d |= UI_R_BUDGET;
@@ -93,6 +94,13 @@ unsigned ui_ctl_pump(ui_ctl *c, int max_events)
 		for (int i = 0; i < got; i++) {
 			if (ui_console_event(c->con, &ev[i]))
 				d |= UI_R_CONSOLE;
+			am_memo_exchange x;
+			/* An exchange that ended is kept for the next start. */
+			if (ev[i].kind == AM_EV_DONE && c->ops->remember &&
+			    ui_console_exchange_of(c->con, ev[i].job_id, &x)) {
+				am_err err;
+				c->ops->remember(c->ops->ctx, AM_MEMO_EXCHANGE, NULL, &x, &err);
+			}
 			am_event_free(&ev[i]);
 		}
 		max_events -= got;
@@ -217,6 +225,96 @@ static unsigned cancel(ui_ctl *c, bool all)
 	return UI_R_HINTS;
 }
 
+/* Whether job id is still running (submitted, not answered or ended). */
+static bool job_running(const ui_ctl *c, int64_t id)
+{
+	int64_t ids[UI_CON_MAX_JOBS];
+	int n = ui_console_running_ids(c->con, ids, UI_CON_MAX_JOBS);
+	for (int i = 0; i < n; i++)
+		if (ids[i] == id)
+			return true;
+	return false;
+}
+
+unsigned ui_ctl_cancel_job(ui_ctl *c, int64_t id)
+{
+	if (id < 0 || !job_running(c, id)) {
+		ui_ctl_status(c, UI_ROLE_WARN, "job %lld is not queued, waiting or running",
+		              (long long)id);
+		return UI_R_HINTS;
+	}
+	am_command cmd = {.kind = AM_CMD_CANCEL_JOB, .value = id};
+	if (send_cmd(c, &cmd) == 0)
+		ui_ctl_status(c, UI_ROLE_CALM, "cancelling job %lld", (long long)id);
+	return UI_R_HINTS;
+}
+
+unsigned ui_ctl_retry_job(ui_ctl *c, int64_t id)
+{
+	const char *text = id >= 0 ? ui_console_prompt_text(c->con, id) : NULL;
+	if (!text) {
+		ui_ctl_status(c, UI_ROLE_WARN, "job %lld has no prompt to send again", (long long)id);
+		return UI_R_HINTS;
+	}
+	char *copy = am_xstrdup(text);
+	if (job_running(c, id)) {
+		am_command cmd = {.kind = AM_CMD_CANCEL_JOB, .value = id};
+		if (send_cmd(c, &cmd)) {
+			free(copy);
+			return UI_R_HINTS;
+		}
+	} else {
+		ui_console_forget_ended(c->con, id);
+	}
+	int before = ui_console_running(c->con);
+	unsigned r = submit(c, copy);
+	free(copy);
+	int64_t ids[UI_CON_MAX_JOBS];
+	int n = ui_console_running_ids(c->con, ids, UI_CON_MAX_JOBS);
+	if (ui_console_running(c->con) > before && n > 0)
+		ui_ctl_status(c, UI_ROLE_CALM, "job %lld sent again as job %lld", (long long)id,
+		              (long long)ids[n - 1]);
+	return r | UI_R_HINTS;
+}
+
+void ui_ctl_remember_input(ui_ctl *c, const char *line)
+{
+	am_err err;
+	if (c->ops->remember && line[strspn(line, " \t\n")])
+		c->ops->remember(c->ops->ctx, AM_MEMO_INPUT, line, NULL, &err);
+}
+
+struct recall {
+	ui_ctl *c;
+	void (*input)(void *ctx, const char *line);
+	void *ctx;
+	int nex;
+};
+
+static void recall_input(void *cb, const char *line)
+{
+	struct recall *r = cb;
+	r->input(r->ctx, line);
+}
+
+static void recall_exchange(void *cb, const am_memo_exchange *x)
+{
+	struct recall *r = cb;
+	ui_console_restore(r->c->con, x);
+	r->nex++;
+}
+
+void ui_ctl_recall(ui_ctl *c, void (*input)(void *ctx, const char *line), void *ctx)
+{
+	struct recall r = {c, input, ctx, 0};
+	if (!c->ops->recall || !c->ops->recall(c->ops->ctx, recall_input, recall_exchange, &r))
+		return;
+	if (r.nex)
+		ui_console_add(c->con, UI_TX_NOTICE,
+		               "the last conversation, kept from the previous run: it goes on from "
+		               "here (/new starts afresh)");
+}
+
 unsigned ui_ctl_line(ui_ctl *c, const char *line)
 {
 	ui_cmd cmd;
@@ -247,8 +345,14 @@ unsigned ui_ctl_line(ui_ctl *c, const char *line)
 		else
 			ui_ctl_status(c, UI_ROLE_CALM, "prompts are untagged from now on");
 		return UI_R_HINTS;
+	case UI_CMD_QUEUE:
+		return UI_R_QUEUE;
 	case UI_CMD_NEW:
 		ui_console_new_conversation(c->con);
+		if (c->ops->remember) {
+			am_err e;
+			c->ops->remember(c->ops->ctx, AM_MEMO_FORGET, NULL, NULL, &e);
+		}
 		ui_ctl_status(c, UI_ROLE_CALM, "new conversation: earlier turns are not sent");
 		return UI_R_CONSOLE | UI_R_HINTS;
 	default:
@@ -405,6 +509,8 @@ unsigned ui_ctl_action(ui_ctl *c, ui_act act)
 		return apply(c, &cmd, c->snap.cache.enabled ? "cache off" : "cache on");
 	case UI_ACT_NEW:
 		return ui_ctl_line(c, "/new");
+	case UI_ACT_QUEUE:
+		return UI_R_QUEUE;
 	case UI_ACT_NONE:
 	case UI_ACT_COUNT:
 		break;

@@ -31,6 +31,7 @@ enum {
 	UI_R_SCROLL_UP = 1u << 10,
 	UI_R_SCROLL_DOWN = 1u << 11,
 	UI_R_LAYOUT = 1u << 12, /* the number of models or pools changed */
+	UI_R_QUEUE = 1u << 13,  /* open the queue view */
 	UI_R_PANELS = 0xFFu     /* every panel */
 };
 
@@ -73,6 +74,14 @@ void ui_ctl_done(ui_ctl *c);
  * a flood cannot starve the keyboard). Returns the panels that changed. */
 unsigned ui_ctl_pump(ui_ctl *c, int max_events);
 
+/* The console's memory in the ledger (engine.h: remember, recall): keeps
+ * a line typed on the input line (blank ones are not kept); and, at
+ * start, hands each line kept to input() (oldest first) and puts the last
+ * conversation back in the console. Exchanges that end and /new are kept
+ * by pump and line themselves. */
+void ui_ctl_remember_input(ui_ctl *c, const char *line);
+void ui_ctl_recall(ui_ctl *c, void (*input)(void *ctx, const char *line), void *ctx);
+
 /* Handles a line typed on the input line: a /command or a prompt. */
 unsigned ui_ctl_line(ui_ctl *c, const char *line);
 
@@ -90,5 +99,12 @@ __attribute__((format(printf, 3, 4))) void ui_ctl_status(ui_ctl *c, ui_role role
 
 /* Handles a hotkey action. */
 unsigned ui_ctl_action(ui_ctl *c, ui_act act);
+
+/* The queue view's keys on the job it selects (ui_console_queue): cancel
+ * it (one not answered yet), or send its prompt again as a new job (one
+ * not answered yet is cancelled first; one that ended leaves the view).
+ * The status line says what was done. */
+unsigned ui_ctl_cancel_job(ui_ctl *c, int64_t id);
+unsigned ui_ctl_retry_job(ui_ctl *c, int64_t id);
 
 #endif

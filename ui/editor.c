@@ -312,10 +312,9 @@ void ui_editor_set(ui_editor *ed, const char *s)
 	load(ed, s);
 }
 
-char *ui_editor_take(ui_editor *ed)
+void ui_editor_remember(ui_editor *ed, const char *s)
 {
-	char *s = to_utf8(ed->buf, ed->len);
-	if (!ui_editor_blank(ed) && (ed->nhist == 0 || strcmp(ed->hist[ed->nhist - 1], s))) {
+	if (*s && (ed->nhist == 0 || strcmp(ed->hist[ed->nhist - 1], s))) {
 		if (ed->nhist == UI_ED_HISTORY) {
 			free(ed->hist[0]);
 			memmove(ed->hist, ed->hist + 1, (UI_ED_HISTORY - 1) * sizeof ed->hist[0]);
@@ -323,6 +322,14 @@ char *ui_editor_take(ui_editor *ed)
 		}
 		ed->hist[ed->nhist++] = am_xstrdup(s);
 	}
+	ed->hpos = ed->nhist;
+}
+
+char *ui_editor_take(ui_editor *ed)
+{
+	char *s = to_utf8(ed->buf, ed->len);
+	if (!ui_editor_blank(ed))
+		ui_editor_remember(ed, s);
 	ed->hpos = ed->nhist;
 	free(ed->draft);
 	ed->draft = NULL;

@@ -17,7 +17,7 @@
 #include <stddef.h>
 #include <wchar.h>
 
-enum { UI_ED_MAX = 1 << 20, UI_ED_HISTORY = 200 };
+enum { UI_ED_MAX = 1 << 20, UI_ED_HISTORY = 1000 };
 
 typedef enum ui_ed_op {
 	UI_ED_LEFT, UI_ED_RIGHT, UI_ED_HOME, UI_ED_END,
@@ -57,6 +57,10 @@ int ui_editor_lines(const ui_editor *ed);
 
 /* True when the text holds nothing but spaces and newlines. */
 bool ui_editor_blank(const ui_editor *ed);
+
+/* Adds a line to the history (as take does), e.g. one kept from an
+ * earlier run. */
+void ui_editor_remember(ui_editor *ed, const char *s);
 
 /* Takes the text as UTF-8 (heap, caller frees), records it in the history
  * when it is not blank and differs from the last entry, and clears it. */

@@ -5,6 +5,7 @@
 #include "paint.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "cmdtab.h"
@@ -288,6 +289,10 @@ static void paint_console(ui_view *v, ui_rect r)
 /* Enough for the visible part of the input at any terminal width. */
 enum { INPUT_VIEW_BYTES = 8192 };
 
+/* A request body's bytes besides its turns: {"messages":[],"model":"<up to
+ * 128>","max_tokens":N,"stream":true,"system":""}. */
+enum { UI_REQUEST_FRAMING = 256 };
+
 /* The remark after the text (panels.c: ui_input_remark). */
 static void input_remark(const ui_view *v, char *buf, size_t n)
 {
@@ -303,6 +308,22 @@ static void input_remark(const ui_view *v, char *buf, size_t n)
 	in.command = ui_cmd_is_command(head);
 	ui_console_context(v->con, &tokens, &cost, &unknown);
 	in.context_tokens = tokens;
+	/* The engine's policies say which model and what it may cost. */
+	am_preview pv;
+	am_err err;
+	if (!in.command && in.chars > 0 && v->ops && v->ops->preview) {
+		/* The request's size, at least: the conversation's turns, the new
+		 * one and the body's other fields (model, max_tokens, system). */
+		char *text = ui_editor_text(v->ed);
+		int64_t bytes = ui_console_context_bytes(v->con) + ui_json_bytes(text) +
+		                UI_REQUEST_FRAMING + (v->system ? ui_json_bytes(v->system) : 0);
+		free(text);
+		am_preview_in pi = {.chars = in.chars,
+		                    .input_tokens = ui_input_tokens(in.chars, tokens),
+		                    .bytes = bytes};
+		if (v->ops->preview(v->ops->ctx, v->snap, &pi, &pv, &err) == 0)
+			in.preview = &pv;
+	}
 	ui_input_remark(&in, v->term->ascii, buf, n);
 }
 
@@ -397,33 +418,67 @@ static void help_line(void *ctx, const char *text, bool heading)
 	    text);
 }
 
+/* The screen below the header (and above the hints) for a view that
+ * covers the panels, cleared; false when there is no room. */
+static bool overlay_rect(const ui_view *v, ui_rect *r)
+{
+	*r = (ui_rect){1, 0, v->rows - 1, v->cols};
+	if (v->lay->mode == UI_LAYOUT_TOO_SMALL || r->h < 3)
+		return false;
+	if (ui_layout_has(v->lay, UI_P_HINTS))
+		r->h--;
+	clear_rect(v, *r);
+	return true;
+}
+
+/* A box around r with a title whatever the layout; returns its inside. */
+static ui_rect overlay_frame(ui_view *v, ui_rect r, const ui_rline *title)
+{
+	ui_layout boxed = *v->lay;
+	boxed.boxed = true;
+	const ui_layout *saved = v->lay;
+	v->lay = &boxed;
+	ui_rect in = frame(v, r, title);
+	v->lay = saved;
+	return in;
+}
+
 void ui_paint_help(ui_view *v)
 {
-	ui_rect r = {1, 0, v->rows - 1, v->cols};
-	if (v->lay->mode == UI_LAYOUT_TOO_SMALL || r.h < 3)
+	ui_rect r;
+	if (!overlay_rect(v, &r))
 		return;
-	if (ui_layout_has(v->lay, UI_P_HINTS))
-		r.h--;
-	clear_rect(v, r);
 	ui_rline t;
 	ui_rline_clear(&t);
 	ui_rline_add(&t, UI_ROLE_TITLE, "Help");
 	ui_rline_addf(&t, UI_ROLE_DIM, "%sany key closes%sUp/Down/PgUp/PgDn scroll", G(v)->dot,
 	              G(v)->dot);
-	ui_layout boxed = *v->lay;
-	boxed.boxed = true;
-	const ui_layout *saved = v->lay;
-	v->lay = &boxed;
-	ui_rect in = frame(v, r, &t);
-	v->lay = saved;
+	ui_rect in = overlay_frame(v, r, &t);
 	struct help_paint hp = {v, in, 0};
 	ui_help_lines(help_line, &hp);
 	v->help_lines = hp.line;
 }
 
+/* ---- the queue view ------------------------------------------------------------------ */
+
+void ui_paint_queue(ui_view *v)
+{
+	ui_rect r;
+	if (!overlay_rect(v, &r))
+		return;
+	static ui_queue_row rows[UI_CON_MAX_JOBS + UI_CON_MAX_ENDED];
+	static ui_block b;
+	int n = ui_console_queue(v->con, rows, UI_CON_MAX_JOBS + UI_CON_MAX_ENDED);
+	/* The box's inside: a row and two columns in from each side. */
+	ui_rect in = {r.y + 1, r.x + 2, r.h - 2, r.w - 4};
+	ui_panel_queue(rows, n, v->queue_sel, v->snap->paused, v->term->ascii, in.w, in.h, &b);
+	overlay_frame(v, r, &b.title);
+	paint_rows(v, in, &b);
+}
+
 void ui_paint_cursor(const ui_view *v)
 {
-	if (v->help || !ui_layout_has(v->lay, UI_P_INPUT)) {
+	if (v->help || v->queue || !ui_layout_has(v->lay, UI_P_INPUT)) {
 		curs_set(0);
 		return;
 	}

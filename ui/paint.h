@@ -28,7 +28,11 @@ typedef struct ui_view {
 	bool help;
 	int help_scroll;
 	int help_lines;             /* out: lines in the help text */
+	bool queue;                 /* the queue view is open */
+	int queue_sel;              /* its selected row */
 	int cols, rows;
+	const am_engine_ops *ops;   /* asked for the input's preview (may be NULL) */
+	const char *system;         /* the system prompt sent with every turn, or NULL */
 	const char *status;         /* the status line, shown in place of the hints; or NULL */
 	ui_role status_role;
 } ui_view;
@@ -38,6 +42,10 @@ void ui_paint_panel(ui_view *v, ui_panel p);
 
 /* Paints the help screen over the panels below the header. */
 void ui_paint_help(ui_view *v);
+
+/* Paints the queue view (panels.c: ui_panel_queue) over the panels below
+ * the header. */
+void ui_paint_queue(ui_view *v);
 
 /* Places the terminal cursor on the input line (or hides it). */
 void ui_paint_cursor(const ui_view *v);

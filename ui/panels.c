@@ -8,6 +8,7 @@
 #include "console.h"
 #include "fmt.h"
 #include "layout.h"
+#include "ledger.h"
 #include "money.h"
 
 /* Short names for the builders below. */
@@ -88,17 +89,19 @@ void ui_panel_header(const ui_panel_ctx *c, int w, ui_block *out)
 	int64_t lookups = s->cache.hits + s->cache.misses;
 	fmt_pct(hit, sizeof hit, s->cache.hits, lookups, 0);
 	const char *mode = s->model_mode[0] ? s->model_mode : "auto";
-	ui_role qrole = s->queue_depth ? UI_ROLE_WARN : UI_ROLE_NORMAL;
+	/* Every prompt not sent yet: those the budget blocks too. */
+	int queued = s->queue_depth + s->budget.blocked_jobs;
+	ui_role qrole = queued ? UI_ROLE_WARN : UI_ROLE_NORMAL;
 	if (compact) {
 		segf(L, UI_ROLE_NORMAL, "  %s", mode);
-		segf(L, qrole, "  q%d", s->queue_depth);
+		segf(L, qrole, "  q%d", queued);
 		segf(L, UI_ROLE_NORMAL, " f%d", s->in_flight);
 		segf(L, UI_ROLE_NORMAL, "  cache %s",
 		     s->cache.enabled ? (lookups ? hit : "on") : "off");
 		fmt_clock_hms(t, sizeof t, c->now_wall);
 	} else {
 		segf(L, UI_ROLE_NORMAL, "   model: %s", mode);
-		segf(L, qrole, "   queue %d", s->queue_depth);
+		segf(L, qrole, "   queue %d", queued);
 		segf(L, UI_ROLE_NORMAL, "  in flight %d", s->in_flight);
 		segf(L, UI_ROLE_NORMAL, "   cache %s", s->cache.enabled ? "on" : "off");
 		fmt_clock_day_hms(t, sizeof t, c->now_wall);
@@ -746,13 +749,26 @@ void ui_panel_limits(const ui_panel_ctx *c, int w, int h, ui_block *out)
 
 static void model_name(const char *model, char *buf, size_t n)
 {
-	/* The date suffix goes; the family prefix stays when there is room. */
+	/* The date suffix goes; the family prefix stays when there is room.
+	 * The simulator's rows ("simulated:claude-...") read "sim:haiku-4-5". */
 	char s[64];
 	ui_model_short(model, s, sizeof s);
-	if (!strncmp(model, "claude-", 7))
+	if (!strncmp(model, AM_LEDGER_SIMULATED, strlen(AM_LEDGER_SIMULATED))) {
+		ui_model_short(model + strlen(AM_LEDGER_SIMULATED), s, sizeof s);
+		snprintf(buf, n, "sim:%s", s);
+	} else if (!strncmp(model, "claude-", 7))
 		snprintf(buf, n, "claude-%s", s);
 	else
 		snprintf(buf, n, "%s", s);
+}
+
+/* The shortest name: "haiku-4-5", "sim:haiku-4-5". */
+static void model_short_name(const char *model, char *buf, size_t n)
+{
+	if (!strncmp(model, AM_LEDGER_SIMULATED, strlen(AM_LEDGER_SIMULATED)))
+		model_name(model, buf, n);
+	else
+		ui_model_short(model, buf, n);
 }
 
 /* The table's shape at a width: which columns and how wide the names. */
@@ -769,7 +785,7 @@ static void model_row(const struct model_cols *mc, const am_snap_model *m, bool 
 	if (total)
 		snprintf(name, sizeof name, "total");
 	else if (mc->short_names)
-		ui_model_short(m->model, name, sizeof name);
+		model_short_name(m->model, name, sizeof name);
 	else
 		model_name(m->model, name, sizeof name);
 	fmt_pad(cell, sizeof cell, name, mc->name_w, false);
@@ -811,6 +827,8 @@ void ui_panel_models(const ui_panel_ctx *c, int w, int h, ui_block *out)
 	struct model_cols mc = {.compact = c->compact};
 	ui_block_clear(out);
 	title(c, out, "Models", "today");
+	/* The ids are the report's without the family prefix or the date. */
+	segf_fit(&out->title, w - 2, UI_ROLE_DIM, "%sshort ids (report: dated)", G(c)->dot);
 	int fixed = mc.compact ? 5 + 7 + 7 + 8 + 10 : 6 + 10 + 10 + 9 + 10 + 11;
 	/* A narrow full table gives up the cache-write column before the names. */
 	mc.no_cache_w = !mc.compact && w - fixed < 16;
@@ -823,7 +841,9 @@ void ui_panel_models(const ui_panel_ctx *c, int w, int h, ui_block *out)
 		mc.name_w = 8;
 	line *hd = ui_block_row(out, 0, 0, w);
 	char cell[64];
-	fmt_pad(cell, sizeof cell, "model", mc.name_w, false);
+	/* The compact table has no title to say what it counts. */
+	fmt_pad(cell, sizeof cell, mc.compact ? (mc.name_w >= 14 ? "model (today)" : "today") : "model",
+	        mc.name_w, false);
 	seg(hd, UI_ROLE_DIM, cell);
 	if (mc.compact)
 		seg(hd, UI_ROLE_DIM, "  req     in    out cache r      cost");
@@ -920,11 +940,14 @@ void ui_panel_cache(const ui_panel_ctx *c, int w, int h, ui_block *out)
 			segf(l, UI_ROLE_NORMAL, "batches %lld open%s", (long long)c->snap->batches.open,
 			     g->dot);
 		if (k->enabled) {
+			/* Its counts are this process's, the models table's the day's. */
 			segf(l, UI_ROLE_NORMAL, "cache %s hit", rate);
-			segf(l, UI_ROLE_DIM, "%s%s/%lld%ssaved %s, %s tok%s%s entr%s, %s ", g->dot,
-			     hits, (long long)lookups, g->dot, saved, tok, g->dot, ent, entries,
-			     bytes);
-			segf_fit(l, w - 3, UI_ROLE_DIM, "since start ");
+			seg(l, UI_ROLE_DIM, " since start");
+			segf(l, UI_ROLE_DIM, "%s%s/%lld%ssaved %s, %s tok ", g->dot, hits,
+			     (long long)lookups, g->dot, saved, tok);
+			/* The cache's size is the first thing to go on a narrow line. */
+			segf_fit(l, w - 3, UI_ROLE_DIM, "%s%s entr%s, %s ", g->dot + 1, ent, entries,
+			         bytes);
 		} else {
 			seg(l, UI_ROLE_DIM, "cache off ");
 		}
@@ -1035,6 +1058,97 @@ void ui_panel_status(const char *text, ui_role role, int w, ui_block *out)
 	segf(ui_block_row(out, 0, 0, w), role, " %s", text);
 }
 
+/* ---- the queue view ------------------------------------------------------------ */
+
+static ui_role queue_role(ui_q_state st)
+{
+	switch (st) {
+	case UI_Q_WAITING:
+	case UI_Q_RETRY: return UI_ROLE_WARN;
+	case UI_Q_BLOCKED:
+	case UI_Q_FAILED: return UI_ROLE_ALARM;
+	case UI_Q_SENT:
+	case UI_Q_STREAMING: return UI_ROLE_CALM;
+	case UI_Q_CANCELLED: return UI_ROLE_DIM;
+	default: return UI_ROLE_NORMAL;
+	}
+}
+
+static void queue_counts(const ui_queue_row *rows, int n, const ui_glyphs *g, int w, line *l)
+{
+	int live = 0, flight = 0, waiting = 0, blocked = 0, ended = 0;
+	for (int i = 0; i < n; i++) {
+		ui_q_state st = rows[i].state;
+		if (st == UI_Q_FAILED || st == UI_Q_CANCELLED) {
+			ended++;
+			continue;
+		}
+		live++;
+		flight += st == UI_Q_SENT || st == UI_Q_STREAMING;
+		waiting += st == UI_Q_WAITING || st == UI_Q_RETRY;
+		blocked += st == UI_Q_BLOCKED;
+	}
+	if (!live)
+		seg(l, UI_ROLE_DIM, "nothing queued, waiting or in flight");
+	else
+		segf(l, UI_ROLE_TITLE, "%d prompt%s not answered yet", live, live == 1 ? "" : "s");
+	if (flight)
+		segf_fit(l, w, UI_ROLE_CALM, "%s%d in flight", g->dot, flight);
+	if (waiting)
+		segf_fit(l, w, UI_ROLE_WARN, "%s%d waiting", g->dot, waiting);
+	if (blocked)
+		segf_fit(l, w, UI_ROLE_ALARM, "%s%d blocked", g->dot, blocked);
+	if (ended)
+		segf_fit(l, w, UI_ROLE_DIM, "%s%d ended without an answer", g->dot, ended);
+}
+
+void ui_panel_queue(const ui_queue_row *rows, int n, int sel, bool paused, bool ascii, int w,
+                    int h, ui_block *out)
+{
+	const ui_glyphs *g = ui_glyphs_get(ascii);
+	ui_block_clear(out);
+	seg(&out->title, UI_ROLE_TITLE, "Queue");
+	if (h < 1 || w < 1)
+		return;
+	queue_counts(rows, n, g, w, ui_block_row(out, 0, 0, w));
+	/* The keys go last when there is room for a row as well. */
+	bool keys = h >= 3;
+	int list = h - 1 - (keys ? 1 : 0);
+	if (list > UI_BLOCK_ROWS - 2)
+		list = UI_BLOCK_ROWS - 2;
+	if (sel >= n)
+		sel = n - 1;
+	int first = sel >= list ? sel - list + 1 : 0;
+	for (int i = first; i < n && i - first < list; i++) {
+		const ui_queue_row *r = &rows[i];
+		line *l = ui_block_row(out, 1 + i - first, 0, w);
+		char model[64];
+		ui_model_short(r->model, model, sizeof model);
+		seg(l, i == sel ? UI_ROLE_ACCENT : UI_ROLE_DIM, i == sel ? g->mark : " ");
+		/* "12 · haiku-4-5 · the prompt's start · what it waits for" */
+		if (r->id >= 0)
+			segf(l, UI_ROLE_DIM, " %lld", (long long)r->id);
+		if (model[0] && w >= 60)
+			segf(l, UI_ROLE_DIM, "%s%s", g->dot, model);
+		if (r->excerpt[0]) {
+			char ex[FMT_CELLS_BYTES(UI_Q_EXCERPT)];
+			int exw = w / 3 > 40 ? 40 : w / 3 < 12 ? 12 : w / 3;
+			fmt_fit(ex, sizeof ex, r->excerpt, exw, ascii);
+			segf(l, UI_ROLE_NORMAL, "%s%s", g->dot, ex);
+		}
+		seg(l, UI_ROLE_DIM, g->dot);
+		if (paused && r->state == UI_Q_QUEUED)
+			seg(l, UI_ROLE_WARN, "paused: waits for /resume");
+		else
+			seg(l, queue_role(r->state), r->why);
+	}
+	if (keys)
+		seg(ui_block_row(out, h - 1, 0, w), UI_ROLE_KEY,
+		    n == 0    ? "Esc close"
+		    : w >= 64 ? "Up/Down select  c cancel  r send again  Esc close"
+		              : "c cancel  r again  Esc close");
+}
+
 void ui_input_remark(const ui_input_info *in, bool ascii, char *buf, size_t n)
 {
 	const ui_glyphs *g = ui_glyphs_get(ascii);
@@ -1052,8 +1166,10 @@ void ui_input_remark(const ui_input_info *in, bool ascii, char *buf, size_t n)
 		snprintf(buf, n, "%s chars", chars);
 	if (in->command)
 		return;
-	fmt_tokens(tok, sizeof tok, in->context_tokens + (in->chars + 3) / 4);
+	fmt_tokens(tok, sizeof tok, ui_input_tokens(in->chars, in->context_tokens));
 	const char *mode = in->model_mode && in->model_mode[0] ? in->model_mode : "auto";
+	if (in->preview && in->preview->model[0])
+		mode = in->preview->model;
 	if (strcmp(mode, "auto"))
 		ui_model_short(mode, model, sizeof model);
 	else
@@ -1061,4 +1177,16 @@ void ui_input_remark(const ui_input_info *in, bool ascii, char *buf, size_t n)
 	len = strlen(buf);
 	snprintf(buf + len, n - len, "%s%s%s tok %s %s", len ? g->dot : "", ascii ? "~" : "\u2248",
 	         tok, g->arrow, model);
+	if (in->preview && in->preview->model[0]) {
+		char cost[32];
+		fmt_money(cost, sizeof cost, in->preview->worst_pusd);
+		len = strlen(buf);
+		snprintf(buf + len, n - len, "%s%s %s%s", g->dot, ascii ? "<=" : "\u2264", cost,
+		         in->preview->unknown_price ? " (price ?)" : "");
+	}
+}
+
+int64_t ui_input_tokens(int64_t chars, int64_t context_tokens)
+{
+	return context_tokens + (chars + 3) / 4;
 }

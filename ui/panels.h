@@ -14,6 +14,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "console.h"
 #include "engine.h"
 #include "rline.h"
 
@@ -51,17 +52,34 @@ void ui_panel_toosmall(int w, ui_block *out);
 /* What the input line says after the text: its size when Enter would
  * send more than the field shows ("200 lines · 20,126 chars"), and for a
  * prompt a preview of the call: the tokens it sends, estimated (about 4
- * characters a token, plus the conversation's context) and the model that
- * will answer ("≈3.3k tok → opus-4-5", or "→ auto" when the selector
- * chooses). "" when there is nothing to say. */
+ * characters a token, plus the conversation's context), the model that
+ * will answer and, when the engine previews it (am_engine_preview), the
+ * worst case the budget would reserve: "≈3.3k tok → opus-4-5 · ≤ $0.042".
+ * Without the engine's preview the model is the pinned one or "auto".
+ * "" when there is nothing to say. */
 typedef struct ui_input_info {
 	int chars, lines;
 	bool fits;               /* the whole text shows in the field */
 	bool command;            /* the text is a /command */
 	int64_t context_tokens;  /* the conversation's, sent again with the prompt */
 	const char *model_mode;  /* the snapshot's: "auto" or the pinned model */
+	const am_preview *preview; /* the engine's preview, or NULL */
 } ui_input_info;
+
+/* The input tokens the remark shows for a text of `chars` characters after
+ * a context of context_tokens (what the preview is asked for). */
+int64_t ui_input_tokens(int64_t chars, int64_t context_tokens);
 void ui_input_remark(const ui_input_info *in, bool ascii, char *buf, size_t n);
+
+/* The queue view (the queue key, /queue): a line of counts, then one row
+ * per prompt not answered yet (oldest first) and per prompt that ended
+ * without an answer (newest first): the job id, the model, why it waits
+ * or how it ended, and the prompt's start; the selected row marked; the
+ * keys on the last line. The rows scroll to keep the selection in view.
+ * While paused, a queued prompt says it waits for /resume.
+ * rows come from ui_console_queue (their text already sanitised). */
+void ui_panel_queue(const ui_queue_row *rows, int n, int sel, bool paused, bool ascii, int w,
+                    int h, ui_block *out);
 
 /* The status line (the answer to the last command or key) in the hint
  * line's place. */

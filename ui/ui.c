@@ -48,6 +48,9 @@ struct ui {
 	bool quit;
 	bool help;
 	int help_scroll;
+	bool queue;     /* the queue view is open */
+	int queue_sel;  /* its selected row */
+	int64_t queue_sel_id; /* the job of that row: the selection follows it */
 	int scroll;
 	int max_scroll;
 	int input_want; /* rows the input asked for at the last layout */
@@ -115,6 +118,8 @@ static void relayout(struct ui *u)
 	u->dirty |= UI_R_PANELS | UI_R_CLEAR;
 }
 
+static int queue_follow(struct ui *u);
+
 static void react(struct ui *u, unsigned r)
 {
 	int page = u->lay.r[UI_P_CONSOLE].h > 3 ? u->lay.r[UI_P_CONSOLE].h - 2 : 1;
@@ -125,6 +130,15 @@ static void react(struct ui *u, unsigned r)
 		u->help_scroll = 0;
 		r |= UI_R_PANELS;
 	}
+	if (r & UI_R_QUEUE) {
+		u->queue = true;
+		u->queue_sel = 0;
+		u->queue_sel_id = -1;
+		queue_follow(u);
+		r |= UI_R_PANELS;
+	}
+	if (u->queue && (r & UI_R_CONSOLE))
+		queue_follow(u); /* events moved the rows */
 	if (r & UI_R_SCROLL_UP) {
 		u->scroll += page;
 		if (u->scroll > u->max_scroll)
@@ -143,6 +157,7 @@ static void react(struct ui *u, unsigned r)
 static void submit_line(struct ui *u)
 {
 	char *line = ui_editor_take(u->ed);
+	ui_ctl_remember_input(&u->ctl, line);
 	u->scroll = 0;
 	u->dirty |= UI_R_INPUT | UI_R_CONSOLE;
 	react(u, ui_ctl_line(&u->ctl, line));
@@ -204,6 +219,71 @@ static void help_key(struct ui *u, int fn, wint_t k)
 		u->help = false;
 	}
 	u->dirty |= UI_R_PANELS | UI_R_CLEAR;
+}
+
+/* ---- the queue view's keys ------------------------------------------------------- */
+
+static ui_queue_row queue_rows[UI_CON_MAX_JOBS + UI_CON_MAX_ENDED];
+
+/* The rows now, with the selection on the job it was on (a cancelled one
+ * moves down among the ended), or on the nearest row when that one left;
+ * returns how many rows. */
+static int queue_follow(struct ui *u)
+{
+	int n = ui_console_queue(u->ctl.con, queue_rows, UI_CON_MAX_JOBS + UI_CON_MAX_ENDED);
+	for (int i = 0; i < n; i++)
+		if (queue_rows[i].id == u->queue_sel_id) {
+			u->queue_sel = i;
+			return n;
+		}
+	if (u->queue_sel >= n)
+		u->queue_sel = n > 0 ? n - 1 : 0;
+	u->queue_sel_id = n ? queue_rows[u->queue_sel].id : -1;
+	return n;
+}
+
+static void queue_close(struct ui *u)
+{
+	u->queue = false;
+	u->dirty |= UI_R_PANELS | UI_R_CLEAR;
+}
+
+/* Up/Down (or j/k) move the selection; c (or Delete) cancels the
+ * selected prompt, r sends it again; Esc, q and Enter close the view; a
+ * function key closes it and does its job (handle_key sees to the keys
+ * that come as escape sequences). */
+static void queue_key(struct ui *u, int fn, wint_t k, ui_esc_kind esc)
+{
+	if (fn != KEY_CODE_YES && k == 3) {
+		u->quit = true;
+		return;
+	}
+	int n = queue_follow(u);
+	bool up = (fn == KEY_CODE_YES && k == KEY_UP) || esc == UI_ESC_UP || k == 'k';
+	bool down = (fn == KEY_CODE_YES && k == KEY_DOWN) || esc == UI_ESC_DOWN || k == 'j';
+	int64_t id = u->queue_sel < n ? queue_rows[u->queue_sel].id : -1;
+	if (up || down) {
+		u->queue_sel += up ? -1 : 1;
+		if (u->queue_sel >= n)
+			u->queue_sel = n - 1;
+		if (u->queue_sel < 0)
+			u->queue_sel = 0;
+		u->queue_sel_id = n ? queue_rows[u->queue_sel].id : -1;
+		u->dirty |= UI_R_CONSOLE;
+	} else if ((fn != KEY_CODE_YES && k == 'c') || (fn == KEY_CODE_YES && k == KEY_DC) ||
+	           esc == UI_ESC_DELETE) {
+		if (n)
+			react(u, ui_ctl_cancel_job(&u->ctl, id));
+	} else if (fn != KEY_CODE_YES && k == 'r') {
+		if (n)
+			react(u, ui_ctl_retry_job(&u->ctl, id) | UI_R_CONSOLE);
+	} else if (esc == UI_ESC_NONE && fn == KEY_CODE_YES && neutral_key(k) != UI_KEY_NONE) {
+		queue_close(u);
+		react(u, ui_ctl_action(&u->ctl, ui_key_action(neutral_key(k))));
+	} else if (esc == UI_ESC_ALONE || (fn == KEY_CODE_YES && k == KEY_ENTER) ||
+	           (fn != KEY_CODE_YES && (k == 'q' || k == '\r' || k == '\n'))) {
+		queue_close(u);
+	}
 }
 
 /* The rest of an escape sequence curses did not decode: up to a whole
@@ -392,6 +472,37 @@ static void complete(struct ui *u)
 	free(line);
 }
 
+static void handle_key(struct ui *u, int fn, wint_t k);
+
+/* A key that came as an escape sequence while the help shows: the
+ * scrolling keys scroll it; an unknown sequence is swallowed whole (its
+ * tail never reaches the input line); any other key closes the help and
+ * does its own job (a paste is pasted, an F-key acts), the help key only
+ * closes it. */
+static void help_escape(struct ui *u, ui_esc e)
+{
+	static const struct {
+		ui_esc_kind kind;
+		wint_t key;
+	} scroll[] = {{UI_ESC_UP, KEY_UP}, {UI_ESC_DOWN, KEY_DOWN}, {UI_ESC_PGUP, KEY_PPAGE},
+	              {UI_ESC_PGDN, KEY_NPAGE}};
+	if (e.kind == UI_ESC_NONE)
+		return;
+	for (size_t i = 0; i < sizeof scroll / sizeof scroll[0]; i++)
+		if (scroll[i].kind == e.kind) {
+			help_key(u, KEY_CODE_YES, scroll[i].key);
+			return;
+		}
+	help_key(u, OK, 27); /* closes it */
+	ui_act act = e.kind == UI_ESC_ALT    ? ui_key_action(UI_KEY_ALT(e.ch))
+	             : e.kind == UI_ESC_FKEY ? ui_key_action(UI_KEY_F(e.ch))
+	                                     : UI_ACT_NONE;
+	if (e.kind == UI_ESC_ALT && act == UI_ACT_NONE)
+		handle_key(u, OK, (wint_t)e.ch); /* Esc, then a key typed fast after it */
+	else if (e.kind != UI_ESC_ALONE && act != UI_ACT_HELP)
+		escape(u, e);
+}
+
 static void handle_key(struct ui *u, int fn, wint_t k)
 {
 	if (fn == KEY_CODE_YES && k == KEY_RESIZE) {
@@ -403,7 +514,35 @@ static void handle_key(struct ui *u, int fn, wint_t k)
 		return;
 	}
 	if (u->help) {
-		help_key(u, fn, k);
+		if (fn != KEY_CODE_YES && k == 27)
+			help_escape(u, read_escape());
+		else
+			help_key(u, fn, k);
+		return;
+	}
+	if (u->queue) {
+		ui_esc_kind esc = UI_ESC_NONE;
+		if (fn != KEY_CODE_YES && k == 27) {
+			ui_esc e = read_escape();
+			if (e.kind == UI_ESC_NONE)
+				return; /* an unknown sequence, swallowed */
+			if (e.kind != UI_ESC_ALONE && e.kind != UI_ESC_UP && e.kind != UI_ESC_DOWN &&
+			    e.kind != UI_ESC_DELETE) {
+				/* Any other key (an F-key, an Alt key, a paste) closes
+				 * the view and does its own job; the queue key only
+				 * closes it. */
+				queue_close(u);
+				ui_act act = e.kind == UI_ESC_ALT ? ui_key_action(UI_KEY_ALT(e.ch))
+				                                  : UI_ACT_NONE;
+				if (e.kind == UI_ESC_ALT && act == UI_ACT_NONE)
+					handle_key(u, OK, (wint_t)e.ch); /* Esc, then a key typed fast */
+				else if (act != UI_ACT_QUEUE)
+					escape(u, e);
+				return;
+			}
+			esc = e.kind;
+		}
+		queue_key(u, fn, k, esc);
 		return;
 	}
 	if (fn == KEY_CODE_YES) {
@@ -490,8 +629,12 @@ static void paint(struct ui *u)
 	               .help = u->help,
 	               .help_scroll = u->help_scroll,
 	               .help_lines = v->help_lines,
+	               .queue = u->queue,
+	               .queue_sel = u->queue_sel,
 	               .cols = u->cols,
 	               .rows = u->rows,
+	               .ops = u->ops,
+	               .system = u->ctl.system,
 	               .status = u->status_until ? u->ctl.status : NULL,
 	               .status_role = u->ctl.status_role};
 	if (u->dirty & UI_R_CLEAR)
@@ -499,13 +642,16 @@ static void paint(struct ui *u)
 	for (int p = 0; p < UI_P_COUNT; p++) {
 		if (!(u->dirty & panel_bit[p]))
 			continue;
-		if (u->help && p != UI_P_HEADER && p != UI_P_HINTS && p != UI_P_TOOSMALL)
+		if ((u->help || u->queue) && p != UI_P_HEADER && p != UI_P_HINTS &&
+		    p != UI_P_TOOSMALL)
 			continue;
 		ui_paint_panel(v, (ui_panel)p);
 	}
 	if (u->help && (u->dirty & ~(unsigned)(UI_R_HEADER | UI_R_HINTS)))
 		ui_paint_help(v);
-	if (!u->help && (u->dirty & UI_R_CONSOLE)) {
+	else if (u->queue && (u->dirty & ~(unsigned)(UI_R_HEADER | UI_R_HINTS)))
+		ui_paint_queue(v);
+	if (!u->help && !u->queue && (u->dirty & UI_R_CONSOLE)) {
 		u->max_scroll = v->max_scroll;
 		if (u->scroll > u->max_scroll)
 			u->scroll = u->max_scroll;
@@ -594,6 +740,17 @@ static void loop(struct ui *u)
 	}
 }
 
+/* A line kept in the ledger is outside text by now: sanitised before the
+ * input line may show it. */
+static void recall_input(void *ctx, const char *line)
+{
+	size_t n = strlen(line);
+	char *san = am_xmalloc(4 * n + 1);
+	san[am_text_sanitize(line, n, san, false, NULL)] = '\0';
+	ui_editor_remember(ctx, san);
+	free(san);
+}
+
 int ui_run(const am_engine_ops *ops, const ui_options *opt)
 {
 	struct ui *u = am_xcalloc(1, sizeof *u);
@@ -612,6 +769,7 @@ int ui_run(const am_engine_ops *ops, const ui_options *opt)
 	ui_ctl_init(&u->ctl, ops, u->term.ascii, u->opt.models, u->opt.nmodels);
 	u->ctl.system = u->opt.system;
 	u->ed = ui_editor_new();
+	ui_ctl_recall(&u->ctl, recall_input, u->ed);
 	u->view.term = &u->term;
 	read_clock(u);
 	u->dirty |= ui_ctl_pump(&u->ctl, 512);

@@ -70,6 +70,7 @@ int am_app_start(am_app *a, const char *source, bool persist_settings)
 	wo.simulator = a->sim != NULL;
 	wo.source = source;
 	wo.persist_settings = persist_settings;
+	wo.console_memory = source && !strcmp(source, "console");
 	wo.load_settings = true;
 	wo.halt_on_fatal = a->halt_on_fatal;
 	/* The calls go out through the libcurl client. */

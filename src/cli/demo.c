@@ -382,10 +382,31 @@ static int demo_wake_fd(void *ctx)
 	return ((am_demo *)ctx)->epfd;
 }
 
+static int demo_preview(void *ctx, const am_snapshot *snap, const am_preview_in *in,
+                        am_preview *out, am_err *err)
+{
+	am_demo *d = ctx;
+	return d->inner.preview(d->inner.ctx, snap, in, out, err);
+}
+
+static int demo_remember(void *ctx, am_memo_kind kind, const char *input,
+                         const am_memo_exchange *x, am_err *err)
+{
+	am_demo *d = ctx;
+	return d->inner.remember(d->inner.ctx, kind, input, x, err);
+}
+
+static bool demo_recall(void *ctx, void (*input)(void *cb, const char *line),
+                        void (*exchange)(void *cb, const am_memo_exchange *x), void *cb)
+{
+	am_demo *d = ctx;
+	return d->inner.recall(d->inner.ctx, input, exchange, cb);
+}
+
 am_engine_ops am_demo_ops(am_demo *d)
 {
 	return (am_engine_ops){ demo_submit, demo_snapshot, demo_drain, demo_command, demo_wake_fd,
-	                        d };
+	                        d, demo_preview, demo_remember, demo_recall };
 }
 
 const am_config *am_demo_config(const am_demo *d)

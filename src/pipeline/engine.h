@@ -23,6 +23,9 @@
 #include "err.h"
 #include "tagbudget.h"
 #include "pbatch.h"
+#include "memo.h"
+#include "pricing.h"
+#include "selector.h"
 #include "usage.h"
 
 /* ---- the snapshot ------------------------------------------------------- */
@@ -84,8 +87,14 @@ typedef struct am_snapshot {
 	bool simulator;               /* figures are not real spend */
 	char endpoint[64];            /* "api.anthropic.com" or "127.0.0.1:PORT" */
 	char model_mode[64];          /* "auto" or the pinned model */
+	int budget_pct;               /* the selector's budget input: used share of the
+	                               * tightest limit, floor; < 0 = no limit */
+	int64_t max_tokens;           /* a prompt's output bound when it sets none */
+	int64_t input_ppm;            /* input tokens per request byte the budget may
+	                               * charge at most (am_rl_input_ratio_max) */
 	bool paused;
-	int queue_depth, in_flight, waiting_limit, done, failed;
+	int queue_depth, in_flight, waiting_limit, done, failed; /* queue_depth: not sent yet
+	                                                          * (budget.blocked_jobs aside) */
 	int npools;                   /* the pools that matter, most active first */
 	am_snap_pool pool[AM_SNAP_MAX_POOLS];
 	int nmodels;
@@ -192,6 +201,38 @@ typedef struct am_prompt {
 	const char *tag;       /* NULL or "" = untagged; else a valid tag (tag.h) */
 } am_prompt;
 
+/* ---- a preview: what a prompt would be sent to, and cost at worst ------- */
+
+typedef struct am_preview_in {
+	int64_t chars;         /* code points of the new user turn (the selector's length) */
+	int64_t input_tokens;  /* estimated input of the whole call, context included */
+	int64_t bytes;         /* the request's size as sent (JSON), at least: the budget
+	                        * estimates its input from it (snapshot's input_ppm) */
+	int64_t max_tokens;    /* 0 = the engine's default (the snapshot's) */
+	const char *model;     /* the prompt's own model; NULL or "auto" = the engine's mode */
+} am_preview_in;
+
+typedef struct am_preview {
+	char model[AM_SEL_MODEL_MAX];   /* the model the selector would choose now */
+	char reason[AM_SEL_REASON_MAX];
+	int64_t max_tokens;             /* the output bound the worst case assumes */
+	int64_t worst_pusd;             /* what the budget guard would reserve */
+	bool unknown_price;             /* priced at the dearest known model */
+} am_preview;
+
+/* The preview of one prompt, from the policies the worker applies to it:
+ * the selector (sel, with the snapshot's model mode and budget share) and
+ * the budget's worst case (am_budget_worst_case over the model's resolved
+ * price, am_pricing_resolve), its input the larger of input_tokens and
+ * what the budget's estimator may charge for `bytes`. Pure: the same
+ * inputs give the same answer; the worker's own dispatch reaches the same
+ * model, and a reservation no larger when its request is no larger than
+ * `bytes`. -1 + err when the prices cannot say (an empty
+ * table, an overflow). */
+int am_engine_preview(const am_sel_config *sel, const am_pricing *pricing,
+                      const am_snapshot *snap, const am_preview_in *in, am_preview *out,
+                      am_err *err);
+
 /* ---- the interface ------------------------------------------------------- */
 
 typedef struct am_engine_ops {
@@ -208,6 +249,23 @@ typedef struct am_engine_ops {
 	/* Readable when there is something new; see above. */
 	int (*wake_fd)(void *ctx);
 	void *ctx;
+	/* The preview of a prompt (am_engine_preview) against snap, the latest
+	 * snapshot the caller holds. NULL when the engine offers none; -1 + err
+	 * when it cannot say. Never blocks. */
+	int (*preview)(void *ctx, const am_snapshot *snap, const am_preview_in *in,
+	               am_preview *out, am_err *err);
+	/* The console's memory in the ledger (memo.h). remember keeps a line
+	 * typed (input), an exchange that ended (x) or forgets the conversation
+	 * (copied; written on the worker's next pass; -1 + err when it cannot
+	 * be queued). recall passes what the ledger held at start, once, oldest
+	 * first, to input() for each line and exchange() for each exchange
+	 * (both on the caller's thread, their arguments valid during the call);
+	 * false when there is nothing. NULL when the engine keeps nothing.
+	 * Never block. */
+	int (*remember)(void *ctx, am_memo_kind kind, const char *input,
+	                const am_memo_exchange *x, am_err *err);
+	bool (*recall)(void *ctx, void (*input)(void *cb, const char *line),
+	               void (*exchange)(void *cb, const am_memo_exchange *x), void *cb);
 } am_engine_ops;
 
 #endif

@@ -198,10 +198,7 @@ static int ops_submit(void *ctx, const am_prompt *p, int64_t *job_id, am_err *er
 	 * before inbox_put returns: read the handle first. */
 	int64_t handle = it->handle;
 	if (inbox_put(w, it, err)) {
-		json_decref(body);
-		free(it->model);
-		free(it->tag);
-		free(it);
+		wk_inbox_free(it);
 		return -1;
 	}
 	*job_id = handle;
@@ -312,9 +309,62 @@ static int ops_wake_fd(void *ctx)
 	return am_evq_fd(w->evq);
 }
 
+/* The selector's configuration and the price table are fixed once the
+ * worker has started (as refuse_model relies on); the rest comes from the
+ * caller's snapshot. */
+static int ops_preview(void *ctx, const am_snapshot *snap, const am_preview_in *in,
+                       am_preview *out, am_err *err)
+{
+	am_worker *w = ctx;
+	return am_engine_preview(&w->sel, w->pricing, snap, in, out, err);
+}
+
+static int ops_remember(void *ctx, am_memo_kind kind, const char *input,
+                        const am_memo_exchange *x, am_err *err)
+{
+	am_worker *w = ctx;
+	if (!w->opts.console_memory)
+		return 0;
+	inbox_item *it = am_xcalloc(1, sizeof *it);
+	it->kind = IN_MEMO;
+	it->memo = kind;
+	it->input = input ? am_xstrdup(input) : NULL;
+	if (x) {
+		it->ex = *x;
+		it->ex.user = am_xstrdup(x->user ? x->user : "");
+		it->ex.assistant = am_xstrdup(x->assistant ? x->assistant : "");
+		it->ex.summary = am_xstrdup(x->summary ? x->summary : "");
+	}
+	if (inbox_put(w, it, err)) {
+		wk_inbox_free(it);
+		return -1;
+	}
+	return 0;
+}
+
+static bool ops_recall(void *ctx, void (*input)(void *cb, const char *line),
+                       void (*exchange)(void *cb, const am_memo_exchange *x), void *cb)
+{
+	am_worker *w = ctx;
+	am_memo m;
+	pthread_mutex_lock(&w->mu);
+	bool have = w->memo_loaded && (w->memo.ninputs || w->memo.nex);
+	m = w->memo;
+	memset(&w->memo, 0, sizeof w->memo);
+	w->memo_loaded = false;
+	pthread_mutex_unlock(&w->mu);
+	for (int i = 0; i < m.ninputs; i++)
+		input(cb, m.inputs[i]);
+	for (int i = 0; i < m.nex; i++)
+		exchange(cb, &m.ex[i]);
+	am_memo_free(&m);
+	return have;
+}
+
 am_engine_ops am_worker_ops(am_worker *w)
 {
-	am_engine_ops ops = { ops_submit, ops_snapshot, ops_drain, ops_command, ops_wake_fd, w };
+	am_engine_ops ops = { ops_submit, ops_snapshot, ops_drain, ops_command, ops_wake_fd, w,
+	                      ops_preview, ops_remember, ops_recall };
 	return ops;
 }
 
@@ -328,6 +378,7 @@ static void worker_free(am_worker *w)
 		free(w->config);
 	}
 	am_evq_free(w->evq);
+	am_memo_free(&w->memo); /* never recalled */
 	pthread_mutex_destroy(&w->mu);
 	pthread_cond_destroy(&w->init_cv);
 	memset(w->api_key, 0, sizeof w->api_key);

@@ -44,6 +44,8 @@ typedef struct am_worker_opts {
 	                                 name AM_LEDGER_SIMULATED models) */
 	const char *source;           /* ledger `source` of UI-submitted jobs: "console", "ask" */
 	bool persist_settings;        /* apply and save run-time settings (the console) */
+	bool console_memory;          /* load the console's memory at start and keep what
+	                                 remember is given (memo.h) */
 	bool load_settings;           /* apply saved run-time settings at start */
 	bool stop_when_idle;          /* batch/ask: the loop ends when nothing is left to do */
 	/* batch/ask: the loop ends (am_worker_finished) when every further call or

@@ -76,6 +76,38 @@ static void answer_from_cache(am_worker *w, wjob *j, am_cache_answer *a)
 	wk_land_or_hold(w, j);
 }
 
+/* ---- single-flight ----------------------------------------------------------- */
+
+/* The job on its way with j's request (the same cache key): reserved or
+ * sent, answered and not yet landed, or waiting to be sent again. Its
+ * answer lands in the cache, so j waits for it instead of paying twice. */
+static const wjob *twin_on_its_way(const am_worker *w, const wjob *j)
+{
+	/* Those lists hold about `concurrency` jobs, not the whole queue. */
+	const jlist *lists[] = { &w->limit, &w->flight, &w->unrecorded, &w->retry_list };
+	for (size_t i = 0; i < sizeof lists / sizeof lists[0]; i++)
+		for (const wjob *o = lists[i]->head; o; o = o->next)
+			if (o != j && o->cacheable && !memcmp(o->key, j->key, sizeof j->key))
+				return o;
+	return NULL;
+}
+
+/* Twins whose first has landed (or ended any other way) go back to the
+ * front of the queue, oldest first: the cache answers them now, or, when
+ * the first left no answer there, the oldest is sent and the rest wait
+ * for it in turn. */
+static void release_twins(am_worker *w)
+{
+	for (wjob *j = w->twins.head, *next; j; j = next) {
+		next = j->next;
+		if (!twin_on_its_way(w, j)) {
+			jl_remove(&w->twins, j);
+			j->st = W_PENDING;
+			jl_insert_by_id(&w->pending, j);
+		}
+	}
+}
+
 /* Takes j (already off the pending list) through cache, budget and limiter.
  * Returns false when dispatching must stop for this pass. */
 static void dispatch(am_worker *w, wjob *j, const am_budget_now *bn, int64_t now)
@@ -101,6 +133,13 @@ static void dispatch(am_worker *w, wjob *j, const am_budget_now *bn, int64_t now
 		    (am_cache_answer_free(&a), wk_shared_cache_get(w, j, &a))) {
 			answer_from_cache(w, j, &a);
 			am_cache_answer_free(&a);
+			return;
+		}
+		am_cache_answer_free(&a);
+		if (twin_on_its_way(w, j)) {
+			j->st = W_TWIN;
+			jl_push(&w->twins, j);
+			wk_event_basic(w, AM_EV_WAITING, j, "the answer of an identical request");
 			return;
 		}
 	}
@@ -248,6 +287,8 @@ void wk_admit(am_worker *w, const am_budget_now *bn, int64_t now)
 		w->budget_changed = false;
 		retry_blocked(w, bn, now);
 	}
+	if (w->twins.n)
+		release_twins(w);
 	while (w->pending.head && w->limit.n + w->flight.n < w->concurrency &&
 	       !wk_holding(w, now)) {
 		wjob *j = jl_pop(&w->pending);

@@ -25,6 +25,7 @@
 #include "limiter.h"
 #include "proxycall.h"
 #include "log.h"
+#include "memo.h"
 #include "money.h"
 #include "queue.h"
 #include "redis.h"
@@ -55,6 +56,8 @@ typedef enum wstate {
 	W_LIMIT,     /* holds a reservation; in the limiter's queue */
 	W_FLIGHT,    /* the call is on the wire */
 	W_UNRECORDED, /* answered, but the ledger write failed: tried again */
+	W_TWIN,      /* waits for the answer of an identical request on its way
+	              * (same cache key): then a cache hit, or dispatched again */
 	W_FINISHED
 } wstate;
 
@@ -138,7 +141,7 @@ typedef struct jlist {
 } jlist;
 
 typedef struct inbox_item {
-	enum { IN_SUBMIT, IN_COMMAND, IN_PROXY, IN_PROXY_DONE, IN_PROXY_STOP } kind;
+	enum { IN_SUBMIT, IN_COMMAND, IN_PROXY, IN_PROXY_DONE, IN_PROXY_STOP, IN_MEMO } kind;
 	int64_t handle;
 	json_t *body;
 	char *model;
@@ -148,6 +151,9 @@ typedef struct inbox_item {
 	am_proxy_call *pc;       /* IN_PROXY */
 	am_prov_result *res;     /* IN_PROXY_DONE (heap), with cut */
 	bool cut;
+	am_memo_kind memo;          /* IN_MEMO: what to keep */
+	char *input;                /* IN_MEMO input */
+	am_memo_exchange ex;        /* IN_MEMO exchange (owned copies) */
 	struct inbox_item *next;
 } inbox_item;
 
@@ -226,6 +232,7 @@ struct am_worker {
 	wjob *all;
 	jlist pending, retry_list, blocked, limit, flight;
 	jlist unrecorded;           /* answers waiting for a ledger write */
+	jlist twins;                /* W_TWIN: single-flight (worker_admit.c) */
 	int db_fails;               /* ledger writes failed in a row */
 	int64_t db_retry_at;        /* mono ns: no new calls before this */
 	bool halted;                /* halt_on_fatal: the loop ends */
@@ -279,6 +286,9 @@ struct am_worker {
 	int64_t next_publish;       /* mono ns */
 	am_redis_totals org;
 	bool org_valid;
+	am_memo memo;               /* console_memory: read at start, until recall takes it
+	                             * (under mu) */
+	bool memo_loaded;
 	am_err init_err;
 	int init_state;             /* 0 starting, 1 ok, -1 failed */
 	pthread_cond_t init_cv;
@@ -428,6 +438,10 @@ int wk_load_recent_burn(am_worker *w, am_err *err);
 /* worker_intake.c */
 void wk_scan_db(am_worker *w);
 void wk_take_inbox(am_worker *w, int64_t now);
+/* Frees an inbox item of any kind; a proxied call never taken is refused. */
+void wk_inbox_free(inbox_item *it);
+/* The console's memory: what is left in the inbox is written (teardown). */
+void wk_keep_memos(am_worker *w);
 void wk_intake(am_worker *w, int64_t now);
 /* Applies the settings another process sharing the ledger changed since the
  * last look (at most every SETTINGS_POLL_MS); wk_settings_forget frees what
@@ -464,7 +478,7 @@ void wk_proxy_tick(am_worker *w, int64_t now);
 void wk_proxy_refuse_all(am_worker *w);
 int64_t wk_proxy_next_deadline(const am_worker *w);
 int wk_proxy_record(am_worker *w, wjob *j, const am_ledger_event *ev, am_err *err);
-void wk_inbox_free(inbox_item *it);
+void wk_proxy_refuse_stopping(am_proxy_call *pc);
 void wk_proxy_done_item(am_worker *w, inbox_item *it, int64_t now);
 
 /* worker_collect.c */

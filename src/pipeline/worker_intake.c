@@ -422,8 +422,14 @@ void wk_settings_poll(am_worker *w, int64_t now)
 		    (c.pool[0] && pool_by_name(w, c.pool) < 0))
 			continue; /* not a run-time setting, or a pool this worker lacks */
 		apply_command(w, &c, now);
+		/* Money reads as money ("$4.25"), whatever digits the row holds. */
+		char val[48];
+		if (c.kind == AM_CMD_SET_BUDGET_DAY || c.kind == AM_CMD_SET_BUDGET_MONTH)
+			am_money_format_short(c.value, 12, val, sizeof val);
+		else
+			snprintf(val, sizeof val, "%s", row->value);
 		size_t n = strlen(said);
-		snprintf(said + n, sizeof said - n, "%s%s = %s", n ? ", " : "", row->key, row->value);
+		snprintf(said + n, sizeof said - n, "%s%s = %s", n ? ", " : "", row->key, val);
 	}
 	free(changed);
 	if (said[0]) /* one line for what one look found */
@@ -433,6 +439,67 @@ void wk_settings_poll(am_worker *w, int64_t now)
 	w->nseen_set = r.n;
 	w->seen_loaded = true;
 	w->data_version = ver;
+}
+
+void wk_inbox_free(inbox_item *it)
+{
+	if (it->kind == IN_PROXY && it->pc)
+		wk_proxy_refuse_stopping(it->pc); /* never taken: its client hears why */
+	if (it->res) {
+		am_prov_result_free(it->res);
+		free(it->res);
+	}
+	json_decref(it->body);
+	free(it->model);
+	free(it->tag);
+	free(it->input);
+	free(it->ex.user);
+	free(it->ex.assistant);
+	free(it->ex.summary);
+	free(it);
+}
+
+/* The console's memory (memo.h): a failed write is said once, as a notice;
+ * nothing else depends on it. */
+static void keep_memo(am_worker *w, const inbox_item *it)
+{
+	am_err err;
+	int rc = 0;
+	if (!w->ledger)
+		return;
+	switch (it->memo) {
+	case AM_MEMO_INPUT:
+		rc = am_memo_add_input(w->ledger, it->input, now_wall(w), &err);
+		break;
+	case AM_MEMO_EXCHANGE:
+		rc = am_memo_add_exchange(w->ledger, &it->ex, now_wall(w), &err);
+		break;
+	case AM_MEMO_FORGET:
+		rc = am_memo_forget_conversation(w->ledger, &err);
+		break;
+	}
+	if (rc)
+		wk_notice(w, "the console's history was not saved: %s", err.msg);
+}
+
+void wk_keep_memos(am_worker *w)
+{
+	pthread_mutex_lock(&w->mu);
+	inbox_item **pp = &w->inbox, *last = NULL;
+	while (*pp) {
+		inbox_item *it = *pp;
+		if (it->kind != IN_MEMO) {
+			last = it;
+			pp = &it->next;
+			continue;
+		}
+		*pp = it->next;
+		w->inbox_n--;
+		keep_memo(w, it);
+		wk_inbox_free(it);
+	}
+	w->inbox_tail = last;
+	pthread_mutex_unlock(&w->mu);
 }
 
 void wk_take_inbox(am_worker *w, int64_t now)
@@ -458,6 +525,8 @@ void wk_take_inbox(am_worker *w, int64_t now)
 			wk_proxy_done_item(w, it, now);
 		} else if (it->kind == IN_PROXY_STOP) {
 			wk_proxy_refuse_all(w);
+		} else if (it->kind == IN_MEMO) {
+			keep_memo(w, it);
 		} else {
 			wjob *j = am_xcalloc(1, sizeof *j);
 			j->w = w;
@@ -475,6 +544,7 @@ void wk_take_inbox(am_worker *w, int64_t now)
 			wk_all_add(w, j);
 			wk_fresh_add(w, j); /* its row is written at the end of the pass */
 			jl_push(&w->pending, j);
+			it->body = NULL;
 		}
 		wk_inbox_free(it);
 		it = next;

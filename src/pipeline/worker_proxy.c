@@ -58,18 +58,9 @@ static void refuse_call(am_proxy_call *pc, int status, const char *type, int64_t
 
 /* ---- the observers' side --------------------------------------------------- */
 
-void wk_inbox_free(inbox_item *it)
+void wk_proxy_refuse_stopping(am_proxy_call *pc)
 {
-	if (it->kind == IN_PROXY && it->pc)
-		refuse_call(it->pc, 503, "api_error", 0, "aimeter is stopping");
-	if (it->res) {
-		am_prov_result_free(it->res);
-		free(it->res);
-	}
-	json_decref(it->body);
-	free(it->model);
-	free(it->tag);
-	free(it);
+	refuse_call(pc, 503, "api_error", 0, "aimeter is stopping");
 }
 
 /* Queues an item the way submissions are queued (worker.c), without the

@@ -167,8 +167,12 @@ static int pools_that_matter(am_worker *w, int64_t now, int *order, int max)
 		np = AM_RL_MAX_POOLS;
 	int64_t score[AM_RL_MAX_POOLS] = { 0 };
 	bool want[AM_RL_MAX_POOLS] = { false };
+	size_t pl = strlen(AM_LEDGER_SIMULATED);
 	for (int i = 0; i < w->nmodels; i++) {
-		int p = am_rl_pool_for_model(w->rl, w->models[i].m.model);
+		const char *m = w->models[i].m.model;
+		if (!strncmp(m, AM_LEDGER_SIMULATED, pl))
+			m += pl; /* the simulator's calls count for their model's pool */
+		int p = am_rl_pool_for_model(w->rl, m);
 		if (p >= 0 && p < np && w->models[i].m.requests > 0) {
 			score[p] += w->models[i].m.requests;
 			want[p] = true;
@@ -216,7 +220,9 @@ void wk_publish(am_worker *w, int64_t now, bool force)
 	snprintf(s.endpoint, sizeof s.endpoint, "%s", w->endpoint);
 	snprintf(s.model_mode, sizeof s.model_mode, "%s", w->model_mode);
 	s.paused = w->paused;
-	s.queue_depth = w->pending.n + w->retry_list.n + w->limit.n;
+	/* Waiting for an identical one's answer counts too (the budget's
+	 * blocked jobs are budget.blocked_jobs). */
+	s.queue_depth = w->pending.n + w->retry_list.n + w->limit.n + w->twins.n;
 	s.in_flight = w->flight.n;
 	s.waiting_limit = w->limit.n;
 	s.done = (int)w->done;
@@ -250,6 +256,9 @@ void wk_publish(am_worker *w, int64_t now, bool force)
 	s.budget.blocked_jobs = w->blocked.n;
 	s.ntags = (int)am_tagbudget_top(w->tagb, bn.day, s.tag, AM_SNAP_MAX_TAGS);
 	wk_shared_snapshot(w, &s.org);
+	s.budget_pct = am_budget_used_pct(w->budget, &bn);
+	s.max_tokens = w->default_max_tokens;
+	s.input_ppm = am_rl_input_ratio_max(w->rl);
 	pthread_mutex_lock(&w->mu);
 	s.seq = w->snap.seq + 1;
 	w->snap = s;
@@ -266,6 +275,7 @@ bool wk_idle(am_worker *w)
 	inbox = w->inbox_n;
 	pthread_mutex_unlock(&w->mu);
 	return !inbox && !w->pending.n && !w->retry_list.n && !w->limit.n && !w->flight.n &&
+	       !w->twins.n &&
 	       !w->unrecorded.n && !atomic_load(&w->poked);
 }
 
@@ -278,7 +288,7 @@ static void update_quiet(am_worker *w, int64_t now)
 	pthread_mutex_lock(&w->mu);
 	w->quiet = !w->inbox_n && !atomic_load(&w->poked) && !w->flight.n && !w->unrecorded.n &&
 	           now >= w->db_retry_at &&
-	           (w->paused || (!w->pending.n && !w->retry_list.n && !w->limit.n &&
+	           (w->paused || (!w->pending.n && !w->retry_list.n && !w->limit.n && !w->twins.n &&
 	                          !w->budget_changed));
 	w->quiet_paused = w->paused;
 	pthread_mutex_unlock(&w->mu);
@@ -299,7 +309,7 @@ void wk_publish_waiting(am_worker *w, int64_t now)
 void wk_publish_pass(am_worker *w)
 {
 	int64_t now = now_mono(w);
-	if (w->pending.n || w->retry_list.n || w->limit.n || w->flight.n) {
+	if (w->pending.n || w->retry_list.n || w->limit.n || w->flight.n || w->twins.n) {
 		w->last_busy = now;
 		w->dirty = true;
 	} else if (now - w->last_busy < REFILL_WINDOW_MS * AM_NS_PER_MS &&

@@ -141,6 +141,15 @@ int wk_setup(am_worker *w, am_err *err)
 	int requeued = 0;
 	if (am_queue_recover(w->db, &w->owner, now_wall(w), &requeued, err))
 		return -1;
+	if (w->opts.console_memory) {
+		am_memo m;
+		if (am_memo_load(w->ledger, &m, err))
+			return -1;
+		pthread_mutex_lock(&w->mu);
+		w->memo = m;
+		w->memo_loaded = true;
+		pthread_mutex_unlock(&w->mu);
+	}
 
 	if (build_selector(w, &cfg, err))
 		return -1;
@@ -230,6 +239,8 @@ void wk_teardown(am_worker *w)
 	}
 	w->nfresh = 0;
 	wk_shared_teardown(w);
+	if (w->ledger && w->opts.console_memory)
+		wk_keep_memos(w);
 	while (w->all) {
 		wjob *j = w->all;
 		if (j->id && (j->st == W_FLIGHT || j->st == W_LIMIT))

@@ -133,66 +133,11 @@ void wk_fire_alerts(am_worker *w, const am_budget_alerts *al)
 	}
 }
 
-static int64_t dearer(int64_t a, int64_t b)
-{
-	return a > b ? a : b;
-}
-
-/* True when id is model's dated id: model, '-', then a date (digits). */
-static bool dated_id_of(const char *id, const char *model)
-{
-	size_t n = strlen(model);
-	if (strncmp(id, model, n) || id[n] != '-' || strlen(id + n + 1) < 8)
-		return false;
-	return strspn(id + n + 1, "0123456789") == strlen(id + n + 1);
-}
-
-/* Takes the dearer of each price of c into out. */
-static void take_dearer(am_price *out, const am_price *c)
-{
-	out->input = dearer(out->input, c->input);
-	out->output = dearer(out->output, c->output);
-	out->cache_write_5m = dearer(out->cache_write_5m, c->cache_write_5m);
-	out->cache_write_1h = dearer(out->cache_write_1h, c->cache_write_1h);
-	out->cache_read = dearer(out->cache_read, c->cache_read);
-	out->lc_input = dearer(out->lc_input, c->lc_input);
-	out->lc_output = dearer(out->lc_output, c->lc_output);
-	out->lc_cache_write_5m = dearer(out->lc_cache_write_5m, c->lc_cache_write_5m);
-	out->lc_cache_write_1h = dearer(out->lc_cache_write_1h, c->lc_cache_write_1h);
-	out->lc_cache_read = dearer(out->lc_cache_read, c->lc_cache_read);
-	if (!out->long_context_threshold ||
-	    (c->long_context_threshold && c->long_context_threshold < out->long_context_threshold))
-		out->long_context_threshold = c->long_context_threshold;
-	if (c->batch_discount_pct < out->batch_discount_pct)
-		out->batch_discount_pct = c->batch_discount_pct;
-}
-
 /* The one price the worker reserves a model's calls by and charges them
- * at. A call for an alias ("claude-haiku-4-5") is answered, and billed,
- * under a dated id ("claude-haiku-4-5-20251001"), and the table (with an
- * override, which also detaches an alias it prices) may price the two
- * apart. So the price of a model is the dearest, item by item (the lower
- * long-context threshold, the smaller batch discount), of its own row, the
- * row its alias points to and the rows of its dated ids: never less than
- * what the call may be billed at. An alias priced at zero then no longer
- * lets calls past the budget. False when the model has no price. */
+ * at (am_pricing_resolve). */
 bool wk_resolve_price(const am_worker *w, const char *model, am_price *out)
 {
-	const am_price *p = am_pricing_lookup(w->pricing, model);
-	if (!p)
-		return false;
-	*out = *p;
-	const am_price *c = am_price_is_alias(p) ? am_pricing_lookup(w->pricing, p->canonical)
-	                                         : NULL;
-	if (c)
-		take_dearer(out, c);
-	size_t n = am_pricing_count(w->pricing);
-	for (size_t i = 0; i < n; i++) {
-		const am_price *d = am_pricing_at(w->pricing, i);
-		if (d != c && dated_id_of(d->model, model))
-			take_dearer(out, d);
-	}
-	return true;
+	return am_pricing_resolve(w->pricing, model, out);
 }
 
 /* The cost of u at p (NULL: the dearest known model's price); -1 when it
@@ -225,7 +170,7 @@ int64_t wk_price_answer(am_worker *w, const wjob *j, const char *model, const am
                         bool *known)
 {
 	if (j->priced && (!strcmp(model, j->price.model) || !strcmp(model, j->price.canonical) ||
-	                  dated_id_of(model, j->price.model))) {
+	                  am_model_dated_id_of(model, j->price.model))) {
 		*known = true;
 		return cost_at(w, &j->price, u);
 	}

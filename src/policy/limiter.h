@@ -322,6 +322,11 @@ int am_rl_set_max_in_flight(am_rl *rl, int pool, int cap, am_err *err);
  * margin, or 1 token per 3 bytes (configurable) until enough samples. >= 1. */
 int64_t am_rl_estimate_input(am_rl *rl, const char *model, int64_t bytes);
 
+/* The largest tokens-per-byte ratio (ppm) am_rl_estimate_input charges
+ * now, over every model it knows and the default: a bound on what it
+ * would estimate for any model. Reads only. */
+int64_t am_rl_input_ratio_max(const am_rl *rl);
+
 /* Teaches the estimator: a request of `bytes` counted `tokens` input tokens
  * (all of them, cache reads included). Ignores non-positive values. */
 void am_rl_learn_input(am_rl *rl, const char *model, int64_t bytes,

@@ -50,6 +50,14 @@ static int64_t est_ratio(const am_rl *rl, const struct est *e)
 	return q + (q * rl->est_margin + PPM - 1) / PPM;
 }
 
+int64_t am_rl_input_ratio_max(const am_rl *rl)
+{
+	int64_t r = rl->est_default;
+	for (int i = 0; i < rl->nest; i++)
+		r = max64(r, est_ratio(rl, &rl->est[i]));
+	return r;
+}
+
 int64_t am_rl_estimate_input(am_rl *rl, const char *model, int64_t bytes)
 {
 	if (bytes <= 0)

@@ -67,6 +67,20 @@ const am_price *am_pricing_lookup(const am_pricing *p, const char *model);
 size_t am_pricing_count(const am_pricing *p);
 const am_price *am_pricing_at(const am_pricing *p, size_t i);
 
+/* True when id is model's dated id: model, '-', then a date (8 or more
+ * digits): "claude-haiku-4-5-20251001" of "claude-haiku-4-5". */
+bool am_model_dated_id_of(const char *id, const char *model);
+
+/* The one price calls for `model` are reserved by and charged at. A call
+ * for an alias is answered, and billed, under a dated id, and the table
+ * (with an override, which also detaches an alias it prices) may price the
+ * two apart. So the price is the dearest, item by item (the lower
+ * long-context threshold, the smaller batch discount), of the model's own
+ * row, the row its alias points to and the rows of its dated ids: never
+ * less than what the call may be billed at. False when the model has no
+ * price. */
+bool am_pricing_resolve(const am_pricing *pricing, const char *model, am_price *out);
+
 /* The highest-priced known model (by output price, then input): the budget
  * guard charges unknown models at this price. NULL for an empty table. */
 const am_price *am_pricing_most_expensive(const am_pricing *p);

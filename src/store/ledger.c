@@ -353,6 +353,25 @@ static const char *const schema_v6[] = {
 	"  PRIMARY KEY(batch, job_id)\n"
 	") WITHOUT ROWID;\n",
 	"CREATE INDEX provider_batch_jobs_job ON provider_batch_jobs(job_id);\n",
+/* Version 7: the console's memory (memo.c): the lines typed on its input
+ * line and the exchanges of the conversation in progress, each table
+ * capped by its writer. */
+static const char *const schema_v7[] = {
+	"CREATE TABLE console_inputs(\n"
+	"  id INTEGER PRIMARY KEY,\n"
+	"  text TEXT NOT NULL,\n"
+	"  at_ns INTEGER NOT NULL\n"
+	");\n",
+	"CREATE TABLE console_turns(\n"
+	"  id INTEGER PRIMARY KEY,\n"
+	"  user TEXT NOT NULL,\n"
+	"  assistant TEXT NOT NULL,\n"
+	"  summary TEXT NOT NULL,\n"
+	"  tokens INTEGER NOT NULL,\n"
+	"  cost_pusd INTEGER NOT NULL,\n"
+	"  price_known INTEGER NOT NULL,\n"
+	"  at_ns INTEGER NOT NULL\n"
+	");\n",
 	NULL,
 };
 
@@ -365,6 +384,7 @@ static const char *const *const migrations[] = {
 	schema_v4,
 	schema_v5,
 	schema_v6,
+	schema_v7,
 };
 
 _Static_assert(sizeof migrations / sizeof migrations[0] == AM_LEDGER_SCHEMA_VERSION,

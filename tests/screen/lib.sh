@@ -109,6 +109,12 @@ type_line() {
 	tm send-keys -t main Enter
 }
 
+# paste_text TEXT: pastes TEXT as the terminal does (a bracketed paste).
+paste_text() {
+	printf '%s' "$1" | tm load-buffer -b p -
+	tm paste-buffer -p -b p -t main
+}
+
 # Every line of the pane fits in COLS cells and there are at most ROWS.
 assert_fits() {
 	local cols=$1 rows=$2 n

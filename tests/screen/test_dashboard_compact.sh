@@ -7,7 +7,7 @@ start 80 24
 wait_for "budget \$"
 screen | grep -q "aimeter " || fail "no header"
 screen | grep -qE 'RPM .*[0-9]+/[0-9]+' || fail "no limit bars"
-screen | grep -qE '^ model +req' || fail "no models table"
+screen | grep -qE '^ model \(today\) +req' || fail "no models table (today's)"
 screen | grep -qE '^ total' || fail "no total row"
 screen | grep -q "── cache" || fail "no cache line"
 screen | grep -q " ▸ " || fail "no input line"

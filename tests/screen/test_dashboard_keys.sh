@@ -19,6 +19,21 @@ tm send-keys -t main Enter
 wait_for "you ▸ abcYZ"
 screen | grep -qE '~|4~|1~' && fail "part of an escape sequence reached the input"
 screen | grep -qE '▸ abcYZ[^ ]' && fail "the prompt holds more than was typed"
+# With the help open: End closes it and leaks nothing; a paste closes it
+# and is one prompt on the input line, not sent line by line.
+tm send-keys -t main F1
+wait_for "┌ Help"
+tm send-keys -t main End
+wait_gone "┌ Help"
+sleep 0.2
+screen | grep -qE '▸ .*(\[4~|4~)' && fail "the End key's tail reached the input under the help"
+tm send-keys -t main F1
+wait_for "┌ Help"
+paste_text $'help one\nhelp two'
+wait_gone "┌ Help"
+wait_for "   help two"
+screen | grep -qE 'you ▸ .*help one' && fail "a paste under the help was sent"
+tm send-keys -t main C-u
 # A paste whose end marker never comes ends after a second of silence:
 # what arrived is on the input line and the keys work again.
 tm send-keys -t main -l $'\e[200~lost end'

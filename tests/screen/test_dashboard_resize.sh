@@ -17,7 +17,7 @@ tm resize-window -t main -x 20 -y 5
 wait_for "too small"
 assert_fits 20 5
 tm resize-window -t main -x 80 -y 24
-wait_for "model  "
+wait_for "model (today)  "
 wait_for "cache"
 assert_fits 80 24
 tm resize-window -t main -x 120 -y 40

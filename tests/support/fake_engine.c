@@ -75,6 +75,49 @@ static int fake_wake_fd(void *ctx)
 	return ((fake_engine *)ctx)->wake[0];
 }
 
+static int fake_preview(void *ctx, const am_snapshot *snap, const am_preview_in *in,
+                        am_preview *out, am_err *err)
+{
+	fake_engine *f = ctx;
+	(void)snap;
+	f->preview_in = *in;
+	f->npreviews++;
+	if (!f->preview.model[0])
+		return am_err_set(err, "no preview");
+	*out = f->preview;
+	return 0;
+}
+
+static int fake_remember(void *ctx, am_memo_kind kind, const char *input,
+                         const am_memo_exchange *x, am_err *err)
+{
+	fake_engine *f = ctx;
+	(void)err;
+	if (f->nmemos < FAKE_MAX_MEMOS) {
+		struct fake_memo *m = &f->memos[f->nmemos++];
+		m->kind = kind;
+		snprintf(m->text, sizeof m->text, "%s", input ? input : x ? x->user : "");
+		snprintf(m->answer, sizeof m->answer, "%s", x ? x->assistant : "");
+		snprintf(m->summary, sizeof m->summary, "%s", x ? x->summary : "");
+		m->tokens = x ? x->tokens : 0;
+		m->cost_pusd = x ? x->cost_pusd : 0;
+	}
+	return 0;
+}
+
+static bool fake_recall(void *ctx, void (*input)(void *cb, const char *line),
+                        void (*exchange)(void *cb, const am_memo_exchange *x), void *cb)
+{
+	fake_engine *f = ctx;
+	bool have = f->recall.ninputs || f->recall.nex;
+	for (int i = 0; i < f->recall.ninputs; i++)
+		input(cb, f->recall.inputs[i]);
+	for (int i = 0; i < f->recall.nex; i++)
+		exchange(cb, &f->recall.ex[i]);
+	am_memo_free(&f->recall);
+	return have;
+}
+
 void fake_engine_init(fake_engine *f)
 {
 	memset(f, 0, sizeof *f);
@@ -82,7 +125,8 @@ void fake_engine_init(fake_engine *f)
 		abort();
 	for (int i = 0; i < 2; i++)
 		fcntl(f->wake[i], F_SETFL, fcntl(f->wake[i], F_GETFL) | O_NONBLOCK);
-	f->ops = (am_engine_ops){fake_submit, fake_snapshot, fake_drain, fake_command, fake_wake_fd, f};
+	f->ops = (am_engine_ops){fake_submit, fake_snapshot, fake_drain, fake_command, fake_wake_fd, f,
+	                         fake_preview, fake_remember, fake_recall};
 	f->snap.seq = 1;
 	snprintf(f->snap.model_mode, sizeof f->snap.model_mode, "auto");
 }
@@ -93,6 +137,7 @@ void fake_engine_free(fake_engine *f)
 	while (fake_drain(f, &ev, 1))
 		am_event_free(&ev);
 	clear_turns(f);
+	am_memo_free(&f->recall);
 	close(f->wake[0]);
 	close(f->wake[1]);
 }

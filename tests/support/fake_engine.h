@@ -12,7 +12,7 @@
 
 #include "engine.h"
 
-enum { FAKE_MAX_EVENTS = 256, FAKE_MAX_CMDS = 64, FAKE_MAX_TURNS = 64 };
+enum { FAKE_MAX_EVENTS = 256, FAKE_MAX_CMDS = 64, FAKE_MAX_TURNS = 64, FAKE_MAX_MEMOS = 16 };
 
 typedef struct fake_engine {
 	am_engine_ops ops;
@@ -30,6 +30,16 @@ typedef struct fake_engine {
 	const char *refuse_commands; /* non-NULL: command() fails with this */
 	const char *refuse_submit;   /* non-NULL: submit() fails with this */
 	int wake[2];
+	am_preview preview;         /* what preview() answers; model "" = it fails */
+	am_preview_in preview_in;   /* the last preview asked */
+	int npreviews;
+	struct fake_memo {           /* what remember() was given */
+		am_memo_kind kind;
+		char text[256], answer[256], summary[256];
+		int64_t tokens, cost_pusd;
+	} memos[FAKE_MAX_MEMOS];
+	int nmemos;
+	am_memo recall;              /* what recall() hands over (then it is empty) */
 } fake_engine;
 
 void fake_engine_init(fake_engine *f);
