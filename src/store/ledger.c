@@ -353,6 +353,9 @@ static const char *const schema_v6[] = {
 	"  PRIMARY KEY(batch, job_id)\n"
 	") WITHOUT ROWID;\n",
 	"CREATE INDEX provider_batch_jobs_job ON provider_batch_jobs(job_id);\n",
+	NULL,
+};
+
 /* Version 7: the console's memory (memo.c): the lines typed on its input
  * line and the exchanges of the conversation in progress, each table
  * capped by its writer. */
