@@ -1,5 +1,5 @@
 /* test_sse: the incremental event-stream parser. The recorded streams from
- * api-facts.md (the .sse files in tests/fixtures/anthropic) must give the
+ * the provider (the .sse files in tests/fixtures/anthropic) must give the
  * same events and the same usage however they are cut: at every byte
  * boundary, one byte at a time, in random chunks, and with CRLF or CR line
  * ends. */
