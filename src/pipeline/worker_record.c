@@ -124,25 +124,26 @@ bool wk_is_fresh(const am_worker *w, const wjob *j)
 	return false;
 }
 
-/* Writes j's row, as queued, then the state it has reached. */
+/* Writes j's row in the state it has reached (with its model and reason),
+ * in one statement: no mark to follow. */
 static int write_row(am_worker *w, wjob *j, am_err *err)
 {
 	char *req = json_dumps(j->body, JSON_COMPACT);
 	if (!req)
 		return am_err_set(err, "cannot serialise the request");
+	am_job_state st = j->st == W_FLIGHT ? AM_JOB_IN_FLIGHT
+	                  : j->st == W_LIMIT ? AM_JOB_WAITING_LIMIT
+	                                     : AM_JOB_QUEUED;
 	int64_t id = 0;
-	int rc = am_queue_add_s(w->qs, w->owner.id, NULL, req, j->model_req, 0, now_wall(w), &id,
-	                        NULL, err);
+	int rc = am_queue_add_in_s(w->qs, w->owner.id, req, j->model_req, st,
+	                           j->model[0] ? j->model : NULL, j->reason[0] ? j->reason : NULL,
+	                           now_wall(w), &id, err);
 	free(req);
 	if (rc < 0) {
 		tx_check(w);
 		return -1;
 	}
 	j->id = id;
-	if (j->st == W_FLIGHT)
-		wk_mark_state(w, j, AM_JOB_IN_FLIGHT);
-	else if (j->st == W_LIMIT)
-		wk_mark_state(w, j, AM_JOB_WAITING_LIMIT);
 	return 0;
 }
 
@@ -444,10 +445,12 @@ void wk_record_unrecorded(am_worker *w, int64_t now)
 		land_unrecorded(w);
 }
 
-/* The pass transaction: the marks and the rows of jobs not sent yet. */
+/* The pass transaction: the marks and the rows of jobs not sent yet. After
+ * sends, the calls go out first and the marks follow while they travel (a
+ * mark left for later would weigh on the commit of the first answer). */
 void wk_record_pass(am_worker *w)
 {
-	if (w->tx_open || w->nfresh) {
+	if (w->tx_open || w->nfresh || (w->sent && w->nmarks)) {
 		if (w->sent)
 			w->tp.ops->run(w->tp.ctx, 0, NULL);
 		wk_flush_writes(w);
