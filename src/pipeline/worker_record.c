@@ -116,6 +116,17 @@ static void tx_check(am_worker *w)
 		tx_lost(w);
 }
 
+/* New jobs get their rows in this pass (before their calls, or at its
+ * end): the pass transaction opens now, so that what admitting them reads
+ * (the cache) is read inside it rather than in a transaction of its own.
+ * A ledger that refuses is dealt with where the rows are written. */
+void wk_tx_for_rows(am_worker *w)
+{
+	am_err err;
+	if (w->nfresh && !w->tx_open)
+		tx_begin(w, &err);
+}
+
 bool wk_is_fresh(const am_worker *w, const wjob *j)
 {
 	for (int i = 0; i < w->nfresh; i++)
