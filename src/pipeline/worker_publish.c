@@ -22,8 +22,7 @@ void wk_event_basic(am_worker *w, am_event_kind kind, const wjob *j, const char 
 	/* Progress rides with the next wake (the answer, or the snapshot this
 	 * pass makes due within SNAPSHOT_PERIOD_MS): an observer woken for each
 	 * step of a fast call would take the CPU the call needs. */
-	if (kind == AM_EV_QUEUED || kind == AM_EV_STARTED || kind == AM_EV_WAITING ||
-	    kind == AM_EV_DELTA)
+	if (kind == AM_EV_QUEUED || kind == AM_EV_STARTED || kind == AM_EV_WAITING)
 		am_evq_push_lazy(w->evq, &ev);
 	else
 		am_evq_push(w->evq, &ev);

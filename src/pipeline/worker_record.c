@@ -396,9 +396,14 @@ static bool land(am_worker *w, wjob *j)
 	wk_count_model(w, h->model, &h->usage, h->known, h->cost);
 	if (h->estimated)
 		wk_model_slot(w, h->model)->m.estimated++;
-	/* A stream's text went out as it arrived. */
-	if ((h->cached || !j->stream) && h->text && *h->text)
-		wk_event_basic(w, AM_EV_DELTA, j, h->text);
+	/* A stream's text went out as it arrived. The whole text rides with
+	 * the done event's wake, pushed next (one wake-up of the observer). */
+	if ((h->cached || !j->stream) && h->text && *h->text) {
+		am_event ev;
+		wk_event_init(&ev, AM_EV_DELTA, j);
+		ev.text = am_xstrdup(h->text);
+		am_evq_push_lazy(w->evq, &ev);
+	}
 	wk_emit_done(w, j, h->model, &h->usage, h->known, h->cost, h->cached, h->latency_ms,
 	             h->status, h->suspect);
 	/* The observer has heard; the rest can follow, in the transaction the
