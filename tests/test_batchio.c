@@ -47,6 +47,18 @@ START_TEST(messages_form)
 	ck_assert_ptr_null(json_object_get(l.body, "custom_id"));
 	ck_assert_ptr_nonnull(json_object_get(l.body, "temperature"));
 	ck_assert_int_eq(json_array_size(json_object_get(l.body, "messages")), 3);
+	ck_assert_str_eq(l.tag, "");
+	am_batch_line_free(&l);
+
+	/* A line's "tag" is the line's, never part of the request. */
+	ck_assert_int_eq(parse("{\"tag\":\"nightly-evals\",\"messages\":[{\"role\":\"user\","
+	                       "\"content\":\"q\"}]}", &l, &err), 1);
+	ck_assert_str_eq(l.tag, "nightly-evals");
+	ck_assert_ptr_null(json_object_get(l.body, "tag"));
+	am_batch_line_free(&l);
+	ck_assert_int_eq(parse("{\"prompt\":\"p\",\"tag\":\"t1\"}", &l, &err), 1);
+	ck_assert_str_eq(l.tag, "t1");
+	ck_assert_ptr_null(json_object_get(l.body, "tag"));
 	am_batch_line_free(&l);
 }
 END_TEST
@@ -70,6 +82,11 @@ START_TEST(bad_lines)
 		{ "{\"prompt\":\"x\",\"model\":5}", "model" },
 		{ "{\"prompt\":\"\xff\xfe\"}", "JSON" },
 		{ "{\"prompt\":\"a\",\"prompt\":\"b\"}", "JSON" },
+		{ "{\"prompt\":\"x\",\"tag\":\"two words\"}", "\"tag\": bad tag" },
+		{ "{\"prompt\":\"x\",\"tag\":\"\"}", "tag" },
+		{ "{\"prompt\":\"x\",\"tag\":7}", "tag" },
+		{ "{\"prompt\":\"x\",\"tag\":\"xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx\"}",
+		  "64" },
 	};
 	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
 		am_batch_line l;

@@ -596,6 +596,52 @@ START_TEST(test_pools_and_model_map)
 }
 END_TEST
 
+/* budget.tags: exact USD per tag from strings and numbers, one row per
+ * tag, dynamic keys to set and remove one, and clear errors. */
+START_TEST(test_tag_budgets)
+{
+	am_config cfg;
+	am_err err = {0};
+	ck_assert_msg(load(&cfg, "{\"budget\": {\"tags\": {\"nightly-evals\": \"5\","
+	                         " \"app:web\": 0.000000000001, \"ci\": 3, \"_note\": \"x\"}}}",
+	                   NULL, &err) == 0, "%s", err.msg);
+	ck_assert_int_eq(cfg.budget.ntags, 3);
+	ck_assert_str_eq(cfg.budget.tag[0].tag, "nightly-evals");
+	ck_assert_int_eq(cfg.budget.tag[0].daily_pusd, 5 * AM_PUSD_PER_USD);
+	ck_assert_int_eq(cfg.budget.tag[1].daily_pusd, 1);
+	ck_assert_int_eq(cfg.budget.tag[2].daily_pusd, 3 * AM_PUSD_PER_USD);
+	assert_value(&cfg, "budget.tags", "{\"nightly-evals\":\"5\",\"app:web\":\"0.000000000001\","
+	             "\"ci\":\"3\"}", AM_CFG_FILE);
+	assert_value(&cfg, "budget.tags.ci", "3", AM_CFG_FILE);
+	ck_assert(am_config_set_from_string(&cfg, "budget.tags.ci", "7.25", AM_CFG_RUNTIME, &err) ==
+	          0);
+	assert_value(&cfg, "budget.tags.ci", "7.25", AM_CFG_RUNTIME);
+	ck_assert(am_config_set_from_string(&cfg, "budget.tags.app:web", "0", AM_CFG_RUNTIME, &err) ==
+	          0);
+	ck_assert_int_eq(cfg.budget.ntags, 2);
+	ck_assert(am_config_set_from_string(&cfg, "budget.tags", "{\"ci\": \"\"}", AM_CFG_RUNTIME,
+	                                    &err) == 0);
+	ck_assert_int_eq(cfg.budget.ntags, 1);
+	ck_assert_str_eq(cfg.budget.tag[0].tag, "nightly-evals");
+
+	static const struct {
+		const char *json, *needle;
+	} bad[] = {
+	    {"{\"budget\": {\"tags\": [\"x\"]}}", "expected an object"},
+	    {"{\"budget\": {\"tags\": {\"two words\": \"1\"}}}", "not a tag"},
+	    {"{\"budget\": {\"tags\": {\"t\": \"-1\"}}}", "budget.tags.t"},
+	    {"{\"budget\": {\"tags\": {\"t\": \"abc\"}}}", "budget.tags.t"},
+	    {"{\"budget\": {\"tags\": {\"t\": true}}}", "budget.tags.t"},
+	};
+	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+		ck_assert_msg(load(&cfg, bad[i].json, NULL, &err) == -1, "accepted %s", bad[i].json);
+		ck_assert_msg(strstr(err.msg, bad[i].needle), "%s -> %s", bad[i].json, err.msg);
+	}
+	ck_assert_int_eq(am_config_validate("budget.tags.x y", "1", &err), -1);
+	ck_assert_int_eq(am_config_validate("budget.tags.ok", "1.5", &err), 0);
+}
+END_TEST
+
 /* ---- the key ----------------------------------------------------------------- */
 
 START_TEST(test_api_key_file_and_mode_warning)
@@ -925,12 +971,44 @@ START_TEST(test_mutations_do_not_crash)
 }
 END_TEST
 
+/* The Redis keys: the URL from the file or AIMETER_REDIS_URL, its password
+ * never shown, the failure mode an enum. */
+START_TEST(test_redis_keys)
+{
+	am_config c;
+	am_err err = {0};
+	ck_assert_msg(load(&c, "{\"redis\":{\"url\":\"redis://ops:hunter22@10.1.2.3:6380/2\","
+	                       "\"on_failure\":\"local\",\"local_share_pct\":50}}",
+	                   NULL, &err) == 0,
+	              "%s", err.msg);
+	ck_assert_str_eq(c.redis.url, "redis://ops:hunter22@10.1.2.3:6380/2");
+	ck_assert_int_eq(c.redis.on_failure, AM_REDIS_LOCAL);
+	ck_assert_int_eq(c.redis.local_share_pct, 50);
+	char *shown = get(&c, "redis.url", NULL);
+	ck_assert_str_eq(shown, "redis://ops:(hidden)@10.1.2.3:6380/2");
+	free(shown);
+	char buf[8192];
+	FILE *f = fmemopen(buf, sizeof buf, "w");
+	am_config_print(&c, f);
+	fclose(f);
+	ck_assert_ptr_null(strstr(buf, "hunter22"));
+	ck_assert_int_eq(load(&c, "{\"redis\":{\"url\":\"http://x\"}}", NULL, &err), -1);
+	ck_assert_ptr_nonnull(strstr(err.msg, "redis.url"));
+	ck_assert_int_eq(load(&c, "{\"redis\":{\"on_failure\":\"ignore\"}}", NULL, &err), -1);
+	char *env[] = {(char *)"AIMETER_REDIS_URL=redis://127.0.0.1:7777", NULL};
+	ck_assert_msg(load(&c, "{}", env, &err) == 0, "%s", err.msg);
+	assert_value(&c, "redis.url", "redis://127.0.0.1:7777", AM_CFG_ENV);
+	assert_value(&c, "redis.prefix", "aimeter:", AM_CFG_DEFAULT);
+}
+END_TEST
+
 static Suite *config_suite(void)
 {
 	Suite *s = suite_create("config");
 	TCase *tc = tcase_create("config");
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_add_test(tc, test_defaults);
+	tcase_add_test(tc, test_redis_keys);
 	tcase_add_test(tc, test_every_key_round_trips);
 	tcase_add_test(tc, test_file_values_and_sources);
 	tcase_add_test(tc, test_dotted_keys_and_comments);
@@ -942,6 +1020,7 @@ static Suite *config_suite(void)
 	tcase_add_test(tc, test_precedence);
 	tcase_add_test(tc, test_set_from_string);
 	tcase_add_test(tc, test_pools_and_model_map);
+	tcase_add_test(tc, test_tag_budgets);
 	tcase_add_test(tc, test_api_key_file_and_mode_warning);
 	tcase_add_test(tc, test_mask_never_shows_the_middle);
 	tcase_add_test(tc, test_print_and_json);

@@ -251,6 +251,239 @@ START_TEST(test_v3_keeps_every_billed_dimension)
 }
 END_TEST
 
+/* The tags step (main's ledger was at version 4): a v4 file keeps its rows,
+ * which read as untagged; tag, source and key_hint are written and read
+ * back; usage_tag_daily holds only tagged rows and follows every edit. */
+START_TEST(test_tags_migrate_and_round_trip)
+{
+	char path[620];
+	snprintf(path, sizeof path, "%s/v4.db", dir);
+	am_ledger *old = NULL;
+	am_ledger_opts o = { .schema_version = 4 };
+	am_err err = {0};
+	ck_assert_msg(am_ledger_open(&old, path, &o, &err) == 0, "%s", err.msg);
+	am_ledger_event ev = event("m", NOON_NS, 10, 20, 30, true);
+	ev.tag = "ignored-by-v4";
+	ck_assert_int_eq(am_ledger_record(old, &ev, &err), 1);
+	ck_assert_int_eq(sqlite3_exec(am_ledger_db(old),
+	                              "INSERT INTO jobs(state, request, created_ns, updated_ns) "
+	                              "VALUES('queued', '{}', 1, 1)", NULL, NULL, NULL),
+	                 SQLITE_OK);
+	am_ledger_close(old);
+
+	am_ledger *l = open_ok(path);
+	ck_assert_int_eq(query_i64(l, "SELECT count(*) FROM usage_events WHERE tag IS NULL AND "
+	                              "key_hint IS NULL AND source = 'record' AND cost_pusd = 30"),
+	                 1);
+	ck_assert_int_eq(query_i64(l, "SELECT count(*) FROM jobs WHERE tag IS NULL"), 1);
+	ck_assert_int_eq(query_i64(l, "SELECT count(*) FROM usage_tag_daily"), 0);
+
+	/* Written and read back; "" is untagged like NULL. */
+	ev = event("m", NOON_NS + 1, 1, 2, 300, true);
+	ev.tag = "nightly-evals";
+	ev.source = "proxy";
+	ev.key_hint = "wxyz";
+	ev.estimated = true;
+	ck_assert_int_eq(am_ledger_record(l, &ev, &err), 1);
+	ev = event("n", NOON_NS + 2, 5, 6, 7, false);
+	ev.tag = "";
+	ev.source = "demo";
+	ev.key_hint = "";
+	ck_assert_int_eq(am_ledger_record(l, &ev, &err), 1);
+	ck_assert_int_eq(query_i64(l, "SELECT count(*) FROM usage_events WHERE tag = "
+	                              "'nightly-evals' AND source = 'proxy' AND key_hint = 'wxyz'"),
+	                 1);
+	ck_assert_int_eq(query_i64(l, "SELECT count(*) FROM usage_events WHERE model = 'n' AND "
+	                              "tag IS NULL AND key_hint IS NULL AND source = 'demo'"),
+	                 1);
+	ck_assert_int_eq(query_i64(l, "SELECT count(*) FROM usage_tag_daily"), 1);
+	ck_assert_int_eq(query_i64(l, "SELECT cost_pusd * 1000 + requests * 100 + estimated * 10 + "
+	                              "input_tokens FROM usage_tag_daily WHERE tag = "
+	                              "'nightly-evals'"),
+	                 300111);
+
+	/* Refused, nothing written: a bad tag, a key hint longer than four. */
+	int64_t before = query_i64(l, "SELECT count(*) FROM usage_events");
+	ev = event("m", NOON_NS + 3, 1, 1, 1, true);
+	ev.tag = "has space";
+	ck_assert_int_eq(am_ledger_record(l, &ev, &err), -1);
+	ck_assert_msg(strstr(err.msg, "tag") && strstr(err.msg, "space"), "%s", err.msg);
+	char longtag[80];
+	memset(longtag, 'x', 65);
+	longtag[65] = '\0';
+	ev.tag = longtag;
+	ck_assert_int_eq(am_ledger_record(l, &ev, &err), -1);
+	ck_assert_msg(strstr(err.msg, "64"), "%s", err.msg);
+	ev.tag = "bell\a";
+	ck_assert_int_eq(am_ledger_record(l, &ev, &err), -1);
+	ck_assert_msg(!strchr(err.msg, '\a'), "%s", err.msg);
+	ev.tag = "ok";
+	ev.key_hint = "sk-ant-1234";
+	ck_assert_int_eq(am_ledger_record(l, &ev, &err), -1);
+	ck_assert_msg(strstr(err.msg, "key"), "%s", err.msg);
+	ck_assert_int_eq(query_i64(l, "SELECT count(*) FROM usage_events"), before);
+	longtag[64] = '\0';
+	ev.tag = longtag; /* exactly 64: fine */
+	ev.key_hint = "1234";
+	ck_assert_int_eq(am_ledger_record(l, &ev, &err), 1);
+
+	/* The rollup follows inserts, deletes and updates (tagging, untagging,
+	 * moving days, re-pricing) exactly. */
+	for (int i = 0; i < 60; i++) {
+		ev = event(i % 2 ? "a" : "b", NOON_NS + (int64_t)(i % 3) * 86400 * AM_NS_PER_SEC, i,
+		           2 * i, 1000 * i, i % 7 != 0);
+		ev.tag = i % 4 == 0 ? NULL : i % 4 == 1 ? "t1" : i % 4 == 2 ? "t2" : "t3";
+		ev.usage.cache_write_5m = i % 5;
+		ev.usage.cache_write_1h = i % 2;
+		ev.usage.cache_read = i;
+		ev.cached = i % 11 == 0;
+		ev.saved_pusd = ev.cached ? 17 : 0;
+		ev.estimated = i % 6 == 0;
+		ck_assert_int_eq(am_ledger_record(l, &ev, &err), 1);
+	}
+	sqlite3 *h = am_ledger_db(l);
+	ck_assert_int_eq(sqlite3_exec(h, "DELETE FROM usage_events WHERE id % 5 = 0;"
+	                              "UPDATE usage_events SET tag = 't9' WHERE id % 7 = 0;"
+	                              "UPDATE usage_events SET tag = NULL WHERE id % 8 = 0;"
+	                              "UPDATE usage_events SET cost_pusd = NULL, price_known = 0,"
+	                              " estimated = 1 WHERE id % 9 = 0;"
+	                              "UPDATE usage_events SET day = '2024-06-20' WHERE id % 13 = 0",
+	                              NULL, NULL, NULL),
+	                 SQLITE_OK);
+	static const char raw[] =
+		"SELECT day, tag, count(*), sum(input_tokens), sum(output_tokens),"
+		" sum(cache_write_5m), sum(cache_write_1h), sum(cache_read),"
+		" sum(coalesce(cost_pusd, 0)), sum(price_known = 0), sum(cached != 0), sum(saved_pusd),"
+		" sum(estimated != 0) FROM usage_events WHERE tag IS NOT NULL"
+		" GROUP BY day, tag ORDER BY day, tag";
+	static const char kept[] =
+		"SELECT day, tag, requests, input_tokens, output_tokens, cache_write_5m,"
+		" cache_write_1h, cache_read, cost_pusd, unknown_count, cached, saved_pusd, estimated"
+		" FROM usage_tag_daily ORDER BY day, tag";
+	sqlite3_stmt *a, *b;
+	ck_assert_int_eq(sqlite3_prepare_v2(h, raw, -1, &a, NULL), SQLITE_OK);
+	ck_assert_int_eq(sqlite3_prepare_v2(h, kept, -1, &b, NULL), SQLITE_OK);
+	int rows = 0;
+	for (;;) {
+		int ra = sqlite3_step(a), rb = sqlite3_step(b);
+		ck_assert_int_eq(ra, rb);
+		if (ra != SQLITE_ROW)
+			break;
+		rows++;
+		ck_assert_str_eq((const char *)sqlite3_column_text(a, 0),
+		                 (const char *)sqlite3_column_text(b, 0));
+		ck_assert_str_eq((const char *)sqlite3_column_text(a, 1),
+		                 (const char *)sqlite3_column_text(b, 1));
+		for (int i = 2; i < 13; i++)
+			ck_assert_int_eq(sqlite3_column_int64(a, i), sqlite3_column_int64(b, i));
+	}
+	ck_assert_int_gt(rows, 8);
+	sqlite3_finalize(a);
+	sqlite3_finalize(b);
+	am_ledger_close(l);
+}
+END_TEST
+
+/* The report by tag: each tag's row and the untagged rest match the events
+ * summed directly, by day and over the range, and the rows add up to the
+ * report by model's total exactly. */
+START_TEST(test_report_by_tag_adds_up)
+{
+	am_ledger *l = open_ok(db);
+	am_err err = {0};
+	for (int i = 0; i < 90; i++) {
+		am_ledger_event ev = event(i % 3 ? "a" : "b",
+		                           NOON_NS + (int64_t)(i % 4) * 86400 * AM_NS_PER_SEC, i, 2 * i,
+		                           1000003 * i, i % 7 != 0);
+		ev.tag = i % 5 == 0 ? NULL : i % 5 == 1 ? "zeta" : i % 5 == 2 ? "alpha" : "nightly";
+		ev.estimated = i % 6 == 0;
+		ev.cached = i % 11 == 0;
+		ev.saved_pusd = ev.cached ? 5 : 0;
+		ck_assert_int_eq(am_ledger_record(l, &ev, &err), 1);
+	}
+	static const char raw[] =
+		"SELECT coalesce(tag, ''), count(*), sum(input_tokens), sum(output_tokens),"
+		" sum(coalesce(cost_pusd, 0)), sum(price_known = 0), sum(cached), sum(saved_pusd),"
+		" sum(estimated) FROM usage_events WHERE day BETWEEN '2024-06-16' AND '2024-06-17'"
+		" GROUP BY tag IS NULL, tag ORDER BY tag IS NULL, tag";
+	am_ledger_summary by_tag, by_model;
+	ck_assert_msg(am_ledger_report_tags(l, "2024-06-16", "2024-06-17", false, &by_tag, &err) == 0,
+	              "%s", err.msg);
+	ck_assert(by_tag.by_tag);
+	sqlite3_stmt *s;
+	ck_assert_int_eq(sqlite3_prepare_v2(am_ledger_db(l), raw, -1, &s, NULL), SQLITE_OK);
+	size_t n = 0;
+	while (sqlite3_step(s) == SQLITE_ROW) {
+		ck_assert_uint_lt(n, by_tag.nrows);
+		const am_ledger_row *r = &by_tag.rows[n++];
+		ck_assert_str_eq(r->model, (const char *)sqlite3_column_text(s, 0));
+		ck_assert(r->untagged == !*r->model);
+		int64_t got[] = { r->requests, r->input_tokens, r->output_tokens, r->cost_pusd,
+			          r->unknown_count, r->cached, r->saved_pusd, r->estimated };
+		for (int i = 0; i < 8; i++)
+			ck_assert_int_eq(got[i], sqlite3_column_int64(s, 1 + i));
+	}
+	sqlite3_finalize(s);
+	ck_assert_uint_eq(n, by_tag.nrows);
+	ck_assert_uint_eq(n, 4); /* alpha, nightly, zeta, untagged */
+	ck_assert_str_eq(by_tag.rows[0].model, "alpha");
+	ck_assert(by_tag.rows[3].untagged);
+	ck_assert_int_eq(am_ledger_report(l, "2024-06-16", "2024-06-17", false, &by_model, &err), 0);
+	ck_assert_int_eq(by_tag.total.cost_pusd, by_model.total.cost_pusd);
+	ck_assert_int_eq(by_tag.total.requests, by_model.total.requests);
+	ck_assert_int_eq(by_tag.total.estimated, by_model.total.estimated);
+	ck_assert_int_eq(by_tag.total.unknown_count, by_model.total.unknown_count);
+	am_ledger_summary_free(&by_tag);
+	am_ledger_summary_free(&by_model);
+
+	/* By day: each day's rows add up to that day's total. */
+	ck_assert_int_eq(am_ledger_report_tags(l, "2024-06-01", "2024-06-30", true, &by_tag, &err), 0);
+	ck_assert_int_eq(am_ledger_report(l, "2024-06-01", "2024-06-30", true, &by_model, &err), 0);
+	ck_assert_uint_eq(by_tag.nrows, 16);
+	ck_assert_int_eq(by_tag.total.cost_pusd, by_model.total.cost_pusd);
+	ck_assert_int_eq(by_tag.total.requests, 90);
+	for (size_t i = 0; i < by_tag.nrows; i++) {
+		int64_t day_total = 0, tags = 0;
+		for (size_t j = 0; j < by_model.nrows; j++)
+			if (!strcmp(by_model.rows[j].day, by_tag.rows[i].day))
+				day_total += by_model.rows[j].cost_pusd;
+		for (size_t j = 0; j < by_tag.nrows; j++)
+			if (!strcmp(by_tag.rows[j].day, by_tag.rows[i].day))
+				tags += by_tag.rows[j].cost_pusd;
+		ck_assert_int_eq(tags, day_total);
+	}
+	am_ledger_summary_free(&by_tag);
+	am_ledger_summary_free(&by_model);
+
+	/* A tag's spend, for its budget; nothing at all is an empty report. */
+	int64_t pusd = -1, unknown = -1, want;
+	ck_assert_int_eq(am_ledger_tag_spend(l, "nightly", "2024-06-15", "2024-06-15", &pusd,
+	                                     &unknown, &err), 0);
+	want = query_i64(l, "SELECT sum(coalesce(cost_pusd, 0)) FROM usage_events WHERE tag = "
+	                    "'nightly' AND day = '2024-06-15'");
+	ck_assert_int_eq(pusd, want);
+	ck_assert_int_gt(pusd, 0);
+	ck_assert_int_eq(am_ledger_tag_spend(l, "absent", "2024-06-15", "2024-06-15", &pusd,
+	                                     &unknown, &err), 0);
+	ck_assert_int_eq(pusd, 0);
+	ck_assert_int_eq(am_ledger_report_tags(l, "2025-01-01", "2025-01-31", false, &by_tag, &err),
+	                 0);
+	ck_assert_uint_eq(by_tag.nrows, 0);
+	ck_assert_int_eq(by_tag.total.requests, 0);
+	am_ledger_summary_free(&by_tag);
+
+	/* A hand edit that makes the summaries disagree is an error, not a
+	 * negative untagged row. */
+	ck_assert_int_eq(sqlite3_exec(am_ledger_db(l), "UPDATE usage_tag_daily SET cost_pusd = "
+	                              "cost_pusd + 1000000000000", NULL, NULL, NULL), SQLITE_OK);
+	ck_assert_int_eq(am_ledger_report_tags(l, "2024-06-01", "2024-06-30", false, &by_tag, &err),
+	                 -1);
+	ck_assert_msg(strstr(err.msg, "usage_tag_daily"), "%s", err.msg);
+	am_ledger_summary_free(&by_tag);
+	am_ledger_close(l);
+}
+END_TEST
+
 /* A test pricing: $1 per input token for model "m", unknown otherwise;
  * counts what it saw. */
 struct pricer {
@@ -1121,6 +1354,8 @@ static Suite *ledger_suite(void)
 	tcase_add_test(tc, test_newer_schema_and_foreign_db_refused);
 	tcase_add_test(tc, test_negative_schema_version_refused);
 	tcase_add_test(tc, test_v3_keeps_every_billed_dimension);
+	tcase_add_test(tc, test_tags_migrate_and_round_trip);
+	tcase_add_test(tc, test_report_by_tag_adds_up);
 	tcase_add_test(tc, test_reprice_unknown_then_all);
 	tcase_add_test(tc, test_round_trip_every_field);
 	tcase_add_test(tc, test_idempotent_by_job_id);

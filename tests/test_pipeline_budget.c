@@ -14,6 +14,7 @@
 
 #include <jansson.h>
 
+#include "money.h"
 #include "pipefix.h"
 #include "check_run.h"
 
@@ -211,6 +212,95 @@ START_TEST(fast_us_and_web_search_never_cross_the_limit)
 }
 END_TEST
 
+/* budget.tags: a tag's own daily limit blocks that tag's lines only. 60
+ * lines at once, every third tagged "capped" (a limit that pays for a
+ * few), the others "free" or untagged, under a global limit far above
+ * them: every free and untagged line is answered, the capped ones stop
+ * short of their limit and wait as blocked_budget with a reason naming the
+ * tag, and report --by tag adds up to the total. */
+START_TEST(a_tags_budget_blocks_that_tag_only)
+{
+	const char *cfg =
+	    "{\"limits\": {\"rpm\": 1000000, \"itpm\": 100000000, \"otpm\": 100000000,"
+	    " \"max_in_flight\": 512, \"init_fill_pct\": 100},"
+	    " \"worker\": {\"concurrency\": 256}, \"cache\": {\"enabled\": false},"
+	    " \"budget\": {\"daily_usd\": \"100\", \"tags\": {\"capped\": \"0.002\"}}}";
+	am_pf_init(&f, "pipe-budget-tags", cfg);
+	am_sim_cfg sc;
+	am_sim_cfg_default(&sc);
+	sc.latency_ms = 200; /* all in flight together */
+	sc.seed = 13;
+	am_pf_start_sim(&f, &sc);
+	size_t cap = 60 * 200 + 1, len = 0;
+	char *text = calloc(1, cap);
+	for (int i = 1; i <= 60; i++)
+		len += (size_t)snprintf(text + len, cap - len,
+		                        "{\"id\":%d,\"prompt\":\"Tagged question %d\",\"max_tokens\":64%s}\n",
+		                        i, i, i % 3 == 0 ? ",\"tag\":\"capped\"" :
+		                              i % 3 == 1 ? ",\"tag\":\"free\"" : "");
+	char in[700], out[700];
+	snprintf(in, sizeof in, "%s", am_pf_write(&f, "in.jsonl", text));
+	free(text);
+	snprintf(out, sizeof out, "%s/out.jsonl", f.dir);
+	int rc = am_pf_run(&f, NULL, 55,
+	                   (const char *const[]){ "batch", in, "--out", out, "--tag", "free",
+	                                          "--concurrency", "60", NULL });
+	char *err = am_pf_slurp(f.err);
+	ck_assert_msg(rc == 3, "exit %d; stderr:\n%s", rc, err);
+	free(err);
+
+	sqlite3 *db = am_pf_db(&f);
+	/* Lines without a tag of their own took --tag's. */
+	ck_assert_int_eq(am_pf_i64(db, "SELECT count(*) FROM jobs WHERE tag = 'free'"), 40);
+	ck_assert_int_eq(am_pf_i64(db, "SELECT count(*) FROM jobs WHERE state = 'done' AND "
+	                               "tag = 'free'"), 40);
+	int64_t done = am_pf_i64(db, "SELECT count(*) FROM jobs WHERE state = 'done' AND "
+	                             "tag = 'capped'");
+	int64_t blocked = am_pf_i64(db, "SELECT count(*) FROM jobs WHERE state = "
+	                                "'blocked_budget'");
+	ck_assert_int_gt(done, 0);
+	ck_assert_int_gt(blocked, 0);
+	ck_assert_int_eq(done + blocked, 20);
+	ck_assert_int_eq(am_pf_i64(db, "SELECT count(*) FROM jobs WHERE state = 'blocked_budget' "
+	                               "AND tag = 'capped' AND error LIKE '%%tag capped%%daily "
+	                               "limit $0.002%%'"),
+	                 blocked);
+	int64_t spent = am_pf_i64(db, "SELECT coalesce(sum(cost_pusd), 0) FROM usage_events "
+	                              "WHERE tag = 'capped'");
+	ck_assert_msg(spent <= 2000000000LL, "the capped tag spent %lld pUSD", (long long)spent);
+	ck_assert_int_eq(am_pf_i64(db, "SELECT count(*) FROM usage_events WHERE tag = 'free'"),
+	                 40);
+	sqlite3_close(db);
+
+	/* report --by tag --json: the tags add up to the total exactly. */
+	rc = am_pf_run(&f, NULL, 30, (const char *const[]){ "report", "--by", "tag", "--json",
+	                                                    NULL });
+	ck_assert_int_eq(rc, 0);
+	char *json = am_pf_slurp(f.out);
+	json_t *o = json_loads(json, 0, NULL);
+	ck_assert_msg(o != NULL, "%s", json);
+	json_t *tags = json_object_get(o, "tags");
+	ck_assert_uint_eq(json_array_size(tags), 2);
+	int64_t sum = 0, total = 0, requests = 0;
+	for (size_t i = 0; i < json_array_size(tags); i++) {
+		json_t *t = json_array_get(tags, i);
+		int64_t v = 0;
+		ck_assert_int_eq(am_money_parse_usd(json_string_value(json_object_get(t, "cost_usd")),
+		                                    &v, NULL), 0);
+		sum += v;
+		requests += json_integer_value(json_object_get(t, "requests"));
+	}
+	ck_assert_int_eq(am_money_parse_usd(json_string_value(json_object_get(
+	                     json_object_get(o, "total"), "cost_usd")), &total, NULL), 0);
+	ck_assert_int_eq(sum, total);
+	ck_assert_int_eq(requests, 40 + done);
+	ck_assert_str_eq(json_string_value(json_object_get(json_array_get(tags, 0), "tag")),
+	                 "capped");
+	json_decref(o);
+	free(json);
+}
+END_TEST
+
 START_TEST(a_rerun_retries_failed_jobs_before_and_after_blocked_ones)
 {
 	char cfg[512];
@@ -274,6 +364,7 @@ int main(void)
 	tcase_add_test(tc, two_hundred_at_once_never_overshoot_and_finish_when_raised);
 	tcase_add_test(tc, fast_us_and_web_search_never_cross_the_limit);
 	tcase_add_test(tc, a_rerun_retries_failed_jobs_before_and_after_blocked_ones);
+	tcase_add_test(tc, a_tags_budget_blocks_that_tag_only);
 	suite_add_tcase(s, tc);
 	return check_run(s);
 }

@@ -112,6 +112,37 @@ START_TEST(add_stores_the_request_in_id_order)
 }
 END_TEST
 
+/* jobs.tag: what am_queue_stmts_tag says when the job is added ("" and
+ * NULL untagged), read back by get and load_unfinished. */
+START_TEST(a_job_keeps_its_tag)
+{
+	am_queue_stmts *qs = am_queue_stmts_new(sc.db);
+	am_err err = {0};
+	int64_t t1 = 0, t2 = 0, t3 = 0;
+	am_queue_stmts_tag(qs, "nightly-evals");
+	ck_assert_int_eq(am_queue_add_s(qs, NULL, NULL, "{}", NULL, 0, T0, &t1, NULL, &err), 0);
+	am_queue_stmts_tag(qs, "");
+	ck_assert_int_eq(am_queue_add_s(qs, NULL, NULL, "{}", NULL, 0, T0, &t2, NULL, &err), 0);
+	am_queue_stmts_tag(qs, NULL);
+	ck_assert_int_eq(am_queue_add_s(qs, NULL, NULL, "{}", NULL, 0, T0, &t3, NULL, &err), 0);
+	am_queue_stmts_free(qs);
+	am_job j;
+	ck_assert_int_eq(am_queue_get(sc.db, t1, &j, &err), 0);
+	ck_assert_str_eq(j.tag, "nightly-evals");
+	am_job_clear(&j);
+	ck_assert_int_eq(am_queue_get(sc.db, t2, &j, &err), 0);
+	ck_assert_ptr_null(j.tag);
+	am_job_clear(&j);
+	am_job *all = NULL;
+	int n = 0;
+	ck_assert_int_eq(am_queue_load_unfinished(sc.db, 0, &all, &n, &err), 0);
+	ck_assert_int_eq(n, 3);
+	ck_assert_str_eq(all[0].tag, "nightly-evals");
+	ck_assert_ptr_null(all[2].tag);
+	am_queue_free_list(all, n);
+}
+END_TEST
+
 START_TEST(a_batch_key_resumes_instead_of_adding)
 {
 	int64_t a = add("b1:aa:1", 0), b = add("b1:bb:2", 0);
@@ -333,6 +364,7 @@ int main(void)
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_add_test(tc, state_names_round_trip);
 	tcase_add_test(tc, add_stores_the_request_in_id_order);
+	tcase_add_test(tc, a_job_keeps_its_tag);
 	tcase_add_test(tc, a_batch_key_resumes_instead_of_adding);
 	tcase_add_test(tc, a_full_queue_is_an_error_not_a_hang);
 	tcase_add_test(tc, recovery_requeues_what_was_in_flight_and_closes_what_was_answered);

@@ -166,6 +166,31 @@ START_TEST(local_commands)
 }
 END_TEST
 
+/* /tag NAME tags the prompts that follow; /tag alone untags them; a bad
+ * tag is refused and changes nothing. */
+START_TEST(tag_tags_the_next_prompts)
+{
+	ui_ctl_line(&ctl, "first");
+	ck_assert_str_eq(fe.last_tag, "");
+	ui_ctl_line(&ctl, "/tag nightly-evals");
+	ck_contains(ctl.status, "tagged nightly-evals");
+	ui_ctl_line(&ctl, "second");
+	ck_assert_str_eq(fe.last_tag, "nightly-evals");
+	ui_ctl_line(&ctl, "/tag two words");
+	ck_contains(ctl.status, "/tag");
+	ui_ctl_line(&ctl, "/tag caf\xc3\xa9");
+	ck_contains(ctl.status, "not printable ASCII");
+	ui_ctl_line(&ctl, "third");
+	ck_assert_str_eq(fe.last_tag, "nightly-evals");
+	ui_ctl_line(&ctl, "/tag");
+	ck_contains(ctl.status, "untagged");
+	ui_ctl_line(&ctl, "fourth");
+	ck_assert_str_eq(fe.last_tag, "");
+	ck_assert_int_eq(fe.nsubmits, 4);
+	ck_assert_int_eq(fe.ncmds, 0); /* the console's own state, nothing saved */
+}
+END_TEST
+
 START_TEST(engine_refusal_is_shown)
 {
 	fe.refuse_commands = "unknown model 'claude-x'";
@@ -524,6 +549,32 @@ START_TEST(console_scrolls_and_bounds)
 }
 END_TEST
 
+START_TEST(console_shows_proxied_calls)
+{
+	/* A call another program sent through the proxy is no job of the
+	 * console's: it gets one line - tag, model, tokens, cost, latency. */
+	ui_console *c = ui_console_new(true);
+	am_event ev;
+	memset(&ev, 0, sizeof ev);
+	ev.kind = AM_EV_DONE;
+	ev.job_id = 77;
+	snprintf(ev.reason, sizeof ev.reason, "proxy nightly-evals");
+	snprintf(ev.model, sizeof ev.model, "claude-haiku-4-5-20251001\x1b]0;x\x07");
+	ev.usage.input_tokens = 12;
+	ev.usage.output_tokens = 48;
+	ev.cost_pusd = 252000000;
+	ev.price_known = true;
+	ev.latency_ms = 1200;
+	ck_assert(ui_console_event(c, &ev));
+	struct tx t = {{0}};
+	ui_console_render(c, 120, 5, 0, tx_line, &t);
+	ck_contains(t.buf, "proxy nightly-evals - claude-haiku-4-5-20251001");
+	ck_contains(t.buf, "12 in / 48 out - $0.0003 - 1.2s");
+	ck_assert_ptr_null(strchr(t.buf, '\x1b')); /* the model name came from outside */
+	ui_console_free(c);
+}
+END_TEST
+
 /* ---- the line editor ----------------------------------------------------------------- */
 
 static char *take(ui_editor *ed)
@@ -829,6 +880,7 @@ static Suite *suite(void)
 	tcase_add_test(t, commands_reach_engine);
 	tcase_add_test(t, bad_commands_show_errors);
 	tcase_add_test(t, local_commands);
+	tcase_add_test(t, tag_tags_the_next_prompts);
 	tcase_add_test(t, zero_limit_is_none);
 	tcase_add_test(t, tab_completes);
 	tcase_add_test(t, cancel_prompts);
@@ -845,6 +897,7 @@ static Suite *suite(void)
 	suite_add_tcase(s, t);
 	TCase *m = tcase_create("models");
 	tcase_add_test(m, console_scrolls_and_bounds);
+tcase_add_test(m, console_shows_proxied_calls);
 	tcase_add_test(m, editor_holds_long_multiline_text);
 	tcase_add_test(m, escape_sequences);
 	tcase_add_test(m, editor_lines_and_rows);

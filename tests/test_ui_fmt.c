@@ -449,7 +449,8 @@ static const char *layout_fault(int cols, int rows, const ui_layout_hint *h, cha
 
 START_TEST(layout_every_size)
 {
-	static const ui_layout_hint hints[] = {{4, 1, 4}, {0, 0, 0}, {16, 8, 4}, {1, 3, 3}};
+	static const ui_layout_hint hints[] = {{4, 1, 4, 0}, {0, 0, 0, 0}, {16, 8, 4, 3},
+	                                       {1, 3, 3, 1}};
 	char why[128];
 	const char *fault = NULL;
 	int checked = 0;

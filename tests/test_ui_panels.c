@@ -362,6 +362,97 @@ START_TEST(budget_full)
 }
 END_TEST
 
+/* Today's spend per tag on the budget panel's seventh line, which the
+ * layout gives it when there are tags: each tag with its own limit when it
+ * has one, in the limit's colours; what does not fit is left out whole. */
+START_TEST(budget_tags_line)
+{
+	busy(&snap);
+	ui_panel_ctx c = ctx(&snap, false, false);
+	ui_layout lay;
+	ui_layout_hint hint = {.nmodels = 3, .npools = 2, .ndims = 4, .ntags = 0};
+	ui_layout_compute(120, 40, &hint, &lay);
+	ck_assert_int_eq(lay.r[UI_P_BUDGET].h - 2, 6);
+	hint.ntags = 3;
+	ui_layout_compute(120, 40, &hint, &lay);
+	int w = lay.r[UI_P_BUDGET].w - 4, h = lay.r[UI_P_BUDGET].h - 2;
+	ck_assert_int_eq(h, 7);
+	static const struct { const char *tag; int64_t spent, held, limit; } tags[] = {
+		{ "nightly-evals", 5 * USD, 0, 5 * USD },
+		{ "ci", 41 * USD / 10, 0, 5 * USD },
+		{ "app:web", 3 * USD / 100, USD / 100, 0 },
+		{ "cheap", USD / 100, 0, 100 * USD },
+	};
+	snap.ntags = 4;
+	for (int i = 0; i < 4; i++) {
+		snprintf(snap.tag[i].tag, sizeof snap.tag[i].tag, "%s", tags[i].tag);
+		snap.tag[i].spent_pusd = tags[i].spent;
+		snap.tag[i].held_pusd = tags[i].held;
+		snap.tag[i].limit_pusd = tags[i].limit;
+	}
+	ui_panel_budget(&c, w, h, &blk);
+	ck_assert_int_eq(blk.n, 7);
+	const char *got = dump(&blk, false);
+	const char *row = strstr(got, "6+0: ");
+	ck_assert_msg(row != NULL, "%s", got);
+	ck_assert_str_eq(row, "6+0: {DIM}tags {ALARM}nightly-evals $5.00/$5.00{WARN} · ci "
+	                      "$4.10/$5.00\n");
+	ui_panel_budget(&c, 120, h, &blk);
+	got = dump(&blk, false);
+	row = strstr(got, "6+0: ");
+	ck_assert_str_eq(row, "6+0: {DIM}tags {ALARM}nightly-evals $5.00/$5.00{WARN} · ci "
+	                      "$4.10/$5.00{NORMAL} · app:web $0.030{CALM} · cheap $0.010/$100.00\n");
+	/* Narrow: the tags that do not fit are left out, not cut. */
+	ui_panel_budget(&c, 40, h, &blk);
+	got = dump(&blk, false);
+	row = strstr(got, "6+0: ");
+	ck_assert_msg(row && !strstr(row, "ci") && strstr(row, "nightly-evals"), "%s", got);
+	/* Without tags, or without room, no seventh line. */
+	snap.ntags = 0;
+	ui_panel_budget(&c, w, h, &blk);
+	ck_assert_int_eq(blk.n, 6);
+	snap.ntags = 4;
+	ui_panel_budget(&c, w, 6, &blk);
+	ck_assert_int_eq(blk.n, 6);
+
+	/* Compact: on the second line before the sparkline, as many as fit in
+	 * half of what is left there, or none (never a lone "tags"). */
+	ui_panel_ctx cc = ctx(&snap, true, false);
+	ui_panel_budget(&cc, 160, 2, &blk);
+	got = dump(&blk, false);
+	ck_assert_msg(strstr(got, "{DIM} · tags {ALARM}nightly-evals $5.00/$5.00{WARN} · ci "
+	                          "$4.10/$5.00{NORMAL} · app:web $0.030{DIM}  {DIM}spend/"),
+	              "%s", got);
+	ui_panel_budget(&cc, 78, 2, &blk);
+	got = dump(&blk, false);
+	ck_assert_msg(!strstr(got, "tags"), "%s", got);
+}
+END_TEST
+
+/* Hosts sharing a budget through Redis: the organisation's day and this
+ * host's part replace the local pace line; Redis away says what happens. */
+START_TEST(budget_org)
+{
+	int w, h;
+	busy(&snap);
+	snap.org = (am_snap_org){ .on = true, .up = true, .day_pusd = 3690000000000LL,
+	                          .host_day_pusd = 1230000000000LL };
+	ui_panel_ctx c = ctx(&snap, false, false);
+	area(120, 40, UI_P_BUDGET, &w, &h);
+	ui_panel_budget(&c, w, h, &blk);
+	ck_assert_ptr_nonnull(strstr(dump(&blk, false),
+	                             "3+0: {NORMAL}org $3.69 today, this host $1.23 (33%)\n"));
+	snap.org.up = false;
+	ui_panel_budget(&c, w, h, &blk);
+	ck_assert_ptr_nonnull(strstr(dump(&blk, false), "3+0: {ALARM}Redis unreachable: calls held\n"));
+	snap.org.local = true;
+	ui_panel_budget(&c, w, h, &blk);
+	ck_assert_ptr_nonnull(
+	    strstr(dump(&blk, false), "3+0: {ALARM}Redis unreachable: local limits and budget\n"));
+	memset(&snap.org, 0, sizeof snap.org);
+}
+END_TEST
+
 START_TEST(budget_compact)
 {
 	int w, h;
@@ -849,6 +940,8 @@ static Suite *suite(void)
 	tcase_add_test(t, header_widths);
 	tcase_add_test(t, header_ascii);
 	tcase_add_test(t, budget_full);
+	tcase_add_test(t, budget_tags_line);
+	tcase_add_test(t, budget_org);
 	tcase_add_test(t, budget_compact);
 	tcase_add_test(t, budget_ascii);
 	tcase_add_test(t, limits_full);

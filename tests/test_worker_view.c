@@ -505,6 +505,68 @@ START_TEST(jobs_left_queued_are_resumed)
 }
 END_TEST
 
+/* A job's tag reaches its ledger row: a submitted prompt's (am_prompt.tag)
+ * and a queued job's (jobs.tag, as a batch writes it); an untagged prompt
+ * stays untagged, a bad tag is refused at submit, and a stored one the
+ * ledger would refuse is dropped with a notice (the call is recorded). */
+START_TEST(tags_reach_the_ledger)
+{
+	am_ledger *l;
+	am_err err;
+	ck_assert(am_ledger_open(&l, db_path, &(am_ledger_opts){ 0 }, &err) == 0);
+	am_queue_stmts *qs = am_queue_stmts_new(am_ledger_db(l));
+	am_queue_stmts_tag(qs, "from-batch");
+	int64_t id = 0;
+	ck_assert_msg(am_queue_add_s(qs, NULL, NULL,
+	                             "{\"messages\":[{\"role\":\"user\",\"content\":\"left\"}]}",
+	                             NULL, 0, am_clock_wall(am_clock_system()), &id, NULL, &err) == 0,
+	              "%s", err.msg);
+	/* And one whose tag was edited into something the ledger refuses. */
+	ck_assert_msg(am_queue_add_s(qs, NULL, NULL,
+	                             "{\"messages\":[{\"role\":\"user\",\"content\":\"odd\"}]}",
+	                             NULL, 0, am_clock_wall(am_clock_system()), &id, NULL, &err) == 0,
+	              "%s", err.msg);
+	am_queue_stmts_free(qs);
+	ck_assert_int_eq(sqlite3_exec(am_ledger_db(l), "UPDATE jobs SET tag = 'bad tag' WHERE id = "
+	                              "(SELECT max(id) FROM jobs)", NULL, NULL, NULL), SQLITE_OK);
+	am_ledger_close(l);
+
+	start("{}");
+	ck_assert(wait_event(AM_EV_NOTICE, 0, "recorded untagged", NULL));
+	ck_assert(wait_event(AM_EV_DONE, 0, NULL, NULL));
+	ck_assert(wait_event(AM_EV_DONE, 0, NULL, NULL));
+	am_turn t = { "user", "tagged" };
+	am_prompt p = { .turns = &t, .nturns = 1, .tag = "evals" };
+	int64_t tagged = -1, plain = -1;
+	ck_assert_msg(ops.submit(ops.ctx, &p, &tagged, &err) == 0, "%s", err.msg);
+	p.tag = "";
+	ck_assert_msg(ops.submit(ops.ctx, &p, &plain, &err) == 0, "%s", err.msg);
+	p.tag = "two words";
+	int64_t bad = -1;
+	ck_assert_int_eq(ops.submit(ops.ctx, &p, &bad, &err), -1);
+	ck_assert_msg(strstr(err.msg, "tag"), "%s", err.msg);
+	ck_assert(wait_event(AM_EV_DONE, tagged, NULL, NULL));
+	ck_assert(wait_event(AM_EV_DONE, plain, NULL, NULL));
+	am_worker_stop(worker, 0);
+	worker = NULL;
+
+	sqlite3 *db;
+	ck_assert_int_eq(sqlite3_open_v2(db_path, &db, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
+	sqlite3_stmt *st;
+	ck_assert_int_eq(sqlite3_prepare_v2(db, "SELECT coalesce(group_concat(coalesce(ut, '-') "
+	                                        "|| '/' || coalesce(jt, '-'), ','), '') FROM "
+	                                        "(SELECT u.tag AS ut, j.tag AS jt FROM usage_events u "
+	                                        "JOIN jobs j ON j.id = u.job_id ORDER BY j.id)",
+	                                    -1, &st, NULL),
+	                 SQLITE_OK);
+	ck_assert_int_eq(sqlite3_step(st), SQLITE_ROW);
+	ck_assert_str_eq((const char *)sqlite3_column_text(st, 0),
+	                 "from-batch/from-batch,-/bad tag,evals/evals,-/-");
+	sqlite3_finalize(st);
+	sqlite3_close(db);
+}
+END_TEST
+
 /* Submitting while the worker takes the inbox: every prompt gets its own
  * handle and an answer (an earlier version read the inbox item after the
  * worker had freed it). */
@@ -548,6 +610,7 @@ static Suite *suite(void)
 	tcase_add_test(tc, a_refused_state_fails_its_commit);
 	tcase_add_test(tc, a_new_row_is_written_in_flight);
 	tcase_add_test(tc, jobs_left_queued_are_resumed);
+	tcase_add_test(tc, tags_reach_the_ledger);
 	tcase_add_test(tc, submissions_race_the_worker);
 	suite_add_tcase(s, tc);
 	return s;

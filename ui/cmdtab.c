@@ -11,6 +11,7 @@
 #include "dims.h"
 #include "fmt.h"
 #include "money.h"
+#include "tag.h"
 
 /* The limit commands and their keys follow the dimensions' table (dims.h),
  * so a command or key maps to its dimension by its offset. */
@@ -219,6 +220,17 @@ int ui_cmd_parse(const char *line, ui_cmd *out, am_err *err)
 		c->kind = AM_CMD_CANCEL_JOB;
 		c->value = nargs == 1;
 		return 0;
+	case UI_CMD_TAG: {
+		/* The console's own state, not the engine's: the tag goes in text. */
+		am_err terr;
+		if (nargs > 1)
+			return usage_err(err, UI_CMD_TAG, "one tag, without spaces");
+		if (nargs == 1 && am_tag_check(w[0], &terr))
+			return am_err_set(err, "/tag: %s", terr.msg);
+		c->persist = false;
+		snprintf(c->text, sizeof c->text, "%s", nargs ? w[0] : "");
+		return 0;
+	}
 	case UI_CMD_NEW:
 	case UI_CMD_HELP:
 	case UI_CMD_QUIT:

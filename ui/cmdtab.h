@@ -29,6 +29,7 @@
 	X(CANCEL, "cancel", "[all]",                                                         \
 	  "cancel the last prompt still queued, waiting or running (all: every one)")        \
 	X(NEW, "new", "", "start a new conversation (forget the earlier turns)")            \
+	X(TAG, "tag", "[NAME]", "count the next prompts under tag NAME (none: untagged)")    \
 	X(HELP, "help", "", "show this help")                                               \
 	X(QUIT, "quit", "", "leave; calls in flight finish or stay queued for next time")
 

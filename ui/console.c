@@ -356,7 +356,8 @@ void ui_console_submit_failed(ui_console *c, const char *error)
 		exchange_drop(c, x);
 }
 
-static void status_done(ui_console *c, struct job *j, const am_event *ev)
+/* "12 in / 48 out · $0.000252 · 1.2s": a finished call's figures. */
+static void done_figures(const ui_console *c, const am_event *ev, char *buf, size_t n)
 {
 	char in[32], out[32], cost[32], lat[32];
 	const char *dot = c->ascii ? " - " : " \u00b7 ";
@@ -373,8 +374,25 @@ static void status_done(ui_console *c, struct job *j, const am_event *ev)
 		fmt_duration_ns(lat, sizeof lat, ev->latency_ms * 1000000);
 	/* Cut short: the counts and the cost are estimated. */
 	const char *est = ev->estimated ? (c->ascii ? "~" : "\u2248") : "";
-	snprintf(j->status, sizeof j->status, "%s in / %s%s out%s%s%s%s%s%s", in, est, out, dot, est,
-	         cost, dot, lat, ev->cached ? (c->ascii ? " - cached" : " \u00b7 cached") : "");
+	snprintf(buf, n, "%s in / %s%s out%s%s%s%s%s%s", in, est, out, dot, est, cost, dot, lat,
+	         ev->cached ? (c->ascii ? " - cached" : " \u00b7 cached") : "");
+}
+
+static void status_done(ui_console *c, struct job *j, const am_event *ev)
+{
+	done_figures(c, ev, j->status, sizeof j->status);
+}
+
+/* A call another program sent through the proxy (its reason is "proxy" and
+ * its tag): one line with its tag, model and figures. */
+static void proxied_line(const ui_console *c, const am_event *ev, char *buf, size_t n)
+{
+	char fig[160];
+	const char *dot = c->ascii ? " - " : " \u00b7 ";
+	done_figures(c, ev, fig, sizeof fig);
+	snprintf(buf, n, "%s%s%s%s", ev->reason, dot, ev->model, dot);
+	size_t used = strlen(buf);
+	snprintf(buf + used, n - used, "%s", fig);
 }
 
 bool ui_console_event(ui_console *c, const am_event *ev)
@@ -386,6 +404,11 @@ bool ui_console_event(ui_console *c, const am_event *ev)
 		return true;
 	}
 	struct job *j = job_find(c, ev->job_id);
+	if (!j && ev->kind == AM_EV_DONE && !strncmp(ev->reason, "proxy", 5)) {
+		proxied_line(c, ev, line, sizeof line);
+		ui_console_add(c, UI_TX_NOTICE, line);
+		return true;
+	}
 	if (!j) {
 		if (ev->kind != AM_EV_FAILED)
 			return false;

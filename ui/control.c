@@ -54,7 +54,7 @@ static unsigned snapshot_diff(const am_snapshot *o, const am_snapshot *n)
 	    !SAME(o, n, waiting_limit) || !SAME(o, n, cache.enabled) || !SAME(o, n, cache.hits) ||
 	    !SAME(o, n, cache.misses))
 		d |= UI_R_HEADER;
-	if (!SAME(o, n, budget))
+	if (!SAME(o, n, budget) || !SAME(o, n, ntags) || !SAME(o, n, tag))
 		d |= UI_R_BUDGET;
 	if (!SAME(o, n, npools) || !SAME(o, n, pool) || !SAME(o, n, queue_depth) ||
 	    !SAME(o, n, in_flight))
@@ -63,7 +63,7 @@ static unsigned snapshot_diff(const am_snapshot *o, const am_snapshot *n)
 		d |= UI_R_MODELS;
 	if (!SAME(o, n, cache))
 		d |= UI_R_CACHE;
-	if (o->nmodels != n->nmodels || o->npools != n->npools ||
+	if (o->nmodels != n->nmodels || o->npools != n->npools || (o->ntags > 0) != (n->ntags > 0) ||
 	    (n->npools && o->pool[0].ndims != n->pool[0].ndims))
 		d |= UI_R_LAYOUT;
 	return d;
@@ -130,6 +130,7 @@ static unsigned submit(ui_ctl *c, const char *text)
 	int64_t id = -1;
 	ui_console_prompt(c->con, text, &p);
 	p.system = c->system;
+	p.tag = c->tag[0] ? c->tag : NULL;
 	if (c->ops->submit(c->ops->ctx, &p, &id, &err))
 		ui_console_submit_failed(c->con, err.msg[0] ? err.msg : "the queue refused the prompt");
 	else
@@ -238,6 +239,14 @@ unsigned ui_ctl_line(ui_ctl *c, const char *line)
 		return UI_R_QUIT;
 	case UI_CMD_CANCEL:
 		return cancel(c, cmd.engine.value != 0);
+	case UI_CMD_TAG:
+		snprintf(c->tag, sizeof c->tag, "%s", cmd.engine.text);
+		if (c->tag[0])
+			ui_ctl_status(c, UI_ROLE_CALM, "prompts are tagged %s from now on (/tag: none)",
+			              c->tag);
+		else
+			ui_ctl_status(c, UI_ROLE_CALM, "prompts are untagged from now on");
+		return UI_R_HINTS;
 	case UI_CMD_NEW:
 		ui_console_new_conversation(c->con);
 		ui_ctl_status(c, UI_ROLE_CALM, "new conversation: earlier turns are not sent");

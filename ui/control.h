@@ -52,6 +52,7 @@ typedef struct ui_ctl {
 	const char *const *models; /* cycled by the model key after "auto" */
 	int nmodels;
 	const char *system;     /* system prompt for every turn, or NULL */
+	char tag[AM_TAG_MAX + 1]; /* /tag: the tag of the next prompts; "" = none */
 	bool more;              /* the last pump stopped at max_events: pump again soon */
 	/* The status line: the answer to the last command or key, shown for a
 	 * while in place of the key hints. status_seq grows with each one. */

@@ -24,10 +24,10 @@ static void full(int cols, int rows, const ui_layout_hint *h, ui_layout *l)
 	l->r[UI_P_INPUT] = rect(rows - 2, 0, 1, cols);
 	l->r[UI_P_HINTS] = rect(rows - 1, 0, 1, cols);
 
-	/* Budget needs six lines; the limits want one per dimension of the
-	 * first pool, a summary, and one per further pool. */
+	/* Budget needs six lines (seven with tags); the limits want one per
+	 * dimension of the first pool, a summary, and one per further pool. */
 	int limit_lines = clampi(h->ndims, 1, 4) + 1 + clampi(h->npools - 1, 0, 6);
-	int top_h = clampi(limit_lines, 6, 10) + 2;
+	int top_h = clampi(limit_lines, h->ntags > 0 ? 7 : 6, 10) + 2;
 	/* Models: header, rows, total; the cache needs four lines. */
 	int mid_h = clampi(h->nmodels, 1, 16) + 2 + 2;
 	if (mid_h < 6)
@@ -97,7 +97,7 @@ static void compact(int cols, int rows, const ui_layout_hint *h, ui_layout *l)
 
 void ui_layout_compute(int cols, int rows, const ui_layout_hint *hint, ui_layout *out)
 {
-	static const ui_layout_hint defaults = {4, 1, 4};
+	static const ui_layout_hint defaults = {4, 1, 4, 0};
 	const ui_layout_hint *h = hint ? hint : &defaults;
 	memset(out, 0, sizeof *out);
 	if (cols < 0)

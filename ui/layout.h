@@ -50,6 +50,7 @@ typedef struct ui_layout_hint {
 	int nmodels; /* rows in the models table (without header and total) */
 	int npools;  /* rate-limit pools */
 	int ndims;   /* dimensions of the first pool (RPM, RPM/s, ITPM, OTPM) */
+	int ntags;   /* tags with spend today: the budget panel's seventh line */
 } ui_layout_hint;
 
 /* Computes the layout for a cols × rows screen. hint may be NULL (4 models,

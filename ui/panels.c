@@ -243,6 +243,58 @@ static void limit_segs(const ui_panel_ctx *c, const am_snap_budget *b, line *l)
 		     b->blocked_jobs == 1 ? "" : "s");
 }
 
+/* Today's spend per tag, most first, each with its own limit when it has
+ * one ("tags  evals $4.20/$5.00 · ci $0.80 · web $0.10"), after `lead`, as
+ * many tags as fit in `w` cells (none: nothing at all): warn at 80% of a
+ * tag's limit, alarm when it is reached (that tag's prompts wait). */
+static void tags_segs(const ui_panel_ctx *c, const char *lead, int w, line *l)
+{
+	const am_snapshot *s = c->snap;
+	const ui_glyphs *g = G(c);
+	for (int i = 0; i < s->ntags && i < AM_SNAP_MAX_TAGS; i++) {
+		const am_tagbudget_view *t = &s->tag[i];
+		char spent[40], lim[40], text[160];
+		fmt_money(spent, sizeof spent, t->spent_pusd);
+		ui_role role = UI_ROLE_NORMAL;
+		lim[0] = '\0';
+		if (t->limit_pusd > 0) {
+			char l2[32];
+			fmt_money_limit(l2, sizeof l2, t->limit_pusd);
+			snprintf(lim, sizeof lim, "/%s", l2);
+			int64_t used = t->spent_pusd + t->held_pusd;
+			role = used >= t->limit_pusd ? UI_ROLE_ALARM
+			     : used >= t->limit_pusd / 5 * 4 ? UI_ROLE_WARN : UI_ROLE_CALM;
+		}
+		/* A tag is printable ASCII (tagbudget keeps no other). */
+		snprintf(text, sizeof text, "%s%s %s%s", i ? g->dot : "", t->tag, spent, lim);
+		if (i == 0) {
+			int need = fmt_width(lead, strlen(lead)) + 5 + fmt_width(text, strlen(text));
+			if (line_width(l) + need > w)
+				return;
+			segf(l, UI_ROLE_DIM, "%stags ", lead);
+		}
+		segf_fit(l, w, role, "%s", text);
+	}
+}
+
+/* Hosts sharing through Redis: the organisation's spend today and this
+ * host's part, or that Redis cannot be reached and what this host does. */
+static void org_segs(const ui_panel_ctx *c, line *l, int w)
+{
+	const am_snap_org *o = &c->snap->org;
+	const char *dot = l->n ? G(c)->dot : "";
+	if (!o->up) {
+		segf_fit(l, w, UI_ROLE_ALARM, "%sRedis unreachable: %s", dot,
+		         o->local ? "local limits and budget" : "calls held");
+		return;
+	}
+	char org[32], host[32], pct[16];
+	fmt_money(org, sizeof org, o->day_pusd);
+	fmt_money(host, sizeof host, o->host_day_pusd);
+	fmt_pct(pct, sizeof pct, o->host_day_pusd, o->day_pusd, 0);
+	segf_fit(l, w, UI_ROLE_NORMAL, "%sorg %s today, this host %s (%s)", dot, org, host, pct);
+}
+
 static void budget_full(const ui_panel_ctx *c, const struct budget_figs *f, int w, int h,
                         ui_block *out)
 {
@@ -285,9 +337,14 @@ static void budget_full(const ui_panel_ctx *c, const struct budget_figs *f, int 
 	segf_fit(l[2], w - fmt_width(pace, strlen(pace)), UI_ROLE_DIM, " (15 min)");
 	seg(l[2], UI_ROLE_NORMAL, pace);
 
-	limit_segs(c, b, l[3]);
+	if (c->snap->org.on)
+		org_segs(c, l[3], w); /* the local pace says little about the organisation's */
+	else
+		limit_segs(c, b, l[3]);
 	month_segs(c, b, f, w, l[4]);
 	spend_spark(c, b, w, true, l[5]);
+	if (c->snap->ntags > 0 && h > 6)
+		tags_segs(c, "", w, ui_block_row(out, 6, 0, w));
 	if (out->n > h)
 		out->n = h > 0 ? h : 0;
 }
@@ -320,6 +377,10 @@ static void budget_compact(const ui_panel_ctx *c, const struct budget_figs *f, i
 	line *m = ui_block_row(out, 1, 0, w);
 	month_segs(c, b, f, w, m);
 	limit_segs(c, b, m);
+	if (c->snap->org.on)
+		org_segs(c, m, w);
+	/* The tags that fit in half of what is left; the sparkline takes the rest. */
+	tags_segs(c, g->dot, line_width(m) + (w - line_width(m)) / 2, m);
 	seg(m, UI_ROLE_DIM, "  ");
 	spend_spark(c, b, w - line_width(m), false, m);
 }

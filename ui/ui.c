@@ -108,7 +108,7 @@ static void grow_input(struct ui *u)
 static void relayout(struct ui *u)
 {
 	const am_snapshot *s = &u->ctl.snap;
-	ui_layout_hint h = {s->nmodels, s->npools, s->npools ? s->pool[0].ndims : 4};
+	ui_layout_hint h = {s->nmodels, s->npools, s->npools ? s->pool[0].ndims : 4, s->ntags};
 	getmaxyx(stdscr, u->rows, u->cols);
 	ui_layout_compute(u->cols, u->rows, &h, &u->lay);
 	grow_input(u);

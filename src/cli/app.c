@@ -89,6 +89,31 @@ int am_app_start(am_app *a, const char *source, bool persist_settings)
 	return 0;
 }
 
+int am_app_start_proxy(am_app *a, const char *tag, am_proxy **out)
+{
+	am_proxy_opts po;
+	memset(&po, 0, sizeof po);
+	po.worker = a->worker;
+	po.listen = a->cfg.proxy.listen;
+	po.port = (uint16_t)a->cfg.proxy.port;
+	po.upstream = a->base_url;
+	/* the built-in simulator takes any key: its clients need none */
+	po.own_key = a->sim ? "sim-key" : a->cfg.api_key;
+	po.use_own_key = a->cfg.proxy.use_own_key || a->sim;
+	po.token = a->cfg.proxy.token;
+	po.tag = tag;
+	po.default_tag = a->cfg.proxy.default_tag;
+	po.max_wait_ns = a->cfg.proxy.max_wait_s * AM_NS_PER_SEC;
+	po.timeout_ms = a->cfg.client.timeout_ms;
+	po.cache = a->cfg.proxy.cache;
+	am_err err;
+	if (am_proxy_start(out, &po, &err)) {
+		fprintf(stderr, "aimeter %s: %s\n", a->cmd, err.msg);
+		return 1;
+	}
+	return 0;
+}
+
 void am_app_close(am_app *a, int grace_ms)
 {
 	am_worker_stop(a->worker, grace_ms);

@@ -10,6 +10,7 @@
 #include "cli.h"
 #include "config.h"
 #include "pricing.h"
+#include "proxy.h"
 #include "sim.h"
 #include "worker.h"
 
@@ -36,6 +37,12 @@ int am_app_start_sim(am_app *a);
 
 /* Starts the worker. Returns 0 or 1 after printing the error. */
 int am_app_start(am_app *a, const char *source, bool persist_settings);
+
+/* Starts the proxy (proxy.h) in front of the app's worker and upstream,
+ * with the config's proxy.* keys; tag is --tag (NULL = none). Returns 0,
+ * or 1 after printing the error. Stop it (am_proxy_stop) before
+ * am_app_close. */
+int am_app_start_proxy(am_app *a, const char *tag, am_proxy **out);
 
 void am_app_close(am_app *a, int grace_ms);
 

@@ -17,6 +17,8 @@
 static const am_cli_opt common_opts[] = {
     {"config", "PATH", "config file (default $XDG_CONFIG_HOME/aimeter/config.json)", 0, NULL},
     {"db", "PATH", "ledger database (default $XDG_DATA_HOME/aimeter/aimeter.db)", 0, "db"},
+    {"redis", "URL", "share limits, budget and cache with other hosts (redis://host:port/db)", 0,
+     "redis.url"},
     {NULL, NULL, NULL, 0, NULL},
 };
 

@@ -18,8 +18,9 @@
 #include "text.h"
 #include "money.h"
 #include "say.h"
+#include "tag.h"
 
-enum { O_MODEL = 1, O_MAX, O_SYSTEM, O_NOCACHE, O_STREAM, O_NOSTREAM, O_JSON, O_SIM };
+enum { O_MODEL = 1, O_MAX, O_SYSTEM, O_NOCACHE, O_STREAM, O_NOSTREAM, O_JSON, O_SIM, O_TAG };
 
 static const am_cli_opt opts[] = {
 	{ "model", "M", "pin the model (default: the selector decides)", O_MODEL, NULL },
@@ -30,6 +31,7 @@ static const am_cli_opt opts[] = {
 	{ "no-stream", NULL, "wait for the whole answer", O_NOSTREAM, NULL },
 	{ "json", NULL, "print one JSON object instead of text", O_JSON, NULL },
 	{ "sim", NULL, "use the built-in simulator even with an API key", O_SIM, NULL },
+	{ "tag", "T", "count the call under tag T (report --by tag, budget.tags)", O_TAG, NULL },
 	{ NULL, NULL, NULL, 0, NULL },
 };
 
@@ -201,7 +203,8 @@ static json_t *result_json(const am_event *ev, const char *text)
 
 int cmd_ask(int argc, char **argv)
 {
-	const char *model = NULL, *system = NULL, *arg = NULL;
+	const char *model = NULL, *system = NULL, *arg = NULL, *tag = NULL;
+	am_err terr;
 	int64_t max_tokens = 0;
 	int stream = -1;
 	bool no_cache = false, json = false, sim = false;
@@ -234,6 +237,11 @@ int cmd_ask(int argc, char **argv)
 		case O_NOSTREAM: stream = 0; break;
 		case O_JSON: json = true; break;
 		case O_SIM: sim = true; break;
+		case O_TAG:
+			if (am_tag_check(c.value, &terr))
+				return am_cli_usage_error("ask", "--tag: %s", terr.msg);
+			tag = c.value;
+			break;
 		}
 	}
 	if (!arg)
@@ -266,7 +274,7 @@ int cmd_ask(int argc, char **argv)
 	am_engine_ops ops = am_worker_ops(app.worker);
 	am_turn turn = { "user", prompt };
 	am_prompt p = { &turn, 1, system, model, max_tokens, no_cache,
-	                stream < 0 ? app.cfg.client.stream : stream == 1 };
+	                stream < 0 ? app.cfg.client.stream : stream == 1, tag };
 	if (json)
 		p.stream = false;
 	int64_t job = 0;
@@ -385,8 +393,12 @@ int cmd_ask(int argc, char **argv)
 				am_say(stderr, "%s\n", ev->text);
 			} else if (ev->kind == AM_EV_NOTICE && ev->text) {
 				/* Kept for an early end: why the worker stopped (a
-				 * ledger it cannot write, say). */
+				 * ledger it cannot write, say). Redis going away or
+				 * coming back changes what happens to this call (held,
+				 * or under local limits): said at once. */
 				snprintf(last_notice, sizeof last_notice, "%s", ev->text);
+				if (!strncmp(ev->text, "redis: ", 7))
+					am_say(stderr, "aimeter ask: %s\n", ev->text);
 			} else if (ev->job_id == job && ev->kind == AM_EV_RETRY) {
 				/* A retry (the provider failed) is always worth a line. */
 				char line[400];

@@ -21,8 +21,9 @@
 #include "ledger.h"
 #include "outfile.h"
 #include "say.h"
+#include "tag.h"
 
-enum { O_OUT = 1, O_CONC, O_BUDGET, O_NOCACHE, O_SIM, O_DIM /* + am_dim */ };
+enum { O_OUT = 1, O_CONC, O_BUDGET, O_NOCACHE, O_SIM, O_TAG, O_DIM /* + am_dim */ };
 
 static const am_cli_opt opts[] = {
 	{ "out", "FILE", "write results (JSONL, input order) to FILE (default stdout)", O_OUT, NULL },
@@ -36,6 +37,7 @@ static const am_cli_opt opts[] = {
 	  "budget.daily_usd" },
 	{ "no-cache", NULL, "do not use the response cache", O_NOCACHE, NULL },
 	{ "sim", NULL, "use the built-in simulator even with an API key", O_SIM, NULL },
+	{ "tag", "T", "count the calls under tag T (a line's own \"tag\" wins)", O_TAG, NULL },
 	{ NULL, NULL, NULL, 0, NULL },
 };
 
@@ -79,13 +81,14 @@ static void print_verdict(const am_batch_outcome *oc)
 
 int cmd_batch(int argc, char **argv)
 {
-	const char *out_path = NULL, *path = NULL;
+	const char *out_path = NULL, *path = NULL, *tag = NULL;
 	bool no_cache = false, sim = false;
+	am_err terr;
 	am_cli c;
 	am_cli_init(&c, "batch", "FILE.jsonl [OPTIONS]",
 	            "Runs every line of FILE through the pipeline at the highest rate the limits\n"
 	            "allow. A line is {\"prompt\": ..., \"model\"?, \"max_tokens\"?, \"system\"?,\n"
-	            "\"id\"?} or a full Messages body. Re-running the same file resumes: finished\n"
+	            "\"id\"?, \"tag\"?} or a full Messages body. Re-running the same file resumes: finished\n"
 	            "lines are not sent again. Exit status: 0 all done, 1 some failed, 2 usage\n"
 	            "error, 3 some blocked by the budget, 4 lines of the file belong to another\n"
 	            "aimeter process that still runs.",
@@ -98,6 +101,11 @@ int cmd_batch(int argc, char **argv)
 		case O_OUT: out_path = c.value; break;
 		case O_NOCACHE: no_cache = true; break;
 		case O_SIM: sim = true; break;
+		case O_TAG:
+			if (am_tag_check(c.value, &terr))
+				return am_cli_usage_error("batch", "--tag: %s", terr.msg);
+			tag = c.value;
+			break;
 		}
 	}
 	if (!path)
@@ -157,6 +165,7 @@ int cmd_batch(int argc, char **argv)
 		.msgs = stderr,
 		.tty = isatty(2),
 		.no_cache = no_cache,
+		.tag = tag,
 		.queue_capacity = app.cfg.worker.queue_capacity,
 		.ledger = ledger,
 		.worker = app.worker,

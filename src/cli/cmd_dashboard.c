@@ -15,7 +15,7 @@
 #include "demo.h"
 #include "ui.h"
 
-enum { O_DEMO = 1, O_SIM, O_ASCII, O_NOCOLOR, O_KEYS };
+enum { O_DEMO = 1, O_SIM, O_ASCII, O_NOCOLOR, O_KEYS, O_PROXY };
 enum { QUIT_GRACE_MS = 3000 };
 
 static const am_cli_opt opts[] = {
@@ -26,6 +26,9 @@ static const am_cli_opt opts[] = {
 	{ "ascii", NULL, "plain ASCII glyphs (automatic when the locale is not UTF-8)", O_ASCII,
 	  NULL },
 	{ "no-color", NULL, "no colours (also when NO_COLOR is set)", O_NOCOLOR, NULL },
+	{ "proxy", "PORT",
+	  "serve the proxy (as `aimeter proxy`) on 127.0.0.1:PORT; its calls show in the console",
+	  O_PROXY, "proxy.port" },
 	{ "keys-markdown", NULL, "print the command and key tables (markdown) and exit", O_KEYS,
 	  NULL },
 	{ NULL, NULL, NULL, 0, NULL },
@@ -89,6 +92,7 @@ int cmd_dashboard(int argc, char **argv)
 		case O_ASCII: opt.ascii = true; break;
 		case O_NOCOLOR: opt.no_color = true; break;
 		case O_KEYS: ui_print_keys_markdown(stdout); return 0;
+		case O_PROXY: break; /* bound to proxy.port */
 		}
 	}
 	if (demo)
@@ -104,6 +108,12 @@ int cmd_dashboard(int argc, char **argv)
 		am_app_close(&app, 0);
 		return rc;
 	}
+	/* The in-process proxy: other programs' calls appear in the console. */
+	am_proxy *px = NULL;
+	if (app.cfg.proxy.port > 0 && am_app_start_proxy(&app, NULL, &px)) {
+		am_app_close(&app, 0);
+		return 1;
+	}
 	const char *models[AM_CONFIG_MAX_TIERS];
 	tier_models(&app.cfg, models, &opt);
 	if (app.cfg.ui.color == AM_COLOR_NEVER)
@@ -111,6 +121,7 @@ int cmd_dashboard(int argc, char **argv)
 	opt.max_fps = (int)app.cfg.ui.refresh_hz;
 	am_engine_ops ops = am_worker_ops(app.worker);
 	rc = ui_run(&ops, &opt);
+	am_proxy_stop(px); /* its calls in progress end and are recorded */
 	/* Calls in flight get a moment to finish; the rest stay queued for the
 	 * next start. The terminal is back already: say why it is quiet. */
 	am_snapshot snap;

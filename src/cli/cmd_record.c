@@ -18,8 +18,10 @@
 #include "pricing.h"
 #include "report.h"
 #include "say.h"
+#include "tag.h"
 
-enum { O_MODEL = 1, O_IN, O_OUT, O_CW5, O_CW1, O_CR, O_BATCH, O_SPEED, O_GEO, O_SEARCH, O_AT };
+enum { O_MODEL = 1, O_IN, O_OUT, O_CW5, O_CW1, O_CR, O_BATCH, O_SPEED, O_GEO, O_SEARCH, O_AT,
+       O_TAG };
 
 static const am_cli_opt opts[] = {
     {"model", "M", "the model id the call used (required)", O_MODEL, NULL},
@@ -34,6 +36,7 @@ static const am_cli_opt opts[] = {
     {"web-search", "N", "web searches the call made ($10 per 1,000)", O_SEARCH, NULL},
     {"at", "TIME", "when the call was made (RFC 3339, e.g. 2026-10-06T12:00:00Z): dated\n"
                    "and priced at the rates of that day; default now", O_AT, NULL},
+    {"tag", "T", "count the call under tag T (report --by tag, budget.tags)", O_TAG, NULL},
     {NULL, NULL, NULL, 0, NULL},
 };
 
@@ -59,7 +62,7 @@ static int price_call(const am_cli *c, const am_config *cfg, const char *model, 
 
 int cmd_record(int argc, char **argv)
 {
-	const char *model = NULL;
+	const char *model = NULL, *tag = NULL;
 	am_usage u = { 0 };
 	bool batch = false, have_in = false, have_out = false;
 	int64_t at_ns = 0;
@@ -101,6 +104,11 @@ int cmd_record(int argc, char **argv)
 				return am_cli_usage_error(c.cmd, "--at: '%s' is not an RFC 3339 time "
 				                                 "(e.g. 2026-10-06T12:00:00Z)", c.value);
 			have_at = true;
+			break;
+		case O_TAG:
+			if (am_tag_check(c.value, &err))
+				return am_cli_usage_error(c.cmd, "--tag: %s", err.msg);
+			tag = c.value;
 			break;
 		}
 		if (count && am_cli_int(&c, 0, INT64_MAX, count))
@@ -147,6 +155,7 @@ int cmd_record(int argc, char **argv)
 		.batch = batch,
 		.latency_ms = -1,
 		.source = "record",
+		.tag = tag,
 	};
 	if (am_ledger_record(l, &ev, &err) < 0) {
 		fprintf(stderr, "aimeter record: %s\n", err.msg);

@@ -1,4 +1,5 @@
-/* aimeter report: spend per model over local days, from the ledger.
+/* aimeter report: spend per model (or per tag) over local days, from the
+ * ledger.
  *
  * A composition root of its own: parse flags, load the config (its `db` and
  * `timezone`), pick the day range (today in that time zone by default), read
@@ -13,7 +14,7 @@
 #include "ledger.h"
 #include "report.h"
 
-enum { O_DAY = 1, O_SINCE, O_UNTIL, O_JSON, O_CSV };
+enum { O_DAY = 1, O_SINCE, O_UNTIL, O_JSON, O_CSV, O_BY };
 
 static const am_cli_opt opts[] = {
     {"day", "YYYY-MM-DD", "one local day (default: today)", O_DAY, NULL},
@@ -21,6 +22,7 @@ static const am_cli_opt opts[] = {
     {"until", "YYYY-MM-DD", "last day of a range (default: today)", O_UNTIL, NULL},
     {"json", NULL, "one JSON object: {from, to, models[], total}", O_JSON, NULL},
     {"csv", NULL, "CSV, one line per day and model", O_CSV, NULL},
+    {"by", "model|tag", "one row per model (default) or per tag", O_BY, NULL},
     {NULL, NULL, NULL, 0, NULL},
 };
 
@@ -31,12 +33,16 @@ int cmd_report(int argc, char **argv)
 	const char *day = NULL, *since = NULL, *until = NULL;
 	enum format fmt = FMT_TABLE;
 	int nfmt = 0;
+	bool by_tag = false;
 	am_err err;
 	am_cli c;
-	am_cli_init(&c, "report", "[--day D | --since D [--until D]] [--json | --csv] [OPTIONS]",
+	am_cli_init(&c, "report",
+	            "[--day D | --since D [--until D]] [--by model|tag] [--json | --csv] [OPTIONS]",
 	            "Spend per model from the ledger, over local calendar days: the config's\n"
 	            "timezone, else TZ. Costs are exact. Calls to a model without a known price\n"
-	            "are flagged \"price ?\" and left out of the totals, which say so.",
+	            "are flagged \"price ?\" and left out of the totals, which say so.\n"
+	            "--by tag: one row per tag (--tag, a batch line's \"tag\", the proxy's),\n"
+	            "and one for the calls without a tag; the rows add up to the total.",
 	            opts, true, argc, argv);
 	for (int id; (id = am_cli_next(&c)) != AM_CLI_END;) {
 		switch (id) {
@@ -46,6 +52,12 @@ int cmd_report(int argc, char **argv)
 		case O_UNTIL: until = c.value; break;
 		case O_JSON: fmt = FMT_JSON; nfmt++; break;
 		case O_CSV: fmt = FMT_CSV; nfmt++; break;
+		case O_BY:
+			if (strcmp(c.value, "model") && strcmp(c.value, "tag"))
+				return am_cli_usage_error(c.cmd, "bad value for --by: '%s' (model or tag)",
+				                          c.value);
+			by_tag = !strcmp(c.value, "tag");
+			break;
 		}
 	}
 	if (nfmt > 1)
@@ -81,7 +93,9 @@ int cmd_report(int argc, char **argv)
 	if (status)
 		return status;
 	am_ledger_summary sum;
-	if (am_ledger_report(l, from, to, fmt == FMT_CSV, &sum, &err)) {
+	int got = by_tag ? am_ledger_report_tags(l, from, to, fmt == FMT_CSV, &sum, &err)
+	                 : am_ledger_report(l, from, to, fmt == FMT_CSV, &sum, &err);
+	if (got) {
 		fprintf(stderr, "aimeter report: %s\n", err.msg);
 		status = 1;
 	} else {

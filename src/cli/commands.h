@@ -15,6 +15,7 @@
 	X(record,    cmd_record,    "append one usage event by hand")             \
 	X(pricing,   cmd_pricing,   "list or import the price table")             \
 	X(config,    cmd_config,    "print the effective configuration")          \
+	X(proxy,     cmd_proxy,     "serve a local endpoint other apps call through") \
 	X(sim,       cmd_sim,       "run the Anthropic-compatible simulator")
 
 #define AM_DECLARE_COMMAND(name, fn, summary) int fn(int argc, char **argv);

@@ -32,7 +32,10 @@ enum { FILE_MAX_BYTES = 1 << 20, KEY_FILE_MAX_BYTES = 4096, PATH_KEY_MAX = 256, 
 
 /* ---- the key table ---------------------------------------------------------- */
 
-enum kind { K_BOOL, K_INT, K_USD, K_STR, K_ENUM, K_PCTS, K_RULES, K_TIERS, K_POOLS, K_MODELMAP };
+enum kind {
+	K_BOOL, K_INT, K_USD, K_STR, K_ENUM, K_PCTS, K_RULES, K_TIERS, K_POOLS, K_MODELMAP,
+	K_TAGBUDGETS
+};
 
 struct apply;
 struct key;
@@ -51,6 +54,7 @@ struct key {
 	const char *empty;          /* how "" reads in `aimeter config` */
 	bool env_weak;              /* the env variable ranks below the file */
 	const char *env_value;      /* the value the env variable stands for (NO_COLOR) */
+	bool secret;                /* printed masked */
 };
 
 /* What one application of a value knows about where it comes from. */
@@ -77,6 +81,11 @@ static int chk_model_opt(const struct apply *, const struct key *, const char *,
 static int chk_tz(const struct apply *, const struct key *, const char *, char *, size_t, am_err *);
 
 static const char *const color_names[] = {"auto", "always", "never", NULL};
+static const char *const redis_failure_names[] = {"pause", "local", NULL};
+static int chk_redis_url(const struct apply *, const struct key *, const char *, char *, size_t,
+                         am_err *);
+static int chk_prefix(const struct apply *, const struct key *, const char *, char *, size_t,
+                      am_err *);
 
 #define INFO(name, type, def, help, env) .info = {name, type, def, help, env}
 #define AT(f) .off = offsetof(am_config, f), .size = sizeof(((am_config *)0)->f)
@@ -228,12 +237,62 @@ static const struct key keys[] = {
     {INFO("budget.web_search_uses", "integer", "10",
           "web searches reserved for a web search tool that sets no max_uses", NULL),
      INT(budget.web_search_uses, 0, 1000000)},
+    {INFO("budget.tags", "object", "{}",
+          "daily limit per tag, USD: {\"nightly-evals\": \"5\"}; a call of that tag waits when "
+          "it would cross it (0 or \"\" = none)",
+          NULL),
+     .kind = K_TAGBUDGETS, AT(budget.tag)},
+
+    {INFO("redis.url", "url", "",
+          "redis://[user:pass@]host:port/db shared by the hosts of one organisation (\"\" = "
+          "none; rediss:// when hiredis has TLS)",
+          "AIMETER_REDIS_URL"),
+     STR(redis.url, chk_redis_url), .empty = "none"},
+    {INFO("redis.password_file", "path", "", "file holding the Redis password (mode 0600)", NULL),
+     STR(redis.password_file, chk_path), .empty = "none"},
+    {INFO("redis.prefix", "string", "aimeter:",
+          "every Redis key starts with it (one Redis, several organisations)", NULL),
+     STR(redis.prefix, chk_prefix)},
+    {INFO("redis.on_failure", "enum", "pause",
+          "Redis unreachable: pause (hold calls, keeps the hard cap) or local (local limits "
+          "and budget)",
+          NULL),
+     .kind = K_ENUM, AT(redis.on_failure), .choices = redis_failure_names},
+    {INFO("redis.local_share_pct", "integer", "33",
+          "on_failure local: the share of each limit this host takes alone", NULL),
+     INT(redis.local_share_pct, 1, 100)},
+    {INFO("redis.lease_s", "integer", "300",
+          "a budget reservation of a host that stopped answering expires after this long",
+          NULL),
+     INT(redis.lease_s, 5, 86400)},
 
     {INFO("ui.color", "enum", "auto", "auto, always or never", "NO_COLOR"), .kind = K_ENUM,
      AT(ui.color), .choices = color_names, .env_weak = true, .env_value = "never"},
     {INFO("ui.refresh_hz", "integer", "10", "screen redraws per second at most", NULL),
      INT(ui.refresh_hz, 1, 60)},
 
+    {INFO("proxy.port", "integer", "0",
+          "port of the console's in-process proxy (0 = none; `aimeter proxy` takes any)", NULL),
+     INT(proxy.port, 0, 65535)},
+    {INFO("proxy.listen", "text", "127.0.0.1",
+          "address the proxy listens on (anything but loopback needs proxy.token)", NULL),
+     STR(proxy.listen, chk_text), .empty = "127.0.0.1"},
+    {INFO("proxy.max_wait_s", "integer", "60",
+          "longest a proxied call waits for the rate limiter before a 429", NULL),
+     INT(proxy.max_wait_s, 0, 86400)},
+    {INFO("proxy.use_own_key", "bool", "false",
+          "proxied calls without a key of their own use aimeter's", NULL),
+     BOOL(proxy.use_own_key)},
+    {INFO("proxy.cache", "bool", "false",
+          "proxied calls may be answered from the response cache (x-aimeter-cache: on asks)",
+          NULL),
+     BOOL(proxy.cache)},
+    {INFO("proxy.default_tag", "text", "",
+          "ledger tag of proxied calls without x-aimeter-tag or --tag", NULL),
+     STR(proxy.default_tag, chk_text)},
+    {INFO("proxy.token", "text", "",
+          "secret that proxy clients send as x-aimeter-token (required off loopback)", NULL),
+     STR(proxy.token, chk_text), .secret = true},
     {INFO("sim.rpm", "integer", "1000", "simulator: requests per minute (0 = unlimited)", NULL),
      INT(sim.rpm, 0, 1000000000)},
     {INFO("sim.itpm", "integer", "450000", "simulator: input tokens per minute", NULL),
@@ -275,6 +334,17 @@ static const struct key *find_key(const char *name)
 	for (size_t i = 0; i < NKEYS; i++)
 		if (!strcmp(keys[i].info.name, name))
 			return &keys[i];
+	return NULL;
+}
+
+/* "budget.tags.TAG": one tag's daily limit, a dynamic key. */
+#define TAGS_PREFIX "budget.tags."
+
+static const am_config_tag_budget *find_tag_budget(const am_config *cfg, const char *tag)
+{
+	for (int i = 0; i < cfg->budget.ntags; i++)
+		if (!strcmp(cfg->budget.tag[i].tag, tag))
+			return &cfg->budget.tag[i];
 	return NULL;
 }
 
@@ -465,6 +535,47 @@ static int chk_url(const struct apply *a, const struct key *k, const char *in, c
 	for (size_t len = strlen(out); len > 0 && out[len - 1] == '/'; len--)
 		out[len - 1] = '\0';
 	return 0;
+}
+
+/* The scheme and a host; the Redis layer parses the rest when it connects.
+ * A password inside the URL is kept, and shown masked (key_json). */
+static int chk_redis_url(const struct apply *a, const struct key *k, const char *in, char *out,
+                         size_t n, am_err *err)
+{
+	(void)a;
+	const char *rest = !strncmp(in, "redis://", 8)    ? in + 8
+	                   : !strncmp(in, "rediss://", 9) ? in + 9
+	                                                  : NULL;
+	if (*in && (!rest || !*rest || *rest == '/'))
+		return am_err_set(err, "%s: not a redis:// or rediss:// URL", k->info.name);
+	if (!printable_ascii(in))
+		return am_err_set(err, "%s: the URL contains a space or a control character",
+		                  k->info.name);
+	return copy_str(k->info.name, in, out, n, err);
+}
+
+static int chk_prefix(const struct apply *a, const struct key *k, const char *in, char *out,
+                      size_t n, am_err *err)
+{
+	(void)a;
+	if (!*in || !printable_ascii(in))
+		return am_err_set(err, "%s: printable characters without spaces, at least one",
+		                  k->info.name);
+	return copy_str(k->info.name, in, out, n, err);
+}
+
+/* "redis://user:pass@host" -> "redis://user:(hidden)@host": a password in
+ * the Redis URL is a secret and never shown. */
+static json_t *masked_url(const char *url)
+{
+	const char *s = strstr(url, "://");
+	const char *at = s ? strrchr(s, '@') : NULL;
+	const char *colon = s ? memchr(s + 3, ':', at ? (size_t)(at - s - 3) : 0) : NULL;
+	if (!at || !colon)
+		return json_string_nocheck(url);
+	char buf[AM_CONFIG_URL_MAX + 16];
+	snprintf(buf, sizeof buf, "%.*s:(hidden)%s", (int)(colon - url), url, at);
+	return json_string_nocheck(buf);
 }
 
 static int check_model_id(const char *name, const char *in, bool allow_star, am_err *err)
@@ -703,17 +814,17 @@ static int usd_from_text(const char *name, const char *s, int64_t max, int64_t *
 	return 0;
 }
 
-static int json_usd(const struct apply *a, const struct key *k, const json_t *v, int64_t *out,
-                    am_err *err)
+/* An amount in USD for the value at dotted path `name`, at most `max` pUSD. */
+static int json_usd_at(const struct apply *a, const char *name, int64_t max, const json_t *v,
+                       int64_t *out, am_err *err)
 {
-	const char *name = k->info.name;
 	if (json_is_string(v))
-		return usd_from_text(name, json_string_value(v), k->max, out, err);
+		return usd_from_text(name, json_string_value(v), max, out, err);
 	if (json_is_integer(v)) {
 		int64_t usd = json_integer_value(v), p;
 		if (usd < 0)
 			return am_err_set(err, "%s: %" PRId64 " is negative", name, usd);
-		if (am_money_mul(usd, AM_PUSD_PER_USD, &p) || p > k->max)
+		if (am_money_mul(usd, AM_PUSD_PER_USD, &p) || p > max)
 			return am_err_set(err, "%s: %" PRId64 " is too large", name, usd);
 		*out = p;
 		return 0;
@@ -723,9 +834,15 @@ static int json_usd(const struct apply *a, const struct key *k, const json_t *v,
 		if (!raw_number_at(a->text, a->len, name, raw, sizeof raw) || strpbrk(raw, "eE"))
 			return am_err_set(err, "%s: write the amount as a string, e.g. \"12.50\"",
 			                  name);
-		return usd_from_text(name, raw, k->max, out, err);
+		return usd_from_text(name, raw, max, out, err);
 	}
 	return am_err_set(err, "%s: expected an amount in USD (\"12.50\"), got %s", name, jtype(v));
+}
+
+static int json_usd(const struct apply *a, const struct key *k, const json_t *v, int64_t *out,
+                    am_err *err)
+{
+	return json_usd_at(a, k->info.name, k->max, v, out, err);
 }
 
 static int json_str(const json_t *v, const char *name, const char **out, am_err *err)
@@ -1031,6 +1148,52 @@ static int apply_model_pools(const struct apply *a, const struct key *k, json_t 
 	return 0;
 }
 
+/* budget.tags: each member sets (or with 0 or "", removes) one tag's limit;
+ * members not named stay as they are. */
+static int apply_tag_budgets(const struct apply *a, const struct key *k, json_t *v, am_err *err)
+{
+	const char *tag;
+	json_t *tv;
+	am_config *cfg = a->cfg;
+	if (!json_is_object(v))
+		return am_err_set(err, "%s: expected an object {tag: USD}, got %s", k->info.name,
+		                  jtype(v));
+	json_object_foreach(v, tag, tv)
+	{
+		char where[PATH_KEY_MAX];
+		int64_t pusd = 0;
+		snprintf(where, sizeof where, "%s.%.80s", k->info.name, tag);
+		if (tag[0] == '_')
+			continue;
+		if (!*tag || am_tag_check(tag, err))
+			return am_err_prefix(err, "%s: '%.80s' is not a tag", k->info.name, tag);
+		if (!(json_is_string(tv) && !*json_string_value(tv)) &&
+		    json_usd_at(a, where, I64_MAX, tv, &pusd, err))
+			return -1;
+		int i = 0;
+		while (i < cfg->budget.ntags && strcmp(cfg->budget.tag[i].tag, tag))
+			i++;
+		if (pusd == 0) { /* no limit for that tag */
+			if (i < cfg->budget.ntags) {
+				memmove(&cfg->budget.tag[i], &cfg->budget.tag[i + 1],
+				        (size_t)(cfg->budget.ntags - i - 1) * sizeof cfg->budget.tag[0]);
+				cfg->budget.ntags--;
+			}
+			continue;
+		}
+		if (i == cfg->budget.ntags) {
+			if (i >= AM_CONFIG_MAX_TAG_BUDGETS)
+				return am_err_set(err, "%s: at most %d tags", k->info.name,
+				                  AM_CONFIG_MAX_TAG_BUDGETS);
+			cfg->budget.ntags++;
+			snprintf(cfg->budget.tag[i].tag, sizeof cfg->budget.tag[i].tag, "%s", tag);
+		}
+		cfg->budget.tag[i].daily_pusd = pusd;
+		cfg->budget.tag[i].src = a->src;
+	}
+	return 0;
+}
+
 /* The one way in: a JSON value for key k from source a->src. */
 static int apply_json(const struct apply *a, const struct key *k, json_t *v, am_err *err)
 {
@@ -1089,6 +1252,9 @@ static int apply_json(const struct apply *a, const struct key *k, json_t *v, am_
 		break;
 	case K_MODELMAP:
 		rc = apply_model_pools(a, k, v, err);
+		break;
+	case K_TAGBUDGETS:
+		rc = apply_tag_budgets(a, k, v, err);
 		break;
 	}
 	if (!rc)
@@ -1207,6 +1373,12 @@ static int value_for_key(const char *key, const char *value, const struct key **
 		json_object_set_new(*obj, key + sizeof mpools - 1, v);
 		return 0;
 	}
+	if (!strncmp(key, TAGS_PREFIX, sizeof TAGS_PREFIX - 1) && key[sizeof TAGS_PREFIX - 1]) {
+		*k = find_key("budget.tags");
+		*obj = json_object();
+		json_object_set_new(*obj, key + sizeof TAGS_PREFIX - 1, json_string_nocheck(value));
+		return 0;
+	}
 	if (!strcmp(key, "api_key"))
 		return am_err_set(err,
 		                  "api_key: the key comes only from ANTHROPIC_API_KEY or the file "
@@ -1293,6 +1465,7 @@ static int resolve_key(am_config *cfg, char *const *envp, bool use_env, am_err *
 	if (!use_env && cfg->api_key[0] && cfg->api_key_src == AM_CFG_ENV)
 		return 0;
 	explicit_bzero(cfg->api_key, sizeof cfg->api_key);
+	explicit_bzero(cfg->proxy.token, sizeof cfg->proxy.token);
 	cfg->api_key_src = AM_CFG_DEFAULT;
 	return cfg->api_key_file[0] ? read_key_file(cfg, err) : 0;
 }
@@ -1577,6 +1750,11 @@ int am_config_set_from_string(am_config *cfg, const char *key, const char *value
 static int source_of(const am_config *cfg, const char *key, am_config_source *src, am_err *err)
 {
 	static const char pools[] = "limits.pools.", mpools[] = "limits.model_pools.";
+	if (!strncmp(key, TAGS_PREFIX, sizeof TAGS_PREFIX - 1)) {
+		const am_config_tag_budget *t = find_tag_budget(cfg, key + sizeof TAGS_PREFIX - 1);
+		*src = t ? t->src : AM_CFG_DEFAULT;
+		return 0;
+	}
 	if (!strncmp(key, mpools, sizeof mpools - 1)) {
 		for (int i = 0; i < cfg->limits.nmodel_pools; i++)
 			if (!strcmp(cfg->limits.model_pool[i].model, key + sizeof mpools - 1)) {
@@ -1659,6 +1837,8 @@ static json_t *key_json(const am_config *cfg, const struct key *k)
 		am_money_format(*(const int64_t *)f, buf, sizeof buf);
 		return json_string(buf);
 	case K_STR:
+		if (f == (const void *)cfg->redis.url)
+			return masked_url(f);
 		return json_string_nocheck(f);
 	case K_ENUM:
 		return json_string(k->choices[*(const int *)f]);
@@ -1697,6 +1877,13 @@ static json_t *key_json(const am_config *cfg, const struct key *k)
 			json_object_set_new(v, cfg->limits.model_pool[i].model,
 			                    json_string(cfg->limits.model_pool[i].pool));
 		return v;
+	case K_TAGBUDGETS:
+		v = json_object();
+		for (int i = 0; i < cfg->budget.ntags; i++) {
+			am_money_format(cfg->budget.tag[i].daily_pusd, buf, sizeof buf);
+			json_object_set_new(v, cfg->budget.tag[i].tag, json_string(buf));
+		}
+		return v;
 	}
 	return json_null();
 }
@@ -1733,6 +1920,12 @@ static json_t *value_json(const am_config *cfg, const char *key, am_err *err)
 				return json_string(cfg->limits.model_pool[i].pool);
 		am_err_set(err, "%s: no such mapping", key);
 		return NULL;
+	}
+	if (!strncmp(key, TAGS_PREFIX, sizeof TAGS_PREFIX - 1) && key[sizeof TAGS_PREFIX - 1]) {
+		const am_config_tag_budget *t = find_tag_budget(cfg, key + sizeof TAGS_PREFIX - 1);
+		char buf[32];
+		am_money_format(t ? t->daily_pusd : 0, buf, sizeof buf);
+		return json_string(buf);
 	}
 	if (!strncmp(key, pools, sizeof pools - 1) && key[sizeof pools - 1]) {
 		const char *rest = key + sizeof pools - 1, *dot = strchr(rest, '.');
@@ -1957,6 +2150,16 @@ static void collect(const am_config *cfg, struct rows *rs)
 				}
 			continue;
 		}
+		if (k->kind == K_TAGBUDGETS && cfg->budget.ntags) {
+			for (int t = 0; t < cfg->budget.ntags; t++) {
+				char buf[32];
+				am_money_format(cfg->budget.tag[t].daily_pusd, buf, sizeof buf);
+				r = row_add(rs, "%s.%s", k->info.name, cfg->budget.tag[t].tag);
+				r->value = json_string(buf);
+				r->src = cfg->budget.tag[t].src;
+			}
+			continue;
+		}
 		if (k->kind == K_MODELMAP && cfg->limits.nmodel_pools) {
 			for (int m = 0; m < cfg->limits.nmodel_pools; m++) {
 				r = row_add(rs, "%s.%s", k->info.name,
@@ -1971,6 +2174,10 @@ static void collect(const am_config *cfg, struct rows *rs)
 		r->src = cfg->src[i];
 		r->env = k->info.env;
 		r->empty = k->empty;
+		if (k->secret && json_string_length(r->value)) {
+			json_decref(r->value);
+			r->value = json_string("(set, not shown)");
+		}
 	}
 }
 

@@ -60,6 +60,7 @@
 
 #include "dims.h"
 #include "err.h"
+#include "tag.h"
 
 enum {
 	AM_CONFIG_PATH_MAX = 1024, /* sizes include the terminating NUL */
@@ -75,9 +76,10 @@ enum {
 	AM_CONFIG_MAX_POOLS = 8,
 	AM_CONFIG_MAX_MODEL_POOLS = 64,
 	AM_CONFIG_MAX_ALERTS = 4,
+	AM_CONFIG_MAX_TAG_BUDGETS = 32,
 	AM_CONFIG_MAX_WARNINGS = 16,
 	AM_CONFIG_WARNING_MAX = 256,
-	AM_CONFIG_MAX_KEYS = 64
+	AM_CONFIG_MAX_KEYS = 96
 };
 
 /* In rank order: a higher source beats a lower one (see above). */
@@ -88,6 +90,12 @@ typedef enum am_config_source {
 	AM_CFG_RUNTIME,
 	AM_CFG_FLAG
 } am_config_source;
+
+/* redis.on_failure: what a host does while Redis cannot be reached. */
+typedef enum am_config_redis_failure {
+	AM_REDIS_PAUSE, /* hold every call until Redis is back (keeps the hard cap) */
+	AM_REDIS_LOCAL  /* go on with local limits at local_share_pct and the local budget */
+} am_config_redis_failure;
 
 typedef enum am_config_color {
 	AM_COLOR_AUTO, /* colours when the terminal has them */
@@ -136,6 +144,13 @@ typedef struct am_config_rule {
 	int64_t max_chars;
 	char model[AM_CONFIG_MODEL_MAX];
 } am_config_rule;
+
+/* "budget.tags": a tag's own daily limit ({"nightly-evals": "5"}). */
+typedef struct am_config_tag_budget {
+	char tag[AM_TAG_MAX + 1];
+	int64_t daily_pusd;            /* > 0 */
+	am_config_source src;
+} am_config_tag_budget;
 
 /* Selector tiers, cheapest first: the budget downgrade moves one down. */
 typedef struct am_config_tier {
@@ -206,7 +221,18 @@ typedef struct am_config {
 		bool bell;
 		int64_t max_reservations;
 		int64_t web_search_uses; /* reserved for a web search tool without max_uses */
+		int ntags;               /* budget.tags, in the order first set */
+		am_config_tag_budget tag[AM_CONFIG_MAX_TAG_BUDGETS];
 	} budget;
+
+	struct { /* limits, budget and cache shared by several hosts */
+		char url[AM_CONFIG_URL_MAX];           /* "" = none: everything stays local */
+		char password_file[AM_CONFIG_PATH_MAX]; /* "" = none; read, never shown */
+		char prefix[64];                       /* every key starts with it */
+		am_config_redis_failure on_failure;
+		int64_t local_share_pct; /* on_failure local: this share of each limit */
+		int64_t lease_s;         /* a budget reservation outlives its host this long */
+	} redis;
 
 	struct {
 		am_config_color color;
@@ -219,6 +245,16 @@ typedef struct am_config {
 		int64_t tokens_per_second; /* 0 = as fast as possible */
 		int64_t seed;
 	} sim;
+
+	struct {                 /* `aimeter proxy`, or the console's in-process proxy */
+		int64_t port;        /* 0 = none in the console; `aimeter proxy`: any free port */
+		char listen[64];     /* address; "" = 127.0.0.1 */
+		int64_t max_wait_s;  /* longest a proxied call waits for the limiter */
+		bool use_own_key;    /* clients without a key use aimeter's */
+		bool cache;          /* proxied calls may be answered from the cache */
+		char default_tag[64];
+		char token[AM_CONFIG_SECRET_MAX]; /* x-aimeter-token; needed off loopback */
+	} proxy;
 
 	/* ---- the secret: never print it (am_config_masked_key) ---- */
 	char api_key[AM_CONFIG_SECRET_MAX]; /* "" = none */

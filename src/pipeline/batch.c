@@ -139,8 +139,10 @@ static int enqueue(run *r, am_batch_line *bl, int64_t *id, am_err *err)
 		json_object_set_new(bl->body, "x-no-cache", json_true());
 	char *req = json_dumps(bl->body, JSON_COMPACT);
 	am_job_state prev = AM_JOB_QUEUED;
+	am_queue_stmts_tag(r->qs, bl->tag[0] ? bl->tag : r->o->tag);
 	int ar = am_queue_add_s(r->qs, r->me.id, key, req, bl->model, r->o->queue_capacity, 0, id,
 	                        &prev, err);
+	am_queue_stmts_tag(r->qs, NULL);
 	free(req);
 	if (ar != 1)
 		return ar < 0 ? -1 : 1;

@@ -47,6 +47,7 @@ typedef struct am_batch_run_opts {
 	FILE *msgs;               /* progress and notices (stderr) */
 	bool tty;                 /* msgs is a terminal: progress redrawn on one line */
 	bool no_cache;            /* every request carries "x-no-cache": true */
+	const char *tag;          /* the tag of lines without their own "tag"; NULL = none */
 	int64_t queue_capacity;   /* unfinished jobs at most (worker.queue_capacity; 0 = no bound) */
 	am_ledger *ledger;        /* the calling thread's connection; not closed here */
 	am_worker *worker;        /* started on the same ledger, its owner = `owner`;

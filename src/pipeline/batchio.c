@@ -61,6 +61,21 @@ static int take_model(json_t *obj, am_batch_line *out, am_err *err)
 	return 0;
 }
 
+static int take_tag(json_t *obj, am_batch_line *out, am_err *err)
+{
+	json_t *tag = json_object_get(obj, "tag");
+	if (!tag)
+		return 0;
+	if (!json_is_string(tag) || json_string_length(tag) == 0 ||
+	    strlen(json_string_value(tag)) != json_string_length(tag))
+		return am_err_set(err, "\"tag\" must be a non-empty string");
+	if (am_tag_check(json_string_value(tag), err))
+		return am_err_prefix(err, "\"tag\"");
+	snprintf(out->tag, sizeof out->tag, "%s", json_string_value(tag));
+	json_object_del(obj, "tag");
+	return 0;
+}
+
 static int check_max_tokens(const json_t *obj, am_err *err)
 {
 	json_t *mt = json_object_get(obj, "max_tokens");
@@ -91,7 +106,7 @@ int am_batch_parse_line(const char *line, size_t len, int64_t lineno, am_batch_l
 	}
 	snprintf(out->id, sizeof out->id, "%lld", (long long)lineno);
 	if (take_id(obj, "id", out, err) || take_id(obj, "custom_id", out, err) ||
-	    take_model(obj, out, err) || check_max_tokens(obj, err))
+	    take_model(obj, out, err) || take_tag(obj, out, err) || check_max_tokens(obj, err))
 		goto bad;
 
 	if (json_object_get(obj, "messages")) {
@@ -120,7 +135,7 @@ int am_batch_parse_line(const char *line, size_t len, int64_t lineno, am_batch_l
 	json_object_foreach(obj, key, v) {
 		if (strcmp(key, "prompt") && strcmp(key, "max_tokens") && strcmp(key, "system")) {
 			am_err_set(err, "unknown key \"%s\" (a prompt line takes prompt, model, "
-			                "max_tokens, system, id)", key);
+			                "max_tokens, system, id, tag)", key);
 			goto bad;
 		}
 	}

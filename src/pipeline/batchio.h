@@ -1,9 +1,13 @@
 /* batchio: the line formats of `aimeter batch`.
  *
  * Input (JSONL), one request per line, in either form:
- *   {"prompt": "...", "model"?: "...", "max_tokens"?: N, "system"?: "...", "id"?: ...}
+ *   {"prompt": "...", "model"?: "...", "max_tokens"?: N, "system"?: "...", "id"?: ...,
+ *    "tag"?: "..."}
  *   a full Messages body: any object with a "messages" key (an "id" or
- *   "custom_id" member is taken as the line's id and removed).
+ *   "custom_id" member is taken as the line's id and removed, and a "tag"
+ *   as the line's tag).
+ * A line's "tag" (a valid tag, tag.h) counts its call under that tag,
+ * before `batch --tag`.
  * A line's id is its "id" (a string or an integer) or else its line number.
  * "model" absent or "auto" lets the selector choose.
  *
@@ -22,6 +26,7 @@
 #include <jansson.h>
 
 #include "err.h"
+#include "tag.h"
 #include "usage.h"
 
 enum { AM_BATCH_MAX_LINE = 32 * 1024 * 1024, AM_BATCH_ID_MAX = 256 };
@@ -30,6 +35,7 @@ typedef struct am_batch_line {
 	char id[AM_BATCH_ID_MAX];
 	json_t *body;        /* a Messages body without "model" (new reference) */
 	char *model;         /* pinned model, NULL = auto */
+	char tag[AM_TAG_MAX + 1]; /* the line's "tag"; "" = none */
 } am_batch_line;
 
 /* Parses one line (without its newline; len bytes, need not be

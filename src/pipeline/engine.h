@@ -21,11 +21,12 @@
 #include "cache.h"
 #include "dims.h"
 #include "err.h"
+#include "tagbudget.h"
 #include "usage.h"
 
 /* ---- the snapshot ------------------------------------------------------- */
 
-enum { AM_SNAP_MAX_POOLS = 8, AM_SNAP_MAX_DIMS = 4, AM_SNAP_MAX_MODELS = 16,
+enum { AM_SNAP_MAX_POOLS = 8, AM_SNAP_MAX_DIMS = 4, AM_SNAP_MAX_MODELS = 16, AM_SNAP_MAX_TAGS = 6,
        AM_SNAP_SPARK = AM_BUDGET_RING_MINUTES, AM_SNAP_MAX_ALERTS = AM_BUDGET_MAX_ALERTS };
 
 typedef struct am_snap_dim {
@@ -65,6 +66,16 @@ typedef am_cache_counts am_snap_cache;   /* cache.h */
 
 typedef am_budget_view am_snap_budget;  /* budget.h */
 
+/* The organisation, when its hosts share limits and budget through Redis. */
+typedef struct am_snap_org {
+	bool on;                      /* redis.url is set */
+	bool up;                      /* Redis answers */
+	bool local;                   /* down, going on alone (redis.on_failure local) */
+	int64_t day_pusd, month_pusd; /* every host's spend */
+	int64_t reserved_pusd;        /* every live host's reservations */
+	int64_t host_day_pusd;        /* this host's part of day_pusd */
+} am_snap_org;
+
 typedef struct am_snapshot {
 	uint64_t seq;                 /* increases with every publication */
 	int64_t mono_ns, wall_ns;     /* when it was taken */
@@ -80,6 +91,9 @@ typedef struct am_snapshot {
 	am_snap_model total;
 	am_snap_cache cache;
 	am_snap_budget budget;
+	int ntags;                    /* today's spend per tag, most first (budget.tags) */
+	am_tagbudget_view tag[AM_SNAP_MAX_TAGS];
+	am_snap_org org;
 } am_snapshot;
 
 /* ---- events: what happened to each job, in order ------------------------ */
@@ -172,6 +186,7 @@ typedef struct am_prompt {
 	int64_t max_tokens;    /* 0 = default */
 	bool no_cache;
 	bool stream;
+	const char *tag;       /* NULL or "" = untagged; else a valid tag (tag.h) */
 } am_prompt;
 
 /* ---- the interface ------------------------------------------------------- */

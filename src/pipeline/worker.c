@@ -35,6 +35,8 @@
  * snapshot and drain touch only memory under short locks. */
 #include "worker_int.h"
 
+#include "tag.h"
+
 /* halt_on_fatal: ends the loop after this pass; unfinished jobs stay
  * queued in the database for the next run. */
 void wk_halt(am_worker *w, const char *why)
@@ -60,6 +62,7 @@ static void loop_pass(am_worker *w)
 		wk_admit(w, &bn, now);
 	}
 	wk_send_granted(w, now, hold);
+	wk_proxy_tick(w, now);
 	wk_record_pass(w);
 	wk_publish_waiting(w, now);
 	wk_collect(w, now);
@@ -180,6 +183,8 @@ static int ops_submit(void *ctx, const am_prompt *p, int64_t *job_id, am_err *er
 	am_worker *w = ctx;
 	if (atomic_load(&w->finished))
 		return am_err_set(err, "the worker has stopped");
+	if (am_tag_check(p->tag, err))
+		return -1;
 	json_t *body = prompt_body(p, err);
 	if (!body)
 		return -1;
@@ -190,12 +195,14 @@ static int ops_submit(void *ctx, const am_prompt *p, int64_t *job_id, am_err *er
 	it->model = p->model && *p->model && strcmp(p->model, "auto") ? am_xstrdup(p->model) : NULL;
 	it->no_cache = p->no_cache;
 	it->stream = p->stream;
+	it->tag = p->tag && *p->tag ? am_xstrdup(p->tag) : NULL;
 	/* Once in the inbox the item belongs to the worker, which may free it
 	 * before inbox_put returns: read the handle first. */
 	int64_t handle = it->handle;
 	if (inbox_put(w, it, err)) {
 		json_decref(body);
 		free(it->model);
+		free(it->tag);
 		free(it);
 		return -1;
 	}
@@ -431,9 +438,7 @@ void am_worker_stop(am_worker *w, int grace_ms)
 	pthread_mutex_lock(&w->mu);
 	for (inbox_item *it = w->inbox, *next; it; it = next) {
 		next = it->next;
-		json_decref(it->body);
-		free(it->model);
-		free(it);
+		wk_inbox_free(it);
 	}
 	pthread_mutex_unlock(&w->mu);
 	worker_free(w);

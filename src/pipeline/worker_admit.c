@@ -5,6 +5,10 @@
 
 static void to_blocked(am_worker *w, wjob *j, const char *why)
 {
+	if (j->proxied) {
+		wk_proxy_budget_refused(w, j, why);
+		return;
+	}
 	j->st = W_BLOCKED;
 	wk_db_update(w, j, AM_JOB_BLOCKED_BUDGET, why, NULL); /* first: it may give j its id */
 	jl_insert_by_id(&w->blocked, j);
@@ -30,6 +34,8 @@ static void select_model(am_worker *w, wjob *j, const am_budget_now *bn)
 
 static int build_wire(am_worker *w, wjob *j, am_err *err)
 {
+	if (j->proxied)
+		return wk_proxy_wire(j, err);
 	/* Shallow: the fields set here are the only ones that differ from the
 	 * job's body, and nothing below changes a shared value. */
 	json_t *b = json_copy(j->body);
@@ -52,6 +58,7 @@ static int build_wire(am_worker *w, wjob *j, am_err *err)
 
 static void answer_from_cache(am_worker *w, wjob *j, am_cache_answer *a)
 {
+	wk_proxy_cached(w, j, a); /* a proxied call's client gets it now */
 	/* A hit costs nothing and saves what the original call cost. */
 	held_answer *h = am_xcalloc(1, sizeof *h);
 	snprintf(h->model, sizeof h->model, "%s", a->model);
@@ -74,26 +81,28 @@ static void answer_from_cache(am_worker *w, wjob *j, am_cache_answer *a)
 static void dispatch(am_worker *w, wjob *j, const am_budget_now *bn, int64_t now)
 {
 	am_err err;
-	if (!j->model[0] || j->after_529)
+	if (j->proxied)
+		wk_proxy_select(w, j);
+	else if (!j->model[0] || j->after_529)
 		select_model(w, j, bn);
 	if (build_wire(w, j, &err)) {
 		wk_finish_failed(w, j, err.msg);
 		return;
 	}
-	if (j->attempts == 0 && !j->after_529)
+	if (j->attempts == 0 && !j->after_529 && !j->proxied)
 		wk_event_basic(w, AM_EV_QUEUED, j, NULL);
 
 	if (j->cacheable && w->cache && am_cache_enabled(w->cache)) {
 		am_cache_answer a;
 		am_cache_result res = AM_CACHE_MISS;
 		memset(&a, 0, sizeof a);
-		if (am_cache_get(w->cache, j->key, now_wall(w), &a, &res, &err) == 0 &&
-		    res == AM_CACHE_HIT) {
+		if ((am_cache_get(w->cache, j->key, now_wall(w), &a, &res, &err) == 0 &&
+		     res == AM_CACHE_HIT) ||
+		    (am_cache_answer_free(&a), wk_shared_cache_get(w, j, &a))) {
 			answer_from_cache(w, j, &a);
 			am_cache_answer_free(&a);
 			return;
 		}
-		am_cache_answer_free(&a);
 	}
 
 	int pool = am_rl_pool_for_model(w->rl, j->model);
@@ -120,13 +129,43 @@ static void dispatch(am_worker *w, wjob *j, const am_budget_now *bn, int64_t now
 			jl_push_front(&w->pending, j);
 			return;
 		}
+		j->tag_blocked = false;
 		if (g.verdict != AM_BUDGET_RESERVED) {
 			to_blocked(w, j, g.why);
 			return;
 		}
+		/* The same worst case against the tag's own daily limit. */
+		am_tagbudget_grant tg;
+		if (am_tagbudget_reserve(w->tagb, bn->day, j->tag, g.amount_pusd, &tg, &err) ||
+		    tg.blocked) {
+			am_budget_cancel(w->budget, g.id, NULL);
+			if (!tg.blocked) {
+				wk_finish_failed(w, j, err.msg);
+				return;
+			}
+			j->tag_blocked = true;
+			to_blocked(w, j, tg.why);
+			return;
+		}
+		j->tag_held = tg.held;
 		j->budget_id = g.id;
 		j->budget_held = true;
 		j->reserved_pusd = g.amount_pusd;
+		char why[200];
+		int sh = wk_shared_reserve(w, j, bn, why, sizeof why);
+		if (sh <= 0) {
+			/* Its local reservation goes back unused: no change of
+			 * the budget that would send the blocked jobs round again. */
+			am_budget_cancel(w->budget, j->budget_id, NULL);
+			j->budget_held = false;
+			if (sh == 0) {
+				to_blocked(w, j, why);
+			} else { /* Redis just went away: held until it is back */
+				j->st = W_PENDING;
+				jl_push_front(&w->pending, j);
+			}
+			return;
+		}
 	}
 
 	int64_t cost[AM_RL_NCOST] = { 1, est, max_tokens };
@@ -145,9 +184,12 @@ static void dispatch(am_worker *w, wjob *j, const am_budget_now *bn, int64_t now
 		return;
 	}
 	j->ticket_live = true;
-	if (rc == 1) {
+	if (rc == 1 && wk_shared_gating(w)) {
+		wk_shared_gate(w, j);
+		wk_mark_state(w, j, AM_JOB_WAITING_LIMIT);
+	} else if (rc == 1) {
 		wk_start_call(w, j);
-	} else {
+	} else if (!(j->proxied && wk_proxy_wait_too_long(w, j, now))) {
 		j->st = W_LIMIT;
 		j->wait_key[0] = '\0';
 		jl_push(&w->limit, j);
@@ -157,22 +199,31 @@ static void dispatch(am_worker *w, wjob *j, const am_budget_now *bn, int64_t now
 
 static void retry_blocked(am_worker *w, const am_budget_now *bn, int64_t now)
 {
-	/* Blocked jobs go again in id order; the first that is still blocked
-	 * stops the scan (the budget only grows tighter behind it). */
-	while (w->blocked.head && !w->paused) {
-		wjob *j = jl_pop(&w->blocked);
+	/* Blocked jobs go again in id order; the first that the global budget
+	 * still blocks stops the scan (it only grows tighter behind it). One
+	 * that its tag's limit blocks does not: jobs of other tags behind it
+	 * may fit. Each job is tried once per scan. */
+	jlist todo = w->blocked;
+	memset(&w->blocked, 0, sizeof w->blocked);
+	while (todo.head && !w->paused) {
+		wjob *j = jl_pop(&todo);
 		int before = w->blocked.n;
 		j->st = W_PENDING;
 		dispatch(w, j, bn, now);
-		if (j && w->blocked.n > before)
+		/* j may be gone (failed, answered from the cache) unless blocked again. */
+		if (w->blocked.n > before && !j->tag_blocked)
 			break;
+	}
+	while (todo.head) {
+		wjob *j = jl_pop(&todo);
+		jl_insert_by_id(&w->blocked, j);
 	}
 }
 
 /* While paused, or while the ledger cannot be written, no new call starts. */
 bool wk_holding(const am_worker *w, int64_t now)
 {
-	return w->paused || w->unrecorded.n || now < w->db_retry_at;
+	return w->paused || w->unrecorded.n || now < w->db_retry_at || wk_shared_holding(w);
 }
 
 /* Due retries go back to the front, oldest first. */

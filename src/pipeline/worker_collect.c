@@ -27,6 +27,7 @@ static void settle_limiter(am_worker *w, wjob *j, const am_prov_result *r, bool 
 	am_rl_settle(w->rl, &j->ticket, actual, now);
 	if (!j->stream)
 		am_rl_observe(w->rl, &j->ticket, &r->rl, now); /* settled: calibrates only */
+	wk_shared_settle(w, j, actual, j->stream ? NULL : &r->rl, true, now);
 	j->ticket_live = false;
 	if (!suspect)
 		am_rl_learn_input(w->rl, j->model, (int64_t)j->wire_len,
@@ -53,8 +54,8 @@ static int64_t suspect_cost(am_worker *w, wjob *j, am_usage *u)
 
 /* An answer arrived: complete (cut NULL), or cut short after message_start
  * (worker_cut.c) with cut saying why and the job ending in `end`. */
-static void call_succeeded(am_worker *w, wjob *j, am_prov_result *r, int64_t now, const char *cut,
-                           am_job_state end)
+void wk_call_succeeded(am_worker *w, wjob *j, am_prov_result *r, int64_t now, const char *cut,
+                       am_job_state end)
 {
 	const char *model = r->model[0] ? r->model : j->model;
 	bool known = false;
@@ -88,6 +89,14 @@ static void call_succeeded(am_worker *w, wjob *j, am_prov_result *r, int64_t now
 		}
 		wk_fire_alerts(w, &al);
 	}
+	if (j->tag) {
+		am_err terr;
+		if (am_tagbudget_settle(w->tagb, bn.day, j->tag, j->tag_held ? j->reserved_pusd : 0,
+		                        cost, &terr))
+			wk_notice(w, "job %" PRId64 ": %s", j->id, terr.msg);
+		j->tag_held = false;
+	}
+	wk_shared_settled(w, j, now);
 	held_answer *h = am_xcalloc(1, sizeof *h);
 	snprintf(h->model, sizeof h->model, "%s", model);
 	h->usage = r->usage;
@@ -146,6 +155,7 @@ static void call_failed(am_worker *w, wjob *j, am_prov_result *r, int64_t now)
 			am_rl_cancel(w->rl, &j->ticket, now);
 			j->ticket_live = false;
 		}
+		j->sgrant_live = false; /* it may have been charged: nothing back */
 		wk_finish_failed(w, j, msg);
 		return;
 	}
@@ -154,6 +164,7 @@ static void call_failed(am_worker *w, wjob *j, am_prov_result *r, int64_t now)
 		/* The limiter pauses that pool dimension and puts the ticket back at
 		 * the head of its queue; the budget reservation stays. */
 		am_rl_on_429(w->rl, &j->ticket, &r->rl, am_rl_dim_from_message(r->message), now);
+		wk_shared_on_429(w, j, &r->rl, am_rl_dim_from_message(r->message), now);
 		j->st = W_LIMIT;
 		jl_push(&w->limit, j);
 		char why[96];
@@ -170,6 +181,7 @@ static void call_failed(am_worker *w, wjob *j, am_prov_result *r, int64_t now)
 		am_rl_cancel(w->rl, &j->ticket, now);
 	}
 	j->ticket_live = false;
+	j->sgrant_live = false;
 	wk_release_budget(w, j);
 	int64_t delay = am_prov_retry_delay(&w->retry, j->attempts, &r->rl, jitter01(w));
 	j->not_before = now + delay;
@@ -197,7 +209,7 @@ void wk_on_call_done(void *ctx, am_prov_result *r)
 		else
 			am_prov_describe(r, msg, sizeof msg);
 		wk_estimate_cut(j, r);
-		call_succeeded(w, j, r, now, msg, cancelled ? AM_JOB_CANCELLED : AM_JOB_FAILED);
+		wk_call_succeeded(w, j, r, now, msg, cancelled ? AM_JOB_CANCELLED : AM_JOB_FAILED);
 		return;
 	}
 	if (w->abandoning && !j->cancelling)
@@ -215,7 +227,7 @@ void wk_on_call_done(void *ctx, am_prov_result *r)
 		return;
 	}
 	if (r->err == AM_PERR_NONE)
-		call_succeeded(w, j, r, now, NULL, AM_JOB_DONE);
+		wk_call_succeeded(w, j, r, now, NULL, AM_JOB_DONE);
 	else
 		call_failed(w, j, r, now);
 }
@@ -226,11 +238,17 @@ void wk_on_call_done(void *ctx, am_prov_result *r)
 void wk_collect(am_worker *w, int64_t now)
 {
 	int64_t next = am_rl_next_event_ns(w->rl, now);
+	int64_t shared_next = wk_shared_next_event(w);
+	if (shared_next < next)
+		next = shared_next;
 	for (wjob *j = w->retry_list.head; j; j = j->next)
 		if (j->not_before < next)
 			next = j->not_before;
 	if (w->db_retry_at > now && w->db_retry_at < next)
 		next = w->db_retry_at;
+	int64_t px = wk_proxy_next_deadline(w);
+	if (px < next)
+		next = px;
 	int64_t wait_ms = next == INT64_MAX ? MAX_TICK_MS : (next - now) / AM_NS_PER_MS + 1;
 	if (w->dirty) {
 		int64_t snap_due = SNAPSHOT_PERIOD_MS - (now - w->last_snap_mono) / AM_NS_PER_MS;

@@ -23,12 +23,15 @@
 #include "jobmarks.h"
 #include "ledger.h"
 #include "limiter.h"
+#include "proxycall.h"
 #include "log.h"
 #include "money.h"
 #include "queue.h"
+#include "redis.h"
 #include "selector.h"
 #include "snapshot.h"
 #include "spend.h"
+#include "tagbudget.h"
 
 enum {
 	MAX_MARKS = 256,
@@ -80,6 +83,7 @@ typedef struct wjob {
 	int64_t id;              /* jobs.id */
 	json_t *body;            /* the Messages request; "model" may be absent */
 	char *model_req;         /* pinned model, NULL = auto */
+	char *tag;               /* its ledger row's tag; NULL = untagged */
 	char model[128];
 	char reason[96];
 	const char *source;      /* ledger source */
@@ -96,6 +100,8 @@ typedef struct wjob {
 	bool ticket_live;
 	int64_t budget_id;
 	bool budget_held;
+	bool tag_held;           /* its tag's budget holds reserved_pusd too */
+	bool tag_blocked;        /* W_BLOCKED by its tag's limit, not the global one */
 	int64_t reserved_pusd;
 	int64_t est_input;       /* input tokens the reservation assumed */
 	int64_t max_tokens;      /* output tokens it assumed */
@@ -108,7 +114,18 @@ typedef struct wjob {
 	uint64_t xfer;           /* client transfer id; 0 = none */
 	bool cancelling;         /* cancel_job asked the client to abort it */
 	char wait_key[24];       /* W_LIMIT: the reason last sent in AM_EV_WAITING */
+	bool swait;              /* W_LIMIT, granted locally: waits for the shared limiter */
+	am_redis_grant sgrant;   /* what the shared limiter charged */
+	bool sgrant_live;        /* ... and has not been settled */
+	bool shared_res;         /* holds a reservation in the shared budget */
 	held_answer *held;       /* W_UNRECORDED (and while landing) */
+	/* A call the proxy relays (worker_proxy.c): it has no jobs row; px is
+	 * its admission until the verdict, px_row its ledger row once granted. */
+	bool proxied;
+	am_proxy_call *px;
+	int64_t px_row;
+	int64_t px_deadline;     /* mono ns: refused with a 429 if not granted by then */
+	char key_hint[AM_PROXY_HINT_MAX];
 	struct am_worker *w;
 	struct wjob *next;       /* the list it is on */
 	struct wjob *all_next;   /* every live job */
@@ -121,12 +138,16 @@ typedef struct jlist {
 } jlist;
 
 typedef struct inbox_item {
-	enum { IN_SUBMIT, IN_COMMAND } kind;
+	enum { IN_SUBMIT, IN_COMMAND, IN_PROXY, IN_PROXY_DONE, IN_PROXY_STOP } kind;
 	int64_t handle;
 	json_t *body;
 	char *model;
+	char *tag;
 	bool no_cache, stream;
 	am_command cmd;
+	am_proxy_call *pc;       /* IN_PROXY */
+	am_prov_result *res;     /* IN_PROXY_DONE (heap), with cut */
+	bool cut;
 	struct inbox_item *next;
 } inbox_item;
 
@@ -190,6 +211,7 @@ struct am_worker {
 	bool tp_live;               /* tp may be woken (under mu) */
 	am_rl *rl;
 	am_budget *budget;
+	am_tagbudget *tagb;         /* budget.tags: each tag's day */
 	am_cache *cache;
 	am_sel_config sel;
 	am_budget_config bcfg;
@@ -239,6 +261,23 @@ struct am_worker {
 	bool seen_loaded;
 	int64_t data_version;       /* the ledger's, at the last settings read */
 	int64_t next_settings_poll; /* mono ns */
+	/* Shared with the organisation's other hosts (worker_shared.c); NULL:
+	 * this host alone. */
+	am_redis *shared;
+	am_redis_rl_pool spool[AM_RL_MAX_POOLS];
+	int64_t swait_at[AM_RL_MAX_POOLS]; /* mono ns: the pool's next shared try */
+	int nswait;                 /* jobs in the limit list waiting for it */
+	am_config_redis_failure on_failure;
+	int64_t local_share_pct, lease_s, cache_ttl_s, cache_max_bytes;
+	int32_t shared_init_ppm;
+	bool shared_told;           /* the first tick has not run yet */
+	bool shared_was_up;         /* false once "unreachable" was said */
+	char host_id[128], member_id[192];
+	char **release;             /* reservations to drop at the next publication */
+	int nrelease, release_cap;
+	int64_t next_publish;       /* mono ns */
+	am_redis_totals org;
+	bool org_valid;
 	am_err init_err;
 	int init_state;             /* 0 starting, 1 ok, -1 failed */
 	pthread_cond_t init_cv;
@@ -403,6 +442,7 @@ void wk_admit(am_worker *w, const am_budget_now *bn, int64_t now);
 
 /* worker_send.c */
 void wk_start_call(am_worker *w, wjob *j);
+void wk_give_back(am_worker *w, wjob *j, int64_t now);
 void wk_send_granted(am_worker *w, int64_t now, bool hold);
 
 /* worker_cut.c */
@@ -410,9 +450,47 @@ bool wk_cut_short(const wjob *j, const am_prov_result *r);
 void wk_abandon_flight(am_worker *w);
 void wk_estimate_cut(const wjob *j, am_prov_result *r);
 
+/* worker_proxy.c */
+void wk_proxy_take(am_worker *w, inbox_item *it, int64_t now);
+void wk_proxy_select(am_worker *w, wjob *j);
+int wk_proxy_wire(wjob *j, am_err *err);
+void wk_proxy_refuse(am_worker *w, wjob *j, int status, const char *type, int64_t retry_after_s,
+                     const char *fmt, ...) __attribute__((format(printf, 6, 7)));
+void wk_proxy_budget_refused(am_worker *w, wjob *j, const char *why);
+bool wk_proxy_wait_too_long(am_worker *w, wjob *j, int64_t now);
+void wk_proxy_grant(am_worker *w, wjob *j);
+void wk_proxy_cached(am_worker *w, wjob *j, const am_cache_answer *a);
+void wk_proxy_tick(am_worker *w, int64_t now);
+void wk_proxy_refuse_all(am_worker *w);
+int64_t wk_proxy_next_deadline(const am_worker *w);
+int wk_proxy_record(am_worker *w, wjob *j, const am_ledger_event *ev, am_err *err);
+void wk_inbox_free(inbox_item *it);
+void wk_proxy_done_item(am_worker *w, inbox_item *it, int64_t now);
+
 /* worker_collect.c */
+void wk_call_succeeded(am_worker *w, wjob *j, am_prov_result *r, int64_t now, const char *cut,
+                       am_job_state end);
 void wk_on_call_done(void *ctx, am_prov_result *r);
 void wk_collect(am_worker *w, int64_t now);
+
+/* worker_shared.c */
+int wk_shared_setup(am_worker *w, const am_config *cfg, am_err *err);
+void wk_shared_teardown(am_worker *w);
+void wk_shared_tick(am_worker *w, int64_t now);
+bool wk_shared_holding(const am_worker *w);
+int wk_shared_reserve(am_worker *w, wjob *j, const am_budget_now *bn, char *why, size_t n);
+void wk_shared_release(am_worker *w, wjob *j);
+void wk_shared_settled(am_worker *w, wjob *j, int64_t now);
+bool wk_shared_gating(const am_worker *w);
+void wk_shared_gate(am_worker *w, wjob *j);
+void wk_shared_send(am_worker *w, int64_t now, bool hold);
+int64_t wk_shared_next_event(const am_worker *w);
+void wk_shared_settle(am_worker *w, wjob *j, const int64_t *actual, const am_rl_headers *h,
+                      bool final, int64_t now);
+void wk_shared_on_429(am_worker *w, wjob *j, const am_rl_headers *h, int dim, int64_t now);
+int wk_shared_cache_get(am_worker *w, wjob *j, am_cache_answer *a);
+void wk_shared_cache_put(am_worker *w, wjob *j, const am_cache_answer *a);
+void wk_shared_snapshot(const am_worker *w, am_snap_org *o);
 
 /* worker_setup.c */
 int wk_setup(am_worker *w, am_err *err);

@@ -5,6 +5,8 @@
 
 #include <errno.h>
 
+#include "tag.h"
+
 static int cmp_id(const void *a, const void *b)
 {
 	int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
@@ -29,6 +31,13 @@ static void load_job(am_worker *w, const am_job *job)
 	j->id = job->id;
 	j->body = body;
 	j->model_req = job->model_requested ? am_xstrdup(job->model_requested) : NULL;
+	/* A tag the ledger would refuse (a hand-edited row) is dropped, not
+	 * left to fail the call's recording. */
+	am_err terr;
+	if (job->tag && am_tag_check(job->tag, &terr))
+		wk_notice(w, "job %" PRId64 ": %s; recorded untagged", job->id, terr.msg);
+	else if (job->tag && *job->tag)
+		j->tag = am_xstrdup(job->tag);
 	j->attempts = job->attempts;
 	/* A dead console's prompt keeps its source; anything else is a batch's. */
 	j->source = job->source && !strcmp(job->source, "console") ? "console" : "batch";
@@ -89,8 +98,9 @@ static void cancel_job(am_worker *w, int64_t handle, int64_t now)
 	wjob *j = w->all;
 	while (j && j->handle != handle)
 		j = j->all_next;
-	if (!j || j->st == W_FINISHED || j->st == W_UNRECORDED)
-		return; /* an answer that arrived is recorded, not cancelled */
+	if (!j || j->st == W_FINISHED || j->st == W_UNRECORDED || j->proxied)
+		return; /* an answer that arrived is recorded, not cancelled; a proxied
+		           call ends when its client does */
 	if (j->xfer) {
 		/* The client reports the abort through on_call_done, which ends the job. */
 		j->cancelling = true;
@@ -100,6 +110,11 @@ static void cancel_job(am_worker *w, int64_t handle, int64_t now)
 	jlist *l = wk_list_of(w, j);
 	if (l)
 		jl_remove(l, j);
+	if (j->swait) {
+		j->swait = false;
+		w->nswait--;
+		wk_shared_settle(w, j, NULL, NULL, true, now);
+	}
 	if (j->ticket_live) {
 		am_rl_cancel(w->rl, &j->ticket, now);
 		j->ticket_live = false;
@@ -431,13 +446,28 @@ void wk_take_inbox(am_worker *w, int64_t now)
 		inbox_item *next = it->next;
 		if (it->kind == IN_COMMAND) {
 			apply_command(w, &it->cmd, now);
+		} else if (it->kind == IN_PROXY) {
+			if (atomic_load(&w->stop) || w->halted) {
+				atomic_fetch_sub(&w->unfinished, 1);
+				wk_inbox_free(it); /* refused: aimeter is stopping */
+				it = next;
+				continue;
+			}
+			wk_proxy_take(w, it, now);
+		} else if (it->kind == IN_PROXY_DONE) {
+			wk_proxy_done_item(w, it, now);
+		} else if (it->kind == IN_PROXY_STOP) {
+			wk_proxy_refuse_all(w);
 		} else {
 			wjob *j = am_xcalloc(1, sizeof *j);
 			j->w = w;
 			j->handle = it->handle;
 			j->body = it->body;
+			it->body = NULL;
 			j->model_req = it->model;
 			it->model = NULL;
+			j->tag = it->tag;
+			it->tag = NULL;
 			j->no_cache = it->no_cache;
 			j->stream = it->stream;
 			j->source = w->opts.source ? w->opts.source : "console";
@@ -446,8 +476,7 @@ void wk_take_inbox(am_worker *w, int64_t now)
 			wk_fresh_add(w, j); /* its row is written at the end of the pass */
 			jl_push(&w->pending, j);
 		}
-		free(it->model);
-		free(it);
+		wk_inbox_free(it);
 		it = next;
 	}
 }

@@ -59,6 +59,7 @@ void wk_free_job(am_worker *w, wjob *j)
 	wk_free_held(j);
 	json_decref(j->body);
 	free(j->model_req);
+	free(j->tag);
 	free(j->wire);
 	free(j);
 	atomic_fetch_sub(&w->unfinished, 1);

@@ -105,6 +105,11 @@ void wk_limit_wait_reason(am_worker *w, int pool, int64_t now, char *text, size_
 		am_duration_text(st.head_ready_in_ns, t, sizeof t);
 		snprintf(key, kn, "%s", dim);
 		snprintf(text, n, "%s %s", dim, t);
+	} else if (w->nswait && w->swait_at[pool] > now) {
+		/* Granted here, waiting for the limits shared with other hosts. */
+		am_duration_text(w->swait_at[pool] - now, t, sizeof t);
+		snprintf(key, kn, "shared limit");
+		snprintf(text, n, "the organisation's limit %s", t);
 	}
 }
 
@@ -242,6 +247,8 @@ void wk_publish(am_worker *w, int64_t now, bool force)
 	wk_budget_now(w, &bn);
 	am_budget_snapshot(w->budget, &bn, &s.budget);
 	s.budget.blocked_jobs = w->blocked.n;
+	s.ntags = (int)am_tagbudget_top(w->tagb, bn.day, s.tag, AM_SNAP_MAX_TAGS);
+	wk_shared_snapshot(w, &s.org);
 	pthread_mutex_lock(&w->mu);
 	s.seq = w->snap.seq + 1;
 	w->snap = s;

@@ -146,9 +146,11 @@ static int write_row(am_worker *w, wjob *j, am_err *err)
 	                  : j->st == W_LIMIT ? AM_JOB_WAITING_LIMIT
 	                                     : AM_JOB_QUEUED;
 	int64_t id = 0;
+	am_queue_stmts_tag(w->qs, j->tag);
 	int rc = am_queue_add_in_s(w->qs, w->owner.id, req, j->model_req, st,
 	                           j->model[0] ? j->model : NULL, j->reason[0] ? j->reason : NULL,
 	                           now_wall(w), &id, err);
+	am_queue_stmts_tag(w->qs, NULL);
 	free(req);
 	if (rc < 0) {
 		tx_check(w);
@@ -223,6 +225,8 @@ int wk_tx_commit(am_worker *w, am_err *err)
 
 void wk_db_update(am_worker *w, wjob *j, am_job_state st, const char *error, const char *result)
 {
+	if (j->proxied)
+		return; /* no jobs row: its ledger row is its record */
 	am_err err;
 	if (wk_ensure_row(w, j, &err) ||
 	    am_queue_update_s(w->qs, j->id, st, j->model[0] ? j->model : NULL,
@@ -287,6 +291,10 @@ void wk_mark_state(am_worker *w, wjob *j, am_job_state st)
 
 void wk_finish_failed(am_worker *w, wjob *j, const char *error)
 {
+	if (j->px) {
+		wk_proxy_refuse(w, j, 400, "invalid_request_error", 0, "%s", error);
+		return;
+	}
 	int64_t now = now_mono(w);
 	if (j->ticket_live) {
 		am_rl_cancel(w->rl, &j->ticket, now);
@@ -337,8 +345,12 @@ static int record_done(am_worker *w, wjob *j, const char *answered_model, const 
 	ev.request_id = request_id;
 	ev.error = note && *note ? note : NULL;
 	ev.source = j->source;
+	ev.tag = j->tag;
+	ev.key_hint = j->key_hint[0] ? j->key_hint : NULL;
 	const held_answer *h = j->held;
 	ev.estimated = h && h->estimated;
+	if (j->proxied) /* its row was written when the call was granted */
+		return wk_proxy_record(w, j, &ev, err);
 	if (tx_begin(w, err))
 		return -1;
 	if (wk_ensure_row(w, j, err)) {
@@ -398,7 +410,7 @@ static bool land(am_worker *w, wjob *j)
 		wk_model_slot(w, h->model)->m.estimated++;
 	/* A stream's text went out as it arrived. The whole text rides with
 	 * the done event's wake, pushed next (one wake-up of the observer). */
-	if ((h->cached || !j->stream) && h->text && *h->text) {
+	if ((h->cached || !j->stream) && h->text && *h->text && !j->proxied) {
 		am_event ev;
 		wk_event_init(&ev, AM_EV_DELTA, j);
 		ev.text = am_xstrdup(h->text);
@@ -427,6 +439,8 @@ static bool land(am_worker *w, wjob *j)
 		a.cost_pusd = h->known ? h->cost : 0;
 		if (am_cache_put(w->cache, j->key, &a, now_wall(w), NULL, &err))
 			wk_notice(w, "cache: %s", err.msg);
+		if (am_cache_enabled(w->cache))
+			wk_shared_cache_put(w, j, &a);
 	}
 	j->st = W_FINISHED;
 	wk_free_job(w, j);

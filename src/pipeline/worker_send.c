@@ -14,6 +14,7 @@ static void on_headers(void *ctx, int status, const am_rl_headers *rl)
 	if (j->ticket_live && status >= 200 && status < 300) {
 		if (j->stream) {
 			am_rl_observe(w->rl, &j->ticket, rl, now);
+			wk_shared_settle(w, j, NULL, rl, false, now);
 		} else {
 			am_rl_confirm(w->rl, &j->ticket, now);
 		}
@@ -56,6 +57,7 @@ static bool row_committed(am_worker *w, wjob *j, int64_t now)
 			am_rl_cancel(w->rl, &j->ticket, now);
 			j->ticket_live = false;
 		}
+		wk_shared_settle(w, j, NULL, NULL, true, now); /* never left: all back */
 		wk_release_budget(w, j);
 		j->st = W_PENDING;
 		jl_insert_by_id(&w->pending, j);
@@ -67,6 +69,10 @@ static bool row_committed(am_worker *w, wjob *j, int64_t now)
 
 void wk_start_call(am_worker *w, wjob *j)
 {
+	if (j->proxied) {
+		wk_proxy_grant(w, j);
+		return;
+	}
 	am_err err;
 	int64_t now = now_mono(w);
 	/* A row written now is written in flight (write_row); one written
@@ -96,6 +102,17 @@ void wk_start_call(am_worker *w, wjob *j)
 	}
 }
 
+/* A granted job that must not go now: its tokens and its reservation go
+ * back, and it waits in the pending list. */
+void wk_give_back(am_worker *w, wjob *j, int64_t now)
+{
+	am_rl_cancel(w->rl, &j->ticket, now);
+	j->ticket_live = false;
+	wk_release_budget(w, j);
+	j->st = W_PENDING;
+	jl_insert_by_id(&w->pending, j);
+}
+
 /* Starts the calls the limiter granted; while holding, gives their tokens
  * back instead. */
 void wk_send_granted(am_worker *w, int64_t now, bool hold)
@@ -110,14 +127,13 @@ void wk_send_granted(am_worker *w, int64_t now, bool hold)
 				if (hold || wk_holding(w, now)) {
 					/* Granted while holding (or since: the ledger just
 					 * refused a row): give the tokens back and wait. */
-					am_rl_cancel(w->rl, &j->ticket, now);
-					j->ticket_live = false;
-					wk_release_budget(w, j);
-					j->st = W_PENDING;
-					jl_insert_by_id(&w->pending, j);
+					wk_give_back(w, j, now);
 					continue;
 				}
-				wk_start_call(w, j);
+				if (wk_shared_gating(w))
+					wk_shared_gate(w, j);
+				else
+					wk_start_call(w, j);
 			} else {
 				j->ticket_live = false;
 				char msg[AM_ERR_MAX];
@@ -130,4 +146,5 @@ void wk_send_granted(am_worker *w, int64_t now, bool hold)
 		if (n < 64)
 			break;
 	}
+	wk_shared_send(w, now, hold);
 }

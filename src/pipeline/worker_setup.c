@@ -158,12 +158,19 @@ int wk_setup(am_worker *w, am_err *err)
 		return -1;
 	int64_t day_spent = 0, month_spent = 0;
 	bool unknown = false;
+	w->tagb = am_tagbudget_new(bn.day);
+	for (int i = 0; i < cfg.budget.ntags; i++)
+		if (am_tagbudget_set_limit(w->tagb, cfg.budget.tag[i].tag, cfg.budget.tag[i].daily_pusd,
+		                           err))
+			return -1;
 	if (wk_load_today_marked(w, &bn, &day_spent, &month_spent, &unknown, err))
 		return -1;
 	if (am_budget_new(&w->budget, &w->bcfg, &bn, day_spent, month_spent, unknown, err) ||
 	    wk_load_recent_burn(w, err))
 		return -1;
 
+	if (wk_shared_setup(w, &cfg, err))
+		return -1;
 	am_cache_config cc;
 	if (am_cache_config_from(&cfg, &cc, err))
 		return -1;
@@ -222,6 +229,7 @@ void wk_teardown(am_worker *w)
 			wk_tx_abort(w);
 	}
 	w->nfresh = 0;
+	wk_shared_teardown(w);
 	while (w->all) {
 		wjob *j = w->all;
 		if (j->id && (j->st == W_FLIGHT || j->st == W_LIMIT))
@@ -230,12 +238,15 @@ void wk_teardown(am_worker *w)
 		wk_free_held(j);
 		json_decref(j->body);
 		free(j->model_req);
+		free(j->tag);
 		free(j->wire);
 		w->all = j->all_next;
 		free(j);
 	}
 	am_cache_close(w->cache);
 	am_budget_free(w->budget);
+	am_tagbudget_free(w->tagb);
+	w->tagb = NULL;
 	am_rl_free(w->rl);
 	am_queue_stmts_free(w->qs);
 	w->qs = NULL;

@@ -15,11 +15,16 @@ extern char **environ;
 
 void wk_release_budget(am_worker *w, wjob *j)
 {
+	if (j->tag_held) {
+		am_tagbudget_cancel(w->tagb, j->tag, j->reserved_pusd);
+		j->tag_held = false;
+	}
 	if (j->budget_held) {
 		am_budget_cancel(w->budget, j->budget_id, NULL);
 		j->budget_held = false;
 		w->budget_changed = true;
 	}
+	wk_shared_release(w, j);
 }
 
 /* The local day changes only at midnight: between a conversion and the
@@ -313,7 +318,8 @@ static void count_foreign_row(void *ctx, const am_spend_row *r)
 	am_budget_alerts al;
 	am_err err;
 	if (am_budget_add_spent(w->budget, &fs->bn, r->day ? r->day : "", r->ts_ns, charge,
-	                        !r->price_known, &al, &err))
+	                        !r->price_known, &al, &err) ||
+	    am_tagbudget_add_spent(w->tagb, fs->bn.day, r->day, r->tag, charge, &err))
 		wk_notice(w, "ledger row %" PRId64 ": %s", r->id, err.msg);
 	wk_fire_alerts(w, &al);
 	if (r->day && r->model && !strcmp(r->day, w->today))
@@ -379,6 +385,7 @@ void wk_tally_tick(am_worker *w, int64_t now, am_budget_now *bn)
 	am_budget_tick(w->budget, bn);
 	foreign_tick(w, now);
 	wk_settings_poll(w, now);
+	wk_shared_tick(w, now);
 }
 
 /* What the budget charges for a report's rows whose price was unknown,
@@ -425,6 +432,20 @@ static int load_today(am_worker *w, const am_budget_now *bn, int64_t *day_spent,
 	}
 	*day_spent = s.total.cost_pusd + unknown_charge(w, &s);
 	*unknown = !s.total.price_known;
+	am_ledger_summary_free(&s);
+	/* Each tag's known-price spend today (an unknown-price call of a tag
+	 * counts toward its limit from when this process sees it). */
+	if (am_ledger_report_tags(w->ledger, bn->day, bn->day, false, &s, err)) {
+		am_ledger_summary_free(&s);
+		return -1;
+	}
+	for (size_t i = 0; i < s.nrows; i++)
+		if (!s.rows[i].untagged &&
+		    am_tagbudget_add_spent(w->tagb, bn->day, bn->day, s.rows[i].model,
+		                           s.rows[i].cost_pusd, err)) {
+			am_ledger_summary_free(&s);
+			return -1;
+		}
 	am_ledger_summary_free(&s);
 	char first[11];
 	snprintf(first, sizeof first, "%.7s-01", bn->day);

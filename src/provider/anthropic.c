@@ -1334,3 +1334,95 @@ void am_prov_request_billing(const json_t *body, int64_t default_uses, bool *fas
 			*web_searches = INT64_MAX;
 	}
 }
+
+/* ---- answers written out again ---------------------------------------------- */
+
+static json_t *usage_json(const am_usage *u, bool output)
+{
+	json_t *o = json_pack("{s:I, s:I, s:I, s:{s:I, s:I}}", "input_tokens",
+	                      (json_int_t)u->input_tokens, "cache_creation_input_tokens",
+	                      (json_int_t)(u->cache_write_5m + u->cache_write_1h),
+	                      "cache_read_input_tokens", (json_int_t)u->cache_read, "cache_creation",
+	                      "ephemeral_5m_input_tokens", (json_int_t)u->cache_write_5m,
+	                      "ephemeral_1h_input_tokens", (json_int_t)u->cache_write_1h);
+	json_object_set_new(o, "output_tokens", json_integer(output ? u->output_tokens : 1));
+	return o;
+}
+
+static json_t *message_obj(const char *id, const char *model, json_t *content,
+                           const char *stop_reason, const char *stop_sequence, json_t *usage)
+{
+	json_t *o = json_pack("{s:s, s:s, s:s, s:o, s:s}", "id", id, "type", "message", "role",
+	                      "assistant", "content", content, "model", model);
+	json_object_set_new(o, "stop_reason",
+	                    stop_reason && *stop_reason ? json_string(stop_reason) : json_null());
+	json_object_set_new(o, "stop_sequence",
+	                    stop_sequence ? json_string(stop_sequence) : json_null());
+	json_object_set_new(o, "usage", usage);
+	return o;
+}
+
+char *am_prov_message_json(const char *id, const char *model, const char *text,
+                           const char *stop_reason, const char *stop_sequence,
+                           const am_usage *u)
+{
+	json_t *t = json_string(text ? text : "");
+	if (!t)
+		return NULL;
+	json_t *content = json_pack("[{s:s, s:o}]", "type", "text", "text", t);
+	json_t *o = message_obj(id, model, content, stop_reason, stop_sequence, usage_json(u, true));
+	char *s = json_dumps(o, JSON_COMPACT);
+	json_decref(o);
+	return s;
+}
+
+static int sse_event(am_bbuf *b, const char *name, json_t *data)
+{
+	char *d = json_dumps(data, JSON_COMPACT);
+	json_decref(data);
+	if (!d)
+		return -1;
+	int rc = am_bbuf_append(b, "event: ", 7) || am_bbuf_append(b, name, strlen(name)) ||
+	         am_bbuf_append(b, "\ndata: ", 7) || am_bbuf_append(b, d, strlen(d)) ||
+	         am_bbuf_append(b, "\n\n", 2);
+	free(d);
+	return rc ? -1 : 0;
+}
+
+char *am_prov_message_sse(const char *id, const char *model, const char *text,
+                          const char *stop_reason, const char *stop_sequence,
+                          const am_usage *u)
+{
+	json_t *t = json_string(text ? text : "");
+	if (!t)
+		return NULL;
+	am_bbuf b;
+	am_bbuf_init(&b, (size_t)1 << 30);
+	json_t *start = message_obj(id, model, json_array(), NULL, NULL, usage_json(u, false));
+	json_t *delta = json_pack("{s:s?, s:s?}", "stop_reason",
+	                          stop_reason && *stop_reason ? stop_reason : NULL, "stop_sequence",
+	                          stop_sequence);
+	if (!json_object_get(delta, "stop_reason"))
+		json_object_set_new(delta, "stop_reason", json_null());
+	if (!json_object_get(delta, "stop_sequence"))
+		json_object_set_new(delta, "stop_sequence", json_null());
+	int rc = sse_event(&b, "message_start",
+	                   json_pack("{s:s, s:o}", "type", "message_start", "message", start));
+	rc |= sse_event(&b, "content_block_start",
+	                json_pack("{s:s, s:i, s:{s:s, s:s}}", "type", "content_block_start", "index",
+	                          0, "content_block", "type", "text", "text", ""));
+	rc |= sse_event(&b, "content_block_delta",
+	                json_pack("{s:s, s:i, s:{s:s, s:o}}", "type", "content_block_delta", "index",
+	                          0, "delta", "type", "text_delta", "text", t));
+	rc |= sse_event(&b, "content_block_stop",
+	                json_pack("{s:s, s:i}", "type", "content_block_stop", "index", 0));
+	rc |= sse_event(&b, "message_delta",
+	                json_pack("{s:s, s:o, s:{s:I}}", "type", "message_delta", "delta", delta,
+	                          "usage", "output_tokens", (json_int_t)u->output_tokens));
+	rc |= sse_event(&b, "message_stop", json_pack("{s:s}", "type", "message_stop"));
+	if (rc) {
+		am_bbuf_free(&b);
+		return NULL;
+	}
+	return am_bbuf_take(&b);
+}

@@ -367,4 +367,18 @@ bool am_prov_retry_should(const am_prov_retry_cfg *c, int attempts, const am_pro
 int64_t am_prov_retry_delay(const am_prov_retry_cfg *c, int retry, const am_rl_headers *h,
                             double rnd01);
 
+/* ---- answers written out again ---------------------------------------------- */
+
+/* A stored answer (the response cache's: its text as one block) as the API
+ * sends it: a Message object (am_prov_message_json), or the SSE events of a
+ * streamed Message (am_prov_message_sse: message_start, content_block_start,
+ * one content_block_delta, content_block_stop, message_delta, message_stop).
+ * stop_sequence may be NULL. Heap; NULL when text is not valid UTF-8. */
+char *am_prov_message_json(const char *id, const char *model, const char *text,
+                           const char *stop_reason, const char *stop_sequence,
+                           const am_usage *u);
+char *am_prov_message_sse(const char *id, const char *model, const char *text,
+                          const char *stop_reason, const char *stop_sequence,
+                          const am_usage *u);
+
 #endif

@@ -1345,6 +1345,11 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 		rq = am_xcalloc(1, sizeof *rq);
 		*req_cls = rq;
 		rq->seq = atomic_fetch_add(&s->seq, 1);
+		/* A test may fix the number a request's ids and draws come from,
+		 * to get the same answer twice (directly and through a proxy). */
+		const char *fixed = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "x-sim-seq");
+		if (fixed && *fixed >= '0' && *fixed <= '9')
+			rq->seq = strtoull(fixed, NULL, 10);
 		memcpy(rq->id, "req_011C", 8);
 		base62(rq->id + 8, 20, am_simtext_mix(s->cfg.seed ^ am_simtext_mix(rq->seq)),
 		       am_simtext_mix(rq->seq ^ 0x726571ULL));

@@ -53,6 +53,9 @@
  *       retry-after / retry-after-ms of a forced error (any form: "2.5", an
  *       HTTP-date, ...).
  *     x-sim-latency-ms: this call's time to first byte (0..600000).
+ *     x-sim-seq: N - the request's number, which its ids (request-id,
+ *       message id) and random draws come from (default: the arrival
+ *       order): the same request with the same N gets the same answer.
  *     x-sim-output-tokens: this call's natural answer length in tokens
  *       (1..1000000; still cut by max_tokens and stop_sequences).
  *     x-sim-output-bytes: stretches this call's answer text to at least N

@@ -415,6 +415,32 @@ static char *answer_json(const am_cache_answer *a)
 	return s;
 }
 
+char *am_cache_answer_encode(const am_cache_answer *a)
+{
+	return answer_json(a);
+}
+
+int am_cache_answer_decode(const char *json, am_cache_answer *out)
+{
+	memset(out, 0, sizeof *out);
+	if (parse_answer(json, out))
+		return -1;
+	json_t *j = json_loads(json, 0, NULL);
+	const json_t *u = json_object_get(j, "usage");
+	const json_t *cc = json_object_get(u, "cache_creation");
+	snprintf(out->model, sizeof out->model, "%s",
+	         json_is_string(json_object_get(j, "model"))
+	             ? json_string_value(json_object_get(j, "model"))
+	             : "");
+	out->usage.input_tokens = json_integer_value(json_object_get(u, "input_tokens"));
+	out->usage.output_tokens = json_integer_value(json_object_get(u, "output_tokens"));
+	out->usage.cache_read = json_integer_value(json_object_get(u, "cache_read_input_tokens"));
+	out->usage.cache_write_5m = json_integer_value(json_object_get(cc, "ephemeral_5m_input_tokens"));
+	out->usage.cache_write_1h = json_integer_value(json_object_get(cc, "ephemeral_1h_input_tokens"));
+	json_decref(j);
+	return 0;
+}
+
 /* Whether key has an entry, and its size. */
 static int lookup_bytes(am_cache *c, const uint8_t *key, bool *exists, int64_t *bytes,
                         am_err *err)

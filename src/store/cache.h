@@ -101,6 +101,13 @@ typedef struct am_cache_answer {
 
 void am_cache_answer_free(am_cache_answer *a);
 
+/* An answer in the form the table stores (model, text, stop reason and
+ * sequence, usage; not the cost), for a second level elsewhere (a shared
+ * Redis). encode: heap JSON, NULL when the text is not valid UTF-8. decode
+ * fills all of that (free with am_cache_answer_free); -1 when corrupt. */
+char *am_cache_answer_encode(const am_cache_answer *a);
+int am_cache_answer_decode(const char *json, am_cache_answer *out);
+
 typedef struct am_cache am_cache;
 
 /* Opens the cache on db (not owned; it must outlive the cache and already

@@ -33,16 +33,19 @@
 
 #include "clock.h"
 #include "paths.h"
+#include "tag.h"
 
 /* ---- schema --------------------------------------------------------------- */
 
-/* The per-day summary row an event adds to or takes from (R is NEW or OLD). */
-#define DAILY_ADD(R)                                                                   \
-	"INSERT INTO usage_daily VALUES(" R ".day, " R ".model, 1, " R ".input_tokens, "     \
-	R ".output_tokens, " R ".cache_write_5m, " R ".cache_write_1h, " R ".cache_read, "   \
-	"coalesce(" R ".cost_pusd, 0), " R ".price_known = 0, " R ".cached != 0, "            \
-	R ".saved_pusd) "                                                                    \
-	"ON CONFLICT(day, model) DO UPDATE SET requests = requests + 1, "                   \
+/* The sums a summary row keeps of an event (R is NEW or OLD): its values
+ * in column order after the key and `requests`, and the SET lists that add
+ * a new row's values (excluded.*) or take R's away. */
+#define SUM_VALUES(R)                                                                  \
+	R ".input_tokens, " R ".output_tokens, " R ".cache_write_5m, " R ".cache_write_1h, " \
+	R ".cache_read, coalesce(" R ".cost_pusd, 0), " R ".price_known = 0, "              \
+	R ".cached != 0, " R ".saved_pusd"
+#define SUM_ADD                                                                        \
+	"requests = requests + 1, "                                                           \
 	"input_tokens = input_tokens + excluded.input_tokens, "                               \
 	"output_tokens = output_tokens + excluded.output_tokens, "                            \
 	"cache_write_5m = cache_write_5m + excluded.cache_write_5m, "                         \
@@ -51,10 +54,9 @@
 	"cost_pusd = cost_pusd + excluded.cost_pusd, "                                        \
 	"unknown_count = unknown_count + excluded.unknown_count, "                            \
 	"cached = cached + excluded.cached, "                                                 \
-	"saved_pusd = saved_pusd + excluded.saved_pusd;\n"
-
-#define DAILY_SUB(R)                                                                   \
-	"UPDATE usage_daily SET requests = requests - 1, "                                    \
+	"saved_pusd = saved_pusd + excluded.saved_pusd"
+#define SUM_SUB(R)                                                                     \
+	"requests = requests - 1, "                                                           \
 	"input_tokens = input_tokens - " R ".input_tokens, "                                  \
 	"output_tokens = output_tokens - " R ".output_tokens, "                               \
 	"cache_write_5m = cache_write_5m - " R ".cache_write_5m, "                            \
@@ -63,7 +65,35 @@
 	"cost_pusd = cost_pusd - coalesce(" R ".cost_pusd, 0), "                              \
 	"unknown_count = unknown_count - (" R ".price_known = 0), "                          \
 	"cached = cached - (" R ".cached != 0), "                                             \
-	"saved_pusd = saved_pusd - " R ".saved_pusd "                                         \
+	"saved_pusd = saved_pusd - " R ".saved_pusd"
+
+/* A summary table's sum columns (after its key) and the CHECK that keeps
+ * them integers (SQLite's `+` turns to REAL on overflow). */
+#define SUM_COLUMNS                                                                    \
+	"  requests INTEGER NOT NULL,\n"                                                    \
+	"  input_tokens INTEGER NOT NULL,\n"                                                \
+	"  output_tokens INTEGER NOT NULL,\n"                                               \
+	"  cache_write_5m INTEGER NOT NULL,\n"                                              \
+	"  cache_write_1h INTEGER NOT NULL,\n"                                              \
+	"  cache_read INTEGER NOT NULL,\n"                                                  \
+	"  cost_pusd INTEGER NOT NULL,\n"                                                   \
+	"  unknown_count INTEGER NOT NULL,\n"                                               \
+	"  cached INTEGER NOT NULL,\n"                                                      \
+	"  saved_pusd INTEGER NOT NULL,\n"
+#define SUM_EXACT                                                                      \
+	"CHECK(typeof(requests) = 'integer'\n"                                              \
+	"    AND typeof(input_tokens) = 'integer' AND typeof(output_tokens) = 'integer'\n"  \
+	"    AND typeof(cache_write_5m) = 'integer' AND typeof(cache_write_1h) = 'integer'\n" \
+	"    AND typeof(cache_read) = 'integer' AND typeof(cost_pusd) = 'integer'\n"        \
+	"    AND typeof(saved_pusd) = 'integer')\n"
+
+/* The per-day summary row an event adds to or takes from (R is NEW or OLD). */
+#define DAILY_ADD(R)                                                                   \
+	"INSERT INTO usage_daily VALUES(" R ".day, " R ".model, 1, " SUM_VALUES(R) ") "      \
+	"ON CONFLICT(day, model) DO UPDATE SET " SUM_ADD ";\n"
+
+#define DAILY_SUB(R)                                                                   \
+	"UPDATE usage_daily SET " SUM_SUB(R) " "                                              \
 	"WHERE day = " R ".day AND model = " R ".model;\n"                                    \
 	"DELETE FROM usage_daily WHERE day = " R ".day AND model = " R ".model "              \
 	"AND requests = 0;\n"
@@ -97,22 +127,9 @@ static const char *const schema_v1[] = {
 	"CREATE TABLE usage_daily(\n"
 	"  day TEXT NOT NULL,\n"
 	"  model TEXT NOT NULL,\n"
-	"  requests INTEGER NOT NULL,\n"
-	"  input_tokens INTEGER NOT NULL,\n"
-	"  output_tokens INTEGER NOT NULL,\n"
-	"  cache_write_5m INTEGER NOT NULL,\n"
-	"  cache_write_1h INTEGER NOT NULL,\n"
-	"  cache_read INTEGER NOT NULL,\n"
-	"  cost_pusd INTEGER NOT NULL,\n"
-	"  unknown_count INTEGER NOT NULL,\n"
-	"  cached INTEGER NOT NULL,\n"
-	"  saved_pusd INTEGER NOT NULL,\n"
+	SUM_COLUMNS
 	"  PRIMARY KEY(day, model),\n"
-	"  CONSTRAINT usage_daily_exact CHECK(typeof(requests) = 'integer'\n"
-	"    AND typeof(input_tokens) = 'integer' AND typeof(output_tokens) = 'integer'\n"
-	"    AND typeof(cache_write_5m) = 'integer' AND typeof(cache_write_1h) = 'integer'\n"
-	"    AND typeof(cache_read) = 'integer' AND typeof(cost_pusd) = 'integer'\n"
-	"    AND typeof(saved_pusd) = 'integer')\n"
+	"  CONSTRAINT usage_daily_exact " SUM_EXACT
 	") WITHOUT ROWID;\n",
 	"CREATE TRIGGER usage_daily_ins AFTER INSERT ON usage_events BEGIN\n"
 	DAILY_ADD("NEW")
@@ -242,6 +259,63 @@ static const char *const schema_v4[] = {
 	NULL,
 };
 
+/* ---- schema v5: tags, the kind of run, the key a proxied call used ------ */
+
+/* The per-day-per-tag row a tagged event adds to or takes from (R is NEW or
+ * OLD; the INSERT's WHERE skips an untagged one). Untagged events have no
+ * rows here: a report derives them as the day's total (usage_daily) less
+ * the tags' sums, so the usual untagged call runs none of these statements
+ * and the tags add up to the total by construction. */
+#define TAG_ADD(R)                                                                     \
+	"INSERT INTO usage_tag_daily SELECT " R ".day, " R ".tag, 1, " SUM_VALUES(R) ", "    \
+	R ".estimated != 0 WHERE " R ".tag IS NOT NULL "                                     \
+	"ON CONFLICT(day, tag) DO UPDATE SET " SUM_ADD ", "                                   \
+	"estimated = estimated + excluded.estimated;\n"
+
+#define TAG_SUB(R)                                                                     \
+	"UPDATE usage_tag_daily SET " SUM_SUB(R) ", "                                         \
+	"estimated = estimated - (" R ".estimated != 0) "                                     \
+	"WHERE day = " R ".day AND tag = " R ".tag;\n"                                        \
+	"DELETE FROM usage_tag_daily WHERE day = " R ".day AND tag = " R ".tag "              \
+	"AND requests = 0;\n"
+
+/* Version 5: usage_events.tag (NULL = untagged), usage_events.key_hint (the
+ * last four characters of the API key a proxied call used; NULL otherwise)
+ * and jobs.tag, carried from the queued job to its event. usage_tag_daily
+ * keeps, per local day and tag, the sums usage_daily keeps per model (and
+ * the estimated count), so that `report --by tag` and a tag's daily budget
+ * read a handful of rows at any ledger size. A v4 file has no tagged rows:
+ * nothing to fill in. */
+static const char *const schema_v5[] = {
+	"ALTER TABLE usage_events ADD COLUMN tag TEXT;\n",
+	"ALTER TABLE usage_events ADD COLUMN key_hint TEXT;\n",
+	"ALTER TABLE jobs ADD COLUMN tag TEXT;\n",
+	"CREATE TABLE usage_tag_daily(\n"
+	"  day TEXT NOT NULL,\n"
+	"  tag TEXT NOT NULL,\n"
+	SUM_COLUMNS
+	"  estimated INTEGER NOT NULL,\n"
+	"  PRIMARY KEY(day, tag),\n"
+	"  CONSTRAINT usage_tag_daily_exact " SUM_EXACT
+	") WITHOUT ROWID;\n",
+	"CREATE TRIGGER usage_tag_daily_ins AFTER INSERT ON usage_events\n"
+	"WHEN NEW.tag IS NOT NULL BEGIN\n"
+	TAG_ADD("NEW")
+	"END;\n",
+	"CREATE TRIGGER usage_tag_daily_del AFTER DELETE ON usage_events\n"
+	"WHEN OLD.tag IS NOT NULL BEGIN\n"
+	TAG_SUB("OLD")
+	"END;\n",
+	"CREATE TRIGGER usage_tag_daily_upd AFTER UPDATE OF day, tag, input_tokens, output_tokens,\n"
+	"  cache_write_5m, cache_write_1h, cache_read, cost_pusd, price_known, cached, saved_pusd,\n"
+	"  estimated ON usage_events\n"
+	"WHEN OLD.tag IS NOT NULL OR NEW.tag IS NOT NULL BEGIN\n"
+	TAG_SUB("OLD")
+	TAG_ADD("NEW")
+	"END;\n",
+	NULL,
+};
+
 /* migrations[i] brings a database from version i to i + 1: its statements,
  * NULL-terminated, run in one transaction. */
 static const char *const *const migrations[] = {
@@ -249,6 +323,7 @@ static const char *const *const migrations[] = {
 	schema_v2,
 	schema_v3,
 	schema_v4,
+	schema_v5,
 };
 
 _Static_assert(sizeof migrations / sizeof migrations[0] == AM_LEDGER_SCHEMA_VERSION,
@@ -258,8 +333,10 @@ _Static_assert(sizeof migrations / sizeof migrations[0] == AM_LEDGER_SCHEMA_VERS
 
 enum stmt_id {
 	ST_BEGIN, ST_COMMIT, ST_ROLLBACK, ST_SAVEPOINT, ST_RELEASE, ST_ROLLBACK_TO,
-	ST_INSERT_EVENT, ST_INSERT_EVENT_V2,
+	ST_INSERT_EVENT, ST_INSERT_EVENT_V3, ST_INSERT_EVENT_V2, ST_REWRITE_EVENT,
+	ST_FORGET_EVENT,
 	ST_REPORT, ST_REPORT_BY_DAY, ST_ESTIMATED, ST_SPEND, ST_DAY_TOTAL,
+	ST_TAGS, ST_TAGS_BY_DAY, ST_TAG_TOTAL, ST_TAG_TOTAL_BY_DAY, ST_TAG_SPEND,
 	ST_SETTING_GET, ST_SETTING_SET, ST_SETTING_DEL, ST_SETTINGS_ALL,
 	ST_COUNT
 };
@@ -269,6 +346,20 @@ enum stmt_id {
 	"SUM(cache_write_1h), SUM(cache_read), SUM(cost_pusd), SUM(unknown_count), "      \
 	"SUM(cached), SUM(saved_pusd)"
 
+/* The columns of an event by the schema version that added them, and their
+ * parameters (?1..?21, ?22..?28; v5's tag and key_hint are ?29, ?30). */
+#define EVENT_COLS_V2                                                               \
+	"job_id, ts_ns, day, model_requested, model, reason, input_tokens, output_tokens," \
+	" cache_write_5m, cache_write_1h, cache_read, cost_pusd, price_known, batch,"      \
+	" cached, saved_pusd, latency_ms, http_status, request_id, error, source"
+#define EVENT_VALS_V2                                                               \
+	"?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18," \
+	" ?19, ?20, ?21"
+#define EVENT_COLS_V3                                                               \
+	"speed, inference_geo, service_tier, web_search_requests, web_fetch_requests,"     \
+	" code_execution_requests, estimated"
+#define EVENT_VALS_V3 "?22, ?23, ?24, ?25, ?26, ?27, ?28"
+
 static const char *const stmt_sql[ST_COUNT] = {
 	[ST_BEGIN] = "BEGIN IMMEDIATE",
 	[ST_COMMIT] = "COMMIT",
@@ -277,24 +368,30 @@ static const char *const stmt_sql[ST_COUNT] = {
 	[ST_RELEASE] = "RELEASE am_ledger",
 	[ST_ROLLBACK_TO] = "ROLLBACK TO am_ledger",
 	[ST_INSERT_EVENT] =
-		"INSERT INTO usage_events(job_id, ts_ns, day, model_requested, model, reason,"
-		" input_tokens, output_tokens, cache_write_5m, cache_write_1h, cache_read,"
-		" cost_pusd, price_known, batch, cached, saved_pusd, latency_ms, http_status,"
-		" request_id, error, source, speed, inference_geo, service_tier,"
-		" web_search_requests, web_fetch_requests, code_execution_requests, estimated)"
-		" VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16,"
-		" ?17, ?18, ?19, ?20, ?21, ?22, ?23, ?24, ?25, ?26, ?27, ?28)"
+		"INSERT INTO usage_events(" EVENT_COLS_V2 ", " EVENT_COLS_V3 ", tag, key_hint)"
+		" VALUES(" EVENT_VALS_V2 ", " EVENT_VALS_V3 ", ?29, ?30)"
 		" ON CONFLICT(job_id) DO NOTHING",
 	/* A ledger kept at an older schema (am_ledger_opts.schema_version)
 	 * records the columns it has. */
-	[ST_INSERT_EVENT_V2] =
-		"INSERT INTO usage_events(job_id, ts_ns, day, model_requested, model, reason,"
-		" input_tokens, output_tokens, cache_write_5m, cache_write_1h, cache_read,"
-		" cost_pusd, price_known, batch, cached, saved_pusd, latency_ms, http_status,"
-		" request_id, error, source)"
-		" VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16,"
-		" ?17, ?18, ?19, ?20, ?21)"
+	[ST_INSERT_EVENT_V3] =
+		"INSERT INTO usage_events(" EVENT_COLS_V2 ", " EVENT_COLS_V3 ")"
+		" VALUES(" EVENT_VALS_V2 ", " EVENT_VALS_V3 ")"
 		" ON CONFLICT(job_id) DO NOTHING",
+	[ST_INSERT_EVENT_V2] =
+		"INSERT INTO usage_events(" EVENT_COLS_V2 ")"
+		" VALUES(" EVENT_VALS_V2 ")"
+		" ON CONFLICT(job_id) DO NOTHING",
+	/* The same columns and parameters as ST_INSERT_EVENT, for one row. */
+	[ST_REWRITE_EVENT] =
+		"UPDATE usage_events SET job_id = ?1, ts_ns = ?2, day = ?3, model_requested = ?4,"
+		" model = ?5, reason = ?6, input_tokens = ?7, output_tokens = ?8,"
+		" cache_write_5m = ?9, cache_write_1h = ?10, cache_read = ?11, cost_pusd = ?12,"
+		" price_known = ?13, batch = ?14, cached = ?15, saved_pusd = ?16, latency_ms = ?17,"
+		" http_status = ?18, request_id = ?19, error = ?20, source = ?21, speed = ?22,"
+		" inference_geo = ?23, service_tier = ?24, web_search_requests = ?25,"
+		" web_fetch_requests = ?26, code_execution_requests = ?27, estimated = ?28,"
+		" tag = ?29, key_hint = ?30 WHERE id = ?31",
+	[ST_FORGET_EVENT] = "DELETE FROM usage_events WHERE id = ?1",
 	[ST_REPORT] = "SELECT '', model, " DAILY_SUMS " FROM usage_daily"
 	              " WHERE day BETWEEN ?1 AND ?2 GROUP BY model ORDER BY model",
 	[ST_REPORT_BY_DAY] = "SELECT day, model, " DAILY_SUMS " FROM usage_daily"
@@ -304,6 +401,20 @@ static const char *const stmt_sql[ST_COUNT] = {
 	[ST_SPEND] = "SELECT SUM(cost_pusd), SUM(unknown_count) FROM usage_daily"
 	             " WHERE day BETWEEN ?1 AND ?2",
 	[ST_DAY_TOTAL] = "SELECT '', '', " DAILY_SUMS " FROM usage_daily WHERE day = ?1",
+	/* By tag: the tags' rows, and the totals they are taken from (with the
+	 * estimated count, which usage_daily does not keep) for the untagged. */
+	[ST_TAGS] = "SELECT '', tag, " DAILY_SUMS ", SUM(estimated) FROM usage_tag_daily"
+	            " WHERE day BETWEEN ?1 AND ?2 GROUP BY tag ORDER BY tag",
+	[ST_TAGS_BY_DAY] = "SELECT day, tag, " DAILY_SUMS ", SUM(estimated) FROM usage_tag_daily"
+	                   " WHERE day BETWEEN ?1 AND ?2 GROUP BY day, tag ORDER BY day, tag",
+	[ST_TAG_TOTAL] = "SELECT '', '', " DAILY_SUMS ", (SELECT SUM(requests) FROM"
+	                 " usage_estimated WHERE day BETWEEN ?1 AND ?2) FROM usage_daily"
+	                 " WHERE day BETWEEN ?1 AND ?2",
+	[ST_TAG_TOTAL_BY_DAY] = "SELECT d.day, '', " DAILY_SUMS ", (SELECT SUM(e.requests) FROM"
+	                        " usage_estimated e WHERE e.day = d.day) FROM usage_daily d"
+	                        " WHERE d.day BETWEEN ?1 AND ?2 GROUP BY d.day ORDER BY d.day",
+	[ST_TAG_SPEND] = "SELECT SUM(cost_pusd), SUM(unknown_count) FROM usage_tag_daily"
+	                 " WHERE tag = ?3 AND day BETWEEN ?1 AND ?2",
 	[ST_SETTING_GET] = "SELECT value FROM settings WHERE key = ?1",
 	[ST_SETTING_SET] = "INSERT INTO settings(key, value, updated_ns) VALUES(?1, ?2, ?3)"
 	                   " ON CONFLICT(key) DO UPDATE SET value = excluded.value,"
@@ -355,7 +466,7 @@ static int fail_at(const char *path, int busy_ms, sqlite3 *db, int rc, const cha
 	case SQLITE_IOERR:
 		return am_err_set(err, "I/O error on ledger %s while %s (%s)", path, doing, msg);
 	case SQLITE_CONSTRAINT:
-		if (strstr(msg, "usage_daily_exact"))
+		if (strstr(msg, "usage_daily_exact") || strstr(msg, "usage_tag_daily_exact"))
 			return am_err_set(err, "ledger %s: a daily total would exceed the exact int64 range "
 			                  "while %s", path, doing);
 		return am_err_set(err, "ledger %s: %s while %s", path, msg, doing);
@@ -822,7 +933,7 @@ int am_ledger_parse_day(const char *s, am_err *err)
 
 /* ---- events ---------------------------------------------------------------- */
 
-static const char *const sources[] = { "ask", "batch", "console", "record" };
+static const char *const sources[] = { "ask", "batch", "console", "proxy", "demo", "record" };
 
 static int check_event(const am_ledger_event *ev, am_err *err)
 {
@@ -846,6 +957,11 @@ static int check_event(const am_ledger_event *ev, am_err *err)
 	if (!known)
 		return am_err_set(err, "usage event for %s has an unknown source '%s'", ev->model,
 		                  ev->source ? ev->source : "(none)");
+	if (am_tag_check(ev->tag, err))
+		return am_err_prefix(err, "usage event for %s", ev->model);
+	if (ev->key_hint && strlen(ev->key_hint) > AM_LEDGER_KEY_HINT_MAX)
+		return am_err_set(err, "usage event for %s: a key hint is at most the last %d "
+		                  "characters of a key", ev->model, AM_LEDGER_KEY_HINT_MAX);
 	return 0;
 }
 
@@ -905,16 +1021,11 @@ static int check_day_total(am_ledger *l, const char *day, am_err *err)
 	return status;
 }
 
-/* Inserts one event inside the current write unit: 1 added, 0 duplicate. */
-static int insert_event(am_ledger *l, const am_ledger_event *ev, am_err *err)
+/* Binds an event's columns (parameters 1..21, 22..28 from schema v3, 29..30
+ * from v5). */
+static void bind_event(sqlite3_stmt *s, const am_ledger_event *ev, const char *day, bool v3,
+                       bool v5)
 {
-	char day[AM_LEDGER_DAY_LEN];
-	if (check_event(ev, err) || am_ledger_day(ev->ts_ns, day, err))
-		return -1;
-	bool v3 = l->schema >= 3;
-	sqlite3_stmt *s = stmt(l, v3 ? ST_INSERT_EVENT : ST_INSERT_EVENT_V2, err);
-	if (!s)
-		return -1;
 	bind_i64_or_null(s, 1, ev->job_id > 0, ev->job_id);
 	sqlite3_bind_int64(s, 2, ev->ts_ns);
 	sqlite3_bind_text(s, 3, day, -1, SQLITE_STATIC);
@@ -938,6 +1049,24 @@ static int insert_event(am_ledger *l, const am_ledger_event *ev, am_err *err)
 	sqlite3_bind_text(s, 21, ev->source, -1, SQLITE_STATIC);
 	if (v3)
 		bind_v3(s, ev);
+	if (v5) {
+		bind_text_or_null(s, 29, am_tag_or_null(ev->tag));
+		bind_text_or_null(s, 30, ev->key_hint && *ev->key_hint ? ev->key_hint : NULL);
+	}
+}
+
+/* Inserts one event inside the current write unit: 1 added, 0 duplicate. */
+static int insert_event(am_ledger *l, const am_ledger_event *ev, am_err *err)
+{
+	char day[AM_LEDGER_DAY_LEN];
+	if (check_event(ev, err) || am_ledger_day(ev->ts_ns, day, err))
+		return -1;
+	bool v3 = l->schema >= 3, v5 = l->schema >= 5;
+	sqlite3_stmt *s = stmt(l, v5 ? ST_INSERT_EVENT : v3 ? ST_INSERT_EVENT_V3 : ST_INSERT_EVENT_V2,
+	                       err);
+	if (!s)
+		return -1;
+	bind_event(s, ev, day, v3, v5);
 	int rc = sqlite3_step(s);
 	int added = sqlite3_changes(l->db) > 0;
 	if (rc != SQLITE_DONE)
@@ -947,6 +1076,53 @@ static int insert_event(am_ledger *l, const am_ledger_event *ev, am_err *err)
 	if (rc != SQLITE_DONE)
 		return -1;
 	return added && check_day_total(l, day, err) ? -1 : added;
+}
+
+int am_ledger_rewrite(am_ledger *l, int64_t id, const am_ledger_event *ev, am_err *err)
+{
+	char day[AM_LEDGER_DAY_LEN];
+	if (check_event(ev, err) || am_ledger_day(ev->ts_ns, day, err))
+		return -1;
+	if (l->schema < AM_LEDGER_SCHEMA_VERSION)
+		return am_err_set(err, "ledger %s: rewriting a row needs the latest schema", l->path);
+	bool nested;
+	if (unit_begin(l, &nested, err))
+		return -1;
+	sqlite3_stmt *s = stmt(l, ST_REWRITE_EVENT, err);
+	if (!s) {
+		unit_rollback(l, nested);
+		return -1;
+	}
+	bind_event(s, ev, day, true, true);
+	sqlite3_bind_int64(s, 31, id);
+	int rc = sqlite3_step(s);
+	bool changed = sqlite3_changes(l->db) > 0;
+	if (rc != SQLITE_DONE)
+		fail(l, rc, "rewriting a usage event", err);
+	sqlite3_reset(s);
+	sqlite3_clear_bindings(s);
+	if (rc == SQLITE_DONE && !changed) {
+		am_err_set(err, "ledger %s: no usage event %lld to rewrite", l->path, (long long)id);
+		rc = SQLITE_ERROR;
+	}
+	if (rc != SQLITE_DONE || check_day_total(l, day, err) || unit_commit(l, nested, err)) {
+		unit_rollback(l, nested);
+		return -1;
+	}
+	return 0;
+}
+
+int am_ledger_forget(am_ledger *l, int64_t id, am_err *err)
+{
+	sqlite3_stmt *s = stmt(l, ST_FORGET_EVENT, err);
+	if (!s)
+		return -1;
+	sqlite3_bind_int64(s, 1, id);
+	int rc = sqlite3_step(s);
+	if (rc != SQLITE_DONE)
+		fail(l, rc, "removing a usage event", err);
+	sqlite3_reset(s);
+	return rc == SQLITE_DONE ? 0 : -1;
 }
 
 int am_ledger_record(am_ledger *l, const am_ledger_event *ev, am_err *err)
@@ -1058,6 +1234,37 @@ static int count_estimated(am_ledger *l, const char *from_day, const char *to_da
 	return rc == SQLITE_DONE ? 0 : fail(l, rc, "reading the report", err);
 }
 
+/* Reads the rows of a report statement (columns: day, key, DAILY_SUMS and,
+ * with_estimated, the estimated count) into a growing array. */
+static int read_rows(am_ledger *l, enum stmt_id id, const char *from_day, const char *to_day,
+                     bool with_estimated, am_ledger_row **rows, size_t *n, am_err *err)
+{
+	sqlite3_stmt *s = stmt(l, id, err);
+	if (!s)
+		return -1;
+	sqlite3_bind_text(s, 1, from_day, -1, SQLITE_STATIC);
+	sqlite3_bind_text(s, 2, to_day, -1, SQLITE_STATIC);
+	size_t cap = 0;
+	int rc, status = 0;
+	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+		if (*n == cap) {
+			cap = cap ? cap * 2 : 16;
+			*rows = am_xrealloc(*rows, cap * sizeof **rows);
+		}
+		am_ledger_row *r = &(*rows)[(*n)++];
+		memset(r, 0, sizeof *r);
+		if (read_row(l, s, r, err) ||
+		    (with_estimated && col_i64(l, s, 12, &r->estimated, err))) {
+			status = -1;
+			break;
+		}
+	}
+	if (status == 0 && rc != SQLITE_DONE)
+		status = fail(l, rc, "reading the report", err);
+	sqlite3_reset(s);
+	return status;
+}
+
 int am_ledger_report(am_ledger *l, const char *from_day, const char *to_day, bool by_day,
                      am_ledger_summary *out, am_err *err)
 {
@@ -1068,33 +1275,12 @@ int am_ledger_report(am_ledger *l, const char *from_day, const char *to_day, boo
 		return -1;
 	snprintf(out->from, sizeof out->from, "%s", from_day);
 	snprintf(out->to, sizeof out->to, "%s", to_day);
-	sqlite3_stmt *s = stmt(l, by_day ? ST_REPORT_BY_DAY : ST_REPORT, err);
-	if (!s)
-		return -1;
-	sqlite3_bind_text(s, 1, from_day, -1, SQLITE_STATIC);
-	sqlite3_bind_text(s, 2, to_day, -1, SQLITE_STATIC);
-	size_t cap = 0;
-	int rc, status = 0;
-	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
-		if (out->nrows == cap) {
-			cap = cap ? cap * 2 : 16;
-			out->rows = am_xrealloc(out->rows, cap * sizeof *out->rows);
-		}
-		am_ledger_row *r = &out->rows[out->nrows++];
-		memset(r, 0, sizeof *r);
-		if (read_row(l, s, r, err)) {
-			status = -1;
-			break;
-		}
-		if (add_to_total(&out->total, r)) {
+	int status = read_rows(l, by_day ? ST_REPORT_BY_DAY : ST_REPORT, from_day, to_day, false,
+	                       &out->rows, &out->nrows, err);
+	for (size_t i = 0; status == 0 && i < out->nrows; i++)
+		if (add_to_total(&out->total, &out->rows[i]))
 			status = am_err_set(err, "ledger %s: the total over %s .. %s exceeds the int64 "
 			                    "range", l->path, from_day, to_day);
-			break;
-		}
-	}
-	if (status == 0 && rc != SQLITE_DONE)
-		status = fail(l, rc, "reading the report", err);
-	sqlite3_reset(s);
 	if (status == 0)
 		status = count_estimated(l, from_day, to_day, by_day, out, err);
 	return status;
@@ -1111,16 +1297,116 @@ void am_ledger_summary_free(am_ledger_summary *s)
 	memset(s, 0, sizeof *s);
 }
 
-int am_ledger_spend(am_ledger *l, const char *from_day, const char *to_day, int64_t *out_pusd,
-                    int64_t *out_unknown, am_err *err)
+/* ---- by tag ---------------------------------------------------------------- */
+
+/* t -= r, field by field; -1 when a field would go negative (the summary
+ * tables disagree: only a hand edit of them can do that). */
+static int take_from(am_ledger_row *t, const am_ledger_row *r)
+{
+	const int64_t *src[] = { &r->requests, &r->input_tokens, &r->output_tokens,
+		                 &r->cache_write, &r->cache_write_5m, &r->cache_write_1h,
+		                 &r->cache_read, &r->cost_pusd, &r->unknown_count, &r->cached,
+		                 &r->saved_pusd, &r->estimated };
+	int64_t *dst[] = { &t->requests, &t->input_tokens, &t->output_tokens, &t->cache_write,
+		           &t->cache_write_5m, &t->cache_write_1h, &t->cache_read, &t->cost_pusd,
+		           &t->unknown_count, &t->cached, &t->saved_pusd, &t->estimated };
+	for (size_t i = 0; i < sizeof dst / sizeof dst[0]; i++) {
+		if (*src[i] > *dst[i])
+			return -1;
+		*dst[i] -= *src[i];
+	}
+	t->price_known = t->unknown_count == 0;
+	return 0;
+}
+
+static void push_row(am_ledger_summary *out, size_t *cap, const am_ledger_row *r)
+{
+	if (out->nrows == *cap) {
+		*cap = *cap ? *cap * 2 : 16;
+		out->rows = am_xrealloc(out->rows, *cap * sizeof *out->rows);
+	}
+	out->rows[out->nrows++] = *r;
+}
+
+int am_ledger_report_tags(am_ledger *l, const char *from_day, const char *to_day, bool by_day,
+                          am_ledger_summary *out, am_err *err)
+{
+	memset(out, 0, sizeof *out);
+	out->by_tag = true;
+	out->total.model = am_xstrdup("");
+	out->total.price_known = true;
+	if (check_range(from_day, to_day, err))
+		return -1;
+	if (l->schema < 5)
+		return am_err_set(err, "ledger %s is kept at schema %d, which has no tags", l->path,
+		                  l->schema);
+	snprintf(out->from, sizeof out->from, "%s", from_day);
+	snprintf(out->to, sizeof out->to, "%s", to_day);
+	am_ledger_row *totals = NULL, *tags = NULL;
+	size_t ntotals = 0, ntags = 0, cap = 0, ti = 0;
+	int status = read_rows(l, by_day ? ST_TAG_TOTAL_BY_DAY : ST_TAG_TOTAL, from_day, to_day,
+	                       true, &totals, &ntotals, err);
+	if (status == 0)
+		status = read_rows(l, by_day ? ST_TAGS_BY_DAY : ST_TAGS, from_day, to_day, true, &tags,
+		                   &ntags, err);
+	/* Both lists are in day order (one day "" when not by day): each day's
+	 * tags, then what of the day's total no tag took. */
+	for (size_t d = 0; status == 0 && d < ntotals; d++) {
+		am_ledger_row *rest = &totals[d];
+		for (; ti < ntags && !strcmp(tags[ti].day, rest->day); ti++) {
+			if (take_from(rest, &tags[ti])) {
+				status = am_err_set(err, "ledger %s: the per-tag summary of %s exceeds the "
+				                    "day's total (usage_tag_daily was edited?)", l->path,
+				                    rest->day);
+				break;
+			}
+			push_row(out, &cap, &tags[ti]);
+			tags[ti].model = NULL; /* moved */
+		}
+		if (status == 0 && rest->requests > 0) {
+			rest->untagged = true;
+			push_row(out, &cap, rest);
+			rest->model = NULL;
+		}
+	}
+	if (status == 0 && ti < ntags)
+		status = am_err_set(err, "ledger %s: tagged calls on %s that the day's total does not "
+		                    "count (usage_tag_daily was edited?)", l->path, tags[ti].day);
+	for (size_t i = 0; status == 0 && i < out->nrows; i++)
+		if (add_to_total(&out->total, &out->rows[i]) ||
+		    __builtin_add_overflow(out->total.estimated, out->rows[i].estimated,
+		                           &out->total.estimated))
+			status = am_err_set(err, "ledger %s: the total over %s .. %s exceeds the int64 "
+			                    "range", l->path, from_day, to_day);
+	for (size_t i = 0; i < ntotals; i++)
+		free(totals[i].model);
+	for (size_t i = 0; i < ntags; i++)
+		free(tags[i].model);
+	free(totals);
+	free(tags);
+	return status;
+}
+
+/* Known-price spend and unknown-price count of one statement: ST_SPEND over
+ * every call, ST_TAG_SPEND over one tag's. */
+static int spend_of(am_ledger *l, enum stmt_id id, const char *tag, const char *from_day,
+                    const char *to_day, int64_t *out_pusd, int64_t *out_unknown, am_err *err)
 {
 	if (check_range(from_day, to_day, err))
 		return -1;
-	sqlite3_stmt *s = stmt(l, ST_SPEND, err);
+	if (tag && l->schema < 5) {
+		*out_pusd = 0;
+		if (out_unknown)
+			*out_unknown = 0;
+		return 0; /* no tags before schema 5 */
+	}
+	sqlite3_stmt *s = stmt(l, id, err);
 	if (!s)
 		return -1;
 	sqlite3_bind_text(s, 1, from_day, -1, SQLITE_STATIC);
 	sqlite3_bind_text(s, 2, to_day, -1, SQLITE_STATIC);
+	if (tag)
+		sqlite3_bind_text(s, 3, tag, -1, SQLITE_STATIC);
 	int rc = sqlite3_step(s);
 	int status = 0;
 	int64_t spend = 0, unknown = 0;
@@ -1129,12 +1415,27 @@ int am_ledger_spend(am_ledger *l, const char *from_day, const char *to_day, int6
 	else if (col_i64(l, s, 0, &spend, err) || col_i64(l, s, 1, &unknown, err))
 		status = -1;
 	sqlite3_reset(s);
+	sqlite3_clear_bindings(s);
 	if (status == 0) {
 		*out_pusd = spend;
 		if (out_unknown)
 			*out_unknown = unknown;
 	}
 	return status;
+}
+
+int am_ledger_spend(am_ledger *l, const char *from_day, const char *to_day, int64_t *out_pusd,
+                    int64_t *out_unknown, am_err *err)
+{
+	return spend_of(l, ST_SPEND, NULL, from_day, to_day, out_pusd, out_unknown, err);
+}
+
+int am_ledger_tag_spend(am_ledger *l, const char *tag, const char *from_day, const char *to_day,
+                        int64_t *out_pusd, int64_t *out_unknown, am_err *err)
+{
+	if (!tag || !*tag)
+		return am_err_set(err, "no tag given");
+	return spend_of(l, ST_TAG_SPEND, tag, from_day, to_day, out_pusd, out_unknown, err);
 }
 
 /* ---- settings -------------------------------------------------------------- */

@@ -33,7 +33,7 @@
 #include "usage.h"
 
 /* The schema version this build writes (PRAGMA user_version). */
-#define AM_LEDGER_SCHEMA_VERSION 4
+#define AM_LEDGER_SCHEMA_VERSION 5
 
 /* The model of a row of the built-in simulator's begins with this: its
  * calls were never paid for, and reports list them apart by model. */
@@ -120,9 +120,16 @@ typedef struct am_ledger_event {
 	int http_status;             /* 0 = none (NULL) */
 	const char *request_id;      /* provider request-id; may be NULL */
 	const char *error;           /* may be NULL */
-	const char *source;          /* "ask", "batch", "console" or "record" */
+	const char *source;          /* the kind of run: "ask", "batch", "console", "proxy",
+	                                "demo" or "record" */
 	bool estimated;              /* cut short: the counts are what had arrived */
+	const char *tag;             /* NULL or "" = untagged; else a valid tag (tag.h) */
+	const char *key_hint;        /* a proxied call: the last four characters of its
+	                                API key, never more; NULL otherwise */
 } am_ledger_event;
+
+/* The most of an API key a ledger row may hold (am_ledger_event.key_hint). */
+#define AM_LEDGER_KEY_HINT_MAX 4
 
 /* Local calendar day ("YYYY-MM-DD") of a wall time, by localtime_r: the
  * process's TZ as of its last tzset(). The ledger stores this per event, so
@@ -137,6 +144,14 @@ int am_ledger_parse_day(const char *s, am_err *err);
  * in the ledger changes nothing. Returns 1 when the row was added, 0 when
  * the job was already recorded, -1 on error (nothing written). */
 int am_ledger_record(am_ledger *l, const am_ledger_event *ev, am_err *err);
+
+/* Replaces every column of the event with row id `id` (a proxied call's
+ * row, written estimated before its call and made exact after it) in one
+ * transaction (or a savepoint). -1 when there is no such row. */
+int am_ledger_rewrite(am_ledger *l, int64_t id, const am_ledger_event *ev, am_err *err);
+
+/* Removes the event with row id `id` (a proxied call that was never billed). */
+int am_ledger_forget(am_ledger *l, int64_t id, am_err *err);
 
 /* Appends n events in ONE transaction: all of them or none. Jobs already
  * recorded are skipped. Returns the number of rows added, or -1 (nothing
@@ -160,10 +175,13 @@ typedef struct am_ledger_row {
 	int64_t cached;               /* cache hits */
 	int64_t saved_pusd;           /* what the cache hits saved */
 	int64_t estimated;            /* of requests: cut short, counts estimated */
+	bool untagged;                /* by tag: the calls without a tag (model "") */
 } am_ledger_row;
 
 typedef struct am_ledger_summary {
 	char from[AM_LEDGER_DAY_LEN], to[AM_LEDGER_DAY_LEN];
+	bool by_tag;                  /* rows are tags (am_ledger_report_tags): `model`
+	                                 holds the tag, "" in the untagged row */
 	size_t nrows;
 	am_ledger_row *rows;          /* by model; by day then model when by_day */
 	am_ledger_row total;          /* every row summed; model "" */
@@ -178,6 +196,20 @@ typedef struct am_ledger_summary {
 int am_ledger_report(am_ledger *l, const char *from_day, const char *to_day, bool by_day,
                      am_ledger_summary *out, am_err *err);
 void am_ledger_summary_free(am_ledger_summary *s);
+
+/* Spend per tag over the local days from..to inclusive, as am_ledger_report
+ * (by_day: one row per (day, tag)), with by_tag set: each tag's row in tag
+ * order, then the untagged calls' row (untagged, model "") when there are
+ * any. The untagged row is the days' totals less the tags' sums, so the
+ * rows add up to the total exactly. Reads usage_tag_daily and usage_daily
+ * (schema 5): a handful of rows at any ledger size. */
+int am_ledger_report_tags(am_ledger *l, const char *from_day, const char *to_day, bool by_day,
+                          am_ledger_summary *out, am_err *err);
+
+/* A tag's known-price spend over from..to inclusive, in pUSD, and its
+ * unknown-price event count (may be NULL), for a tag's daily budget. */
+int am_ledger_tag_spend(am_ledger *l, const char *tag, const char *from_day, const char *to_day,
+                        int64_t *out_pusd, int64_t *out_unknown, am_err *err);
 
 /* Known-price spend over from..to inclusive, in pUSD, for the budget guard.
  * *out_unknown (may be NULL) receives the number of unknown-price events,

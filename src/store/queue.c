@@ -39,6 +39,7 @@ void am_job_clear(am_job *j)
 	free(j->result);
 	free(j->owner);
 	free(j->source);
+	free(j->tag);
 	memset(j, 0, sizeof *j);
 }
 
@@ -51,8 +52,8 @@ enum { Q_LOOKUP, Q_INSERT, Q_UPDATE, Q_N };
 static const char *const q_sql[Q_N] = {
 	[Q_LOOKUP] = "SELECT id, state FROM jobs WHERE batch_key = ?",
 	[Q_INSERT] = "INSERT INTO jobs(batch_key, request, model_requested, created_ns, "
-	             "updated_ns, owner, source, state, model, reason, attempts) "
-	             "VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, coalesce(?8, 'queued'), ?9, ?10, 0)",
+	             "updated_ns, owner, source, tag, state, model, reason, attempts) "
+	             "VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, coalesce(?9, 'queued'), ?10, ?11, 0)",
 	[Q_UPDATE] = "UPDATE jobs SET state=?, model=coalesce(?, model), "
 	             "reason=coalesce(?, reason), error=coalesce(?, error), "
 	             "result=coalesce(?, result), attempts=?, updated_ns=? WHERE id=?",
@@ -62,11 +63,17 @@ struct am_queue_stmts {
 	sqlite3 *db;
 	sqlite3_stmt *st[Q_N];
 	const char *source;
+	const char *tag;
 };
 
 void am_queue_stmts_source(am_queue_stmts *qs, const char *source)
 {
 	qs->source = source;
+}
+
+void am_queue_stmts_tag(am_queue_stmts *qs, const char *tag)
+{
+	qs->tag = tag && *tag ? tag : NULL;
 }
 
 am_queue_stmts *am_queue_stmts_new(sqlite3 *db)
@@ -189,10 +196,11 @@ static int add(sqlite3 *db, am_queue_stmts *qs, const char *owner, const char *b
 	sqlite3_bind_int64(st, 5, now_ns);
 	sqlite3_bind_text(st, 6, owner, -1, SQLITE_STATIC);
 	sqlite3_bind_text(st, 7, qs ? qs->source : NULL, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 8, qs ? qs->tag : NULL, -1, SQLITE_STATIC);
 	if (as) {
-		sqlite3_bind_text(st, 8, am_job_state_name(as->state), -1, SQLITE_STATIC);
-		sqlite3_bind_text(st, 9, as->model, -1, SQLITE_STATIC);
-		sqlite3_bind_text(st, 10, as->reason, -1, SQLITE_STATIC);
+		sqlite3_bind_text(st, 9, am_job_state_name(as->state), -1, SQLITE_STATIC);
+		sqlite3_bind_text(st, 10, as->model, -1, SQLITE_STATIC);
+		sqlite3_bind_text(st, 11, as->reason, -1, SQLITE_STATIC);
 	}
 	int rc = sqlite3_step(st);
 	put_stmt(qs, st);
@@ -477,11 +485,12 @@ static void row_to_job(sqlite3_stmt *st, am_job *j)
 	j->updated_ns = sqlite3_column_int64(st, 11);
 	j->owner = col_dup(st, 12);
 	j->source = col_dup(st, 13);
+	j->tag = col_dup(st, 14);
 }
 
 #define JOB_COLUMNS                                                                    \
 	"id, batch_key, state, request, model_requested, model, reason, attempts, error, " \
-	"result, created_ns, updated_ns, owner, source"
+	"result, created_ns, updated_ns, owner, source, tag"
 
 int am_queue_load_unfinished(sqlite3 *db, int64_t limit, am_job **out, int *n, am_err *err)
 {

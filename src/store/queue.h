@@ -58,6 +58,7 @@ typedef struct am_job {
 	char *result;
 	char *owner;            /* owner string; NULL = nobody */
 	char *source;           /* the kind of run that queued it; NULL = unknown (any) */
+	char *tag;              /* the tag its ledger row gets; NULL = untagged */
 	int64_t created_ns, updated_ns;
 } am_job;
 
@@ -134,6 +135,10 @@ am_queue_stmts *am_queue_stmts_new(sqlite3 *db);
 /* The jobs.source that am_queue_add_s writes from now on (borrowed;
  * NULL = none): the kind of run adding them, see am_owner.kind. */
 void am_queue_stmts_source(am_queue_stmts *qs, const char *source);
+/* The jobs.tag that am_queue_add_s writes from now on (borrowed; NULL or
+ * "" = untagged; the caller validated it, see tag.h): a batch sets it per
+ * line, the worker per submitted prompt. */
+void am_queue_stmts_tag(am_queue_stmts *qs, const char *tag);
 void am_queue_stmts_free(am_queue_stmts *qs);
 int am_queue_add_s(am_queue_stmts *qs, const char *owner, const char *batch_key,
                    const char *request_json, const char *model_requested, int64_t capacity,

@@ -62,12 +62,13 @@ static json_t *money_json(int64_t pusd)
 int am_report_json(const am_ledger_summary *s, FILE *out, am_err *err)
 {
 	json_t *root = json_object(), *models = json_array(), *total = json_object();
+	const char *key = s->by_tag ? "tag" : "model";
 	json_object_set_new(root, "from", json_string(s->from));
 	json_object_set_new(root, "to", json_string(s->to));
 	for (size_t i = 0; i < s->nrows; i++) {
 		const am_ledger_row *r = &s->rows[i];
 		json_t *m = json_object();
-		json_object_set_new(m, "model", am_jsonlex_string(r->model));
+		json_object_set_new(m, key, r->untagged ? json_null() : am_jsonlex_string(r->model));
 		json_object_set_new(m, "requests", json_integer(r->requests));
 		json_object_set_new(m, "input_tokens", json_integer(r->input_tokens));
 		json_object_set_new(m, "output_tokens", json_integer(r->output_tokens));
@@ -79,7 +80,7 @@ int am_report_json(const am_ledger_summary *s, FILE *out, am_err *err)
 			json_object_set_new(m, "estimated_requests", json_integer(r->estimated));
 		json_array_append_new(models, m);
 	}
-	json_object_set_new(root, "models", models);
+	json_object_set_new(root, s->by_tag ? "tags" : "models", models);
 	json_object_set_new(total, "requests", json_integer(s->total.requests));
 	json_object_set_new(total, "cost_usd", money_json(s->total.cost_pusd));
 	if (s->total.estimated > 0)
@@ -120,7 +121,8 @@ static void csv_field(FILE *out, const char *raw)
 
 int am_report_csv(const am_ledger_summary *s, FILE *out, am_err *err)
 {
-	fputs("day,model,requests,input_tokens,output_tokens,cache_creation_input_tokens,"
+	fputs(s->by_tag ? "day,tag," : "day,model,", out);
+	fputs("requests,input_tokens,output_tokens,cache_creation_input_tokens,"
 	      "cache_read_input_tokens,cost_usd,price_known,unknown_price_requests,"
 	      "estimated_requests\r\n", out);
 	for (size_t i = 0; i < s->nrows; i++) {
@@ -162,7 +164,7 @@ static void row_cells(const am_ledger_row *r, const char *label, struct cells *o
 	am_report_group(r->cache_read, out->c[COL_CR], sizeof out->c[COL_CR]);
 	char usd[48];
 	am_report_usd(r->cost_pusd, usd, sizeof usd);
-	bool is_total = !*r->model;
+	bool is_total = !*r->model && !r->untagged;
 	if (r->requests > 0 && r->unknown_count == r->requests && !is_total)
 		snprintf(out->c[COL_COST], sizeof out->c[COL_COST], "price ?");
 	else if (r->unknown_count > 0 && !is_total)
@@ -193,11 +195,12 @@ int am_report_table(const am_ledger_summary *s, FILE *out, am_err *err)
 	struct cells *cells = am_xcalloc(n + 2, sizeof *cells);
 	size_t width[NCOLS];
 	for (int i = 0; i < NCOLS; i++)
-		snprintf(cells[0].c[i], sizeof cells[0].c[i], "%s", headers[i]);
+		snprintf(cells[0].c[i], sizeof cells[0].c[i], "%s",
+		         i == COL_MODEL && s->by_tag ? "TAG" : headers[i]);
 	for (size_t i = 0; i < n; i++) {
 		const am_ledger_row *r = &s->rows[i];
 		char label[160], model[140];
-		am_say_copy(model, sizeof model, r->model);
+		am_say_copy(model, sizeof model, r->untagged ? AM_REPORT_UNTAGGED : r->model);
 		if (*r->day)
 			snprintf(label, sizeof label, "%s %s", r->day, model);
 		else
@@ -236,9 +239,10 @@ int am_report_table(const am_ledger_summary *s, FILE *out, am_err *err)
 		const char *last = NULL;
 		for (size_t i = 0; i < n; i++) {
 			const am_ledger_row *r = &s->rows[i];
-			if (r->unknown_count > 0 && (!last || strcmp(last, r->model))) {
-				am_say(out, "%s %s", last ? "," : "", r->model);
-				last = r->model;
+			const char *name = r->untagged ? AM_REPORT_UNTAGGED : r->model;
+			if (r->unknown_count > 0 && (!last || strcmp(last, name))) {
+				am_say(out, "%s %s", last ? "," : "", name);
+				last = name;
 			}
 		}
 		fprintf(out, ".\n  Give them a price in the override file (see 'aimeter pricing').\n");
@@ -246,7 +250,7 @@ int am_report_table(const am_ledger_summary *s, FILE *out, am_err *err)
 	/* The built-in simulator's rows: in the table by their own names, and
 	 * said apart here, so that they are never read as spend. */
 	int64_t sim_req = 0, sim_pusd = 0;
-	for (size_t i = 0; i < n; i++)
+	for (size_t i = 0; i < n && !s->by_tag; i++)
 		if (!strncmp(s->rows[i].model, AM_LEDGER_SIMULATED, strlen(AM_LEDGER_SIMULATED))) {
 			sim_req += s->rows[i].requests;
 			sim_pusd += s->rows[i].cost_pusd;

@@ -13,6 +13,9 @@
 #include "err.h"
 #include "ledger.h"
 
+/* How the table names the calls without a tag (a tag has no spaces). */
+#define AM_REPORT_UNTAGGED "(untagged)"
+
 /* The stable machine interface, one line:
  * {"from":"YYYY-MM-DD","to":"YYYY-MM-DD","models":[{"model":ID,"requests":N,
  *  "input_tokens":N,"output_tokens":N,"cache_creation_input_tokens":N,
@@ -25,6 +28,11 @@
  * hold estimated counts (absent when none). Expects a summary by model (not
  * by day). */
 int am_report_json(const am_ledger_summary *s, FILE *out, am_err *err);
+/* A summary by tag (am_ledger_report_tags) has "tags":[{"tag":NAME, ...}]
+ * instead of "models", the same fields per row, "tag":null for the calls
+ * without a tag; the rows add up to the total exactly. The CSV's second
+ * column is then "tag" (empty for untagged), the table's "TAG" with
+ * AM_REPORT_UNTAGGED. */
 
 /* RFC 4180 CSV with a header line and one line per row of `s` (by day when
  * the summary is by day, else "day" is empty):

@@ -8,7 +8,7 @@ int am_spend_rows_after(am_ledger *l, int64_t after, int max, am_spend_row_fn fn
 {
 	static const char sql[] =
 	        "SELECT id, day, ts_ns, model, input_tokens, output_tokens, cache_write_5m,"
-	        " cache_write_1h, cache_read, cost_pusd, price_known FROM usage_events"
+	        " cache_write_1h, cache_read, cost_pusd, price_known, tag FROM usage_events"
 	        " WHERE id > ?1 ORDER BY id LIMIT ?2";
 	sqlite3 *db = am_ledger_db(l);
 	sqlite3_stmt *st;
@@ -31,6 +31,7 @@ int am_spend_rows_after(am_ledger *l, int64_t after, int max, am_spend_row_fn fn
 		                      .cache_read = sqlite3_column_int64(st, 8) };
 		r.cost_pusd = sqlite3_column_int64(st, 9);
 		r.price_known = sqlite3_column_int(st, 10) != 0;
+		r.tag = (const char *)sqlite3_column_text(st, 11);
 		rows++;
 		fn(ctx, &r);
 	}

@@ -24,6 +24,7 @@ typedef struct am_spend_row {
 	am_usage usage;
 	int64_t cost_pusd;
 	bool price_known;
+	const char *tag;          /* NULL = untagged */
 } am_spend_row;
 
 typedef void (*am_spend_row_fn)(void *ctx, const am_spend_row *row);

@@ -58,6 +58,12 @@ struct gen {
 	int64_t next_job;
 };
 
+/* Events made while this is set carry a tag, one of eight or none (a
+ * ninth): the generated ledgers and the tagged write rate. */
+static bool tagging;
+static const char *const tags[] = { "nightly-evals", "app:web", "ci", "agent", "editor",
+	                            "cli", "batch-a", "batch-b", NULL };
+
 static void make_event(struct gen *g, am_ledger_event *ev)
 {
 	int m = (int)(rnd() % NMODELS);
@@ -76,6 +82,8 @@ static void make_event(struct gen *g, am_ledger_event *ev)
 	ev->latency_ms = (int64_t)(rnd() % 30000);
 	ev->http_status = 200;
 	ev->source = "batch";
+	if (tagging)
+		ev->tag = tags[rnd() % (sizeof tags / sizeof tags[0])];
 }
 
 static void fill_span(am_ledger *l, struct gen *g, int64_t n, int64_t from_ns, int64_t to_ns)
@@ -128,8 +136,9 @@ static int cmp_i64(const void *a, const void *b)
 	return (x > y) - (x < y);
 }
 
-/* Median over 7 runs of open + report + close, as `aimeter report` does. */
-static double report_ms(const char *path, const char *from, const char *to,
+/* Median over 7 runs of open + report + close, as `aimeter report` does
+ * (by tag: `aimeter report --by tag`). */
+static double report_ms(const char *path, const char *from, const char *to, bool by_tag,
                         am_ledger_summary *keep)
 {
 	int64_t t[7];
@@ -139,7 +148,8 @@ static double report_ms(const char *path, const char *from, const char *to,
 		am_err err;
 		int64_t t0 = now_mono();
 		if (am_ledger_open(&l, path, NULL, &err) ||
-		    am_ledger_report(l, from, to, false, &sum, &err))
+		    (by_tag ? am_ledger_report_tags(l, from, to, false, &sum, &err)
+		            : am_ledger_report(l, from, to, false, &sum, &err)))
 			die("reporting", &err);
 		am_ledger_close(l);
 		t[r] = now_mono() - t0;
@@ -185,10 +195,19 @@ static void bench_report(const char *path, const char *today, const char *label,
 	char from30[AM_LEDGER_DAY_LEN];
 	shift_day(today, 29, from30);
 	am_ledger_summary sum;
-	double t_today = report_ms(path, today, today, &sum);
-	double t_30 = report_ms(path, from30, today, NULL);
+	double t_today = report_ms(path, today, today, false, &sum);
+	double t_30 = report_ms(path, from30, today, false, NULL);
 	printf("report_today_ms_%s %.3f ms\n", label, t_today);
 	printf("report_30d_ms_%s %.3f ms\n", label, t_30);
+	am_ledger_summary tagsum;
+	double t_tag = report_ms(path, today, today, true, &tagsum);
+	double t_tag30 = report_ms(path, from30, today, true, NULL);
+	printf("report_by_tag_today_ms_%s %.3f ms\n", label, t_tag);
+	printf("report_by_tag_30d_ms_%s %.3f ms\n", label, t_tag30);
+	if (tagsum.total.cost_pusd != sum.total.cost_pusd ||
+	    tagsum.total.requests != sum.total.requests)
+		die("the report by tag does not add up to the report by model", NULL);
+	am_ledger_summary_free(&tagsum);
 	am_ledger *l;
 	am_err err;
 	if (am_ledger_open(&l, path, NULL, &err))
@@ -258,6 +277,8 @@ int main(int argc, char **argv)
 	struct gen g = { .start_ns = now_ns };
 	printf("ledger_events_per_s %.0f events/s\n", rate(l, &g, true));
 	printf("ledger_events_per_s_single_tx %.0f events/s\n", rate(l, &g, false));
+	tagging = true; /* from here on: the tagged rate, and tagged ledgers */
+	printf("ledger_events_per_s_single_tx_tagged %.0f events/s\n", rate(l, &g, false));
 	fflush(stdout);
 	am_ledger_close(l);
 

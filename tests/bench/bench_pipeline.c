@@ -335,7 +335,7 @@ static void bench_limits(int window_s)
 			am_err err;
 			big_prompt(submitted, prompt, sizeof prompt);
 			am_turn turn = { "user", prompt };
-			am_prompt p = { &turn, 1, NULL, "claude-sonnet-4-5", MAX_TOKENS, true, true };
+			am_prompt p = { &turn, 1, NULL, "claude-sonnet-4-5", MAX_TOKENS, true, true, NULL };
 			int64_t id;
 			if (f.ops.submit(f.ops.ctx, &p, &id, &err))
 				die("submit", &err);
@@ -440,7 +440,7 @@ static void bench_small(const small_size *z, int n)
 		am_err err;
 		small_prompt(i, prompt, sizeof prompt);
 		am_turn turn = { "user", prompt };
-		am_prompt p = { &turn, 1, NULL, "claude-sonnet-4-5", 128, true, false };
+		am_prompt p = { &turn, 1, NULL, "claude-sonnet-4-5", 128, true, false, NULL };
 		int64_t id;
 		if (f.ops.submit(f.ops.ctx, &p, &id, &err))
 			die("submit", &err);

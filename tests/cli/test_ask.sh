@@ -116,4 +116,21 @@ ANTHROPIC_BASE_URL=$url ask "no key"
 [ "$rc" -eq 1 ] || fail "no key with ANTHROPIC_BASE_URL exited $rc"
 grep -q "no API key (ANTHROPIC_API_KEY is empty or unset) for $url" "$tmp/err" ||
 	fail "no key with ANTHROPIC_BASE_URL: $(cat "$tmp/err")"
+# --tag: the call is counted under the tag; a tag's own daily limit blocks
+# that tag only (exit 3, the reason naming it) while other tags are answered;
+# a bad tag is a usage error.
+printf '{"sim": {"latency_ms": 0, "tokens_per_second": 0}, "db": "%s",
+  "budget": {"tags": {"capped": "0.000001"}}}\n' "$tmp/tags.db" >"$tmp/tags.json"
+AIMETER_CONFIG=$tmp/tags.json ask --sim --tag evals "count me"
+[ "$rc" -eq 0 ] || fail "ask --tag exited $rc: $(cat "$tmp/err")"
+AIMETER_CONFIG=$tmp/tags.json ask --sim --tag capped "too dear"
+[ "$rc" -eq 3 ] || fail "ask over its tag's limit exited $rc: $(cat "$tmp/err")"
+grep -q "tag capped's daily limit \$0.000001" "$tmp/err" || fail "the reason: $(cat "$tmp/err")"
+AIMETER_CONFIG=$tmp/tags.json ask --sim --tag other "still fine"
+[ "$rc" -eq 0 ] || fail "another tag exited $rc: $(cat "$tmp/err")"
+[ "$(sqlite3 "$tmp/tags.db" "SELECT group_concat(tag, ',') FROM (SELECT tag FROM usage_events ORDER BY id)")" = evals,other ] ||
+	fail "tags in the ledger: $(sqlite3 "$tmp/tags.db" 'SELECT tag FROM usage_events')"
+AIMETER_CONFIG=$tmp/tags.json ask --sim --tag 'a b' "bad"
+[ "$rc" -eq 2 ] || fail "a bad tag exited $rc"
+grep -q -- "--tag: bad tag" "$tmp/err" || fail "bad tag message: $(cat "$tmp/err")"
 echo "test_ask: ok"

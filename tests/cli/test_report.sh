@@ -112,6 +112,9 @@ expect_usage_error "--input" record --model m --input 12x --output 1
 expect_usage_error "--output" record --model m --input 1
 expect_usage_error "--frobnicate" record --model m --input 1 --output 1 --frobnicate
 expect_usage_error "extra" record --model m --input 1 --output 1 extra
+expect_usage_error "space" record --model m --input 1 --output 1 --tag 'two words'
+expect_usage_error "64" record --model m --input 1 --output 1 --tag "$(printf 'x%.0s' {1..65})"
+expect_usage_error "--by" report --by day
 
 # Nothing above that failed wrote an event.
 [ "$(sqlite3 "$db" 'SELECT count(*) FROM usage_events')" = 3 ] || fail "a failed command wrote"
@@ -128,4 +131,30 @@ err=$("$bin" record --db "$big" --model claude-sonnet-4-5 --input 0 --output 400
 expect_contains "$err" "refused: the totals of $today across models"
 expect_contains "$err" "int64"
 "$bin" report --db "$big" >/dev/null 2>&1 || fail "the day is not readable: $("$bin" report --db "$big" 2>&1)"
+# --by tag: each tag's row and the untagged rest, adding up to the total
+# exactly, in the table, JSON (untagged as null) and CSV (untagged empty).
+tags=$tmp/tags.db
+"$bin" record --db "$tags" --model claude-sonnet-4-5 --input 1000 --output 500 --tag evals >/dev/null
+"$bin" record --db "$tags" --model claude-haiku-4-5 --input 100 --output 50 --tag evals >/dev/null
+"$bin" record --db "$tags" --model claude-sonnet-4-5 --input 100 --output 50 >/dev/null
+"$bin" record --db "$tags" --model claude-sonnet-4-5 --input 1 --output 1 --tag app:web >/dev/null
+"$bin" record --db "$tags" --model not-a-real-model --input 1 --output 1 --tag app:web >/dev/null
+json=$("$bin" report --db "$tags" --by tag --json)
+want='{"from":"'$today'","to":"'$today'","tags":[{"tag":"app:web","requests":2,"input_tokens":2,"output_tokens":2,"cache_creation_input_tokens":0,"cache_read_input_tokens":0,"cost_usd":"0.000018","price_known":false},{"tag":"evals","requests":2,"input_tokens":1100,"output_tokens":550,"cache_creation_input_tokens":0,"cache_read_input_tokens":0,"cost_usd":"0.01085","price_known":true},{"tag":null,"requests":1,"input_tokens":100,"output_tokens":50,"cache_creation_input_tokens":0,"cache_read_input_tokens":0,"cost_usd":"0.00105","price_known":true}],"total":{"requests":5,"cost_usd":"0.011918"}}'
+[ "$json" = "$want" ] || fail "report --by tag --json:
+got:  $json
+want: $want"
+by_model=$("$bin" report --db "$tags" --json)
+expect_contains "$by_model" '"total":{"requests":5,"cost_usd":"0.011918"}'
+csv=$("$bin" report --db "$tags" --by tag --csv)
+expect_contains "$csv" "day,tag,requests,"
+expect_contains "$csv" "$today,evals,2,1100,550,0,0,0.01085,true,0,0"
+expect_contains "$csv" "$today,,1,100,50,0,0,0.00105,true,0,0"
+table=$("$bin" report --db "$tags" --by tag)
+expect_contains "$table" "TAG"
+expect_contains "$table" "(untagged)"
+expect_contains "$table" '$0.01085'
+expect_contains "$table" 'excludes 1 request with an unknown price: app:web'
+[ "$(sqlite3 "$tags" "SELECT count(*) FROM usage_events WHERE tag = 'evals'")" = 2 ] ||
+	fail "the tag is not in usage_events"
 echo "ok"

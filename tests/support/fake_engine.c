@@ -37,6 +37,7 @@ static int fake_submit(void *ctx, const am_prompt *p, int64_t *job_id, am_err *e
 		f->nturns++;
 	}
 	f->last_stream = p->stream;
+	snprintf(f->last_tag, sizeof f->last_tag, "%s", p->tag ? p->tag : "");
 	f->nsubmits++;
 	*job_id = ++f->next_id;
 	return 0;

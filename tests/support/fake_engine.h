@@ -25,6 +25,7 @@ typedef struct fake_engine {
 	int nturns;                 /* the last prompt's turns, copied */
 	char *turn_role[FAKE_MAX_TURNS], *turn_text[FAKE_MAX_TURNS];
 	bool last_stream;
+	char last_tag[AM_TAG_MAX + 1]; /* the last prompt's tag; "" = none */
 	int64_t next_id;
 	const char *refuse_commands; /* non-NULL: command() fails with this */
 	const char *refuse_submit;   /* non-NULL: submit() fails with this */

@@ -86,7 +86,7 @@ int64_t am_wf_submit(am_wf *f, const char *prompt, int64_t max_tokens, bool stre
                      bool no_cache, am_err *err)
 {
 	am_turn turn = { "user", prompt };
-	am_prompt p = { &turn, 1, NULL, NULL, max_tokens, no_cache, stream };
+	am_prompt p = { &turn, 1, NULL, NULL, max_tokens, no_cache, stream, NULL };
 	int64_t id = 0;
 	if (f->ops.submit(f->ops.ctx, &p, &id, err))
 		return -1;

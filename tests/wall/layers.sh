@@ -17,9 +17,11 @@ declare -A allow=(
 	[store]="config base sqlite3 crypto"
 	[policy]="config base"
 	[provider]="base curl"
-	[pipeline]="store policy provider config base"
+	[redis]="store policy config base hiredis"
+	[pipeline]="redis store policy provider config base"
 	[sim]="base mhd"
 	[ui]="pipeline base ncursesw"
+	[proxy]="pipeline provider base mhd"
 )
 
 declare -A path=()
