@@ -416,10 +416,9 @@ START_TEST(an_alias_priced_at_zero_keeps_the_cap)
 }
 END_TEST
 
-/* A progress state the ledger refuses (here a trigger of the test's own)
- * fails the commit it was in, which says so: it is never committed without
- * it, the result of the write unread. */
-START_TEST(a_refused_state_fails_its_commit)
+/* A trigger of the test's own that refuses to move a job's row to
+ * in_flight by an update. */
+static void refuse_in_flight_updates(void)
 {
 	am_ledger *l;
 	am_err err;
@@ -432,10 +431,57 @@ START_TEST(a_refused_state_fails_its_commit)
 	                              NULL, NULL, NULL),
 	                 SQLITE_OK);
 	am_ledger_close(l);
+}
+
+static void hanging_answer(void *ctx, const am_ft_call *call, am_ft_answer *a)
+{
+	(void)ctx;
+	(void)call;
+	a->hang = true;
+}
+
+/* A progress state the ledger refuses fails the commit it was in, which
+ * says so: it is never committed without it, the result of the write
+ * unread. The job has a row from an earlier run, so its in_flight is an
+ * update of that row (a new prompt's row is written in flight). */
+START_TEST(a_refused_state_fails_its_commit)
+{
+	am_ledger *l;
+	am_err err;
+	ck_assert(am_ledger_open(&l, db_path, &(am_ledger_opts){ 0 }, &err) == 0);
+	int64_t id = 0;
+	ck_assert_msg(am_queue_add(am_ledger_db(l), NULL, NULL,
+	                           "{\"messages\":[{\"role\":\"user\",\"content\":\"hello\"}]}",
+	                           NULL, 0, am_clock_wall(am_clock_system()), &id, NULL, &err) == 0,
+	              "%s", err.msg);
+	am_ledger_close(l);
+	refuse_in_flight_updates();
+	am_ft_free(ft); /* a call that stays in flight: its state is written meanwhile */
+	ft = am_ft_new(1000 * AM_NS_PER_SEC, am_clock_wall(am_clock_system()), hanging_answer, NULL);
+	am_ft_set_manual(ft, true);
 	start("{\"limits\": {\"rpm\": 0, \"itpm\": 0, \"otpm\": 0}}");
-	submit("hello");
 	ck_assert_msg(wait_event(AM_EV_NOTICE, 0, "in_flight refused", NULL),
 	              "the refused state was not reported");
+}
+END_TEST
+
+/* A new prompt's row is written in the state it has reached, with its
+ * model, by the one commit that lets its call go: no update of its state
+ * follows the send (here any would be refused, and said). */
+START_TEST(a_new_row_is_written_in_flight)
+{
+	refuse_in_flight_updates();
+	start("{\"limits\": {\"rpm\": 0, \"itpm\": 0, \"otpm\": 0}, \"selector\": "
+	      "{\"model\": \"claude-haiku-4-5\"}}");
+	int64_t h = submit("hello");
+	ck_assert(wait_event(AM_EV_DONE, h, NULL, NULL));
+	ck_assert(am_test_wait_for(&obs, quiet, worker));
+	for (int i = 0; i < obs.nbacklog; i++)
+		ck_assert_msg(obs.backlog[i].kind != AM_EV_NOTICE, "notice: %s",
+		              obs.backlog[i].text ? obs.backlog[i].text : obs.backlog[i].error);
+	ck_assert_int_eq(query("SELECT count(*) FROM jobs WHERE state = 'done' AND model = "
+	                       "'claude-haiku-4-5'"),
+	                 1);
 }
 END_TEST
 
@@ -738,6 +784,7 @@ static Suite *suite(void)
 	tcase_add_test(tc, a_call_waits_until_its_row_is_written);
 	tcase_add_test(tc, an_alias_priced_at_zero_keeps_the_cap);
 	tcase_add_test(tc, a_refused_state_fails_its_commit);
+	tcase_add_test(tc, a_new_row_is_written_in_flight);
 	tcase_add_test(tc, jobs_left_queued_are_resumed);
 	tcase_add_test(tc, tags_reach_the_ledger);
 	tcase_add_test(tc, submissions_race_the_worker);

@@ -57,8 +57,10 @@ static void loop_pass(am_worker *w)
 	wk_record_unrecorded(w, now);
 	bool hold = wk_holding(w, now);
 	wk_requeue_due_retries(w, now);
-	if (!hold)
+	if (!hold) {
+		wk_tx_for_rows(w);
 		wk_admit(w, &bn, now);
+	}
 	wk_send_granted(w, now, hold);
 	wk_proxy_tick(w, now);
 	wk_record_pass(w);

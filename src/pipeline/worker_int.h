@@ -408,6 +408,7 @@ void wk_tx_abort(am_worker *w);
 void wk_db_trouble(am_worker *w, const am_err *err);
 void wk_db_ok(am_worker *w);
 int wk_ensure_row(am_worker *w, wjob *j, am_err *err);
+void wk_tx_for_rows(am_worker *w);
 /* Whether j waits for its row's commit (no row yet, or one in the open
  * transaction). */
 bool wk_is_fresh(const am_worker *w, const wjob *j);

@@ -116,6 +116,17 @@ static void tx_check(am_worker *w)
 		tx_lost(w);
 }
 
+/* New jobs get their rows in this pass (before their calls, or at its
+ * end): the pass transaction opens now, so that what admitting them reads
+ * (the cache) is read inside it rather than in a transaction of its own.
+ * A ledger that refuses is dealt with where the rows are written. */
+void wk_tx_for_rows(am_worker *w)
+{
+	am_err err;
+	if (w->nfresh && !w->tx_open)
+		tx_begin(w, &err);
+}
+
 bool wk_is_fresh(const am_worker *w, const wjob *j)
 {
 	for (int i = 0; i < w->nfresh; i++)
@@ -124,16 +135,21 @@ bool wk_is_fresh(const am_worker *w, const wjob *j)
 	return false;
 }
 
-/* Writes j's row, as queued, then the state it has reached. */
+/* Writes j's row in the state it has reached (with its model and reason),
+ * in one statement: no mark to follow. */
 static int write_row(am_worker *w, wjob *j, am_err *err)
 {
 	char *req = json_dumps(j->body, JSON_COMPACT);
 	if (!req)
 		return am_err_set(err, "cannot serialise the request");
+	am_job_state st = j->st == W_FLIGHT ? AM_JOB_IN_FLIGHT
+	                  : j->st == W_LIMIT ? AM_JOB_WAITING_LIMIT
+	                                     : AM_JOB_QUEUED;
 	int64_t id = 0;
 	am_queue_stmts_tag(w->qs, j->tag);
-	int rc = am_queue_add_s(w->qs, w->owner.id, NULL, req, j->model_req, 0, now_wall(w), &id,
-	                        NULL, err);
+	int rc = am_queue_add_in_s(w->qs, w->owner.id, req, j->model_req, st,
+	                           j->model[0] ? j->model : NULL, j->reason[0] ? j->reason : NULL,
+	                           now_wall(w), &id, err);
 	am_queue_stmts_tag(w->qs, NULL);
 	free(req);
 	if (rc < 0) {
@@ -141,10 +157,6 @@ static int write_row(am_worker *w, wjob *j, am_err *err)
 		return -1;
 	}
 	j->id = id;
-	if (j->st == W_FLIGHT)
-		wk_mark_state(w, j, AM_JOB_IN_FLIGHT);
-	else if (j->st == W_LIMIT)
-		wk_mark_state(w, j, AM_JOB_WAITING_LIMIT);
 	return 0;
 }
 
@@ -396,9 +408,14 @@ static bool land(am_worker *w, wjob *j)
 	wk_count_model(w, h->model, &h->usage, h->known, h->cost);
 	if (h->estimated)
 		wk_model_slot(w, h->model)->m.estimated++;
-	/* A stream's text went out as it arrived. */
-	if ((h->cached || !j->stream) && h->text && *h->text && !j->proxied)
-		wk_event_basic(w, AM_EV_DELTA, j, h->text);
+	/* A stream's text went out as it arrived. The whole text rides with
+	 * the done event's wake, pushed next (one wake-up of the observer). */
+	if ((h->cached || !j->stream) && h->text && *h->text && !j->proxied) {
+		am_event ev;
+		wk_event_init(&ev, AM_EV_DELTA, j);
+		ev.text = am_xstrdup(h->text);
+		am_evq_push_lazy(w->evq, &ev);
+	}
 	wk_emit_done(w, j, h->model, &h->usage, h->known, h->cost, h->cached, h->latency_ms,
 	             h->status, h->suspect);
 	/* The observer has heard; the rest can follow, in the transaction the
@@ -458,10 +475,12 @@ void wk_record_unrecorded(am_worker *w, int64_t now)
 		land_unrecorded(w);
 }
 
-/* The pass transaction: the marks and the rows of jobs not sent yet. */
+/* The pass transaction: the marks and the rows of jobs not sent yet. After
+ * sends, the calls go out first and the marks follow while they travel (a
+ * mark left for later would weigh on the commit of the first answer). */
 void wk_record_pass(am_worker *w)
 {
-	if (w->tx_open || w->nfresh) {
+	if (w->tx_open || w->nfresh || (w->sent && w->nmarks)) {
 		if (w->sent)
 			w->tp.ops->run(w->tp.ctx, 0, NULL);
 		wk_flush_writes(w);

@@ -75,14 +75,18 @@ void wk_start_call(am_worker *w, wjob *j)
 	}
 	am_err err;
 	int64_t now = now_mono(w);
+	/* A row written now is written in flight (write_row); one written
+	 * before takes the state as a mark, after the send. */
+	bool had_row = j->id != 0;
+	j->st = W_FLIGHT;
 	if (!row_committed(w, j, now))
 		return;
-	j->st = W_FLIGHT;
 	j->t_sent = now;
 	w->sent = true;
 	jl_push(&w->flight, j);
 	am_rl_sent(w->rl, &j->ticket, now);
-	wk_mark_state(w, j, AM_JOB_IN_FLIGHT);
+	if (had_row)
+		wk_mark_state(w, j, AM_JOB_IN_FLIGHT);
 	wk_event_basic(w, AM_EV_STARTED, j, NULL);
 	am_client_req req;
 	memset(&req, 0, sizeof req);

@@ -51,9 +51,9 @@ enum { Q_LOOKUP, Q_INSERT, Q_UPDATE, Q_N };
 
 static const char *const q_sql[Q_N] = {
 	[Q_LOOKUP] = "SELECT id, state FROM jobs WHERE batch_key = ?",
-	[Q_INSERT] = "INSERT INTO jobs(batch_key, state, request, model_requested, "
-	             "attempts, created_ns, updated_ns, owner, source, tag) "
-	             "VALUES(?, 'queued', ?, ?, 0, ?, ?, ?, ?, ?)",
+	[Q_INSERT] = "INSERT INTO jobs(batch_key, request, model_requested, created_ns, "
+	             "updated_ns, owner, source, tag, state, model, reason, attempts) "
+	             "VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, coalesce(?9, 'queued'), ?10, ?11, 0)",
 	[Q_UPDATE] = "UPDATE jobs SET state=?, model=coalesce(?, model), "
 	             "reason=coalesce(?, reason), error=coalesce(?, error), "
 	             "result=coalesce(?, result), attempts=?, updated_ns=? WHERE id=?",
@@ -147,9 +147,17 @@ static int64_t count_unfinished(sqlite3 *db, am_err *err)
 	return n;
 }
 
+/* What a new row starts with besides its request: NULL = queued, no model
+ * and reason yet. */
+typedef struct add_state {
+	am_job_state state;
+	const char *model, *reason;
+} add_state;
+
 static int add(sqlite3 *db, am_queue_stmts *qs, const char *owner, const char *batch_key,
                const char *request_json, const char *model_requested, int64_t capacity,
-               int64_t now_ns, int64_t *id, am_job_state *state, am_err *err)
+               int64_t now_ns, const add_state *as, int64_t *id, am_job_state *state,
+               am_err *err)
 {
 	sqlite3_stmt *st = NULL;
 	if (batch_key) {
@@ -189,13 +197,18 @@ static int add(sqlite3 *db, am_queue_stmts *qs, const char *owner, const char *b
 	sqlite3_bind_text(st, 6, owner, -1, SQLITE_STATIC);
 	sqlite3_bind_text(st, 7, qs ? qs->source : NULL, -1, SQLITE_STATIC);
 	sqlite3_bind_text(st, 8, qs ? qs->tag : NULL, -1, SQLITE_STATIC);
+	if (as) {
+		sqlite3_bind_text(st, 9, am_job_state_name(as->state), -1, SQLITE_STATIC);
+		sqlite3_bind_text(st, 10, as->model, -1, SQLITE_STATIC);
+		sqlite3_bind_text(st, 11, as->reason, -1, SQLITE_STATIC);
+	}
 	int rc = sqlite3_step(st);
 	put_stmt(qs, st);
 	if (rc != SQLITE_DONE)
 		return db_fail(db, err, "adding a job");
 	*id = sqlite3_last_insert_rowid(db);
 	if (state)
-		*state = AM_JOB_QUEUED;
+		*state = as ? as->state : AM_JOB_QUEUED;
 	return 0;
 }
 
@@ -203,8 +216,8 @@ int am_queue_add(sqlite3 *db, const char *owner, const char *batch_key,
                  const char *request_json, const char *model_requested, int64_t capacity,
                  int64_t now_ns, int64_t *id, am_job_state *state, am_err *err)
 {
-	return add(db, NULL, owner, batch_key, request_json, model_requested, capacity, now_ns, id,
-	           state, err);
+	return add(db, NULL, owner, batch_key, request_json, model_requested, capacity, now_ns, NULL,
+	           id, state, err);
 }
 
 int am_queue_add_s(am_queue_stmts *qs, const char *owner, const char *batch_key,
@@ -212,7 +225,19 @@ int am_queue_add_s(am_queue_stmts *qs, const char *owner, const char *batch_key,
                    int64_t now_ns, int64_t *id, am_job_state *state, am_err *err)
 {
 	return add(qs->db, qs, owner, batch_key, request_json, model_requested, capacity, now_ns,
-	           id, state, err);
+	           NULL, id, state, err);
+}
+
+int am_queue_add_in_s(am_queue_stmts *qs, const char *owner, const char *request_json,
+                      const char *model_requested, am_job_state state, const char *model,
+                      const char *reason, int64_t now_ns, int64_t *id, am_err *err)
+{
+	if (am_job_state_final(state) || (unsigned)state >= AM_JOB_NSTATES)
+		return am_err_setc(err, AM_E_INVALID, "job queue: a new job cannot start %s",
+		                   am_job_state_name(state));
+	add_state as = { state, model, reason };
+	return add(qs->db, qs, owner, NULL, request_json, model_requested, 0, now_ns, &as, id, NULL,
+	           err);
 }
 
 /* ---- ownership ------------------------------------------------------------

@@ -143,6 +143,13 @@ void am_queue_stmts_free(am_queue_stmts *qs);
 int am_queue_add_s(am_queue_stmts *qs, const char *owner, const char *batch_key,
                    const char *request_json, const char *model_requested, int64_t capacity,
                    int64_t now_ns, int64_t *id, am_job_state *state, am_err *err);
+/* Adds a job (no batch key, no capacity check) already in an unfinished
+ * state, with the model and reason chosen for it (NULL = none): the row
+ * the worker writes for a job it has taken this far, in one statement
+ * instead of an insert and an update. */
+int am_queue_add_in_s(am_queue_stmts *qs, const char *owner, const char *request_json,
+                      const char *model_requested, am_job_state state, const char *model,
+                      const char *reason, int64_t now_ns, int64_t *id, am_err *err);
 int am_queue_update_s(am_queue_stmts *qs, int64_t id, am_job_state state, const char *model,
                       const char *reason, const char *error, const char *result, int attempts,
                       int64_t now_ns, am_err *err);

@@ -9,6 +9,13 @@
  *                             submit to its DONE event, minus the median
  *                             time of the same calls through am_client alone
  *                             (measured in the same run). Goal <= 100 us.
+ *   pipeline_row_commit_us_p50 what a call waits for before it may go out
+ *                             (a call is never sent before a committed row
+ *                             records it): one job row written in flight
+ *                             and committed as the worker writes it
+ *                             (BEGIN IMMEDIATE, the insert, COMMIT), on a
+ *                             ledger beside the pipeline's, after it:
+ *                             the median of as many rows as calls above.
  *   limit_fraction            Tier-2-like limits on the simulator and the
  *   limit_429s                same in aimeter's config (1,000 RPM, 450k
  *                             ITPM, 90k OTPM), inputs of ~2,100 tokens,
@@ -53,6 +60,8 @@
 
 #include "client.h"
 #include "clock.h"
+#include "ledger.h"
+#include "queue.h"
 #include "workfix.h"
 
 static const am_clock *clk;
@@ -219,6 +228,44 @@ static void bench_added(int n)
 	free(bare_ns);
 	free(pipe_ns);
 	am_client_free(c);
+	am_wf_free(&f);
+}
+
+/* ---- the commit before a call ------------------------------------------------- */
+
+static void bench_row_commit(int n)
+{
+	am_wf f;
+	am_err err;
+	if (am_wf_init(&f, "bench-row", &err))
+		die("set-up", &err);
+	char path[700];
+	snprintf(path, sizeof path, "%s/rows.db", f.dir);
+	am_ledger *l;
+	if (am_ledger_open(&l, path, NULL, &err))
+		die("ledger", &err);
+	am_queue_stmts *qs = am_queue_stmts_new(am_ledger_db(l));
+	am_queue_stmts_source(qs, "console");
+	int64_t *ns = calloc((size_t)n, sizeof *ns);
+	char req[128];
+	for (int i = -20; i < n; i++) {
+		snprintf(req, sizeof req,
+		         "{\"messages\":[{\"role\":\"user\",\"content\":\"Latency question "
+		         "%d\"}],\"max_tokens\":16}",
+		         i);
+		int64_t t0 = mono(), id;
+		if (am_ledger_begin(l, &err) ||
+		    am_queue_add_in_s(qs, "bench", req, NULL, AM_JOB_IN_FLIGHT, "claude-haiku-4-5",
+		                      "pinned", am_clock_wall(clk), &id, &err) ||
+		    am_ledger_commit(l, &err))
+			die("row", &err);
+		if (i >= 0)
+			ns[i] = mono() - t0;
+	}
+	printf("pipeline_row_commit_us_p50 %.1f us\n", (double)median(ns, n) / 1000.0);
+	free(ns);
+	am_queue_stmts_free(qs);
+	am_ledger_close(l);
 	am_wf_free(&f);
 }
 
@@ -427,6 +474,7 @@ int main(void)
 	int n = e && atoi(e) > 0 ? atoi(e) : 20000;
 	bench_throughput(n);
 	bench_added(2000);
+	bench_row_commit(2000);
 	e = getenv("AIMETER_BENCH_SKIP_SMALL");
 	if (!e || strcmp(e, "1")) {
 		static const small_size sizes[] = {
