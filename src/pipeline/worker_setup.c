@@ -2,6 +2,7 @@
  * limiter's pools, the budget from the ledger, the cache, the transport)
  * and its end. */
 #include "worker_int.h"
+#include "tagload.h"
 
 /* The dimensions a user sets (dims.h) are the limiter's first ones, in the
  * same order, so a dimension's number means the same on both sides. */
@@ -168,10 +169,8 @@ int wk_setup(am_worker *w, am_err *err)
 	int64_t day_spent = 0, month_spent = 0;
 	bool unknown = false;
 	w->tagb = am_tagbudget_new(bn.day);
-	for (int i = 0; i < cfg.budget.ntags; i++)
-		if (am_tagbudget_set_limit(w->tagb, cfg.budget.tag[i].tag, cfg.budget.tag[i].daily_pusd,
-		                           err))
-			return -1;
+	if (am_tagload_limits(w->tagb, cfg.budget.tag, cfg.budget.ntags, err))
+		return -1;
 	if (wk_load_today_marked(w, &bn, &day_spent, &month_spent, &unknown, err))
 		return -1;
 	if (am_budget_new(&w->budget, &w->bcfg, &bn, day_spent, month_spent, unknown, err) ||

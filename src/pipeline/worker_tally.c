@@ -4,6 +4,7 @@
  * hour's burn. */
 #define _GNU_SOURCE /* posix_spawn_file_actions_addclosefrom_np */
 #include "worker_int.h"
+#include "tagload.h"
 
 #include <errno.h>
 #include <signal.h>
@@ -382,20 +383,8 @@ static int load_today(am_worker *w, const am_budget_now *bn, int64_t *day_spent,
 	*day_spent = s.total.cost_pusd + unknown_charge(w, &s);
 	*unknown = !s.total.price_known;
 	am_ledger_summary_free(&s);
-	/* Each tag's known-price spend today (an unknown-price call of a tag
-	 * counts toward its limit from when this process sees it). */
-	if (am_ledger_report_tags(w->ledger, bn->day, bn->day, false, &s, err)) {
-		am_ledger_summary_free(&s);
+	if (am_tagload_today(w->tagb, w->ledger, bn->day, err))
 		return -1;
-	}
-	for (size_t i = 0; i < s.nrows; i++)
-		if (!s.rows[i].untagged &&
-		    am_tagbudget_add_spent(w->tagb, bn->day, bn->day, s.rows[i].model,
-		                           s.rows[i].cost_pusd, err)) {
-			am_ledger_summary_free(&s);
-			return -1;
-		}
-	am_ledger_summary_free(&s);
 	char first[11];
 	snprintf(first, sizeof first, "%.7s-01", bn->day);
 	int64_t unknown_rows = 0;
