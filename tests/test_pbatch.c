@@ -63,6 +63,24 @@ static int64_t intent(const int64_t *ids, const int64_t *res, int n)
 	return id;
 }
 
+/* am_pb_outstanding_tags into "tag=pusd;..." */
+static int tag_sum(void *ctx, const char *tag, int64_t pusd)
+{
+	char *buf = ctx;
+	size_t len = strlen(buf);
+	snprintf(buf + len, 128 - len, "%s=%lld;", tag, (long long)pusd);
+	return 0;
+}
+
+static const char *outstanding_tags(void)
+{
+	static char buf[128];
+	buf[0] = '\0';
+	am_err err = {0};
+	ck_assert_msg(am_pb_outstanding_tags(sc.db, tag_sum, buf, &err) == 0, "%s", err.msg);
+	return buf;
+}
+
 START_TEST(intent_answer_settle_finish)
 {
 	int64_t j[3] = { add("k1", AM_JOB_QUEUED), add("k2", AM_JOB_QUEUED),
@@ -75,6 +93,12 @@ START_TEST(intent_answer_settle_finish)
 	int64_t out;
 	ck_assert_int_eq(am_pb_outstanding(sc.db, &out, &err), 0);
 	ck_assert_int_eq(out, 600);
+	/* By tag: the tagged jobs' reservations, the untagged one left out. */
+	char sql[96];
+	snprintf(sql, sizeof sql, "UPDATE jobs SET tag = 'evals' WHERE id IN (%lld, %lld)",
+	         (long long)j[0], (long long)j[1]);
+	ck_assert_int_eq(sqlite3_exec(sc.db, sql, NULL, NULL, NULL), SQLITE_OK);
+	ck_assert_str_eq(outstanding_tags(), "evals=300;");
 
 	am_pb_row row;
 	ck_assert_int_eq(am_pb_find(sc.db, "msgbatch_x", &row, &err), 0);
@@ -104,6 +128,8 @@ START_TEST(intent_answer_settle_finish)
 	ck_assert_int_eq(am_pb_job_done(sc.db, j[0], "claude-x", "hi", T0, &err), 0);
 	ck_assert_int_eq(am_pb_outstanding(sc.db, &out, &err), 0);
 	ck_assert_int_eq(out, 500);
+	ck_assert_str_eq(outstanding_tags(), "evals=200;");
+	ck_assert_str_eq(tag, "evals");
 	ck_assert_int_eq(am_pb_settle(sc.db, b, j[1], AM_PB_EXPIRED, 0, &err), 1);
 	ck_assert_int_eq(am_pb_job_state(sc.db, j[1], "queued", "expired", 1, T0, &err), 0);
 	ck_assert_str_eq(state_of(j[1]), "queued/0");
@@ -116,6 +142,7 @@ START_TEST(intent_answer_settle_finish)
 	ck_assert_str_eq(state_of(j[0]), "done/1");
 	ck_assert_int_eq(am_pb_outstanding(sc.db, &out, &err), 0);
 	ck_assert_int_eq(out, 0);
+	ck_assert_str_eq(outstanding_tags(), "");
 	ck_assert_int_eq(am_pb_find(sc.db, "msgbatch_x", &row, &err), 1);
 	ck_assert_int_eq(row.state, AM_PB_DONE);
 	ck_assert_int_eq(row.settled, 3);
@@ -149,12 +176,15 @@ START_TEST(a_lost_submit_gives_its_jobs_back)
 	int64_t out;
 	ck_assert_int_eq(am_pb_outstanding(sc.db, &out, &err), 0);
 	ck_assert_int_eq(out, 0);
+	ck_assert_str_eq(outstanding_tags(), "");
 }
 END_TEST
 
-static int collect(void *ctx, int64_t id, const char *request, const char *model, int attempts)
+static int collect(void *ctx, int64_t id, const char *request, const char *model, int attempts,
+                   const char *tag)
 {
 	(void)request;
+	(void)tag;
 	(void)model;
 	(void)attempts;
 	int64_t *v = ctx;

@@ -135,6 +135,8 @@ static int batches_setup(am_app *app, am_bapi_opts *bo, am_sel_config *sel, am_m
 	bo->pricing = app->pricing;
 	bo->sel = sel;
 	bo->budget.web_search_uses = app->cfg.budget.web_search_uses;
+	bo->tags = app->cfg.budget.tag;
+	bo->ntags = app->cfg.budget.ntags;
 	bo->default_max_tokens = app->cfg.client.max_tokens;
 	bo->max_retries = (int)app->cfg.client.max_retries;
 	bo->simulator = app->sim != NULL;

@@ -13,6 +13,8 @@
 #include "pbatch.h"
 #include "say.h"
 #include "tag.h"
+#include "tagbudget.h"
+#include "tagload.h"
 
 enum { LIST_PAGE = 100, MAX_POLL_FAILS = 20, RESULTS_GROUP = 1000 };
 #define FIRST_POLL_NS (2 * AM_NS_PER_SEC)
@@ -497,6 +499,12 @@ static int find_lost(drv *d, active *a)
 
 /* ---- submitting ----------------------------------------------------------------- */
 
+/* Jobs left out of a batch, each with its reason. */
+typedef struct aside {
+	int64_t *ids, n, cap;
+	char **why;
+} aside;
+
 /* One provider batch being packed from the waiting jobs, and what the scan
  * decided about the jobs that do not go in it. */
 typedef struct pack {
@@ -510,8 +518,9 @@ typedef struct pack {
 	bool full;               /* the next job did not fit: scan again after the submit */
 	char blocked_why[160];   /* the first job the budget refused: it and all after wait */
 	int64_t *blocked, nblocked, capblocked;
-	int64_t *failed, nfailed, capfailed;
-	char **why;              /* failed[i]'s reason */
+	am_tagbudget *tagb;      /* budget.tags, counted like the global budget */
+	aside failed;            /* jobs that cannot be sent */
+	aside tagged;            /* jobs their tag's limit refused: blocked_budget */
 } pack;
 
 static void push_id(int64_t **v, int64_t *n, int64_t *cap, int64_t id)
@@ -523,13 +532,41 @@ static void push_id(int64_t **v, int64_t *n, int64_t *cap, int64_t id)
 	(*v)[(*n)++] = id;
 }
 
+static void set_aside(aside *a, int64_t id, const char *why)
+{
+	int64_t cap = a->cap;
+	push_id(&a->ids, &a->n, &a->cap, id);
+	if (cap != a->cap)
+		a->why = am_xrealloc(a->why, (size_t)a->cap * sizeof *a->why);
+	a->why[a->n - 1] = am_xstrdup(why);
+}
+
 static void fail_job(pack *p, int64_t id, const char *why)
 {
-	int64_t cap = p->capfailed;
-	push_id(&p->failed, &p->nfailed, &p->capfailed, id);
-	if (cap != p->capfailed)
-		p->why = am_xrealloc(p->why, (size_t)p->capfailed * sizeof *p->why);
-	p->why[p->nfailed - 1] = am_xstrdup(why);
+	set_aside(&p->failed, id, why);
+}
+
+/* Writes state for each job of a, with its reason. */
+static int write_aside(drv *d, const aside *a, const char *state, int64_t now)
+{
+	for (int64_t i = 0; i < a->n; i++)
+		if (am_pb_job_state(d->db, a->ids[i], state, a->why[i], 0, now, d->err))
+			return -1;
+	return 0;
+}
+
+static void aside_clear(aside *a)
+{
+	for (int64_t i = 0; i < a->n; i++)
+		free(a->why[i]);
+	a->n = 0;
+}
+
+static void aside_free(aside *a)
+{
+	aside_clear(a);
+	free(a->ids);
+	free(a->why);
 }
 
 /* The request as a batch line ({"custom_id":..,"params":..}, heap): the
@@ -582,7 +619,7 @@ static char *make_line(drv *d, int64_t id, const char *request, const char *pinn
 }
 
 static int on_waiting(void *ctx, int64_t job_id, const char *request, const char *pinned,
-                      int attempts)
+                      int attempts, const char *tag)
 {
 	pack *p = ctx;
 	drv *d = p->d;
@@ -616,6 +653,18 @@ static int on_waiting(void *ctx, int64_t job_id, const char *request, const char
 		snprintf(p->blocked_why, sizeof p->blocked_why, "%s",
 		         g.verdict != AM_BUDGET_RESERVED ? g.why : err.msg);
 		push_id(&p->blocked, &p->nblocked, &p->capblocked, job_id);
+		free(line);
+		return 0;
+	}
+	/* The same worst case against the tag's own daily limit; a job it
+	 * refuses waits, and the jobs of other tags after it go on. */
+	am_tagbudget_grant tg;
+	if (am_tagbudget_reserve(p->tagb, p->bn.day, tag, g.amount_pusd, &tg, &err) || tg.blocked) {
+		am_budget_cancel(p->budget, g.id, NULL);
+		if (tg.blocked)
+			set_aside(&p->tagged, job_id, tg.why);
+		else
+			fail_job(p, job_id, err.msg);
 		free(line);
 		return 0;
 	}
@@ -682,9 +731,9 @@ static int submit(drv *d, pack *p)
 static int settle_scan(drv *d, pack *p)
 {
 	int64_t now = wall(d);
-	for (int64_t i = 0; i < p->nfailed; i++)
-		if (am_pb_job_state(d->db, p->failed[i], "failed", p->why[i], 0, now, d->err))
-			return -1;
+	if (write_aside(d, &p->failed, "failed", now) ||
+	    write_aside(d, &p->tagged, "blocked_budget", now))
+		return -1;
 	for (int64_t i = 0; i < p->nblocked; i++)
 		if (am_pb_job_state(d->db, p->blocked[i], "blocked_budget", p->blocked_why, 0, now,
 		                    d->err))
@@ -694,11 +743,31 @@ static int settle_scan(drv *d, pack *p)
 
 static void pack_reset(pack *p)
 {
-	for (int64_t i = 0; i < p->nfailed; i++)
-		free(p->why[i]);
-	p->nfailed = p->nblocked = p->n = 0;
+	aside_clear(&p->failed);
+	aside_clear(&p->tagged);
+	p->nblocked = p->n = 0;
 	p->full = false;
 	am_bbuf_clear(&p->body);
+}
+
+static int add_outstanding(void *ctx, const char *tag, int64_t pusd)
+{
+	pack *p = ctx;
+	return am_tagbudget_add_spent(p->tagb, p->bn.day, p->bn.day, tag, pusd, p->d->err) ? -1 : 0;
+}
+
+/* A fresh tag budget for the next batch, like the global one: each tag's
+ * spend today in the ledger, and its reservations still out counted as
+ * spent. */
+static int new_tagbudget(drv *d, pack *p)
+{
+	am_tagbudget_free(p->tagb);
+	p->tagb = am_tagbudget_new(p->bn.day);
+	if (am_tagload_limits(p->tagb, d->o->tags, d->o->ntags, d->err) ||
+	    am_tagload_today(p->tagb, d->o->ledger, p->bn.day, d->err))
+		return -1;
+	int rc = am_pb_outstanding_tags(d->db, add_outstanding, p, d->err);
+	return rc ? -1 : 0;
 }
 
 /* The run's waiting jobs: reserved, packed one provider batch at a time
@@ -732,7 +801,8 @@ static int submit_waiting(drv *d)
 		am_budget_free(p.budget);
 		p.budget = NULL;
 		if (am_pb_outstanding(d->db, &out, d->err) ||
-		    am_budget_new(&p.budget, &bc, &p.bn, day + out, month + out, unknown > 0, d->err))
+		    am_budget_new(&p.budget, &bc, &p.bn, day + out, month + out, unknown > 0, d->err) ||
+		    new_tagbudget(d, &p))
 			goto out;
 		pack_reset(&p);
 		if (am_pb_each_waiting(d->o->jobs, on_waiting, &p, d->err) < 0 || settle_scan(d, &p))
@@ -760,9 +830,10 @@ out:
 	am_bbuf_free(&p.body);
 	free(p.ids);
 	free(p.res);
+	am_tagbudget_free(p.tagb);
 	free(p.blocked);
-	free(p.failed);
-	free(p.why);
+	aside_free(&p.failed);
+	aside_free(&p.tagged);
 	return status;
 }
 

@@ -7,6 +7,10 @@
  *    monthly limits, counting what the ledger has spent and the
  *    reservations of every batch still out; the first job that does not fit
  *    and every job after it wait as blocked_budget;
+ *  - reserves the same worst case against its tag's daily limit
+ *    (budget.tags, tagbudget.h), counted the same way per tag: a job that
+ *    its tag's limit refuses waits as blocked_budget with a reason naming
+ *    the tag, while jobs of other tags after it go on;
  *  - packs the jobs that fit into provider batches of at most 100,000
  *    requests and 256 MB, custom_id = the job id;
  *  - writes each batch's intent (pbatch.h) before its submit, so that after
@@ -38,6 +42,7 @@
 #include "batchq.h"
 #include "budget.h"
 #include "clock.h"
+#include "config.h"
 #include "err.h"
 #include "ledger.h"
 #include "msgbatch.h"
@@ -54,6 +59,8 @@ typedef struct am_bapi_opts {
 	const am_pricing *pricing;
 	const am_sel_config *sel;     /* picks the model of a job that names none */
 	am_budget_config budget;
+	const am_config_tag_budget *tags; /* budget.tags: each tag's daily limit */
+	int ntags;
 	int64_t default_max_tokens;
 	int max_retries;              /* submissions after the first for an errored job */
 	bool expire_fail;             /* canceled/expired: failed (else left queued) */

@@ -429,13 +429,35 @@ int am_pb_outstanding(sqlite3 *db, int64_t *pusd, am_err *err)
 	return rc == SQLITE_ROW ? 0 : fail(db, rc, doing, err);
 }
 
+int am_pb_outstanding_tags(sqlite3 *db, am_pb_tag_fn fn, void *ctx, am_err *err)
+{
+	const char *doing = "adding up the reservations of batches by tag";
+	sqlite3_stmt *st = prep(db,
+	                        "SELECT j.tag, sum(l.reserved_pusd) FROM provider_batch_jobs l "
+	                        "JOIN provider_batches b ON b.id = l.batch "
+	                        "JOIN jobs j ON j.id = l.job_id WHERE l.outcome IS NULL "
+	                        "AND b.state NOT IN ('done', 'lost') AND j.tag IS NOT NULL "
+	                        "AND j.tag != '' GROUP BY j.tag",
+	                        doing, err);
+	if (!st)
+		return -1;
+	int rc, stop = 0;
+	while (!stop && (rc = sqlite3_step(st)) == SQLITE_ROW)
+		stop = fn(ctx, (const char *)sqlite3_column_text(st, 0), sqlite3_column_int64(st, 1));
+	sqlite3_finalize(st);
+	if (stop)
+		return stop;
+	return rc == SQLITE_DONE ? 0 : fail(db, rc, doing, err);
+}
+
 int am_pb_each_waiting(am_queue_run *r, am_pb_job_fn fn, void *ctx, am_err *err)
 {
 	const char *doing = "reading the jobs waiting for a batch";
 	sqlite3 *db = am_queue_run_db(r);
-	char sql[256];
+	char sql[512];
 	snprintf(sql, sizeof sql,
-	         "SELECT j.id, j.request, j.model_requested, j.attempts FROM %s x JOIN jobs j ON j.id = x.id WHERE "
+	         "SELECT j.id, j.request, j.model_requested, j.attempts, coalesce(j.tag, '') "
+	         "FROM %s x JOIN jobs j ON j.id = x.id WHERE "
 	         "j.state IN ('queued', 'blocked_budget') ORDER BY j.id",
 	         am_queue_run_table(r));
 	sqlite3_stmt *st = prep(db, sql, doing, err);
@@ -444,7 +466,8 @@ int am_pb_each_waiting(am_queue_run *r, am_pb_job_fn fn, void *ctx, am_err *err)
 	int rc, stop = 0;
 	while (!stop && (rc = sqlite3_step(st)) == SQLITE_ROW)
 		stop = fn(ctx, sqlite3_column_int64(st, 0), (const char *)sqlite3_column_text(st, 1),
-		          (const char *)sqlite3_column_text(st, 2), sqlite3_column_int(st, 3));
+		          (const char *)sqlite3_column_text(st, 2), sqlite3_column_int(st, 3),
+		          (const char *)sqlite3_column_text(st, 4));
 	sqlite3_finalize(st);
 	if (stop)
 		return stop;

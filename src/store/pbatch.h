@@ -126,11 +126,16 @@ int am_pb_finish(sqlite3 *db, int64_t id, int64_t now_ns, int64_t *requeued, am_
  * batch not lost or done (the budget counts them as spent). */
 int am_pb_outstanding(sqlite3 *db, int64_t *pusd, am_err *err);
 
+/* The same reservations by the tag of their jobs (tagged jobs only): fn
+ * once per tag with its sum; a non-zero return stops the walk. */
+typedef int (*am_pb_tag_fn)(void *ctx, const char *tag, int64_t pusd);
+int am_pb_outstanding_tags(sqlite3 *db, am_pb_tag_fn fn, void *ctx, am_err *err);
+
 /* Calls fn for each job of run `r` that waits for a batch (state queued or
- * blocked_budget), in id order, with its request JSON and attempts; a
- * non-zero return stops the walk and is returned. */
+ * blocked_budget), in id order, with its request JSON, attempts and tag
+ * ("" when none); a non-zero return stops the walk and is returned. */
 typedef int (*am_pb_job_fn)(void *ctx, int64_t job_id, const char *request,
-                            const char *model_requested, int attempts);
+                            const char *model_requested, int attempts, const char *tag);
 int am_pb_each_waiting(am_queue_run *r, am_pb_job_fn fn, void *ctx, am_err *err);
 
 /* Job `id` answered: done, with the model that answered and the text. */
