@@ -794,6 +794,8 @@ int ui_console_queue(const ui_console *c, ui_queue_row *rows, int max)
 		for (int k = 0; k < c->njobs && !j; k++)
 			if (c->jobs[k]->id == ids[i])
 				j = c->jobs[k];
+		if (!j)
+			continue; /* every id came from c->jobs: never taken */
 		ui_queue_row *r = &rows[n++];
 		memset(r, 0, sizeof *r);
 		r->id = j->id;

@@ -290,7 +290,7 @@ static void queue_key(struct ui *u, int fn, wint_t k, ui_esc_kind esc)
  * sequence, waiting a little for bytes still on their way. */
 static ui_esc read_escape(void)
 {
-	char s[UI_ESC_MAX];
+	char s[UI_ESC_MAX] = {0};
 	size_t n = 0;
 	wint_t k;
 	int r;
