@@ -190,17 +190,20 @@ END_TEST
 /* The batch of a submit whose answer died with the process, created but
  * not yet in the list when the next run first reads it (the create still
  * being committed): the run reads the list again until the submit's
- * timeout has passed, and finds it then. */
+ * timeout has passed, and finds it then; it sends nothing new meanwhile. */
 START_TEST(a_batch_listed_late_is_waited_for)
 {
 	start_sim(700);
-	int64_t ids[3];
-	am_queue_run *r = jobs(3, ids);
+	int64_t ids[5];
+	am_queue_run *r = jobs(5, ids);
 	int64_t local = lost_submit(ids, 3, true);
 	ck_assert_int_eq(drive(r, 0), 0);
-	sent_once(3);
+	sent_once(5);
 	ck_assert_int_eq(count("SELECT count(*) FROM provider_batches WHERE state = 'lost'"), 0);
-	ck_assert_int_eq(count("SELECT count(*) FROM jobs WHERE state = 'done'"), 3);
+	ck_assert_int_eq(count("SELECT count(*) FROM jobs WHERE state = 'done'"), 5);
+	/* The other two jobs went only once the lost batch was found. */
+	ck_assert_int_ge(count("SELECT max(intent_ns) - min(intent_ns) FROM provider_batches"),
+	                 SEC * 7 / 10);
 	am_err err = {0};
 	am_pb_row row;
 	ck_assert_int_eq(am_pb_find(sc.db, last_id, &row, &err), 1);

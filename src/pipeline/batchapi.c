@@ -878,6 +878,18 @@ static int most_due(const drv *d, int64_t now)
 	return best;
 }
 
+/* Whether a lost submit is still being looked for. No new intent is
+ * written meanwhile: a batch created after it is then not one of the lost
+ * submit's, and at most one lost intent of the run is open at a time, so
+ * the match by creation time is not left to choose between two. */
+static bool looking(const drv *d)
+{
+	for (int i = 0; i < d->nact; i++)
+		if (d->act[i].row.state == AM_PB_SUBMITTING)
+			return true;
+	return false;
+}
+
 static bool claimable(void *ctx, const char *owner)
 {
 	return am_owner_claimable(ctx, owner);
@@ -937,7 +949,7 @@ int am_bapi_drive(const am_bapi_opts *o, am_err *err)
 			}
 			waited = mono(&d) < d.not_before;
 		}
-		if (d.want_submit && mono(&d) >= d.not_before) {
+		if (d.want_submit && mono(&d) >= d.not_before && !looking(&d)) {
 			d.want_submit = false;
 			if (submit_waiting(&d))
 				goto out;
