@@ -20,9 +20,12 @@ enum { LIST_PAGE = 100, MAX_POLL_FAILS = 20, RESULTS_GROUP = 1000 };
 #define FIRST_POLL_NS (2 * AM_NS_PER_SEC)
 #define MAX_POLL_NS (60 * AM_NS_PER_SEC)
 /* When a lost submit's batch may have been created: from a little before
- * its intent (the clocks' skew) to the submit's timeout after it. */
+ * its intent (the clocks' skew) to the submit's timeout and the skew after
+ * it (find_after). */
 #define FIND_BEFORE_NS ((int64_t)2 * 60 * AM_NS_PER_SEC)
-#define FIND_AFTER_NS ((int64_t)12 * 60 * AM_NS_PER_SEC)
+/* How long after the submit's timeout its batch may still be committed by
+ * the provider (our own clock on both ends: no skew). */
+#define FIND_LATE_NS ((int64_t)2 * AM_NS_PER_SEC)
 
 int64_t am_bapi_next_interval(int64_t prev_ns, double poll_s)
 {
@@ -429,15 +432,55 @@ static int poll_one(drv *d, active *a)
 	return 0;
 }
 
+/* The submit's timeout: a create sent at the intent can be answered, and
+ * its batch show up in the list, until then (and FIND_LATE_NS more). */
+static int64_t submit_timeout_ns(const drv *d)
+{
+	return am_mb_timeout_ms(d->o->mb) * AM_NS_PER_MS;
+}
+
+/* Whether another open lost submit's intent is nearer than a's to a batch
+ * created at created_ns. One process sends its creates one at a time, each
+ * after its intent, so a batch belongs to the intent written just before
+ * it: an older intent whose create never arrived must not take the batch
+ * of a younger one (their jobs differ, and both would be sent again). */
+static bool nearer_intent(const drv *d, const active *a, int64_t created_ns, int64_t gap)
+{
+	for (int i = 0; i < d->nact; i++) {
+		const active *o = &d->act[i];
+		if (o == a || o->row.state != AM_PB_SUBMITTING || o->row.requests != a->row.requests)
+			continue;
+		int64_t og = created_ns - o->row.intent_ns;
+		if (og < 0)
+			og = -og;
+		if (og < gap)
+			return true;
+	}
+	return false;
+}
+
 /* A 'submitting' batch whose answer never came: looks through the
  * provider's list for a batch created near the intent with as many
- * requests that no other local batch holds. 1 found (now polled), 0 not
- * there (its jobs go back to the queue), 2 try again later, -1 + err. */
+ * requests that no other local batch holds and no other lost intent is
+ * nearer to. The list shows no custom_ids, so this is the match: the
+ * creation time, the request count, the ids the ledger already has
+ * left out.
+ *
+ * Not there is final only once the create can no longer appear: while
+ * the intent is younger than the submit's timeout the create may still
+ * be in flight (inside the provider, after our process died), so the
+ * list is read again later. 1 found (now polled), 0 not there (its jobs
+ * go back to the queue), 2 try again later (next_ns not set), 3 not yet
+ * there (next_ns set), -1 + err. */
 static int find_lost(drv *d, active *a)
 {
 	char after[AM_MB_ID_MAX] = "";
 	am_mb_batch best;
 	int64_t best_gap = -1;
+	int64_t find_after = submit_timeout_ns(d) + FIND_BEFORE_NS;
+	/* Read before the list: a batch the list cannot show yet was not
+	 * given up on too early. */
+	int64_t age = wall(d) - a->row.intent_ns;
 	for (;;) {
 		am_mb_batch *page;
 		int n;
@@ -459,11 +502,13 @@ static int find_lost(drv *d, active *a)
 			int64_t gap = page[i].created_ns - a->row.intent_ns;
 			if (gap < -FIND_BEFORE_NS)
 				older = true; /* the list is newest first: no need to read on */
-			if (gap < -FIND_BEFORE_NS || gap > FIND_AFTER_NS ||
+			if (gap < -FIND_BEFORE_NS || gap > find_after ||
 			    am_mb_total(&page[i]) != a->row.requests)
 				continue;
 			if (gap < 0)
 				gap = -gap;
+			if (nearer_intent(d, a, page[i].created_ns, gap))
+				continue;
 			am_pb_row other;
 			int f = am_pb_find(d->db, page[i].id, &other, d->err);
 			if (f < 0) {
@@ -482,6 +527,12 @@ static int find_lost(drv *d, active *a)
 			break;
 	}
 	if (best_gap < 0) {
+		int64_t left = submit_timeout_ns(d) + FIND_LATE_NS - age;
+		if (left > 0) {
+			a->interval_ns = am_bapi_next_interval(a->interval_ns, d->o->poll_s);
+			a->next_ns = mono(d) + (a->interval_ns < left ? a->interval_ns : left + 1);
+			return 3;
+		}
 		if (am_pb_lost(d->db, a->row.id, wall(d), d->err))
 			return -1;
 		return 0;
@@ -683,10 +734,10 @@ static int on_waiting(void *ctx, int64_t job_id, const char *request, const char
  * 1 refused for now (its jobs queued again), -1 + err. */
 static int submit(drv *d, pack *p)
 {
-	int64_t local;
+	int64_t local, intent_ns = wall(d);
 	am_bbuf_append(&p->body, "]}", 2);
 	if (am_pb_intent(d->db, d->o->base_url, d->o->me->id, p->ids, p->res, p->n,
-	                 (int64_t)p->body.len, wall(d), &local, d->err))
+	                 (int64_t)p->body.len, intent_ns, &local, d->err))
 		return -1;
 	am_mb_batch b;
 	am_mb_reply rep;
@@ -697,7 +748,7 @@ static int submit(drv *d, pack *p)
 	memset(&row, 0, sizeof row);
 	row.id = local;
 	row.requests = p->n;
-	row.intent_ns = wall(d);
+	row.intent_ns = intent_ns;
 	row.state = AM_PB_SUBMITTING;
 	if (rc == 0) {
 		d->backoff_ns = 0;
@@ -898,6 +949,18 @@ static int most_due(const drv *d, int64_t now)
 	return best;
 }
 
+/* Whether a lost submit is still being looked for. No new intent is
+ * written meanwhile: a batch created after it is then not one of the lost
+ * submit's, and at most one lost intent of the run is open at a time, so
+ * the match by creation time is not left to choose between two. */
+static bool looking(const drv *d)
+{
+	for (int i = 0; i < d->nact; i++)
+		if (d->act[i].row.state == AM_PB_SUBMITTING)
+			return true;
+	return false;
+}
+
 static bool claimable(void *ctx, const char *owner)
 {
 	return am_owner_claimable(ctx, owner);
@@ -948,6 +1011,7 @@ int am_bapi_drive(const am_bapi_opts *o, am_err *err)
 			if (lookup && r == 2) { /* the list could not be read: later */
 				a->interval_ns = am_bapi_next_interval(a->interval_ns, 0);
 				a->next_ns = mono(&d) + a->interval_ns;
+			} else if (lookup && r == 3) { /* not there yet: next_ns is set */
 			} else if (lookup && r == 1) { /* found: polled from now on */
 				a->next_ns = mono(&d) + a->interval_ns;
 			} else if ((lookup && r == 0) || (!lookup && r == 1)) { /* lost, or done */
@@ -956,7 +1020,7 @@ int am_bapi_drive(const am_bapi_opts *o, am_err *err)
 			}
 			waited = mono(&d) < d.not_before;
 		}
-		if (d.want_submit && mono(&d) >= d.not_before) {
+		if (d.want_submit && mono(&d) >= d.not_before && !looking(&d)) {
 			d.want_submit = false;
 			if (submit_waiting(&d))
 				goto out;

@@ -74,6 +74,11 @@ int am_mb_open(am_mb **out, const am_mb_opts *o, am_err *err)
 	return 0;
 }
 
+int64_t am_mb_timeout_ms(const am_mb *c)
+{
+	return c->o.timeout_ms;
+}
+
 void am_mb_close(am_mb *c)
 {
 	if (!c)

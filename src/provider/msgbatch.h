@@ -36,6 +36,8 @@ typedef struct am_mb_opts {
 typedef struct am_mb am_mb;
 
 int am_mb_open(am_mb **out, const am_mb_opts *o, am_err *err);
+/* The longest one call may take (its timeout_ms in force), ms. */
+int64_t am_mb_timeout_ms(const am_mb *c);
 void am_mb_close(am_mb *c);
 
 /* What came back, for the caller's retry decision. */

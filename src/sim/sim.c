@@ -1649,6 +1649,8 @@ static enum MHD_Result batch_list(am_sim *s, struct MHD_Connection *conn, struct
 			break;
 		}
 		struct sbatch *b = s->batches[n - 1 - i];
+		if (real_mono() - b->created_real < (int64_t)s->cfg.batch_hide_ms * AM_NS_PER_MS)
+			continue;
 		batch_tick(s, b);
 		json_array_append_new(data, batch_json(s, b));
 	}

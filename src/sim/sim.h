@@ -131,6 +131,8 @@ typedef struct am_sim_cfg {
 	                             * their own; 0 = unlimited */
 	int batch_error_pct;        /* 0..100: requests that end errored (api_error) */
 	int batch_expire_pct;       /* 0..100: requests that end expired */
+	int batch_hide_ms;          /* a new batch is left out of the list this long (a create
+	                             * still being committed when the list is read); 0 = none */
 } am_sim_cfg;
 
 typedef struct am_sim am_sim;

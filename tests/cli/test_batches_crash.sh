@@ -25,7 +25,9 @@ trial() {
 	local spid=$sim_pid
 	export ANTHROPIC_BASE_URL=$sim_url
 	db=$tmp/$kind$t.db
-	write_config "$tmp/c.json" "$db"
+	# A lost submit is given up only once its create can no longer appear,
+	# the client's timeout after its intent: a short one keeps the trials short.
+	write_config "$tmp/c.json" "$db" '"client":{"timeout_ms":4000}'
 	export AIMETER_CONFIG=$tmp/c.json
 	for run in 1 2; do
 		"$bin" batch "$tmp/in.jsonl" --out "$tmp/run.out" --via batches --poll-s 0.1 \
