@@ -2115,7 +2115,12 @@ int am_sim_start(am_sim **out, const am_sim_cfg *cfg, am_err *err)
 	}
 	const union MHD_DaemonInfo *info = MHD_get_daemon_info(s->d, MHD_DAEMON_INFO_BIND_PORT);
 	s->port = info ? info->port : cfg->port;
+	/* The daemon's threads run already: a batch's results_url reads the
+	 * URL under bmu (a client learns the port only from it, through a
+	 * pipe no race detector can see). */
+	pthread_mutex_lock(&s->bmu);
 	snprintf(s->url, sizeof s->url, "http://127.0.0.1:%u", (unsigned)s->port);
+	pthread_mutex_unlock(&s->bmu);
 	*out = s;
 	return 0;
 }
