@@ -155,15 +155,21 @@ static json_t *prompt_body(const am_prompt *p, am_err *err)
 	return body;
 }
 
-static int inbox_put(am_worker *w, inbox_item *it, am_err *err)
+int wk_inbox_put(am_worker *w, inbox_item *it, am_err *err)
 {
+	bool proxied = it->kind == IN_PROXY || it->kind == IN_PROXY_DONE || it->kind == IN_PROXY_STOP;
 	pthread_mutex_lock(&w->mu);
+	if (proxied && (atomic_load(&w->finished) || atomic_load(&w->stop))) {
+		pthread_mutex_unlock(&w->mu);
+		return am_err_set(err, "the worker has stopped");
+	}
+	/* A proxied call waits in its client, not in the queue: no capacity. */
 	if (it->kind == IN_SUBMIT && w->queue_capacity > 0 &&
 	    atomic_load(&w->unfinished) >= w->queue_capacity) {
 		pthread_mutex_unlock(&w->mu);
 		return am_err_setc(err, AM_E_FULL, "queue is full (%" PRId64 " jobs)", w->queue_capacity);
 	}
-	if (it->kind == IN_SUBMIT)
+	if (it->kind == IN_SUBMIT || it->kind == IN_PROXY)
 		atomic_fetch_add(&w->unfinished, 1);
 	if (w->inbox_tail)
 		w->inbox_tail->next = it;
@@ -197,9 +203,9 @@ static int ops_submit(void *ctx, const am_prompt *p, int64_t *job_id, am_err *er
 	it->stream = p->stream;
 	it->tag = p->tag && *p->tag ? am_xstrdup(p->tag) : NULL;
 	/* Once in the inbox the item belongs to the worker, which may free it
-	 * before inbox_put returns: read the handle first. */
+	 * before wk_inbox_put returns: read the handle first. */
 	int64_t handle = it->handle;
-	if (inbox_put(w, it, err)) {
+	if (wk_inbox_put(w, it, err)) {
 		wk_inbox_free(it);
 		return -1;
 	}
@@ -302,7 +308,7 @@ static int ops_command(void *ctx, const am_command *cmd, am_err *err)
 	inbox_item *it = am_xcalloc(1, sizeof *it);
 	it->kind = IN_COMMAND;
 	it->cmd = *cmd;
-	return inbox_put(w, it, err);
+	return wk_inbox_put(w, it, err);
 }
 
 static int ops_wake_fd(void *ctx)
@@ -337,7 +343,7 @@ static int ops_remember(void *ctx, am_memo_kind kind, const char *input,
 		it->ex.assistant = am_xstrdup(x->assistant ? x->assistant : "");
 		it->ex.summary = am_xstrdup(x->summary ? x->summary : "");
 	}
-	if (inbox_put(w, it, err)) {
+	if (wk_inbox_put(w, it, err)) {
 		wk_inbox_free(it);
 		return -1;
 	}

@@ -439,6 +439,10 @@ int wk_load_recent_burn(am_worker *w, am_err *err);
 /* worker_intake.c */
 void wk_scan_db(am_worker *w);
 void wk_take_inbox(am_worker *w, int64_t now);
+/* Appends an item to the worker's inbox and wakes the worker (worker.c):
+ * a submission past the queue's capacity is refused (AM_E_FULL), a proxy
+ * item once the worker stops. */
+int wk_inbox_put(am_worker *w, inbox_item *it, am_err *err);
 /* Frees an inbox item of any kind; a proxied call never taken is refused. */
 void wk_inbox_free(inbox_item *it);
 /* The console's memory: what is left in the inbox is written (teardown). */

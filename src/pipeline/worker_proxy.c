@@ -63,37 +63,13 @@ void wk_proxy_refuse_stopping(am_proxy_call *pc)
 	refuse_call(pc, 503, "api_error", 0, "aimeter is stopping");
 }
 
-/* Queues an item the way submissions are queued (worker.c), without the
- * queue's capacity: a proxied call waits in its client, not in the queue. */
-static int proxy_put(am_worker *w, inbox_item *it, am_err *err)
-{
-	pthread_mutex_lock(&w->mu);
-	if (atomic_load(&w->finished) || atomic_load(&w->stop)) {
-		pthread_mutex_unlock(&w->mu);
-		return am_err_set(err, "the worker has stopped");
-	}
-	if (it->kind == IN_PROXY)
-		atomic_fetch_add(&w->unfinished, 1);
-	if (w->inbox_tail)
-		w->inbox_tail->next = it;
-	else
-		w->inbox = it;
-	w->inbox_tail = it;
-	w->inbox_n++;
-	w->quiet = false;
-	if (w->tp_live)
-		w->tp.ops->wakeup(w->tp.ctx);
-	pthread_mutex_unlock(&w->mu);
-	return 0;
-}
-
 int am_worker_proxy_admit(am_worker *w, am_proxy_call *pc, am_err *err)
 {
 	inbox_item *it = am_xcalloc(1, sizeof *it);
 	it->kind = IN_PROXY;
 	it->pc = pc;
 	pc->verdict = AM_PROXY_WAITING;
-	if (proxy_put(w, it, err)) {
+	if (wk_inbox_put(w, it, err)) {
 		free(it);
 		return -1;
 	}
@@ -110,7 +86,7 @@ void am_worker_proxy_done(am_worker *w, int64_t handle, am_prov_result *r, bool 
 	r->text = NULL; /* taken */
 	it->cut = cut;
 	am_err err;
-	if (proxy_put(w, it, &err))
+	if (wk_inbox_put(w, it, &err))
 		wk_inbox_free(it); /* a worker that stopped records nothing more */
 }
 
@@ -119,7 +95,7 @@ void am_worker_proxy_refuse_waiting(am_worker *w)
 	inbox_item *it = am_xcalloc(1, sizeof *it);
 	it->kind = IN_PROXY_STOP;
 	am_err err;
-	if (proxy_put(w, it, &err))
+	if (wk_inbox_put(w, it, &err))
 		free(it); /* stopped: nothing waits */
 }
 

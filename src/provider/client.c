@@ -27,6 +27,7 @@
 #include <strings.h>
 
 #include "bbuf.h"
+#include "curlopt.h"
 
 #define DEFAULT_CONNECT_MS 10000
 #define DEFAULT_TOTAL_MS 600000
@@ -352,11 +353,7 @@ static int configure(am_client *c, xfer *x)
 	CURL *e = x->easy;
 	bool tls = !strncasecmp(c->base, "https://", 8);
 	CURLcode rc = CURLE_OK;
-#define SET(opt, val)                                                                              \
-	do {                                                                                       \
-		if (rc == CURLE_OK)                                                                \
-			rc = curl_easy_setopt(e, opt, val);                                        \
-	} while (0)
+#define SET(opt, val) AM_CURL_SET(rc, e, opt, val)
 	SET(CURLOPT_URL, c->url[x->ep]);
 	SET(CURLOPT_PRIVATE, (void *)x);
 	SET(CURLOPT_NOSIGNAL, 1L);

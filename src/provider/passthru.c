@@ -13,6 +13,7 @@
 #include <curl/curl.h>
 
 #include "bbuf.h"
+#include "curlopt.h"
 #include "clock.h"
 #include "log.h"
 
@@ -292,11 +293,7 @@ int am_pass_open(am_pass **out, const am_pass_req *req, am_err *err)
 	}
 	CURL *e = p->easy;
 	CURLcode rc = CURLE_OK;
-#define SET(opt, val)                                                                              \
-	do {                                                                                       \
-		if (rc == CURLE_OK)                                                                \
-			rc = curl_easy_setopt(e, opt, val);                                        \
-	} while (0)
+#define SET(opt, val) AM_CURL_SET(rc, e, opt, val)
 	SET(CURLOPT_URL, req->url);
 	SET(CURLOPT_NOSIGNAL, 1L);
 	SET(CURLOPT_CUSTOMREQUEST, req->method);
