@@ -19,6 +19,7 @@
 #include "clock.h"
 #include "ledger.h"
 #include "memo.h"
+#include "spend.h"
 #include "tmpdir.h"
 
 static char dir[512];
@@ -1346,6 +1347,51 @@ END_TEST
 
 /* ---- the console's memory (memo.c) ---------------------------------------- */
 
+/* The last hour's spend is read at every start: it must come from the ts
+ * index, not a walk over the whole ledger. The work is counted in SQLite's
+ * virtual-machine steps (a callback every 100), which is exact and does not
+ * depend on the machine's speed: 20,000 old rows scanned would cost well over
+ * 1,000 callbacks, the index path a handful. */
+static int count_progress(void *ctx)
+{
+	(*(int *)ctx)++;
+	return 0;
+}
+
+static void sum_recent(void *ctx, int64_t ts_ns, int64_t cost_pusd)
+{
+	(void)ts_ns;
+	*(int64_t *)ctx += cost_pusd;
+}
+
+START_TEST(test_recent_spend_reads_the_hour_only)
+{
+	am_ledger *l = open_ok(db);
+	sqlite3 *h = am_ledger_db(l);
+	ck_assert_int_eq(sqlite3_exec(h,
+	        "BEGIN;"
+	        "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 20000)"
+	        " INSERT INTO usage_events(ts_ns, day, model, cost_pusd, price_known)"
+	        " SELECT 1718409600000000000 + i * 1000000000, '2024-06-15', 'm', 7, 1 FROM n;"
+	        "COMMIT;", NULL, NULL, NULL), SQLITE_OK);
+	am_err err = {0};
+	int64_t now = NOON_NS + 30 * 86400 * AM_NS_PER_SEC;
+	for (int i = 0; i < 3; i++) {
+		am_ledger_event ev = event("m", now - i * AM_NS_PER_SEC, 10, 10, 1000 + i, true);
+		ck_assert_msg(am_ledger_record(l, &ev, &err) == 1, "%s", err.msg);
+	}
+	int steps = 0;
+	int64_t sum = 0;
+	sqlite3_progress_handler(h, 100, count_progress, &steps);
+	ck_assert_int_eq(am_spend_recent(l, now - 3600 * AM_NS_PER_SEC, am_spend_last_row(l),
+	                                 sum_recent, &sum, &err), 0);
+	sqlite3_progress_handler(h, 0, NULL, NULL);
+	ck_assert_int_eq(sum, 3003);
+	ck_assert_msg(steps < 20, "the hour's spend took %d00 VM steps", steps);
+	am_ledger_close(l);
+}
+END_TEST
+
 /* Inputs: the last AM_MEMO_MAX_INPUTS, oldest first, a repeat of the line
  * before and an oversized line not kept; exchanges: the last
  * AM_MEMO_MAX_TURNS, forgotten with the conversation. */
@@ -1426,6 +1472,7 @@ static Suite *ledger_suite(void)
 	tcase_add_test(tc, test_disk_full_is_a_clear_error);
 	tcase_add_test(tc, test_overflowing_sums_are_errors);
 	tcase_add_test(tc, test_memo_caps_and_order);
+	tcase_add_test(tc, test_recent_spend_reads_the_hour_only);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -80,9 +80,11 @@ int am_spend_recent(am_ledger *l, int64_t since_ns, int64_t upto,
 {
 	sqlite3 *db = am_ledger_db(l);
 	sqlite3_stmt *st = NULL;
+	/* "+id" keeps the planner off the rowid range, which would walk the
+	 * whole ledger from its first row; the hour is found by the ts index. */
 	int rc = sqlite3_prepare_v2(db,
 	                            "SELECT ts_ns, cost_pusd FROM usage_events"
-	                            " WHERE ts_ns >= ?1 AND cost_pusd > 0 AND id <= ?2",
+	                            " WHERE ts_ns >= ?1 AND cost_pusd > 0 AND +id <= ?2",
 	                            -1, &st, NULL);
 	if (rc != SQLITE_OK)
 		return am_ledger_sqlite_error(db, rc, "reading the last hour's spend", err);
