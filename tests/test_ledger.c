@@ -67,6 +67,18 @@ static am_ledger *open_ok(const char *path)
 	return l;
 }
 
+/* A ledger at an older schema version v, at DIR/v<v>.db (its path in
+ * path). */
+static am_ledger *open_old(int v, char path[620])
+{
+	snprintf(path, 620, "%s/v%d.db", dir, v);
+	am_ledger *old = NULL;
+	am_ledger_opts o = { .schema_version = v };
+	am_err err = {0};
+	ck_assert_msg(am_ledger_open(&old, path, &o, &err) == 0, "v%d: %s", v, err.msg);
+	return old;
+}
+
 static int64_t query_i64(am_ledger *l, const char *sql)
 {
 	sqlite3_stmt *s;
@@ -218,11 +230,8 @@ END_TEST
 START_TEST(test_v3_keeps_every_billed_dimension)
 {
 	char path[620];
-	snprintf(path, sizeof path, "%s/v2.db", dir);
-	am_ledger *old = NULL;
-	am_ledger_opts o = { .schema_version = 2 };
+	am_ledger *old = open_old(2, path);
 	am_err err = {0};
-	ck_assert_msg(am_ledger_open(&old, path, &o, &err) == 0, "%s", err.msg);
 	am_ledger_event ev = event("claude-opus-4-6", NOON_NS, 10, 20, 30, true);
 	ck_assert_int_eq(am_ledger_record(old, &ev, &err), 1);
 	am_ledger_close(old);
@@ -259,11 +268,8 @@ END_TEST
 START_TEST(test_tags_migrate_and_round_trip)
 {
 	char path[620];
-	snprintf(path, sizeof path, "%s/v4.db", dir);
-	am_ledger *old = NULL;
-	am_ledger_opts o = { .schema_version = 4 };
+	am_ledger *old = open_old(4, path);
 	am_err err = {0};
-	ck_assert_msg(am_ledger_open(&old, path, &o, &err) == 0, "%s", err.msg);
 	am_ledger_event ev = event("m", NOON_NS, 10, 20, 30, true);
 	ev.tag = "ignored-by-v4";
 	ck_assert_int_eq(am_ledger_record(old, &ev, &err), 1);
@@ -1347,6 +1353,62 @@ END_TEST
 
 /* ---- the console's memory (memo.c) ---------------------------------------- */
 
+/* Version 8 rebuilds jobs: ids, batch keys and the references of
+ * provider_batch_jobs survive, a new job's id follows the largest, a batch
+ * key is still unique and found through its index, foreign keys are on
+ * again, and a new job's row costs two pages of log, not four. */
+START_TEST(test_v8_rebuilds_jobs)
+{
+	char path[620];
+	am_ledger *old = open_old(7, path);
+	ck_assert_int_eq(sqlite3_exec(am_ledger_db(old),
+	        "INSERT INTO jobs(id, batch_key, state, request, created_ns, updated_ns, owner, tag)"
+	        " VALUES(5, 'b:1', 'done', '{}', 1, 2, 'o', 't'), (9, NULL, 'queued', '{}', 3, 4,"
+	        " NULL, NULL);"
+	        "INSERT INTO provider_batches(state, base_url, requests, bytes, intent_ns, updated_ns)"
+	        " VALUES('submitting', 'u', 1, 1, 1, 1);"
+	        "INSERT INTO provider_batch_jobs(batch, job_id, reserved_pusd) VALUES(1, 9, 0);",
+	        NULL, NULL, NULL), SQLITE_OK);
+	am_ledger_close(old);
+
+	am_ledger *l = open_ok(path);
+	sqlite3 *h = am_ledger_db(l);
+	ck_assert_int_eq(query_i64(l, "SELECT count(*) FROM jobs WHERE id = 5 AND batch_key = 'b:1'"
+	                              " AND state = 'done' AND owner = 'o' AND tag = 't'"
+	                              " AND updated_ns = 2"), 1);
+	ck_assert_int_eq(query_i64(l, "SELECT count(*) FROM provider_batch_jobs WHERE job_id = 9"), 1);
+	ck_assert_int_eq(query_i64(l, "PRAGMA foreign_keys"), 1);
+	ck_assert_int_eq(query_i64(l, "SELECT count(*) FROM sqlite_sequence WHERE name = 'jobs'"), 0);
+	ck_assert_int_eq(sqlite3_exec(h, "INSERT INTO jobs(state, request, created_ns, updated_ns)"
+	                                 " VALUES('queued', '{}', 5, 5)", NULL, NULL, NULL), SQLITE_OK);
+	ck_assert_int_eq(sqlite3_last_insert_rowid(h), 10);
+	ck_assert_int_eq(sqlite3_exec(h, "INSERT INTO jobs(batch_key, state, request, created_ns,"
+	                                 " updated_ns) VALUES('b:1', 'queued', '{}', 5, 5)",
+	                              NULL, NULL, NULL) & 0xff, SQLITE_CONSTRAINT);
+	sqlite3_stmt *plan;
+	ck_assert_int_eq(sqlite3_prepare_v2(h, "EXPLAIN QUERY PLAN SELECT id FROM jobs WHERE"
+	                                       " batch_key = 'b:1'", -1, &plan, NULL), SQLITE_OK);
+	ck_assert_int_eq(sqlite3_step(plan), SQLITE_ROW);
+	ck_assert_ptr_nonnull(strstr((const char *)sqlite3_column_text(plan, 3), "jobs_batch_key"));
+	sqlite3_finalize(plan);
+	/* A reference to a job that does not exist is still refused. */
+	ck_assert_int_eq(sqlite3_exec(h, "INSERT INTO provider_batch_jobs(batch, job_id,"
+	                                 " reserved_pusd) VALUES(1, 77, 0)", NULL, NULL, NULL) & 0xff,
+	                 SQLITE_CONSTRAINT);
+	/* The pages a new job's row writes, counted in the log's frames. */
+	ck_assert_int_eq(sqlite3_wal_checkpoint_v2(h, NULL, SQLITE_CHECKPOINT_TRUNCATE, NULL, NULL),
+	                 SQLITE_OK);
+	ck_assert_int_eq(sqlite3_exec(h, "INSERT INTO jobs(state, request, created_ns, updated_ns)"
+	                                 " VALUES('in_flight', '{}', 6, 6)", NULL, NULL, NULL),
+	                 SQLITE_OK);
+	int frames = 0;
+	ck_assert_int_eq(sqlite3_wal_checkpoint_v2(h, NULL, SQLITE_CHECKPOINT_PASSIVE, &frames,
+	                                           NULL), SQLITE_OK);
+	ck_assert_int_eq(frames, 2);
+	am_ledger_close(l);
+}
+END_TEST
+
 /* The last hour's spend is read at every start: it must come from the ts
  * index, not a walk over the whole ledger. The work is counted in SQLite's
  * virtual-machine steps (a callback every 100), which is exact and does not
@@ -1473,6 +1535,7 @@ static Suite *ledger_suite(void)
 	tcase_add_test(tc, test_overflowing_sums_are_errors);
 	tcase_add_test(tc, test_memo_caps_and_order);
 	tcase_add_test(tc, test_recent_spend_reads_the_hour_only);
+	tcase_add_test(tc, test_v8_rebuilds_jobs);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -98,6 +98,22 @@
 	"DELETE FROM usage_daily WHERE day = " R ".day AND model = " R ".model "              \
 	"AND requests = 0;\n"
 
+/* The columns of a job that version 1 created and version 8 keeps (versions
+ * 2, 4 and 5 added owner, source and tag). A migration's text never
+ * changes once released: edit neither use of this. */
+#define JOBS_COLUMNS                                                                  \
+	"  state TEXT NOT NULL CHECK(state IN ('queued', 'waiting_limit', 'in_flight', 'done',\n" \
+	"    'failed', 'blocked_budget', 'cancelled')),\n"                                      \
+	"  request TEXT NOT NULL,\n"                                                          \
+	"  model_requested TEXT,\n"                                                           \
+	"  model TEXT,\n"                                                                     \
+	"  reason TEXT,\n"                                                                    \
+	"  attempts INTEGER NOT NULL DEFAULT 0,\n"                                            \
+	"  error TEXT,\n"                                                                     \
+	"  result TEXT,\n"                                                                    \
+	"  created_ns INTEGER NOT NULL,\n"                                                    \
+	"  updated_ns INTEGER NOT NULL"
+
 static const char *const schema_v1[] = {
 	"CREATE TABLE usage_events(\n"
 	"  id INTEGER PRIMARY KEY,\n"
@@ -148,17 +164,7 @@ static const char *const schema_v1[] = {
 	"CREATE TABLE jobs(\n"
 	"  id INTEGER PRIMARY KEY AUTOINCREMENT,\n"
 	"  batch_key TEXT UNIQUE,\n"
-	"  state TEXT NOT NULL CHECK(state IN ('queued', 'waiting_limit', 'in_flight', 'done',\n"
-	"    'failed', 'blocked_budget', 'cancelled')),\n"
-	"  request TEXT NOT NULL,\n"
-	"  model_requested TEXT,\n"
-	"  model TEXT,\n"
-	"  reason TEXT,\n"
-	"  attempts INTEGER NOT NULL DEFAULT 0,\n"
-	"  error TEXT,\n"
-	"  result TEXT,\n"
-	"  created_ns INTEGER NOT NULL,\n"
-	"  updated_ns INTEGER NOT NULL\n"
+	JOBS_COLUMNS "\n"
 	");\n",
 	"CREATE INDEX jobs_state ON jobs(state);\n",
 	"CREATE TABLE settings(\n"
@@ -378,6 +384,39 @@ static const char *const schema_v7[] = {
 	NULL,
 };
 
+/* Version 8: the jobs table rebuilt for the write every call waits for. A
+ * call goes out only once its job's row is committed, and each page the
+ * insert touches is a page the commit writes to the log. Version 1's table
+ * touched four: the table, the index behind batch_key's UNIQUE (which
+ * holds every NULL key too), jobs_state, and AUTOINCREMENT's
+ * sqlite_sequence row. Now the batch-key index holds batch jobs only, and
+ * ids come from INTEGER PRIMARY KEY alone (the largest id plus one): no
+ * code deletes a job, so the largest id never goes away and no id is
+ * handed out twice, which the ledger's idempotency by job id relies on.
+ * Ids are copied as they are. Rebuilding a table that others reference is
+ * done with foreign keys off (migrate() turns them off around the
+ * migration and checks them before it commits). */
+static const char *const schema_v8[] = {
+	"CREATE TABLE jobs_v8(\n"
+	"  id INTEGER PRIMARY KEY,\n"
+	"  batch_key TEXT,\n"
+	JOBS_COLUMNS ",\n"
+	"  owner TEXT,\n"
+	"  source TEXT,\n"
+	"  tag TEXT\n"
+	");\n",
+	"INSERT INTO jobs_v8(id, batch_key, state, request, model_requested, model, reason,\n"
+	"  attempts, error, result, created_ns, updated_ns, owner, source, tag)\n"
+	"SELECT id, batch_key, state, request, model_requested, model, reason, attempts, error,\n"
+	"  result, created_ns, updated_ns, owner, source, tag FROM jobs;\n",
+	"DROP TABLE jobs;\n",
+	"ALTER TABLE jobs_v8 RENAME TO jobs;\n",
+	"CREATE INDEX jobs_state ON jobs(state);\n",
+	"CREATE UNIQUE INDEX jobs_batch_key ON jobs(batch_key) WHERE batch_key IS NOT NULL;\n",
+	"DELETE FROM sqlite_sequence WHERE name = 'jobs';\n",
+	NULL,
+};
+
 /* migrations[i] brings a database from version i to i + 1: its statements,
  * NULL-terminated, run in one transaction. */
 static const char *const *const migrations[] = {
@@ -388,6 +427,7 @@ static const char *const *const migrations[] = {
 	schema_v5,
 	schema_v6,
 	schema_v7,
+	schema_v8,
 };
 
 _Static_assert(sizeof migrations / sizeof migrations[0] == AM_LEDGER_SCHEMA_VERSION,
@@ -709,21 +749,29 @@ static int check_version(am_ledger *l, int v, am_err *err)
 	return 0;
 }
 
-static int migrate(am_ledger *l, int target, am_err *err)
+/* After a migration, inside its transaction: every reference between
+ * tables still finds its row. */
+static int check_references(am_ledger *l, int target, am_err *err)
+{
+	sqlite3_stmt *s;
+	int rc = sqlite3_prepare_v2(l->db, "PRAGMA foreign_key_check", -1, &s, NULL);
+	if (rc != SQLITE_OK)
+		return fail(l, rc, "checking references", err);
+	rc = sqlite3_step(s);
+	char table[64] = "";
+	if (rc == SQLITE_ROW)
+		snprintf(table, sizeof table, "%s",
+		         sqlite3_column_text(s, 0) ? (const char *)sqlite3_column_text(s, 0) : "?");
+	sqlite3_finalize(s);
+	if (rc == SQLITE_ROW)
+		return am_err_set(err, "ledger %s: migrating to schema version %d would leave a row of "
+		                  "%s pointing at nothing; nothing was changed", l->path, target, table);
+	return rc == SQLITE_DONE ? 0 : fail(l, rc, "checking references", err);
+}
+
+static int migrate_in_transaction(am_ledger *l, int target, am_err *err)
 {
 	int v;
-	if (read_version(l, &v, err))
-		return -1;
-	if (check_version(l, v, err))
-		return -1;
-	if (v == target)
-		return 0;
-	if (v > target)
-		return am_err_set(err, "ledger %s is already at schema version %d (asked for %d)",
-		                  l->path, v, target);
-	if (l->readonly)
-		return am_err_set(err, "ledger %s has schema version %d and needs migrating to %d: "
-		                  "open it once with write access", l->path, v, target);
 	if (am_ledger_begin(l, err))
 		return am_err_prefix(err, "migrating");
 	/* Another process may have migrated while we waited for the lock. */
@@ -744,10 +792,40 @@ static int migrate(am_ledger *l, int target, am_err *err)
 		if (exec(l, sql, "setting the schema version", err))
 			goto fail;
 	}
+	if (check_references(l, target, err))
+		goto fail;
 	return am_ledger_commit(l, err);
 fail:
 	am_ledger_rollback(l);
 	return -1;
+}
+
+
+static int migrate(am_ledger *l, int target, am_err *err)
+{
+	int v;
+	if (read_version(l, &v, err))
+		return -1;
+	if (check_version(l, v, err))
+		return -1;
+	if (v == target)
+		return 0;
+	if (v > target)
+		return am_err_set(err, "ledger %s is already at schema version %d (asked for %d)",
+		                  l->path, v, target);
+	if (l->readonly)
+		return am_err_set(err, "ledger %s has schema version %d and needs migrating to %d: "
+		                  "open it once with write access", l->path, v, target);
+	/* Off outside the transaction (SQLite ignores the pragma inside one), so
+	 * that a migration may rebuild a table others reference; checked before
+	 * the commit, and on again whatever happens. */
+	if (exec(l, "PRAGMA foreign_keys=OFF", "migrating", err))
+		return -1;
+	int rc = migrate_in_transaction(l, target, err);
+	am_err fk_err;
+	if (exec(l, "PRAGMA foreign_keys=ON", "migrating", rc ? &fk_err : err))
+		return -1;
+	return rc;
 }
 
 /* Creates the file 0600 before SQLite does (SQLite would use 0644 less the

@@ -33,7 +33,7 @@
 #include "usage.h"
 
 /* The schema version this build writes (PRAGMA user_version). */
-#define AM_LEDGER_SCHEMA_VERSION 7
+#define AM_LEDGER_SCHEMA_VERSION 8
 
 /* The model of a row of the built-in simulator's begins with this: its
  * calls were never paid for, and reports list them apart by model. */
