@@ -104,13 +104,16 @@ ledger_with good 40
 good=$db
 pages=$(($(stat -c %s "$good") / 4096))
 [ "$pages" -gt 8 ] || fail "the ledger has only $pages pages"
+# The jobs table's first page: every command that runs a prompt reads it.
+jobs_root=$(sqlite3 "$good" "SELECT rootpage FROM sqlite_master WHERE name = 'jobs'")
+[ "$jobs_root" -gt 1 ] || fail "no jobs table in the ledger"
 
 corrupt() { # NAME: a damaged copy of $good at $tmp/NAME.db
 	local f=$tmp/$1.db
 	cp "$good" "$f"
 	case $1 in
 	header) printf 'this is not the SQLite header...' | dd of="$f" conv=notrunc status=none ;;
-	pages) head -c $((3 * 4096)) /dev/urandom | dd of="$f" bs=4096 seek=$((pages / 2)) conv=notrunc status=none ;;
+	pages) head -c $((3 * 4096)) /dev/urandom | dd of="$f" bs=4096 seek=$((jobs_root - 1)) conv=notrunc status=none ;;
 	cut) truncate -s $((pages / 2 * 4096 + 1000)) "$f" ;;
 	tail) head -c 4096 /dev/urandom | dd of="$f" bs=4096 seek=$((pages - 1)) conv=notrunc status=none ;;
 	esac
