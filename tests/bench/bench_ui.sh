@@ -16,6 +16,10 @@
 #   tests/bench/make_ledger.sh /tmp/big.db 1000000
 #   echo '{"sim":{"latency_ms":400,"tokens_per_second":80}}' >/tmp/bench.json
 #   tests/bench/bench_ui.sh --sim --db /tmp/big.db --config /tmp/bench.json
+# The console restores the ledger's last conversation and every prompt
+# carries it, so memory follows that conversation's size: measure on a
+# ledger fresh from make_ledger.sh (one reused across runs carries the
+# earlier runs' 20-answer exchanges; with the full 50 kept, ~25 MB).
 # Environment: AIMETER_BIN (default build/release/aimeter),
 # BENCH_IDLE_SECONDS (30), BENCH_ANSWERS (20).
 set -euo pipefail
