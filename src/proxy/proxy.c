@@ -29,7 +29,7 @@ enum {
 	MAX_CONNECTIONS = 1024,
 	BLOCK = 32 * 1024,     /* bytes relayed per read */
 	QUERY_MAX = 8192,
-	STOP_WAIT_MS = 2000    /* for the refused calls to be answered at stop */
+	STOP_WAIT_MS = 2000    /* for the requests under way to be answered at stop */
 };
 
 struct am_proxy {
@@ -39,12 +39,13 @@ struct am_proxy {
 	char url[96];
 	am_pass_pool *pool;
 	atomic_bool stopping;
-	atomic_int waiting;       /* requests waiting for the worker's verdict */
+	atomic_int open;          /* requests from their first header to their answer sent */
 };
 
 /* One request, from its first header to its answer. */
 typedef struct px_conn {
 	am_bbuf body;
+	bool seen; /* its headers were checked */
 	bool too_large;
 } px_conn;
 
@@ -258,9 +259,7 @@ static enum MHD_Result relay(am_proxy *p, struct MHD_Connection *conn, const cha
 			snprintf(pc.error_type, sizeof pc.error_type, "api_error");
 			snprintf(pc.message, sizeof pc.message, "aimeter: %s", err.msg);
 		} else {
-			atomic_fetch_add(&p->waiting, 1);
 			v = am_proxy_call_wait(&pc);
-			atomic_fetch_sub(&p->waiting, 1);
 		}
 		if (v == AM_PROXY_CACHED) {
 			enum MHD_Result ret = reply_cached(conn, &pc);
@@ -337,12 +336,24 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 	am_proxy *p = cls;
 	px_conn *c = *req_cls;
 	(void)version;
-	if (atomic_load(&p->stopping))
-		return MHD_NO;
 	if (!c) {
 		c = am_xcalloc(1, sizeof *c);
 		am_bbuf_init(&c->body, AM_PROXY_BODY_MAX);
 		*req_cls = c;
+		atomic_fetch_add(&p->open, 1);
+	}
+	if (atomic_load(&p->stopping)) {
+		/* A request that comes while the proxy stops (on a connection
+		 * it already had) is answered, never cut off: its body is read
+		 * and dropped, and nothing goes upstream. */
+		if (*upload_size) {
+			*upload_size = 0;
+			return MHD_YES;
+		}
+		return reply_error(conn, 503, "api_error", "aimeter proxy: stopping", 0);
+	}
+	if (!c->seen) {
+		c->seen = true;
 		const char *given = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "x-aimeter-token");
 		if (!am_px_token_ok(p->token, given))
 			return reply_error(conn, 401, "authentication_error",
@@ -371,7 +382,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 static void on_completed(void *cls, struct MHD_Connection *conn, void **req_cls,
                          enum MHD_RequestTerminationCode toe)
 {
-	(void)cls;
+	am_proxy *p = cls;
 	(void)conn;
 	(void)toe;
 	px_conn *c = *req_cls;
@@ -380,6 +391,7 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **req_cls,
 	am_bbuf_free(&c->body);
 	free(c);
 	*req_cls = NULL;
+	atomic_fetch_sub(&p->open, 1);
 }
 
 /* ---- start and stop ------------------------------------------------------------- */
@@ -432,7 +444,7 @@ int am_proxy_start(am_proxy **out, const am_proxy_opts *opts, am_err *err)
 	p->default_tag = dup_or_null(opts->default_tag);
 	p->pool = am_pass_pool_new();
 	atomic_init(&p->stopping, false);
-	atomic_init(&p->waiting, 0);
+	atomic_init(&p->open, 0);
 	p->d = MHD_start_daemon(flags, opts->port, NULL, NULL, on_request, p, MHD_OPTION_SOCK_ADDR,
 	                        (struct sockaddr *)&ss, MHD_OPTION_NOTIFY_COMPLETED, on_completed, p,
 	                        MHD_OPTION_CONNECTION_LIMIT, (unsigned)MAX_CONNECTIONS,
@@ -459,23 +471,25 @@ void am_proxy_stop(am_proxy *p)
 	if (!p)
 		return;
 	atomic_store(&p->stopping, true);
-	/* Calls waiting for the limiter are answered now (503), not at their
-	 * deadline: the daemon's stop waits for every connection's thread, and
-	 * closes their sockets, so the answers go out first. */
+	/* Every request under way is answered before the daemon's stop closes
+	 * its socket: calls waiting for the limiter get 503 now (not at their
+	 * deadline), relays in progress see `stopping` and end, and new
+	 * requests on open connections get 503. A request counts until its
+	 * answer has been sent (on_completed). */
 	if (p->d && p->o.worker) {
 		MHD_socket ls = MHD_quiesce_daemon(p->d);
 		if (ls != MHD_INVALID_SOCKET)
 			close(ls);
-		am_worker_proxy_refuse_waiting(p->o.worker);
 		const am_clock *clk = am_clock_system();
 		int64_t end = am_clock_mono(clk) + STOP_WAIT_MS * AM_NS_PER_MS;
-		bool waited = false;
-		while (atomic_load(&p->waiting) > 0 && am_clock_mono(clk) < end) {
-			waited = true;
-			nanosleep(&(struct timespec){ 0, 10 * 1000 * 1000 }, NULL);
+		/* Asked again while requests remain: one that passed the stopping
+		 * check just before it was set reaches the worker after the first
+		 * refusal. */
+		for (int i = 0; atomic_load(&p->open) > 0 && am_clock_mono(clk) < end; i++) {
+			if (i % 20 == 0)
+				am_worker_proxy_refuse_waiting(p->o.worker);
+			nanosleep(&(struct timespec){ 0, 5 * 1000 * 1000 }, NULL);
 		}
-		if (waited) /* their answers are on their way out */
-			nanosleep(&(struct timespec){ 0, 50 * 1000 * 1000 }, NULL);
 	}
 	if (p->d)
 		MHD_stop_daemon(p->d);

@@ -258,7 +258,16 @@ code=$(curl -sS -o /dev/null -w '%{http_code}' "$px_url/v1/messages" -H 'x-api-k
 curl -sS -o "$tmp/held.b" -w '%{http_code}' "$px_url/v1/messages" -H 'x-api-key: k-1234' \
 	-H 'anthropic-version: 2023-06-01' -d "$body" >"$tmp/held.code" 2>/dev/null &
 held=$!
-sleep 0.5
+# Held once the proxy has read the request: its side of the connection is
+# established with nothing left unread (/proc/net/tcp, port in hex).
+hexport=$(printf '%04X' "${px_url##*:}")
+read_by_proxy() {
+	awk -v p=":$hexport" '$2 ~ p"$" && $4 == "01" { split($5, q, ":"); if (q[2] == "00000000") f = 1 }
+		END { exit !f }' /proc/net/tcp
+}
+for _ in $(seq 1 200); do read_by_proxy && break; sleep 0.05; done
+read_by_proxy || fail "hold: the proxy never read the second call"
+sleep 0.3
 t0=$SECONDS
 stop_proxy p9
 wait "$held"
