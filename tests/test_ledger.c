@@ -1357,10 +1357,22 @@ END_TEST
  * provider_batch_jobs survive, a new job's id follows the largest, a batch
  * key is still unique and found through its index, foreign keys are on
  * again, and a new job's row costs two pages of log, not four. */
+static int migrated_from, migrated_to, migrations_said;
+
+static void note_migration(const char *path, int from, int to)
+{
+	ck_assert_ptr_nonnull(strstr(path, "v7.db"));
+	migrated_from = from;
+	migrated_to = to;
+	migrations_said++;
+}
+
 START_TEST(test_v8_rebuilds_jobs)
 {
 	char path[620];
+	am_ledger_on_migrate(note_migration);
 	am_ledger *old = open_old(7, path);
+	ck_assert_int_eq(migrations_said, 0); /* a new file is created, not updated */
 	ck_assert_int_eq(sqlite3_exec(am_ledger_db(old),
 	        "INSERT INTO jobs(id, batch_key, state, request, created_ns, updated_ns, owner, tag)"
 	        " VALUES(5, 'b:1', 'done', '{}', 1, 2, 'o', 't'), (9, NULL, 'queued', '{}', 3, 4,"
@@ -1372,6 +1384,10 @@ START_TEST(test_v8_rebuilds_jobs)
 	am_ledger_close(old);
 
 	am_ledger *l = open_ok(path);
+	am_ledger_on_migrate(NULL);
+	ck_assert_int_eq(migrations_said, 1);
+	ck_assert_int_eq(migrated_from, 7);
+	ck_assert_int_eq(migrated_to, AM_LEDGER_SCHEMA_VERSION);
 	sqlite3 *h = am_ledger_db(l);
 	ck_assert_int_eq(query_i64(l, "SELECT count(*) FROM jobs WHERE id = 5 AND batch_key = 'b:1'"
 	                              " AND state = 'done' AND owner = 'o' AND tag = 't'"

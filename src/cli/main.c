@@ -10,6 +10,8 @@
 #include <sys/resource.h>
 
 #include "commands.h"
+#include "ledger.h"
+#include "say.h"
 
 struct command {
 	const char *name;
@@ -78,6 +80,14 @@ static void utf8_ctype(void)
 		setlocale(LC_CTYPE, "C.UTF-8");
 }
 
+/* An existing ledger brought to a newer schema: said once, on stderr,
+ * before the work (the dashboard's screen is not up yet). */
+static void say_migrating(const char *path, int from, int to)
+{
+	am_say(stderr, "aimeter: updating the ledger %s from schema version %d to %d (once; a "
+	       "large ledger takes a few seconds)\n", path, from, to);
+}
+
 static int run(int argc, char **argv)
 {
 	if (argc >= 2 && (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h"))) {
@@ -102,6 +112,7 @@ int main(int argc, char **argv)
 {
 	no_core_dumps();
 	utf8_ctype();
+	am_ledger_on_migrate(say_migrating);
 	int rc = run(argc, argv);
 	const char *cmd = argc >= 2 && argv[1][0] != '-' ? argv[1] : NULL;
 	return finish_stdout(cmd, rc);

@@ -749,6 +749,13 @@ static int check_version(am_ledger *l, int v, am_err *err)
 	return 0;
 }
 
+static am_ledger_migrate_fn migrate_notice;
+
+void am_ledger_on_migrate(am_ledger_migrate_fn fn)
+{
+	migrate_notice = fn;
+}
+
 /* After a migration, inside its transaction: every reference between
  * tables still finds its row. */
 static int check_references(am_ledger *l, int target, am_err *err)
@@ -816,6 +823,8 @@ static int migrate(am_ledger *l, int target, am_err *err)
 	if (l->readonly)
 		return am_err_set(err, "ledger %s has schema version %d and needs migrating to %d: "
 		                  "open it once with write access", l->path, v, target);
+	if (v > 0 && migrate_notice)
+		migrate_notice(l->path, v, target);
 	/* Off outside the transaction (SQLite ignores the pragma inside one), so
 	 * that a migration may rebuild a table others reference; checked before
 	 * the commit, and on again whatever happens. */

@@ -61,6 +61,14 @@ typedef struct am_ledger_opts {
 	int schema_version;
 } am_ledger_opts;
 
+/* Called, when set, just before an existing ledger is brought from schema
+ * version `from` to `to`, on the thread that opens it: a migration that
+ * rebuilds a table takes seconds on a large ledger (about 6 s for a million
+ * jobs), once, and the command can say why it is quiet. Process-wide: set
+ * it at start, before any ledger is opened or any thread started. */
+typedef void (*am_ledger_migrate_fn)(const char *path, int from, int to);
+void am_ledger_on_migrate(am_ledger_migrate_fn fn);
+
 /* Opens (creating if needed, mode 0600, parent directory 0700) and migrates
  * the ledger at `path`. `opts` may be NULL for the defaults. Calls tzset()
  * so that local days follow TZ. On success *out owns the connection;
