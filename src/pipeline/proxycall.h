@@ -75,8 +75,9 @@ void am_proxy_call_clear(am_proxy_call *pc);
 /* Queues pc for admission. -1 + err when the worker has stopped. */
 int am_worker_proxy_admit(am_worker *w, am_proxy_call *pc, am_err *err);
 
-/* Refuses (503) every proxied call still waiting for its verdict: the proxy
- * is stopping and its clients should not wait for the limiter. */
+/* Refuses (503) every proxied call still waiting for its verdict, and
+ * every one admitted after this: the proxy is stopping and its clients
+ * should not wait for the limiter. */
 void am_worker_proxy_refuse_waiting(am_worker *w);
 
 /* Waits for the verdict and returns it. */

@@ -163,6 +163,14 @@ int wk_inbox_put(am_worker *w, inbox_item *it, am_err *err)
 		pthread_mutex_unlock(&w->mu);
 		return am_err_set(err, "the worker has stopped");
 	}
+	/* A call that reaches the inbox after the proxy's stop would wait for
+	 * a refusal already given: refused here, in the same order. */
+	if (it->kind == IN_PROXY && w->proxy_closed) {
+		pthread_mutex_unlock(&w->mu);
+		return am_err_set(err, "aimeter's proxy is stopping");
+	}
+	if (it->kind == IN_PROXY_STOP)
+		w->proxy_closed = true;
 	/* A proxied call waits in its client, not in the queue: no capacity. */
 	if (it->kind == IN_SUBMIT && w->queue_capacity > 0 &&
 	    atomic_load(&w->unfinished) >= w->queue_capacity) {

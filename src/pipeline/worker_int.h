@@ -166,6 +166,7 @@ struct am_worker {
 	pthread_mutex_t mu;
 	inbox_item *inbox, *inbox_tail;
 	int inbox_n;
+	bool proxy_closed;          /* IN_PROXY_STOP queued: no proxied call after it */
 	am_snapshot snap;           /* the published snapshot */
 	atomic_bool stop;
 	atomic_bool finished;

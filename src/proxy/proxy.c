@@ -45,7 +45,6 @@ struct am_proxy {
 /* One request, from its first header to its answer. */
 typedef struct px_conn {
 	am_bbuf body;
-	bool seen; /* its headers were checked */
 	bool too_large;
 } px_conn;
 
@@ -336,7 +335,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 	am_proxy *p = cls;
 	px_conn *c = *req_cls;
 	(void)version;
-	if (!c) {
+	bool first = !c;
+	if (first) {
 		c = am_xcalloc(1, sizeof *c);
 		am_bbuf_init(&c->body, AM_PROXY_BODY_MAX);
 		*req_cls = c;
@@ -352,8 +352,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 		}
 		return reply_error(conn, 503, "api_error", "aimeter proxy: stopping", 0);
 	}
-	if (!c->seen) {
-		c->seen = true;
+	if (first) {
 		const char *given = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "x-aimeter-token");
 		if (!am_px_token_ok(p->token, given))
 			return reply_error(conn, 401, "authentication_error",
@@ -480,16 +479,11 @@ void am_proxy_stop(am_proxy *p)
 		MHD_socket ls = MHD_quiesce_daemon(p->d);
 		if (ls != MHD_INVALID_SOCKET)
 			close(ls);
+		am_worker_proxy_refuse_waiting(p->o.worker);
 		const am_clock *clk = am_clock_system();
 		int64_t end = am_clock_mono(clk) + STOP_WAIT_MS * AM_NS_PER_MS;
-		/* Asked again while requests remain: one that passed the stopping
-		 * check just before it was set reaches the worker after the first
-		 * refusal. */
-		for (int i = 0; atomic_load(&p->open) > 0 && am_clock_mono(clk) < end; i++) {
-			if (i % 20 == 0)
-				am_worker_proxy_refuse_waiting(p->o.worker);
+		while (atomic_load(&p->open) > 0 && am_clock_mono(clk) < end)
 			nanosleep(&(struct timespec){ 0, 5 * 1000 * 1000 }, NULL);
-		}
 	}
 	if (p->d)
 		MHD_stop_daemon(p->d);

@@ -22,7 +22,8 @@
  * (flush): three Redis calls a script (TIME, HMGET, HSET), and no text to
  * parse or format. The hash lives a day from its creation and from every
  * 64th request granted; a pool left alone that long starts again at its
- * init fill. */
+ * init fill. Every script passes a dimension as four arguments in a row,
+ * limit, period_us, cap, init_ppm, from ARGV[b]: dim(i, b) reads them. */
 #define RL_COMMON                                                                              \
 	"local P = ARGV[1]\n"                                                                  \
 	"local K = P .. 'rl:' .. ARGV[2]\n"                                                    \
@@ -30,7 +31,9 @@
 	"local now = tonumber(t[1]) * 1000000 + tonumber(t[2])\n"                              \
 	"local R = redis.call('HMGET', K, 'd0', 'd1', 'd2', 'd3')\n"                           \
 	"local W, refresh = {}, false\n"                                                       \
-	"local function dim(i, limit, period, cap, init)\n"                                    \
+	"local function dim(i, b)\n"                                                           \
+	"  local limit, period = tonumber(ARGV[b]), tonumber(ARGV[b + 1])\n"                   \
+	"  local cap, init = tonumber(ARGV[b + 2]), tonumber(ARGV[b + 3])\n"                   \
 	"  local d = {i = i, cap = cap, period = period, limit = limit}\n"                     \
 	"  local tat, T0, sh, rc, cd, g, cal\n"                                                \
 	"  if R[i + 1] then\n"                                                                 \
@@ -74,7 +77,7 @@ static const char acquire_src[] = RL_COMMON
 	"  if limit > 0 then\n"
 	"    local cap, cost = tonumber(ARGV[b + 2]), tonumber(ARGV[b + 4])\n"
 	"    if cost > cap then return {-2, i} end\n"
-	"    local d = dim(i, limit, tonumber(ARGV[b + 1]), cap, tonumber(ARGV[b + 3]))\n"
+	"    local d = dim(i, b)\n"
 	"    d.cost = cost\n"
 	"    local ready = d.tat - math.floor((cap - cost) * d.T)\n"
 	"    if d.cd > ready then ready = d.cd end\n"
@@ -101,8 +104,7 @@ static const char settle_src[] = RL_COMMON
 	"  local b = 4 + i * 9\n"
 	"  local limit = tonumber(ARGV[b])\n"
 	"  if limit > 0 then\n"
-	"    local d = dim(i, limit, tonumber(ARGV[b + 1]), tonumber(ARGV[b + 2]),\n"
-	"                  tonumber(ARGV[b + 3]))\n"
+	"    local d = dim(i, b)\n"
 	"    local after = math.max(0, d.g - tonumber(ARGV[b + 7]))\n"
 	"    local k = tonumber(ARGV[b + 4])\n"
 	"    if k > 0 then\n"
@@ -137,8 +139,7 @@ static const char on429_src[] = RL_COMMON
 	"  local b = 4 + i * 7\n"
 	"  local limit = tonumber(ARGV[b])\n"
 	"  if limit > 0 and ARGV[b + 4] == '1' then\n"
-	"    local d = dim(i, limit, tonumber(ARGV[b + 1]), tonumber(ARGV[b + 2]),\n"
-	"                  tonumber(ARGV[b + 3]))\n"
+	"    local d = dim(i, b)\n"
 	"    local T0 = d.T\n"
 	"    d.sh = math.max(500000, math.floor(d.sh * 0.9))\n"
 	"    d.rc = now + 60000000\n"
@@ -160,8 +161,7 @@ static const char on429_src[] = RL_COMMON
 /* ARGV: prefix, pool, dim, limit, period_us, cap, init_ppm.
  * {level, share_ppm, cooldown_us_left, granted}. */
 static const char view_src[] = RL_COMMON
-	"local d = dim(tonumber(ARGV[3]), tonumber(ARGV[4]), tonumber(ARGV[5]),\n"
-	"              tonumber(ARGV[6]), tonumber(ARGV[7]))\n"
+	"local d = dim(tonumber(ARGV[3]), 4)\n"
 	"return {math.floor(level(d)), math.floor(d.sh), math.max(0, d.cd - now), d.g}\n";
 
 #define BUDGET_COMMON                                                                          \

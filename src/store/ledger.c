@@ -831,8 +831,8 @@ static int migrate(am_ledger *l, int target, am_err *err)
 	if (exec(l, "PRAGMA foreign_keys=OFF", "migrating", err))
 		return -1;
 	int rc = migrate_in_transaction(l, target, err);
-	am_err fk_err;
-	if (exec(l, "PRAGMA foreign_keys=ON", "migrating", rc ? &fk_err : err))
+	/* A failed migration keeps its own message. */
+	if (exec(l, "PRAGMA foreign_keys=ON", "migrating", rc ? NULL : err))
 		return -1;
 	return rc;
 }

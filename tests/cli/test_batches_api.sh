@@ -12,9 +12,7 @@ export ANTHROPIC_API_KEY=sk-test-batches
 start_sim api --batch-delay-ms 300
 sim=$sim_pid
 export ANTHROPIC_BASE_URL=$sim_url
-db=$tmp/api.db
-write_config "$tmp/api.json" "$db"
-export AIMETER_CONFIG=$tmp/api.json
+ledger_with api 0
 for i in $(seq 1 $n); do
 	printf '{"id":"q%d","prompt":"question %d of the batch","model":"claude-haiku-4-5","max_tokens":%d}\n' \
 		"$i" "$i" $((8 + i % 17))

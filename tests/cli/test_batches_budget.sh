@@ -28,9 +28,7 @@ n=20
 export ANTHROPIC_API_KEY=sk-test-budget
 start_sim sim_b --batch-delay-ms 100
 export ANTHROPIC_BASE_URL=$sim_url
-db=$tmp/b.db
-write_config "$tmp/b.json" "$db"
-export AIMETER_CONFIG=$tmp/b.json
+ledger_with b 0
 for i in $(seq 1 $n); do
 	printf '{"id":"b%d","prompt":"budget line %d","model":"claude-haiku-4-5","max_tokens":24}\n' "$i" "$i"
 done >"$tmp/in.jsonl"

@@ -9,9 +9,7 @@ n=5
 export ANTHROPIC_API_KEY=sk-test-cancel
 start_sim sim_c --batch-delay-ms 60000
 export ANTHROPIC_BASE_URL=$sim_url
-db=$tmp/c.db
-write_config "$tmp/c.json" "$db"
-export AIMETER_CONFIG=$tmp/c.json
+ledger_with c 0
 lines "$tmp/in.jsonl" $n c
 am batches >"$tmp/none.out" 2>&1 || fail "batches on a fresh ledger: $(cat "$tmp/none.out")"
 grep -q "no provider batches yet" "$tmp/none.out" || fail "$(cat "$tmp/none.out")"

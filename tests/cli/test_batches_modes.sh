@@ -9,9 +9,7 @@ n=6
 export ANTHROPIC_API_KEY=sk-test-modes
 start_sim sim_m --batch-delay-ms 2500
 export ANTHROPIC_BASE_URL=$sim_url
-db=$tmp/m.db
-write_config "$tmp/m.json" "$db"
-export AIMETER_CONFIG=$tmp/m.json
+ledger_with m 0
 lines "$tmp/in.jsonl" $n m
 "$bin" batch "$tmp/in.jsonl" --via batches --poll-s 0.1 >/dev/null 2>"$tmp/1.err" &
 pid=$!

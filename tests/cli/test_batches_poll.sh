@@ -9,9 +9,7 @@ n=8
 export ANTHROPIC_API_KEY=sk-test-poll
 start_sim sim_p --batch-rpm 60 --batch-delay-ms 2500 --rpm 1
 export ANTHROPIC_BASE_URL=$sim_url
-db=$tmp/p.db
-write_config "$tmp/p.json" "$db"
-export AIMETER_CONFIG=$tmp/p.json
+ledger_with p 0
 lines "$tmp/in.jsonl" $n p
 t0=$SECONDS
 am batch "$tmp/in.jsonl" --out "$tmp/out.jsonl" --via batches --poll-s 0.05 --max-requests 2 \

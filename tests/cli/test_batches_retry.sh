@@ -60,9 +60,7 @@ exactly_once "$db"
 # 3. Expired, --on-expire fail: failed lines saying so.
 start_sim sim_exp --batch-expire-pct 100
 export ANTHROPIC_BASE_URL=$sim_url
-db=$tmp/exp.db
-write_config "$tmp/exp.json" "$db"
-export AIMETER_CONFIG=$tmp/exp.json
+ledger_with exp 0
 run_batches expfail --on-expire fail
 [ $rc = 1 ] || fail "expired, fail: exit $rc"
 [ "$(state_counts "$db")" = "failed=$n" ] || fail "expired, fail: $(state_counts "$db")"
@@ -73,9 +71,7 @@ stop_sim "$sim_pid"
 # 4. Expired, requeue: the jobs stay queued for the next run, which finishes.
 start_sim sim_req --batch-expire-pct 100
 export ANTHROPIC_BASE_URL=$sim_url
-db=$tmp/req.db
-write_config "$tmp/req.json" "$db"
-export AIMETER_CONFIG=$tmp/req.json
+ledger_with req 0
 run_batches req1
 stop_sim "$sim_pid"
 [ $rc = 1 ] || fail "expired, requeue: exit $rc"

@@ -1,6 +1,8 @@
 /* jobfix: jobs in a given state, and a ledger row standing for a job's answer. */
 #include "jobfix.h"
 
+#include <check.h>
+
 int am_test_record_answer(am_ledger *l, int64_t job_id, int64_t ts_ns, am_err *err)
 {
 	am_ledger_event ev = {
@@ -12,13 +14,14 @@ int am_test_record_answer(am_ledger *l, int64_t job_id, int64_t ts_ns, am_err *e
 }
 
 int64_t am_test_add_job(sqlite3 *db, const char *owner, const char *key, am_job_state st,
-                        int64_t ts_ns, am_err *err)
+                        int64_t ts_ns)
 {
+	am_err err = {0};
 	int64_t id = 0;
-	if (am_queue_add(db, owner, key, "{\"messages\":[]}", NULL, 0, ts_ns, &id, NULL, err) != 0)
-		return -1;
-	if (st != AM_JOB_QUEUED &&
-	    am_queue_update(db, id, st, NULL, NULL, NULL, NULL, 0, ts_ns, err) != 0)
-		return -1;
+	if (am_queue_add(db, owner, key, "{\"messages\":[]}", NULL, 0, ts_ns, &id, NULL, &err) != 0 ||
+	    (st != AM_JOB_QUEUED &&
+	     am_queue_update(db, id, st, NULL, NULL, NULL, NULL, 0, ts_ns, &err) != 0))
+		id = -1;
+	ck_assert_msg(id > 0, "%s", err.msg);
 	return id;
 }
