@@ -8,7 +8,19 @@
  *   pipeline_added_us_p50     one call at a time, the median time from
  *                             submit to its DONE event, minus the median
  *                             time of the same calls through am_client alone
- *                             (measured in the same run). Goal <= 100 us.
+ *                             (measured in the same run), the simulator
+ *                             answering at once. Goal <= 100 us.
+ *   pipeline_added_1ms_us_p50 the same with the simulator answering after
+ *                             1 ms. At once, the figure depends on whether
+ *                             the worker is still busy when the answer
+ *                             comes: a thread asleep on an idle vCPU of a VM
+ *                             without halt polling takes 50-70 us to wake,
+ *                             and a worker that is still writing when an
+ *                             instant answer arrives skips that wake-up.
+ *                             With any answer time longer than the worker's
+ *                             own work both paths sleep alike, and the
+ *                             figure is the work and the hand-offs the
+ *                             pipeline adds.
  *   pipeline_row_commit_us_p50 what a call waits for before it may go out
  *                             (a call is never sent before a committed row
  *                             records it): one job row written in flight
@@ -166,10 +178,11 @@ static void bare_done(void *ctx, am_prov_result *r)
 	b->status = r->err == AM_PERR_NONE ? 0 : -1;
 }
 
-static void bench_added(int n)
+static void bench_added(const char *figure, int latency_ms, int n)
 {
 	am_sim_cfg sc;
 	am_sim_cfg_default(&sc);
+	sc.latency_ms = latency_ms;
 	am_wf f = start_pipeline("bench-added", &sc, NULL, 0);
 	am_client_opts co;
 	am_client_opts_default(&co);
@@ -222,9 +235,11 @@ static void bench_added(int n)
 		}
 	}
 	int64_t mb = median(bare_ns, n), mp = median(pipe_ns, n);
-	printf("pipeline_added_us_p50 %.1f us\n", (double)(mp - mb) / 1000.0);
-	fprintf(stderr, "bench_pipeline: p50 bare client %.1f us, through the worker %.1f us\n",
-	        (double)mb / 1000.0, (double)mp / 1000.0);
+	printf("%s %.1f us\n", figure, (double)(mp - mb) / 1000.0);
+	fprintf(stderr,
+	        "bench_pipeline: answers after %d ms: p50 bare client %.1f us, through the worker "
+	        "%.1f us\n",
+	        latency_ms, (double)mb / 1000.0, (double)mp / 1000.0);
 	free(bare_ns);
 	free(pipe_ns);
 	am_client_free(c);
@@ -473,7 +488,8 @@ int main(void)
 	const char *e = getenv("AIMETER_BENCH_N");
 	int n = e && atoi(e) > 0 ? atoi(e) : 20000;
 	bench_throughput(n);
-	bench_added(2000);
+	bench_added("pipeline_added_us_p50", 0, 2000);
+	bench_added("pipeline_added_1ms_us_p50", 1, 2000);
 	bench_row_commit(2000);
 	e = getenv("AIMETER_BENCH_SKIP_SMALL");
 	if (!e || strcmp(e, "1")) {
