@@ -2,8 +2,9 @@
  * status, rate-limit headers, a stream's pieces, usage - reaches the
  * limiter, the observer and the ledger; a 429's retry-after holds the job
  * on the clock; an overloaded answer is retried after a backoff; a
- * cancelled call ends cancelled. The calls go to a fake transport on a
- * fake clock that only the test moves. */
+ * cancelled call ends cancelled; the answers of one run are recorded in
+ * one commit, and one the ledger refuses holds back only itself. The
+ * calls go to a fake transport on a fake clock that only the test moves. */
 #include <check.h>
 #include <poll.h>
 #include <stdio.h>
@@ -522,6 +523,180 @@ START_TEST(a_stream_cut_before_message_start_records_nothing)
 }
 END_TEST
 
+/* ---- a run of answers ------------------------------------------------- */
+
+enum { NRUN = 8 };
+
+static void answer_in_1ms(void *ctx, const am_ft_call *call, am_ft_answer *a)
+{
+	(void)ctx;
+	(void)call;
+	a->latency_ns = AM_NS_PER_MS;
+}
+
+/* Submits NRUN prompts and waits until all their calls are on the wire. */
+static void all_in_flight(int64_t *jobs)
+{
+	for (int i = 0; i < NRUN; i++) {
+		char text[32];
+		snprintf(text, sizeof text, "question %d", i);
+		jobs[i] = submit(text, false);
+	}
+	for (int r = 0; r < ROUNDS && am_ft_pending(ft) < NRUN; r++)
+		pump();
+	ck_assert_int_eq(am_ft_pending(ft), NRUN);
+	for (int r = 0; r < 3; r++) /* the pass that sent them ends */
+		pump();
+}
+
+static sqlite3 *open_db(void)
+{
+	sqlite3 *db;
+	ck_assert_int_eq(sqlite3_open(db_path, &db), SQLITE_OK);
+	sqlite3_busy_timeout(db, 5000);
+	/* A first read: until then the connection has not seen the log. */
+	ck_assert_int_eq(sqlite3_exec(db, "SELECT count(*) FROM sqlite_master", NULL, NULL, NULL),
+	                 SQLITE_OK);
+	return db;
+}
+
+/* The frames in the ledger's log (the pages written, one per page a commit
+ * changed), read by a second connection. */
+static int wal_frames(sqlite3 *db)
+{
+	int frames = -1, done = -1;
+	ck_assert_int_eq(sqlite3_wal_checkpoint_v2(db, NULL, SQLITE_CHECKPOINT_PASSIVE, &frames,
+	                                           &done),
+	                 SQLITE_OK);
+	return frames;
+}
+
+static void exec(sqlite3 *db, const char *sql)
+{
+	char *msg = NULL;
+	ck_assert_msg(sqlite3_exec(db, sql, NULL, NULL, &msg) == SQLITE_OK, "%s: %s", sql,
+	              msg ? msg : "");
+}
+
+/* Stops the worker: each of the NRUN jobs has one ledger row, at its
+ * exact cost, and is done. */
+static void each_recorded_once(void)
+{
+	am_ledger_summary s;
+	am_ledger *l = stop_and_report(&s);
+	ck_assert_int_eq(s.total.requests, NRUN);
+	ck_assert_int_eq(s.total.cost_pusd, NRUN * haiku_cost(10, 5));
+	int64_t counts[AM_JOB_NSTATES];
+	am_err err;
+	ck_assert_msg(am_queue_counts(am_ledger_db(l), counts, &err) == 0, "%s", err.msg);
+	ck_assert_int_eq(counts[AM_JOB_DONE], NRUN);
+	am_ledger_summary_free(&s);
+	am_ledger_close(l);
+}
+
+/* Answers that come back in one run of the transport are recorded in one
+ * commit: the pages their rows share (the ledger's last page, its time
+ * index, the day's totals) are written once, not once per answer. Each
+ * job still has its own row at its exact cost, and is done. A reader
+ * holds its snapshot meanwhile, so the log only grows and its frames
+ * count what was written. */
+START_TEST(answers_of_one_run_share_one_commit)
+{
+	start(answer_in_1ms);
+	int64_t jobs[NRUN];
+	all_in_flight(jobs);
+	sqlite3 *reader = open_db(), *db = open_db();
+	exec(reader, "BEGIN; SELECT count(*) FROM usage_events;");
+	int before = wal_frames(db);
+	am_ft_advance(ft, AM_NS_PER_MS);
+	for (int i = 0; i < NRUN; i++)
+		ck_assert_msg(wait_for(AM_EV_DONE, jobs[i], 0) >= 0, "job %d not done", i);
+	for (int r = 0; r < 5; r++) /* and the jobs' states after the answers */
+		pump();
+	int written = wal_frames(db) - before;
+	exec(reader, "COMMIT");
+	sqlite3_close(reader);
+	sqlite3_close(db);
+	/* One commit per answer wrote 4 pages each (32 here) before the
+	 * states; one for all writes the shared pages once. */
+	ck_assert_msg(written > 0 && written <= 2 * NRUN, "%d pages written for %d answers",
+	              written, NRUN);
+	each_recorded_once();
+}
+END_TEST
+
+static bool ledger_notice(void)
+{
+	for (int i = 0; i < nev; i++)
+		if (evs[i].kind == AM_EV_NOTICE && evs[i].text && strstr(evs[i].text, "ledger:"))
+			return true;
+	return false;
+}
+
+/* A run of answers the ledger cannot take (another process holds its
+ * write lock past the busy timeout) is held together, and no observer
+ * hears of an answer before its row is committed. (One commit for each
+ * answer waited out the busy timeout once per answer: 40 s here.) Once
+ * the ledger is free and the retry is due, each answer is recorded once. */
+START_TEST(a_run_of_answers_waits_for_a_locked_ledger_together)
+{
+	start(answer_in_1ms);
+	int64_t jobs[NRUN];
+	all_in_flight(jobs);
+	sqlite3 *db = open_db();
+	exec(db, "BEGIN IMMEDIATE");
+	am_ft_advance(ft, AM_NS_PER_MS);
+	for (int r = 0; r < ROUNDS && am_ft_pending(ft) > 0; r++)
+		pump();
+	ck_assert_int_eq(am_ft_pending(ft), 0);
+	/* The worker waits out the busy timeout (5 s) once, then goes on. */
+	for (int r = 0; r < 400 && !ledger_notice(); r++)
+		pump();
+	ck_assert_msg(ledger_notice(), "no notice that the ledger cannot be written");
+	for (int i = 0; i < NRUN; i++)
+		ck_assert_msg(find(AM_EV_DONE, jobs[i]) < 0, "job %d done before its row", i);
+	exec(db, "ROLLBACK");
+	sqlite3_close(db);
+	for (int i = 0; i < NRUN; i++)
+		ck_assert_msg(wait_for(AM_EV_DONE, jobs[i], 200 * AM_NS_PER_MS) >= 0,
+		              "job %d never done", i);
+	each_recorded_once();
+}
+END_TEST
+
+static void third_is_refused(void *ctx, const am_ft_call *call, am_ft_answer *a)
+{
+	(void)ctx;
+	a->latency_ns = AM_NS_PER_MS;
+	a->headers[a->nheaders++] = call->n == 3 ? "request-id: req_refused" : "request-id: req_ok";
+}
+
+/* One answer of a run whose row the ledger refuses (a trigger the test
+ * adds stands for any statement that fails while the ledger can still be
+ * written): the others are recorded and told, each once; it alone waits,
+ * and is recorded when the ledger takes it. */
+START_TEST(an_answer_the_ledger_refuses_holds_back_only_itself)
+{
+	start(third_is_refused);
+	int64_t jobs[NRUN];
+	all_in_flight(jobs);
+	sqlite3 *db = open_db();
+	exec(db, "CREATE TRIGGER refuse BEFORE INSERT ON usage_events"
+	         " WHEN NEW.request_id = 'req_refused' BEGIN SELECT RAISE(ABORT, 'refused'); END");
+	am_ft_advance(ft, AM_NS_PER_MS);
+	for (int i = 0; i < NRUN; i++)
+		if (i != 2)
+			ck_assert_msg(wait_for(AM_EV_DONE, jobs[i], 0) >= 0, "job %d not done", i);
+	ck_assert_msg(find(AM_EV_DONE, jobs[2]) < 0, "the refused answer was told");
+	ck_assert(ledger_notice());
+	exec(db, "DROP TRIGGER refuse");
+	sqlite3_close(db);
+	ck_assert_msg(wait_for(AM_EV_DONE, jobs[2], 200 * AM_NS_PER_MS) >= 0,
+	              "the refused answer was never recorded");
+	each_recorded_once();
+}
+END_TEST
+
 static Suite *suite(void)
 {
 	Suite *s = suite_create("worker_transport");
@@ -536,6 +711,9 @@ static Suite *suite(void)
 	tcase_add_test(tc, a_stream_cut_after_message_start_is_recorded_as_estimated);
 	tcase_add_test(tc, a_cut_stream_keeps_the_last_reported_output);
 	tcase_add_test(tc, a_stream_cut_before_message_start_records_nothing);
+	tcase_add_test(tc, answers_of_one_run_share_one_commit);
+	tcase_add_test(tc, a_run_of_answers_waits_for_a_locked_ledger_together);
+	tcase_add_test(tc, an_answer_the_ledger_refuses_holds_back_only_itself);
 	suite_add_tcase(s, tc);
 	return s;
 }

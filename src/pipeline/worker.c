@@ -24,7 +24,8 @@
  *   collect  (worker_collect.c) waits for answers until the next limiter
  *                               event, retry, inbox wake-up or snapshot
  *                               tick; a finished call settles the limiter
- *                               and the budget, and is recorded or retried;
+ *                               and the budget, and is recorded or retried
+ *                               (the answers of one wait in one commit);
  *   publish  (worker_publish.c) a snapshot (at most every 100 ms, and only
  *                               when something changed), events, and the
  *                               wake-up of the observer through the event

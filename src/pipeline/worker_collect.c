@@ -115,7 +115,10 @@ void wk_call_succeeded(am_worker *w, wjob *j, am_prov_result *r, int64_t now, co
 		snprintf(h->error, sizeof h->error, "%s", cut);
 	}
 	j->held = h;
-	wk_land_or_hold(w, j);
+	if (w->in_run && !j->proxied)
+		jl_push(&w->arrived, j); /* recorded with the others of this run */
+	else
+		wk_land_or_hold(w, j);
 }
 
 static bool final_stops_everything(am_prov_errkind k)
@@ -259,5 +262,5 @@ void wk_collect(am_worker *w, int64_t now)
 		wait_ms = 0;
 	if (wait_ms > MAX_TICK_MS)
 		wait_ms = MAX_TICK_MS;
-	w->tp.ops->run(w->tp.ctx, (int)wait_ms, NULL);
+	wk_tp_run(w, (int)wait_ms);
 }

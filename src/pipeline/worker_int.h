@@ -122,6 +122,7 @@ typedef struct wjob {
 	bool sgrant_live;        /* ... and has not been settled */
 	bool shared_res;         /* holds a reservation in the shared budget */
 	held_answer *held;       /* W_UNRECORDED (and while landing) */
+	int64_t ledger_row;      /* usage_events.id its answer wrote (0: none new) */
 	/* A call the proxy relays (worker_proxy.c): it has no jobs row; px is
 	 * its admission until the verdict, px_row its ledger row once granted. */
 	bool proxied;
@@ -233,6 +234,8 @@ struct am_worker {
 	wjob *all;
 	jlist pending, retry_list, blocked, limit, flight;
 	jlist unrecorded;           /* answers waiting for a ledger write */
+	jlist arrived;              /* answers of the transport run under way */
+	bool in_run;                /* inside wk_tp_run: answers wait in arrived */
 	jlist twins;                /* W_TWIN: single-flight (worker_admit.c) */
 	int db_fails;               /* ledger writes failed in a row */
 	int64_t db_retry_at;        /* mono ns: no new calls before this */
@@ -419,6 +422,8 @@ void wk_flush_writes(am_worker *w);
 void wk_mark_state(am_worker *w, wjob *j, am_job_state st);
 void wk_finish_failed(am_worker *w, wjob *j, const char *error);
 void wk_land_or_hold(am_worker *w, wjob *j);
+void wk_land_arrived(am_worker *w);
+void wk_tp_run(am_worker *w, int timeout_ms);
 void wk_record_unrecorded(am_worker *w, int64_t now);
 void wk_record_pass(am_worker *w);
 

@@ -314,15 +314,18 @@ void wk_finish_failed(am_worker *w, wjob *j, const char *error)
 	wk_free_job(w, j);
 }
 
-/* Records one finished call (or cache hit): its ledger row, and with it
- * the job's final state and answer when with_state. The ledger row is what
- * makes a job done (recovery and scan_db go by it), so a job may take its
- * "done" a moment later (see land). */
-static int record_done(am_worker *w, wjob *j, const char *answered_model, const am_usage *u,
-                       bool known, int64_t cost, bool cached, int64_t saved, int64_t latency_ms,
-                       int status, const char *request_id, const char *text, bool with_state,
-                       const char *note, am_err *err)
+/* Writes the ledger row of j's held answer (a finished call or a cache hit)
+ * into the open transaction (opened if need be), and with it the job's
+ * final state and answer when its answer is its output (a batch's). The
+ * ledger row is what makes a job done (recovery and scan_db go by it), so
+ * any other job takes its "done" a moment later (see land_recorded). The
+ * row's id, once committed, is j->ledger_row (0 when the ledger had it
+ * already). On failure nothing of j's answer is in the transaction, which
+ * stays open (with what others wrote in it) unless the ledger could not
+ * be written at all. */
+static int record_row(am_worker *w, wjob *j, am_err *err)
 {
+	const held_answer *h = j->held;
 	am_ledger_event ev;
 	memset(&ev, 0, sizeof ev);
 	ev.job_id = j->id;
@@ -332,45 +335,42 @@ static int record_done(am_worker *w, wjob *j, const char *answered_model, const 
 	 * model as "simulated:<model>", so every report (by model) keeps them
 	 * apart from real calls. */
 	char sim_model[AM_PROV_MODEL_MAX + 16];
-	snprintf(sim_model, sizeof sim_model, "%s%s", AM_LEDGER_SIMULATED, answered_model);
-	ev.model = w->opts.simulator ? sim_model : answered_model;
+	snprintf(sim_model, sizeof sim_model, "%s%s", AM_LEDGER_SIMULATED, h->model);
+	ev.model = w->opts.simulator ? sim_model : h->model;
 	ev.reason = j->reason;
-	ev.usage = *u;
-	ev.price_known = known;
-	ev.cost_pusd = known ? cost : 0;
-	ev.cached = cached;
-	ev.saved_pusd = saved;
-	ev.latency_ms = latency_ms;
-	ev.http_status = status;
-	ev.request_id = request_id;
-	ev.error = note && *note ? note : NULL;
+	ev.usage = h->usage;
+	ev.price_known = h->known;
+	ev.cost_pusd = h->known ? h->cost : 0;
+	ev.cached = h->cached;
+	ev.saved_pusd = h->saved;
+	ev.latency_ms = h->latency_ms;
+	ev.http_status = h->status;
+	ev.request_id = h->cached ? NULL : h->request_id;
+	ev.error = h->suspect[0] ? h->suspect : NULL;
 	ev.source = j->source;
 	ev.tag = j->tag;
 	ev.key_hint = j->key_hint[0] ? j->key_hint : NULL;
-	const held_answer *h = j->held;
-	ev.estimated = h && h->estimated;
+	ev.estimated = h->estimated;
+	j->ledger_row = 0;
 	if (j->proxied) /* its row was written when the call was granted */
 		return wk_proxy_record(w, j, &ev, err);
-	if (tx_begin(w, err))
+	if (tx_begin(w, err) || wk_ensure_row(w, j, err))
 		return -1;
-	if (wk_ensure_row(w, j, err)) {
-		wk_tx_abort(w);
-		return -1;
-	}
 	ev.job_id = j->id;
 	int added = am_ledger_record(w->ledger, &ev, err);
-	int64_t row = am_spend_last_row(w->ledger);
-	if (added < 0 ||
-	    (with_state && am_queue_update_s(w->qs, j->id, ev.estimated ? h->end : AM_JOB_DONE,
-	                                     j->model, j->reason, ev.estimated ? h->error : NULL,
-	                                     text ? text : "", j->attempts, ev.ts_ns, err))) {
-		wk_tx_abort(w);
+	if (added < 0) {
+		tx_check(w); /* its savepoint is undone: nothing of the row stays */
 		return -1;
 	}
-	if (wk_tx_commit(w, err))
+	if (j->answer_is_output &&
+	    am_queue_update_s(w->qs, j->id, ev.estimated ? h->end : AM_JOB_DONE, j->model, j->reason,
+	                      ev.estimated ? h->error : NULL, h->text ? h->text : "", j->attempts,
+	                      ev.ts_ns, err)) {
+		wk_tx_abort(w); /* the ledger row without the output: neither */
 		return -1;
+	}
 	if (added)
-		wk_own_row(w, row); /* only once committed: a rolled-back id may be reused */
+		j->ledger_row = am_spend_last_row(w->ledger);
 	return 0;
 }
 
@@ -384,6 +384,8 @@ static bool text_answer(const char *stop_reason)
 	       !strcmp(stop_reason, "stop_sequence");
 }
 
+static void land_recorded(am_worker *w, wjob *j);
+
 /* Records j's held answer and the job's end, then tells the observers.
  * Returns false, keeping everything, when the ledger cannot be written:
  * the caller parks the job on the unrecorded list and the loop tries again
@@ -391,20 +393,28 @@ static bool text_answer(const char *stop_reason)
  * if it dies first, recovery re-queues the job, which has no ledger row). */
 static bool land(am_worker *w, wjob *j)
 {
-	held_answer *h = j->held;
 	am_err err;
-	/* A batch job's answer is its output, read back from the job's row: it
-	 * lands with the ledger row. Anyone else's was just told; its row takes
-	 * "done" and the text right after the observer hears, out of the
-	 * answer's way (a crash between the two leaves the row without the
-	 * text, and done by its ledger row). */
-	if (record_done(w, j, h->model, &h->usage, h->known, h->cost, h->cached, h->saved,
-	                h->latency_ms, h->status, h->cached ? NULL : h->request_id, h->text,
-	                j->answer_is_output, h->suspect, &err)) {
+	if (record_row(w, j, &err) || wk_tx_commit(w, &err)) {
 		wk_db_trouble(w, &err);
 		return false;
 	}
 	wk_db_ok(w);
+	land_recorded(w, j);
+	return true;
+}
+
+/* j's ledger row is committed: the totals, the observers, then the rest.
+ * A batch job's answer is its output, read back from the job's row: it
+ * landed with the ledger row. Anyone else's is told now; its row takes
+ * "done" and the text right after the observer hears, out of the answer's
+ * way (a crash between the two leaves the row without the text, and done
+ * by its ledger row). */
+static void land_recorded(am_worker *w, wjob *j)
+{
+	held_answer *h = j->held;
+	am_err err;
+	if (j->ledger_row)
+		wk_own_row(w, j->ledger_row); /* only once committed: a rolled-back id may be reused */
 	wk_count_model(w, h->model, &h->usage, h->known, h->cost);
 	if (h->estimated)
 		wk_model_slot(w, h->model)->m.estimated++;
@@ -444,15 +454,65 @@ static bool land(am_worker *w, wjob *j)
 	}
 	j->st = W_FINISHED;
 	wk_free_job(w, j);
-	return true;
+}
+
+static void hold_unrecorded(am_worker *w, wjob *j)
+{
+	j->st = W_UNRECORDED;
+	jl_push(&w->unrecorded, j);
 }
 
 void wk_land_or_hold(am_worker *w, wjob *j)
 {
-	if (!land(w, j)) {
-		j->st = W_UNRECORDED;
-		jl_push(&w->unrecorded, j);
+	if (!land(w, j))
+		hold_unrecorded(w, j);
+}
+
+/* The answers of one transport run: their ledger rows go in one commit
+ * (the calls of a batch come back together, and a commit costs more than
+ * a row), then each lands as land() does after its commit. An answer whose
+ * row is refused while the ledger can still be written waits alone: the
+ * rows before it are committed and the rest go on. When the ledger cannot
+ * be written at all (locked past the busy timeout, the disk full), they
+ * all wait on the unrecorded list, after one wait for the lock rather than
+ * one each. */
+void wk_land_arrived(am_worker *w)
+{
+	while (w->arrived.n) {
+		am_err err, cerr;
+		wjob *bad = NULL;
+		int n = 0;
+		for (wjob *j = w->arrived.head; j && !bad; j = j->next)
+			if (record_row(w, j, &err))
+				bad = j;
+			else
+				n++;
+		bool live = w->tx_open; /* else the rows written are gone with it */
+		if (!live || wk_tx_commit(w, &cerr)) {
+			wk_db_trouble(w, live ? &cerr : &err);
+			for (wjob *j; (j = jl_pop(&w->arrived));)
+				hold_unrecorded(w, j);
+			return;
+		}
+		for (int i = 0; i < n; i++)
+			land_recorded(w, jl_pop(&w->arrived));
+		if (!bad) {
+			wk_db_ok(w);
+			return;
+		}
+		wk_db_trouble(w, &err);
+		hold_unrecorded(w, jl_pop(&w->arrived));
 	}
+}
+
+/* Runs the transport for up to timeout_ms; the answers it delivers are
+ * recorded when it returns (wk_land_arrived). */
+void wk_tp_run(am_worker *w, int timeout_ms)
+{
+	w->in_run = true;
+	w->tp.ops->run(w->tp.ctx, timeout_ms, NULL);
+	w->in_run = false;
+	wk_land_arrived(w);
 }
 
 /* Tries the parked answers again, oldest first, until one fails. */
@@ -482,7 +542,7 @@ void wk_record_pass(am_worker *w)
 {
 	if (w->tx_open || w->nfresh || (w->sent && w->nmarks)) {
 		if (w->sent)
-			w->tp.ops->run(w->tp.ctx, 0, NULL);
+			wk_tp_run(w, 0);
 		wk_flush_writes(w);
 	}
 	w->sent = false;
