@@ -121,7 +121,7 @@ static void *worker_main(void *arg)
 		w->paused = true;
 		int64_t end = now_mono(w) + (int64_t)w->grace_ms * AM_NS_PER_MS;
 		while (w->flight.n && now_mono(w) < end) {
-			w->tp.ops->run(w->tp.ctx, 50, NULL);
+			wk_tp_run(w, 50);
 			wk_flush_writes(w); /* not holding the write lock while waiting */
 		}
 	}

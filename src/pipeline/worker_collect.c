@@ -115,10 +115,7 @@ void wk_call_succeeded(am_worker *w, wjob *j, am_prov_result *r, int64_t now, co
 		snprintf(h->error, sizeof h->error, "%s", cut);
 	}
 	j->held = h;
-	if (w->in_run && !j->proxied)
-		jl_push(&w->arrived, j); /* recorded with the others of this run */
-	else
-		wk_land_or_hold(w, j);
+	jl_push(&w->arrived, j); /* recorded with the others of its delivery */
 }
 
 static bool final_stops_everything(am_prov_errkind k)

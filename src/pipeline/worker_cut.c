@@ -58,6 +58,6 @@ void wk_abandon_flight(am_worker *w)
 			w->tp.ops->cancel(w->tp.ctx, j->xfer);
 	/* The transport reports the cancelled calls at its next run. */
 	for (int i = 0; i < 8 && w->flight.n; i++)
-		w->tp.ops->run(w->tp.ctx, 0, NULL);
+		wk_tp_run(w, 0);
 	wk_flush_writes(w);
 }

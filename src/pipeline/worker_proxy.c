@@ -305,9 +305,11 @@ int wk_proxy_record(am_worker *w, wjob *j, const am_ledger_event *ev, am_err *er
 	if (j->px_row)
 		return am_ledger_rewrite(w->ledger, j->px_row, ev, err);
 	/* a cache hit: no call, so no row written before it */
-	if (am_ledger_record(w->ledger, ev, err) < 0)
+	int added = am_ledger_record(w->ledger, ev, err);
+	if (added < 0)
 		return -1;
-	wk_own_row(w, am_spend_last_row(w->ledger));
+	if (added) /* ours once committed (land_recorded) */
+		j->ledger_row = am_spend_last_row(w->ledger);
 	return 0;
 }
 
@@ -440,4 +442,5 @@ static void proxy_done(am_worker *w, int64_t handle, am_prov_result *r, bool cut
 void wk_proxy_done_item(am_worker *w, inbox_item *it, int64_t now)
 {
 	proxy_done(w, it->handle, it->res, it->cut, now);
+	wk_land_arrived(w); /* its client waits: recorded now, on its own */
 }

@@ -506,12 +506,10 @@ void wk_land_arrived(am_worker *w)
 }
 
 /* Runs the transport for up to timeout_ms; the answers it delivers are
- * recorded when it returns (wk_land_arrived). */
+ * recorded when it returns (wk_land_arrived). Every run goes through here. */
 void wk_tp_run(am_worker *w, int timeout_ms)
 {
-	w->in_run = true;
 	w->tp.ops->run(w->tp.ctx, timeout_ms, NULL);
-	w->in_run = false;
 	wk_land_arrived(w);
 }
 

@@ -807,7 +807,6 @@ fail:
 	return -1;
 }
 
-
 static int migrate(am_ledger *l, int target, am_err *err)
 {
 	int v;
