@@ -107,6 +107,31 @@ START_TEST(commands_reach_engine)
 }
 END_TEST
 
+/* /budget TAG USD: that tag's own daily limit, set or removed while it
+ * runs; a bad tag or amount reaches nothing. */
+START_TEST(a_tag_budget_reaches_engine)
+{
+	ui_ctl_line(&ctl, "/budget nightly-evals 2.50");
+	ck_assert_int_eq(fe.ncmds, 1);
+	ck_assert_int_eq(fe.cmds[0].kind, AM_CMD_SET_TAG_BUDGET);
+	ck_assert_str_eq(fe.cmds[0].text, "nightly-evals");
+	ck_assert_int_eq(fe.cmds[0].value, 250 * (USD / 100));
+	ck_assert(fe.cmds[0].persist);
+	ck_assert_str_eq(ctl.status, "tag nightly-evals: daily limit $2.50 (saved)");
+	ui_ctl_line(&ctl, "/budget ci $0");
+	ck_assert_int_eq(fe.ncmds, 2);
+	ck_assert_int_eq(fe.cmds[1].value, 0);
+	ck_assert_str_eq(ctl.status, "tag ci: its own daily limit removed (saved)");
+	static const char *const bad[] = { "/budget ci", "/budget ci -1", "/budget ci x",
+		                           "/budget bad\x01tag 5", "/budget a b 5", "/month ci 5" };
+	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+		ui_ctl_line(&ctl, bad[i]);
+		ck_assert_msg(ctl.status_role == UI_ROLE_ALARM, "%s: %s", bad[i], ctl.status);
+	}
+	ck_assert_int_eq(fe.ncmds, 2);
+}
+END_TEST
+
 START_TEST(bad_commands_show_errors)
 {
 	static const char *const bad[] = {"/rpm",        "/rpm abc",    "/rpm 12x",    "/rpm -3",
@@ -971,6 +996,7 @@ static Suite *suite(void)
 	TCase *t = tcase_create("control");
 	tcase_add_checked_fixture(t, setup, teardown);
 	tcase_add_test(t, commands_reach_engine);
+	tcase_add_test(t, a_tag_budget_reaches_engine);
 	tcase_add_test(t, bad_commands_show_errors);
 	tcase_add_test(t, local_commands);
 	tcase_add_test(t, tag_tags_the_next_prompts);

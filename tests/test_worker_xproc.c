@@ -140,6 +140,17 @@ static int64_t submit(peer *p, const char *text, const char *model)
 	return id;
 }
 
+static void set_tag_limit(peer *p, const char *tag, int64_t pusd)
+{
+	am_command c = { 0 };
+	c.kind = AM_CMD_SET_TAG_BUDGET;
+	c.value = pusd;
+	c.persist = true;
+	snprintf(c.text, sizeof c.text, "%s", tag);
+	am_err err;
+	ck_assert_msg(p->obs.ops.command(p->obs.ops.ctx, &c, &err) == 0, "%s", err.msg);
+}
+
 /* Runs one job to completion; returns its cost. */
 static int64_t call(peer *p, const char *text, const char *model)
 {
@@ -424,6 +435,89 @@ START_TEST(settings_reach_the_other_worker)
 }
 END_TEST
 
+static int64_t tag_limit_of(const am_snapshot *s, const char *tag)
+{
+	for (int i = 0; i < s->ntags; i++)
+		if (!strcmp(s->tag[i].tag, tag))
+			return s->tag[i].limit_pusd;
+	return -1;
+}
+
+static bool capped_limit_is(const am_snapshot *s, int64_t v)
+{
+	return tag_limit_of(s, "capped") == v;
+}
+
+/* A tag's own daily limit changes while the worker runs, from a command or
+ * from another process: lowered, the tag's next call waits blocked (other
+ * calls go on); raised, the blocked call goes at once; the setting is saved
+ * for the next start and reaches the other worker on the ledger; removed
+ * there, it is gone here too. A bad tag or amount is refused at once. */
+START_TEST(a_tag_limit_changes_while_running)
+{
+	start(&p1, "{\"limits\": {\"rpm\": 100000}, \"budget\": {\"daily_usd\": \"100\"}}",
+	      "console");
+	start(&p2, "{\"limits\": {\"rpm\": 100000}, \"budget\": {\"daily_usd\": \"100\"}}",
+	      "console");
+	am_err err;
+	am_snapshot s;
+	am_command bad = { .kind = AM_CMD_SET_TAG_BUDGET, .value = USD };
+	ck_assert_int_eq(p1.obs.ops.command(p1.obs.ops.ctx, &bad, &err), -1);
+	ck_assert_msg(strstr(err.msg, "needs the tag"), "%s", err.msg);
+	snprintf(bad.text, sizeof bad.text, "has space");
+	ck_assert_int_eq(p1.obs.ops.command(p1.obs.ops.ctx, &bad, &err), -1);
+	snprintf(bad.text, sizeof bad.text, "capped");
+	bad.value = -1;
+	ck_assert_int_eq(p1.obs.ops.command(p1.obs.ops.ctx, &bad, &err), -1);
+
+	/* A limit of one pUSD: the tag's call cannot reserve its worst case. */
+	set_tag_limit(&p1, "capped", 1);
+	ck_assert(wait_snap(&p1, &s, capped_limit_is, 1));
+	am_turn t = { "user", "a capped question" };
+	am_prompt pr = { 0 };
+	pr.turns = &t;
+	pr.nturns = 1;
+	pr.model = "claude-haiku-4-5";
+	pr.max_tokens = 10;
+	pr.no_cache = true;
+	pr.tag = "capped";
+	int64_t job = -1;
+	ck_assert_msg(p1.obs.ops.submit(p1.obs.ops.ctx, &pr, &job, &err) == 0, "%s", err.msg);
+	ck_assert(wait_event(&p1, AM_EV_BLOCKED, job, "tag capped", NULL));
+	/* an untagged call is not held back by it */
+	call(&p1, "an untagged question", "claude-haiku-4-5");
+	ck_assert(wait_snap(&p1, &s, blocked_is, 1));
+
+	/* Raised: the blocked call goes. */
+	set_tag_limit(&p1, "capped", USD);
+	am_event ev;
+	ck_assert_msg(wait_event(&p1, AM_EV_DONE, job, NULL, &ev), "the capped job stayed blocked");
+	ck_assert_int_gt(ev.cost_pusd, 0);
+	ck_assert(wait_snap(&p1, &s, blocked_is, 0));
+
+	/* Saved, and taken by the other worker on the same ledger. */
+	ck_assert_int_eq(am_ledger_open(&other, db_path, &(am_ledger_opts){ 0 }, &err), 0);
+	char *v = NULL;
+	ck_assert_int_eq(am_ledger_setting_get(other, "budget.tags.capped", &v, &err), 1);
+	int64_t saved = -1;
+	ck_assert_int_eq(am_money_parse_usd(v, &saved, &err), 0);
+	free(v);
+	ck_assert_int_eq(saved, USD);
+	ck_assert(wait_event(&p2, AM_EV_NOTICE, 0, "budget.tags.capped = $1.00", NULL));
+	ck_assert(wait_snap(&p2, &s, capped_limit_is, USD));
+
+	/* Removed in the other worker ("0"), and here by another process's
+	 * empty value: either way no limit of its own is left. */
+	set_tag_limit(&p2, "capped", 0);
+	ck_assert(wait_snap(&p1, &s, capped_limit_is, 0));
+	set_tag_limit(&p1, "capped", 2 * USD);
+	ck_assert(wait_snap(&p1, &s, capped_limit_is, 2 * USD));
+	ck_assert_int_eq(am_ledger_setting_set(other, "budget.tags.capped", "",
+	                                       am_clock_wall(am_clock_system()), &err), 0);
+	ck_assert(wait_snap(&p1, &s, capped_limit_is, 0));
+}
+END_TEST
+
 static Suite *suite(void)
 {
 	Suite *s = suite_create("worker_xproc");
@@ -433,6 +527,7 @@ static Suite *suite(void)
 	tcase_add_test(tc, spend_recorded_elsewhere_counts_once_and_blocks);
 	tcase_add_test(tc, two_workers_guard_one_limit);
 	tcase_add_test(tc, settings_reach_the_other_worker);
+	tcase_add_test(tc, a_tag_limit_changes_while_running);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -165,14 +165,25 @@ int ui_cmd_parse(const char *line, ui_cmd *out, am_err *err)
 	}
 	case UI_CMD_BUDGET:
 	case UI_CMD_MONTH: {
+		/* /budget TAG USD: that tag's own daily limit */
+		bool tagged = id == UI_CMD_BUDGET && nargs == 2;
 		am_err perr;
-		if (nargs != 1)
-			return usage_err(err, (ui_cmd_id)id, "needs one amount in dollars");
-		if (am_money_parse_usd(w[0], &c->value, &perr))
+		if (nargs != 1 && !tagged)
+			return usage_err(err, (ui_cmd_id)id,
+			                 id == UI_CMD_BUDGET ? "needs an amount in dollars, after a tag "
+			                                       "for that tag's own limit"
+			                                     : "needs one amount in dollars");
+		if (tagged && am_tag_check(w[0], &perr))
+			return usage_err(err, UI_CMD_BUDGET, perr.msg);
+		if (am_money_parse_usd(w[nargs - 1], &c->value, &perr))
 			return usage_err(err, (ui_cmd_id)id, perr.msg);
 		if (c->value < 0)
 			return usage_err(err, (ui_cmd_id)id, "a budget cannot be negative");
-		c->kind = id == UI_CMD_BUDGET ? AM_CMD_SET_BUDGET_DAY : AM_CMD_SET_BUDGET_MONTH;
+		c->kind = tagged                ? AM_CMD_SET_TAG_BUDGET
+		          : id == UI_CMD_BUDGET ? AM_CMD_SET_BUDGET_DAY
+		                                : AM_CMD_SET_BUDGET_MONTH;
+		if (tagged)
+			snprintf(c->text, sizeof c->text, "%s", w[0]);
 		out->has_engine_cmd = true;
 		return 0;
 	}

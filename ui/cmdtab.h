@@ -19,7 +19,8 @@
 	  "set the requests-per-minute limit (every pool, or POOL; 0 = none)")               \
 	X(ITPM, "itpm", "N [POOL]", "set the input-tokens-per-minute limit (0 = none)")      \
 	X(OTPM, "otpm", "N [POOL]", "set the output-tokens-per-minute limit (0 = none)")     \
-	X(BUDGET, "budget", "USD", "set today's budget, e.g. /budget 12.50 (0 = none)")      \
+	X(BUDGET, "budget", "[TAG] USD",                                                     \
+	  "set today's budget, or TAG's own daily limit (0 = none)")                         \
 	X(MONTH, "month", "USD", "set the monthly budget (0 = none)")                       \
 	X(ALERT, "alert", "PCT", "warn when today's spend reaches PCT% of the budget")      \
 	X(MODEL, "model", "auto|ID", "let the selector choose, or pin one model")           \

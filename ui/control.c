@@ -173,6 +173,13 @@ static void done_message(const ui_cmd *cmd, char *msg, size_t n)
 			snprintf(msg, n, "%s budget %s (saved)",
 			         e->kind == AM_CMD_SET_BUDGET_DAY ? "daily" : "monthly", v);
 		break;
+	case AM_CMD_SET_TAG_BUDGET:
+		fmt_money_limit(v, sizeof v, e->value);
+		if (e->value == 0)
+			snprintf(msg, n, "tag %s: its own daily limit removed (saved)", e->text);
+		else
+			snprintf(msg, n, "tag %s: daily limit %s (saved)", e->text, v);
+		break;
 	case AM_CMD_SET_ALERT_PCT:
 		snprintf(msg, n, "budget alert at %lld%% (saved)", (long long)e->value);
 		break;

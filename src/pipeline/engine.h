@@ -163,6 +163,8 @@ typedef enum am_cmd_kind {
 	AM_DIMS(AM_CMD_SET_DIM_)
 #undef AM_CMD_SET_DIM_
 	AM_CMD_SET_BUDGET_DAY, AM_CMD_SET_BUDGET_MONTH,     /* value = pUSD; 0 = none */
+	AM_CMD_SET_TAG_BUDGET,                              /* text = a tag, value = its daily
+	                                                     * limit in pUSD; 0 = none */
 	AM_CMD_SET_ALERT_PCT,                               /* value = percent */
 	AM_CMD_SET_MODEL,                                   /* text = "auto" or a model id */
 	AM_CMD_CACHE_ON, AM_CMD_CACHE_OFF, AM_CMD_CACHE_CLEAR,

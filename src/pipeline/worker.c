@@ -303,6 +303,14 @@ static int ops_command(void *ctx, const am_command *cmd, am_err *err)
 		if (cmd->value < 0)
 			return am_err_set(err, "a budget cannot be negative");
 		break;
+	case AM_CMD_SET_TAG_BUDGET:
+		if (!cmd->text[0])
+			return am_err_set(err, "a tag's budget needs the tag");
+		if (am_tag_check(cmd->text, err))
+			return -1;
+		if (cmd->value < 0)
+			return am_err_set(err, "a budget cannot be negative");
+		break;
 	case AM_CMD_SET_ALERT_PCT:
 		if (cmd->value < 1 || cmd->value > 100)
 			return am_err_set(err, "the alert threshold is a percentage from 1 to 100");

@@ -267,6 +267,17 @@ static void apply_command(am_worker *w, const am_command *c, int64_t now)
 		am_money_format(c->value, val, sizeof val);
 		break;
 	}
+	case AM_CMD_SET_TAG_BUDGET:
+		/* Raised or removed, the tag's blocked calls try again at once;
+		 * lowered, the next reservation of the tag meets it. */
+		if (am_tagbudget_set_limit(w->tagb, c->text, c->value, &err)) {
+			wk_notice(w, "%s", err.msg);
+			return;
+		}
+		w->budget_changed = true;
+		snprintf(key, sizeof key, "budget.tags.%s", c->text);
+		am_money_format(c->value, val, sizeof val);
+		break;
 	case AM_CMD_SET_ALERT_PCT: {
 		int pct = (int)c->value;
 		if (am_budget_set_alerts(w->budget, &bn, &pct, 1, &al, &err)) {
@@ -340,6 +351,18 @@ static bool command_of_setting(const char *key, const char *value, am_command *c
 	if (!strcmp(key, "budget.daily_usd") || !strcmp(key, "budget.monthly_usd")) {
 		c->kind = key[7] == 'd' ? AM_CMD_SET_BUDGET_DAY : AM_CMD_SET_BUDGET_MONTH;
 		am_err err;
+		return am_money_parse_usd(value, &c->value, &err) == 0 && c->value >= 0;
+	}
+	if (!strncmp(key, "budget.tags.", 12)) {
+		/* "" or 0 removes the tag's limit, as in the config file */
+		const char *tag = key + 12;
+		am_err err;
+		if (!*tag || strlen(tag) >= sizeof c->text || am_tag_check(tag, &err))
+			return false;
+		c->kind = AM_CMD_SET_TAG_BUDGET;
+		snprintf(c->text, sizeof c->text, "%s", tag);
+		if (!*value)
+			return true;
 		return am_money_parse_usd(value, &c->value, &err) == 0 && c->value >= 0;
 	}
 	if (!strcmp(key, "budget.alert_pct")) {
@@ -424,7 +447,8 @@ void wk_settings_poll(am_worker *w, int64_t now)
 		apply_command(w, &c, now);
 		/* Money reads as money ("$4.25"), whatever digits the row holds. */
 		char val[48];
-		if (c.kind == AM_CMD_SET_BUDGET_DAY || c.kind == AM_CMD_SET_BUDGET_MONTH)
+		if (c.kind == AM_CMD_SET_BUDGET_DAY || c.kind == AM_CMD_SET_BUDGET_MONTH ||
+		    c.kind == AM_CMD_SET_TAG_BUDGET)
 			am_money_format_short(c.value, 12, val, sizeof val);
 		else
 			snprintf(val, sizeof val, "%s", row->value);
