@@ -99,6 +99,19 @@ static void check_message(const char *body, size_t len, const am_prov_result *r)
 	} else {
 		has5 = has1 = false;
 	}
+	/* The server tools' counts are billed too: a bad one is as suspect. */
+	const json_t *st = json_object_get(usage, "server_tool_use");
+	if (json_is_object(st)) {
+		FUZZ_CHECK(r->usage.web_search_requests ==
+		           count_of(st, "web_search_requests", NULL, &bad));
+		FUZZ_CHECK(r->usage.web_fetch_requests ==
+		           count_of(st, "web_fetch_requests", NULL, &bad));
+		FUZZ_CHECK(r->usage.code_execution_requests ==
+		           count_of(st, "code_execution_requests", NULL, &bad));
+	} else {
+		FUZZ_CHECK(r->usage.web_search_requests == 0 && r->usage.web_fetch_requests == 0 &&
+		           r->usage.code_execution_requests == 0);
+	}
 	/* Negative, huge, float, string or missing: suspect, never exact. */
 	FUZZ_CHECK(r->usage_suspect == (bad || !has_in || !has_out));
 	if (has_cc) {
