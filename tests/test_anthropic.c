@@ -707,6 +707,23 @@ START_TEST(count_tokens_parse)
 	ck_assert(premature);
 	ck_assert_int_eq(am_prov_parse_count_tokens("{\"x\":1}", 7, &n, &premature, NULL), -1);
 	ck_assert(!premature);
+	/* The bounds of every usage figure: the largest passes, one more, a
+	 * negative or a float does not. */
+	static const char *const bodies[] = { "{\"input_tokens\": 100000000}",
+		                              "{\"input_tokens\": 100000001}",
+		                              "{\"input_tokens\": 14100000001}",
+		                              "{\"input_tokens\": -1}", "{\"input_tokens\": 5.0}" };
+	for (size_t i = 0; i < sizeof bodies / sizeof bodies[0]; i++) {
+		am_err err;
+		n = -1;
+		int rc = am_prov_parse_count_tokens(bodies[i], strlen(bodies[i]), &n, &premature, &err);
+		ck_assert_msg(rc == (i == 0 ? 0 : -1), "%s", bodies[i]);
+		if (i == 0)
+			ck_assert_int_eq(n, AM_PROV_MAX_TOKENS);
+		else
+			ck_assert_msg(strstr(err.msg, "from 0 to 100000000") && n == -1, "%s: %s",
+			              bodies[i], err.msg);
+	}
 }
 END_TEST
 

@@ -112,10 +112,13 @@ static void copy_jstr(char *dst, size_t cap, const json_t *obj, const char *key)
 }
 
 /* A non-negative integer field; false when absent, null or malformed. */
+/* A count within the bounds every usage figure keeps (0..AM_PROV_MAX_TOKENS):
+ * anything larger is no answer a caller can reserve or bill by. */
 static bool jcount(const json_t *obj, const char *key, int64_t *out)
 {
 	const json_t *v = json_object_get(obj, key);
-	if (!json_is_integer(v) || json_integer_value(v) < 0)
+	if (!json_is_integer(v) || json_integer_value(v) < 0 ||
+	    json_integer_value(v) > AM_PROV_MAX_TOKENS)
 		return false;
 	*out = (int64_t)json_integer_value(v);
 	return true;
@@ -695,7 +698,8 @@ int am_prov_parse_count_tokens(const char *body, size_t len, int64_t *input_toke
 		return -1;
 	int rc = jcount(root, "input_tokens", input_tokens)
 	             ? 0
-	             : am_err_set(err, "the count_tokens response has no input_tokens");
+	             : am_err_set(err, "the count_tokens response has no input_tokens from 0 to %d",
+	                          (int)AM_PROV_MAX_TOKENS);
 	json_decref(root);
 	return rc;
 }
