@@ -124,8 +124,8 @@ static bool wait_event(peer *p, am_event_kind kind, int64_t job, const char *tex
 }
 
 /* A short prompt with a 10-token answer (cut_at_max_tokens: the call
- * costs exactly 10 output tokens). */
-static int64_t submit(peer *p, const char *text, const char *model)
+ * costs exactly 10 output tokens), counted under tag (NULL: untagged). */
+static int64_t submit_tagged(peer *p, const char *text, const char *model, const char *tag)
 {
 	am_turn t = { "user", text };
 	am_prompt pr = { 0 };
@@ -134,21 +134,16 @@ static int64_t submit(peer *p, const char *text, const char *model)
 	pr.model = model;
 	pr.max_tokens = 10;
 	pr.no_cache = true;
+	pr.tag = tag;
 	int64_t id = -1;
 	am_err err;
 	ck_assert_msg(p->obs.ops.submit(p->obs.ops.ctx, &pr, &id, &err) == 0, "%s", err.msg);
 	return id;
 }
 
-static void set_tag_limit(peer *p, const char *tag, int64_t pusd)
+static int64_t submit(peer *p, const char *text, const char *model)
 {
-	am_command c = { 0 };
-	c.kind = AM_CMD_SET_TAG_BUDGET;
-	c.value = pusd;
-	c.persist = true;
-	snprintf(c.text, sizeof c.text, "%s", tag);
-	am_err err;
-	ck_assert_msg(p->obs.ops.command(p->obs.ops.ctx, &c, &err) == 0, "%s", err.msg);
+	return submit_tagged(p, text, model, NULL);
 }
 
 /* Runs one job to completion; returns its cost. */
@@ -435,6 +430,13 @@ START_TEST(settings_reach_the_other_worker)
 }
 END_TEST
 
+static void set_tag_limit(peer *p, const char *tag, int64_t pusd)
+{
+	am_err err;
+	ck_assert_msg(send_command(p, AM_CMD_SET_TAG_BUDGET, pusd, NULL, tag, &err) == 0, "%s",
+	              err.msg);
+}
+
 static int64_t tag_limit_of(const am_snapshot *s, const char *tag)
 {
 	for (int i = 0; i < s->ntags; i++)
@@ -461,28 +463,15 @@ START_TEST(a_tag_limit_changes_while_running)
 	      "console");
 	am_err err;
 	am_snapshot s;
-	am_command bad = { .kind = AM_CMD_SET_TAG_BUDGET, .value = USD };
-	ck_assert_int_eq(p1.obs.ops.command(p1.obs.ops.ctx, &bad, &err), -1);
+	ck_assert_int_eq(send_command(&p1, AM_CMD_SET_TAG_BUDGET, USD, NULL, NULL, &err), -1);
 	ck_assert_msg(strstr(err.msg, "needs the tag"), "%s", err.msg);
-	snprintf(bad.text, sizeof bad.text, "has space");
-	ck_assert_int_eq(p1.obs.ops.command(p1.obs.ops.ctx, &bad, &err), -1);
-	snprintf(bad.text, sizeof bad.text, "capped");
-	bad.value = -1;
-	ck_assert_int_eq(p1.obs.ops.command(p1.obs.ops.ctx, &bad, &err), -1);
+	ck_assert_int_eq(send_command(&p1, AM_CMD_SET_TAG_BUDGET, USD, NULL, "has space", &err), -1);
+	ck_assert_int_eq(send_command(&p1, AM_CMD_SET_TAG_BUDGET, -1, NULL, "capped", &err), -1);
 
 	/* A limit of one pUSD: the tag's call cannot reserve its worst case. */
 	set_tag_limit(&p1, "capped", 1);
 	ck_assert(wait_snap(&p1, &s, capped_limit_is, 1));
-	am_turn t = { "user", "a capped question" };
-	am_prompt pr = { 0 };
-	pr.turns = &t;
-	pr.nturns = 1;
-	pr.model = "claude-haiku-4-5";
-	pr.max_tokens = 10;
-	pr.no_cache = true;
-	pr.tag = "capped";
-	int64_t job = -1;
-	ck_assert_msg(p1.obs.ops.submit(p1.obs.ops.ctx, &pr, &job, &err) == 0, "%s", err.msg);
+	int64_t job = submit_tagged(&p1, "a capped question", "claude-haiku-4-5", "capped");
 	ck_assert(wait_event(&p1, AM_EV_BLOCKED, job, "tag capped", NULL));
 	/* an untagged call is not held back by it */
 	call(&p1, "an untagged question", "claude-haiku-4-5");

@@ -234,7 +234,7 @@ struct am_worker {
 	wjob *all;
 	jlist pending, retry_list, blocked, limit, flight;
 	jlist unrecorded;           /* answers waiting for a ledger write */
-	jlist arrived;              /* answers delivered, recorded at the step's end */
+	jlist arrived;              /* answers a transport run delivered (wk_tp_run records them) */
 	jlist twins;                /* W_TWIN: single-flight (worker_admit.c) */
 	int db_fails;               /* ledger writes failed in a row */
 	int64_t db_retry_at;        /* mono ns: no new calls before this */

@@ -325,6 +325,8 @@ static void apply_command(am_worker *w, const am_command *c, int64_t now)
 
 /* ---- settings another process changed ----------------------------------------- */
 
+_Static_assert(AM_TAG_MAX < sizeof(((am_command *)0)->text), "a valid tag fits a command's text");
+
 /* The command that a saved setting stands for; false for keys the worker
  * does not apply at run time. */
 static bool command_of_setting(const char *key, const char *value, am_command *c)
@@ -357,7 +359,7 @@ static bool command_of_setting(const char *key, const char *value, am_command *c
 		/* "" or 0 removes the tag's limit, as in the config file */
 		const char *tag = key + 12;
 		am_err err;
-		if (!*tag || strlen(tag) >= sizeof c->text || am_tag_check(tag, &err))
+		if (!*tag || am_tag_check(tag, &err))
 			return false;
 		c->kind = AM_CMD_SET_TAG_BUDGET;
 		snprintf(c->text, sizeof c->text, "%s", tag);

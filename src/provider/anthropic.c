@@ -111,14 +111,21 @@ static void copy_jstr(char *dst, size_t cap, const json_t *obj, const char *key)
 		copy_n(dst, cap, json_string_value(v), json_string_length(v));
 }
 
-/* A non-negative integer field; false when absent, null or malformed. */
-/* A count within the bounds every usage figure keeps (0..AM_PROV_MAX_TOKENS):
- * anything larger is no answer a caller can reserve or bill by. */
+/* Whether v is a count within the bounds every usage figure keeps
+ * (0..AM_PROV_MAX_TOKENS): anything else is no figure a caller can reserve
+ * or bill by. */
+static bool count_in_bounds(const json_t *v)
+{
+	return json_is_integer(v) && json_integer_value(v) >= 0 &&
+	       json_integer_value(v) <= AM_PROV_MAX_TOKENS;
+}
+
+/* A count field (count_in_bounds); false when absent, null, malformed or
+ * out of bounds. */
 static bool jcount(const json_t *obj, const char *key, int64_t *out)
 {
 	const json_t *v = json_object_get(obj, key);
-	if (!json_is_integer(v) || json_integer_value(v) < 0 ||
-	    json_integer_value(v) > AM_PROV_MAX_TOKENS)
+	if (!count_in_bounds(v))
 		return false;
 	*out = (int64_t)json_integer_value(v);
 	return true;
@@ -532,8 +539,7 @@ static bool ucount(am_prov_raw_usage *u, const json_t *obj, const char *key, int
 	const json_t *v = json_object_get(obj, key);
 	if (!v || json_is_null(v))
 		return false;
-	if (json_is_integer(v) && json_integer_value(v) >= 0 &&
-	    json_integer_value(v) <= AM_PROV_MAX_TOKENS) {
+	if (count_in_bounds(v)) {
 		*out = json_integer_value(v);
 		return true;
 	}
